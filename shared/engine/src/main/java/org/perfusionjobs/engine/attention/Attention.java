@@ -1,0 +1,92 @@
+package org.perfusionjobs.engine.attention;
+
+import ai.djl.ndarray.NDArray;
+import org.perfusionjobs.engine.nn.Linear;
+import org.perfusionjobs.engine.nn.Module;
+import org.perfusionjobs.engine.nn.ModuleList;
+
+/**
+ * Multi-head scaled dot-product attention with diffusers' weight names ({@code to_q, to_k, to_v,
+ * to_out.0}). The layer owns its weights; how K and V are made is delegated to an {@link
+ * AttentionProcessor}, so an edit of the projections never touches this class.
+ *
+ * <p>Dimension legend: B batch, N query tokens, T key/value tokens, H heads, Dh head width, C =
+ * H * Dh inner width.
+ */
+public final class Attention extends Module {
+  public final int heads;
+  public final int headDim;
+  public final float scale;
+  public final Linear toQ; // (C, queryDim)
+  public final Linear toK; // (C, keyDim)
+  public final Linear toV; // (C, keyDim)
+  public final ModuleList<Linear> toOut; // [0]: (queryDim, C) with bias
+  private volatile AttentionProcessor processor = LinearKeyValueProcessor.INSTANCE;
+  private String path = "";
+
+  /**
+   * @param queryDim width of the query input
+   * @param keyDim width of the key/value input (the text width for cross-attention)
+   * @param qkvBias whether to_q/to_k/to_v have a bias (UNet: no; VAE: yes)
+   */
+  public Attention(int queryDim, int keyDim, int heads, int headDim, boolean qkvBias) {
+    this.heads = heads;
+    this.headDim = headDim;
+    this.scale = (float) (1.0 / Math.sqrt(headDim));
+    int inner = heads * headDim;
+    this.toQ = child("to_q", new Linear(queryDim, inner, qkvBias));
+    this.toK = child("to_k", new Linear(keyDim, inner, qkvBias));
+    this.toV = child("to_v", new Linear(keyDim, inner, qkvBias));
+    this.toOut = child("to_out", new ModuleList<>());
+    toOut.add(new Linear(inner, queryDim, true));
+  }
+
+  public AttentionProcessor processor() {
+    return processor;
+  }
+
+  public void setProcessor(AttentionProcessor processor) {
+    this.processor = java.util.Objects.requireNonNull(processor, "processor");
+  }
+
+  /** This layer's dotted module path in its model, e.g. {@code down_blocks.0...attn2}. */
+  public String path() {
+    return path;
+  }
+
+  public void setPath(String path) {
+    this.path = path;
+  }
+
+  /** K and V through the current processor; callers may cache the result per prompt. */
+  public KeyValue keyValue(NDArray keyInput, NDArray valueInput) {
+    return processor.keyValue(this, keyInput, valueInput);
+  }
+
+  /** Self-attention: x (B, N, queryDim) → (B, N, queryDim). */
+  public NDArray forward(NDArray x) {
+    return forward(x, keyValue(x, x));
+  }
+
+  /** Attention of x (B, N, queryDim) over precomputed K/V (B, T, C) → (B, N, queryDim). */
+  public NDArray forward(NDArray x, KeyValue kv) {
+    NDArray q = splitHeads(toQ.forward(x)); // (B, H, N, Dh)
+    NDArray k = splitHeads(kv.key()); // (B, H, T, Dh)
+    NDArray v = splitHeads(kv.value()); // (B, H, T, Dh)
+    NDArray scores = q.mul(scale).matMul(k.transpose(0, 1, 3, 2)); // (B, H, N, T)
+    NDArray out = scores.softmax(-1).matMul(v); // (B, H, N, Dh)
+    return toOut.get(0).forward(mergeHeads(out));
+  }
+
+  private NDArray splitHeads(NDArray x) {
+    long b = x.getShape().get(0);
+    long n = x.getShape().get(1);
+    return x.reshape(b, n, heads, headDim).transpose(0, 2, 1, 3);
+  }
+
+  private NDArray mergeHeads(NDArray x) {
+    long b = x.getShape().get(0);
+    long n = x.getShape().get(2);
+    return x.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
+  }
+}

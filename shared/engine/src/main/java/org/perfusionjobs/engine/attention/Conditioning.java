@@ -1,0 +1,61 @@
+package org.perfusionjobs.engine.attention;
+
+import ai.djl.ndarray.NDArray;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * The text side of cross-attention for one prompt batch, and the K/V each cross-attention layer
+ * made from it. K and V depend only on the text, so a layer projects them on first use and every
+ * later denoising step reuses them. Create one per request (or per training step, where the text
+ * encoding changes), in that request's NDManager scope.
+ *
+ * <p>keyStates and valueStates are (B, T, D); they are the same array unless global key-locking
+ * feeds the K path a superclass-substituted prompt.
+ */
+public final class Conditioning {
+  private final NDArray keyStates; // (B, T, D)
+  private final NDArray valueStates; // (B, T, D)
+  private final Map<Attention, KeyValue> cache = new IdentityHashMap<>();
+
+  public Conditioning(NDArray keyStates, NDArray valueStates) {
+    if (!keyStates.getShape().equals(valueStates.getShape())) {
+      throw new IllegalArgumentException(
+          "key states " + keyStates.getShape() + " and value states " + valueStates.getShape() + " differ");
+    }
+    this.keyStates = keyStates;
+    this.valueStates = valueStates;
+  }
+
+  /** Plain conditioning: both paths see the same encoding. */
+  public static Conditioning of(NDArray encoderHiddenStates) {
+    return new Conditioning(encoderHiddenStates, encoderHiddenStates);
+  }
+
+  public NDArray keyStates() {
+    return keyStates;
+  }
+
+  public NDArray valueStates() {
+    return valueStates;
+  }
+
+  public long batchSize() {
+    return valueStates.getShape().get(0);
+  }
+
+  /** K/V of {@code attn} for this text, projected once and then reused. */
+  public KeyValue keyValue(Attention attn) {
+    KeyValue kv = cache.get(attn);
+    if (kv == null) {
+      kv = attn.keyValue(keyStates, valueStates);
+      cache.put(attn, kv);
+    }
+    return kv;
+  }
+
+  /** Number of layers whose K/V are cached (for tests of the once-per-prompt property). */
+  public int cachedLayers() {
+    return cache.size();
+  }
+}

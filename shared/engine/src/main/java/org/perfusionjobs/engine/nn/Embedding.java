@@ -1,0 +1,22 @@
+package org.perfusionjobs.engine.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+
+/** A lookup table, key {@code weight} of shape (num, dim). */
+public final class Embedding extends Module {
+  public final int num;
+  public final int dim;
+  public final Parameter weight; // (num, dim)
+
+  public Embedding(int num, int dim) {
+    this.num = num;
+    this.dim = dim;
+    this.weight = parameter("weight", new Shape(num, dim));
+  }
+
+  /** ids: integer tensor of any shape → shape + (dim). */
+  public NDArray forward(NDArray ids) {
+    return weight.get().get(ids.toType(ai.djl.ndarray.types.DataType.INT64, false));
+  }
+}

@@ -1,0 +1,59 @@
+package org.perfusionjobs.engine.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Group normalisation of NCHW input (DJL has none). The per-group statistics come from one fused
+ * layer-norm call over the group's flattened values, then the per-channel affine is applied.
+ */
+public final class GroupNorm extends Module {
+  public final int groups;
+  public final int channels;
+  public final float eps;
+  public final Parameter weight; // (C)
+  public final Parameter bias; // (C)
+
+  public GroupNorm(int groups, int channels, float eps) {
+    if (channels % groups != 0) {
+      throw new IllegalArgumentException(
+          "GroupNorm: channels " + channels + " is not divisible by groups " + groups);
+    }
+    this.groups = groups;
+    this.channels = channels;
+    this.eps = eps;
+    this.weight = parameter("weight", new Shape(channels));
+    this.bias = parameter("bias", new Shape(channels));
+  }
+
+  // DJL's layer norm needs explicit gain/bias: ones and zeros per group size, kept with the weights.
+  private final java.util.Map<Long, NDArray[]> unitAffine = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private NDArray[] unitAffine(long groupSize, NDArray like) {
+    return unitAffine.computeIfAbsent(groupSize, n -> {
+      ai.djl.ndarray.NDManager owner = weight.get().getManager();
+      return new NDArray[] {
+        owner.ones(new Shape(n), like.getDataType(), like.getDevice()),
+        owner.zeros(new Shape(n), like.getDataType(), like.getDevice())
+      };
+    });
+  }
+
+  /** x: (B, C, ...) → same shape. */
+  public NDArray forward(NDArray x) {
+    Shape shape = x.getShape();
+    long batch = shape.get(0);
+    NDArray grouped = x.reshape(batch, groups, -1);
+    long groupSize = grouped.getShape().get(2);
+    NDArray[] unit = unitAffine(groupSize, x);
+    NDArray normed =
+        ai.djl.nn.norm.LayerNorm.layerNorm(grouped, new Shape(groupSize), unit[0], unit[1], eps)
+            .singletonOrThrow()
+            .reshape(shape);
+    long[] affineShape = new long[shape.dimension()];
+    java.util.Arrays.fill(affineShape, 1);
+    affineShape[1] = channels;
+    Shape affine = new Shape(affineShape);
+    return normed.mul(weight.get().reshape(affine)).add(bias.get().reshape(affine));
+  }
+}

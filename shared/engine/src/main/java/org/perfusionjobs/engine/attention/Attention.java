@@ -75,6 +75,8 @@ public final class Attention extends Module {
     NDArray v = splitHeads(kv.value()); // (B, H, T, Dh)
     NDArray scores = q.mul(scale).matMul(k.transpose(0, 1, 3, 2)); // (B, H, N, T)
     NDArray out = scores.softmax(-1).matMul(v); // (B, H, N, Dh)
+    // QK' and PV: two (N x T x Dh) products per head.
+    org.perfusionjobs.engine.nn.FlopCounter.addMultiplyAdds(2 * scores.size() * headDim);
     return toOut.get(0).forward(mergeHeads(out));
   }
 

@@ -28,7 +28,7 @@ public final class Conv2d extends Module {
   }
 
   public NDArray forward(NDArray x) {
-    return ai.djl.nn.convolutional.Conv2d.conv2d(
+    NDArray y = ai.djl.nn.convolutional.Conv2d.conv2d(
             x,
             weight.get(),
             bias == null ? null : bias.get(),
@@ -37,5 +37,9 @@ public final class Conv2d extends Module {
             new Shape(1, 1),
             1)
         .singletonOrThrow();
+    if (FlopCounter.enabled()) {
+      FlopCounter.addMultiplyAdds(y.size() * inChannels * kernel * kernel);
+    }
+    return y;
   }
 }

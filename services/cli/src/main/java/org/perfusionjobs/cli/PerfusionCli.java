@@ -1,0 +1,28 @@
+package org.perfusionjobs.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code perfusion} command line: one subcommand per task. */
+@Command(
+    name = "perfusion",
+    mixinStandardHelpOptions = true,
+    version = "perfusion 0.1.0",
+    description = "Stable Diffusion v1.x and Perfusion personalisation on the JVM.",
+    subcommands = {GenerateCommand.class})
+public final class PerfusionCli {
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /** Runs a command line and returns its exit code (0 ok, 1 runtime failure, 2 usage error). */
+  public static int run(String... args) {
+    CommandLine cli = new CommandLine(new PerfusionCli());
+    cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      cmd.getErr().println("error: " + ex.getMessage());
+      return 1;
+    });
+    return cli.execute(args);
+  }
+}

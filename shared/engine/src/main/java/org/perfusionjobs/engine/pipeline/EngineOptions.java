@@ -1,0 +1,47 @@
+package org.perfusionjobs.engine.pipeline;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+
+/**
+ * Where and in which precision the model runs. fp32 on CPU is the default; fp16 is for GPUs (most
+ * CPU kernels have no half-precision path). Checkpoints in either precision load into either.
+ */
+public record EngineOptions(DataType dtype, Device device) {
+
+  public EngineOptions {
+    if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
+      throw new IllegalArgumentException("precision " + dtype + " is not supported (fp32, fp16)");
+    }
+    if (dtype == DataType.FLOAT16 && !device.isGpu()) {
+      throw new IllegalArgumentException("precision fp16 needs a GPU device, got " + device + "; use fp32 on CPU");
+    }
+  }
+
+  public static EngineOptions cpu() {
+    return new EngineOptions(DataType.FLOAT32, Device.cpu());
+  }
+
+  /**
+   * From config strings: precision "fp32" | "fp16", device "cpu" | "gpu" | "gpu:N".
+   */
+  public static EngineOptions parse(String precision, String device) {
+    DataType dtype = switch (precision.toLowerCase(java.util.Locale.ROOT)) {
+      case "fp32", "float32" -> DataType.FLOAT32;
+      case "fp16", "float16" -> DataType.FLOAT16;
+      default -> throw new IllegalArgumentException("precision '" + precision + "' is not one of fp32, fp16");
+    };
+    Device dev;
+    String d = device.toLowerCase(java.util.Locale.ROOT);
+    if (d.equals("cpu")) {
+      dev = Device.cpu();
+    } else if (d.equals("gpu")) {
+      dev = Device.gpu(0);
+    } else if (d.matches("gpu:\\d+")) {
+      dev = Device.gpu(Integer.parseInt(d.substring(4)));
+    } else {
+      throw new IllegalArgumentException("device '" + device + "' is not one of cpu, gpu, gpu:N");
+    }
+    return new EngineOptions(dtype, dev);
+  }
+}

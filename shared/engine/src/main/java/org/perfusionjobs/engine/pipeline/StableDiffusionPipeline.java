@@ -1,0 +1,226 @@
+package org.perfusionjobs.engine.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.perfusionjobs.engine.attention.Attention;
+import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.clip.ClipTextModel;
+import org.perfusionjobs.engine.clip.ClipTokenizer;
+import org.perfusionjobs.engine.config.Configs;
+import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.io.ModelLoadException;
+import org.perfusionjobs.engine.scheduler.NoiseGenerator;
+import org.perfusionjobs.engine.scheduler.SamplerRun;
+import org.perfusionjobs.engine.scheduler.Samplers;
+import org.perfusionjobs.engine.scheduler.SchedulerConfig;
+import org.perfusionjobs.engine.unet.UNet2DConditionModel;
+import org.perfusionjobs.engine.vae.AutoencoderKL;
+
+/**
+ * Text-to-image with a Stable Diffusion v1.x checkpoint: load once, then {@link #generate} many
+ * times. Not thread-safe: one model thread owns a pipeline (and its device).
+ *
+ * <p>Memory: the weights live in the pipeline's manager; each request runs in a sub-manager and
+ * each denoising step in an {@link NDScope}, so only the current latents survive a step.
+ */
+public final class StableDiffusionPipeline implements AutoCloseable {
+  private final NDManager manager;
+  private final EngineOptions options;
+  private final ModelFolder folder;
+  private final ClipTokenizer tokenizer;
+  private final ClipTextModel textEncoder;
+  private final UNet2DConditionModel unet;
+  private final AutoencoderKL vae;
+  private final SchedulerConfig schedulerConfig;
+
+  private StableDiffusionPipeline(NDManager manager, EngineOptions options, ModelFolder folder, ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig) {
+    this.manager = manager;
+    this.options = options;
+    this.folder = folder;
+    this.tokenizer = tokenizer;
+    this.textEncoder = textEncoder;
+    this.unet = unet;
+    this.vae = vae;
+    this.schedulerConfig = schedulerConfig;
+  }
+
+  /** Loads every component of a diffusers folder; fails with a message naming what is wrong. */
+  public static StableDiffusionPipeline load(Path root, EngineOptions options) throws IOException {
+    ModelFolder folder = ModelFolder.open(root);
+    NDManager manager = NDManager.newBaseManager(options.device());
+    try {
+      ClipTokenizer tokenizer = ClipTokenizer.load(folder.tokenizer());
+      SchedulerConfig scheduler = Configs.read(folder.schedulerConfig(), SchedulerConfig.class);
+      ClipTextModel text = ClipTextModel.load(folder.textEncoder(), manager, options.dtype(), options.device());
+      UNet2DConditionModel unet = UNet2DConditionModel.load(folder.unet(), manager, options.dtype(), options.device());
+      AutoencoderKL vae = AutoencoderKL.load(folder.vae(), manager, options.dtype(), options.device());
+      checkCompatible(folder, tokenizer, text, unet, vae);
+      return new StableDiffusionPipeline(manager, options, folder, tokenizer, text, unet, vae, scheduler);
+    } catch (IOException | RuntimeException e) {
+      manager.close();
+      throw e;
+    }
+  }
+
+  private static void checkCompatible(ModelFolder f, ClipTokenizer tok, ClipTextModel text, UNet2DConditionModel unet, AutoencoderKL vae) throws ModelLoadException {
+    if (tok.vocabSize() > text.config().vocabSize()) {
+      throw new ModelLoadException(f.root() + ": tokenizer has " + tok.vocabSize()
+          + " tokens but text_encoder vocab_size is " + text.config().vocabSize());
+    }
+    if (text.config().hiddenSize() != unet.config().crossAttentionDim()) {
+      throw new ModelLoadException(f.root() + ": text_encoder hidden_size " + text.config().hiddenSize()
+          + " differs from unet cross_attention_dim " + unet.config().crossAttentionDim());
+    }
+    if (vae.config().latentChannels() != unet.config().inChannels()) {
+      throw new ModelLoadException(f.root() + ": vae latent_channels " + vae.config().latentChannels()
+          + " differs from unet in_channels " + unet.config().inChannels());
+    }
+  }
+
+  public ClipTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  public ClipTextModel textEncoder() {
+    return textEncoder;
+  }
+
+  public UNet2DConditionModel unet() {
+    return unet;
+  }
+
+  public AutoencoderKL vae() {
+    return vae;
+  }
+
+  public SchedulerConfig schedulerConfig() {
+    return schedulerConfig;
+  }
+
+  public EngineOptions options() {
+    return options;
+  }
+
+  public ModelFolder folder() {
+    return folder;
+  }
+
+  public NDManager manager() {
+    return manager;
+  }
+
+  /** The image size the checkpoint was made for: UNet sample size times the VAE factor. */
+  public int defaultImageSize() {
+    return unet.config().sampleSize() * vae.config().spatialFactor();
+  }
+
+  /** Latent shape for a request: (batch, latent channels, height / f, width / f). */
+  public Shape latentShape(int batch, int width, int height) {
+    int f = vae.config().spatialFactor();
+    return new Shape(batch, unet.config().inChannels(), height / f, width / f);
+  }
+
+  /** Encodes prompts to the text encoder's last hidden state, (B, 77, D). */
+  public NDArray encodePrompts(List<String> prompts, NDManager m) {
+    NDArray ids = tokenizer.encode(prompts, m);
+    return textEncoder.forward(ids.toDevice(options.device(), false));
+  }
+
+  public GenerateResult generate(GenerateRequest r) {
+    int width = r.width() == 0 ? defaultImageSize() : r.width();
+    int height = r.height() == 0 ? defaultImageSize() : r.height();
+    int f = vae.config().spatialFactor();
+    if (width % f != 0 || height % f != 0) {
+      throw new IllegalArgumentException("width and height must be multiples of " + f + ", got " + width + "x" + height);
+    }
+    int b = r.batchSize();
+    Shape latentShape = latentShape(b, width, height);
+    if (r.latents() != null && !r.latents().toShape().equals(latentShape)) {
+      throw new IllegalArgumentException("latents have shape " + r.latents().toShape() + " but this request needs "
+          + latentShape + " (batch, channels, height/" + f + ", width/" + f + ")");
+    }
+    try (NDManager rm = manager.newSubManager(); NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      long t0 = System.nanoTime();
+      Conditioning cond = Conditioning.of(encode(r, b, rm));
+      // K/V of every cross-attention layer depend only on the text: project them once, here.
+      for (Attention a : unet.crossAttentions()) {
+        cond.keyValue(a);
+      }
+      long t1 = System.nanoTime();
+
+      NoiseGenerator noise = new NoiseGenerator(r.seed());
+      SamplerRun run = Samplers.create(r.sampler(), schedulerConfig, r.steps(), r.eta());
+      NDArray latents = r.latents() != null ? r.latents().toArray(rm) : noise.normal(latentShape, rm);
+      latents = latents.toType(options.dtype(), false).toDevice(options.device(), false).mul(run.initNoiseSigma());
+      long[] timesteps = run.timesteps();
+      for (int i = 0; i < timesteps.length; i++) {
+        if (r.cancelled().getAsBoolean()) {
+          throw new GenerationCancelledException(i);
+        }
+        try (NDScope step = new NDScope()) {
+          step.suppressNotUsedWarning();
+          NDArray next = denoise(run, i, timesteps[i], latents, cond, r, noise, rm);
+          NDScope.unregister(next);
+          latents = next;
+          NDArray current = latents;
+          int done = i + 1;
+          r.onStep().accept(new StepProgress(done, timesteps.length, timesteps[i],
+              Duration.ofNanos(System.nanoTime() - t1), () -> decode(current)));
+        }
+      }
+      long t2 = System.nanoTime();
+      List<BufferedImage> images = decode(latents);
+      long t3 = System.nanoTime();
+      return new GenerateResult(images, r.seed(), width, height, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), Duration.ofNanos(t3 - t2));
+    }
+  }
+
+  private NDArray encode(GenerateRequest r, int b, NDManager rm) {
+    List<String> prompts = new ArrayList<>(Collections.nCopies(b, r.prompt()));
+    if (!r.guided()) {
+      return encodePrompts(prompts, rm);
+    }
+    List<String> both = new ArrayList<>(Collections.nCopies(b, r.negativePrompt()));
+    both.addAll(prompts);
+    return encodePrompts(both, rm); // rows: [uncond x B, cond x B], as diffusers orders them
+  }
+
+  private NDArray denoise(SamplerRun run, int i, long t, NDArray latents, Conditioning cond, GenerateRequest r, NoiseGenerator noise, NDManager rm) {
+    NDArray in = r.guided() ? NDArrays.concat(new NDList(latents, latents)) : latents;
+    in = run.scaleModelInput(in, i);
+    NDArray eps = unet.forward(in, rm.create(t), cond);
+    if (r.guided()) {
+      NDList parts = eps.split(2);
+      NDArray uncond = parts.get(0);
+      eps = uncond.add(parts.get(1).sub(uncond).mul(r.guidanceScale()));
+    }
+    return run.step(eps, i, latents, noise);
+  }
+
+  /** VAE decode of latents (scaled by the checkpoint's scaling factor) to 8-bit RGB images. */
+  public List<BufferedImage> decode(NDArray latents) {
+    try (NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      NDArray decoded = vae.decode(latents.div(vae.config().scalingFactor()));
+      return ImageCodec.toImages(decoded.toType(DataType.FLOAT32, false));
+    }
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

@@ -24,6 +24,13 @@ public final class SafetensorsWriter {
 
   private SafetensorsWriter() {}
 
+  /** Writes every parameter of a module tree under its checkpoint key, in its current dtype. */
+  public static void writeModule(Path path, org.perfusionjobs.engine.nn.Module module, Map<String, String> metadata) throws IOException {
+    Map<String, NDArray> tensors = new java.util.LinkedHashMap<>();
+    module.namedParameters().forEach((k, p) -> tensors.put(k, p.get()));
+    write(path, tensors, metadata);
+  }
+
   /** Tensors are written in map order; {@code metadata} may be empty. */
   public static void write(Path path, Map<String, NDArray> tensors, Map<String, String> metadata) throws IOException {
     ObjectNode header = JSON.createObjectNode();

@@ -1,0 +1,25 @@
+package org.perfusionjobs.engine.perfusion;
+
+import ai.djl.ndarray.NDArray;
+import java.util.Map;
+
+/**
+ * One concept as the edit needs it at run time: its target input {@code i*} (D), and per
+ * cross-attention layer (keyed by the layer's module path, e.g. {@code
+ * down_blocks.0.attentions.0.transformer_blocks.0.attn2}) its K target (C) and V target (C), with
+ * this run's beta and tau. During training the V targets are the live, gradient-carrying arrays.
+ */
+public record ConceptEdit(double[] iStar, Map<String, NDArray> keyTargets, Map<String, NDArray> valueTargets, float beta, float tau) {
+
+  public ConceptEdit {
+    if (!(tau > 0)) {
+      throw new IllegalArgumentException("tau must be > 0, got " + tau);
+    }
+    if (!Float.isFinite(beta)) {
+      throw new IllegalArgumentException("beta must be finite, got " + beta);
+    }
+    if (!keyTargets.keySet().equals(valueTargets.keySet())) {
+      throw new IllegalArgumentException("K targets and V targets cover different layers");
+    }
+  }
+}

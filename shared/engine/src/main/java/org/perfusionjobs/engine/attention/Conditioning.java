@@ -17,14 +17,24 @@ public final class Conditioning {
   private final NDArray keyStates; // (B, T, D)
   private final NDArray valueStates; // (B, T, D)
   private final Map<Attention, KeyValue> cache = new IdentityHashMap<>();
+  private final AttentionProcessor processor; // null: each layer's own processor
 
   public Conditioning(NDArray keyStates, NDArray valueStates) {
+    this(keyStates, valueStates, null);
+  }
+
+  /**
+   * @param processor used for every cross-attention layer of this request instead of the layer's
+   *     own (how a per-request edit such as Perfusion's is applied without touching the model)
+   */
+  public Conditioning(NDArray keyStates, NDArray valueStates, AttentionProcessor processor) {
     if (!keyStates.getShape().equals(valueStates.getShape())) {
       throw new IllegalArgumentException(
           "key states " + keyStates.getShape() + " and value states " + valueStates.getShape() + " differ");
     }
     this.keyStates = keyStates;
     this.valueStates = valueStates;
+    this.processor = processor;
   }
 
   /** Plain conditioning: both paths see the same encoding. */
@@ -48,7 +58,7 @@ public final class Conditioning {
   public KeyValue keyValue(Attention attn) {
     KeyValue kv = cache.get(attn);
     if (kv == null) {
-      kv = attn.keyValue(keyStates, valueStates);
+      kv = processor == null ? attn.keyValue(keyStates, valueStates) : processor.keyValue(attn, keyStates, valueStates);
       cache.put(attn, kv);
     }
     return kv;

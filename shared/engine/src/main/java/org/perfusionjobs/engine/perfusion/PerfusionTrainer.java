@@ -1,0 +1,433 @@
+package org.perfusionjobs.engine.perfusion;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.awt.image.BufferedImage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.perfusionjobs.engine.attention.Attention;
+import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.clip.ClipTokenizer;
+import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.engine.scheduler.NoiseGenerator;
+import org.perfusionjobs.engine.scheduler.NoiseSchedule;
+import org.perfusionjobs.engine.vae.DiagonalGaussian;
+
+/**
+ * Learns one concept with key-locked gated rank-1 editing (method page, section 5). The base model
+ * stays frozen; what trains is one V target per cross-attention layer and the concept word's
+ * embedding, through AdamW with one learning rate each. K targets are locked to the superclass;
+ * {@code i*} is a running average of the concept token's encoding, updated without gradient.
+ *
+ * <p>Superclass words the tokenizer splits into several tokens ("bird bath"): the locking target
+ * is the encoding of the superclass's <em>last</em> token. The text encoder is causal, so that
+ * token is the only one whose encoding has seen the whole word; the concept's own single token
+ * sits at the same place in the sentence. Its initial embedding is the mean of the pieces'
+ * embeddings.
+ *
+ * <p>Runs on the calling thread (the model thread). Each micro-batch runs in an {@link NDScope};
+ * the learned values and optimiser moments live in the trainer's own manager.
+ */
+public final class PerfusionTrainer {
+  private static final float ADAM_BETA1 = 0.9f;
+  private static final float ADAM_BETA2 = 0.999f;
+  private static final float ADAM_EPS = 1e-8f;
+
+  private final StableDiffusionPipeline sd;
+  private final Covariance cov;
+  private final String baseModelId;
+
+  public PerfusionTrainer(StableDiffusionPipeline sd, Covariance cov, String baseModelId) {
+    if (cov.dim() != sd.textEncoder().config().hiddenSize()) {
+      throw new IllegalArgumentException("Cinv is " + cov.dim() + " wide but the text encoder is " + sd.textEncoder().config().hiddenSize());
+    }
+    this.sd = sd;
+    this.cov = cov;
+    this.baseModelId = baseModelId;
+  }
+
+  /**
+   * @param resume a state saved by an earlier run of the same job, or null to start fresh
+   * @param onProgress called after every optimiser step
+   * @param onCheckpoint called every {@code checkpointEvery} steps with the state to persist
+   * @param cancelled checked between steps; a cancelled run throws {@link GenerationCancelledException}
+   */
+  public Concept train(TrainingImages data, TrainingConfig cfg, TrainerState resume, Consumer<TrainProgress> onProgress, Consumer<TrainerState> onCheckpoint, BooleanSupplier cancelled) {
+    ClipTokenizer tokenizer = sd.tokenizer().withAddedTokens(List.of(cfg.placeholder()));
+    int placeholderId = tokenizer.addedTokenId(cfg.placeholder());
+    List<Integer> superIds = sd.tokenizer().idsOfWord(cfg.superclass());
+    List<Attention> layers = sd.unet().crossAttentions();
+    try (NDManager m = sd.manager().newSubManager(); NDScope outer = new NDScope()) {
+      outer.suppressNotUsedWarning();
+      Latents latents = encodeImages(data, cfg, m);
+      Run run = resume != null ? restore(resume, cfg, layers, m) : init(cfg, superIds, layers, m);
+      long start = System.nanoTime();
+      int initialStep = run.step;
+      NoiseSchedule schedule = NoiseSchedule.of(sd.schedulerConfig());
+      for (int step = run.step; step < cfg.steps(); step++) {
+        if (cancelled.getAsBoolean()) {
+          throw new GenerationCancelledException(step);
+        }
+        SplittableRandom rnd = new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + step);
+        double lossSum = 0;
+        double[] conceptEncodingSum = new double[run.iStar.length];
+        int samples = 0;
+        for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+          try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            Batch batch = sampleBatch(cfg, latents, tokenizer, rnd, m);
+            NDArray xt = schedule.addNoise(batch.x0, batch.noise, batch.timesteps);
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+              NDArray text = sd.textEncoder().forward(batch.ids, run.embedding.reshape(1, -1));
+              NDArray conceptEnc = conceptEncodings(text, batch.ids, placeholderId); // (B, D)
+              PerfusionProcessor processor = new PerfusionProcessor(cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
+              NDArray pred = sd.unet().forward(xt, m.create(batch.timesteps), new Conditioning(text, text, processor));
+              NDArray err = pred.sub(batch.noise).square().mul(batch.mask);
+              NDArray loss = err.sum().div(batch.mask.sum().mul(pred.getShape().get(1)));
+              gc.backward(loss.div(cfg.gradientAccumulation()));
+              lossSum += loss.getFloat();
+              float[] enc = conceptEnc.sum(new int[] {0}).toFloatArray();
+              for (int i = 0; i < enc.length; i++) {
+                conceptEncodingSum[i] += enc[i];
+              }
+              samples += (int) conceptEnc.getShape().get(0);
+            }
+            run.accumulateGradients();
+          }
+        }
+        run.adamStep(cfg, step + 1);
+        for (int i = 0; i < run.iStar.length; i++) {
+          run.iStar[i] = cfg.emaDecay() * run.iStar[i] + (1 - cfg.emaDecay()) * conceptEncodingSum[i] / samples;
+        }
+        run.step = step + 1;
+        run.lastLoss = lossSum / cfg.gradientAccumulation();
+        Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
+        int done = run.step - initialStep;
+        Duration eta = elapsed.dividedBy(done).multipliedBy(cfg.steps() - run.step);
+        onProgress.accept(new TrainProgress(run.step, cfg.steps(), run.lastLoss, elapsed, eta));
+        if (run.step % cfg.checkpointEvery() == 0 && run.step < cfg.steps()) {
+          onCheckpoint.accept(run.toState(cfg));
+        }
+      }
+      return run.toConcept(cfg, baseModelId, cov.hash());
+    }
+  }
+
+  /** The concept token's encoding in each row, (B, D). */
+  private static NDArray conceptEncodings(NDArray text, NDArray ids, int placeholderId) {
+    long[] flat = ids.toLongArray();
+    int t = (int) ids.getShape().get(1);
+    List<NDArray> rows = new ArrayList<>();
+    for (int b = 0; b < ids.getShape().get(0); b++) {
+      int pos = -1;
+      for (int i = 0; i < t; i++) {
+        if (flat[b * t + i] == placeholderId) {
+          pos = i;
+          break;
+        }
+      }
+      if (pos < 0) {
+        throw new IllegalStateException("the placeholder token was truncated away from a training prompt");
+      }
+      rows.add(text.get(b, pos));
+    }
+    return NDArrays.stack(new NDList(rows)).stopGradient();
+  }
+
+  // --- data -----------------------------------------------------------------------------------
+
+  private record Latents(NDArray mean, NDArray std, NDArray flippedMean, NDArray flippedStd, NDArray mask, NDArray flippedMask) {} // (N,4,h,w) x4, (N,1,h,w) x2
+
+  private record Batch(NDArray x0, NDArray noise, long[] timesteps, NDArray ids, NDArray mask) {}
+
+  private Latents encodeImages(TrainingImages data, TrainingConfig cfg, NDManager m) {
+    int size = sd.defaultImageSize();
+    List<NDArray> pixels = new ArrayList<>();
+    List<NDArray> masks = new ArrayList<>();
+    int f = sd.vae().config().spatialFactor();
+    for (int i = 0; i < data.images().size(); i++) {
+      BufferedImage img = TrainingImages.fit(data.images().get(i), size, BufferedImage.TYPE_INT_RGB);
+      pixels.add(ImageCodec.toTensor(img, m));
+      BufferedImage mask = data.masks() == null ? null : data.masks().get(i);
+      masks.add(mask == null ? m.ones(new Shape(1, 1, size / f, size / f)) : maskTensor(mask, size, f, m));
+    }
+    NDArray x = NDArrays.concat(new NDList(pixels));
+    NDArray mk = NDArrays.concat(new NDList(masks));
+    NDArray xf = x.flip(3);
+    float scale = sd.vae().config().scalingFactor();
+    DiagonalGaussian d = sd.vae().encode(x);
+    DiagonalGaussian df = sd.vae().encode(xf);
+    return new Latents(d.mean().mul(scale), d.std().mul(scale), df.mean().mul(scale), df.std().mul(scale), mk, mk.flip(3));
+  }
+
+  /** A soft mask at latent resolution: the mean of each f x f cell. */
+  private static NDArray maskTensor(BufferedImage mask, int size, int f, NDManager m) {
+    BufferedImage g = TrainingImages.fit(mask, size, BufferedImage.TYPE_BYTE_GRAY);
+    int n = size / f;
+    float[] cells = new float[n * n];
+    var raster = g.getRaster();
+    for (int y = 0; y < size; y++) {
+      for (int x = 0; x < size; x++) {
+        cells[(y / f) * n + x / f] += raster.getSample(x, y, 0) / 255f / (f * f);
+      }
+    }
+    return m.create(cells, new Shape(1, 1, n, n));
+  }
+
+  private Batch sampleBatch(TrainingConfig cfg, Latents lat, ClipTokenizer tokenizer, SplittableRandom rnd, NDManager m) {
+    int b = cfg.batchSize();
+    int n = (int) lat.mean.getShape().get(0);
+    List<NDArray> x0 = new ArrayList<>();
+    List<NDArray> masks = new ArrayList<>();
+    List<String> prompts = new ArrayList<>();
+    long[] t = new long[b];
+    NoiseGenerator noise = new NoiseGenerator(rnd.nextLong());
+    for (int i = 0; i < b; i++) {
+      int k = rnd.nextInt(n);
+      boolean flip = cfg.randomFlip() && rnd.nextBoolean();
+      NDArray mean = (flip ? lat.flippedMean : lat.mean).get(new NDIndex("{}:{}", k, k + 1));
+      NDArray std = (flip ? lat.flippedStd : lat.std).get(new NDIndex("{}:{}", k, k + 1));
+      x0.add(mean.add(std.mul(noise.normal(mean.getShape(), m))));
+      masks.add((flip ? lat.flippedMask : lat.mask).get(new NDIndex("{}:{}", k, k + 1)));
+      prompts.add(cfg.templates().get(rnd.nextInt(cfg.templates().size())).replace("{}", cfg.placeholder()));
+      t[i] = rnd.nextInt(NoiseSchedule.of(sd.schedulerConfig()).numTrainTimesteps());
+    }
+    NDArray x = NDArrays.concat(new NDList(x0));
+    return new Batch(x, noise.normal(x.getShape(), m), t, tokenizer.encode(prompts, m), NDArrays.concat(new NDList(masks)));
+  }
+
+  // --- learned state --------------------------------------------------------------------------
+
+  private Run init(TrainingConfig cfg, List<Integer> superIds, List<Attention> layers, NDManager m) {
+    if (superIds.isEmpty()) {
+      throw new IllegalArgumentException("superclass '" + cfg.superclass() + "' has no tokens");
+    }
+    float[] iSuper = superclassEncoding(cfg, superIds, m);
+    float[] emb = superclassEmbedding(superIds, m);
+    Map<String, float[]> k = new LinkedHashMap<>();
+    Map<String, float[]> v = new LinkedHashMap<>();
+    try (NDScope s = new NDScope()) {
+      s.suppressNotUsedWarning();
+      NDArray i = m.create(iSuper).reshape(1, -1);
+      for (Attention a : layers) {
+        k.put(a.path(), a.toK.forward(i).toFloatArray());
+        v.put(a.path(), a.toV.forward(i).toFloatArray());
+      }
+    }
+    Map<String, float[]> zeros = new LinkedHashMap<>();
+    Map<String, float[]> zeros2 = new LinkedHashMap<>();
+    v.forEach((p, a) -> {
+      zeros.put(p, new float[a.length]);
+      zeros2.put(p, new float[a.length]);
+    });
+    TrainerState s = new TrainerState(cfg.placeholder(), cfg.superclass(), cfg.seed(), 0, iSuper.clone(), iSuper, emb,
+        new float[emb.length], new float[emb.length], k, v, zeros, zeros2, Double.NaN);
+    return restore(s, cfg, layers, m);
+  }
+
+  /** Mean encoding of the superclass's last token over superclass-filled templates. */
+  private float[] superclassEncoding(TrainingConfig cfg, List<Integer> superIds, NDManager m) {
+    try (NDScope s = new NDScope()) {
+      s.suppressNotUsedWarning();
+      List<String> prompts = new ArrayList<>();
+      for (String tpl : cfg.templates()) {
+        prompts.add(tpl.replace("{}", cfg.superclass()));
+      }
+      NDArray ids = sd.tokenizer().encode(prompts, m);
+      NDArray text = sd.textEncoder().forward(ids);
+      long[] flat = ids.toLongArray();
+      int t = (int) ids.getShape().get(1);
+      int last = superIds.get(superIds.size() - 1);
+      double[] sum = new double[(int) text.getShape().get(2)];
+      for (int b = 0; b < prompts.size(); b++) {
+        int pos = lastOccurrence(flat, b * t, t, superIds);
+        float[] e = text.get(b, pos).toFloatArray();
+        for (int i = 0; i < e.length; i++) {
+          sum[i] += e[i] / prompts.size();
+        }
+      }
+      float[] out = new float[sum.length];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = (float) sum[i];
+      }
+      if (last < 0) {
+        throw new IllegalStateException();
+      }
+      return out;
+    }
+  }
+
+  /** Index of the last token of the superclass's token sequence in one row. */
+  private static int lastOccurrence(long[] ids, int offset, int t, List<Integer> seq) {
+    for (int i = t - seq.size(); i >= 0; i--) {
+      boolean match = true;
+      for (int j = 0; j < seq.size() && match; j++) {
+        match = ids[offset + i + j] == seq.get(j);
+      }
+      if (match) {
+        return i + seq.size() - 1;
+      }
+    }
+    throw new IllegalStateException("superclass tokens not found in a superclass prompt");
+  }
+
+  private float[] superclassEmbedding(List<Integer> superIds, NDManager m) {
+    try (NDScope s = new NDScope()) {
+      s.suppressNotUsedWarning();
+      long[] ids = superIds.stream().mapToLong(Integer::longValue).toArray();
+      NDArray rows = sd.textEncoder().tokenEmbeddings(m.create(ids));
+      return rows.mean(new int[] {0}).toFloatArray();
+    }
+  }
+
+  private Run restore(TrainerState s, TrainingConfig cfg, List<Attention> layers, NDManager m) {
+    if (!s.placeholder().equals(cfg.placeholder()) || !s.superclass().equals(cfg.superclass())) {
+      throw new IllegalArgumentException("checkpoint is for '" + s.placeholder() + "' (" + s.superclass() + "), not '" + cfg.placeholder() + "' (" + cfg.superclass() + ")");
+    }
+    for (Attention a : layers) {
+      float[] v = s.valueTargets().get(a.path());
+      if (v == null || v.length != a.toV.outFeatures) {
+        throw new IllegalArgumentException("checkpoint does not match this model's cross-attention layer " + a.path());
+      }
+    }
+    return new Run(s, m);
+  }
+
+  /** The mutable learned state of a run, as arrays in the trainer's manager. */
+  private static final class Run {
+    final NDManager m;
+    final float[] iSuper;
+    final double[] iStar;
+    final Map<String, NDArray> keyTargets = new LinkedHashMap<>(); // fixed
+    final Map<String, NDArray> valueTargets = new LinkedHashMap<>(); // learned, requires gradient
+    final Map<String, NDArray> valueM = new LinkedHashMap<>();
+    final Map<String, NDArray> valueV = new LinkedHashMap<>();
+    final Map<String, NDArray> valueGrad = new LinkedHashMap<>();
+    NDArray embedding; // (D), learned
+    NDArray embeddingM;
+    NDArray embeddingV;
+    NDArray embeddingGrad;
+    int step;
+    double lastLoss;
+
+    Run(TrainerState s, NDManager m) {
+      this.m = m;
+      this.iSuper = s.iSuper();
+      this.iStar = new double[s.iStar().length];
+      for (int i = 0; i < iStar.length; i++) {
+        iStar[i] = s.iStar()[i];
+      }
+      s.keyTargets().forEach((p, v) -> keyTargets.put(p, keep(m.create(v))));
+      s.valueTargets().forEach((p, v) -> valueTargets.put(p, learnable(m.create(v))));
+      s.valueM().forEach((p, v) -> valueM.put(p, keep(m.create(v))));
+      s.valueV().forEach((p, v) -> valueV.put(p, keep(m.create(v))));
+      embedding = learnable(m.create(s.embedding()));
+      embeddingM = keep(m.create(s.embeddingM()));
+      embeddingV = keep(m.create(s.embeddingV()));
+      step = s.completedSteps();
+      lastLoss = s.lastLoss();
+    }
+
+    private static NDArray keep(NDArray a) {
+      NDScope.unregister(a);
+      return a;
+    }
+
+    private static NDArray learnable(NDArray a) {
+      a.setRequiresGradient(true);
+      return keep(a);
+    }
+
+    ConceptEdit edit(float beta, float tau) {
+      return new ConceptEdit(iStar.clone(), keyTargets, valueTargets, beta, tau);
+    }
+
+    /** Adds this micro-batch's gradients to the step's sums (DJL hands out fresh handles). */
+    void accumulateGradients() {
+      valueTargets.forEach((p, a) -> valueGrad.merge(p, keep(a.getGradient().duplicate()), (old, g) -> replace(old, old.add(g))));
+      NDArray g = keep(embedding.getGradient().duplicate());
+      embeddingGrad = embeddingGrad == null ? g : replace(embeddingGrad, embeddingGrad.add(g));
+    }
+
+    private static NDArray replace(NDArray old, NDArray next) {
+      keep(next);
+      old.close();
+      return next;
+    }
+
+    void adamStep(TrainingConfig cfg, int t) {
+      try (NDScope s = new NDScope()) {
+        s.suppressNotUsedWarning();
+        for (String p : new ArrayList<>(valueTargets.keySet())) {
+          NDArray[] r = adam(valueTargets.get(p), valueGrad.remove(p), valueM.get(p), valueV.get(p), cfg.valueLearningRate(), cfg.weightDecay(), t);
+          valueTargets.put(p, r[0]);
+          valueM.put(p, r[1]);
+          valueV.put(p, r[2]);
+        }
+        NDArray[] r = adam(embedding, embeddingGrad, embeddingM, embeddingV, cfg.embeddingLearningRate(), cfg.weightDecay(), t);
+        embeddingGrad = null;
+        embedding = r[0];
+        embeddingM = r[1];
+        embeddingV = r[2];
+      }
+    }
+
+    /** Decoupled-weight-decay Adam; returns fresh (param, m, v) and frees the old ones and the gradient. */
+    private static NDArray[] adam(NDArray p, NDArray g, NDArray m1, NDArray v1, float lr, float wd, int t) {
+      NDArray m2 = m1.mul(ADAM_BETA1).add(g.mul(1 - ADAM_BETA1));
+      NDArray v2 = v1.mul(ADAM_BETA2).add(g.square().mul(1 - ADAM_BETA2));
+      double c1 = 1 - Math.pow(ADAM_BETA1, t);
+      double c2 = 1 - Math.pow(ADAM_BETA2, t);
+      NDArray update = m2.div((float) c1).div(v2.div((float) c2).sqrt().add(ADAM_EPS));
+      NDArray p2 = p.stopGradient().mul(1 - lr * wd).sub(update.mul(lr));
+      p2.setRequiresGradient(true);
+      keep(m2);
+      keep(v2);
+      keep(p2);
+      p.close();
+      g.close();
+      m1.close();
+      v1.close();
+      return new NDArray[] {p2, m2, v2};
+    }
+
+    TrainerState toState(TrainingConfig cfg) {
+      float[] is = new float[iStar.length];
+      for (int i = 0; i < is.length; i++) {
+        is[i] = (float) iStar[i];
+      }
+      return new TrainerState(cfg.placeholder(), cfg.superclass(), cfg.seed(), step, is, iSuper, embedding.toFloatArray(),
+          embeddingM.toFloatArray(), embeddingV.toFloatArray(), host(keyTargets), host(valueTargets), host(valueM), host(valueV), lastLoss);
+    }
+
+    Concept toConcept(TrainingConfig cfg, String baseModelId, String cinvHash) {
+      TrainerState s = toState(cfg);
+      Map<String, String> settings = new LinkedHashMap<>(cfg.describe());
+      settings.put("final_loss", Double.toString(lastLoss));
+      return new Concept(cfg.placeholder(), cfg.superclass(), baseModelId, cinvHash, cfg.inferenceBeta(), cfg.inferenceTau(),
+          s.iStar(), s.embedding(), s.keyTargets(), s.valueTargets(), settings);
+    }
+
+    private static Map<String, float[]> host(Map<String, NDArray> arrays) {
+      Map<String, float[]> out = new LinkedHashMap<>();
+      arrays.forEach((p, a) -> out.put(p, a.toFloatArray()));
+      return out;
+    }
+  }
+}

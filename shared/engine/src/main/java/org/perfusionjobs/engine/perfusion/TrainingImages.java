@@ -1,0 +1,47 @@
+package org.perfusionjobs.engine.perfusion;
+
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A concept's training images and optional soft masks (white = concept, black = background), each
+ * resized to a square of the model's image size: scaled so the shorter side fits, then centre
+ * cropped, with bicubic interpolation. A missing mask means "the whole image".
+ */
+public record TrainingImages(List<BufferedImage> images, List<BufferedImage> masks) {
+
+  public TrainingImages {
+    Objects.requireNonNull(images, "images");
+    if (images.isEmpty()) {
+      throw new IllegalArgumentException("images: at least one training image is needed");
+    }
+    if (masks != null && masks.size() != images.size()) {
+      throw new IllegalArgumentException("masks: " + masks.size() + " masks for " + images.size() + " images");
+    }
+    images = List.copyOf(images);
+    masks = masks == null ? null : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(masks));
+  }
+
+  public static TrainingImages of(List<BufferedImage> images) {
+    return new TrainingImages(images, null);
+  }
+
+  static BufferedImage fit(BufferedImage src, int size, int type) {
+    double scale = Math.max((double) size / src.getWidth(), (double) size / src.getHeight());
+    int w = (int) Math.round(src.getWidth() * scale);
+    int h = (int) Math.round(src.getHeight() * scale);
+    BufferedImage out = new BufferedImage(size, size, type);
+    Graphics2D g = out.createGraphics();
+    try {
+      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
+      g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
+      g.drawImage(src, (size - w) / 2, (size - h) / 2, w, h, null);
+    } finally {
+      g.dispose();
+    }
+    return out;
+  }
+}

@@ -63,6 +63,15 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N (default: ${DEFAULT-VALUE})")
   String device;
 
+  @Option(names = "--concept", description = "Perfusion concept file, optionally with beta and tau: FILE[:beta:tau]; repeatable")
+  List<String> concepts = new java.util.ArrayList<>();
+
+  @Option(names = "--global-lock", description = "global key-locking: the K path sees each concept word replaced by its superclass (use a lower beta, ~0.4-0.6)")
+  boolean globalLock;
+
+  @Option(names = "--covariance", description = "Cinv file (default: <model>/perfusion_covariance.safetensors)")
+  Path covariance;
+
   @Option(names = "--out", defaultValue = "out.png", description = "output PNG; with --batch > 1, name_0.png, name_1.png, ... (default: ${DEFAULT-VALUE})")
   Path out;
 
@@ -85,6 +94,10 @@ final class GenerateCommand implements Callable<Integer> {
           .optSampler(kind)
           .optEta(eta)
           .optOnStep(p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), null));
+      if (covariance != null) {
+        pipeline.setCovariance(org.perfusionjobs.engine.perfusion.Covariance.load(covariance));
+      }
+      req.optConcepts(parseConcepts(concepts)).optGlobalLock(globalLock);
       if (latents != null) {
         req.optLatents(InitialLatents.read(latents));
       }
@@ -96,6 +109,27 @@ final class GenerateCommand implements Callable<Integer> {
       written.forEach(p -> spec.commandLine().getOut().println(p));
     }
     return 0;
+  }
+
+  /** FILE, FILE:beta or FILE:beta:tau. */
+  static List<org.perfusionjobs.engine.perfusion.ConceptUse> parseConcepts(List<String> specs) throws java.io.IOException {
+    List<org.perfusionjobs.engine.perfusion.ConceptUse> uses = new java.util.ArrayList<>();
+    for (String spec : specs) {
+      String[] parts = spec.split(":");
+      if (parts.length > 3) {
+        throw new IllegalArgumentException("--concept '" + spec + "': expected FILE[:beta:tau]");
+      }
+      Float beta = null;
+      Float tau = null;
+      try {
+        beta = parts.length > 1 ? Float.valueOf(parts[1]) : null;
+        tau = parts.length > 2 ? Float.valueOf(parts[2]) : null;
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--concept '" + spec + "': beta and tau must be numbers");
+      }
+      uses.add(new org.perfusionjobs.engine.perfusion.ConceptUse(org.perfusionjobs.engine.perfusion.ConceptFile.read(Path.of(parts[0])), beta, tau));
+    }
+    return uses;
   }
 
   private List<Path> write(List<BufferedImage> images) throws java.io.IOException {

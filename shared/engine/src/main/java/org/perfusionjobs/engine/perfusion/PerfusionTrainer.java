@@ -108,7 +108,6 @@ public final class PerfusionTrainer {
               }
               samples += (int) conceptEnc.getShape().get(0);
             }
-            run.accumulateGradients();
           }
         }
         run.adamStep(cfg, step + 1);
@@ -253,7 +252,6 @@ public final class PerfusionTrainer {
       NDArray text = sd.textEncoder().forward(ids);
       long[] flat = ids.toLongArray();
       int t = (int) ids.getShape().get(1);
-      int last = superIds.get(superIds.size() - 1);
       double[] sum = new double[(int) text.getShape().get(2)];
       for (int b = 0; b < prompts.size(); b++) {
         int pos = lastOccurrence(flat, b * t, t, superIds);
@@ -265,9 +263,6 @@ public final class PerfusionTrainer {
       float[] out = new float[sum.length];
       for (int i = 0; i < out.length; i++) {
         out[i] = (float) sum[i];
-      }
-      if (last < 0) {
-        throw new IllegalStateException();
       }
       return out;
     }
@@ -318,11 +313,9 @@ public final class PerfusionTrainer {
     final Map<String, NDArray> valueTargets = new LinkedHashMap<>(); // learned, requires gradient
     final Map<String, NDArray> valueM = new LinkedHashMap<>();
     final Map<String, NDArray> valueV = new LinkedHashMap<>();
-    final Map<String, NDArray> valueGrad = new LinkedHashMap<>();
     NDArray embedding; // (D), learned
     NDArray embeddingM;
     NDArray embeddingV;
-    NDArray embeddingGrad;
     int step;
     double lastLoss;
 
@@ -358,30 +351,20 @@ public final class PerfusionTrainer {
       return new ConceptEdit(iStar.clone(), keyTargets, valueTargets, beta, tau);
     }
 
-    /** Adds this micro-batch's gradients to the step's sums (DJL hands out fresh handles). */
-    void accumulateGradients() {
-      valueTargets.forEach((p, a) -> valueGrad.merge(p, keep(a.getGradient().duplicate()), (old, g) -> replace(old, old.add(g))));
-      NDArray g = keep(embedding.getGradient().duplicate());
-      embeddingGrad = embeddingGrad == null ? g : replace(embeddingGrad, embeddingGrad.add(g));
-    }
-
-    private static NDArray replace(NDArray old, NDArray next) {
-      keep(next);
-      old.close();
-      return next;
-    }
-
+    /**
+     * One AdamW update from the gradients torch accumulated over the step's micro-batches. The
+     * updated values are fresh leaves, so the next step starts with no gradient.
+     */
     void adamStep(TrainingConfig cfg, int t) {
       try (NDScope s = new NDScope()) {
         s.suppressNotUsedWarning();
         for (String p : new ArrayList<>(valueTargets.keySet())) {
-          NDArray[] r = adam(valueTargets.get(p), valueGrad.remove(p), valueM.get(p), valueV.get(p), cfg.valueLearningRate(), cfg.weightDecay(), t);
+          NDArray[] r = adam(valueTargets.get(p), valueTargets.get(p).getGradient(), valueM.get(p), valueV.get(p), cfg.valueLearningRate(), cfg.weightDecay(), t);
           valueTargets.put(p, r[0]);
           valueM.put(p, r[1]);
           valueV.put(p, r[2]);
         }
-        NDArray[] r = adam(embedding, embeddingGrad, embeddingM, embeddingV, cfg.embeddingLearningRate(), cfg.weightDecay(), t);
-        embeddingGrad = null;
+        NDArray[] r = adam(embedding, embedding.getGradient(), embeddingM, embeddingV, cfg.embeddingLearningRate(), cfg.weightDecay(), t);
         embedding = r[0];
         embeddingM = r[1];
         embeddingV = r[2];

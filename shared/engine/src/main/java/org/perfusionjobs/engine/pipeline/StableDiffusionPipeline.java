@@ -21,6 +21,13 @@ import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.io.ModelLoadException;
+import org.perfusionjobs.engine.perfusion.Concept;
+import org.perfusionjobs.engine.perfusion.ConceptCompatibility;
+import org.perfusionjobs.engine.perfusion.ConceptEdit;
+import org.perfusionjobs.engine.perfusion.ConceptEdits;
+import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.PerfusionProcessor;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.engine.scheduler.SamplerRun;
 import org.perfusionjobs.engine.scheduler.Samplers;
@@ -154,7 +161,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     try (NDManager rm = manager.newSubManager(); NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       long t0 = System.nanoTime();
-      Conditioning cond = Conditioning.of(encode(r, b, rm));
+      Conditioning cond = conditioning(r, b, rm);
       // K/V of every cross-attention layer depend only on the text: project them once, here.
       for (Attention a : unet.crossAttentions()) {
         cond.keyValue(a);
@@ -188,14 +195,105 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     }
   }
 
-  private NDArray encode(GenerateRequest r, int b, NDManager rm) {
-    List<String> prompts = new ArrayList<>(Collections.nCopies(b, r.prompt()));
-    if (!r.guided()) {
-      return encodePrompts(prompts, rm);
+  private Conditioning conditioning(GenerateRequest r, int b, NDManager rm) {
+    if (r.concepts().isEmpty()) {
+      return Conditioning.of(encodePrompts(rows(r.prompt(), r, b), rm));
     }
-    List<String> both = new ArrayList<>(Collections.nCopies(b, r.negativePrompt()));
-    both.addAll(prompts);
-    return encodePrompts(both, rm); // rows: [uncond x B, cond x B], as diffusers orders them
+    // Concept words become single added tokens whose input embeddings are the learned ones.
+    List<Concept> concepts = r.concepts().stream().map(ConceptUse::concept).toList();
+    Covariance cov = covariance();
+    for (Concept c : concepts) {
+      ConceptCompatibility.check(c, baseModelId(), cov, textEncoder.config().hiddenSize(), unet.crossAttentions());
+    }
+    ClipTokenizer tok = tokenizer.withAddedTokens(concepts.stream().map(Concept::placeholder).toList());
+    NDArray added = rm.create(stackEmbeddings(concepts), new Shape(concepts.size(), textEncoder.config().hiddenSize()))
+        .toType(options.dtype(), false).toDevice(options.device(), false);
+    NDArray values = textEncoder.forward(tok.encode(rows(r.prompt(), r, b), rm).toDevice(options.device(), false), added);
+    NDArray keys = values;
+    if (r.globalLock()) {
+      String superPrompt = r.prompt();
+      for (Concept c : concepts) {
+        superPrompt = superPrompt.replaceAll("(?i)(?<![\\p{L}\\p{N}])" + java.util.regex.Pattern.quote(c.placeholder()) + "(?![\\p{L}\\p{N}])",
+            java.util.regex.Matcher.quoteReplacement(c.superclass()));
+      }
+      keys = encodePrompts(rows(superPrompt, r, b), rm);
+    }
+    List<ConceptEdit> edits = new ArrayList<>();
+    for (ConceptUse u : r.concepts()) {
+      edits.add(ConceptEdits.toEdit(u, rm, options));
+    }
+    return new Conditioning(keys, values, new PerfusionProcessor(cov, edits, rm, options.dtype()));
+  }
+
+  private static float[] stackEmbeddings(List<Concept> concepts) {
+    int d = concepts.get(0).embedding().length;
+    float[] flat = new float[concepts.size() * d];
+    for (int i = 0; i < concepts.size(); i++) {
+      System.arraycopy(concepts.get(i).embedding(), 0, flat, i * d, d);
+    }
+    return flat;
+  }
+
+  /** Text rows of a request: [negative x B, prompt x B] with guidance (diffusers' order), else [prompt x B]. */
+  private static List<String> rows(String prompt, GenerateRequest r, int b) {
+    List<String> out = new ArrayList<>();
+    if (r.guided()) {
+      out.addAll(Collections.nCopies(b, r.negativePrompt()));
+    }
+    out.addAll(Collections.nCopies(b, prompt));
+    return out;
+  }
+
+  private Covariance covariance;
+
+  /** The Perfusion Cinv of this base model: set explicitly, or read from the model folder. */
+  public synchronized Covariance covariance() {
+    if (covariance == null) {
+      Path file = folder.root().resolve(Covariance.FILE_NAME);
+      if (!java.nio.file.Files.isRegularFile(file)) {
+        throw new IllegalStateException("no Perfusion covariance for " + folder.root() + ": run `perfusion covariance --model "
+            + folder.root() + "` first (expected " + file + ")");
+      }
+      try {
+        covariance = Covariance.load(file);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    return covariance;
+  }
+
+  public synchronized void setCovariance(Covariance cov) {
+    if (cov.dim() != textEncoder.config().hiddenSize()) {
+      throw new IllegalArgumentException("Cinv is " + cov.dim() + " wide but the text encoder is " + textEncoder.config().hiddenSize());
+    }
+    this.covariance = cov;
+  }
+
+  private String baseModelId;
+
+  /**
+   * Identifies the base model a concept belongs to: a hash of the component configs and weight
+   * file sizes (cheap, and stable when the folder is copied or renamed).
+   */
+  public synchronized String baseModelId() {
+    if (baseModelId == null) {
+      try {
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        for (Path p : List.of(folder.textEncoder(), folder.unet(), folder.vae())) {
+          md.update(java.nio.file.Files.readAllBytes(p.resolve("config.json")));
+          try (var files = java.nio.file.Files.list(p)) {
+            for (Path w : files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
+              md.update((w.getFileName() + ":" + java.nio.file.Files.size(w)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+          }
+        }
+        baseModelId = "sd1:" + java.util.HexFormat.of().formatHex(md.digest()).substring(0, 16);
+      } catch (IOException | java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException("cannot fingerprint " + folder.root() + ": " + e.getMessage(), e);
+      }
+    }
+    return baseModelId;
   }
 
   private NDArray denoise(SamplerRun run, int i, long t, NDArray latents, Conditioning cond, GenerateRequest r, NoiseGenerator noise, NDManager rm) {

@@ -1,0 +1,129 @@
+package org.perfusionjobs.cli;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.perfusion.Concept;
+import org.perfusionjobs.engine.perfusion.ConceptFile;
+import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
+import org.perfusionjobs.engine.perfusion.TrainerState;
+import org.perfusionjobs.engine.perfusion.TrainingConfig;
+import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.pipeline.EngineOptions;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code perfusion train}: learn one concept from a folder of images. */
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Learn a concept with Perfusion (key-locked rank-1 editing).")
+final class TrainCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "diffusers folder of the base model")
+  Path model;
+
+  @Option(names = "--images", required = true, description = "folder of training images (png/jpg); files named *_mask.png are soft masks of the image with the same stem")
+  Path images;
+
+  @Option(names = "--word", required = true, description = "placeholder word for the concept, e.g. zwx (becomes one new token)")
+  String word;
+
+  @Option(names = "--superclass", required = true, description = "what the concept is, e.g. teddy or \"bird bath\"")
+  String superclass;
+
+  @Option(names = "--out", required = true, description = "concept file to write (.safetensors)")
+  Path out;
+
+  @Option(names = "--covariance", description = "Cinv file (default: <model>/" + Covariance.FILE_NAME + ")")
+  Path covariance;
+
+  @Option(names = "--steps", defaultValue = "400", description = "optimiser steps (default: ${DEFAULT-VALUE})")
+  int steps;
+
+  @Option(names = "--batch", defaultValue = "4", description = "images per micro-batch (default: ${DEFAULT-VALUE})")
+  int batch;
+
+  @Option(names = "--accumulation", defaultValue = "4", description = "micro-batches per step (default: ${DEFAULT-VALUE})")
+  int accumulation;
+
+  @Option(names = "--seed", defaultValue = "0", description = "seed (default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--no-flip", description = "no random horizontal flip (asymmetric concepts)")
+  boolean noFlip;
+
+  @Option(names = "--checkpoint", description = "trainer state file: resumed from if present, written every 50 steps")
+  Path checkpoint;
+
+  @Override
+  public Integer call() throws Exception {
+    var err = spec.commandLine().getErr();
+    TrainingImages data = readImages(images);
+    TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(batch, accumulation).withSeed(seed).withRandomFlip(!noFlip);
+    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
+      if (covariance != null) {
+        sd.setCovariance(Covariance.load(covariance));
+      }
+      TrainerState resume = checkpoint != null && Files.isRegularFile(checkpoint) ? TrainerState.fromBytes(Files.readAllBytes(checkpoint)) : null;
+      if (resume != null) {
+        err.printf("resuming from %s at step %d%n", checkpoint, resume.completedSteps());
+      }
+      ProgressBar bar = new ProgressBar(err, "train");
+      PerfusionTrainer trainer = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId());
+      Concept c = trainer.train(data, cfg, resume,
+          p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), String.format("loss %.4f", p.loss())),
+          state -> {
+            if (checkpoint != null) {
+              try {
+                Files.write(checkpoint, state.toBytes());
+              } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            }
+          },
+          () -> false);
+      ConceptFile.write(c, out);
+      err.printf("concept '%s' (%s) -> %s (%d bytes)%n", c.placeholder(), c.superclass(), out, Files.size(out));
+      spec.commandLine().getOut().println(out);
+    }
+    return 0;
+  }
+
+  static TrainingImages readImages(Path dir) throws java.io.IOException {
+    if (!Files.isDirectory(dir)) {
+      throw new java.io.IOException("image folder " + dir + " does not exist");
+    }
+    List<Path> files;
+    try (var s = Files.list(dir)) {
+      files = s.filter(p -> p.toString().toLowerCase().matches(".*\\.(png|jpe?g)$")).sorted().toList();
+    }
+    List<BufferedImage> imgs = new ArrayList<>();
+    List<BufferedImage> masks = new ArrayList<>();
+    boolean anyMask = false;
+    for (Path f : files) {
+      String name = f.getFileName().toString();
+      if (name.matches("(?i).*_mask\\.png$")) {
+        continue;
+      }
+      imgs.add(ImageCodec.read(f));
+      Path mask = f.resolveSibling(name.replaceAll("\\.[^.]+$", "") + "_mask.png");
+      if (Files.isRegularFile(mask)) {
+        masks.add(ImageCodec.read(mask));
+        anyMask = true;
+      } else {
+        masks.add(null);
+      }
+    }
+    if (imgs.isEmpty()) {
+      throw new java.io.IOException("image folder " + dir + " has no .png or .jpg images");
+    }
+    return new TrainingImages(imgs, anyMask ? masks : null);
+  }
+}

@@ -1,0 +1,220 @@
+package org.perfusionjobs.engine.perfusion;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.GradientCollector;
+import java.awt.Color;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.clip.ClipTokenizer;
+import org.perfusionjobs.engine.nn.Parameter;
+import org.perfusionjobs.engine.pipeline.GenerateRequest;
+import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+
+/** Perfusion training and use on the tiny reference model (random weights, 32x32 images). */
+class PerfusionTrainerTest {
+  static StableDiffusionPipeline sd;
+  static TrainingImages square;
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    sd = TinyModel.pipeline();
+    square = new TrainingImages(TinyModel.images(4, Color.RED, false), TinyModel.images(4, Color.RED, true));
+  }
+
+  static TrainingConfig quick(String word, String superclass, int steps) {
+    return TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(2, 2).withSeed(7).withCheckpointEvery(1);
+  }
+
+  static Concept train(TrainingConfig cfg, List<TrainProgress> progress, List<TrainerState> states) {
+    return new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId())
+        .train(square, cfg, null, progress::add, states::add, () -> false);
+  }
+
+  @Test
+  void trainingLossFalls() {
+    List<TrainProgress> p = new ArrayList<>();
+    train(quick("zwx", "car", 40).withLearningRates(0.05f, 0.01f), p, new ArrayList<>());
+    assertEquals(40, p.size());
+    double first = p.subList(0, 10).stream().mapToDouble(TrainProgress::loss).average().orElseThrow();
+    double last = p.subList(30, 40).stream().mapToDouble(TrainProgress::loss).average().orElseThrow();
+    assertTrue(last < first, "mean loss of steps 31-40 (" + last + ") must be below steps 1-10 (" + first + ")");
+    assertEquals(40, p.get(39).step());
+    assertEquals(0, p.get(39).eta().toMillis());
+  }
+
+  @Test
+  void onlyValueTargetsAndEmbeddingChange() {
+    Map<String, float[]> before = snapshot();
+    List<TrainerState> states = new ArrayList<>();
+    Concept c = train(quick("zwx", "car", 3), new ArrayList<>(), states);
+    Map<String, float[]> after = snapshot();
+    assertEquals(before.keySet(), after.keySet());
+    before.forEach((k, v) -> assertArrayEquals(v, after.get(k), "base weight " + k + " changed"));
+    // States after steps 1 and 2 (checkpointEvery 1), then the final concept.
+    assertEquals(2, states.size());
+    TrainerState s1 = states.get(0);
+    for (String layer : c.keyTargets().keySet()) {
+      assertArrayEquals(s1.keyTargets().get(layer), c.keyTargets().get(layer), "K target of " + layer + " must stay locked");
+      assertFalse(java.util.Arrays.equals(s1.valueTargets().get(layer), c.valueTargets().get(layer)), "V target of " + layer + " must train");
+    }
+    assertFalse(java.util.Arrays.equals(s1.embedding(), c.embedding()), "the embedding must train");
+    assertFalse(java.util.Arrays.equals(s1.iStar(), c.iStar()), "i* must follow its running average");
+  }
+
+  @Test
+  void gradientsReachTheEmbeddingThroughTheFrozenEncoder() {
+    ClipTokenizer tok = sd.tokenizer().withAddedTokens(List.of("zwx"));
+    try (NDManager m = sd.manager().newSubManager()) {
+      int d = sd.textEncoder().config().hiddenSize();
+      NDArray emb = m.randomNormal(new ai.djl.ndarray.types.Shape(1, d));
+      emb.setRequiresGradient(true);
+      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        NDArray text = sd.textEncoder().forward(tok.encode(List.of("a photo of a zwx"), m), emb);
+        NDArray out = sd.unet().forward(m.randomNormal(new ai.djl.ndarray.types.Shape(1, 4, 16, 16)), m.create(500L), Conditioning.of(text));
+        gc.backward(out.square().mean());
+      }
+      float g = emb.getGradient().abs().sum().getFloat();
+      assertTrue(g > 0 && Float.isFinite(g), "embedding gradient " + g);
+      for (Parameter p : sd.textEncoder().namedParameters().values()) {
+        assertFalse(p.get().hasGradient(), "frozen text encoder weights must not carry gradients");
+      }
+    }
+  }
+
+  @Test
+  void resumedRunEqualsUninterruptedRun() {
+    Concept straight = train(quick("zwx", "car", 4).withCheckpointEvery(100), new ArrayList<>(), new ArrayList<>());
+    List<TrainerState> states = new ArrayList<>();
+    train(quick("zwx", "car", 4).withCheckpointEvery(2), new ArrayList<>(), states);
+    TrainerState half = states.get(0);
+    assertEquals(2, half.completedSteps());
+    Concept resumed = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId())
+        .train(square, quick("zwx", "car", 4), roundTrip(half), p -> {}, s -> {}, () -> false);
+    for (String layer : straight.valueTargets().keySet()) {
+      assertArrayEquals(straight.valueTargets().get(layer), resumed.valueTargets().get(layer), 1e-6f, layer);
+    }
+    assertArrayEquals(straight.embedding(), resumed.embedding(), 1e-6f);
+  }
+
+  @Test
+  void cancellationStopsBetweenSteps() {
+    List<TrainProgress> p = new ArrayList<>();
+    GenerationCancelledException e = assertThrows(GenerationCancelledException.class, () -> new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId())
+        .train(square, quick("zwx", "car", 10), null, p::add, s -> {}, () -> p.size() >= 2));
+    assertEquals(2, e.completedSteps());
+  }
+
+  @Test
+  void multiTokenSuperclassLocksOnItsLastToken() {
+    assertTrue(sd.tokenizer().idsOfWord("birds").size() > 1, "'birds' must split for this test to mean anything");
+    List<TrainerState> states = new ArrayList<>();
+    Concept c = train(quick("zwx", "birds", 2), new ArrayList<>(), states);
+    assertEquals("birds", c.superclass());
+    float[] iSuper = states.get(0).iSuper();
+    // The K target of each layer is W_k applied to the last-token encoding.
+    try (NDManager m = sd.manager().newSubManager()) {
+      var attn = sd.unet().crossAttentions().get(0);
+      float[] expected = attn.toK.forward(m.create(iSuper).reshape(1, -1)).toFloatArray();
+      assertArrayEquals(expected, c.keyTargets().get(attn.path()), 1e-5f);
+    }
+  }
+
+  @Test
+  void conceptFileRoundTripsAndConceptsApplyAtGeneration() throws Exception {
+    Concept a = train(quick("zwx", "car", 2), new ArrayList<>(), new ArrayList<>());
+    Path file = dir.resolve("zwx.safetensors");
+    ConceptFile.write(a, file);
+    Concept back = ConceptFile.read(file);
+    assertEquals(a.placeholder(), back.placeholder());
+    assertEquals(a.cinvHash(), back.cinvHash());
+    assertEquals(a.trainingSettings(), back.trainingSettings());
+    assertArrayEquals(a.iStar(), back.iStar());
+    a.valueTargets().forEach((k, v) -> assertArrayEquals(v, back.valueTargets().get(k)));
+
+    Concept b = train(quick("sks", "bird", 2), new ArrayList<>(), new ArrayList<>());
+    GenerateRequest.Builder req = GenerateRequest.builder("a photo of my zwx on the beach with a sks").optSteps(3).optSeed(9);
+    BufferedImage plain = sd.generate(req.build()).images().get(0);
+    BufferedImage two = sd.generate(req.optConcepts(List.of(ConceptUse.of(back), new ConceptUse(b, 0.6f, 0.2f))).build()).images().get(0);
+    BufferedImage global = sd.generate(req.optGlobalLock(true).build()).images().get(0);
+    BufferedImage plainAgain = sd.generate(req.optConcepts(List.of()).optGlobalLock(false).build()).images().get(0);
+    assertFalse(same(plain, two), "concepts must change the image");
+    assertFalse(same(two, global), "global locking must change the image");
+    assertTrue(same(plain, plainAgain), "with no concept the model must be exactly the plain model");
+  }
+
+  @Test
+  void conceptFromAnotherCinvIsRefused() {
+    Concept a = train(quick("zwx", "car", 1), new ArrayList<>(), new ArrayList<>());
+    Concept foreign = new Concept(a.placeholder(), a.superclass(), a.baseModelId(), "0".repeat(64), a.defaultBeta(), a.defaultTau(),
+        a.iStar(), a.embedding(), a.keyTargets(), a.valueTargets(), a.trainingSettings());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> sd.generate(GenerateRequest.builder("a zwx").optSteps(1).optConcepts(List.of(ConceptUse.of(foreign))).build()));
+    assertTrue(e.getMessage().contains("Cinv") && e.getMessage().contains("000000000000"), e.getMessage());
+  }
+
+  @Test
+  void sd15ConceptFileIsAbout106KB() throws Exception {
+    // 16 layers of widths 320 x5, 640 x5, 1280 x6 (both K and V), i* and embedding of 768.
+    int[] widths = {320, 320, 320, 320, 320, 640, 640, 640, 640, 640, 1280, 1280, 1280, 1280, 1280, 1280};
+    Map<String, float[]> k = new LinkedHashMap<>();
+    Map<String, float[]> v = new LinkedHashMap<>();
+    for (int i = 0; i < widths.length; i++) {
+      k.put("layer" + i + ".attn2", new float[widths[i]]);
+      v.put("layer" + i + ".attn2", new float[widths[i]]);
+    }
+    Concept c = new Concept("zwx", "teddy", "sd1:x", "h", 0.7f, 0.15f, new float[768], new float[768], k, v, TrainingConfig.defaults("zwx", "teddy").describe());
+    assertEquals(26_496, c.floatCount());
+    Path file = dir.resolve("sd15.safetensors");
+    ConceptFile.write(c, file);
+    long size = Files.size(file);
+    assertTrue(size >= 105_984 && size < 112_000, "size " + size);
+  }
+
+  private static TrainerState roundTrip(TrainerState s) {
+    try {
+      return TrainerState.fromBytes(s.toBytes());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static Map<String, float[]> snapshot() {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    sd.unet().namedParameters().forEach((k, p) -> out.put("unet." + k, p.get().toType(DataType.FLOAT32, false).toFloatArray()));
+    sd.textEncoder().namedParameters().forEach((k, p) -> out.put("text." + k, p.get().toFloatArray()));
+    sd.vae().namedParameters().forEach((k, p) -> out.put("vae." + k, p.get().toFloatArray()));
+    return out;
+  }
+
+  private static boolean same(BufferedImage a, BufferedImage b) {
+    for (int y = 0; y < a.getHeight(); y++) {
+      for (int x = 0; x < a.getWidth(); x++) {
+        if (a.getRGB(x, y) != b.getRGB(x, y)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,60 @@
+package org.perfusionjobs.engine.perfusion;
+
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.perfusionjobs.engine.pipeline.EngineOptions;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+
+/** The tiny reference pipeline with a Cinv from captions over its vocabulary, shared by tests. */
+final class TinyModel {
+  static final String[] WORDS = {"photo", "toy", "car", "bird", "beach", "green", "yellow", "small", "wooden", "drawing", "sunset", "style"};
+  private static StableDiffusionPipeline sd;
+
+  private TinyModel() {}
+
+  static synchronized StableDiffusionPipeline pipeline() throws Exception {
+    if (sd == null) {
+      String root = System.getProperty("perfusion.testdata", "../../../shared/testdata");
+      Path p = Path.of(root, "sd-tiny-ref").toAbsolutePath().normalize();
+      if (!Files.isDirectory(p)) {
+        throw new IllegalStateException("missing test data " + p);
+      }
+      sd = StableDiffusionPipeline.load(p, EngineOptions.cpu());
+      sd.setCovariance(CovarianceBuilder.compute(sd, captions(), false, "test", n -> {}));
+    }
+    return sd;
+  }
+
+  /** Two- and three-word combinations of the vocabulary: enough tokens for a 32-wide Cinv. */
+  static List<String> captions() {
+    List<String> out = new ArrayList<>();
+    for (String a : WORDS) {
+      for (String b : WORDS) {
+        out.add("a " + a + " " + b);
+        out.add("the " + b + " of my " + a + " on the beach");
+      }
+    }
+    return out;
+  }
+
+  /** Images of a small coloured square at different places, with exact masks. */
+  static List<BufferedImage> images(int n, Color color, boolean masks) {
+    List<BufferedImage> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      BufferedImage img = new BufferedImage(32, 32, masks ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+      Graphics2D g = img.createGraphics();
+      g.setColor(masks ? Color.BLACK : new Color(40 + 30 * i, 90, 160));
+      g.fillRect(0, 0, 32, 32);
+      g.setColor(masks ? Color.WHITE : color);
+      g.fillRect(4 + 6 * i, 8 + 3 * i, 12, 12);
+      g.dispose();
+      out.add(img);
+    }
+    return out;
+  }
+}

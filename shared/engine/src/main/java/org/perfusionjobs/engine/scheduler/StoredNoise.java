@@ -24,14 +24,17 @@ final class StoredNoise implements NoiseSource {
     if (!stored.equals(shape)) {
       throw new IllegalArgumentException("draw " + next + " asks for " + shape + " but the stored noise is " + stored);
     }
-    NDArray slice = stacked.get(next++);
+    NDArray slice = stacked.get(next++); // a view of the stored data
     NDArray asFloat = slice.toType(DataType.FLOAT32, false);
-    NDArray out = asFloat.toDevice(manager.getDevice(), true);
+    NDArray moved = asFloat.toDevice(manager.getDevice(), false);
+    // a copy of its own: callers may scale the draw in place
+    NDArray out = moved.duplicate();
     out.attach(manager);
-    if (asFloat != slice) {
-      asFloat.close();
+    for (NDArray temp : new NDArray[] {moved, asFloat, slice}) {
+      if (temp != out && !temp.isReleased()) {
+        temp.close();
+      }
     }
-    slice.close();
     return out;
   }
 }

@@ -45,7 +45,8 @@ public interface SamplerRun extends AutoCloseable {
 
   /**
    * The UNet input for step {@code stepIndex}. Returns {@code latents} itself where the sampler
-   * does not scale (DDIM, DPM-Solver): do not close the result separately.
+   * does not scale (DDIM, DPM-Solver), else a new array in the latents' manager (Euler-a): close
+   * the result only when it is not {@code latents}.
    */
   NDArray scaleModelInput(NDArray latents, int stepIndex);
 

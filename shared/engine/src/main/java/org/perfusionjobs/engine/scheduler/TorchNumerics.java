@@ -17,7 +17,9 @@ final class TorchNumerics {
    * loop turn, each vector's first lane fused-multiply-added (the kernel is built with FMA) and the
    * other lanes stepped from it; the tail that does not fill two vectors is computed per element.
    * A plain start + i * step differs in the last bit at many indices, and those bits survive the
-   * cumulative product: with this kernel, alphas_cumprod equals the reference exactly.
+   * cumulative product: with this kernel, alphas_cumprod equals the reference exactly (for N = 1000
+   * 16-lane vectors give the same values; without the FMA, or with a float accumulator in the
+   * cumprod, hundreds of values differ by up to 3.6e-7).
    */
   static float[] linspaceFp32(double startValue, double endValue, int n) {
     float start = (float) startValue;

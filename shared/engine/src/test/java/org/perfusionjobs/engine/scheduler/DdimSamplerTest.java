@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.util.Arrays;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -151,7 +152,7 @@ class DdimSamplerTest {
         DdimSampler.timesteps(tiny.withTimestepSpacing("trailing"), 10));
     assertArrayEquals(new long[] {999, 856, 713, 570, 428, 285, 142},
         DdimSampler.timesteps(tiny.withTimestepSpacing("trailing"), 7));
-    assertArrayEquals(new long[] {961, 921, 881}, java.util.Arrays.copyOf(DdimSampler.timesteps(tiny, 25), 3),
+    assertArrayEquals(new long[] {961, 921, 881}, Arrays.copyOf(DdimSampler.timesteps(tiny, 25), 3),
         "leading with steps_offset 1, ratio 40");
   }
 

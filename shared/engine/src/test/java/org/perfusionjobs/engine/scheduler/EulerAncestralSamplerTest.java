@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import org.junit.jupiter.api.Test;
 
@@ -66,7 +67,7 @@ class EulerAncestralSamplerTest {
   void singleStepMatchesHandComputation() throws Exception {
     try (NDManager m = NDManager.newBaseManager();
         EulerAncestralSampler run = new EulerAncestralSampler(TestData.tinyConfig(), 10)) {
-      NDArray x = m.randomNormal(0f, 5f, new Shape(1, 4, 2, 2), ai.djl.ndarray.types.DataType.FLOAT32);
+      NDArray x = m.randomNormal(0f, 5f, new Shape(1, 4, 2, 2), DataType.FLOAT32);
       NDArray eps = m.randomNormal(new Shape(1, 4, 2, 2));
       NDArray z = m.randomNormal(new Shape(1, 4, 2, 2));
       NDArray prev = run.step(eps, 0, x, NoiseSource.replay(z.expandDims(0)));

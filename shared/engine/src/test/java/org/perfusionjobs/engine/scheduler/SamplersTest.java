@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -42,6 +43,31 @@ class SamplersTest {
       for (int i = 0; i < first.length; i++) {
         assertEquals(first[i], again[i], 0f, kind + " element " + i);
         assertTrue(Float.isFinite(first[i]), kind + " element " + i);
+      }
+    }
+  }
+
+  /** Per-step work closes its temporaries: after a loop that closes what it made, one array is left. */
+  @Test
+  void stepsLeaveNoTemporaries() throws Exception {
+    for (SamplerKind kind : SamplerKind.values()) {
+      float eta = kind == SamplerKind.DDIM ? 1f : 0f;
+      try (NDManager m = NDManager.newBaseManager();
+          SamplerRun run = Samplers.create(kind, TestData.tinyConfig(), 12, eta)) {
+        NoiseSource noise = NoiseSource.seeded(3);
+        NDArray x = noise.normal(new Shape(1, 4, 4, 4), m);
+        for (int i = 0; i < run.steps(); i++) {
+          NDArray input = run.scaleModelInput(x, i);
+          NDArray eps = input.mul(0.1f);
+          NDArray next = run.step(eps, i, x, noise);
+          eps.close();
+          if (input != x) {
+            input.close();
+          }
+          x.close();
+          x = next;
+        }
+        assertEquals(1, ((BaseNDManager) m).getManagedArrays().size(), kind + " arrays left");
       }
     }
   }

@@ -170,8 +170,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
       NoiseGenerator noise = new NoiseGenerator(r.seed());
       SamplerRun run = Samplers.create(r.sampler(), schedulerConfig, r.steps(), r.eta());
+      rm.attachInternal("sampler-run", run);
+      // Latents stay fp32 whatever the model's precision; only the UNet input is cast.
       NDArray latents = r.latents() != null ? r.latents().toArray(rm) : noise.normal(latentShape, rm);
-      latents = latents.toType(options.dtype(), false).toDevice(options.device(), false).mul(run.initNoiseSigma());
+      latents = latents.toDevice(options.device(), false).mul(run.initNoiseSigma());
       long[] timesteps = run.timesteps();
       for (int i = 0; i < timesteps.length; i++) {
         if (r.cancelled().getAsBoolean()) {
@@ -298,8 +300,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
   private NDArray denoise(SamplerRun run, int i, long t, NDArray latents, Conditioning cond, GenerateRequest r, NoiseGenerator noise, NDManager rm) {
     NDArray in = r.guided() ? NDArrays.concat(new NDList(latents, latents)) : latents;
-    in = run.scaleModelInput(in, i);
-    NDArray eps = unet.forward(in, rm.create(t), cond);
+    in = run.scaleModelInput(in, i).toType(options.dtype(), false);
+    NDArray eps = unet.forward(in, rm.create(run.modelTimesteps()[i]), cond);
     if (r.guided()) {
       NDList parts = eps.split(2);
       NDArray uncond = parts.get(0);

@@ -119,6 +119,8 @@ abstract class BaseSamplerRun implements SamplerRun {
   /** Replaces the run-owned x0 prediction (the previous one is closed). */
   protected final void keepPredOriginal(NDArray x0) {
     x0.attach(state);
+    // A caller's NDScope must not free what the run keeps between steps.
+    ai.djl.ndarray.NDScope.unregister(x0);
     if (predOriginal != null) {
       predOriginal.close();
     }

@@ -1,0 +1,32 @@
+package org.perfusionjobs.engine.unet;
+
+import ai.djl.ndarray.NDArray;
+import java.util.function.BiConsumer;
+
+/**
+ * Optional capture of intermediate activations by module path, for comparing a port with its
+ * reference stage by stage. Off unless a sink is installed on the calling thread.
+ */
+public final class ActivationProbe {
+  private static final ThreadLocal<BiConsumer<String, NDArray>> SINK = new ThreadLocal<>();
+
+  private ActivationProbe() {}
+
+  /** Runs {@code body} with {@code sink} receiving (path, activation) pairs. */
+  public static <T> T capture(BiConsumer<String, NDArray> sink, java.util.function.Supplier<T> body) {
+    BiConsumer<String, NDArray> previous = SINK.get();
+    SINK.set(sink);
+    try {
+      return body.get();
+    } finally {
+      SINK.set(previous);
+    }
+  }
+
+  static void record(String path, NDArray value) {
+    BiConsumer<String, NDArray> sink = SINK.get();
+    if (sink != null) {
+      sink.accept(path, value);
+    }
+  }
+}

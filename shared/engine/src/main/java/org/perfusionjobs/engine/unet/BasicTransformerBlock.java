@@ -1,0 +1,43 @@
+package org.perfusionjobs.engine.unet;
+
+import ai.djl.ndarray.NDArray;
+import org.perfusionjobs.engine.attention.Attention;
+import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.nn.LayerNorm;
+import org.perfusionjobs.engine.nn.Module;
+
+/**
+ * Pre-norm transformer block: self-attention ({@code attn1}), cross-attention over the text
+ * ({@code attn2}, K/V from the request's {@link Conditioning}), GEGLU feed-forward; each with a
+ * residual. Legend: B batch, N = H*W tokens, C width.
+ */
+public final class BasicTransformerBlock extends Module {
+  public final LayerNorm norm1; // (C)
+  public final Attention attn1;
+  public final LayerNorm norm2; // (C)
+  public final Attention attn2;
+  public final LayerNorm norm3; // (C)
+  public final FeedForward ff;
+  String path = "";
+
+  BasicTransformerBlock(int dim, int heads, int crossAttentionDim) {
+    int headDim = dim / heads;
+    this.norm1 = child("norm1", new LayerNorm(dim, 1e-5f));
+    this.attn1 = child("attn1", new Attention(dim, dim, heads, headDim, false));
+    this.norm2 = child("norm2", new LayerNorm(dim, 1e-5f));
+    this.attn2 = child("attn2", new Attention(dim, crossAttentionDim, heads, headDim, false));
+    this.norm3 = child("norm3", new LayerNorm(dim, 1e-5f));
+    this.ff = child("ff", new FeedForward(dim));
+  }
+
+  /** x: (B, N, C) → (B, N, C). */
+  public NDArray forward(NDArray x, Conditioning cond) {
+    NDArray a1 = attn1.forward(norm1.forward(x));
+    ActivationProbe.record(path + ".attn1", a1);
+    x = x.add(a1);
+    NDArray a2 = attn2.forward(norm2.forward(x), cond.keyValue(attn2));
+    ActivationProbe.record(path + ".attn2", a2);
+    x = x.add(a2);
+    return x.add(ff.forward(norm3.forward(x)));
+  }
+}

@@ -16,7 +16,6 @@ import org.perfusionjobs.engine.nn.ModuleList;
 public final class Attention extends Module {
   public final int heads;
   public final int headDim;
-  public final float scale;
   public final Linear toQ; // (C, queryDim)
   public final Linear toK; // (C, keyDim)
   public final Linear toV; // (C, keyDim)
@@ -32,7 +31,6 @@ public final class Attention extends Module {
   public Attention(int queryDim, int keyDim, int heads, int headDim, boolean qkvBias) {
     this.heads = heads;
     this.headDim = headDim;
-    this.scale = (float) (1.0 / Math.sqrt(headDim));
     int inner = heads * headDim;
     this.toQ = child("to_q", new Linear(queryDim, inner, qkvBias));
     this.toK = child("to_k", new Linear(keyDim, inner, qkvBias));
@@ -70,25 +68,30 @@ public final class Attention extends Module {
 
   /** Attention of x (B, N, queryDim) over precomputed K/V (B, T, C) → (B, N, queryDim). */
   public NDArray forward(NDArray x, KeyValue kv) {
-    NDArray q = splitHeads(toQ.forward(x)); // (B, H, N, Dh)
-    NDArray k = splitHeads(kv.key()); // (B, H, T, Dh)
-    NDArray v = splitHeads(kv.value()); // (B, H, T, Dh)
+    return toOut.get(0).forward(scaledDotProduct(toQ.forward(x), kv.key(), kv.value(), heads, headDim));
+  }
+
+  /**
+   * softmax(Q K' / sqrt(Dh)) V per head, with Q (B, N, C), K and V (B, T, C) → (B, N, C). DJL has
+   * no fused attention; matMul broadcasts over (B, H).
+   */
+  public static NDArray scaledDotProduct(NDArray query, NDArray key, NDArray value, int heads, int headDim) {
+    float scale = (float) (1.0 / Math.sqrt(headDim));
+    NDArray q = splitHeads(query, heads, headDim); // (B, H, N, Dh)
+    NDArray k = splitHeads(key, heads, headDim); // (B, H, T, Dh)
+    NDArray v = splitHeads(value, heads, headDim); // (B, H, T, Dh)
     NDArray scores = q.mul(scale).matMul(k.transpose(0, 1, 3, 2)); // (B, H, N, T)
     NDArray out = scores.softmax(-1).matMul(v); // (B, H, N, Dh)
     // QK' and PV: two (N x T x Dh) products per head.
     org.perfusionjobs.engine.nn.FlopCounter.addMultiplyAdds(2 * scores.size() * headDim);
-    return toOut.get(0).forward(mergeHeads(out));
+    long b = out.getShape().get(0);
+    long n = out.getShape().get(2);
+    return out.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
   }
 
-  private NDArray splitHeads(NDArray x) {
+  private static NDArray splitHeads(NDArray x, int heads, int headDim) {
     long b = x.getShape().get(0);
     long n = x.getShape().get(1);
     return x.reshape(b, n, heads, headDim).transpose(0, 2, 1, 3);
-  }
-
-  private NDArray mergeHeads(NDArray x) {
-    long b = x.getShape().get(0);
-    long n = x.getShape().get(2);
-    return x.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
   }
 }

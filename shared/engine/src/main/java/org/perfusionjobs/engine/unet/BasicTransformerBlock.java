@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;

@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

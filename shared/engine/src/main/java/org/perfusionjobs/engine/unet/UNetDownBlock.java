@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import java.util.List;
 import org.perfusionjobs.engine.attention.Conditioning;

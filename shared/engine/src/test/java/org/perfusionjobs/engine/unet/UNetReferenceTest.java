@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.nn.ActivationProbe;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 
 /**

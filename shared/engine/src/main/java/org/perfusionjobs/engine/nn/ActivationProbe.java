@@ -1,4 +1,4 @@
-package org.perfusionjobs.engine.unet;
+package org.perfusionjobs.engine.nn;
 
 import ai.djl.ndarray.NDArray;
 import java.util.function.BiConsumer;
@@ -23,7 +23,7 @@ public final class ActivationProbe {
     }
   }
 
-  static void record(String path, NDArray value) {
+  public static void record(String path, NDArray value) {
     BiConsumer<String, NDArray> sink = SINK.get();
     if (sink != null) {
       sink.accept(path, value);

@@ -1,0 +1,71 @@
+package org.perfusionjobs.engine.image;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.perfusionjobs.engine.io.SafetensorsFile;
+
+class ImageCodecTest {
+  @TempDir Path dir;
+
+  /** diffusers' own post-processing of the reference runs gives exactly these 8-bit pixels. */
+  @Test
+  void postProcessingMatchesDiffusersBitForBit() throws Exception {
+    Path ref = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref/reference").toAbsolutePath();
+    for (String run : new String[] {"ddim_eta0", "ddim_eta1"}) {
+      try (NDManager m = NDManager.newBaseManager(); SafetensorsFile f = SafetensorsFile.open(ref.resolve(run + ".safetensors"))) {
+        BufferedImage img = ImageCodec.toImages(f.read("decoded_image", m)).get(0);
+        int[] expected = f.read("image_uint8", m).toType(DataType.INT32, false).toIntArray();
+        BufferedImage png = ImageCodec.read(ref.resolve(run + "_final.png"));
+        int o = 0;
+        for (int y = 0; y < 32; y++) {
+          for (int x = 0; x < 32; x++) {
+            int rgb = img.getRGB(x, y) & 0xffffff;
+            int want = (expected[o] << 16) | (expected[o + 1] << 8) | expected[o + 2];
+            o += 3;
+            assertEquals(want, rgb, run + " pixel " + x + "," + y);
+            assertEquals(png.getRGB(x, y) & 0xffffff, rgb, run + " PNG pixel " + x + "," + y);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void pngRoundTripAndTensorRange() throws Exception {
+    BufferedImage img = new BufferedImage(3, 2, BufferedImage.TYPE_INT_RGB);
+    img.setRGB(0, 0, 0xff0080);
+    img.setRGB(2, 1, 0x00ff00);
+    Path p = dir.resolve("a/b.png");
+    ImageCodec.writePng(img, p);
+    BufferedImage back = ImageCodec.read(p);
+    assertEquals(0xff0080, back.getRGB(0, 0) & 0xffffff);
+    try (NDManager m = NDManager.newBaseManager()) {
+      NDArray t = ImageCodec.toTensor(back, m);
+      assertEquals(new ai.djl.ndarray.types.Shape(1, 3, 2, 3), t.getShape());
+      assertEquals(1f, t.getFloat(0, 0, 0, 0), 1e-6f);
+      assertEquals(-1f, t.getFloat(0, 1, 0, 0), 1e-6f);
+      BufferedImage again = ImageCodec.toImages(t).get(0);
+      assertEquals(0xff0080, again.getRGB(0, 0) & 0xffffff);
+      assertEquals(0x00ff00, again.getRGB(2, 1) & 0xffffff);
+    }
+  }
+
+  @Test
+  void undecodableBytesNameTheFile() throws Exception {
+    Path p = dir.resolve("broken.png");
+    Files.write(p, new byte[] {1, 2, 3, 4});
+    IOException e = assertThrows(IOException.class, () -> ImageCodec.read(p));
+    assertTrue(e.getMessage().contains("broken.png"), e.getMessage());
+  }
+}

@@ -83,7 +83,8 @@ public final class ClipTextModel extends Module {
     ActivationProbe.record("embeddings.token_embedding", x);
     TextTransformer tm = textModel;
     long t = ids.getShape().get(1);
-    x = x.add(tm.embeddings.positionEmbedding.weight.get().get("0:" + t));
+    NDArray positions = x.getManager().arange(0, t, 1, DataType.INT64, x.getDevice());
+    x = x.add(tm.embeddings.positionEmbedding.forward(positions));
     ActivationProbe.record("hidden_states.0", x);
     NDArray mask = causalMask(x.getManager(), t, x.getDataType(), x.getDevice());
     for (int i = 0; i < tm.encoder.layers.size(); i++) {

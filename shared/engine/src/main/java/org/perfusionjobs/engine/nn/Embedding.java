@@ -17,6 +17,10 @@ public final class Embedding extends Module {
 
   /** ids: integer tensor of any shape → shape + (dim). */
   public NDArray forward(NDArray ids) {
-    return weight.get().get(ids.toType(ai.djl.ndarray.types.DataType.INT64, false));
+    NDArray idx = ids.toType(ai.djl.ndarray.types.DataType.INT64, false);
+    NDArray out = weight.get().get(idx);
+    // An op on the weight would leave its result in the weights' long-lived manager.
+    out.attach(idx.getManager());
+    return out;
   }
 }

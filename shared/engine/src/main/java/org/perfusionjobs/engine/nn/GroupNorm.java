@@ -32,10 +32,12 @@ public final class GroupNorm extends Module {
   private NDArray[] unitAffine(long groupSize, NDArray like) {
     return unitAffine.computeIfAbsent(groupSize, n -> {
       ai.djl.ndarray.NDManager owner = weight.get().getManager();
-      return new NDArray[] {
+      NDArray[] unit = {
         owner.ones(new Shape(n), like.getDataType(), like.getDevice()),
         owner.zeros(new Shape(n), like.getDataType(), like.getDevice())
       };
+      ai.djl.ndarray.NDScope.unregister(unit);
+      return unit;
     });
   }
 
@@ -50,10 +52,28 @@ public final class GroupNorm extends Module {
         ai.djl.nn.norm.LayerNorm.layerNorm(grouped, new Shape(groupSize), unit[0], unit[1], eps)
             .singletonOrThrow()
             .reshape(shape);
-    long[] affineShape = new long[shape.dimension()];
-    java.util.Arrays.fill(affineShape, 1);
-    affineShape[1] = channels;
-    Shape affine = new Shape(affineShape);
-    return normed.mul(weight.get().reshape(affine)).add(bias.get().reshape(affine));
+    NDArray[] affine = affine(shape.dimension());
+    return normed.mul(affine[0]).add(affine[1]);
+  }
+
+  // Gain and bias reshaped to (1, C, 1, ...), cached per rank: a reshape made per call would land
+  // in the weights' long-lived manager and pile up there.
+  private final java.util.Map<Integer, NDArray[]> affine = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private NDArray[] affine(int rank) {
+    NDArray[] cached = affine.get(rank);
+    if (cached != null && cached[0] != null && !cached[0].isReleased() && cached[2] == weight.get() && cached[3] == bias.get()) {
+      return cached;
+    }
+    long[] dims = new long[rank];
+    java.util.Arrays.fill(dims, 1);
+    dims[1] = channels;
+    Shape s = new Shape(dims);
+    NDArray w = weight.get().reshape(s);
+    NDArray b = bias.get().reshape(s);
+    ai.djl.ndarray.NDScope.unregister(w, b);
+    NDArray[] fresh = {w, b, weight.get(), bias.get()};
+    affine.put(rank, fresh);
+    return fresh;
   }
 }

@@ -43,6 +43,7 @@ public final class CovarianceEstimator implements AutoCloseable {
         NDArray rows = x.get(i).get(new ai.djl.ndarray.index.NDIndex(":{}", n)); // (n, D)
         NDArray outer = rows.transpose().matMul(rows);
         NDArray next = sum.add(outer);
+        ai.djl.ndarray.NDScope.unregister(next); // the running sum outlives the caller's scope
         sum.close();
         sum = next;
         tokens += n;

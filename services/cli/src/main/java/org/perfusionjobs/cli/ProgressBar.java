@@ -1,15 +1,15 @@
 package org.perfusionjobs.cli;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.time.Duration;
 
 /** A one-line terminal progress bar: {@code [#####.....] 10/20  0.12 s/step  ETA 1.2 s  loss ...}. */
 final class ProgressBar {
   private static final int WIDTH = 30;
-  private final PrintStream out;
+  private final PrintWriter out;
   private final String label;
 
-  ProgressBar(PrintStream out, String label) {
+  ProgressBar(PrintWriter out, String label) {
     this.out = out;
     this.label = label;
   }

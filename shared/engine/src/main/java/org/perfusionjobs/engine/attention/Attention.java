@@ -80,7 +80,7 @@ public final class Attention extends Module {
     NDArray q = splitHeads(query, heads, headDim); // (B, H, N, Dh)
     NDArray k = splitHeads(key, heads, headDim); // (B, H, T, Dh)
     NDArray v = splitHeads(value, heads, headDim); // (B, H, T, Dh)
-    NDArray scores = q.mul(scale).matMul(k.transpose(0, 1, 3, 2)); // (B, H, N, T)
+    NDArray scores = org.perfusionjobs.engine.nn.Scalars.mul(q, scale).matMul(k.transpose(0, 1, 3, 2)); // (B, H, N, T)
     NDArray out = scores.softmax(-1).matMul(v); // (B, H, N, Dh)
     // QK' and PV: two (N x T x Dh) products per head.
     org.perfusionjobs.engine.nn.FlopCounter.addMultiplyAdds(2 * scores.size() * headDim);

@@ -7,6 +7,7 @@ import org.perfusionjobs.engine.nn.Activations;
 import org.perfusionjobs.engine.nn.LayerNorm;
 import org.perfusionjobs.engine.nn.Linear;
 import org.perfusionjobs.engine.nn.Module;
+import org.perfusionjobs.engine.nn.Scalars;
 
 /**
  * One pre-LN CLIP layer: x + self_attn(layer_norm1(x)) with a causal mask, then x +
@@ -57,7 +58,7 @@ public final class ClipEncoderLayer extends Module {
     NDArray forward(NDArray x, NDArray causalMask) {
       long b = x.getShape().get(0);
       long t = x.getShape().get(1);
-      NDArray q = split(qProj.forward(x).mul((float) (1.0 / Math.sqrt(headDim))), b, t);
+      NDArray q = split(Scalars.mul(qProj.forward(x), (float) (1.0 / Math.sqrt(headDim))), b, t);
       NDArray k = split(kProj.forward(x), b, t);
       NDArray v = split(vProj.forward(x), b, t);
       NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).add(causalMask); // (B, H, T, T)

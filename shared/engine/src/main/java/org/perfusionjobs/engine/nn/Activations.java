@@ -8,7 +8,7 @@ public final class Activations {
 
   /** SiLU / swish: x * sigmoid(x). */
   public static NDArray silu(NDArray x) {
-    return ai.djl.nn.Activation.swish(x, 1f);
+    return x.mul(ai.djl.nn.Activation.sigmoid(x));
   }
 
   /** Exact (erf) GELU, as torch.nn.functional.gelu with approximate='none'. */
@@ -18,7 +18,7 @@ public final class Activations {
 
   /** CLIP's quick_gelu: x * sigmoid(1.702 x). */
   public static NDArray quickGelu(NDArray x) {
-    return x.mul(ai.djl.nn.Activation.sigmoid(x.mul(1.702f)));
+    return x.mul(ai.djl.nn.Activation.sigmoid(Scalars.mul(x, 1.702f)));
   }
 
   /** Resolves a transformers/diffusers activation name ("silu", "gelu", "quick_gelu", "swish"). */

@@ -23,6 +23,7 @@ import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.nn.Scalars;
 import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
@@ -100,8 +101,12 @@ public final class PerfusionTrainer {
               NDArray pred = sd.unet().forward(xt, m.create(batch.timesteps), new Conditioning(text, text, processor));
               NDArray err = pred.sub(batch.noise).square().mul(batch.mask);
               NDArray loss = err.sum().div(batch.mask.sum().mul(pred.getShape().get(1)));
-              gc.backward(loss.div(cfg.gradientAccumulation()));
-              lossSum += loss.getFloat();
+              gc.backward(Scalars.mul(loss, 1f / cfg.gradientAccumulation()));
+              float l = loss.getFloat();
+              if (!Float.isFinite(l)) {
+                throw new IllegalStateException("training diverged at step " + (step + 1) + ": loss is " + l + "; lower the learning rates");
+              }
+              lossSum += l;
               float[] enc = conceptEnc.sum(new int[] {0}).toFloatArray();
               for (int i = 0; i < enc.length; i++) {
                 conceptEncodingSum[i] += enc[i];

@@ -1,0 +1,78 @@
+package org.perfusionjobs.infra;
+
+import java.io.IOException;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The local stack of the tests and the all-in-one main job: a real redis-server and a real Kafka
+ * broker on loopback, with the topics created and the worker share group configured.
+ */
+public final class LocalStack implements AutoCloseable {
+  public static final String WORKER_GROUP = "perfusion-workers";
+  private final RedisServer redis;
+  private final KafkaBroker kafka;
+  private final Topics topics;
+
+  private LocalStack(RedisServer redis, KafkaBroker kafka, Topics topics) {
+    this.redis = redis;
+    this.kafka = kafka;
+    this.topics = topics;
+  }
+
+  public static LocalStack start(Topics topics) throws Exception {
+    RedisServer redis = RedisServer.start();
+    KafkaBroker kafka = null;
+    try {
+      kafka = KafkaBroker.start();
+      TopicSetup.createTopics(kafka.bootstrapServers(), topics, 3);
+      TopicSetup.configureShareGroup(kafka.bootstrapServers(), WORKER_GROUP, topics, 5);
+      return new LocalStack(redis, kafka, topics);
+    } catch (Exception e) {
+      if (kafka != null) {
+        kafka.close();
+      }
+      redis.close();
+      throw e;
+    }
+  }
+
+  public String bootstrapServers() {
+    return kafka.bootstrapServers();
+  }
+
+  public String redisUri() {
+    return redis.uri();
+  }
+
+  public RedisServer redis() {
+    return redis;
+  }
+
+  public KafkaBroker kafka() {
+    return kafka;
+  }
+
+  public Topics topics() {
+    return topics;
+  }
+
+  @Override
+  public void close() {
+    kafka.close();
+    redis.close();
+  }
+
+  /** Runs the stack until Ctrl-C, printing its addresses. */
+  public static void main(String[] args) throws Exception {
+    try (LocalStack stack = start(Topics.defaults())) {
+      System.out.println("kafka " + stack.bootstrapServers());
+      System.out.println("redis " + stack.redisUri());
+      CountDownLatch done = new CountDownLatch(1);
+      Runtime.getRuntime().addShutdownHook(new Thread(done::countDown));
+      done.await();
+    } catch (IOException e) {
+      System.err.println("error: " + e.getMessage());
+      System.exit(1);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+package org.perfusionjobs.infra;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A real redis-server (Debian package {@code redis-server}) on 127.0.0.1, without persistence.
+ * {@link #restart()} stops it and starts an empty one on the same port, as a crashed and
+ * recovered cache would be. Set {@code PERFUSION_REDIS_SERVER} to use another binary.
+ */
+public final class RedisServer implements AutoCloseable {
+  private final String binary;
+  private final int port;
+  private final Path dir;
+  private Process process;
+
+  private RedisServer(String binary, int port, Path dir) {
+    this.binary = binary;
+    this.port = port;
+    this.dir = dir;
+  }
+
+  public static RedisServer start() throws IOException {
+    String binary = System.getenv().getOrDefault("PERFUSION_REDIS_SERVER", "redis-server");
+    RedisServer r = new RedisServer(binary, FreePorts.next(), Files.createTempDirectory("perfusion-redis"));
+    r.launch();
+    return r;
+  }
+
+  private void launch() throws IOException {
+    Path log = dir.resolve("redis.log");
+    try {
+      process = new ProcessBuilder(List.of(binary, "--port", Integer.toString(port), "--bind", "127.0.0.1",
+          "--save", "", "--appendonly", "no", "--dir", dir.toString()))
+          .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    } catch (IOException e) {
+      throw new IOException("cannot start '" + binary + "' (install the redis-server package: apt-get install -y redis-server): " + e.getMessage(), e);
+    }
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IOException("redis-server exited with " + process.exitValue() + ":\n" + ChildProcesses.tail(log, 20));
+      }
+      if (ping()) {
+        return;
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+    }
+    throw new IOException("redis-server not answering PING after 10 s:\n" + ChildProcesses.tail(log, 20));
+  }
+
+  /** Whether the server answers PING right now. */
+  public boolean ping() {
+    try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      s.setSoTimeout(500);
+      OutputStream out = s.getOutputStream();
+      out.write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      InputStream in = s.getInputStream();
+      byte[] buf = new byte[7];
+      int n = in.read(buf);
+      return n >= 5 && new String(buf, 0, n, StandardCharsets.US_ASCII).startsWith("+PONG");
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  public String uri() {
+    return "redis://127.0.0.1:" + port;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** Stops the server (its data is lost) and starts a new one on the same port. */
+  public void restart() throws IOException {
+    ChildProcesses.stop(process, 5);
+    launch();
+  }
+
+  /** Stops the server without starting it again (for outage tests). */
+  public void stop() {
+    ChildProcesses.stop(process, 5);
+  }
+
+  public void startAgain() throws IOException {
+    launch();
+  }
+
+  @Override
+  public void close() {
+    ChildProcesses.stop(process, 5);
+    ChildProcesses.deleteTree(dir);
+  }
+}

@@ -1,0 +1,42 @@
+package org.perfusionjobs.contracts;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+
+/** generate-request v1 (see schemas/generate-request.v1.json for every field's meaning). */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record GenerateRequestV1(
+    String jobId,
+    String tenant,
+    String prompt,
+    String negativePrompt,
+    List<ConceptRef> concepts,
+    Boolean globalLock,
+    Integer steps,
+    Double guidance,
+    String sampler,
+    Double eta,
+    Long seed,
+    Integer width,
+    Integer height,
+    Integer imageCount) {
+
+  /** Applies the schema's defaults to absent fields. */
+  public GenerateRequestV1 {
+    negativePrompt = negativePrompt != null ? negativePrompt : "";
+    concepts = concepts != null ? List.copyOf(concepts) : List.of();
+    globalLock = globalLock != null && globalLock;
+    steps = steps != null ? steps : 25;
+    guidance = guidance != null ? guidance : 7.5;
+    sampler = sampler != null ? sampler : "ddim";
+    eta = eta != null ? eta : 0.0;
+    seed = seed != null ? seed : 0L;
+    width = width != null ? width : 0;
+    height = height != null ? height : 0;
+    imageCount = imageCount != null ? imageCount : 1;
+  }
+
+  /** A concept in a request, with optional run-time beta and tau. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record ConceptRef(String conceptId, Double beta, Double tau) {}
+}

@@ -1,0 +1,67 @@
+package org.perfusionjobs.worker;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.kafka.client.consumer.KafkaConsumer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.perfusionjobs.contracts.CancelRequestV1;
+import org.perfusionjobs.contracts.Headers;
+import org.perfusionjobs.contracts.InvalidEventException;
+import org.perfusionjobs.contracts.Schemas;
+
+/**
+ * Cancel requests, read by every worker: a running job here stops at its next step; the mark also
+ * goes to Redis so whichever worker later picks up a queued job drops it. Marks are keyed by
+ * tenant and job, so one tenant cannot cancel another's job.
+ */
+public final class CancelRegistry {
+  private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
+  private KafkaConsumer<String, byte[]> consumer;
+
+  public Future<Void> start(Vertx vertx, String bootstrap, String topic, RedisStore redis) {
+    consumer = KafkaConsumer.create(vertx, Map.of(
+        "bootstrap.servers", bootstrap,
+        "group.id", "perfusion-cancel-" + UUID.randomUUID(),
+        "auto.offset.reset", "earliest",
+        "enable.auto.commit", "false",
+        "key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer",
+        "value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
+    consumer.pollTimeout(Duration.ofMillis(100));
+    consumer.handler(r -> {
+      try {
+        String version = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION)).map(h -> h.value().toString()).findFirst().orElse(null);
+        CancelRequestV1 c = Schemas.json().treeToValue(Schemas.validate(Schemas.CANCEL_REQUEST, version, r.value()), CancelRequestV1.class);
+        String key = key(c.tenant(), c.jobId());
+        cancelled.add(key);
+        vertx.executeBlocking(() -> {
+          redis.markCancelled(key, Duration.ofDays(1));
+          return null;
+        });
+      } catch (InvalidEventException | java.io.IOException e) {
+        // An invalid cancel request cancels nothing.
+      }
+    });
+    return consumer.subscribe(topic);
+  }
+
+  static String key(String tenant, String jobId) {
+    return tenant + "/" + jobId;
+  }
+
+  public boolean isCancelled(String tenant, String jobId, RedisStore redis) {
+    return cancelled.contains(key(tenant, jobId)) || redis.isCancelled(key(tenant, jobId));
+  }
+
+  /** Cheap check for the model thread between steps (local marks only). */
+  public boolean isCancelledLocally(String tenant, String jobId) {
+    return cancelled.contains(key(tenant, jobId));
+  }
+
+  public Future<Void> close() {
+    return consumer == null ? Future.succeededFuture() : consumer.close();
+  }
+}

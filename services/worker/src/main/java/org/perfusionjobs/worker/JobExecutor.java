@@ -1,0 +1,167 @@
+package org.perfusionjobs.worker;
+
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.perfusionjobs.contracts.ConceptRegistered;
+import org.perfusionjobs.contracts.GenerateRequestV1;
+import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.TrainRequestV1;
+import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.perfusion.Concept;
+import org.perfusionjobs.engine.perfusion.ConceptCompatibility;
+import org.perfusionjobs.engine.perfusion.ConceptFile;
+import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
+import org.perfusionjobs.engine.perfusion.TrainerState;
+import org.perfusionjobs.engine.perfusion.TrainingConfig;
+import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.pipeline.GenerateRequest;
+import org.perfusionjobs.engine.pipeline.GenerateResult;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.engine.scheduler.SamplerKind;
+
+/**
+ * Runs a validated job on the engine (called on the model thread): maps the request to the
+ * engine's, reports progress, and stores what the job made — images as blobs with a TTL, concepts
+ * in the registry topic and the Redis cache.
+ */
+final class JobExecutor {
+  private final WorkerConfig cfg;
+  private final RedisStore redis;
+  private final EventPublisher publisher;
+  private final Metrics metrics;
+
+  JobExecutor(WorkerConfig cfg, RedisStore redis, EventPublisher publisher, Metrics metrics) {
+    this.cfg = cfg;
+    this.redis = redis;
+    this.publisher = publisher;
+    this.metrics = metrics;
+  }
+
+  JobEvent.Result generate(StableDiffusionPipeline sd, GenerateRequestV1 r, List<ConceptUse> concepts, JobReporter rep, BooleanSupplier cancelled) throws JobFailure {
+    int factor = sd.vae().config().spatialFactor();
+    if (r.width() % factor != 0) {
+      throw new JobFailure("/width", "must be a multiple of " + factor + " for this model, got " + r.width());
+    }
+    if (r.height() % factor != 0) {
+      throw new JobFailure("/height", "must be a multiple of " + factor + " for this model, got " + r.height());
+    }
+    SamplerKind kind = SamplerKind.fromName(r.sampler());
+    if (r.eta() > 0 && kind != SamplerKind.DDIM) {
+      throw new JobFailure("/eta", "only the ddim sampler takes eta, got sampler " + r.sampler());
+    }
+    long[] lastStep = {System.nanoTime()};
+    GenerateRequest req = GenerateRequest.builder(r.prompt())
+        .optNegativePrompt(r.negativePrompt())
+        .optSteps(r.steps())
+        .optGuidanceScale(r.guidance().floatValue())
+        .optSeed(r.seed())
+        .optSize(r.width(), r.height())
+        .optBatchSize(r.imageCount())
+        .optSampler(kind)
+        .optEta(r.eta().floatValue())
+        .optConcepts(concepts)
+        .optGlobalLock(r.globalLock() && !concepts.isEmpty())
+        .optCancelled(cancelled)
+        .optOnStep(p -> {
+          long now = System.nanoTime();
+          metrics.stepTime((now - lastStep[0]) / 1e9);
+          lastStep[0] = now;
+          boolean preview = cfg.previewEvery() > 0 && p.step() % cfg.previewEvery() == 0;
+          rep.progress(p.step(), p.total(), null, p.eta(), preview ? () -> previewPng(p.preview().get().get(0)) : null);
+        })
+        .build();
+    GenerateResult result;
+    try {
+      result = sd.generate(req);
+    } catch (ConceptCompatibility.IncompatibleConceptException e) {
+      throw new JobFailure("/concepts", e.getMessage());
+    } catch (IllegalArgumentException e) {
+      throw new JobFailure("", e.getMessage());
+    }
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < result.images().size(); i++) {
+      String id = "img-" + r.jobId() + "-" + i;
+      redis.putBlob(id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl());
+      ids.add(id);
+    }
+    return new JobEvent.Result(ids, null, result.width(), result.height(), result.total().toMillis(), null);
+  }
+
+  JobEvent.Result train(StableDiffusionPipeline sd, TrainRequestV1 r, TrainingImages images, JobReporter rep, BooleanSupplier cancelled) throws JobFailure {
+    TrainRequestV1.Options o = r.options();
+    TrainingConfig tc;
+    try {
+      tc = TrainingConfig.defaults(r.conceptName(), r.superclass()).withSteps(r.steps()).withBatch(o.batchSize(), o.gradientAccumulation())
+          .withLearningRates(o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
+          .withRandomFlip(o.randomFlip()).withSeed(o.seed()).withCheckpointEvery(Math.max(1, cfg.checkpointEvery()));
+    } catch (IllegalArgumentException e) {
+      throw new JobFailure("/" + e.getMessage().split(" ")[0], e.getMessage());
+    }
+    TrainerState resume = null;
+    byte[] saved = redis.checkpoint(r.jobId());
+    if (saved != null) {
+      try {
+        resume = TrainerState.fromBytes(saved);
+      } catch (java.io.IOException e) {
+        resume = null; // an unreadable checkpoint: start over
+      }
+    }
+    long[] lastStep = {System.nanoTime()};
+    long started = System.nanoTime();
+    Concept concept = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId()).train(images, tc, resume,
+        p -> {
+          long now = System.nanoTime();
+          metrics.stepTime((now - lastStep[0]) / 1e9);
+          lastStep[0] = now;
+          rep.progress(p.step(), p.total(), p.loss(), p.eta(), null);
+        },
+        state -> {
+          try {
+            redis.putCheckpoint(r.jobId(), state.toBytes(), Duration.ofDays(1));
+          } catch (java.io.IOException e) {
+            // A missed checkpoint only costs steps if the job is redelivered.
+          }
+        },
+        cancelled);
+    byte[] file;
+    try {
+      file = ConceptFile.toBytes(concept);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot serialise the concept", e);
+    }
+    ConceptRegistered entry = new ConceptRegistered(r.jobId(), r.tenant(), concept.placeholder(), concept.superclass(), concept.baseModelId(),
+        concept.cinvHash(), (double) concept.defaultBeta(), (double) concept.defaultTau(), java.time.Instant.now().toString(), Base64.getEncoder().encodeToString(file));
+    try {
+      // The registry is the source of truth: the job only succeeds once the concept is in it.
+      publisher.concept(entry).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("could not write the concept to the registry: " + e.getMessage(), e);
+    }
+    redis.putConcept(r.jobId(), file);
+    return new JobEvent.Result(null, r.jobId(), null, null, (System.nanoTime() - started) / 1_000_000, (long) file.length);
+  }
+
+  /** A small PNG (at most 64 px a side), base64, for progress events. */
+  static String previewPng(BufferedImage img) {
+    int max = Math.max(img.getWidth(), img.getHeight());
+    BufferedImage small = img;
+    if (max > 64) {
+      int w = img.getWidth() * 64 / max;
+      int h = img.getHeight() * 64 / max;
+      small = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+      Graphics2D g = small.createGraphics();
+      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+      g.drawImage(img, 0, 0, w, h, null);
+      g.dispose();
+    }
+    return Base64.getEncoder().encodeToString(ImageCodec.pngBytes(small));
+  }
+}

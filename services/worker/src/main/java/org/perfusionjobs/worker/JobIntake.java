@@ -1,0 +1,333 @@
+package org.perfusionjobs.worker;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.awt.image.BufferedImage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.consumer.AcknowledgeType;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.perfusionjobs.contracts.ConceptRegistered;
+import org.perfusionjobs.contracts.FieldError;
+import org.perfusionjobs.contracts.GenerateRequestV1;
+import org.perfusionjobs.contracts.Headers;
+import org.perfusionjobs.contracts.InvalidEventException;
+import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.TrainRequestV1;
+import org.perfusionjobs.engine.perfusion.ConceptFile;
+import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The job-intake thread: the only user of the share consumer (it is not thread-safe). It takes one
+ * record at a time (record_limit mode, explicit acknowledgement), validates it, hands the work to
+ * the model thread, renews the record lock while the job runs, and acknowledges the outcome:
+ * ACCEPT when done (succeeded, cancelled, or an already-finished duplicate), REJECT when the
+ * request can never succeed (after a failed event and a dead-letter record naming the field).
+ */
+final class JobIntake implements Runnable {
+  private static final Logger LOG = LoggerFactory.getLogger(JobIntake.class);
+  private final WorkerConfig cfg;
+  private final ModelRunner runner;
+  private final RedisStore redis;
+  private final EventPublisher publisher;
+  private final ConceptCatalog catalog;
+  private final CancelRegistry cancels;
+  private final Metrics metrics;
+  private final JobExecutor executor;
+  private final ImageFetcher images;
+  private volatile boolean running = true;
+  private volatile KafkaShareConsumer<String, byte[]> consumer;
+
+  JobIntake(WorkerConfig cfg, ModelRunner runner, RedisStore redis, EventPublisher publisher, ConceptCatalog catalog, CancelRegistry cancels, Metrics metrics) {
+    this.cfg = cfg;
+    this.runner = runner;
+    this.redis = redis;
+    this.publisher = publisher;
+    this.catalog = catalog;
+    this.cancels = cancels;
+    this.metrics = metrics;
+    this.executor = new JobExecutor(cfg, redis, publisher, metrics);
+    this.images = new ImageFetcher(redis, cfg.urlAllowList());
+  }
+
+  @Override
+  public void run() {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", cfg.bootstrapServers());
+    p.put("group.id", cfg.groupId());
+    p.put("client.id", cfg.workerId());
+    p.put("share.acknowledgement.mode", "explicit");
+    p.put("share.acquire.mode", "record_limit");
+    p.put("max.poll.records", "1");
+    try (KafkaShareConsumer<String, byte[]> c = new KafkaShareConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      consumer = c;
+      c.subscribe(cfg.topics().jobTopics());
+      while (running) {
+        ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(200));
+        for (ConsumerRecord<String, byte[]> r : records) {
+          try {
+            handle(c, new InFlight(r));
+          } catch (RuntimeException e) {
+            // Never let one record stop the worker; an unacknowledged record returns to the queue.
+            LOG.error("record {}/{}/{} could not be handled", r.topic(), r.partition(), r.offset(), e);
+          }
+        }
+      }
+    } catch (WakeupException e) {
+      // stop() woke the poll: leave; unacknowledged records return to the queue.
+    } catch (RuntimeException e) {
+      LOG.error("job intake stopped", e);
+    }
+  }
+
+  void stop() {
+    running = false;
+    KafkaShareConsumer<String, byte[]> c = consumer;
+    if (c != null) {
+      c.wakeup();
+    }
+  }
+
+  boolean alive() {
+    return running;
+  }
+
+  /** The latest delivery of the record being worked on: a RENEW makes poll hand it out again. */
+  private static final class InFlight {
+    ConsumerRecord<String, byte[]> record;
+
+    InFlight(ConsumerRecord<String, byte[]> record) {
+      this.record = record;
+    }
+  }
+
+  private void handle(KafkaShareConsumer<String, byte[]> c, InFlight inFlight) {
+    ConsumerRecord<String, byte[]> r = inFlight.record;
+    boolean train = r.topic().equals(cfg.topics().train());
+    String jobType = train ? "train" : "generate";
+    int delivery = r.deliveryCount().map(Short::intValue).orElse(1);
+    String keyJobId = r.key() != null ? r.key() : "unknown";
+    JsonNode node;
+    try {
+      node = Schemas.validate(train ? Schemas.TRAIN_REQUEST : Schemas.GENERATE_REQUEST, header(r, Headers.VERSION), r.value());
+      String schema = header(r, Headers.SCHEMA);
+      String expected = train ? Schemas.TRAIN_REQUEST : Schemas.GENERATE_REQUEST;
+      if (schema != null && !schema.equals(expected)) {
+        throw new InvalidEventException(new FieldError("", "header " + Headers.SCHEMA + " is '" + schema + "' but topic " + r.topic() + " takes " + expected));
+      }
+      if (r.key() != null && !r.key().equals(node.get("jobId").asText())) {
+        throw new InvalidEventException(new FieldError("/jobId", "'" + node.get("jobId").asText() + "' differs from the record key '" + r.key() + "'"));
+      }
+    } catch (InvalidEventException e) {
+      reject(c, inFlight, new JobReporter(publisher, keyJobId, "unknown", jobType, cfg.workerId(), delivery, cfg.progressInterval()), e.error());
+      return;
+    }
+    String jobId = node.get("jobId").asText();
+    String tenant = node.get("tenant").asText();
+    JobReporter rep = new JobReporter(publisher, jobId, tenant, jobType, cfg.workerId(), delivery, cfg.progressInterval());
+    String owner = r.topic() + "/" + r.partition() + "/" + r.offset();
+
+    JobSnapshot snap = JobSnapshot.parse(redis.job(jobId));
+    if (snap != null && snap.event() != null && snap.event().terminal() && JobEvent.SUCCEEDED.equals(snap.event().state())) {
+      rep.replay(snap.event()); // finished before: republish, do not run again
+      ack(c, inFlight, AcknowledgeType.ACCEPT);
+      return;
+    }
+    if (snap != null && !owner.equals(snap.owner()) && (snap.event() == null || !snap.event().terminal())) {
+      LOG.info("job {} is already being run from {}; dropping duplicate record {}", jobId, snap.owner(), owner);
+      ack(c, inFlight, AcknowledgeType.ACCEPT);
+      return;
+    }
+    if (cancels.isCancelled(tenant, jobId, redis)) {
+      finish(rep.cancelled("cancelled before it started"), owner, jobType);
+      ack(c, inFlight, AcknowledgeType.ACCEPT);
+      return;
+    }
+    metrics.queueWait(Math.max(0, System.currentTimeMillis() - r.timestamp()) / 1000.0);
+    long started = System.nanoTime();
+    JobEvent runningEvent = rep.state(JobEvent.RUNNING);
+    redis.putJob(jobId, JobSnapshot.json(owner, runningEvent), Duration.ofDays(7));
+    try {
+      CompletableFuture<JobEvent.Result> work = submit(node, train, tenant, jobId, rep);
+      JobEvent.Result result = awaitRenewing(c, inFlight, work);
+      finish(rep.result(result), owner, jobType);
+      ack(c, inFlight, AcknowledgeType.ACCEPT);
+    } catch (JobFailure f) {
+      reject(c, inFlight, rep, f.error());
+      finishSnapshot(rep.last(), owner);
+    } catch (GenerationCancelledException e) {
+      finish(rep.cancelled("cancelled after " + e.completedSteps() + " steps"), owner, jobType);
+      ack(c, inFlight, AcknowledgeType.ACCEPT);
+    } catch (RuntimeException e) {
+      LOG.error("job {} failed", jobId, e);
+      reject(c, inFlight, rep, new FieldError("", "internal error: " + e));
+      finishSnapshot(rep.last(), owner);
+    } finally {
+      metrics.runTime((System.nanoTime() - started) / 1e9);
+    }
+  }
+
+  private CompletableFuture<JobEvent.Result> submit(JsonNode node, boolean train, String tenant, String jobId, JobReporter rep) throws JobFailure {
+    try {
+      if (train) {
+        TrainRequestV1 req = Schemas.json().treeToValue(node, TrainRequestV1.class);
+        TrainingImages data = resolveImages(req);
+        return runner.submit(sd -> call(() -> executor.train(sd, req, data, rep, () -> cancels.isCancelledLocally(tenant, jobId))));
+      }
+      GenerateRequestV1 req = Schemas.json().treeToValue(node, GenerateRequestV1.class);
+      List<ConceptUse> concepts = resolveConcepts(req);
+      return runner.submit(sd -> call(() -> executor.generate(sd, req, concepts, rep, () -> cancels.isCancelledLocally(tenant, jobId))));
+    } catch (java.io.IOException e) {
+      throw new JobFailure("", "request does not map to its record type: " + e.getMessage());
+    }
+  }
+
+  private TrainingImages resolveImages(TrainRequestV1 req) throws JobFailure {
+    List<BufferedImage> imgs = new ArrayList<>();
+    for (int i = 0; i < req.images().size(); i++) {
+      imgs.add(images.fetch(req.images().get(i), "/images/" + i));
+    }
+    List<BufferedImage> masks = null;
+    if (!req.masks().isEmpty()) {
+      if (req.masks().size() != req.images().size()) {
+        throw new JobFailure("/masks", req.masks().size() + " masks for " + req.images().size() + " images");
+      }
+      masks = new ArrayList<>();
+      for (int i = 0; i < req.masks().size(); i++) {
+        masks.add(images.fetch(req.masks().get(i), "/masks/" + i));
+      }
+    }
+    return new TrainingImages(imgs, masks);
+  }
+
+  private List<ConceptUse> resolveConcepts(GenerateRequestV1 req) throws JobFailure {
+    List<ConceptUse> uses = new ArrayList<>();
+    for (int i = 0; i < req.concepts().size(); i++) {
+      GenerateRequestV1.ConceptRef ref = req.concepts().get(i);
+      ConceptRegistered entry = catalog.find(ref.conceptId(), req.tenant(), Duration.ofSeconds(5))
+          .orElseThrow(() -> new JobFailure("/concepts/" + uses.size() + "/conceptId", "no concept '" + ref.conceptId() + "' for this tenant"));
+      try {
+        uses.add(new ConceptUse(ConceptFile.fromBytes(Base64.getDecoder().decode(entry.file())),
+            ref.beta() == null ? null : ref.beta().floatValue(), ref.tau() == null ? null : ref.tau().floatValue()));
+      } catch (java.io.IOException | IllegalArgumentException e) {
+        throw new JobFailure("/concepts/" + i + "/conceptId", "concept '" + ref.conceptId() + "' cannot be read: " + e.getMessage());
+      }
+    }
+    return uses;
+  }
+
+  /** Waits for the job, renewing the record lock and polling between renewals (required in explicit mode). */
+  private JobEvent.Result awaitRenewing(KafkaShareConsumer<String, byte[]> c, InFlight inFlight, CompletableFuture<JobEvent.Result> work) throws JobFailure {
+    while (true) {
+      ConsumerRecord<String, byte[]> r = inFlight.record;
+      try {
+        return work.get(cfg.renewInterval().toMillis(), TimeUnit.MILLISECONDS);
+      } catch (TimeoutException stillRunning) {
+        try {
+          c.acknowledge(r, AcknowledgeType.RENEW);
+        } catch (IllegalStateException e) {
+          LOG.warn("could not renew the lock of {}/{}/{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+        }
+        // A renewed record comes back from poll (KAFKA-20458); any other record is not ours to hold now.
+        for (ConsumerRecord<String, byte[]> other : c.poll(Duration.ZERO)) {
+          if (other.partition() != r.partition() || other.offset() != r.offset() || !other.topic().equals(r.topic())) {
+            c.acknowledge(other, AcknowledgeType.RELEASE);
+          } else {
+            inFlight.record = other;
+          }
+        }
+        c.commitSync(Duration.ofSeconds(10));
+      } catch (ExecutionException e) {
+        Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException ? e.getCause().getCause() : e.getCause();
+        if (cause instanceof WrappedFailure w) {
+          throw w.failure;
+        }
+        if (cause instanceof RuntimeException re) {
+          throw re;
+        }
+        throw new IllegalStateException(cause);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for the model thread", e);
+      }
+    }
+  }
+
+  private void reject(KafkaShareConsumer<String, byte[]> c, InFlight inFlight, JobReporter rep, FieldError error) {
+    ConsumerRecord<String, byte[]> r = inFlight.record;
+    rep.failed(error);
+    metrics.job(r.topic().equals(cfg.topics().train()) ? "train" : "generate", JobEvent.FAILED);
+    publisher.deadLetter(r, error);
+    ack(c, inFlight, AcknowledgeType.REJECT);
+  }
+
+  private void finish(JobEvent terminal, String owner, String jobType) {
+    metrics.job(jobType, terminal.state());
+    finishSnapshot(terminal, owner);
+  }
+
+  private void finishSnapshot(JobEvent terminal, String owner) {
+    if (terminal != null) {
+      redis.putJob(terminal.jobId(), JobSnapshot.json(owner, terminal), Duration.ofDays(7));
+    }
+  }
+
+  /**
+   * Acknowledges the latest delivery. If the lock was lost meanwhile (the record went to another
+   * worker), the acknowledgement fails; jobs are idempotent, so that is logged, not fatal.
+   */
+  private static void ack(KafkaShareConsumer<String, byte[]> c, InFlight inFlight, AcknowledgeType type) {
+    ConsumerRecord<String, byte[]> r = inFlight.record;
+    try {
+      c.acknowledge(r, type);
+      c.commitSync(Duration.ofSeconds(10));
+    } catch (IllegalStateException | org.apache.kafka.common.KafkaException e) {
+      LOG.warn("could not {} record {}/{}/{}: {}", type, r.topic(), r.partition(), r.offset(), e.getMessage());
+    }
+  }
+
+  private static String header(ConsumerRecord<String, byte[]> r, String name) {
+    Header h = r.headers().lastHeader(name);
+    return h == null ? null : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /** Carries a checked job failure out of the model thread's lambda. */
+  private static final class WrappedFailure extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final transient JobFailure failure;
+
+    WrappedFailure(JobFailure f) {
+      super(f.getMessage(), null, false, false);
+      this.failure = f;
+    }
+  }
+
+  private interface Work<T> {
+    T run() throws JobFailure;
+  }
+
+  private static <T> T call(Work<T> w) {
+    try {
+      return w.run();
+    } catch (JobFailure f) {
+      throw new WrappedFailure(f);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+package org.perfusionjobs.worker;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.perfusionjobs.infra.Topics;
+
+/**
+ * Worker settings. {@link #from} reads them from a key/value map (environment variables such as
+ * {@code PERFUSION_KAFKA}, or the keys of {@code config/*.properties}); each key is documented in
+ * {@code config/README.md}.
+ */
+public record WorkerConfig(
+    String workerId,
+    String bootstrapServers,
+    String redisUri,
+    Topics topics,
+    String groupId,
+    Path modelDir,
+    String precision,
+    String device,
+    Duration blobTtl,
+    Duration progressInterval,
+    int previewEvery,
+    Duration renewInterval,
+    int httpPort,
+    List<String> urlAllowList,
+    int checkpointEvery,
+    Path covariance,
+    Path captions) {
+
+  public WorkerConfig {
+    Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+    Objects.requireNonNull(redisUri, "redisUri");
+    Objects.requireNonNull(modelDir, "modelDir");
+    if (renewInterval.toMillis() < 100) {
+      throw new IllegalArgumentException("renewInterval must be at least 100 ms, got " + renewInterval);
+    }
+    urlAllowList = List.copyOf(urlAllowList);
+  }
+
+  /** Defaults for one local worker. */
+  public static WorkerConfig local(String bootstrap, String redisUri, Topics topics, Path modelDir) {
+    return new WorkerConfig("worker-" + ProcessHandle.current().pid(), bootstrap, redisUri, topics, "perfusion-workers", modelDir,
+        "fp32", "cpu", Duration.ofHours(24), Duration.ofMillis(250), 5, Duration.ofSeconds(5), 0, List.of(), 25, null, null);
+  }
+
+  /** From settings named like the environment variables (PERFUSION_*); missing ones take the local defaults. */
+  public static WorkerConfig from(Map<String, String> env) {
+    String kafka = require(env, "PERFUSION_KAFKA");
+    String redis = require(env, "PERFUSION_REDIS");
+    Path model = Path.of(require(env, "PERFUSION_MODEL"));
+    WorkerConfig d = local(kafka, redis, new Topics(env.getOrDefault("PERFUSION_TOPIC_PREFIX", "perfusion.")), model);
+    return new WorkerConfig(
+        env.getOrDefault("PERFUSION_WORKER_ID", d.workerId()), kafka, redis, d.topics(),
+        env.getOrDefault("PERFUSION_GROUP", d.groupId()), model,
+        env.getOrDefault("PERFUSION_PRECISION", d.precision()), env.getOrDefault("PERFUSION_DEVICE", d.device()),
+        Duration.ofSeconds(Long.parseLong(env.getOrDefault("PERFUSION_BLOB_TTL_SECONDS", "86400"))),
+        Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_PROGRESS_INTERVAL_MS", "250"))),
+        Integer.parseInt(env.getOrDefault("PERFUSION_PREVIEW_EVERY", "5")),
+        Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_RENEW_INTERVAL_MS", "5000"))),
+        Integer.parseInt(env.getOrDefault("PERFUSION_WORKER_HTTP_PORT", "0")),
+        env.containsKey("PERFUSION_URL_ALLOW_LIST") ? Arrays.stream(env.get("PERFUSION_URL_ALLOW_LIST").split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList() : List.of(),
+        Integer.parseInt(env.getOrDefault("PERFUSION_CHECKPOINT_EVERY", "25")),
+        env.containsKey("PERFUSION_COVARIANCE") ? Path.of(env.get("PERFUSION_COVARIANCE")) : null,
+        env.containsKey("PERFUSION_CAPTIONS") ? Path.of(env.get("PERFUSION_CAPTIONS")) : null);
+  }
+
+  private static String require(Map<String, String> env, String key) {
+    String v = env.get(key);
+    if (v == null || v.isBlank()) {
+      throw new IllegalArgumentException("setting " + key + " is missing");
+    }
+    return v;
+  }
+
+  public WorkerConfig withWorkerId(String id) {
+    return new WorkerConfig(id, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions);
+  }
+
+  public WorkerConfig withUrlAllowList(List<String> list) {
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, list, checkpointEvery, covariance, captions);
+  }
+
+  public WorkerConfig withCaptions(Path file) {
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, file);
+  }
+
+  public WorkerConfig withRenewInterval(Duration d) {
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, d, httpPort, urlAllowList, checkpointEvery, covariance, captions);
+  }
+}

@@ -1,0 +1,115 @@
+package org.perfusionjobs.worker;
+
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
+import java.nio.file.Files;
+import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
+import org.perfusionjobs.engine.pipeline.EngineOptions;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One worker: loads the model onto its model thread, starts the job-intake thread (share group),
+ * the cancel and concept-registry consumers, and an HTTP server with {@code /health/live}, {@code
+ * /health/ready} and {@code /metrics} (Prometheus). Model loading and Redis run off the event loop.
+ */
+public final class WorkerVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(WorkerVerticle.class);
+  private final WorkerConfig cfg;
+  private ModelRunner runner;
+  private RedisStore redis;
+  private EventPublisher publisher;
+  private final ConceptCatalog catalog = new ConceptCatalog();
+  private final CancelRegistry cancels = new CancelRegistry();
+  private JobIntake intake;
+  private Thread intakeThread;
+  private HttpServer http;
+  private Metrics metrics;
+
+  public WorkerVerticle(WorkerConfig cfg) {
+    this.cfg = cfg;
+  }
+
+  @Override
+  public Future<?> start() {
+    return vertx.executeBlocking(() -> {
+          StableDiffusionPipeline sd = StableDiffusionPipeline.load(cfg.modelDir(), EngineOptions.parse(cfg.precision(), cfg.device()));
+          try {
+            prepareCovariance(sd);
+          } catch (Exception e) {
+            sd.close();
+            throw e;
+          }
+          runner = new ModelRunner(sd, "model-" + cfg.workerId());
+          redis = new RedisStore(cfg.redisUri());
+          return null;
+        })
+        .compose(v -> {
+          publisher = new EventPublisher(vertx, cfg.bootstrapServers(), cfg.topics());
+          metrics = new Metrics(runner::utilisation);
+          return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
+        })
+        .compose(v -> cancels.start(vertx, cfg.bootstrapServers(), cfg.topics().cancel(), redis))
+        .compose(v -> {
+          Router router = Router.router(vertx);
+          router.get("/health/live").handler(ctx -> ctx.response().end("ok"));
+          router.get("/health/ready").handler(ctx -> {
+            boolean ready = intake != null && intake.alive() && intakeThread.isAlive();
+            ctx.response().setStatusCode(ready ? 200 : 503).end(ready ? "ready" : "not ready");
+          });
+          router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4").end(metrics.scrape()));
+          return vertx.createHttpServer().requestHandler(router).listen(cfg.httpPort(), "127.0.0.1");
+        })
+        .onSuccess(server -> {
+          http = server;
+          intake = new JobIntake(cfg, runner, redis, publisher, catalog, cancels, metrics);
+          intakeThread = new Thread(intake, "intake-" + cfg.workerId());
+          intakeThread.start();
+          LOG.info("worker {} ready; health and metrics on http://127.0.0.1:{}", cfg.workerId(), server.actualPort());
+        });
+  }
+
+  private void prepareCovariance(StableDiffusionPipeline sd) throws Exception {
+    if (cfg.covariance() != null) {
+      sd.setCovariance(Covariance.load(cfg.covariance()));
+    } else if (!Files.isRegularFile(cfg.modelDir().resolve(Covariance.FILE_NAME)) && cfg.captions() != null) {
+      sd.setCovariance(CovarianceBuilder.compute(sd, CovarianceBuilder.readCaptions(cfg.captions()), false, cfg.captions().getFileName().toString(), n -> {}));
+    }
+  }
+
+  /** Port of the health/metrics server. */
+  public int httpPort() {
+    return http.actualPort();
+  }
+
+  public Metrics metrics() {
+    return metrics;
+  }
+
+  @Override
+  public Future<?> stop() {
+    if (intake != null) {
+      intake.stop();
+    }
+    return vertx.executeBlocking(() -> {
+          if (intakeThread != null) {
+            intakeThread.join(30_000);
+          }
+          return null;
+        })
+        .compose(v -> Future.join(catalog.close(), cancels.close(), publisher == null ? Future.succeededFuture() : publisher.close()))
+        .compose(v -> vertx.executeBlocking(() -> {
+          if (runner != null) {
+            runner.close();
+          }
+          if (redis != null) {
+            redis.close();
+          }
+          return null;
+        }));
+  }
+}

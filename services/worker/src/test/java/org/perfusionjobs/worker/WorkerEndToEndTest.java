@@ -1,0 +1,230 @@
+package org.perfusionjobs.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import io.vertx.core.Vertx;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.Headers;
+import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.infra.LocalStack;
+import org.perfusionjobs.infra.Topics;
+
+/**
+ * A real broker, a real redis-server and one worker verticle on the tiny model: requests produced
+ * straight to Kafka come back as events, images in Redis, concepts in the registry; bad input is
+ * failed and dead-lettered while valid jobs go on; duplicates run once; cancel stops a job; a Redis
+ * restart loses no result.
+ */
+class WorkerEndToEndTest {
+  static final Duration WAIT = Duration.ofSeconds(90);
+  static LocalStack stack;
+  static Vertx vertx;
+  static WorkerVerticle worker;
+  static Producer producer;
+  static EventLog events;
+  static EventLog deadLetters;
+  static Topics topics;
+
+  @BeforeAll
+  static void start() throws Exception {
+    topics = new Topics("e2e.");
+    stack = LocalStack.start(topics);
+    Path model = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref").toAbsolutePath();
+    Path captions = Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath();
+    WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
+        .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"));
+    vertx = Vertx.vertx();
+    worker = new WorkerVerticle(cfg);
+    vertx.deployVerticle(worker).await();
+    producer = new Producer(stack.bootstrapServers());
+    events = new EventLog(stack.bootstrapServers(), topics.events());
+    deadLetters = new EventLog(stack.bootstrapServers(), topics.deadLetter());
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (events != null) {
+      events.close();
+      deadLetters.close();
+      producer.close();
+    }
+    if (vertx != null) {
+      vertx.close().await();
+    }
+    if (stack != null) {
+      stack.close();
+    }
+  }
+
+  static void generate(String jobId, String extra) throws Exception {
+    producer.send(topics.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
+        "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a photo of a toy car\",\"steps\":4,\"seed\":3" + extra + "}");
+  }
+
+  @Test
+  void generationComesBackAsOrderedEventsWithTheImageInRedis() throws Exception {
+    generate("gen-ok", ",\"imageCount\":2");
+    JobEvent done = events.awaitTerminal("gen-ok", WAIT);
+    assertEquals(JobEvent.SUCCEEDED, done.state(), String.valueOf(done));
+    assertEquals(2, done.result().imageBlobIds().size());
+    List<JobEvent> all = events.events("gen-ok");
+    assertEquals(JobEvent.RUNNING, all.get(0).state());
+    for (int i = 1; i < all.size(); i++) {
+      assertTrue(all.get(i).seq() > all.get(i - 1).seq(), "seq must grow: " + all);
+    }
+    assertTrue(all.stream().anyMatch(e -> "progress".equals(e.kind()) && e.step() == 4 && e.total() == 4));
+    byte[] png = redisGet("blob:" + done.result().imageBlobIds().get(0));
+    assertNotNull(png);
+    assertEquals(32, ImageCodec.decode(png, "result").getWidth());
+  }
+
+  @Test
+  void trainedConceptLandsInTheRegistryAndDrivesAGeneration() throws Exception {
+    String images = "[" + String.join(",", java.util.Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}")) + "]";
+    producer.send(topics.train(), "train-ok", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"train-ok\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+        + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":3,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}");
+    JobEvent trained = events.awaitTerminal("train-ok", WAIT);
+    assertEquals(JobEvent.SUCCEEDED, trained.state(), String.valueOf(trained));
+    assertEquals("train-ok", trained.result().conceptId());
+    assertTrue(events.events("train-ok").stream().anyMatch(e -> e.loss() != null), "training progress carries the loss");
+    try (EventLog registry = new EventLog(stack.bootstrapServers(), topics.concepts())) {
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (registry.records.stream().noneMatch(r -> "train-ok".equals(r.key())) && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(registry.records.stream().anyMatch(r -> "train-ok".equals(r.key())), "concept in the registry");
+    }
+    assertNotNull(redisGet("concept:train-ok"));
+    generate("gen-concept", ",\"prompt\":\"a photo of my zwx\",\"concepts\":[{\"conceptId\":\"train-ok\",\"beta\":0.6}],\"globalLock\":true");
+    JobEvent g = events.awaitTerminal("gen-concept", WAIT);
+    assertEquals(JobEvent.SUCCEEDED, g.state(), String.valueOf(g));
+    // Another tenant cannot use it.
+    producer.send(topics.generate(), "gen-thief", Schemas.GENERATE_REQUEST, "1",
+        "{\"jobId\":\"gen-thief\",\"tenant\":\"other\",\"prompt\":\"zwx\",\"steps\":1,\"concepts\":[{\"conceptId\":\"train-ok\"}]}");
+    JobEvent thief = events.awaitTerminal("gen-thief", WAIT);
+    assertEquals(JobEvent.FAILED, thief.state());
+    assertEquals("/concepts/0/conceptId", thief.error().field());
+  }
+
+  @Test
+  void badInputIsFailedAndDeadLetteredWhileValidJobsSucceed() throws Exception {
+    String t = topics.generate();
+    producer.send(t, "bad-json", Schemas.GENERATE_REQUEST, "1", "{\"jobId\": \"bad-json\", ");
+    generate("between-1", "");
+    producer.send(t, "bad-type", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-type\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
+    producer.send(t, "bad-missing", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-missing\",\"tenant\":\"acme\"}");
+    producer.send(t, "bad-version", Schemas.GENERATE_REQUEST, "9", "{\"jobId\":\"bad-version\",\"tenant\":\"acme\",\"prompt\":\"x\"}");
+    generate("between-2", "");
+    producer.send(t, "bad-size", Schemas.GENERATE_REQUEST, "1", new byte[Schemas.MAX_REQUEST_BYTES + 10]);
+    producer.send(t, "bad-width", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-width\",\"tenant\":\"acme\",\"prompt\":\"x\",\"width\":33}");
+    producer.send(topics.train(), "bad-image", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"bad-image\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+        + "\"superclass\":\"car\",\"images\":[{\"base64\":\"" + Base64.getEncoder().encodeToString("not an image".getBytes(StandardCharsets.UTF_8)) + "\"}]}");
+    producer.send(topics.train(), "bad-url", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"bad-url\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+        + "\"superclass\":\"car\",\"images\":[{\"url\":\"http://169.254.169.254/latest\"}]}");
+    generate("between-3", "");
+
+    assertFailed("bad-json", "", "malformed JSON");
+    assertFailed("bad-type", "/steps", "integer");
+    assertFailed("bad-missing", "/prompt", "required");
+    assertFailed("bad-version", "", "unknown schema version");
+    assertFailed("bad-size", "", "exceeds the limit");
+    assertFailed("bad-width", "/width", "multiple of 2");
+    assertFailed("bad-image", "/images/0/base64", "not a PNG or JPEG");
+    assertFailed("bad-url", "/images/0/url", "allow-list");
+    for (String ok : List.of("between-1", "between-2", "between-3")) {
+      assertEquals(JobEvent.SUCCEEDED, events.awaitTerminal(ok, WAIT).state(), ok);
+    }
+  }
+
+  @Test
+  void duplicateJobIdRunsOnce() throws Exception {
+    generate("dup", "");
+    JobEvent first = events.awaitTerminal("dup", WAIT);
+    generate("dup", "");
+    events.await("dup", e -> e.terminal() && e.seq() != first.seq(), WAIT);
+    List<JobEvent> all = events.events("dup");
+    assertEquals(1, all.stream().filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind())).count(), "ran once: " + all);
+    assertEquals(2, all.stream().filter(e -> JobEvent.SUCCEEDED.equals(e.state())).count(), "result republished: " + all);
+  }
+
+  @Test
+  void cancelStopsARunningJob() throws Exception {
+    generate("to-cancel", ",\"steps\":200");
+    events.await("to-cancel", e -> "progress".equals(e.kind()), WAIT);
+    producer.send(topics.cancel(), "to-cancel", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"to-cancel\",\"tenant\":\"acme\",\"reason\":\"test\"}");
+    JobEvent end = events.awaitTerminal("to-cancel", WAIT);
+    assertEquals(JobEvent.CANCELLED, end.state(), String.valueOf(end));
+    // A cancel for a job that has not started yet removes it from the queue.
+    producer.send(topics.cancel(), "never", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"never\",\"tenant\":\"acme\"}");
+    Thread.sleep(500);
+    generate("never", "");
+    assertEquals(JobEvent.CANCELLED, events.awaitTerminal("never", WAIT).state());
+  }
+
+  @Test
+  void redisRestartMidRunLosesNoResult() throws Exception {
+    generate("through-restart", ",\"steps\":60");
+    events.await("through-restart", e -> "progress".equals(e.kind()), WAIT);
+    stack.redis().restart();
+    JobEvent done = events.awaitTerminal("through-restart", WAIT);
+    assertEquals(JobEvent.SUCCEEDED, done.state(), String.valueOf(done));
+    assertNotNull(redisGet("blob:" + done.result().imageBlobIds().get(0)), "image stored after the restart");
+  }
+
+  private static void assertFailed(String jobId, String field, String reasonPart) throws Exception {
+    JobEvent e = events.awaitTerminal(jobId, WAIT);
+    assertEquals(JobEvent.FAILED, e.state(), jobId);
+    assertEquals(field.isEmpty() ? null : field, e.error().field(), jobId + ": " + e.error());
+    assertTrue(e.error().reason().contains(reasonPart), jobId + ": " + e.error().reason());
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    ConsumerRecord<String, byte[]> dl = null;
+    while (dl == null && System.nanoTime() < deadline) {
+      dl = deadLetters.records.stream().filter(r -> jobId.equals(r.key())).findFirst().orElse(null);
+      Thread.sleep(50);
+    }
+    assertNotNull(dl, jobId + " dead-lettered");
+    assertTrue(new String(dl.headers().lastHeader(Headers.DLQ_REASON).value(), StandardCharsets.UTF_8).contains(reasonPart));
+    assertNotNull(dl.headers().lastHeader(Headers.DLQ_TOPIC));
+    assertNotNull(dl.headers().lastHeader(Headers.DLQ_OFFSET));
+  }
+
+  private static byte[] redisGet(String key) {
+    RedisClient client = RedisClient.create(stack.redisUri());
+    try (StatefulRedisConnection<String, byte[]> c = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE))) {
+      return c.sync().get(key);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  static String squarePng() {
+    BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = img.createGraphics();
+    g.setColor(Color.BLUE);
+    g.fillRect(0, 0, 32, 32);
+    g.setColor(Color.RED);
+    g.fillRect(8, 8, 14, 14);
+    g.dispose();
+    return Base64.getEncoder().encodeToString(ImageCodec.pngBytes(img));
+  }
+}

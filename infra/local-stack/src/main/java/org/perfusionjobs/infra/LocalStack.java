@@ -25,7 +25,9 @@ public final class LocalStack implements AutoCloseable {
     try {
       kafka = KafkaBroker.start();
       TopicSetup.createTopics(kafka.bootstrapServers(), topics, 3);
-      TopicSetup.configureShareGroup(kafka.bootstrapServers(), WORKER_GROUP, topics, 5);
+      // One share group per job topic (see the worker's JobIntake).
+      TopicSetup.configureShareGroup(kafka.bootstrapServers(), WORKER_GROUP + "-train", topics, 5);
+      TopicSetup.configureShareGroup(kafka.bootstrapServers(), WORKER_GROUP + "-generate", topics, 5);
       return new LocalStack(redis, kafka, topics);
     } catch (Exception e) {
       if (kafka != null) {

@@ -22,8 +22,15 @@ import org.apache.kafka.common.errors.TopicExistsException;
 public final class TopicSetup {
   private TopicSetup() {}
 
-  /** Creates every topic that does not exist yet; the concept registry is compacted. */
-  public static void createTopics(String bootstrap, Topics topics, int jobPartitions) throws Exception {
+  /**
+   * Creates every topic that does not exist yet; the concept registry is compacted. Job topics get
+   * one partition: a share group hands a partition's records to every member assigned to it, and
+   * with several partitions the assignor may give a partition to one member only, so a job could
+   * wait behind a busy worker while another idles (seen with 3 partitions and 2 workers). One
+   * partition is shared by all members, which is what a job queue needs; events use
+   * {@code eventPartitions}.
+   */
+  public static void createTopics(String bootstrap, Topics topics, int eventPartitions) throws Exception {
     try (Admin admin = admin(bootstrap)) {
       Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
       List<NewTopic> create = new ArrayList<>();
@@ -31,7 +38,7 @@ public final class TopicSetup {
         if (existing.contains(t)) {
           continue;
         }
-        int partitions = topics.jobTopics().contains(t) || t.equals(topics.events()) ? jobPartitions : 1;
+        int partitions = t.equals(topics.events()) ? eventPartitions : 1;
         NewTopic nt = new NewTopic(t, partitions, (short) 1);
         if (t.equals(topics.concepts())) {
           nt.configs(Map.of("cleanup.policy", "compact", "min.compaction.lag.ms", "0", "max.message.bytes", "2097152"));

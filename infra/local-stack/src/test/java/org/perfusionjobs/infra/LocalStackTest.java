@@ -62,7 +62,7 @@ class LocalStackTest {
     }
     Properties props = new Properties();
     props.put("bootstrap.servers", stack.bootstrapServers());
-    props.put("group.id", LocalStack.WORKER_GROUP);
+    props.put("group.id", LocalStack.WORKER_GROUP + "-generate");
     props.put("share.acknowledgement.mode", "explicit");
     props.put("share.acquire.mode", "record_limit");
     props.put("max.poll.records", "1");

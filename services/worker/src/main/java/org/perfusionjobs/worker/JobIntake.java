@@ -52,10 +52,22 @@ final class JobIntake implements Runnable {
   private final Metrics metrics;
   private final JobExecutor executor;
   private final ImageFetcher images;
+  private final String topic;
+  private final java.util.concurrent.atomic.AtomicBoolean modelBusy;
   private volatile boolean running = true;
   private volatile KafkaShareConsumer<String, byte[]> consumer;
 
-  JobIntake(WorkerConfig cfg, ModelRunner runner, RedisStore redis, EventPublisher publisher, ConceptCatalog catalog, CancelRegistry cancels, Metrics metrics) {
+  /**
+   * @param topic the one job topic this intake consumes, in its own share group ({@code <group>-<topic kind>}):
+   *     a share group assigns partitions to members, and only a topic with fewer partitions than
+   *     members (one partition) is shared by every worker; two topics in one group were split
+   *     between two workers, which let a job wait behind a busy worker while the other idled
+   * @param modelBusy shared by the worker's intakes: only an intake that takes it may hold a record,
+   *     so an idle worker never sits on a job while its model thread is busy with another
+   */
+  JobIntake(WorkerConfig cfg, String topic, java.util.concurrent.atomic.AtomicBoolean modelBusy, ModelRunner runner, RedisStore redis, EventPublisher publisher, ConceptCatalog catalog, CancelRegistry cancels, Metrics metrics) {
+    this.topic = topic;
+    this.modelBusy = modelBusy;
     this.cfg = cfg;
     this.runner = runner;
     this.redis = redis;
@@ -71,30 +83,54 @@ final class JobIntake implements Runnable {
   public void run() {
     Properties p = new Properties();
     p.put("bootstrap.servers", cfg.bootstrapServers());
-    p.put("group.id", cfg.groupId());
-    p.put("client.id", cfg.workerId());
+    p.put("group.id", groupId(cfg, topic));
+    p.put("client.id", cfg.workerId() + "-" + kind(cfg, topic));
+    // While the other intake runs a long job this one does not poll; that must not evict it.
+    p.put("max.poll.interval.ms", "3600000");
     p.put("share.acknowledgement.mode", "explicit");
     p.put("share.acquire.mode", "record_limit");
     p.put("max.poll.records", "1");
     try (KafkaShareConsumer<String, byte[]> c = new KafkaShareConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       consumer = c;
-      c.subscribe(cfg.topics().jobTopics());
+      c.subscribe(List.of(topic));
       while (running) {
+        if (modelBusy.get()) {
+          Thread.sleep(20);
+          continue;
+        }
         ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(200));
         for (ConsumerRecord<String, byte[]> r : records) {
+          if (!modelBusy.compareAndSet(false, true)) {
+            // The other intake took a job in the same instant: give this one back at once.
+            ack(c, new InFlight(r), AcknowledgeType.RELEASE);
+            continue;
+          }
           try {
             handle(c, new InFlight(r));
           } catch (RuntimeException e) {
             // Never let one record stop the worker; an unacknowledged record returns to the queue.
             LOG.error("record {}/{}/{} could not be handled", r.topic(), r.partition(), r.offset(), e);
+          } finally {
+            modelBusy.set(false);
           }
         }
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     } catch (WakeupException e) {
       // stop() woke the poll: leave; unacknowledged records return to the queue.
     } catch (RuntimeException e) {
       LOG.error("job intake stopped", e);
     }
+  }
+
+  static String kind(WorkerConfig cfg, String topic) {
+    return topic.equals(cfg.topics().train()) ? "train" : "generate";
+  }
+
+  /** The share group of one job topic. */
+  static String groupId(WorkerConfig cfg, String topic) {
+    return cfg.groupId() + "-" + kind(cfg, topic);
   }
 
   void stop() {
@@ -245,12 +281,18 @@ final class JobIntake implements Runnable {
         } catch (IllegalStateException e) {
           LOG.warn("could not renew the lock of {}/{}/{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
         }
-        // A renewed record comes back from poll (KAFKA-20458); any other record is not ours to hold now.
-        for (ConsumerRecord<String, byte[]> other : c.poll(Duration.ZERO)) {
-          if (other.partition() != r.partition() || other.offset() != r.offset() || !other.topic().equals(r.topic())) {
-            c.acknowledge(other, AcknowledgeType.RELEASE);
-          } else {
-            inFlight.record = other;
+        // The renewed record comes back from the next polls (KAFKA-20458) and only that new
+        // delivery can be acknowledged later; any other record is not ours to hold now.
+        long until = System.nanoTime() + 2_000_000_000L;
+        boolean back = false;
+        while (!back && System.nanoTime() < until && !work.isDone()) {
+          for (ConsumerRecord<String, byte[]> other : c.poll(Duration.ofMillis(100))) {
+            if (other.partition() == r.partition() && other.offset() == r.offset() && other.topic().equals(r.topic())) {
+              inFlight.record = other;
+              back = true;
+            } else {
+              c.acknowledge(other, AcknowledgeType.RELEASE);
+            }
           }
         }
         c.commitSync(Duration.ofSeconds(10));

@@ -25,8 +25,8 @@ public final class WorkerVerticle extends VerticleBase {
   private EventPublisher publisher;
   private final ConceptCatalog catalog = new ConceptCatalog();
   private final CancelRegistry cancels = new CancelRegistry();
-  private JobIntake intake;
-  private Thread intakeThread;
+  private final java.util.List<JobIntake> intakes = new java.util.ArrayList<>();
+  private final java.util.List<Thread> intakeThreads = new java.util.ArrayList<>();
   private HttpServer http;
   private Metrics metrics;
 
@@ -58,7 +58,7 @@ public final class WorkerVerticle extends VerticleBase {
           Router router = Router.router(vertx);
           router.get("/health/live").handler(ctx -> ctx.response().end("ok"));
           router.get("/health/ready").handler(ctx -> {
-            boolean ready = intake != null && intake.alive() && intakeThread.isAlive();
+            boolean ready = !intakes.isEmpty() && intakes.stream().allMatch(JobIntake::alive) && intakeThreads.stream().allMatch(Thread::isAlive);
             ctx.response().setStatusCode(ready ? 200 : 503).end(ready ? "ready" : "not ready");
           });
           router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4").end(metrics.scrape()));
@@ -66,9 +66,14 @@ public final class WorkerVerticle extends VerticleBase {
         })
         .onSuccess(server -> {
           http = server;
-          intake = new JobIntake(cfg, runner, redis, publisher, catalog, cancels, metrics);
-          intakeThread = new Thread(intake, "intake-" + cfg.workerId());
-          intakeThread.start();
+          java.util.concurrent.atomic.AtomicBoolean modelBusy = new java.util.concurrent.atomic.AtomicBoolean();
+          for (String topic : cfg.topics().jobTopics()) {
+            JobIntake intake = new JobIntake(cfg, topic, modelBusy, runner, redis, publisher, catalog, cancels, metrics);
+            Thread t = new Thread(intake, "intake-" + JobIntake.kind(cfg, topic) + "-" + cfg.workerId());
+            intakes.add(intake);
+            intakeThreads.add(t);
+            t.start();
+          }
           LOG.info("worker {} ready; health and metrics on http://127.0.0.1:{}", cfg.workerId(), server.actualPort());
         });
   }
@@ -92,12 +97,10 @@ public final class WorkerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    if (intake != null) {
-      intake.stop();
-    }
+    intakes.forEach(JobIntake::stop);
     return vertx.executeBlocking(() -> {
-          if (intakeThread != null) {
-            intakeThread.join(30_000);
+          for (Thread t : intakeThreads) {
+            t.join(30_000);
           }
           return null;
         })

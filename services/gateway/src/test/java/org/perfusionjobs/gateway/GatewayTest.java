@@ -1,0 +1,203 @@
+package org.perfusionjobs.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.vertx.core.Vertx;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.infra.LocalStack;
+import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.worker.WorkerConfig;
+import org.perfusionjobs.worker.WorkerVerticle;
+
+/** The gateway with a real broker, redis-server and worker: REST, WebSocket progress, tenants. */
+class GatewayTest {
+  static final Duration WAIT = Duration.ofSeconds(90);
+  static LocalStack stack;
+  static Vertx vertx;
+  static GatewayVerticle gateway;
+  static final HttpClient http = HttpClient.newHttpClient();
+  static String base;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Topics topics = new Topics("gw.");
+    stack = LocalStack.start(topics);
+    vertx = Vertx.vertx();
+    Path model = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref").toAbsolutePath();
+    vertx.deployVerticle(new WorkerVerticle(WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
+        .withCaptions(Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath()))).await();
+    gateway = new GatewayVerticle(new GatewayConfig(stack.bootstrapServers(), stack.redisUri(), topics, 0,
+        Map.of("token-a", "acme", "token-b", "other"), Duration.ofHours(1)));
+    vertx.deployVerticle(gateway).await();
+    base = "http://127.0.0.1:" + gateway.port();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (vertx != null) {
+      vertx.close().await();
+    }
+    if (stack != null) {
+      stack.close();
+    }
+  }
+
+  static HttpResponse<byte[]> call(String method, String path, String token, byte[] body) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  static JsonNode json(HttpResponse<byte[]> r) throws Exception {
+    return Schemas.json().readTree(r.body());
+  }
+
+  /** A WebSocket client that records every frame. */
+  static final class Frames implements WebSocket.Listener {
+    final List<JsonNode> frames = new CopyOnWriteArrayList<>();
+    private final StringBuilder partial = new StringBuilder();
+
+    @Override
+    public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+      partial.append(data);
+      if (last) {
+        try {
+          frames.add(Schemas.json().readTree(partial.toString()));
+        } catch (java.io.IOException e) {
+          throw new IllegalStateException(e);
+        }
+        partial.setLength(0);
+      }
+      ws.request(1);
+      return null;
+    }
+
+    List<JsonNode> events() {
+      return frames.stream().filter(f -> f.get("type").asText().equals("event")).map(f -> f.get("data")).toList();
+    }
+
+    JsonNode awaitState(String state) throws InterruptedException {
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (System.nanoTime() < deadline) {
+        for (JsonNode e : events()) {
+          if (state.equals(e.get("state").asText()) && !"progress".equals(e.get("kind").asText())) {
+            return e;
+          }
+        }
+        Thread.sleep(50);
+      }
+      throw new AssertionError("no " + state + " event; frames " + frames);
+    }
+  }
+
+  static WebSocket subscribe(Frames f, String token, String jobId, long afterSeq) throws Exception {
+    WebSocket ws = http.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + gateway.port() + "/v1/ws?token=" + token), f).get();
+    ws.sendText("{\"subscribe\":[{\"jobId\":\"" + jobId + "\",\"afterSeq\":" + afterSeq + "}]}", true).get();
+    return ws;
+  }
+
+  @Test
+  void submitWatchAndFetchWithTenantIsolation() throws Exception {
+    assertEquals(401, call("POST", "/v1/jobs/generate", null, "{}".getBytes()).statusCode());
+    assertEquals(401, call("GET", "/v1/jobs/x", "wrong", null).statusCode());
+    HttpResponse<byte[]> bad = call("POST", "/v1/jobs/generate", "token-a", "{\"prompt\":\"x\",\"steps\":\"many\"}".getBytes());
+    assertEquals(400, bad.statusCode());
+    assertEquals("/steps", json(bad).get("field").asText());
+    assertEquals(403, call("POST", "/v1/jobs/generate", "token-a", "{\"prompt\":\"x\",\"tenant\":\"other\"}".getBytes()).statusCode());
+
+    HttpResponse<byte[]> ok = call("POST", "/v1/jobs/generate", "token-a", "{\"jobId\":\"gw-1\",\"prompt\":\"a toy car\",\"steps\":8,\"imageCount\":2}".getBytes());
+    assertEquals(202, ok.statusCode(), new String(ok.body()));
+    Frames live = new Frames();
+    WebSocket ws = subscribe(live, "token-a", "gw-1", -1);
+    JsonNode done = live.awaitState("succeeded");
+    List<JsonNode> events = live.events();
+    for (int i = 1; i < events.size(); i++) {
+      assertTrue(events.get(i).get("seq").asLong() > events.get(i - 1).get("seq").asLong(), "in order: " + events);
+    }
+    assertTrue(events.stream().anyMatch(e -> "progress".equals(e.get("kind").asText())), "progress seen");
+    ws.abort();
+
+    HttpResponse<byte[]> status = call("GET", "/v1/jobs/gw-1", "token-a", null);
+    assertEquals("succeeded", json(status).get("state").asText());
+    HttpResponse<byte[]> img = call("GET", "/v1/jobs/gw-1/images/1", "token-a", null);
+    assertEquals(200, img.statusCode());
+    assertEquals(32, ImageIO.read(new ByteArrayInputStream(img.body())).getWidth());
+
+    // Another tenant sees nothing of it.
+    assertEquals(404, call("GET", "/v1/jobs/gw-1", "token-b", null).statusCode());
+    assertEquals(404, call("GET", "/v1/jobs/gw-1/images/0", "token-b", null).statusCode());
+    Frames foreign = new Frames();
+    WebSocket ws2 = subscribe(foreign, "token-b", "gw-1", -1);
+    Thread.sleep(500);
+    assertTrue(foreign.events().isEmpty(), "no events for another tenant");
+    ws2.abort();
+
+    // Reconnect after a given seq: only what followed.
+    long mid = events.get(events.size() / 2).get("seq").asLong();
+    Frames resumed = new Frames();
+    WebSocket ws3 = subscribe(resumed, "token-a", "gw-1", mid);
+    resumed.awaitState("succeeded");
+    assertTrue(resumed.frames.get(0).get("type").asText().equals("snapshot"), "snapshot first");
+    assertTrue(resumed.events().stream().allMatch(e -> e.get("seq").asLong() > mid));
+    assertEquals(done.get("seq").asLong(), resumed.events().get(resumed.events().size() - 1).get("seq").asLong());
+    ws3.abort();
+  }
+
+  @Test
+  void uploadTrainListAndDeleteConcepts() throws Exception {
+    BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = img.createGraphics();
+    g.setColor(Color.ORANGE);
+    g.fillOval(4, 4, 20, 20);
+    g.dispose();
+    java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+    ImageIO.write(img, "png", png);
+    HttpResponse<byte[]> up = call("POST", "/v1/blobs", "token-a", png.toByteArray());
+    assertEquals(201, up.statusCode());
+    String blob = json(up).get("blobId").asText();
+    HttpResponse<byte[]> train = call("POST", "/v1/jobs/train", "token-a", ("{\"jobId\":\"gw-train\",\"conceptName\":\"sks\",\"superclass\":\"bird\","
+        + "\"images\":[{\"blobId\":\"" + blob + "\"}],\"steps\":2,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}").getBytes());
+    assertEquals(202, train.statusCode(), new String(train.body()));
+    Frames f = new Frames();
+    WebSocket ws = subscribe(f, "token-a", "gw-train", -1);
+    f.awaitState("succeeded");
+    ws.abort();
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    JsonNode list = json(call("GET", "/v1/concepts", "token-a", null));
+    while (list.size() == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+      list = json(call("GET", "/v1/concepts", "token-a", null));
+    }
+    assertEquals("sks", list.get(0).get("placeholder").asText());
+    assertEquals(0, json(call("GET", "/v1/concepts", "token-b", null)).size());
+    assertEquals(404, call("GET", "/v1/concepts/gw-train", "token-b", null).statusCode());
+    assertEquals(404, call("DELETE", "/v1/concepts/gw-train", "token-b", null).statusCode());
+    assertEquals(200, call("GET", "/v1/concepts/gw-train", "token-a", null).statusCode());
+    assertEquals(204, call("DELETE", "/v1/concepts/gw-train", "token-a", null).statusCode());
+    assertEquals(404, call("GET", "/v1/concepts/gw-train", "token-a", null).statusCode());
+  }
+}

@@ -1,0 +1,186 @@
+package org.perfusionjobs.cli;
+
+import io.vertx.core.Vertx;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.perfusionjobs.contracts.Headers;
+import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.gateway.GatewayConfig;
+import org.perfusionjobs.gateway.GatewayVerticle;
+import org.perfusionjobs.infra.LocalStack;
+import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.worker.WorkerConfig;
+import org.perfusionjobs.worker.WorkerVerticle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code perfusion demo}: the whole system on embedded defaults. Starts a real Kafka broker and
+ * redis-server, one worker and one gateway, then produces a training job (a concept learned from
+ * a few images) and a generation job that uses it, as an upstream app would; shows progress in the
+ * terminal, writes the images to a folder and serves the web page until Ctrl-C.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true, description = "Run the local stack, a worker and a gateway, and a train + generate job.")
+final class DemoCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--model", description = "diffusers folder (default: the tiny reference pipeline beside the repository)")
+  Path model;
+
+  @Option(names = "--captions", description = "caption file for the model's Perfusion covariance, if the folder has none (default: config/captions/sd-tiny-ref.txt)")
+  Path captions;
+
+  @Option(names = "--out", defaultValue = "out/demo", description = "where the images go (default: ${DEFAULT-VALUE})")
+  Path out;
+
+  @Option(names = "--port", defaultValue = "8080", description = "gateway port on 127.0.0.1 (default: ${DEFAULT-VALUE}; 0 = any free port)")
+  int port;
+
+  @Option(names = "--train-steps", defaultValue = "40", description = "training steps (default: ${DEFAULT-VALUE})")
+  int trainSteps;
+
+  @Option(names = "--exit", description = "stop when the jobs are done instead of serving the page until Ctrl-C")
+  boolean exit;
+
+  @Override
+  public Integer call() throws Exception {
+    var o = spec.commandLine().getOut();
+    Path root = Path.of(System.getProperty("perfusion.root", "."));
+    Path modelDir = model != null ? model : root.resolve("../shared/testdata/sd-tiny-ref").normalize();
+    Path captionFile = captions != null ? captions : root.resolve("config/captions/sd-tiny-ref.txt");
+    Topics topics = Topics.defaults();
+    o.println("starting Kafka 4.4 (KRaft) and redis-server on 127.0.0.1 ...");
+    try (LocalStack stack = LocalStack.start(topics)) {
+      o.println("  kafka " + stack.bootstrapServers() + "   redis " + stack.redisUri());
+      Vertx vertx = Vertx.vertx();
+      try {
+        vertx.deployVerticle(new WorkerVerticle(WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, modelDir)
+            .withWorkerId("worker-1").withCaptions(captionFile))).await();
+        GatewayVerticle gateway = new GatewayVerticle(new GatewayConfig(stack.bootstrapServers(), stack.redisUri(), topics, port,
+            Map.of("demo-token", "demo"), Duration.ofHours(24)));
+        vertx.deployVerticle(gateway).await();
+        String trainId = "demo-train-" + UUID.randomUUID().toString().substring(0, 8);
+        String genId = "demo-gen-" + UUID.randomUUID().toString().substring(0, 8);
+        String url = "http://127.0.0.1:" + gateway.port() + "/?watch=" + trainId + "," + genId;
+        o.println("worker and gateway up; web page: " + url + "  (token: demo-token)");
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of("bootstrap.servers", stack.bootstrapServers()), new StringSerializer(), new ByteArraySerializer());
+            KafkaConsumer<String, byte[]> events = new KafkaConsumer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "demo-" + UUID.randomUUID(),
+                "auto.offset.reset", "earliest"), new StringDeserializer(), new ByteArrayDeserializer())) {
+          events.subscribe(List.of(topics.events()));
+          List<String> imgs = new ArrayList<>();
+          for (BufferedImage img : conceptImages()) {
+            imgs.add("{\"base64\":\"" + Base64.getEncoder().encodeToString(ImageCodec.pngBytes(img)) + "\"}");
+          }
+          send(p, topics.train(), trainId, Schemas.TRAIN_REQUEST, "{\"jobId\":\"" + trainId + "\",\"tenant\":\"demo\",\"conceptName\":\"zwx\",\"superclass\":\"car\","
+              + "\"images\":[" + String.join(",", imgs) + "],\"steps\":" + trainSteps + ",\"options\":{\"batchSize\":2,\"gradientAccumulation\":1,\"seed\":1}}");
+          o.println("produced train request " + trainId + " (concept 'zwx', superclass 'car', " + imgs.size() + " images)");
+          JobEvent trained = follow(events, trainId, o);
+          if (!JobEvent.SUCCEEDED.equals(trained.state())) {
+            o.println("training did not succeed: " + trained.error());
+            return 1;
+          }
+          send(p, topics.generate(), genId, Schemas.GENERATE_REQUEST, "{\"jobId\":\"" + genId + "\",\"tenant\":\"demo\",\"prompt\":\"a photo of my zwx on the beach\","
+              + "\"concepts\":[{\"conceptId\":\"" + trainId + "\",\"beta\":0.7,\"tau\":0.15}],\"steps\":20,\"seed\":42,\"imageCount\":4}");
+          o.println("produced generate request " + genId + " using concept " + trainId);
+          JobEvent generated = follow(events, genId, o);
+          if (!JobEvent.SUCCEEDED.equals(generated.state())) {
+            o.println("generation did not succeed: " + generated.error());
+            return 1;
+          }
+          Files.createDirectories(out);
+          java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+          for (int i = 0; i < generated.result().imageBlobIds().size(); i++) {
+            var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + gateway.port() + "/v1/jobs/" + genId + "/images/" + i))
+                .header("Authorization", "Bearer demo-token").build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+            Path f = out.resolve(genId + "-" + i + ".png");
+            Files.write(f, r.body());
+            o.println("wrote " + f);
+          }
+        }
+        o.println("web page: " + url);
+        if (!exit) {
+          o.println("serving until Ctrl-C");
+          CountDownLatch stop = new CountDownLatch(1);
+          Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
+          stop.await();
+        }
+      } finally {
+        vertx.close().await();
+      }
+    }
+    return 0;
+  }
+
+  private static void send(KafkaProducer<String, byte[]> p, String topic, String key, String schema, String json) throws Exception {
+    ProducerRecord<String, byte[]> r = new ProducerRecord<>(topic, key, json.getBytes(StandardCharsets.UTF_8));
+    r.headers().add(Headers.SCHEMA, schema.getBytes(StandardCharsets.UTF_8));
+    r.headers().add(Headers.VERSION, "1".getBytes(StandardCharsets.UTF_8));
+    p.send(r).get();
+  }
+
+  /** Prints a job's progress until it ends. */
+  private static JobEvent follow(KafkaConsumer<String, byte[]> events, String jobId, java.io.PrintWriter o) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofMinutes(30).toNanos();
+    while (System.nanoTime() < deadline) {
+      for (ConsumerRecord<String, byte[]> r : events.poll(Duration.ofMillis(200))) {
+        if (!jobId.equals(r.key())) {
+          continue;
+        }
+        JobEvent e = Schemas.json().readValue(r.value(), JobEvent.class);
+        if ("progress".equals(e.kind())) {
+          o.printf("\r  %s [%s%s] %d/%d%s  ETA %.1f s   ", jobId, "#".repeat(30 * e.step() / e.total()), ".".repeat(30 - 30 * e.step() / e.total()),
+              e.step(), e.total(), e.loss() != null ? String.format("  loss %.4f", e.loss()) : "", e.etaMs() / 1000.0);
+        } else {
+          o.println("\n  " + jobId + ": " + e.state() + (e.result() != null && e.result().conceptId() != null ? " (concept " + e.result().conceptId() + ", " + e.result().fileBytes() + " bytes)" : ""));
+        }
+        o.flush();
+        if (e.terminal()) {
+          return e;
+        }
+      }
+    }
+    throw new IllegalStateException("job " + jobId + " did not finish in 30 minutes");
+  }
+
+  /** The concept: one specific object, a red car-like block with a white stripe, at a few places. */
+  private static List<BufferedImage> conceptImages() {
+    List<BufferedImage> out = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+      Graphics2D g = img.createGraphics();
+      g.setColor(new Color(200, 220, 240));
+      g.fillRect(0, 0, 32, 32);
+      g.setColor(new Color(200, 30, 30));
+      g.fillRect(3 + 4 * i, 10 + i, 16, 10);
+      g.setColor(Color.WHITE);
+      g.fillRect(3 + 4 * i, 14 + i, 16, 2);
+      g.dispose();
+      out.add(img);
+    }
+    return out;
+  }
+}

@@ -146,6 +146,7 @@ final class BenchPerfusionCommand implements Callable<Integer> {
       spd[i][i] = 1 + rnd.nextDouble();
     }
     Covariance cov = new Covariance(spd, Map.of());
+    sd15StepOverhead(o, unet, cov, rnd);
     Map<String, float[]> k = new LinkedHashMap<>();
     Map<String, float[]> v = new LinkedHashMap<>();
     for (Attention a : unet.crossAttentions()) {
@@ -171,6 +172,58 @@ final class BenchPerfusionCommand implements Callable<Integer> {
     o.printf("SD v1.5 layout concept (%d bytes): load + validate + apply %.2f ms median (min %.2f, max %.2f, n=%d)%n", file.length, med(ms),
         Arrays.stream(ms).min().orElse(0), Arrays.stream(ms).max().orElse(0), ms.length);
     return 0;
+  }
+
+  /**
+   * SD-v1.5-sized UNet (random weights), batch 2 at a 32x32 latent: per-step time with 0, 1 and 4
+   * concepts, each run = a fresh prompt's K/V projection (with the edit) plus 3 denoising steps,
+   * interleaved so that machine noise hits all three alike.
+   */
+  private void sd15StepOverhead(java.io.PrintWriter o, UNet2DConditionModel unet, Covariance cov, Random rnd) {
+    int steps = 3;
+    try (NDManager m = NDManager.newBaseManager()) {
+      unet.initRandom(m, DataType.FLOAT32, 1);
+      List<List<org.perfusionjobs.engine.perfusion.ConceptEdit>> sets = new ArrayList<>();
+      List<org.perfusionjobs.engine.perfusion.ConceptEdit> all = new ArrayList<>();
+      for (int c = 0; c < 4; c++) {
+        Map<String, NDArray> k = new LinkedHashMap<>();
+        Map<String, NDArray> v = new LinkedHashMap<>();
+        for (Attention a : unet.crossAttentions()) {
+          k.put(a.path(), m.randomNormal(new Shape(a.toK.outFeatures)));
+          v.put(a.path(), m.randomNormal(new Shape(a.toV.outFeatures)));
+        }
+        double[] is = new double[768];
+        for (int i = 0; i < 768; i++) {
+          is[i] = rnd.nextGaussian();
+        }
+        all.add(new org.perfusionjobs.engine.perfusion.ConceptEdit(is, k, v, 0.7f, 0.15f));
+      }
+      sets.add(List.of());
+      sets.add(all.subList(0, 1));
+      sets.add(all);
+      NDArray text = m.randomNormal(new Shape(2, 77, 768));
+      NDArray x = m.randomNormal(new Shape(2, 4, 32, 32));
+      double[][] ms = new double[3][repeats];
+      for (int rep = -1; rep < repeats; rep++) {
+        for (int k = 0; k < 3; k++) {
+          try (NDScope s = new NDScope()) {
+            s.suppressNotUsedWarning();
+            long t0 = System.nanoTime();
+            Conditioning c = sets.get(k).isEmpty() ? Conditioning.of(text)
+                : new Conditioning(text, text, new PerfusionProcessor(cov, sets.get(k), m, DataType.FLOAT32));
+            for (int i = 0; i < steps; i++) {
+              unet.forward(x, m.create(500L - i), c).getFloat(0, 0, 0, 0);
+            }
+            if (rep >= 0) {
+              ms[k][rep] = (System.nanoTime() - t0) / 1e6 / steps;
+            }
+          }
+        }
+      }
+      o.printf("SD-v1.5-sized UNet, batch 2, 32x32 latent, per step incl. the once-per-prompt edit over %d steps:%n", steps);
+      o.printf("  no concept %.1f ms, 1 concept %.1f ms (%+.2f%%), 4 concepts %.1f ms (%+.2f%%)%n", med(ms[0]), med(ms[1]),
+          100 * (med(ms[1]) / med(ms[0]) - 1), med(ms[2]), 100 * (med(ms[2]) / med(ms[0]) - 1));
+    }
   }
 
   private static float[] randomVector(Random r, int n) {

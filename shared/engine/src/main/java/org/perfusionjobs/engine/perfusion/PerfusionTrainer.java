@@ -70,7 +70,7 @@ public final class PerfusionTrainer {
    * @param cancelled checked between steps; a cancelled run throws {@link GenerationCancelledException}
    */
   public Concept train(TrainingImages data, TrainingConfig cfg, TrainerState resume, Consumer<TrainProgress> onProgress, Consumer<TrainerState> onCheckpoint, BooleanSupplier cancelled) {
-    ClipTokenizer tokenizer = sd.tokenizer().withAddedTokens(List.of(cfg.placeholder()));
+    ClipTokenizer tokenizer = sd.tokenizerWith(List.of(cfg.placeholder()));
     int placeholderId = tokenizer.addedTokenId(cfg.placeholder());
     List<Integer> superIds = sd.tokenizer().idsOfWord(cfg.superclass());
     List<Attention> layers = sd.unet().crossAttentions();

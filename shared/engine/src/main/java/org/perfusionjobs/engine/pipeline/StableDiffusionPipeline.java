@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTextModel;
@@ -207,7 +208,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     for (Concept c : concepts) {
       ConceptCompatibility.check(c, baseModelId(), cov, textEncoder.config().hiddenSize(), unet.crossAttentions());
     }
-    ClipTokenizer tok = tokenizer.withAddedTokens(concepts.stream().map(Concept::placeholder).toList());
+    ClipTokenizer tok = tokenizerWith(concepts.stream().map(Concept::placeholder).toList());
     NDArray added = rm.create(stackEmbeddings(concepts), new Shape(concepts.size(), textEncoder.config().hiddenSize()))
         .toType(options.dtype(), false).toDevice(options.device(), false);
     NDArray values = textEncoder.forward(tok.encode(rows(r.prompt(), r, b), rm).toDevice(options.device(), false), added);
@@ -225,6 +226,24 @@ public final class StableDiffusionPipeline implements AutoCloseable {
       edits.add(ConceptEdits.toEdit(u, rm, options));
     }
     return new Conditioning(keys, values, new PerfusionProcessor(cov, edits, rm, options.dtype()));
+  }
+
+  // Building a tokenizer with added words re-reads the whole vocabulary (49,408 entries for SD):
+  // keep the recent ones.
+  private final Map<List<String>, ClipTokenizer> tokenizers = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<List<String>, ClipTokenizer> eldest) {
+      if (size() > 32) {
+        eldest.getValue().close();
+        return true;
+      }
+      return false;
+    }
+  };
+
+  /** The tokenizer with these placeholders added, in this order (so ids match the embeddings). */
+  public synchronized ClipTokenizer tokenizerWith(List<String> placeholders) {
+    return tokenizers.computeIfAbsent(List.copyOf(placeholders), tokenizer::withAddedTokens);
   }
 
   private static float[] stackEmbeddings(List<Concept> concepts) {

@@ -19,6 +19,8 @@ public final class PerfusionCli {
   /** Runs a command line and returns its exit code (0 ok, 1 runtime failure, 2 usage error). */
   public static int run(String... args) {
     CommandLine cli = new CommandLine(new PerfusionCli());
+    cli.setOut(new java.io.PrintWriter(System.out, true));
+    cli.setErr(new java.io.PrintWriter(System.err, true));
     cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println("error: " + ex.getMessage());
       return 1;

@@ -4,9 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.CancelRequestV1;
 import org.perfusionjobs.contracts.Headers;
@@ -23,14 +21,7 @@ public final class CancelRegistry {
   private KafkaConsumer<String, byte[]> consumer;
 
   public Future<Void> start(Vertx vertx, String bootstrap, String topic, RedisStore redis) {
-    consumer = KafkaConsumer.create(vertx, Map.of(
-        "bootstrap.servers", bootstrap,
-        "group.id", "perfusion-cancel-" + UUID.randomUUID(),
-        "auto.offset.reset", "earliest",
-        "enable.auto.commit", "false",
-        "key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer",
-        "value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
-    consumer.pollTimeout(Duration.ofMillis(100));
+    consumer = TopicReaders.fromStart(vertx, bootstrap, "perfusion-cancel-");
     consumer.handler(r -> {
       try {
         String version = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION)).map(h -> h.value().toString()).findFirst().orElse(null);

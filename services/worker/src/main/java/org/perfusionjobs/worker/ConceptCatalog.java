@@ -6,7 +6,6 @@ import io.vertx.kafka.client.consumer.KafkaConsumer;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.Schemas;
@@ -20,14 +19,7 @@ public final class ConceptCatalog {
   private KafkaConsumer<String, byte[]> consumer;
 
   public Future<Void> start(Vertx vertx, String bootstrap, String topic) {
-    consumer = KafkaConsumer.create(vertx, Map.of(
-        "bootstrap.servers", bootstrap,
-        "group.id", "perfusion-catalog-" + UUID.randomUUID(),
-        "auto.offset.reset", "earliest",
-        "enable.auto.commit", "false",
-        "key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer",
-        "value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
-    consumer.pollTimeout(Duration.ofMillis(100));
+    consumer = TopicReaders.fromStart(vertx, bootstrap, "perfusion-catalog-");
     consumer.handler(r -> {
       if (r.value() == null) {
         byId.remove(r.key());

@@ -79,6 +79,7 @@ class TwoWorkersTest {
     env.put("PERFUSION_WORKER_ID", id);
     env.put("PERFUSION_WORKER_HTTP_PORT", Integer.toString(port));
     env.put("PERFUSION_RENEW_INTERVAL_MS", "1000");
+    env.put("PERFUSION_CHECKPOINT_EVERY", "5");
     env.put("PERFUSION_CAPTIONS", Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath().toString());
     pb.redirectErrorStream(true).redirectOutput(Path.of("target", "worker-" + id + ".log").toFile());
     workers.put(id, pb.start());
@@ -144,5 +145,20 @@ class TwoWorkersTest {
         HttpResponse.BodyHandlers.ofString());
     assertTrue(m.body().contains("perfusion_jobs_total{type=\"generate\",state=\"succeeded\"}"), m.body());
     assertTrue(m.body().contains("perfusion_model_thread_utilisation"), m.body());
+
+    // Part 3: a training job killed half way resumes from its last checkpoint on the other worker.
+    startWorker(longRunning.worker());
+    awaitReady(longRunning.worker());
+    String images = "[{\"base64\":\"" + WorkerEndToEndTest.squarePng() + "\"}]";
+    producer.send(TOPICS.train(), "train-resume", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"train-resume\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+        + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":60,\"options\":{\"batchSize\":2,\"gradientAccumulation\":2}}");
+    JobEvent halfway = events.await("train-resume", e -> "progress".equals(e.kind()) && e.step() >= 12, WAIT);
+    workers.get(halfway.worker()).destroyForcibly().waitFor();
+    JobEvent trained = events.awaitTerminal("train-resume", WAIT);
+    assertEquals(JobEvent.SUCCEEDED, trained.state(), String.valueOf(trained));
+    JobEvent firstAfter = events.events("train-resume").stream()
+        .filter(e -> "progress".equals(e.kind()) && !halfway.worker().equals(e.worker())).findFirst().orElseThrow();
+    assertTrue(firstAfter.step() > 5, "resumed from a checkpoint, not from step 1: first step on the new worker " + firstAfter.step());
+
   }
 }

@@ -6,12 +6,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Set;
 import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.io.ModelLoadException;
+import org.perfusionjobs.engine.io.WeightFiles;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.StateDictLoader;
 import org.perfusionjobs.engine.nn.ActivationProbe;
@@ -47,16 +45,7 @@ public final class ClipTextModel extends Module {
   /** Reads config.json and model.safetensors (or model.fp16.safetensors); position_ids is accepted and ignored. */
   public static ClipTextModel load(Path dir, NDManager manager, DataType dtype, Device device) throws IOException {
     ClipTextModel model = new ClipTextModel(Configs.read(dir.resolve("config.json"), ClipTextConfig.class));
-    Path weights = null;
-    for (String name : List.of("model.safetensors", "model.fp16.safetensors")) {
-      if (Files.isRegularFile(dir.resolve(name))) {
-        weights = dir.resolve(name);
-        break;
-      }
-    }
-    if (weights == null) {
-      throw new ModelLoadException(dir + " has no model.safetensors (or model.fp16.safetensors)");
-    }
+    Path weights = WeightFiles.find(dir, "model");
     try (SafetensorsFile f = SafetensorsFile.open(weights)) {
       // Older transformers versions saved the arange(77) position_ids buffer; it carries no weights.
       new StateDictLoader(k -> k, Set.of(POSITION_IDS)).load(model, f, manager, dtype, device);

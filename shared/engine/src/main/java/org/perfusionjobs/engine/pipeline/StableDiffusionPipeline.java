@@ -182,7 +182,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
         try (NDScope step = new NDScope()) {
           step.suppressNotUsedWarning();
-          NDArray next = denoise(run, i, timesteps[i], latents, cond, r, noise, rm);
+          NDArray next = denoise(run, i, latents, cond, r, noise, rm);
           NDScope.unregister(next);
           latents = next;
           NDArray current = latents;
@@ -317,7 +317,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     return baseModelId;
   }
 
-  private NDArray denoise(SamplerRun run, int i, long t, NDArray latents, Conditioning cond, GenerateRequest r, NoiseGenerator noise, NDManager rm) {
+  private NDArray denoise(SamplerRun run, int i, NDArray latents, Conditioning cond, GenerateRequest r, NoiseGenerator noise, NDManager rm) {
     NDArray in = r.guided() ? NDArrays.concat(new NDList(latents, latents)) : latents;
     in = run.scaleModelInput(in, i).toType(options.dtype(), false);
     NDArray eps = unet.forward(in, rm.create(run.modelTimesteps()[i]), cond);

@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -15,7 +14,7 @@ import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.AttentionProcessor;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.io.ModelLoadException;
+import org.perfusionjobs.engine.io.WeightFiles;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.StateDictLoader;
 import org.perfusionjobs.engine.nn.Activations;
@@ -97,29 +96,13 @@ public final class UNet2DConditionModel extends Module {
 
   /** Reads {@code config.json} and the weights (fp32 or fp16 file) of a diffusers unet folder. */
   public static UNet2DConditionModel load(Path dir, NDManager manager, DataType dtype, Device device) throws IOException {
-    UNet2DConditionConfig cfg;
-    try {
-      cfg = Configs.read(dir.resolve("config.json"), UNet2DConditionConfig.class);
-    } catch (ModelLoadException e) {
-      throw e;
-    }
+    UNet2DConditionConfig cfg = Configs.read(dir.resolve("config.json"), UNet2DConditionConfig.class);
     UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
-    Path weights = weightsFile(dir, "diffusion_pytorch_model");
+    Path weights = WeightFiles.find(dir, "diffusion_pytorch_model");
     try (SafetensorsFile f = SafetensorsFile.open(weights)) {
       StateDictLoader.strict().load(unet, f, manager, dtype, device);
     }
     return unet;
-  }
-
-  /** {@code name.safetensors}, else {@code name.fp16.safetensors}. */
-  static Path weightsFile(Path dir, String name) throws ModelLoadException {
-    for (String candidate : List.of(name + ".safetensors", name + ".fp16.safetensors")) {
-      Path p = dir.resolve(candidate);
-      if (Files.isRegularFile(p)) {
-        return p;
-      }
-    }
-    throw new ModelLoadException(dir + " has no " + name + ".safetensors (or .fp16.safetensors); .bin checkpoints are not supported: convert them to safetensors");
   }
 
   public UNet2DConditionConfig config() {

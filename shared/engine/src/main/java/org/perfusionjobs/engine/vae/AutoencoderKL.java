@@ -6,14 +6,12 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.io.ModelLoadException;
+import org.perfusionjobs.engine.io.WeightFiles;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.StateDictLoader;
 import org.perfusionjobs.engine.nn.ActivationProbe;
@@ -45,16 +43,7 @@ public final class AutoencoderKL extends Module {
 
   public static AutoencoderKL load(Path dir, NDManager manager, DataType dtype, Device device) throws IOException {
     AutoencoderKL vae = new AutoencoderKL(Configs.read(dir.resolve("config.json"), AutoencoderKLConfig.class));
-    Path weights = null;
-    for (String name : List.of("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors")) {
-      if (Files.isRegularFile(dir.resolve(name))) {
-        weights = dir.resolve(name);
-        break;
-      }
-    }
-    if (weights == null) {
-      throw new ModelLoadException(dir + " has no diffusion_pytorch_model.safetensors (or .fp16.safetensors)");
-    }
+    Path weights = WeightFiles.find(dir, "diffusion_pytorch_model");
     try (SafetensorsFile f = SafetensorsFile.open(weights)) {
       new StateDictLoader(AutoencoderKL::modernName, Set.of()).load(vae, f, manager, dtype, device);
     }

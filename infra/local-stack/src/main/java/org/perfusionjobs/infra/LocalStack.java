@@ -12,11 +12,15 @@ public final class LocalStack implements AutoCloseable {
   private final RedisServer redis;
   private final KafkaBroker kafka;
   private final Topics topics;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+  // Child processes outlive a JVM that exits without close() (Ctrl-C): stop them on the way out.
+  private final Thread shutdownHook = new Thread(this::close, "local-stack-shutdown");
 
   private LocalStack(RedisServer redis, KafkaBroker kafka, Topics topics) {
     this.redis = redis;
     this.kafka = kafka;
     this.topics = topics;
+    Runtime.getRuntime().addShutdownHook(shutdownHook);
   }
 
   public static LocalStack start(Topics topics) throws Exception {
@@ -60,6 +64,14 @@ public final class LocalStack implements AutoCloseable {
 
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException shuttingDown) {
+      // called from the hook itself
+    }
     kafka.close();
     redis.close();
   }

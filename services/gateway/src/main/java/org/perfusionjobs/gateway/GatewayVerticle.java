@@ -190,9 +190,22 @@ public final class GatewayVerticle extends VerticleBase {
       json(ctx, 409, new FieldError("/jobId", "is taken"));
       return;
     }
-    send(topic, jobId, obj.toString().getBytes(StandardCharsets.UTF_8), schema)
+    String jobType = Schemas.TRAIN_REQUEST.equals(schema) ? "train" : "generate";
+    // "queued" goes out before the request, so it is on the events topic before any worker event
+    // (seq 0 is also below every worker's seq).
+    send(cfg.topics().events(), jobId, stateEvent(jobId, tenant, jobType, 0, JobEvent.QUEUED, null), Schemas.JOB_EVENT)
+        .compose(v -> send(topic, jobId, obj.toString().getBytes(StandardCharsets.UTF_8), schema))
         .onSuccess(v -> json(ctx, 202, Map.of("jobId", jobId)))
-        .onFailure(e -> json(ctx, 503, Map.of("error", "could not queue the job: " + e.getMessage())));
+        .onFailure(e -> {
+          send(cfg.topics().events(), jobId, stateEvent(jobId, tenant, jobType, 1, JobEvent.FAILED, "the gateway could not queue the job: " + e.getMessage()), Schemas.JOB_EVENT);
+          json(ctx, 503, Map.of("error", "could not queue the job: " + e.getMessage()));
+        });
+  }
+
+  private static byte[] stateEvent(String jobId, String tenant, String jobType, long seq, String state, String reason) {
+    JobEvent e = new JobEvent(jobId, tenant, seq, "state", state, jobType, java.time.Instant.now().toString(), null, null, null, null, null,
+        reason == null ? null : new JobEvent.Error(null, reason), null, "gateway");
+    return Schemas.json().valueToTree(e).toString().getBytes(StandardCharsets.UTF_8);
   }
 
   private Future<Void> send(String topic, String key, byte[] value, String schema) {

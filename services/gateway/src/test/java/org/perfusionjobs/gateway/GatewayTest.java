@@ -139,6 +139,7 @@ class GatewayTest {
       assertTrue(events.get(i).get("seq").asLong() > events.get(i - 1).get("seq").asLong(), "in order: " + events);
     }
     assertTrue(events.stream().anyMatch(e -> "progress".equals(e.get("kind").asText())), "progress seen");
+    assertEquals("queued", events.get(0).get("state").asText(), "the gateway reports the job queued first: " + events);
     ws.abort();
 
     HttpResponse<byte[]> status = call("GET", "/v1/jobs/gw-1", "token-a", null);

@@ -96,6 +96,9 @@ final class JobExecutor {
   }
 
   JobEvent.Result train(StableDiffusionPipeline sd, TrainRequestV1 r, TrainingImages images, JobReporter rep, BooleanSupplier cancelled) throws JobFailure {
+    if (r.baseModel() != null && !r.baseModel().equals(sd.baseModelId())) {
+      throw new JobFailure("/baseModel", "this worker runs base model " + sd.baseModelId() + ", not " + r.baseModel());
+    }
     TrainRequestV1.Options o = r.options();
     TrainingConfig tc;
     try {

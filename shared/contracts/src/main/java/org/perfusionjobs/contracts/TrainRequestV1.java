@@ -13,6 +13,7 @@ public record TrainRequestV1(
     List<ImageRef> images,
     List<ImageRef> masks,
     Integer steps,
+    String baseModel,
     Options options) {
 
   public TrainRequestV1 {

@@ -283,9 +283,11 @@ final class JobIntake implements Runnable {
         }
         // The renewed record comes back from the next polls (KAFKA-20458) and only that new
         // delivery can be acknowledged later; any other record is not ours to hold now.
-        long until = System.nanoTime() + 2_000_000_000L;
+        // Wait for it even if the job has just finished: acknowledging the older delivery fails,
+        // and the record would come back (a second "succeeded" was seen when this loop stopped early).
+        long until = System.nanoTime() + 10_000_000_000L;
         boolean back = false;
-        while (!back && System.nanoTime() < until && !work.isDone()) {
+        while (!back && System.nanoTime() < until) {
           for (ConsumerRecord<String, byte[]> other : c.poll(Duration.ofMillis(100))) {
             if (other.partition() == r.partition() && other.offset() == r.offset() && other.topic().equals(r.topic())) {
               inFlight.record = other;

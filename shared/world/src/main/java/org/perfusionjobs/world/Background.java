@@ -2,12 +2,12 @@ package org.perfusionjobs.world;
 
 import java.util.List;
 
-/** Plain backdrops, pale or neutral so that none is mistaken for an object {@link Colour}. */
+/** Plain backdrops, pale or neutral so that none is mistaken for an object {@link Colour} (nor for each other). */
 public enum Background {
   WHITE(List.of("white"), 250, 250, 250),
   GREY(List.of("grey"), 128, 128, 128),
-  SKY(List.of("sky blue"), 175, 215, 240),
-  SAND(List.of("sand", "beige"), 225, 210, 170);
+  SKY(List.of("sky blue"), 160, 205, 245),
+  SAND(List.of("sand", "beige"), 220, 200, 150);
 
   private final List<String> words;
   private final int rgb;

@@ -3,7 +3,7 @@ package org.perfusionjobs.world;
 import java.util.List;
 
 /**
- * Object colours, saturated and at least about 95 apart in RGB from each other and from every
+ * Object colours, saturated and at least 95 apart in RGB (Euclidean) from each other and from every
  * {@link Background}, so that a small classifier (and a small diffusion model) cannot confuse them.
  */
 public enum Colour {

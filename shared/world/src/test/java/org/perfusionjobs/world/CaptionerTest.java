@@ -55,6 +55,22 @@ class CaptionerTest {
   }
 
   @Test
+  void readerCatchesContradictions() {
+    SceneObject redCircle = new SceneObject(Shape.CIRCLE, Colour.RED, Position.LEFT, Size.SMALL);
+    SceneObject blueSquare = new SceneObject(Shape.SQUARE, Colour.BLUE, Position.RIGHT, Size.LARGE);
+    CaptionReader.Reading right = CaptionReader.read("a red circle left of a big blue square on a grey background");
+    assertEquals(Relation.LEFT_OF, right.relation());
+    assertEquals(Set.of(Background.GREY), right.backgrounds());
+    assertTrue(right.mentions().get(0).consistentWith(redCircle));
+    assertTrue(right.mentions().get(1).consistentWith(blueSquare));
+    assertEquals(Relation.RIGHT_OF, CaptionReader.read("a red circle to the right of a blue square").relation());
+    assertFalse(CaptionReader.read("a small green circle").mentions().get(0).consistentWith(redCircle));
+    assertFalse(CaptionReader.read("a red circle at the top left").mentions().get(0).consistentWith(redCircle));
+    assertFalse(CaptionReader.read("a photo of a circle, red, small, top").mentions().get(0).consistentWith(redCircle));
+    assertTrue(CaptionReader.read("a photo of a circle, red, small, left").mentions().get(0).consistentWith(redCircle));
+  }
+
+  @Test
   void articleAgreesWithTheNextWord() {
     for (String caption : world.captions(13, 5000)) {
       assertFalse(caption.matches(".*\\ba [aeiou].*"), caption);

@@ -1,0 +1,31 @@
+package org.perfusionjobs.world;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A backdrop with one object, or two objects in aligned cells (same row or column), so that their
+ * masks never overlap and one {@link Relation} describes them.
+ */
+public record Scene(Background background, List<SceneObject> objects) {
+  public Scene {
+    Objects.requireNonNull(background, "background");
+    objects = List.copyOf(objects);
+    if (objects.isEmpty() || objects.size() > 2) {
+      throw new IllegalArgumentException("a scene has one or two objects, not " + objects.size());
+    }
+    if (objects.size() == 2 && !objects.get(0).position().alignedWith(objects.get(1).position())) {
+      throw new IllegalArgumentException("two objects must stand in different cells of one row or column: "
+          + objects.get(0).position() + ", " + objects.get(1).position());
+    }
+  }
+
+  /** How the first object stands to the second; empty for one-object scenes. */
+  public Optional<Relation> relation() {
+    if (objects.size() < 2) {
+      return Optional.empty();
+    }
+    return Optional.of(Relation.between(objects.get(0).position(), objects.get(1).position()));
+  }
+}

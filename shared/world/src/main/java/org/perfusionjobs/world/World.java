@@ -1,0 +1,75 @@
+package org.perfusionjobs.world;
+
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.stream.LongStream;
+import java.util.stream.Stream;
+
+/**
+ * The procedural world: captioned scenes of coloured shapes, each a pure function of a seed.
+ *
+ * <p>A sample's seed is split into independent streams for the scene, the jitter and the caption,
+ * so a caption can be drawn without rendering and {@link #captions} agrees with {@link #samples}.
+ */
+public final class World {
+  public static final double DEFAULT_TWO_OBJECT_FRACTION = 0.3;
+
+  private final SceneSampler scenes;
+  private final WorldRenderer renderer = new WorldRenderer();
+  private final Captioner captioner = new Captioner();
+
+  public World() {
+    this(DEFAULT_TWO_OBJECT_FRACTION);
+  }
+
+  /** @param twoObjectFraction the share of scenes with two objects, in [0, 1] */
+  public World(double twoObjectFraction) {
+    this.scenes = new SceneSampler(twoObjectFraction);
+  }
+
+  public Sample sample(long seed) {
+    Streams streams = new Streams(seed);
+    Scene scene = scenes.draw(streams.scene);
+    Rendering rendering = renderer.render(scene, streams.jitter);
+    return new Sample(seed, scene, rendering.image(), rendering.masks(), captioner.caption(scene, streams.caption));
+  }
+
+  /**
+   * {@code n} samples whose seeds are drawn from {@code seed}: unlike consecutive seeds, two
+   * different start seeds give unrelated sets (a train set and a test set do not share samples).
+   */
+  public Stream<Sample> samples(long seed, int n) {
+    return seeds(seed, n).mapToObj(this::sample);
+  }
+
+  /** The captions of {@code samples(seed, n)}, without rendering: a corpus for text statistics. */
+  public List<String> captions(long seed, int n) {
+    return seeds(seed, n).mapToObj(s -> {
+      Streams streams = new Streams(s);
+      return captioner.caption(scenes.draw(streams.scene), streams.caption);
+    }).toList();
+  }
+
+  /** Every word a caption can use, for building a tokenizer. */
+  public Set<String> vocabulary() {
+    return captioner.vocabulary();
+  }
+
+  private static LongStream seeds(long seed, int n) {
+    return new SplittableRandom(seed).longs(n);
+  }
+
+  private static final class Streams {
+    final SplittableRandom scene;
+    final SplittableRandom jitter;
+    final SplittableRandom caption;
+
+    Streams(long seed) {
+      SplittableRandom root = new SplittableRandom(seed);
+      scene = root.split();
+      jitter = root.split();
+      caption = root.split();
+    }
+  }
+}

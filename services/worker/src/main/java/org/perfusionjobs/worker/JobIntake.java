@@ -148,6 +148,8 @@ final class JobIntake implements Runnable {
   /** The latest delivery of the record being worked on: a RENEW makes poll hand it out again. */
   private static final class InFlight {
     ConsumerRecord<String, byte[]> record;
+    /** Set when a renewal did not come back: another worker may run the job now, so stop ours. */
+    volatile boolean lockLost;
 
     InFlight(ConsumerRecord<String, byte[]> record) {
       this.record = record;
@@ -201,7 +203,7 @@ final class JobIntake implements Runnable {
     JobEvent runningEvent = rep.state(JobEvent.RUNNING);
     redis.putJob(jobId, JobSnapshot.json(owner, runningEvent), Duration.ofDays(7));
     try {
-      CompletableFuture<JobEvent.Result> work = submit(node, train, tenant, jobId, rep);
+      CompletableFuture<JobEvent.Result> work = submit(node, train, tenant, jobId, rep, inFlight);
       JobEvent.Result result = awaitRenewing(c, inFlight, work);
       finish(rep.result(result), owner, jobType);
       ack(c, inFlight, AcknowledgeType.ACCEPT);
@@ -209,6 +211,11 @@ final class JobIntake implements Runnable {
       reject(c, inFlight, rep, f.error());
       finishSnapshot(rep.last(), owner);
     } catch (GenerationCancelledException e) {
+      if (inFlight.lockLost) {
+        // The record went back to the queue without us; whoever has it now finishes the job.
+        LOG.warn("job {}: record lock lost after a renewal; stopped after {} steps and left it to the next holder", jobId, e.completedSteps());
+        return;
+      }
       finish(rep.cancelled("cancelled after " + e.completedSteps() + " steps"), owner, jobType);
       ack(c, inFlight, AcknowledgeType.ACCEPT);
     } catch (RuntimeException e) {
@@ -220,16 +227,16 @@ final class JobIntake implements Runnable {
     }
   }
 
-  private CompletableFuture<JobEvent.Result> submit(JsonNode node, boolean train, String tenant, String jobId, JobReporter rep) throws JobFailure {
+  private CompletableFuture<JobEvent.Result> submit(JsonNode node, boolean train, String tenant, String jobId, JobReporter rep, InFlight inFlight) throws JobFailure {
     try {
       if (train) {
         TrainRequestV1 req = Schemas.json().treeToValue(node, TrainRequestV1.class);
         TrainingImages data = resolveImages(req);
-        return runner.submit(sd -> call(() -> executor.train(sd, req, data, rep, () -> cancels.isCancelledLocally(tenant, jobId))));
+        return runner.submit(sd -> call(() -> executor.train(sd, req, data, rep, () -> inFlight.lockLost || cancels.isCancelledLocally(tenant, jobId))));
       }
       GenerateRequestV1 req = Schemas.json().treeToValue(node, GenerateRequestV1.class);
       List<ConceptUse> concepts = resolveConcepts(req);
-      return runner.submit(sd -> call(() -> executor.generate(sd, req, concepts, rep, () -> cancels.isCancelledLocally(tenant, jobId))));
+      return runner.submit(sd -> call(() -> executor.generate(sd, req, concepts, rep, () -> inFlight.lockLost || cancels.isCancelledLocally(tenant, jobId))));
     } catch (java.io.IOException e) {
       throw new JobFailure("", "request does not map to its record type: " + e.getMessage());
     }
@@ -276,6 +283,9 @@ final class JobIntake implements Runnable {
       try {
         return work.get(cfg.renewInterval().toMillis(), TimeUnit.MILLISECONDS);
       } catch (TimeoutException stillRunning) {
+        if (inFlight.lockLost) {
+          continue; // the job is stopping at its next step; nothing left to renew
+        }
         try {
           c.acknowledge(r, AcknowledgeType.RENEW);
         } catch (IllegalStateException e) {
@@ -296,6 +306,9 @@ final class JobIntake implements Runnable {
               c.acknowledge(other, AcknowledgeType.RELEASE);
             }
           }
+        }
+        if (!back) {
+          inFlight.lockLost = true;
         }
         c.commitSync(Duration.ofSeconds(10));
       } catch (ExecutionException e) {

@@ -13,6 +13,10 @@ import picocli.CommandLine.Command;
 public final class PerfusionCli {
 
   public static void main(String[] args) {
+    // Belt and braces beside DJL_OFFLINE: DJL must never reach the network (it probes a cloud metadata address).
+    if (System.getProperty("ai.djl.offline") == null) {
+      System.setProperty("ai.djl.offline", "true");
+    }
     System.exit(run(args));
   }
 

@@ -10,6 +10,10 @@ public final class WorkerMain {
   private WorkerMain() {}
 
   public static void main(String[] args) {
+    // Belt and braces beside DJL_OFFLINE: DJL must never reach the network (it probes a cloud metadata address).
+    if (System.getProperty("ai.djl.offline") == null) {
+      System.setProperty("ai.djl.offline", "true");
+    }
     WorkerConfig cfg;
     try {
       cfg = WorkerConfig.from(System.getenv());

@@ -176,7 +176,10 @@ class WorkerEndToEndTest {
     assertEquals(JobEvent.CANCELLED, end.state(), String.valueOf(end));
     // A cancel for a job that has not started yet removes it from the queue.
     producer.send(topics.cancel(), "never", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"never\",\"tenant\":\"acme\"}");
-    Thread.sleep(500);
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (redisGet("cancel:acme/never") == null && System.nanoTime() < deadline) {
+      Thread.sleep(50); // the worker has registered the cancel (it is read asynchronously)
+    }
     generate("never", "");
     assertEquals(JobEvent.CANCELLED, events.awaitTerminal("never", WAIT).state());
   }

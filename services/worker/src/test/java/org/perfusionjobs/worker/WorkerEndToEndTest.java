@@ -186,7 +186,7 @@ class WorkerEndToEndTest {
 
   @Test
   void redisRestartMidRunLosesNoResult() throws Exception {
-    generate("through-restart", ",\"steps\":60");
+    generate("through-restart", ",\"steps\":150");
     events.await("through-restart", e -> "progress".equals(e.kind()), WAIT);
     stack.redis().restart();
     JobEvent done = events.awaitTerminal("through-restart", WAIT);

@@ -63,8 +63,31 @@ class VaeTrainerTest {
   }
 
   @Test
+  void mseModeGivesFiniteLossesAndKlTerm() {
+    float[][] images = syntheticImages(BATCH, 3);
+    float[] batch = new float[BATCH * 3 * SIZE * SIZE];
+    for (int b = 0; b < BATCH; b++) {
+      System.arraycopy(images[b], 0, batch, b * images[b].length, images[b].length);
+    }
+    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
+      AutoencoderKL vae = new AutoencoderKL(tinyConfig());
+      vae.initRandom(weights, DataType.FLOAT32, 1);
+      VaeTrainer.Options opts = new VaeTrainer.Options(1e-3f, 0f, 1e-6f, VaeTrainer.Reconstruction.MSE, 5);
+      try (VaeTrainer trainer = new VaeTrainer(vae, opts)) {
+        NDArray x = data.create(batch, new Shape(BATCH, 3, SIZE, SIZE));
+        for (int i = 0; i < 3; i++) {
+          VaeTrainer.StepLoss l = trainer.step(x);
+          assertTrue(Float.isFinite(l.total()) && l.reconstruction() > 0 && l.kl() >= 0, "step " + i + ": " + l);
+          assertEquals(l.reconstruction() + 1e-6f * l.kl(), l.total(), 1e-6f);
+        }
+        assertEquals(3, trainer.optimizer().steps());
+      }
+    }
+  }
+
+  @Test
   void lossFallsNoLeakAndSavedFolderLoads() throws Exception {
-    float[][] images = syntheticImages(16, 7);
+    float[][] images = syntheticImages(8, 7);
     try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
       AutoencoderKL vae = new AutoencoderKL(tinyConfig());
       vae.initRandom(weights, DataType.FLOAT32, 42);
@@ -72,7 +95,7 @@ class VaeTrainerTest {
       List<Integer> arrayCounts = new ArrayList<>();
       long start;
       long afterWarmup = 0;
-      VaeTrainer.Options opts = VaeTrainer.Options.defaults().withLearningRate(3e-3f);
+      VaeTrainer.Options opts = VaeTrainer.Options.defaults().withLearningRate(5e-3f);
       try (VaeTrainer trainer = new VaeTrainer(vae, opts)) {
         start = System.nanoTime();
         long[] t5 = new long[1];
@@ -98,8 +121,7 @@ class VaeTrainerTest {
       double last = losses.subList(STEPS - 10, STEPS).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
       System.out.printf("VaeTrainerTest: %d steps, %.1f ms/step overall, %.1f ms/step after 5 warm-up steps; L1 first10 %.4f last10 %.4f; weight arrays %s%n",
           STEPS, (end - start) / 1e6 / STEPS, (end - afterWarmup) / 1e6 / (STEPS - 5), first, last, arrayCounts.subList(0, 3) + ".." + arrayCounts.get(STEPS - 1));
-      System.out.println("losses " + losses);
-      assertTrue(last < 0.5 * first, "reconstruction loss should halve: first 10 " + first + ", last 10 " + last);
+      assertTrue(last < 0.5 * first, "reconstruction loss should halve: first 10 " + first + ", last 10 " + last + "; all " + losses);
       // The optimiser's moments are freed by close(); the count must be flat across steps.
       assertEquals(arrayCounts.get(1), arrayCounts.get(STEPS - 1), "weight manager array count grew: " + arrayCounts);
       for (Parameter p : vae.namedParameters().values()) {

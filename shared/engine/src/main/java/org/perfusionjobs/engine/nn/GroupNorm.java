@@ -65,6 +65,12 @@ public final class GroupNorm extends Module {
     if (cached != null && cached[0] != null && !cached[0].isReleased() && cached[2] == weight.get() && cached[3] == bias.get()) {
       return cached;
     }
+    if (cached != null) {
+      // The parameters were replaced (e.g. by an optimiser step): free the stale views, which
+      // would otherwise pile up in the weights' manager.
+      cached[0].close();
+      cached[1].close();
+    }
     long[] dims = new long[rank];
     java.util.Arrays.fill(dims, 1);
     dims[1] = channels;

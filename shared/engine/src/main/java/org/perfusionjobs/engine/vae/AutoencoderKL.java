@@ -82,6 +82,6 @@ public final class AutoencoderKL extends Module {
     ActivationProbe.record("encode.quant_conv", moments);
     NDList parts = moments.split(2, 1);
     NDArray logvar = parts.get(1).clip(-30f, 20f);
-    return new DiagonalGaussian(parts.get(0), logvar, logvar.mul(0.5f).exp());
+    return new DiagonalGaussian(parts.get(0), logvar, org.perfusionjobs.engine.nn.Scalars.mul(logvar, 0.5f).exp());
   }
 }

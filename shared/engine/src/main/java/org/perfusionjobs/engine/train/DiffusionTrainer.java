@@ -1,0 +1,255 @@
+package org.perfusionjobs.engine.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.clip.ClipTextConfig;
+import org.perfusionjobs.engine.clip.ClipTextModel;
+import org.perfusionjobs.engine.clip.ClipTokenizer;
+import org.perfusionjobs.engine.config.Configs;
+import org.perfusionjobs.engine.io.SafetensorsWriter;
+import org.perfusionjobs.engine.nn.Parameter;
+import org.perfusionjobs.engine.scheduler.NoiseGenerator;
+import org.perfusionjobs.engine.scheduler.NoiseSchedule;
+import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
+import org.perfusionjobs.engine.unet.UNet2DConditionModel;
+
+/**
+ * Trains a CLIP text encoder and a UNet jointly on latents with the standard epsilon loss:
+ * x_t = sqrt(acp[t]) x0 + sqrt(1 - acp[t]) eps with t uniform in [0, N), loss = mean((unet(x_t, t,
+ * text(caption)) - eps)^2). With {@link Options#freezeTextEncoder()} only the UNet is optimised
+ * (SD after pre-training); the text encoder then runs outside the GradientCollector and its
+ * weights are never touched.
+ *
+ * <p>Same patterns as {@link VaeTrainer} (docs/decisions.md items 6 and 7): each step in an
+ * {@link NDScope}, {@link AdamW} over the {@code Parameter}s, a new {@link Conditioning} per step
+ * (its cached K/V depend on the text encoder being trained), and a clear error on a non-finite loss.
+ * Captions are replaced by "" with probability {@link Options#captionDropout()} (for
+ * classifier-free guidance). Runs on the calling thread; {@link #close()} frees the moments.
+ */
+public final class DiffusionTrainer implements AutoCloseable {
+
+  /** Training settings. */
+  public record Options(float learningRate, float weightDecay, float captionDropout, boolean freezeTextEncoder) {
+    public Options {
+      if (!(learningRate > 0) || !(weightDecay >= 0) || !(captionDropout >= 0 && captionDropout <= 1)) {
+        throw new IllegalArgumentException("invalid diffusion training options: lr " + learningRate + ", weight decay " + weightDecay
+            + ", caption dropout " + captionDropout);
+      }
+    }
+
+    /** lr 1e-4, weight decay 1e-2, caption dropout 0.1, text encoder trained. */
+    public static Options defaults() {
+      return new Options(1e-4f, 1e-2f, 0.1f, false);
+    }
+
+    public Options withLearningRate(float lr) {
+      return new Options(lr, weightDecay, captionDropout, freezeTextEncoder);
+    }
+
+    public Options withCaptionDropout(float p) {
+      return new Options(learningRate, weightDecay, p, freezeTextEncoder);
+    }
+
+    public Options withFrozenTextEncoder(boolean frozen) {
+      return new Options(learningRate, weightDecay, captionDropout, frozen);
+    }
+  }
+
+  /** The epsilon MSE of one step, and how many captions were dropped to "". */
+  public record StepLoss(float loss, int droppedCaptions) {}
+
+  private final ClipTextModel textEncoder;
+  private final ClipTokenizer tokenizer;
+  private final UNet2DConditionModel unet;
+  private final NoiseSchedule schedule;
+  private final Options options;
+  private final AdamW optimizer;
+  private int step;
+
+  public DiffusionTrainer(ClipTextModel textEncoder, ClipTokenizer tokenizer, UNet2DConditionModel unet, NoiseSchedule schedule, Options options) {
+    if (textEncoder.config().hiddenSize() != unet.config().crossAttentionDim()) {
+      throw new IllegalArgumentException("text encoder width " + textEncoder.config().hiddenSize() + " differs from the UNet's cross_attention_dim "
+          + unet.config().crossAttentionDim());
+    }
+    this.textEncoder = textEncoder;
+    this.tokenizer = tokenizer;
+    this.unet = unet;
+    this.schedule = schedule;
+    this.options = options;
+    List<Parameter> params = new ArrayList<>();
+    if (!options.freezeTextEncoder()) {
+      params.addAll(textEncoder.namedParameters().values());
+    }
+    params.addAll(unet.namedParameters().values());
+    this.optimizer = new AdamW(params, options.learningRate(), options.weightDecay());
+  }
+
+  public ClipTextModel textEncoder() {
+    return textEncoder;
+  }
+
+  public UNet2DConditionModel unet() {
+    return unet;
+  }
+
+  public AdamW optimizer() {
+    return optimizer;
+  }
+
+  public Options options() {
+    return options;
+  }
+
+  /** Steps done so far by this trainer. */
+  public int steps() {
+    return step;
+  }
+
+  /**
+   * One optimiser step. Arrays created during the step are freed at its end.
+   *
+   * @param latents (B, 4, h, w) VAE latents, already multiplied by the scaling factor
+   * @param captions B captions
+   * @param seed seeds the noise ({@link NoiseGenerator}), the timesteps and the caption dropout
+   */
+  public StepLoss step(NDArray latents, List<String> captions, long seed) {
+    Shape shape = latents.getShape();
+    int b = (int) shape.get(0);
+    if (captions.size() != b) {
+      throw new IllegalArgumentException("latents batch " + b + " differs from the " + captions.size() + " captions");
+    }
+    SplittableRandom rnd = new SplittableRandom(seed ^ 0x5DEECE66DL);
+    List<String> texts = new ArrayList<>(b);
+    int dropped = 0;
+    for (String c : captions) {
+      if (options.captionDropout() > 0 && rnd.nextDouble() < options.captionDropout()) {
+        texts.add("");
+        dropped++;
+      } else {
+        texts.add(c);
+      }
+    }
+    long[] timesteps = new long[b];
+    for (int i = 0; i < b; i++) {
+      timesteps[i] = rnd.nextInt(schedule.numTrainTimesteps());
+    }
+    float loss;
+    try (NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      NDManager m = latents.getManager();
+      NDArray noise = new NoiseGenerator(seed).normal(shape, m).toType(latents.getDataType(), false).toDevice(latents.getDevice(), false);
+      NDArray t = m.create(timesteps).toDevice(latents.getDevice(), false);
+      NDArray noisy = schedule.addNoise(latents, noise, t);
+      NDArray ids = tokenizer.encode(texts, m).toDevice(latents.getDevice(), false);
+      NDArray frozenText = options.freezeTextEncoder() ? textEncoder.forward(ids).stopGradient() : null;
+      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        NDArray text = frozenText != null ? frozenText : textEncoder.forward(ids);
+        Conditioning cond = Conditioning.of(text); // new every step: K/V depend on the trained encoder
+        NDArray pred = unet.forward(noisy, t, cond);
+        NDArray mse = pred.sub(noise).square().mean();
+        loss = mse.getFloat();
+        if (!Float.isFinite(loss)) {
+          throw new IllegalStateException("diffusion training diverged at step " + (step + 1) + ": loss is " + loss + "; lower the learning rate");
+        }
+        gc.backward(mse);
+      }
+      optimizer.step();
+    }
+    step++;
+    return new StepLoss(loss, dropped);
+  }
+
+  /**
+   * Writes {@code text_encoder/} (transformers config + model.safetensors) and {@code unet/}
+   * (diffusers config + diffusion_pytorch_model.safetensors) under {@code modelDir}, readable by
+   * {@link ClipTextModel#load} and {@link UNet2DConditionModel#load}.
+   */
+  public void save(Path modelDir) throws IOException {
+    saveTextEncoder(textEncoder, tokenizer, modelDir.resolve("text_encoder"));
+    saveUNet(unet, modelDir.resolve("unet"));
+  }
+
+  /** A transformers CLIPTextModel folder; the special token ids come from {@code tokenizer} (may be null). */
+  public static void saveTextEncoder(ClipTextModel model, ClipTokenizer tokenizer, Path dir) throws IOException {
+    Files.createDirectories(dir);
+    ClipTextConfig c = model.config();
+    ObjectNode json = Configs.json().createObjectNode();
+    json.putArray("architectures").add("CLIPTextModel");
+    json.put("model_type", "clip_text_model");
+    json.put("vocab_size", c.vocabSize());
+    json.put("hidden_size", c.hiddenSize());
+    json.put("intermediate_size", c.intermediateSize());
+    json.put("num_hidden_layers", c.numHiddenLayers());
+    json.put("num_attention_heads", c.numAttentionHeads());
+    json.put("max_position_embeddings", c.maxPositionEmbeddings());
+    json.put("hidden_act", c.hiddenAct());
+    json.put("layer_norm_eps", c.layerNormEps());
+    json.put("attention_dropout", 0.0);
+    if (tokenizer != null) {
+      json.put("bos_token_id", tokenizer.bosId());
+      json.put("eos_token_id", tokenizer.eosId());
+      json.put("pad_token_id", tokenizer.padId());
+    }
+    json.put("torch_dtype", "float32");
+    writeConfig(dir, json);
+    SafetensorsWriter.writeModule(dir.resolve("model.safetensors"), model, Map.of("format", "pt"));
+  }
+
+  /** A diffusers UNet2DConditionModel folder (head counts written as SD does, as attention_head_dim). */
+  public static void saveUNet(UNet2DConditionModel model, Path dir) throws IOException {
+    Files.createDirectories(dir);
+    UNet2DConditionConfig c = model.config();
+    ObjectNode json = Configs.json().createObjectNode();
+    json.put("_class_name", "UNet2DConditionModel");
+    json.put("sample_size", c.sampleSize());
+    json.put("in_channels", c.inChannels());
+    json.put("out_channels", c.outChannels());
+    ArrayNode ch = json.putArray("block_out_channels");
+    c.blockOutChannels().forEach(ch::add);
+    json.put("layers_per_block", c.layersPerBlock());
+    ArrayNode down = json.putArray("down_block_types");
+    c.downBlockTypes().forEach(down::add);
+    ArrayNode up = json.putArray("up_block_types");
+    c.upBlockTypes().forEach(up::add);
+    json.put("mid_block_type", c.midBlockType());
+    json.put("cross_attention_dim", c.crossAttentionDim());
+    ArrayNode heads = json.putArray("attention_head_dim");
+    c.headCounts().forEach(heads::add);
+    json.put("norm_num_groups", c.normNumGroups());
+    json.put("norm_eps", c.normEps());
+    json.put("flip_sin_to_cos", c.flipSinToCos());
+    json.put("freq_shift", c.freqShift());
+    json.put("downsample_padding", c.downsamplePadding());
+    json.put("act_fn", c.actFn());
+    json.put("use_linear_projection", c.useLinearProjection());
+    json.put("transformer_layers_per_block", c.transformerLayersPerBlock());
+    writeConfig(dir, json);
+    SafetensorsWriter.writeModule(dir.resolve("diffusion_pytorch_model.safetensors"), model, Map.of("format", "pt"));
+  }
+
+  private static void writeConfig(Path dir, ObjectNode json) throws IOException {
+    Path tmp = Files.createTempFile(dir, "config.json", ".part");
+    Files.writeString(tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
+    Files.move(tmp, dir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  @Override
+  public void close() {
+    optimizer.close();
+  }
+}

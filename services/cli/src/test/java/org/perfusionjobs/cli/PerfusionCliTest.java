@@ -44,6 +44,20 @@ class PerfusionCliTest {
   }
 
   @Test
+  void trainBaseWritesAFolderThatGenerateLoads() throws Exception {
+    Path model = dir.resolve("base");
+    String[] r = run("train-base", "--out", model.toString(), "--vae-steps", "2", "--unet-steps", "2", "--batch", "2", "--images", "8",
+        "--captions-for-cinv", "50", "--vae-channels", "16,32,32", "--unet-channels", "32,64", "--text-width", "32", "--text-layers", "2");
+    assertEquals("0", r[0], r[2]);
+    assertTrue(r[1].contains(model.toAbsolutePath().toString()), r[1]);
+    assertTrue(r[2].contains("vae step 2/2") && r[2].contains("unet step 2/2") && r[2].contains("covariance:"), r[2]);
+    Path png = dir.resolve("b.png");
+    String[] g = run("generate", "--model", model.toString(), "--prompt", "a red star", "--steps", "2", "--out", png.toString());
+    assertEquals("0", g[0], g[2]);
+    assertEquals(64, ImageIO.read(png.toFile()).getWidth());
+  }
+
+  @Test
   void missingModelFolderAndBadSamplerAreClearErrors() {
     String[] missing = run("generate", "--model", dir.resolve("nope").toString(), "--prompt", "x");
     assertEquals("1", missing[0]);

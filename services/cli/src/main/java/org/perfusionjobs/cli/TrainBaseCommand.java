@@ -1,0 +1,69 @@
+package org.perfusionjobs.cli;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.perfusionjobs.cli.base.BaseModelBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code perfusion train-base}: the project's own base model from the procedural world (issue 5). */
+@Command(name = "train-base", mixinStandardHelpOptions = true,
+    description = "Train a small text-to-image base model (tokenizer, VAE, text encoder + UNet, Perfusion covariance) on the procedural world"
+        + " into a diffusers folder that generate, train and the worker load.")
+final class TrainBaseCommand implements Callable<Integer> {
+  private static final BaseModelBuilder.Settings D = BaseModelBuilder.Settings.defaults();
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--out", required = true, description = "model folder to write")
+  Path out;
+
+  @Option(names = "--vae-steps", description = "VAE optimiser steps (default ${DEFAULT-VALUE})")
+  int vaeSteps = D.vaeSteps();
+
+  @Option(names = "--unet-steps", description = "text encoder + UNet optimiser steps (default ${DEFAULT-VALUE})")
+  int unetSteps = D.unetSteps();
+
+  @Option(names = "--batch", description = "batch size of both stages (default ${DEFAULT-VALUE})")
+  int batch = D.batch();
+
+  @Option(names = "--seed", description = "seed of the training images, initial weights and noise (default ${DEFAULT-VALUE})")
+  long seed = D.seed();
+
+  @Option(names = "--images", description = "world samples to train on (default ${DEFAULT-VALUE})")
+  int images = D.trainImages();
+
+  @Option(names = "--captions-for-cinv", description = "fresh world captions for the Perfusion covariance (default ${DEFAULT-VALUE})")
+  int cinvCaptions = D.captionsForCinv();
+
+  @Option(names = "--vae-channels", split = ",", description = "VAE block_out_channels (default 32,64,64: spatial factor 4)")
+  List<Integer> vaeChannels = D.vaeChannels();
+
+  @Option(names = "--unet-channels", split = ",", description = "UNet block_out_channels, cross attention in every level (default 64,128)")
+  List<Integer> unetChannels = D.unetChannels();
+
+  @Option(names = "--unet-heads", description = "attention heads per UNet level (default ${DEFAULT-VALUE})")
+  int unetHeads = D.unetHeads();
+
+  @Option(names = "--text-width", description = "text encoder hidden size = UNet cross_attention_dim (default ${DEFAULT-VALUE})")
+  int textWidth = D.textWidth();
+
+  @Option(names = "--text-layers", description = "text encoder layers (default ${DEFAULT-VALUE})")
+  int textLayers = D.textLayers();
+
+  @Option(names = "--text-heads", description = "text encoder attention heads (default ${DEFAULT-VALUE})")
+  int textHeads = D.textHeads();
+
+  @Override
+  public Integer call() throws Exception {
+    BaseModelBuilder.Settings s = D.withSteps(vaeSteps, unetSteps, batch).withData(seed, images, cinvCaptions)
+        .withWidths(vaeChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads);
+    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, System.err);
+    spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
+        r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);
+    return 0;
+  }
+}

@@ -1,0 +1,386 @@
+package org.perfusionjobs.cli.base;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.perfusionjobs.engine.clip.ClipTextConfig;
+import org.perfusionjobs.engine.clip.ClipTextModel;
+import org.perfusionjobs.engine.clip.ClipTokenizer;
+import org.perfusionjobs.engine.config.Configs;
+import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
+import org.perfusionjobs.engine.pipeline.EngineOptions;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.engine.scheduler.NoiseSchedule;
+import org.perfusionjobs.engine.scheduler.SchedulerConfig;
+import org.perfusionjobs.engine.train.DiffusionTrainer;
+import org.perfusionjobs.engine.train.VaeTrainer;
+import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
+import org.perfusionjobs.engine.unet.UNet2DConditionModel;
+import org.perfusionjobs.engine.vae.AutoencoderKL;
+import org.perfusionjobs.engine.vae.AutoencoderKLConfig;
+import org.perfusionjobs.engine.vae.DiagonalGaussian;
+import org.perfusionjobs.world.Sample;
+import org.perfusionjobs.world.TokenizerBuilder;
+import org.perfusionjobs.world.World;
+
+/**
+ * Trains the project's own base model (issue 5) from the procedural world into a diffusers
+ * Stable Diffusion folder that {@link StableDiffusionPipeline#load} reads:
+ *
+ * <ol>
+ *   <li>{@code tokenizer/}: CLIP BPE built from the world's captions ({@link TokenizerBuilder});
+ *   <li>{@code vae/}: an AutoencoderKL trained on the world's 64x64 images ({@link VaeTrainer});
+ *   <li>latents of every training image (posterior means), and {@code scaling_factor} = 1 / std
+ *       of those latents (SD's recipe), written into {@code vae/config.json};
+ *   <li>{@code text_encoder/} + {@code unet/}: trained jointly with the epsilon loss on (scaled
+ *       latent, caption) pairs ({@link DiffusionTrainer}, caption dropout for guidance);
+ *   <li>{@code model_index.json} and {@code scheduler/scheduler_config.json} (DDIM, scaled_linear
+ *       0.00085..0.012 over 1000 steps, as SD v1);
+ *   <li>the folder is loaded back with {@link StableDiffusionPipeline}, and the Perfusion
+ *       covariance of its text encoder is computed from fresh world captions and saved beside it.
+ * </ol>
+ *
+ * <p>The default widths (see {@link Settings#defaults()}) suit 64x64 images on a CPU: VAE
+ * channels [32, 64, 64] (spatial factor 4, so 4x16x16 latents), UNet [64, 128] with cross
+ * attention in both levels (4 heads each), text encoder 64 wide, 4 layers, 4 heads.
+ */
+public final class BaseModelBuilder {
+  /** Image side of the world's samples. */
+  public static final int IMAGE_SIZE = 64;
+
+  /** Everything the builder needs; {@link #defaults()} documents the defaults. */
+  public record Settings(
+      int vaeSteps,
+      int unetSteps,
+      int batch,
+      long seed,
+      int trainImages,
+      int captionsForCinv,
+      List<Integer> vaeChannels,
+      List<Integer> unetChannels,
+      int unetHeads,
+      int textWidth,
+      int textLayers,
+      int textHeads,
+      float vaeLearningRate,
+      float unetLearningRate,
+      float captionDropout) {
+    public Settings {
+      if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || trainImages < batch || captionsForCinv < 1) {
+        throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch
+            + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv);
+      }
+      vaeChannels = List.copyOf(vaeChannels);
+      unetChannels = List.copyOf(unetChannels);
+    }
+
+    /**
+     * 2000 VAE steps, 6000 UNet steps, batch 16, seed 0, 4096 training images, 5000 captions for
+     * Cinv; VAE [32, 64, 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4 heads
+     * (MLP 4x); learning rates 5e-4 (VAE) and 3e-4 (text encoder + UNet); caption dropout 0.1.
+     */
+    public static Settings defaults() {
+      return new Settings(2000, 6000, 16, 0, 4096, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f);
+    }
+
+    public Settings withSteps(int vae, int unet, int batchSize) {
+      return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout);
+    }
+
+    public Settings withData(long seedValue, int images, int cinvCaptions) {
+      return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout);
+    }
+
+    public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, unet, heads, text, layers, textHeadCount,
+          vaeLearningRate, unetLearningRate, captionDropout);
+    }
+  }
+
+  /** What a build produced: the folder, the estimated scaling factor, last losses and timings per stage. */
+  public record Result(Path folder, float scalingFactor, float lastVaeLoss, float lastDiffusionLoss, Map<String, Duration> timings) {
+    public Duration total() {
+      return timings.values().stream().reduce(Duration.ZERO, Duration::plus);
+    }
+  }
+
+  private BaseModelBuilder() {}
+
+  /** Builds the model folder {@code out} (created; existing component files are overwritten). Progress goes to {@code log}. */
+  public static Result build(Path out, Settings s, PrintStream log) throws IOException {
+    Files.createDirectories(out);
+    Map<String, Duration> timings = new LinkedHashMap<>();
+    World world = new World();
+
+    long t = System.nanoTime();
+    TokenizerBuilder.Tokenizer bpe = TokenizerBuilder.build(world, TokenizerBuilder.DEFAULT_CORPUS_SEED, TokenizerBuilder.DEFAULT_CORPUS_SIZE);
+    TokenizerBuilder.write(bpe, out.resolve("tokenizer"));
+    log.printf("tokenizer: %d tokens -> %s%n", bpe.size(), out.resolve("tokenizer"));
+    timings.put("tokenizer", since(t));
+
+    t = System.nanoTime();
+    List<Sample> samples = world.samples(s.seed(), s.trainImages()).toList();
+    List<String> captions = samples.stream().map(Sample::caption).toList();
+    timings.put("render", since(t));
+    log.printf("world: %d samples (seed %d) rendered in %d ms%n", samples.size(), s.seed(), timings.get("render").toMillis());
+
+    float scaling;
+    float vaeLoss = Float.NaN;
+    float diffLoss = Float.NaN;
+    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
+      NDArray images = images(samples, data);
+
+      // --- VAE ---
+      t = System.nanoTime();
+      AutoencoderKL vae = new AutoencoderKL(vaeConfig(s, 1f));
+      vae.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 1);
+      SplittableRandom vaeRnd = new SplittableRandom(s.seed() * 13 + 2);
+      float[] vaeLast = {Float.NaN};
+      int every = Math.max(1, s.vaeSteps() / 20);
+      long vaeStart = System.nanoTime();
+      try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, s.seed()))) {
+        trainer.train(step -> images.get(indices(vaeRnd, s.trainImages(), s.batch(), data)), s.vaeSteps(), (step, loss) -> {
+          vaeLast[0] = loss.total();
+          if (step % every == 0 || step == s.vaeSteps()) { // step is 1-based
+            log.printf("vae step %d/%d: loss %.4f (L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.vaeSteps(), loss.total(), loss.reconstruction(),
+                loss.kl(), (System.nanoTime() - vaeStart) / 1e6 / step);
+          }
+        });
+      }
+      vaeLoss = vaeLast[0];
+      timings.put("vae", since(t));
+
+      // --- latents and scaling factor ---
+      t = System.nanoTime();
+      NDArray rawLatents = encodeAll(vae, images, s.batch(), data);
+      NDArray raw64 = rawLatents.toType(DataType.FLOAT64, false);
+      float std = (float) raw64.sub(raw64.mean()).square().mean().sqrt().getDouble(); // population std over every latent element
+      if (!(std > 0) || !Float.isFinite(std)) {
+        throw new IllegalStateException("latent std is " + std + "; the VAE did not train");
+      }
+      scaling = 1f / std;
+      NDArray latents = rawLatents.mul(scaling);
+      AutoencoderKL scaledVae = vae; // same weights; only the config's scaling_factor changes
+      VaeTrainer.save(scaledVae, out.resolve("vae"));
+      setScalingFactor(out.resolve("vae").resolve("config.json"), scaling);
+      log.printf("latents: %s, std %.4f -> scaling_factor %.5f%n", latents.getShape(), std, scaling);
+      timings.put("latents", since(t));
+
+      // --- text encoder + UNet ---
+      t = System.nanoTime();
+      try (ClipTokenizer tok = ClipTokenizer.load(out.resolve("tokenizer"))) {
+        ClipTextModel te = new ClipTextModel(textConfig(s, tok.vocabSize()));
+        te.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 3);
+        UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig(s, latents.getShape().get(2)));
+        unet.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 4);
+        NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
+        DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(s.unetLearningRate()).withCaptionDropout(s.captionDropout());
+        SplittableRandom rnd = new SplittableRandom(s.seed() * 13 + 5);
+        int everyU = Math.max(1, s.unetSteps() / 20);
+        long start = System.nanoTime();
+        double window = 0;
+        int inWindow = 0;
+        try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, unet, schedule, opts)) {
+          for (int step = 0; step < s.unetSteps(); step++) {
+            DiffusionTrainer.StepLoss l;
+            try (NDScope scope = new NDScope()) {
+              scope.suppressNotUsedWarning();
+              long[] idx = rnd.ints(s.batch(), 0, s.trainImages()).asLongStream().toArray();
+              List<String> caps = new ArrayList<>(s.batch());
+              for (long i : idx) {
+                caps.add(captions.get((int) i));
+              }
+              l = trainer.step(latents.get(data.create(idx)), caps, s.seed() * 1_000_003L + step);
+            }
+            diffLoss = l.loss();
+            window += l.loss();
+            inWindow++;
+            if ((step + 1) % everyU == 0 || step + 1 == s.unetSteps()) {
+              log.printf("unet step %d/%d: eps MSE %.4f (mean of last %d), %.0f ms/step%n", step + 1, s.unetSteps(), window / inWindow, inWindow,
+                  (System.nanoTime() - start) / 1e6 / (step + 1));
+              window = 0;
+              inWindow = 0;
+            }
+          }
+          trainer.save(out);
+        }
+      }
+      timings.put("unet", since(t));
+    }
+
+    writeModelIndex(out);
+    writeSchedulerConfig(out.resolve("scheduler"));
+
+    // --- verify and covariance ---
+    t = System.nanoTime();
+    List<String> cinvCaptions = world.captions(s.seed() + 1_000_000L, s.captionsForCinv());
+    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(out, EngineOptions.cpu())) {
+      Covariance cov = CovarianceBuilder.compute(sd, cinvCaptions, false, "world captions (seed " + (s.seed() + 1_000_000L) + ", n " + s.captionsForCinv() + ")",
+          done -> {});
+      cov.save(out.resolve(Covariance.FILE_NAME));
+      log.printf("covariance: %d captions -> %s (sha256 %s)%n", cinvCaptions.size(), out.resolve(Covariance.FILE_NAME), cov.hash());
+    }
+    timings.put("covariance", since(t));
+    Result r = new Result(out, scaling, vaeLoss, diffLoss, timings);
+    StringBuilder sb = new StringBuilder();
+    timings.forEach((k, v) -> sb.append(k).append(' ').append(String.format("%.1f s", v.toMillis() / 1000.0)).append(", "));
+    log.printf("base model -> %s%ntimings: %stotal %.1f s%n", out.toAbsolutePath(), sb, r.total().toMillis() / 1000.0);
+    return r;
+  }
+
+  /** The VAE config: DownEncoderBlock2D per channel entry, 1 layer per block, 4 latent channels, 8 groups. */
+  public static AutoencoderKLConfig vaeConfig(Settings s, float scalingFactor) {
+    int n = s.vaeChannels().size();
+    return new AutoencoderKLConfig(3, 3, java.util.Collections.nCopies(n, "DownEncoderBlock2D"), java.util.Collections.nCopies(n, "UpDecoderBlock2D"),
+        s.vaeChannels(), 1, "silu", 4, 8, IMAGE_SIZE, scalingFactor);
+  }
+
+  /** The text encoder config: {@code textWidth} wide, MLP 4x, quick_gelu, 77 positions. */
+  public static ClipTextConfig textConfig(Settings s, int vocabSize) {
+    return new ClipTextConfig(vocabSize, s.textWidth(), 4 * s.textWidth(), s.textLayers(), s.textHeads(), TokenizerBuilder.MODEL_MAX_LENGTH, "quick_gelu", 1e-5f);
+  }
+
+  /** The UNet config as diffusers JSON (parsed by the engine's reader): cross attention in every level. */
+  public static UNet2DConditionConfig unetConfig(Settings s, long latentSize) throws IOException {
+    ObjectNode j = unetJson(s, (int) latentSize);
+    return Configs.json().treeToValue(j, UNet2DConditionConfig.class);
+  }
+
+  static ObjectNode unetJson(Settings s, int latentSize) {
+    int n = s.unetChannels().size();
+    ObjectNode j = Configs.json().createObjectNode();
+    j.put("_class_name", "UNet2DConditionModel");
+    j.put("sample_size", latentSize);
+    j.put("in_channels", 4);
+    j.put("out_channels", 4);
+    ArrayNode ch = j.putArray("block_out_channels");
+    s.unetChannels().forEach(ch::add);
+    j.put("layers_per_block", 1);
+    ArrayNode down = j.putArray("down_block_types");
+    ArrayNode up = j.putArray("up_block_types");
+    ArrayNode heads = j.putArray("attention_head_dim");
+    for (int i = 0; i < n; i++) {
+      down.add("CrossAttnDownBlock2D");
+      up.add("CrossAttnUpBlock2D");
+      heads.add(s.unetHeads());
+    }
+    j.put("mid_block_type", "UNetMidBlock2DCrossAttn");
+    j.put("cross_attention_dim", s.textWidth());
+    j.put("norm_num_groups", 8);
+    j.put("norm_eps", 1e-5);
+    j.put("flip_sin_to_cos", true);
+    j.put("freq_shift", 0);
+    j.put("downsample_padding", 1);
+    j.put("act_fn", "silu");
+    j.put("use_linear_projection", false);
+    j.put("transformer_layers_per_block", 1);
+    return j;
+  }
+
+  private static NDArray images(List<Sample> samples, NDManager m) {
+    NDList list = new NDList();
+    try (NDManager tmp = m.newSubManager()) {
+      for (Sample s : samples) {
+        list.add(ImageCodec.toTensor(s.image(), tmp));
+      }
+      NDArray all = NDArrays.concat(list);
+      all.attach(m);
+      return all;
+    }
+  }
+
+  private static NDArray indices(SplittableRandom rnd, int n, int batch, NDManager m) {
+    return m.create(rnd.ints(batch, 0, n).asLongStream().toArray());
+  }
+
+  private static NDArray encodeAll(AutoencoderKL vae, NDArray images, int batch, NDManager m) {
+    long n = images.getShape().get(0);
+    List<float[]> parts = new ArrayList<>();
+    Shape one = null;
+    for (long i = 0; i < n; i += batch) {
+      try (NDScope scope = new NDScope()) {
+        scope.suppressNotUsedWarning();
+        DiagonalGaussian d = vae.encode(images.get(i + ":" + Math.min(n, i + batch)));
+        one = d.mean().getShape();
+        parts.add(d.mean().toFloatArray());
+      }
+    }
+    int per = (int) (one.size() / one.get(0));
+    float[] all = new float[(int) n * per];
+    int o = 0;
+    for (float[] p : parts) {
+      System.arraycopy(p, 0, all, o, p.length);
+      o += p.length;
+    }
+    return m.create(all, new Shape(n, one.get(1), one.get(2), one.get(3)));
+  }
+
+  private static void setScalingFactor(Path config, float scaling) throws IOException {
+    ObjectNode json = (ObjectNode) Configs.json().readTree(config.toFile());
+    json.put("scaling_factor", scaling);
+    Files.writeString(config, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
+  }
+
+  static void writeModelIndex(Path out) throws IOException {
+    ObjectNode j = Configs.json().createObjectNode();
+    j.put("_class_name", "StableDiffusionPipeline");
+    j.put("_diffusers_version", "0.27.2");
+    j.putArray("feature_extractor").addNull().addNull();
+    j.putArray("image_encoder").addNull().addNull();
+    j.put("requires_safety_checker", false);
+    j.putArray("safety_checker").addNull().addNull();
+    j.putArray("scheduler").add("diffusers").add("DDIMScheduler");
+    j.putArray("text_encoder").add("transformers").add("CLIPTextModel");
+    j.putArray("tokenizer").add("transformers").add("CLIPTokenizer");
+    j.putArray("unet").add("diffusers").add("UNet2DConditionModel");
+    j.putArray("vae").add("diffusers").add("AutoencoderKL");
+    Files.writeString(out.resolve("model_index.json"), Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
+  }
+
+  static void writeSchedulerConfig(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    ObjectNode j = Configs.json().createObjectNode();
+    j.put("_class_name", "DDIMScheduler");
+    j.put("_diffusers_version", "0.27.2");
+    j.put("beta_end", 0.012);
+    j.put("beta_schedule", "scaled_linear");
+    j.put("beta_start", 0.00085);
+    j.put("clip_sample", false);
+    j.put("clip_sample_range", 1.0);
+    j.put("dynamic_thresholding_ratio", 0.995);
+    j.put("num_train_timesteps", 1000);
+    j.put("prediction_type", "epsilon");
+    j.put("rescale_betas_zero_snr", false);
+    j.put("sample_max_value", 1.0);
+    j.put("set_alpha_to_one", false);
+    j.put("steps_offset", 1);
+    j.put("thresholding", false);
+    j.put("timestep_spacing", "leading");
+    j.putNull("trained_betas");
+    Files.writeString(dir.resolve("scheduler_config.json"), Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
+  }
+
+  private static Duration since(long t0) {
+    return Duration.ofNanos(System.nanoTime() - t0);
+  }
+}

@@ -11,8 +11,8 @@ import org.perfusionjobs.engine.io.SafetensorsFile;
 
 /**
  * Caller-supplied starting noise x_T, like diffusers' {@code latents=}: with it, a run can be
- * reproduced exactly across implementations. Values are used as given (no init-sigma scaling is
- * applied, as diffusers does for DDIM; samplers whose init sigma is not 1 scale it).
+ * reproduced exactly across implementations. As in diffusers, they are multiplied by the sampler's
+ * initial noise sigma (1 for DDIM, so DDIM uses them as given).
  */
 public record InitialLatents(float[] data, long[] shape) {
 

@@ -4,11 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.perfusionjobs.engine.io.ModelLoadException;
+import org.perfusionjobs.engine.io.SafetensorsBytes;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.SafetensorsWriter;
 
@@ -43,23 +43,11 @@ public final class ConceptFile {
   }
 
   public static byte[] toBytes(Concept c) throws IOException {
-    Path tmp = Files.createTempFile("concept", ".safetensors");
-    try {
-      write(c, tmp);
-      return Files.readAllBytes(tmp);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    return SafetensorsBytes.write(tmp -> write(c, tmp));
   }
 
   public static Concept fromBytes(byte[] bytes) throws IOException {
-    Path tmp = Files.createTempFile("concept", ".safetensors");
-    try {
-      Files.write(tmp, bytes);
-      return read(tmp);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    return SafetensorsBytes.read(bytes, ConceptFile::read);
   }
 
   public static Concept read(Path file) throws IOException {

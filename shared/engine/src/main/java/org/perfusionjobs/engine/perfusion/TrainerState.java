@@ -3,11 +3,11 @@ package org.perfusionjobs.engine.perfusion;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.perfusionjobs.engine.io.ModelLoadException;
+import org.perfusionjobs.engine.io.SafetensorsBytes;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.SafetensorsWriter;
 
@@ -34,7 +34,10 @@ public record TrainerState(
     double lastLoss) {
 
   public byte[] toBytes() throws IOException {
-    Path tmp = Files.createTempFile("trainer-state", ".safetensors");
+    return SafetensorsBytes.write(this::write);
+  }
+
+  private void write(Path file) throws IOException {
     try (NDManager m = NDManager.newBaseManager()) {
       Map<String, NDArray> t = new LinkedHashMap<>();
       t.put("i_star", m.create(iStar));
@@ -53,33 +56,28 @@ public record TrainerState(
       meta.put("seed", Long.toString(seed));
       meta.put("completed_steps", Integer.toString(completedSteps));
       meta.put("last_loss", Double.toString(lastLoss));
-      SafetensorsWriter.write(tmp, t, meta);
-      return Files.readAllBytes(tmp);
-    } finally {
-      Files.deleteIfExists(tmp);
+      SafetensorsWriter.write(file, t, meta);
     }
   }
 
   public static TrainerState fromBytes(byte[] bytes) throws IOException {
-    Path tmp = Files.createTempFile("trainer-state", ".safetensors");
-    try {
-      Files.write(tmp, bytes);
-      try (SafetensorsFile f = SafetensorsFile.open(tmp); NDManager m = NDManager.newBaseManager()) {
-        Map<String, String> meta = f.metadata();
-        if (!"perfusion-trainer-state/1".equals(meta.get("format"))) {
-          throw new ModelLoadException("not a Perfusion trainer state (format '" + meta.get("format") + "')");
-        }
-        Map<String, float[]> all = new LinkedHashMap<>();
-        for (String name : f.tensors().keySet()) {
-          all.put(name, f.read(name, m).toFloatArray());
-        }
-        return new TrainerState(meta.get("placeholder"), meta.get("superclass"), Long.parseLong(meta.get("seed")),
-            Integer.parseInt(meta.get("completed_steps")), all.get("i_star"), all.get("i_super"), all.get("embedding"),
-            all.get("adam_m.embedding"), all.get("adam_v.embedding"), prefixed(all, "target_k."), prefixed(all, "target_v."),
-            prefixed(all, "adam_m.target_v."), prefixed(all, "adam_v.target_v."), Double.parseDouble(meta.get("last_loss")));
+    return SafetensorsBytes.read(bytes, TrainerState::read);
+  }
+
+  private static TrainerState read(Path file) throws IOException {
+    try (SafetensorsFile f = SafetensorsFile.open(file); NDManager m = NDManager.newBaseManager()) {
+      Map<String, String> meta = f.metadata();
+      if (!"perfusion-trainer-state/1".equals(meta.get("format"))) {
+        throw new ModelLoadException("not a Perfusion trainer state (format '" + meta.get("format") + "')");
       }
-    } finally {
-      Files.deleteIfExists(tmp);
+      Map<String, float[]> all = new LinkedHashMap<>();
+      for (String name : f.tensors().keySet()) {
+        all.put(name, f.read(name, m).toFloatArray());
+      }
+      return new TrainerState(meta.get("placeholder"), meta.get("superclass"), Long.parseLong(meta.get("seed")),
+          Integer.parseInt(meta.get("completed_steps")), all.get("i_star"), all.get("i_super"), all.get("embedding"),
+          all.get("adam_m.embedding"), all.get("adam_v.embedding"), prefixed(all, "target_k."), prefixed(all, "target_v."),
+          prefixed(all, "adam_m.target_v."), prefixed(all, "adam_v.target_v."), Double.parseDouble(meta.get("last_loss")));
     }
   }
 

@@ -57,10 +57,14 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--text-heads", description = "text encoder attention heads (default ${DEFAULT-VALUE})")
   int textHeads = D.textHeads();
 
+  @Option(names = "--frozen-text-fraction", description = "share of the UNet steps trained with the text encoder frozen, at the end (default ${DEFAULT-VALUE})")
+  float frozenTextFraction = D.frozenTextFraction();
+
   @Override
   public Integer call() throws Exception {
     BaseModelBuilder.Settings s = D.withSteps(vaeSteps, unetSteps, batch).withData(seed, images, cinvCaptions)
-        .withWidths(vaeChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads);
+        .withWidths(vaeChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads)
+        .withFrozenTextFraction(frozenTextFraction);
     BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, System.err);
     spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
         r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);

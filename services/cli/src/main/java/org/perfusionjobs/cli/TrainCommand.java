@@ -62,11 +62,24 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--checkpoint", description = "trainer state file: resumed from if present, written every 50 steps")
   Path checkpoint;
 
+  @Option(names = "--template", description = "training prompt with {} for the word; repeatable (default: the method's photo templates)")
+  List<String> templates = new ArrayList<>();
+
+  @Option(names = "--lr-value", description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
+  float lrValue = TrainingConfig.defaults("w", "s").valueLearningRate();
+
+  @Option(names = "--lr-embedding", description = "learning rate of the word embedding (default: ${DEFAULT-VALUE})")
+  float lrEmbedding = TrainingConfig.defaults("w", "s").embeddingLearningRate();
+
   @Override
   public Integer call() throws Exception {
     var err = spec.commandLine().getErr();
     TrainingImages data = readImages(images);
-    TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(batch, accumulation).withSeed(seed).withRandomFlip(!noFlip);
+    TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(batch, accumulation).withSeed(seed).withRandomFlip(!noFlip)
+        .withLearningRates(lrValue, lrEmbedding);
+    if (!templates.isEmpty()) {
+      cfg = cfg.withTemplates(templates);
+    }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       if (covariance != null) {
         sd.setCovariance(Covariance.load(covariance));

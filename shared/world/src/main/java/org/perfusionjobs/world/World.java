@@ -25,7 +25,21 @@ public final class World {
 
   /** @param twoObjectFraction the share of scenes with two objects, in [0, 1] */
   public World(double twoObjectFraction) {
-    this.scenes = new SceneSampler(twoObjectFraction);
+    this(twoObjectFraction, 0);
+  }
+
+  /**
+   * A world whose objects are striped with probability {@code stripedFraction} (for the evaluator's
+   * pattern detector; captions do not mention patterns). With 0 the scenes are those of
+   * {@link #World(double)}.
+   */
+  public World(double twoObjectFraction, double stripedFraction) {
+    this.scenes = new SceneSampler(twoObjectFraction, stripedFraction);
+  }
+
+  /** Renders a given scene with jitter from {@code seed}: for hand-made scenes such as a concept's training images. */
+  public Rendering render(Scene scene, long seed) {
+    return renderer.render(scene, new SplittableRandom(seed));
   }
 
   public Sample sample(long seed) {

@@ -32,14 +32,23 @@ public final class WorldRenderer {
     }
     List<BufferedImage> masks = new ArrayList<>();
     for (SceneObject object : scene.objects()) {
-      double[] coverage = coverage(object, rng);
+      double[][] coverage = coverage(object, rng); // [own colour, stripe colour], disjoint subsamples
+      double[] own = coverage[0];
+      double[] stripe = coverage[1];
       for (int c = 0; c < 3; c++) {
         double value = channel(object.colour().rgb(), c);
-        for (int i = 0; i < coverage.length; i++) {
-          rgb[c][i] += (value - rgb[c][i]) * coverage[i];
+        double white = channel(Pattern.STRIPE_RGB, c);
+        for (int i = 0; i < own.length; i++) {
+          rgb[c][i] = stripe[i] == 0
+              ? rgb[c][i] + (value - rgb[c][i]) * own[i]
+              : rgb[c][i] * (1 - own[i] - stripe[i]) + value * own[i] + white * stripe[i];
         }
       }
-      masks.add(mask(coverage));
+      double[] total = new double[own.length];
+      for (int i = 0; i < total.length; i++) {
+        total[i] = own[i] + stripe[i];
+      }
+      masks.add(mask(total));
     }
     BufferedImage image = new BufferedImage(SIZE, SIZE, BufferedImage.TYPE_INT_RGB);
     for (int i = 0; i < SIZE * SIZE; i++) {
@@ -51,29 +60,37 @@ public final class WorldRenderer {
     return new Rendering(image, masks);
   }
 
-  /** The fraction of each pixel the object covers, row-major. */
-  private static double[] coverage(SceneObject object, SplittableRandom rng) {
+  /** The fraction of each pixel the object covers in its own colour and in the stripe colour, row-major. */
+  private static double[][] coverage(SceneObject object, SplittableRandom rng) {
     double radius = object.size().radius();
     double cx = centre(object.position().column(), radius, rng);
     double cy = centre(object.position().row(), radius, rng);
-    double[] coverage = new double[SIZE * SIZE];
+    double[][] coverage = new double[2][SIZE * SIZE];
     int x0 = (int) Math.floor(cx - radius);
     int x1 = (int) Math.ceil(cx + radius);
     int y0 = (int) Math.floor(cy - radius);
     int y1 = (int) Math.ceil(cy + radius);
+    double n = SUBSAMPLES * SUBSAMPLES;
     for (int y = y0; y < y1; y++) {
       for (int x = x0; x < x1; x++) {
-        int inside = 0;
+        int own = 0;
+        int stripe = 0;
         for (int sy = 0; sy < SUBSAMPLES; sy++) {
           double v = (y + (sy + 0.5) / SUBSAMPLES - cy) / radius;
+          boolean ownRow = object.pattern().ownColourAt(v);
           for (int sx = 0; sx < SUBSAMPLES; sx++) {
             double u = (x + (sx + 0.5) / SUBSAMPLES - cx) / radius;
             if (object.shape().contains(u, v)) {
-              inside++;
+              if (ownRow) {
+                own++;
+              } else {
+                stripe++;
+              }
             }
           }
         }
-        coverage[y * SIZE + x] = inside / (double) (SUBSAMPLES * SUBSAMPLES);
+        coverage[0][y * SIZE + x] = own / n;
+        coverage[1][y * SIZE + x] = stripe / n;
       }
     }
     return coverage;

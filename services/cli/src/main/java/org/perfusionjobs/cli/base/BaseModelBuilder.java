@@ -82,39 +82,75 @@ public final class BaseModelBuilder {
       int textHeads,
       float vaeLearningRate,
       float unetLearningRate,
-      float captionDropout) {
+      float captionDropout,
+      float frozenTextFraction) {
     public Settings {
-      if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || trainImages < batch || captionsForCinv < 1) {
+      if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || trainImages < batch || captionsForCinv < 1
+          || !(frozenTextFraction >= 0 && frozenTextFraction <= 1)) {
         throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch
-            + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv);
+            + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv + ", frozen text fraction "
+            + frozenTextFraction + " (in [0, 1])");
       }
       vaeChannels = List.copyOf(vaeChannels);
       unetChannels = List.copyOf(unetChannels);
     }
 
     /**
-     * 2000 VAE steps, 6000 UNet steps, batch 16, seed 0, 4096 training images, 5000 captions for
+     * 2500 VAE steps, 8000 UNet steps, batch 16, seed 0, 8192 training images, 5000 captions for
      * Cinv; VAE [32, 64, 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4 heads
-     * (MLP 4x); learning rates 5e-4 (VAE) and 3e-4 (text encoder + UNet); caption dropout 0.1.
+     * (MLP 4x); peak learning rates 5e-4 (VAE) and 3e-4 (text encoder + UNet), warm-up then cosine
+     * decay ({@link #learningRate}); caption dropout 0.1; the text encoder frozen for the last 20%
+     * of the UNet steps.
      */
     public static Settings defaults() {
-      return new Settings(2000, 6000, 16, 0, 4096, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f);
+      return new Settings(2500, 8000, 16, 0, 8192, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f);
+    }
+
+    /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
+    public int jointSteps() {
+      return Math.round(unetSteps * (1 - frozenTextFraction));
     }
 
     public Settings withSteps(int vae, int unet, int batchSize) {
       return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction);
     }
 
     public Settings withData(long seedValue, int images, int cinvCaptions) {
       return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction);
     }
 
     public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, unet, heads, text, layers, textHeadCount,
-          vaeLearningRate, unetLearningRate, captionDropout);
+          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction);
     }
+
+    public Settings withFrozenTextFraction(float fraction) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction);
+    }
+  }
+
+  /** UNet steps between snapshots of text_encoder/ and unet/ (the folder loads at each). */
+  static final int SNAPSHOT_EVERY = 1000;
+
+  /** Steps of linear warm-up before the cosine decay. */
+  static final int WARMUP_STEPS = 100;
+
+  /**
+   * The learning rate of 0-based step {@code step} of {@code steps}: linear warm-up over
+   * {@link #WARMUP_STEPS} (or a tenth of a shorter run), then cosine decay from {@code peak} to a
+   * tenth of it. A short run cannot afford a long tail at full rate; the decay does much of what
+   * weight averaging would.
+   */
+  static float learningRate(float peak, int step, int steps) {
+    int warmup = Math.min(WARMUP_STEPS, Math.max(1, steps / 10));
+    if (step < warmup) {
+      return peak * (step + 1) / warmup;
+    }
+    double progress = (step - warmup) / (double) Math.max(1, steps - warmup);
+    return (float) (peak * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress)))));
   }
 
   /** What a build produced: the folder, the estimated scaling factor, last losses and timings per stage. */
@@ -159,7 +195,9 @@ public final class BaseModelBuilder {
       int every = Math.max(1, s.vaeSteps() / 20);
       long vaeStart = System.nanoTime();
       try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, s.seed()))) {
+        trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), 0, s.vaeSteps()));
         trainer.train(step -> images.get(indices(vaeRnd, s.trainImages(), s.batch(), data)), s.vaeSteps(), (step, loss) -> {
+          trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), step, s.vaeSteps()));
           vaeLast[0] = loss.total();
           if (step % every == 0 || step == s.vaeSteps()) { // step is 1-based
             log.printf("vae step %d/%d: loss %.4f (L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.vaeSteps(), loss.total(), loss.reconstruction(),
@@ -194,41 +232,61 @@ public final class BaseModelBuilder {
         UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig(s, latents.getShape().get(2)));
         unet.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 4);
         NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
-        DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(s.unetLearningRate()).withCaptionDropout(s.captionDropout());
+        // The folder is complete from the first snapshot on, so a snapshot can be sampled while training goes on.
+        writeModelIndex(out);
+        writeSchedulerConfig(out.resolve("scheduler"));
         SplittableRandom rnd = new SplittableRandom(s.seed() * 13 + 5);
         int everyU = Math.max(1, s.unetSteps() / 20);
         long start = System.nanoTime();
         double window = 0;
         int inWindow = 0;
-        try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, unet, schedule, opts)) {
-          for (int step = 0; step < s.unetSteps(); step++) {
-            DiffusionTrainer.StepLoss l;
-            try (NDScope scope = new NDScope()) {
-              scope.suppressNotUsedWarning();
-              long[] idx = rnd.ints(s.batch(), 0, s.trainImages()).asLongStream().toArray();
-              List<String> caps = new ArrayList<>(s.batch());
-              for (long i : idx) {
-                caps.add(captions.get((int) i));
-              }
-              l = trainer.step(latents.get(data.create(idx)), caps, s.seed() * 1_000_003L + step);
-            }
-            diffLoss = l.loss();
-            window += l.loss();
-            inWindow++;
-            if ((step + 1) % everyU == 0 || step + 1 == s.unetSteps()) {
-              log.printf("unet step %d/%d: eps MSE %.4f (mean of last %d), %.0f ms/step%n", step + 1, s.unetSteps(), window / inWindow, inWindow,
-                  (System.nanoTime() - start) / 1e6 / (step + 1));
-              window = 0;
-              inWindow = 0;
-            }
+        int step = 0;
+        // Phase 1 trains text encoder and UNet jointly; phase 2 freezes the encoder (fresh optimiser moments for the UNet).
+        for (boolean frozen : new boolean[] {false, true}) {
+          int end = frozen ? s.unetSteps() : s.jointSteps();
+          if (step >= end) {
+            continue;
           }
-          trainer.save(out);
+          DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(s.unetLearningRate())
+              .withCaptionDropout(s.captionDropout()).withFrozenTextEncoder(frozen);
+          if (frozen) {
+            log.printf("unet step %d: text encoder frozen from here on%n", step);
+          }
+          try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, unet, schedule, opts)) {
+            for (; step < end; step++) {
+              trainer.optimizer().setLearningRate(learningRate(s.unetLearningRate(), step, s.unetSteps()));
+              DiffusionTrainer.StepLoss l;
+              try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                long[] idx = rnd.ints(s.batch(), 0, s.trainImages()).asLongStream().toArray();
+                List<String> caps = new ArrayList<>(s.batch());
+                for (long i : idx) {
+                  caps.add(captions.get((int) i));
+                }
+                l = trainer.step(latents.get(data.create(idx)), caps, s.seed() * 1_000_003L + step);
+              }
+              diffLoss = l.loss();
+              window += l.loss();
+              inWindow++;
+              if ((step + 1) % everyU == 0 || step + 1 == s.unetSteps()) {
+                log.printf("unet step %d/%d: eps MSE %.4f (mean of last %d), lr %.2e, %.0f ms/step%n", step + 1, s.unetSteps(), window / inWindow,
+                    inWindow, trainer.optimizer().learningRate(), (System.nanoTime() - start) / 1e6 / (step + 1));
+                window = 0;
+                inWindow = 0;
+              }
+              if ((step + 1) % SNAPSHOT_EVERY == 0 && step + 1 < s.unetSteps()) {
+                trainer.save(out);
+                log.printf("unet step %d: snapshot saved to %s%n", step + 1, out);
+              }
+            }
+            trainer.save(out);
+          }
         }
       }
       timings.put("unet", since(t));
     }
 
-    writeModelIndex(out);
+    writeModelIndex(out); // also when no UNet step ran
     writeSchedulerConfig(out.resolve("scheduler"));
 
     // --- verify and covariance ---

@@ -83,6 +83,10 @@ public record TrainingConfig(
     return new TrainingConfig(placeholder, superclass, steps, batchSize, gradientAccumulation, value, embedding, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, seed, templates, inferenceBeta, inferenceTau, checkpointEvery);
   }
 
+  public TrainingConfig withTemplates(List<String> v) {
+    return new TrainingConfig(placeholder, superclass, steps, batchSize, gradientAccumulation, valueLearningRate, embeddingLearningRate, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, seed, v, inferenceBeta, inferenceTau, checkpointEvery);
+  }
+
   public TrainingConfig withCheckpointEvery(int v) {
     return new TrainingConfig(placeholder, superclass, steps, batchSize, gradientAccumulation, valueLearningRate, embeddingLearningRate, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, seed, templates, inferenceBeta, inferenceTau, v);
   }

@@ -1,0 +1,80 @@
+package org.perfusionjobs.cli;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.perfusionjobs.evaluator.Accuracy;
+import org.perfusionjobs.evaluator.Evaluator;
+import org.perfusionjobs.evaluator.EvaluatorTrainer;
+import org.perfusionjobs.world.World;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code perfusion train-evaluator}: the world classifier that {@code perfusion eval} scores images with. */
+@Command(name = "train-evaluator", mixinStandardHelpOptions = true,
+    description = "Train the evaluator (shape, colour, position, size, pattern, background per cell) on fresh world images,"
+        + " measure its accuracy on other fresh images and write it to a folder.")
+final class TrainEvaluatorCommand implements Callable<Integer> {
+  private static final EvaluatorTrainer.Options D = EvaluatorTrainer.Options.defaults();
+  /** Seed of the held-out images the accuracy is measured on (the training stream never draws it). */
+  static final long TEST_SEED = 987_654_321L;
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--out", required = true, description = "evaluator folder to write, e.g. models/world-v1/evaluator")
+  Path out;
+
+  @Option(names = "--steps", description = "optimiser steps (default ${DEFAULT-VALUE})")
+  int steps = D.steps();
+
+  @Option(names = "--images-per-step", description = "fresh world images per step (default ${DEFAULT-VALUE})")
+  int imagesPerStep = D.imagesPerStep();
+
+  @Option(names = "--seed", description = "seed of the initial weights and of the training images (default ${DEFAULT-VALUE})")
+  long seed = D.seed();
+
+  @Option(names = "--test-images", description = "fresh images for the accuracy check (default ${DEFAULT-VALUE})")
+  int testImages = 2000;
+
+  @Override
+  public Integer call() throws Exception {
+    var err = spec.commandLine().getErr();
+    EvaluatorTrainer.Options o = new EvaluatorTrainer.Options(steps, imagesPerStep, D.learningRate(), D.twoObjectFraction(), D.stripedFraction(), seed);
+    long t0 = System.nanoTime();
+    try (Evaluator ev = Evaluator.untrained(seed * 31 + 7)) {
+      int every = Math.max(1, steps / 20);
+      double[] window = {0};
+      EvaluatorTrainer.train(ev, o, (step, loss) -> {
+        window[0] += loss;
+        if (step % every == 0 || step == steps) {
+          err.printf("step %d/%d: loss %.4f (mean of last %d), %.0f ms/step%n", step, steps, window[0] / (step % every == 0 ? every : step % every), every,
+              (System.nanoTime() - t0) / 1e6 / step);
+          window[0] = 0;
+        }
+      });
+      double trainSeconds = (System.nanoTime() - t0) / 1e9;
+      Accuracy mixed = Accuracy.measure(ev, new World(D.twoObjectFraction(), D.stripedFraction()), TEST_SEED, testImages);
+      Accuracy plain = Accuracy.measure(ev, new World(), TEST_SEED + 1, testImages);
+      Map<String, Object> info = new LinkedHashMap<>();
+      info.put("command", "perfusion train-evaluator --out " + out + " --steps " + steps + " --images-per-step " + imagesPerStep + " --seed " + seed);
+      info.put("train_seconds", Math.round(trainSeconds));
+      info.put("accuracy_fresh_world_with_stripes", mixed.byAttribute());
+      info.put("accuracy_fresh_plain_world", plain.byAttribute());
+      info.put("test_images", testImages);
+      ev.save(out, info);
+      err.printf("trained in %.0f s%naccuracy on %d fresh images (%.0f%% two-object, %.0f%% striped): %s%naccuracy on %d fresh plain-world images: %s%n",
+          trainSeconds, testImages, 100 * D.twoObjectFraction(), 100 * D.stripedFraction(), format(mixed), testImages, format(plain));
+      spec.commandLine().getOut().println(out);
+    }
+    return 0;
+  }
+
+  static String format(Accuracy a) {
+    StringBuilder sb = new StringBuilder();
+    a.byAttribute().forEach((k, v) -> sb.append(k).append(' ').append(String.format("%.2f%%", 100 * v)).append(", "));
+    return sb.substring(0, sb.length() - 2);
+  }
+}

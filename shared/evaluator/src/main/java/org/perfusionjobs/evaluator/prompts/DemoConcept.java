@@ -1,0 +1,60 @@
+package org.perfusionjobs.evaluator.prompts;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.perfusionjobs.world.Background;
+import org.perfusionjobs.world.Position;
+import org.perfusionjobs.world.Rendering;
+import org.perfusionjobs.world.Scene;
+import org.perfusionjobs.world.SceneObject;
+import org.perfusionjobs.world.Size;
+import org.perfusionjobs.world.World;
+
+/**
+ * The demo concept's training images: {@link PromptSet#DEMO_CONCEPT} (a red star with white
+ * stripes, which the captioned world never shows) in five scenes that vary position, size and
+ * background, each with its exact mask. Backgrounds avoid white, on which the white stripes would
+ * cut the star's outline apart.
+ */
+public final class DemoConcept {
+  public static final String WORD = "zwx";
+  public static final String SUPERCLASS = "star";
+  /** Training prompts in the world's caption language. */
+  public static final List<String> TEMPLATES = List.of("a {}", "a photo of a {}", "a picture of a {}", "a drawing of a {}");
+
+  private DemoConcept() {}
+
+  public static List<Scene> scenes() {
+    return List.of(
+        scene(Position.CENTRE, Size.LARGE, Background.GREY),
+        scene(Position.LEFT, Size.LARGE, Background.SKY),
+        scene(Position.TOP_RIGHT, Size.MEDIUM, Background.SAND),
+        scene(Position.BOTTOM, Size.LARGE, Background.SAND),
+        scene(Position.CENTRE, Size.MEDIUM, Background.SKY));
+  }
+
+  /** Writes {@code concept_<i>.png} and {@code concept_<i>_mask.png} for each scene; returns the image files. */
+  public static List<Path> write(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    World world = new World();
+    List<Path> out = new ArrayList<>();
+    List<Scene> scenes = scenes();
+    for (int i = 0; i < scenes.size(); i++) {
+      Rendering r = world.render(scenes.get(i), 100 + i);
+      Path img = dir.resolve("concept_" + i + ".png");
+      ImageIO.write(r.image(), "png", img.toFile());
+      ImageIO.write(r.masks().get(0), "png", dir.resolve("concept_" + i + "_mask.png").toFile());
+      out.add(img);
+    }
+    return out;
+  }
+
+  private static Scene scene(Position p, Size s, Background bg) {
+    SceneObject c = PromptSet.DEMO_CONCEPT;
+    return new Scene(bg, List.of(new SceneObject(c.shape(), c.colour(), p, s, c.pattern())));
+  }
+}

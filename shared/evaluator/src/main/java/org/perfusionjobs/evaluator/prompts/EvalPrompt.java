@@ -1,0 +1,29 @@
+package org.perfusionjobs.evaluator.prompts;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.perfusionjobs.world.Background;
+import org.perfusionjobs.world.SceneObject;
+
+/**
+ * A prompt and what it asks for: the objects it describes (the concept object, if any, first) and,
+ * per object, which attributes its words fix; the background when {@code background} is set.
+ */
+public record EvalPrompt(String text, List<Asked> objects, Background background, boolean concept) {
+  /** One object of the prompt and the attributes its words fix. */
+  public record Asked(SceneObject object, Set<Attribute> attributes) {
+    public Asked {
+      Objects.requireNonNull(object, "object");
+      attributes = Set.copyOf(attributes);
+    }
+  }
+
+  public EvalPrompt {
+    Objects.requireNonNull(text, "text");
+    objects = List.copyOf(objects);
+    if (objects.isEmpty() || objects.size() > 2) {
+      throw new IllegalArgumentException("objects: a prompt asks for one or two objects, not " + objects.size());
+    }
+  }
+}

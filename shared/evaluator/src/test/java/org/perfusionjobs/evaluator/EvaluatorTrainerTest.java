@@ -1,0 +1,41 @@
+package org.perfusionjobs.evaluator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.perfusionjobs.world.Sample;
+import org.perfusionjobs.world.World;
+
+class EvaluatorTrainerTest {
+  @Test
+  void shortTrainingLowersTheLossAndASavedEvaluatorPredictsTheSame(@TempDir Path dir) throws Exception {
+    List<Float> losses = new ArrayList<>();
+    List<Sample> probe = new World(0.5, 0.3).samples(77, 24).toList();
+    try (Evaluator ev = Evaluator.untrained(3)) {
+      EvaluatorTrainer.train(ev, EvaluatorTrainer.Options.defaults().withSteps(80), (step, loss) -> losses.add(loss));
+      assertEquals(80, losses.size());
+      double first = losses.subList(0, 10).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+      double last = losses.subList(70, 80).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+      // Six softmax heads start near sum(log classes) ~ 7.0; 80 steps learn presence and background at least.
+      assertTrue(first > 4 && last < 0.6 * first, "loss " + first + " -> " + last);
+      ev.save(dir, Map.of("steps", 80));
+      List<ScenePrediction> before = ev.predict(probe.stream().map(Sample::image).toList());
+      try (Evaluator back = Evaluator.load(dir)) {
+        assertEquals(before, back.predict(probe.stream().map(Sample::image).toList()));
+      }
+    }
+  }
+
+  @Test
+  void loadRejectsAFolderOfSomethingElse(@TempDir Path dir) throws Exception {
+    java.nio.file.Files.writeString(dir.resolve("config.json"), "{\"_class_name\": \"UNet2DConditionModel\"}");
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> Evaluator.load(dir));
+    assertTrue(e.getMessage().contains("_class_name") && e.getMessage().contains("UNet2DConditionModel"), e.getMessage());
+  }
+}

@@ -1,8 +1,6 @@
 package org.perfusionjobs.cli;
 
 import io.vertx.core.Vertx;
-import java.awt.Color;
-import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,6 +25,7 @@ import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.perfusion.TrainingImages;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
@@ -40,18 +39,32 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion demo}: the whole system on embedded defaults. Starts a real Kafka broker and
- * redis-server, one worker and one gateway, then produces a training job (a concept learned from
- * a few images) and a generation job that uses it, as an upstream app would; shows progress in the
+ * redis-server, one worker on the bundled world model and one gateway, then produces a training
+ * job (the demo concept, a red star with white stripes, learned as zwx from its five images and
+ * masks) and a generation job that uses it, as an upstream app would; shows progress in the
  * terminal, writes the images to a folder and serves the web page until Ctrl-C.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, description = "Run the local stack, a worker and a gateway, and a train + generate job.")
 final class DemoCommand implements Callable<Integer> {
+  /** Classifier-free guidance of the demo's generation job (the bundled model's eval setting). */
+  static final float GUIDANCE = 5f;
+
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", description = "diffusers folder (default: the tiny reference pipeline beside the repository)")
+  @Option(names = "--model", description = "diffusers folder (default: the bundled world model, models/world-v1)")
   Path model;
 
-  @Option(names = "--captions", description = "caption file for the model's Perfusion covariance, if the folder has none (default: config/captions/sd-tiny-ref.txt)")
+  @Option(names = "--concept-images", description = "folder of the concept's images and *_mask.png masks (default: <model>/concepts/demo)")
+  Path conceptDir;
+
+  @Option(names = "--superclass", defaultValue = "star", description = "the concept's superclass (default: ${DEFAULT-VALUE})")
+  String superclass;
+
+  @Option(names = "--prompt", defaultValue = "a zwx on the left and a blue circle on the right",
+      description = "prompt of the generation job; zwx is the concept (default: ${DEFAULT-VALUE})")
+  String prompt;
+
+  @Option(names = "--captions", description = "caption file for the model's Perfusion covariance, if the folder has none")
   Path captions;
 
   @Option(names = "--out", defaultValue = "out/demo", description = "where the images go (default: ${DEFAULT-VALUE})")
@@ -60,7 +73,7 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "8080", description = "gateway port on 127.0.0.1 (default: ${DEFAULT-VALUE}; 0 = any free port)")
   int port;
 
-  @Option(names = "--train-steps", defaultValue = "40", description = "training steps (default: ${DEFAULT-VALUE})")
+  @Option(names = "--train-steps", defaultValue = "400", description = "training steps (default: ${DEFAULT-VALUE})")
   int trainSteps;
 
   @Option(names = "--exit", description = "stop when the jobs are done instead of serving the page until Ctrl-C")
@@ -70,8 +83,13 @@ final class DemoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     var o = spec.commandLine().getOut();
     Path root = Path.of(System.getProperty("perfusion.root", "."));
-    Path modelDir = model != null ? model : root.resolve("../shared/testdata/sd-tiny-ref").normalize();
-    Path captionFile = captions != null ? captions : root.resolve("config/captions/sd-tiny-ref.txt");
+    Path modelDir = model != null ? model : root.resolve("models/world-v1");
+    Path images = conceptDir != null ? conceptDir : modelDir.resolve("concepts/demo");
+    if (!Files.isRegularFile(modelDir.resolve("model_index.json"))) {
+      o.println("error: --model " + modelDir + " is not a diffusers model folder (no model_index.json)");
+      return 2;
+    }
+    TrainingImages concept = TrainCommand.readImages(images);
     Topics topics = Topics.defaults();
     o.println("starting Kafka 4.4 (KRaft) and redis-server on 127.0.0.1 ...");
     try (LocalStack stack = LocalStack.start(topics)) {
@@ -79,7 +97,7 @@ final class DemoCommand implements Callable<Integer> {
       Vertx vertx = Vertx.vertx();
       try {
         vertx.deployVerticle(new WorkerVerticle(WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, modelDir)
-            .withWorkerId("worker-1").withCaptions(captionFile))).await();
+            .withWorkerId("worker-1").withCaptions(captions))).await();
         GatewayVerticle gateway = new GatewayVerticle(new GatewayConfig(stack.bootstrapServers(), stack.redisUri(), topics, port,
             Map.of("demo-token", "demo"), Duration.ofHours(24)));
         vertx.deployVerticle(gateway).await();
@@ -91,20 +109,18 @@ final class DemoCommand implements Callable<Integer> {
             KafkaConsumer<String, byte[]> events = new KafkaConsumer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "demo-" + UUID.randomUUID(),
                 "auto.offset.reset", "earliest"), new StringDeserializer(), new ByteArrayDeserializer())) {
           events.subscribe(List.of(topics.events()));
-          List<String> imgs = new ArrayList<>();
-          for (BufferedImage img : conceptImages()) {
-            imgs.add("{\"base64\":\"" + Base64.getEncoder().encodeToString(ImageCodec.pngBytes(img)) + "\"}");
-          }
-          send(p, topics.train(), trainId, Schemas.TRAIN_REQUEST, "{\"jobId\":\"" + trainId + "\",\"tenant\":\"demo\",\"conceptName\":\"zwx\",\"superclass\":\"car\","
-              + "\"images\":[" + String.join(",", imgs) + "],\"steps\":" + trainSteps + ",\"options\":{\"batchSize\":2,\"gradientAccumulation\":1,\"seed\":1}}");
-          o.println("produced train request " + trainId + " (concept 'zwx', superclass 'car', " + imgs.size() + " images)");
+          String masks = concept.masks() == null ? "" : ",\"masks\":" + base64List(concept.masks());
+          send(p, topics.train(), trainId, Schemas.TRAIN_REQUEST, "{\"jobId\":\"" + trainId + "\",\"tenant\":\"demo\",\"conceptName\":\"zwx\",\"superclass\":"
+              + Schemas.json().writeValueAsString(superclass) + ",\"images\":" + base64List(concept.images()) + masks + ",\"steps\":" + trainSteps
+              + ",\"options\":{\"seed\":1}}");
+          o.println("produced train request " + trainId + " (concept 'zwx', superclass '" + superclass + "', " + concept.images().size() + " images from " + images + ")");
           JobEvent trained = follow(events, trainId, o);
           if (!JobEvent.SUCCEEDED.equals(trained.state())) {
             o.println("training did not succeed: " + trained.error());
             return 1;
           }
-          send(p, topics.generate(), genId, Schemas.GENERATE_REQUEST, "{\"jobId\":\"" + genId + "\",\"tenant\":\"demo\",\"prompt\":\"a photo of my zwx on the beach\","
-              + "\"concepts\":[{\"conceptId\":\"" + trainId + "\",\"beta\":0.7,\"tau\":0.15}],\"steps\":20,\"seed\":42,\"imageCount\":4}");
+          send(p, topics.generate(), genId, Schemas.GENERATE_REQUEST, "{\"jobId\":\"" + genId + "\",\"tenant\":\"demo\",\"prompt\":" + Schemas.json().writeValueAsString(prompt) + ","
+              + "\"concepts\":[{\"conceptId\":\"" + trainId + "\"}],\"steps\":20,\"guidance\":" + GUIDANCE + ",\"seed\":42,\"imageCount\":4}");
           o.println("produced generate request " + genId + " using concept " + trainId);
           JobEvent generated = follow(events, genId, o);
           if (!JobEvent.SUCCEEDED.equals(generated.state())) {
@@ -166,21 +182,11 @@ final class DemoCommand implements Callable<Integer> {
     throw new IllegalStateException("job " + jobId + " did not finish in 30 minutes");
   }
 
-  /** The concept: one specific object, a red car-like block with a white stripe, at a few places. */
-  private static List<BufferedImage> conceptImages() {
-    List<BufferedImage> out = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
-      Graphics2D g = img.createGraphics();
-      g.setColor(new Color(200, 220, 240));
-      g.fillRect(0, 0, 32, 32);
-      g.setColor(new Color(200, 30, 30));
-      g.fillRect(3 + 4 * i, 10 + i, 16, 10);
-      g.setColor(Color.WHITE);
-      g.fillRect(3 + 4 * i, 14 + i, 16, 2);
-      g.dispose();
-      out.add(img);
+  private static String base64List(List<BufferedImage> imgs) {
+    List<String> out = new ArrayList<>();
+    for (BufferedImage img : imgs) {
+      out.add("{\"base64\":\"" + Base64.getEncoder().encodeToString(ImageCodec.pngBytes(img)) + "\"}");
     }
-    return out;
+    return "[" + String.join(",", out) + "]";
   }
 }

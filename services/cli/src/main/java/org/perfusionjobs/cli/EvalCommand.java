@@ -103,7 +103,10 @@ final class EvalCommand implements Callable<Integer> {
         ProgressBar bar = new ProgressBar(err, beta == null ? "eval" : "eval beta " + beta);
         long t0 = System.nanoTime();
         PromptRun.Result r = PromptRun.run(sd, ev, set, new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses),
-            done -> bar.update(done, set.size(), java.time.Duration.ofNanos(System.nanoTime() - t0), null, null));
+            done -> {
+              java.time.Duration elapsed = java.time.Duration.ofNanos(System.nanoTime() - t0);
+              bar.update(done, set.size(), elapsed, elapsed.multipliedBy(set.size() - done).dividedBy(done), null);
+            });
         String label = beta == null ? "" : String.format("beta %.2f: ", beta);
         stdout.printf("%s%s%n", label, r.report().summary());
         stdout.printf("%s%.2f s per image (%d steps, CFG %.1f)%n", label, r.secondsPerImage(), steps, guidance);

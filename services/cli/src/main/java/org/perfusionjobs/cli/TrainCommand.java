@@ -62,7 +62,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--checkpoint", description = "trainer state file: resumed from if present, written every 50 steps")
   Path checkpoint;
 
-  @Option(names = "--template", description = "training prompt with {} for the word; repeatable (default: the method's photo templates)")
+  @Option(names = "--template", description = "training prompt with {} for the word; repeatable (default: the model folder's " + StableDiffusionPipeline.TEMPLATES_FILE + ", else the method's photo templates)")
   List<String> templates = new ArrayList<>();
 
   @Option(names = "--lr-value", description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
@@ -77,10 +77,8 @@ final class TrainCommand implements Callable<Integer> {
     TrainingImages data = readImages(images);
     TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(batch, accumulation).withSeed(seed).withRandomFlip(!noFlip)
         .withLearningRates(lrValue, lrEmbedding);
-    if (!templates.isEmpty()) {
-      cfg = cfg.withTemplates(templates);
-    }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
+      cfg = cfg.withTemplates(templates.isEmpty() ? sd.trainingTemplates() : templates);
       if (covariance != null) {
         sd.setCovariance(Covariance.load(covariance));
       }

@@ -2,11 +2,13 @@ package org.perfusionjobs.cli;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.perfusionjobs.evaluator.Accuracy;
 import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.EvaluatorTrainer;
+import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -39,15 +41,29 @@ final class TrainEvaluatorCommand implements Callable<Integer> {
   @Option(names = "--test-images", description = "fresh images for the accuracy check (default ${DEFAULT-VALUE})")
   int testImages = 2000;
 
+  @Option(names = "--vae", description = "a model's vae/ folder: half of the training images, and a second accuracy check, go through it (encode, decode)")
+  Path vae;
+
+  @Option(names = "--vae-pool", description = "world samples put through --vae once, drawn from at random during training (default ${DEFAULT-VALUE})")
+  int poolSize = 4096;
+
   @Override
   public Integer call() throws Exception {
     var err = spec.commandLine().getErr();
     EvaluatorTrainer.Options o = new EvaluatorTrainer.Options(steps, imagesPerStep, D.learningRate(), D.twoObjectFraction(), D.stripedFraction(), seed);
     long t0 = System.nanoTime();
+    List<Sample> pool = List.of();
+    List<Sample> roundTripTest = List.of();
+    if (vae != null) {
+      World w = new World(D.twoObjectFraction(), D.stripedFraction());
+      pool = VaeRoundTrip.apply(vae, w.samples(seed + 555, poolSize).toList());
+      roundTripTest = VaeRoundTrip.apply(vae, w.samples(TEST_SEED + 2, testImages).toList());
+      err.printf("%d training and %d test samples put through %s in %.0f s%n", poolSize, testImages, vae, (System.nanoTime() - t0) / 1e9);
+    }
     try (Evaluator ev = Evaluator.untrained(seed * 31 + 7)) {
       int every = Math.max(1, steps / 20);
       double[] window = {0};
-      EvaluatorTrainer.train(ev, o, (step, loss) -> {
+      EvaluatorTrainer.train(ev, o, pool, (step, loss) -> {
         window[0] += loss;
         if (step % every == 0 || step == steps) {
           err.printf("step %d/%d: loss %.4f (mean of last %d), %.0f ms/step%n", step, steps, window[0] / (step % every == 0 ? every : step % every), every,
@@ -59,11 +75,18 @@ final class TrainEvaluatorCommand implements Callable<Integer> {
       Accuracy mixed = Accuracy.measure(ev, new World(D.twoObjectFraction(), D.stripedFraction()), TEST_SEED, testImages);
       Accuracy plain = Accuracy.measure(ev, new World(), TEST_SEED + 1, testImages);
       Map<String, Object> info = new LinkedHashMap<>();
-      info.put("command", "perfusion train-evaluator --out " + out + " --steps " + steps + " --images-per-step " + imagesPerStep + " --seed " + seed);
+      info.put("command", "perfusion train-evaluator --out " + out + " --steps " + steps + " --images-per-step " + imagesPerStep + " --seed " + seed
+          + (vae != null ? " --vae " + vae + " --vae-pool " + poolSize : ""));
       info.put("train_seconds", Math.round(trainSeconds));
       info.put("accuracy_fresh_world_with_stripes", mixed.byAttribute());
       info.put("accuracy_fresh_plain_world", plain.byAttribute());
       info.put("test_images", testImages);
+      if (vae != null) {
+        Accuracy rt = Accuracy.measure(ev, roundTripTest);
+        info.put("vae", vae.toString());
+        info.put("accuracy_fresh_world_through_vae", rt.byAttribute());
+        err.printf("accuracy on %d fresh images put through the VAE: %s%n", testImages, format(rt));
+      }
       ev.save(out, info);
       err.printf("trained in %.0f s%naccuracy on %d fresh images (%.0f%% two-object, %.0f%% striped): %s%naccuracy on %d fresh plain-world images: %s%n",
           trainSeconds, testImages, 100 * D.twoObjectFraction(), 100 * D.stripedFraction(), format(mixed), testImages, format(plain));

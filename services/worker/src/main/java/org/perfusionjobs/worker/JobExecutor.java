@@ -104,7 +104,10 @@ final class JobExecutor {
     try {
       tc = TrainingConfig.defaults(r.conceptName(), r.superclass()).withSteps(r.steps()).withBatch(o.batchSize(), o.gradientAccumulation())
           .withLearningRates(o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
-          .withRandomFlip(o.randomFlip()).withSeed(o.seed()).withCheckpointEvery(Math.max(1, cfg.checkpointEvery()));
+          .withRandomFlip(o.randomFlip()).withSeed(o.seed()).withCheckpointEvery(Math.max(1, cfg.checkpointEvery()))
+          .withTemplates(sd.trainingTemplates());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("the worker's model folder has unreadable training templates", e);
     } catch (IllegalArgumentException e) {
       throw new JobFailure("/" + e.getMessage().split(" ")[0], e.getMessage());
     }

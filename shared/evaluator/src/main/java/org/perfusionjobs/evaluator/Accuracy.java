@@ -25,7 +25,12 @@ public record Accuracy(int images, int objects, Map<String, Double> byAttribute)
 
   /** Measures on {@code n} samples of {@code world} drawn from {@code seed}. */
   public static Accuracy measure(Evaluator evaluator, World world, long seed, int n) {
-    List<Sample> samples = world.samples(seed, n).toList();
+    return measure(evaluator, world.samples(seed, n).toList());
+  }
+
+  /** Measures on given samples (their images may have been changed, e.g. put through a VAE). */
+  public static Accuracy measure(Evaluator evaluator, List<Sample> samples) {
+    int n = samples.size();
     List<ScenePrediction> preds = evaluator.predict(samples.stream().map(Sample::image).toList());
     int count = 0;
     int position = 0;

@@ -50,8 +50,18 @@ public final class EvaluatorTrainer {
 
   private EvaluatorTrainer() {}
 
-  /** Trains {@code evaluator} in place; returns the last step's loss. */
+  /** Trains {@code evaluator} in place on fresh renders only; returns the last step's loss. */
   public static float train(Evaluator evaluator, Options o, Progress progress) {
+    return train(evaluator, o, List.of(), progress);
+  }
+
+  /**
+   * Trains {@code evaluator} in place; returns the last step's loss. When {@code pool} is not
+   * empty, half of each step's images are drawn from it instead of rendered fresh: samples whose
+   * images went through a model's VAE (encode, decode), so that the evaluator also knows how that
+   * decoder draws each shape, as every generated image is drawn by it.
+   */
+  public static float train(Evaluator evaluator, Options o, List<Sample> pool, Progress progress) {
     World world = new World(o.twoObjectFraction(), o.stripedFraction());
     SplittableRandom rnd = new SplittableRandom(o.seed());
     NDManager m = evaluator.net.convIn.weight.get().getManager();
@@ -60,7 +70,11 @@ public final class EvaluatorTrainer {
       for (int step = 0; step < o.steps(); step++) {
         double progressShare = step / (double) o.steps();
         opt.setLearningRate((float) (o.learningRate() * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progressShare)))));
-        Batch b = batch(world.samples(rnd.nextLong(), o.imagesPerStep()).toList(), rnd);
+        List<Sample> images = new ArrayList<>(world.samples(rnd.nextLong(), pool.isEmpty() ? o.imagesPerStep() : (o.imagesPerStep() + 1) / 2).toList());
+        while (images.size() < o.imagesPerStep()) {
+          images.add(pool.get(rnd.nextInt(pool.size())));
+        }
+        Batch b = batch(images, rnd);
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
           NDArray x = m.create(b.crops, new Shape(b.n, 3, CellCrops.CROP, CellCrops.CROP));

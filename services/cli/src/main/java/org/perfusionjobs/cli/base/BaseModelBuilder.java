@@ -288,6 +288,7 @@ public final class BaseModelBuilder {
 
     writeModelIndex(out); // also when no UNet step ran
     writeSchedulerConfig(out.resolve("scheduler"));
+    writeTrainingTemplates(out);
 
     // --- verify and covariance ---
     t = System.nanoTime();
@@ -397,6 +398,14 @@ public final class BaseModelBuilder {
     ObjectNode json = (ObjectNode) Configs.json().readTree(config.toFile());
     json.put("scaling_factor", scaling);
     Files.writeString(config, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
+  }
+
+  /** Perfusion training prompts in the world's caption language (templates the captioner uses), for the worker and {@code perfusion train}. */
+  public static final List<String> TRAINING_TEMPLATES = List.of("a {}", "a photo of a {}", "a picture of a {}", "a drawing of a {}");
+
+  static void writeTrainingTemplates(Path out) throws IOException {
+    Files.writeString(out.resolve(StableDiffusionPipeline.TEMPLATES_FILE),
+        "# Perfusion training prompts for this model: its captions are the world's, not photos.\n" + String.join("\n", TRAINING_TEMPLATES) + "\n");
   }
 
   static void writeModelIndex(Path out) throws IOException {

@@ -36,11 +36,13 @@ class TrainBaseTest {
     assertTrue(Float.isFinite(r.lastVaeLoss()) && Float.isFinite(r.lastDiffusionLoss()), r.toString());
     assertTrue(Files.isRegularFile(out.resolve(Covariance.FILE_NAME)));
     for (String f : List.of("model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json", "tokenizer/merges.txt",
-        "text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors")) {
+        "text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
+        StableDiffusionPipeline.TEMPLATES_FILE)) {
       assertTrue(Files.isRegularFile(out.resolve(f)), f + " is missing");
     }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(out, EngineOptions.cpu())) {
       assertEquals(64, sd.defaultImageSize());
+      assertEquals(BaseModelBuilder.TRAINING_TEMPLATES, sd.trainingTemplates());
       assertEquals(r.scalingFactor(), sd.vae().config().scalingFactor(), 1e-6f);
       long g0 = System.nanoTime();
       GenerateResult g = sd.generate(GenerateRequest.builder("a red circle at the top").optSteps(4).optSeed(1).build());
@@ -54,9 +56,39 @@ class TrainBaseTest {
       TrainingImages data = new TrainingImages(stars.stream().map(Sample::image).toList(), stars.stream().map(x -> x.masks().get(0)).toList());
       PerfusionTrainer trainer = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId());
       long p0 = System.nanoTime();
-      Concept c = trainer.train(data, TrainingConfig.defaults("zwx", "star").withSteps(2).withBatch(1, 1), null, p -> {}, st -> {}, () -> false);
+      Concept c = trainer.train(data, TrainingConfig.defaults("zwx", "star").withSteps(2).withBatch(1, 1).withTemplates(sd.trainingTemplates()), null,
+          p -> {}, st -> {}, () -> false);
       System.out.printf("TrainBaseTest: Perfusion 2 steps %.0f ms%n", (System.nanoTime() - p0) / 1e6);
       assertTrue(c != null);
     }
+  }
+
+  @Test
+  void learningRateWarmsUpThenFollowsACosineDownToATenth() {
+    float peak = 3e-4f;
+    assertEquals(peak / BaseModelBuilder.WARMUP_STEPS, BaseModelBuilder.learningRate(peak, 0, 8000), 1e-12);
+    assertEquals(peak, BaseModelBuilder.learningRate(peak, BaseModelBuilder.WARMUP_STEPS - 1, 8000), 1e-9);
+    assertEquals(peak, BaseModelBuilder.learningRate(peak, BaseModelBuilder.WARMUP_STEPS, 8000), 1e-9);
+    // Halfway through the decay: 0.1 + 0.9 * 0.5 * (1 + cos(pi / 2)) = 0.55 of the peak.
+    int mid = BaseModelBuilder.WARMUP_STEPS + (8000 - BaseModelBuilder.WARMUP_STEPS) / 2;
+    assertEquals(0.55 * peak, BaseModelBuilder.learningRate(peak, mid, 8000), 1e-9);
+    assertEquals(0.1 * peak, BaseModelBuilder.learningRate(peak, 8000, 8000), 1e-9);
+    float prev = Float.MAX_VALUE;
+    for (int step = BaseModelBuilder.WARMUP_STEPS; step < 8000; step += 97) {
+      float lr = BaseModelBuilder.learningRate(peak, step, 8000);
+      assertTrue(lr <= prev && lr >= 0.1f * peak - 1e-9, "step " + step + ": " + lr);
+      prev = lr;
+    }
+    // A 20-step run warms up over 2 steps.
+    assertEquals(peak / 2, BaseModelBuilder.learningRate(peak, 0, 20), 1e-12);
+  }
+
+  @Test
+  void theTextEncoderIsFrozenForTheLastShareOfSteps() {
+    assertEquals(6400, BaseModelBuilder.Settings.defaults().jointSteps());
+    assertEquals(8000, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BaseModelBuilder.Settings.defaults().withFrozenTextFraction(1.5f));
+    assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());
   }
 }

@@ -291,6 +291,36 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     this.covariance = cov;
   }
 
+  /** File in a model folder with its Perfusion training prompts, one per line, each with {} for the concept word. */
+  public static final String TEMPLATES_FILE = "perfusion_templates.txt";
+
+  /**
+   * Perfusion training prompts that suit this model's caption language: the folder's
+   * {@value #TEMPLATES_FILE} when present (a model trained on other captions than photos, such
+   * as the project's world model, ships its own), else the method's photo templates.
+   */
+  public List<String> trainingTemplates() throws IOException {
+    return trainingTemplates(folder.root());
+  }
+
+  /** {@link #trainingTemplates()} of the model folder {@code root}. */
+  public static List<String> trainingTemplates(Path root) throws IOException {
+    Path file = root.resolve(TEMPLATES_FILE);
+    if (!java.nio.file.Files.isRegularFile(file)) {
+      return org.perfusionjobs.engine.perfusion.TrainingConfig.DEFAULT_TEMPLATES;
+    }
+    List<String> lines = java.nio.file.Files.readAllLines(file).stream().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+    for (String l : lines) {
+      if (!l.contains("{}")) {
+        throw new IOException(file + ": template '" + l + "' has no {} for the concept word");
+      }
+    }
+    if (lines.isEmpty()) {
+      throw new IOException(file + " lists no templates");
+    }
+    return lines;
+  }
+
   private String baseModelId;
 
   /**

@@ -23,8 +23,6 @@ import org.perfusionjobs.world.World;
 public final class DemoConcept {
   public static final String WORD = "zwx";
   public static final String SUPERCLASS = "star";
-  /** Training prompts in the world's caption language. */
-  public static final List<String> TEMPLATES = List.of("a {}", "a photo of a {}", "a picture of a {}", "a drawing of a {}");
 
   private DemoConcept() {}
 

@@ -1,0 +1,48 @@
+package org.perfusionjobs.evaluator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.perfusionjobs.engine.pipeline.EngineOptions;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.engine.scheduler.SamplerKind;
+import org.perfusionjobs.evaluator.prompts.Attribute;
+import org.perfusionjobs.evaluator.prompts.EvalPrompt;
+import org.perfusionjobs.evaluator.prompts.PromptRun;
+import org.perfusionjobs.evaluator.prompts.PromptSet;
+
+/**
+ * The committed base model loads with the engine, stays within the issue's size budget, and
+ * follows colour words well above chance (a small prompt set, so that CI stays fast; the full
+ * 200-prompt figures are in the model card and docs/benchmarks.md).
+ */
+class BundledModelTest {
+  static Path model() {
+    return Path.of(System.getProperty("perfusion.models", "models")).resolve("world-v1");
+  }
+
+  @Test
+  void weightsFitTheBudget() throws Exception {
+    long total;
+    try (var files = Files.walk(model())) {
+      total = files.filter(p -> p.toString().endsWith(".safetensors")).mapToLong(p -> p.toFile().length()).sum();
+    }
+    assertTrue(total <= 30L * 1024 * 1024, "weights are " + total + " bytes, over 30 MiB");
+  }
+
+  @Test
+  void drawsTheShapesAndColoursItIsAskedFor() throws Exception {
+    List<EvalPrompt> prompts = PromptSet.base(4242, 24);
+    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model(), EngineOptions.cpu()); Evaluator ev = Evaluator.load(model().resolve("evaluator"))) {
+      assertEquals(64, sd.unet().config().sampleSize() * 4, "64x64 images from 16x16 latents");
+      PromptRun.Result r = PromptRun.run(sd, ev, prompts, new PromptRun.Settings(20, 5f, SamplerKind.DDIM, 0, List.of()), i -> {});
+      // A regression floor, not the goal (which this model does not reach, see its card):
+      // the 200-prompt run confirms 54% of colours where chance is 1 in 6.
+      assertTrue(r.report().rate(Attribute.COLOUR) >= 0.35, r.report().summary());
+    }
+  }
+}

@@ -26,6 +26,7 @@ import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.evaluator.prompts.DemoConcept;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
@@ -57,7 +58,7 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--concept-images", description = "folder of the concept's images and *_mask.png masks (default: <model>/concepts/demo)")
   Path conceptDir;
 
-  @Option(names = "--superclass", defaultValue = "star", description = "the concept's superclass (default: ${DEFAULT-VALUE})")
+  @Option(names = "--superclass", defaultValue = DemoConcept.SUPERCLASS, description = "the concept's superclass (default: ${DEFAULT-VALUE})")
   String superclass;
 
   @Option(names = "--prompt", defaultValue = "a zwx on the left and a blue circle on the right",
@@ -111,10 +112,10 @@ final class DemoCommand implements Callable<Integer> {
           events.subscribe(List.of(topics.events()));
           String masks = concept.masks() == null ? "" : ",\"masks\":" + base64List(concept.masks());
           // Learning rates 10x below the method's: at SD's the edit swamps this small model (models/world-v1/README.md).
-          send(p, topics.train(), trainId, Schemas.TRAIN_REQUEST, "{\"jobId\":\"" + trainId + "\",\"tenant\":\"demo\",\"conceptName\":\"zwx\",\"superclass\":"
+          send(p, topics.train(), trainId, Schemas.TRAIN_REQUEST, "{\"jobId\":\"" + trainId + "\",\"tenant\":\"demo\",\"conceptName\":\"" + DemoConcept.WORD + "\",\"superclass\":"
               + Schemas.json().writeValueAsString(superclass) + ",\"images\":" + base64List(concept.images()) + masks + ",\"steps\":" + trainSteps
               + ",\"options\":{\"seed\":1,\"learningRateValue\":0.003,\"learningRateEmbedding\":0.001}}");
-          o.println("produced train request " + trainId + " (concept 'zwx', superclass '" + superclass + "', " + concept.images().size() + " images from " + images + ")");
+          o.println("produced train request " + trainId + " (concept '" + DemoConcept.WORD + "', superclass '" + superclass + "', " + concept.images().size() + " images from " + images + ")");
           JobEvent trained = follow(events, trainId, o);
           if (!JobEvent.SUCCEEDED.equals(trained.state())) {
             o.println("training did not succeed: " + trained.error());

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.VaeDecoderTuner;
 import org.perfusionjobs.engine.train.VaeTrainer;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
@@ -68,7 +69,7 @@ final class TuneVaeDecoderCommand implements Callable<Integer> {
         double window = 0;
         int every = Math.max(1, steps / 20);
         for (int s = 0; s < steps; s++) {
-          tuner.optimizer().setLearningRate((float) (lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * s / steps)))));
+          tuner.optimizer().setLearningRate(LearningRateSchedule.warmupCosine(lr, s, steps, 0));
           float loss;
           try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();

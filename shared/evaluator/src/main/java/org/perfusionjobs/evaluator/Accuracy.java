@@ -19,10 +19,6 @@ import org.perfusionjobs.world.World;
 public record Accuracy(int images, int objects, Map<String, Double> byAttribute) {
   public static final List<String> ATTRIBUTES = List.of("count", "position", "shape", "colour", "size", "pattern", "background");
 
-  public double min() {
-    return byAttribute.values().stream().mapToDouble(Double::doubleValue).min().orElse(0);
-  }
-
   /** Measures on {@code n} samples of {@code world} drawn from {@code seed}. */
   public static Accuracy measure(Evaluator evaluator, World world, long seed, int n) {
     return measure(evaluator, world.samples(seed, n).toList());

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.perfusionjobs.engine.nn.Scalars;
 import org.perfusionjobs.engine.train.AdamW;
+import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.SceneObject;
 import org.perfusionjobs.world.World;
@@ -68,8 +69,7 @@ public final class EvaluatorTrainer {
     float last = Float.NaN;
     try (AdamW opt = new AdamW(new ArrayList<>(evaluator.net.namedParameters().values()), o.learningRate(), 1e-4f)) {
       for (int step = 0; step < o.steps(); step++) {
-        double progressShare = step / (double) o.steps();
-        opt.setLearningRate((float) (o.learningRate() * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progressShare)))));
+        opt.setLearningRate(LearningRateSchedule.warmupCosine(o.learningRate(), step, o.steps(), 0));
         List<Sample> images = new ArrayList<>(world.samples(rnd.nextLong(), pool.isEmpty() ? o.imagesPerStep() : (o.imagesPerStep() + 1) / 2).toList());
         while (images.size() < o.imagesPerStep()) {
           images.add(pool.get(rnd.nextInt(pool.size())));

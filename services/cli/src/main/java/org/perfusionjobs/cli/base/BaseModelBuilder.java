@@ -31,6 +31,7 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.scheduler.SchedulerConfig;
 import org.perfusionjobs.engine.train.DiffusionTrainer;
+import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.VaeTrainer;
 import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
@@ -145,12 +146,7 @@ public final class BaseModelBuilder {
    * weight averaging would.
    */
   static float learningRate(float peak, int step, int steps) {
-    int warmup = Math.min(WARMUP_STEPS, Math.max(1, steps / 10));
-    if (step < warmup) {
-      return peak * (step + 1) / warmup;
-    }
-    double progress = (step - warmup) / (double) Math.max(1, steps - warmup);
-    return (float) (peak * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress)))));
+    return LearningRateSchedule.warmupCosine(peak, step, steps, Math.min(WARMUP_STEPS, Math.max(1, steps / 10)));
   }
 
   /** What a build produced: the folder, the estimated scaling factor, last losses and timings per stage. */

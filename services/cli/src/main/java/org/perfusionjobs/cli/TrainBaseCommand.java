@@ -60,12 +60,25 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--frozen-text-fraction", description = "share of the UNet steps trained with the text encoder frozen, at the end (default ${DEFAULT-VALUE})")
   float frozenTextFraction = D.frozenTextFraction();
 
+  @Option(names = "--text-pretrain-steps", description = "text-only pre-training steps of the text encoder before the UNet (default ${DEFAULT-VALUE})")
+  int textPretrainSteps = D.textPretrainSteps();
+
+  @Option(names = "--detailed-captions", description = "share of training captions that say every attribute (default ${DEFAULT-VALUE})")
+  double detailedCaptions = D.detailedCaptions();
+
+  @Option(names = "--high-noise-weight-cap", description = "cap of the per-timestep weight min(1 + 1/SNR, cap) of the epsilon loss; 1: unweighted (default ${DEFAULT-VALUE})")
+  float highNoiseWeightCap = D.highNoiseWeightCap();
+
+  @Option(names = "--vae-from", description = "reuse this model folder's vae/ (scaling factor included) instead of training one")
+  Path vaeFrom;
+
   @Override
   public Integer call() throws Exception {
     BaseModelBuilder.Settings s = D.withSteps(vaeSteps, unetSteps, batch).withData(seed, images, cinvCaptions)
         .withWidths(vaeChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads)
-        .withFrozenTextFraction(frozenTextFraction);
-    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, System.err);
+        .withFrozenTextFraction(frozenTextFraction).withTextPretraining(textPretrainSteps, detailedCaptions)
+        .withHighNoiseWeightCap(highNoiseWeightCap);
+    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, vaeFrom, System.err);
     spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
         r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);
     return 0;

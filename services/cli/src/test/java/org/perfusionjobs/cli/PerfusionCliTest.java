@@ -47,7 +47,7 @@ class PerfusionCliTest {
   void trainBaseWritesAFolderThatGenerateLoads() throws Exception {
     Path model = dir.resolve("base");
     String[] r = run("train-base", "--out", model.toString(), "--vae-steps", "2", "--unet-steps", "2", "--batch", "2", "--images", "8",
-        "--captions-for-cinv", "50", "--vae-channels", "16,32,32", "--unet-channels", "32,64", "--text-width", "32", "--text-layers", "2");
+        "--captions-for-cinv", "50", "--vae-channels", "16,32,32", "--unet-channels", "32,64", "--text-width", "32", "--text-layers", "2", "--text-pretrain-steps", "3");
     assertEquals("0", r[0], r[2]);
     assertTrue(r[1].contains(model.toAbsolutePath().toString()), r[1]);
     assertTrue(r[2].contains("vae step 2/2") && r[2].contains("unet step 2/2") && r[2].contains("covariance:"), r[2]);
@@ -55,6 +55,31 @@ class PerfusionCliTest {
     String[] g = run("generate", "--model", model.toString(), "--prompt", "a red star", "--steps", "2", "--out", png.toString());
     assertEquals("0", g[0], g[2]);
     assertEquals(64, ImageIO.read(png.toFile()).getWidth());
+  }
+
+  /** The shipped demo concept acts on its own word: its gate is open there and closed on every other token of the prompt. */
+  @Test
+  void conceptGatesOfTheShippedConceptOpenOnItsWordOnly() {
+    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    String[] r = run("concept-gates", "--model", model.toString(), "--concept", model.resolve("concepts/demo/zwx.safetensors").toString(),
+        "--prompt", "a zwx on the left and a blue circle on the right");
+    assertEquals("0", r[0], r[2]);
+    int rows = 0;
+    for (String line : r[1].split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length != 4 || !f[0].matches("\\d+")) {
+        continue;
+      }
+      rows++;
+      double gate = Double.parseDouble(f[3]);
+      if (f[1].equals("zwx")) {
+        assertTrue(gate > 0.5, line);
+      } else {
+        assertTrue(gate < 0.5, line);
+      }
+    }
+    assertEquals(15, rows, r[1]); // start, 12 words, end, first padding token
+    assertTrue(r[1].contains("mean gate over the 63 padding tokens"), r[1]);
   }
 
   @Test

@@ -43,20 +43,53 @@ public final class Captioner {
       "{first} {relation} {second} on a {background} background",
       "{first} {at1} and {second} {at2}",
       "a photo of {first} and {second}");
+  /** The templates of a detailed caption: colour and position always said. */
+  private static final String DETAILED_ONE_OBJECT = ONE_OBJECT.get(1);
+  private static final List<String> DETAILED_DESCRIPTIONS = List.of(DESCRIPTIONS.get(0), DESCRIPTIONS.get(1));
+  private static final String DETAILED_TWO_OBJECTS = TWO_OBJECTS.get(2);
   private static final Pattern PLACEHOLDER = Pattern.compile("\\{(\\w+)}");
   private static final Pattern A_BEFORE_VOWEL = Pattern.compile("\\ba (?=[aeiou])");
   private static final Pattern NOT_A_WORD = Pattern.compile("[^a-z]+");
 
   private final Set<String> vocabulary = Set.copyOf(buildVocabulary());
 
+  /** The share of captions drawn from the templates that say everything (see {@link #Captioner(double)}). */
+  private final double detailedFraction;
+
+  /** Templates drawn uniformly: most captions leave something out. */
+  public Captioner() {
+    this(0);
+  }
+
+  /**
+   * With probability {@code detailedFraction} a caption says the colour and position of each object
+   * and, for one object, also its size and the background (so that a model trained on them learns each word from more
+   * examples); otherwise templates are drawn uniformly. With 0 the captions are those of
+   * {@link #Captioner()}.
+   */
+  public Captioner(double detailedFraction) {
+    if (!(detailedFraction >= 0 && detailedFraction <= 1)) {
+      throw new IllegalArgumentException("detailed caption fraction " + detailedFraction + " is not in [0, 1]");
+    }
+    this.detailedFraction = detailedFraction;
+  }
+
   /** A caption of {@code scene} with template and synonyms drawn from {@code rng}. */
   public String caption(Scene scene, SplittableRandom rng) {
+    return describe(scene, rng).text();
+  }
+
+  /** A caption of {@code scene} and what it says, drawn exactly as {@link #caption} draws it. */
+  public Caption describe(Scene scene, SplittableRandom rng) {
+    boolean detailed = detailedFraction > 0 && rng.nextDouble() < detailedFraction;
     List<SceneObject> objects = scene.objects();
     Map<String, String> values = new HashMap<>();
     values.put("background", pick(scene.background().words(), rng));
     if (objects.size() == 1) {
       describe(objects.get(0), values, rng);
-      return fill(pick(ONE_OBJECT, rng), values);
+      String template = detailed ? DETAILED_ONE_OBJECT : pick(ONE_OBJECT, rng);
+      return new Caption(fill(template, values), List.of(mention(objects.get(0), template, template.contains("{at}") || template.contains("{where}"))),
+          null, template.contains("{background}") ? scene.background() : null);
     }
     // Either object may be named first; the relation is then read from the one named first.
     boolean swap = rng.nextBoolean();
@@ -64,11 +97,20 @@ public final class Captioner {
     SceneObject second = objects.get(swap ? 0 : 1);
     Relation relation = Relation.between(first.position(), second.position());
     values.put("relation", pick(relation.phrases(), rng));
-    values.put("first", fill(pick(DESCRIPTIONS, rng), describe(first, new HashMap<>(), rng)));
-    values.put("second", fill(pick(DESCRIPTIONS, rng), describe(second, new HashMap<>(), rng)));
+    String firstTemplate = pick(detailed ? DETAILED_DESCRIPTIONS : DESCRIPTIONS, rng);
+    String secondTemplate = pick(detailed ? DETAILED_DESCRIPTIONS : DESCRIPTIONS, rng);
+    values.put("first", fill(firstTemplate, describe(first, new HashMap<>(), rng)));
+    values.put("second", fill(secondTemplate, describe(second, new HashMap<>(), rng)));
     values.put("at1", pick(first.position().phrases(), rng));
     values.put("at2", pick(second.position().phrases(), rng));
-    return fill(pick(TWO_OBJECTS, rng), values);
+    String template = detailed ? DETAILED_TWO_OBJECTS : pick(TWO_OBJECTS, rng);
+    boolean positions = template.contains("{at1}");
+    return new Caption(fill(template, values), List.of(mention(first, firstTemplate, positions), mention(second, secondTemplate, positions)),
+        template.contains("{relation}") ? relation : null, template.contains("{background}") ? scene.background() : null);
+  }
+
+  private static Caption.Mention mention(SceneObject o, String template, boolean position) {
+    return new Caption.Mention(o, template.contains("{colour}"), template.contains("{size}"), position);
   }
 
   /** Every word a caption can contain, as {@link #words} splits it. */

@@ -17,7 +17,7 @@ public final class World {
 
   private final SceneSampler scenes;
   private final WorldRenderer renderer = new WorldRenderer();
-  private final Captioner captioner = new Captioner();
+  private final Captioner captioner;
 
   public World() {
     this(DEFAULT_TWO_OBJECT_FRACTION);
@@ -34,7 +34,16 @@ public final class World {
    * {@link #World(double)}.
    */
   public World(double twoObjectFraction, double stripedFraction) {
+    this(twoObjectFraction, stripedFraction, 0);
+  }
+
+  /**
+   * A world whose captions are detailed ({@link Captioner#Captioner(double)}) with probability
+   * {@code detailedCaptionFraction}; with 0 it is {@link #World(double, double)}.
+   */
+  public World(double twoObjectFraction, double stripedFraction, double detailedCaptionFraction) {
     this.scenes = new SceneSampler(twoObjectFraction, stripedFraction);
+    this.captioner = new Captioner(detailedCaptionFraction);
   }
 
   /** Renders a given scene with jitter from {@code seed}: for hand-made scenes such as a concept's training images. */
@@ -62,6 +71,14 @@ public final class World {
     return seeds(seed, n).mapToObj(s -> {
       Streams streams = new Streams(s);
       return captioner.caption(scenes.draw(streams.scene), streams.caption);
+    }).toList();
+  }
+
+  /** The captions of {@code samples(seed, n)} with what each says: labels for a text encoder. */
+  public List<Caption> describedCaptions(long seed, int n) {
+    return seeds(seed, n).mapToObj(s -> {
+      Streams streams = new Streams(s);
+      return captioner.describe(scenes.draw(streams.scene), streams.caption);
     }).toList();
   }
 

@@ -84,27 +84,34 @@ public final class BaseModelBuilder {
       float vaeLearningRate,
       float unetLearningRate,
       float captionDropout,
-      float frozenTextFraction) {
+      float frozenTextFraction,
+      int textPretrainSteps,
+      double detailedCaptions,
+      float highNoiseWeightCap) {
     public Settings {
       if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || trainImages < batch || captionsForCinv < 1
-          || !(frozenTextFraction >= 0 && frozenTextFraction <= 1)) {
+          || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || textPretrainSteps < 0 || !(detailedCaptions >= 0 && detailedCaptions <= 1)
+          || !(highNoiseWeightCap >= 1)) {
         throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch
             + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv + ", frozen text fraction "
-            + frozenTextFraction + " (in [0, 1])");
+            + frozenTextFraction + " (in [0, 1]), text pre-training steps " + textPretrainSteps + " (>= 0), detailed captions " + detailedCaptions
+            + " (in [0, 1]), high-noise weight cap " + highNoiseWeightCap + " (>= 1)");
       }
       vaeChannels = List.copyOf(vaeChannels);
       unetChannels = List.copyOf(unetChannels);
     }
 
     /**
-     * 2500 VAE steps, 8000 UNet steps, batch 16, seed 0, 8192 training images, 5000 captions for
-     * Cinv; VAE [32, 64, 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4 heads
-     * (MLP 4x); peak learning rates 5e-4 (VAE) and 3e-4 (text encoder + UNet), warm-up then cosine
-     * decay ({@link #learningRate}); caption dropout 0.1; the text encoder frozen for the last 20%
-     * of the UNet steps.
+     * 2500 VAE steps, 8500 UNet steps, batch 16, seed 0, 16384 training images, 5000 captions
+     * for Cinv; VAE [32, 64, 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4
+     * heads (MLP 4x); peak learning rates 5e-4 (VAE) and 3e-4 (text encoder + UNet), warm-up then
+     * cosine decay ({@link #learningRate}); caption dropout 0.1; the text encoder frozen for the
+     * last 20% of the UNet steps; 1500 steps of text encoder pre-training
+     * ({@link TextEncoderPretrainer}) before the UNet; 30% detailed captions; epsilon errors
+     * weighted by min(1 + 1/SNR, 20) ({@link DiffusionTrainer#timestepWeight}).
      */
     public static Settings defaults() {
-      return new Settings(2500, 8000, 16, 0, 8192, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f);
+      return new Settings(2500, 8500, 16, 0, 16384, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f);
     }
 
     /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
@@ -114,22 +121,32 @@ public final class BaseModelBuilder {
 
     public Settings withSteps(int vae, int unet, int batchSize) {
       return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap);
     }
 
     public Settings withData(long seedValue, int images, int cinvCaptions) {
       return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap);
     }
 
     public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, unet, heads, text, layers, textHeadCount,
-          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction);
+          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap);
     }
 
     public Settings withFrozenTextFraction(float fraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap);
+    }
+
+    public Settings withTextPretraining(int steps, double detailedCaptionFraction) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap);
+    }
+
+    public Settings withHighNoiseWeightCap(float cap) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, cap);
     }
   }
 
@@ -160,9 +177,19 @@ public final class BaseModelBuilder {
 
   /** Builds the model folder {@code out} (created; existing component files are overwritten). Progress goes to {@code log}. */
   public static Result build(Path out, Settings s, PrintStream log) throws IOException {
+    return build(out, s, null, log);
+  }
+
+  /**
+   * As {@link #build(Path, Settings, PrintStream)}; with {@code vaeFrom} (a model folder) its
+   * {@code vae/} is copied and used, scaling factor included, instead of training one: the UNet
+   * only ever sees the encoder, so a VAE whose decoder was tuned afterwards is reused as it is.
+   */
+  public static Result build(Path out, Settings s, Path vaeFrom, PrintStream log) throws IOException {
     Files.createDirectories(out);
     Map<String, Duration> timings = new LinkedHashMap<>();
     World world = new World();
+    World captioned = new World(World.DEFAULT_TWO_OBJECT_FRACTION, 0, s.detailedCaptions()); // same scenes, more detailed captions
 
     long t = System.nanoTime();
     TokenizerBuilder.Tokenizer bpe = TokenizerBuilder.build(world, TokenizerBuilder.DEFAULT_CORPUS_SEED, TokenizerBuilder.DEFAULT_CORPUS_SIZE);
@@ -171,7 +198,7 @@ public final class BaseModelBuilder {
     timings.put("tokenizer", since(t));
 
     t = System.nanoTime();
-    List<Sample> samples = world.samples(s.seed(), s.trainImages()).toList();
+    List<Sample> samples = captioned.samples(s.seed(), s.trainImages()).toList();
     List<String> captions = samples.stream().map(Sample::caption).toList();
     timings.put("render", since(t));
     log.printf("world: %d samples (seed %d) rendered in %d ms%n", samples.size(), s.seed(), timings.get("render").toMillis());
@@ -184,40 +211,36 @@ public final class BaseModelBuilder {
 
       // --- VAE ---
       t = System.nanoTime();
-      AutoencoderKL vae = new AutoencoderKL(vaeConfig(s, 1f));
-      vae.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 1);
-      SplittableRandom vaeRnd = new SplittableRandom(s.seed() * 13 + 2);
-      float[] vaeLast = {Float.NaN};
-      int every = Math.max(1, s.vaeSteps() / 20);
-      long vaeStart = System.nanoTime();
-      try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, s.seed()))) {
-        trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), 0, s.vaeSteps()));
-        trainer.train(step -> images.get(indices(vaeRnd, s.trainImages(), s.batch(), data)), s.vaeSteps(), (step, loss) -> {
-          trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), step, s.vaeSteps()));
-          vaeLast[0] = loss.total();
-          if (step % every == 0 || step == s.vaeSteps()) { // step is 1-based
-            log.printf("vae step %d/%d: loss %.4f (L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.vaeSteps(), loss.total(), loss.reconstruction(),
-                loss.kl(), (System.nanoTime() - vaeStart) / 1e6 / step);
-          }
-        });
+      AutoencoderKL vae;
+      if (vaeFrom != null) {
+        vae = AutoencoderKL.load(vaeFrom.resolve("vae"), weights, DataType.FLOAT32, weights.getDevice());
+        log.printf("vae: reused from %s (scaling_factor %.5f)%n", vaeFrom.resolve("vae"), vae.config().scalingFactor());
+      } else {
+        vae = new AutoencoderKL(vaeConfig(s, 1f));
+        vae.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 1);
+        vaeLoss = trainVae(vae, images, s, data, log);
       }
-      vaeLoss = vaeLast[0];
       timings.put("vae", since(t));
 
       // --- latents and scaling factor ---
       t = System.nanoTime();
       NDArray rawLatents = encodeAll(vae, images, s.batch(), data);
-      NDArray raw64 = rawLatents.toType(DataType.FLOAT64, false);
-      float std = (float) raw64.sub(raw64.mean()).square().mean().sqrt().getDouble(); // population std over every latent element
-      if (!(std > 0) || !Float.isFinite(std)) {
-        throw new IllegalStateException("latent std is " + std + "; the VAE did not train");
+      if (vaeFrom != null) {
+        scaling = vae.config().scalingFactor();
+        copyFolder(vaeFrom.resolve("vae"), out.resolve("vae"));
+      } else {
+        NDArray raw64 = rawLatents.toType(DataType.FLOAT64, false);
+        float std = (float) raw64.sub(raw64.mean()).square().mean().sqrt().getDouble(); // population std over every latent element
+        if (!(std > 0) || !Float.isFinite(std)) {
+          throw new IllegalStateException("latent std is " + std + "; the VAE did not train");
+        }
+        scaling = 1f / std;
+        VaeTrainer.save(vae, out.resolve("vae")); // same weights; only the config's scaling_factor changes
+        setScalingFactor(out.resolve("vae").resolve("config.json"), scaling);
       }
-      scaling = 1f / std;
       NDArray latents = rawLatents.mul(scaling);
-      AutoencoderKL scaledVae = vae; // same weights; only the config's scaling_factor changes
-      VaeTrainer.save(scaledVae, out.resolve("vae"));
-      setScalingFactor(out.resolve("vae").resolve("config.json"), scaling);
-      log.printf("latents: %s, std %.4f -> scaling_factor %.5f%n", latents.getShape(), std, scaling);
+      images.close(); // the UNet trains on latents only
+      log.printf("latents: %s -> scaling_factor %.5f%n", latents.getShape(), scaling);
       timings.put("latents", since(t));
 
       // --- text encoder + UNet ---
@@ -225,6 +248,11 @@ public final class BaseModelBuilder {
       try (ClipTokenizer tok = ClipTokenizer.load(out.resolve("tokenizer"))) {
         ClipTextModel te = new ClipTextModel(textConfig(s, tok.vocabSize()));
         te.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 3);
+        if (s.textPretrainSteps() > 0) {
+          pretrainTextEncoder(te, tok, captioned, s, log);
+          timings.put("text pre-training", since(t));
+          t = System.nanoTime();
+        }
         UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig(s, latents.getShape().get(2)));
         unet.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 4);
         NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
@@ -235,6 +263,7 @@ public final class BaseModelBuilder {
         int everyU = Math.max(1, s.unetSteps() / 20);
         long start = System.nanoTime();
         double window = 0;
+        double windowWeighted = 0;
         int inWindow = 0;
         int step = 0;
         // Phase 1 trains text encoder and UNet jointly; phase 2 freezes the encoder (fresh optimiser moments for the UNet).
@@ -244,7 +273,8 @@ public final class BaseModelBuilder {
             continue;
           }
           DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(s.unetLearningRate())
-              .withCaptionDropout(s.captionDropout()).withFrozenTextEncoder(frozen);
+              .withCaptionDropout(s.captionDropout()).withFrozenTextEncoder(frozen)
+              .withHighNoiseWeightCap(s.highNoiseWeightCap());
           if (frozen) {
             log.printf("unet step %d: text encoder frozen from here on%n", step);
           }
@@ -263,11 +293,14 @@ public final class BaseModelBuilder {
               }
               diffLoss = l.loss();
               window += l.loss();
+              windowWeighted += l.weightedLoss();
               inWindow++;
               if ((step + 1) % everyU == 0 || step + 1 == s.unetSteps()) {
-                log.printf("unet step %d/%d: eps MSE %.4f (mean of last %d), lr %.2e, %.0f ms/step%n", step + 1, s.unetSteps(), window / inWindow,
+                log.printf("unet step %d/%d: eps MSE %.4f, weighted %.4f (means of last %d), lr %.2e, %.0f ms/step%n", step + 1, s.unetSteps(),
+                    window / inWindow, windowWeighted / inWindow,
                     inWindow, trainer.optimizer().learningRate(), (System.nanoTime() - start) / 1e6 / (step + 1));
                 window = 0;
+                windowWeighted = 0;
                 inWindow = 0;
               }
               if ((step + 1) % SNAPSHOT_EVERY == 0 && step + 1 < s.unetSteps()) {
@@ -361,6 +394,51 @@ public final class BaseModelBuilder {
       NDArray all = NDArrays.concat(list);
       all.attach(m);
       return all;
+    }
+  }
+
+  private static float trainVae(AutoencoderKL vae, NDArray images, Settings s, NDManager data, PrintStream log) {
+    SplittableRandom vaeRnd = new SplittableRandom(s.seed() * 13 + 2);
+    float[] vaeLast = {Float.NaN};
+    int every = Math.max(1, s.vaeSteps() / 20);
+    long vaeStart = System.nanoTime();
+    try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, s.seed()))) {
+      trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), 0, s.vaeSteps()));
+      trainer.train(step -> images.get(indices(vaeRnd, s.trainImages(), s.batch(), data)), s.vaeSteps(), (step, loss) -> {
+        trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), step, s.vaeSteps()));
+        vaeLast[0] = loss.total();
+        if (step % every == 0 || step == s.vaeSteps()) { // step is 1-based
+          log.printf("vae step %d/%d: loss %.4f (L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.vaeSteps(), loss.total(), loss.reconstruction(),
+              loss.kl(), (System.nanoTime() - vaeStart) / 1e6 / step);
+        }
+      });
+    }
+    return vaeLast[0];
+  }
+
+  /** Text-only pre-training of the encoder ({@link TextEncoderPretrainer}): 64 fresh captions per step, lr 1e-3. */
+  private static void pretrainTextEncoder(ClipTextModel te, ClipTokenizer tok, World captioned, Settings s, PrintStream log) {
+    long start = System.nanoTime();
+    int every = Math.max(1, s.textPretrainSteps() / 10);
+    TextEncoderPretrainer.StepResult last = TextEncoderPretrainer.train(te, tok, captioned,
+        new TextEncoderPretrainer.Options(s.textPretrainSteps(), 64, 1e-3f, s.seed() + 77), (step, r) -> {
+          if (step % every == 0) {
+            log.printf("text pre-training step %d/%d: loss %.4f, heads right %.1f%%, %.0f ms/step%n", step, s.textPretrainSteps(), r.loss(),
+                100 * r.accuracy(), (System.nanoTime() - start) / 1e6 / step);
+          }
+        });
+    log.printf("text pre-training: loss %.4f, heads right %.1f%% at the end%n", last.loss(), 100 * last.accuracy());
+  }
+
+  private static void copyFolder(Path from, Path to) throws IOException {
+    if (from.toAbsolutePath().normalize().equals(to.toAbsolutePath().normalize())) {
+      return;
+    }
+    Files.createDirectories(to);
+    try (var files = Files.list(from)) {
+      for (Path f : files.filter(Files::isRegularFile).toList()) {
+        Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
     }
   }
 

@@ -28,7 +28,7 @@ class TrainBaseTest {
   @Test
   void tinyBuildIsACompleteBaseModel() throws Exception {
     Path out = dir.resolve("base");
-    BaseModelBuilder.Settings s = BaseModelBuilder.Settings.defaults().withSteps(10, 10, 4).withData(3, 32, 200);
+    BaseModelBuilder.Settings s = BaseModelBuilder.Settings.defaults().withSteps(10, 10, 4).withData(3, 32, 200).withTextPretraining(5, 0.3);
     long t0 = System.nanoTime();
     BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, System.out);
     System.out.printf("TrainBaseTest: build %.1f s, timings %s%n", (System.nanoTime() - t0) / 1e9, r.timings());
@@ -61,6 +61,16 @@ class TrainBaseTest {
       System.out.printf("TrainBaseTest: Perfusion 2 steps %.0f ms%n", (System.nanoTime() - p0) / 1e6);
       assertTrue(c != null);
     }
+
+    // A second build reuses the first one's VAE as it is: same weights, same scaling factor, no VAE training.
+    Path again = dir.resolve("again");
+    BaseModelBuilder.Result r2 = BaseModelBuilder.build(again, s.withSteps(10, 2, 4).withTextPretraining(0, 0), out, System.out);
+    assertTrue(Float.isNaN(r2.lastVaeLoss()), "no VAE was trained: " + r2);
+    assertEquals(r.scalingFactor(), r2.scalingFactor(), 0f);
+    assertEquals(-1L, Files.mismatch(out.resolve("vae/diffusion_pytorch_model.safetensors"), again.resolve("vae/diffusion_pytorch_model.safetensors")));
+    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(again, EngineOptions.cpu())) {
+      assertEquals(r.scalingFactor(), sd.vae().config().scalingFactor(), 0f);
+    }
   }
 
   @Test
@@ -85,8 +95,8 @@ class TrainBaseTest {
 
   @Test
   void theTextEncoderIsFrozenForTheLastShareOfSteps() {
-    assertEquals(6400, BaseModelBuilder.Settings.defaults().jointSteps());
-    assertEquals(8000, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
+    assertEquals(6800, BaseModelBuilder.Settings.defaults().jointSteps());
+    assertEquals(8500, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> BaseModelBuilder.Settings.defaults().withFrozenTextFraction(1.5f));
     assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());

@@ -50,6 +50,11 @@ public final class Conditioning {
     return valueStates;
   }
 
+  /** The request's processor, or null when each layer uses its own. */
+  public AttentionProcessor processor() {
+    return processor;
+  }
+
   public long batchSize() {
     return valueStates.getShape().get(0);
   }

@@ -42,7 +42,7 @@ public final class PerfusionProcessor implements AttentionProcessor {
   private final Map<NDArray, Projected> projected = new IdentityHashMap<>();
   private final Map<String, NDArray[]> targets = new java.util.HashMap<>();
 
-  private record Projected(NDArray residual, NDArray gates) {} // (B,T,D), (B,T,N)
+  private record Projected(NDArray residual, NDArray similarity, NDArray gates) {} // (B,T,D), (B,T,N), (B,T,N)
 
   /**
    * @param manager where the per-request constants live (the request's manager)
@@ -112,6 +112,11 @@ public final class PerfusionProcessor implements AttentionProcessor {
     return project(e).gates();
   }
 
+  /** s(e) = e' Cinv i* / i*' Cinv i* of each token for each concept, (B, T, N): 1 at i* itself. */
+  public NDArray similarities(NDArray e) {
+    return project(e).similarity();
+  }
+
   private Projected project(NDArray e) {
     return projected.computeIfAbsent(e, x -> {
       NDArray ue = x.matMul(uT); // (B, T, N): e' Cinv i*_j
@@ -119,7 +124,7 @@ public final class PerfusionProcessor implements AttentionProcessor {
       NDArray gates = ai.djl.nn.Activation.sigmoid(s.sub(beta).mul(invTau));
       NDArray coeff = ue.matMul(invGram); // (B, T, N): coordinates of P(e) in the i* basis
       NDArray residual = x.sub(coeff.matMul(iStars)); // e - P(e)
-      return new Projected(residual, gates);
+      return new Projected(residual, s, gates);
     });
   }
 

@@ -228,6 +228,47 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     return new Conditioning(keys, values, new PerfusionProcessor(cov, edits, rm, options.dtype()));
   }
 
+  /** Per token of a prompt: its text, and for each concept s(e) and the gate (docs/perfusion-method.md section 2). */
+  public record TokenGates(List<String> tokens, float[][] similarity, float[][] gates) {}
+
+  /**
+   * How the concepts' gates open over the {@link ClipTokenizer#maxLength()} tokens of {@code prompt}
+   * (start, content, end, padding): which token encodings each rank-1 edit acts on. For
+   * diagnosing a concept that leaks into the whole image or never shows.
+   */
+  public TokenGates tokenGates(String prompt, List<ConceptUse> uses) {
+    if (uses.isEmpty()) {
+      throw new IllegalArgumentException("tokenGates needs at least one concept");
+    }
+    GenerateRequest r = GenerateRequest.builder(prompt).optConcepts(uses).build();
+    try (NDManager rm = manager.newSubManager()) {
+      Conditioning cond = conditioning(r, 1, rm);
+      PerfusionProcessor p = (PerfusionProcessor) cond.processor();
+      int n = uses.size();
+      float[] s = p.similarities(cond.valueStates()).toType(DataType.FLOAT32, false).toFloatArray();
+      float[] g = p.gates(cond.valueStates()).toType(DataType.FLOAT32, false).toFloatArray();
+      int t = tokenizer.maxLength();
+      int first = s.length / n - t; // the prompt's row comes after the unconditional one
+      float[][] sim = new float[t][n];
+      float[][] gates = new float[t][n];
+      for (int i = 0; i < t; i++) {
+        for (int j = 0; j < n; j++) {
+          sim[i][j] = s[(first + i) * n + j];
+          gates[i][j] = g[(first + i) * n + j];
+        }
+      }
+      ClipTokenizer tok = tokenizerWith(uses.stream().map(u -> u.concept().placeholder()).toList());
+      List<String> tokens = new ArrayList<>();
+      tokens.add("<start>");
+      tokens.addAll(tok.tokens(prompt));
+      tokens.add("<end>");
+      while (tokens.size() < t) {
+        tokens.add("<pad>");
+      }
+      return new TokenGates(tokens.subList(0, t), sim, gates);
+    }
+  }
+
   // Building a tokenizer with added words re-reads the whole vocabulary (49,408 entries for SD):
   // keep the recent ones.
   private final Map<List<String>, ClipTokenizer> tokenizers = new java.util.LinkedHashMap<>(16, 0.75f, true) {

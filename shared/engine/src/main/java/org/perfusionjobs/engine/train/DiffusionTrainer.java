@@ -31,7 +31,7 @@ import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 /**
  * Trains a CLIP text encoder and a UNet jointly on latents with the standard epsilon loss:
  * x_t = sqrt(acp[t]) x0 + sqrt(1 - acp[t]) eps with t uniform in [0, N), loss = mean((unet(x_t, t,
- * text(caption)) - eps)^2). With {@link Options#freezeTextEncoder()} only the UNet is optimised
+ * text(caption)) - eps)^2), optionally weighted per timestep ({@link #timestepWeight}). With {@link Options#freezeTextEncoder()} only the UNet is optimised
  * (SD after pre-training); the text encoder then runs outside the GradientCollector and its
  * weights are never touched.
  *
@@ -44,34 +44,55 @@ import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 public final class DiffusionTrainer implements AutoCloseable {
 
   /** Training settings. */
-  public record Options(float learningRate, float weightDecay, float captionDropout, boolean freezeTextEncoder) {
+  public record Options(float learningRate, float weightDecay, float captionDropout, boolean freezeTextEncoder, float highNoiseWeightCap) {
     public Options {
-      if (!(learningRate > 0) || !(weightDecay >= 0) || !(captionDropout >= 0 && captionDropout <= 1)) {
+      if (!(learningRate > 0) || !(weightDecay >= 0) || !(captionDropout >= 0 && captionDropout <= 1) || !(highNoiseWeightCap >= 1)) {
         throw new IllegalArgumentException("invalid diffusion training options: lr " + learningRate + ", weight decay " + weightDecay
-            + ", caption dropout " + captionDropout);
+            + ", caption dropout " + captionDropout + ", high-noise weight cap " + highNoiseWeightCap + " (>= 1)");
       }
     }
 
-    /** lr 1e-4, weight decay 1e-2, caption dropout 0.1, text encoder trained. */
+    /** lr 1e-4, weight decay 1e-2, caption dropout 0.1, text encoder trained, unweighted epsilon loss. */
     public static Options defaults() {
-      return new Options(1e-4f, 1e-2f, 0.1f, false);
+      return new Options(1e-4f, 1e-2f, 0.1f, false, 1f);
     }
 
     public Options withLearningRate(float lr) {
-      return new Options(lr, weightDecay, captionDropout, freezeTextEncoder);
+      return new Options(lr, weightDecay, captionDropout, freezeTextEncoder, highNoiseWeightCap);
     }
 
     public Options withCaptionDropout(float p) {
-      return new Options(learningRate, weightDecay, p, freezeTextEncoder);
+      return new Options(learningRate, weightDecay, p, freezeTextEncoder, highNoiseWeightCap);
     }
 
     public Options withFrozenTextEncoder(boolean frozen) {
-      return new Options(learningRate, weightDecay, captionDropout, frozen);
+      return new Options(learningRate, weightDecay, captionDropout, frozen, highNoiseWeightCap);
+    }
+
+    /** See {@link DiffusionTrainer#timestepWeight}; 1 is the plain epsilon MSE. */
+    public Options withHighNoiseWeightCap(float cap) {
+      return new Options(learningRate, weightDecay, captionDropout, freezeTextEncoder, cap);
     }
   }
 
-  /** The epsilon MSE of one step, and how many captions were dropped to "". */
-  public record StepLoss(float loss, int droppedCaptions) {}
+  /**
+   * The weight of timestep {@code t}'s epsilon error: min(1 + 1 / SNR(t), cap), SNR = acp / (1 -
+   * acp). The epsilon MSE equals SNR times the error of the implied x0 estimate, so at high noise
+   * (SNR 0.014 at t = 900 on SD's schedule) a wrong layout, shape or position costs almost
+   * nothing and the text is learnt last; 1 + 1/SNR makes it (SNR + 1) times the x0 error, the
+   * weighting of v-prediction, while the model still predicts epsilon. The cap keeps the
+   * near-pure-noise end from dominating. cap 1 gives weight 1 everywhere.
+   */
+  public static float timestepWeight(NoiseSchedule schedule, int t, float cap) {
+    if (cap <= 1) {
+      return 1f;
+    }
+    double acp = schedule.alphaCumprod(t);
+    return (float) Math.min(1 + (1 - acp) / acp, cap);
+  }
+
+  /** The plain epsilon MSE of one step (whatever the weighting), the loss optimised, and how many captions were dropped to "". */
+  public record StepLoss(float loss, float weightedLoss, int droppedCaptions) {}
 
   private final ClipTextModel textEncoder;
   private final ClipTokenizer tokenizer;
@@ -145,10 +166,13 @@ public final class DiffusionTrainer implements AutoCloseable {
       }
     }
     long[] timesteps = new long[b];
+    float[] weights = new float[b];
     for (int i = 0; i < b; i++) {
       timesteps[i] = rnd.nextInt(schedule.numTrainTimesteps());
+      weights[i] = timestepWeight(schedule, (int) timesteps[i], options.highNoiseWeightCap());
     }
     float loss;
+    float weighted;
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       NDManager m = latents.getManager();
@@ -161,17 +185,19 @@ public final class DiffusionTrainer implements AutoCloseable {
         NDArray text = frozenText != null ? frozenText : textEncoder.forward(ids);
         Conditioning cond = Conditioning.of(text); // new every step: K/V depend on the trained encoder
         NDArray pred = unet.forward(noisy, t, cond);
-        NDArray mse = pred.sub(noise).square().mean();
-        loss = mse.getFloat();
-        if (!Float.isFinite(loss)) {
-          throw new IllegalStateException("diffusion training diverged at step " + (step + 1) + ": loss is " + loss + "; lower the learning rate");
+        NDArray perSample = pred.sub(noise).square().reshape(b, -1).mean(new int[] {1}); // (B)
+        NDArray objective = perSample.mul(m.create(weights).toType(perSample.getDataType(), false).toDevice(perSample.getDevice(), false)).mean();
+        loss = perSample.mean().getFloat();
+        weighted = objective.getFloat();
+        if (!Float.isFinite(weighted)) {
+          throw new IllegalStateException("diffusion training diverged at step " + (step + 1) + ": loss is " + weighted + "; lower the learning rate");
         }
-        gc.backward(mse);
+        gc.backward(objective);
       }
       optimizer.step();
     }
     step++;
-    return new StepLoss(loss, dropped);
+    return new StepLoss(loss, weighted, dropped);
   }
 
   /**

@@ -51,6 +51,37 @@ class PerfusionTrainerTest {
         .train(square, cfg, null, progress::add, states::add, () -> false);
   }
 
+  /** tokenGates: the prompt's own row (not the unconditional one), s(e) against a direct Cinv computation, the gate's formula. */
+  @Test
+  void tokenGatesMatchADirectComputation() {
+    Concept c = train(quick("zwx", "car", 3), new ArrayList<>(), new ArrayList<>());
+    String prompt = "a photo of a zwx";
+    StableDiffusionPipeline.TokenGates g = sd.tokenGates(prompt, List.of(new ConceptUse(c, 0.6f, 0.2f)));
+    ClipTokenizer tok = sd.tokenizer().withAddedTokens(List.of("zwx"));
+    assertEquals(tok.maxLength(), g.tokens().size());
+    assertEquals("<start>", g.tokens().get(0));
+    int at = g.tokens().indexOf("zwx");
+    assertTrue(at > 0, g.tokens().toString());
+    try (NDManager m = sd.manager().newSubManager()) {
+      NDArray added = m.create(c.embedding(), new ai.djl.ndarray.types.Shape(1, c.embedding().length));
+      float[] e = sd.textEncoder().forward(tok.encode(List.of(prompt), m), added).get(0, at).toFloatArray();
+      double[] iStar = new double[c.iStar().length];
+      double[] enc = new double[e.length];
+      for (int i = 0; i < e.length; i++) {
+        iStar[i] = c.iStar()[i];
+        enc[i] = e[i];
+      }
+      double[] u = sd.covariance().apply(iStar);
+      double expected = DenseMath.dot(enc, u) / DenseMath.dot(iStar, u);
+      assertEquals(expected, g.similarity()[at][0], 1e-3 * Math.max(1, Math.abs(expected)));
+    }
+    for (int i = 0; i < g.tokens().size(); i++) {
+      double gate = 1 / (1 + Math.exp(-(g.similarity()[i][0] - 0.6) / 0.2));
+      assertEquals(gate, g.gates()[i][0], 1e-4, "token " + i);
+    }
+    assertThrows(IllegalArgumentException.class, () -> sd.tokenGates(prompt, List.of()));
+  }
+
   @Test
   void trainingLossFalls() {
     List<TrainProgress> p = new ArrayList<>();

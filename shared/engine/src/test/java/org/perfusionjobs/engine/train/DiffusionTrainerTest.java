@@ -183,4 +183,52 @@ class DiffusionTrainerTest {
       assertTrue(changed > un.namedParameters().size() / 2, "UNet weights should move: " + changed + " of " + un.namedParameters().size());
     }
   }
+
+  @Test
+  void timestepWeightIsOnePlusInverseSnrCapped() {
+    NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
+    // 1 + (1 - acp) / acp = 1 / acp: the (SNR + 1) / SNR factor that turns SNR * x0 error into (SNR + 1) * x0 error.
+    for (int t : new int[] {0, 100, 500, 700}) {
+      assertEquals(1 / schedule.alphaCumprod(t), DiffusionTrainer.timestepWeight(schedule, t, 1e6f), 1e-3 / schedule.alphaCumprod(t), "t " + t);
+    }
+    assertEquals(1.0, DiffusionTrainer.timestepWeight(schedule, 0, 20f), 2e-3); // SNR 1175 at t = 0
+    assertEquals(20f, DiffusionTrainer.timestepWeight(schedule, 900, 20f), 0f); // 1/acp = 70.7 at t = 900, capped
+    assertEquals(1f, DiffusionTrainer.timestepWeight(schedule, 900, 1f), 0f);
+    float prev = 0;
+    for (int t = 0; t < schedule.numTrainTimesteps(); t += 37) {
+      float w = DiffusionTrainer.timestepWeight(schedule, t, 20f);
+      assertTrue(w >= prev && w >= 1 && w <= 20, "t " + t + ": " + w);
+      prev = w;
+    }
+    assertThrowsIllegal(() -> DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(0.5f), "high-noise weight cap 0.5");
+  }
+
+  /** The weighting changes the objective only: same weights and seed give the same plain MSE; the weighted one lies within [MSE, cap x MSE]. */
+  @Test
+  void weightedStepKeepsThePlainMseAndWeighsWithinTheCap() throws Exception {
+    NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
+    float[] plain = new float[2];
+    float[] weighted = new float[2];
+    float[] caps = {1f, 20f};
+    for (int i = 0; i < 2; i++) {
+      try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+          ClipTokenizer tok = ClipTokenizer.load(ref.resolve("tokenizer"))) {
+        NDArray latents = new NoiseGenerator(5).normal(new Shape(N, 4, LATENT, LATENT), data);
+        DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(caps[i]);
+        try (DiffusionTrainer trainer = new DiffusionTrainer(textEncoder(weights, 5), tok, unet(weights, 6), schedule, opts)) {
+          DiffusionTrainer.StepLoss l = trainer.step(batch(latents, 0), captions(0), 42);
+          plain[i] = l.loss();
+          weighted[i] = l.weightedLoss();
+        }
+      }
+    }
+    assertEquals(plain[0], plain[1], 1e-6f * plain[0]);
+    assertEquals(plain[0], weighted[0], 1e-6f * plain[0]);
+    assertTrue(weighted[1] > plain[1] && weighted[1] <= 20 * plain[1], "weighted " + weighted[1] + ", plain " + plain[1]);
+  }
+
+  private static void assertThrowsIllegal(org.junit.jupiter.api.function.Executable e, String message) {
+    IllegalArgumentException x = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, e);
+    assertTrue(x.getMessage().contains(message), x.getMessage());
+  }
 }

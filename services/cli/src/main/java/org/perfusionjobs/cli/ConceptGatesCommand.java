@@ -1,0 +1,85 @@
+package org.perfusionjobs.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.perfusionjobs.engine.perfusion.ConceptFile;
+import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.pipeline.EngineOptions;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code perfusion concept-gates}: per token of a prompt, s(e) and the gate of each concept, i.e.
+ * which token encodings each rank-1 edit acts on. A concept that leaks into the whole image shows
+ * open gates on words that are not its own or on the padding; one that never shows, closed gates
+ * even on its word.
+ */
+@Command(name = "concept-gates", mixinStandardHelpOptions = true,
+    description = "Print, per token of a prompt, each concept's s(e) and gate (which tokens the rank-1 edit acts on).")
+final class ConceptGatesCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "base model folder")
+  Path model;
+
+  @Option(names = "--concept", required = true, description = "concept file(s)")
+  List<Path> concepts = new ArrayList<>();
+
+  @Option(names = "--prompt", required = true, description = "prompt using the concepts' words")
+  String prompt;
+
+  @Option(names = "--beta", description = "inference beta for every concept (default: each concept's own)")
+  Float beta;
+
+  @Option(names = "--tau", description = "inference tau for every concept (default: each concept's own)")
+  Float tau;
+
+  @Option(names = "--all", description = "list every padding token too (default: up to the first padding token)")
+  boolean all;
+
+  @Override
+  public Integer call() throws Exception {
+    var out = spec.commandLine().getOut();
+    List<ConceptUse> uses = new ArrayList<>();
+    for (Path p : concepts) {
+      uses.add(new ConceptUse(ConceptFile.read(p), beta, tau));
+    }
+    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
+      StableDiffusionPipeline.TokenGates g = sd.tokenGates(prompt, uses);
+      StringBuilder head = new StringBuilder(String.format("%-4s %-14s", "#", "token"));
+      for (ConceptUse u : uses) {
+        head.append(String.format(" %10s %10s", "s:" + u.concept().placeholder(), "gate"));
+      }
+      out.println(head);
+      double[] padGate = new double[uses.size()];
+      int pads = 0;
+      for (int i = 0; i < g.tokens().size(); i++) {
+        boolean pad = g.tokens().get(i).equals("<pad>");
+        if (pad) {
+          pads++;
+          for (int j = 0; j < uses.size(); j++) {
+            padGate[j] += g.gates()[i][j];
+          }
+        }
+        if (pad && !all && i > 0 && g.tokens().get(i - 1).equals("<pad>")) {
+          continue;
+        }
+        StringBuilder row = new StringBuilder(String.format("%-4d %-14s", i, g.tokens().get(i)));
+        for (int j = 0; j < uses.size(); j++) {
+          row.append(String.format(" %10.3f %10.3f", g.similarity()[i][j], g.gates()[i][j]));
+        }
+        out.println(row);
+      }
+      for (int j = 0; j < uses.size(); j++) {
+        out.printf("%s: beta %.2f, tau %.2f; mean gate over the %d padding tokens %.3f%n", uses.get(j).concept().placeholder(),
+            uses.get(j).effectiveBeta(), uses.get(j).effectiveTau(), pads, pads == 0 ? 0 : padGate[j] / pads);
+      }
+    }
+    return 0;
+  }
+}

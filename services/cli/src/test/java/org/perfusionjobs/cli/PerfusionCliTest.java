@@ -57,14 +57,20 @@ class PerfusionCliTest {
     assertEquals(64, ImageIO.read(png.toFile()).getWidth());
   }
 
-  /** The shipped demo concept acts on its own word: its gate is open there and closed on every other token of the prompt. */
+  /**
+   * concept-gates on the shipped demo concept: one row per token up to the first padding token, and
+   * the gate open most on the concept's own word (it also opens partly on later tokens with this
+   * text encoder: measured and discussed in the model card).
+   */
   @Test
-  void conceptGatesOfTheShippedConceptOpenOnItsWordOnly() {
+  void conceptGatesOfTheShippedConceptPeakOnItsWord() {
     Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
     String[] r = run("concept-gates", "--model", model.toString(), "--concept", model.resolve("concepts/demo/zwx.safetensors").toString(),
         "--prompt", "a zwx on the left and a blue circle on the right");
     assertEquals("0", r[0], r[2]);
     int rows = 0;
+    double own = -1;
+    double others = -1;
     for (String line : r[1].split("\n")) {
       String[] f = line.trim().split("\\s+");
       if (f.length != 4 || !f[0].matches("\\d+")) {
@@ -73,13 +79,34 @@ class PerfusionCliTest {
       rows++;
       double gate = Double.parseDouble(f[3]);
       if (f[1].equals("zwx")) {
-        assertTrue(gate > 0.5, line);
+        own = gate;
       } else {
-        assertTrue(gate < 0.5, line);
+        others = Math.max(others, gate);
       }
     }
+    assertTrue(own > 0.5 && own > others, "gate on zwx " + own + ", at most " + others + " elsewhere:\n" + r[1]);
     assertEquals(15, rows, r[1]); // start, 12 words, end, first padding token
     assertTrue(r[1].contains("mean gate over the 63 padding tokens"), r[1]);
+  }
+
+  /** text-reliance on the bundled model: its UNet uses the words at high noise (right / empty 0.75 at t = 900 when measured). */
+  @Test
+  void textRelianceShowsTheBundledModelUsingItsWords() {
+    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    String[] r = run("text-reliance", "--model", model.toString(), "--timesteps", "700,900");
+    assertEquals("0", r[0], r[2]);
+    String[] lines = r[1].trim().split("\n");
+    assertEquals(3, lines.length, r[1]);
+    for (int i = 1; i < 3; i++) {
+      String[] f = lines[i].trim().split("\\s+");
+      double right = Double.parseDouble(f[1]);
+      double empty = Double.parseDouble(f[2]);
+      double shuffled = Double.parseDouble(f[3]);
+      assertTrue(right < 0.95 * empty && right < shuffled, lines[i]);
+    }
+    String[] bad = run("text-reliance", "--model", model.toString(), "--images", "1");
+    assertEquals("1", bad[0]);
+    assertTrue(bad[2].contains("--images must be at least 2"), bad[2]);
   }
 
   @Test

@@ -9,9 +9,9 @@ import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.perfusionjobs.engine.nn.Scalars;
 import org.perfusionjobs.engine.train.AdamW;
 import org.perfusionjobs.engine.train.LearningRateSchedule;
+import org.perfusionjobs.engine.train.Losses;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.SceneObject;
 import org.perfusionjobs.world.World;
@@ -80,12 +80,12 @@ public final class EvaluatorTrainer {
           NDArray x = m.create(b.crops, new Shape(b.n, 3, CellCrops.CROP, CellCrops.CROP));
           try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             NDArray logits = evaluator.net.forward(x);
-            NDArray loss = crossEntropy(logits, Heads.PRESENT, b.labels, b.everyRow, b.n)
-                .add(crossEntropy(logits, Heads.BACKGROUND, b.labels, b.everyRow, b.n))
-                .add(crossEntropy(logits, Heads.SHAPE, b.labels, b.objectRows, b.n))
-                .add(crossEntropy(logits, Heads.COLOUR, b.labels, b.objectRows, b.n))
-                .add(crossEntropy(logits, Heads.SIZE, b.labels, b.objectRows, b.n))
-                .add(crossEntropy(logits, Heads.PATTERN, b.labels, b.objectRows, b.n));
+            NDArray loss = crossEntropy(logits, Heads.PRESENT, b.labels, b.everyRow)
+                .add(crossEntropy(logits, Heads.BACKGROUND, b.labels, b.everyRow))
+                .add(crossEntropy(logits, Heads.SHAPE, b.labels, b.objectRows))
+                .add(crossEntropy(logits, Heads.COLOUR, b.labels, b.objectRows))
+                .add(crossEntropy(logits, Heads.SIZE, b.labels, b.objectRows))
+                .add(crossEntropy(logits, Heads.PATTERN, b.labels, b.objectRows));
             last = loss.getFloat();
             if (!Float.isFinite(last)) {
               throw new IllegalStateException("evaluator training diverged at step " + (step + 1) + ": loss " + last);
@@ -101,19 +101,8 @@ public final class EvaluatorTrainer {
   }
 
   /** Mean cross-entropy of one head over the rows whose weight is 1. */
-  private static NDArray crossEntropy(NDArray logits, Heads h, int[][] labels, float[] rowWeights, int n) {
-    NDManager m = logits.getManager();
-    float[] onehot = new float[n * h.classes];
-    float count = 0;
-    for (int r = 0; r < n; r++) {
-      if (rowWeights[r] > 0) {
-        onehot[r * h.classes + labels[h.ordinal()][r]] = 1;
-        count++;
-      }
-    }
-    NDArray logp = logits.get(h.columns()).logSoftmax(1);
-    NDArray picked = logp.mul(m.create(onehot, new Shape(n, h.classes))).sum();
-    return Scalars.mul(picked, -1f / Math.max(1, count));
+  private static NDArray crossEntropy(NDArray logits, Heads h, int[][] labels, float[] rowWeights) {
+    return Losses.meanNll(logits.get(h.columns()).logSoftmax(1), labels[h.ordinal()], rowWeights);
   }
 
   /** Crops and labels of one step. */

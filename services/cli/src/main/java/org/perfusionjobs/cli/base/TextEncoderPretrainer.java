@@ -14,9 +14,8 @@ import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.nn.Linear;
 import org.perfusionjobs.engine.nn.Parameter;
-import org.perfusionjobs.engine.nn.Scalars;
 import org.perfusionjobs.engine.train.AdamW;
-import org.perfusionjobs.engine.train.LearningRateSchedule;
+import org.perfusionjobs.engine.train.Losses;
 import org.perfusionjobs.world.Caption;
 import org.perfusionjobs.world.Colour;
 import org.perfusionjobs.world.Position;
@@ -35,7 +34,7 @@ import org.perfusionjobs.world.World;
  * The heads are dropped afterwards; nothing of them ships.
  */
 public final class TextEncoderPretrainer {
-  /** Steps, captions per step, peak learning rate (warm-up + cosine) and caption seed. */
+  /** Steps, captions per step, peak learning rate (the base model's warm-up + cosine) and caption seed. */
   public record Options(int steps, int batch, float learningRate, long seed) {
     public Options {
       if (steps < 0 || batch < 1 || !(learningRate > 0)) {
@@ -101,7 +100,7 @@ public final class TextEncoderPretrainer {
       params.addAll(heads.namedParameters().values());
       try (AdamW opt = new AdamW(params, o.learningRate(), 1e-2f)) {
         for (int step = 0; step < o.steps(); step++) {
-          opt.setLearningRate(LearningRateSchedule.warmupCosine(o.learningRate(), step, o.steps(), Math.min(100, Math.max(1, o.steps() / 10))));
+          opt.setLearningRate(BaseModelBuilder.learningRate(o.learningRate(), step, o.steps()));
           List<Caption> captions = world.describedCaptions(o.seed() * 1_000_003L + step, o.batch());
           try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
@@ -116,11 +115,7 @@ public final class TextEncoderPretrainer {
               int right = 0;
               for (Head h : Head.values()) {
                 NDArray logp = logits.get(new NDIndex(":, {}:{}", h.offset(), h.offset() + h.classes)).logSoftmax(1);
-                float[] onehot = new float[o.batch() * h.classes];
-                for (int r = 0; r < o.batch(); r++) {
-                  onehot[r * h.classes + labels[h.ordinal()][r]] = 1;
-                }
-                NDArray ce = Scalars.mul(logp.mul(m.create(onehot, new Shape(o.batch(), h.classes))).sum(), -1f / o.batch());
+                NDArray ce = Losses.meanNll(logp, labels[h.ordinal()], null);
                 loss = loss == null ? ce : loss.add(ce);
                 long[] predicted = logp.argMax(1).toLongArray();
                 for (int r = 0; r < o.batch(); r++) {

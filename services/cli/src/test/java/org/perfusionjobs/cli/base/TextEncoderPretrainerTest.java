@@ -73,14 +73,18 @@ class TextEncoderPretrainerTest {
       List<TextEncoderPretrainer.StepResult> steps = new ArrayList<>();
       TextEncoderPretrainer.train(te, tok, world, new TextEncoderPretrainer.Options(120, 32, 3e-3f, 4), (step, r) -> steps.add(r));
       assertEquals(120, steps.size());
-      double first = steps.subList(0, 10).stream().mapToDouble(TextEncoderPretrainer.StepResult::loss).average().orElseThrow();
-      double last = steps.subList(110, 120).stream().mapToDouble(TextEncoderPretrainer.StepResult::loss).average().orElseThrow();
-      double accuracy = steps.subList(110, 120).stream().mapToDouble(TextEncoderPretrainer.StepResult::accuracy).average().orElseThrow();
+      double first = mean(steps.subList(0, 10), TextEncoderPretrainer.StepResult::loss);
+      double last = mean(steps.subList(110, 120), TextEncoderPretrainer.StepResult::loss);
+      double accuracy = mean(steps.subList(110, 120), TextEncoderPretrainer.StepResult::accuracy);
       System.out.printf("TextEncoderPretrainerTest: loss %.3f -> %.3f, heads right %.1f%% (best constant guess %.1f%%)%n", first, last, 100 * accuracy,
           100 * constant);
       assertTrue(last < first / 2, "loss " + first + " -> " + last);
       assertTrue(accuracy > constant + 0.1, "heads right " + accuracy + ", best constant guess " + constant);
     }
+  }
+
+  private static double mean(List<TextEncoderPretrainer.StepResult> steps, java.util.function.ToDoubleFunction<TextEncoderPretrainer.StepResult> f) {
+    return steps.stream().mapToDouble(f).average().orElseThrow();
   }
 
   /** Mean over heads of the share of the most frequent label. */

@@ -240,21 +240,21 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     if (uses.isEmpty()) {
       throw new IllegalArgumentException("tokenGates needs at least one concept");
     }
-    GenerateRequest r = GenerateRequest.builder(prompt).optConcepts(uses).build();
+    // Guidance 1: only the prompt's row is encoded, no unconditional one.
+    GenerateRequest r = GenerateRequest.builder(prompt).optConcepts(uses).optGuidanceScale(1f).build();
     try (NDManager rm = manager.newSubManager()) {
       Conditioning cond = conditioning(r, 1, rm);
       PerfusionProcessor p = (PerfusionProcessor) cond.processor();
       int n = uses.size();
       float[] s = p.similarities(cond.valueStates()).toType(DataType.FLOAT32, false).toFloatArray();
       float[] g = p.gates(cond.valueStates()).toType(DataType.FLOAT32, false).toFloatArray();
-      int t = tokenizer.maxLength();
-      int first = s.length / n - t; // the prompt's row comes after the unconditional one
+      int t = s.length / n;
       float[][] sim = new float[t][n];
       float[][] gates = new float[t][n];
       for (int i = 0; i < t; i++) {
         for (int j = 0; j < n; j++) {
-          sim[i][j] = s[(first + i) * n + j];
-          gates[i][j] = g[(first + i) * n + j];
+          sim[i][j] = s[i * n + j];
+          gates[i][j] = g[i * n + j];
         }
       }
       ClipTokenizer tok = tokenizerWith(uses.stream().map(u -> u.concept().placeholder()).toList());
@@ -265,7 +265,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
       while (tokens.size() < t) {
         tokens.add("<pad>");
       }
-      return new TokenGates(tokens.subList(0, t), sim, gates);
+      return new TokenGates(tokens.subList(0, t), sim, gates); // a long prompt is truncated to t tokens
     }
   }
 

@@ -69,6 +69,15 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--high-noise-weight-cap", description = "cap of the per-timestep weight min(1 + 1/SNR, cap) of the epsilon loss; 1: unweighted (default ${DEFAULT-VALUE})")
   float highNoiseWeightCap = D.highNoiseWeightCap();
 
+  @Option(names = "--striped-fraction", description = "share of training objects drawn striped; no caption mentions it (default ${DEFAULT-VALUE})")
+  double stripedFraction = D.stripedFraction();
+
+  @Option(names = "--vae-object-weight", description = "weight of object pixels in the VAE's L1, against 1 for the background (default ${DEFAULT-VALUE})")
+  float vaeObjectWeight = D.vaeObjectWeight();
+
+  @Option(names = "--latent-object-weight", description = "weight of object latent pixels in the epsilon loss, against 1 for the background (default ${DEFAULT-VALUE})")
+  float latentObjectWeight = D.latentObjectWeight();
+
   @Option(names = "--vae-from", description = "reuse this model folder's vae/ (scaling factor included) instead of training one")
   Path vaeFrom;
 
@@ -77,7 +86,7 @@ final class TrainBaseCommand implements Callable<Integer> {
     BaseModelBuilder.Settings s = D.withSteps(vaeSteps, unetSteps, batch).withData(seed, images, cinvCaptions)
         .withWidths(vaeChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads)
         .withFrozenTextFraction(frozenTextFraction).withTextPretraining(textPretrainSteps, detailedCaptions)
-        .withHighNoiseWeightCap(highNoiseWeightCap);
+        .withHighNoiseWeightCap(highNoiseWeightCap).withObjects(stripedFraction, vaeObjectWeight, latentObjectWeight);
     BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, vaeFrom, System.err);
     spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
         r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);

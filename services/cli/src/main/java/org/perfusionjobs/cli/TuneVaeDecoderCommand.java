@@ -16,6 +16,7 @@ import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.VaeDecoderTuner;
 import org.perfusionjobs.engine.train.VaeTrainer;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
+import org.perfusionjobs.cli.base.ObjectWeights;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 import picocli.CommandLine.Command;
@@ -74,7 +75,7 @@ final class TuneVaeDecoderCommand implements Callable<Integer> {
           try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             List<Sample> samples = world.samples(rnd.nextLong(), batch).toList();
-            loss = tuner.step(batch(samples, m), weights(samples, objectWeight, m));
+            loss = tuner.step(batch(samples, m), ObjectWeights.of(samples, objectWeight, 1, m));
           }
           window += loss;
           if ((s + 1) % every == 0 || s + 1 == steps) {
@@ -96,24 +97,6 @@ final class TuneVaeDecoderCommand implements Callable<Integer> {
       l.add(ImageCodec.toTensor(s.image(), m));
     }
     return NDArrays.concat(l);
-  }
-
-  /** 1 on the background, {@code w} where a mask is fully on (soft in between). */
-  private static NDArray weights(List<Sample> samples, float w, NDManager m) {
-    int n = 64 * 64;
-    float[] out = new float[samples.size() * n];
-    for (int i = 0; i < samples.size(); i++) {
-      for (java.awt.image.BufferedImage mask : samples.get(i).masks()) {
-        java.awt.image.Raster r = mask.getRaster();
-        for (int p = 0; p < n; p++) {
-          out[i * n + p] += r.getSample(p % 64, p / 64, 0) / 255f;
-        }
-      }
-      for (int p = 0; p < n; p++) {
-        out[i * n + p] = 1 + (w - 1) * Math.min(1, out[i * n + p]);
-      }
-    }
-    return m.create(out, new ai.djl.ndarray.types.Shape(samples.size(), 1, 64, 64));
   }
 
   private static float l1(AutoencoderKL vae, List<Sample> samples, NDManager m) {

@@ -109,6 +109,33 @@ class PerfusionCliTest {
     assertTrue(bad[2].contains("--images must be at least 2"), bad[2]);
   }
 
+  /**
+   * vae-check on the bundled VAE: the evaluator reads the original images right (it is at 98% or
+   * more), and the round trip keeps colour and background (shape is what a VAE this small loses
+   * first: measured in the model card); bad counts are refused by name.
+   */
+  @Test
+  void vaeCheckReadsTheBundledVaesRoundTrip() {
+    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    String[] r = run("vae-check", "--vae", model.resolve("vae").toString(), "--evaluator", model.resolve("evaluator").toString(), "--images", "40");
+    assertEquals("0", r[0], r[2]);
+    String[] lines = r[1].trim().split("\n");
+    assertEquals(3, lines.length, r[1]);
+    assertTrue(lines[1].startsWith("original images: ") && percent(lines[1], "shape") >= 95 && percent(lines[1], "colour") >= 95, lines[1]);
+    assertTrue(lines[2].startsWith(model.resolve("vae").toString()), lines[2]);
+    assertTrue(percent(lines[2], "colour") >= 90 && percent(lines[2], "background") >= 90, lines[2]);
+    String[] bad = run("vae-check", "--vae", model.resolve("vae").toString(), "--images", "0");
+    assertEquals("1", bad[0]);
+    assertTrue(bad[2].contains("--images must be at least 1"), bad[2]);
+  }
+
+  /** The percentage after "attribute " in a vae-check line. */
+  private static double percent(String line, String attribute) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile(attribute + " (\\d+\\.\\d+)%").matcher(line);
+    assertTrue(m.find(), attribute + " in " + line);
+    return Double.parseDouble(m.group(1));
+  }
+
   @Test
   void missingModelFolderAndBadSamplerAreClearErrors() {
     String[] missing = run("generate", "--model", dir.resolve("nope").toString(), "--prompt", "x");

@@ -87,31 +87,49 @@ public final class BaseModelBuilder {
       float frozenTextFraction,
       int textPretrainSteps,
       double detailedCaptions,
-      float highNoiseWeightCap) {
+      float highNoiseWeightCap,
+      double stripedFraction,
+      float vaeObjectWeight,
+      float latentObjectWeight) {
     public Settings {
       if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || trainImages < batch || captionsForCinv < 1
           || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || textPretrainSteps < 0 || !(detailedCaptions >= 0 && detailedCaptions <= 1)
-          || !(highNoiseWeightCap >= 1)) {
+          || !(highNoiseWeightCap >= 1) || !(stripedFraction >= 0 && stripedFraction <= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)) {
         throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch
             + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv + ", frozen text fraction "
             + frozenTextFraction + " (in [0, 1]), text pre-training steps " + textPretrainSteps + " (>= 0), detailed captions " + detailedCaptions
-            + " (in [0, 1]), high-noise weight cap " + highNoiseWeightCap + " (>= 1)");
+            + " (in [0, 1]), high-noise weight cap " + highNoiseWeightCap + " (>= 1), striped fraction " + stripedFraction + " (in [0, 1]), vae object weight "
+            + vaeObjectWeight + " (>= 1), latent object weight " + latentObjectWeight + " (>= 1)");
       }
       vaeChannels = List.copyOf(vaeChannels);
       unetChannels = List.copyOf(unetChannels);
     }
 
     /**
-     * 2500 VAE steps, 8500 UNet steps, batch 16, seed 0, 16384 training images, 5000 captions
+     * 2500 VAE steps, 10000 UNet steps, batch 16, seed 0, 16384 training images, 5000 captions
      * for Cinv; VAE [32, 64, 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4
      * heads (MLP 4x); peak learning rates 5e-4 (VAE) and 3e-4 (text encoder + UNet), warm-up then
      * cosine decay ({@link #learningRate}); caption dropout 0.1; the text encoder frozen for the
      * last 20% of the UNet steps; 1500 steps of text encoder pre-training
      * ({@link TextEncoderPretrainer}) before the UNet; 30% detailed captions; epsilon errors
-     * weighted by min(1 + 1/SNR, 20) ({@link DiffusionTrainer#timestepWeight}).
+     * weighted by min(1 + 1/SNR, 20) ({@link DiffusionTrainer#timestepWeight}); 25% of the training
+     * objects striped (no word says so); object pixels weighted 10x in the VAE's L1 and 4x in the
+     * epsilon loss ({@link #withObjects}).
      */
     public static Settings defaults() {
-      return new Settings(2500, 8500, 16, 0, 16384, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f);
+      return new Settings(2500, 10000, 16, 0, 16384, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,
+          0.25, 10f, 4f);
+    }
+
+    /**
+     * The training images' striped share (the captions never mention it: the UNet learns to draw
+     * stripes that no word asks for, which a concept can then call up) and the object weights of
+     * the VAE's L1 and the UNet's epsilon loss ({@link ObjectWeights}).
+     */
+    public Settings withObjects(double striped, float vaeWeight, float latentWeight) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
+          striped, vaeWeight, latentWeight);
     }
 
     /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
@@ -121,32 +139,33 @@ public final class BaseModelBuilder {
 
     public Settings withSteps(int vae, int unet, int batchSize) {
       return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
     }
 
     public Settings withData(long seedValue, int images, int cinvCaptions) {
       return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
     }
 
     public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, unet, heads, text, layers, textHeadCount,
-          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap);
+          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
     }
 
     public Settings withFrozenTextFraction(float fraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
     }
 
     public Settings withTextPretraining(int steps, double detailedCaptionFraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
     }
 
     public Settings withHighNoiseWeightCap(float cap) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, cap);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, cap, stripedFraction,
+          vaeObjectWeight, latentObjectWeight);
     }
   }
 
@@ -189,7 +208,8 @@ public final class BaseModelBuilder {
     Files.createDirectories(out);
     Map<String, Duration> timings = new LinkedHashMap<>();
     World world = new World();
-    World captioned = new World(World.DEFAULT_TWO_OBJECT_FRACTION, 0, s.detailedCaptions()); // same scenes, more detailed captions
+    // The training scenes: some objects striped (no caption says so), more detailed captions.
+    World captioned = new World(World.DEFAULT_TWO_OBJECT_FRACTION, s.stripedFraction(), s.detailedCaptions());
 
     long t = System.nanoTime();
     TokenizerBuilder.Tokenizer bpe = TokenizerBuilder.build(world, TokenizerBuilder.DEFAULT_CORPUS_SEED, TokenizerBuilder.DEFAULT_CORPUS_SIZE);
@@ -208,6 +228,7 @@ public final class BaseModelBuilder {
     float diffLoss = Float.NaN;
     try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
       NDArray images = images(samples, data);
+      NDArray pixelWeights = ObjectWeights.of(samples, s.vaeObjectWeight(), 1, data); // (N, 1, 64, 64)
 
       // --- VAE ---
       t = System.nanoTime();
@@ -218,7 +239,7 @@ public final class BaseModelBuilder {
       } else {
         vae = new AutoencoderKL(vaeConfig(s, 1f));
         vae.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 1);
-        vaeLoss = trainVae(vae, images, s, data, log);
+        vaeLoss = trainVae(vae, images, pixelWeights, s, data, log);
       }
       timings.put("vae", since(t));
 
@@ -240,6 +261,9 @@ public final class BaseModelBuilder {
       }
       NDArray latents = rawLatents.mul(scaling);
       images.close(); // the UNet trains on latents only
+      pixelWeights.close();
+      int factor = (int) (IMAGE_SIZE / latents.getShape().get(2));
+      NDArray latentWeights = ObjectWeights.of(samples, s.latentObjectWeight(), factor, data); // (N, 1, h, w)
       log.printf("latents: %s -> scaling_factor %.5f%n", latents.getShape(), scaling);
       timings.put("latents", since(t));
 
@@ -289,7 +313,8 @@ public final class BaseModelBuilder {
                 for (long i : idx) {
                   caps.add(captions.get((int) i));
                 }
-                l = trainer.step(latents.get(data.create(idx)), caps, s.seed() * 1_000_003L + step);
+                NDArray pick = data.create(idx);
+                l = trainer.step(latents.get(pick), caps, s.seed() * 1_000_003L + step, latentWeights.get(pick));
               }
               diffLoss = l.loss();
               window += l.loss();
@@ -397,21 +422,26 @@ public final class BaseModelBuilder {
     }
   }
 
-  private static float trainVae(AutoencoderKL vae, NDArray images, Settings s, NDManager data, PrintStream log) {
+  private static float trainVae(AutoencoderKL vae, NDArray images, NDArray pixelWeights, Settings s, NDManager data, PrintStream log) {
     SplittableRandom vaeRnd = new SplittableRandom(s.seed() * 13 + 2);
     float[] vaeLast = {Float.NaN};
     int every = Math.max(1, s.vaeSteps() / 20);
     long vaeStart = System.nanoTime();
     try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, s.seed()))) {
-      trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), 0, s.vaeSteps()));
-      trainer.train(step -> images.get(indices(vaeRnd, s.trainImages(), s.batch(), data)), s.vaeSteps(), (step, loss) -> {
-        trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), step, s.vaeSteps()));
+      for (int step = 1; step <= s.vaeSteps(); step++) { // 1-based
+        trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), step - 1, s.vaeSteps()));
+        VaeTrainer.StepLoss loss;
+        try (NDScope scope = new NDScope()) {
+          scope.suppressNotUsedWarning();
+          NDArray pick = indices(vaeRnd, s.trainImages(), s.batch(), data);
+          loss = trainer.step(images.get(pick), pixelWeights.get(pick));
+        }
         vaeLast[0] = loss.total();
-        if (step % every == 0 || step == s.vaeSteps()) { // step is 1-based
-          log.printf("vae step %d/%d: loss %.4f (L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.vaeSteps(), loss.total(), loss.reconstruction(),
+        if (step % every == 0 || step == s.vaeSteps()) {
+          log.printf("vae step %d/%d: loss %.4f (object-weighted L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.vaeSteps(), loss.total(), loss.reconstruction(),
               loss.kl(), (System.nanoTime() - vaeStart) / 1e6 / step);
         }
-      });
+      }
     }
     return vaeLast[0];
   }
@@ -474,8 +504,13 @@ public final class BaseModelBuilder {
     Files.writeString(config, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
   }
 
-  /** Perfusion training prompts in the world's caption language (templates the captioner uses), for the worker and {@code perfusion train}. */
-  public static final List<String> TRAINING_TEMPLATES = List.of("a {}", "a photo of a {}", "a picture of a {}", "a drawing of a {}");
+  /**
+   * Perfusion training prompts in the world's caption language, for the worker and {@code perfusion
+   * train}. Some carry modifiers: the key lock is learnt on the word's encoding, and this text
+   * encoder encodes a word differently after "large" or before "on the left" (model card).
+   */
+  public static final List<String> TRAINING_TEMPLATES = List.of("a {}", "a photo of a {}", "a large {}", "a {} in the centre", "a {} on a grey background",
+      "a medium {} on the left");
 
   static void writeTrainingTemplates(Path out) throws IOException {
     Files.writeString(out.resolve(StableDiffusionPipeline.TEMPLATES_FILE),

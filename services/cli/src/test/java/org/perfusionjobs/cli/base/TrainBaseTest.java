@@ -95,8 +95,8 @@ class TrainBaseTest {
 
   @Test
   void theTextEncoderIsFrozenForTheLastShareOfSteps() {
-    assertEquals(6800, BaseModelBuilder.Settings.defaults().jointSteps());
-    assertEquals(8500, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
+    assertEquals(8000, BaseModelBuilder.Settings.defaults().jointSteps());
+    assertEquals(10000, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> BaseModelBuilder.Settings.defaults().withFrozenTextFraction(1.5f));
     assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());

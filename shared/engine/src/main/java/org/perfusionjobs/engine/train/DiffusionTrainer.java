@@ -149,10 +149,23 @@ public final class DiffusionTrainer implements AutoCloseable {
    * @param seed seeds the noise ({@link NoiseGenerator}), the timesteps and the caption dropout
    */
   public StepLoss step(NDArray latents, List<String> captions, long seed) {
+    return step(latents, captions, seed, null);
+  }
+
+  /**
+   * As {@link #step(NDArray, List, long)} with per-latent-pixel weights (B, 1, h, w) or null: each
+   * sample's squared error becomes mean(w * err^2) / mean(w) (so the weights move the loss onto,
+   * e.g., the objects without changing its scale), then the timestep weight applies as before.
+   */
+  public StepLoss step(NDArray latents, List<String> captions, long seed, NDArray pixelWeights) {
     Shape shape = latents.getShape();
     int b = (int) shape.get(0);
     if (captions.size() != b) {
       throw new IllegalArgumentException("latents batch " + b + " differs from the " + captions.size() + " captions");
+    }
+    if (pixelWeights != null && (pixelWeights.getShape().dimension() != 4 || pixelWeights.getShape().get(0) != b || pixelWeights.getShape().get(1) != 1
+        || pixelWeights.getShape().get(2) != shape.get(2) || pixelWeights.getShape().get(3) != shape.get(3))) {
+      throw new IllegalArgumentException("pixel weights shape " + pixelWeights.getShape() + " must be (B, 1, h, w) for latents " + shape);
     }
     SplittableRandom rnd = new SplittableRandom(seed ^ 0x5DEECE66DL);
     List<String> texts = new ArrayList<>(b);
@@ -185,8 +198,11 @@ public final class DiffusionTrainer implements AutoCloseable {
         NDArray text = frozenText != null ? frozenText : textEncoder.forward(ids);
         Conditioning cond = Conditioning.of(text); // new every step: K/V depend on the trained encoder
         NDArray pred = unet.forward(noisy, t, cond);
-        NDArray perSample = pred.sub(noise).square().reshape(b, -1).mean(new int[] {1}); // (B)
-        NDArray objective = perSample.mul(m.create(weights).toType(perSample.getDataType(), false).toDevice(perSample.getDevice(), false)).mean();
+        NDArray sq = pred.sub(noise).square();
+        NDArray perSample = sq.reshape(b, -1).mean(new int[] {1}); // (B)
+        NDArray located = pixelWeights == null ? perSample
+            : sq.mul(pixelWeights).reshape(b, -1).mean(new int[] {1}).div(pixelWeights.reshape(b, -1).mean(new int[] {1})); // (B)
+        NDArray objective = located.mul(m.create(weights).toType(perSample.getDataType(), false).toDevice(perSample.getDevice(), false)).mean();
         loss = perSample.mean().getFloat();
         weighted = objective.getFloat();
         if (!Float.isFinite(weighted)) {

@@ -96,7 +96,7 @@ public final class VaeTrainer implements AutoCloseable {
       StepLoss loss;
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        loss = stepOn(batches.apply(step));
+        loss = stepOn(batches.apply(step), null);
       }
       progress.onStep(step, loss);
     }
@@ -104,13 +104,27 @@ public final class VaeTrainer implements AutoCloseable {
 
   /** One step on one batch; arrays created during the step are freed by the caller's scope or {@link #train}. */
   public StepLoss step(NDArray images) {
+    return step(images, null);
+  }
+
+  /**
+   * As {@link #step(NDArray)} with per-pixel reconstruction weights (B, 1, H, W) or null: the
+   * reconstruction term becomes mean(w * err) / mean(w), so weights only shift where the loss
+   * looks (e.g. onto objects), not its scale.
+   */
+  public StepLoss step(NDArray images, NDArray weights) {
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
-      return stepOn(images);
+      return stepOn(images, weights);
     }
   }
 
-  private StepLoss stepOn(NDArray images) {
+  private StepLoss stepOn(NDArray images, NDArray weights) {
+    if (weights != null && (weights.getShape().dimension() != 4 || weights.getShape().get(1) != 1
+        || weights.getShape().get(0) != images.getShape().get(0) || weights.getShape().get(2) != images.getShape().get(2)
+        || weights.getShape().get(3) != images.getShape().get(3))) {
+      throw new IllegalArgumentException("weights shape " + weights.getShape() + " must be (B, 1, H, W) for images " + images.getShape());
+    }
     NDManager m = images.getManager();
     m.getEngine().setRandomSeed((int) (options.seed() * 31 + step));
     float total;
@@ -122,7 +136,8 @@ public final class VaeTrainer implements AutoCloseable {
       NDArray z = posterior.sample(noise);
       NDArray out = vae.decode(z);
       NDArray diff = out.sub(images);
-      NDArray recLoss = options.reconstruction() == Reconstruction.L1 ? diff.abs().mean() : diff.square().mean();
+      NDArray err = options.reconstruction() == Reconstruction.L1 ? diff.abs() : diff.square();
+      NDArray recLoss = weights == null ? err.mean() : err.mul(weights).mean().div(weights.mean());
       // KL(N(mean, var) || N(0, 1)) = 0.5 * sum(mean^2 + var - 1 - logvar); the -1 is constant and
       // left out of the graph (it changes neither the gradient nor, once added back, the value).
       NDArray mean = posterior.mean();

@@ -227,6 +227,59 @@ class DiffusionTrainerTest {
     assertTrue(weighted[1] > plain[1] && weighted[1] <= 20 * plain[1], "weighted " + weighted[1] + ", plain " + plain[1]);
   }
 
+  /**
+   * Per-pixel weights are normalised per sample: uniform weights (any value) give the null-weight
+   * step to float precision, losses and updated parameters alike; weights focused on one corner
+   * change the objective but never the plain MSE; a wrong shape is refused with the shapes named.
+   */
+  @Test
+  void pixelWeightsMoveTheLossNotItsScale() throws Exception {
+    NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
+    float[] focus = new float[BATCH * LATENT * LATENT];
+    java.util.Arrays.fill(focus, 1f);
+    for (int b = 0; b < BATCH; b++) {
+      focus[b * LATENT * LATENT] = 500f; // the top-left latent pixel of every sample
+    }
+    float[][] weightValues = {null, uniform(3f), focus};
+    DiffusionTrainer.StepLoss[] losses = new DiffusionTrainer.StepLoss[3];
+    List<Map<String, float[]>> after = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+          ClipTokenizer tok = ClipTokenizer.load(ref.resolve("tokenizer"))) {
+        NDArray latents = new NoiseGenerator(5).normal(new Shape(N, 4, LATENT, LATENT), data);
+        NDArray w = weightValues[i] == null ? null : data.create(weightValues[i], new Shape(BATCH, 1, LATENT, LATENT));
+        UNet2DConditionModel u = unet(weights, 6);
+        DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(1f);
+        try (DiffusionTrainer trainer = new DiffusionTrainer(textEncoder(weights, 5), tok, u, schedule, opts)) {
+          losses[i] = trainer.step(batch(latents, 0), captions(0), 42, w);
+          after.add(snapshot(u.namedParameters()));
+          if (i == 0) {
+            NDArray wrong = data.ones(new Shape(BATCH, 1, LATENT / 2, LATENT / 2));
+            assertThrowsIllegal(() -> trainer.step(batch(latents, 1), captions(1), 43, wrong), "(4, 1, 4, 4)");
+          }
+        }
+      }
+    }
+    assertEquals(losses[0].loss(), losses[0].weightedLoss(), 1e-6f * losses[0].loss());
+    assertEquals(losses[0].weightedLoss(), losses[1].weightedLoss(), 1e-5f * losses[0].loss());
+    for (String k : after.get(0).keySet()) {
+      float[] a = after.get(0).get(k);
+      float[] b = after.get(1).get(k);
+      for (int j = 0; j < a.length; j++) {
+        assertEquals(a[j], b[j], 1e-6f, k + "[" + j + "]");
+      }
+    }
+    assertEquals(losses[0].loss(), losses[2].loss(), 1e-6f * losses[0].loss());
+    assertTrue(Math.abs(losses[2].weightedLoss() - losses[0].weightedLoss()) > 1e-3f * losses[0].loss(),
+        "focused weights should change the objective: " + losses[2] + " vs " + losses[0]);
+  }
+
+  private static float[] uniform(float v) {
+    float[] out = new float[BATCH * LATENT * LATENT];
+    java.util.Arrays.fill(out, v);
+    return out;
+  }
+
   private static void assertThrowsIllegal(org.junit.jupiter.api.function.Executable e, String message) {
     IllegalArgumentException x = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, e);
     assertTrue(x.getMessage().contains(message), x.getMessage());

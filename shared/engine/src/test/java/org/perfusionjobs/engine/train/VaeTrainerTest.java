@@ -85,6 +85,54 @@ class VaeTrainerTest {
     }
   }
 
+  /**
+   * The weighted reconstruction term equals mean(w |decode(z) - x|) / mean(w), recomputed here from
+   * the same seeded posterior sample (tolerance 1e-5 relative); uniform weights give the unweighted
+   * value; a wrong weight shape is refused with both shapes named.
+   */
+  @Test
+  void weightedL1MatchesADirectComputation() {
+    float[][] images = syntheticImages(BATCH, 11);
+    float[] batch = new float[BATCH * 3 * SIZE * SIZE];
+    for (int b = 0; b < BATCH; b++) {
+      System.arraycopy(images[b], 0, batch, b * images[b].length, images[b].length);
+    }
+    float[] w = new float[BATCH * SIZE * SIZE];
+    SplittableRandom rnd = new SplittableRandom(3);
+    for (int i = 0; i < w.length; i++) {
+      w[i] = 1 + 9 * (float) rnd.nextDouble();
+    }
+    long seed = 5;
+    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
+      NDArray x = data.create(batch, new Shape(BATCH, 3, SIZE, SIZE));
+      NDArray pixelWeights = data.create(w, new Shape(BATCH, 1, SIZE, SIZE));
+      float[] got = new float[2];
+      float[] expected = new float[2];
+      for (int run = 0; run < 2; run++) {
+        AutoencoderKL vae = new AutoencoderKL(tinyConfig());
+        vae.initRandom(weights, DataType.FLOAT32, 1);
+        NDArray wRun = run == 0 ? pixelWeights : data.full(new Shape(BATCH, 1, SIZE, SIZE), 4f);
+        // What the first step computes, by hand: the engine seed it sets, the posterior sample, the decoder.
+        data.getEngine().setRandomSeed((int) (seed * 31));
+        org.perfusionjobs.engine.vae.DiagonalGaussian posterior = vae.encode(x);
+        NDArray z = posterior.sample(data.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType()));
+        NDArray err = vae.decode(z).sub(x).abs();
+        expected[run] = run == 0 ? err.mul(pixelWeights).mean().div(pixelWeights.mean()).getFloat() : err.mean().getFloat();
+        try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(1e-3f, 0f, 1e-6f, VaeTrainer.Reconstruction.L1, seed))) {
+          got[run] = trainer.step(x, wRun).reconstruction();
+          if (run == 0) {
+            NDArray wrong = data.ones(new Shape(BATCH, 1, SIZE / 2, SIZE / 2));
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> trainer.step(x, wrong));
+            assertTrue(e.getMessage().contains("(4, 1, 16, 16)") && e.getMessage().contains("(4, 3, 32, 32)"), e.getMessage());
+          }
+        }
+      }
+      assertEquals(expected[0], got[0], 1e-5f * expected[0], "weighted L1");
+      assertEquals(expected[1], got[1], 1e-5f * expected[1], "uniform weights = plain L1");
+      assertTrue(Math.abs(got[0] - got[1]) > 1e-4f * got[1], "random weights should change the term: " + got[0] + " vs " + got[1]);
+    }
+  }
+
   @Test
   void lossFallsNoLeakAndSavedFolderLoads() throws Exception {
     float[][] images = syntheticImages(8, 7);

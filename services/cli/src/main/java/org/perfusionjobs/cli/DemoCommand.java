@@ -111,10 +111,10 @@ final class DemoCommand implements Callable<Integer> {
                 "auto.offset.reset", "earliest"), new StringDeserializer(), new ByteArrayDeserializer())) {
           events.subscribe(List.of(topics.events()));
           String masks = concept.masks() == null ? "" : ",\"masks\":" + base64List(concept.masks());
-          // Learning rates 10x below the method's: at SD's the edit swamps this small model (models/world-v1/README.md).
+          // Learning rates 3x below the method's: at SD's the edit swamps position and background in this small model (models/world-v1/README.md).
           send(p, topics.train(), trainId, Schemas.TRAIN_REQUEST, "{\"jobId\":\"" + trainId + "\",\"tenant\":\"demo\",\"conceptName\":\"" + DemoConcept.WORD + "\",\"superclass\":"
               + Schemas.json().writeValueAsString(superclass) + ",\"images\":" + base64List(concept.images()) + masks + ",\"steps\":" + trainSteps
-              + ",\"options\":{\"seed\":1,\"learningRateValue\":0.003,\"learningRateEmbedding\":0.001}}");
+              + ",\"options\":{\"seed\":1,\"learningRateValue\":0.01,\"learningRateEmbedding\":0.002}}");
           o.println("produced train request " + trainId + " (concept '" + DemoConcept.WORD + "', superclass '" + superclass + "', " + concept.images().size() + " images from " + images + ")");
           JobEvent trained = follow(events, trainId, o);
           if (!JobEvent.SUCCEEDED.equals(trained.state())) {

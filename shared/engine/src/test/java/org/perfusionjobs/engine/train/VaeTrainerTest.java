@@ -62,13 +62,19 @@ class VaeTrainerTest {
     return out;
   }
 
-  @Test
-  void mseModeGivesFiniteLossesAndKlTerm() {
-    float[][] images = syntheticImages(BATCH, 3);
+  /** The first BATCH images, concatenated as one (BATCH, 3, SIZE, SIZE) array. */
+  static float[] firstBatch(float[][] images) {
     float[] batch = new float[BATCH * 3 * SIZE * SIZE];
     for (int b = 0; b < BATCH; b++) {
       System.arraycopy(images[b], 0, batch, b * images[b].length, images[b].length);
     }
+    return batch;
+  }
+
+  @Test
+  void mseModeGivesFiniteLossesAndKlTerm() {
+    float[][] images = syntheticImages(BATCH, 3);
+    float[] batch = firstBatch(images);
     try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
       AutoencoderKL vae = new AutoencoderKL(tinyConfig());
       vae.initRandom(weights, DataType.FLOAT32, 1);
@@ -93,10 +99,7 @@ class VaeTrainerTest {
   @Test
   void weightedL1MatchesADirectComputation() {
     float[][] images = syntheticImages(BATCH, 11);
-    float[] batch = new float[BATCH * 3 * SIZE * SIZE];
-    for (int b = 0; b < BATCH; b++) {
-      System.arraycopy(images[b], 0, batch, b * images[b].length, images[b].length);
-    }
+    float[] batch = firstBatch(images);
     float[] w = new float[BATCH * SIZE * SIZE];
     SplittableRandom rnd = new SplittableRandom(3);
     for (int i = 0; i < w.length; i++) {
@@ -181,10 +184,7 @@ class VaeTrainerTest {
       try (NDManager loadedManager = NDManager.newBaseManager()) {
         AutoencoderKL loaded = AutoencoderKL.load(out, loadedManager, DataType.FLOAT32, Device.cpu());
         assertEquals(vae.config(), loaded.config());
-        float[] batch = new float[BATCH * 3 * SIZE * SIZE];
-        for (int b = 0; b < BATCH; b++) {
-          System.arraycopy(images[b], 0, batch, b * images[b].length, images[b].length);
-        }
+        float[] batch = firstBatch(images);
         NDArray x = data.create(batch, new Shape(BATCH, 3, SIZE, SIZE));
         NDArray a = vae.decode(vae.encode(x).mean());
         NDArray b = loaded.decode(loaded.encode(x).mean());

@@ -1,8 +1,6 @@
 package org.perfusionjobs.cli;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
@@ -54,11 +52,8 @@ final class TextRelianceCommand implements Callable<Integer> {
     var out = spec.commandLine().getOut();
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu()); NDManager m = sd.manager().newSubManager()) {
       List<Sample> samples = new World().samples(seed, images).toList();
-      NDList list = new NDList();
-      for (Sample s : samples) {
-        list.add(ImageCodec.toTensor(s.image(), m));
-      }
-      NDArray latents = sd.vae().encode(NDArrays.concat(list)).mean().mul(sd.vae().config().scalingFactor());
+      NDArray pixels = ImageCodec.toTensor(samples.stream().map(Sample::image).toList(), m);
+      NDArray latents = sd.vae().encode(pixels).mean().mul(sd.vae().config().scalingFactor());
       NoiseSchedule schedule = NoiseSchedule.of(sd.schedulerConfig());
       List<String> right = samples.stream().map(Sample::caption).toList();
       List<String> shuffled = new ArrayList<>(right);

@@ -2,8 +2,6 @@ package org.perfusionjobs.cli;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -92,11 +90,7 @@ final class TuneVaeDecoderCommand implements Callable<Integer> {
   }
 
   private static NDArray batch(List<Sample> samples, NDManager m) {
-    NDList l = new NDList();
-    for (Sample s : samples) {
-      l.add(ImageCodec.toTensor(s.image(), m));
-    }
-    return NDArrays.concat(l);
+    return ImageCodec.toTensor(samples.stream().map(Sample::image).toList(), m);
   }
 
   private static float l1(AutoencoderKL vae, List<Sample> samples, NDManager m) {

@@ -2,8 +2,6 @@ package org.perfusionjobs.cli;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -29,11 +27,7 @@ final class VaeRoundTrip {
         List<Sample> part = samples.subList(i, Math.min(samples.size(), i + BATCH));
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
-          NDList l = new NDList();
-          for (Sample s : part) {
-            l.add(ImageCodec.toTensor(s.image(), m));
-          }
-          NDArray x = NDArrays.concat(l);
+          NDArray x = ImageCodec.toTensor(part.stream().map(Sample::image).toList(), m);
           List<java.awt.image.BufferedImage> imgs = ImageCodec.toImages(vae.decode(vae.encode(x).mean()));
           for (int k = 0; k < part.size(); k++) {
             Sample s = part.get(k);

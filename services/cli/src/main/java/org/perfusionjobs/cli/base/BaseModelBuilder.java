@@ -1,8 +1,6 @@
 package org.perfusionjobs.cli.base;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -227,8 +225,7 @@ public final class BaseModelBuilder {
     float vaeLoss = Float.NaN;
     float diffLoss = Float.NaN;
     try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
-      NDArray images = images(samples, data);
-      NDArray pixelWeights = ObjectWeights.of(samples, s.vaeObjectWeight(), 1, data); // (N, 1, 64, 64)
+      NDArray images = ImageCodec.toTensor(samples.stream().map(Sample::image).toList(), data);
 
       // --- VAE ---
       t = System.nanoTime();
@@ -239,7 +236,9 @@ public final class BaseModelBuilder {
       } else {
         vae = new AutoencoderKL(vaeConfig(s, 1f));
         vae.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 1);
-        vaeLoss = trainVae(vae, images, pixelWeights, s, data, log);
+        try (NDArray pixelWeights = ObjectWeights.of(samples, s.vaeObjectWeight(), 1, data)) { // (N, 1, 64, 64), only while the VAE trains
+          vaeLoss = trainVae(vae, images, pixelWeights, s, data, log);
+        }
       }
       timings.put("vae", since(t));
 
@@ -261,7 +260,6 @@ public final class BaseModelBuilder {
       }
       NDArray latents = rawLatents.mul(scaling);
       images.close(); // the UNet trains on latents only
-      pixelWeights.close();
       int factor = (int) (IMAGE_SIZE / latents.getShape().get(2));
       NDArray latentWeights = ObjectWeights.of(samples, s.latentObjectWeight(), factor, data); // (N, 1, h, w)
       log.printf("latents: %s -> scaling_factor %.5f%n", latents.getShape(), scaling);
@@ -408,18 +406,6 @@ public final class BaseModelBuilder {
     j.put("use_linear_projection", false);
     j.put("transformer_layers_per_block", 1);
     return j;
-  }
-
-  private static NDArray images(List<Sample> samples, NDManager m) {
-    NDList list = new NDList();
-    try (NDManager tmp = m.newSubManager()) {
-      for (Sample s : samples) {
-        list.add(ImageCodec.toTensor(s.image(), tmp));
-      }
-      NDArray all = NDArrays.concat(list);
-      all.attach(m);
-      return all;
-    }
   }
 
   private static float trainVae(AutoencoderKL vae, NDArray images, NDArray pixelWeights, Settings s, NDManager data, PrintStream log) {

@@ -1,6 +1,8 @@
 package org.perfusionjobs.engine.image;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -60,6 +62,22 @@ public final class ImageCodec {
       }
     }
     return m.create(data, new Shape(1, 3, h, w));
+  }
+
+  /**
+   * Images of one size as one (N, 3, H, W) float32 batch in [-1, 1], attached to {@code m}; the
+   * per-image arrays are freed on the way.
+   */
+  public static NDArray toTensor(List<BufferedImage> images, NDManager m) {
+    try (NDManager tmp = m.newSubManager()) {
+      NDList list = new NDList(images.size());
+      for (BufferedImage img : images) {
+        list.add(toTensor(img, tmp));
+      }
+      NDArray batch = NDArrays.concat(list);
+      batch.attach(m);
+      return batch;
+    }
   }
 
   /** A grey-level soft mask as (1, 1, H, W) in [0, 1] (white = 1). */

@@ -163,10 +163,7 @@ public final class DiffusionTrainer implements AutoCloseable {
     if (captions.size() != b) {
       throw new IllegalArgumentException("latents batch " + b + " differs from the " + captions.size() + " captions");
     }
-    if (pixelWeights != null && (pixelWeights.getShape().dimension() != 4 || pixelWeights.getShape().get(0) != b || pixelWeights.getShape().get(1) != 1
-        || pixelWeights.getShape().get(2) != shape.get(2) || pixelWeights.getShape().get(3) != shape.get(3))) {
-      throw new IllegalArgumentException("pixel weights shape " + pixelWeights.getShape() + " must be (B, 1, h, w) for latents " + shape);
-    }
+    Losses.requirePixelWeights(pixelWeights, shape, "pixel weights");
     SplittableRandom rnd = new SplittableRandom(seed ^ 0x5DEECE66DL);
     List<String> texts = new ArrayList<>(b);
     int dropped = 0;

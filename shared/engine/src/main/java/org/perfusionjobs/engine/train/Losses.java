@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import org.perfusionjobs.engine.nn.Scalars;
 
-/** Classification losses for the project's small trained heads (evaluator, text encoder pre-training). */
+/** Loss helpers: classification for the project's small trained heads (evaluator, text encoder pre-training), per-pixel weights for the generative trainers. */
 public final class Losses {
   private Losses() {}
 
@@ -25,5 +25,19 @@ public final class Losses {
     }
     NDArray picked = logProbs.mul(logProbs.getManager().create(onehot, new Shape(n, classes))).sum();
     return Scalars.mul(picked, -1f / Math.max(1, count));
+  }
+
+  /**
+   * Checks that per-pixel loss weights fit a batch: (B, 1, H, W) for {@code target} (B, C, H, W);
+   * null passes. The message names both shapes.
+   */
+  static void requirePixelWeights(NDArray weights, Shape target, String what) {
+    if (weights == null) {
+      return;
+    }
+    Shape w = weights.getShape();
+    if (w.dimension() != 4 || w.get(0) != target.get(0) || w.get(1) != 1 || w.get(2) != target.get(2) || w.get(3) != target.get(3)) {
+      throw new IllegalArgumentException(what + " shape " + w + " must be (B, 1, H, W) for " + target);
+    }
   }
 }

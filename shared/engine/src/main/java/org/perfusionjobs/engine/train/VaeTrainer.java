@@ -120,11 +120,7 @@ public final class VaeTrainer implements AutoCloseable {
   }
 
   private StepLoss stepOn(NDArray images, NDArray weights) {
-    if (weights != null && (weights.getShape().dimension() != 4 || weights.getShape().get(1) != 1
-        || weights.getShape().get(0) != images.getShape().get(0) || weights.getShape().get(2) != images.getShape().get(2)
-        || weights.getShape().get(3) != images.getShape().get(3))) {
-      throw new IllegalArgumentException("weights shape " + weights.getShape() + " must be (B, 1, H, W) for images " + images.getShape());
-    }
+    Losses.requirePixelWeights(weights, images.getShape(), "weights");
     NDManager m = images.getManager();
     m.getEngine().setRandomSeed((int) (options.seed() * 31 + step));
     float total;

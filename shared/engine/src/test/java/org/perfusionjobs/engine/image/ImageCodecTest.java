@@ -19,6 +19,24 @@ class ImageCodecTest {
   @TempDir Path dir;
 
   /** diffusers' own post-processing of the reference runs gives exactly these 8-bit pixels. */
+  /** A batch is the images' own tensors stacked in order, on the caller's manager, with nothing else left on it. */
+  @Test
+  void batchStacksTheImagesInOrder() {
+    BufferedImage a = new BufferedImage(4, 3, BufferedImage.TYPE_INT_RGB);
+    BufferedImage b = new BufferedImage(4, 3, BufferedImage.TYPE_INT_RGB);
+    a.setRGB(1, 2, 0xFF8000);
+    b.setRGB(3, 0, 0x00FF40);
+    try (NDManager m = NDManager.newBaseManager()) {
+      NDArray batch = ImageCodec.toTensor(java.util.List.of(a, b), m);
+      assertEquals(new ai.djl.ndarray.types.Shape(2, 3, 3, 4), batch.getShape());
+      assertEquals(1, m.getManagedArrays().size(), "only the batch stays on the caller's manager");
+      try (NDManager ref = NDManager.newBaseManager()) {
+        assertTrue(batch.get("0:1").contentEquals(ImageCodec.toTensor(a, ref).toDevice(batch.getDevice(), false)));
+        assertTrue(batch.get("1:2").contentEquals(ImageCodec.toTensor(b, ref).toDevice(batch.getDevice(), false)));
+      }
+    }
+  }
+
   @Test
   void postProcessingMatchesDiffusersBitForBit() throws Exception {
     Path ref = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref/reference").toAbsolutePath();

@@ -59,7 +59,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--guidance", defaultValue = "5", description = "classifier-free guidance scale (default: ${DEFAULT-VALUE})")
   float guidance;
 
-  @Option(names = "--sampler", defaultValue = "ddim", description = "ddim, euler-a or dpm++2m (default: ${DEFAULT-VALUE})")
+  @Option(names = "--sampler", defaultValue = "ddim", description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
   String sampler;
 
   @Option(names = "--concept", description = "Perfusion concept file: score the concept prompt set with it")

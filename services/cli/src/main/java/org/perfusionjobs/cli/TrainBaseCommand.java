@@ -78,6 +78,9 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--latent-object-weight", description = "weight of object latent pixels in the epsilon loss, against 1 for the background (default ${DEFAULT-VALUE})")
   float latentObjectWeight = D.latentObjectWeight();
 
+  @Option(names = "--unet-average-decay", description = "decay of the UNet's weight average, which is saved; 0: save the last weights (default ${DEFAULT-VALUE})")
+  float unetAverageDecay = D.unetAverageDecay();
+
   @Option(names = "--vae-from", description = "reuse this model folder's vae/ (scaling factor included) instead of training one")
   Path vaeFrom;
 
@@ -86,7 +89,8 @@ final class TrainBaseCommand implements Callable<Integer> {
     BaseModelBuilder.Settings s = D.withSteps(vaeSteps, unetSteps, batch).withData(seed, images, cinvCaptions)
         .withWidths(vaeChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads)
         .withFrozenTextFraction(frozenTextFraction).withTextPretraining(textPretrainSteps, detailedCaptions)
-        .withHighNoiseWeightCap(highNoiseWeightCap).withObjects(stripedFraction, vaeObjectWeight, latentObjectWeight);
+        .withHighNoiseWeightCap(highNoiseWeightCap).withObjects(stripedFraction, vaeObjectWeight, latentObjectWeight)
+        .withUnetAverage(unetAverageDecay);
     BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, vaeFrom, System.err);
     spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
         r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);

@@ -29,6 +29,7 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.scheduler.SchedulerConfig;
 import org.perfusionjobs.engine.train.DiffusionTrainer;
+import org.perfusionjobs.engine.train.WeightAverage;
 import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.VaeTrainer;
 import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
@@ -88,23 +89,26 @@ public final class BaseModelBuilder {
       float highNoiseWeightCap,
       double stripedFraction,
       float vaeObjectWeight,
-      float latentObjectWeight) {
+      float latentObjectWeight,
+      float unetAverageDecay) {
     public Settings {
       if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || trainImages < batch || captionsForCinv < 1
           || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || textPretrainSteps < 0 || !(detailedCaptions >= 0 && detailedCaptions <= 1)
-          || !(highNoiseWeightCap >= 1) || !(stripedFraction >= 0 && stripedFraction <= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)) {
+          || !(highNoiseWeightCap >= 1) || !(stripedFraction >= 0 && stripedFraction <= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)
+          || !(unetAverageDecay >= 0 && unetAverageDecay < 1)) {
         throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch
             + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv + ", frozen text fraction "
             + frozenTextFraction + " (in [0, 1]), text pre-training steps " + textPretrainSteps + " (>= 0), detailed captions " + detailedCaptions
             + " (in [0, 1]), high-noise weight cap " + highNoiseWeightCap + " (>= 1), striped fraction " + stripedFraction + " (in [0, 1]), vae object weight "
-            + vaeObjectWeight + " (>= 1), latent object weight " + latentObjectWeight + " (>= 1)");
+            + vaeObjectWeight + " (>= 1), latent object weight " + latentObjectWeight + " (>= 1), unet average decay " + unetAverageDecay
+            + " (in [0, 1), 0: none)");
       }
       vaeChannels = List.copyOf(vaeChannels);
       unetChannels = List.copyOf(unetChannels);
     }
 
     /**
-     * 2500 VAE steps, 10000 UNet steps, batch 16, seed 0, 16384 training images, 5000 captions
+     * 2500 VAE steps, 12000 UNet steps, batch 16, seed 0, 16384 training images, 5000 captions
      * for Cinv; VAE [32, 64, 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4
      * heads (MLP 4x); peak learning rates 5e-4 (VAE) and 3e-4 (text encoder + UNet), warm-up then
      * cosine decay ({@link #learningRate}); caption dropout 0.1; the text encoder frozen for the
@@ -112,11 +116,12 @@ public final class BaseModelBuilder {
      * ({@link TextEncoderPretrainer}) before the UNet; 30% detailed captions; epsilon errors
      * weighted by min(1 + 1/SNR, 20) ({@link DiffusionTrainer#timestepWeight}); 25% of the training
      * objects striped (no word says so); object pixels weighted 10x in the VAE's L1 and 4x in the
-     * epsilon loss ({@link #withObjects}).
+     * epsilon loss ({@link #withObjects}); the UNet saved as its weight average with decay 0.999
+     * ({@link #withUnetAverage}).
      */
     public static Settings defaults() {
-      return new Settings(2500, 10000, 16, 0, 16384, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,
-          0.25, 10f, 4f);
+      return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,
+          0.25, 10f, 4f, 0.999f);
     }
 
     /**
@@ -127,7 +132,17 @@ public final class BaseModelBuilder {
     public Settings withObjects(double striped, float vaeWeight, float latentWeight) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          striped, vaeWeight, latentWeight);
+          striped, vaeWeight, latentWeight, unetAverageDecay);
+    }
+
+    /**
+     * The decay of the UNet's weight average ({@link WeightAverage}), which is what the model folder
+     * gets; 0 saves the last weights instead.
+     */
+    public Settings withUnetAverage(float decay) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
+          stripedFraction, vaeObjectWeight, latentObjectWeight, decay);
     }
 
     /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
@@ -137,33 +152,33 @@ public final class BaseModelBuilder {
 
     public Settings withSteps(int vae, int unet, int batchSize) {
       return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withData(long seedValue, int images, int cinvCaptions) {
       return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, unet, heads, text, layers, textHeadCount,
-          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
+          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withFrozenTextFraction(float fraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withTextPretraining(int steps, double detailedCaptionFraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withHighNoiseWeightCap(float cap) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, cap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight);
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
   }
 
@@ -176,8 +191,8 @@ public final class BaseModelBuilder {
   /**
    * The learning rate of 0-based step {@code step} of {@code steps}: linear warm-up over
    * {@link #WARMUP_STEPS} (or a tenth of a shorter run), then cosine decay from {@code peak} to a
-   * tenth of it. A short run cannot afford a long tail at full rate; the decay does much of what
-   * weight averaging would.
+   * tenth of it. A short run cannot afford a long tail at full rate; the UNet's weight average
+   * ({@link WeightAverage}) then smooths what step-to-step noise the decayed rate leaves.
    */
   static float learningRate(float peak, int step, int steps) {
     return LearningRateSchedule.warmupCosine(peak, step, steps, Math.min(WARMUP_STEPS, Math.max(1, steps / 10)));
@@ -288,6 +303,8 @@ public final class BaseModelBuilder {
         double windowWeighted = 0;
         int inWindow = 0;
         int step = 0;
+        // Spans both phases: the frozen phase's fresh optimiser must not reset the average.
+        WeightAverage average = s.unetAverageDecay() > 0 ? new WeightAverage(unet.namedParameters(), s.unetAverageDecay()) : null;
         // Phase 1 trains text encoder and UNet jointly; phase 2 freezes the encoder (fresh optimiser moments for the UNet).
         for (boolean frozen : new boolean[] {false, true}) {
           int end = frozen ? s.unetSteps() : s.jointSteps();
@@ -314,6 +331,9 @@ public final class BaseModelBuilder {
                 NDArray pick = data.create(idx);
                 l = trainer.step(latents.get(pick), caps, s.seed() * 1_000_003L + step, latentWeights.get(pick));
               }
+              if (average != null) {
+                average.update();
+              }
               diffLoss = l.loss();
               window += l.loss();
               windowWeighted += l.weightedLoss();
@@ -327,12 +347,16 @@ public final class BaseModelBuilder {
                 inWindow = 0;
               }
               if ((step + 1) % SNAPSHOT_EVERY == 0 && step + 1 < s.unetSteps()) {
-                trainer.save(out);
+                saveTextAndUNet(te, tok, unet, average, out);
                 log.printf("unet step %d: snapshot saved to %s%n", step + 1, out);
               }
             }
-            trainer.save(out);
+            saveTextAndUNet(te, tok, unet, average, out);
           }
+        }
+        if (average != null) {
+          log.printf("unet: saved the weight average (decay %s, %d updates)%n", s.unetAverageDecay(), average.updates());
+          average.close();
         }
       }
       timings.put("unet", since(t));
@@ -357,6 +381,16 @@ public final class BaseModelBuilder {
     timings.forEach((k, v) -> sb.append(k).append(' ').append(String.format("%.1f s", v.toMillis() / 1000.0)).append(", "));
     log.printf("base model -> %s%ntimings: %stotal %.1f s%n", out.toAbsolutePath(), sb, r.total().toMillis() / 1000.0);
     return r;
+  }
+
+  /** Writes text_encoder/ and unet/: the UNet's weight average when there is one, else its weights. */
+  private static void saveTextAndUNet(ClipTextModel te, ClipTokenizer tok, UNet2DConditionModel unet, WeightAverage average, Path out) throws IOException {
+    DiffusionTrainer.saveTextEncoder(te, tok, out.resolve("text_encoder"));
+    if (average != null) {
+      DiffusionTrainer.saveUNet(unet, average.averages(), out.resolve("unet"));
+    } else {
+      DiffusionTrainer.saveUNet(unet, out.resolve("unet"));
+    }
   }
 
   /** The VAE config: DownEncoderBlock2D per channel entry, 1 layer per block, 4 latent channels, 8 groups. */

@@ -30,7 +30,11 @@ class TrainBaseTest {
     Path out = dir.resolve("base");
     BaseModelBuilder.Settings s = BaseModelBuilder.Settings.defaults().withSteps(10, 10, 4).withData(3, 32, 200).withTextPretraining(5, 0.3);
     long t0 = System.nanoTime();
-    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, System.out);
+    java.io.ByteArrayOutputStream logBytes = new java.io.ByteArrayOutputStream();
+    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, new java.io.PrintStream(logBytes, true, java.nio.charset.StandardCharsets.UTF_8));
+    String log = logBytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+    System.out.print(log);
+    assertTrue(log.contains("unet: saved the weight average (decay 0.999, 10 updates)"), "the UNet's weight average is what gets saved");
     System.out.printf("TrainBaseTest: build %.1f s, timings %s%n", (System.nanoTime() - t0) / 1e9, r.timings());
     assertTrue(r.scalingFactor() > 0 && Float.isFinite(r.scalingFactor()), "scaling factor " + r.scalingFactor());
     assertTrue(Float.isFinite(r.lastVaeLoss()) && Float.isFinite(r.lastDiffusionLoss()), r.toString());
@@ -95,10 +99,12 @@ class TrainBaseTest {
 
   @Test
   void theTextEncoderIsFrozenForTheLastShareOfSteps() {
-    assertEquals(8000, BaseModelBuilder.Settings.defaults().jointSteps());
-    assertEquals(10000, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
+    assertEquals(9600, BaseModelBuilder.Settings.defaults().jointSteps());
+    assertEquals(12000, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> BaseModelBuilder.Settings.defaults().withFrozenTextFraction(1.5f));
     assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());
+    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.defaults().withUnetAverage(1f));
+    assertTrue(e.getMessage().contains("unet average decay 1.0"), e.getMessage());
   }
 }

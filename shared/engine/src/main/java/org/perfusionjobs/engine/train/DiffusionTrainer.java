@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -251,6 +252,25 @@ public final class DiffusionTrainer implements AutoCloseable {
 
   /** A diffusers UNet2DConditionModel folder (head counts written as SD does, as attention_head_dim). */
   public static void saveUNet(UNet2DConditionModel model, Path dir) throws IOException {
+    Map<String, NDArray> weights = new LinkedHashMap<>();
+    model.namedParameters().forEach((k, p) -> weights.put(k, p.get()));
+    saveUNet(model, weights, dir);
+  }
+
+  /**
+   * As {@link #saveUNet(UNet2DConditionModel, Path)} with other values for the model's weights (e.g.
+   * a {@link WeightAverage}'s), keyed as its parameters; every key must be there with its shape.
+   */
+  public static void saveUNet(UNet2DConditionModel model, Map<String, NDArray> weights, Path dir) throws IOException {
+    Map<String, Parameter> params = model.namedParameters();
+    if (!weights.keySet().equals(params.keySet())) {
+      throw new IllegalArgumentException("weights to save (" + weights.size() + " keys) do not match the UNet's " + params.size() + " parameters");
+    }
+    params.forEach((k, p) -> {
+      if (!weights.get(k).getShape().equals(p.shape())) {
+        throw new IllegalArgumentException("weight '" + k + "' has shape " + weights.get(k).getShape() + ", the UNet expects " + p.shape());
+      }
+    });
     Files.createDirectories(dir);
     UNet2DConditionConfig c = model.config();
     ObjectNode json = Configs.json().createObjectNode();
@@ -278,7 +298,7 @@ public final class DiffusionTrainer implements AutoCloseable {
     json.put("use_linear_projection", c.useLinearProjection());
     json.put("transformer_layers_per_block", c.transformerLayersPerBlock());
     writeConfig(dir, json);
-    SafetensorsWriter.writeModule(dir.resolve("diffusion_pytorch_model.safetensors"), model, Map.of("format", "pt"));
+    SafetensorsWriter.write(dir.resolve("diffusion_pytorch_model.safetensors"), weights, Map.of("format", "pt"));
   }
 
   private static void writeConfig(Path dir, ObjectNode json) throws IOException {

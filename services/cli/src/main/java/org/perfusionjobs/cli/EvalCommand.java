@@ -75,6 +75,9 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--tau", description = "inference tau of the concept (default: the concept's own)")
   Float tau;
 
+  @Option(names = "--global-lock", description = "with --concept: global key-locking (the K path reads the prompt with the superclass word)")
+  boolean globalLock;
+
   @Option(names = "--out", description = "folder for report.json and a grid of the first 64 images per run")
   Path out;
 
@@ -83,6 +86,9 @@ final class EvalCommand implements Callable<Integer> {
     var err = spec.commandLine().getErr();
     var stdout = spec.commandLine().getOut();
     Path evalDir = evaluator != null ? evaluator : model.resolve("evaluator");
+    if (globalLock && concept == null) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
+    }
     Concept c = concept == null ? null : ConceptFile.read(concept);
     String word = conceptWord != null ? conceptWord : c != null ? c.placeholder() : null;
     List<EvalPrompt> set = word == null ? PromptSet.base(promptSeed, prompts) : PromptSet.concept(word, promptSeed, prompts);
@@ -96,13 +102,16 @@ final class EvalCommand implements Callable<Integer> {
     report.put("steps", steps);
     report.put("guidance", guidance);
     report.put("sampler", sampler);
+    if (c != null) {
+      report.put("key_locking", globalLock ? "global" : "local");
+    }
     List<Map<String, Object>> results = new ArrayList<>();
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu()); Evaluator ev = Evaluator.load(evalDir)) {
       for (Float beta : runs) {
         List<ConceptUse> uses = c == null ? List.of() : List.of(new ConceptUse(c, beta, tau));
         ProgressBar bar = new ProgressBar(err, beta == null ? "eval" : "eval beta " + beta);
         long t0 = System.nanoTime();
-        PromptRun.Result r = PromptRun.run(sd, ev, set, new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses),
+        PromptRun.Result r = PromptRun.run(sd, ev, set, new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock),
             done -> {
               java.time.Duration elapsed = java.time.Duration.ofNanos(System.nanoTime() - t0);
               bar.update(done, set.size(), elapsed, elapsed.multipliedBy(set.size() - done).dividedBy(done), null);

@@ -58,19 +58,21 @@ class PerfusionCliTest {
   }
 
   /**
-   * concept-gates on the shipped demo concept: one row per token up to the first padding token, and
-   * the gate open most on the concept's own word (it also opens partly on later tokens with this
-   * text encoder: measured and discussed in the model card).
+   * concept-gates on the shipped demo concept: one row per token up to the first padding token; the
+   * gate closed (< 0.1) on every token before the concept's word, open (> 0.5) on the word, and
+   * closed on the padding on average. After the word it also opens, up to as much as on the word
+   * itself (0.97 on "left" against 0.96 on zwx when measured): a leak the model card measures and
+   * discusses, so this test pins only what the causal text encoder guarantees around it.
    */
   @Test
-  void conceptGatesOfTheShippedConceptPeakOnItsWord() {
+  void conceptGatesOfTheShippedConceptOpenOnItsWordNotBefore() {
     Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
     String[] r = run("concept-gates", "--model", model.toString(), "--concept", model.resolve("concepts/demo/zwx.safetensors").toString(),
         "--prompt", "a zwx on the left and a blue circle on the right");
     assertEquals("0", r[0], r[2]);
     int rows = 0;
     double own = -1;
-    double others = -1;
+    double before = -1;
     for (String line : r[1].split("\n")) {
       String[] f = line.trim().split("\\s+");
       if (f.length != 4 || !f[0].matches("\\d+")) {
@@ -80,16 +82,19 @@ class PerfusionCliTest {
       double gate = Double.parseDouble(f[3]);
       if (f[1].equals("zwx")) {
         own = gate;
-      } else {
-        others = Math.max(others, gate);
+      } else if (own < 0) {
+        before = Math.max(before, gate);
       }
     }
-    assertTrue(own > 0.5 && own > others, "gate on zwx " + own + ", at most " + others + " elsewhere:\n" + r[1]);
+    assertTrue(own > 0.5, "gate on zwx " + own + ":\n" + r[1]);
+    assertTrue(before >= 0 && before < 0.1, "gate before zwx up to " + before + ":\n" + r[1]);
     assertEquals(15, rows, r[1]); // start, 12 words, end, first padding token
-    assertTrue(r[1].contains("mean gate over the 63 padding tokens"), r[1]);
+    java.util.regex.Matcher pad = java.util.regex.Pattern.compile("mean gate over the 63 padding tokens ([0-9.]+)").matcher(r[1]);
+    assertTrue(pad.find(), r[1]);
+    assertTrue(Double.parseDouble(pad.group(1)) < 0.1, "padding gates: " + pad.group(0));
   }
 
-  /** text-reliance on the bundled model: its UNet uses the words at high noise (right / empty 0.75 at t = 900 when measured). */
+  /** text-reliance on the bundled model: its UNet uses the words at high noise (right / empty 0.73 at t = 700 and 0.52 at 900 when measured on revision 4). */
   @Test
   void textRelianceShowsTheBundledModelUsingItsWords() {
     Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
@@ -147,5 +152,8 @@ class PerfusionCliTest {
     String[] usage = run("generate", "--prompt", "x");
     assertEquals("2", usage[0]);
     assertTrue(usage[2].contains("--model"), usage[2]);
+    String[] lock = run("eval", "--model", MODEL, "--global-lock");
+    assertEquals("2", lock[0]);
+    assertTrue(lock[2].contains("--global-lock needs --concept"), lock[2]);
   }
 }

@@ -18,10 +18,18 @@ import org.perfusionjobs.evaluator.ScenePrediction;
  * beta compare like for like.
  */
 public final class PromptRun {
-  /** Sampling settings of a run. */
-  public record Settings(int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts) {
+  /** Sampling settings of a run; {@code globalLock}: Perfusion's global key-locking (needs a concept). */
+  public record Settings(int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts, boolean globalLock) {
     public Settings {
       concepts = List.copyOf(concepts);
+      if (globalLock && concepts.isEmpty()) {
+        throw new IllegalArgumentException("globalLock needs at least one concept");
+      }
+    }
+
+    /** Local key-locking (or no concept). */
+    public Settings(int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts) {
+      this(steps, guidanceScale, sampler, seed, concepts, false);
     }
   }
 
@@ -36,7 +44,7 @@ public final class PromptRun {
     long t0 = System.nanoTime();
     for (int i = 0; i < prompts.size(); i++) {
       GenerateRequest req = GenerateRequest.builder(prompts.get(i).text()).optSteps(s.steps()).optGuidanceScale(s.guidanceScale())
-          .optSampler(s.sampler()).optSeed(s.seed() + i).optSize(64, 64).optConcepts(s.concepts()).build();
+          .optSampler(s.sampler()).optSeed(s.seed() + i).optSize(64, 64).optConcepts(s.concepts()).optGlobalLock(s.globalLock()).build();
       GenerateResult r = sd.generate(req);
       images.add(r.images().get(0));
       done.accept(i + 1);

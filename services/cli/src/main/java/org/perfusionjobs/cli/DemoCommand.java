@@ -61,7 +61,9 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--superclass", defaultValue = DemoConcept.SUPERCLASS, description = "the concept's superclass (default: ${DEFAULT-VALUE})")
   String superclass;
 
-  @Option(names = "--prompt", defaultValue = "a zwx on the left and a blue circle on the right",
+  // One concept object with a background word: with a second object ("... and a blue circle on the right")
+  // the concept's gate leaks onto the later words and its stripes spread to that object (models/world-v1/README.md).
+  @Option(names = "--prompt", defaultValue = "a large zwx on a sand background",
       description = "prompt of the generation job; zwx is the concept (default: ${DEFAULT-VALUE})")
   String prompt;
 

@@ -66,7 +66,7 @@ public final class VaeDecoderTuner implements AutoCloseable {
       NDArray z = posterior.sample(m.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType())).stopGradient();
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         NDArray diff = vae.decode(z).sub(images).abs();
-        NDArray l1 = weights == null ? diff.mean() : diff.mul(weights).mean().div(weights.mean().stopGradient());
+        NDArray l1 = Losses.weightedMean(diff, weights, "weights");
         loss = l1.getFloat();
         if (!Float.isFinite(loss)) {
           throw new IllegalStateException("VAE decoder tuning diverged at step " + (step + 1) + ": loss is " + loss);

@@ -120,7 +120,6 @@ public final class VaeTrainer implements AutoCloseable {
   }
 
   private StepLoss stepOn(NDArray images, NDArray weights) {
-    Losses.requirePixelWeights(weights, images.getShape(), "weights");
     NDManager m = images.getManager();
     m.getEngine().setRandomSeed((int) (options.seed() * 31 + step));
     float total;
@@ -133,7 +132,7 @@ public final class VaeTrainer implements AutoCloseable {
       NDArray out = vae.decode(z);
       NDArray diff = out.sub(images);
       NDArray err = options.reconstruction() == Reconstruction.L1 ? diff.abs() : diff.square();
-      NDArray recLoss = weights == null ? err.mean() : err.mul(weights).mean().div(weights.mean());
+      NDArray recLoss = Losses.weightedMean(err, weights, "weights");
       // KL(N(mean, var) || N(0, 1)) = 0.5 * sum(mean^2 + var - 1 - logvar); the -1 is constant and
       // left out of the graph (it changes neither the gradient nor, once added back, the value).
       NDArray mean = posterior.mean();

@@ -18,13 +18,10 @@ import org.perfusionjobs.evaluator.ScenePrediction;
  * beta compare like for like.
  */
 public final class PromptRun {
-  /** Sampling settings of a run; {@code globalLock}: Perfusion's global key-locking (needs a concept). */
+  /** Sampling settings of a run; {@code globalLock}: Perfusion's global key-locking ({@link GenerateRequest} checks it has a concept). */
   public record Settings(int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts, boolean globalLock) {
     public Settings {
       concepts = List.copyOf(concepts);
-      if (globalLock && concepts.isEmpty()) {
-        throw new IllegalArgumentException("globalLock needs at least one concept");
-      }
     }
 
     /** Local key-locking (or no concept). */

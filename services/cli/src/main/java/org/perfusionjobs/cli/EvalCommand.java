@@ -21,6 +21,7 @@ import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.prompts.Attribute;
 import org.perfusionjobs.evaluator.prompts.EvalPrompt;
 import org.perfusionjobs.evaluator.prompts.PromptRun;
+import org.perfusionjobs.evaluator.prompts.ShapeBreakdown;
 import org.perfusionjobs.evaluator.prompts.PromptSet;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -118,12 +119,17 @@ final class EvalCommand implements Callable<Integer> {
             });
         String label = beta == null ? "" : String.format("beta %.2f: ", beta);
         stdout.printf("%s%s%n", label, r.report().summary());
+        ShapeBreakdown shapes = ShapeBreakdown.of(set, r.scores());
+        if (!shapes.counts().isEmpty()) {
+          stdout.printf("%sshape right per asked shape (one-object prompts): %s%n", label, shapes.summary());
+        }
         stdout.printf("%s%.2f s per image (%d steps, CFG %.1f)%n", label, r.secondsPerImage(), steps, guidance);
         Map<String, Object> one = new LinkedHashMap<>();
         if (beta != null) {
           one.put("beta", beta);
         }
         one.putAll(r.report().toMap());
+        one.put("one_object_shapes", shapes.toMap());
         if (r.report().counts().containsKey(Attribute.CONCEPT)) {
           one.put("fidelity", r.report().rate(Attribute.CONCEPT));
         }

@@ -42,6 +42,9 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--vae-channels", split = ",", description = "VAE block_out_channels (default 32,64,64: spatial factor 4)")
   List<Integer> vaeChannels = D.vaeChannels();
 
+  @Option(names = "--latent-channels", description = "channels of the VAE's latents, which the UNet denoises (default ${DEFAULT-VALUE})")
+  int latentChannels = D.latentChannels();
+
   @Option(names = "--unet-channels", split = ",", description = "UNet block_out_channels, cross attention in every level (default 64,128)")
   List<Integer> unetChannels = D.unetChannels();
 
@@ -75,6 +78,12 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--vae-object-weight", description = "weight of object pixels in the VAE's L1, against 1 for the background (default ${DEFAULT-VALUE})")
   float vaeObjectWeight = D.vaeObjectWeight();
 
+  @Option(names = "--vae-lr", description = "peak learning rate of the VAE (default ${DEFAULT-VALUE})")
+  float vaeLearningRate = D.vaeLearningRate();
+
+  @Option(names = "--unet-lr", description = "peak learning rate of the text encoder + UNet (default ${DEFAULT-VALUE})")
+  float unetLearningRate = D.unetLearningRate();
+
   @Option(names = "--latent-object-weight", description = "weight of object latent pixels in the epsilon loss, against 1 for the background (default ${DEFAULT-VALUE})")
   float latentObjectWeight = D.latentObjectWeight();
 
@@ -88,9 +97,10 @@ final class TrainBaseCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     BaseModelBuilder.Settings s = D.withSteps(vaeSteps, unetSteps, batch).withData(seed, images, cinvCaptions)
         .withWidths(vaeChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads)
+        .withLatentChannels(latentChannels)
         .withFrozenTextFraction(frozenTextFraction).withTextPretraining(textPretrainSteps, detailedCaptions)
         .withHighNoiseWeightCap(highNoiseWeightCap).withObjects(stripedFraction, vaeObjectWeight, latentObjectWeight)
-        .withUnetAverage(unetAverageDecay);
+        .withUnetAverage(unetAverageDecay).withLearningRates(vaeLearningRate, unetLearningRate);
     BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, vaeFrom, System.err);
     spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
         r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);

@@ -52,6 +52,9 @@ final class TuneVaeDecoderCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "seed of the images and the posterior samples (default: ${DEFAULT-VALUE})")
   long seed;
 
+  @Option(names = "--latent-noise", defaultValue = "1", description = "scale of the posterior noise in the decoded latents: 1 posterior samples, 0 the posterior mean (default: ${DEFAULT-VALUE})")
+  float latentNoise;
+
   @Override
   public Integer call() throws Exception {
     var err = spec.commandLine().getErr();
@@ -64,7 +67,7 @@ final class TuneVaeDecoderCommand implements Callable<Integer> {
       List<Sample> stripedTest = new World(0.3, 1).samples(seed + 102, 64).toList();
       err.printf("before: L1 %.4f on plain images, %.4f on striped ones%n", l1(vae, plainTest, m), l1(vae, stripedTest, m));
       long t0 = System.nanoTime();
-      try (VaeDecoderTuner tuner = new VaeDecoderTuner(vae, lr, 1e-2f, seed)) {
+      try (VaeDecoderTuner tuner = new VaeDecoderTuner(vae, lr, 1e-2f, seed).latentNoise(latentNoise)) {
         double window = 0;
         int every = Math.max(1, steps / 20);
         for (int s = 0; s < steps; s++) {

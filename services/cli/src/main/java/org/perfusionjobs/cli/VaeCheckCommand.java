@@ -1,10 +1,14 @@
 package org.perfusionjobs.cli;
 
+import java.awt.image.BufferedImage;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.evaluator.Accuracy;
 import org.perfusionjobs.evaluator.Evaluator;
+import org.perfusionjobs.evaluator.ShapeConfusion;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 import picocli.CommandLine.Command;
@@ -38,6 +42,12 @@ final class VaeCheckCommand implements Callable<Integer> {
   @Option(names = "--striped-fraction", defaultValue = "0", description = "share of striped objects in the images (default ${DEFAULT-VALUE})")
   double stripedFraction;
 
+  @Option(names = "--shapes", description = "also print, per VAE, how each true shape is read (all sizes) and how often it is right per size")
+  boolean shapes;
+
+  @Option(names = "--grid", description = "PNG file: the first 32 images, each row of originals above its round trips")
+  Path grid;
+
   @Override
   public Integer call() throws Exception {
     if (images < 1) {
@@ -50,8 +60,26 @@ final class VaeCheckCommand implements Callable<Integer> {
       out.printf("original images: %s%n", TrainEvaluatorCommand.format(Accuracy.measure(ev, samples)));
       for (Path vae : vaes) {
         long t0 = System.nanoTime();
-        Accuracy a = Accuracy.measure(ev, VaeRoundTrip.apply(vae, samples));
+        List<Sample> decoded = VaeRoundTrip.apply(vae, samples);
+        Accuracy a = Accuracy.measure(ev, decoded);
         out.printf("%s: %s (%.0f s)%n", vae, TrainEvaluatorCommand.format(a), (System.nanoTime() - t0) / 1e9);
+        if (grid != null) {
+          List<BufferedImage> pairs = new ArrayList<>();
+          for (int row = 0; row < 4; row++) {
+            for (int i = row * 8; i < row * 8 + 8; i++) {
+              pairs.add(samples.get(i % images).image());
+            }
+            for (int i = row * 8; i < row * 8 + 8; i++) {
+              pairs.add(decoded.get(i % images).image());
+            }
+          }
+          Path file = vaes.size() == 1 ? grid : grid.resolveSibling(vaes.indexOf(vae) + "-" + grid.getFileName());
+          ImageCodec.writePng(EvalCommand.grid(pairs, 8, 8), file);
+          out.printf("grid of the first 32 images (rows: original, round trip) -> %s%n", file);
+        }
+        if (shapes) {
+          out.printf("%s", ShapeConfusion.measure(decoded, ev.predict(decoded.stream().map(Sample::image).toList())).format());
+        }
       }
     }
     return 0;

@@ -1,5 +1,6 @@
 package org.perfusionjobs.cli;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -129,9 +130,44 @@ class PerfusionCliTest {
     assertTrue(lines[1].startsWith("original images: ") && percent(lines[1], "shape") >= 95 && percent(lines[1], "colour") >= 95, lines[1]);
     assertTrue(lines[2].startsWith(model.resolve("vae").toString()), lines[2]);
     assertTrue(percent(lines[2], "colour") >= 90 && percent(lines[2], "background") >= 90, lines[2]);
+    // With --shapes, a table of how each true shape is read; with --grid, originals above round trips.
+    Path grid = dir.resolve("rt.png");
+    String[] t = run("vae-check", "--vae", model.resolve("vae").toString(), "--evaluator", model.resolve("evaluator").toString(), "--images", "40",
+        "--shapes", "--grid", grid.toString());
+    assertEquals("0", t[0], t[2]);
+    String[] tl = t[1].trim().split("\n");
+    assertEquals(3 + 1 + 1 + 5, tl.length, t[1]);
+    assertTrue(tl[3].startsWith("grid of the first 32 images"), tl[3]);
+    assertTrue(tl[4].startsWith("true\\read") && tl[5].startsWith("circle") && tl[9].startsWith("heart"), t[1]);
+    java.awt.image.BufferedImage g = assertDoesNotThrow(() -> javax.imageio.ImageIO.read(grid.toFile()));
+    assertEquals(512, g.getWidth());
+    assertEquals(512, g.getHeight());
     String[] bad = run("vae-check", "--vae", model.resolve("vae").toString(), "--images", "0");
     assertEquals("1", bad[0]);
     assertTrue(bad[2].contains("--images must be at least 1"), bad[2]);
+  }
+
+  /**
+   * eval on the bundled model, a few prompts at 4 steps: the summary, the per-shape line of the
+   * one-object prompts and report.json with both (the scores themselves are BundledModelTest's).
+   */
+  @Test
+  void evalReportsPerAttributeAndPerShape() throws Exception {
+    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    Path out = dir.resolve("eval");
+    String[] r = run("eval", "--model", model.toString(), "--prompts", "12", "--steps", "4", "--out", out.toString());
+    assertEquals("0", r[0], r[2]);
+    assertTrue(r[1].contains("shape right per asked shape (one-object prompts): "), r[1]);
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(circle|square|triangle|star|heart) (\\d+)/(\\d+)").matcher(r[1]);
+    int asked = 0;
+    while (m.find()) {
+      assertTrue(Integer.parseInt(m.group(2)) <= Integer.parseInt(m.group(3)), m.group());
+      asked += Integer.parseInt(m.group(3));
+    }
+    assertTrue(asked >= 1 && asked <= 12, r[1]);
+    String json = java.nio.file.Files.readString(out.resolve("report.json"));
+    assertTrue(json.contains("\"one_object_shapes\"") && json.contains("\"per_prompt\""), json.substring(0, Math.min(400, json.length())));
+    assertTrue(java.nio.file.Files.isRegularFile(out.resolve("grid.png")));
   }
 
   /** The percentage after "attribute " in a vae-check line. */

@@ -75,6 +75,7 @@ public final class BaseModelBuilder {
       int trainImages,
       int captionsForCinv,
       List<Integer> vaeChannels,
+      int latentChannels,
       List<Integer> unetChannels,
       int unetHeads,
       int textWidth,
@@ -92,11 +93,11 @@ public final class BaseModelBuilder {
       float latentObjectWeight,
       float unetAverageDecay) {
     public Settings {
-      if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || trainImages < batch || captionsForCinv < 1
+      if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || latentChannels < 1 || trainImages < batch || captionsForCinv < 1
           || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || textPretrainSteps < 0 || !(detailedCaptions >= 0 && detailedCaptions <= 1)
           || !(highNoiseWeightCap >= 1) || !(stripedFraction >= 0 && stripedFraction <= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)
           || !(unetAverageDecay >= 0 && unetAverageDecay < 1)) {
-        throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch
+        throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch + ", latent channels " + latentChannels + " (>= 1)"
             + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv + ", frozen text fraction "
             + frozenTextFraction + " (in [0, 1]), text pre-training steps " + textPretrainSteps + " (>= 0), detailed captions " + detailedCaptions
             + " (in [0, 1]), high-noise weight cap " + highNoiseWeightCap + " (>= 1), striped fraction " + stripedFraction + " (in [0, 1]), vae object weight "
@@ -120,7 +121,7 @@ public final class BaseModelBuilder {
      * ({@link #withUnetAverage}).
      */
     public static Settings defaults() {
-      return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,
+      return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,
           0.25, 10f, 4f, 0.999f);
     }
 
@@ -130,7 +131,7 @@ public final class BaseModelBuilder {
      * the VAE's L1 and the UNet's epsilon loss ({@link ObjectWeights}).
      */
     public Settings withObjects(double striped, float vaeWeight, float latentWeight) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
           striped, vaeWeight, latentWeight, unetAverageDecay);
     }
@@ -140,7 +141,7 @@ public final class BaseModelBuilder {
      * gets; 0 saves the last weights instead.
      */
     public Settings withUnetAverage(float decay) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
           stripedFraction, vaeObjectWeight, latentObjectWeight, decay);
     }
@@ -151,32 +152,46 @@ public final class BaseModelBuilder {
     }
 
     public Settings withSteps(int vae, int unet, int batchSize) {
-      return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+      return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withData(long seedValue, int images, int cinvCaptions) {
-      return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+      return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, unet, heads, text, layers, textHeadCount,
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, latentChannels, unet, heads, text, layers, textHeadCount,
           vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withFrozenTextFraction(float fraction) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
     public Settings withTextPretraining(int steps, double detailedCaptionFraction) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
 
+    /** Channels of the VAE's latents, which the UNet denoises (SD: 4). */
+    public Settings withLatentChannels(int channels) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, channels, unetChannels, unetHeads, textWidth, textLayers,
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction,
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+    }
+
+    /** Peak learning rates of the VAE and of the text encoder + UNet ({@link #learningRate}). */
+    public Settings withLearningRates(float vae, float unet) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
+          textLayers, textHeads, vae, unet, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction,
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+    }
+
     public Settings withHighNoiseWeightCap(float cap) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, unetChannels, unetHeads, textWidth, textLayers,
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, cap, stripedFraction,
           vaeObjectWeight, latentObjectWeight, unetAverageDecay);
     }
@@ -248,6 +263,10 @@ public final class BaseModelBuilder {
       if (vaeFrom != null) {
         vae = AutoencoderKL.load(vaeFrom.resolve("vae"), weights, DataType.FLOAT32, weights.getDevice());
         log.printf("vae: reused from %s (scaling_factor %.5f)%n", vaeFrom.resolve("vae"), vae.config().scalingFactor());
+        if (vae.config().latentChannels() != s.latentChannels()) {
+          throw new IllegalArgumentException("--vae-from " + vaeFrom + ": its VAE has " + vae.config().latentChannels() + " latent channels, the settings ask for "
+              + s.latentChannels());
+        }
       } else {
         vae = new AutoencoderKL(vaeConfig(s, 1f));
         vae.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 1);
@@ -393,11 +412,11 @@ public final class BaseModelBuilder {
     }
   }
 
-  /** The VAE config: DownEncoderBlock2D per channel entry, 1 layer per block, 4 latent channels, 8 groups. */
+  /** The VAE config: DownEncoderBlock2D per channel entry, 1 layer per block, {@code latentChannels} latent channels, 8 groups. */
   public static AutoencoderKLConfig vaeConfig(Settings s, float scalingFactor) {
     int n = s.vaeChannels().size();
     return new AutoencoderKLConfig(3, 3, java.util.Collections.nCopies(n, "DownEncoderBlock2D"), java.util.Collections.nCopies(n, "UpDecoderBlock2D"),
-        s.vaeChannels(), 1, "silu", 4, 8, IMAGE_SIZE, scalingFactor);
+        s.vaeChannels(), 1, "silu", s.latentChannels(), 8, IMAGE_SIZE, scalingFactor);
   }
 
   /** The text encoder config: {@code textWidth} wide, MLP 4x, quick_gelu, 77 positions. */
@@ -416,8 +435,8 @@ public final class BaseModelBuilder {
     ObjectNode j = Configs.json().createObjectNode();
     j.put("_class_name", "UNet2DConditionModel");
     j.put("sample_size", latentSize);
-    j.put("in_channels", 4);
-    j.put("out_channels", 4);
+    j.put("in_channels", s.latentChannels());
+    j.put("out_channels", s.latentChannels());
     ArrayNode ch = j.putArray("block_out_channels");
     s.unetChannels().forEach(ch::add);
     j.put("layers_per_block", 1);

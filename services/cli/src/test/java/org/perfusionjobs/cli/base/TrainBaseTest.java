@@ -48,6 +48,8 @@ class TrainBaseTest {
       assertEquals(64, sd.defaultImageSize());
       assertEquals(BaseModelBuilder.TRAINING_TEMPLATES, sd.trainingTemplates());
       assertEquals(r.scalingFactor(), sd.vae().config().scalingFactor(), 1e-6f);
+      assertEquals(s.latentChannels(), sd.vae().config().latentChannels());
+      assertEquals(s.latentChannels(), sd.unet().config().inChannels());
       long g0 = System.nanoTime();
       GenerateResult g = sd.generate(GenerateRequest.builder("a red circle at the top").optSteps(4).optSeed(1).build());
       System.out.printf("TrainBaseTest: generate 4 steps %.0f ms%n", (System.nanoTime() - g0) / 1e6);
@@ -75,6 +77,11 @@ class TrainBaseTest {
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(again, EngineOptions.cpu())) {
       assertEquals(r.scalingFactor(), sd.vae().config().scalingFactor(), 0f);
     }
+    // A reused VAE must have the latent channels the UNet is built for.
+    var mismatch = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.build(dir.resolve("mismatch"),
+        s.withSteps(10, 2, 4).withTextPretraining(0, 0).withLatentChannels(s.latentChannels() + 1), out, System.out));
+    assertTrue(mismatch.getMessage().contains("its VAE has " + s.latentChannels() + " latent channels, the settings ask for " + (s.latentChannels() + 1)),
+        mismatch.getMessage());
   }
 
   @Test
@@ -104,6 +111,8 @@ class TrainBaseTest {
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> BaseModelBuilder.Settings.defaults().withFrozenTextFraction(1.5f));
     assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());
+    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.defaults().withLatentChannels(0));
+    assertTrue(e.getMessage().contains("latent channels 0 (>= 1)"), e.getMessage());
     e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.defaults().withUnetAverage(1f));
     assertTrue(e.getMessage().contains("unet average decay 1.0"), e.getMessage());
   }

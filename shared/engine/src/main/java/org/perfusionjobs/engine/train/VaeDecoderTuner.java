@@ -23,6 +23,7 @@ public final class VaeDecoderTuner implements AutoCloseable {
   private final AdamW optimizer;
   private final long seed;
   private int step;
+  private float latentNoise = 1;
 
   public VaeDecoderTuner(AutoencoderKL vae, float learningRate, float weightDecay, long seed) {
     this.vae = vae;
@@ -34,6 +35,19 @@ public final class VaeDecoderTuner implements AutoCloseable {
       }
     }
     this.optimizer = new AdamW(params, learningRate, weightDecay);
+  }
+
+  /**
+   * Scale of the posterior noise in the decoded latents, 1 (default: posterior samples) to 0 (the
+   * posterior mean, which is what the UNet is trained on and sampling decodes): a decoder trained
+   * on noisy latents averages over the noise and blurs fine outlines such as star points.
+   */
+  public VaeDecoderTuner latentNoise(float scale) {
+    if (!(scale >= 0 && scale <= 1)) {
+      throw new IllegalArgumentException("latent noise scale must be in [0, 1], got " + scale);
+    }
+    this.latentNoise = scale;
+    return this;
   }
 
   public AdamW optimizer() {
@@ -63,7 +77,8 @@ public final class VaeDecoderTuner implements AutoCloseable {
       scope.suppressNotUsedWarning();
       m.getEngine().setRandomSeed((int) (seed * 31 + step));
       DiagonalGaussian posterior = vae.encode(images);
-      NDArray z = posterior.sample(m.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType())).stopGradient();
+      NDArray noise = m.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType()).mul(latentNoise);
+      NDArray z = posterior.sample(noise).stopGradient();
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         NDArray diff = vae.decode(z).sub(images).abs();
         NDArray l1 = Losses.weightedMean(diff, weights, "weights");

@@ -21,15 +21,10 @@ class VaeDecoderTunerTest {
   @Test
   void tunesTheDecoderAndLeavesTheEncoderBitIdentical() {
     int n = 8;
-    float[][] imgs = VaeTrainerTest.syntheticImages(n, 5);
-    float[] flat = new float[n * imgs[0].length];
-    for (int i = 0; i < n; i++) {
-      System.arraycopy(imgs[i], 0, flat, i * imgs[0].length, imgs[0].length);
-    }
     try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
       AutoencoderKL vae = new AutoencoderKL(VaeTrainerTest.tinyConfig());
       vae.initRandom(m, DataType.FLOAT32, 11);
-      NDArray images = m.create(flat, new Shape(n, 3, VaeTrainerTest.SIZE, VaeTrainerTest.SIZE));
+      NDArray images = images(m, n, 5);
       Map<String, float[]> before = new LinkedHashMap<>();
       vae.namedParameters().forEach((k, p) -> before.put(k, p.get().toFloatArray()));
       float first;
@@ -58,5 +53,48 @@ class VaeDecoderTunerTest {
         }
       }
     }
+  }
+
+  /**
+   * With the latent noise at 0 the decoder is tuned on the posterior mean: the step no longer
+   * depends on the noise seed, while posterior samples (scale 1) do.
+   */
+  @Test
+  void latentNoiseZeroTunesOnThePosteriorMean() {
+    try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      NDArray images = images(m, 4, 7);
+      float[] meanA = tuneOnce(m, images, 0f, 1);
+      float[] meanB = tuneOnce(m, images, 0f, 2);
+      float[] sampleA = tuneOnce(m, images, 1f, 1);
+      float[] sampleB = tuneOnce(m, images, 1f, 2);
+      assertArrayEquals(meanA, meanB, 0f);
+      assertFalse(Arrays.equals(sampleA, sampleB), "posterior samples depend on the seed");
+      AutoencoderKL vae = new AutoencoderKL(VaeTrainerTest.tinyConfig());
+      vae.initRandom(m, DataType.FLOAT32, 11);
+      try (VaeDecoderTuner tuner = new VaeDecoderTuner(vae, 1e-3f, 0f, 1)) {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> tuner.latentNoise(1.5f));
+        assertTrue(e.getMessage().contains("latent noise scale must be in [0, 1], got 1.5"), e.getMessage());
+      }
+    }
+  }
+
+  /** {@code n} synthetic images (n, 3, SIZE, SIZE) of {@link VaeTrainerTest#syntheticImages}. */
+  private static NDArray images(NDManager m, int n, long seed) {
+    float[][] imgs = VaeTrainerTest.syntheticImages(n, seed);
+    float[] flat = new float[n * imgs[0].length];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(imgs[i], 0, flat, i * imgs[0].length, imgs[0].length);
+    }
+    return m.create(flat, new Shape(n, 3, VaeTrainerTest.SIZE, VaeTrainerTest.SIZE));
+  }
+
+  /** The decoder's conv_out weights after one step from the same initial weights. */
+  private static float[] tuneOnce(NDManager m, NDArray images, float noise, long seed) {
+    AutoencoderKL vae = new AutoencoderKL(VaeTrainerTest.tinyConfig());
+    vae.initRandom(m, DataType.FLOAT32, 11);
+    try (VaeDecoderTuner tuner = new VaeDecoderTuner(vae, 1e-3f, 0f, seed).latentNoise(noise)) {
+      tuner.step(images);
+    }
+    return vae.namedParameters().get("decoder.conv_out.weight").get().toFloatArray();
   }
 }

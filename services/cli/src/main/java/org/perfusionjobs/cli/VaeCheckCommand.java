@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.evaluator.Accuracy;
 import org.perfusionjobs.evaluator.Evaluator;
+import org.perfusionjobs.evaluator.ScenePrediction;
 import org.perfusionjobs.evaluator.ShapeConfusion;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
@@ -61,7 +62,8 @@ final class VaeCheckCommand implements Callable<Integer> {
       for (Path vae : vaes) {
         long t0 = System.nanoTime();
         List<Sample> decoded = VaeRoundTrip.apply(vae, samples);
-        Accuracy a = Accuracy.measure(ev, decoded);
+        List<ScenePrediction> read = ev.predict(decoded.stream().map(Sample::image).toList()); // once, for both tables
+        Accuracy a = Accuracy.of(decoded, read);
         out.printf("%s: %s (%.0f s)%n", vae, TrainEvaluatorCommand.format(a), (System.nanoTime() - t0) / 1e9);
         if (grid != null) {
           List<BufferedImage> pairs = new ArrayList<>();
@@ -78,7 +80,7 @@ final class VaeCheckCommand implements Callable<Integer> {
           out.printf("grid of the first 32 images (rows: original, round trip) -> %s%n", file);
         }
         if (shapes) {
-          out.printf("%s", ShapeConfusion.measure(decoded, ev.predict(decoded.stream().map(Sample::image).toList())).format());
+          out.printf("%s", ShapeConfusion.measure(decoded, read).format());
         }
       }
     }

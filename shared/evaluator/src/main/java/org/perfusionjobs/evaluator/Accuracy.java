@@ -26,8 +26,15 @@ public record Accuracy(int images, int objects, Map<String, Double> byAttribute)
 
   /** Measures on given samples (their images may have been changed, e.g. put through a VAE). */
   public static Accuracy measure(Evaluator evaluator, List<Sample> samples) {
+    return of(samples, evaluator.predict(samples.stream().map(Sample::image).toList()));
+  }
+
+  /** Scores predictions already made for the samples, one per sample in order. */
+  public static Accuracy of(List<Sample> samples, List<ScenePrediction> preds) {
+    if (samples.size() != preds.size()) {
+      throw new IllegalArgumentException("samples (" + samples.size() + ") and predictions (" + preds.size() + ") differ in number");
+    }
     int n = samples.size();
-    List<ScenePrediction> preds = evaluator.predict(samples.stream().map(Sample::image).toList());
     int count = 0;
     int position = 0;
     int background = 0;

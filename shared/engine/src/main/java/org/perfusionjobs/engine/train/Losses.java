@@ -28,10 +28,6 @@ public final class Losses {
   }
 
   /**
-   * Checks that per-pixel loss weights fit a batch: (B, 1, H, W) for {@code target} (B, C, H, W);
-   * null passes. The message names both shapes.
-   */
-  /**
    * The mean of a per-pixel error (B, C, H, W), weighted by {@code weights} (B, 1, H, W) or plain when
    * null: mean(w * err) / mean(w), so the weights move where the loss looks, not its scale.
    */
@@ -40,6 +36,10 @@ public final class Losses {
     return weights == null ? err.mean() : err.mul(weights).mean().div(weights.mean());
   }
 
+  /**
+   * Checks that per-pixel loss weights fit a batch: (B, 1, H, W) for {@code target} (B, C, H, W);
+   * null passes. The message names both shapes.
+   */
   static void requirePixelWeights(NDArray weights, Shape target, String what) {
     if (weights == null) {
       return;

@@ -21,6 +21,7 @@ import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.prompts.Attribute;
 import org.perfusionjobs.evaluator.prompts.EvalPrompt;
 import org.perfusionjobs.evaluator.prompts.PromptRun;
+import org.perfusionjobs.evaluator.prompts.ObjectCountBreakdown;
 import org.perfusionjobs.evaluator.prompts.ShapeBreakdown;
 import org.perfusionjobs.evaluator.prompts.PromptSet;
 import picocli.CommandLine.Command;
@@ -123,6 +124,8 @@ final class EvalCommand implements Callable<Integer> {
         if (!shapes.counts().isEmpty()) {
           stdout.printf("%sshape right per asked shape (one-object prompts): %s%n", label, shapes.summary());
         }
+        ObjectCountBreakdown byCount = ObjectCountBreakdown.of(set, r.found(), r.scores());
+        byCount.summary().lines().forEach(line -> stdout.printf("%s%s%n", label, line));
         stdout.printf("%s%.2f s per image (%d steps, CFG %.1f)%n", label, r.secondsPerImage(), steps, guidance);
         Map<String, Object> one = new LinkedHashMap<>();
         if (beta != null) {
@@ -130,6 +133,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         one.putAll(r.report().toMap());
         one.put("one_object_shapes", shapes.toMap());
+        one.put("by_object_count", byCount.toMap());
         if (r.report().counts().containsKey(Attribute.CONCEPT)) {
           one.put("fidelity", r.report().rate(Attribute.CONCEPT));
         }

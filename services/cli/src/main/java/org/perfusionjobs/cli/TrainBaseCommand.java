@@ -75,6 +75,9 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--striped-fraction", description = "share of training objects drawn striped; no caption mentions it (default ${DEFAULT-VALUE})")
   double stripedFraction = D.stripedFraction();
 
+  @Option(names = "--two-object-fraction", description = "share of training scenes with two objects (default ${DEFAULT-VALUE})")
+  double twoObjectFraction = D.twoObjectFraction();
+
   @Option(names = "--vae-object-weight", description = "weight of object pixels in the VAE's L1, against 1 for the background (default ${DEFAULT-VALUE})")
   float vaeObjectWeight = D.vaeObjectWeight();
 
@@ -100,7 +103,7 @@ final class TrainBaseCommand implements Callable<Integer> {
         .withLatentChannels(latentChannels)
         .withFrozenTextFraction(frozenTextFraction).withTextPretraining(textPretrainSteps, detailedCaptions)
         .withHighNoiseWeightCap(highNoiseWeightCap).withObjects(stripedFraction, vaeObjectWeight, latentObjectWeight)
-        .withUnetAverage(unetAverageDecay).withLearningRates(vaeLearningRate, unetLearningRate);
+        .withUnetAverage(unetAverageDecay).withLearningRates(vaeLearningRate, unetLearningRate).withTwoObjectFraction(twoObjectFraction);
     BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, vaeFrom, System.err);
     spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
         r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);

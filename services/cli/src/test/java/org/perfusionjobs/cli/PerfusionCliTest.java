@@ -149,7 +149,7 @@ class PerfusionCliTest {
 
   /**
    * eval on the bundled model, a few prompts at 4 steps: the summary, the per-shape line of the
-   * one-object prompts and report.json with both (the scores themselves are BundledModelTest's).
+   * one-object prompts, the split by object count and report.json with all of them (the scores themselves are BundledModelTest's).
    */
   @Test
   void evalReportsPerAttributeAndPerShape() throws Exception {
@@ -165,8 +165,10 @@ class PerfusionCliTest {
       asked += Integer.parseInt(m.group(3));
     }
     assertTrue(asked >= 1 && asked <= 12, r[1]);
+    assertTrue(r[1].contains("one object: shape ") && r[1].contains("two objects: ") && r[1].contains("one colour for both where two were asked: "), r[1]);
     String json = java.nio.file.Files.readString(out.resolve("report.json"));
-    assertTrue(json.contains("\"one_object_shapes\"") && json.contains("\"per_prompt\""), json.substring(0, Math.min(400, json.length())));
+    assertTrue(json.contains("\"one_object_shapes\"") && json.contains("\"by_object_count\"") && json.contains("\"colours_merged\"")
+        && json.contains("\"per_prompt\""), json.substring(0, Math.min(400, json.length())));
     assertTrue(java.nio.file.Files.isRegularFile(out.resolve("grid.png")));
   }
 

@@ -91,18 +91,19 @@ public final class BaseModelBuilder {
       double stripedFraction,
       float vaeObjectWeight,
       float latentObjectWeight,
-      float unetAverageDecay) {
+      float unetAverageDecay,
+      double twoObjectFraction) {
     public Settings {
       if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || latentChannels < 1 || trainImages < batch || captionsForCinv < 1
           || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || textPretrainSteps < 0 || !(detailedCaptions >= 0 && detailedCaptions <= 1)
           || !(highNoiseWeightCap >= 1) || !(stripedFraction >= 0 && stripedFraction <= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)
-          || !(unetAverageDecay >= 0 && unetAverageDecay < 1)) {
+          || !(unetAverageDecay >= 0 && unetAverageDecay < 1) || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)) {
         throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch + ", latent channels " + latentChannels + " (>= 1)"
             + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv + ", frozen text fraction "
             + frozenTextFraction + " (in [0, 1]), text pre-training steps " + textPretrainSteps + " (>= 0), detailed captions " + detailedCaptions
             + " (in [0, 1]), high-noise weight cap " + highNoiseWeightCap + " (>= 1), striped fraction " + stripedFraction + " (in [0, 1]), vae object weight "
             + vaeObjectWeight + " (>= 1), latent object weight " + latentObjectWeight + " (>= 1), unet average decay " + unetAverageDecay
-            + " (in [0, 1), 0: none)");
+            + " (in [0, 1), 0: none), two-object fraction " + twoObjectFraction + " (in [0, 1])");
       }
       vaeChannels = List.copyOf(vaeChannels);
       unetChannels = List.copyOf(unetChannels);
@@ -122,7 +123,7 @@ public final class BaseModelBuilder {
      */
     public static Settings defaults() {
       return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,
-          0.25, 10f, 4f, 0.999f);
+          0.25, 10f, 4f, 0.999f, World.DEFAULT_TWO_OBJECT_FRACTION);
     }
 
     /**
@@ -133,7 +134,7 @@ public final class BaseModelBuilder {
     public Settings withObjects(double striped, float vaeWeight, float latentWeight) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          striped, vaeWeight, latentWeight, unetAverageDecay);
+          striped, vaeWeight, latentWeight, unetAverageDecay, twoObjectFraction);
     }
 
     /**
@@ -143,7 +144,7 @@ public final class BaseModelBuilder {
     public Settings withUnetAverage(float decay) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          stripedFraction, vaeObjectWeight, latentObjectWeight, decay);
+          stripedFraction, vaeObjectWeight, latentObjectWeight, decay, twoObjectFraction);
     }
 
     /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
@@ -153,47 +154,54 @@ public final class BaseModelBuilder {
 
     public Settings withSteps(int vae, int unet, int batchSize) {
       return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
     }
 
     public Settings withData(long seedValue, int images, int cinvCaptions) {
       return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
     }
 
     public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, latentChannels, unet, heads, text, layers, textHeadCount,
-          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
     }
 
     public Settings withFrozenTextFraction(float fraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
     }
 
     public Settings withTextPretraining(int steps, double detailedCaptionFraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
     }
 
     /** Channels of the VAE's latents, which the UNet denoises (SD: 4). */
     public Settings withLatentChannels(int channels) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, channels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
     }
 
     /** Peak learning rates of the VAE and of the text encoder + UNet ({@link #learningRate}). */
     public Settings withLearningRates(float vae, float unet) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
           textLayers, textHeads, vae, unet, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+    }
+
+    /** The share of training scenes with two objects (the world's default: 30%). */
+    public Settings withTwoObjectFraction(double fraction) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
+          textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
+          stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, fraction);
     }
 
     public Settings withHighNoiseWeightCap(float cap) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, cap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay);
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
     }
   }
 
@@ -222,6 +230,14 @@ public final class BaseModelBuilder {
 
   private BaseModelBuilder() {}
 
+  /**
+   * The world the VAE, the text encoder and the UNet train on: the settings' share of two-object
+   * scenes, some objects striped (no caption says so), more detailed captions.
+   */
+  static World trainingWorld(Settings s) {
+    return new World(s.twoObjectFraction(), s.stripedFraction(), s.detailedCaptions());
+  }
+
   /** Builds the model folder {@code out} (created; existing component files are overwritten). Progress goes to {@code log}. */
   public static Result build(Path out, Settings s, PrintStream log) throws IOException {
     return build(out, s, null, log);
@@ -236,8 +252,7 @@ public final class BaseModelBuilder {
     Files.createDirectories(out);
     Map<String, Duration> timings = new LinkedHashMap<>();
     World world = new World();
-    // The training scenes: some objects striped (no caption says so), more detailed captions.
-    World captioned = new World(World.DEFAULT_TWO_OBJECT_FRACTION, s.stripedFraction(), s.detailedCaptions());
+    World captioned = trainingWorld(s);
 
     long t = System.nanoTime();
     TokenizerBuilder.Tokenizer bpe = TokenizerBuilder.build(world, TokenizerBuilder.DEFAULT_CORPUS_SEED, TokenizerBuilder.DEFAULT_CORPUS_SIZE);

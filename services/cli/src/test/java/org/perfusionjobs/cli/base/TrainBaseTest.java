@@ -116,4 +116,17 @@ class TrainBaseTest {
     e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.defaults().withUnetAverage(1f));
     assertTrue(e.getMessage().contains("unet average decay 1.0"), e.getMessage());
   }
+
+  /** --two-object-fraction sets the share of two-object scenes the model trains on, and is checked by name. */
+  @Test
+  void theTwoObjectShareReachesTheTrainingWorld() {
+    BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
+    assertEquals(0.3, d.twoObjectFraction(), 1e-12);
+    assertTrue(BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(1)).samples(5, 40).allMatch(x -> x.scene().objects().size() == 2));
+    assertTrue(BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(0)).samples(5, 40).allMatch(x -> x.scene().objects().size() == 1));
+    long two = BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(0.5)).samples(5, 400).filter(x -> x.scene().objects().size() == 2).count();
+    assertTrue(two > 150 && two < 250, "about half of 400 scenes have two objects: " + two); // binomial sd 10
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> d.withTwoObjectFraction(1.2));
+    assertTrue(e.getMessage().contains("two-object fraction 1.2 (in [0, 1])"), e.getMessage());
+  }
 }

@@ -172,6 +172,19 @@ class PerfusionCliTest {
     assertTrue(java.nio.file.Files.isRegularFile(out.resolve("grid.png")));
   }
 
+  /** text-contrast on two models side by side: one row per attribute, one column per model. */
+  @Test
+  void textContrastPrintsOneRowPerAttribute() {
+    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    String[] r = run("text-contrast", "--model", model + "," + model);
+    assertEquals("0", r[0], r[2]);
+    String[] lines = r[1].split("\\R");
+    assertTrue(lines[0].startsWith("attribute") && lines[0].contains("model 2"), r[1]);
+    assertTrue(lines[1].startsWith("column") && lines[6].startsWith("background"), r[1]);
+    String[] cells = lines[1].trim().split("\\s+");
+    assertEquals(cells[1], cells[2], "the same model twice gives the same figure: " + lines[1]);
+  }
+
   /** The percentage after "attribute " in a vae-check line. */
   private static double percent(String line, String attribute) {
     java.util.regex.Matcher m = java.util.regex.Pattern.compile(attribute + " (\\d+\\.\\d+)%").matcher(line);

@@ -385,9 +385,10 @@ public final class BaseModelBuilder {
                 log.printf("unet step %d: snapshot saved to %s%n", step + 1, out);
               }
             }
-            saveTextAndUNet(te, tok, unet, average, out);
           }
         }
+        // Also with no UNet step (a VAE-only or text-only run), so that the folder is complete and loads.
+        saveTextAndUNet(te, tok, unet, average, out);
         if (average != null) {
           log.printf("unet: saved the weight average (decay %s, %d updates)%n", s.unetAverageDecay(), average.updates());
           average.close();

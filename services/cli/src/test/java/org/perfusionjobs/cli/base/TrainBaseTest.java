@@ -77,6 +77,13 @@ class TrainBaseTest {
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(again, EngineOptions.cpu())) {
       assertEquals(r.scalingFactor(), sd.vae().config().scalingFactor(), 0f);
     }
+    // With no UNet step (a text-only run) the folder is still complete: the text encoder and the untrained UNet are saved and it loads.
+    Path textOnly = dir.resolve("text-only");
+    BaseModelBuilder.build(textOnly, s.withSteps(10, 0, 4).withTextPretraining(3, 0.3), out, System.out);
+    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(textOnly, EngineOptions.cpu())) {
+      assertTrue(Files.isRegularFile(textOnly.resolve(Covariance.FILE_NAME)));
+      assertEquals(s.latentChannels(), sd.unet().config().inChannels());
+    }
     // A reused VAE must have the latent channels the UNet is built for.
     var mismatch = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.build(dir.resolve("mismatch"),
         s.withSteps(10, 2, 4).withTextPretraining(0, 0).withLatentChannels(s.latentChannels() + 1), out, System.out));

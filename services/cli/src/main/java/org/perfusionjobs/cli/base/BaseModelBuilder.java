@@ -119,7 +119,7 @@ public final class BaseModelBuilder {
      * weighted by min(1 + 1/SNR, 20) ({@link DiffusionTrainer#timestepWeight}); 25% of the training
      * objects striped (no word says so); object pixels weighted 10x in the VAE's L1 and 4x in the
      * epsilon loss ({@link #withObjects}); the UNet saved as its weight average with decay 0.999
-     * ({@link #withUnetAverage}).
+     * ({@link #withUnetAverage}); 30% of the training scenes with two objects ({@link #withTwoObjectFraction}).
      */
     public static Settings defaults() {
       return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,

@@ -34,12 +34,7 @@ public record ObjectCountBreakdown(Map<Attribute, int[]> one, Map<Attribute, int
     int[] merged = new int[2];
     for (int i = 0; i < prompts.size(); i++) {
       EvalPrompt p = prompts.get(i);
-      Map<Attribute, int[]> into = p.objects().size() == 1 ? one : two;
-      scores.get(i).counts().forEach((a, v) -> {
-        int[] slot = into.computeIfAbsent(a, x -> new int[2]);
-        slot[0] += v[0];
-        slot[1] += v[1];
-      });
+      scores.get(i).addTo(p.objects().size() == 1 ? one : two);
       if (asksTwoColours(p)) {
         merged[1]++;
         List<ObjectPrediction> objs = found.get(i).objects();

@@ -93,6 +93,9 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--unet-average-decay", description = "decay of the UNet's weight average, which is saved; 0: save the last weights (default ${DEFAULT-VALUE})")
   float unetAverageDecay = D.unetAverageDecay();
 
+  @Option(names = "--text-lr-scale", description = "the text encoder's learning rate in the joint phase as a share of --unet-lr (default ${DEFAULT-VALUE})")
+  float textLearningRateScale = D.textLearningRateScale();
+
   @Option(names = "--vae-from", description = "reuse this model folder's vae/ (scaling factor included) instead of training one")
   Path vaeFrom;
 
@@ -103,7 +106,8 @@ final class TrainBaseCommand implements Callable<Integer> {
         .withLatentChannels(latentChannels)
         .withFrozenTextFraction(frozenTextFraction).withTextPretraining(textPretrainSteps, detailedCaptions)
         .withHighNoiseWeightCap(highNoiseWeightCap).withObjects(stripedFraction, vaeObjectWeight, latentObjectWeight)
-        .withUnetAverage(unetAverageDecay).withLearningRates(vaeLearningRate, unetLearningRate).withTwoObjectFraction(twoObjectFraction);
+        .withUnetAverage(unetAverageDecay).withLearningRates(vaeLearningRate, unetLearningRate).withTwoObjectFraction(twoObjectFraction)
+        .withTextLearningRateScale(textLearningRateScale);
     BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, vaeFrom, System.err);
     spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
         r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);

@@ -92,18 +92,20 @@ public final class BaseModelBuilder {
       float vaeObjectWeight,
       float latentObjectWeight,
       float unetAverageDecay,
-      double twoObjectFraction) {
+      double twoObjectFraction,
+      float textLearningRateScale) {
     public Settings {
       if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || latentChannels < 1 || trainImages < batch || captionsForCinv < 1
           || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || textPretrainSteps < 0 || !(detailedCaptions >= 0 && detailedCaptions <= 1)
           || !(highNoiseWeightCap >= 1) || !(stripedFraction >= 0 && stripedFraction <= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)
-          || !(unetAverageDecay >= 0 && unetAverageDecay < 1) || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)) {
+          || !(unetAverageDecay >= 0 && unetAverageDecay < 1) || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)
+          || !(textLearningRateScale > 0 && textLearningRateScale <= 1)) {
         throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch + ", latent channels " + latentChannels + " (>= 1)"
             + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv + ", frozen text fraction "
             + frozenTextFraction + " (in [0, 1]), text pre-training steps " + textPretrainSteps + " (>= 0), detailed captions " + detailedCaptions
             + " (in [0, 1]), high-noise weight cap " + highNoiseWeightCap + " (>= 1), striped fraction " + stripedFraction + " (in [0, 1]), vae object weight "
             + vaeObjectWeight + " (>= 1), latent object weight " + latentObjectWeight + " (>= 1), unet average decay " + unetAverageDecay
-            + " (in [0, 1), 0: none), two-object fraction " + twoObjectFraction + " (in [0, 1])");
+            + " (in [0, 1), 0: none), two-object fraction " + twoObjectFraction + " (in [0, 1]), text lr scale " + textLearningRateScale + " (in (0, 1])");
       }
       vaeChannels = List.copyOf(vaeChannels);
       unetChannels = List.copyOf(unetChannels);
@@ -123,7 +125,7 @@ public final class BaseModelBuilder {
      */
     public static Settings defaults() {
       return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,
-          0.25, 10f, 4f, 0.999f, World.DEFAULT_TWO_OBJECT_FRACTION);
+          0.25, 10f, 4f, 0.999f, World.DEFAULT_TWO_OBJECT_FRACTION, 1f);
     }
 
     /**
@@ -134,7 +136,7 @@ public final class BaseModelBuilder {
     public Settings withObjects(double striped, float vaeWeight, float latentWeight) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          striped, vaeWeight, latentWeight, unetAverageDecay, twoObjectFraction);
+          striped, vaeWeight, latentWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
     /**
@@ -144,7 +146,7 @@ public final class BaseModelBuilder {
     public Settings withUnetAverage(float decay) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          stripedFraction, vaeObjectWeight, latentObjectWeight, decay, twoObjectFraction);
+          stripedFraction, vaeObjectWeight, latentObjectWeight, decay, twoObjectFraction, textLearningRateScale);
     }
 
     /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
@@ -154,54 +156,61 @@ public final class BaseModelBuilder {
 
     public Settings withSteps(int vae, int unet, int batchSize) {
       return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
     public Settings withData(long seedValue, int images, int cinvCaptions) {
       return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
     public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, latentChannels, unet, heads, text, layers, textHeadCount,
-          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
     public Settings withFrozenTextFraction(float fraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
     public Settings withTextPretraining(int steps, double detailedCaptionFraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
     /** Channels of the VAE's latents, which the UNet denoises (SD: 4). */
     public Settings withLatentChannels(int channels) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, channels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
     /** Peak learning rates of the VAE and of the text encoder + UNet ({@link #learningRate}). */
     public Settings withLearningRates(float vae, float unet) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
           textLayers, textHeads, vae, unet, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
     /** The share of training scenes with two objects (the world's default: 30%). */
     public Settings withTwoObjectFraction(double fraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
           textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, fraction);
+          stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, fraction, textLearningRateScale);
+    }
+
+    /** The text encoder's peak learning rate in the joint phase as a share of the UNet's (1: the same). */
+    public Settings withTextLearningRateScale(float scale) {
+      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
+          textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
+          stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, scale);
     }
 
     public Settings withHighNoiseWeightCap(float cap) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
           textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, cap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction);
+          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
   }
 
@@ -346,7 +355,7 @@ public final class BaseModelBuilder {
             continue;
           }
           DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(s.unetLearningRate())
-              .withCaptionDropout(s.captionDropout()).withFrozenTextEncoder(frozen)
+              .withCaptionDropout(s.captionDropout()).withFrozenTextEncoder(frozen).withTextLearningRateScale(s.textLearningRateScale())
               .withHighNoiseWeightCap(s.highNoiseWeightCap());
           if (frozen) {
             log.printf("unet step %d: text encoder frozen from here on%n", step);

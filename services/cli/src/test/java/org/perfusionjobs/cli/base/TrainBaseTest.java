@@ -122,6 +122,9 @@ class TrainBaseTest {
     assertTrue(e.getMessage().contains("latent channels 0 (>= 1)"), e.getMessage());
     e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.defaults().withUnetAverage(1f));
     assertTrue(e.getMessage().contains("unet average decay 1.0"), e.getMessage());
+    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BaseModelBuilder.Settings.defaults().withTextLearningRateScale(1.5f));
+    assertTrue(e.getMessage().contains("text lr scale 1.5 (in (0, 1])"), e.getMessage());
   }
 
   /** --two-object-fraction sets the share of two-object scenes the model trains on, and is checked by name. */

@@ -31,18 +31,42 @@ public final class AdamW implements AutoCloseable {
   private final float beta2;
   private final float eps;
   private final float weightDecay;
+  private final float[] rateScale; // per parameter, multiplies the learning rate (a parameter group's rate)
   private float learningRate;
   private int t;
 
   public AdamW(List<Parameter> params, float learningRate, float weightDecay) {
-    this(params, learningRate, 0.9f, 0.999f, 1e-8f, weightDecay);
+    this(params, null, learningRate, weightDecay);
+  }
+
+  /**
+   * {@code rateScale[i]} multiplies the learning rate of parameter {@code i} (and so its weight
+   * decay, as PyTorch's parameter groups do); null: 1 for all.
+   */
+  public AdamW(List<Parameter> params, float[] rateScale, float learningRate, float weightDecay) {
+    this(params, rateScale, learningRate, 0.9f, 0.999f, 1e-8f, weightDecay);
   }
 
   public AdamW(List<Parameter> params, float learningRate, float beta1, float beta2, float eps, float weightDecay) {
+    this(params, null, learningRate, beta1, beta2, eps, weightDecay);
+  }
+
+  private AdamW(List<Parameter> params, float[] rateScale, float learningRate, float beta1, float beta2, float eps, float weightDecay) {
+    if (rateScale != null && rateScale.length != params.size()) {
+      throw new IllegalArgumentException("AdamW rate scales: " + rateScale.length + " for " + params.size() + " parameters");
+    }
     if (!(learningRate > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) || !(weightDecay >= 0)) {
       throw new IllegalArgumentException("invalid AdamW settings: lr " + learningRate + ", betas (" + beta1 + ", " + beta2 + "), eps " + eps + ", weight decay " + weightDecay);
     }
     this.params = List.copyOf(params);
+    this.rateScale = new float[this.params.size()];
+    for (int i = 0; i < this.rateScale.length; i++) {
+      float k = rateScale == null ? 1f : rateScale[i];
+      if (!(k > 0)) {
+        throw new IllegalArgumentException("AdamW rate scale of parameter " + i + " is " + k + " (> 0)");
+      }
+      this.rateScale[i] = k;
+    }
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
@@ -105,7 +129,8 @@ public final class AdamW implements AutoCloseable {
         NDArray m2 = m[i].mul(beta1).add(g.mul(1 - beta1));
         NDArray v2 = v[i].mul(beta2).add(g.square().mul(1 - beta2));
         NDArray update = m2.div(c1).div(v2.div(c2).sqrt().add(eps));
-        NDArray p2 = value.stopGradient().mul(1 - learningRate * weightDecay).sub(update.mul(learningRate));
+        float lr = learningRate * rateScale[i];
+        NDArray p2 = value.stopGradient().mul(1 - lr * weightDecay).sub(update.mul(lr));
         keep(p2);
         keep(m2);
         keep(v2);

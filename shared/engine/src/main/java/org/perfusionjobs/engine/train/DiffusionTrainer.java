@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,34 +46,45 @@ import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 public final class DiffusionTrainer implements AutoCloseable {
 
   /** Training settings. */
-  public record Options(float learningRate, float weightDecay, float captionDropout, boolean freezeTextEncoder, float highNoiseWeightCap) {
+  public record Options(float learningRate, float weightDecay, float captionDropout, boolean freezeTextEncoder, float highNoiseWeightCap,
+      float textLearningRateScale) {
     public Options {
-      if (!(learningRate > 0) || !(weightDecay >= 0) || !(captionDropout >= 0 && captionDropout <= 1) || !(highNoiseWeightCap >= 1)) {
+      if (!(learningRate > 0) || !(weightDecay >= 0) || !(captionDropout >= 0 && captionDropout <= 1) || !(highNoiseWeightCap >= 1)
+          || !(textLearningRateScale > 0 && textLearningRateScale <= 1)) {
         throw new IllegalArgumentException("invalid diffusion training options: lr " + learningRate + ", weight decay " + weightDecay
-            + ", caption dropout " + captionDropout + ", high-noise weight cap " + highNoiseWeightCap + " (>= 1)");
+            + ", caption dropout " + captionDropout + ", high-noise weight cap " + highNoiseWeightCap + " (>= 1), text lr scale "
+            + textLearningRateScale + " (in (0, 1])");
       }
     }
 
-    /** lr 1e-4, weight decay 1e-2, caption dropout 0.1, text encoder trained, unweighted epsilon loss. */
+    /** lr 1e-4, weight decay 1e-2, caption dropout 0.1, text encoder trained at the same rate, unweighted epsilon loss. */
     public static Options defaults() {
-      return new Options(1e-4f, 1e-2f, 0.1f, false, 1f);
+      return new Options(1e-4f, 1e-2f, 0.1f, false, 1f, 1f);
     }
 
     public Options withLearningRate(float lr) {
-      return new Options(lr, weightDecay, captionDropout, freezeTextEncoder, highNoiseWeightCap);
+      return new Options(lr, weightDecay, captionDropout, freezeTextEncoder, highNoiseWeightCap, textLearningRateScale);
     }
 
     public Options withCaptionDropout(float p) {
-      return new Options(learningRate, weightDecay, p, freezeTextEncoder, highNoiseWeightCap);
+      return new Options(learningRate, weightDecay, p, freezeTextEncoder, highNoiseWeightCap, textLearningRateScale);
     }
 
     public Options withFrozenTextEncoder(boolean frozen) {
-      return new Options(learningRate, weightDecay, captionDropout, frozen, highNoiseWeightCap);
+      return new Options(learningRate, weightDecay, captionDropout, frozen, highNoiseWeightCap, textLearningRateScale);
     }
 
     /** See {@link DiffusionTrainer#timestepWeight}; 1 is the plain epsilon MSE. */
     public Options withHighNoiseWeightCap(float cap) {
-      return new Options(learningRate, weightDecay, captionDropout, freezeTextEncoder, cap);
+      return new Options(learningRate, weightDecay, captionDropout, freezeTextEncoder, cap, textLearningRateScale);
+    }
+
+    /**
+     * The text encoder's learning rate as a share of the UNet's: a pre-trained encoder trained at
+     * the UNet's rate from a random UNet's gradients loses what it knew (docs/decisions.md 20).
+     */
+    public Options withTextLearningRateScale(float scale) {
+      return new Options(learningRate, weightDecay, captionDropout, freezeTextEncoder, highNoiseWeightCap, scale);
     }
   }
 
@@ -117,8 +129,12 @@ public final class DiffusionTrainer implements AutoCloseable {
     if (!options.freezeTextEncoder()) {
       params.addAll(textEncoder.namedParameters().values());
     }
+    int textParams = params.size();
     params.addAll(unet.namedParameters().values());
-    this.optimizer = new AdamW(params, options.learningRate(), options.weightDecay());
+    float[] rateScale = new float[params.size()];
+    Arrays.fill(rateScale, 0, textParams, options.textLearningRateScale());
+    Arrays.fill(rateScale, textParams, rateScale.length, 1f);
+    this.optimizer = new AdamW(params, rateScale, options.learningRate(), options.weightDecay());
   }
 
   public ClipTextModel textEncoder() {

@@ -3,6 +3,7 @@ package org.perfusionjobs.engine.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -182,6 +183,70 @@ class DiffusionTrainerTest {
       }
       assertTrue(changed > un.namedParameters().size() / 2, "UNet weights should move: " + changed + " of " + un.namedParameters().size());
     }
+  }
+
+  /**
+   * The first AdamW step moves a weight by lr * scale * (wd * p + m / (sqrt(v) + eps)), and from
+   * identical weights and data the gradients are identical; so a text rate scale of 0.1 must move
+   * every text encoder weight by exactly 0.1 times as much, and every UNet weight the same.
+   */
+  /** Weights of the text encoder and the UNet before and after one training step. */
+  private record FirstStep(Map<String, float[]> teBefore, Map<String, float[]> teAfter, Map<String, float[]> unAfter) {}
+
+  private FirstStep firstStep(float textRateScale) throws Exception {
+    NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
+    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+        ClipTokenizer tok = ClipTokenizer.load(ref.resolve("tokenizer"))) {
+      ClipTextModel te = textEncoder(weights, 11);
+      UNet2DConditionModel un = unet(weights, 12);
+      Map<String, float[]> teBefore = snapshot(te.namedParameters());
+      NDArray latents = new NoiseGenerator(9).normal(new Shape(N, 4, LATENT, LATENT), data);
+      DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(1e-3f).withCaptionDropout(0f)
+          .withTextLearningRateScale(textRateScale);
+      try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, un, schedule, opts)) {
+        trainer.step(batch(latents, 0), captions(0), 0);
+      }
+      return new FirstStep(teBefore, snapshot(te.namedParameters()), snapshot(un.namedParameters()));
+    }
+  }
+
+  /**
+   * The first AdamW step moves a weight by lr * scale * (wd * p + m / (sqrt(v) + eps)), and from
+   * identical weights and data the gradients are identical; so a text rate scale of 0.1 must move
+   * every text encoder weight by exactly 0.1 times as much, and every UNet weight the same.
+   */
+  @Test
+  void textLearningRateScaleScalesOnlyTheTextEncodersUpdate() throws Exception {
+    FirstStep full = firstStep(1f);
+    FirstStep tenth = firstStep(0.1f);
+    double teRatioErr = 0;
+    double teMoved = 0;
+    for (String key : full.teBefore().keySet()) {
+      float[] p0 = full.teBefore().get(key);
+      assertArrayEquals(p0, tenth.teBefore().get(key), 0f, "the two runs must start from the same weights: " + key);
+      for (int i = 0; i < p0.length; i++) {
+        double delta = full.teAfter().get(key)[i] - p0[i];
+        double scaled = tenth.teAfter().get(key)[i] - p0[i];
+        teMoved = Math.max(teMoved, Math.abs(delta));
+        // float32 rounding of p + delta (|p| < 1) bounds the error by about 1e-7 absolute
+        teRatioErr = Math.max(teRatioErr, Math.abs(scaled - 0.1 * delta));
+      }
+    }
+    double unDiff = 0;
+    for (String key : full.unAfter().keySet()) {
+      float[] a = full.unAfter().get(key);
+      float[] b = tenth.unAfter().get(key);
+      for (int i = 0; i < a.length; i++) {
+        unDiff = Math.max(unDiff, Math.abs(a[i] - b[i]));
+      }
+    }
+    System.out.printf("DiffusionTrainerTest: text rate scale 0.1: max |delta - 0.1 delta_full| %.3g (max |delta_full| %.3g), UNet max |diff| %.3g%n",
+        teRatioErr, teMoved, unDiff);
+    assertTrue(teMoved > 5e-4, "the text encoder should move by about the learning rate: " + teMoved);
+    assertTrue(teRatioErr < 1e-6, "text encoder update is not 0.1 times the full one: " + teRatioErr);
+    assertTrue(unDiff < 1e-6, "the UNet's update should not depend on the text rate scale: " + unDiff);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DiffusionTrainer.Options.defaults().withTextLearningRateScale(0f));
+    assertTrue(e.getMessage().contains("text lr scale 0.0 (in (0, 1])"), e.getMessage());
   }
 
   @Test

@@ -61,9 +61,10 @@ class PerfusionCliTest {
   /**
    * concept-gates on the shipped demo concept: one row per token up to the first padding token; the
    * gate closed (< 0.1) on every token before the concept's word, open (> 0.5) on the word, and
-   * closed on the padding on average. After the word it also opens, up to as much as on the word
-   * itself (0.97 on "left" against 0.96 on zwx when measured): a leak the model card measures and
-   * discusses, so this test pins only what the causal text encoder guarantees around it.
+   * closed on the padding on average. After the word the causal text encoder carries the concept
+   * on, so the gate may open there too (0.82 on the "on" right after it on revision 5; 0.97 on
+   * "left" on revision 4); on revision 5 the position word "left" stays below half of the word's
+   * own gate (0.14 against 0.88 when measured), which this test keeps.
    */
   @Test
   void conceptGatesOfTheShippedConceptOpenOnItsWordNotBefore() {
@@ -74,6 +75,7 @@ class PerfusionCliTest {
     int rows = 0;
     double own = -1;
     double before = -1;
+    double left = -1;
     for (String line : r[1].split("\n")) {
       String[] f = line.trim().split("\\s+");
       if (f.length != 4 || !f[0].matches("\\d+")) {
@@ -83,19 +85,22 @@ class PerfusionCliTest {
       double gate = Double.parseDouble(f[3]);
       if (f[1].equals("zwx")) {
         own = gate;
+      } else if (f[1].equals("left</w>")) {
+        left = gate;
       } else if (own < 0) {
         before = Math.max(before, gate);
       }
     }
     assertTrue(own > 0.5, "gate on zwx " + own + ":\n" + r[1]);
     assertTrue(before >= 0 && before < 0.1, "gate before zwx up to " + before + ":\n" + r[1]);
+    assertTrue(left >= 0 && left < 0.5 * own, "gate on left " + left + " against " + own + " on zwx:\n" + r[1]);
     assertEquals(15, rows, r[1]); // start, 12 words, end, first padding token
     java.util.regex.Matcher pad = java.util.regex.Pattern.compile("mean gate over the 63 padding tokens ([0-9.]+)").matcher(r[1]);
     assertTrue(pad.find(), r[1]);
     assertTrue(Double.parseDouble(pad.group(1)) < 0.1, "padding gates: " + pad.group(0));
   }
 
-  /** text-reliance on the bundled model: its UNet uses the words at high noise (right / empty 0.73 at t = 700 and 0.52 at 900 when measured on revision 4). */
+  /** text-reliance on the bundled model: its UNet uses the words at high noise (right / empty 0.50 at t = 700 and 0.43 at 900 when measured on revision 5). */
   @Test
   void textRelianceShowsTheBundledModelUsingItsWords() {
     Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();

@@ -112,20 +112,22 @@ public final class BaseModelBuilder {
     }
 
     /**
-     * 2500 VAE steps, 12000 UNet steps, batch 16, seed 0, 16384 training images, 5000 captions
-     * for Cinv; VAE [32, 64, 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4
-     * heads (MLP 4x); peak learning rates 5e-4 (VAE) and 3e-4 (text encoder + UNet), warm-up then
-     * cosine decay ({@link #learningRate}); caption dropout 0.1; the text encoder frozen for the
-     * last 20% of the UNet steps; 1500 steps of text encoder pre-training
-     * ({@link TextEncoderPretrainer}) before the UNet; 30% detailed captions; epsilon errors
-     * weighted by min(1 + 1/SNR, 20) ({@link DiffusionTrainer#timestepWeight}); 25% of the training
-     * objects striped (no word says so); object pixels weighted 10x in the VAE's L1 and 4x in the
-     * epsilon loss ({@link #withObjects}); the UNet saved as its weight average with decay 0.999
-     * ({@link #withUnetAverage}); 30% of the training scenes with two objects ({@link #withTwoObjectFraction}).
+     * The recipe of the shipped model (revision 5, docs/decisions.md 20): 1500 VAE steps, 12000
+     * UNet steps, batch 16, seed 0, 16384 training images, 5000 captions for Cinv; VAE [32, 64,
+     * 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4 heads (MLP 4x); peak
+     * learning rates 1e-3 (VAE) and 1e-3 (UNet), the text encoder at a tenth of the UNet's
+     * ({@link #withTextLearningRateScale}), warm-up then cosine decay ({@link #learningRate});
+     * caption dropout 0.1; the text encoder frozen for the last 20% of the UNet steps; 1500 steps
+     * of text encoder pre-training ({@link TextEncoderPretrainer}) before the UNet; 30% detailed
+     * captions; epsilon errors weighted by min(1 + 1/SNR, 20) ({@link DiffusionTrainer#timestepWeight});
+     * 25% of the training objects striped (no word says so); object pixels weighted 10x in the
+     * VAE's L1 and 4x in the epsilon loss ({@link #withObjects}); the UNet saved as its weight
+     * average with decay 0.999 ({@link #withUnetAverage}); half of the training scenes with two
+     * objects ({@link #withTwoObjectFraction}).
      */
     public static Settings defaults() {
-      return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 5e-4f, 3e-4f, 0.1f, 0.2f, 1500, 0.3, 20f,
-          0.25, 10f, 4f, 0.999f, World.DEFAULT_TWO_OBJECT_FRACTION, 1f);
+      return new Settings(1500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 1e-3f, 1e-3f, 0.1f, 0.2f, 1500, 0.3, 20f,
+          0.25, 10f, 4f, 0.999f, 0.5, 0.1f);
     }
 
     /**
@@ -193,7 +195,7 @@ public final class BaseModelBuilder {
           vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
     }
 
-    /** The share of training scenes with two objects (the world's default: 30%). */
+    /** The share of training scenes with two objects (the world's default is 30%; the shipped model's 50%). */
     public Settings withTwoObjectFraction(double fraction) {
       return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
           textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,

@@ -36,8 +36,8 @@ class TextContrastTest {
 
   /**
    * Every attribute moves the bundled encoder's output, the first pair agrees with a distance
-   * computed in double precision by loops, and columns stay as far apart as revision 4 keeps them
-   * (0.119; the candidate B of docs/decisions.md 19, which lost left from right, measures 0.047).
+   * computed in double precision by loops, and columns stay apart (revision 5 measures 0.170,
+   * revision 4 0.119; the candidate B of docs/decisions.md 19, which lost left from right, 0.047).
    */
   @Test
   void bundledEncoderSeparatesEveryAttribute() throws Exception {
@@ -46,7 +46,7 @@ class TextContrastTest {
       Map<String, Double> d = TextContrast.measure(te, tok, m);
       assertEquals(List.of("column", "row", "colour", "shape", "size", "background"), List.copyOf(d.keySet()));
       d.forEach((k, v) -> assertTrue(v > 0.02 && v < 2, k + " " + v));
-      assertTrue(d.get("column") > 0.08, "column " + d);
+      assertTrue(d.get("column") > 0.1, "column " + d);
 
       TextContrast.Pair p = TextContrast.PAIRS.get(0);
       int n = tok.encode(p.a()).length;

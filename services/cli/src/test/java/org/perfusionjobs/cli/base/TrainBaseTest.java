@@ -127,11 +127,25 @@ class TrainBaseTest {
     assertTrue(e.getMessage().contains("text lr scale 1.5 (in (0, 1])"), e.getMessage());
   }
 
+  /** The defaults are the shipped model's recipe (the model card's command is train-base with no options). */
+  @Test
+  void theDefaultsAreTheShippedRevisionsRecipe() {
+    BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
+    assertEquals(1500, d.vaeSteps());
+    assertEquals(12000, d.unetSteps());
+    assertEquals(1e-3f, d.vaeLearningRate(), 0f);
+    assertEquals(1e-3f, d.unetLearningRate(), 0f);
+    assertEquals(0.1f, d.textLearningRateScale(), 0f);
+    assertEquals(0.5, d.twoObjectFraction(), 0);
+    assertEquals(1500, d.textPretrainSteps());
+    assertEquals(0.999f, d.unetAverageDecay(), 0f);
+  }
+
   /** --two-object-fraction sets the share of two-object scenes the model trains on, and is checked by name. */
   @Test
   void theTwoObjectShareReachesTheTrainingWorld() {
     BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
-    assertEquals(0.3, d.twoObjectFraction(), 1e-12);
+    assertEquals(0.5, d.twoObjectFraction(), 1e-12);
     assertTrue(BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(1)).samples(5, 40).allMatch(x -> x.scene().objects().size() == 2));
     assertTrue(BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(0)).samples(5, 40).allMatch(x -> x.scene().objects().size() == 1));
     long two = BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(0.5)).samples(5, 400).filter(x -> x.scene().objects().size() == 2).count();

@@ -185,11 +185,6 @@ class DiffusionTrainerTest {
     }
   }
 
-  /**
-   * The first AdamW step moves a weight by lr * scale * (wd * p + m / (sqrt(v) + eps)), and from
-   * identical weights and data the gradients are identical; so a text rate scale of 0.1 must move
-   * every text encoder weight by exactly 0.1 times as much, and every UNet weight the same.
-   */
   /** Weights of the text encoder and the UNet before and after one training step. */
   private record FirstStep(Map<String, float[]> teBefore, Map<String, float[]> teAfter, Map<String, float[]> unAfter) {}
 

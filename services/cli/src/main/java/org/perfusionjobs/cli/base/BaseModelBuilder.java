@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import org.perfusionjobs.engine.clip.ClipTextConfig;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
@@ -136,9 +137,11 @@ public final class BaseModelBuilder {
      * the VAE's L1 and the UNet's epsilon loss ({@link ObjectWeights}).
      */
     public Settings withObjects(double striped, float vaeWeight, float latentWeight) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          striped, vaeWeight, latentWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> {
+        d.stripedFraction = striped;
+        d.vaeObjectWeight = vaeWeight;
+        d.latentObjectWeight = latentWeight;
+      });
     }
 
     /**
@@ -146,9 +149,7 @@ public final class BaseModelBuilder {
      * gets; 0 saves the last weights instead.
      */
     public Settings withUnetAverage(float decay) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          stripedFraction, vaeObjectWeight, latentObjectWeight, decay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> d.unetAverageDecay = decay);
     }
 
     /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
@@ -157,62 +158,137 @@ public final class BaseModelBuilder {
     }
 
     public Settings withSteps(int vae, int unet, int batchSize) {
-      return new Settings(vae, unet, batchSize, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> {
+        d.vaeSteps = vae;
+        d.unetSteps = unet;
+        d.batch = batchSize;
+      });
     }
 
     public Settings withData(long seedValue, int images, int cinvCaptions) {
-      return new Settings(vaeSteps, unetSteps, batch, seedValue, images, cinvCaptions, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> {
+        d.seed = seedValue;
+        d.trainImages = images;
+        d.captionsForCinv = cinvCaptions;
+      });
     }
 
     public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vae, latentChannels, unet, heads, text, layers, textHeadCount,
-          vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> {
+        d.vaeChannels = vae;
+        d.unetChannels = unet;
+        d.unetHeads = heads;
+        d.textWidth = text;
+        d.textLayers = layers;
+        d.textHeads = textHeadCount;
+      });
     }
 
     public Settings withFrozenTextFraction(float fraction) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, fraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> d.frozenTextFraction = fraction);
     }
 
     public Settings withTextPretraining(int steps, double detailedCaptionFraction) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, steps, detailedCaptionFraction, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> {
+        d.textPretrainSteps = steps;
+        d.detailedCaptions = detailedCaptionFraction;
+      });
     }
 
     /** Channels of the VAE's latents, which the UNet denoises (SD: 4). */
     public Settings withLatentChannels(int channels) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, channels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> d.latentChannels = channels);
     }
 
     /** Peak learning rates of the VAE and of the text encoder + UNet ({@link #learningRate}). */
     public Settings withLearningRates(float vae, float unet) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
-          textLayers, textHeads, vae, unet, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> {
+        d.vaeLearningRate = vae;
+        d.unetLearningRate = unet;
+      });
     }
 
     /** The share of training scenes with two objects (the world's default is 30%; the shipped model's 50%). */
     public Settings withTwoObjectFraction(double fraction) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
-          textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, fraction, textLearningRateScale);
+      return edit(d -> d.twoObjectFraction = fraction);
     }
 
     /** The text encoder's peak learning rate in the joint phase as a share of the UNet's (1: the same). */
     public Settings withTextLearningRateScale(float scale) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth,
-          textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap,
-          stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, scale);
+      return edit(d -> d.textLearningRateScale = scale);
     }
 
     public Settings withHighNoiseWeightCap(float cap) {
-      return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers,
-          textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, cap, stripedFraction,
-          vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      return edit(d -> d.highNoiseWeightCap = cap);
+    }
+
+    private Settings edit(Consumer<Draft> change) {
+      Draft d = new Draft(this);
+      change.accept(d);
+      return d.settings();
+    }
+
+    /** A mutable copy, so that each {@code with} method names only what it changes. */
+    private static final class Draft {
+      int vaeSteps;
+      int unetSteps;
+      int batch;
+      long seed;
+      int trainImages;
+      int captionsForCinv;
+      List<Integer> vaeChannels;
+      int latentChannels;
+      List<Integer> unetChannels;
+      int unetHeads;
+      int textWidth;
+      int textLayers;
+      int textHeads;
+      float vaeLearningRate;
+      float unetLearningRate;
+      float captionDropout;
+      float frozenTextFraction;
+      int textPretrainSteps;
+      double detailedCaptions;
+      float highNoiseWeightCap;
+      double stripedFraction;
+      float vaeObjectWeight;
+      float latentObjectWeight;
+      float unetAverageDecay;
+      double twoObjectFraction;
+      float textLearningRateScale;
+
+      Draft(Settings s) {
+        vaeSteps = s.vaeSteps;
+        unetSteps = s.unetSteps;
+        batch = s.batch;
+        seed = s.seed;
+        trainImages = s.trainImages;
+        captionsForCinv = s.captionsForCinv;
+        vaeChannels = s.vaeChannels;
+        latentChannels = s.latentChannels;
+        unetChannels = s.unetChannels;
+        unetHeads = s.unetHeads;
+        textWidth = s.textWidth;
+        textLayers = s.textLayers;
+        textHeads = s.textHeads;
+        vaeLearningRate = s.vaeLearningRate;
+        unetLearningRate = s.unetLearningRate;
+        captionDropout = s.captionDropout;
+        frozenTextFraction = s.frozenTextFraction;
+        textPretrainSteps = s.textPretrainSteps;
+        detailedCaptions = s.detailedCaptions;
+        highNoiseWeightCap = s.highNoiseWeightCap;
+        stripedFraction = s.stripedFraction;
+        vaeObjectWeight = s.vaeObjectWeight;
+        latentObjectWeight = s.latentObjectWeight;
+        unetAverageDecay = s.unetAverageDecay;
+        twoObjectFraction = s.twoObjectFraction;
+        textLearningRateScale = s.textLearningRateScale;
+      }
+
+      Settings settings() {
+        return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+      }
     }
   }
 

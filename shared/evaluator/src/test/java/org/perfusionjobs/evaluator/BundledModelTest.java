@@ -42,15 +42,14 @@ class BundledModelTest {
       PromptRun.Result r = PromptRun.run(sd, ev, prompts, new PromptRun.Settings(20, 5f, SamplerKind.DDIM, 0, List.of()), i -> {});
       System.out.println("BundledModelTest: " + r.report().summary());
       // Regression floors, not the goals (shape is not reached, see the card).
-      // Measured on these 24 prompts (revision 5): shape 78.1%, colour 71.9%, position 90.6%,
-      // background 100% (chance: 1/5, 1/6, 1/9, 1/4); over 200 prompts: 80.3%, 94.6%, 90.0%, 92.9%.
-      // Colour is low here because 4 of its 8 two-object prompts swap the two colours, 3 of them
-      // asking two objects of one shape (over 200 prompts such pairs get 13/22 colours right,
-      // pairs of different shapes 91/96).
-      // 32 objects: one standard error is about 8 points, so the floors sit 1-2 below the measure.
-      assertTrue(r.report().rate(Attribute.SHAPE) >= 0.65, r.report().summary());
-      assertTrue(r.report().rate(Attribute.COLOUR) >= 0.6, r.report().summary());
-      assertTrue(r.report().rate(Attribute.POSITION) >= 0.75, r.report().summary());
+      // Measured on these 24 prompts (revision 6): shape 93.8%, colour 87.5%, position 84.4%,
+      // background 100% (chance: 1/5, 1/6, 1/9, 1/4); over 200 prompts: 86.1%, 94.6%, 88.4%, 99.3%.
+      // Colour loses most in two-object prompts that ask two objects of one shape, which often
+      // swap their colours (model card).
+      // 32 objects: one standard error is about 6-8 points, so the floors sit 1-2 below the measure.
+      assertTrue(r.report().rate(Attribute.SHAPE) >= 0.8, r.report().summary());
+      assertTrue(r.report().rate(Attribute.COLOUR) >= 0.7, r.report().summary());
+      assertTrue(r.report().rate(Attribute.POSITION) >= 0.7, r.report().summary());
       assertTrue(r.report().rate(Attribute.BACKGROUND) >= 0.8, r.report().summary());
     }
   }

@@ -287,7 +287,9 @@ public final class BaseModelBuilder {
       }
 
       Settings settings() {
-        return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions, highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+        return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads,
+            textWidth, textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions,
+            highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
       }
     }
   }

@@ -146,7 +146,7 @@ final class BenchCommand implements Callable<Integer> {
     return s[s.length / 2];
   }
 
-  private static String stats(double[] ms) {
+  static String stats(double[] ms) {
     double[] s = ms.clone();
     Arrays.sort(s);
     return String.format("median %.2f ms (min %.2f, max %.2f, n=%d)", s[s.length / 2], s[0], s[s.length - 1], s.length);

@@ -2,23 +2,24 @@ package org.perfusionjobs.engine.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
-import java.util.ArrayList;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import java.util.List;
 import org.perfusionjobs.engine.nn.Parameter;
 
 /**
- * Adam with decoupled weight decay (Loshchilov and Hutter) over a module's {@link Parameter}s,
- * following the pattern that is safe with DJL's PyTorch engine (docs/decisions.md items 6 and 7):
+ * Adam with decoupled weight decay (Loshchilov and Hutter) over a module's {@link Parameter}s:
  *
  * <ul>
  *   <li>every parameter value is a leaf that requires a gradient; the constructor replaces each value
  *       with a fresh copy so that views cached from the old array (e.g. GroupNorm's reshaped gain)
  *       are rebuilt under autograd;
- *   <li>{@link #step()} runs after the {@code GradientCollector} is closed, in its own NDScope: the
- *       new parameter values and moments are unregistered from it, everything else (gradients,
- *       temporaries) is freed at its end;
- *   <li>{@link Parameter#set} closes the previous value, so the number of arrays held by the
- *       weights' manager does not grow across steps.
+ *   <li>{@link #step()} runs after the {@code GradientCollector} is closed and updates values and
+ *       moments in place, one libtorch call per parameter, instead of a dozen allocating array
+ *       operations (docs/benchmarks.md, training step); each value then gets a new handle on the
+ *       same storage, so modules rebuild the views they cached from the old handle;
+ *   <li>{@link Parameter#set} closes the old handle, so the number of arrays held by the weights'
+ *       manager does not grow across steps.
  * </ul>
  *
  * <p>The moments live in each parameter's manager. Call {@link #close()} to free them.
@@ -112,36 +113,33 @@ public final class AdamW implements AutoCloseable {
 
   /**
    * One update from the gradients of the last backward pass. Call it after the GradientCollector is
-   * closed. The updated values are fresh leaves, so the next step starts with no gradient.
+   * closed. Each parameter and its moments are updated in place by one native call (DJL's libtorch
+   * Adam kernel in its AdamW mode); the parameter then gets a new leaf handle on the updated storage,
+   * with no gradient, so the next backward pass starts from nothing.
    *
-   * @throws IllegalStateException if a parameter received no gradient
+   * <p>libtorch's update computes {@code w -= lr * sqrt(c2) / c1 * m / (sqrt(v) + eps')}; with
+   * {@code eps' = eps * sqrt(c2)} that is exactly {@code lr * (m / c1) / (sqrt(v / c2) + eps)}, the
+   * textbook bias-corrected form. Weight decay is applied first, as {@code w *= 1 - lr * wd}. A
+   * parameter that the loss did not reach has a zero gradient (its moments decay, its weight too).
    */
   public void step() {
     t++;
-    float c1 = (float) (1 - Math.pow(beta1, t));
-    float c2 = (float) (1 - Math.pow(beta2, t));
-    try (NDScope s = new NDScope()) {
-      s.suppressNotUsedWarning();
-      for (int i = 0; i < params.size(); i++) {
-        Parameter p = params.get(i);
-        NDArray value = p.get();
-        NDArray g = value.getGradient();
-        NDArray m2 = m[i].mul(beta1).add(g.mul(1 - beta1));
-        NDArray v2 = v[i].mul(beta2).add(g.square().mul(1 - beta2));
-        NDArray update = m2.div(c1).div(v2.div(c2).sqrt().add(eps));
-        float lr = learningRate * rateScale[i];
-        NDArray p2 = value.stopGradient().mul(1 - lr * weightDecay).sub(update.mul(lr));
-        keep(p2);
-        keep(m2);
-        keep(v2);
-        p2.setRequiresGradient(true);
-        g.close();
-        m[i].close();
-        v[i].close();
-        m[i] = m2;
-        v[i] = v2;
-        p.set(p2); // closes the old value
+    double c1 = 1 - Math.pow(beta1, t);
+    double sqrtC2 = Math.sqrt(1 - Math.pow(beta2, t));
+    for (int i = 0; i < params.size(); i++) {
+      Parameter p = params.get(i);
+      PtNDArray value = (PtNDArray) p.get();
+      float lr = learningRate * rateScale[i];
+      try (PtNDArray g = value.getGradient()) {
+        JniUtils.adamUpdate(value, g, (PtNDArray) m[i], (PtNDArray) v[i], lr, (float) (lr * sqrtC2 / c1), weightDecay, 1f, -1f, beta1, beta2,
+            (float) (eps * sqrtC2), true);
       }
+      // A new leaf handle on the same storage: the next backward pass writes a fresh gradient
+      // instead of adding into a zeroed one (an extra pass over every weight), and the old
+      // gradient goes with the old handle.
+      NDArray fresh = keep(value.stopGradient());
+      fresh.setRequiresGradient(true);
+      p.set(fresh); // closes the old handle, not the storage
     }
   }
 

@@ -14,8 +14,8 @@ import org.perfusionjobs.engine.nn.Parameter;
  * weights closely instead of dragging the random initialisation along. The average smooths the
  * step-to-step noise of the last ~1 / (1 - decay) updates out of the weights.
  *
- * <p>The averages are detached copies in the weights' manager, one per parameter, replaced (and the
- * old ones closed) at each update, so their number never grows. {@link #close()} frees them.
+ * <p>The averages are detached copies in the weights' manager, one per parameter, updated in place,
+ * so their number never grows. {@link #close()} frees them.
  */
 public final class WeightAverage implements AutoCloseable {
   private final Map<String, Parameter> params;
@@ -45,16 +45,17 @@ public final class WeightAverage implements AutoCloseable {
     return Math.min(decay, (1f + n) / (10f + n));
   }
 
-  /** Folds the weights' current values into the average; call it after each optimiser step. */
+  /**
+   * Folds the weights' current values into the average, in place: avg -= (1 - d) * (avg - w), which
+   * is d * avg + (1 - d) * w with one temporary per parameter. Call it after each optimiser step.
+   */
   public void update() {
     float d = decayAt(updates);
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       for (Map.Entry<String, NDArray> e : averages.entrySet()) {
-        NDArray w = params.get(e.getKey()).get().stopGradient();
-        NDArray next = keep(e.getValue().mul(d).add(w.mul(1 - d)));
-        e.getValue().close();
-        e.setValue(next);
+        NDArray avg = e.getValue();
+        avg.subi(avg.sub(params.get(e.getKey()).get().stopGradient()).muli(1 - d));
       }
     }
     updates++;
@@ -65,7 +66,7 @@ public final class WeightAverage implements AutoCloseable {
     return updates;
   }
 
-  /** The averaged weights by checkpoint key (live views: valid until the next update or close). */
+  /** The averaged weights by checkpoint key (live: each update changes them in place; valid until close). */
   public Map<String, NDArray> averages() {
     return Collections.unmodifiableMap(averages);
   }

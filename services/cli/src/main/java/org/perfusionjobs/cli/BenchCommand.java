@@ -140,7 +140,7 @@ final class BenchCommand implements Callable<Integer> {
     return 2.0 * n * n * (double) n / best / 1e9;
   }
 
-  private static double median(double[] v) {
+  static double median(double[] v) {
     double[] s = v.clone();
     Arrays.sort(s);
     return s[s.length / 2];

@@ -56,8 +56,11 @@ final class BenchTrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (batch < 1 || repeats < 1) {
-      throw new IllegalArgumentException("--batch and --repeats must be at least 1, got " + batch + " and " + repeats);
+    if (batch < 1) {
+      throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
+    }
+    if (repeats < 1) {
+      throw new IllegalArgumentException("--repeats must be at least 1, got " + repeats);
     }
     PrintWriter out = spec.commandLine().getOut();
     out.printf("threads: %s, cpus: %d, batch %d, text encoder %s%n", System.getenv().getOrDefault("OMP_NUM_THREADS", "libtorch default"),
@@ -124,21 +127,15 @@ final class BenchTrainCommand implements Callable<Integer> {
           }
         }
       }
-      double step = median(ms.get("step"));
+      double step = BenchCommand.median(ms.get("step"));
       for (String p : PHASES) {
-        double med = median(ms.get(p));
+        double med = BenchCommand.median(ms.get(p));
         out.printf("%-9s %s, %4.1f%% of the median step%n", p, BenchCommand.stats(ms.get(p)), 100 * med / step);
       }
-      double fwd = median(ms.get("forward"));
+      double fwd = BenchCommand.median(ms.get("forward"));
       out.printf("forward: %.2f GFLOP (conv + linear + attention matmuls), %.1f GFLOP/s; backward about twice the FLOPs: %.1f GFLOP/s%n", flops / 1e9,
-          flops / fwd / 1e6, 2 * flops / median(ms.get("backward")) / 1e6);
+          flops / fwd / 1e6, 2 * flops / BenchCommand.median(ms.get("backward")) / 1e6);
     }
     return 0;
-  }
-
-  private static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    return s[s.length / 2];
   }
 }

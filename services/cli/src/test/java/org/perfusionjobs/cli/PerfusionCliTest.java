@@ -190,6 +190,27 @@ class PerfusionCliTest {
     assertEquals(cells[1], cells[2], "the same model twice gives the same figure: " + lines[1]);
   }
 
+  /**
+   * bench-train on the bundled model, two tiny steps: one line per phase with its median and share
+   * of the step, the step's FLOPs, and a clear error for a bad count.
+   */
+  @Test
+  void benchTrainTimesEachPhaseOfATrainingStep() {
+    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    String[] r = run("bench-train", "--model", model.toString(), "--batch", "2", "--repeats", "2");
+    assertEquals("0", r[0], r[2]);
+    for (String phase : new String[] {"inputs", "forward", "backward", "adamw", "average", "step"}) {
+      assertTrue(java.util.regex.Pattern.compile("(?m)^" + phase + " +median \\d+\\.\\d+ ms .*n=2\\), +\\d+\\.\\d% of the median step$").matcher(r[1]).find(),
+          phase + " in " + r[1]);
+    }
+    java.util.regex.Matcher flops = java.util.regex.Pattern.compile("forward: (\\d+\\.\\d+) GFLOP").matcher(r[1]);
+    assertTrue(flops.find() && Double.parseDouble(flops.group(1)) > 0, r[1]);
+    assertTrue(r[1].contains("354 parameter tensors"), "text encoder + UNet of the bundled model: " + r[1]);
+    String[] bad = run("bench-train", "--model", model.toString(), "--repeats", "0");
+    assertEquals("1", bad[0]);
+    assertTrue(bad[2].contains("--repeats must be at least 1"), bad[2]);
+  }
+
   /** The percentage after "attribute " in a vae-check line. */
   private static double percent(String line, String attribute) {
     java.util.regex.Matcher m = java.util.regex.Pattern.compile(attribute + " (\\d+\\.\\d+)%").matcher(line);

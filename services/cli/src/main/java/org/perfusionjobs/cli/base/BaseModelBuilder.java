@@ -434,9 +434,7 @@ public final class BaseModelBuilder {
           if (step >= end) {
             continue;
           }
-          DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(s.unetLearningRate())
-              .withCaptionDropout(s.captionDropout()).withFrozenTextEncoder(frozen).withTextLearningRateScale(s.textLearningRateScale())
-              .withHighNoiseWeightCap(s.highNoiseWeightCap());
+          DiffusionTrainer.Options opts = diffusionOptions(s, frozen);
           if (frozen) {
             log.printf("unet step %d: text encoder frozen from here on%n", step);
           }
@@ -522,6 +520,12 @@ public final class BaseModelBuilder {
     int n = s.vaeChannels().size();
     return new AutoencoderKLConfig(3, 3, java.util.Collections.nCopies(n, "DownEncoderBlock2D"), java.util.Collections.nCopies(n, "UpDecoderBlock2D"),
         s.vaeChannels(), 1, "silu", s.latentChannels(), 8, IMAGE_SIZE, scalingFactor);
+  }
+
+  /** The options of the text encoder + UNet stage, in its joint or its frozen-encoder phase (at the peak learning rate). */
+  public static DiffusionTrainer.Options diffusionOptions(Settings s, boolean frozenText) {
+    return DiffusionTrainer.Options.defaults().withLearningRate(s.unetLearningRate()).withCaptionDropout(s.captionDropout())
+        .withFrozenTextEncoder(frozenText).withTextLearningRateScale(s.textLearningRateScale()).withHighNoiseWeightCap(s.highNoiseWeightCap());
   }
 
   /** The text encoder config: {@code textWidth} wide, MLP 4x, quick_gelu, 77 positions. */

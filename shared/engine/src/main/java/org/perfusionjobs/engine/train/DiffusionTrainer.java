@@ -104,8 +104,17 @@ public final class DiffusionTrainer implements AutoCloseable {
     return (float) Math.min(1 + (1 - acp) / acp, cap);
   }
 
-  /** The plain epsilon MSE of one step (whatever the weighting), the loss optimised, and how many captions were dropped to "". */
-  public record StepLoss(float loss, float weightedLoss, int droppedCaptions) {}
+  /**
+   * The plain epsilon MSE of one step (whatever the weighting), the loss optimised, how many
+   * captions were dropped to "", and where the step's time went.
+   */
+  public record StepLoss(float loss, float weightedLoss, int droppedCaptions, StepTimes times) {}
+
+  /**
+   * Wall-clock nanoseconds of one step's phases: inputs (caption dropout, noise, noisy latents, token
+   * ids, a frozen encoder's output), forward (text encoder, UNet, loss), backward, optimiser.
+   */
+  public record StepTimes(long inputsNanos, long forwardNanos, long backwardNanos, long optimizerNanos) {}
 
   private final ClipTextModel textEncoder;
   private final ClipTokenizer tokenizer;
@@ -175,6 +184,7 @@ public final class DiffusionTrainer implements AutoCloseable {
    * e.g., the objects without changing its scale), then the timestep weight applies as before.
    */
   public StepLoss step(NDArray latents, List<String> captions, long seed, NDArray pixelWeights) {
+    long t0 = System.nanoTime();
     Shape shape = latents.getShape();
     int b = (int) shape.get(0);
     if (captions.size() != b) {
@@ -200,6 +210,9 @@ public final class DiffusionTrainer implements AutoCloseable {
     }
     float loss;
     float weighted;
+    long t1;
+    long t2;
+    long t3;
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       NDManager m = latents.getManager();
@@ -208,6 +221,7 @@ public final class DiffusionTrainer implements AutoCloseable {
       NDArray noisy = schedule.addNoise(latents, noise, t);
       NDArray ids = tokenizer.encode(texts, m).toDevice(latents.getDevice(), false);
       NDArray frozenText = options.freezeTextEncoder() ? textEncoder.forward(ids).stopGradient() : null;
+      t1 = System.nanoTime();
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         NDArray text = frozenText != null ? frozenText : textEncoder.forward(ids);
         Conditioning cond = Conditioning.of(text); // new every step: K/V depend on the trained encoder
@@ -219,15 +233,17 @@ public final class DiffusionTrainer implements AutoCloseable {
         NDArray objective = located.mul(m.create(weights).toType(perSample.getDataType(), false).toDevice(perSample.getDevice(), false)).mean();
         loss = perSample.mean().getFloat();
         weighted = objective.getFloat();
+        t2 = System.nanoTime();
         if (!Float.isFinite(weighted)) {
           throw new IllegalStateException("diffusion training diverged at step " + (step + 1) + ": loss is " + weighted + "; lower the learning rate");
         }
         gc.backward(objective);
       }
+      t3 = System.nanoTime();
       optimizer.step();
     }
     step++;
-    return new StepLoss(loss, weighted, dropped);
+    return new StepLoss(loss, weighted, dropped, new StepTimes(t1 - t0, t2 - t1, t3 - t2, System.nanoTime() - t3));
   }
 
   /**

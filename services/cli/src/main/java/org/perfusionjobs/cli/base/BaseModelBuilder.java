@@ -113,7 +113,7 @@ public final class BaseModelBuilder {
     }
 
     /**
-     * The recipe of the shipped model (revision 6, docs/decisions.md 21): 2500 VAE steps, 11000
+     * The recipe of the shipped model (revision 7, docs/decisions.md 24): 2500 VAE steps, 12000
      * UNet steps, batch 16, seed 0, 16384 training images, 5000 captions for Cinv; VAE [32, 64,
      * 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4 heads (MLP 4x); peak
      * learning rates 1e-3 (VAE) and 1e-3 (UNet), the text encoder at a tenth of the UNet's
@@ -127,7 +127,7 @@ public final class BaseModelBuilder {
      * objects ({@link #withTwoObjectFraction}).
      */
     public static Settings defaults() {
-      return new Settings(2500, 11000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 1e-3f, 1e-3f, 0.1f, 0.2f, 1500, 0.3, 20f,
+      return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 1e-3f, 1e-3f, 0.1f, 0.2f, 1500, 0.3, 20f,
           0.25, 10f, 4f, 0.999f, 0.5, 0.1f);
     }
 

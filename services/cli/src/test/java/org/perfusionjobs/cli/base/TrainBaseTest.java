@@ -113,8 +113,8 @@ class TrainBaseTest {
 
   @Test
   void theTextEncoderIsFrozenForTheLastShareOfSteps() {
-    assertEquals(8800, BaseModelBuilder.Settings.defaults().jointSteps());
-    assertEquals(11000, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
+    assertEquals(9600, BaseModelBuilder.Settings.defaults().jointSteps());
+    assertEquals(12000, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> BaseModelBuilder.Settings.defaults().withFrozenTextFraction(1.5f));
     assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());
@@ -132,7 +132,7 @@ class TrainBaseTest {
   void theDefaultsAreTheShippedRevisionsRecipe() {
     BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
     assertEquals(2500, d.vaeSteps());
-    assertEquals(11000, d.unetSteps());
+    assertEquals(12000, d.unetSteps());
     assertEquals(1e-3f, d.vaeLearningRate(), 0f);
     assertEquals(1e-3f, d.unetLearningRate(), 0f);
     assertEquals(0.1f, d.textLearningRateScale(), 0f);

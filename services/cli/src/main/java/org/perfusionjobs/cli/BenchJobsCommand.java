@@ -67,7 +67,7 @@ final class BenchJobsCommand implements Callable<Integer> {
     try (LocalStack stack = LocalStack.start(topics)) {
       Vertx vertx = Vertx.vertx();
       try {
-        vertx.deployVerticle(new WorkerVerticle(WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, root.resolve("../shared/testdata/sd-tiny-ref").normalize())
+        vertx.deployVerticle(new WorkerVerticle(WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, root.resolve("shared/testdata/sd-tiny-ref").normalize())
             .withWorkerId("bench-worker").withCaptions(root.resolve("config/captions/sd-tiny-ref.txt")))).await();
         GatewayVerticle gw = new GatewayVerticle(new GatewayConfig(stack.bootstrapServers(), stack.redisUri(), topics, 0, Map.of("t", "bench"), Duration.ofHours(1)));
         vertx.deployVerticle(gw).await();

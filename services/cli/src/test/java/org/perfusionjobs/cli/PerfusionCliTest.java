@@ -1,5 +1,7 @@
 package org.perfusionjobs.cli;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 class PerfusionCliTest {
   @TempDir Path dir;
 
-  static final String MODEL = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref").toAbsolutePath().toString();
+  static final String MODEL = TestData.sdTinyRef().toString();
 
   private String[] run(String... args) {
     PrintStream out = System.out;

@@ -1,5 +1,7 @@
 package org.perfusionjobs.gateway;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -44,7 +46,7 @@ class GatewayTest {
     Topics topics = new Topics("gw.");
     stack = LocalStack.start(topics);
     vertx = Vertx.vertx();
-    Path model = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref").toAbsolutePath();
+    Path model = TestData.sdTinyRef();
     vertx.deployVerticle(new WorkerVerticle(WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
         .withCaptions(Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath()))).await();
     gateway = new GatewayVerticle(new GatewayConfig(stack.bootstrapServers(), stack.redisUri(), topics, 0,

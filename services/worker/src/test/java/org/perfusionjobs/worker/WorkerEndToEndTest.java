@@ -1,5 +1,7 @@
 package org.perfusionjobs.worker;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -49,7 +51,7 @@ class WorkerEndToEndTest {
   static void start() throws Exception {
     topics = new Topics("e2e.");
     stack = LocalStack.start(topics);
-    Path model = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref").toAbsolutePath();
+    Path model = TestData.sdTinyRef();
     Path captions = Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath();
     WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
         .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"));

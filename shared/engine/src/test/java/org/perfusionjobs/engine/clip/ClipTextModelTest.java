@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.clip;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -40,7 +42,7 @@ class ClipTextModelTest {
 
   @BeforeAll
   static void load() throws Exception {
-    root = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata")).toAbsolutePath();
+    root = TestData.root();
     m = NDManager.newBaseManager();
     model = ClipTextModel.load(root.resolve("sd-tiny-ref/text_encoder"), m, DataType.FLOAT32, Device.cpu());
     try (SafetensorsFile f = SafetensorsFile.open(root.resolve("sd-tiny-ref/reference/text_encoder.safetensors"))) {

@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.clip;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -22,7 +24,7 @@ class ClipTokenizerTest {
 
   @BeforeAll
   static void load() throws Exception {
-    ref = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref").toAbsolutePath();
+    ref = TestData.sdTinyRef();
     tok = ClipTokenizer.load(ref.resolve("tokenizer"));
   }
 

@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.image;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,7 +41,7 @@ class ImageCodecTest {
 
   @Test
   void postProcessingMatchesDiffusersBitForBit() throws Exception {
-    Path ref = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref/reference").toAbsolutePath();
+    Path ref = TestData.sdTinyRef().resolve("reference");
     for (String run : new String[] {"ddim_eta0", "ddim_eta1"}) {
       try (NDManager m = NDManager.newBaseManager(); SafetensorsFile f = SafetensorsFile.open(ref.resolve(run + ".safetensors"))) {
         BufferedImage img = ImageCodec.toImages(f.read("decoded_image", m)).get(0);

@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.perfusion;
 
+import org.perfusionjobs.testdata.TestData;
+
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
@@ -19,12 +21,7 @@ final class TinyModel {
 
   static synchronized StableDiffusionPipeline pipeline() throws Exception {
     if (sd == null) {
-      String root = System.getProperty("perfusion.testdata", "../../../shared/testdata");
-      Path p = Path.of(root, "sd-tiny-ref").toAbsolutePath().normalize();
-      if (!Files.isDirectory(p)) {
-        throw new IllegalStateException("missing test data " + p);
-      }
-      sd = StableDiffusionPipeline.load(p, EngineOptions.cpu());
+      sd = StableDiffusionPipeline.load(TestData.sdTinyRef(), EngineOptions.cpu());
       sd.setCovariance(CovarianceBuilder.compute(sd, captions(), false, "test", n -> {}));
     }
     return sd;

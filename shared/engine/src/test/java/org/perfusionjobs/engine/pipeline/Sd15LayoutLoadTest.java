@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.pipeline;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

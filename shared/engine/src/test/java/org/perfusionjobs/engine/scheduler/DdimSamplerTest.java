@@ -26,8 +26,8 @@ class DdimSamplerTest {
 
   private static void assertClose(NDArray expected, NDArray actual, String what) {
     assertEquals(expected.getShape(), actual.getShape(), what + " shape");
-    float diff = TestData.maxAbsDiff(actual, expected);
-    float scale = TestData.maxAbs(expected);
+    float diff = ReferenceData.maxAbsDiff(actual, expected);
+    float scale = ReferenceData.maxAbs(expected);
     assertTrue(diff <= ABS_TOL && diff <= REL_TOL * scale,
         what + ": max abs diff " + diff + " (max |x| " + scale + ")");
   }
@@ -35,8 +35,8 @@ class DdimSamplerTest {
   @Test
   void tenStepTimestepsMatchReference() throws Exception {
     try (NDManager m = NDManager.newBaseManager();
-        SamplerRun run = Samplers.create(SamplerKind.DDIM, TestData.tinyConfig(), 10, 0f)) {
-      long[] expected = TestData.reference("ddim_eta0", m).get("timesteps").toLongArray();
+        SamplerRun run = Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, 0f)) {
+      long[] expected = ReferenceData.reference("ddim_eta0", m).get("timesteps").toLongArray();
       assertArrayEquals(new long[] {901, 801, 701, 601, 501, 401, 301, 201, 101, 1}, expected);
       assertArrayEquals(expected, run.timesteps());
       assertEquals(1f, run.initNoiseSigma());
@@ -56,14 +56,14 @@ class DdimSamplerTest {
   /** Step i from the reference latents[i] and guided prediction i gives latents[i + 1] and x0[i]. */
   private static void checkEachStep(String file, float eta) throws Exception {
     try (NDManager m = NDManager.newBaseManager()) {
-      Map<String, NDArray> ref = TestData.reference(file, m);
+      Map<String, NDArray> ref = ReferenceData.reference(file, m);
       NDArray latents = ref.get("latents");
       NDArray guided = ref.get("noise_pred_guided");
       NDArray x0 = ref.get("pred_original_sample");
       NoiseSource noise = eta > 0 ? NoiseSource.replay(ref.get("variance_noise")) : null;
       for (int i = 0; i < 10; i++) {
         // a fresh run per step: each step starts from the reference, not from our previous output
-        try (SamplerRun run = Samplers.create(SamplerKind.DDIM, TestData.tinyConfig(), 10, eta);
+        try (SamplerRun run = Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, eta);
             NDManager stepManager = m.newSubManager()) {
           NDArray sample = latents.get(i);
           sample.attach(stepManager);
@@ -91,8 +91,8 @@ class DdimSamplerTest {
   /** Ten steps chained on our own latents, fed the stored guided predictions. */
   private static void checkChain(String file, float eta) throws Exception {
     try (NDManager m = NDManager.newBaseManager();
-        SamplerRun run = Samplers.create(SamplerKind.DDIM, TestData.tinyConfig(), 10, eta)) {
-      Map<String, NDArray> ref = TestData.reference(file, m);
+        SamplerRun run = Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, eta)) {
+      Map<String, NDArray> ref = ReferenceData.reference(file, m);
       NDArray latents = ref.get("latents");
       NoiseSource noise = eta > 0 ? NoiseSource.replay(ref.get("variance_noise")) : null;
       NDArray x = latents.get(0);
@@ -112,7 +112,7 @@ class DdimSamplerTest {
 
   @Test
   void lastStepAlphaPrevIsAlphasCumprod0UnlessSetAlphaToOne() throws Exception {
-    SchedulerConfig tiny = TestData.tinyConfig();
+    SchedulerConfig tiny = ReferenceData.tinyConfig();
     float acp0 = NoiseSchedule.of(tiny).alphaCumprod(0);
     try (DdimSampler off = new DdimSampler(tiny, 10, 0f);
         DdimSampler on = new DdimSampler(withAlphaToOne(tiny, true), 10, 0f)) {
@@ -127,7 +127,7 @@ class DdimSamplerTest {
       NDArray x = m.randomNormal(new Shape(1, 4, 4, 4));
       NDArray eps = m.randomNormal(new Shape(1, 4, 4, 4));
       NDArray last = on.step(eps, 9, x, null);
-      assertEquals(0f, TestData.maxAbsDiff(last, on.predOriginalSample()));
+      assertEquals(0f, ReferenceData.maxAbsDiff(last, on.predOriginalSample()));
       NDArray lastOff = off.step(eps, 9, x, null);
       double a0 = acp0;
       double at = NoiseSchedule.of(tiny).alphaCumprod(1);
@@ -143,7 +143,7 @@ class DdimSamplerTest {
 
   @Test
   void stepsOffsetAndSpacings() throws Exception {
-    SchedulerConfig tiny = TestData.tinyConfig();
+    SchedulerConfig tiny = ReferenceData.tinyConfig();
     assertArrayEquals(new long[] {900, 800, 700, 600, 500, 400, 300, 200, 100, 0},
         DdimSampler.timesteps(withAlphaToOne(tiny, false, 0), 10));
     assertArrayEquals(new long[] {999, 888, 777, 666, 555, 444, 333, 222, 111, 0},
@@ -159,7 +159,7 @@ class DdimSamplerTest {
   @Test
   void stepsRunInOrder() throws Exception {
     try (NDManager m = NDManager.newBaseManager();
-        SamplerRun run = Samplers.create(SamplerKind.DDIM, TestData.tinyConfig(), 10, 0f)) {
+        SamplerRun run = Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, 0f)) {
       NDArray x = m.randomNormal(new Shape(1, 4, 2, 2));
       run.step(x, 0, x, null);
       IllegalStateException e = assertThrows(IllegalStateException.class, () -> run.step(x, 2, x, null));
@@ -171,7 +171,7 @@ class DdimSamplerTest {
   @Test
   void stochasticDdimNeedsNoise() throws Exception {
     try (NDManager m = NDManager.newBaseManager();
-        SamplerRun run = Samplers.create(SamplerKind.DDIM, TestData.tinyConfig(), 10, 0.5f)) {
+        SamplerRun run = Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, 0.5f)) {
       NDArray x = m.randomNormal(new Shape(1, 4, 2, 2));
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run.step(x, 0, x, null));
       assertTrue(e.getMessage().contains("noise"), e.getMessage());

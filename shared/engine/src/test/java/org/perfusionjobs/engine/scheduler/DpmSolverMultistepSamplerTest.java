@@ -14,7 +14,7 @@ class DpmSolverMultistepSamplerTest {
 
   @Test
   void timestepGridsAsDiffusers() throws Exception {
-    SchedulerConfig tiny = TestData.tinyConfig();
+    SchedulerConfig tiny = ReferenceData.tinyConfig();
     // leading with steps_offset 1 on steps + 1 points: ratio 1000 // 11 = 90
     assertArrayEquals(new long[] {901, 811, 721, 631, 541, 451, 361, 271, 181, 91},
         DpmSolverMultistepSampler.timesteps(tiny, 10));
@@ -27,7 +27,7 @@ class DpmSolverMultistepSamplerTest {
   @Test
   void perfectDenoiserLandsOnX0() throws Exception {
     for (int steps : new int[] {1, 5, 20}) {
-      SchedulerConfig cfg = TestData.tinyConfig();
+      SchedulerConfig cfg = ReferenceData.tinyConfig();
       NoiseSchedule schedule = NoiseSchedule.of(cfg);
       try (NDManager m = NDManager.newBaseManager();
           SamplerRun run = Samplers.create(SamplerKind.DPMPP_2M, cfg, steps, 0f)) {
@@ -40,7 +40,7 @@ class DpmSolverMultistepSamplerTest {
           assertSame(x, input);
           x = run.step(model.predict(input, run.modelTimesteps()[i]), i, x, null);
         }
-        float diff = TestData.maxAbsDiff(x, x0);
+        float diff = ReferenceData.maxAbsDiff(x, x0);
         assertTrue(diff < 1e-4f, steps + " steps: final vs x0 " + diff);
       }
     }
@@ -50,7 +50,7 @@ class DpmSolverMultistepSamplerTest {
   @Test
   void firstAndSecondOrderStepsMatchHandComputation() throws Exception {
     try (NDManager m = NDManager.newBaseManager();
-        DpmSolverMultistepSampler run = new DpmSolverMultistepSampler(TestData.tinyConfig(), 10)) {
+        DpmSolverMultistepSampler run = new DpmSolverMultistepSampler(ReferenceData.tinyConfig(), 10)) {
       NDArray x = m.randomNormal(new Shape(1, 4, 2, 2));
       NDArray eps0 = m.randomNormal(new Shape(1, 4, 2, 2));
       NDArray eps1 = m.randomNormal(new Shape(1, 4, 2, 2));

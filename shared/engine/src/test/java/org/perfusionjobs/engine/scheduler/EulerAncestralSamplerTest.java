@@ -14,7 +14,7 @@ class EulerAncestralSamplerTest {
 
   @Test
   void sigmasAtLeadingTimestepsWithTrailingZero() throws Exception {
-    SchedulerConfig tiny = TestData.tinyConfig();
+    SchedulerConfig tiny = ReferenceData.tinyConfig();
     float[] table = NoiseSchedule.of(tiny).sigmas();
     float[] acp = NoiseSchedule.of(tiny).alphasCumprod();
     try (EulerAncestralSampler run = new EulerAncestralSampler(tiny, 10)) {
@@ -33,7 +33,7 @@ class EulerAncestralSamplerTest {
 
   @Test
   void linspaceGridIsFractionalAndInterpolated() throws Exception {
-    SchedulerConfig cfg = TestData.tinyConfig().withTimestepSpacing(null); // Euler's own default: linspace
+    SchedulerConfig cfg = ReferenceData.tinyConfig().withTimestepSpacing(null); // Euler's own default: linspace
     float[] table = NoiseSchedule.of(cfg).sigmas();
     try (EulerAncestralSampler run = new EulerAncestralSampler(cfg, 25)) {
       float[] ts = run.modelTimesteps();
@@ -50,7 +50,7 @@ class EulerAncestralSamplerTest {
   @Test
   void scaleModelInputDividesBySqrtSigmaSquaredPlusOne() throws Exception {
     try (NDManager m = NDManager.newBaseManager();
-        EulerAncestralSampler run = new EulerAncestralSampler(TestData.tinyConfig(), 10)) {
+        EulerAncestralSampler run = new EulerAncestralSampler(ReferenceData.tinyConfig(), 10)) {
       NDArray x = m.randomNormal(new Shape(1, 4, 3, 3));
       float s = run.sigma(3);
       NDArray scaled = run.scaleModelInput(x, 3);
@@ -66,7 +66,7 @@ class EulerAncestralSamplerTest {
   @Test
   void singleStepMatchesHandComputation() throws Exception {
     try (NDManager m = NDManager.newBaseManager();
-        EulerAncestralSampler run = new EulerAncestralSampler(TestData.tinyConfig(), 10)) {
+        EulerAncestralSampler run = new EulerAncestralSampler(ReferenceData.tinyConfig(), 10)) {
       NDArray x = m.randomNormal(0f, 5f, new Shape(1, 4, 2, 2), DataType.FLOAT32);
       NDArray eps = m.randomNormal(new Shape(1, 4, 2, 2));
       NDArray z = m.randomNormal(new Shape(1, 4, 2, 2));
@@ -91,7 +91,7 @@ class EulerAncestralSamplerTest {
 
   @Test
   void perfectDenoiserLandsOnX0() throws Exception {
-    SchedulerConfig cfg = TestData.tinyConfig();
+    SchedulerConfig cfg = ReferenceData.tinyConfig();
     NoiseSchedule schedule = NoiseSchedule.of(cfg);
     try (NDManager m = NDManager.newBaseManager();
         SamplerRun run = Samplers.create(SamplerKind.EULER_ANCESTRAL, cfg, 20, 0f)) {
@@ -103,7 +103,7 @@ class EulerAncestralSamplerTest {
         NDArray input = run.scaleModelInput(x, i);
         x = run.step(model.predict(input, run.modelTimesteps()[i]), i, x, noise);
       }
-      float diff = TestData.maxAbsDiff(x, x0);
+      float diff = ReferenceData.maxAbsDiff(x, x0);
       assertTrue(diff < 1e-3f, "final vs x0: " + diff);
     }
   }

@@ -20,9 +20,9 @@ class NoiseScheduleTest {
    */
   @Test
   void alphasCumprodEqualsReferenceExactly() throws Exception {
-    NoiseSchedule schedule = NoiseSchedule.of(TestData.tinyConfig());
+    NoiseSchedule schedule = NoiseSchedule.of(ReferenceData.tinyConfig());
     try (NDManager m = NDManager.newBaseManager()) {
-      float[] expected = TestData.reference("ddim_eta0", m).get("alphas_cumprod").toFloatArray();
+      float[] expected = ReferenceData.reference("ddim_eta0", m).get("alphas_cumprod").toFloatArray();
       float[] actual = schedule.alphasCumprod();
       assertEquals(1000, actual.length);
       int mismatches = 0;
@@ -37,7 +37,7 @@ class NoiseScheduleTest {
 
   @Test
   void scaledLinearBetasAreSquaresOfTheRootLine() throws Exception {
-    float[] betas = NoiseSchedule.of(TestData.tinyConfig()).betas();
+    float[] betas = NoiseSchedule.of(ReferenceData.tinyConfig()).betas();
     assertEquals(0.00085f, betas[0], 1e-9f);
     assertEquals(0.012f, betas[999], 1e-9f);
     double mid = Math.pow((Math.sqrt(0.00085) + Math.sqrt(0.012)) / 2, 2);
@@ -72,7 +72,7 @@ class NoiseScheduleTest {
 
   @Test
   void sigmasFollowTheirDefinition() throws Exception {
-    NoiseSchedule schedule = NoiseSchedule.of(TestData.tinyConfig());
+    NoiseSchedule schedule = NoiseSchedule.of(ReferenceData.tinyConfig());
     float[] acp = schedule.alphasCumprod();
     float[] sigmas = schedule.sigmas();
     for (int t : new int[] {0, 1, 500, 999}) {
@@ -84,7 +84,7 @@ class NoiseScheduleTest {
 
   @Test
   void addNoiseUsesEachRowsTimestep() throws Exception {
-    NoiseSchedule schedule = NoiseSchedule.of(TestData.tinyConfig());
+    NoiseSchedule schedule = NoiseSchedule.of(ReferenceData.tinyConfig());
     float[] acp = schedule.alphasCumprod();
     try (NDManager m = NDManager.newBaseManager()) {
       NDArray x0 = m.randomNormal(new Shape(2, 4, 3, 3));
@@ -101,7 +101,7 @@ class NoiseScheduleTest {
         assertEquals(Math.sqrt(a) * x[i] + Math.sqrt(1 - a) * n[i], got[i], 1e-5, "element " + i);
       }
       NDArray sameWithDeviceTimesteps = schedule.addNoise(x0, noise, m.create(ts));
-      assertEquals(0f, TestData.maxAbsDiff(sameWithDeviceTimesteps, noisy));
+      assertEquals(0f, ReferenceData.maxAbsDiff(sameWithDeviceTimesteps, noisy));
 
       NDArray v = schedule.velocity(x0, noise, m.create(ts));
       float[] vs = v.toFloatArray();

@@ -23,7 +23,7 @@ class SamplersTest {
 
   @Test
   void rejectsBadRunSettings() throws Exception {
-    SchedulerConfig cfg = TestData.tinyConfig();
+    SchedulerConfig cfg = ReferenceData.tinyConfig();
     IllegalArgumentException steps = assertThrows(IllegalArgumentException.class,
         () -> Samplers.create(SamplerKind.DDIM, cfg, 0, 0f));
     assertTrue(steps.getMessage().contains("steps 0"), steps.getMessage());
@@ -53,7 +53,7 @@ class SamplersTest {
     for (SamplerKind kind : SamplerKind.values()) {
       float eta = kind == SamplerKind.DDIM ? 1f : 0f;
       try (NDManager m = NDManager.newBaseManager();
-          SamplerRun run = Samplers.create(kind, TestData.tinyConfig(), 12, eta)) {
+          SamplerRun run = Samplers.create(kind, ReferenceData.tinyConfig(), 12, eta)) {
         NoiseSource noise = NoiseSource.seeded(3);
         NDArray x = noise.normal(new Shape(1, 4, 4, 4), m);
         for (int i = 0; i < run.steps(); i++) {
@@ -75,7 +75,7 @@ class SamplersTest {
   private static float[] run(SamplerKind kind, long seed) throws Exception {
     float eta = kind == SamplerKind.DDIM ? 1f : 0f;
     try (NDManager m = NDManager.newBaseManager();
-        SamplerRun run = Samplers.create(kind, TestData.tinyConfig(), 8, eta)) {
+        SamplerRun run = Samplers.create(kind, ReferenceData.tinyConfig(), 8, eta)) {
       NoiseSource noise = NoiseSource.seeded(seed);
       NDArray x = noise.normal(new Shape(1, 4, 4, 4), m).mul(run.initNoiseSigma());
       for (int i = 0; i < run.steps(); i++) {

@@ -37,7 +37,7 @@ class SchedulerConfigTest {
 
   @Test
   void readsTheTinyDdimConfig() throws Exception {
-    SchedulerConfig c = TestData.tinyConfig();
+    SchedulerConfig c = ReferenceData.tinyConfig();
     assertEquals("DDIMScheduler", c.className());
     assertEquals(1000, c.numTrainTimesteps());
     assertEquals(0.00085, c.betaStart());
@@ -57,7 +57,7 @@ class SchedulerConfigTest {
     assertEquals("PNDMScheduler", c.className());
     assertNull(c.timestepSpacing());
     // same noise schedule as the tiny DDIM config
-    assertArrayEquals(NoiseSchedule.of(TestData.tinyConfig()).alphasCumprod(), NoiseSchedule.of(c).alphasCumprod());
+    assertArrayEquals(NoiseSchedule.of(ReferenceData.tinyConfig()).alphasCumprod(), NoiseSchedule.of(c).alphasCumprod());
     try (SamplerRun ddim = Samplers.create(SamplerKind.DDIM, c, 10, 0f);
         SamplerRun euler = Samplers.create(SamplerKind.EULER_ANCESTRAL, c, 10, 0f);
         SamplerRun dpm = Samplers.create(SamplerKind.DPMPP_2M, c, 10, 0f)) {

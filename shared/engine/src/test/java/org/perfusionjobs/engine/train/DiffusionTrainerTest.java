@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.train;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -48,8 +50,7 @@ class DiffusionTrainerTest {
 
   @BeforeAll
   static void locate() {
-    ref = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref").toAbsolutePath().normalize();
-    assertTrue(Files.isDirectory(ref), "test data folder " + ref + " is missing; set -Dperfusion.testdata");
+    ref = TestData.sdTinyRef();
   }
 
   static ClipTextModel textEncoder(NDManager weights, long seed) throws Exception {

@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,7 +25,7 @@ import org.perfusionjobs.engine.nn.Parameter;
 
 class UNetLayoutTest {
   static Path data(String name) {
-    return Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), name).toAbsolutePath();
+    return TestData.path(name);
   }
 
   /** The real SD v1.5 UNet built from its config has exactly its checkpoint's keys and shapes. */

@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,7 +33,7 @@ class UNetReferenceTest {
 
   @BeforeAll
   static void load() throws Exception {
-    Path root = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata"), "sd-tiny-ref").toAbsolutePath();
+    Path root = TestData.sdTinyRef();
     assertTrue(Files.isDirectory(root), "missing " + root);
     m = NDManager.newBaseManager();
     unet = UNet2DConditionModel.load(root.resolve("unet"), m, DataType.FLOAT32, Device.cpu());

@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.vae;
 
+import org.perfusionjobs.testdata.TestData;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,7 +37,7 @@ class AutoencoderKLTest {
 
   @BeforeAll
   static void load() throws Exception {
-    root = Path.of(System.getProperty("perfusion.testdata", "../../../shared/testdata")).toAbsolutePath();
+    root = TestData.root();
     m = NDManager.newBaseManager();
     vae = AutoencoderKL.load(root.resolve("sd-tiny-ref/vae"), m, DataType.FLOAT32, Device.cpu());
     try (SafetensorsFile f = SafetensorsFile.open(root.resolve("sd-tiny-ref/reference/vae.safetensors"))) {

@@ -3,25 +3,17 @@ package org.perfusionjobs.engine.scheduler;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.perfusionjobs.engine.io.SafetensorsFile;
+import org.perfusionjobs.testdata.TestData;
 
-/** Test data under the {@code perfusion.testdata} folder; missing data fails, never skips. */
-final class TestData {
-  private TestData() {}
+/** The scheduler tests' view of the reference data: its config and reference tensors. */
+final class ReferenceData {
+  private ReferenceData() {}
 
   static Path path(String name) {
-    String root = System.getProperty("perfusion.testdata");
-    if (root == null || root.isBlank()) {
-      throw new IllegalStateException("system property perfusion.testdata is not set (Surefire sets it)");
-    }
-    Path dir = Path.of(root).resolve(name);
-    if (!Files.isDirectory(dir)) {
-      throw new IllegalStateException("test data folder " + dir + " is missing");
-    }
-    return dir;
+    return TestData.path(name);
   }
 
   static SchedulerConfig tinyConfig() throws IOException {

@@ -92,6 +92,7 @@ final class DemoCommand implements Callable<Integer> {
       o.println("error: --model " + modelDir + " is not a diffusers model folder (no model_index.json)");
       return 2;
     }
+    CliErrors.requireFreePort(port);
     TrainingImages concept = TrainCommand.readImages(images);
     Topics topics = Topics.defaults();
     o.println("starting Kafka 4.4 (KRaft) and redis-server on 127.0.0.1 ...");

@@ -80,6 +80,8 @@ final class GenerateCommand implements Callable<Integer> {
     EngineOptions options = EngineOptions.parse(precision, device);
     SamplerKind kind = SamplerKind.fromName(sampler);
     var err = spec.commandLine().getErr();
+    // Concept files are checked before the model loads, so a wrong path fails at once.
+    var uses = parseConcepts(concepts);
     long t0 = System.nanoTime();
     try (StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(model, options)) {
       err.printf("loaded %s in %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
@@ -97,7 +99,7 @@ final class GenerateCommand implements Callable<Integer> {
       if (covariance != null) {
         pipeline.setCovariance(org.perfusionjobs.engine.perfusion.Covariance.load(covariance));
       }
-      req.optConcepts(parseConcepts(concepts)).optGlobalLock(globalLock);
+      req.optConcepts(uses).optGlobalLock(globalLock);
       if (latents != null) {
         req.optLatents(InitialLatents.read(latents));
       }
@@ -127,7 +129,9 @@ final class GenerateCommand implements Callable<Integer> {
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException("--concept '" + spec + "': beta and tau must be numbers");
       }
-      uses.add(new org.perfusionjobs.engine.perfusion.ConceptUse(org.perfusionjobs.engine.perfusion.ConceptFile.read(Path.of(parts[0])), beta, tau));
+      Path file = Path.of(parts[0]);
+      CliErrors.requireFile("--concept", file, "train one with `perfusion train --out FILE`, or fix the path");
+      uses.add(new org.perfusionjobs.engine.perfusion.ConceptUse(org.perfusionjobs.engine.perfusion.ConceptFile.read(file), beta, tau));
     }
     return uses;
   }

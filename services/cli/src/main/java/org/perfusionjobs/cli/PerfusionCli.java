@@ -26,7 +26,7 @@ public final class PerfusionCli {
     cli.setOut(new java.io.PrintWriter(System.out, true));
     cli.setErr(new java.io.PrintWriter(System.err, true));
     cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-      cmd.getErr().println("error: " + ex.getMessage());
+      cmd.getErr().println("error: " + CliErrors.describe(ex));
       return 1;
     });
     return cli.execute(args);

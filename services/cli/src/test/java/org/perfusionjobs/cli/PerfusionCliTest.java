@@ -236,4 +236,29 @@ class PerfusionCliTest {
     assertEquals("2", lock[0]);
     assertTrue(lock[2].contains("--global-lock needs --concept"), lock[2]);
   }
+
+  /** The user's mistakes each give one line naming the option and the fix (issue 21). */
+  @Test
+  void missingConceptGpuAndBusyPortAreOneLineErrorsNamingTheFix() throws Exception {
+    Path concept = dir.resolve("no-such-concept.safetensors");
+    String[] c = run("generate", "--model", MODEL, "--prompt", "x", "--concept", concept + ":0.7");
+    assertEquals("1", c[0]);
+    assertEquals(1, c[2].strip().lines().count(), c[2]);
+    assertTrue(c[2].contains("--concept " + concept + ": no such file") && c[2].contains("perfusion train"), c[2]);
+
+    // No machine has a hundredth GPU, so this fails everywhere, before any native call on the device.
+    String[] g = run("generate", "--model", MODEL, "--prompt", "x", "--device", "gpu:99");
+    assertEquals("1", g[0]);
+    assertEquals(1, g[2].strip().lines().count(), g[2]);
+    assertTrue(g[2].contains("device 'gpu:99'") && g[2].contains("use cpu"), g[2]);
+
+    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      int port = busy.getLocalPort();
+      String[] d = run("demo", "--model", model.toString(), "--port", Integer.toString(port), "--exit");
+      assertEquals("1", d[0], d[1] + d[2]);
+      assertTrue(d[2].contains("--port " + port + ": 127.0.0.1:" + port + " is already in use") && d[2].contains("--port N"), d[2]);
+      assertTrue(!d[1].contains("starting Kafka"), "the busy port is found before the stack starts: " + d[1]);
+    }
+  }
 }

@@ -1,6 +1,7 @@
 package org.perfusionjobs.engine.pipeline;
 
 import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
 
 /**
@@ -42,6 +43,18 @@ public record EngineOptions(DataType dtype, Device device) {
     } else {
       throw new IllegalArgumentException("device '" + device + "' is not one of cpu, gpu, gpu:N");
     }
+    if (dev.isGpu()) {
+      requireGpu(device, dev.getDeviceId());
+    }
     return new EngineOptions(dtype, dev);
+  }
+
+  /** A missing GPU fails here in one line, not later as a page of native libtorch errors. */
+  private static void requireGpu(String device, int index) {
+    int count = Engine.getEngine("PyTorch").getGpuCount();
+    if (index >= count) {
+      throw new IllegalArgumentException("device '" + device + "': libtorch sees " + count
+          + " usable GPU(s) here (the default build bundles the CPU libtorch; see docs/engine.md for the CUDA one); use cpu");
+    }
   }
 }

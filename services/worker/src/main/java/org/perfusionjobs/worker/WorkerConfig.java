@@ -10,7 +10,7 @@ import org.perfusionjobs.infra.Topics;
 
 /**
  * Worker settings. {@link #from} reads them from a key/value map (environment variables such as
- * {@code PERFUSION_KAFKA}, or the keys of {@code config/*.properties}); each key is documented in
+ * {@code PERFUSION_KAFKA}, or the keys of the {@code config/*.env} files); each key is documented in
  * {@code config/README.md}.
  */
 public record WorkerConfig(

@@ -7,8 +7,9 @@ import java.util.function.Supplier;
 
 /**
  * What a generation reports after each denoising step. {@code preview} decodes the current
- * prediction of the clean image through the VAE; it costs a VAE pass, so call it only when a
- * preview is wanted, and only inside the callback (the latents are freed afterwards).
+ * latents x_t through the VAE as they are (noisy in early steps; not the predicted clean image);
+ * it costs a VAE pass, so call it only when a preview is wanted, and only inside the callback (the
+ * latents are freed afterwards).
  */
 public record StepProgress(int step, int total, long timestep, Duration elapsed, Supplier<List<BufferedImage>> preview) {
 

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.clip.ClipTextConfig;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
@@ -661,7 +662,7 @@ public final class BaseModelBuilder {
       "a medium {} on the left");
 
   static void writeTrainingTemplates(Path out) throws IOException {
-    Files.writeString(out.resolve(StableDiffusionPipeline.TEMPLATES_FILE),
+    Files.writeString(out.resolve(TrainingTemplates.FILE_NAME),
         "# Perfusion training prompts for this model: its captions are the world's, not photos.\n" + String.join("\n", TRAINING_TEMPLATES) + "\n");
   }
 

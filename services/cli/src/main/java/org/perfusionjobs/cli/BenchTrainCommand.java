@@ -9,7 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.perfusionjobs.cli.base.BaseModelBuilder;
+import org.perfusionjobs.basemodel.BaseModelBuilder;
 import org.perfusionjobs.engine.nn.FlopCounter;
 import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.pipeline.EngineOptions;

@@ -14,7 +14,7 @@ import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.VaeDecoderTuner;
 import org.perfusionjobs.engine.train.VaeTrainer;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
-import org.perfusionjobs.cli.base.ObjectWeights;
+import org.perfusionjobs.basemodel.ObjectWeights;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 import picocli.CommandLine.Command;

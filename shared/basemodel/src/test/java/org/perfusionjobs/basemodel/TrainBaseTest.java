@@ -1,4 +1,4 @@
-package org.perfusionjobs.cli.base;
+package org.perfusionjobs.basemodel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -67,7 +67,15 @@ class TrainBaseTest {
       Concept c = trainer.train(data, TrainingConfig.defaults("zwx", "star").withSteps(2).withBatch(1, 1).withTemplates(PerfusionModel.of(sd).trainingTemplates()), null,
           p -> {}, st -> {}, () -> false);
       System.out.printf("TrainBaseTest: Perfusion 2 steps %.0f ms%n", (System.nanoTime() - p0) / 1e6);
-      assertTrue(c != null);
+      // The concept belongs to this folder: its base model id and the covariance the build saved
+      // beside it, one V target per cross-attention layer of the layer's width, a finite loss.
+      assertEquals(sd.baseModelId(), c.baseModelId());
+      assertEquals(Covariance.load(out.resolve(Covariance.FILE_NAME)).hash(), c.cinvHash());
+      assertEquals(sd.unet().crossAttentions().size(), c.valueTargets().size());
+      for (var attn : sd.unet().crossAttentions()) {
+        assertEquals(attn.toV.outFeatures, c.valueTargets().get(attn.path()).length, attn.path());
+      }
+      assertTrue(Double.isFinite(Double.parseDouble(c.trainingSettings().get("final_loss"))), c.trainingSettings().toString());
     }
 
     // A second build reuses the first one's VAE as it is: same weights, same scaling factor, no VAE training.

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.config.Configs;
@@ -72,9 +73,9 @@ final class BenchPerfusionCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     var o = spec.commandLine().getOut();
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
-      sd.setCovariance(CovarianceBuilder.compute(sd, CovarianceBuilder.readCaptions(captions), false, "bench", n -> {}));
+      PerfusionModel.of(sd).setCovariance(CovarianceBuilder.compute(sd, CovarianceBuilder.readCaptions(captions), false, "bench", n -> {}));
       TrainingImages data = new TrainingImages(images(), null);
-      PerfusionTrainer trainer = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId());
+      PerfusionTrainer trainer = PerfusionModel.of(sd).trainer();
       Concept base = trainer.train(data, TrainingConfig.defaults("zwx", "car").withSteps(2).withBatch(1, 1), null, p -> {}, s -> {}, () -> false);
       List<ConceptUse> four = new ArrayList<>();
       Random rnd = new Random(1);
@@ -91,7 +92,7 @@ final class BenchPerfusionCommand implements Callable<Integer> {
       for (int rep = -1; rep < repeats; rep++) {
         for (int k = 0; k < 3; k++) {
           List<ConceptUse> uses = k == 0 ? List.of() : k == 1 ? four.subList(0, 1) : four;
-          GenerateResult r = sd.generate(GenerateRequest.builder(prompt).optSteps(steps).optSeed(5).optConcepts(uses).build());
+          GenerateResult r = sd.generate(GenerateRequest.builder(prompt).optSteps(steps).optSeed(5).optConditioner(PerfusionModel.of(sd).conditioner(uses, false)).build());
           if (rep >= 0) {
             perStep[k][rep] = (r.textEncoding().toNanos() + r.denoising().toNanos()) / 1e6 / steps;
           }

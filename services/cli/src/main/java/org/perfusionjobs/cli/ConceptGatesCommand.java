@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.perfusionjobs.engine.perfusion.TokenGates;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
@@ -50,7 +52,7 @@ final class ConceptGatesCommand implements Callable<Integer> {
       uses.add(new ConceptUse(ConceptFile.read(p), beta, tau));
     }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
-      StableDiffusionPipeline.TokenGates g = sd.tokenGates(prompt, uses);
+      TokenGates g = PerfusionModel.of(sd).tokenGates(prompt, uses);
       StringBuilder head = new StringBuilder(String.format("%-4s %-14s", "#", "token"));
       for (ConceptUse u : uses) {
         head.append(String.format(" %10s %10s", "s:" + u.concept().placeholder(), "gate"));

@@ -4,6 +4,8 @@ import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
+import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
@@ -97,9 +99,9 @@ final class GenerateCommand implements Callable<Integer> {
           .optEta(eta)
           .optOnStep(p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), null));
       if (covariance != null) {
-        pipeline.setCovariance(org.perfusionjobs.engine.perfusion.Covariance.load(covariance));
+        PerfusionModel.of(pipeline).setCovariance(Covariance.load(covariance));
       }
-      req.optConcepts(uses).optGlobalLock(globalLock);
+      req.optConditioner(PerfusionModel.of(pipeline).conditioner(uses, globalLock));
       if (latents != null) {
         req.optLatents(InitialLatents.read(latents));
       }

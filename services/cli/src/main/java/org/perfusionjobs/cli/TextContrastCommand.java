@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.perfusionjobs.cli.base.TextContrast;
+import org.perfusionjobs.basemodel.TextContrast;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
 import picocli.CommandLine.Command;

@@ -3,7 +3,7 @@ package org.perfusionjobs.cli;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.perfusionjobs.cli.base.BaseModelBuilder;
+import org.perfusionjobs.basemodel.BaseModelBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

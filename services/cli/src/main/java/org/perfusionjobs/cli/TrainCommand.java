@@ -6,6 +6,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
@@ -62,7 +64,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--checkpoint", description = "trainer state file: resumed from if present, written every 50 steps")
   Path checkpoint;
 
-  @Option(names = "--template", description = "training prompt with {} for the word; repeatable (default: the model folder's " + StableDiffusionPipeline.TEMPLATES_FILE + ", else the method's photo templates)")
+  @Option(names = "--template", description = "training prompt with {} for the word; repeatable (default: the model folder's " + TrainingTemplates.FILE_NAME + ", else the method's photo templates)")
   List<String> templates = new ArrayList<>();
 
   @Option(names = "--lr-value", description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
@@ -78,16 +80,16 @@ final class TrainCommand implements Callable<Integer> {
     TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(batch, accumulation).withSeed(seed).withRandomFlip(!noFlip)
         .withLearningRates(lrValue, lrEmbedding);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
-      cfg = cfg.withTemplates(templates.isEmpty() ? sd.trainingTemplates() : templates);
+      cfg = cfg.withTemplates(templates.isEmpty() ? PerfusionModel.of(sd).trainingTemplates() : templates);
       if (covariance != null) {
-        sd.setCovariance(Covariance.load(covariance));
+        PerfusionModel.of(sd).setCovariance(Covariance.load(covariance));
       }
       TrainerState resume = checkpoint != null && Files.isRegularFile(checkpoint) ? TrainerState.fromBytes(Files.readAllBytes(checkpoint)) : null;
       if (resume != null) {
         err.printf("resuming from %s at step %d%n", checkpoint, resume.completedSteps());
       }
       ProgressBar bar = new ProgressBar(err, "train");
-      PerfusionTrainer trainer = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId());
+      PerfusionTrainer trainer = PerfusionModel.of(sd).trainer();
       Concept c = trainer.train(data, cfg, resume,
           p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), String.format("loss %.4f", p.loss())),
           state -> {

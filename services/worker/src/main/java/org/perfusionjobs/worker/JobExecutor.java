@@ -18,7 +18,7 @@ import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptCompatibility;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
-import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.TrainerState;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
@@ -67,8 +67,7 @@ final class JobExecutor {
         .optBatchSize(r.imageCount())
         .optSampler(kind)
         .optEta(r.eta().floatValue())
-        .optConcepts(concepts)
-        .optGlobalLock(r.globalLock() && !concepts.isEmpty())
+        .optConditioner(PerfusionModel.of(sd).conditioner(concepts, r.globalLock() && !concepts.isEmpty()))
         .optCancelled(cancelled)
         .optOnStep(p -> {
           long now = System.nanoTime();
@@ -105,7 +104,7 @@ final class JobExecutor {
       tc = TrainingConfig.defaults(r.conceptName(), r.superclass()).withSteps(r.steps()).withBatch(o.batchSize(), o.gradientAccumulation())
           .withLearningRates(o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
           .withRandomFlip(o.randomFlip()).withSeed(o.seed()).withCheckpointEvery(Math.max(1, cfg.checkpointEvery()))
-          .withTemplates(sd.trainingTemplates());
+          .withTemplates(PerfusionModel.of(sd).trainingTemplates());
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException("the worker's model folder has unreadable training templates", e);
     } catch (IllegalArgumentException e) {
@@ -122,7 +121,7 @@ final class JobExecutor {
     }
     long[] lastStep = {System.nanoTime()};
     long started = System.nanoTime();
-    Concept concept = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId()).train(images, tc, resume,
+    Concept concept = PerfusionModel.of(sd).trainer().train(images, tc, resume,
         p -> {
           long now = System.nanoTime();
           metrics.stepTime((now - lastStep[0]) / 1e9);

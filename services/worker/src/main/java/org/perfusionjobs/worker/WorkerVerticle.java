@@ -5,6 +5,7 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
 import java.nio.file.Files;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
@@ -80,9 +81,9 @@ public final class WorkerVerticle extends VerticleBase {
 
   private void prepareCovariance(StableDiffusionPipeline sd) throws Exception {
     if (cfg.covariance() != null) {
-      sd.setCovariance(Covariance.load(cfg.covariance()));
+      PerfusionModel.of(sd).setCovariance(Covariance.load(cfg.covariance()));
     } else if (!Files.isRegularFile(cfg.modelDir().resolve(Covariance.FILE_NAME)) && cfg.captions() != null) {
-      sd.setCovariance(CovarianceBuilder.compute(sd, CovarianceBuilder.readCaptions(cfg.captions()), false, cfg.captions().getFileName().toString(), n -> {}));
+      PerfusionModel.of(sd).setCovariance(CovarianceBuilder.compute(sd, CovarianceBuilder.readCaptions(cfg.captions()), false, cfg.captions().getFileName().toString(), n -> {}));
     }
   }
 

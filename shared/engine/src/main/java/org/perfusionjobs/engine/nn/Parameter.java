@@ -17,6 +17,16 @@ public final class Parameter {
     this.shape = shape;
   }
 
+  /**
+   * A parameter outside any module, holding {@code value} (e.g. a learned vector of a
+   * personalization method, so that {@code train.AdamW} can update it).
+   */
+  public static Parameter of(String name, NDArray value) {
+    Parameter p = new Parameter(name, value.getShape());
+    p.value = value;
+    return p;
+  }
+
   /** The local name inside its module, e.g. {@code weight}. */
   public String name() {
     return name;

@@ -13,6 +13,7 @@ import ai.djl.training.GradientCollector;
 import java.awt.image.BufferedImage;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,11 +24,13 @@ import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.nn.Scalars;
 import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
+import org.perfusionjobs.engine.train.AdamW;
 import org.perfusionjobs.engine.vae.DiagonalGaussian;
 
 /**
@@ -46,10 +49,6 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
  * the learned values and optimiser moments live in the trainer's own manager.
  */
 public final class PerfusionTrainer {
-  private static final float ADAM_BETA1 = 0.9f;
-  private static final float ADAM_BETA2 = 0.999f;
-  private static final float ADAM_EPS = 1e-8f;
-
   private final StableDiffusionPipeline sd;
   private final Covariance cov;
   private final String baseModelId;
@@ -70,7 +69,7 @@ public final class PerfusionTrainer {
    * @param cancelled checked between steps; a cancelled run throws {@link GenerationCancelledException}
    */
   public Concept train(TrainingImages data, TrainingConfig cfg, TrainerState resume, Consumer<TrainProgress> onProgress, Consumer<TrainerState> onCheckpoint, BooleanSupplier cancelled) {
-    ClipTokenizer tokenizer = sd.tokenizerWith(List.of(cfg.placeholder()));
+    ClipTokenizer tokenizer = PerfusionModel.of(sd).tokenizerWith(List.of(cfg.placeholder()));
     int placeholderId = tokenizer.addedTokenId(cfg.placeholder());
     List<Integer> superIds = sd.tokenizer().idsOfWord(cfg.superclass());
     List<Attention> layers = sd.unet().crossAttentions();
@@ -95,7 +94,7 @@ public final class PerfusionTrainer {
             Batch batch = sampleBatch(cfg, latents, tokenizer, rnd, m);
             NDArray xt = schedule.addNoise(batch.x0, batch.noise, batch.timesteps);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-              NDArray text = sd.textEncoder().forward(batch.ids, run.embedding.reshape(1, -1));
+              NDArray text = sd.textEncoder().forward(batch.ids, run.embedding.get().reshape(1, -1));
               NDArray conceptEnc = conceptEncodings(text, batch.ids, placeholderId); // (B, D)
               PerfusionProcessor processor = new PerfusionProcessor(cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
               NDArray pred = sd.unet().forward(xt, m.create(batch.timesteps), new Conditioning(text, text, processor));
@@ -115,7 +114,7 @@ public final class PerfusionTrainer {
             }
           }
         }
-        run.adamStep(cfg, step + 1);
+        run.adam.step();
         for (int i = 0; i < run.iStar.length; i++) {
           run.iStar[i] = cfg.emaDecay() * run.iStar[i] + (1 - cfg.emaDecay()) * conceptEncodingSum[i] / samples;
         }
@@ -306,38 +305,50 @@ public final class PerfusionTrainer {
         throw new IllegalArgumentException("checkpoint does not match this model's cross-attention layer " + a.path());
       }
     }
-    return new Run(s, m);
+    return new Run(s, cfg, m);
   }
 
-  /** The mutable learned state of a run, as arrays in the trainer's manager. */
+  /**
+   * The mutable learned state of a run: the V targets and the embedding as parameters of one
+   * {@link AdamW} (two learning rates through its per-parameter rate scale), the locked K targets
+   * and i*, all in the trainer's manager.
+   */
   private static final class Run {
-    final NDManager m;
     final float[] iSuper;
     final double[] iStar;
     final Map<String, NDArray> keyTargets = new LinkedHashMap<>(); // fixed
-    final Map<String, NDArray> valueTargets = new LinkedHashMap<>(); // learned, requires gradient
-    final Map<String, NDArray> valueM = new LinkedHashMap<>();
-    final Map<String, NDArray> valueV = new LinkedHashMap<>();
-    NDArray embedding; // (D), learned
-    NDArray embeddingM;
-    NDArray embeddingV;
+    final Map<String, Parameter> valueTargets = new LinkedHashMap<>(); // learned
+    final Parameter embedding; // (D), learned
+    final AdamW adam;
     int step;
     double lastLoss;
 
-    Run(TrainerState s, NDManager m) {
-      this.m = m;
+    Run(TrainerState s, TrainingConfig cfg, NDManager m) {
       this.iSuper = s.iSuper();
       this.iStar = new double[s.iStar().length];
       for (int i = 0; i < iStar.length; i++) {
         iStar[i] = s.iStar()[i];
       }
       s.keyTargets().forEach((p, v) -> keyTargets.put(p, keep(m.create(v))));
-      s.valueTargets().forEach((p, v) -> valueTargets.put(p, learnable(m.create(v))));
-      s.valueM().forEach((p, v) -> valueM.put(p, keep(m.create(v))));
-      s.valueV().forEach((p, v) -> valueV.put(p, keep(m.create(v))));
-      embedding = learnable(m.create(s.embedding()));
-      embeddingM = keep(m.create(s.embeddingM()));
-      embeddingV = keep(m.create(s.embeddingV()));
+      List<Parameter> params = new ArrayList<>();
+      List<float[]> first = new ArrayList<>();
+      List<float[]> second = new ArrayList<>();
+      s.valueTargets().forEach((p, v) -> {
+        Parameter param = Parameter.of(p, keep(m.create(v)));
+        valueTargets.put(p, param);
+        params.add(param);
+        first.add(s.valueM().get(p));
+        second.add(s.valueV().get(p));
+      });
+      embedding = Parameter.of("embedding", keep(m.create(s.embedding())));
+      params.add(embedding);
+      first.add(s.embeddingM());
+      second.add(s.embeddingV());
+      float[] rateScale = new float[params.size()];
+      Arrays.fill(rateScale, 1f);
+      rateScale[rateScale.length - 1] = cfg.embeddingLearningRate() / cfg.valueLearningRate();
+      adam = new AdamW(params, rateScale, cfg.valueLearningRate(), cfg.weightDecay());
+      adam.resume(s.completedSteps(), first, second);
       step = s.completedSteps();
       lastLoss = s.lastLoss();
     }
@@ -347,52 +358,10 @@ public final class PerfusionTrainer {
       return a;
     }
 
-    private static NDArray learnable(NDArray a) {
-      a.setRequiresGradient(true);
-      return keep(a);
-    }
-
     ConceptEdit edit(float beta, float tau) {
-      return new ConceptEdit(iStar.clone(), keyTargets, valueTargets, beta, tau);
-    }
-
-    /**
-     * One AdamW update from the gradients torch accumulated over the step's micro-batches. The
-     * updated values are fresh leaves, so the next step starts with no gradient.
-     */
-    void adamStep(TrainingConfig cfg, int t) {
-      try (NDScope s = new NDScope()) {
-        s.suppressNotUsedWarning();
-        for (String p : new ArrayList<>(valueTargets.keySet())) {
-          NDArray[] r = adam(valueTargets.get(p), valueTargets.get(p).getGradient(), valueM.get(p), valueV.get(p), cfg.valueLearningRate(), cfg.weightDecay(), t);
-          valueTargets.put(p, r[0]);
-          valueM.put(p, r[1]);
-          valueV.put(p, r[2]);
-        }
-        NDArray[] r = adam(embedding, embedding.getGradient(), embeddingM, embeddingV, cfg.embeddingLearningRate(), cfg.weightDecay(), t);
-        embedding = r[0];
-        embeddingM = r[1];
-        embeddingV = r[2];
-      }
-    }
-
-    /** Decoupled-weight-decay Adam; returns fresh (param, m, v) and frees the old ones and the gradient. */
-    private static NDArray[] adam(NDArray p, NDArray g, NDArray m1, NDArray v1, float lr, float wd, int t) {
-      NDArray m2 = m1.mul(ADAM_BETA1).add(g.mul(1 - ADAM_BETA1));
-      NDArray v2 = v1.mul(ADAM_BETA2).add(g.square().mul(1 - ADAM_BETA2));
-      double c1 = 1 - Math.pow(ADAM_BETA1, t);
-      double c2 = 1 - Math.pow(ADAM_BETA2, t);
-      NDArray update = m2.div((float) c1).div(v2.div((float) c2).sqrt().add(ADAM_EPS));
-      NDArray p2 = p.stopGradient().mul(1 - lr * wd).sub(update.mul(lr));
-      p2.setRequiresGradient(true);
-      keep(m2);
-      keep(v2);
-      keep(p2);
-      p.close();
-      g.close();
-      m1.close();
-      v1.close();
-      return new NDArray[] {p2, m2, v2};
+      Map<String, NDArray> v = new LinkedHashMap<>();
+      valueTargets.forEach((p, param) -> v.put(p, param.get()));
+      return new ConceptEdit(iStar.clone(), keyTargets, v, beta, tau);
     }
 
     TrainerState toState(TrainingConfig cfg) {
@@ -400,8 +369,18 @@ public final class PerfusionTrainer {
       for (int i = 0; i < is.length; i++) {
         is[i] = (float) iStar[i];
       }
-      return new TrainerState(cfg.placeholder(), cfg.superclass(), cfg.seed(), step, is, iSuper, embedding.toFloatArray(),
-          embeddingM.toFloatArray(), embeddingV.toFloatArray(), host(keyTargets), host(valueTargets), host(valueM), host(valueV), lastLoss);
+      Map<String, float[]> values = new LinkedHashMap<>();
+      Map<String, float[]> valueM = new LinkedHashMap<>();
+      Map<String, float[]> valueV = new LinkedHashMap<>();
+      int i = 0;
+      for (Map.Entry<String, Parameter> e : valueTargets.entrySet()) {
+        values.put(e.getKey(), e.getValue().get().toFloatArray());
+        valueM.put(e.getKey(), adam.firstMoment(i).toFloatArray());
+        valueV.put(e.getKey(), adam.secondMoment(i).toFloatArray());
+        i++;
+      }
+      return new TrainerState(cfg.placeholder(), cfg.superclass(), cfg.seed(), step, is, iSuper, embedding.get().toFloatArray(),
+          adam.firstMoment(i).toFloatArray(), adam.secondMoment(i).toFloatArray(), host(keyTargets), values, valueM, valueV, lastLoss);
     }
 
     Concept toConcept(TrainingConfig cfg, String baseModelId, String cinvHash) {

@@ -1,20 +1,16 @@
 package org.perfusionjobs.engine.pipeline;
 
-import java.util.HashSet;
-import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
-import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 
 /**
  * One text-to-image request. Width and height of 0 mean "what the checkpoint implies" (UNet
  * sample size times the VAE factor). Use {@link #builder(String)}; defaults follow diffusers'
- * pipeline except the step count. Concepts are Perfusion concepts applied in every cross-attention
- * layer; {@code globalLock} feeds the K path the prompt with each concept word replaced by its
- * superclass (use a lower beta with it).
+ * pipeline except the step count. The {@link Conditioner} decides how the text conditions the
+ * UNet ({@link Conditioner#PLAIN} by default); personalization methods such as Perfusion supply
+ * their own.
  */
 public record GenerateRequest(
     String prompt,
@@ -28,8 +24,7 @@ public record GenerateRequest(
     SamplerKind sampler,
     float eta,
     InitialLatents latents,
-    List<ConceptUse> concepts,
-    boolean globalLock,
+    Conditioner conditioner,
     Consumer<StepProgress> onStep,
     BooleanSupplier cancelled) {
 
@@ -37,6 +32,7 @@ public record GenerateRequest(
     Objects.requireNonNull(prompt, "prompt");
     Objects.requireNonNull(negativePrompt, "negativePrompt");
     Objects.requireNonNull(sampler, "sampler");
+    Objects.requireNonNull(conditioner, "conditioner");
     Objects.requireNonNull(onStep, "onStep");
     Objects.requireNonNull(cancelled, "cancelled");
     if (steps < 1 || steps > 1000) {
@@ -54,21 +50,16 @@ public record GenerateRequest(
     if (!(eta >= 0 && eta <= 1)) {
       throw new IllegalArgumentException("eta must be in 0..1, got " + eta);
     }
-    concepts = List.copyOf(concepts);
-    Set<String> words = new HashSet<>();
-    for (ConceptUse c : concepts) {
-      if (!words.add(c.concept().placeholder().toLowerCase(java.util.Locale.ROOT))) {
-        throw new IllegalArgumentException("concepts: placeholder '" + c.concept().placeholder() + "' is used twice");
-      }
-    }
-    if (globalLock && concepts.isEmpty()) {
-      throw new IllegalArgumentException("globalLock needs at least one concept");
-    }
   }
 
   /** Whether classifier-free guidance runs (an unconditional branch is only needed above 1). */
   public boolean guided() {
     return guidanceScale > 1f;
+  }
+
+  /** The text rows this request sends to the text encoder. */
+  public PromptBatch promptBatch() {
+    return new PromptBatch(prompt, negativePrompt, batchSize, guided());
   }
 
   public static Builder builder(String prompt) {
@@ -87,8 +78,7 @@ public record GenerateRequest(
     b.sampler = sampler;
     b.eta = eta;
     b.latents = latents;
-    b.concepts = concepts;
-    b.globalLock = globalLock;
+    b.conditioner = conditioner;
     b.onStep = onStep;
     b.cancelled = cancelled;
     return b;
@@ -107,8 +97,7 @@ public record GenerateRequest(
     private SamplerKind sampler = SamplerKind.DDIM;
     private float eta;
     private InitialLatents latents;
-    private List<ConceptUse> concepts = List.of();
-    private boolean globalLock;
+    private Conditioner conditioner = Conditioner.PLAIN;
     private Consumer<StepProgress> onStep = p -> {};
     private BooleanSupplier cancelled = () -> false;
 
@@ -162,13 +151,8 @@ public record GenerateRequest(
       return this;
     }
 
-    public Builder optConcepts(List<ConceptUse> v) {
-      concepts = v;
-      return this;
-    }
-
-    public Builder optGlobalLock(boolean v) {
-      globalLock = v;
+    public Builder optConditioner(Conditioner v) {
+      conditioner = v;
       return this;
     }
 
@@ -183,7 +167,7 @@ public record GenerateRequest(
     }
 
     public GenerateRequest build() {
-      return new GenerateRequest(prompt, negativePrompt, steps, guidanceScale, seed, width, height, batchSize, sampler, eta, latents, concepts, globalLock, onStep, cancelled);
+      return new GenerateRequest(prompt, negativePrompt, steps, guidanceScale, seed, width, height, batchSize, sampler, eta, latents, conditioner, onStep, cancelled);
     }
   }
 }

@@ -9,12 +9,19 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTextModel;
@@ -22,13 +29,6 @@ import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.io.ModelLoadException;
-import org.perfusionjobs.engine.perfusion.Concept;
-import org.perfusionjobs.engine.perfusion.ConceptCompatibility;
-import org.perfusionjobs.engine.perfusion.ConceptEdit;
-import org.perfusionjobs.engine.perfusion.ConceptEdits;
-import org.perfusionjobs.engine.perfusion.ConceptUse;
-import org.perfusionjobs.engine.perfusion.Covariance;
-import org.perfusionjobs.engine.perfusion.PerfusionProcessor;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.engine.scheduler.SamplerRun;
 import org.perfusionjobs.engine.scheduler.Samplers;
@@ -52,6 +52,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
   private final UNet2DConditionModel unet;
   private final AutoencoderKL vae;
   private final SchedulerConfig schedulerConfig;
+  private final Map<Class<?>, Object> extensions = new LinkedHashMap<>();
 
   private StableDiffusionPipeline(NDManager manager, EngineOptions options, ModelFolder folder, ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig) {
     this.manager = manager;
@@ -162,7 +163,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     try (NDManager rm = manager.newSubManager(); NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       long t0 = System.nanoTime();
-      Conditioning cond = conditioning(r, b, rm);
+      Conditioning cond = r.conditioner().condition(this, r.promptBatch(), rm);
       // K/V of every cross-attention layer depend only on the text: project them once, here.
       for (Attention a : unet.crossAttentions()) {
         cond.keyValue(a);
@@ -198,168 +199,19 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     }
   }
 
-  private Conditioning conditioning(GenerateRequest r, int b, NDManager rm) {
-    if (r.concepts().isEmpty()) {
-      return Conditioning.of(encodePrompts(rows(r.prompt(), r, b), rm));
-    }
-    // Concept words become single added tokens whose input embeddings are the learned ones.
-    List<Concept> concepts = r.concepts().stream().map(ConceptUse::concept).toList();
-    Covariance cov = covariance();
-    for (Concept c : concepts) {
-      ConceptCompatibility.check(c, baseModelId(), cov, textEncoder.config().hiddenSize(), unet.crossAttentions());
-    }
-    ClipTokenizer tok = tokenizerWith(concepts.stream().map(Concept::placeholder).toList());
-    NDArray added = rm.create(stackEmbeddings(concepts), new Shape(concepts.size(), textEncoder.config().hiddenSize()))
-        .toType(options.dtype(), false).toDevice(options.device(), false);
-    NDArray values = textEncoder.forward(tok.encode(rows(r.prompt(), r, b), rm).toDevice(options.device(), false), added);
-    NDArray keys = values;
-    if (r.globalLock()) {
-      String superPrompt = r.prompt();
-      for (Concept c : concepts) {
-        superPrompt = superPrompt.replaceAll("(?i)(?<![\\p{L}\\p{N}])" + java.util.regex.Pattern.quote(c.placeholder()) + "(?![\\p{L}\\p{N}])",
-            java.util.regex.Matcher.quoteReplacement(c.superclass()));
-      }
-      keys = encodePrompts(rows(superPrompt, r, b), rm);
-    }
-    List<ConceptEdit> edits = new ArrayList<>();
-    for (ConceptUse u : r.concepts()) {
-      edits.add(ConceptEdits.toEdit(u, rm, options));
-    }
-    return new Conditioning(keys, values, new PerfusionProcessor(cov, edits, rm, options.dtype()));
-  }
-
-  /** Per token of a prompt: its text, and for each concept s(e) and the gate (docs/perfusion-method.md section 2). */
-  public record TokenGates(List<String> tokens, float[][] similarity, float[][] gates) {}
-
   /**
-   * How the concepts' gates open over the {@link ClipTokenizer#maxLength()} tokens of {@code prompt}
-   * (start, content, end, padding): which token encodings each rank-1 edit acts on. For
-   * diagnosing a concept that leaks into the whole image or never shows.
+   * Per-pipeline state of a method that plugs in through a {@link Conditioner} (e.g. Perfusion's
+   * covariance and tokenizers with concept words): made on first use by {@code factory}, kept as
+   * long as the pipeline, closed with it when it is {@link AutoCloseable}. The pipeline never
+   * looks inside.
    */
-  public TokenGates tokenGates(String prompt, List<ConceptUse> uses) {
-    if (uses.isEmpty()) {
-      throw new IllegalArgumentException("tokenGates needs at least one concept");
+  public synchronized <T> T extension(Class<T> type, Function<StableDiffusionPipeline, T> factory) {
+    Object e = extensions.get(type);
+    if (e == null) {
+      e = Objects.requireNonNull(factory.apply(this), "extension factory returned null");
+      extensions.put(type, e);
     }
-    // Guidance 1: only the prompt's row is encoded, no unconditional one.
-    GenerateRequest r = GenerateRequest.builder(prompt).optConcepts(uses).optGuidanceScale(1f).build();
-    try (NDManager rm = manager.newSubManager()) {
-      Conditioning cond = conditioning(r, 1, rm);
-      PerfusionProcessor p = (PerfusionProcessor) cond.processor();
-      int n = uses.size();
-      float[] s = p.similarities(cond.valueStates()).toType(DataType.FLOAT32, false).toFloatArray();
-      float[] g = p.gates(cond.valueStates()).toType(DataType.FLOAT32, false).toFloatArray();
-      int t = s.length / n;
-      float[][] sim = new float[t][n];
-      float[][] gates = new float[t][n];
-      for (int i = 0; i < t; i++) {
-        for (int j = 0; j < n; j++) {
-          sim[i][j] = s[i * n + j];
-          gates[i][j] = g[i * n + j];
-        }
-      }
-      ClipTokenizer tok = tokenizerWith(uses.stream().map(u -> u.concept().placeholder()).toList());
-      List<String> tokens = new ArrayList<>();
-      tokens.add("<start>");
-      tokens.addAll(tok.tokens(prompt));
-      tokens.add("<end>");
-      while (tokens.size() < t) {
-        tokens.add("<pad>");
-      }
-      return new TokenGates(tokens.subList(0, t), sim, gates); // a long prompt is truncated to t tokens
-    }
-  }
-
-  // Building a tokenizer with added words re-reads the whole vocabulary (49,408 entries for SD):
-  // keep the recent ones.
-  private final Map<List<String>, ClipTokenizer> tokenizers = new java.util.LinkedHashMap<>(16, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<List<String>, ClipTokenizer> eldest) {
-      if (size() > 32) {
-        eldest.getValue().close();
-        return true;
-      }
-      return false;
-    }
-  };
-
-  /** The tokenizer with these placeholders added, in this order (so ids match the embeddings). */
-  public synchronized ClipTokenizer tokenizerWith(List<String> placeholders) {
-    return tokenizers.computeIfAbsent(List.copyOf(placeholders), tokenizer::withAddedTokens);
-  }
-
-  private static float[] stackEmbeddings(List<Concept> concepts) {
-    int d = concepts.get(0).embedding().length;
-    float[] flat = new float[concepts.size() * d];
-    for (int i = 0; i < concepts.size(); i++) {
-      System.arraycopy(concepts.get(i).embedding(), 0, flat, i * d, d);
-    }
-    return flat;
-  }
-
-  /** Text rows of a request: [negative x B, prompt x B] with guidance (diffusers' order), else [prompt x B]. */
-  private static List<String> rows(String prompt, GenerateRequest r, int b) {
-    List<String> out = new ArrayList<>();
-    if (r.guided()) {
-      out.addAll(Collections.nCopies(b, r.negativePrompt()));
-    }
-    out.addAll(Collections.nCopies(b, prompt));
-    return out;
-  }
-
-  private Covariance covariance;
-
-  /** The Perfusion Cinv of this base model: set explicitly, or read from the model folder. */
-  public synchronized Covariance covariance() {
-    if (covariance == null) {
-      Path file = folder.root().resolve(Covariance.FILE_NAME);
-      if (!java.nio.file.Files.isRegularFile(file)) {
-        throw new IllegalStateException("no Perfusion covariance for " + folder.root() + ": run `perfusion covariance --model "
-            + folder.root() + "` first (expected " + file + ")");
-      }
-      try {
-        covariance = Covariance.load(file);
-      } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    }
-    return covariance;
-  }
-
-  public synchronized void setCovariance(Covariance cov) {
-    if (cov.dim() != textEncoder.config().hiddenSize()) {
-      throw new IllegalArgumentException("Cinv is " + cov.dim() + " wide but the text encoder is " + textEncoder.config().hiddenSize());
-    }
-    this.covariance = cov;
-  }
-
-  /** File in a model folder with its Perfusion training prompts, one per line, each with {} for the concept word. */
-  public static final String TEMPLATES_FILE = "perfusion_templates.txt";
-
-  /**
-   * Perfusion training prompts that suit this model's caption language: the folder's
-   * {@value #TEMPLATES_FILE} when present (a model trained on other captions than photos, such
-   * as the project's world model, ships its own), else the method's photo templates.
-   */
-  public List<String> trainingTemplates() throws IOException {
-    return trainingTemplates(folder.root());
-  }
-
-  /** {@link #trainingTemplates()} of the model folder {@code root}. */
-  public static List<String> trainingTemplates(Path root) throws IOException {
-    Path file = root.resolve(TEMPLATES_FILE);
-    if (!java.nio.file.Files.isRegularFile(file)) {
-      return org.perfusionjobs.engine.perfusion.TrainingConfig.DEFAULT_TEMPLATES;
-    }
-    List<String> lines = java.nio.file.Files.readAllLines(file).stream().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
-    for (String l : lines) {
-      if (!l.contains("{}")) {
-        throw new IOException(file + ": template '" + l + "' has no {} for the concept word");
-      }
-    }
-    if (lines.isEmpty()) {
-      throw new IOException(file + " lists no templates");
-    }
-    return lines;
+    return type.cast(e);
   }
 
   private String baseModelId;
@@ -371,17 +223,17 @@ public final class StableDiffusionPipeline implements AutoCloseable {
   public synchronized String baseModelId() {
     if (baseModelId == null) {
       try {
-        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
         for (Path p : List.of(folder.textEncoder(), folder.unet(), folder.vae())) {
-          md.update(java.nio.file.Files.readAllBytes(p.resolve("config.json")));
-          try (var files = java.nio.file.Files.list(p)) {
+          md.update(Files.readAllBytes(p.resolve("config.json")));
+          try (var files = Files.list(p)) {
             for (Path w : files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
-              md.update((w.getFileName() + ":" + java.nio.file.Files.size(w)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+              md.update((w.getFileName() + ":" + Files.size(w)).getBytes(StandardCharsets.UTF_8));
             }
           }
         }
-        baseModelId = "sd1:" + java.util.HexFormat.of().formatHex(md.digest()).substring(0, 16);
-      } catch (IOException | java.security.NoSuchAlgorithmException e) {
+        baseModelId = "sd1:" + HexFormat.of().formatHex(md.digest()).substring(0, 16);
+      } catch (IOException | NoSuchAlgorithmException e) {
         throw new IllegalStateException("cannot fingerprint " + folder.root() + ": " + e.getMessage(), e);
       }
     }
@@ -411,6 +263,23 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
   @Override
   public void close() {
-    manager.close();
+    List<Object> open;
+    synchronized (this) {
+      open = new ArrayList<>(extensions.values());
+      extensions.clear();
+    }
+    try {
+      for (Object e : open) {
+        if (e instanceof AutoCloseable c) {
+          try {
+            c.close();
+          } catch (Exception ex) {
+            throw new IllegalStateException("closing pipeline extension " + e.getClass().getName() + ": " + ex.getMessage(), ex);
+          }
+        }
+      }
+    } finally {
+      manager.close();
+    }
   }
 }

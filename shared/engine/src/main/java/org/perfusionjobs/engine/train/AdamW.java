@@ -111,6 +111,37 @@ public final class AdamW implements AutoCloseable {
     return params;
   }
 
+  /** The first moment of parameter {@code i}: the live array, to copy for a checkpoint. */
+  public NDArray firstMoment(int i) {
+    return m[i];
+  }
+
+  /** The second moment of parameter {@code i}: the live array, to copy for a checkpoint. */
+  public NDArray secondMoment(int i) {
+    return v[i];
+  }
+
+  /**
+   * Continues an interrupted run: the number of updates already done and each parameter's moments,
+   * as saved from {@link #firstMoment} and {@link #secondMoment}. The parameters' values are the
+   * caller's to restore.
+   */
+  public void resume(int steps, List<float[]> first, List<float[]> second) {
+    if (steps < 0 || first.size() != params.size() || second.size() != params.size()) {
+      throw new IllegalArgumentException("AdamW resume: step " + steps + ", " + first.size() + " and " + second.size()
+          + " moments for " + params.size() + " parameters");
+    }
+    for (int i = 0; i < params.size(); i++) {
+      if (first.get(i).length != m[i].size() || second.get(i).length != v[i].size()) {
+        throw new IllegalArgumentException("AdamW resume: moments of parameter " + i + " have " + first.get(i).length + " and "
+            + second.get(i).length + " values, the parameter " + m[i].size());
+      }
+      m[i].set(first.get(i));
+      v[i].set(second.get(i));
+    }
+    t = steps;
+  }
+
   /**
    * One update from the gradients of the last backward pass. Call it after the GradientCollector is
    * closed. Each parameter and its moments are updated in place by one native call (DJL's libtorch

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.awt.Color;
 import java.awt.image.BufferedImage;
@@ -28,17 +30,20 @@ import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
+import org.perfusionjobs.engine.pipeline.PromptBatch;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 
 /** Perfusion training and use on the tiny reference model (random weights, 32x32 images). */
 class PerfusionTrainerTest {
   static StableDiffusionPipeline sd;
+  static PerfusionModel perfusion;
   static TrainingImages square;
   @TempDir Path dir;
 
   @BeforeAll
   static void setUp() throws Exception {
     sd = TinyModel.pipeline();
+    perfusion = PerfusionModel.of(sd);
     square = new TrainingImages(TinyModel.images(4, Color.RED, false), TinyModel.images(4, Color.RED, true));
   }
 
@@ -47,7 +52,7 @@ class PerfusionTrainerTest {
   }
 
   static Concept train(TrainingConfig cfg, List<TrainProgress> progress, List<TrainerState> states) {
-    return new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId())
+    return perfusion.trainer()
         .train(square, cfg, null, progress::add, states::add, () -> false);
   }
 
@@ -56,14 +61,14 @@ class PerfusionTrainerTest {
   void tokenGatesMatchADirectComputation() {
     Concept c = train(quick("zwx", "car", 3), new ArrayList<>(), new ArrayList<>());
     String prompt = "a photo of a zwx";
-    StableDiffusionPipeline.TokenGates g = sd.tokenGates(prompt, List.of(new ConceptUse(c, 0.6f, 0.2f)));
+    TokenGates g = perfusion.tokenGates(prompt, List.of(new ConceptUse(c, 0.6f, 0.2f)));
     ClipTokenizer tok = sd.tokenizer().withAddedTokens(List.of("zwx"));
     assertEquals(tok.maxLength(), g.tokens().size());
     assertEquals("<start>", g.tokens().get(0));
     int at = g.tokens().indexOf("zwx");
     assertTrue(at > 0, g.tokens().toString());
     try (NDManager m = sd.manager().newSubManager()) {
-      NDArray added = m.create(c.embedding(), new ai.djl.ndarray.types.Shape(1, c.embedding().length));
+      NDArray added = m.create(c.embedding(), new Shape(1, c.embedding().length));
       float[] e = sd.textEncoder().forward(tok.encode(List.of(prompt), m), added).get(0, at).toFloatArray();
       double[] iStar = new double[c.iStar().length];
       double[] enc = new double[e.length];
@@ -71,7 +76,7 @@ class PerfusionTrainerTest {
         iStar[i] = c.iStar()[i];
         enc[i] = e[i];
       }
-      double[] u = sd.covariance().apply(iStar);
+      double[] u = perfusion.covariance().apply(iStar);
       double expected = DenseMath.dot(enc, u) / DenseMath.dot(iStar, u);
       assertEquals(expected, g.similarity()[at][0], 1e-3 * Math.max(1, Math.abs(expected)));
     }
@@ -79,7 +84,7 @@ class PerfusionTrainerTest {
       double gate = 1 / (1 + Math.exp(-(g.similarity()[i][0] - 0.6) / 0.2));
       assertEquals(gate, g.gates()[i][0], 1e-4, "token " + i);
     }
-    assertThrows(IllegalArgumentException.class, () -> sd.tokenGates(prompt, List.of()));
+    assertThrows(IllegalArgumentException.class, () -> perfusion.tokenGates(prompt, List.of()));
   }
 
   @Test
@@ -118,11 +123,11 @@ class PerfusionTrainerTest {
     ClipTokenizer tok = sd.tokenizer().withAddedTokens(List.of("zwx"));
     try (NDManager m = sd.manager().newSubManager()) {
       int d = sd.textEncoder().config().hiddenSize();
-      NDArray emb = m.randomNormal(new ai.djl.ndarray.types.Shape(1, d));
+      NDArray emb = m.randomNormal(new Shape(1, d));
       emb.setRequiresGradient(true);
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         NDArray text = sd.textEncoder().forward(tok.encode(List.of("a photo of a zwx"), m), emb);
-        NDArray out = sd.unet().forward(m.randomNormal(new ai.djl.ndarray.types.Shape(1, 4, 16, 16)), m.create(500L), Conditioning.of(text));
+        NDArray out = sd.unet().forward(m.randomNormal(new Shape(1, 4, 16, 16)), m.create(500L), Conditioning.of(text));
         gc.backward(out.square().mean());
       }
       float g = emb.getGradient().abs().sum().getFloat();
@@ -140,7 +145,7 @@ class PerfusionTrainerTest {
     train(quick("zwx", "car", 4).withCheckpointEvery(2), new ArrayList<>(), states);
     TrainerState half = states.get(0);
     assertEquals(2, half.completedSteps());
-    Concept resumed = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId())
+    Concept resumed = perfusion.trainer()
         .train(square, quick("zwx", "car", 4), roundTrip(half), p -> {}, s -> {}, () -> false);
     for (String layer : straight.valueTargets().keySet()) {
       assertArrayEquals(straight.valueTargets().get(layer), resumed.valueTargets().get(layer), 1e-6f, layer);
@@ -151,24 +156,110 @@ class PerfusionTrainerTest {
   @Test
   void cancellationStopsBetweenSteps() {
     List<TrainProgress> p = new ArrayList<>();
-    GenerationCancelledException e = assertThrows(GenerationCancelledException.class, () -> new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId())
+    GenerationCancelledException e = assertThrows(GenerationCancelledException.class, () -> perfusion.trainer()
         .train(square, quick("zwx", "car", 10), null, p::add, s -> {}, () -> p.size() >= 2));
     assertEquals(2, e.completedSteps());
   }
 
+  /**
+   * The K targets of a superclass the tokenizer splits ("birds") are W_k times the mean encoding of
+   * its last piece, computed here by hand: positions from the prefix's token count, a separate
+   * text-encoder pass, a host matrix product. Locking on the first piece would differ by far more
+   * than the tolerance (asserted, so the test can tell the two apart).
+   */
   @Test
   void multiTokenSuperclassLocksOnItsLastToken() {
-    assertTrue(sd.tokenizer().idsOfWord("birds").size() > 1, "'birds' must split for this test to mean anything");
-    List<TrainerState> states = new ArrayList<>();
-    Concept c = train(quick("zwx", "birds", 2), new ArrayList<>(), states);
-    assertEquals("birds", c.superclass());
-    float[] iSuper = states.get(0).iSuper();
-    // The K target of each layer is W_k applied to the last-token encoding.
+    List<String> pieces = sd.tokenizer().tokens("birds");
+    assertTrue(pieces.size() > 1, "'birds' must split for this test to mean anything: " + pieces);
+    List<String> prefixes = List.of("a photo of a", "the drawing of my small");
+    List<String> templates = prefixes.stream().map(p -> p + " {}").toList();
+    Concept c = train(quick("zwx", "birds", 1).withTemplates(templates), new ArrayList<>(), new ArrayList<>());
+
+    int d = sd.textEncoder().config().hiddenSize();
+    double[] lastPiece = new double[d];
+    double[] firstPiece = new double[d];
     try (NDManager m = sd.manager().newSubManager()) {
-      var attn = sd.unet().crossAttentions().get(0);
-      float[] expected = attn.toK.forward(m.create(iSuper).reshape(1, -1)).toFloatArray();
-      assertArrayEquals(expected, c.keyTargets().get(attn.path()), 1e-5f);
+      for (String prefix : prefixes) {
+        int first = 1 + sd.tokenizer().tokens(prefix).size(); // after <start> and the prefix
+        int last = first + pieces.size() - 1;
+        NDArray text = sd.textEncoder().forward(sd.tokenizer().encode(List.of(prefix + " birds"), m));
+        float[] eLast = text.get(0, last).toFloatArray();
+        float[] eFirst = text.get(0, first).toFloatArray();
+        for (int i = 0; i < d; i++) {
+          lastPiece[i] += eLast[i] / prefixes.size();
+          firstPiece[i] += eFirst[i] / prefixes.size();
+        }
+      }
     }
+    for (var attn : sd.unet().crossAttentions()) {
+      double[] expected = matVec(attn.toK.weight.get().toFloatArray(), attn.toK.outFeatures, lastPiece);
+      double[] wrong = matVec(attn.toK.weight.get().toFloatArray(), attn.toK.outFeatures, firstPiece);
+      float[] actual = c.keyTargets().get(attn.path());
+      double scale = maxAbs(expected);
+      assertTrue(maxAbsDiff(expected, wrong) > 1e-2 * scale, "first and last piece must differ at " + attn.path());
+      assertTrue(maxAbsDiff(expected, actual) < 1e-4 * scale, "K target of " + attn.path() + " off by " + maxAbsDiff(expected, actual));
+    }
+  }
+
+  /**
+   * Global key-locking: the K path's input is the encoding of the prompt with the concept word
+   * replaced by its superclass, checked against a separate text-encoder pass of that sentence
+   * written out by hand; the V path sees the concept's own token. Guided, so the unconditional
+   * row is checked too.
+   */
+  @Test
+  void globalLockFeedsTheKeyPathTheSuperclassPrompt() {
+    Concept c = train(quick("zwx", "car", 1), new ArrayList<>(), new ArrayList<>());
+    List<ConceptUse> uses = List.of(ConceptUse.of(c));
+    PromptBatch batch = new PromptBatch("a photo of my ZWX, zwxy and zwx", "", 1, true);
+    try (NDManager m = sd.manager().newSubManager()) {
+      Conditioning locked = perfusion.conditioner(uses, true).condition(sd, batch, m);
+      Conditioning local = perfusion.conditioner(uses, false).condition(sd, batch, m);
+      NDArray expectedKeys = sd.textEncoder().forward(sd.tokenizer().encode(List.of("", "a photo of my car, zwxy and car"), m));
+      assertTrue(locked.keyStates().sub(expectedKeys).abs().max().getFloat() < 1e-5f, "K input must be the superclass prompt's encoding");
+      ClipTokenizer tok = sd.tokenizer().withAddedTokens(List.of("zwx"));
+      NDArray added = m.create(c.embedding(), new Shape(1, c.embedding().length));
+      NDArray expectedValues = sd.textEncoder().forward(tok.encode(batch.rows(), m), added);
+      assertTrue(locked.valueStates().sub(expectedValues).abs().max().getFloat() < 1e-5f, "V input must be the real prompt's encoding");
+      assertTrue(locked.keyStates().sub(locked.valueStates()).abs().max().getFloat() > 1e-2f, "the two paths must differ");
+      assertSame(local.keyStates(), local.valueStates(), "local locking: one encoding for both paths");
+    }
+  }
+
+  private static double[] matVec(float[] w, int rows, double[] x) {
+    int cols = x.length;
+    double[] out = new double[rows];
+    for (int r = 0; r < rows; r++) {
+      for (int k = 0; k < cols; k++) {
+        out[r] += w[r * cols + k] * x[k];
+      }
+    }
+    return out;
+  }
+
+  private static double maxAbs(double[] a) {
+    double m = 0;
+    for (double v : a) {
+      m = Math.max(m, Math.abs(v));
+    }
+    return m;
+  }
+
+  private static double maxAbsDiff(double[] a, double[] b) {
+    double m = 0;
+    for (int i = 0; i < a.length; i++) {
+      m = Math.max(m, Math.abs(a[i] - b[i]));
+    }
+    return m;
+  }
+
+  private static double maxAbsDiff(double[] a, float[] b) {
+    assertEquals(a.length, b.length);
+    double m = 0;
+    for (int i = 0; i < a.length; i++) {
+      m = Math.max(m, Math.abs(a[i] - b[i]));
+    }
+    return m;
   }
 
   @Test
@@ -186,9 +277,10 @@ class PerfusionTrainerTest {
     Concept b = train(quick("sks", "bird", 2), new ArrayList<>(), new ArrayList<>());
     GenerateRequest.Builder req = GenerateRequest.builder("a photo of my zwx on the beach with a sks").optSteps(3).optSeed(9);
     BufferedImage plain = sd.generate(req.build()).images().get(0);
-    BufferedImage two = sd.generate(req.optConcepts(List.of(ConceptUse.of(back), new ConceptUse(b, 0.6f, 0.2f))).build()).images().get(0);
-    BufferedImage global = sd.generate(req.optGlobalLock(true).build()).images().get(0);
-    BufferedImage plainAgain = sd.generate(req.optConcepts(List.of()).optGlobalLock(false).build()).images().get(0);
+    List<ConceptUse> uses = List.of(ConceptUse.of(back), new ConceptUse(b, 0.6f, 0.2f));
+    BufferedImage two = sd.generate(req.optConditioner(perfusion.conditioner(uses, false)).build()).images().get(0);
+    BufferedImage global = sd.generate(req.optConditioner(perfusion.conditioner(uses, true)).build()).images().get(0);
+    BufferedImage plainAgain = sd.generate(req.optConditioner(perfusion.conditioner(List.of(), false)).build()).images().get(0);
     assertFalse(same(plain, two), "concepts must change the image");
     assertFalse(same(two, global), "global locking must change the image");
     assertTrue(same(plain, plainAgain), "with no concept the model must be exactly the plain model");
@@ -200,7 +292,7 @@ class PerfusionTrainerTest {
     Concept foreign = new Concept(a.placeholder(), a.superclass(), a.baseModelId(), "0".repeat(64), a.defaultBeta(), a.defaultTau(),
         a.iStar(), a.embedding(), a.keyTargets(), a.valueTargets(), a.trainingSettings());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> sd.generate(GenerateRequest.builder("a zwx").optSteps(1).optConcepts(List.of(ConceptUse.of(foreign))).build()));
+        () -> sd.generate(GenerateRequest.builder("a zwx").optSteps(1).optConditioner(perfusion.conditioner(List.of(ConceptUse.of(foreign)), false)).build()));
     assertTrue(e.getMessage().contains("Cinv") && e.getMessage().contains("000000000000"), e.getMessage());
   }
 

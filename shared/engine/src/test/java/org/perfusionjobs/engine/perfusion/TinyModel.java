@@ -5,8 +5,6 @@ import org.perfusionjobs.testdata.TestData;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
@@ -22,7 +20,7 @@ final class TinyModel {
   static synchronized StableDiffusionPipeline pipeline() throws Exception {
     if (sd == null) {
       sd = StableDiffusionPipeline.load(TestData.sdTinyRef(), EngineOptions.cpu());
-      sd.setCovariance(CovarianceBuilder.compute(sd, captions(), false, "test", n -> {}));
+      PerfusionModel.of(sd).setCovariance(CovarianceBuilder.compute(sd, captions(), false, "test", n -> {}));
     }
     return sd;
   }

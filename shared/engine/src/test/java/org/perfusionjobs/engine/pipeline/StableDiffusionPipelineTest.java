@@ -180,4 +180,48 @@ class StableDiffusionPipelineTest {
     }
     return true;
   }
+
+  /**
+   * The conditioning hook: a request's Conditioner decides the K/V inputs the UNet sees. One that
+   * feeds the encoding of another prompt must give exactly the plain image of that prompt, and
+   * it is resolved once per request, not per step.
+   */
+  @Test
+  void theRequestsConditionerDecidesWhatTheUNetSees() {
+    AtomicInteger calls = new AtomicInteger();
+    List<List<String>> rows = new ArrayList<>();
+    Conditioner other = (p, prompts, m) -> {
+      calls.incrementAndGet();
+      rows.add(prompts.rows());
+      return Conditioner.PLAIN.condition(p, new PromptBatch("a small bird", prompts.negativePrompt(), prompts.batchSize(), prompts.guided()), m);
+    };
+    GenerateRequest.Builder b = GenerateRequest.builder(P0).optSteps(3).optSeed(4).optNegativePrompt("blurry");
+    BufferedImage hooked = sd.generate(b.optConditioner(other).build()).images().get(0);
+    BufferedImage plainOther = sd.generate(GenerateRequest.builder("a small bird").optSteps(3).optSeed(4).optNegativePrompt("blurry").build()).images().get(0);
+    BufferedImage plain = sd.generate(b.optConditioner(Conditioner.PLAIN).build()).images().get(0);
+    assertEquals(1, calls.get(), "resolved once per request");
+    assertEquals(List.of(List.of("blurry", P0)), rows, "guided rows: negative first, as diffusers");
+    assertTrue(samePixels(hooked, plainOther), "the hook's encoding must be what the UNet sees");
+    assertTrue(!samePixels(hooked, plain), "another prompt's encoding must change the image");
+  }
+
+  /** A method's per-pipeline state: made once, the same instance after, closed with the pipeline. */
+  @Test
+  void extensionsLiveAndCloseWithThePipeline() throws Exception {
+    final class Counter implements AutoCloseable {
+      int closed;
+
+      @Override
+      public void close() {
+        closed++;
+      }
+    }
+    Counter c;
+    try (StableDiffusionPipeline own = StableDiffusionPipeline.load(ref, EngineOptions.cpu())) {
+      c = own.extension(Counter.class, p -> new Counter());
+      assertTrue(c == own.extension(Counter.class, p -> new Counter()), "one instance per pipeline");
+      assertEquals(0, c.closed);
+    }
+    assertEquals(1, c.closed);
+  }
 }

@@ -123,4 +123,57 @@ class AdamWTest {
       assertTrue(diff < 1e-6f, "the trained GroupNorm computes with stale weights: max diff " + diff);
     }
   }
+
+  /**
+   * A run interrupted after 3 steps and resumed from the saved weights, moments and step count
+   * (as the Perfusion trainer's checkpoints do) ends where the uninterrupted 6-step run ends; a
+   * fresh optimiser on the saved weights (moments and step count lost) would not.
+   */
+  @Test
+  void resumeFromSavedMomentsContinuesTheSameRun() {
+    try (NDManager m = NDManager.newBaseManager()) {
+      float[] start = {0.5f, -1f, 2f, 0.25f};
+      float[] straight = quadraticRun(m, start, 6, null);
+      float[][] saved = new float[3][];
+      Parameter p = Parameter.of("w", m.create(start));
+      try (AdamW adam = new AdamW(List.of(p), 0.05f, 0.1f)) {
+        descend(m, p, adam, 3);
+        saved[0] = p.get().toFloatArray();
+        saved[1] = adam.firstMoment(0).toFloatArray();
+        saved[2] = adam.secondMoment(0).toFloatArray();
+      }
+      float[] resumed = quadraticRun(m, saved[0], 3, new float[][] {saved[1], saved[2]});
+      float[] forgotten = quadraticRun(m, saved[0], 3, null);
+      for (int i = 0; i < start.length; i++) {
+        assertEquals(straight[i], resumed[i], 1e-6f, "element " + i);
+      }
+      double gap = 0;
+      for (int i = 0; i < start.length; i++) {
+        gap = Math.max(gap, Math.abs(straight[i] - forgotten[i]));
+      }
+      assertTrue(gap > 1e-3, "restarting the moments must change the result, gap " + gap);
+    }
+  }
+
+  /** Steps of AdamW (lr 0.05, wd 0.1) on loss = sum(w^2 - w); {@code moments}: resume after 3 steps with them, null: a fresh run. */
+  private static float[] quadraticRun(NDManager m, float[] start, int steps, float[][] moments) {
+    Parameter p = Parameter.of("w", m.create(start));
+    try (AdamW adam = new AdamW(List.of(p), 0.05f, 0.1f)) {
+      if (moments != null) {
+        adam.resume(3, List.of(moments[0]), List.of(moments[1]));
+      }
+      descend(m, p, adam, steps);
+      return p.get().toFloatArray();
+    }
+  }
+
+  private static void descend(NDManager m, Parameter p, AdamW adam, int steps) {
+    for (int t = 0; t < steps; t++) {
+      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        NDArray w = p.get();
+        gc.backward(w.square().sub(w).sum());
+      }
+      adam.step();
+    }
+  }
 }

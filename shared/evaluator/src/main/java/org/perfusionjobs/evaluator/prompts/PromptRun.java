@@ -4,6 +4,7 @@ import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
@@ -18,7 +19,7 @@ import org.perfusionjobs.evaluator.ScenePrediction;
  * beta compare like for like.
  */
 public final class PromptRun {
-  /** Sampling settings of a run; {@code globalLock}: Perfusion's global key-locking ({@link GenerateRequest} checks it has a concept). */
+  /** Sampling settings of a run; {@code globalLock}: Perfusion's global key-locking ({@link PerfusionModel#conditioner} checks it has a concept). */
   public record Settings(int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts, boolean globalLock) {
     public Settings {
       concepts = List.copyOf(concepts);
@@ -38,10 +39,11 @@ public final class PromptRun {
 
   public static Result run(StableDiffusionPipeline sd, Evaluator evaluator, List<EvalPrompt> prompts, Settings s, IntConsumer done) {
     List<BufferedImage> images = new ArrayList<>(prompts.size());
+    PerfusionModel perfusion = PerfusionModel.of(sd);
     long t0 = System.nanoTime();
     for (int i = 0; i < prompts.size(); i++) {
       GenerateRequest req = GenerateRequest.builder(prompts.get(i).text()).optSteps(s.steps()).optGuidanceScale(s.guidanceScale())
-          .optSampler(s.sampler()).optSeed(s.seed() + i).optSize(64, 64).optConcepts(s.concepts()).optGlobalLock(s.globalLock()).build();
+          .optSampler(s.sampler()).optSeed(s.seed() + i).optSize(64, 64).optConditioner(perfusion.conditioner(s.concepts(), s.globalLock())).build();
       GenerateResult r = sd.generate(req);
       images.add(r.images().get(0));
       done.accept(i + 1);

@@ -1,4 +1,4 @@
-package org.perfusionjobs.engine.pipeline;
+package org.perfusionjobs.engine.perfusion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,33 +10,32 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.perfusionjobs.engine.perfusion.TrainingConfig;
 
 class TrainingTemplatesTest {
   @TempDir Path dir;
 
   @Test
   void aFolderWithoutTheFileUsesTheMethodsTemplates() throws IOException {
-    assertEquals(TrainingConfig.DEFAULT_TEMPLATES, StableDiffusionPipeline.trainingTemplates(dir));
+    assertEquals(TrainingConfig.DEFAULT_TEMPLATES, TrainingTemplates.read(dir));
   }
 
   @Test
   void theFoldersFileWinsSkippingCommentsAndBlankLines() throws IOException {
-    Files.writeString(dir.resolve(StableDiffusionPipeline.TEMPLATES_FILE), "# world captions\na {}\n\n  a picture of a {}  \n");
-    assertEquals(List.of("a {}", "a picture of a {}"), StableDiffusionPipeline.trainingTemplates(dir));
+    Files.writeString(dir.resolve(TrainingTemplates.FILE_NAME), "# world captions\na {}\n\n  a picture of a {}  \n");
+    assertEquals(List.of("a {}", "a picture of a {}"), TrainingTemplates.read(dir));
   }
 
   @Test
   void aTemplateWithoutThePlaceholderIsRefusedByName() throws IOException {
-    Files.writeString(dir.resolve(StableDiffusionPipeline.TEMPLATES_FILE), "a {}\na photo\n");
-    IOException e = assertThrows(IOException.class, () -> StableDiffusionPipeline.trainingTemplates(dir));
+    Files.writeString(dir.resolve(TrainingTemplates.FILE_NAME), "a {}\na photo\n");
+    IOException e = assertThrows(IOException.class, () -> TrainingTemplates.read(dir));
     assertTrue(e.getMessage().contains("'a photo'") && e.getMessage().contains("{}"), e.getMessage());
   }
 
   @Test
   void anEmptyFileIsRefused() throws IOException {
-    Files.writeString(dir.resolve(StableDiffusionPipeline.TEMPLATES_FILE), "# nothing\n");
-    IOException e = assertThrows(IOException.class, () -> StableDiffusionPipeline.trainingTemplates(dir));
+    Files.writeString(dir.resolve(TrainingTemplates.FILE_NAME), "# nothing\n");
+    IOException e = assertThrows(IOException.class, () -> TrainingTemplates.read(dir));
     assertTrue(e.getMessage().contains("no templates"), e.getMessage());
   }
 }

@@ -1,4 +1,4 @@
-package org.perfusionjobs.cli.base;
+package org.perfusionjobs.basemodel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
@@ -41,12 +43,12 @@ class TrainBaseTest {
     assertTrue(Files.isRegularFile(out.resolve(Covariance.FILE_NAME)));
     for (String f : List.of("model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json", "tokenizer/merges.txt",
         "text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
-        StableDiffusionPipeline.TEMPLATES_FILE)) {
+        TrainingTemplates.FILE_NAME)) {
       assertTrue(Files.isRegularFile(out.resolve(f)), f + " is missing");
     }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(out, EngineOptions.cpu())) {
       assertEquals(64, sd.defaultImageSize());
-      assertEquals(BaseModelBuilder.TRAINING_TEMPLATES, sd.trainingTemplates());
+      assertEquals(BaseModelBuilder.TRAINING_TEMPLATES, PerfusionModel.of(sd).trainingTemplates());
       assertEquals(r.scalingFactor(), sd.vae().config().scalingFactor(), 1e-6f);
       assertEquals(s.latentChannels(), sd.vae().config().latentChannels());
       assertEquals(s.latentChannels(), sd.unet().config().inChannels());
@@ -60,12 +62,20 @@ class TrainBaseTest {
       List<Sample> stars = new World().samples(11, 200).filter(x -> x.caption().contains("star")).limit(2).toList();
       assertEquals(2, stars.size());
       TrainingImages data = new TrainingImages(stars.stream().map(Sample::image).toList(), stars.stream().map(x -> x.masks().get(0)).toList());
-      PerfusionTrainer trainer = new PerfusionTrainer(sd, sd.covariance(), sd.baseModelId());
+      PerfusionTrainer trainer = PerfusionModel.of(sd).trainer();
       long p0 = System.nanoTime();
-      Concept c = trainer.train(data, TrainingConfig.defaults("zwx", "star").withSteps(2).withBatch(1, 1).withTemplates(sd.trainingTemplates()), null,
+      Concept c = trainer.train(data, TrainingConfig.defaults("zwx", "star").withSteps(2).withBatch(1, 1).withTemplates(PerfusionModel.of(sd).trainingTemplates()), null,
           p -> {}, st -> {}, () -> false);
       System.out.printf("TrainBaseTest: Perfusion 2 steps %.0f ms%n", (System.nanoTime() - p0) / 1e6);
-      assertTrue(c != null);
+      // The concept belongs to this folder: its base model id and the covariance the build saved
+      // beside it, one V target per cross-attention layer of the layer's width, a finite loss.
+      assertEquals(sd.baseModelId(), c.baseModelId());
+      assertEquals(Covariance.load(out.resolve(Covariance.FILE_NAME)).hash(), c.cinvHash());
+      assertEquals(sd.unet().crossAttentions().size(), c.valueTargets().size());
+      for (var attn : sd.unet().crossAttentions()) {
+        assertEquals(attn.toV.outFeatures, c.valueTargets().get(attn.path()).length, attn.path());
+      }
+      assertTrue(Double.isFinite(Double.parseDouble(c.trainingSettings().get("final_loss"))), c.trainingSettings().toString());
     }
 
     // A second build reuses the first one's VAE as it is: same weights, same scaling factor, no VAE training.

@@ -1,4 +1,4 @@
-package org.perfusionjobs.cli.base;
+package org.perfusionjobs.basemodel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -8,7 +8,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
-import org.perfusionjobs.cli.base.BaseModelBuilder.Settings;
+import org.perfusionjobs.basemodel.BaseModelBuilder.Settings;
 
 /** Each {@code with} method changes exactly the settings it names and keeps every other one. */
 class SettingsTest {

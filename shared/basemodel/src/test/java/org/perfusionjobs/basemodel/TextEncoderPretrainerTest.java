@@ -1,4 +1,4 @@
-package org.perfusionjobs.cli.base;
+package org.perfusionjobs.basemodel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.perfusionjobs.cli.base.TextEncoderPretrainer.Head;
+import org.perfusionjobs.basemodel.TextEncoderPretrainer.Head;
 import org.perfusionjobs.engine.clip.ClipTextConfig;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;

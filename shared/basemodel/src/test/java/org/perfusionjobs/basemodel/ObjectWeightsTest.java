@@ -1,4 +1,4 @@
-package org.perfusionjobs.cli.base;
+package org.perfusionjobs.basemodel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package org.perfusionjobs.cli.base;
+package org.perfusionjobs.basemodel;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;

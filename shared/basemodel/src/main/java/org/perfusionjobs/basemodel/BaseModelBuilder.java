@@ -1,4 +1,4 @@
-package org.perfusionjobs.cli.base;
+package org.perfusionjobs.basemodel;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.clip.ClipTextConfig;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
@@ -339,55 +340,104 @@ public final class BaseModelBuilder {
    */
   public static Result build(Path out, Settings s, Path vaeFrom, PrintStream log) throws IOException {
     Files.createDirectories(out);
-    Map<String, Duration> timings = new LinkedHashMap<>();
-    World world = new World();
-    World captioned = trainingWorld(s);
-
-    long t = System.nanoTime();
-    TokenizerBuilder.Tokenizer bpe = TokenizerBuilder.build(world, TokenizerBuilder.DEFAULT_CORPUS_SEED, TokenizerBuilder.DEFAULT_CORPUS_SIZE);
-    TokenizerBuilder.write(bpe, out.resolve("tokenizer"));
-    log.printf("tokenizer: %d tokens -> %s%n", bpe.size(), out.resolve("tokenizer"));
-    timings.put("tokenizer", since(t));
-
-    t = System.nanoTime();
-    List<Sample> samples = captioned.samples(s.seed(), s.trainImages()).toList();
-    List<String> captions = samples.stream().map(Sample::caption).toList();
-    timings.put("render", since(t));
-    log.printf("world: %d samples (seed %d) rendered in %d ms%n", samples.size(), s.seed(), timings.get("render").toMillis());
-
-    float scaling;
-    float vaeLoss = Float.NaN;
-    float diffLoss = Float.NaN;
+    Build b = new Build(out, s, log);
+    b.writeTokenizer();
+    List<Sample> samples = b.renderScenes();
     try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
       NDArray images = ImageCodec.toTensor(samples.stream().map(Sample::image).toList(), data);
+      AutoencoderKL vae = vaeFrom != null ? b.reuseVae(vaeFrom, weights) : b.trainVae(samples, images, weights, data);
+      Latents latents = b.encodeLatents(vae, images, samples, vaeFrom, data);
+      images.close(); // the UNet trains on latents only
+      b.trainTextEncoderAndUNet(latents, samples.stream().map(Sample::caption).toList(), weights, data);
+    }
+    b.writePipelineFiles();
+    b.computeCovariance();
+    return b.finish();
+  }
 
-      // --- VAE ---
-      t = System.nanoTime();
-      AutoencoderKL vae;
-      if (vaeFrom != null) {
-        vae = AutoencoderKL.load(vaeFrom.resolve("vae"), weights, DataType.FLOAT32, weights.getDevice());
-        log.printf("vae: reused from %s (scaling_factor %.5f)%n", vaeFrom.resolve("vae"), vae.config().scalingFactor());
-        if (vae.config().latentChannels() != s.latentChannels()) {
-          throw new IllegalArgumentException("--vae-from " + vaeFrom + ": its VAE has " + vae.config().latentChannels() + " latent channels, the settings ask for "
-              + s.latentChannels());
-        }
-      } else {
-        vae = new AutoencoderKL(vaeConfig(s, 1f));
-        vae.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 1);
-        try (NDArray pixelWeights = ObjectWeights.of(samples, s.vaeObjectWeight(), 1, data)) { // (N, 1, 64, 64), only while the VAE trains
-          vaeLoss = trainVae(vae, images, pixelWeights, s, data, log);
-        }
+  /** Training latents, already scaled, with their per-pixel object weights: (N, C, h, w) and (N, 1, h, w). */
+  private record Latents(NDArray scaled, NDArray objectWeights, float scalingFactor) {}
+
+  /** One run of the recipe: its phases in order, each timed, and what they hand each other. */
+  private static final class Build {
+    final Path out;
+    final Settings s;
+    final PrintStream log;
+    final World captioned;
+    final Map<String, Duration> timings = new LinkedHashMap<>();
+    long phaseStart;
+    float scaling;
+    float vaeLoss = Float.NaN;
+    float diffusionLoss = Float.NaN;
+
+    Build(Path out, Settings s, PrintStream log) {
+      this.out = out;
+      this.s = s;
+      this.log = log;
+      this.captioned = trainingWorld(s);
+    }
+
+    private void start() {
+      phaseStart = System.nanoTime();
+    }
+
+    private void done(String phase) {
+      timings.put(phase, since(phaseStart));
+    }
+
+    /** tokenizer/: CLIP BPE built from the plain world's captions. */
+    void writeTokenizer() throws IOException {
+      start();
+      TokenizerBuilder.Tokenizer bpe = TokenizerBuilder.build(new World(), TokenizerBuilder.DEFAULT_CORPUS_SEED, TokenizerBuilder.DEFAULT_CORPUS_SIZE);
+      TokenizerBuilder.write(bpe, out.resolve("tokenizer"));
+      log.printf("tokenizer: %d tokens -> %s%n", bpe.size(), out.resolve("tokenizer"));
+      done("tokenizer");
+    }
+
+    List<Sample> renderScenes() {
+      start();
+      long seed = RecipeSeeds.trainingScenes(s.seed());
+      List<Sample> samples = captioned.samples(seed, s.trainImages()).toList();
+      done("render");
+      log.printf("world: %d samples (seed %d) rendered in %d ms%n", samples.size(), seed, timings.get("render").toMillis());
+      return samples;
+    }
+
+    /** The VAE of another model folder, scaling factor included (the UNet only ever sees the encoder). */
+    AutoencoderKL reuseVae(Path vaeFrom, NDManager weights) throws IOException {
+      start();
+      AutoencoderKL vae = AutoencoderKL.load(vaeFrom.resolve("vae"), weights, DataType.FLOAT32, weights.getDevice());
+      log.printf("vae: reused from %s (scaling_factor %.5f)%n", vaeFrom.resolve("vae"), vae.config().scalingFactor());
+      if (vae.config().latentChannels() != s.latentChannels()) {
+        throw new IllegalArgumentException("--vae-from " + vaeFrom + ": its VAE has " + vae.config().latentChannels() + " latent channels, the settings ask for "
+            + s.latentChannels());
       }
-      timings.put("vae", since(t));
+      copyFolder(vaeFrom.resolve("vae"), out.resolve("vae"));
+      scaling = vae.config().scalingFactor();
+      done("vae");
+      return vae;
+    }
 
-      // --- latents and scaling factor ---
-      t = System.nanoTime();
-      NDArray rawLatents = encodeAll(vae, images, s.batch(), data);
-      if (vaeFrom != null) {
-        scaling = vae.config().scalingFactor();
-        copyFolder(vaeFrom.resolve("vae"), out.resolve("vae"));
-      } else {
-        NDArray raw64 = rawLatents.toType(DataType.FLOAT64, false);
+    AutoencoderKL trainVae(List<Sample> samples, NDArray images, NDManager weights, NDManager data) {
+      start();
+      AutoencoderKL vae = new AutoencoderKL(vaeConfig(s, 1f));
+      vae.initRandom(weights, DataType.FLOAT32, RecipeSeeds.vaeInit(s.seed()));
+      try (NDArray pixelWeights = ObjectWeights.of(samples, s.vaeObjectWeight(), 1, data)) { // (N, 1, 64, 64), only while the VAE trains
+        vaeLoss = BaseModelBuilder.trainVae(vae, images, pixelWeights, s, data, log);
+      }
+      done("vae");
+      return vae;
+    }
+
+    /**
+     * Posterior means of every training image; a trained VAE's {@code scaling_factor} = 1 / their
+     * std (SD's recipe), written with the VAE into vae/.
+     */
+    Latents encodeLatents(AutoencoderKL vae, NDArray images, List<Sample> samples, Path vaeFrom, NDManager data) throws IOException {
+      start();
+      NDArray raw = encodeAll(vae, images, s.batch(), data);
+      if (vaeFrom == null) {
+        NDArray raw64 = raw.toType(DataType.FLOAT64, false);
         float std = (float) raw64.sub(raw64.mean()).square().mean().sqrt().getDouble(); // population std over every latent element
         if (!(std > 0) || !Float.isFinite(std)) {
           throw new IllegalStateException("latent std is " + std + "; the VAE did not train");
@@ -396,84 +446,36 @@ public final class BaseModelBuilder {
         VaeTrainer.save(vae, out.resolve("vae")); // same weights; only the config's scaling_factor changes
         setScalingFactor(out.resolve("vae").resolve("config.json"), scaling);
       }
-      NDArray latents = rawLatents.mul(scaling);
-      images.close(); // the UNet trains on latents only
+      NDArray latents = raw.mul(scaling);
       int factor = (int) (IMAGE_SIZE / latents.getShape().get(2));
-      NDArray latentWeights = ObjectWeights.of(samples, s.latentObjectWeight(), factor, data); // (N, 1, h, w)
+      NDArray objectWeights = ObjectWeights.of(samples, s.latentObjectWeight(), factor, data);
       log.printf("latents: %s -> scaling_factor %.5f%n", latents.getShape(), scaling);
-      timings.put("latents", since(t));
+      done("latents");
+      return new Latents(latents, objectWeights, scaling);
+    }
 
-      // --- text encoder + UNet ---
-      t = System.nanoTime();
+    /**
+     * text_encoder/ and unet/: optional text-only pre-training, then the UNet with the encoder
+     * (joint phase), then with it frozen; snapshots on the way, the UNet's weight average at the end.
+     */
+    void trainTextEncoderAndUNet(Latents latents, List<String> captions, NDManager weights, NDManager data) throws IOException {
+      start();
       try (ClipTokenizer tok = ClipTokenizer.load(out.resolve("tokenizer"))) {
         ClipTextModel te = new ClipTextModel(textConfig(s, tok.vocabSize()));
-        te.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 3);
+        te.initRandom(weights, DataType.FLOAT32, RecipeSeeds.textEncoderInit(s.seed()));
         if (s.textPretrainSteps() > 0) {
           pretrainTextEncoder(te, tok, captioned, s, log);
-          timings.put("text pre-training", since(t));
-          t = System.nanoTime();
+          done("text pre-training");
+          start();
         }
-        UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig(s, latents.getShape().get(2)));
-        unet.initRandom(weights, DataType.FLOAT32, s.seed() * 7 + 4);
-        NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
+        UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig(s, latents.scaled().getShape().get(2)));
+        unet.initRandom(weights, DataType.FLOAT32, RecipeSeeds.unetInit(s.seed()));
         // The folder is complete from the first snapshot on, so a snapshot can be sampled while training goes on.
         writeModelIndex(out);
         writeSchedulerConfig(out.resolve("scheduler"));
-        SplittableRandom rnd = new SplittableRandom(s.seed() * 13 + 5);
-        int everyU = Math.max(1, s.unetSteps() / 20);
-        long start = System.nanoTime();
-        double window = 0;
-        double windowWeighted = 0;
-        int inWindow = 0;
-        int step = 0;
         // Spans both phases: the frozen phase's fresh optimiser must not reset the average.
         WeightAverage average = s.unetAverageDecay() > 0 ? new WeightAverage(unet.namedParameters(), s.unetAverageDecay()) : null;
-        // Phase 1 trains text encoder and UNet jointly; phase 2 freezes the encoder (fresh optimiser moments for the UNet).
-        for (boolean frozen : new boolean[] {false, true}) {
-          int end = frozen ? s.unetSteps() : s.jointSteps();
-          if (step >= end) {
-            continue;
-          }
-          DiffusionTrainer.Options opts = diffusionOptions(s, frozen);
-          if (frozen) {
-            log.printf("unet step %d: text encoder frozen from here on%n", step);
-          }
-          try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, unet, schedule, opts)) {
-            for (; step < end; step++) {
-              trainer.optimizer().setLearningRate(learningRate(s.unetLearningRate(), step, s.unetSteps()));
-              DiffusionTrainer.StepLoss l;
-              try (NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                long[] idx = rnd.ints(s.batch(), 0, s.trainImages()).asLongStream().toArray();
-                List<String> caps = new ArrayList<>(s.batch());
-                for (long i : idx) {
-                  caps.add(captions.get((int) i));
-                }
-                NDArray pick = data.create(idx);
-                l = trainer.step(latents.get(pick), caps, s.seed() * 1_000_003L + step, latentWeights.get(pick));
-              }
-              if (average != null) {
-                average.update();
-              }
-              diffLoss = l.loss();
-              window += l.loss();
-              windowWeighted += l.weightedLoss();
-              inWindow++;
-              if ((step + 1) % everyU == 0 || step + 1 == s.unetSteps()) {
-                log.printf("unet step %d/%d: eps MSE %.4f, weighted %.4f (means of last %d), lr %.2e, %.0f ms/step%n", step + 1, s.unetSteps(),
-                    window / inWindow, windowWeighted / inWindow,
-                    inWindow, trainer.optimizer().learningRate(), (System.nanoTime() - start) / 1e6 / (step + 1));
-                window = 0;
-                windowWeighted = 0;
-                inWindow = 0;
-              }
-              if ((step + 1) % SNAPSHOT_EVERY == 0 && step + 1 < s.unetSteps()) {
-                saveTextAndUNet(te, tok, unet, average, out);
-                log.printf("unet step %d: snapshot saved to %s%n", step + 1, out);
-              }
-            }
-          }
-        }
+        new UNetPhases(te, tok, unet, average, latents, captions, data).run();
         // Also with no UNet step (a VAE-only or text-only run), so that the folder is complete and loads.
         saveTextAndUNet(te, tok, unet, average, out);
         if (average != null) {
@@ -481,28 +483,117 @@ public final class BaseModelBuilder {
           average.close();
         }
       }
-      timings.put("unet", since(t));
+      done("unet");
     }
 
-    writeModelIndex(out); // also when no UNet step ran
-    writeSchedulerConfig(out.resolve("scheduler"));
-    writeTrainingTemplates(out);
+    /** The UNet steps: phase 1 trains text encoder and UNet jointly; phase 2 freezes the encoder (fresh optimiser moments for the UNet). */
+    private final class UNetPhases {
+      final ClipTextModel te;
+      final ClipTokenizer tok;
+      final UNet2DConditionModel unet;
+      final WeightAverage average;
+      final Latents latents;
+      final List<String> captions;
+      final NDManager data;
+      final SplittableRandom batches = new SplittableRandom(RecipeSeeds.unetBatches(s.seed()));
+      final int logEvery = Math.max(1, s.unetSteps() / 20);
+      final long startNanos = System.nanoTime();
+      double window;
+      double windowWeighted;
+      int inWindow;
 
-    // --- verify and covariance ---
-    t = System.nanoTime();
-    List<String> cinvCaptions = world.captions(s.seed() + 1_000_000L, s.captionsForCinv());
-    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(out, EngineOptions.cpu())) {
-      Covariance cov = CovarianceBuilder.compute(sd, cinvCaptions, false, "world captions (seed " + (s.seed() + 1_000_000L) + ", n " + s.captionsForCinv() + ")",
-          done -> {});
-      cov.save(out.resolve(Covariance.FILE_NAME));
-      log.printf("covariance: %d captions -> %s (sha256 %s)%n", cinvCaptions.size(), out.resolve(Covariance.FILE_NAME), cov.hash());
+      UNetPhases(ClipTextModel te, ClipTokenizer tok, UNet2DConditionModel unet, WeightAverage average, Latents latents, List<String> captions,
+          NDManager data) {
+        this.te = te;
+        this.tok = tok;
+        this.unet = unet;
+        this.average = average;
+        this.latents = latents;
+        this.captions = captions;
+        this.data = data;
+      }
+
+      void run() throws IOException {
+        NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
+        int step = 0;
+        for (boolean frozen : new boolean[] {false, true}) {
+          int end = frozen ? s.unetSteps() : s.jointSteps();
+          if (step >= end) {
+            continue;
+          }
+          if (frozen) {
+            log.printf("unet step %d: text encoder frozen from here on%n", step);
+          }
+          try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, unet, schedule, diffusionOptions(s, frozen))) {
+            for (; step < end; step++) {
+              step(trainer, step);
+            }
+          }
+        }
+      }
+
+      private void step(DiffusionTrainer trainer, int step) throws IOException {
+        trainer.optimizer().setLearningRate(learningRate(s.unetLearningRate(), step, s.unetSteps()));
+        DiffusionTrainer.StepLoss l;
+        try (NDScope scope = new NDScope()) {
+          scope.suppressNotUsedWarning();
+          long[] idx = batches.ints(s.batch(), 0, s.trainImages()).asLongStream().toArray();
+          List<String> caps = new ArrayList<>(s.batch());
+          for (long i : idx) {
+            caps.add(captions.get((int) i));
+          }
+          NDArray pick = data.create(idx);
+          l = trainer.step(latents.scaled().get(pick), caps, RecipeSeeds.unetStep(s.seed(), step), latents.objectWeights().get(pick));
+        }
+        if (average != null) {
+          average.update();
+        }
+        diffusionLoss = l.loss();
+        window += l.loss();
+        windowWeighted += l.weightedLoss();
+        inWindow++;
+        if ((step + 1) % logEvery == 0 || step + 1 == s.unetSteps()) {
+          log.printf("unet step %d/%d: eps MSE %.4f, weighted %.4f (means of last %d), lr %.2e, %.0f ms/step%n", step + 1, s.unetSteps(),
+              window / inWindow, windowWeighted / inWindow, inWindow, trainer.optimizer().learningRate(),
+              (System.nanoTime() - startNanos) / 1e6 / (step + 1));
+          window = 0;
+          windowWeighted = 0;
+          inWindow = 0;
+        }
+        if ((step + 1) % SNAPSHOT_EVERY == 0 && step + 1 < s.unetSteps()) {
+          saveTextAndUNet(te, tok, unet, average, out);
+          log.printf("unet step %d: snapshot saved to %s%n", step + 1, out);
+        }
+      }
     }
-    timings.put("covariance", since(t));
-    Result r = new Result(out, scaling, vaeLoss, diffLoss, timings);
-    StringBuilder sb = new StringBuilder();
-    timings.forEach((k, v) -> sb.append(k).append(' ').append(String.format("%.1f s", v.toMillis() / 1000.0)).append(", "));
-    log.printf("base model -> %s%ntimings: %stotal %.1f s%n", out.toAbsolutePath(), sb, r.total().toMillis() / 1000.0);
-    return r;
+
+    /** model_index.json, the scheduler and the Perfusion training templates (also when no UNet step ran). */
+    void writePipelineFiles() throws IOException {
+      writeModelIndex(out);
+      writeSchedulerConfig(out.resolve("scheduler"));
+      writeTrainingTemplates(out);
+    }
+
+    /** Loads the folder back (proof that it is complete) and saves the Perfusion Cinv of its text encoder beside it. */
+    void computeCovariance() throws IOException {
+      start();
+      long seed = RecipeSeeds.covarianceCaptions(s.seed());
+      List<String> cinvCaptions = new World().captions(seed, s.captionsForCinv());
+      try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(out, EngineOptions.cpu())) {
+        Covariance cov = CovarianceBuilder.compute(sd, cinvCaptions, false, "world captions (seed " + seed + ", n " + s.captionsForCinv() + ")", n -> {});
+        cov.save(out.resolve(Covariance.FILE_NAME));
+        log.printf("covariance: %d captions -> %s (sha256 %s)%n", cinvCaptions.size(), out.resolve(Covariance.FILE_NAME), cov.hash());
+      }
+      done("covariance");
+    }
+
+    Result finish() {
+      Result r = new Result(out, scaling, vaeLoss, diffusionLoss, timings);
+      StringBuilder sb = new StringBuilder();
+      timings.forEach((k, v) -> sb.append(k).append(' ').append(String.format("%.1f s", v.toMillis() / 1000.0)).append(", "));
+      log.printf("base model -> %s%ntimings: %stotal %.1f s%n", out.toAbsolutePath(), sb, r.total().toMillis() / 1000.0);
+      return r;
+    }
   }
 
   /** Writes text_encoder/ and unet/: the UNet's weight average when there is one, else its weights. */
@@ -571,11 +662,11 @@ public final class BaseModelBuilder {
   }
 
   private static float trainVae(AutoencoderKL vae, NDArray images, NDArray pixelWeights, Settings s, NDManager data, PrintStream log) {
-    SplittableRandom vaeRnd = new SplittableRandom(s.seed() * 13 + 2);
+    SplittableRandom vaeRnd = new SplittableRandom(RecipeSeeds.vaeBatches(s.seed()));
     float[] vaeLast = {Float.NaN};
     int every = Math.max(1, s.vaeSteps() / 20);
     long vaeStart = System.nanoTime();
-    try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, s.seed()))) {
+    try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, RecipeSeeds.vaeTrainer(s.seed())))) {
       for (int step = 1; step <= s.vaeSteps(); step++) { // 1-based
         trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), step - 1, s.vaeSteps()));
         VaeTrainer.StepLoss loss;
@@ -599,7 +690,7 @@ public final class BaseModelBuilder {
     long start = System.nanoTime();
     int every = Math.max(1, s.textPretrainSteps() / 10);
     TextEncoderPretrainer.StepResult last = TextEncoderPretrainer.train(te, tok, captioned,
-        new TextEncoderPretrainer.Options(s.textPretrainSteps(), 64, 1e-3f, s.seed() + 77), (step, r) -> {
+        new TextEncoderPretrainer.Options(s.textPretrainSteps(), 64, 1e-3f, RecipeSeeds.textPretraining(s.seed())), (step, r) -> {
           if (step % every == 0) {
             log.printf("text pre-training step %d/%d: loss %.4f, heads right %.1f%%, %.0f ms/step%n", step, s.textPretrainSteps(), r.loss(),
                 100 * r.accuracy(), (System.nanoTime() - start) / 1e6 / step);
@@ -661,7 +752,7 @@ public final class BaseModelBuilder {
       "a medium {} on the left");
 
   static void writeTrainingTemplates(Path out) throws IOException {
-    Files.writeString(out.resolve(StableDiffusionPipeline.TEMPLATES_FILE),
+    Files.writeString(out.resolve(TrainingTemplates.FILE_NAME),
         "# Perfusion training prompts for this model: its captions are the world's, not photos.\n" + String.join("\n", TRAINING_TEMPLATES) + "\n");
   }
 

@@ -1,0 +1,97 @@
+package org.perfusionjobs.engine.perfusion;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.clip.ClipTokenizer;
+import org.perfusionjobs.engine.pipeline.Conditioner;
+import org.perfusionjobs.engine.pipeline.EngineOptions;
+import org.perfusionjobs.engine.pipeline.PromptBatch;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+
+/**
+ * Perfusion at generation (method page, sections 3 and 6): each concept word becomes one added
+ * token whose input embedding is the learned one; every cross-attention layer gets the gated
+ * rank-1 processor. With global key-locking the K path sees the prompt with each concept word
+ * replaced by its superclass word, the V path the real prompt.
+ */
+final class PerfusionConditioner implements Conditioner {
+  private final PerfusionModel model;
+  private final List<ConceptUse> uses;
+  private final boolean globalLock;
+
+  PerfusionConditioner(PerfusionModel model, List<ConceptUse> uses, boolean globalLock) {
+    if (uses.isEmpty()) {
+      throw new IllegalArgumentException("a Perfusion conditioning needs at least one concept");
+    }
+    Set<String> words = new HashSet<>();
+    for (ConceptUse u : uses) {
+      if (!words.add(u.concept().placeholder().toLowerCase(Locale.ROOT))) {
+        throw new IllegalArgumentException("concepts: placeholder '" + u.concept().placeholder() + "' is used twice");
+      }
+    }
+    this.model = model;
+    this.uses = List.copyOf(uses);
+    this.globalLock = globalLock;
+  }
+
+  PerfusionModel model() {
+    return model;
+  }
+
+  /** The concepts' words, in the order of their gates. */
+  List<String> placeholders() {
+    return uses.stream().map(u -> u.concept().placeholder()).toList();
+  }
+
+  @Override
+  public Conditioning condition(StableDiffusionPipeline sd, PromptBatch prompts, NDManager m) {
+    if (sd != model.pipeline()) {
+      throw new IllegalArgumentException("this Perfusion conditioning belongs to another pipeline (" + model.pipeline().folder().root() + ")");
+    }
+    List<Concept> concepts = uses.stream().map(ConceptUse::concept).toList();
+    Covariance cov = model.covariance();
+    int width = sd.textEncoder().config().hiddenSize();
+    for (Concept c : concepts) {
+      ConceptCompatibility.check(c, sd.baseModelId(), cov, width, sd.unet().crossAttentions());
+    }
+    EngineOptions options = sd.options();
+    ClipTokenizer tok = model.tokenizerWith(concepts.stream().map(Concept::placeholder).toList());
+    NDArray added = m.create(stackEmbeddings(concepts), new Shape(concepts.size(), width))
+        .toType(options.dtype(), false).toDevice(options.device(), false);
+    NDArray values = sd.textEncoder().forward(tok.encode(prompts.rows(), m).toDevice(options.device(), false), added);
+    NDArray keys = globalLock ? sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m) : values;
+    List<ConceptEdit> edits = new ArrayList<>();
+    for (ConceptUse u : uses) {
+      edits.add(ConceptEdits.toEdit(u, m, options));
+    }
+    return new Conditioning(keys, values, new PerfusionProcessor(cov, edits, m, options.dtype()));
+  }
+
+  /** The prompt with each concept word, as a whole word in any case, replaced by its superclass. */
+  static String superclassPrompt(String prompt, List<Concept> concepts) {
+    String out = prompt;
+    for (Concept c : concepts) {
+      out = out.replaceAll("(?i)(?<![\\p{L}\\p{N}])" + Pattern.quote(c.placeholder()) + "(?![\\p{L}\\p{N}])",
+          Matcher.quoteReplacement(c.superclass()));
+    }
+    return out;
+  }
+
+  private static float[] stackEmbeddings(List<Concept> concepts) {
+    int d = concepts.get(0).embedding().length;
+    float[] flat = new float[concepts.size() * d];
+    for (int i = 0; i < concepts.size(); i++) {
+      System.arraycopy(concepts.get(i).embedding(), 0, flat, i * d, d);
+    }
+    return flat;
+  }
+}

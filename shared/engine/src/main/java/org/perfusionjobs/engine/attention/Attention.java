@@ -1,6 +1,11 @@
 package org.perfusionjobs.engine.attention;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
+import org.perfusionjobs.engine.nn.BlockScope;
+import org.perfusionjobs.engine.nn.Scalars;
 import org.perfusionjobs.engine.nn.Linear;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
@@ -13,7 +18,7 @@ import org.perfusionjobs.engine.nn.ModuleList;
  * <p>Dimension legend: B batch, N query tokens, T key/value tokens, H heads, Dh head width, C =
  * H * Dh inner width.
  */
-public final class Attention extends Module {
+public final class Attention extends Module implements AttentionSlicing.Settable {
   public final int heads;
   public final int headDim;
   public final Linear toQ; // (C, queryDim)
@@ -22,6 +27,7 @@ public final class Attention extends Module {
   public final ModuleList<Linear> toOut; // [0]: (queryDim, C) with bias
   private volatile AttentionProcessor processor = LinearKeyValueProcessor.INSTANCE;
   private String path = "";
+  private volatile AttentionSlicing slicing = AttentionSlicing.AUTO;
 
   /**
    * @param queryDim width of the query input
@@ -47,6 +53,15 @@ public final class Attention extends Module {
     this.processor = java.util.Objects.requireNonNull(processor, "processor");
   }
 
+  public AttentionSlicing attentionSlicing() {
+    return slicing;
+  }
+
+  @Override
+  public void setAttentionSlicing(AttentionSlicing slicing) {
+    this.slicing = java.util.Objects.requireNonNull(slicing, "slicing");
+  }
+
   /** This layer's dotted module path in its model, e.g. {@code down_blocks.0...attn2}. */
   public String path() {
     return path;
@@ -63,30 +78,59 @@ public final class Attention extends Module {
 
   /** Self-attention: x (B, N, queryDim) → (B, N, queryDim). */
   public NDArray forward(NDArray x) {
-    return forward(x, keyValue(x, x));
+    try (BlockScope s = BlockScope.open(x)) {
+      return s.keep(forward(x, keyValue(x, x)));
+    }
   }
 
   /** Attention of x (B, N, queryDim) over precomputed K/V (B, T, C) → (B, N, queryDim). */
   public NDArray forward(NDArray x, KeyValue kv) {
-    return toOut.get(0).forward(scaledDotProduct(toQ.forward(x), kv.key(), kv.value(), heads, headDim));
+    try (BlockScope s = BlockScope.open(x)) {
+      return s.keep(toOut.get(0).forward(scaledDotProduct(toQ.forward(x), kv.key(), kv.value(), heads, headDim, slicing)));
+    }
+  }
+
+  /** {@link #scaledDotProduct(NDArray, NDArray, NDArray, int, int, AttentionSlicing)} unsliced. */
+  public static NDArray scaledDotProduct(NDArray query, NDArray key, NDArray value, int heads, int headDim) {
+    return scaledDotProduct(query, key, value, heads, headDim, AttentionSlicing.NONE);
   }
 
   /**
    * softmax(Q K' / sqrt(Dh)) V per head, with Q (B, N, C), K and V (B, T, C) → (B, N, C). DJL has
-   * no fused attention; matMul broadcasts over (B, H).
+   * no fused attention; matMul broadcasts over (B, H). When the (B, H, N, T) scores exceed the
+   * slicing budget, queries go in chunks (each row's softmax still sees every key), so at most
+   * one chunk's scores and probabilities exist at a time.
    */
-  public static NDArray scaledDotProduct(NDArray query, NDArray key, NDArray value, int heads, int headDim) {
+  public static NDArray scaledDotProduct(NDArray query, NDArray key, NDArray value, int heads, int headDim, AttentionSlicing slicing) {
     float scale = (float) (1.0 / Math.sqrt(headDim));
-    NDArray q = splitHeads(query, heads, headDim); // (B, H, N, Dh)
-    NDArray k = splitHeads(key, heads, headDim); // (B, H, T, Dh)
-    NDArray v = splitHeads(value, heads, headDim); // (B, H, T, Dh)
-    NDArray scores = org.perfusionjobs.engine.nn.Scalars.mul(q, scale).matMul(k.transpose(0, 1, 3, 2)); // (B, H, N, T)
-    NDArray out = scores.softmax(-1).matMul(v); // (B, H, N, Dh)
+    long b = query.getShape().get(0);
+    long n = query.getShape().get(1);
+    long t = key.getShape().get(1);
     // QK' and PV: two (N x T x Dh) products per head.
-    org.perfusionjobs.engine.nn.FlopCounter.addMultiplyAdds(2 * scores.size() * headDim);
-    long b = out.getShape().get(0);
-    long n = out.getShape().get(2);
-    return out.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
+    org.perfusionjobs.engine.nn.FlopCounter.addMultiplyAdds(2 * b * heads * n * t * headDim);
+    long chunk = slicing.queryChunk(b * heads, n, t, query.getDataType().getNumOfBytes());
+    try (BlockScope s = BlockScope.open(query, key, value)) {
+      NDArray q = Scalars.mul(splitHeads(query, heads, headDim), scale); // (B, H, N, Dh)
+      NDArray kT = splitHeads(key, heads, headDim).transpose(0, 1, 3, 2); // (B, H, Dh, T)
+      NDArray v = splitHeads(value, heads, headDim); // (B, H, T, Dh)
+      NDArray out; // (B, H, N, Dh)
+      if (chunk >= n) {
+        out = q.matMul(kT).softmax(-1).matMul(v);
+      } else {
+        NDList parts = new NDList();
+        for (long start = 0; start < n; start += chunk) {
+          long end = Math.min(n, start + chunk);
+          NDArray qc = q.get(new NDIndex(":, :, {}:{}", start, end));
+          try (BlockScope c = BlockScope.open(qc)) {
+            parts.add(c.keep(qc.matMul(kT).softmax(-1).matMul(v))); // (B, H, chunk, Dh)
+          }
+          BlockScope.release(qc);
+        }
+        out = NDArrays.concat(parts, 2);
+        parts.forEach(BlockScope::release);
+      }
+      return s.keep(out.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim));
+    }
   }
 
   private static NDArray splitHeads(NDArray x, int heads, int headDim) {

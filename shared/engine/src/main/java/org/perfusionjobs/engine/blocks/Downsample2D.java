@@ -1,6 +1,7 @@
 package org.perfusionjobs.engine.blocks;
 
 import ai.djl.ndarray.NDArray;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.Module;
 
@@ -19,10 +20,12 @@ public final class Downsample2D extends Module {
 
   /** x: (B, C, H, W) → (B, Cout, ceil(H/2), ceil(W/2)). */
   public NDArray forward(NDArray x) {
-    if (padding == 0) {
-      // pad spec is (last-axis before, after, second-to-last before, after, ...)
-      x = x.pad(new ai.djl.ndarray.types.Shape(0, 1, 0, 1), 0);
+    if (padding != 0) {
+      return conv.forward(x);
     }
-    return conv.forward(x);
+    try (BlockScope s = BlockScope.open(x)) {
+      // pad spec is (last-axis before, after, second-to-last before, after, ...)
+      return s.keep(conv.forward(x.pad(new ai.djl.ndarray.types.Shape(0, 1, 0, 1), 0)));
+    }
   }
 }

@@ -2,6 +2,9 @@ package org.perfusionjobs.engine.blocks;
 
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.nn.Activations;
+import static org.perfusionjobs.engine.nn.BlockScope.consume;
+
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.GroupNorm;
 import org.perfusionjobs.engine.nn.Linear;
@@ -42,16 +45,23 @@ public final class ResnetBlock2D extends Module {
    * @return (B, Cout, H, W)
    */
   public NDArray forward(NDArray x, NDArray temb) {
-    NDArray h = conv1.forward(Activations.silu(norm1.forward(x)));
-    if (timeEmbProj != null) {
-      if (temb == null) {
-        throw new IllegalArgumentException("ResnetBlock2D with time_emb_proj needs a time embedding");
-      }
-      NDArray t = timeEmbProj.forward(Activations.silu(temb));
-      h = h.add(t.expandDims(-1).expandDims(-1));
+    if (timeEmbProj != null && temb == null) {
+      throw new IllegalArgumentException("ResnetBlock2D with time_emb_proj needs a time embedding");
     }
-    h = conv2.forward(Activations.silu(norm2.forward(h)));
-    NDArray skip = convShortcut == null ? x : convShortcut.forward(x);
-    return skip.add(h);
+    // Each temporary is released as soon as it is used: at VAE resolutions one is 128-256 MB.
+    try (BlockScope s = BlockScope.open(x, temb)) {
+      NDArray h = consume(consume(norm1.forward(x), Activations::silu), conv1::forward);
+      if (timeEmbProj != null) {
+        NDArray t = timeEmbProj.forward(Activations.silu(temb));
+        h = consume(h, a -> a.add(t.expandDims(-1).expandDims(-1)));
+      }
+      h = consume(consume(consume(h, norm2::forward), Activations::silu), conv2::forward);
+      NDArray skip = convShortcut == null ? x : convShortcut.forward(x);
+      NDArray out = consume(h, skip::add);
+      if (skip != x) {
+        BlockScope.release(skip);
+      }
+      return s.keep(out);
+    }
   }
 }

@@ -2,6 +2,7 @@ package org.perfusionjobs.engine.blocks;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.Module;
 
@@ -19,12 +20,14 @@ public final class Upsample2D extends Module {
    * @return (B, Cout, outH, outW)
    */
   public NDArray forward(NDArray x, long outH, long outW) {
-    NDArray up = x.repeat(2, 2).repeat(3, 2);
-    // For a target of 2n-1, torch's nearest index floor(i*n/(2n-1)) equals repeat-then-crop.
-    if (up.getShape().get(2) != outH || up.getShape().get(3) != outW) {
-      up = up.get(new NDIndex(":, :, :{}, :{}", outH, outW));
+    try (BlockScope s = BlockScope.open(x)) {
+      NDArray up = BlockScope.consume(x.repeat(2, 2), r -> r.repeat(3, 2));
+      // For a target of 2n-1, torch's nearest index floor(i*n/(2n-1)) equals repeat-then-crop.
+      if (up.getShape().get(2) != outH || up.getShape().get(3) != outW) {
+        up = up.get(new NDIndex(":, :, :{}, :{}", outH, outW));
+      }
+      return s.keep(conv.forward(up));
     }
-    return conv.forward(up);
   }
 
   public NDArray forward(NDArray x) {

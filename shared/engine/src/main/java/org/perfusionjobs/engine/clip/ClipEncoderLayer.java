@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.clip;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import java.util.function.UnaryOperator;
 import org.perfusionjobs.engine.nn.ActivationProbe;
@@ -29,12 +30,14 @@ public final class ClipEncoderLayer extends Module {
 
   /** x: (B, T, D); causalMask: (T, T) additive. */
   NDArray forward(NDArray x, NDArray causalMask) {
-    NDArray a = selfAttn.forward(layerNorm1.forward(x), causalMask);
-    ActivationProbe.record(path + ".self_attn", a);
-    x = x.add(a);
-    NDArray f = mlp.forward(layerNorm2.forward(x));
-    ActivationProbe.record(path + ".mlp", f);
-    return x.add(f);
+    try (BlockScope s = BlockScope.open(x, causalMask)) {
+      NDArray a = selfAttn.forward(layerNorm1.forward(x), causalMask);
+      ActivationProbe.record(path + ".self_attn", a);
+      NDArray h = x.add(a);
+      NDArray f = mlp.forward(layerNorm2.forward(h));
+      ActivationProbe.record(path + ".mlp", f);
+      return s.keep(h.add(f));
+    }
   }
 
   /** CLIP attention: q/k/v/out projections with biases, q scaled by 1/sqrt(head), causal. */

@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.clip;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -76,8 +77,13 @@ public final class ClipTextModel extends Module {
     x = x.add(tm.embeddings.positionEmbedding.forward(positions));
     ActivationProbe.record("hidden_states.0", x);
     NDArray mask = causalMask(x.getManager(), t, x.getDataType(), x.getDevice());
+    NDArray input = x;
     for (int i = 0; i < tm.encoder.layers.size(); i++) {
-      x = tm.encoder.layers.get(i).forward(x, mask);
+      NDArray next = tm.encoder.layers.get(i).forward(x, mask);
+      if (x != input) {
+        BlockScope.release(x); // a layer's output, dead once the next layer has run
+      }
+      x = next;
       ActivationProbe.record("hidden_states." + (i + 1), x);
     }
     return tm.finalLayerNorm.forward(x);

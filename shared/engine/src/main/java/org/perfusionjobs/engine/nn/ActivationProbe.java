@@ -1,11 +1,14 @@
 package org.perfusionjobs.engine.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import java.util.function.BiConsumer;
 
 /**
  * Optional capture of intermediate activations by module path, for comparing a port with its
- * reference stage by stage. Off unless a sink is installed on the calling thread.
+ * reference stage by stage. Off unless a sink is installed on the calling thread. The sink receives
+ * a copy owned by the caller's manager, since the engine frees its intermediates as soon as they
+ * are dead ({@link BlockScope}).
  */
 public final class ActivationProbe {
   private static final ThreadLocal<BiConsumer<String, NDArray>> SINK = new ThreadLocal<>();
@@ -26,6 +29,11 @@ public final class ActivationProbe {
   public static void record(String path, NDArray value) {
     BiConsumer<String, NDArray> sink = SINK.get();
     if (sink != null) {
+      value = value.duplicate();
+      NDManager outside = BlockScope.outermost();
+      if (outside != null) {
+        value.attach(outside);
+      }
       sink.accept(path, value);
     }
   }

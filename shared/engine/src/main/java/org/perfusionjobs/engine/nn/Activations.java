@@ -8,7 +8,7 @@ public final class Activations {
 
   /** SiLU / swish: x * sigmoid(x). */
   public static NDArray silu(NDArray x) {
-    return x.mul(ai.djl.nn.Activation.sigmoid(x));
+    return BlockScope.consume(ai.djl.nn.Activation.sigmoid(x), x::mul);
   }
 
   /** Exact (erf) GELU, as torch.nn.functional.gelu with approximate='none'. */

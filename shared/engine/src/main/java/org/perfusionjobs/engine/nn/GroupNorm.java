@@ -50,10 +50,14 @@ public final class GroupNorm extends Module {
     NDArray[] unit = unitAffine(groupSize, x);
     NDArray normed =
         ai.djl.nn.norm.LayerNorm.layerNorm(grouped, new Shape(groupSize), unit[0], unit[1], eps)
-            .singletonOrThrow()
-            .reshape(shape);
+            .singletonOrThrow();
+    if (grouped != x) {
+      BlockScope.release(grouped);
+    }
     NDArray[] affine = affine(shape.dimension());
-    return normed.mul(affine[0]).add(affine[1]);
+    // Each temporary is as large as x: release it as soon as the next op has used it.
+    NDArray scaled = BlockScope.consume(BlockScope.consume(normed, n -> n.reshape(shape)), n -> n.mul(affine[0]));
+    return BlockScope.consume(scaled, n -> n.add(affine[1]));
   }
 
   // Gain and bias reshaped to (1, C, 1, ...), cached per rank: a reshape made per call would land

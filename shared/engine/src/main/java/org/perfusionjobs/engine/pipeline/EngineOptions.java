@@ -3,20 +3,35 @@ package org.perfusionjobs.engine.pipeline;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
+import org.perfusionjobs.engine.attention.AttentionSlicing;
 
 /**
  * Where and in which precision the model runs. fp32 on CPU is the default; fp16 is for GPUs (most
  * CPU kernels have no half-precision path). Checkpoints in either precision load into either.
+ *
+ * @param attentionSlicing how much of an attention score matrix may exist at once (default {@link
+ *     AttentionSlicing#AUTO}: queries in chunks when the scores exceed 64 MiB; equal to the full
+ *     computation within fp32 rounding)
  */
-public record EngineOptions(DataType dtype, Device device) {
+public record EngineOptions(DataType dtype, Device device, AttentionSlicing attentionSlicing) {
+
+  public EngineOptions(DataType dtype, Device device) {
+    this(dtype, device, AttentionSlicing.AUTO);
+  }
 
   public EngineOptions {
+    java.util.Objects.requireNonNull(attentionSlicing, "attentionSlicing");
     if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
       throw new IllegalArgumentException("precision " + dtype + " is not supported (fp32, fp16)");
     }
     if (dtype == DataType.FLOAT16 && !device.isGpu()) {
       throw new IllegalArgumentException("precision fp16 needs a GPU device, got " + device + "; use fp32 on CPU");
     }
+  }
+
+  /** These options with another attention slicing, e.g. {@code AttentionSlicing.parse("32MiB")}. */
+  public EngineOptions withAttentionSlicing(AttentionSlicing slicing) {
+    return new EngineOptions(dtype, device, slicing);
   }
 
   public static EngineOptions cpu() {

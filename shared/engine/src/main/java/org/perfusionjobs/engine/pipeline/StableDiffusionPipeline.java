@@ -76,6 +76,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
       UNet2DConditionModel unet = UNet2DConditionModel.load(folder.unet(), manager, options.dtype(), options.device());
       AutoencoderKL vae = AutoencoderKL.load(folder.vae(), manager, options.dtype(), options.device());
       checkCompatible(folder, tokenizer, text, unet, vae);
+      options.attentionSlicing().applyTo(unet);
+      options.attentionSlicing().applyTo(vae);
       return new StableDiffusionPipeline(manager, options, folder, tokenizer, text, unet, vae, scheduler);
     } catch (IOException | RuntimeException e) {
       manager.close();

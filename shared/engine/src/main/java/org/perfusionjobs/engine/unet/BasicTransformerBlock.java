@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.attention.KeyValue;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.attention.Attention;
@@ -33,12 +35,16 @@ public final class BasicTransformerBlock extends Module {
 
   /** x: (B, N, C) → (B, N, C). */
   public NDArray forward(NDArray x, Conditioning cond) {
-    NDArray a1 = attn1.forward(norm1.forward(x));
-    ActivationProbe.record(path + ".attn1", a1);
-    x = x.add(a1);
-    NDArray a2 = attn2.forward(norm2.forward(x), cond.keyValue(attn2));
-    ActivationProbe.record(path + ".attn2", a2);
-    x = x.add(a2);
-    return x.add(ff.forward(norm3.forward(x)));
+    // K/V come from the request's cache, made outside this block's scope so they outlive it.
+    KeyValue kv = cond.keyValue(attn2);
+    try (BlockScope s = BlockScope.open(x)) {
+      NDArray a1 = attn1.forward(norm1.forward(x));
+      ActivationProbe.record(path + ".attn1", a1);
+      NDArray h = x.add(a1);
+      NDArray a2 = attn2.forward(norm2.forward(h), kv);
+      ActivationProbe.record(path + ".attn2", a2);
+      h = h.add(a2);
+      return s.keep(h.add(ff.forward(norm3.forward(h))));
+    }
   }
 }

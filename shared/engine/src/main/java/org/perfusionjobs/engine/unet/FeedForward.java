@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import org.perfusionjobs.engine.nn.Activations;
@@ -26,9 +27,14 @@ public final class FeedForward extends Module {
 
   /** x: (B, N, C) → (B, N, C). */
   public NDArray forward(NDArray x) {
-    NDArray h = proj.forward(x);
-    NDList parts = h.split(2, h.getShape().dimension() - 1);
-    return out.forward(parts.get(0).mul(Activations.gelu(parts.get(1))));
+    try (BlockScope s = BlockScope.open(x)) {
+      NDArray h = proj.forward(x); // (B, N, 8C): the largest array of the block
+      NDList parts = h.split(2, h.getShape().dimension() - 1);
+      NDArray gated = BlockScope.consume(Activations.gelu(parts.get(1)), parts.get(0)::mul);
+      BlockScope.release(h);
+      parts.forEach(BlockScope::release);
+      return s.keep(BlockScope.consume(gated, out::forward));
+    }
   }
 
   static final class Geglu extends Module {

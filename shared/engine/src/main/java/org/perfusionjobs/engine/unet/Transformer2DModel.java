@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import org.perfusionjobs.engine.attention.Conditioning;
@@ -39,20 +40,24 @@ public final class Transformer2DModel extends Module {
     long c = s.get(1);
     long h = s.get(2);
     long w = s.get(3);
-    NDArray t = norm.forward(x);
-    if (linearProjection) {
-      t = ((Linear) projIn).forward(t.transpose(0, 2, 3, 1).reshape(b, h * w, c));
-    } else {
-      t = ((Conv2d) projIn).forward(t).transpose(0, 2, 3, 1).reshape(b, h * w, c);
+    try (BlockScope scope = BlockScope.open(x)) {
+      NDArray t = norm.forward(x);
+      if (linearProjection) {
+        t = ((Linear) projIn).forward(t.transpose(0, 2, 3, 1).reshape(b, h * w, c));
+      } else {
+        t = ((Conv2d) projIn).forward(t).transpose(0, 2, 3, 1).reshape(b, h * w, c);
+      }
+      for (BasicTransformerBlock block : transformerBlocks) {
+        NDArray next = block.forward(t, cond);
+        BlockScope.release(t); // made in this scope and dead now
+        t = next;
+      }
+      if (linearProjection) {
+        t = ((Linear) projOut).forward(t).reshape(b, h, w, c).transpose(0, 3, 1, 2);
+      } else {
+        t = ((Conv2d) projOut).forward(t.reshape(b, h, w, c).transpose(0, 3, 1, 2));
+      }
+      return scope.keep(t.add(x));
     }
-    for (BasicTransformerBlock block : transformerBlocks) {
-      t = block.forward(t, cond);
-    }
-    if (linearProjection) {
-      t = ((Linear) projOut).forward(t).reshape(b, h, w, c).transpose(0, 3, 1, 2);
-    } else {
-      t = ((Conv2d) projOut).forward(t.reshape(b, h, w, c).transpose(0, 3, 1, 2));
-    }
-    return t.add(x);
   }
 }

@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -130,32 +131,43 @@ public final class UNet2DConditionModel extends Module {
     if (cond.batchSize() != b) {
       throw new IllegalArgumentException("latents batch " + b + " differs from text batch " + cond.batchSize());
     }
-    NDArray t = timestep.getShape().dimension() == 0 ? timestep.reshape(1).repeat(0, b) : timestep;
-    NDArray features = timeEmbedding.project(t);
-    ActivationProbe.record("time_proj", features);
-    NDArray temb = timeEmbedding.embed(features.toType(sample.getDataType(), false));
-    ActivationProbe.record("time_embedding", temb);
+    // One scope for the whole pass: the skips and block outputs live in it and are closed as
+    // soon as the up path has consumed them (see UNetUpBlock), each block frees its own
+    // intermediates, and only the prediction leaves.
+    try (BlockScope s = BlockScope.open(sample, timestep)) {
+      NDArray t = timestep.getShape().dimension() == 0 ? timestep.reshape(1).repeat(0, b) : timestep;
+      NDArray features = timeEmbedding.project(t);
+      ActivationProbe.record("time_proj", features);
+      NDArray temb = timeEmbedding.embed(features.toType(sample.getDataType(), false));
+      ActivationProbe.record("time_embedding", temb);
 
-    NDArray x = convIn.forward(sample);
-    ActivationProbe.record("conv_in", x);
-    List<NDArray> skips = new ArrayList<>();
-    skips.add(x);
-    for (int i = 0; i < downBlocks.size(); i++) {
-      x = downBlocks.get(i).forward(x, temb, cond, skips);
-      ActivationProbe.record("down_blocks." + i, x);
+      NDArray x = convIn.forward(sample);
+      ActivationProbe.record("conv_in", x);
+      List<NDArray> skips = new ArrayList<>();
+      skips.add(x);
+      for (int i = 0; i < downBlocks.size(); i++) {
+        x = downBlocks.get(i).forward(x, temb, cond, skips);
+        ActivationProbe.record("down_blocks." + i, x);
+      }
+      NDArray mid = midBlock.forward(x, temb, cond);
+      NDArray last = x;
+      if (skips.stream().noneMatch(k -> k == last)) {
+        BlockScope.release(x);
+      }
+      x = mid;
+      ActivationProbe.record("mid_block", x);
+      for (int i = 0; i < upBlocks.size(); i++) {
+        UNetUpBlock up = upBlocks.get(i);
+        int remaining = skips.size() - up.resnets.size();
+        long outH = remaining > 0 ? skips.get(remaining - 1).getShape().get(2) : x.getShape().get(2) * 2;
+        long outW = remaining > 0 ? skips.get(remaining - 1).getShape().get(3) : x.getShape().get(3) * 2;
+        x = up.forward(x, temb, cond, skips, outH, outW);
+        ActivationProbe.record("up_blocks." + i, x);
+      }
+      NDArray normed = convNormOut.forward(x);
+      BlockScope.release(x);
+      ActivationProbe.record("conv_norm_out", normed);
+      return s.keep(convOut.forward(Activations.silu(normed)));
     }
-    x = midBlock.forward(x, temb, cond);
-    ActivationProbe.record("mid_block", x);
-    for (int i = 0; i < upBlocks.size(); i++) {
-      UNetUpBlock up = upBlocks.get(i);
-      int remaining = skips.size() - up.resnets.size();
-      long outH = remaining > 0 ? skips.get(remaining - 1).getShape().get(2) : x.getShape().get(2) * 2;
-      long outW = remaining > 0 ? skips.get(remaining - 1).getShape().get(3) : x.getShape().get(3) * 2;
-      x = up.forward(x, temb, cond, skips, outH, outW);
-      ActivationProbe.record("up_blocks." + i, x);
-    }
-    x = convNormOut.forward(x);
-    ActivationProbe.record("conv_norm_out", x);
-    return convOut.forward(Activations.silu(x));
   }
 }

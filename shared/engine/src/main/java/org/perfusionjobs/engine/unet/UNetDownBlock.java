@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import java.util.List;
@@ -42,7 +43,9 @@ public abstract class UNetDownBlock extends Module {
       x = resnets.get(i).forward(x, temb);
       ActivationProbe.record(path + ".resnets." + i, x);
       if (!attentions.isEmpty()) {
-        x = attentions.get(i).forward(x, cond);
+        NDArray r = x;
+        x = attentions.get(i).forward(r, cond);
+        BlockScope.release(r); // the resnet's output is no skip when an attention follows
         ActivationProbe.record(path + ".attentions." + i, x);
       }
       skips.add(x);

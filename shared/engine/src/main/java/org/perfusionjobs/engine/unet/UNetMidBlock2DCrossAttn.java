@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.attention.Conditioning;
@@ -21,9 +22,13 @@ public final class UNetMidBlock2DCrossAttn extends Module {
   }
 
   NDArray forward(NDArray x, NDArray temb, Conditioning cond) {
-    x = resnets.get(0).forward(x, temb);
-    x = attentions.get(0).forward(x, cond);
-    ActivationProbe.record("mid_block.attentions.0", x);
-    return resnets.get(1).forward(x, temb);
+    // Called by the UNet's forward only, with its own x: each intermediate is dead once used.
+    NDArray r = resnets.get(0).forward(x, temb);
+    NDArray a = attentions.get(0).forward(r, cond);
+    BlockScope.release(r);
+    ActivationProbe.record("mid_block.attentions.0", a);
+    NDArray out = resnets.get(1).forward(a, temb);
+    BlockScope.release(a);
+    return out;
   }
 }

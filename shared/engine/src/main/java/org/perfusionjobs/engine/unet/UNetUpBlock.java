@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.unet;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import java.util.List;
@@ -47,17 +48,26 @@ public abstract class UNetUpBlock extends Module {
    * @param outH height after upsampling (the next skip's height, so odd sizes come back exactly)
    */
   NDArray forward(NDArray x, NDArray temb, Conditioning cond, List<NDArray> skips, long outH, long outW) {
+    // x and the skips were made by the UNet's forward; each is dead once consumed here.
     for (int i = 0; i < resnets.size(); i++) {
       NDArray skip = skips.remove(skips.size() - 1);
-      x = resnets.get(i).forward(x.concat(skip, 1), temb);
+      NDArray joined = x.concat(skip, 1);
+      BlockScope.release(x);
+      BlockScope.release(skip);
+      x = resnets.get(i).forward(joined, temb);
+      BlockScope.release(joined);
       ActivationProbe.record(path + ".resnets." + i, x);
       if (!attentions.isEmpty()) {
-        x = attentions.get(i).forward(x, cond);
+        NDArray r = x;
+        x = attentions.get(i).forward(r, cond);
+        BlockScope.release(r);
         ActivationProbe.record(path + ".attentions." + i, x);
       }
     }
     if (!upsamplers.isEmpty()) {
-      x = upsamplers.get(0).forward(x, outH, outW);
+      NDArray r = x;
+      x = upsamplers.get(0).forward(r, outH, outW);
+      BlockScope.release(r);
     }
     return x;
   }

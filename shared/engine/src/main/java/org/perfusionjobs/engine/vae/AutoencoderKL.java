@@ -73,7 +73,9 @@ public final class AutoencoderKL extends Module {
   public NDArray decode(NDArray latents) {
     NDArray z = postQuantConv.forward(latents);
     ActivationProbe.record("decode.post_quant_conv", z);
-    return decoder.forward(z);
+    NDArray image = decoder.forward(z);
+    org.perfusionjobs.engine.nn.BlockScope.release(z);
+    return image;
   }
 
   /** Image (B, 3, H, W) in [-1, 1] → the latent Gaussian (unscaled). */

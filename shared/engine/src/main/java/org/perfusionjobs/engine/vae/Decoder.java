@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.vae;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -40,13 +41,23 @@ public final class Decoder extends Module {
   }
 
   NDArray forward(NDArray z) {
-    NDArray x = midBlock.forward(convIn.forward(z));
-    ActivationProbe.record("decode.decoder.mid_block", x);
-    for (VaeBlock up : upBlocks) {
-      x = up.forward(x);
+    // Each stage's output is dead once the next has run (the blocks free their own inside).
+    try (BlockScope s = BlockScope.open(z)) {
+      NDArray in = convIn.forward(z);
+      NDArray x = midBlock.forward(in);
+      BlockScope.release(in);
+      ActivationProbe.record("decode.decoder.mid_block", x);
+      for (VaeBlock up : upBlocks) {
+        NDArray next = up.forward(x);
+        BlockScope.release(x);
+        x = next;
+      }
+      NDArray normed = convNormOut.forward(x);
+      BlockScope.release(x);
+      ActivationProbe.record("decode.decoder.conv_norm_out", normed);
+      NDArray act = Activations.silu(normed);
+      BlockScope.release(normed);
+      return s.keep(convOut.forward(act));
     }
-    x = convNormOut.forward(x);
-    ActivationProbe.record("decode.decoder.conv_norm_out", x);
-    return convOut.forward(Activations.silu(x));
   }
 }

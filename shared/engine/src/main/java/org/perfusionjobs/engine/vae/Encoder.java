@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.vae;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import java.util.List;
 import org.perfusionjobs.engine.nn.ActivationProbe;
@@ -33,14 +34,24 @@ public final class Encoder extends Module {
     this.convOut = child("conv_out", new Conv2d(ch.get(n - 1), 2 * cfg.latentChannels(), 3, 1, 1));
   }
 
-  NDArray forward(NDArray x) {
-    x = convIn.forward(x);
-    for (int i = 0; i < downBlocks.size(); i++) {
-      x = downBlocks.get(i).forward(x);
-      ActivationProbe.record("encode.encoder.down_blocks." + i, x);
+  NDArray forward(NDArray image) {
+    // Each stage's output is dead once the next has run (the blocks free their own inside).
+    try (BlockScope s = BlockScope.open(image)) {
+      NDArray x = convIn.forward(image);
+      for (int i = 0; i < downBlocks.size(); i++) {
+        NDArray next = downBlocks.get(i).forward(x);
+        BlockScope.release(x);
+        x = next;
+        ActivationProbe.record("encode.encoder.down_blocks." + i, x);
+      }
+      NDArray mid = midBlock.forward(x);
+      BlockScope.release(x);
+      ActivationProbe.record("encode.encoder.mid_block", mid);
+      NDArray normed = convNormOut.forward(mid);
+      BlockScope.release(mid);
+      NDArray act = Activations.silu(normed);
+      BlockScope.release(normed);
+      return s.keep(convOut.forward(act));
     }
-    x = midBlock.forward(x);
-    ActivationProbe.record("encode.encoder.mid_block", x);
-    return convOut.forward(Activations.silu(convNormOut.forward(x)));
   }
 }

@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.vae;
 
+import org.perfusionjobs.engine.attention.AttentionSlicing;
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.nn.GroupNorm;
@@ -12,13 +14,14 @@ import org.perfusionjobs.engine.nn.ModuleList;
  * (eps 1e-6), {@code to_q/to_k/to_v} and {@code to_out.0} with biases, residual. Legend: B batch,
  * C channels, N = H*W positions.
  */
-public final class MidBlockAttention extends Module {
+public final class MidBlockAttention extends Module implements AttentionSlicing.Settable {
   public final GroupNorm groupNorm; // (C)
   public final Linear toQ; // (C, C)
   public final Linear toK; // (C, C)
   public final Linear toV; // (C, C)
   public final Linear toOut; // (C, C): to_out.0
   private final int channels;
+  private volatile AttentionSlicing slicing = AttentionSlicing.AUTO;
 
   MidBlockAttention(int channels, int groups) {
     this.channels = channels;
@@ -35,9 +38,20 @@ public final class MidBlockAttention extends Module {
     long b = x.getShape().get(0);
     long h = x.getShape().get(2);
     long w = x.getShape().get(3);
-    NDArray t = groupNorm.forward(x).reshape(b, channels, h * w).transpose(0, 2, 1); // (B, N, C)
-    NDArray a = Attention.scaledDotProduct(toQ.forward(t), toK.forward(t), toV.forward(t), 1, channels);
-    NDArray out = toOut.forward(a).transpose(0, 2, 1).reshape(b, channels, h, w);
-    return out.add(x);
+    try (BlockScope s = BlockScope.open(x)) {
+      NDArray t = groupNorm.forward(x).reshape(b, channels, h * w).transpose(0, 2, 1); // (B, N, C)
+      NDArray a = Attention.scaledDotProduct(toQ.forward(t), toK.forward(t), toV.forward(t), 1, channels, slicing);
+      NDArray out = toOut.forward(a).transpose(0, 2, 1).reshape(b, channels, h, w);
+      return s.keep(out.add(x));
+    }
+  }
+
+  public AttentionSlicing attentionSlicing() {
+    return slicing;
+  }
+
+  @Override
+  public void setAttentionSlicing(AttentionSlicing slicing) {
+    this.slicing = java.util.Objects.requireNonNull(slicing, "slicing");
   }
 }

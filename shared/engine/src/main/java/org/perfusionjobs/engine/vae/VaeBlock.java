@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.vae;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.blocks.Downsample2D;
 import org.perfusionjobs.engine.blocks.ResnetBlock2D;
@@ -40,16 +41,25 @@ public final class VaeBlock extends Module {
     return new VaeBlock(in, out, layers, groups, false, upsample);
   }
 
+  /** Releases its own intermediates as it goes; the caller's x is left alone. */
   NDArray forward(NDArray x) {
+    NDArray input = x;
     for (ResnetBlock2D r : resnets) {
-      x = r.forward(x, null);
+      x = next(input, x, r.forward(x, null));
     }
     if (!downsamplers.isEmpty()) {
-      x = downsamplers.get(0).forward(x);
+      x = next(input, x, downsamplers.get(0).forward(x));
     }
     if (!upsamplers.isEmpty()) {
-      x = upsamplers.get(0).forward(x);
+      x = next(input, x, upsamplers.get(0).forward(x));
     }
     return x;
+  }
+
+  private static NDArray next(NDArray input, NDArray previous, NDArray result) {
+    if (previous != input) {
+      BlockScope.release(previous);
+    }
+    return result;
   }
 }

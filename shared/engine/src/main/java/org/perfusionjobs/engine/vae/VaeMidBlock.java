@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.vae;
 
+import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.blocks.ResnetBlock2D;
 import org.perfusionjobs.engine.nn.Module;
@@ -19,6 +20,11 @@ public final class VaeMidBlock extends Module {
   }
 
   NDArray forward(NDArray x) {
-    return resnets.get(1).forward(attentions.get(0).forward(resnets.get(0).forward(x, null)), null);
+    NDArray r = resnets.get(0).forward(x, null);
+    NDArray a = attentions.get(0).forward(r);
+    BlockScope.release(r);
+    NDArray out = resnets.get(1).forward(a, null);
+    BlockScope.release(a);
+    return out;
   }
 }

@@ -14,6 +14,25 @@ import org.perfusionjobs.world.SceneObject;
 import org.perfusionjobs.world.Size;
 
 class ConceptImagesTest {
+  /** The demo concept's images, now written through ConceptImages, are the shipped ones pixel for pixel (the world renders as before). */
+  @Test
+  void theDemoConceptsImagesAreTheShippedOnes(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path shipped = java.nio.file.Path.of(System.getProperty("perfusion.models", "models"), "world-v1", "concepts", "demo");
+    List<java.nio.file.Path> written = org.perfusionjobs.evaluator.prompts.DemoConcept.write(dir);
+    assertEquals(5, written.size());
+    for (int i = 0; i < 5; i++) {
+      for (String name : List.of("concept_" + i + ".png", "concept_" + i + "_mask.png")) {
+        java.awt.image.BufferedImage a = javax.imageio.ImageIO.read(shipped.resolve(name).toFile());
+        java.awt.image.BufferedImage b = javax.imageio.ImageIO.read(dir.resolve(name).toFile());
+        for (int y = 0; y < 64; y++) {
+          for (int x = 0; x < 64; x++) {
+            assertEquals(a.getRGB(x, y), b.getRGB(x, y), name + " at " + x + "," + y);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void fiveImagesVaryCellSizeAndBackgroundAndAvoidWhiteForAPattern() {
     ConceptSpec spec = ConceptSpec.parse("shape=heart,colour=blue,pattern=dots");

@@ -82,7 +82,7 @@ final class EvalCommand implements Callable<Integer> {
   Path promptsFile;
 
   @Option(names = "--json", description = "print {\"images\", \"fidelity\", \"exactCount\", \"alignment\", \"composition\"} as one JSON line last on stdout"
-      + " (several betas: {\"runs\": [...]} with each run's \"beta\")")
+      + " (several betas: {\"runs\": [...]}, each with its \"beta\")")
   boolean json;
 
   @Option(names = "--concept-word", description = "the word the concept prompts use (default: the concept's placeholder);"
@@ -208,7 +208,7 @@ final class EvalCommand implements Callable<Integer> {
       err.printf("report -> %s%n", out.resolve("report.json"));
     }
     if (json) {
-      Object line = figures.size() == 1 && figures.get(0).get("beta") == null ? figures.get(0) : Map.of("runs", figures);
+      Object line = figures.size() == 1 ? figures.get(0) : Map.of("runs", figures); // one run: its figures (and its beta if one was given)
       stdout.println(Configs.json().writeValueAsString(line));
     }
     return 0;

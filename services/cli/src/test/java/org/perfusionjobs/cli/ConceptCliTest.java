@@ -152,12 +152,14 @@ class ConceptCliTest {
   void trainEvaluatorLearnsTheNamedPatterns() throws Exception {
     Path out = dir.resolve("evaluator");
     String[] r = run("train-evaluator", "--out", out.toString(), "--steps", "3", "--images-per-step", "4", "--test-images", "8",
-        "--patterns", "dots,ring", "--crowded-fraction", "0.25");
+        "--patterns", "dots,ring", "--crowded-fraction", "0.25", "--patterned-fraction", "0.5");
     assertEquals("0", r[0], r[2]);
     JsonNode config = Configs.json().readTree(out.resolve("config.json").toFile());
     assertEquals("[\"plain\",\"dots\",\"ring\"]", config.get("patterns").toString());
-    assertTrue(config.get("info").has("accuracy_fresh_world_with_patterns") && config.get("info").has("accuracy_fresh_crowded_3_to_4_objects"), config.toString());
-    assertTrue(config.get("info").get("command").asText().contains("--patterns dots,ring --crowded-fraction 0.25"), config.toString());
+    for (String check : new String[] {"accuracy_fresh_world_with_patterns", "accuracy_fresh_crowded_3_to_4_objects", "accuracy_fresh_every_object_patterned"}) {
+      assertTrue(config.get("info").has(check), check + " in " + config);
+    }
+    assertTrue(config.get("info").get("command").asText().contains("--patterns dots,ring --patterned-fraction 0.5 --crowded-fraction 0.25"), config.toString());
     String[] bad = run("train-evaluator", "--out", out.toString(), "--steps", "1", "--patterns", "plain");
     assertEquals("1", bad[0]);
     assertTrue(bad[2].contains("patterns"), bad[2]);

@@ -18,7 +18,13 @@ import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 import org.perfusionjobs.evaluator.Evaluator;
+import org.perfusionjobs.evaluator.concepts.ConceptSpec;
+import org.perfusionjobs.evaluator.concepts.ConceptSuite;
+import org.perfusionjobs.evaluator.concepts.SuiteConcept;
 import org.perfusionjobs.evaluator.prompts.Attribute;
+import org.perfusionjobs.evaluator.prompts.ConceptMetrics;
+import org.perfusionjobs.evaluator.prompts.PromptParser;
+import org.perfusionjobs.evaluator.prompts.PromptsFile;
 import org.perfusionjobs.evaluator.prompts.EvalPrompt;
 import org.perfusionjobs.evaluator.prompts.PromptRun;
 import org.perfusionjobs.evaluator.prompts.ObjectCountBreakdown;
@@ -64,8 +70,20 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--sampler", defaultValue = "ddim", description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
   String sampler;
 
-  @Option(names = "--concept", description = "Perfusion concept file: score the concept prompt set with it")
-  Path concept;
+  @Option(names = "--concept", description = "Perfusion concept file: score the concept prompt set with it; repeat for a second concept ({2} in --prompts-file)")
+  List<Path> concepts = new ArrayList<>();
+
+  @Option(names = "--expect", description = "what the concept looks like, one per --concept in order, e.g. shape=heart,colour=blue,pattern=dots"
+      + " (default: the suite concept of the same word, else the demo's red striped star)")
+  List<String> expects = new ArrayList<>();
+
+  @Option(names = "--prompts-file", description = "one prompt per line in the world's caption language, {} for the concept's word ({2}: the second's);"
+      + " blank lines and # comments skipped (default: the built-in prompt sets)")
+  Path promptsFile;
+
+  @Option(names = "--json", description = "print {\"images\", \"fidelity\", \"exactCount\", \"alignment\", \"composition\"} as one JSON line last on stdout"
+      + " (several betas: {\"runs\": [...]}, each with its \"beta\")")
+  boolean json;
 
   @Option(names = "--concept-word", description = "the word the concept prompts use (default: the concept's placeholder);"
       + " without --concept, e.g. 'star', measures what the base model draws from words alone")
@@ -88,17 +106,34 @@ final class EvalCommand implements Callable<Integer> {
     var err = spec.commandLine().getErr();
     var stdout = spec.commandLine().getOut();
     Path evalDir = evaluator != null ? evaluator : model.resolve("evaluator");
-    if (globalLock && concept == null) {
+    if (globalLock && concepts.isEmpty()) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
     }
-    Concept c = concept == null ? null : ConceptFile.read(concept);
+    if (expects.size() > Math.max(1, concepts.size())) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect: " + expects.size() + " given for " + concepts.size()
+          + " --concept; give one per concept, in the same order");
+    }
+    List<Concept> loaded = new ArrayList<>();
+    for (Path p : concepts) {
+      loaded.add(ConceptFile.read(p));
+    }
+    Concept c = loaded.isEmpty() ? null : loaded.get(0);
     String word = conceptWord != null ? conceptWord : c != null ? c.placeholder() : null;
-    List<EvalPrompt> set = word == null ? PromptSet.base(promptSeed, prompts) : PromptSet.concept(word, promptSeed, prompts);
+    List<PromptParser.Concept> named = new ArrayList<>();
+    for (int k = 0; k < Math.max(loaded.size(), word == null ? 0 : 1); k++) {
+      String w = k == 0 ? word : loaded.get(k).placeholder();
+      named.add(new PromptParser.Concept(w, expected(k, w)));
+    }
+    List<EvalPrompt> set = promptsFile != null ? PromptsFile.read(promptsFile, new PromptParser(named))
+        : word == null ? PromptSet.base(promptSeed, prompts) : PromptSet.concept(word, named.get(0).spec(), promptSeed, prompts);
     List<Float> runs = c == null || betas.isEmpty() ? java.util.Collections.singletonList(null) : betas;
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("model", model.toString());
-    report.put("prompt_set", word == null ? "base" : "concept '" + word + "'");
-    report.put("prompts", prompts);
+    report.put("prompt_set", promptsFile != null ? promptsFile.toString() : word == null ? "base" : "concept '" + word + "'");
+    report.put("prompts", set.size());
+    if (!named.isEmpty()) {
+      report.put("expect", named.stream().map(n -> n.word() + ": " + n.spec().text()).toList());
+    }
     report.put("prompt_seed", promptSeed);
     report.put("seed", seed);
     report.put("steps", steps);
@@ -108,9 +143,10 @@ final class EvalCommand implements Callable<Integer> {
       report.put("key_locking", globalLock ? "global" : "local");
     }
     List<Map<String, Object>> results = new ArrayList<>();
+    List<Map<String, Object>> figures = new ArrayList<>();
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu()); Evaluator ev = Evaluator.load(evalDir)) {
       for (Float beta : runs) {
-        List<ConceptUse> uses = c == null ? List.of() : List.of(new ConceptUse(c, beta, tau));
+        List<ConceptUse> uses = loaded.stream().map(x -> new ConceptUse(x, beta, tau)).toList();
         ProgressBar bar = new ProgressBar(err, beta == null ? "eval" : "eval beta " + beta);
         long t0 = System.nanoTime();
         PromptRun.Result r = PromptRun.run(sd, ev, set, new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock),
@@ -126,7 +162,15 @@ final class EvalCommand implements Callable<Integer> {
         }
         ObjectCountBreakdown byCount = ObjectCountBreakdown.of(set, r.found(), r.scores());
         byCount.summary().lines().forEach(line -> stdout.printf("%s%s%n", label, line));
+        ConceptMetrics metrics = ConceptMetrics.of(set, r.found(), r.scores());
+        stdout.printf("%s%s%n", label, metrics.summary());
         stdout.printf("%s%.2f s per image (%d steps, CFG %.1f)%n", label, r.secondsPerImage(), steps, guidance);
+        Map<String, Object> fig = new LinkedHashMap<>();
+        if (beta != null) {
+          fig.put("beta", beta);
+        }
+        fig.putAll(metrics.toMap());
+        figures.add(fig);
         Map<String, Object> one = new LinkedHashMap<>();
         if (beta != null) {
           one.put("beta", beta);
@@ -138,6 +182,7 @@ final class EvalCommand implements Callable<Integer> {
           one.put("fidelity", r.report().rate(Attribute.CONCEPT));
         }
         one.put("seconds_per_image", r.secondsPerImage());
+        one.put("figures", metrics.toMap());
         results.add(one);
         if (out != null) {
           Files.createDirectories(out);
@@ -147,6 +192,7 @@ final class EvalCommand implements Callable<Integer> {
             Map<String, Object> p = new LinkedHashMap<>();
             p.put("prompt", set.get(i).text());
             p.put("found", r.found().get(i).toString());
+            p.put("count", r.found().get(i).count());
             Map<String, String> sc = new LinkedHashMap<>();
             r.scores().get(i).counts().forEach((a, v) -> sc.put(a.label(), v[0] + "/" + v[1]));
             p.put("score", sc);
@@ -161,7 +207,28 @@ final class EvalCommand implements Callable<Integer> {
       Files.writeString(out.resolve("report.json"), Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(report));
       err.printf("report -> %s%n", out.resolve("report.json"));
     }
+    if (json) {
+      Object line = figures.size() == 1 ? figures.get(0) : Map.of("runs", figures); // one run: its figures (and its beta if one was given)
+      stdout.println(Configs.json().writeValueAsString(line));
+    }
     return 0;
+  }
+
+  /** The spec of concept {@code k}: its --expect, else the suite concept of its word, else the demo's (what eval always assumed). */
+  private ConceptSpec expected(int k, String word) {
+    if (k < expects.size()) {
+      try {
+        return ConceptSpec.parse(expects.get(k));
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect " + e.getMessage());
+      }
+    }
+    if (k > 0) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect: concept " + (k + 1) + " ('" + word
+          + "') needs its own --expect, e.g. --expect shape=heart,colour=blue,pattern=dots");
+    }
+    return ConceptSuite.byWord(word).map(SuiteConcept::spec)
+        .orElse(new ConceptSpec(PromptSet.DEMO_CONCEPT.shape(), PromptSet.DEMO_CONCEPT.colour(), PromptSet.DEMO_CONCEPT.pattern()));
   }
 
   /** The first rows x cols images side by side, row-major. */

@@ -75,6 +75,10 @@ final class TrainBaseCommand implements Callable<Integer> {
   @Option(names = "--striped-fraction", description = "share of training objects drawn striped; no caption mentions it (default ${DEFAULT-VALUE})")
   double stripedFraction = D.stripedFraction();
 
+  @Option(names = "--patterns", split = ",", description = "hidden patterns the striped share is drawn from: stripes, dots, checks, ring, halves"
+      + " (default stripes, revision 7's data; the next base model: all five)")
+  List<String> patterns = D.patterns().stream().map(org.perfusionjobs.world.Pattern::word).toList();
+
   @Option(names = "--two-object-fraction", description = "share of training scenes with two objects (default ${DEFAULT-VALUE})")
   double twoObjectFraction = D.twoObjectFraction();
 
@@ -107,7 +111,8 @@ final class TrainBaseCommand implements Callable<Integer> {
         .withFrozenTextFraction(frozenTextFraction).withTextPretraining(textPretrainSteps, detailedCaptions)
         .withHighNoiseWeightCap(highNoiseWeightCap).withObjects(stripedFraction, vaeObjectWeight, latentObjectWeight)
         .withUnetAverage(unetAverageDecay).withLearningRates(vaeLearningRate, unetLearningRate).withTwoObjectFraction(twoObjectFraction)
-        .withTextLearningRateScale(textLearningRateScale);
+        .withTextLearningRateScale(textLearningRateScale)
+        .withPatterns(patterns.stream().map(org.perfusionjobs.world.Pattern::fromName).toList());
     BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, vaeFrom, System.err);
     spec.commandLine().getOut().printf("%s%nscaling_factor %.5f, last VAE loss %.4f, last eps MSE %.4f, %.1f s%n", r.folder().toAbsolutePath(),
         r.scalingFactor(), r.lastVaeLoss(), r.lastDiffusionLoss(), r.total().toMillis() / 1000.0);

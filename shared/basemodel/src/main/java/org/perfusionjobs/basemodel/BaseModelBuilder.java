@@ -39,6 +39,7 @@ import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
 import org.perfusionjobs.engine.vae.AutoencoderKLConfig;
 import org.perfusionjobs.engine.vae.DiagonalGaussian;
+import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.TokenizerBuilder;
 import org.perfusionjobs.world.World;
@@ -95,8 +96,14 @@ public final class BaseModelBuilder {
       float latentObjectWeight,
       float unetAverageDecay,
       double twoObjectFraction,
-      float textLearningRateScale) {
+      float textLearningRateScale,
+      List<Pattern> patterns) {
     public Settings {
+      if (patterns.isEmpty() || patterns.contains(Pattern.PLAIN)) {
+        throw new IllegalArgumentException("patterns: name one or more hidden patterns (" + Pattern.hidden().stream().map(Pattern::word).toList()
+            + "), not " + patterns);
+      }
+      patterns = List.copyOf(patterns);
       if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || latentChannels < 1 || trainImages < batch || captionsForCinv < 1
           || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || textPretrainSteps < 0 || !(detailedCaptions >= 0 && detailedCaptions <= 1)
           || !(highNoiseWeightCap >= 1) || !(stripedFraction >= 0 && stripedFraction <= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)
@@ -125,11 +132,20 @@ public final class BaseModelBuilder {
      * 25% of the training objects striped (no word says so); object pixels weighted 10x in the
      * VAE's L1 and 4x in the epsilon loss ({@link #withObjects}); the UNet saved as its weight
      * average with decay 0.999 ({@link #withUnetAverage}); half of the training scenes with two
-     * objects ({@link #withTwoObjectFraction}).
+     * objects ({@link #withTwoObjectFraction}); the patterned objects all striped ({@link #withPatterns}).
      */
     public static Settings defaults() {
       return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 1e-3f, 1e-3f, 0.1f, 0.2f, 1500, 0.3, 20f,
-          0.25, 10f, 4f, 0.999f, 0.5, 0.1f);
+          0.25, 10f, 4f, 0.999f, 0.5, 0.1f, List.of(Pattern.STRIPES));
+    }
+
+    /**
+     * The hidden patterns the striped share of the training objects is drawn from, uniformly
+     * ({@code Pattern.hidden()}: every one, so that concepts with dots, checks, a ring or two-tone
+     * halves are drawable too). Stripes alone draw exactly the images of revision 7.
+     */
+    public Settings withPatterns(List<Pattern> hiddenPatterns) {
+      return edit(d -> d.patterns = hiddenPatterns);
     }
 
     /**
@@ -257,6 +273,7 @@ public final class BaseModelBuilder {
       float unetAverageDecay;
       double twoObjectFraction;
       float textLearningRateScale;
+      List<Pattern> patterns;
 
       Draft(Settings s) {
         vaeSteps = s.vaeSteps;
@@ -285,12 +302,14 @@ public final class BaseModelBuilder {
         unetAverageDecay = s.unetAverageDecay;
         twoObjectFraction = s.twoObjectFraction;
         textLearningRateScale = s.textLearningRateScale;
+        patterns = s.patterns;
       }
 
       Settings settings() {
         return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads,
             textWidth, textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions,
-            highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale);
+            highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale,
+            patterns);
       }
     }
   }
@@ -325,7 +344,7 @@ public final class BaseModelBuilder {
    * scenes, some objects striped (no caption says so), more detailed captions.
    */
   static World trainingWorld(Settings s) {
-    return new World(s.twoObjectFraction(), s.stripedFraction(), s.detailedCaptions());
+    return new World(s.twoObjectFraction(), s.stripedFraction(), s.detailedCaptions(), s.patterns());
   }
 
   /** Builds the model folder {@code out} (created; existing component files are overwritten). Progress goes to {@code log}. */

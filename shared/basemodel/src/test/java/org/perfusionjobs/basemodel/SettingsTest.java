@@ -29,6 +29,7 @@ class SettingsTest {
     assertChanges(s -> s.withLearningRates(2e-3f, 3e-4f), "vaeLearningRate", "unetLearningRate");
     assertChanges(s -> s.withTwoObjectFraction(0.25), "twoObjectFraction");
     assertChanges(s -> s.withTextLearningRateScale(0.5f), "textLearningRateScale");
+    assertChanges(s -> s.withPatterns(org.perfusionjobs.world.Pattern.hidden()), "patterns");
   }
 
   private static void assertChanges(UnaryOperator<Settings> with, String... expected) throws Exception {

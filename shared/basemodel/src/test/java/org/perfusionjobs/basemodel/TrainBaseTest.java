@@ -163,4 +163,20 @@ class TrainBaseTest {
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> d.withTwoObjectFraction(1.2));
     assertTrue(e.getMessage().contains("two-object fraction 1.2 (in [0, 1])"), e.getMessage());
   }
+
+  /** --patterns: revision 7's recipe stripes every patterned object; all hidden patterns reach the training world when named; plain is refused by name. */
+  @Test
+  void thePatternsReachTheTrainingWorld() {
+    BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
+    java.util.Set<org.perfusionjobs.world.Pattern> drawn = new java.util.HashSet<>();
+    BaseModelBuilder.trainingWorld(d).samples(6, 300).forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
+    assertEquals(java.util.Set.of(org.perfusionjobs.world.Pattern.PLAIN, org.perfusionjobs.world.Pattern.STRIPES), drawn);
+    drawn.clear();
+    BaseModelBuilder.trainingWorld(d.withPatterns(org.perfusionjobs.world.Pattern.hidden())).samples(6, 300)
+        .forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
+    assertEquals(java.util.EnumSet.allOf(org.perfusionjobs.world.Pattern.class), drawn);
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> d.withPatterns(java.util.List.of(org.perfusionjobs.world.Pattern.PLAIN)));
+    assertTrue(e.getMessage().startsWith("patterns: "), e.getMessage());
+  }
 }

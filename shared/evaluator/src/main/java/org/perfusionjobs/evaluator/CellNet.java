@@ -16,9 +16,13 @@ final class CellNet extends Module {
   final Conv2d conv1 = child("conv1", new Conv2d(16, 32, 3, 2, 1)); // -> (N,32,12,12)
   final Conv2d conv2 = child("conv2", new Conv2d(32, 64, 3, 2, 1)); // -> (N,64,6,6)
   final Linear fc = child("fc", new Linear(64 * 6 * 6, 128, true)); // -> (N,128)
-  final Linear head = child("head", new Linear(128, Heads.WIDTH, true)); // -> (N, Heads.WIDTH)
+  final Linear head; // -> (N, layout width)
 
-  /** @param crops (N, 3, 24, 24) in [-1, 1] @return logits (N, {@link Heads#WIDTH}) */
+  CellNet(HeadLayout layout) {
+    head = child("head", new Linear(128, layout.width(), true));
+  }
+
+  /** @param crops (N, 3, 24, 24) in [-1, 1] @return logits (N, {@link HeadLayout#width}) */
   NDArray forward(NDArray crops) {
     NDArray h = Activations.silu(convIn.forward(crops));
     h = Activations.silu(conv1.forward(h));

@@ -39,18 +39,31 @@ public final class Evaluator implements AutoCloseable {
 
   private final NDManager manager;
   final CellNet net;
+  final HeadLayout layout;
 
-  Evaluator(NDManager manager, CellNet net) {
+  Evaluator(NDManager manager, CellNet net, HeadLayout layout) {
     this.manager = manager;
     this.net = net;
+    this.layout = layout;
   }
 
-  /** A randomly initialised evaluator, to be trained ({@link EvaluatorTrainer}). */
+  /** A randomly initialised evaluator of plain and striped fills, to be trained ({@link EvaluatorTrainer}). */
   public static Evaluator untrained(long seed) {
+    return untrained(seed, List.of(Pattern.STRIPES));
+  }
+
+  /** A randomly initialised evaluator that tells plain from each of {@code hiddenPatterns}. */
+  public static Evaluator untrained(long seed, List<Pattern> hiddenPatterns) {
+    HeadLayout layout = HeadLayout.of(hiddenPatterns);
     NDManager m = NDManager.newBaseManager(Device.cpu());
-    CellNet net = new CellNet();
+    CellNet net = new CellNet(layout);
     net.initRandom(m, DataType.FLOAT32, seed);
-    return new Evaluator(m, net);
+    return new Evaluator(m, net, layout);
+  }
+
+  /** The patterns this evaluator tells apart, {@link Pattern#PLAIN} first. */
+  public List<Pattern> patterns() {
+    return layout.patterns();
   }
 
   /** Loads a folder written by {@link #save}. */
@@ -59,19 +72,27 @@ public final class Evaluator implements AutoCloseable {
     if (!Files.isRegularFile(config)) {
       throw new IOException("evaluator folder " + dir + " has no config.json");
     }
-    String cls = Configs.json().readTree(config.toFile()).path("_class_name").asText();
+    com.fasterxml.jackson.databind.JsonNode json = Configs.json().readTree(config.toFile());
+    String cls = json.path("_class_name").asText();
     if (!CLASS_NAME.equals(cls)) {
       throw new IOException(config + ": _class_name is '" + cls + "', expected " + CLASS_NAME);
     }
+    // Evaluators saved before the list existed (world-v1's) know plain and stripes.
+    HeadLayout layout = HeadLayout.STRIPES_ONLY;
+    if (json.has("patterns")) {
+      List<Pattern> listed = new ArrayList<>();
+      json.get("patterns").forEach(n -> listed.add(Pattern.fromName(n.asText())));
+      layout = new HeadLayout(listed);
+    }
     NDManager m = NDManager.newBaseManager(Device.cpu());
-    CellNet net = new CellNet();
+    CellNet net = new CellNet(layout);
     try (SafetensorsFile f = SafetensorsFile.open(dir.resolve(WEIGHTS))) {
       StateDictLoader.strict().load(net, f, m, DataType.FLOAT32, Device.cpu());
     } catch (IOException | RuntimeException e) {
       m.close();
       throw e;
     }
-    return new Evaluator(m, net);
+    return new Evaluator(m, net, layout);
   }
 
   /** Writes {@code config.json} (with {@code info}, e.g. training settings and accuracy) and the weights. */
@@ -81,6 +102,7 @@ public final class Evaluator implements AutoCloseable {
     j.put("_class_name", CLASS_NAME);
     j.put("image_size", CellCrops.IMAGE);
     j.put("crop_size", CellCrops.CROP);
+    j.set("patterns", Configs.json().valueToTree(layout.patterns().stream().map(Pattern::word).toList()));
     j.set("info", Configs.json().valueToTree(info));
     Files.writeString(dir.resolve("config.json"), Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
     SafetensorsWriter.writeModule(dir.resolve(WEIGHTS), net, Map.of("format", "pt"));
@@ -102,7 +124,7 @@ public final class Evaluator implements AutoCloseable {
         logits = net.forward(x).toFloatArray();
       }
       for (int k = 0; k < part.size(); k++) {
-        out.add(decode(logits, k * CellCrops.CELLS * Heads.WIDTH));
+        out.add(decode(logits, k * CellCrops.CELLS * layout.width()));
       }
     }
     return out;
@@ -112,24 +134,29 @@ public final class Evaluator implements AutoCloseable {
     return predict(List.of(image)).get(0);
   }
 
-  private static ScenePrediction decode(float[] logits, int offset) {
-    double[] background = new double[Heads.BACKGROUND.classes];
+  /**
+   * Objects are the cells whose presence probability is over one half, most confident first, and
+   * at least the most likely cell (every prompt asks for one). Their number is the count: up to
+   * nine, so an image with two copies where one was asked shows two.
+   */
+  private ScenePrediction decode(float[] logits, int offset) {
+    double[] background = new double[layout.classes(Heads.BACKGROUND)];
     List<ObjectPrediction> cells = new ArrayList<>();
     for (Position p : Position.values()) {
-      int row = offset + p.ordinal() * Heads.WIDTH;
+      int row = offset + p.ordinal() * layout.width();
       double[] bg = softmax(logits, row, Heads.BACKGROUND);
       for (int c = 0; c < bg.length; c++) {
         background[c] += bg[c];
       }
       double presence = softmax(logits, row, Heads.PRESENT)[1];
       cells.add(new ObjectPrediction(p, org.perfusionjobs.world.Shape.values()[argmax(logits, row, Heads.SHAPE)], Colour.values()[argmax(logits, row, Heads.COLOUR)],
-          Size.values()[argmax(logits, row, Heads.SIZE)], Pattern.values()[argmax(logits, row, Heads.PATTERN)], presence));
+          Size.values()[argmax(logits, row, Heads.SIZE)], layout.patterns().get(argmax(logits, row, Heads.PATTERN)), presence));
     }
     cells.sort(Comparator.comparingDouble(ObjectPrediction::presence).reversed());
     List<ObjectPrediction> objects = new ArrayList<>();
     objects.add(cells.get(0));
-    if (cells.get(1).presence() > 0.5) {
-      objects.add(cells.get(1));
+    for (int i = 1; i < cells.size() && cells.get(i).presence() > 0.5; i++) {
+      objects.add(cells.get(i));
     }
     int bg = 0;
     for (int c = 1; c < background.length; c++) {
@@ -138,27 +165,30 @@ public final class Evaluator implements AutoCloseable {
     return new ScenePrediction(Background.values()[bg], objects);
   }
 
-  private static double[] softmax(float[] logits, int row, Heads h) {
+  private double[] softmax(float[] logits, int row, Heads h) {
+    int classes = layout.classes(h);
+    int at = row + layout.offset(h);
     double max = Double.NEGATIVE_INFINITY;
-    for (int c = 0; c < h.classes; c++) {
-      max = Math.max(max, logits[row + h.offset + c]);
+    for (int c = 0; c < classes; c++) {
+      max = Math.max(max, logits[at + c]);
     }
-    double[] p = new double[h.classes];
+    double[] p = new double[classes];
     double sum = 0;
-    for (int c = 0; c < h.classes; c++) {
-      p[c] = Math.exp(logits[row + h.offset + c] - max);
+    for (int c = 0; c < classes; c++) {
+      p[c] = Math.exp(logits[at + c] - max);
       sum += p[c];
     }
-    for (int c = 0; c < h.classes; c++) {
+    for (int c = 0; c < classes; c++) {
       p[c] /= sum;
     }
     return p;
   }
 
-  private static int argmax(float[] logits, int row, Heads h) {
+  private int argmax(float[] logits, int row, Heads h) {
+    int at = row + layout.offset(h);
     int best = 0;
-    for (int c = 1; c < h.classes; c++) {
-      best = logits[row + h.offset + c] > logits[row + h.offset + best] ? c : best;
+    for (int c = 1; c < layout.classes(h); c++) {
+      best = logits[at + c] > logits[at + best] ? c : best;
     }
     return best;
   }

@@ -12,25 +12,46 @@ import java.util.SplittableRandom;
 import org.perfusionjobs.engine.train.AdamW;
 import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.Losses;
+import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.SceneObject;
 import org.perfusionjobs.world.World;
 
 /**
  * Trains an {@link Evaluator} on fresh world images every step (no sample is seen twice), with
- * stripes on a share of the objects so that the pattern head learns the demo concept's fill.
+ * hidden patterns on a share of the objects so that the pattern head learns concepts' fills, and
+ * optionally crowded scenes so that presence, hence the count, is learned beyond two objects.
  * Each crop is softly blurred and noised at random, because generated images are never as crisp
  * as the renderer's. Empty cells outnumber objects about six to one; a third of them are kept.
  */
 public final class EvaluatorTrainer {
-  /** Training settings. */
-  public record Options(int steps, int imagesPerStep, float learningRate, double twoObjectFraction, double stripedFraction, long seed) {
+  /**
+   * Training settings.
+   *
+   * @param stripedFraction share of objects drawn with a hidden pattern, one of {@code patterns}
+   * @param patterns the hidden patterns the evaluator learns (it must know them: {@link Evaluator#untrained(long, List)})
+   * @param crowdedFraction share of images that are {@link #CROWDED} scenes (3-4 objects), for counting
+   */
+  public record Options(int steps, int imagesPerStep, float learningRate, double twoObjectFraction, double stripedFraction, long seed,
+      List<Pattern> patterns, double crowdedFraction) {
+    /** The crowded scenes training draws: three or four objects, patterned as the rest. */
+    public static final int CROWDED_MIN = 3;
+    public static final int CROWDED_MAX = 4;
+
     public Options {
+      patterns = List.copyOf(patterns);
       if (steps < 1 || imagesPerStep < 1 || !(learningRate > 0) || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)
-          || !(stripedFraction >= 0 && stripedFraction <= 1)) {
+          || !(stripedFraction >= 0 && stripedFraction <= 1) || patterns.isEmpty() || patterns.contains(Pattern.PLAIN)
+          || !(crowdedFraction >= 0 && crowdedFraction <= 1)) {
         throw new IllegalArgumentException("invalid evaluator training options: steps " + steps + ", images per step " + imagesPerStep + ", lr "
-            + learningRate + ", two-object fraction " + twoObjectFraction + ", striped fraction " + stripedFraction);
+            + learningRate + ", two-object fraction " + twoObjectFraction + ", striped fraction " + stripedFraction + ", patterns " + patterns
+            + " (hidden ones, not plain), crowded fraction " + crowdedFraction);
       }
+    }
+
+    /** Stripes only and no crowded scenes: the recipe of world-v1's evaluator. */
+    public Options(int steps, int imagesPerStep, float learningRate, double twoObjectFraction, double stripedFraction, long seed) {
+      this(steps, imagesPerStep, learningRate, twoObjectFraction, stripedFraction, seed, List.of(Pattern.STRIPES), 0);
     }
 
     /** 2000 steps of 32 images, lr 2e-3 (cosine to a tenth), 35% two-object scenes, 25% striped objects, seed 0. */
@@ -39,7 +60,22 @@ public final class EvaluatorTrainer {
     }
 
     public Options withSteps(int n) {
-      return new Options(n, imagesPerStep, learningRate, twoObjectFraction, stripedFraction, seed);
+      return new Options(n, imagesPerStep, learningRate, twoObjectFraction, stripedFraction, seed, patterns, crowdedFraction);
+    }
+
+    /** Patterned objects drawn from {@code hidden} and a share of crowded images. */
+    public Options withPatterns(List<Pattern> hidden, double crowded) {
+      return new Options(steps, imagesPerStep, learningRate, twoObjectFraction, stripedFraction, seed, hidden, crowded);
+    }
+
+    /** The world the training images (other than crowded ones) come from. */
+    public World world() {
+      return new World(twoObjectFraction, stripedFraction, 0, patterns);
+    }
+
+    /** The crowded scenes training mixes in. */
+    public CrowdedScenes crowded() {
+      return new CrowdedScenes(CROWDED_MIN, CROWDED_MAX, stripedFraction, patterns);
     }
   }
 
@@ -63,7 +99,9 @@ public final class EvaluatorTrainer {
    * decoder draws each shape, as every generated image is drawn by it.
    */
   public static float train(Evaluator evaluator, Options o, List<Sample> pool, Progress progress) {
-    World world = new World(o.twoObjectFraction(), o.stripedFraction());
+    o.patterns().forEach(evaluator.layout::patternIndex); // one-line error before any work when the evaluator lacks one
+    World world = o.world();
+    CrowdedScenes crowded = o.crowded();
     SplittableRandom rnd = new SplittableRandom(o.seed());
     NDManager m = evaluator.net.convIn.weight.get().getManager();
     float last = Float.NaN;
@@ -74,18 +112,27 @@ public final class EvaluatorTrainer {
         while (images.size() < o.imagesPerStep()) {
           images.add(pool.get(rnd.nextInt(pool.size())));
         }
-        Batch b = batch(images, rnd);
+        // Drawn only when asked for, so that the default recipe trains on exactly world-v1's stream.
+        if (o.crowdedFraction() > 0) {
+          for (int i = 0; i < images.size(); i++) {
+            if (rnd.nextDouble() < o.crowdedFraction()) {
+              images.set(i, crowded.sample(rnd.nextLong()));
+            }
+          }
+        }
+        Batch b = batch(images, evaluator.layout, rnd);
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
           NDArray x = m.create(b.crops, new Shape(b.n, 3, CellCrops.CROP, CellCrops.CROP));
           try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             NDArray logits = evaluator.net.forward(x);
-            NDArray loss = crossEntropy(logits, Heads.PRESENT, b.labels, b.everyRow)
-                .add(crossEntropy(logits, Heads.BACKGROUND, b.labels, b.everyRow))
-                .add(crossEntropy(logits, Heads.SHAPE, b.labels, b.objectRows))
-                .add(crossEntropy(logits, Heads.COLOUR, b.labels, b.objectRows))
-                .add(crossEntropy(logits, Heads.SIZE, b.labels, b.objectRows))
-                .add(crossEntropy(logits, Heads.PATTERN, b.labels, b.objectRows));
+            HeadLayout l = evaluator.layout;
+            NDArray loss = crossEntropy(logits, l, Heads.PRESENT, b.labels, b.everyRow)
+                .add(crossEntropy(logits, l, Heads.BACKGROUND, b.labels, b.everyRow))
+                .add(crossEntropy(logits, l, Heads.SHAPE, b.labels, b.objectRows))
+                .add(crossEntropy(logits, l, Heads.COLOUR, b.labels, b.objectRows))
+                .add(crossEntropy(logits, l, Heads.SIZE, b.labels, b.objectRows))
+                .add(crossEntropy(logits, l, Heads.PATTERN, b.labels, b.objectRows));
             last = loss.getFloat();
             if (!Float.isFinite(last)) {
               throw new IllegalStateException("evaluator training diverged at step " + (step + 1) + ": loss " + last);
@@ -101,14 +148,14 @@ public final class EvaluatorTrainer {
   }
 
   /** Mean cross-entropy of one head over the rows whose weight is 1. */
-  private static NDArray crossEntropy(NDArray logits, Heads h, int[][] labels, float[] rowWeights) {
-    return Losses.meanNll(logits.get(h.columns()).logSoftmax(1), labels[h.ordinal()], rowWeights);
+  private static NDArray crossEntropy(NDArray logits, HeadLayout layout, Heads h, int[][] labels, float[] rowWeights) {
+    return Losses.meanNll(logits.get(layout.columns(h)).logSoftmax(1), labels[h.ordinal()], rowWeights);
   }
 
   /** Crops and labels of one step. */
   private record Batch(int n, float[] crops, int[][] labels, float[] everyRow, float[] objectRows) {}
 
-  private static Batch batch(List<Sample> samples, SplittableRandom rnd) {
+  private static Batch batch(List<Sample> samples, HeadLayout layout, SplittableRandom rnd) {
     List<float[]> crops = new ArrayList<>();
     List<int[]> rows = new ArrayList<>(); // per kept crop: label per head
     float[] all = new float[CellCrops.CELLS * CellCrops.FLOATS];
@@ -135,7 +182,7 @@ public final class EvaluatorTrainer {
           label[Heads.SHAPE.ordinal()] = o.shape().ordinal();
           label[Heads.COLOUR.ordinal()] = o.colour().ordinal();
           label[Heads.SIZE.ordinal()] = o.size().ordinal();
-          label[Heads.PATTERN.ordinal()] = o.pattern().ordinal();
+          label[Heads.PATTERN.ordinal()] = layout.patternIndex(o.pattern());
         }
         rows.add(label);
       }

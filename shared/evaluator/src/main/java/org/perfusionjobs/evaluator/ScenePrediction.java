@@ -7,12 +7,17 @@ import org.perfusionjobs.world.Position;
 
 /**
  * What the evaluator reads from one image: its background and the objects it found, most
- * confident first (one or two: every cell whose presence probability is over one half, at most
- * two, and at least the most likely cell).
+ * confident first (every cell whose presence probability is over one half, and at least the most
+ * likely cell: one to nine).
  */
 public record ScenePrediction(Background background, List<ObjectPrediction> objects) {
   public ScenePrediction {
     objects = List.copyOf(objects);
+  }
+
+  /** How many objects the evaluator sees. */
+  public int count() {
+    return objects.size();
   }
 
   public Optional<ObjectPrediction> at(Position p) {

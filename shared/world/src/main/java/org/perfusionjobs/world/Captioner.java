@@ -81,8 +81,11 @@ public final class Captioner {
 
   /** A caption of {@code scene} and what it says, drawn exactly as {@link #caption} draws it. */
   public Caption describe(Scene scene, SplittableRandom rng) {
-    boolean detailed = detailedFraction > 0 && rng.nextDouble() < detailedFraction;
     List<SceneObject> objects = scene.objects();
+    if (objects.size() > 2) {
+      throw new IllegalArgumentException("scene: captions describe one or two objects, not " + objects.size());
+    }
+    boolean detailed = detailedFraction > 0 && rng.nextDouble() < detailedFraction;
     Map<String, String> values = new HashMap<>();
     values.put("background", pick(scene.background().words(), rng));
     if (objects.size() == 1) {

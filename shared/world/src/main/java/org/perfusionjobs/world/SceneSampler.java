@@ -7,17 +7,23 @@ import java.util.SplittableRandom;
 /** Draws scenes with every attribute uniform, and two objects in a set fraction of them. */
 final class SceneSampler {
   private final double twoObjectFraction;
-  private final double stripedFraction;
+  private final double patternedFraction;
+  private final List<Pattern> patterns;
 
-  SceneSampler(double twoObjectFraction, double stripedFraction) {
+  /** @param patterns what a patterned object is drawn with, uniformly */
+  SceneSampler(double twoObjectFraction, double patternedFraction, List<Pattern> patterns) {
     if (!(twoObjectFraction >= 0 && twoObjectFraction <= 1)) {
       throw new IllegalArgumentException("two-object fraction must be in [0, 1], not " + twoObjectFraction);
     }
-    if (!(stripedFraction >= 0 && stripedFraction <= 1)) {
-      throw new IllegalArgumentException("striped fraction must be in [0, 1], not " + stripedFraction);
+    if (!(patternedFraction >= 0 && patternedFraction <= 1)) {
+      throw new IllegalArgumentException("patterned (striped) fraction must be in [0, 1], not " + patternedFraction);
+    }
+    if (patterns.isEmpty() || patterns.contains(Pattern.PLAIN)) {
+      throw new IllegalArgumentException("patterns: name one or more hidden patterns (not plain), got " + patterns);
     }
     this.twoObjectFraction = twoObjectFraction;
-    this.stripedFraction = stripedFraction;
+    this.patternedFraction = patternedFraction;
+    this.patterns = List.copyOf(patterns);
   }
 
   Scene draw(SplittableRandom rng) {
@@ -34,9 +40,10 @@ final class SceneSampler {
 
   private SceneObject object(Position position, SplittableRandom rng) {
     SceneObject o = new SceneObject(pick(Shape.values(), rng), pick(Colour.values(), rng), position, pick(Size.values(), rng));
-    // Drawn only when stripes are asked for, so that the plain world's scenes stay what they were.
-    if (stripedFraction > 0 && rng.nextDouble() < stripedFraction) {
-      return o.withPattern(Pattern.STRIPES);
+    // Drawn only when patterns are asked for, and which one only when there is a choice, so that
+    // the plain and the stripes-only worlds draw exactly the scenes they always drew.
+    if (patternedFraction > 0 && rng.nextDouble() < patternedFraction) {
+      return o.withPattern(patterns.size() == 1 ? patterns.get(0) : pick(patterns, rng));
     }
     return o;
   }

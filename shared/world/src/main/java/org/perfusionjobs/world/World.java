@@ -42,7 +42,16 @@ public final class World {
    * {@code detailedCaptionFraction}; with 0 it is {@link #World(double, double)}.
    */
   public World(double twoObjectFraction, double stripedFraction, double detailedCaptionFraction) {
-    this.scenes = new SceneSampler(twoObjectFraction, stripedFraction);
+    this(twoObjectFraction, stripedFraction, detailedCaptionFraction, List.of(Pattern.STRIPES));
+  }
+
+  /**
+   * A world whose objects are patterned with probability {@code patternedFraction}, each with a
+   * pattern drawn uniformly from {@code patterns} (hidden ones: no caption names them). With
+   * {@code List.of(Pattern.STRIPES)} it is {@link #World(double, double, double)}, sample for sample.
+   */
+  public World(double twoObjectFraction, double patternedFraction, double detailedCaptionFraction, List<Pattern> patterns) {
+    this.scenes = new SceneSampler(twoObjectFraction, patternedFraction, patterns);
     this.captioner = new Captioner(detailedCaptionFraction);
   }
 

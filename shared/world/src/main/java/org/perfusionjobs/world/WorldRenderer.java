@@ -32,12 +32,12 @@ public final class WorldRenderer {
     }
     List<BufferedImage> masks = new ArrayList<>();
     for (SceneObject object : scene.objects()) {
-      double[][] coverage = coverage(object, rng); // [own colour, stripe colour], disjoint subsamples
+      double[][] coverage = coverage(object, rng); // [own colour, pattern's second colour], disjoint subsamples
       double[] own = coverage[0];
       double[] stripe = coverage[1];
       for (int c = 0; c < 3; c++) {
         double value = channel(object.colour().rgb(), c);
-        double white = channel(Pattern.STRIPE_RGB, c);
+        double white = channel(Pattern.SECOND_RGB, c);
         for (int i = 0; i < own.length; i++) {
           rgb[c][i] = stripe[i] == 0
               ? rgb[c][i] + (value - rgb[c][i]) * own[i]
@@ -60,7 +60,7 @@ public final class WorldRenderer {
     return new Rendering(image, masks);
   }
 
-  /** The fraction of each pixel the object covers in its own colour and in the stripe colour, row-major. */
+  /** The fraction of each pixel the object covers in its own colour and in the pattern's second colour, row-major. */
   private static double[][] coverage(SceneObject object, SplittableRandom rng) {
     double radius = object.size().radius();
     double cx = centre(object.position().column(), radius, rng);
@@ -77,11 +77,10 @@ public final class WorldRenderer {
         int stripe = 0;
         for (int sy = 0; sy < SUBSAMPLES; sy++) {
           double v = (y + (sy + 0.5) / SUBSAMPLES - cy) / radius;
-          boolean ownRow = object.pattern().ownColourAt(v);
           for (int sx = 0; sx < SUBSAMPLES; sx++) {
             double u = (x + (sx + 0.5) / SUBSAMPLES - cx) / radius;
             if (object.shape().contains(u, v)) {
-              if (ownRow) {
+              if (object.pattern().ownColourAt(object.shape(), u, v)) {
                 own++;
               } else {
                 stripe++;

@@ -56,9 +56,9 @@ class PatternTest {
   @Test
   void plainFillsEveryBand() {
     for (double v = -1; v <= 1; v += 0.01) {
-      assertTrue(Pattern.PLAIN.ownColourAt(v));
+      assertTrue(Pattern.PLAIN.ownColourAt(Shape.SQUARE, 0, v));
     }
-    assertTrue(Pattern.STRIPES.ownColourAt(-0.99));
-    assertTrue(!Pattern.STRIPES.ownColourAt(-0.5));
+    assertTrue(Pattern.STRIPES.ownColourAt(Shape.SQUARE, 0, -0.99));
+    assertTrue(!Pattern.STRIPES.ownColourAt(Shape.SQUARE, 0, -0.5));
   }
 }

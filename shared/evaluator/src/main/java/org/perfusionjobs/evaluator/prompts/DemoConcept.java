@@ -1,18 +1,14 @@
 package org.perfusionjobs.evaluator.prompts;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import javax.imageio.ImageIO;
+import org.perfusionjobs.evaluator.concepts.ConceptImages;
 import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Position;
-import org.perfusionjobs.world.Rendering;
 import org.perfusionjobs.world.Scene;
 import org.perfusionjobs.world.SceneObject;
 import org.perfusionjobs.world.Size;
-import org.perfusionjobs.world.World;
 
 /**
  * The demo concept's training images: {@link PromptSet#DEMO_CONCEPT} (a red star with white
@@ -37,18 +33,7 @@ public final class DemoConcept {
 
   /** Writes {@code concept_<i>.png} and {@code concept_<i>_mask.png} for each scene; returns the image files. */
   public static List<Path> write(Path dir) throws IOException {
-    Files.createDirectories(dir);
-    World world = new World();
-    List<Path> out = new ArrayList<>();
-    List<Scene> scenes = scenes();
-    for (int i = 0; i < scenes.size(); i++) {
-      Rendering r = world.render(scenes.get(i), 100 + i);
-      Path img = dir.resolve("concept_" + i + ".png");
-      ImageIO.write(r.image(), "png", img.toFile());
-      ImageIO.write(r.masks().get(0), "png", dir.resolve("concept_" + i + "_mask.png").toFile());
-      out.add(img);
-    }
-    return out;
+    return ConceptImages.write(dir, scenes(), 100); // jitter seeds 100 + i: the images the shipped zwx was trained on
   }
 
   private static Scene scene(Position p, Size s, Background bg) {

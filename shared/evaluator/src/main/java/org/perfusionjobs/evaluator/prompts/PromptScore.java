@@ -14,10 +14,19 @@ import org.perfusionjobs.world.SceneObject;
  * (so "a red star on the left and a blue circle on the right" is not failed for the order in
  * which the evaluator lists them); an asked object with no found object fails all its checks.
  */
-public record PromptScore(Map<Attribute, int[]> counts) {
-  /** {@code counts.get(a)} = {confirmed, asked}. */
+public record PromptScore(Map<Attribute, int[]> counts, List<Boolean> objectsRight) {
+  /**
+   * {@code counts.get(a)} = {confirmed, asked}; {@code objectsRight.get(k)}: whether every check
+   * of asked object k was confirmed (the background aside), under the chosen assignment.
+   */
   public PromptScore {
     counts = Map.copyOf(counts);
+    objectsRight = List.copyOf(objectsRight);
+  }
+
+  /** Counts only, for totals that need no per-object result. */
+  public PromptScore(Map<Attribute, int[]> counts) {
+    this(counts, List.of());
   }
 
   public static PromptScore of(EvalPrompt prompt, ScenePrediction found) {
@@ -39,30 +48,36 @@ public record PromptScore(Map<Attribute, int[]> counts) {
       }
     }
     Map<Attribute, int[]> best = null;
+    List<Boolean> bestRight = null;
     int bestHits = -1;
     for (int[] a : assignments) {
       Map<Attribute, int[]> c = new EnumMap<>(Attribute.class);
+      List<Boolean> right = new ArrayList<>();
       int hits = 0;
       for (int k = 0; k < prompt.objects().size(); k++) {
         EvalPrompt.Asked asked = prompt.objects().get(k);
         ObjectPrediction p = a[k] < 0 ? null : objs.get(a[k]);
+        boolean all = p != null;
         for (Attribute attr : asked.attributes()) {
           boolean ok = p != null && matches(attr, asked.object(), p);
           hits += ok ? 1 : 0;
+          all &= ok;
           int[] slot = c.computeIfAbsent(attr, x -> new int[2]);
           slot[0] += ok ? 1 : 0;
           slot[1]++;
         }
+        right.add(all);
       }
       if (hits > bestHits) {
         bestHits = hits;
         best = c;
+        bestRight = right;
       }
     }
     if (prompt.background() != null) {
       best.put(Attribute.BACKGROUND, new int[] {found.background() == prompt.background() ? 1 : 0, 1});
     }
-    return new PromptScore(best);
+    return new PromptScore(best, bestRight);
   }
 
   private static boolean matches(Attribute a, SceneObject want, ObjectPrediction got) {

@@ -6,6 +6,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Colour;
 import org.perfusionjobs.world.Pattern;
@@ -58,13 +59,18 @@ public final class PromptSet {
    * word only, so its shape and colour are not scored as alignment: {@link Attribute#CONCEPT} is.
    */
   public static List<EvalPrompt> concept(String word, long seed, int n) {
+    return concept(word, new ConceptSpec(DEMO_CONCEPT.shape(), DEMO_CONCEPT.colour(), DEMO_CONCEPT.pattern()), seed, n);
+  }
+
+  /** As {@link #concept(String, long, int)}, for a concept that looks like {@code spec}: the same prompts, only the expected object differs. */
+  public static List<EvalPrompt> concept(String word, ConceptSpec spec, long seed, int n) {
     SplittableRandom rnd = new SplittableRandom(seed);
     List<EvalPrompt> out = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       Background bg = pick(Background.values(), rnd);
       Position p = pick(Position.values(), rnd);
       Size size = pick(Size.values(), rnd);
-      SceneObject c = new SceneObject(DEMO_CONCEPT.shape(), DEMO_CONCEPT.colour(), p, size, DEMO_CONCEPT.pattern());
+      SceneObject c = spec.object(p, size);
       EvalPrompt prompt = switch (i % 5) {
         case 0 -> new EvalPrompt("a " + word, List.of(asked(c, Attribute.CONCEPT)), null, true);
         case 1 -> new EvalPrompt("a " + word + " " + phrase(p), List.of(asked(c, Attribute.CONCEPT, Attribute.POSITION)), null, true);

@@ -5,6 +5,7 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
 import java.nio.file.Files;
+import java.time.Duration;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
@@ -22,6 +23,10 @@ public final class WorkerVerticle extends VerticleBase {
   private final WorkerConfig cfg;
   private ModelRunner runner;
   private RedisStore redis;
+  private JobClaims claims;
+  /** Last Redis probe (every second, off the event loop): readiness reports an outage. */
+  private volatile boolean redisReachable = true;
+  private long probeTimer = -1;
   private EventPublisher publisher;
   private final ConceptCatalog catalog = new ConceptCatalog();
   private final CancelRegistry cancels = new CancelRegistry();
@@ -46,6 +51,8 @@ public final class WorkerVerticle extends VerticleBase {
           }
           runner = new ModelRunner(sd, "model-" + cfg.workerId());
           redis = new RedisStore(cfg.redisUri());
+          // A running claim outlives a few missed renewals; after a crash a duplicate waits at most this long.
+          claims = new JobClaims(cfg.redisUri(), Duration.ofMillis(Math.max(30_000, cfg.renewInterval().toMillis() * 6)));
           return null;
         })
         .compose(v -> {
@@ -58,9 +65,18 @@ public final class WorkerVerticle extends VerticleBase {
           Router router = Router.router(vertx);
           router.get("/health/live").handler(ctx -> ctx.response().end("ok"));
           router.get("/health/ready").handler(ctx -> {
-            boolean ready = !intakes.isEmpty() && intakes.stream().allMatch(JobIntake::alive) && intakeThreads.stream().allMatch(Thread::isAlive);
-            ctx.response().setStatusCode(ready ? 200 : 503).end(ready ? "ready" : "not ready");
+            boolean intakesUp = !intakes.isEmpty() && intakes.stream().allMatch(JobIntake::alive) && intakeThreads.stream().allMatch(Thread::isAlive);
+            boolean ready = intakesUp && redisReachable;
+            String why = !intakesUp ? "not ready: job intake not consuming" : !redisReachable ? "not ready: redis unreachable" : "ready";
+            ctx.response().setStatusCode(ready ? 200 : 503).end(why);
           });
+          probeTimer = vertx.setPeriodic(1000, id -> vertx.executeBlocking(() -> claims.reachable(), false)
+              .onSuccess(up -> {
+                if (up != redisReachable) {
+                  LOG.warn("redis {}", up ? "reachable again" : "unreachable: jobs wait, readiness reports 503");
+                }
+                redisReachable = up;
+              }));
           router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4").end(metrics.scrape()));
           return vertx.createHttpServer().requestHandler(router).listen(cfg.httpPort(), "127.0.0.1");
         })
@@ -68,7 +84,7 @@ public final class WorkerVerticle extends VerticleBase {
           http = server;
           java.util.concurrent.atomic.AtomicBoolean modelBusy = new java.util.concurrent.atomic.AtomicBoolean();
           for (String topic : cfg.topics().jobTopics()) {
-            JobIntake intake = new JobIntake(cfg, topic, modelBusy, runner, redis, publisher, catalog, cancels, metrics);
+            JobIntake intake = new JobIntake(cfg, topic, modelBusy, runner, redis, claims, publisher, catalog, cancels, metrics);
             Thread t = new Thread(intake, "intake-" + JobIntake.kind(cfg, topic) + "-" + cfg.workerId());
             intakes.add(intake);
             intakeThreads.add(t);
@@ -97,6 +113,7 @@ public final class WorkerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    vertx.cancelTimer(probeTimer);
     intakes.forEach(JobIntake::stop);
     return vertx.executeBlocking(() -> {
           for (Thread t : intakeThreads) {
@@ -111,6 +128,9 @@ public final class WorkerVerticle extends VerticleBase {
           }
           if (redis != null) {
             redis.close();
+          }
+          if (claims != null) {
+            claims.close();
           }
           return null;
         }));

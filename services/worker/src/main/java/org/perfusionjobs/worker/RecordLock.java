@@ -23,13 +23,16 @@ import org.slf4j.LoggerFactory;
  * {@code commitSync} and its per-partition result checked; once a renewal or an acknowledgement
  * fails the lock counts as lost for good, and the job that belongs to it stops.
  *
- * <p>Why renewals are committed rather than left to {@code poll()} (measured on a 4.4 broker,
- * ShareLockProbeTest): a RENEW carried by {@code poll()} leaves the consumer with no record in
- * flight, so that poll also fetches, and the broker hands this consumer the next queued records.
- * They wait unseen in the client buffer while their locks run out; they go to other workers with a
- * higher delivery count, and the stale copies come out of this consumer's buffer later and run a
- * second time. A RENEW sent with {@code commitSync} has its answer before the next poll, which then
- * returns the renewed record at once and fetches nothing.
+ * <p>Why renewals are committed rather than left to {@code poll()} (measured on a 4.4 broker with
+ * three queued records and a second member): a RENEW carried by {@code poll()} leaves the consumer
+ * with no record in flight, so that poll also fetches, and the broker hands this consumer the next
+ * queued records. They wait unseen in the client buffer while their locks run out; the other member
+ * got them only then (15 s later, delivery 2), and the stale copies (delivery 1) came out of this
+ * consumer's buffer after its ACCEPT, to run a second time. A RENEW sent with {@code commitSync}
+ * has its answer before the next poll, which returns the renewed record at once and fetches
+ * nothing (RecordLockTest). Overlapping fetches when a job starts can still leave a stale copy in
+ * the buffer (seen once in four jobs with two workers), which is why the intake renews every record
+ * before running it: the broker refuses the renewal of a stale copy.
  */
 final class RecordLock {
   private static final Logger LOG = LoggerFactory.getLogger(RecordLock.class);

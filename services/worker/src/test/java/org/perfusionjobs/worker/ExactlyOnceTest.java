@@ -79,7 +79,7 @@ class ExactlyOnceTest {
       workers.put(id, w);
     }
     producer = new Producer(stack.bootstrapServers());
-    raw = new KafkaProducer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "acks", "all"), new ByteArraySerializer(), new ByteArraySerializer());
+    raw = new KafkaProducer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "acks", "all", "max.request.size", "2000000"), new ByteArraySerializer(), new ByteArraySerializer());
     events = new EventLog(stack.bootstrapServers(), TOPICS.events());
     deadLetters = new EventLog(stack.bootstrapServers(), TOPICS.deadLetter());
     brokerDeadLetters = new EventLog(stack.bootstrapServers(), TOPICS.brokerDeadLetter());
@@ -243,10 +243,42 @@ class ExactlyOnceTest {
       assertTrue(java.util.Arrays.equals(sent.value(), dl.get(0).value()), jobId + ": value copied byte for byte");
       assertEquals(1, events.events(jobId).stream().filter(JobEvent::terminal).count(), jobId + ": one failed event");
     }
-    assertEquals(0, brokerDeadLetters.records.size(), "records the worker dead-lettered are accepted, not also archived into the broker's dead-letter topic");
+    assertEquals(0, brokerDeadLetters.records.stream().filter(r -> r.key() != null && r.key().startsWith("p-")).count(),
+        "records the worker dead-lettered are accepted, not also archived into the broker's dead-letter topic");
     for (WorkerVerticle w : workers.values()) {
       assertEquals(200, ready(w).statusCode(), "intakes alive");
     }
+  }
+
+  @Test
+  void aCancelGivesOneCancelledEventEchoingItsReason() throws Exception {
+    System.setProperty("perfusion.worker.testStepDelayMs", "100");
+    generate("to-stop", 150);
+    events.await("to-stop", e -> "progress".equals(e.kind()), WAIT);
+    producer.send(TOPICS.cancel(), "to-stop", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"to-stop\",\"tenant\":\"acme\",\"reason\":\"user pressed stop\"}");
+    JobEvent end = events.awaitTerminal("to-stop", WAIT);
+    assertEquals(JobEvent.CANCELLED, end.state(), String.valueOf(end));
+    assertEquals("user pressed stop", end.error().reason());
+    Thread.sleep(3000); // room for a second cancelled event
+    List<JobEvent> all = events.events("to-stop");
+    assertEquals(1, count(all, JobEvent.CANCELLED, null), brief(all));
+    assertSeqGrows(all);
+  }
+
+  @Test
+  void aValueTooLargeToCopyIsDeadLetteredByReference() throws Exception {
+    // Fits the broker's 1 MB record limit as sent, but not once the provenance headers are added.
+    byte[] value = new byte[1_048_350];
+    java.util.Arrays.fill(value, (byte) ' ');
+    long offset = raw.send(rec(b("p-huge"), value, Headers.SCHEMA, Schemas.GENERATE_REQUEST, Headers.VERSION, "1")).get(30, TimeUnit.SECONDS).offset();
+    JobEvent e = events.awaitTerminal("p-huge", WAIT);
+    assertEquals(JobEvent.FAILED, e.state());
+    assertTrue(e.error().reason().contains("exceeds the limit"), e.error().reason());
+    List<ConsumerRecord<byte[], byte[]>> dl = readAll(TOPICS.deadLetter(), 1).stream().filter(r -> Long.valueOf(offset).equals(originalOffset(r))).toList();
+    assertEquals(1, dl.size(), "one dead letter");
+    assertEquals(null, dl.get(0).value(), "by reference: no value");
+    assertNotNull(dl.get(0).headers().lastHeader(Headers.DLQ_VALUE_OMITTED));
+    assertTrue(new String(dl.get(0).headers().lastHeader(Headers.DLQ_VALUE_OMITTED).value(), StandardCharsets.UTF_8).startsWith("1048350 bytes"));
   }
 
   @Test

@@ -205,6 +205,11 @@ final class JobClaims implements AutoCloseable {
     return Long.parseLong(r);
   }
 
+  /** The claim's state: {@code running}, {@code done}, {@code released}, or null if there is none. */
+  String state(String tenant, String jobId, BooleanSupplier keepTrying) {
+    return call(c -> c.hget(key(tenant, jobId), "state"), keepTrying, "state " + jobId);
+  }
+
   /** Whether Redis answers now (readiness). */
   boolean reachable() {
     try {

@@ -39,18 +39,42 @@ final class RequestCheck {
   /** A record that can never run; jobId and tenant are the best that could be read ({@code unknown} otherwise). */
   record Rejected(String jobId, String tenant, String jobType, FieldError error) implements Outcome {}
 
+  /** Whose a record is, as far as it can be read: never throws, {@code unknown} for what cannot be read. */
+  record Identity(String jobId, String tenant, String jobType) {}
+
+  /**
+   * The job id (the key, else the value's jobId), tenant (the value's) and job type (the schema
+   * header, else whether the value looks like a train request) of any record.
+   */
+  static Identity identify(ConsumerRecord<byte[], byte[]> r) {
+    JsonNode loose = looseJson(r.value());
+    String key = keyText(r);
+    String jobId = key != null && JOB_ID.matcher(key).matches() ? key : text(loose, "jobId", JOB_ID);
+    String schema = null;
+    try {
+      schema = header(r, Headers.SCHEMA);
+    } catch (InvalidEventException e) {
+      // guessed below
+    }
+    boolean train = Schemas.TRAIN_REQUEST.equals(schema) || schema == null && loose != null && loose.has("conceptName");
+    return new Identity(jobId, text(loose, "tenant", TENANT), train ? "train" : "generate");
+  }
+
+  private static String keyText(ConsumerRecord<byte[], byte[]> r) {
+    try {
+      return r.key() == null ? null : utf8(r.key());
+    } catch (CharacterCodingException e) {
+      return null;
+    }
+  }
+
   static Outcome check(ConsumerRecord<byte[], byte[]> r, boolean train) {
     String jobType = train ? "train" : "generate";
     String schema = train ? Schemas.TRAIN_REQUEST : Schemas.GENERATE_REQUEST;
-    JsonNode loose = looseJson(r.value());
-    String key = null;
-    try {
-      key = r.key() == null ? null : utf8(r.key());
-    } catch (CharacterCodingException e) {
-      // reported below
-    }
-    String jobId = key != null && JOB_ID.matcher(key).matches() ? key : text(loose, "jobId", JOB_ID);
-    String tenant = text(loose, "tenant", TENANT);
+    Identity id = identify(r);
+    String key = keyText(r);
+    String jobId = id.jobId();
+    String tenant = id.tenant();
     try {
       if (r.key() == null) {
         throw invalid("", "record key is missing; it must be the jobId");

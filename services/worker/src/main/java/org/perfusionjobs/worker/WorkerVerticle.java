@@ -30,6 +30,7 @@ public final class WorkerVerticle extends VerticleBase {
   private EventPublisher publisher;
   private final ConceptCatalog catalog = new ConceptCatalog();
   private final CancelRegistry cancels = new CancelRegistry();
+  private final ArchiveWatcher archived = new ArchiveWatcher();
   private final java.util.List<JobIntake> intakes = new java.util.ArrayList<>();
   private final java.util.List<Thread> intakeThreads = new java.util.ArrayList<>();
   private HttpServer http;
@@ -61,6 +62,7 @@ public final class WorkerVerticle extends VerticleBase {
           return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
         })
         .compose(v -> cancels.start(vertx, cfg.bootstrapServers(), cfg.topics().cancel(), redis))
+        .compose(v -> archived.start(vertx, cfg, claims, publisher))
         .compose(v -> {
           Router router = Router.router(vertx);
           router.get("/health/live").handler(ctx -> ctx.response().end("ok"));
@@ -121,7 +123,7 @@ public final class WorkerVerticle extends VerticleBase {
           }
           return null;
         })
-        .compose(v -> Future.join(catalog.close(), cancels.close(), publisher == null ? Future.succeededFuture() : publisher.close()))
+        .compose(v -> Future.join(catalog.close(), cancels.close(), archived.close(), publisher == null ? Future.succeededFuture() : publisher.close()))
         .compose(v -> vertx.executeBlocking(() -> {
           if (runner != null) {
             runner.close();

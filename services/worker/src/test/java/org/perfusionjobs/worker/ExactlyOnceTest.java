@@ -282,6 +282,23 @@ class ExactlyOnceTest {
   }
 
   @Test
+  void aRecordTheBrokerArchivedGetsOneFailedEventUnlessItsJobSucceeded() throws Exception {
+    // What the broker writes to its dead-letter topic after the delivery limit: the record, copied.
+    generate("archived-done", 1);
+    assertEquals(JobEvent.SUCCEEDED, events.awaitTerminal("archived-done", WAIT).state());
+    for (String id : List.of("archived-done", "archived-lost")) {
+      raw.send(new ProducerRecord<>(TOPICS.brokerDeadLetter(), b(id), body(id))).get(30, TimeUnit.SECONDS);
+    }
+    JobEvent lost = events.awaitTerminal("archived-lost", WAIT);
+    assertEquals(JobEvent.FAILED, lost.state());
+    assertEquals("acme", lost.tenant());
+    assertTrue(lost.error().reason().contains("archived by the broker"), lost.error().reason());
+    Thread.sleep(3000); // room for a wrong report of the job that succeeded, or a second one
+    assertEquals(1, events.events("archived-lost").size(), brief(events.events("archived-lost")));
+    assertTrue(events.events("archived-done").stream().noneMatch(e -> JobEvent.FAILED.equals(e.state())), brief(events.events("archived-done")));
+  }
+
+  @Test
   void aRedisOutageLongerThanTheClientTimeoutMakesARunningJobWaitNotFail() throws Exception {
     System.setProperty("perfusion.worker.testStepDelayMs", "100");
     generate("outage", 40);

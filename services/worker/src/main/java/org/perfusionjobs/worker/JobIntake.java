@@ -113,9 +113,9 @@ final class JobIntake implements Runnable {
   public void run() {
     long backoff = 500;
     while (running) {
+      long started = System.nanoTime();
       try {
         consume();
-        backoff = 500;
       } catch (WakeupException e) {
         // stop() woke the consumer: the loop ends; unacknowledged records return to the queue.
       } catch (InterruptedException e) {
@@ -123,6 +123,9 @@ final class JobIntake implements Runnable {
         break;
       } catch (Throwable t) { // NOPMD: the thread must outlive anything a record or a client does to it
         consuming = false;
+        if (System.nanoTime() - started > 60_000_000_000L) {
+          backoff = 500; // it had been healthy for a while: this is a new failure, not a crash loop
+        }
         int n = restarts.incrementAndGet();
         LOG.error("job intake for {} died (restart {}); restarting in {} ms", topic, n, backoff, t);
         try {
@@ -166,6 +169,7 @@ final class JobIntake implements Runnable {
             continue;
           }
           try {
+            crashIfAsked(r);
             // A record can reach us as a stale copy: a fetch that overlapped the one that brought the
             // last job acquired it too, and it waited unseen in the client buffer while its lock ran
             // out and the broker handed it to another worker (seen with two workers: both ran it).
@@ -183,6 +187,18 @@ final class JobIntake implements Runnable {
     } finally {
       consumer = null;
       consuming = false;
+    }
+  }
+
+  /**
+   * Test hook: a record whose key equals the system property {@code perfusion.worker.testCrashOnKey}
+   * kills the consume loop with an Error, as a bug or a native crash in a client would, so tests can
+   * watch the supervisor restart it and the broker archive a record that crashes every worker.
+   */
+  private static void crashIfAsked(ConsumerRecord<byte[], byte[]> r) {
+    String key = System.getProperty("perfusion.worker.testCrashOnKey");
+    if (key != null && r.key() != null && java.util.Arrays.equals(r.key(), key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+      throw new Error("test hook: intake crash on record key " + key);
     }
   }
 

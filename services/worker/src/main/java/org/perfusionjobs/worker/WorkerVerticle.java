@@ -70,6 +70,7 @@ public final class WorkerVerticle extends VerticleBase {
             boolean intakesUp = !intakes.isEmpty() && intakes.stream().allMatch(JobIntake::alive) && intakeThreads.stream().allMatch(Thread::isAlive);
             boolean ready = intakesUp && redisReachable;
             String why = !intakesUp ? "not ready: job intake not consuming" : !redisReachable ? "not ready: redis unreachable" : "ready";
+            why += "; intake restarts " + intakes.stream().mapToInt(JobIntake::restarts).sum();
             ctx.response().setStatusCode(ready ? 200 : 503).end(why);
           });
           probeTimer = vertx.setPeriodic(1000, id -> vertx.executeBlocking(() -> claims.reachable(), false)

@@ -299,6 +299,36 @@ class ExactlyOnceTest {
   }
 
   @Test
+  void aRecordThatKillsEveryIntakeIsArchivedAndReportedWhileTheIntakesRestart() throws Exception {
+    System.setProperty("perfusion.worker.testCrashOnKey", "crasher");
+    try {
+      generate("crasher", 1);
+      // Each delivery kills the intake that takes it; the supervisor restarts it, the record comes
+      // back with a higher delivery count, and after the limit (5) the broker archives it.
+      JobEvent failed = events.awaitTerminal("crasher", Duration.ofSeconds(100));
+      assertEquals(JobEvent.FAILED, failed.state());
+      assertTrue(failed.error().reason().contains("archived by the broker"), failed.error().reason());
+    } finally {
+      System.clearProperty("perfusion.worker.testCrashOnKey");
+    }
+    generate("after-crashes", 1);
+    assertEquals(JobEvent.SUCCEEDED, events.awaitTerminal("after-crashes", WAIT).state(), "the restarted intakes take jobs again");
+    int restarts = 0;
+    for (WorkerVerticle w : workers.values()) {
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (ready(w).statusCode() != 200 && System.nanoTime() < deadline) {
+        Thread.sleep(200);
+      }
+      HttpResponse<String> r = ready(w);
+      assertEquals(200, r.statusCode(), r.body());
+      restarts += Integer.parseInt(r.body().replaceAll(".*intake restarts (\\d+).*", "$1"));
+    }
+    assertTrue(restarts >= 5, "one restart per delivery, 5 deliveries: " + restarts);
+    assertEquals(1, events.events("crasher").size(), brief(events.events("crasher")));
+    System.out.println("intake restarts for the crashing record: " + restarts);
+  }
+
+  @Test
   void aRedisOutageLongerThanTheClientTimeoutMakesARunningJobWaitNotFail() throws Exception {
     System.setProperty("perfusion.worker.testStepDelayMs", "100");
     generate("outage", 40);

@@ -385,8 +385,12 @@ final class JobIntake implements Runnable {
     Throwable error = outcome.error();
     if (outcome.stoppedForLock()) {
       // The record is someone else's now (or will be): publish nothing, give the claim back if still ours.
-      LOG.warn("job {}: stopped after losing its lock ({}); left to the next holder", jobId, String.valueOf(error));
+      LOG.warn("job {}: stopped after losing its lock or claim ({}); left to the next holder", jobId, String.valueOf(error));
       helper.submit(() -> claims.release(claimed, () -> false));
+      if (lock.held()) {
+        // Only the claim was lost: another record of this job runs it, so this one is a duplicate now.
+        lock.settle(AcknowledgeType.ACCEPT);
+      }
       return;
     }
     if (error instanceof GenerationCancelledException c) {

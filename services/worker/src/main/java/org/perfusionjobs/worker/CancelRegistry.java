@@ -4,7 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import java.time.Duration;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.CancelRequestV1;
 import org.perfusionjobs.contracts.Headers;
@@ -17,17 +17,21 @@ import org.perfusionjobs.contracts.Schemas;
  * tenant and job, so one tenant cannot cancel another's job.
  */
 public final class CancelRegistry {
-  private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
+  private final Map<String, String> cancelled = new ConcurrentHashMap<>();
   private KafkaConsumer<String, byte[]> consumer;
 
   public Future<Void> start(Vertx vertx, String bootstrap, String topic, RedisStore redis) {
     consumer = TopicReaders.fromStart(vertx, bootstrap, "perfusion-cancel-");
     consumer.handler(r -> {
       try {
-        String version = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION)).map(h -> h.value().toString()).findFirst().orElse(null);
+        // Exactly one version header with a value, as for job requests; anything else cancels nothing.
+        java.util.List<String> versions = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION))
+            .map(h -> h.value() == null ? null : h.value().toString()).toList();
+        String version = versions.size() == 1 ? versions.get(0) : null;
         CancelRequestV1 c = Schemas.json().treeToValue(Schemas.validate(Schemas.CANCEL_REQUEST, version, r.value()), CancelRequestV1.class);
         String key = key(c.tenant(), c.jobId());
-        cancelled.add(key);
+        // The reason is echoed in the cancelled event; every worker reads every cancel, so it is known locally.
+        cancelled.put(key, c.reason() == null || c.reason().isBlank() ? "" : c.reason());
         vertx.executeBlocking(() -> {
           redis.markCancelled(key, Duration.ofDays(1));
           return null;
@@ -44,12 +48,18 @@ public final class CancelRegistry {
   }
 
   public boolean isCancelled(String tenant, String jobId, RedisStore redis) {
-    return cancelled.contains(key(tenant, jobId)) || redis.isCancelled(key(tenant, jobId));
+    return cancelled.containsKey(key(tenant, jobId)) || redis.isCancelled(key(tenant, jobId));
   }
 
   /** Cheap check for the model thread between steps (local marks only). */
   public boolean isCancelledLocally(String tenant, String jobId) {
-    return cancelled.contains(key(tenant, jobId));
+    return cancelled.containsKey(key(tenant, jobId));
+  }
+
+  /** The reason given with the cancel request, or null if none was given (or the cancel is not known here). */
+  public String reason(String tenant, String jobId) {
+    String r = cancelled.get(key(tenant, jobId));
+    return r == null || r.isEmpty() ? null : r;
   }
 
   public Future<Void> close() {

@@ -23,6 +23,8 @@ import org.perfusionjobs.infra.Topics;
 public final class EventPublisher {
   private final KafkaProducer<String, byte[]> producer;
   private final Topics topics;
+  private final Vertx vertx;
+  private final org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> raw;
 
   public EventPublisher(Vertx vertx, String bootstrap, Topics topics) {
     this.producer = KafkaProducer.create(vertx, Map.of(
@@ -33,6 +35,15 @@ public final class EventPublisher {
         "linger.ms", "0",
         "enable.idempotence", "true"));
     this.topics = topics;
+    this.vertx = vertx;
+    // Dead letters copy keys and headers as raw bytes, which the String-keyed producer above cannot.
+    this.raw = new org.apache.kafka.clients.producer.KafkaProducer<>(Map.of(
+        "bootstrap.servers", bootstrap,
+        "acks", "all",
+        "linger.ms", "0",
+        "enable.idempotence", "true",
+        "max.request.size", "1100000"),
+        new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
   }
 
   public Future<Void> event(JobEvent e) {
@@ -43,16 +54,54 @@ public final class EventPublisher {
     return send(topics.concepts(), c.conceptId(), json(c), Schemas.CONCEPT_REGISTERED);
   }
 
-  /** The original record, unchanged, with provenance headers saying where it came from and why it was rejected. */
-  public Future<Void> deadLetter(ConsumerRecord<String, byte[]> original, FieldError error) {
-    KafkaProducerRecord<String, byte[]> r = KafkaProducerRecord.create(topics.deadLetter(), original.key(), original.value());
-    original.headers().forEach(h -> r.addHeader(h.key(), io.vertx.core.buffer.Buffer.buffer(h.value())));
-    r.addHeader(Headers.DLQ_REASON, error.reason());
-    r.addHeader(Headers.DLQ_FIELD, error.field());
-    r.addHeader(Headers.DLQ_TOPIC, original.topic());
-    r.addHeader(Headers.DLQ_PARTITION, Integer.toString(original.partition()));
-    r.addHeader(Headers.DLQ_OFFSET, Long.toString(original.offset()));
-    return producer.send(r).mapEmpty();
+  /**
+   * Writes the dead letter of a record and waits until the broker has it: the original key, value
+   * and headers byte for byte (null header values included, hence the plain Kafka producer), plus
+   * provenance headers. A value the dead-letter topic cannot take (near the 1 MB limit once the
+   * headers are added) goes by reference: no value, a header saying where the original lies.
+   *
+   * @throws IllegalStateException if the dead letter cannot be written (an infrastructure error)
+   */
+  public void deadLetter(ConsumerRecord<byte[], byte[]> original, FieldError error) {
+    try {
+      sendDeadLetter(original, error, false);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (!(e.getCause() instanceof org.apache.kafka.common.errors.RecordTooLargeException)) {
+        throw new IllegalStateException("could not write the dead letter of " + where(original) + ": " + e.getCause(), e.getCause());
+      }
+      try {
+        sendDeadLetter(original, error, true);
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | InterruptedException e2) {
+        throw new IllegalStateException("could not write the dead letter of " + where(original) + " by reference: " + e2, e2);
+      }
+    } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+      throw new IllegalStateException("could not write the dead letter of " + where(original) + ": " + e, e);
+    }
+  }
+
+  private void sendDeadLetter(ConsumerRecord<byte[], byte[]> original, FieldError error, boolean byReference)
+      throws java.util.concurrent.ExecutionException, java.util.concurrent.TimeoutException, InterruptedException {
+    org.apache.kafka.common.header.internals.RecordHeaders h = new org.apache.kafka.common.header.internals.RecordHeaders();
+    original.headers().forEach(h::add);
+    h.add(Headers.DLQ_REASON, utf8(error.reason()));
+    h.add(Headers.DLQ_FIELD, utf8(error.field()));
+    h.add(Headers.DLQ_TOPIC, utf8(original.topic()));
+    h.add(Headers.DLQ_PARTITION, utf8(Integer.toString(original.partition())));
+    h.add(Headers.DLQ_OFFSET, utf8(Long.toString(original.offset())));
+    byte[] value = original.value();
+    if (byReference) {
+      h.add(Headers.DLQ_VALUE_OMITTED, utf8((value == null ? 0 : value.length) + " bytes; too large to copy, read it at the original topic, partition and offset"));
+      value = null;
+    }
+    raw.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h)).get(60, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String where(ConsumerRecord<?, ?> r) {
+    return r.topic() + "/" + r.partition() + "/" + r.offset();
   }
 
   private Future<Void> send(String topic, String key, byte[] value, String schema) {
@@ -75,6 +124,10 @@ public final class EventPublisher {
   }
 
   public Future<Void> close() {
-    return producer.close();
+    // Closing the plain producer blocks (it flushes): never on an event loop.
+    return vertx.executeBlocking(() -> {
+      raw.close(java.time.Duration.ofSeconds(5));
+      return null;
+    }).compose(v -> producer.close());
   }
 }

@@ -73,6 +73,7 @@ final class JobExecutor {
           long now = System.nanoTime();
           metrics.stepTime((now - lastStep[0]) / 1e9);
           lastStep[0] = now;
+          testStepDelay();
           boolean preview = cfg.previewEvery() > 0 && p.step() % cfg.previewEvery() == 0;
           rep.progress(p.step(), p.total(), null, p.eta(), preview ? () -> previewPng(p.preview().get().get(0)) : null);
         })
@@ -126,6 +127,7 @@ final class JobExecutor {
           long now = System.nanoTime();
           metrics.stepTime((now - lastStep[0]) / 1e9);
           lastStep[0] = now;
+          testStepDelay();
           rep.progress(p.step(), p.total(), p.loss(), p.eta(), null);
         },
         state -> {
@@ -152,6 +154,22 @@ final class JobExecutor {
     }
     redis.putConcept(r.jobId(), file);
     return new JobEvent.Result(null, r.jobId(), null, null, (System.nanoTime() - started) / 1_000_000, (long) file.length);
+  }
+
+  /**
+   * Test hook: the system property {@code perfusion.worker.testStepDelayMs} adds a pause after every
+   * step, so a job on the tiny test model outlasts several lock renewals without burning CPU. Unset
+   * (the default) it costs one property read per step.
+   */
+  static void testStepDelay() {
+    long ms = Long.getLong("perfusion.worker.testStepDelayMs", 0L);
+    if (ms > 0) {
+      try {
+        Thread.sleep(ms);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   /** A small PNG (at most 64 px a side), base64, for progress events. */

@@ -1,29 +1,31 @@
 package org.perfusionjobs.worker;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.lettuce.core.RedisException;
 import java.awt.image.BufferedImage;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.GenerateRequestV1;
-import org.perfusionjobs.contracts.Headers;
-import org.perfusionjobs.contracts.InvalidEventException;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TrainRequestV1;
@@ -35,17 +37,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The job-intake thread: the only user of the share consumer (it is not thread-safe). It takes one
- * record at a time (record_limit mode, explicit acknowledgement), validates it, hands the work to
- * the model thread, renews the record lock while the job runs, and acknowledges the outcome:
- * ACCEPT when done (succeeded, cancelled, or an already-finished duplicate), REJECT when the
- * request can never succeed (after a failed event and a dead-letter record naming the field).
+ * The job-intake thread: the only user of its share consumer (it is not thread-safe). It takes one
+ * record at a time (record_limit mode, explicit acknowledgement) and runs it through named steps:
+ *
+ * <ol>
+ *   <li><b>validate</b> ({@link RequestCheck}): any record becomes a valid request or a rejection
+ *       naming the field, its tenant and job;
+ *   <li><b>claim</b> ({@link JobClaims}): one atomic claim per (tenant, job id), so a job runs at
+ *       most once; a finished job's outcome is republished instead;
+ *   <li><b>dispatch</b>: the work goes to the model thread;
+ *   <li><b>renew</b> ({@link RecordLock}): while the job runs, the record lock and the claim are
+ *       renewed; losing either stops the job;
+ *   <li><b>settle</b>: the outcome is stored, published, and the record acknowledged (ACCEPT; a
+ *       rejected record is dead-lettered by the worker and then accepted, so it lands in exactly one
+ *       dead-letter topic). An infrastructure error fails nothing: the record is released and runs
+ *       again later.
+ * </ol>
+ *
+ * Blocking side work (Redis, publishing) runs on a helper thread while this thread keeps the lock.
+ * {@link #run()} supervises the loop: if it ever dies, a new consumer starts after a backoff.
  */
 final class JobIntake implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(JobIntake.class);
   private final WorkerConfig cfg;
   private final ModelRunner runner;
   private final RedisStore redis;
+  private final JobClaims claims;
   private final EventPublisher publisher;
   private final ConceptCatalog catalog;
   private final CancelRegistry cancels;
@@ -53,9 +70,13 @@ final class JobIntake implements Runnable {
   private final JobExecutor executor;
   private final ImageFetcher images;
   private final String topic;
-  private final java.util.concurrent.atomic.AtomicBoolean modelBusy;
+  private final boolean train;
+  private final AtomicBoolean modelBusy;
+  private final ExecutorService helper;
+  private final AtomicInteger restarts = new AtomicInteger();
   private volatile boolean running = true;
-  private volatile KafkaShareConsumer<String, byte[]> consumer;
+  private volatile boolean consuming;
+  private volatile KafkaShareConsumer<byte[], byte[]> consumer;
 
   /**
    * @param topic the one job topic this intake consumes, in its own share group ({@code <group>-<topic kind>}):
@@ -65,22 +86,62 @@ final class JobIntake implements Runnable {
    * @param modelBusy shared by the worker's intakes: only an intake that takes it may hold a record,
    *     so an idle worker never sits on a job while its model thread is busy with another
    */
-  JobIntake(WorkerConfig cfg, String topic, java.util.concurrent.atomic.AtomicBoolean modelBusy, ModelRunner runner, RedisStore redis, EventPublisher publisher, ConceptCatalog catalog, CancelRegistry cancels, Metrics metrics) {
+  JobIntake(WorkerConfig cfg, String topic, AtomicBoolean modelBusy, ModelRunner runner, RedisStore redis, JobClaims claims, EventPublisher publisher,
+      ConceptCatalog catalog, CancelRegistry cancels, Metrics metrics) {
     this.topic = topic;
+    this.train = topic.equals(cfg.topics().train());
     this.modelBusy = modelBusy;
     this.cfg = cfg;
     this.runner = runner;
     this.redis = redis;
+    this.claims = claims;
     this.publisher = publisher;
     this.catalog = catalog;
     this.cancels = cancels;
     this.metrics = metrics;
     this.executor = new JobExecutor(cfg, redis, publisher, metrics);
     this.images = new ImageFetcher(redis, cfg.urlAllowList());
+    this.helper = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "intake-helper-" + kind(cfg, topic) + "-" + cfg.workerId());
+      t.setDaemon(true);
+      return t;
+    });
   }
 
+  /** Supervises the consume loop: whatever kills it (a bug, an Error), a fresh consumer takes over after a backoff. */
   @Override
   public void run() {
+    long backoff = 500;
+    while (running) {
+      long started = System.nanoTime();
+      try {
+        consume();
+      } catch (WakeupException e) {
+        // stop() woke the consumer: the loop ends; unacknowledged records return to the queue.
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } catch (Throwable t) { // NOPMD: the thread must outlive anything a record or a client does to it
+        consuming = false;
+        if (System.nanoTime() - started > 60_000_000_000L) {
+          backoff = 500; // it had been healthy for a while: this is a new failure, not a crash loop
+        }
+        int n = restarts.incrementAndGet();
+        LOG.error("job intake for {} died (restart {}); restarting in {} ms", topic, n, backoff, t);
+        try {
+          Thread.sleep(backoff);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+        backoff = Math.min(10_000, backoff * 2);
+      }
+    }
+    consuming = false;
+    helper.shutdownNow();
+  }
+
+  private void consume() throws InterruptedException {
     Properties p = new Properties();
     p.put("bootstrap.servers", cfg.bootstrapServers());
     p.put("group.id", groupId(cfg, topic));
@@ -90,37 +151,54 @@ final class JobIntake implements Runnable {
     p.put("share.acknowledgement.mode", "explicit");
     p.put("share.acquire.mode", "record_limit");
     p.put("max.poll.records", "1");
-    try (KafkaShareConsumer<String, byte[]> c = new KafkaShareConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+    // Keys and values stay bytes: a deserializer that throws inside poll() would make a record unreadable forever.
+    try (KafkaShareConsumer<byte[], byte[]> c = new KafkaShareConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       consumer = c;
       c.subscribe(List.of(topic));
+      consuming = true;
       while (running) {
         if (modelBusy.get()) {
           Thread.sleep(20);
           continue;
         }
-        ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(200));
-        for (ConsumerRecord<String, byte[]> r : records) {
+        for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+          RecordLock lock = new RecordLock(c, r, cfg.renewInterval());
           if (!modelBusy.compareAndSet(false, true)) {
             // The other intake took a job in the same instant: give this one back at once.
-            ack(c, new InFlight(r), AcknowledgeType.RELEASE);
+            lock.settle(AcknowledgeType.RELEASE);
             continue;
           }
           try {
-            handle(c, new InFlight(r));
-          } catch (RuntimeException e) {
-            // Never let one record stop the worker; an unacknowledged record returns to the queue.
-            LOG.error("record {}/{}/{} could not be handled", r.topic(), r.partition(), r.offset(), e);
+            crashIfAsked(r);
+            // A record can reach us as a stale copy: a fetch that overlapped the one that brought the
+            // last job acquired it too, and it waited unseen in the client buffer while its lock ran
+            // out and the broker handed it to another worker (seen with two workers: both ran it).
+            // Renewing confirms the lock is still ours before anything runs.
+            if (lock.renew()) {
+              handle(lock);
+            } else {
+              LOG.info("record {} (delivery {}) is a stale copy whose lock is gone; not run here", lock.id(), lock.deliveryCount());
+            }
           } finally {
             modelBusy.set(false);
           }
         }
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (WakeupException e) {
-      // stop() woke the poll: leave; unacknowledged records return to the queue.
-    } catch (RuntimeException e) {
-      LOG.error("job intake stopped", e);
+    } finally {
+      consumer = null;
+      consuming = false;
+    }
+  }
+
+  /**
+   * Test hook: a record whose key equals the system property {@code perfusion.worker.testCrashOnKey}
+   * kills the consume loop with an Error, as a bug or a native crash in a client would, so tests can
+   * watch the supervisor restart it and the broker archive a record that crashes every worker.
+   */
+  private static void crashIfAsked(ConsumerRecord<byte[], byte[]> r) {
+    String key = System.getProperty("perfusion.worker.testCrashOnKey");
+    if (key != null && r.key() != null && java.util.Arrays.equals(r.key(), key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+      throw new Error("test hook: intake crash on record key " + key);
     }
   }
 
@@ -135,111 +213,260 @@ final class JobIntake implements Runnable {
 
   void stop() {
     running = false;
-    KafkaShareConsumer<String, byte[]> c = consumer;
+    KafkaShareConsumer<byte[], byte[]> c = consumer;
     if (c != null) {
       c.wakeup();
     }
   }
 
+  /** Whether the intake is consuming now (false while it starts or restarts after a failure). */
   boolean alive() {
-    return running;
+    return running && consuming;
   }
 
-  /** The latest delivery of the record being worked on: a RENEW makes poll hand it out again. */
-  private static final class InFlight {
-    ConsumerRecord<String, byte[]> record;
-    /** Set when a renewal did not come back: another worker may run the job now, so stop ours. */
-    volatile boolean lockLost;
-
-    InFlight(ConsumerRecord<String, byte[]> record) {
-      this.record = record;
-    }
+  int restarts() {
+    return restarts.get();
   }
 
-  private void handle(KafkaShareConsumer<String, byte[]> c, InFlight inFlight) {
-    ConsumerRecord<String, byte[]> r = inFlight.record;
-    boolean train = r.topic().equals(cfg.topics().train());
-    String jobType = train ? "train" : "generate";
-    int delivery = r.deliveryCount().map(Short::intValue).orElse(1);
-    String keyJobId = r.key() != null ? r.key() : "unknown";
-    JsonNode node;
+  /** One record through validate, claim, dispatch, renew and settle. */
+  private void handle(RecordLock lock) throws InterruptedException {
     try {
-      node = Schemas.validate(train ? Schemas.TRAIN_REQUEST : Schemas.GENERATE_REQUEST, header(r, Headers.VERSION), r.value());
-      String schema = header(r, Headers.SCHEMA);
-      String expected = train ? Schemas.TRAIN_REQUEST : Schemas.GENERATE_REQUEST;
-      if (schema != null && !schema.equals(expected)) {
-        throw new InvalidEventException(new FieldError("", "header " + Headers.SCHEMA + " is '" + schema + "' but topic " + r.topic() + " takes " + expected));
-      }
-      if (r.key() != null && !r.key().equals(node.get("jobId").asText())) {
-        throw new InvalidEventException(new FieldError("/jobId", "'" + node.get("jobId").asText() + "' differs from the record key '" + r.key() + "'"));
-      }
-    } catch (InvalidEventException e) {
-      reject(c, inFlight, new JobReporter(publisher, keyJobId, "unknown", jobType, cfg.workerId(), delivery, cfg.progressInterval()), e.error());
-      return;
-    }
-    String jobId = node.get("jobId").asText();
-    String tenant = node.get("tenant").asText();
-    JobReporter rep = new JobReporter(publisher, jobId, tenant, jobType, cfg.workerId(), delivery, cfg.progressInterval());
-    String owner = r.topic() + "/" + r.partition() + "/" + r.offset();
-
-    JobSnapshot snap = JobSnapshot.parse(redis.job(jobId));
-    if (snap != null && snap.event() != null && snap.event().terminal() && JobEvent.SUCCEEDED.equals(snap.event().state())) {
-      rep.replay(snap.event()); // finished before: republish, do not run again
-      ack(c, inFlight, AcknowledgeType.ACCEPT);
-      return;
-    }
-    if (snap != null && !owner.equals(snap.owner()) && (snap.event() == null || !snap.event().terminal())) {
-      LOG.info("job {} is already being run from {}; dropping duplicate record {}", jobId, snap.owner(), owner);
-      ack(c, inFlight, AcknowledgeType.ACCEPT);
-      return;
-    }
-    if (cancels.isCancelled(tenant, jobId, redis)) {
-      finish(rep.cancelled("cancelled before it started"), owner, jobType);
-      ack(c, inFlight, AcknowledgeType.ACCEPT);
-      return;
-    }
-    metrics.queueWait(Math.max(0, System.currentTimeMillis() - r.timestamp()) / 1000.0);
-    long started = System.nanoTime();
-    JobEvent runningEvent = rep.state(JobEvent.RUNNING);
-    redis.putJob(jobId, JobSnapshot.json(owner, runningEvent), Duration.ofDays(7));
-    try {
-      CompletableFuture<JobEvent.Result> work = submit(node, train, tenant, jobId, rep, inFlight);
-      JobEvent.Result result = awaitRenewing(c, inFlight, work);
-      finish(rep.result(result), owner, jobType);
-      ack(c, inFlight, AcknowledgeType.ACCEPT);
-    } catch (JobFailure f) {
-      reject(c, inFlight, rep, f.error());
-      finishSnapshot(rep.last(), owner);
-    } catch (GenerationCancelledException e) {
-      if (inFlight.lockLost) {
-        // The record went back to the queue without us; whoever has it now finishes the job.
-        LOG.warn("job {}: record lock lost after a renewal; stopped after {} steps and left it to the next holder", jobId, e.completedSteps());
+      RequestCheck.Outcome checked = RequestCheck.check(lock.record(), train);
+      if (checked instanceof RequestCheck.Rejected rejected) {
+        reject(lock, rejected);
         return;
       }
-      finish(rep.cancelled("cancelled after " + e.completedSteps() + " steps"), owner, jobType);
-      ack(c, inFlight, AcknowledgeType.ACCEPT);
-    } catch (RuntimeException e) {
-      LOG.error("job {} failed", jobId, e);
-      reject(c, inFlight, rep, new FieldError("", "internal error: " + e));
-      finishSnapshot(rep.last(), owner);
-    } finally {
-      metrics.runTime((System.nanoTime() - started) / 1e9);
+      RequestCheck.Valid request = (RequestCheck.Valid) checked;
+      String token = lock.id() + "@" + cfg.workerId() + "#" + lock.deliveryCount() + "#" + System.nanoTime();
+      Optional<JobClaims.Claim> claim = lock.whileRenewing(helper,
+          () -> claims.claim(request.tenant(), request.jobId(), lock.id(), token, lock.deliveryCount() - 1, lock::held));
+      if (claim.isEmpty()) {
+        return; // lock lost while Redis was away: the record is someone else's now
+      }
+      JobClaims.Claim c = claim.get();
+      if (c instanceof JobClaims.Done done) {
+        replay(lock, request, done);
+      } else if (c instanceof JobClaims.AlreadyPublished) {
+        LOG.info("job {}/{}: record {} was finished and published by an earlier delivery", request.tenant(), request.jobId(), lock.id());
+        lock.settle(AcknowledgeType.ACCEPT);
+      } else if (c instanceof JobClaims.Busy busy) {
+        LOG.info("job {}/{} is being run by {}; record {} is a duplicate and is dropped", request.tenant(), request.jobId(), busy.owner(), lock.id());
+        lock.settle(AcknowledgeType.ACCEPT);
+      } else {
+        runClaimed(lock, request, (JobClaims.Claimed) c);
+      }
+    } catch (ExecutionException e) {
+      infrastructureError(lock, e.getCause());
     }
   }
 
-  private CompletableFuture<JobEvent.Result> submit(JsonNode node, boolean train, String tenant, String jobId, JobReporter rep, InFlight inFlight) throws JobFailure {
+  /** A record that can never run: one failed event (to its tenant, or {@code unknown}), one dead letter, accepted. */
+  private void reject(RecordLock lock, RequestCheck.Rejected rejected) throws ExecutionException, InterruptedException {
+    Optional<Boolean> done = lock.whileRenewing(helper, () -> {
+      long epoch = claims.nextEpoch(rejected.tenant(), rejected.jobId(), lock.deliveryCount() - 1, lock::held);
+      reporter(rejected.jobId(), rejected.tenant(), rejected.jobType(), epoch).failed(rejected.error());
+      publisher.deadLetter(lock.record(), rejected.error());
+      return true;
+    });
+    if (done.isPresent()) {
+      metrics.job(rejected.jobType(), JobEvent.FAILED);
+      lock.settle(AcknowledgeType.ACCEPT);
+    }
+  }
+
+  /** The job finished before: republish its outcome above every seq it had, or nothing if this very record already did. */
+  private void replay(RecordLock lock, RequestCheck.Valid request, JobClaims.Done done) throws ExecutionException, InterruptedException {
+    JobEvent stored;
     try {
-      if (train) {
-        TrainRequestV1 req = Schemas.json().treeToValue(node, TrainRequestV1.class);
-        TrainingImages data = resolveImages(req);
-        return runner.submit(sd -> call(() -> executor.train(sd, req, data, rep, () -> inFlight.lockLost || cancels.isCancelledLocally(tenant, jobId))));
-      }
-      GenerateRequestV1 req = Schemas.json().treeToValue(node, GenerateRequestV1.class);
-      List<ConceptUse> concepts = resolveConcepts(req);
-      return runner.submit(sd -> call(() -> executor.generate(sd, req, concepts, rep, () -> inFlight.lockLost || cancels.isCancelledLocally(tenant, jobId))));
+      stored = Schemas.json().readValue(done.eventJson(), JobEvent.class);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("stored outcome of job " + request.jobId() + " is unreadable", e);
+    }
+    Optional<JobEvent> sent = lock.whileRenewing(helper, () -> reporter(request.jobId(), request.tenant(), request.jobType(), done.epoch()).replay(stored));
+    if (sent.isPresent()) {
+      lock.settle(AcknowledgeType.ACCEPT);
+    }
+  }
+
+  private void runClaimed(RecordLock lock, RequestCheck.Valid request, JobClaims.Claimed claimed) throws ExecutionException, InterruptedException {
+    String jobId = request.jobId();
+    String tenant = request.tenant();
+    JobReporter rep = reporter(jobId, tenant, request.jobType(), claimed.epoch());
+    if (cancels.isCancelled(tenant, jobId, redis)) {
+      settleEnded(lock, claimed, () -> rep.cancelled(cancelReason(tenant, jobId, null)), request.jobType());
+      return;
+    }
+    metrics.queueWait(Math.max(0, System.currentTimeMillis() - lock.record().timestamp()) / 1000.0);
+    if (lock.whileRenewing(helper, () -> rep.state(JobEvent.RUNNING)).isEmpty()) {
+      return;
+    }
+    AtomicBoolean stop = new AtomicBoolean();
+    long started = System.nanoTime();
+    CompletableFuture<JobEvent.Result> work = dispatch(request, rep, () -> stop.get() || !lock.held() || cancels.isCancelledLocally(tenant, jobId));
+    Outcome outcome = renewWhileRunning(lock, claimed, work, stop);
+    metrics.runTime((System.nanoTime() - started) / 1e9);
+    settle(lock, request, claimed, rep, outcome);
+  }
+
+  /** The dispatch step: resolving inputs and running the job both happen on the model thread, so the intake keeps renewing. */
+  private CompletableFuture<JobEvent.Result> dispatch(RequestCheck.Valid request, JobReporter rep, java.util.function.BooleanSupplier cancelled) {
+    if (train) {
+      return runner.submit(sd -> call(() -> {
+        TrainRequestV1 req = map(request.node(), TrainRequestV1.class);
+        return executor.train(sd, req, resolveImages(req), rep, cancelled);
+      }));
+    }
+    return runner.submit(sd -> call(() -> {
+      GenerateRequestV1 req = map(request.node(), GenerateRequestV1.class);
+      return executor.generate(sd, req, resolveConcepts(req), rep, cancelled);
+    }));
+  }
+
+  private static <T> T map(JsonNode node, Class<T> type) throws JobFailure {
+    try {
+      return Schemas.json().treeToValue(node, type);
     } catch (java.io.IOException e) {
       throw new JobFailure("", "request does not map to its record type: " + e.getMessage());
     }
+  }
+
+  /** How a run ended. */
+  private record Outcome(JobEvent.Result result, Throwable error, boolean stoppedForLock) {}
+
+  /**
+   * The renew step: waits for the job, renewing the record lock and the claim every interval. If
+   * either is lost, the job is told to stop (another worker may run it now) and the wait goes on
+   * until the model thread lets go.
+   */
+  private Outcome renewWhileRunning(RecordLock lock, JobClaims.Claimed claimed, CompletableFuture<JobEvent.Result> work, AtomicBoolean stop) throws InterruptedException {
+    while (true) {
+      try {
+        return new Outcome(work.get(cfg.renewInterval().toMillis(), TimeUnit.MILLISECONDS), null, stop.get());
+      } catch (TimeoutException stillRunning) {
+        if (stop.get()) {
+          continue; // the job stops at its next step
+        }
+        if (!lock.renew()) {
+          LOG.warn("job {}: record lock lost; stopping it", claimed.owner().jobId());
+          stop.set(true);
+        } else if (!claims.renew(claimed)) {
+          LOG.warn("job {}: claim taken by another delivery; stopping it", claimed.owner().jobId());
+          stop.set(true);
+        }
+      } catch (ExecutionException e) {
+        Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException ? e.getCause().getCause() : e.getCause();
+        return new Outcome(null, cause instanceof WrappedFailure w ? w.failure : cause, stop.get());
+      }
+    }
+  }
+
+  /** The settle step. */
+  private void settle(RecordLock lock, RequestCheck.Valid request, JobClaims.Claimed claimed, JobReporter rep, Outcome outcome)
+      throws ExecutionException, InterruptedException {
+    String jobId = request.jobId();
+    if (outcome.result() != null) {
+      // Stored before it is published: a crash in between makes the redelivery publish the stored outcome.
+      Optional<Boolean> published = lock.whileRenewing(helper, () -> {
+        JobEvent event = rep.prepareResult(outcome.result());
+        if (!claims.done(claimed, EventPublisher.jsonString(event), () -> true)) {
+          LOG.warn("job {}: finished, but another delivery owns it now; its result is not published from here", jobId);
+          return false;
+        }
+        rep.publish(event);
+        claims.published(claimed);
+        return true;
+      });
+      if (published.orElse(false)) {
+        metrics.job(request.jobType(), JobEvent.SUCCEEDED);
+      }
+      lock.settle(AcknowledgeType.ACCEPT);
+      return;
+    }
+    Throwable error = outcome.error();
+    if (outcome.stoppedForLock()) {
+      // The record is someone else's now (or will be): publish nothing, give the claim back if still ours.
+      LOG.warn("job {}: stopped after losing its lock or claim ({}); left to the next holder", jobId, String.valueOf(error));
+      helper.submit(() -> claims.release(claimed, () -> false));
+      if (lock.held()) {
+        // Only the claim was lost: another record of this job runs it, so this one is a duplicate now.
+        lock.settle(AcknowledgeType.ACCEPT);
+      }
+      return;
+    }
+    if (error instanceof GenerationCancelledException c) {
+      settleEnded(lock, claimed, () -> rep.cancelled(cancelReason(request.tenant(), jobId, c.completedSteps())), request.jobType());
+    } else if (error instanceof JobFailure f) {
+      settleFailed(lock, claimed, rep, f.error(), request.jobType());
+    } else if (isInfrastructure(error)) {
+      infrastructureError(lock, error, claimed);
+    } else {
+      LOG.error("job {} failed", jobId, error);
+      settleFailed(lock, claimed, rep, new FieldError("", "internal error: " + error), request.jobType());
+    }
+  }
+
+  private void settleEnded(RecordLock lock, JobClaims.Claimed claimed, java.util.concurrent.Callable<JobEvent> publish, String jobType)
+      throws ExecutionException, InterruptedException {
+    Optional<JobEvent> sent = lock.whileRenewing(helper, () -> {
+      claims.release(claimed, lock::held);
+      return publish.call();
+    });
+    if (sent.isPresent()) {
+      metrics.job(jobType, sent.get().state());
+      lock.settle(AcknowledgeType.ACCEPT);
+    }
+  }
+
+  private void settleFailed(RecordLock lock, JobClaims.Claimed claimed, JobReporter rep, FieldError error, String jobType)
+      throws ExecutionException, InterruptedException {
+    Optional<Boolean> done = lock.whileRenewing(helper, () -> {
+      claims.release(claimed, lock::held);
+      rep.failed(error);
+      publisher.deadLetter(lock.record(), error);
+      return true;
+    });
+    if (done.isPresent()) {
+      metrics.job(jobType, JobEvent.FAILED);
+      lock.settle(AcknowledgeType.ACCEPT);
+    }
+  }
+
+  private void infrastructureError(RecordLock lock, Throwable error) {
+    infrastructureError(lock, error, null);
+  }
+
+  /**
+   * Redis or Kafka failed for longer than the side work waits: nothing is failed. The claim is given
+   * back and the record released, so the job runs again (on any worker) once the outage is over.
+   */
+  private void infrastructureError(RecordLock lock, Throwable error, JobClaims.Claimed claimed) {
+    LOG.warn("record {}: infrastructure error, released to run again later: {}", lock.id(), String.valueOf(error));
+    if (claimed != null) {
+      helper.submit(() -> claims.release(claimed, () -> false));
+    }
+    lock.settle(AcknowledgeType.RELEASE);
+  }
+
+  static boolean isInfrastructure(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof RedisException || c instanceof KafkaException || c instanceof TimeoutException
+          || c instanceof java.net.ConnectException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private String cancelReason(String tenant, String jobId, Integer steps) {
+    String reason = cancels.reason(tenant, jobId);
+    if (reason != null) {
+      return reason;
+    }
+    return steps == null ? "cancelled before it started" : "cancelled after " + steps + " steps";
+  }
+
+  private JobReporter reporter(String jobId, String tenant, String jobType, long epoch) {
+    return new JobReporter(publisher, jobId, tenant, jobType, cfg.workerId(), epoch, cfg.progressInterval());
   }
 
   private TrainingImages resolveImages(TrainRequestV1 req) throws JobFailure {
@@ -274,95 +501,6 @@ final class JobIntake implements Runnable {
       }
     }
     return uses;
-  }
-
-  /** Waits for the job, renewing the record lock and polling between renewals (required in explicit mode). */
-  private JobEvent.Result awaitRenewing(KafkaShareConsumer<String, byte[]> c, InFlight inFlight, CompletableFuture<JobEvent.Result> work) throws JobFailure {
-    while (true) {
-      ConsumerRecord<String, byte[]> r = inFlight.record;
-      try {
-        return work.get(cfg.renewInterval().toMillis(), TimeUnit.MILLISECONDS);
-      } catch (TimeoutException stillRunning) {
-        if (inFlight.lockLost) {
-          continue; // the job is stopping at its next step; nothing left to renew
-        }
-        try {
-          c.acknowledge(r, AcknowledgeType.RENEW);
-        } catch (IllegalStateException e) {
-          LOG.warn("could not renew the lock of {}/{}/{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
-        }
-        // The renewed record comes back from the next polls (KAFKA-20458) and only that new
-        // delivery can be acknowledged later; any other record is not ours to hold now.
-        // Wait for it even if the job has just finished: acknowledging the older delivery fails,
-        // and the record would come back (a second "succeeded" was seen when this loop stopped early).
-        long until = System.nanoTime() + 10_000_000_000L;
-        boolean back = false;
-        while (!back && System.nanoTime() < until) {
-          for (ConsumerRecord<String, byte[]> other : c.poll(Duration.ofMillis(100))) {
-            if (other.partition() == r.partition() && other.offset() == r.offset() && other.topic().equals(r.topic())) {
-              inFlight.record = other;
-              back = true;
-            } else {
-              c.acknowledge(other, AcknowledgeType.RELEASE);
-            }
-          }
-        }
-        if (!back) {
-          inFlight.lockLost = true;
-        }
-        c.commitSync(Duration.ofSeconds(10));
-      } catch (ExecutionException e) {
-        Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException ? e.getCause().getCause() : e.getCause();
-        if (cause instanceof WrappedFailure w) {
-          throw w.failure;
-        }
-        if (cause instanceof RuntimeException re) {
-          throw re;
-        }
-        throw new IllegalStateException(cause);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while waiting for the model thread", e);
-      }
-    }
-  }
-
-  private void reject(KafkaShareConsumer<String, byte[]> c, InFlight inFlight, JobReporter rep, FieldError error) {
-    ConsumerRecord<String, byte[]> r = inFlight.record;
-    rep.failed(error);
-    metrics.job(r.topic().equals(cfg.topics().train()) ? "train" : "generate", JobEvent.FAILED);
-    publisher.deadLetter(r, error);
-    ack(c, inFlight, AcknowledgeType.REJECT);
-  }
-
-  private void finish(JobEvent terminal, String owner, String jobType) {
-    metrics.job(jobType, terminal.state());
-    finishSnapshot(terminal, owner);
-  }
-
-  private void finishSnapshot(JobEvent terminal, String owner) {
-    if (terminal != null) {
-      redis.putJob(terminal.jobId(), JobSnapshot.json(owner, terminal), Duration.ofDays(7));
-    }
-  }
-
-  /**
-   * Acknowledges the latest delivery. If the lock was lost meanwhile (the record went to another
-   * worker), the acknowledgement fails; jobs are idempotent, so that is logged, not fatal.
-   */
-  private static void ack(KafkaShareConsumer<String, byte[]> c, InFlight inFlight, AcknowledgeType type) {
-    ConsumerRecord<String, byte[]> r = inFlight.record;
-    try {
-      c.acknowledge(r, type);
-      c.commitSync(Duration.ofSeconds(10));
-    } catch (IllegalStateException | org.apache.kafka.common.KafkaException e) {
-      LOG.warn("could not {} record {}/{}/{}: {}", type, r.topic(), r.partition(), r.offset(), e.getMessage());
-    }
-  }
-
-  private static String header(ConsumerRecord<String, byte[]> r, String name) {
-    Header h = r.headers().lastHeader(name);
-    return h == null ? null : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /** Carries a checked job failure out of the model thread's lambda. */

@@ -8,9 +8,10 @@ import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.JobEvent;
 
 /**
- * Publishes one job's events with a sequence number that only grows, also across redeliveries
- * (the base is the delivery count times a million), and throttles progress to one event per
- * interval (plus the first and the last step).
+ * Publishes one job's events with a sequence number that only grows, also across redeliveries and
+ * replays (the base is the claim's epoch times a million, see {@link JobClaims}), and throttles
+ * progress to one event per interval (plus the first and the last step). State changes and outcomes
+ * wait until the broker has them; progress does not.
  */
 final class JobReporter {
   private final EventPublisher publisher;
@@ -23,37 +24,47 @@ final class JobReporter {
   private volatile long lastProgress;
   private volatile JobEvent last;
 
-  JobReporter(EventPublisher publisher, String jobId, String tenant, String jobType, String worker, int deliveryCount, Duration interval) {
+  JobReporter(EventPublisher publisher, String jobId, String tenant, String jobType, String worker, long epoch, Duration interval) {
     this.publisher = publisher;
     this.jobId = jobId;
     this.tenant = tenant;
     this.jobType = jobType;
     this.worker = worker;
-    this.seq = new AtomicLong(Math.max(1, deliveryCount) * 1_000_000L);
+    this.seq = new AtomicLong(Math.max(1, epoch) * JobClaims.SEQ_PER_EPOCH);
     this.intervalNanos = interval.toNanos();
   }
 
   JobEvent state(String state) {
-    return emit(new JobEvent(jobId, tenant, seq.incrementAndGet(), "state", state, jobType, now(), null, null, null, null, null, null, null, worker));
+    return emitAndWait(new JobEvent(jobId, tenant, seq.incrementAndGet(), "state", state, jobType, now(), null, null, null, null, null, null, null, worker));
   }
 
   JobEvent failed(FieldError error) {
-    return emit(new JobEvent(jobId, tenant, seq.incrementAndGet(), "state", JobEvent.FAILED, jobType, now(), null, null, null, null, null,
+    return emitAndWait(new JobEvent(jobId, tenant, seq.incrementAndGet(), "state", JobEvent.FAILED, jobType, now(), null, null, null, null, null,
         new JobEvent.Error(error.field().isEmpty() ? null : error.field(), error.reason()), null, worker));
   }
 
   JobEvent cancelled(String reason) {
-    return emit(new JobEvent(jobId, tenant, seq.incrementAndGet(), "state", JobEvent.CANCELLED, jobType, now(), null, null, null, null, null,
+    return emitAndWait(new JobEvent(jobId, tenant, seq.incrementAndGet(), "state", JobEvent.CANCELLED, jobType, now(), null, null, null, null, null,
         new JobEvent.Error(null, reason), null, worker));
   }
 
   JobEvent result(JobEvent.Result result) {
-    return emit(new JobEvent(jobId, tenant, seq.incrementAndGet(), "result", JobEvent.SUCCEEDED, jobType, now(), null, null, null, null, null, null, result, worker));
+    return emitAndWait(new JobEvent(jobId, tenant, seq.incrementAndGet(), "result", JobEvent.SUCCEEDED, jobType, now(), null, null, null, null, null, null, result, worker));
+  }
+
+  /** The success event, with its seq, not yet published (it is stored first, see JobIntake's settle step). */
+  JobEvent prepareResult(JobEvent.Result result) {
+    return new JobEvent(jobId, tenant, seq.incrementAndGet(), "result", JobEvent.SUCCEEDED, jobType, now(), null, null, null, null, null, null, result, worker);
+  }
+
+  /** Publishes a prepared event and waits for the broker. */
+  JobEvent publish(JobEvent e) {
+    return emitAndWait(e);
   }
 
   /** Republishes a stored terminal event under a new sequence number. */
   JobEvent replay(JobEvent stored) {
-    return emit(new JobEvent(jobId, tenant, seq.incrementAndGet(), stored.kind(), stored.state(), jobType, now(), stored.step(), stored.total(),
+    return emitAndWait(new JobEvent(jobId, tenant, seq.incrementAndGet(), stored.kind(), stored.state(), jobType, now(), stored.step(), stored.total(),
         stored.loss(), stored.etaMs(), null, stored.error(), stored.result(), worker));
   }
 
@@ -75,6 +86,22 @@ final class JobReporter {
   private JobEvent emit(JobEvent e) {
     last = e;
     publisher.event(e);
+    return e;
+  }
+
+  /** Publishes and waits for the broker's acknowledgement; an error is an infrastructure error (unchecked). */
+  private JobEvent emitAndWait(JobEvent e) {
+    last = e;
+    try {
+      publisher.event(e).toCompletionStage().toCompletableFuture().get(150, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException ex) {
+      throw new IllegalStateException("could not publish the " + e.state() + " event of job " + jobId + ": " + ex.getCause(), ex.getCause());
+    } catch (java.util.concurrent.TimeoutException ex) {
+      throw new IllegalStateException("could not publish the " + e.state() + " event of job " + jobId + " within 150 s", ex);
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while publishing an event of job " + jobId, ex);
+    }
     return e;
   }
 

@@ -5,6 +5,7 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
 import java.nio.file.Files;
+import java.time.Duration;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
@@ -23,9 +24,14 @@ public final class WorkerVerticle extends VerticleBase {
   private final WorkerConfig cfg;
   private ModelRunner runner;
   private RedisStore redis;
+  private JobClaims claims;
+  /** Last Redis probe (every second, off the event loop): readiness reports an outage. */
+  private volatile boolean redisReachable = true;
+  private long probeTimer = -1;
   private EventPublisher publisher;
   private final ConceptCatalog catalog = new ConceptCatalog();
   private final CancelRegistry cancels = new CancelRegistry();
+  private final ArchiveWatcher archived = new ArchiveWatcher();
   private final java.util.List<JobIntake> intakes = new java.util.ArrayList<>();
   private final java.util.List<Thread> intakeThreads = new java.util.ArrayList<>();
   private HttpServer http;
@@ -47,6 +53,8 @@ public final class WorkerVerticle extends VerticleBase {
           }
           runner = new ModelRunner(sd, "model-" + cfg.workerId());
           redis = new RedisStore(cfg.redisUri());
+          // A running claim outlives a few missed renewals; after a crash a duplicate waits at most this long.
+          claims = new JobClaims(cfg.redisUri(), Duration.ofMillis(Math.max(30_000, cfg.renewInterval().toMillis() * 6)));
           return null;
         })
         .compose(v -> {
@@ -55,13 +63,24 @@ public final class WorkerVerticle extends VerticleBase {
           return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
         })
         .compose(v -> cancels.start(vertx, cfg.bootstrapServers(), cfg.topics().cancel(), redis))
+        .compose(v -> archived.start(vertx, cfg, claims, publisher))
         .compose(v -> {
           Router router = Router.router(vertx);
           router.get("/health/live").handler(ctx -> ctx.response().end("ok"));
           router.get("/health/ready").handler(ctx -> {
-            boolean ready = !intakes.isEmpty() && intakes.stream().allMatch(JobIntake::alive) && intakeThreads.stream().allMatch(Thread::isAlive);
-            ctx.response().setStatusCode(ready ? 200 : 503).end(ready ? "ready" : "not ready");
+            boolean intakesUp = !intakes.isEmpty() && intakes.stream().allMatch(JobIntake::alive) && intakeThreads.stream().allMatch(Thread::isAlive);
+            boolean ready = intakesUp && redisReachable;
+            String why = !intakesUp ? "not ready: job intake not consuming" : !redisReachable ? "not ready: redis unreachable" : "ready";
+            why += "; intake restarts " + intakes.stream().mapToInt(JobIntake::restarts).sum();
+            ctx.response().setStatusCode(ready ? 200 : 503).end(why);
           });
+          probeTimer = vertx.setPeriodic(1000, id -> vertx.executeBlocking(() -> claims.reachable(), false)
+              .onSuccess(up -> {
+                if (up != redisReachable) {
+                  LOG.warn("redis {}", up ? "reachable again" : "unreachable: jobs wait, readiness reports 503");
+                }
+                redisReachable = up;
+              }));
           router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4").end(metrics.scrape()));
           return vertx.createHttpServer().requestHandler(router).listen(cfg.httpPort(), "127.0.0.1");
         })
@@ -69,7 +88,7 @@ public final class WorkerVerticle extends VerticleBase {
           http = server;
           java.util.concurrent.atomic.AtomicBoolean modelBusy = new java.util.concurrent.atomic.AtomicBoolean();
           for (String topic : cfg.topics().jobTopics()) {
-            JobIntake intake = new JobIntake(cfg, topic, modelBusy, runner, redis, publisher, catalog, cancels, metrics);
+            JobIntake intake = new JobIntake(cfg, topic, modelBusy, runner, redis, claims, publisher, catalog, cancels, metrics);
             Thread t = new Thread(intake, "intake-" + JobIntake.kind(cfg, topic) + "-" + cfg.workerId());
             intakes.add(intake);
             intakeThreads.add(t);
@@ -98,6 +117,7 @@ public final class WorkerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    vertx.cancelTimer(probeTimer);
     intakes.forEach(JobIntake::stop);
     return vertx.executeBlocking(() -> {
           for (Thread t : intakeThreads) {
@@ -105,13 +125,16 @@ public final class WorkerVerticle extends VerticleBase {
           }
           return null;
         })
-        .compose(v -> Future.join(catalog.close(), cancels.close(), publisher == null ? Future.succeededFuture() : publisher.close()))
+        .compose(v -> Future.join(catalog.close(), cancels.close(), archived.close(), publisher == null ? Future.succeededFuture() : publisher.close()))
         .compose(v -> vertx.executeBlocking(() -> {
           if (runner != null) {
             runner.close();
           }
           if (redis != null) {
             redis.close();
+          }
+          if (claims != null) {
+            claims.close();
           }
           return null;
         }));

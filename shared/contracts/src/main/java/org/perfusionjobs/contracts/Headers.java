@@ -13,6 +13,8 @@ public final class Headers {
   public static final String DLQ_TOPIC = "perfusion-dlq-original-topic";
   public static final String DLQ_PARTITION = "perfusion-dlq-original-partition";
   public static final String DLQ_OFFSET = "perfusion-dlq-original-offset";
+  /** Dead-letter provenance: set when the value was too large to copy (the dead letter then has no value). */
+  public static final String DLQ_VALUE_OMITTED = "perfusion-dlq-value-omitted";
 
   private Headers() {}
 }

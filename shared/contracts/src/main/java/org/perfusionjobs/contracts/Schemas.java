@@ -57,12 +57,7 @@ public final class Schemas {
     if (versionHeader == null) {
       throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " is missing"));
     }
-    int version;
-    try {
-      version = Integer.parseInt(versionHeader.strip());
-    } catch (NumberFormatException e) {
-      throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " '" + versionHeader + "' is not a number"));
-    }
+    int version = parseVersion(versionHeader);
     if (!KNOWN.getOrDefault(schema, Set.of()).contains(version)) {
       throw new InvalidEventException(new FieldError("", "unknown schema version " + schema + " v" + version + "; known: " + KNOWN.getOrDefault(schema, Set.of())));
     }
@@ -80,6 +75,22 @@ public final class Schemas {
       throw new InvalidEventException(errors.get(0));
     }
     return node;
+  }
+
+  /**
+   * Reads a version header strictly: a decimal integer without sign, blanks or leading zeros
+   * ({@code 1}, {@code 12}). Anything else ({@code " 1 "}, {@code 01}, {@code +1}) is rejected, so
+   * two producers can never mean the same version with different bytes.
+   */
+  public static int parseVersion(String versionHeader) throws InvalidEventException {
+    if (versionHeader == null) {
+      throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " is missing"));
+    }
+    if (!versionHeader.matches("[1-9][0-9]{0,8}")) {
+      throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " '" + versionHeader
+          + "' is not a version: a decimal integer without sign, blanks or leading zeros"));
+    }
+    return Integer.parseInt(versionHeader);
   }
 
   /** All schema violations of a JSON value, sorted by field. */

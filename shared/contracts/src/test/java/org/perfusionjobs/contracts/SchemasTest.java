@@ -56,6 +56,15 @@ class SchemasTest {
   }
 
   @Test
+  void versionHeaderIsReadStrictly() throws Exception {
+    for (String odd : new String[] {" 1 ", "01", "+1", "1.0", "", "0", "-1", "1\n", "99999999999"}) {
+      InvalidEventException e = assertThrows(InvalidEventException.class, () -> Schemas.validate(Schemas.GENERATE_REQUEST, odd, b("{}")), odd);
+      assertTrue(e.getMessage().contains("is not a version"), odd + ": " + e.getMessage());
+    }
+    assertTrue(Schemas.validate(Schemas.GENERATE_REQUEST, "1", b("{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"x\"}")).has("prompt"));
+  }
+
+  @Test
   void trainImagesNeedExactlyOneSource() {
     assertError("{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[{\"base64\":\"AA\",\"url\":\"http://x\"}]}", "/images/0", "");
     assertError("{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[]}", "/images", "");

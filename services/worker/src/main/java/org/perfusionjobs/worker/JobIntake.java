@@ -76,7 +76,7 @@ final class JobIntake implements Runnable {
     this.cancels = cancels;
     this.metrics = metrics;
     this.executor = new JobExecutor(cfg, redis, publisher, metrics);
-    this.images = new ImageFetcher(redis, cfg.urlAllowList());
+    this.images = new ImageFetcher(redis, cfg);
   }
 
   @Override
@@ -161,7 +161,6 @@ final class JobIntake implements Runnable {
     boolean train = r.topic().equals(cfg.topics().train());
     String jobType = train ? "train" : "generate";
     int delivery = r.deliveryCount().map(Short::intValue).orElse(1);
-    String keyJobId = r.key() != null ? r.key() : "unknown";
     JsonNode node;
     try {
       node = Schemas.validate(train ? Schemas.TRAIN_REQUEST : Schemas.GENERATE_REQUEST, header(r, Headers.VERSION), r.value());
@@ -174,7 +173,9 @@ final class JobIntake implements Runnable {
         throw new InvalidEventException(new FieldError("/jobId", "'" + node.get("jobId").asText() + "' differs from the record key '" + r.key() + "'"));
       }
     } catch (InvalidEventException e) {
-      reject(c, inFlight, new JobReporter(publisher, keyJobId, "unknown", jobType, cfg.workerId(), delivery, cfg.progressInterval()), e.error());
+      // Reported to the tenant the record names (the producer is trusted to name it), so its owner sees why.
+      RequestOwner ro = RequestOwner.of(r.value(), r.key());
+      reject(c, inFlight, new JobReporter(publisher, ro.jobId(), ro.tenant(), jobType, cfg.workerId(), delivery, cfg.progressInterval()), e.error());
       return;
     }
     String jobId = node.get("jobId").asText();
@@ -182,7 +183,7 @@ final class JobIntake implements Runnable {
     JobReporter rep = new JobReporter(publisher, jobId, tenant, jobType, cfg.workerId(), delivery, cfg.progressInterval());
     String owner = r.topic() + "/" + r.partition() + "/" + r.offset();
 
-    JobSnapshot snap = JobSnapshot.parse(redis.job(jobId));
+    JobSnapshot snap = JobSnapshot.parse(redis.job(tenant, jobId));
     if (snap != null && snap.event() != null && snap.event().terminal() && JobEvent.SUCCEEDED.equals(snap.event().state())) {
       rep.replay(snap.event()); // finished before: republish, do not run again
       ack(c, inFlight, AcknowledgeType.ACCEPT);
@@ -201,7 +202,7 @@ final class JobIntake implements Runnable {
     metrics.queueWait(Math.max(0, System.currentTimeMillis() - r.timestamp()) / 1000.0);
     long started = System.nanoTime();
     JobEvent runningEvent = rep.state(JobEvent.RUNNING);
-    redis.putJob(jobId, JobSnapshot.json(owner, runningEvent), Duration.ofDays(7));
+    redis.putJob(tenant, jobId, JobSnapshot.json(owner, runningEvent), Duration.ofDays(7));
     try {
       CompletableFuture<JobEvent.Result> work = submit(node, train, tenant, jobId, rep, inFlight);
       JobEvent.Result result = awaitRenewing(c, inFlight, work);
@@ -231,8 +232,8 @@ final class JobIntake implements Runnable {
     try {
       if (train) {
         TrainRequestV1 req = Schemas.json().treeToValue(node, TrainRequestV1.class);
-        TrainingImages data = resolveImages(req);
-        return runner.submit(sd -> call(() -> executor.train(sd, req, data, rep, () -> inFlight.lockLost || cancels.isCancelledLocally(tenant, jobId))));
+        // Images are fetched on the model thread, so this thread keeps renewing the lock meanwhile.
+        return runner.submit(sd -> call(() -> executor.train(sd, req, resolveImages(req), rep, () -> inFlight.lockLost || cancels.isCancelledLocally(tenant, jobId))));
       }
       GenerateRequestV1 req = Schemas.json().treeToValue(node, GenerateRequestV1.class);
       List<ConceptUse> concepts = resolveConcepts(req);
@@ -245,7 +246,7 @@ final class JobIntake implements Runnable {
   private TrainingImages resolveImages(TrainRequestV1 req) throws JobFailure {
     List<BufferedImage> imgs = new ArrayList<>();
     for (int i = 0; i < req.images().size(); i++) {
-      imgs.add(images.fetch(req.images().get(i), "/images/" + i));
+      imgs.add(images.fetch(req.tenant(), req.images().get(i), "/images/" + i));
     }
     List<BufferedImage> masks = null;
     if (!req.masks().isEmpty()) {
@@ -254,7 +255,7 @@ final class JobIntake implements Runnable {
       }
       masks = new ArrayList<>();
       for (int i = 0; i < req.masks().size(); i++) {
-        masks.add(images.fetch(req.masks().get(i), "/masks/" + i));
+        masks.add(images.fetch(req.tenant(), req.masks().get(i), "/masks/" + i));
       }
     }
     return new TrainingImages(imgs, masks);
@@ -342,7 +343,7 @@ final class JobIntake implements Runnable {
 
   private void finishSnapshot(JobEvent terminal, String owner) {
     if (terminal != null) {
-      redis.putJob(terminal.jobId(), JobSnapshot.json(owner, terminal), Duration.ofDays(7));
+      redis.putJob(terminal.tenant(), terminal.jobId(), JobSnapshot.json(owner, terminal), Duration.ofDays(7));
     }
   }
 

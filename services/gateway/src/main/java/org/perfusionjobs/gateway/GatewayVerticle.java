@@ -210,7 +210,10 @@ public final class GatewayVerticle extends VerticleBase {
 
   /** Headers on every answer: the page may load only its own scripts, never be framed, never be sniffed. */
   private static void securityHeaders(RoutingContext ctx) {
-    ctx.response().putHeader("Content-Security-Policy", CSP)
+    // 'self' covers the page's own WebSocket in current browsers; the explicit ws(s)://host covers older ones.
+    String host = ctx.request().getHeader("Host");
+    String ws = host != null && HOST.matcher(host).matches() ? " ws://" + host + " wss://" + host : "";
+    ctx.response().putHeader("Content-Security-Policy", CSP.replace("connect-src 'self'", "connect-src 'self'" + ws))
         .putHeader("X-Content-Type-Options", "nosniff")
         .putHeader("X-Frame-Options", "DENY")
         .putHeader("Referrer-Policy", "no-referrer")
@@ -218,6 +221,7 @@ public final class GatewayVerticle extends VerticleBase {
     ctx.next();
   }
 
+  private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile("[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
   static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
       + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 

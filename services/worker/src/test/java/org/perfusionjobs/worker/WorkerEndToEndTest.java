@@ -54,7 +54,9 @@ class WorkerEndToEndTest {
     Path model = TestData.sdTinyRef();
     Path captions = Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath();
     WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
-        .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"));
+        .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"))
+        // Long jobs (150-200 steps) on the tiny model for cancel and restart; the default budget is 100 steps.
+        .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new org.perfusionjobs.contracts.BudgetOverrides(null, 200, null, null, null)));
     vertx = Vertx.vertx();
     worker = new WorkerVerticle(cfg);
     vertx.deployVerticle(worker).await();

@@ -14,8 +14,14 @@ import java.util.List;
  * A real redis-server (Debian package {@code redis-server}) on 127.0.0.1, without persistence.
  * {@link #restart()} stops it and starts an empty one on the same port, as a crashed and
  * recovered cache would be. Set {@code PERFUSION_REDIS_SERVER} to use another binary.
+ *
+ * <p>Memory is capped ({@code maxmemory}, default 256mb, {@code PERFUSION_REDIS_MAXMEMORY} to change)
+ * with {@code allkeys-lru} eviction: Redis is a cache here (docs/decisions.md item 3), so a flood
+ * of blobs evicts old entries instead of exhausting the machine.
  */
 public final class RedisServer implements AutoCloseable {
+  /** The local server's memory cap, in redis-server's notation. */
+  public static final String MAX_MEMORY = System.getenv().getOrDefault("PERFUSION_REDIS_MAXMEMORY", "256mb");
   private final String binary;
   private final int port;
   private final Path dir;
@@ -38,7 +44,8 @@ public final class RedisServer implements AutoCloseable {
     Path log = dir.resolve("redis.log");
     try {
       process = new ProcessBuilder(List.of(binary, "--port", Integer.toString(port), "--bind", "127.0.0.1",
-          "--save", "", "--appendonly", "no", "--dir", dir.toString()))
+          "--save", "", "--appendonly", "no", "--dir", dir.toString(),
+          "--maxmemory", MAX_MEMORY, "--maxmemory-policy", "allkeys-lru"))
           .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     } catch (IOException e) {
       throw new IOException("cannot start '" + binary + "' (install the redis-server package: apt-get install -y redis-server): " + e.getMessage(), e);

@@ -54,6 +54,19 @@ class LocalStackTest {
   }
 
   @Test
+  void redisHasAMemoryCapAndEvictsLikeACache() throws Exception {
+    try (java.net.Socket sock = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), stack.redis().port())) {
+      sock.setSoTimeout(2000);
+      sock.getOutputStream().write("CONFIG GET maxmemory*\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      byte[] buf = new byte[512];
+      int n = sock.getInputStream().read(buf);
+      String reply = new String(buf, 0, n, java.nio.charset.StandardCharsets.US_ASCII);
+      assertTrue(reply.contains("\r\nmaxmemory\r\n$9\r\n268435456\r\n"), reply);
+      assertTrue(reply.contains("allkeys-lru"), reply);
+    }
+  }
+
+  @Test
   void shareGroupQueuesRecordsOneAtATime() throws Exception {
     String topic = stack.topics().generate();
     try (KafkaProducer<String, String> p = producer()) {

@@ -107,8 +107,9 @@ final class DemoCommand implements Callable<Integer> {
         vertx.deployVerticle(gateway).await();
         String trainId = "demo-train-" + UUID.randomUUID().toString().substring(0, 8);
         String genId = "demo-gen-" + UUID.randomUUID().toString().substring(0, 8);
-        String url = "http://127.0.0.1:" + gateway.port() + "/?watch=" + trainId + "," + genId;
-        o.println("worker and gateway up; web page: " + url + "  (token: demo-token)");
+        // The demo token rides in the fragment: the page fills its token field from it (it is never pre-filled otherwise).
+        String url = "http://127.0.0.1:" + gateway.port() + "/?watch=" + trainId + "," + genId + "#token=demo-token";
+        o.println("worker and gateway up; web page: " + url);
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of("bootstrap.servers", stack.bootstrapServers()), new StringSerializer(), new ByteArraySerializer());
             KafkaConsumer<String, byte[]> events = new KafkaConsumer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "demo-" + UUID.randomUUID(),
                 "auto.offset.reset", "earliest"), new StringDeserializer(), new ByteArrayDeserializer())) {

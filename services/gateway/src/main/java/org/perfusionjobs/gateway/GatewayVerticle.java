@@ -12,6 +12,7 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -27,11 +28,15 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import org.perfusionjobs.contracts.Budgets;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.TenantScope;
+import org.perfusionjobs.contracts.TrainRequestV1;
 
 /**
  * HTTP and WebSocket face of the job system. REST: submit jobs (producing the same events an
@@ -39,14 +44,29 @@ import org.perfusionjobs.contracts.Schemas;
  * WebSocket {@code /v1/ws}: subscribe to jobs, get the current snapshot at once and then every
  * event in order; a client that reconnects gives the last seq it saw and gets only what followed.
  * Every request carries a bearer token that names its tenant; a tenant sees only its own jobs,
- * images and concepts (others get 404). State comes from the events and registry topics (read
- * from the beginning), so any number of gateways can run side by side.
+ * images and concepts. State comes from the events and registry topics (read from the beginning),
+ * so any number of gateways can run side by side.
+ *
+ * <p>Security (docs/security.md): the token is checked before any body is read; bodies are read
+ * only on the routes that take one, in memory, up to a limit (413 above), never as files. Every job,
+ * blob and concept id is kept under its tenant ({@link TenantScope}): another tenant's id answers
+ * exactly like an id that does not exist, on REST and WebSocket alike, and every event is checked
+ * against the subscriber's tenant before it is sent. Subscriptions are capped per connection and
+ * per tenant, writes are rate-limited per tenant, requests over the model's budgets are refused,
+ * browsers may open the WebSocket only from allowed origins, and every response carries a
+ * Content-Security-Policy and nosniff. Errors are one line of JSON, never a stack trace.
  */
 public final class GatewayVerticle extends VerticleBase {
   private final GatewayConfig cfg;
   private final Map<String, JobView> jobs = new ConcurrentHashMap<>();
   private final Map<String, ConceptRegistered> concepts = new ConcurrentHashMap<>();
-  private final Map<String, Set<ServerWebSocket>> subscribers = new ConcurrentHashMap<>();
+  /** Scoped job id ({@code <tenant>/<jobId>}) to the connections subscribed to it. */
+  private final Map<String, Set<Subscriber>> subscribers = new ConcurrentHashMap<>();
+  /** Subscriptions held per tenant on this gateway. */
+  private final Map<String, java.util.concurrent.atomic.AtomicInteger> tenantSubscriptions = new ConcurrentHashMap<>();
+  /** Write-rate token buckets per tenant. */
+  private final Map<String, double[]> buckets = new ConcurrentHashMap<>();
+  private Budgets budgets;
   private KafkaProducer<String, byte[]> producer;
   private KafkaConsumer<String, byte[]> eventsConsumer;
   private KafkaConsumer<String, byte[]> conceptsConsumer;
@@ -56,7 +76,11 @@ public final class GatewayVerticle extends VerticleBase {
 
   public GatewayVerticle(GatewayConfig cfg) {
     this.cfg = cfg;
+    this.budgets = cfg.limits().budgets().resolve(cfg.limits().modelSize());
   }
+
+  /** One WebSocket connection of one tenant. */
+  private record Subscriber(ServerWebSocket ws, String tenant) {}
 
   @Override
   public Future<?> start() {
@@ -67,12 +91,19 @@ public final class GatewayVerticle extends VerticleBase {
     eventsConsumer.handler(r -> onEvent(r.value()));
     conceptsConsumer = consumer();
     conceptsConsumer.handler(r -> {
+      if (r.key() == null) {
+        return;
+      }
       if (r.value() == null) {
         concepts.remove(r.key());
       } else {
         try {
-          concepts.put(r.key(), Schemas.json().readValue(r.value(), ConceptRegistered.class));
-        } catch (java.io.IOException ignored) {
+          // Keyed <tenant>/<conceptId>; an entry whose key does not match its own tenant and id is ignored.
+          ConceptRegistered c = Schemas.json().readValue(r.value(), ConceptRegistered.class);
+          if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
+            concepts.put(r.key(), c);
+          }
+        } catch (java.io.IOException | IllegalArgumentException ignored) {
           // written only by workers
         }
       }
@@ -84,7 +115,8 @@ public final class GatewayVerticle extends VerticleBase {
         })
         .compose(v -> eventsConsumer.subscribe(cfg.topics().events()))
         .compose(v -> conceptsConsumer.subscribe(cfg.topics().concepts()))
-        .compose(v -> vertx.createHttpServer().requestHandler(router()).listen(cfg.httpPort(), "127.0.0.1"))
+        .compose(v -> vertx.createHttpServer(new HttpServerOptions().setMaxWebSocketMessageSize(64 * 1024).setMaxWebSocketFrameSize(64 * 1024)
+            .setMaxFormAttributeSize(8 * 1024).setMaxHeaderSize(16 * 1024)).requestHandler(router()).listen(cfg.httpPort(), "127.0.0.1"))
         .onSuccess(s -> server = s);
   }
 
@@ -108,38 +140,116 @@ public final class GatewayVerticle extends VerticleBase {
     } catch (java.io.IOException ex) {
       return;
     }
-    JobView view = jobs.computeIfAbsent(e.jobId(), id -> new JobView(id, e.tenant()));
+    if (e.jobId() == null || e.tenant() == null || !TENANT.matcher(e.tenant()).matches() || e.kind() == null) {
+      return;
+    }
+    String key = TenantScope.of(e.tenant(), e.jobId());
+    JobView view = jobs.computeIfAbsent(key, id -> new JobView(e.jobId(), e.tenant()));
     if (!view.tenant.equals(e.tenant()) || !view.add(e)) {
       return;
     }
     String json = frame("event", e);
-    for (ServerWebSocket ws : subscribers.getOrDefault(e.jobId(), Set.of())) {
-      ws.writeTextMessage(json);
+    for (Subscriber sub : subscribers.getOrDefault(key, Set.of())) {
+      if (sub.tenant().equals(e.tenant())) { // checked for every event, whatever the map says
+        sub.ws().writeTextMessage(json);
+      }
     }
     if (!"progress".equals(e.kind())) {
       // Snapshot cache for other readers; the events topic stays the source of truth.
-      redis.async().set("snapshot:" + e.jobId(), Schemas.json().valueToTree(view.snapshot()).toString().getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(Duration.ofDays(7)));
+      redis.async().set("snapshot:" + key, Schemas.json().valueToTree(view.snapshot()).toString().getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(Duration.ofDays(7)));
     }
   }
 
   private Router router() {
     Router r = Router.router(vertx);
+    r.route().handler(GatewayVerticle::securityHeaders);
     r.get("/health/live").handler(ctx -> ctx.response().end("ok"));
     r.get("/health/ready").handler(ctx -> ctx.response().end("ready"));
     r.route("/v1/ws").handler(this::webSocket);
-    r.route("/v1/*").handler(BodyHandler.create().setBodyLimit(16L * 1024 * 1024));
+    // Authentication first: no body is read for a request without a valid token.
     r.route("/v1/*").handler(this::authenticate);
-    r.post("/v1/jobs/generate").handler(ctx -> submit(ctx, Schemas.GENERATE_REQUEST, cfg.topics().generate()));
-    r.post("/v1/jobs/train").handler(ctx -> submit(ctx, Schemas.TRAIN_REQUEST, cfg.topics().train()));
+    r.route("/v1/*").handler(this::rateLimit);
+    // Bodies only where a route takes one, in memory (no file uploads), with a small limit (413 above).
+    BodyHandler jobBody = BodyHandler.create(false).setBodyLimit(Schemas.MAX_REQUEST_BYTES);
+    BodyHandler blobBody = BodyHandler.create(false).setBodyLimit(cfg.limits().maxBlobBytes());
+    r.post("/v1/jobs/generate").handler(jobBody).handler(ctx -> submit(ctx, Schemas.GENERATE_REQUEST, cfg.topics().generate()));
+    r.post("/v1/jobs/train").handler(jobBody).handler(ctx -> submit(ctx, Schemas.TRAIN_REQUEST, cfg.topics().train()));
     r.get("/v1/jobs/:id").handler(this::status);
     r.get("/v1/jobs/:id/images/:n").handler(this::image);
     r.post("/v1/jobs/:id/cancel").handler(this::cancel);
-    r.post("/v1/blobs").handler(this::upload);
+    r.post("/v1/blobs").handler(blobBody).handler(this::upload);
     r.get("/v1/concepts").handler(ctx -> json(ctx, 200, concepts.values().stream().filter(c -> c.tenant().equals(tenant(ctx))).map(GatewayVerticle::summary).toList()));
     r.get("/v1/concepts/:id").handler(ctx -> ownConcept(ctx).ifPresentOrElse(c -> json(ctx, 200, summary(c)), () -> notFound(ctx)));
     r.delete("/v1/concepts/:id").handler(this::deleteConcept);
+    r.route("/v1/*").handler(GatewayVerticle::notFound);
     r.route("/*").handler(StaticHandler.create("webroot"));
+    // One line of JSON for every error, never a stack trace.
+    for (int status : new int[] {400, 401, 403, 404, 405, 413, 414, 415, 429, 431, 500, 501, 503}) {
+      r.errorHandler(status, ctx -> {
+        if (ctx.response().ended() || ctx.response().headWritten()) {
+          return;
+        }
+        json(ctx, status, Map.of("error", errorText(status)));
+      });
+    }
     return r;
+  }
+
+  private String errorText(int status) {
+    return switch (status) {
+      case 413 -> "request body too large: job requests take at most " + Schemas.MAX_REQUEST_BYTES + " bytes, blobs " + cfg.limits().maxBlobBytes()
+          + " bytes; upload images as blobs";
+      case 404 -> "not found";
+      case 405 -> "method not allowed";
+      case 400 -> "malformed request";
+      case 401 -> "missing or unknown bearer token";
+      case 415 -> "unsupported content";
+      default -> "request failed (" + status + ")";
+    };
+  }
+
+  /** Headers on every answer: the page may load only its own scripts, never be framed, never be sniffed. */
+  private static void securityHeaders(RoutingContext ctx) {
+    // 'self' covers the page's own WebSocket in current browsers; the explicit ws(s)://host covers older ones.
+    String host = ctx.request().getHeader("Host");
+    String ws = host != null && HOST.matcher(host).matches() ? " ws://" + host + " wss://" + host : "";
+    ctx.response().putHeader("Content-Security-Policy", CSP.replace("connect-src 'self'", "connect-src 'self'" + ws))
+        .putHeader("X-Content-Type-Options", "nosniff")
+        .putHeader("X-Frame-Options", "DENY")
+        .putHeader("Referrer-Policy", "no-referrer")
+        .putHeader("Cache-Control", "no-store");
+    ctx.next();
+  }
+
+  private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile("[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
+  static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+      + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+  /** Token bucket per tenant for writes (POST, DELETE): {@code writeBurst} at once, then {@code writesPerSecond}. */
+  private void rateLimit(RoutingContext ctx) {
+    io.vertx.core.http.HttpMethod m = ctx.request().method();
+    if (!m.equals(io.vertx.core.http.HttpMethod.POST) && !m.equals(io.vertx.core.http.HttpMethod.DELETE)) {
+      ctx.next();
+      return;
+    }
+    GatewayConfig.Limits l = cfg.limits();
+    double[] b = buckets.computeIfAbsent(tenant(ctx), t -> new double[] {l.writeBurst(), System.nanoTime()});
+    boolean allowed;
+    synchronized (b) {
+      long now = System.nanoTime();
+      b[0] = Math.min(l.writeBurst(), b[0] + (now - b[1]) / 1e9 * l.writesPerSecond());
+      b[1] = now;
+      allowed = b[0] >= 1;
+      if (allowed) {
+        b[0] -= 1;
+      }
+    }
+    if (!allowed) {
+      ctx.response().putHeader("Retry-After", Long.toString((long) Math.ceil(1 / l.writesPerSecond())));
+      json(ctx, 429, Map.of("error", "rate limit: at most " + l.writeBurst() + " writes at once and " + l.writesPerSecond() + " per second per tenant; retry later"));
+      return;
+    }
+    ctx.next();
   }
 
   private void authenticate(RoutingContext ctx) {
@@ -184,17 +294,29 @@ public final class GatewayVerticle extends VerticleBase {
       json(ctx, 400, errors.get(0));
       return;
     }
-    String jobId = obj.get("jobId").asText();
-    JobView existing = jobs.get(jobId);
-    if (existing != null && !existing.tenant.equals(tenant)) {
-      json(ctx, 409, new FieldError("/jobId", "is taken"));
+    FieldError over;
+    try {
+      over = Schemas.TRAIN_REQUEST.equals(schema) ? budgets.check(Schemas.json().treeToValue(obj, TrainRequestV1.class))
+          : budgets.check(Schemas.json().treeToValue(obj, GenerateRequestV1.class), cfg.limits().modelSize());
+    } catch (java.io.IOException | RuntimeException e) {
+      over = new FieldError("", "the request does not map to its record type");
+    }
+    if (over != null) {
+      json(ctx, 400, over);
       return;
     }
+    byte[] record = obj.toString().getBytes(StandardCharsets.UTF_8);
+    if (record.length > Schemas.MAX_REQUEST_BYTES) {
+      json(ctx, 413, new FieldError("", "the request is " + record.length + " bytes, over the limit of " + Schemas.MAX_REQUEST_BYTES + "; upload images as blobs"));
+      return;
+    }
+    // Job ids live in the tenant's own namespace: another tenant's id is simply free here.
+    String jobId = obj.get("jobId").asText();
     String jobType = Schemas.TRAIN_REQUEST.equals(schema) ? "train" : "generate";
     // "queued" goes out before the request, so it is on the events topic before any worker event
     // (seq 0 is also below every worker's seq).
     send(cfg.topics().events(), jobId, stateEvent(jobId, tenant, jobType, 0, JobEvent.QUEUED, null), Schemas.JOB_EVENT)
-        .compose(v -> send(topic, jobId, obj.toString().getBytes(StandardCharsets.UTF_8), schema))
+        .compose(v -> send(topic, jobId, record, schema))
         .onSuccess(v -> json(ctx, 202, Map.of("jobId", jobId)))
         .onFailure(e -> {
           send(cfg.topics().events(), jobId, stateEvent(jobId, tenant, jobType, 1, JobEvent.FAILED, "the gateway could not queue the job: " + e.getMessage()), Schemas.JOB_EVENT);
@@ -216,7 +338,11 @@ public final class GatewayVerticle extends VerticleBase {
   }
 
   private JobView ownJob(RoutingContext ctx) {
-    JobView v = jobs.get(ctx.pathParam("id"));
+    String id = ctx.pathParam("id");
+    if (id == null || !JOB_ID.matcher(id).matches()) {
+      return null;
+    }
+    JobView v = jobs.get(TenantScope.of(tenant(ctx), id));
     return v != null && v.tenant.equals(tenant(ctx)) ? v : null;
   }
 
@@ -243,7 +369,7 @@ public final class GatewayVerticle extends VerticleBase {
       notFound(ctx);
       return;
     }
-    Future.fromCompletionStage(redis.async().get("blob:" + ids.get(n)), vertx.getOrCreateContext()).onComplete(ar -> {
+    Future.fromCompletionStage(redis.async().get(blobKey(v.tenant, ids.get(n))), vertx.getOrCreateContext()).onComplete(ar -> {
       if (ar.failed() || ar.result() == null) {
         json(ctx, 404, Map.of("error", "image expired or unavailable"));
       } else {
@@ -252,10 +378,10 @@ public final class GatewayVerticle extends VerticleBase {
     });
   }
 
+  /** Same answer whether the job is this tenant's, unknown, or another tenant's (whose job the request, carrying this tenant, cannot touch). */
   private void cancel(RoutingContext ctx) {
-    JobView v = ownJob(ctx);
     String jobId = ctx.pathParam("id");
-    if (v == null && jobs.containsKey(jobId)) {
+    if (jobId == null || !JOB_ID.matcher(jobId).matches()) {
       notFound(ctx);
       return;
     }
@@ -265,35 +391,69 @@ public final class GatewayVerticle extends VerticleBase {
         .onFailure(e -> json(ctx, 503, Map.of("error", e.getMessage())));
   }
 
+  /** Redis key of a tenant's blob (the worker writes results and reads uploads under the same key). */
+  static String blobKey(String tenant, String blobId) {
+    return "blob:" + TenantScope.of(tenant, blobId);
+  }
+
   private void upload(RoutingContext ctx) {
     byte[] bytes = ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes();
     if (bytes.length == 0) {
       json(ctx, 400, new FieldError("", "empty body: send the image bytes"));
       return;
     }
-    String id = tenant(ctx) + "-" + UUID.randomUUID();
-    Future.fromCompletionStage(redis.async().set("blob:" + id, bytes, SetArgs.Builder.ex(cfg.blobTtl())), vertx.getOrCreateContext())
-        .onSuccess(x -> json(ctx, 201, Map.of("blobId", id, "bytes", bytes.length, "ttlSeconds", cfg.blobTtl().toSeconds())))
-        .onFailure(e -> json(ctx, 503, Map.of("error", "blob store unavailable: " + e.getMessage())));
+    if (!isPngOrJpeg(bytes)) {
+      json(ctx, 415, new FieldError("", "the body is not a PNG or JPEG image; send the image file's bytes"));
+      return;
+    }
+    String tenant = tenant(ctx);
+    String id = tenant + "-" + UUID.randomUUID();
+    long quota = cfg.limits().blobQuotaBytes();
+    String quotaKey = "quota:blobs:" + tenant;
+    // Bytes uploaded per blob lifetime: the counter starts with the first upload and expires with the blob TTL.
+    Future.fromCompletionStage(redis.async().incrby(quotaKey, bytes.length), vertx.getOrCreateContext())
+        .compose(total -> {
+          redis.async().expire(quotaKey, cfg.blobTtl().toSeconds(), io.lettuce.core.ExpireArgs.Builder.nx());
+          if (total > quota) {
+            redis.async().decrby(quotaKey, bytes.length);
+            json(ctx, 429, new FieldError("", "blob quota of " + quota + " bytes per " + cfg.blobTtl().toSeconds() + " s reached; wait or use fewer, smaller images"));
+            return Future.succeededFuture();
+          }
+          return Future.fromCompletionStage(redis.async().set(blobKey(tenant, id), bytes, SetArgs.Builder.ex(cfg.blobTtl())), vertx.getOrCreateContext())
+              .onSuccess(x -> json(ctx, 201, Map.of("blobId", id, "bytes", bytes.length, "ttlSeconds", cfg.blobTtl().toSeconds())));
+        })
+        .onFailure(e -> json(ctx, 503, Map.of("error", "blob store unavailable")));
+  }
+
+  private static boolean isPngOrJpeg(byte[] b) {
+    boolean png = b.length > 8 && (b[0] & 0xff) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G';
+    boolean jpeg = b.length > 3 && (b[0] & 0xff) == 0xff && (b[1] & 0xff) == 0xd8 && (b[2] & 0xff) == 0xff;
+    return png || jpeg;
   }
 
   private java.util.Optional<ConceptRegistered> ownConcept(RoutingContext ctx) {
-    ConceptRegistered c = concepts.get(ctx.pathParam("id"));
+    String id = ctx.pathParam("id");
+    if (id == null || !JOB_ID.matcher(id).matches()) {
+      return java.util.Optional.empty();
+    }
+    ConceptRegistered c = concepts.get(TenantScope.of(tenant(ctx), id));
     return c != null && c.tenant().equals(tenant(ctx)) ? java.util.Optional.of(c) : java.util.Optional.empty();
   }
 
+  /** Deletes the registry entry (a tombstone; compaction removes the file) and the cached bytes in Redis. */
   private void deleteConcept(RoutingContext ctx) {
     if (ownConcept(ctx).isEmpty()) {
       notFound(ctx);
       return;
     }
-    String id = ctx.pathParam("id");
-    producer.send(KafkaProducerRecord.create(cfg.topics().concepts(), id, (byte[]) null)) // tombstone: compaction removes it
+    String key = TenantScope.of(tenant(ctx), ctx.pathParam("id"));
+    producer.send(KafkaProducerRecord.create(cfg.topics().concepts(), key, (byte[]) null))
+        .compose(x -> Future.fromCompletionStage(redis.async().del("concept:" + key), vertx.getOrCreateContext()))
         .onSuccess(x -> {
-          concepts.remove(id);
+          concepts.remove(key);
           ctx.response().setStatusCode(204).end();
         })
-        .onFailure(e -> json(ctx, 503, Map.of("error", e.getMessage())));
+        .onFailure(e -> json(ctx, 503, Map.of("error", "could not delete the concept; retry")));
   }
 
   private static Map<String, Object> summary(ConceptRegistered c) {
@@ -302,44 +462,103 @@ public final class GatewayVerticle extends VerticleBase {
   }
 
   /**
-   * Client messages: {@code {"subscribe":[{"jobId":"...","afterSeq":123}], "token":"..."}}. The
-   * server answers each subscription with {@code {"type":"snapshot","data":...}} and then sends
-   * {@code {"type":"event","data":<job event>}} in seq order, starting after afterSeq.
+   * Client messages: {@code {"subscribe":[{"jobId":"...","afterSeq":123}]}} and {@code
+   * {"unsubscribe":["..."]}}; the token is the {@code token} query parameter. The server answers a
+   * subscription to one of the tenant's own jobs with {@code {"type":"snapshot","data":...}} and
+   * then sends {@code {"type":"event","data":<job event>}} in seq order, starting after afterSeq. A
+   * job the tenant does not have (unknown, or another tenant's: the same thing here) gets nothing
+   * until the tenant has a job of that id. Over a cap the answer is one {@code error} frame.
    */
   private void webSocket(RoutingContext ctx) {
-    String tenant = cfg.tokens().get(String.valueOf(ctx.request().getParam("token")));
-    if (tenant == null) {
-      ctx.response().setStatusCode(401).end("missing or unknown token");
+    String origin = ctx.request().getHeader("Origin");
+    if (origin != null && !originAllowed(origin, ctx.request().getHeader("Host"))) {
+      json(ctx, 403, Map.of("error", "origin not allowed; set PERFUSION_ALLOWED_ORIGINS"));
       return;
     }
+    String tenant = cfg.tokens().get(String.valueOf(ctx.request().getParam("token")));
+    if (tenant == null) {
+      json(ctx, 401, Map.of("error", "missing or unknown token"));
+      return;
+    }
+    GatewayConfig.Limits limits = cfg.limits();
+    java.util.concurrent.atomic.AtomicInteger held = tenantSubscriptions.computeIfAbsent(tenant, t -> new java.util.concurrent.atomic.AtomicInteger());
     ctx.request().toWebSocket().onSuccess(ws -> {
+      Subscriber me = new Subscriber(ws, tenant);
       Set<String> mine = ConcurrentHashMap.newKeySet();
       ws.textMessageHandler(text -> {
+        JsonNode msg;
         try {
-          JsonNode msg = Schemas.json().readTree(text);
-          for (JsonNode s : msg.path("subscribe")) {
-            String jobId = s.path("jobId").asText();
-            long after = s.path("afterSeq").asLong(-1);
-            JobView v = jobs.get(jobId);
-            if (v != null && !v.tenant.equals(tenant)) {
-              ws.writeTextMessage(frame("error", Map.of("jobId", jobId, "error", "not found")));
+          msg = Schemas.json().readTree(text);
+        } catch (java.io.IOException e) {
+          ws.writeTextMessage(frame("error", Map.of("error", "malformed message: send JSON")));
+          return;
+        }
+        if (msg == null) {
+          return;
+        }
+        for (JsonNode u : msg.path("unsubscribe")) {
+          String key = u.isTextual() && JOB_ID.matcher(u.asText()).matches() ? TenantScope.of(tenant, u.asText()) : null;
+          if (key != null && mine.remove(key)) {
+            subscribers.getOrDefault(key, Set.of()).remove(me);
+            held.decrementAndGet();
+          }
+        }
+        int seen = 0;
+        for (JsonNode s : msg.path("subscribe")) {
+          if (++seen > limits.subscriptionsPerConnection()) {
+            // Bounded work per message: the rest is refused at once.
+            ws.writeTextMessage(frame("error", Map.of("error", "subscriptions: at most " + limits.subscriptionsPerConnection()
+                + " per connection (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION); the rest of this message was ignored")));
+            break;
+          }
+          String jobId = s.path("jobId").asText("");
+          if (!JOB_ID.matcher(jobId).matches()) {
+            ws.writeTextMessage(frame("error", Map.of("field", "/subscribe/" + (seen - 1) + "/jobId", "error", "must match [A-Za-z0-9._-]{1,100}")));
+            continue;
+          }
+          String key = TenantScope.of(tenant, jobId);
+          if (!mine.contains(key)) {
+            if (mine.size() >= limits.subscriptionsPerConnection()) {
+              ws.writeTextMessage(frame("error", Map.of("jobId", jobId, "error", "subscriptions: at most " + limits.subscriptionsPerConnection()
+                  + " per connection (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION); unsubscribe from finished jobs first")));
               continue;
             }
-            mine.add(jobId);
-            subscribers.computeIfAbsent(jobId, k -> ConcurrentHashMap.newKeySet()).add(ws);
-            if (v != null) {
-              ws.writeTextMessage(frame("snapshot", v.snapshot()));
-              for (JobEvent e : v.after(after)) {
-                ws.writeTextMessage(frame("event", e));
-              }
+            if (held.incrementAndGet() > limits.subscriptionsPerTenant()) {
+              held.decrementAndGet();
+              ws.writeTextMessage(frame("error", Map.of("jobId", jobId, "error", "subscriptions: at most " + limits.subscriptionsPerTenant()
+                  + " per tenant (PERFUSION_WS_SUBSCRIPTIONS_PER_TENANT); unsubscribe from finished jobs or close connections first")));
+              continue;
+            }
+            mine.add(key);
+            subscribers.computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet()).add(me);
+          }
+          JobView v = jobs.get(key);
+          if (v != null && v.tenant.equals(tenant)) {
+            long after = s.path("afterSeq").asLong(-1);
+            ws.writeTextMessage(frame("snapshot", v.snapshot()));
+            for (JobEvent e : v.after(after)) {
+              ws.writeTextMessage(frame("event", e));
             }
           }
-        } catch (java.io.IOException e) {
-          ws.writeTextMessage(frame("error", Map.of("error", "malformed message")));
         }
       });
-      ws.closeHandler(v -> mine.forEach(id -> subscribers.getOrDefault(id, Set.of()).remove(ws)));
+      ws.closeHandler(v -> {
+        for (String key : mine) {
+          subscribers.getOrDefault(key, Set.of()).remove(me);
+          held.decrementAndGet();
+        }
+        mine.clear();
+      });
     });
+  }
+
+  /** A browser origin is allowed if configured, or, with none configured, if it is the gateway's own ({@code http(s)://<Host>}). */
+  private boolean originAllowed(String origin, String host) {
+    List<String> allowed = cfg.limits().allowedOrigins();
+    if (!allowed.isEmpty()) {
+      return allowed.contains(origin);
+    }
+    return host != null && (origin.equals("http://" + host) || origin.equals("https://" + host));
   }
 
   private static String frame(String type, Object data) {
@@ -356,6 +575,9 @@ public final class GatewayVerticle extends VerticleBase {
       ctx.fail(e);
     }
   }
+
+  static final java.util.regex.Pattern JOB_ID = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,100}");
+  static final java.util.regex.Pattern TENANT = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   private static void notFound(RoutingContext ctx) {
     json(ctx, 404, Map.of("error", "not found"));

@@ -9,10 +9,14 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.TenantScope;
 
 /**
  * Every concept of the compacted registry topic, read from the beginning by each worker (a few
  * hundred KB per concept; the topic is the source of truth). A null value deletes a concept.
+ * Entries are keyed {@code <tenant>/<conceptId>} ({@link TenantScope}); an entry whose key does not
+ * match its own tenant and id (for example one keyed by the bare concept id) is ignored, so no
+ * record can stand in for another tenant's concept.
  */
 public final class ConceptCatalog {
   private final Map<String, ConceptRegistered> byId = new ConcurrentHashMap<>();
@@ -26,8 +30,11 @@ public final class ConceptCatalog {
         return;
       }
       try {
-        byId.put(r.key(), Schemas.json().readValue(r.value(), ConceptRegistered.class));
-      } catch (java.io.IOException e) {
+        ConceptRegistered c = Schemas.json().readValue(r.value(), ConceptRegistered.class);
+        if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
+          byId.put(r.key(), c);
+        }
+      } catch (java.io.IOException | IllegalArgumentException e) {
         // A malformed registry entry is skipped; the registry is written only by workers.
       }
     });
@@ -38,9 +45,9 @@ public final class ConceptCatalog {
   public Optional<ConceptRegistered> find(String conceptId, String tenant, Duration wait) {
     long deadline = System.nanoTime() + wait.toNanos();
     while (true) {
-      ConceptRegistered c = byId.get(conceptId);
+      ConceptRegistered c = byId.get(TenantScope.of(tenant, conceptId));
       if (c != null) {
-        return tenant.equals(c.tenant()) ? Optional.of(c) : Optional.empty();
+        return Optional.of(c);
       }
       if (System.nanoTime() > deadline) {
         return Optional.empty();

@@ -13,12 +13,13 @@ import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.TenantScope;
 import org.perfusionjobs.infra.Topics;
 
 /**
  * Writes job events, concept registry entries and dead-letter records with the Vert.x Kafka
  * producer (safe to call from the intake and model threads). Record key = job id (concept id in
- * the registry); schema name and version go in headers.
+ * the registry, {@code <tenant>/<conceptId>}); schema name and version go in headers.
  */
 public final class EventPublisher {
   private final KafkaProducer<String, byte[]> producer;
@@ -51,7 +52,8 @@ public final class EventPublisher {
   }
 
   public Future<Void> concept(ConceptRegistered c) {
-    return send(topics.concepts(), c.conceptId(), json(c), Schemas.CONCEPT_REGISTERED);
+    // Keyed by tenant and id: compaction keeps one entry per (tenant, concept), and no tenant can replace another's.
+    return send(topics.concepts(), TenantScope.of(c.tenant(), c.conceptId()), json(c), Schemas.CONCEPT_REGISTERED);
   }
 
   /**

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.perfusionjobs.contracts.ConceptRegistered;
+import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.TrainRequestV1;
@@ -30,7 +31,8 @@ import org.perfusionjobs.engine.scheduler.SamplerKind;
 /**
  * Runs a validated job on the engine (called on the model thread): maps the request to the
  * engine's, reports progress, and stores what the job made — images as blobs with a TTL, concepts
- * in the registry topic and the Redis cache.
+ * in the registry topic and the Redis cache, all under the job's tenant ({@link RedisStore}). Checks
+ * the model's compute budgets ({@link WorkerConfig#budgets}) before any work.
  */
 final class JobExecutor {
   private final WorkerConfig cfg;
@@ -52,6 +54,10 @@ final class JobExecutor {
     }
     if (r.height() % factor != 0) {
       throw new JobFailure("/height", "must be a multiple of " + factor + " for this model, got " + r.height());
+    }
+    FieldError over = cfg.budgets(sd.defaultImageSize()).check(r, sd.defaultImageSize());
+    if (over != null) {
+      throw new JobFailure(over.field(), over.reason());
     }
     SamplerKind kind = SamplerKind.fromName(r.sampler());
     if (r.eta() > 0 && kind != SamplerKind.DDIM) {
@@ -89,7 +95,7 @@ final class JobExecutor {
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < result.images().size(); i++) {
       String id = "img-" + r.jobId() + "-" + i;
-      redis.putBlob(id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl());
+      redis.putBlob(r.tenant(), id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl());
       ids.add(id);
     }
     return new JobEvent.Result(ids, null, result.width(), result.height(), result.total().toMillis(), null);
@@ -98,6 +104,10 @@ final class JobExecutor {
   JobEvent.Result train(StableDiffusionPipeline sd, TrainRequestV1 r, TrainingImages images, JobReporter rep, BooleanSupplier cancelled) throws JobFailure {
     if (r.baseModel() != null && !r.baseModel().equals(sd.baseModelId())) {
       throw new JobFailure("/baseModel", "this worker runs base model " + sd.baseModelId() + ", not " + r.baseModel());
+    }
+    FieldError over = cfg.budgets(sd.defaultImageSize()).check(r);
+    if (over != null) {
+      throw new JobFailure(over.field(), over.reason());
     }
     TrainRequestV1.Options o = r.options();
     TrainingConfig tc;
@@ -112,7 +122,7 @@ final class JobExecutor {
       throw new JobFailure("/" + e.getMessage().split(" ")[0], e.getMessage());
     }
     TrainerState resume = null;
-    byte[] saved = redis.checkpoint(r.jobId());
+    byte[] saved = redis.checkpoint(r.tenant(), r.jobId());
     if (saved != null) {
       try {
         resume = TrainerState.fromBytes(saved);
@@ -132,7 +142,7 @@ final class JobExecutor {
         },
         state -> {
           try {
-            redis.putCheckpoint(r.jobId(), state.toBytes(), Duration.ofDays(1));
+            redis.putCheckpoint(r.tenant(), r.jobId(), state.toBytes(), Duration.ofDays(1));
           } catch (java.io.IOException e) {
             // A missed checkpoint only costs steps if the job is redelivered.
           }
@@ -152,7 +162,7 @@ final class JobExecutor {
     } catch (Exception e) {
       throw new IllegalStateException("could not write the concept to the registry: " + e.getMessage(), e);
     }
-    redis.putConcept(r.jobId(), file);
+    redis.putConcept(r.tenant(), r.jobId(), file);
     return new JobEvent.Result(null, r.jobId(), null, null, (System.nanoTime() - started) / 1_000_000, (long) file.length);
   }
 

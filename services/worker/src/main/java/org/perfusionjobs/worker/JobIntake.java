@@ -100,7 +100,7 @@ final class JobIntake implements Runnable {
     this.cancels = cancels;
     this.metrics = metrics;
     this.executor = new JobExecutor(cfg, redis, publisher, metrics);
-    this.images = new ImageFetcher(redis, cfg.urlAllowList());
+    this.images = new ImageFetcher(redis, cfg);
     this.helper = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "intake-helper-" + kind(cfg, topic) + "-" + cfg.workerId());
       t.setDaemon(true);
@@ -472,7 +472,7 @@ final class JobIntake implements Runnable {
   private TrainingImages resolveImages(TrainRequestV1 req) throws JobFailure {
     List<BufferedImage> imgs = new ArrayList<>();
     for (int i = 0; i < req.images().size(); i++) {
-      imgs.add(images.fetch(req.images().get(i), "/images/" + i));
+      imgs.add(images.fetch(req.tenant(), req.images().get(i), "/images/" + i));
     }
     List<BufferedImage> masks = null;
     if (!req.masks().isEmpty()) {
@@ -481,7 +481,7 @@ final class JobIntake implements Runnable {
       }
       masks = new ArrayList<>();
       for (int i = 0; i < req.masks().size(); i++) {
-        masks.add(images.fetch(req.masks().get(i), "/masks/" + i));
+        masks.add(images.fetch(req.tenant(), req.masks().get(i), "/masks/" + i));
       }
     }
     return new TrainingImages(imgs, masks);

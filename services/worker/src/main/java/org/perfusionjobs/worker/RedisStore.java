@@ -11,6 +11,7 @@ import io.lettuce.core.codec.StringCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.function.Function;
+import org.perfusionjobs.contracts.TenantScope;
 
 /**
  * The worker's Redis cache (Lettuce): result and uploaded blobs with a TTL, job snapshots for
@@ -18,8 +19,9 @@ import java.util.function.Function;
  * intake or model thread, never on an event loop) and retry across a Redis restart for a bounded
  * time, so a result written while Redis is briefly away is not lost.
  *
- * <p>Keys: {@code blob:<id>}, {@code job:<jobId>}, {@code ckpt:<jobId>}, {@code cancel:<jobId>},
- * {@code concept:<conceptId>}.
+ * <p>Every key is scoped by tenant ({@link TenantScope}): {@code blob:<tenant>/<id>}, {@code
+ * job:<tenant>/<jobId>}, {@code ckpt:<tenant>/<jobId>}, {@code cancel:<tenant>/<jobId>}, {@code
+ * concept:<tenant>/<conceptId>}; two tenants using the same id never share a key.
  */
 public final class RedisStore implements AutoCloseable {
   private static final Duration RETRY_FOR = Duration.ofSeconds(30);
@@ -31,54 +33,57 @@ public final class RedisStore implements AutoCloseable {
     this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
   }
 
-  public void putBlob(String id, byte[] data, Duration ttl) {
-    retry(c -> c.set("blob:" + id, data, SetArgs.Builder.ex(ttl)));
+  public void putBlob(String tenant, String id, byte[] data, Duration ttl) {
+    retry(c -> c.set(blobKey(tenant, id), data, SetArgs.Builder.ex(ttl)));
   }
 
-  public byte[] blob(String id) {
-    return retry(c -> c.get("blob:" + id));
+  /** The tenant's blob, or null when it does not exist: another tenant's blob with that id is not looked at. */
+  public byte[] blob(String tenant, String id) {
+    return retry(c -> c.get(blobKey(tenant, id)));
   }
 
-  public void putJob(String jobId, String json, Duration ttl) {
-    retry(c -> c.set("job:" + jobId, json.getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(ttl)));
+  /** Redis key of a tenant's blob (the gateway stores uploads and reads results under the same key). */
+  public static String blobKey(String tenant, String id) {
+    return "blob:" + TenantScope.of(tenant, id);
   }
 
-  /** The job's snapshot, or null (also when Redis cannot be reached: the cache is optional here). */
-  public String job(String jobId) {
+  /** Redis key of a tenant's cached concept file. */
+  public static String conceptKey(String tenant, String conceptId) {
+    return "concept:" + TenantScope.of(tenant, conceptId);
+  }
+
+  public void putCheckpoint(String tenant, String jobId, byte[] state, Duration ttl) {
+    retry(c -> c.set("ckpt:" + TenantScope.of(tenant, jobId), state, SetArgs.Builder.ex(ttl)));
+  }
+
+  public byte[] checkpoint(String tenant, String jobId) {
     try {
-      byte[] v = connection.sync().get("job:" + jobId);
-      return v == null ? null : new String(v, StandardCharsets.UTF_8);
+      return connection.sync().get("ckpt:" + TenantScope.of(tenant, jobId));
     } catch (RedisException e) {
       return null;
     }
   }
 
-  public void putCheckpoint(String jobId, byte[] state, Duration ttl) {
-    retry(c -> c.set("ckpt:" + jobId, state, SetArgs.Builder.ex(ttl)));
+  /** @param key {@link CancelRegistry#key}, already scoped by tenant */
+  public void markCancelled(String key, Duration ttl) {
+    retry(c -> c.set("cancel:" + key, new byte[] {1}, SetArgs.Builder.ex(ttl)));
   }
 
-  public byte[] checkpoint(String jobId) {
+  public boolean isCancelled(String key) {
     try {
-      return connection.sync().get("ckpt:" + jobId);
-    } catch (RedisException e) {
-      return null;
-    }
-  }
-
-  public void markCancelled(String jobId, Duration ttl) {
-    retry(c -> c.set("cancel:" + jobId, new byte[] {1}, SetArgs.Builder.ex(ttl)));
-  }
-
-  public boolean isCancelled(String jobId) {
-    try {
-      return connection.sync().exists("cancel:" + jobId) > 0;
+      return connection.sync().exists("cancel:" + key) > 0;
     } catch (RedisException e) {
       return false;
     }
   }
 
-  public void putConcept(String conceptId, byte[] file) {
-    retry(c -> c.set("concept:" + conceptId, file));
+  public void putConcept(String tenant, String conceptId, byte[] file) {
+    retry(c -> c.set(conceptKey(tenant, conceptId), file));
+  }
+
+  /** Drops a deleted concept's cached bytes. */
+  public void deleteConcept(String tenant, String conceptId) {
+    retry(c -> c.del(conceptKey(tenant, conceptId)));
   }
 
   private <T> T retry(Function<RedisCommands<String, byte[]>, T> op) {

@@ -6,6 +6,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.perfusionjobs.contracts.BudgetOverrides;
+import org.perfusionjobs.contracts.Budgets;
 import org.perfusionjobs.infra.Topics;
 
 /**
@@ -30,7 +32,40 @@ public record WorkerConfig(
     List<String> urlAllowList,
     int checkpointEvery,
     Path covariance,
-    Path captions) {
+    Path captions,
+    Limits limits) {
+
+  /**
+   * What one job may cost and what the worker fetches.
+   *
+   * @param budgets compute budgets set in config; unset ones follow the model's size ({@link Budgets#forModelSize})
+   * @param fetchPrivateAddresses fetch image URLs that resolve to loopback, private or link-local
+   *     addresses; false in production (SSRF), tests turn it on to serve images from 127.0.0.1
+   * @param fetchDeadline the whole of one URL fetch: connect, headers and body
+   * @param fetchMaxBytes the most bytes one fetched image may have (Content-Length first, then counted)
+   */
+  public record Limits(BudgetOverrides budgets, boolean fetchPrivateAddresses, Duration fetchDeadline, int fetchMaxBytes) {
+    public static final Limits DEFAULTS = new Limits(BudgetOverrides.NONE, false, Duration.ofSeconds(20), 8 * 1024 * 1024);
+
+    public Limits {
+      Objects.requireNonNull(budgets, "budgets");
+      if (fetchDeadline.toMillis() < 100 || fetchMaxBytes < 1) {
+        throw new IllegalArgumentException("fetchDeadline must be at least 100 ms and fetchMaxBytes at least 1, got " + fetchDeadline + ", " + fetchMaxBytes);
+      }
+    }
+
+    public Limits withFetchPrivateAddresses(boolean allow) {
+      return new Limits(budgets, allow, fetchDeadline, fetchMaxBytes);
+    }
+
+    public Limits withFetch(Duration deadline, int maxBytes) {
+      return new Limits(budgets, fetchPrivateAddresses, deadline, maxBytes);
+    }
+
+    public Limits withBudgets(BudgetOverrides b) {
+      return new Limits(b, fetchPrivateAddresses, fetchDeadline, fetchMaxBytes);
+    }
+  }
 
   public WorkerConfig {
     Objects.requireNonNull(bootstrapServers, "bootstrapServers");
@@ -40,12 +75,18 @@ public record WorkerConfig(
       throw new IllegalArgumentException("renewInterval must be at least 100 ms, got " + renewInterval);
     }
     urlAllowList = List.copyOf(urlAllowList);
+    limits = limits != null ? limits : Limits.DEFAULTS;
+  }
+
+  /** This worker's budgets for a model whose own images are {@code modelSide} pixels a side. */
+  public Budgets budgets(int modelSide) {
+    return limits.budgets().resolve(modelSide);
   }
 
   /** Defaults for one local worker. */
   public static WorkerConfig local(String bootstrap, String redisUri, Topics topics, Path modelDir) {
     return new WorkerConfig("worker-" + ProcessHandle.current().pid(), bootstrap, redisUri, topics, "perfusion-workers", modelDir,
-        "fp32", "cpu", Duration.ofHours(24), Duration.ofMillis(250), 5, Duration.ofSeconds(5), 0, List.of(), 25, null, null);
+        "fp32", "cpu", Duration.ofHours(24), Duration.ofMillis(250), 5, Duration.ofSeconds(5), 0, List.of(), 25, null, null, Limits.DEFAULTS);
   }
 
   /** From settings named like the environment variables (PERFUSION_*); missing ones take the local defaults. */
@@ -66,7 +107,10 @@ public record WorkerConfig(
         env.containsKey("PERFUSION_URL_ALLOW_LIST") ? Arrays.stream(env.get("PERFUSION_URL_ALLOW_LIST").split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList() : List.of(),
         Integer.parseInt(env.getOrDefault("PERFUSION_CHECKPOINT_EVERY", "25")),
         env.containsKey("PERFUSION_COVARIANCE") ? Path.of(env.get("PERFUSION_COVARIANCE")) : null,
-        env.containsKey("PERFUSION_CAPTIONS") ? Path.of(env.get("PERFUSION_CAPTIONS")) : null);
+        env.containsKey("PERFUSION_CAPTIONS") ? Path.of(env.get("PERFUSION_CAPTIONS")) : null,
+        new Limits(BudgetOverrides.from(env), Boolean.parseBoolean(env.getOrDefault("PERFUSION_FETCH_PRIVATE_ADDRESSES", "false")),
+            Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_FETCH_DEADLINE_MS", "20000"))),
+            Integer.parseInt(env.getOrDefault("PERFUSION_FETCH_MAX_BYTES", Integer.toString(Limits.DEFAULTS.fetchMaxBytes())))));
   }
 
   private static String require(Map<String, String> env, String key) {
@@ -78,18 +122,22 @@ public record WorkerConfig(
   }
 
   public WorkerConfig withWorkerId(String id) {
-    return new WorkerConfig(id, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions);
+    return new WorkerConfig(id, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits);
   }
 
   public WorkerConfig withUrlAllowList(List<String> list) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, list, checkpointEvery, covariance, captions);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, list, checkpointEvery, covariance, captions, limits);
   }
 
   public WorkerConfig withCaptions(Path file) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, file);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, file, limits);
+  }
+
+  public WorkerConfig withLimits(Limits l) {
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, l);
   }
 
   public WorkerConfig withRenewInterval(Duration d) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, d, httpPort, urlAllowList, checkpointEvery, covariance, captions);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, d, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits);
   }
 }

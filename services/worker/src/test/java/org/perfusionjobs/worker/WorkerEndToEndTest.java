@@ -54,7 +54,9 @@ class WorkerEndToEndTest {
     Path model = TestData.sdTinyRef();
     Path captions = Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath();
     WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
-        .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"));
+        .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"))
+        // Long jobs (150-200 steps) on the tiny model for cancel and restart; the default budget is 100 steps.
+        .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new org.perfusionjobs.contracts.BudgetOverrides(null, 200, null, null, null)));
     vertx = Vertx.vertx();
     worker = new WorkerVerticle(cfg);
     vertx.deployVerticle(worker).await();
@@ -95,7 +97,7 @@ class WorkerEndToEndTest {
       assertTrue(all.get(i).seq() > all.get(i - 1).seq(), "seq must grow: " + all);
     }
     assertTrue(all.stream().anyMatch(e -> "progress".equals(e.kind()) && e.step() == 4 && e.total() == 4));
-    byte[] png = redisGet("blob:" + done.result().imageBlobIds().get(0));
+    byte[] png = redisGet("blob:acme/" + done.result().imageBlobIds().get(0));
     assertNotNull(png);
     assertEquals(32, ImageCodec.decode(png, "result").getWidth());
   }
@@ -111,12 +113,12 @@ class WorkerEndToEndTest {
     assertTrue(events.events("train-ok").stream().anyMatch(e -> e.loss() != null), "training progress carries the loss");
     try (EventLog registry = new EventLog(stack.bootstrapServers(), topics.concepts())) {
       long deadline = System.nanoTime() + WAIT.toNanos();
-      while (registry.records.stream().noneMatch(r -> "train-ok".equals(r.key())) && System.nanoTime() < deadline) {
+      while (registry.records.stream().noneMatch(r -> "acme/train-ok".equals(r.key())) && System.nanoTime() < deadline) {
         Thread.sleep(50);
       }
-      assertTrue(registry.records.stream().anyMatch(r -> "train-ok".equals(r.key())), "concept in the registry");
+      assertTrue(registry.records.stream().anyMatch(r -> "acme/train-ok".equals(r.key())), "concept in the registry");
     }
-    assertNotNull(redisGet("concept:train-ok"));
+    assertNotNull(redisGet("concept:acme/train-ok"));
     generate("gen-concept", ",\"prompt\":\"a photo of my zwx\",\"concepts\":[{\"conceptId\":\"train-ok\",\"beta\":0.6}],\"globalLock\":true");
     JobEvent g = events.awaitTerminal("gen-concept", WAIT);
     assertEquals(JobEvent.SUCCEEDED, g.state(), String.valueOf(g));
@@ -193,7 +195,7 @@ class WorkerEndToEndTest {
     stack.redis().restart();
     JobEvent done = events.awaitTerminal("through-restart", WAIT);
     assertEquals(JobEvent.SUCCEEDED, done.state(), String.valueOf(done));
-    assertNotNull(redisGet("blob:" + done.result().imageBlobIds().get(0)), "image stored after the restart");
+    assertNotNull(redisGet("blob:acme/" + done.result().imageBlobIds().get(0)), "image stored after the restart");
   }
 
   private static void assertFailed(String jobId, String field, String reasonPart) throws Exception {

@@ -29,7 +29,12 @@ public final class Schemas {
   /** Largest request accepted, in bytes (below Kafka's default 1 MB message limit). */
   public static final int MAX_REQUEST_BYTES = 900_000;
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * Reads our records while ignoring fields it does not know (docs/events.md: consumers must
+   * ignore unknown fields). Requests are still held to their schema, which forbids extra fields,
+   * by {@link #validate} before they are mapped.
+   */
+  private static final ObjectMapper JSON = new ObjectMapper().configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
   private static final Map<String, JsonSchema> CACHE = new ConcurrentHashMap<>();
   private static final Map<String, Set<Integer>> KNOWN = Map.of(
       GENERATE_REQUEST, Set.of(1), TRAIN_REQUEST, Set.of(1), CANCEL_REQUEST, Set.of(1), JOB_EVENT, Set.of(1), CONCEPT_REGISTERED, Set.of(1));

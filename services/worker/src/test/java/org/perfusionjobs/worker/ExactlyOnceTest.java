@@ -32,6 +32,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.infra.Topics;
@@ -73,7 +74,9 @@ class ExactlyOnceTest {
     Path captions = Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath();
     for (String id : List.of("w1", "w2")) {
       WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), TOPICS, TestData.sdTinyRef())
-          .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withWorkerId(id);
+          .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withWorkerId(id)
+          // The cancel test runs a 150-step job on the tiny model; the default budget is 100 steps.
+          .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new BudgetOverrides(null, 200, null, null, null)));
       WorkerVerticle w = new WorkerVerticle(cfg);
       vertx.deployVerticle(w).await();
       workers.put(id, w);

@@ -1,13 +1,13 @@
 package org.perfusionjobs.cli;
 
+import static org.perfusionjobs.cli.CliRun.run;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,22 +39,6 @@ class CliEntryPointsTest {
   static final Path TINY = TestData.sdTinyRef();
   static final Path REPO = Path.of(System.getProperty("perfusion.models", "../../models")).toAbsolutePath().getParent();
   static final Path WORLD = REPO.resolve("models/world-v1");
-
-  private static String[] run(String... args) {
-    PrintStream out = System.out;
-    PrintStream err = System.err;
-    ByteArrayOutputStream o = new ByteArrayOutputStream();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(o, true));
-    System.setErr(new PrintStream(e, true));
-    try {
-      int code = PerfusionCli.run(args);
-      return new String[] {Integer.toString(code), o.toString(), e.toString()};
-    } finally {
-      System.setOut(out);
-      System.setErr(err);
-    }
-  }
 
   /**
    * The Cinv file written by {@code covariance} is an inverse covariance: symmetric, and positive

@@ -1,12 +1,12 @@
 package org.perfusionjobs.cli;
 
+import static org.perfusionjobs.cli.CliRun.run;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -21,22 +21,6 @@ class ConceptCliTest {
   @TempDir Path dir;
 
   static final Path MODEL = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
-
-  private String[] run(String... args) {
-    PrintStream out = System.out;
-    PrintStream err = System.err;
-    ByteArrayOutputStream o = new ByteArrayOutputStream();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(o, true));
-    System.setErr(new PrintStream(e, true));
-    try {
-      int code = PerfusionCli.run(args);
-      return new String[] {Integer.toString(code), o.toString(), e.toString()};
-    } finally {
-      System.setOut(out);
-      System.setErr(err);
-    }
-  }
 
   @Test
   void conceptImagesWritesImagesAndExactMasksInDistinctCellsForAnySpec() throws Exception {

@@ -1,5 +1,7 @@
 package org.perfusionjobs.cli;
 
+import static org.perfusionjobs.cli.CliRun.run;
+
 import org.perfusionjobs.testdata.TestData;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
@@ -7,8 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -19,22 +19,6 @@ class PerfusionCliTest {
   @TempDir Path dir;
 
   static final String MODEL = TestData.sdTinyRef().toString();
-
-  private String[] run(String... args) {
-    PrintStream out = System.out;
-    PrintStream err = System.err;
-    ByteArrayOutputStream o = new ByteArrayOutputStream();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(o, true));
-    System.setErr(new PrintStream(e, true));
-    try {
-      int code = PerfusionCli.run(args);
-      return new String[] {Integer.toString(code), o.toString(), e.toString()};
-    } finally {
-      System.setOut(out);
-      System.setErr(err);
-    }
-  }
 
   @Test
   void generateWritesAPngOfTheCheckpointsSize() throws Exception {

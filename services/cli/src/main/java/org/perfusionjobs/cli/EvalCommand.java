@@ -14,6 +14,9 @@ import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.personalization.BaselineConcept;
+import org.perfusionjobs.engine.personalization.BaselineConceptFile;
+import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
@@ -64,7 +67,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--sampler", defaultValue = "ddim", description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
   String sampler;
 
-  @Option(names = "--concept", description = "Perfusion concept file: score the concept prompt set with it")
+  @Option(names = "--concept", description = "concept file of any method (its metadata says which; LoRA: FILE[:scale]): score the concept prompt set with it")
   Path concept;
 
   @Option(names = "--concept-word", description = "the word the concept prompts use (default: the concept's placeholder);"
@@ -91,8 +94,18 @@ final class EvalCommand implements Callable<Integer> {
     if (globalLock && concept == null) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
     }
-    Concept c = concept == null ? null : ConceptFile.read(concept);
-    String word = conceptWord != null ? conceptWord : c != null ? c.placeholder() : null;
+    Personalization.Spec conceptSpec = concept == null ? null : Personalization.Spec.parse(concept.toString());
+    String method = conceptSpec == null ? null : Personalization.methodOf(conceptSpec.file());
+    boolean baseline = method != null && !method.equals(Personalization.PERFUSION);
+    if (baseline && (globalLock || !betas.isEmpty() || tau != null)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--beta, --tau and --global-lock are Perfusion's; " + conceptSpec.file() + " is a " + method + " concept");
+    }
+    if (!baseline && conceptSpec != null && conceptSpec.a() != null) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--concept: give a Perfusion concept's beta and tau with --beta and --tau");
+    }
+    Concept c = conceptSpec == null || baseline ? null : ConceptFile.read(conceptSpec.file());
+    BaselineConcept bc = baseline ? BaselineConceptFile.read(conceptSpec.file()) : null;
+    String word = conceptWord != null ? conceptWord : c != null ? c.placeholder() : bc != null ? bc.placeholder() : null;
     List<EvalPrompt> set = word == null ? PromptSet.base(promptSeed, prompts) : PromptSet.concept(word, promptSeed, prompts);
     List<Float> runs = c == null || betas.isEmpty() ? java.util.Collections.singletonList(null) : betas;
     Map<String, Object> report = new LinkedHashMap<>();
@@ -104,6 +117,9 @@ final class EvalCommand implements Callable<Integer> {
     report.put("steps", steps);
     report.put("guidance", guidance);
     report.put("sampler", sampler);
+    if (method != null) {
+      report.put("method", method);
+    }
     if (c != null) {
       report.put("key_locking", globalLock ? "global" : "local");
     }
@@ -113,7 +129,9 @@ final class EvalCommand implements Callable<Integer> {
         List<ConceptUse> uses = c == null ? List.of() : List.of(new ConceptUse(c, beta, tau));
         ProgressBar bar = new ProgressBar(err, beta == null ? "eval" : "eval beta " + beta);
         long t0 = System.nanoTime();
-        PromptRun.Result r = PromptRun.run(sd, ev, set, new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock),
+        PromptRun.Settings settings = new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock);
+        PromptRun.Result r = PromptRun.run(sd, ev, set, settings,
+            bc != null ? Personalization.conditioner(bc, conceptSpec.a(), conceptSpec.b()) : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd).conditioner(uses, globalLock),
             done -> {
               java.time.Duration elapsed = java.time.Duration.ofNanos(System.nanoTime() - t0);
               bar.update(done, set.size(), elapsed, elapsed.multipliedBy(set.size() - done).dividedBy(done), null);

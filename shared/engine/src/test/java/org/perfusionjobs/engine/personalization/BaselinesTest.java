@@ -61,7 +61,9 @@ class BaselinesTest {
         .withTemplates(List.of("a photo of a {}", "a {} on the beach", "a small {}"));
     float lr = switch (method.name()) {
       case "textual-inversion" -> 0.05f;
-      case "custom-diffusion", "lora" -> 0.01f;
+      case "custom-diffusion" -> 0.01f;
+      // 0.01 passed alone but went to NaN at step 38 in the full engine suite: at the edge of stability.
+      case "lora" -> 0.003f;
       default -> 0.001f;
     };
     return new BaselineConfig(shared, lr, 0.05f, 4, 2, 3, 1f);

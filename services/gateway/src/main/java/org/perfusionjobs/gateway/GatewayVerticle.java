@@ -28,6 +28,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.perfusionjobs.contracts.Budgets;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
@@ -71,6 +74,8 @@ public final class GatewayVerticle extends VerticleBase {
   private KafkaConsumer<String, byte[]> eventsConsumer;
   private KafkaConsumer<String, byte[]> conceptsConsumer;
   private RedisClient redisClient;
+  private Admin admin; // readiness probe of the broker
+  private static final int PROBE_TIMEOUT_MS = 2000;
   private StatefulRedisConnection<String, byte[]> redis;
   private HttpServer server;
 
@@ -109,6 +114,8 @@ public final class GatewayVerticle extends VerticleBase {
       }
     });
     return vertx.executeBlocking(() -> {
+          admin = Admin.create(Map.<String, Object>of("bootstrap.servers", cfg.bootstrapServers(),
+              "request.timeout.ms", PROBE_TIMEOUT_MS, "default.api.timeout.ms", PROBE_TIMEOUT_MS));
           redisClient = RedisClient.create(io.lettuce.core.RedisURI.builder(io.lettuce.core.RedisURI.create(cfg.redisUri())).withTimeout(Duration.ofSeconds(2)).build());
           redis = redisClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
           return null;
@@ -164,7 +171,10 @@ public final class GatewayVerticle extends VerticleBase {
     Router r = Router.router(vertx);
     r.route().handler(GatewayVerticle::securityHeaders);
     r.get("/health/live").handler(ctx -> ctx.response().end("ok"));
-    r.get("/health/ready").handler(ctx -> ctx.response().end("ready"));
+    r.get("/health/ready").handler(ctx -> readiness().onComplete(ar -> {
+      String why = ar.succeeded() ? ar.result() : "not ready: " + ar.cause().getMessage();
+      ctx.response().setStatusCode("ready".equals(why) ? 200 : 503).end(why);
+    }));
     r.route("/v1/ws").handler(this::webSocket);
     // Authentication first: no body is read for a request without a valid token.
     r.route("/v1/*").handler(this::authenticate);
@@ -583,10 +593,30 @@ public final class GatewayVerticle extends VerticleBase {
     json(ctx, 404, Map.of("error", "not found"));
   }
 
+  /**
+   * Ready when Redis answers a PING and the broker answers a cluster description, each within
+   * {@link #PROBE_TIMEOUT_MS}: without either the gateway can neither take jobs nor show them, so a
+   * load balancer should send clients elsewhere.
+   */
+  private Future<String> readiness() {
+    Future<String> redisUp = Future.fromCompletionStage(redis.async().ping(), vertx.getOrCreateContext())
+        .timeout(PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+        .map(pong -> "ready")
+        .otherwise("not ready: redis unreachable");
+    Future<String> kafkaUp = Future.fromCompletionStage(
+            admin.describeCluster(new DescribeClusterOptions().timeoutMs(PROBE_TIMEOUT_MS)).clusterId().toCompletionStage(),
+            vertx.getOrCreateContext())
+        .timeout(PROBE_TIMEOUT_MS + 500, TimeUnit.MILLISECONDS)
+        .map(id -> "ready")
+        .otherwise("not ready: kafka unreachable");
+    return Future.all(redisUp, kafkaUp).map(both -> !"ready".equals(redisUp.result()) ? redisUp.result() : kafkaUp.result());
+  }
+
   @Override
   public Future<?> stop() {
     return Future.join(eventsConsumer.close(), conceptsConsumer.close(), producer.close())
         .compose(v -> vertx.executeBlocking(() -> {
+          admin.close(Duration.ofSeconds(2));
           redis.close();
           redisClient.shutdown();
           return null;

@@ -111,12 +111,7 @@ class GatewaySecurityTest {
   }
 
   static HttpResponse<byte[]> call(String method, String path, String token, byte[] body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-    if (token != null) {
-      b.header("Authorization", "Bearer " + token);
-    }
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+    return GatewayHttp.call(base, method, path, token, body);
   }
 
   /** One request written by hand (what java.net.URI refuses to send), the whole answer back. */

@@ -14,6 +14,9 @@ import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.personalization.BaselineConcept;
+import org.perfusionjobs.engine.personalization.BaselineConceptFile;
+import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
@@ -70,7 +73,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--sampler", defaultValue = "ddim", description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
   String sampler;
 
-  @Option(names = "--concept", description = "Perfusion concept file: score the concept prompt set with it; repeat for a second concept ({2} in --prompts-file)")
+  @Option(names = "--concept", description = "concept file of any method (its metadata says which; LoRA: FILE[:scale]): score the concept prompt set with it; Perfusion only: repeat for a second concept ({2} in --prompts-file)")
   List<Path> concepts = new ArrayList<>();
 
   @Option(names = "--expect", description = "what the concept looks like, one per --concept in order, e.g. shape=heart,colour=blue,pattern=dots"
@@ -109,16 +112,29 @@ final class EvalCommand implements Callable<Integer> {
     if (globalLock && concepts.isEmpty()) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
     }
+    Personalization.Spec first = concepts.isEmpty() ? null : Personalization.Spec.parse(concepts.get(0).toString());
+    String method = first == null ? null : Personalization.methodOf(first.file());
+    boolean baseline = method != null && !method.equals(Personalization.PERFUSION);
+    if (baseline && (concepts.size() > 1 || globalLock || !betas.isEmpty() || tau != null)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--beta, --tau, --global-lock and a second --concept are Perfusion's; "
+          + first.file() + " is a " + method + " concept");
+    }
+    if (!baseline && first != null && first.a() != null) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--concept: give a Perfusion concept's beta and tau with --beta and --tau");
+    }
     if (expects.size() > Math.max(1, concepts.size())) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect: " + expects.size() + " given for " + concepts.size()
           + " --concept; give one per concept, in the same order");
     }
+    BaselineConcept bc = baseline ? BaselineConceptFile.read(first.file()) : null;
     List<Concept> loaded = new ArrayList<>();
-    for (Path p : concepts) {
-      loaded.add(ConceptFile.read(p));
+    if (!baseline) {
+      for (Path p : concepts) {
+        loaded.add(ConceptFile.read(p));
+      }
     }
     Concept c = loaded.isEmpty() ? null : loaded.get(0);
-    String word = conceptWord != null ? conceptWord : c != null ? c.placeholder() : null;
+    String word = conceptWord != null ? conceptWord : c != null ? c.placeholder() : bc != null ? bc.placeholder() : null;
     List<PromptParser.Concept> named = new ArrayList<>();
     for (int k = 0; k < Math.max(loaded.size(), word == null ? 0 : 1); k++) {
       String w = k == 0 ? word : loaded.get(k).placeholder();
@@ -139,6 +155,9 @@ final class EvalCommand implements Callable<Integer> {
     report.put("steps", steps);
     report.put("guidance", guidance);
     report.put("sampler", sampler);
+    if (method != null) {
+      report.put("method", method);
+    }
     if (c != null) {
       report.put("key_locking", globalLock ? "global" : "local");
     }
@@ -149,7 +168,9 @@ final class EvalCommand implements Callable<Integer> {
         List<ConceptUse> uses = loaded.stream().map(x -> new ConceptUse(x, beta, tau)).toList();
         ProgressBar bar = new ProgressBar(err, beta == null ? "eval" : "eval beta " + beta);
         long t0 = System.nanoTime();
-        PromptRun.Result r = PromptRun.run(sd, ev, set, new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock),
+        PromptRun.Settings settings = new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock);
+        PromptRun.Result r = PromptRun.run(sd, ev, set, settings,
+            bc != null ? Personalization.conditioner(bc, first.a(), first.b()) : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd).conditioner(uses, globalLock),
             done -> {
               java.time.Duration elapsed = java.time.Duration.ofNanos(System.nanoTime() - t0);
               bar.update(done, set.size(), elapsed, elapsed.multipliedBy(set.size() - done).dividedBy(done), null);

@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
@@ -65,7 +66,7 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N (default: ${DEFAULT-VALUE})")
   String device;
 
-  @Option(names = "--concept", description = "Perfusion concept file, optionally with beta and tau: FILE[:beta:tau]; repeatable")
+  @Option(names = "--concept", description = "concept file of any method (its metadata says which): Perfusion FILE[:beta:tau], repeatable; LoRA FILE[:scale]; other methods FILE")
   List<String> concepts = new java.util.ArrayList<>();
 
   @Option(names = "--global-lock", description = "global key-locking: the K path sees each concept word replaced by its superclass (use a lower beta, ~0.4-0.6)")
@@ -83,7 +84,12 @@ final class GenerateCommand implements Callable<Integer> {
     SamplerKind kind = SamplerKind.fromName(sampler);
     var err = spec.commandLine().getErr();
     // Concept files are checked before the model loads, so a wrong path fails at once.
-    var uses = parseConcepts(concepts);
+    List<Personalization.Spec> specs = new java.util.ArrayList<>();
+    for (String c : concepts) {
+      Personalization.Spec parsed = Personalization.Spec.parse(c);
+      CliErrors.requireFile("--concept", parsed.file(), "train one with `perfusion train --out FILE`, or fix the path");
+      specs.add(parsed);
+    }
     long t0 = System.nanoTime();
     try (StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(model, options)) {
       err.printf("loaded %s in %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
@@ -101,7 +107,7 @@ final class GenerateCommand implements Callable<Integer> {
       if (covariance != null) {
         PerfusionModel.of(pipeline).setCovariance(Covariance.load(covariance));
       }
-      req.optConditioner(PerfusionModel.of(pipeline).conditioner(uses, globalLock));
+      req.optConditioner(Personalization.conditioner(pipeline, specs, globalLock));
       if (latents != null) {
         req.optLatents(InitialLatents.read(latents));
       }
@@ -113,29 +119,6 @@ final class GenerateCommand implements Callable<Integer> {
       written.forEach(p -> spec.commandLine().getOut().println(p));
     }
     return 0;
-  }
-
-  /** FILE, FILE:beta or FILE:beta:tau. */
-  static List<org.perfusionjobs.engine.perfusion.ConceptUse> parseConcepts(List<String> specs) throws java.io.IOException {
-    List<org.perfusionjobs.engine.perfusion.ConceptUse> uses = new java.util.ArrayList<>();
-    for (String spec : specs) {
-      String[] parts = spec.split(":");
-      if (parts.length > 3) {
-        throw new IllegalArgumentException("--concept '" + spec + "': expected FILE[:beta:tau]");
-      }
-      Float beta = null;
-      Float tau = null;
-      try {
-        beta = parts.length > 1 ? Float.valueOf(parts[1]) : null;
-        tau = parts.length > 2 ? Float.valueOf(parts[2]) : null;
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--concept '" + spec + "': beta and tau must be numbers");
-      }
-      Path file = Path.of(parts[0]);
-      CliErrors.requireFile("--concept", file, "train one with `perfusion train --out FILE`, or fix the path");
-      uses.add(new org.perfusionjobs.engine.perfusion.ConceptUse(org.perfusionjobs.engine.perfusion.ConceptFile.read(file), beta, tau));
-    }
-    return uses;
   }
 
   private List<Path> write(List<BufferedImage> images) throws java.io.IOException {

@@ -16,6 +16,11 @@ import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
 import org.perfusionjobs.engine.perfusion.TrainerState;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.personalization.BaselineConceptFile;
+import org.perfusionjobs.engine.personalization.BaselineConfig;
+import org.perfusionjobs.engine.personalization.BaselineMethod;
+import org.perfusionjobs.engine.personalization.BaselineTrainer;
+import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import picocli.CommandLine.Command;
@@ -24,9 +29,24 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code perfusion train}: learn one concept from a folder of images. */
-@Command(name = "train", mixinStandardHelpOptions = true, description = "Learn a concept with Perfusion (key-locked rank-1 editing).")
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Learn a concept with Perfusion (key-locked rank-1 editing) or a baseline method (--method).")
 final class TrainCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Option(names = "--method", defaultValue = "perfusion", description = "perfusion, textual-inversion, custom-diffusion, lora or dreambooth (default: ${DEFAULT-VALUE})")
+  String method;
+
+  @Option(names = "--rank", defaultValue = "4", description = "lora: rank of the factors (default: ${DEFAULT-VALUE})")
+  int rank;
+
+  @Option(names = "--lr", description = "baselines: learning rate of the method's weights (default: the method's own)")
+  Float lr;
+
+  @Option(names = "--class-images", defaultValue = "16", description = "dreambooth: superclass images the base model draws for prior preservation (default: ${DEFAULT-VALUE})")
+  int classImages;
+
+  @Option(names = "--class-image-steps", defaultValue = "25", description = "dreambooth: denoising steps per superclass image (default: ${DEFAULT-VALUE})")
+  int classImageSteps;
 
   @Option(names = "--model", required = true, description = "diffusers folder of the base model")
   Path model;
@@ -70,7 +90,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--lr-value", description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
   float lrValue = TrainingConfig.defaults("w", "s").valueLearningRate();
 
-  @Option(names = "--lr-embedding", description = "learning rate of the word embedding (default: ${DEFAULT-VALUE})")
+  @Option(names = "--lr-embedding", description = "learning rate of the word embedding (Perfusion, textual-inversion, custom-diffusion) (default: ${DEFAULT-VALUE})")
   float lrEmbedding = TrainingConfig.defaults("w", "s").embeddingLearningRate();
 
   @Override
@@ -79,8 +99,15 @@ final class TrainCommand implements Callable<Integer> {
     TrainingImages data = readImages(images);
     TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(batch, accumulation).withSeed(seed).withRandomFlip(!noFlip)
         .withLearningRates(lrValue, lrEmbedding);
+    if (!Personalization.methodNames().contains(method)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--method: unknown '" + method + "'; known: " + String.join(", ", Personalization.methodNames()));
+    }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       cfg = cfg.withTemplates(templates.isEmpty() ? PerfusionModel.of(sd).trainingTemplates() : templates);
+      if (!method.equals(Personalization.PERFUSION)) {
+        return trainBaseline(sd, data, cfg);
+      }
+      long t0 = System.nanoTime();
       if (covariance != null) {
         PerfusionModel.of(sd).setCovariance(Covariance.load(covariance));
       }
@@ -102,10 +129,38 @@ final class TrainCommand implements Callable<Integer> {
             }
           },
           () -> false);
+      double seconds = (System.nanoTime() - t0) / 1e9;
       ConceptFile.write(c, out);
+      long trained = c.embedding().length;
+      for (float[] v : c.valueTargets().values()) {
+        trained += v.length;
+      }
       err.printf("concept '%s' (%s) -> %s (%d bytes)%n", c.placeholder(), c.superclass(), out, Files.size(out));
+      err.printf("method perfusion: file %d bytes, training %.1f s, %d trained parameters (V targets + embedding)%n", Files.size(out), seconds, trained);
       spec.commandLine().getOut().println(out);
     }
+    return 0;
+  }
+
+  private int trainBaseline(StableDiffusionPipeline sd, TrainingImages data, TrainingConfig cfg) throws java.io.IOException {
+    var err = spec.commandLine().getErr();
+    BaselineMethod m = Personalization.baseline(method);
+    if (checkpoint != null) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--checkpoint is Perfusion's only");
+    }
+    float weights = lr != null ? lr : m.defaultLearningRate();
+    BaselineConfig bc = new BaselineConfig(cfg, weights, lrEmbedding, rank, classImages, classImageSteps, 1f);
+    ProgressBar bar = new ProgressBar(err, "train " + method);
+    long t0 = System.nanoTime();
+    BaselineTrainer.Result r = new BaselineTrainer(sd).train(m, data, bc,
+        p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), String.format("loss %.4f", p.loss())), () -> false);
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    BaselineConceptFile.write(r.concept(), out);
+    err.printf("concept '%s' (%s) -> %s (%d bytes)%n", word, superclass, out, Files.size(out));
+    err.printf("method %s: file %d bytes, training %.1f s%s, %d trained parameters%n", method, Files.size(out), seconds,
+        m.priorPreservation() ? String.format(" (of which %.1f s drawing %d class images)", r.classImageTime().toMillis() / 1000.0, classImages) : "",
+        r.trainedParameters());
+    spec.commandLine().getOut().println(out);
     return 0;
   }
 

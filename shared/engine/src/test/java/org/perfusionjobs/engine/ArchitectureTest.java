@@ -29,7 +29,7 @@ class ArchitectureTest {
   /** Stable Diffusion and its training: nothing here may know a personalization method. */
   static final String[] CORE = {"nn", "attention", "blocks", "clip", "config", "unet", "vae", "scheduler", "io", "image", "pipeline", "train"};
   /** Personalization methods: they may use the core, never the other way round. */
-  static final String[] METHODS = {"perfusion"};
+  static final String[] METHODS = {"perfusion", "personalization"};
 
   static JavaClasses engine;
 

@@ -3,6 +3,8 @@ package org.perfusionjobs.engine.attention;
 import ai.djl.ndarray.NDArray;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Objects;
+import org.perfusionjobs.engine.nn.WeightEdits;
 
 /**
  * The text side of cross-attention for one prompt batch, and the K/V each cross-attention layer
@@ -18,6 +20,7 @@ public final class Conditioning {
   private final NDArray valueStates; // (B, T, D)
   private final Map<Attention, KeyValue> cache = new IdentityHashMap<>();
   private final AttentionProcessor processor; // null: each layer's own processor
+  private final WeightEdits unetEdits; // in force on the UNet while it runs with this conditioning
 
   public Conditioning(NDArray keyStates, NDArray valueStates) {
     this(keyStates, valueStates, null);
@@ -28,6 +31,15 @@ public final class Conditioning {
    *     own (how a per-request edit such as Perfusion's is applied without touching the model)
    */
   public Conditioning(NDArray keyStates, NDArray valueStates, AttentionProcessor processor) {
+    this(keyStates, valueStates, processor, WeightEdits.NONE);
+  }
+
+  /**
+   * @param unetEdits weights the UNet uses instead of (or beside) its own while it runs with this
+   *     conditioning, K/V projection included (how a method that changes weights, such as a LoRA
+   *     or a fine-tuned UNet, is applied per request without touching the shared model)
+   */
+  public Conditioning(NDArray keyStates, NDArray valueStates, AttentionProcessor processor, WeightEdits unetEdits) {
     if (!keyStates.getShape().equals(valueStates.getShape())) {
       throw new IllegalArgumentException(
           "key states " + keyStates.getShape() + " and value states " + valueStates.getShape() + " differ");
@@ -35,6 +47,7 @@ public final class Conditioning {
     this.keyStates = keyStates;
     this.valueStates = valueStates;
     this.processor = processor;
+    this.unetEdits = Objects.requireNonNull(unetEdits, "unetEdits");
   }
 
   /** Plain conditioning: both paths see the same encoding. */
@@ -48,6 +61,16 @@ public final class Conditioning {
 
   public NDArray valueStates() {
     return valueStates;
+  }
+
+  /** The same text with these UNet weight edits (and an empty K/V cache). */
+  public Conditioning withUnetEdits(WeightEdits edits) {
+    return new Conditioning(keyStates, valueStates, processor, edits);
+  }
+
+  /** The UNet weight edits of this request; {@link WeightEdits#NONE} for the plain model. */
+  public WeightEdits unetEdits() {
+    return unetEdits;
   }
 
   /** The request's processor, or null when each layer uses its own. */

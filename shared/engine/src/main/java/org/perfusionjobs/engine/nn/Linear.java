@@ -9,6 +9,7 @@ public final class Linear extends Module {
   public final int outFeatures;
   public final Parameter weight; // (out, in)
   public final Parameter bias; // (out) or null
+  private LinearDelta delta; // null: the plain layer
 
   public Linear(int inFeatures, int outFeatures, boolean bias) {
     this.inFeatures = inFeatures;
@@ -22,6 +23,22 @@ public final class Linear extends Module {
     if (FlopCounter.enabled()) {
       FlopCounter.addMultiplyAdds(y.size() * inFeatures);
     }
-    return y;
+    LinearDelta d = delta;
+    return d == null ? y : y.add(d.apply(x));
+  }
+
+  /** The additive output term now in force, or null. */
+  public LinearDelta delta() {
+    return delta;
+  }
+
+  /**
+   * Sets (or, with null, removes) the additive output term; returns the previous one so that a
+   * caller can put it back ({@link WeightEdits} installs and removes them per forward pass).
+   */
+  public LinearDelta setDelta(LinearDelta d) {
+    LinearDelta previous = delta;
+    delta = d;
+    return previous;
   }
 }

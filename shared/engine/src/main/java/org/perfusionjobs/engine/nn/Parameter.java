@@ -59,4 +59,18 @@ public final class Parameter {
     }
     value = newValue;
   }
+
+  /**
+   * Replaces the value without closing the previous one, which is returned: for putting another
+   * value in place for a while (an override of {@link WeightEdits}) and then the original back.
+   */
+  public NDArray swap(NDArray newValue) {
+    if (!newValue.getShape().equals(shape)) {
+      throw new IllegalArgumentException(
+          "parameter '" + name + "' expects shape " + shape + " but got " + newValue.getShape());
+    }
+    NDArray previous = value;
+    value = newValue;
+    return previous;
+  }
 }

@@ -15,7 +15,7 @@ import org.perfusionjobs.engine.io.SafetensorsWriter;
 /**
  * Reads and writes concept files: safetensors with {@code i_star}, {@code embedding}, {@code
  * target_k.<layer path>} and {@code target_v.<layer path>} in fp32, and the rest in the string
- * metadata. Cinv is never inside (it is shared per base model, identified by its hash).
+ * metadata ({@code method} is {@code perfusion}, for readers of any method's file). Cinv is never inside (it is shared per base model, identified by its hash).
  */
 public final class ConceptFile {
   public static final String FORMAT = "perfusion-concept/1";
@@ -31,6 +31,7 @@ public final class ConceptFile {
       c.valueTargets().forEach((path, v) -> t.put("target_v." + path, m.create(v)));
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put("format", FORMAT);
+      meta.put("method", "perfusion");
       meta.put("placeholder", c.placeholder());
       meta.put("superclass", c.superclass());
       meta.put("base_model", c.baseModelId());

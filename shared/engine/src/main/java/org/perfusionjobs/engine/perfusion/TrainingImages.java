@@ -29,7 +29,8 @@ public record TrainingImages(List<BufferedImage> images, List<BufferedImage> mas
     return new TrainingImages(images, null);
   }
 
-  static BufferedImage fit(BufferedImage src, int size, int type) {
+  /** {@code src} scaled so its shorter side is {@code size}, centre-cropped to a square (bicubic). */
+  public static BufferedImage fit(BufferedImage src, int size, int type) {
     double scale = Math.max((double) size / src.getWidth(), (double) size / src.getHeight());
     int w = (int) Math.round(src.getWidth() * scale);
     int h = (int) Math.round(src.getHeight() * scale);

@@ -167,8 +167,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
       long t0 = System.nanoTime();
       Conditioning cond = r.conditioner().condition(this, r.promptBatch(), rm);
       // K/V of every cross-attention layer depend only on the text: project them once, here.
-      for (Attention a : unet.crossAttentions()) {
-        cond.keyValue(a);
+      try (var edits = cond.unetEdits().install(unet)) {
+        for (Attention a : unet.crossAttentions()) {
+          cond.keyValue(a);
+        }
       }
       long t1 = System.nanoTime();
 

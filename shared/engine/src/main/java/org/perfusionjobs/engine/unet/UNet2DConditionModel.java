@@ -123,10 +123,17 @@ public final class UNet2DConditionModel extends Module {
   /**
    * @param sample (B, 4, h, w) noisy latents
    * @param timestep 0-d or (B), integer or fractional
-   * @param cond the text side; cross-attention K/V are taken from (and cached in) it
+   * @param cond the text side; cross-attention K/V are taken from (and cached in) it; its UNet
+   *     weight edits are in force during this call only
    * @return (B, out, h, w) the model output (noise prediction for SD v1.x)
    */
   public NDArray forward(NDArray sample, NDArray timestep, Conditioning cond) {
+    try (var edits = cond.unetEdits().install(this)) {
+      return forwardWithEdits(sample, timestep, cond);
+    }
+  }
+
+  private NDArray forwardWithEdits(NDArray sample, NDArray timestep, Conditioning cond) {
     long b = sample.getShape().get(0);
     if (cond.batchSize() != b) {
       throw new IllegalArgumentException("latents batch " + b + " differs from text batch " + cond.batchSize());

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.function.IntConsumer;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
@@ -38,12 +39,20 @@ public final class PromptRun {
   private PromptRun() {}
 
   public static Result run(StableDiffusionPipeline sd, Evaluator evaluator, List<EvalPrompt> prompts, Settings s, IntConsumer done) {
+    return run(sd, evaluator, prompts, s, PerfusionModel.of(sd).conditioner(s.concepts(), s.globalLock()), done);
+  }
+
+  /**
+   * As {@link #run(StableDiffusionPipeline, Evaluator, List, Settings, IntConsumer)} with the
+   * concepts of any personalization method: {@code conditioner} replaces the settings' Perfusion
+   * concepts (which must then be empty).
+   */
+  public static Result run(StableDiffusionPipeline sd, Evaluator evaluator, List<EvalPrompt> prompts, Settings s, Conditioner conditioner, IntConsumer done) {
     List<BufferedImage> images = new ArrayList<>(prompts.size());
-    PerfusionModel perfusion = PerfusionModel.of(sd);
     long t0 = System.nanoTime();
     for (int i = 0; i < prompts.size(); i++) {
       GenerateRequest req = GenerateRequest.builder(prompts.get(i).text()).optSteps(s.steps()).optGuidanceScale(s.guidanceScale())
-          .optSampler(s.sampler()).optSeed(s.seed() + i).optSize(64, 64).optConditioner(perfusion.conditioner(s.concepts(), s.globalLock())).build();
+          .optSampler(s.sampler()).optSeed(s.seed() + i).optSize(64, 64).optConditioner(conditioner).build();
       GenerateResult r = sd.generate(req);
       images.add(r.images().get(0));
       done.accept(i + 1);

@@ -1,0 +1,218 @@
+package org.perfusionjobs.engine.personalization;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.awt.image.BufferedImage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.clip.ClipTokenizer;
+import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.nn.Parameter;
+import org.perfusionjobs.engine.nn.Scalars;
+import org.perfusionjobs.engine.perfusion.TrainProgress;
+import org.perfusionjobs.engine.perfusion.TrainingConfig;
+import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.pipeline.GenerateRequest;
+import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.engine.scheduler.NoiseGenerator;
+import org.perfusionjobs.engine.scheduler.NoiseSchedule;
+import org.perfusionjobs.engine.train.AdamW;
+import org.perfusionjobs.engine.vae.DiagonalGaussian;
+
+/**
+ * The training loop every baseline shares, built like Perfusion's trainer so that the comparison
+ * is fair: the same VAE-encoded images and soft masks (latents sampled from the posterior,
+ * random horizontal flips), prompts from the same templates, uniform timesteps, the masked
+ * epsilon-prediction loss, AdamW with Perfusion's weight decay, steps x accumulation x batch. What
+ * differs is what trains ({@link BaselineMethod#init}) and, for DreamBooth, a prior-preservation
+ * term: a batch of superclass images the base model drew at the start, unmasked, with superclass
+ * prompts, weighted by {@link BaselineConfig#priorLossWeight}.
+ *
+ * <p>The base model is never written: trained weights are separate {@link Parameter}s that reach
+ * the UNet through {@code Conditioning}'s weight edits and the text encoder through its added-token
+ * embeddings.
+ */
+public final class BaselineTrainer {
+  private final StableDiffusionPipeline sd;
+
+  public BaselineTrainer(StableDiffusionPipeline sd) {
+    this.sd = sd;
+  }
+
+  /** What a run made, and what it cost. */
+  public record Result(BaselineConcept concept, long trainedParameters, Duration classImageTime, Duration trainingTime) {}
+
+  public Result train(BaselineMethod method, TrainingImages data, BaselineConfig bc, Consumer<TrainProgress> onProgress, BooleanSupplier cancelled) {
+    TrainingConfig cfg = bc.shared();
+    ClipTokenizer tokenizer = method.learnsEmbedding() ? AddedTokenizers.with(sd, cfg.placeholder()) : sd.tokenizer();
+    try (NDManager m = sd.manager().newSubManager(); NDScope outer = new NDScope()) {
+      outer.suppressNotUsedWarning();
+      long t0 = System.nanoTime();
+      Latents prior = null;
+      if (method.priorPreservation()) {
+        prior = encode(classImages(bc), null, m);
+      }
+      long t1 = System.nanoTime();
+      Latents inst = encode(data.images(), data.masks(), m);
+      TrainableWeights w = method.init(sd, bc, method.learnsEmbedding() ? superclassEmbedding(cfg.superclass(), m) : null, m);
+      List<Parameter> params = w.parameters();
+      float[] rateScale = new float[params.size()];
+      Arrays.fill(rateScale, 1f);
+      if (w.embedding() != null) {
+        rateScale[rateScale.length - 1] = bc.embeddingLearningRate() / bc.learningRate();
+      }
+      NoiseSchedule schedule = NoiseSchedule.of(sd.schedulerConfig());
+      try (AdamW adam = new AdamW(params, rateScale, bc.learningRate(), cfg.weightDecay())) {
+        long start = System.nanoTime();
+        for (int step = 0; step < cfg.steps(); step++) {
+          if (cancelled.getAsBoolean()) {
+            throw new GenerationCancelledException(step);
+          }
+          SplittableRandom rnd = new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + step);
+          double lossSum = 0;
+          for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+            try (NDScope scope = new NDScope()) {
+              scope.suppressNotUsedWarning();
+              Batch b = sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m);
+              Batch pb = prior == null ? null : sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m);
+              try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray loss = loss(b, w, schedule, m);
+                if (pb != null) {
+                  loss = loss.add(Scalars.mul(loss(pb, w, schedule, m), bc.priorLossWeight()));
+                }
+                gc.backward(Scalars.mul(loss, 1f / cfg.gradientAccumulation()));
+                float l = loss.getFloat();
+                if (!Float.isFinite(l)) {
+                  throw new IllegalStateException(method.name() + " training diverged at step " + (step + 1) + ": loss is " + l + "; lower the learning rate");
+                }
+                lossSum += l;
+              }
+            }
+          }
+          adam.step();
+          Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
+          Duration eta = elapsed.dividedBy(step + 1).multipliedBy(cfg.steps() - step - 1);
+          onProgress.accept(new TrainProgress(step + 1, cfg.steps(), lossSum / cfg.gradientAccumulation(), elapsed, eta));
+        }
+      }
+      long t2 = System.nanoTime();
+      BaselineConcept c = new BaselineConcept(method.name(), cfg.placeholder(), cfg.superclass(), sd.baseModelId(),
+          w.embedding() == null ? null : w.embedding().get().toFloatArray(), w.tensors(), bc.describe(method));
+      return new Result(c, w.count(), Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
+    }
+  }
+
+  /** The masked epsilon loss of one batch: sum(mask * (eps' - eps)^2) / (sum(mask) * C). */
+  private NDArray loss(Batch b, TrainableWeights w, NoiseSchedule schedule, NDManager m) {
+    NDArray xt = schedule.addNoise(b.x0, b.noise, b.timesteps);
+    NDArray text = w.embedding() == null ? sd.textEncoder().forward(b.ids) : sd.textEncoder().forward(b.ids, w.embedding().get().reshape(1, -1));
+    NDArray pred = sd.unet().forward(xt, m.create(b.timesteps), Conditioning.of(text).withUnetEdits(w.edits()));
+    NDArray err = pred.sub(b.noise).square().mul(b.mask);
+    return err.sum().div(b.mask.sum().mul(pred.getShape().get(1)));
+  }
+
+  /** Superclass images drawn by the base model: template i mod n filled with the superclass, seed + i. */
+  private List<BufferedImage> classImages(BaselineConfig bc) {
+    TrainingConfig cfg = bc.shared();
+    List<BufferedImage> out = new ArrayList<>();
+    for (int i = 0; i < bc.classImages(); i++) {
+      String prompt = cfg.templates().get(i % cfg.templates().size()).replace("{}", cfg.superclass());
+      out.addAll(sd.generate(GenerateRequest.builder(prompt).optSteps(bc.classImageSteps()).optSeed(cfg.seed() + i).build()).images());
+    }
+    return out;
+  }
+
+  /** Mean input embedding of the superclass's tokens (where a learned word starts). */
+  private float[] superclassEmbedding(String superclass, NDManager m) {
+    List<Integer> ids = sd.tokenizer().idsOfWord(superclass);
+    if (ids.isEmpty()) {
+      throw new IllegalArgumentException("superclass '" + superclass + "' has no tokens");
+    }
+    try (NDScope s = new NDScope()) {
+      s.suppressNotUsedWarning();
+      NDArray rows = sd.textEncoder().tokenEmbeddings(m.create(ids.stream().mapToLong(Integer::longValue).toArray()));
+      return rows.mean(new int[] {0}).toFloatArray();
+    }
+  }
+
+  // --- data (as PerfusionTrainer) ---------------------------------------------------------------
+
+  private record Latents(NDArray mean, NDArray std, NDArray flippedMean, NDArray flippedStd, NDArray mask, NDArray flippedMask) {}
+
+  private record Batch(NDArray x0, NDArray noise, long[] timesteps, NDArray ids, NDArray mask) {}
+
+  private Latents encode(List<BufferedImage> images, List<BufferedImage> maskImages, NDManager m) {
+    int size = sd.defaultImageSize();
+    int f = sd.vae().config().spatialFactor();
+    List<NDArray> pixels = new ArrayList<>();
+    List<NDArray> masks = new ArrayList<>();
+    for (int i = 0; i < images.size(); i++) {
+      pixels.add(ImageCodec.toTensor(TrainingImages.fit(images.get(i), size, BufferedImage.TYPE_INT_RGB), m));
+      BufferedImage mask = maskImages == null ? null : maskImages.get(i);
+      masks.add(mask == null ? m.ones(new Shape(1, 1, size / f, size / f)) : maskTensor(mask, size, f, m));
+    }
+    NDArray x = NDArrays.concat(new NDList(pixels));
+    NDArray mk = NDArrays.concat(new NDList(masks));
+    float scale = sd.vae().config().scalingFactor();
+    try (NDScope s = new NDScope()) {
+      s.suppressNotUsedWarning();
+      DiagonalGaussian d = sd.vae().encode(x);
+      DiagonalGaussian df = sd.vae().encode(x.flip(3));
+      Latents l = new Latents(d.mean().mul(scale), d.std().mul(scale), df.mean().mul(scale), df.std().mul(scale), mk, mk.flip(3));
+      for (NDArray a : List.of(l.mean, l.std, l.flippedMean, l.flippedStd, l.mask, l.flippedMask)) {
+        NDScope.unregister(a);
+      }
+      return l;
+    }
+  }
+
+  private static NDArray maskTensor(BufferedImage mask, int size, int f, NDManager m) {
+    BufferedImage g = TrainingImages.fit(mask, size, BufferedImage.TYPE_BYTE_GRAY);
+    int n = size / f;
+    float[] cells = new float[n * n];
+    var raster = g.getRaster();
+    for (int y = 0; y < size; y++) {
+      for (int x = 0; x < size; x++) {
+        cells[(y / f) * n + x / f] += raster.getSample(x, y, 0) / 255f / (f * f);
+      }
+    }
+    return m.create(cells, new Shape(1, 1, n, n));
+  }
+
+  private Batch sample(TrainingConfig cfg, Latents lat, String word, ClipTokenizer tokenizer, SplittableRandom rnd, NDManager m) {
+    int b = cfg.batchSize();
+    int n = (int) lat.mean.getShape().get(0);
+    List<NDArray> x0 = new ArrayList<>();
+    List<NDArray> masks = new ArrayList<>();
+    List<String> prompts = new ArrayList<>();
+    long[] t = new long[b];
+    NoiseGenerator noise = new NoiseGenerator(rnd.nextLong());
+    int timesteps = NoiseSchedule.of(sd.schedulerConfig()).numTrainTimesteps();
+    for (int i = 0; i < b; i++) {
+      int k = rnd.nextInt(n);
+      boolean flip = cfg.randomFlip() && rnd.nextBoolean();
+      NDArray mean = (flip ? lat.flippedMean : lat.mean).get(new NDIndex("{}:{}", k, k + 1));
+      NDArray std = (flip ? lat.flippedStd : lat.std).get(new NDIndex("{}:{}", k, k + 1));
+      x0.add(mean.add(std.mul(noise.normal(mean.getShape(), m))));
+      masks.add((flip ? lat.flippedMask : lat.mask).get(new NDIndex("{}:{}", k, k + 1)));
+      prompts.add(cfg.templates().get(rnd.nextInt(cfg.templates().size())).replace("{}", word));
+      t[i] = rnd.nextInt(timesteps);
+    }
+    NDArray x = NDArrays.concat(new NDList(x0));
+    return new Batch(x, noise.normal(x.getShape(), m), t, tokenizer.encode(prompts, m), NDArrays.concat(new NDList(masks)));
+  }
+}

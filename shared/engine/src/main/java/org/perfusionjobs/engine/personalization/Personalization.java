@@ -1,0 +1,126 @@
+package org.perfusionjobs.engine.personalization;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.perfusionjobs.engine.io.ModelLoadException;
+import org.perfusionjobs.engine.io.SafetensorsFile;
+import org.perfusionjobs.engine.perfusion.ConceptFile;
+import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
+import org.perfusionjobs.engine.personalization.customdiffusion.CustomDiffusion;
+import org.perfusionjobs.engine.personalization.dreambooth.DreamBooth;
+import org.perfusionjobs.engine.personalization.lora.Lora;
+import org.perfusionjobs.engine.personalization.textualinversion.TextualInversion;
+import org.perfusionjobs.engine.pipeline.Conditioner;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+
+/**
+ * Every personalization method behind one door: which method a concept file is ({@value
+ * #METHOD_KEY} in its safetensors metadata; Perfusion's files from before it carry their own
+ * format), the baseline methods by name, and the {@link Conditioner} of a request from {@code
+ * FILE[:a[:b]]} specs, whatever the files' method.
+ */
+public final class Personalization {
+  /** Metadata key naming a concept file's method. */
+  public static final String METHOD_KEY = "method";
+  public static final String PERFUSION = "perfusion";
+
+  private static final List<BaselineMethod> BASELINES = List.of(new TextualInversion(), new CustomDiffusion(), new Lora(), new DreamBooth());
+
+  private Personalization() {}
+
+  /** All method names, Perfusion first. */
+  public static List<String> methodNames() {
+    List<String> out = new ArrayList<>(List.of(PERFUSION));
+    BASELINES.forEach(b -> out.add(b.name()));
+    return out;
+  }
+
+  /** The baseline method called {@code name}. */
+  public static BaselineMethod baseline(String name) {
+    return BASELINES.stream().filter(b -> b.name().equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("unknown method '" + name + "'; known: " + String.join(", ", methodNames())));
+  }
+
+  /** The method of a concept file, from its metadata. */
+  public static String methodOf(Path file) throws IOException {
+    Map<String, String> meta;
+    try (SafetensorsFile f = SafetensorsFile.open(file)) {
+      meta = f.metadata();
+    }
+    String method = meta.get(METHOD_KEY);
+    if (method == null && ConceptFile.FORMAT.equals(meta.get("format"))) {
+      return PERFUSION;
+    }
+    if (method == null) {
+      throw new ModelLoadException(file + " names no personalization method (no '" + METHOD_KEY + "' in its metadata)");
+    }
+    if (!methodNames().contains(method)) {
+      throw new ModelLoadException(file + ": unknown method '" + method + "'; known: " + String.join(", ", methodNames()));
+    }
+    return method;
+  }
+
+  /** A concept spec: the file and up to two numbers after it (Perfusion: beta, tau; LoRA: scale). */
+  public record Spec(Path file, Float a, Float b) {
+    public static Spec parse(String spec) {
+      String[] parts = spec.split(":");
+      if (parts.length > 3) {
+        throw new IllegalArgumentException("--concept '" + spec + "': expected FILE[:beta[:tau]] (Perfusion) or FILE[:scale] (LoRA)");
+      }
+      try {
+        return new Spec(Path.of(parts[0]), parts.length > 1 ? Float.valueOf(parts[1]) : null, parts.length > 2 ? Float.valueOf(parts[2]) : null);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--concept '" + spec + "': the numbers after the file must be numbers");
+      }
+    }
+  }
+
+  /**
+   * The conditioning of requests that use these concepts: {@link Conditioner#PLAIN} for none;
+   * Perfusion concepts (any number, each with beta and tau) through {@link PerfusionModel}; or
+   * one baseline concept (LoRA with an optional scale, default 1).
+   *
+   * @throws IllegalArgumentException for methods mixed, several baseline concepts, numbers a
+   *     method does not take, or global locking without Perfusion
+   */
+  public static Conditioner conditioner(StableDiffusionPipeline sd, List<Spec> specs, boolean globalLock) throws IOException {
+    List<ConceptUse> perfusion = new ArrayList<>();
+    List<Spec> others = new ArrayList<>();
+    for (Spec s : specs) {
+      if (methodOf(s.file()).equals(PERFUSION)) {
+        perfusion.add(new ConceptUse(ConceptFile.read(s.file()), s.a(), s.b()));
+      } else {
+        others.add(s);
+      }
+    }
+    if (others.isEmpty()) {
+      return PerfusionModel.of(sd).conditioner(perfusion, globalLock);
+    }
+    if (!perfusion.isEmpty() || others.size() > 1) {
+      throw new IllegalArgumentException("--concept: a baseline concept (" + others.get(0).file() + ") cannot be combined with other concepts");
+    }
+    if (globalLock) {
+      throw new IllegalArgumentException("--global-lock is Perfusion's; " + others.get(0).file() + " is not a Perfusion concept");
+    }
+    Spec s = others.get(0);
+    BaselineConcept c = BaselineConceptFile.read(s.file());
+    return conditioner(c, s.a(), s.b());
+  }
+
+  /** A baseline concept in a request; {@code scale} (LoRA only) multiplies its low-rank terms, default 1. */
+  public static Conditioner conditioner(BaselineConcept c, Float scale, Float unused) {
+    if (unused != null || (scale != null && !c.method().equals(Lora.NAME))) {
+      throw new IllegalArgumentException("--concept: a " + c.method() + " concept takes " + (c.method().equals(Lora.NAME) ? "one number (scale)" : "no numbers"));
+    }
+    return new BaselineConditioner(c, scale == null ? 1f : scale);
+  }
+
+  /** The placeholder word of any concept file. */
+  public static String placeholderOf(Path file) throws IOException {
+    return methodOf(file).equals(PERFUSION) ? ConceptFile.read(file).placeholder() : BaselineConceptFile.read(file).placeholder();
+  }
+}

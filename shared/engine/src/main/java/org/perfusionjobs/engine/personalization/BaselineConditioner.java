@@ -9,6 +9,7 @@ import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.nn.LinearDelta;
 import org.perfusionjobs.engine.nn.WeightEdits;
+import org.perfusionjobs.engine.personalization.lora.Lora;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.PromptBatch;
@@ -58,7 +59,7 @@ final class BaselineConditioner implements Conditioner {
         String path = name.substring(BaselineConcept.LORA_DOWN.length());
         NDArray down = t.toArray(m).toType(o.dtype(), false).toDevice(o.device(), false);
         NDArray up = c.tensors().get(BaselineConcept.LORA_UP + path).toArray(m).toType(o.dtype(), false).toDevice(o.device(), false);
-        deltas.put(path, loraDelta(down, up, scale));
+        deltas.put(path, Lora.delta(down, up, scale));
       } else if (name.startsWith(BaselineConcept.UNET)) {
         overrides.put(name.substring(BaselineConcept.UNET.length()), t.toArray(m).toType(o.dtype(), false).toDevice(o.device(), false));
       }
@@ -66,8 +67,4 @@ final class BaselineConditioner implements Conditioner {
     return new WeightEdits(deltas, overrides);
   }
 
-  /** {@code scale * x A' B'} with A = down (r, in), B = up (out, r). */
-  static LinearDelta loraDelta(NDArray down, NDArray up, float scale) {
-    return x -> x.matMul(down.transpose()).matMul(up.transpose()).mul(scale);
-  }
 }

@@ -51,12 +51,15 @@ public record BaselineConfig(TrainingConfig shared, float learningRate, float em
   public Map<String, String> describe(BaselineMethod method) {
     Map<String, String> m = new LinkedHashMap<>(shared.describe());
     m.keySet().removeIf(k -> k.startsWith("lr_") || k.startsWith("train_") || k.equals("ema_decay"));
-    m.put("lr", Float.toString(learningRate));
+    if (method.trainsWeights()) {
+      m.put("lr", Float.toString(learningRate));
+    }
     if (method.learnsEmbedding()) {
       m.put("lr_embedding", Float.toString(embeddingLearningRate));
     }
     if (method.usesRank()) {
       m.put("rank", Integer.toString(rank));
+      m.put("alpha", Integer.toString(rank)); // the term enters at alpha / rank = 1 times --scale
     }
     if (method.priorPreservation()) {
       m.put("class_images", Integer.toString(classImages));

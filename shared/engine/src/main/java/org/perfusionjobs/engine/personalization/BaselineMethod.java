@@ -16,6 +16,14 @@ public interface BaselineMethod {
   /** Whether the concept word becomes a new token with a learned embedding. */
   boolean learnsEmbedding();
 
+  /**
+   * Whether it trains weights besides the embedding (at {@link BaselineConfig#learningRate}); false
+   * for textual inversion, whose only tensor is the embedding.
+   */
+  default boolean trainsWeights() {
+    return true;
+  }
+
   /** Whether {@link BaselineConfig#rank} applies. */
   default boolean usesRank() {
     return false;
@@ -26,7 +34,7 @@ public interface BaselineMethod {
     return false;
   }
 
-  /** The method's default learning rate of its weights (and of the embedding, where learned). */
+  /** The method's default learning rate of its weights (unused where {@link #trainsWeights} is false). */
   float defaultLearningRate();
 
   /**

@@ -22,6 +22,7 @@ import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.nn.Scalars;
+import org.perfusionjobs.engine.nn.WeightEdits;
 import org.perfusionjobs.engine.perfusion.TrainProgress;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
@@ -53,8 +54,28 @@ public final class BaselineTrainer {
     this.sd = sd;
   }
 
-  /** What a run made, and what it cost. */
+  /**
+   * What a run made, and what it cost.
+   *
+   * @param trainedParameters scalars the optimiser updated (= floats in the concept file)
+   * @param classImageTime drawing the superclass images (DreamBooth; zero otherwise)
+   * @param trainingTime everything else: encoding the images and the optimiser steps
+   */
   public record Result(BaselineConcept concept, long trainedParameters, Duration classImageTime, Duration trainingTime) {}
+
+  /**
+   * The method's weights as they are before the first step (the superclass's embedding, LoRA's
+   * seeded A and zero B, copies of the base weights), as a concept: what a run starts from, for
+   * comparing a trained concept against (tests, {@link #evaluate}).
+   */
+  public BaselineConcept initial(BaselineMethod method, BaselineConfig bc) {
+    TrainingConfig cfg = bc.shared();
+    try (NDManager m = sd.manager().newSubManager(); NDScope outer = new NDScope()) {
+      outer.suppressNotUsedWarning();
+      TrainableWeights w = method.init(sd, bc, method.learnsEmbedding() ? superclassEmbedding(cfg.superclass(), m) : null, m);
+      return concept(method, bc, w);
+    }
+  }
 
   public Result train(BaselineMethod method, TrainingImages data, BaselineConfig bc, Consumer<TrainProgress> onProgress, BooleanSupplier cancelled) {
     TrainingConfig cfg = bc.shared();
@@ -76,6 +97,8 @@ public final class BaselineTrainer {
         rateScale[rateScale.length - 1] = bc.embeddingLearningRate() / bc.learningRate();
       }
       NoiseSchedule schedule = NoiseSchedule.of(sd.schedulerConfig());
+      // AdamW makes every trained value a fresh leaf that requires a gradient; the base model's
+      // arrays never do, so backward stops at them and they are never written.
       try (AdamW adam = new AdamW(params, rateScale, bc.learningRate(), cfg.weightDecay())) {
         long start = System.nanoTime();
         for (int step = 0; step < cfg.steps(); step++) {
@@ -90,9 +113,11 @@ public final class BaselineTrainer {
               Batch b = sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m);
               Batch pb = prior == null ? null : sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m);
               try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                NDArray loss = loss(b, w, schedule, m);
+                NDArray embedding = w.embedding() == null ? null : w.embedding().get().reshape(1, -1);
+                WeightEdits edits = w.edits();
+                NDArray loss = loss(b, embedding, edits, schedule, m);
                 if (pb != null) {
-                  loss = loss.add(Scalars.mul(loss(pb, w, schedule, m), bc.priorLossWeight()));
+                  loss = loss.add(Scalars.mul(loss(pb, embedding, edits, schedule, m), bc.priorLossWeight()));
                 }
                 gc.backward(Scalars.mul(loss, 1f / cfg.gradientAccumulation()));
                 float l = loss.getFloat();
@@ -110,19 +135,56 @@ public final class BaselineTrainer {
         }
       }
       long t2 = System.nanoTime();
-      BaselineConcept c = new BaselineConcept(method.name(), cfg.placeholder(), cfg.superclass(), sd.baseModelId(),
-          w.embedding() == null ? null : w.embedding().get().toFloatArray(), w.tensors(), bc.describe(method));
-      return new Result(c, w.count(), Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
+      return new Result(concept(method, bc, w), w.count(), Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
     }
   }
 
-  /** The masked epsilon loss of one batch: sum(mask * (eps' - eps)^2) / (sum(mask) * C). */
-  private NDArray loss(Batch b, TrainableWeights w, NoiseSchedule schedule, NDManager m) {
+  /**
+   * The mean masked epsilon loss of {@code concept} on {@code batches} fixed batches of the
+   * concept's images: batch i is drawn (images, flips, posterior sample, noise, timesteps, prompts)
+   * from a generator seeded by i alone, so two concepts are scored on exactly the same batches.
+   * The concept is applied as at generation (its embedding, its UNet edits at scale 1). For
+   * DreamBooth this is the instance term only, without prior preservation.
+   */
+  public double evaluate(BaselineConcept concept, TrainingImages data, TrainingConfig cfg, int batches) {
+    if (batches < 1) {
+      throw new IllegalArgumentException("batches must be >= 1, got " + batches);
+    }
+    ClipTokenizer tokenizer = concept.embedding() != null ? AddedTokenizers.with(sd, concept.placeholder()) : sd.tokenizer();
+    NoiseSchedule schedule = NoiseSchedule.of(sd.schedulerConfig());
+    try (NDManager m = sd.manager().newSubManager(); NDScope outer = new NDScope()) {
+      outer.suppressNotUsedWarning();
+      Latents inst = encode(data.images(), data.masks(), m);
+      NDArray embedding = concept.embedding() == null ? null : m.create(concept.embedding(), new Shape(1, concept.embedding().length));
+      WeightEdits edits = BaselineConditioner.edits(concept, 1f, m, sd.options());
+      double sum = 0;
+      for (int i = 0; i < batches; i++) {
+        try (NDScope scope = new NDScope()) {
+          scope.suppressNotUsedWarning();
+          Batch b = sample(cfg, inst, concept.placeholder(), tokenizer, new SplittableRandom(0x5EEDL * 1_000_003L + i), m);
+          sum += loss(b, embedding, edits, schedule, m).getFloat();
+        }
+      }
+      return sum / batches;
+    }
+  }
+
+  private BaselineConcept concept(BaselineMethod method, BaselineConfig bc, TrainableWeights w) {
+    TrainingConfig cfg = bc.shared();
+    return new BaselineConcept(method.name(), cfg.placeholder(), cfg.superclass(), sd.baseModelId(),
+        w.embedding() == null ? null : w.embedding().get().toFloatArray(), w.tensors(), bc.describe(method));
+  }
+
+  /**
+   * The masked epsilon loss of one batch, sum(mask * (eps' - eps)^2) / (sum(mask) * C), with the
+   * word's embedding (1, D) as an added token (null: none) and the UNet edits in force.
+   */
+  private NDArray loss(Batch b, NDArray embedding, WeightEdits edits, NoiseSchedule schedule, NDManager m) {
     NDArray xt = schedule.addNoise(b.x0, b.noise, b.timesteps);
-    NDArray text = w.embedding() == null ? sd.textEncoder().forward(b.ids) : sd.textEncoder().forward(b.ids, w.embedding().get().reshape(1, -1));
-    NDArray pred = sd.unet().forward(xt, m.create(b.timesteps), Conditioning.of(text).withUnetEdits(w.edits()));
+    NDArray text = embedding == null ? sd.textEncoder().forward(b.ids) : sd.textEncoder().forward(b.ids, embedding);
+    NDArray pred = sd.unet().forward(xt, m.create(b.timesteps), Conditioning.of(text).withUnetEdits(edits));
     NDArray err = pred.sub(b.noise).square().mul(b.mask);
-    return err.sum().div(b.mask.sum().mul(pred.getShape().get(1)));
+    return err.sum().div(Scalars.mul(b.mask.sum(), pred.getShape().get(1)));
   }
 
   /** Superclass images drawn by the base model: template i mod n filled with the superclass, seed + i. */

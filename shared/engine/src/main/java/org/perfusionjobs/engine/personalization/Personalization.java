@@ -64,12 +64,12 @@ public final class Personalization {
     return method;
   }
 
-  /** A concept spec: the file and up to two numbers after it (Perfusion: beta, tau; LoRA: scale). */
+  /** A concept spec: the file and, for Perfusion, up to two numbers after it (beta, tau). */
   public record Spec(Path file, Float a, Float b) {
     public static Spec parse(String spec) {
       String[] parts = spec.split(":");
       if (parts.length > 3) {
-        throw new IllegalArgumentException("--concept '" + spec + "': expected FILE[:beta[:tau]] (Perfusion) or FILE[:scale] (LoRA)");
+        throw new IllegalArgumentException("--concept '" + spec + "': expected FILE or, for Perfusion, FILE[:beta[:tau]]");
       }
       try {
         return new Spec(Path.of(parts[0]), parts.length > 1 ? Float.valueOf(parts[1]) : null, parts.length > 2 ? Float.valueOf(parts[2]) : null);
@@ -82,12 +82,12 @@ public final class Personalization {
   /**
    * The conditioning of requests that use these concepts: {@link Conditioner#PLAIN} for none;
    * Perfusion concepts (any number, each with beta and tau) through {@link PerfusionModel}; or
-   * one baseline concept (LoRA with an optional scale, default 1).
+   * one baseline concept, LoRA at {@code scale} (null: 1).
    *
-   * @throws IllegalArgumentException for methods mixed, several baseline concepts, numbers a
-   *     method does not take, or global locking without Perfusion
+   * @throws IllegalArgumentException for methods mixed, several baseline concepts, numbers after a
+   *     baseline file, a scale without a LoRA concept, or global locking without Perfusion
    */
-  public static Conditioner conditioner(StableDiffusionPipeline sd, List<Spec> specs, boolean globalLock) throws IOException {
+  public static Conditioner conditioner(StableDiffusionPipeline sd, List<Spec> specs, boolean globalLock, Float scale) throws IOException {
     List<ConceptUse> perfusion = new ArrayList<>();
     List<Spec> others = new ArrayList<>();
     for (Spec s : specs) {
@@ -98,23 +98,28 @@ public final class Personalization {
       }
     }
     if (others.isEmpty()) {
+      if (scale != null) {
+        throw new IllegalArgumentException("--scale is LoRA's; give a LoRA concept with --concept");
+      }
       return PerfusionModel.of(sd).conditioner(perfusion, globalLock);
     }
+    Spec s = others.get(0);
     if (!perfusion.isEmpty() || others.size() > 1) {
-      throw new IllegalArgumentException("--concept: a baseline concept (" + others.get(0).file() + ") cannot be combined with other concepts");
+      throw new IllegalArgumentException("--concept: a baseline concept (" + s.file() + ") cannot be combined with other concepts");
     }
     if (globalLock) {
-      throw new IllegalArgumentException("--global-lock is Perfusion's; " + others.get(0).file() + " is not a Perfusion concept");
+      throw new IllegalArgumentException("--global-lock is Perfusion's; " + s.file() + " is not a Perfusion concept");
     }
-    Spec s = others.get(0);
-    BaselineConcept c = BaselineConceptFile.read(s.file());
-    return conditioner(c, s.a(), s.b());
+    if (s.a() != null) {
+      throw new IllegalArgumentException("--concept " + s.file() + ": numbers after the file are Perfusion's beta and tau; a LoRA concept's strength is --scale");
+    }
+    return conditioner(BaselineConceptFile.read(s.file()), scale);
   }
 
-  /** A baseline concept in a request; {@code scale} (LoRA only) multiplies its low-rank terms, default 1. */
-  public static Conditioner conditioner(BaselineConcept c, Float scale, Float unused) {
-    if (unused != null || (scale != null && !c.method().equals(Lora.NAME))) {
-      throw new IllegalArgumentException("--concept: a " + c.method() + " concept takes " + (c.method().equals(Lora.NAME) ? "one number (scale)" : "no numbers"));
+  /** A baseline concept in a request; {@code scale} (LoRA only) multiplies its low-rank terms, null: 1. */
+  public static Conditioner conditioner(BaselineConcept c, Float scale) {
+    if (scale != null && !c.method().equals(Lora.NAME)) {
+      throw new IllegalArgumentException("--scale is LoRA's; " + c.placeholder() + " is a " + c.method() + " concept");
     }
     return new BaselineConditioner(c, scale == null ? 1f : scale);
   }

@@ -8,6 +8,7 @@ import java.util.Map;
 import org.perfusionjobs.engine.nn.LinearDelta;
 import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.nn.WeightEdits;
+import org.perfusionjobs.engine.personalization.lora.Lora;
 
 /**
  * The weights a baseline trains, as {@link Parameter}s outside the model: the word's embedding,
@@ -63,7 +64,7 @@ public final class TrainableWeights {
   /** The UNet edits of the current values (LoRA at scale 1); make anew after each optimiser step. */
   public WeightEdits edits() {
     Map<String, LinearDelta> deltas = new LinkedHashMap<>();
-    lora.forEach((path, p) -> deltas.put(path, BaselineConditioner.loraDelta(p[0].get(), p[1].get(), 1f)));
+    lora.forEach((path, p) -> deltas.put(path, Lora.delta(p[0].get(), p[1].get(), 1f)));
     Map<String, NDArray> values = new LinkedHashMap<>();
     overrides.forEach((key, p) -> values.put(key, p.get()));
     return new WeightEdits(deltas, values);

@@ -25,7 +25,16 @@ public final class TextualInversion implements BaselineMethod {
     return true;
   }
 
-  /** Perfusion's embedding rate, so that both methods move the word alike. */
+  @Override
+  public boolean trainsWeights() {
+    return false;
+  }
+
+  /**
+   * Unused: the embedding trains at {@link BaselineConfig#embeddingLearningRate} (Perfusion's 0.006
+   * by default, so that both methods move the word alike; diffusers' example run: 5e-4 x its
+   * 4 images per step = 2e-3, with {@code --scale_lr}).
+   */
   @Override
   public float defaultLearningRate() {
     return 0.006f;

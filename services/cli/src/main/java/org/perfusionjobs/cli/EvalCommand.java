@@ -41,11 +41,11 @@ import picocli.CommandLine.Spec;
 /**
  * {@code perfusion eval}: generate an image per prompt and report, per attribute, how often the
  * evaluator confirms what the prompt asked for; with {@code --concept}, concept fidelity and text
- * alignment for each beta asked.
+ * alignment for each beta (Perfusion) or scale (LoRA) asked.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
     description = "Generate one image per prompt of a seeded prompt set and report, per attribute, the share the evaluator confirms."
-        + " With --concept: concept prompts, fidelity (the concept found) and alignment (everything else asked), for each --beta.")
+        + " With --concept: concept prompts, fidelity (the concept found) and alignment (everything else asked), for each --beta (Perfusion) or --scale (LoRA).")
 final class EvalCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -73,7 +73,8 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--sampler", defaultValue = "ddim", description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
   String sampler;
 
-  @Option(names = "--concept", description = "concept file of any method (its metadata says which; LoRA: FILE[:scale]): score the concept prompt set with it; Perfusion only: repeat for a second concept ({2} in --prompts-file)")
+  @Option(names = "--concept", description = "concept file of any method (its metadata says which): score the concept prompt set with it;"
+      + " Perfusion only: repeat for a second concept ({2} in --prompts-file)")
   List<Path> concepts = new ArrayList<>();
 
   @Option(names = "--expect", description = "what the concept looks like, one per --concept in order, e.g. shape=heart,colour=blue,pattern=dots"
@@ -85,7 +86,7 @@ final class EvalCommand implements Callable<Integer> {
   Path promptsFile;
 
   @Option(names = "--json", description = "print {\"images\", \"fidelity\", \"exactCount\", \"alignment\", \"composition\"} as one JSON line last on stdout"
-      + " (several betas: {\"runs\": [...]}, each with its \"beta\")")
+      + " (several betas or scales: {\"runs\": [...]}, each with its \"beta\" or \"scale\")")
   boolean json;
 
   @Option(names = "--concept-word", description = "the word the concept prompts use (default: the concept's placeholder);"
@@ -94,6 +95,9 @@ final class EvalCommand implements Callable<Integer> {
 
   @Option(names = "--beta", split = ",", description = "inference beta(s) of the concept, e.g. 0.5,0.6,0.7 (default: the concept's own)")
   List<Float> betas = new ArrayList<>();
+
+  @Option(names = "--scale", split = ",", description = "lora concept: strength(s) of its low-rank terms, e.g. 0.25,0.5,1 (default: 1)")
+  List<Float> scales = new ArrayList<>();
 
   @Option(names = "--tau", description = "inference tau of the concept (default: the concept's own)")
   Float tau;
@@ -112,21 +116,21 @@ final class EvalCommand implements Callable<Integer> {
     if (globalLock && concepts.isEmpty()) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
     }
-    Personalization.Spec first = concepts.isEmpty() ? null : Personalization.Spec.parse(concepts.get(0).toString());
-    String method = first == null ? null : Personalization.methodOf(first.file());
+    String method = concepts.isEmpty() ? null : Personalization.methodOf(concepts.get(0));
     boolean baseline = method != null && !method.equals(Personalization.PERFUSION);
     if (baseline && (concepts.size() > 1 || globalLock || !betas.isEmpty() || tau != null)) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--beta, --tau, --global-lock and a second --concept are Perfusion's; "
-          + first.file() + " is a " + method + " concept");
+          + concepts.get(0) + " is a " + method + " concept");
     }
-    if (!baseline && first != null && first.a() != null) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--concept: give a Perfusion concept's beta and tau with --beta and --tau");
+    if (!scales.isEmpty() && !Personalization.takesScale(method)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--scale is LoRA's; "
+          + (method == null ? "give a LoRA concept with --concept" : concepts.get(0) + " is a " + method + " concept"));
     }
     if (expects.size() > Math.max(1, concepts.size())) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect: " + expects.size() + " given for " + concepts.size()
           + " --concept; give one per concept, in the same order");
     }
-    BaselineConcept bc = baseline ? BaselineConceptFile.read(first.file()) : null;
+    BaselineConcept bc = baseline ? BaselineConceptFile.read(concepts.get(0)) : null;
     List<Concept> loaded = new ArrayList<>();
     if (!baseline) {
       for (Path p : concepts) {
@@ -142,7 +146,9 @@ final class EvalCommand implements Callable<Integer> {
     }
     List<EvalPrompt> set = promptsFile != null ? PromptsFile.read(promptsFile, new PromptParser(named))
         : word == null ? PromptSet.base(promptSeed, prompts) : PromptSet.concept(word, named.get(0).spec(), promptSeed, prompts);
-    List<Float> runs = c == null || betas.isEmpty() ? java.util.Collections.singletonList(null) : betas;
+    // One run per beta (Perfusion) or per scale (LoRA); null: the concept's own.
+    String runKey = bc != null ? "scale" : "beta";
+    List<Float> runs = c != null && !betas.isEmpty() ? betas : bc != null && !scales.isEmpty() ? scales : java.util.Collections.singletonList(null);
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("model", model.toString());
     report.put("prompt_set", promptsFile != null ? promptsFile.toString() : word == null ? "base" : "concept '" + word + "'");
@@ -164,18 +170,19 @@ final class EvalCommand implements Callable<Integer> {
     List<Map<String, Object>> results = new ArrayList<>();
     List<Map<String, Object>> figures = new ArrayList<>();
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu()); Evaluator ev = Evaluator.load(evalDir)) {
-      for (Float beta : runs) {
+      for (Float value : runs) {
+        Float beta = bc == null ? value : null;
         List<ConceptUse> uses = loaded.stream().map(x -> new ConceptUse(x, beta, tau)).toList();
-        ProgressBar bar = new ProgressBar(err, beta == null ? "eval" : "eval beta " + beta);
+        ProgressBar bar = new ProgressBar(err, value == null ? "eval" : "eval " + runKey + " " + value);
         long t0 = System.nanoTime();
         PromptRun.Settings settings = new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock);
         PromptRun.Result r = PromptRun.run(sd, ev, set, settings,
-            bc != null ? Personalization.conditioner(bc, first.a(), first.b()) : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd).conditioner(uses, globalLock),
+            bc != null ? Personalization.conditioner(bc, value) : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd).conditioner(uses, globalLock),
             done -> {
               java.time.Duration elapsed = java.time.Duration.ofNanos(System.nanoTime() - t0);
               bar.update(done, set.size(), elapsed, elapsed.multipliedBy(set.size() - done).dividedBy(done), null);
             });
-        String label = beta == null ? "" : String.format("beta %.2f: ", beta);
+        String label = value == null ? "" : String.format("%s %.2f: ", runKey, value);
         stdout.printf("%s%s%n", label, r.report().summary());
         ShapeBreakdown shapes = ShapeBreakdown.of(set, r.scores());
         if (!shapes.counts().isEmpty()) {
@@ -187,14 +194,14 @@ final class EvalCommand implements Callable<Integer> {
         stdout.printf("%s%s%n", label, metrics.summary());
         stdout.printf("%s%.2f s per image (%d steps, CFG %.1f)%n", label, r.secondsPerImage(), steps, guidance);
         Map<String, Object> fig = new LinkedHashMap<>();
-        if (beta != null) {
-          fig.put("beta", beta);
+        if (value != null) {
+          fig.put(runKey, value);
         }
         fig.putAll(metrics.toMap());
         figures.add(fig);
         Map<String, Object> one = new LinkedHashMap<>();
-        if (beta != null) {
-          one.put("beta", beta);
+        if (value != null) {
+          one.put(runKey, value);
         }
         one.putAll(r.report().toMap());
         one.put("one_object_shapes", shapes.toMap());
@@ -207,7 +214,7 @@ final class EvalCommand implements Callable<Integer> {
         results.add(one);
         if (out != null) {
           Files.createDirectories(out);
-          ImageCodec.writePng(grid(r.images(), 8, 8), out.resolve(beta == null ? "grid.png" : String.format("grid-beta-%.2f.png", beta)));
+          ImageCodec.writePng(grid(r.images(), 8, 8), out.resolve(value == null ? "grid.png" : String.format("grid-%s-%.2f.png", runKey, value)));
           List<Map<String, Object>> perPrompt = new ArrayList<>();
           for (int i = 0; i < set.size(); i++) {
             Map<String, Object> p = new LinkedHashMap<>();

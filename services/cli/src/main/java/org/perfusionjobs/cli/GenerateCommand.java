@@ -66,8 +66,12 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N (default: ${DEFAULT-VALUE})")
   String device;
 
-  @Option(names = "--concept", description = "concept file of any method (its metadata says which): Perfusion FILE[:beta:tau], repeatable; LoRA FILE[:scale]; other methods FILE")
+  @Option(names = "--concept", description = "concept file of any method (its metadata says which): Perfusion FILE[:beta:tau], repeatable;"
+      + " textual-inversion, custom-diffusion, lora, dreambooth: one FILE")
   List<String> concepts = new java.util.ArrayList<>();
+
+  @Option(names = "--scale", description = "lora concept: strength of its low-rank terms, 0 = the base model (default: 1)")
+  Float scale;
 
   @Option(names = "--global-lock", description = "global key-locking: the K path sees each concept word replaced by its superclass (use a lower beta, ~0.4-0.6)")
   boolean globalLock;
@@ -90,6 +94,7 @@ final class GenerateCommand implements Callable<Integer> {
       CliErrors.requireFile("--concept", parsed.file(), "train one with `perfusion train --out FILE`, or fix the path");
       specs.add(parsed);
     }
+    Personalization.Concepts chosen = Personalization.read(specs, globalLock, scale);
     long t0 = System.nanoTime();
     try (StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(model, options)) {
       err.printf("loaded %s in %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
@@ -107,7 +112,7 @@ final class GenerateCommand implements Callable<Integer> {
       if (covariance != null) {
         PerfusionModel.of(pipeline).setCovariance(Covariance.load(covariance));
       }
-      req.optConditioner(Personalization.conditioner(pipeline, specs, globalLock));
+      req.optConditioner(chosen.conditioner(pipeline));
       if (latents != null) {
         req.optLatents(InitialLatents.read(latents));
       }

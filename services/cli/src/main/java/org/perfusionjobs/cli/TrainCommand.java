@@ -36,17 +36,22 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--method", defaultValue = "perfusion", description = "perfusion, textual-inversion, custom-diffusion, lora or dreambooth (default: ${DEFAULT-VALUE})")
   String method;
 
-  @Option(names = "--rank", defaultValue = "4", description = "lora: rank of the factors (default: ${DEFAULT-VALUE})")
-  int rank;
+  @Option(names = "--rank", description = "lora only: rank of the factors (default: " + DEFAULT_RANK + ")")
+  Integer rank;
 
-  @Option(names = "--lr", description = "baselines: learning rate of the method's weights (default: the method's own)")
+  @Option(names = "--lr", description = "custom-diffusion, lora, dreambooth: learning rate of the method's weights"
+      + " (default: the method's own, docs/perfusion.md#baselines); textual inversion's is --lr-embedding")
   Float lr;
 
-  @Option(names = "--class-images", defaultValue = "16", description = "dreambooth: superclass images the base model draws for prior preservation (default: ${DEFAULT-VALUE})")
-  int classImages;
+  @Option(names = "--class-images", description = "dreambooth only: superclass images the base model draws for prior preservation (default: " + DEFAULT_CLASS_IMAGES + ")")
+  Integer classImages;
 
-  @Option(names = "--class-image-steps", defaultValue = "25", description = "dreambooth: denoising steps per superclass image (default: ${DEFAULT-VALUE})")
-  int classImageSteps;
+  @Option(names = "--class-image-steps", description = "dreambooth only: denoising steps per superclass image (default: " + DEFAULT_CLASS_IMAGE_STEPS + ")")
+  Integer classImageSteps;
+
+  static final int DEFAULT_RANK = 4;
+  static final int DEFAULT_CLASS_IMAGES = 16;
+  static final int DEFAULT_CLASS_IMAGE_STEPS = 25;
 
   @Option(names = "--model", required = true, description = "diffusers folder of the base model")
   Path model;
@@ -96,16 +101,14 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     var err = spec.commandLine().getErr();
+    BaselineMethod baseline = checkMethodOptions(); // before anything slow: a wrong method or option fails at once
     TrainingImages data = readImages(images);
     TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(batch, accumulation).withSeed(seed).withRandomFlip(!noFlip)
         .withLearningRates(lrValue, lrEmbedding);
-    if (!Personalization.methodNames().contains(method)) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--method: unknown '" + method + "'; known: " + String.join(", ", Personalization.methodNames()));
-    }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       cfg = cfg.withTemplates(templates.isEmpty() ? PerfusionModel.of(sd).trainingTemplates() : templates);
-      if (!method.equals(Personalization.PERFUSION)) {
-        return trainBaseline(sd, data, cfg);
+      if (baseline != null) {
+        return trainBaseline(sd, baseline, data, cfg);
       }
       long t0 = System.nanoTime();
       if (covariance != null) {
@@ -136,29 +139,53 @@ final class TrainCommand implements Callable<Integer> {
         trained += v.length;
       }
       err.printf("concept '%s' (%s) -> %s (%d bytes)%n", c.placeholder(), c.superclass(), out, Files.size(out));
-      err.printf("method perfusion: file %d bytes, training %.1f s, %d trained parameters (V targets + embedding)%n", Files.size(out), seconds, trained);
+      err.printf("method perfusion: file %d bytes, training %.1f s (%.2f s per step), %d trained parameters (V targets + embedding)%n",
+          Files.size(out), seconds, seconds / steps, trained);
       spec.commandLine().getOut().println(out);
     }
     return 0;
   }
 
-  private int trainBaseline(StableDiffusionPipeline sd, TrainingImages data, TrainingConfig cfg) throws java.io.IOException {
-    var err = spec.commandLine().getErr();
-    BaselineMethod m = Personalization.baseline(method);
-    if (checkpoint != null) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--checkpoint is Perfusion's only");
+  /**
+   * The baseline method asked for (null: Perfusion), after checking that every method-specific
+   * option fits it; a wrong method name or a misplaced option is a one-line error.
+   */
+  private BaselineMethod checkMethodOptions() {
+    if (!Personalization.methodNames().contains(method)) {
+      throw new IllegalArgumentException("--method '" + method + "': unknown; known: " + String.join(", ", Personalization.methodNames()));
     }
+    BaselineMethod m = method.equals(Personalization.PERFUSION) ? null : Personalization.baseline(method);
+    if (rank != null && (m == null || !m.usesRank())) {
+      throw new IllegalArgumentException("--rank is LoRA's (--method lora), not " + method + "'s");
+    }
+    if ((classImages != null || classImageSteps != null) && (m == null || !m.priorPreservation())) {
+      throw new IllegalArgumentException("--class-images and --class-image-steps are DreamBooth's (--method dreambooth), not " + method + "'s");
+    }
+    if (lr != null && (m == null || !m.trainsWeights())) {
+      throw new IllegalArgumentException("--lr sets the weights' learning rate of custom-diffusion, lora and dreambooth; "
+          + method + " trains " + (m == null ? "V targets (--lr-value)" : "only the embedding (--lr-embedding)"));
+    }
+    if (m != null && checkpoint != null) {
+      throw new IllegalArgumentException("--checkpoint is Perfusion's only");
+    }
+    return m;
+  }
+
+  private int trainBaseline(StableDiffusionPipeline sd, BaselineMethod m, TrainingImages data, TrainingConfig cfg) throws java.io.IOException {
+    var err = spec.commandLine().getErr();
     float weights = lr != null ? lr : m.defaultLearningRate();
-    BaselineConfig bc = new BaselineConfig(cfg, weights, lrEmbedding, rank, classImages, classImageSteps, 1f);
+    BaselineConfig bc = new BaselineConfig(cfg, weights, lrEmbedding, rank != null ? rank : DEFAULT_RANK,
+        classImages != null ? classImages : DEFAULT_CLASS_IMAGES, classImageSteps != null ? classImageSteps : DEFAULT_CLASS_IMAGE_STEPS, 1f);
     ProgressBar bar = new ProgressBar(err, "train " + method);
     long t0 = System.nanoTime();
     BaselineTrainer.Result r = new BaselineTrainer(sd).train(m, data, bc,
         p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), String.format("loss %.4f", p.loss())), () -> false);
     double seconds = (System.nanoTime() - t0) / 1e9;
+    double drawing = r.classImageTime().toNanos() / 1e9;
     BaselineConceptFile.write(r.concept(), out);
     err.printf("concept '%s' (%s) -> %s (%d bytes)%n", word, superclass, out, Files.size(out));
-    err.printf("method %s: file %d bytes, training %.1f s%s, %d trained parameters%n", method, Files.size(out), seconds,
-        m.priorPreservation() ? String.format(" (of which %.1f s drawing %d class images)", r.classImageTime().toMillis() / 1000.0, classImages) : "",
+    err.printf("method %s: file %d bytes, training %.1f s (%.2f s per step)%s, %d trained parameters%n", method, Files.size(out), seconds,
+        (seconds - drawing) / steps, m.priorPreservation() ? String.format(", of which %.1f s drawing %d class images", drawing, bc.classImages()) : "",
         r.trainedParameters());
     spec.commandLine().getOut().println(out);
     return 0;

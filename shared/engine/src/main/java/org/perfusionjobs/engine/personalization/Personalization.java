@@ -80,14 +80,29 @@ public final class Personalization {
   }
 
   /**
-   * The conditioning of requests that use these concepts: {@link Conditioner#PLAIN} for none;
-   * Perfusion concepts (any number, each with beta and tau) through {@link PerfusionModel}; or
-   * one baseline concept, LoRA at {@code scale} (null: 1).
+   * The concepts of a request, read and checked: Perfusion concepts (any number, each with its
+   * beta and tau), or one baseline concept (LoRA at {@code scale}, null: 1), or none.
+   */
+  public record Concepts(List<ConceptUse> perfusion, BaselineConcept baseline, boolean globalLock, Float scale) {
+    public Concepts {
+      perfusion = List.copyOf(perfusion);
+    }
+
+    /** The request's conditioning on {@code sd}: {@link Conditioner#PLAIN} for no concept. */
+    public Conditioner conditioner(StableDiffusionPipeline sd) {
+      return baseline != null ? Personalization.conditioner(baseline, scale) : PerfusionModel.of(sd).conditioner(perfusion, globalLock);
+    }
+  }
+
+  /**
+   * Reads the concept files of a request and checks that they go together, before any model is
+   * loaded.
    *
    * @throws IllegalArgumentException for methods mixed, several baseline concepts, numbers after a
    *     baseline file, a scale without a LoRA concept, or global locking without Perfusion
+   * @throws IOException for a file that cannot be read or names an unknown method
    */
-  public static Conditioner conditioner(StableDiffusionPipeline sd, List<Spec> specs, boolean globalLock, Float scale) throws IOException {
+  public static Concepts read(List<Spec> specs, boolean globalLock, Float scale) throws IOException {
     List<ConceptUse> perfusion = new ArrayList<>();
     List<Spec> others = new ArrayList<>();
     for (Spec s : specs) {
@@ -101,7 +116,7 @@ public final class Personalization {
       if (scale != null) {
         throw new IllegalArgumentException("--scale is LoRA's; give a LoRA concept with --concept");
       }
-      return PerfusionModel.of(sd).conditioner(perfusion, globalLock);
+      return new Concepts(perfusion, null, globalLock, null);
     }
     Spec s = others.get(0);
     if (!perfusion.isEmpty() || others.size() > 1) {
@@ -113,7 +128,19 @@ public final class Personalization {
     if (s.a() != null) {
       throw new IllegalArgumentException("--concept " + s.file() + ": numbers after the file are Perfusion's beta and tau; a LoRA concept's strength is --scale");
     }
-    return conditioner(BaselineConceptFile.read(s.file()), scale);
+    BaselineConcept c = BaselineConceptFile.read(s.file());
+    conditioner(c, scale); // checks the scale against the method
+    return new Concepts(List.of(), c, false, scale);
+  }
+
+  /** {@link #read} then {@link Concepts#conditioner}. */
+  public static Conditioner conditioner(StableDiffusionPipeline sd, List<Spec> specs, boolean globalLock, Float scale) throws IOException {
+    return read(specs, globalLock, scale).conditioner(sd);
+  }
+
+  /** Whether a method's concepts take {@code --scale} (LoRA's). */
+  public static boolean takesScale(String method) {
+    return Lora.NAME.equals(method);
   }
 
   /** A baseline concept in a request; {@code scale} (LoRA only) multiplies its low-rank terms, null: 1. */

@@ -27,6 +27,9 @@ public final class PerfusionCli {
     cli.setErr(new java.io.PrintWriter(System.err, true));
     cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println("error: " + CliErrors.describe(ex));
+      if (System.getenv("PERFUSION_DEBUG") != null) {
+        ex.printStackTrace(cmd.getErr()); // for bug reports; users get the one line above
+      }
       return 1;
     });
     return cli.execute(args);

@@ -30,6 +30,9 @@ public final class GroupNorm extends Module {
   private final java.util.Map<Long, NDArray[]> unitAffine = new java.util.concurrent.ConcurrentHashMap<>();
 
   private NDArray[] unitAffine(long groupSize, NDArray like) {
+    // Made in the weight's manager; a weight override of one request (WeightEdits) lives in that
+    // request's manager, so what was made beside it is gone afterwards: make it again.
+    unitAffine.computeIfPresent(groupSize, (n, unit) -> unit[0].isReleased() || unit[1].isReleased() ? null : unit);
     return unitAffine.computeIfAbsent(groupSize, n -> {
       ai.djl.ndarray.NDManager owner = weight.get().getManager();
       NDArray[] unit = {

@@ -59,7 +59,7 @@ public final class WorkerVerticle extends VerticleBase {
         })
         .compose(v -> {
           publisher = new EventPublisher(vertx, cfg.bootstrapServers(), cfg.topics());
-          metrics = new Metrics(runner::utilisation);
+          metrics = new Metrics(runner::utilisation, runner::batchUnetCalls, runner::batchedRequests);
           return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
         })
         .compose(v -> cancels.start(vertx, cfg.bootstrapServers(), cfg.topics().cancel(), redis))

@@ -28,9 +28,9 @@ import org.perfusionjobs.engine.scheduler.Samplers;
 
 /**
  * Step-level continuous batching: generation requests join between denoising steps and leave when
- * their last step is done; each {@link #step} runs the UNet once for all active requests that can
- * share a call (the same latent size and the same UNet weight edits), up to {@code maxImages}
- * requested images per call. Every request keeps its own prompt, conditioning (concepts and their
+ * their last step is done; each {@link #step} runs the UNet once for the active requests that can
+ * share a call (the same latent size and the same UNet weight edits), the oldest first, up to
+ * {@code maxImages} requested images per call; later ones wait for a place. Every request keeps its own prompt, conditioning (concepts and their
  * settings), seed and noise, sampler, step count, guidance and cancel flag; only the UNet call is
  * shared, with per-row timesteps and per-request K/V stacked along the batch
  * ({@link Conditioning#stacked}). A request's images are the ones it gets alone, up to the
@@ -52,8 +52,10 @@ public final class DenoisingBatch implements AutoCloseable {
 
   /**
    * @param maxImages requested images per UNet call (with guidance the call has twice as many
-   *     rows); a request larger than this runs in a call of its own; 1 runs requests one at a time
-   * @param joinWait how long a step waits for a joiner while the batch has room (zero: never)
+   *     rows); a request larger than this runs in a call of its own; 1 runs requests one after
+   *     another
+   * @param joinWait how long a request's first step waits for others to join it while the batch
+   *     has room (zero: never)
    */
   public DenoisingBatch(StableDiffusionPipeline sd, int maxImages, Duration joinWait) {
     if (maxImages < 1) {
@@ -136,19 +138,29 @@ public final class DenoisingBatch implements AutoCloseable {
     active.removeIf(a -> a.result.isDone());
   }
 
+  /**
+   * Starts every queued request. With a join wait, a step in which a request would take its first
+   * step waits (until the wait is over or the batch is full) for others to start with it.
+   */
   private void admit() {
-    if (!joinWait.isZero() && pending.isEmpty() && !active.isEmpty() && images(active) < maxImages) {
-      try {
-        Active a = pending.poll(joinWait.toNanos(), TimeUnit.NANOSECONDS);
-        if (a != null) {
-          start(a);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
     for (Active a = pending.poll(); a != null; a = pending.poll()) {
       start(a);
+    }
+    if (joinWait.isZero() || active.stream().noneMatch(a -> a.index == 0)) {
+      return;
+    }
+    long deadline = System.nanoTime() + joinWait.toNanos();
+    try {
+      while (images(active) < maxImages) {
+        long left = deadline - System.nanoTime();
+        Active a = left > 0 ? pending.poll(left, TimeUnit.NANOSECONDS) : null;
+        if (a == null) {
+          return;
+        }
+        start(a);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -169,26 +181,28 @@ public final class DenoisingBatch implements AutoCloseable {
     return n;
   }
 
-  /** Groups by what must be equal in one UNet call, then chunks each group to the image limit. */
+  /**
+   * Groups by what must be equal in one UNet call; each group runs its oldest requests that fit in
+   * the image limit (at least one), and the rest wait in join order for a free place: first come,
+   * first served, so a limit of 1 runs requests one after another.
+   */
   private List<List<Active>> calls(List<Active> live) {
-    Map<Object, List<Active>> groups = new LinkedHashMap<>();
+    Map<GroupKey, List<Active>> groups = new LinkedHashMap<>();
     for (Active a : live) {
       groups.computeIfAbsent(a.groupKey(), k -> new ArrayList<>()).add(a);
     }
     List<List<Active>> calls = new ArrayList<>();
     for (List<Active> g : groups.values()) {
-      List<Active> chunk = new ArrayList<>();
+      List<Active> call = new ArrayList<>();
       int n = 0;
       for (Active a : g) {
-        if (!chunk.isEmpty() && n + a.request.batchSize() > maxImages) {
-          calls.add(chunk);
-          chunk = new ArrayList<>();
-          n = 0;
+        if (!call.isEmpty() && n + a.request.batchSize() > maxImages) {
+          break;
         }
-        chunk.add(a);
+        call.add(a);
         n += a.request.batchSize();
       }
-      calls.add(chunk);
+      calls.add(call);
     }
     return calls;
   }

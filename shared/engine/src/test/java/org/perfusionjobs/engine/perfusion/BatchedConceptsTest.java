@@ -94,7 +94,7 @@ class BatchedConceptsTest {
   }
 
   @Test
-  void requestsJoinBetweenStepsAndTheLimitSplitsCalls() {
+  void requestsJoinBetweenStepsAndWaitForAPlaceInOrder() {
     List<GenerateRequest> rs = eight().subList(0, 4); // 4, 4, 5 and 3 steps, one image each, all 32 px
     List<GenerateResult> alone = rs.stream().map(sd::generate).toList();
     try (DenoisingBatch batch = new DenoisingBatch(sd, 2, Duration.ZERO)) {
@@ -105,13 +105,45 @@ class BatchedConceptsTest {
       assertEquals(2, batch.unetCalls(), "two requests, limit 2: one call per step");
       CompletableFuture<GenerateResult> f2 = batch.submit(rs.get(2));
       CompletableFuture<GenerateResult> f3 = batch.submit(rs.get(3));
-      batch.step(); // four active, limit 2: two calls
-      assertEquals(4, batch.unetCalls());
+      batch.step(); // the late two wait: the batch is full
+      assertEquals(3, batch.unetCalls());
       batch.drain();
+      // Calls 1-4 serve the first two; 5-7 the late two together; 8-9 the 5-step one alone.
+      assertEquals(9, batch.unetCalls());
       assertSame(alone.get(0), f0.join(), "first");
       assertSame(alone.get(1), f1.join(), "second");
       assertSame(alone.get(2), f2.join(), "joined late, 5 steps");
       assertSame(alone.get(3), f3.join(), "joined late, euler_a");
+    }
+  }
+
+  @Test
+  void aFirstStepWaitsForJoinersWhenAskedTo() throws Exception {
+    List<GenerateRequest> rs = eight().subList(0, 2); // 4 steps each
+    List<GenerateResult> alone = rs.stream().map(sd::generate).toList();
+    try (DenoisingBatch batch = new DenoisingBatch(sd, 4, Duration.ofSeconds(1))) {
+      CompletableFuture<GenerateResult> f0 = batch.submit(rs.get(0));
+      Thread late = new Thread(() -> {
+        try {
+          Thread.sleep(200);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        batch.submit(rs.get(1));
+      });
+      long t0 = System.nanoTime();
+      late.start();
+      batch.step(); // the first request's first step waits 1 s for company; the joiner comes after 200 ms
+      double first = (System.nanoTime() - t0) / 1e9;
+      late.join();
+      assertTrue(first >= 0.9 && first < 3, "the first step waited the join window: " + first + " s");
+      assertEquals(2, batch.activeCount(), "both joined");
+      assertEquals(1, batch.unetCalls(), "both in the first call");
+      long t1 = System.nanoTime();
+      batch.drain();
+      assertTrue((System.nanoTime() - t1) / 1e9 < 0.9, "later steps do not wait");
+      assertEquals(4, batch.unetCalls(), "every step shared");
+      assertSame(alone.get(0), f0.join(), "first");
     }
   }
 

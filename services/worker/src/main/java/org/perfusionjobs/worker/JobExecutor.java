@@ -47,7 +47,12 @@ final class JobExecutor {
     this.metrics = metrics;
   }
 
-  JobEvent.Result generate(StableDiffusionPipeline sd, GenerateRequestV1 r, List<ConceptUse> concepts, JobReporter rep, BooleanSupplier cancelled) throws JobFailure {
+  /**
+   * Checks a generation job against the model and the budgets and builds its engine request; cheap
+   * and off the model (the text is encoded when the request joins the batch).
+   */
+  GenerateRequest prepareGenerate(StableDiffusionPipeline sd, GenerateRequestV1 r, List<ConceptUse> concepts, JobReporter rep, BooleanSupplier cancelled)
+      throws JobFailure {
     int factor = sd.vae().config().spatialFactor();
     if (r.width() % factor != 0) {
       throw new JobFailure("/width", "must be a multiple of " + factor + " for this model, got " + r.width());
@@ -64,7 +69,7 @@ final class JobExecutor {
       throw new JobFailure("/eta", "only the ddim sampler takes eta, got sampler " + r.sampler());
     }
     long[] lastStep = {System.nanoTime()};
-    GenerateRequest req = GenerateRequest.builder(r.prompt())
+    return GenerateRequest.builder(r.prompt())
         .optNegativePrompt(r.negativePrompt())
         .optSteps(r.steps())
         .optGuidanceScale(r.guidance().floatValue())
@@ -84,13 +89,24 @@ final class JobExecutor {
           rep.progress(p.step(), p.total(), null, p.eta(), preview ? () -> previewPng(p.preview().get().get(0)) : null);
         })
         .build();
-    GenerateResult result;
-    try {
-      result = sd.generate(req);
-    } catch (ConceptCompatibility.IncompatibleConceptException e) {
+  }
+
+  /**
+   * Stores a generation's images once the batch has run it ({@code error}: why it did not; a
+   * request the model refuses at join is the job's failure, anything else propagates).
+   */
+  JobEvent.Result storeGenerated(GenerateRequestV1 r, GenerateResult result, Throwable error) throws JobFailure {
+    Throwable e = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+    if (e instanceof ConceptCompatibility.IncompatibleConceptException) {
       throw new JobFailure("/concepts", e.getMessage());
-    } catch (IllegalArgumentException e) {
+    } else if (e instanceof IllegalArgumentException) {
       throw new JobFailure("", e.getMessage());
+    } else if (e instanceof RuntimeException re) {
+      throw re;
+    } else if (e instanceof Error err) {
+      throw err;
+    } else if (e != null) {
+      throw new IllegalStateException(e);
     }
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < result.images().size(); i++) {
@@ -101,7 +117,12 @@ final class JobExecutor {
     return new JobEvent.Result(ids, null, result.width(), result.height(), result.total().toMillis(), null);
   }
 
-  JobEvent.Result train(StableDiffusionPipeline sd, TrainRequestV1 r, TrainingImages images, JobReporter rep, BooleanSupplier cancelled) throws JobFailure {
+  /**
+   * @param betweenSteps called after every training step, where the model is free: the batch of
+   *     generations runs one step there ({@link ModelRunner#yieldToBatch})
+   */
+  JobEvent.Result train(StableDiffusionPipeline sd, TrainRequestV1 r, TrainingImages images, JobReporter rep, BooleanSupplier cancelled,
+      Runnable betweenSteps) throws JobFailure {
     if (r.baseModel() != null && !r.baseModel().equals(sd.baseModelId())) {
       throw new JobFailure("/baseModel", "this worker runs base model " + sd.baseModelId() + ", not " + r.baseModel());
     }
@@ -139,6 +160,7 @@ final class JobExecutor {
           lastStep[0] = now;
           testStepDelay();
           rep.progress(p.step(), p.total(), p.loss(), p.eta(), null);
+          betweenSteps.run();
         },
         state -> {
           try {

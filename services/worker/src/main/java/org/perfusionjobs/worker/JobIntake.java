@@ -32,7 +32,9 @@ import org.perfusionjobs.contracts.TrainRequestV1;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
+import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,7 +73,7 @@ final class JobIntake implements Runnable {
   private final ImageFetcher images;
   private final String topic;
   private final boolean train;
-  private final AtomicBoolean modelBusy;
+  private final int slot;
   private final ExecutorService helper;
   private final AtomicInteger restarts = new AtomicInteger();
   private volatile boolean running = true;
@@ -83,14 +85,15 @@ final class JobIntake implements Runnable {
    *     a share group assigns partitions to members, and only a topic with fewer partitions than
    *     members (one partition) is shared by every worker; two topics in one group were split
    *     between two workers, which let a job wait behind a busy worker while the other idled
-   * @param modelBusy shared by the worker's intakes: only an intake that takes it may hold a record,
-   *     so an idle worker never sits on a job while its model thread is busy with another
+   * @param slot which of this worker's intakes of {@code topic} this is: each holds at most one
+   *     record, so a worker holds as many generation records as its batch has slots
+   *     ({@code PERFUSION_MAX_BATCH}) and one training record (docs/decisions.md 26)
    */
-  JobIntake(WorkerConfig cfg, String topic, AtomicBoolean modelBusy, ModelRunner runner, RedisStore redis, JobClaims claims, EventPublisher publisher,
+  JobIntake(WorkerConfig cfg, String topic, int slot, ModelRunner runner, RedisStore redis, JobClaims claims, EventPublisher publisher,
       ConceptCatalog catalog, CancelRegistry cancels, Metrics metrics) {
     this.topic = topic;
     this.train = topic.equals(cfg.topics().train());
-    this.modelBusy = modelBusy;
+    this.slot = slot;
     this.cfg = cfg;
     this.runner = runner;
     this.redis = redis;
@@ -102,7 +105,7 @@ final class JobIntake implements Runnable {
     this.executor = new JobExecutor(cfg, redis, publisher, metrics);
     this.images = new ImageFetcher(redis, cfg);
     this.helper = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "intake-helper-" + kind(cfg, topic) + "-" + cfg.workerId());
+      Thread t = new Thread(r, "intake-helper-" + kind(cfg, topic) + "-" + slot + "-" + cfg.workerId());
       t.setDaemon(true);
       return t;
     });
@@ -145,8 +148,8 @@ final class JobIntake implements Runnable {
     Properties p = new Properties();
     p.put("bootstrap.servers", cfg.bootstrapServers());
     p.put("group.id", groupId(cfg, topic));
-    p.put("client.id", cfg.workerId() + "-" + kind(cfg, topic));
-    // While the other intake runs a long job this one does not poll; that must not evict it.
+    p.put("client.id", cfg.workerId() + "-" + kind(cfg, topic) + "-" + slot);
+    // While a long job's renewals are its only calls, the consumer must not be evicted.
     p.put("max.poll.interval.ms", "3600000");
     p.put("share.acknowledgement.mode", "explicit");
     p.put("share.acquire.mode", "record_limit");
@@ -157,30 +160,17 @@ final class JobIntake implements Runnable {
       c.subscribe(List.of(topic));
       consuming = true;
       while (running) {
-        if (modelBusy.get()) {
-          Thread.sleep(20);
-          continue;
-        }
         for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
           RecordLock lock = new RecordLock(c, r, cfg.renewInterval());
-          if (!modelBusy.compareAndSet(false, true)) {
-            // The other intake took a job in the same instant: give this one back at once.
-            lock.settle(AcknowledgeType.RELEASE);
-            continue;
-          }
-          try {
-            crashIfAsked(r);
-            // A record can reach us as a stale copy: a fetch that overlapped the one that brought the
-            // last job acquired it too, and it waited unseen in the client buffer while its lock ran
-            // out and the broker handed it to another worker (seen with two workers: both ran it).
-            // Renewing confirms the lock is still ours before anything runs.
-            if (lock.renew()) {
-              handle(lock);
-            } else {
-              LOG.info("record {} (delivery {}) is a stale copy whose lock is gone; not run here", lock.id(), lock.deliveryCount());
-            }
-          } finally {
-            modelBusy.set(false);
+          crashIfAsked(r);
+          // A record can reach us as a stale copy: a fetch that overlapped the one that brought the
+          // last job acquired it too, and it waited unseen in the client buffer while its lock ran
+          // out and the broker handed it to another worker (seen with two workers: both ran it).
+          // Renewing confirms the lock is still ours before anything runs.
+          if (lock.renew()) {
+            handle(lock);
+          } else {
+            LOG.info("record {} (delivery {}) is a stale copy whose lock is gone; not run here", lock.id(), lock.deliveryCount());
           }
         }
       }
@@ -313,14 +303,19 @@ final class JobIntake implements Runnable {
     if (train) {
       return runner.submit(sd -> call(() -> {
         TrainRequestV1 req = map(request.node(), TrainRequestV1.class);
-        return executor.train(sd, req, resolveImages(req), rep, cancelled);
+        return executor.train(sd, req, resolveImages(req), rep, cancelled, runner::yieldToBatch);
       }));
     }
-    return runner.submit(sd -> call(() -> {
+    // Preparing and storing run on the helper; only the denoising runs on the model, in the batch.
+    StableDiffusionPipeline sd = runner.pipeline();
+    return CompletableFuture.supplyAsync(() -> call(() -> {
       GenerateRequestV1 req = map(request.node(), GenerateRequestV1.class);
-      return executor.generate(sd, req, resolveConcepts(req), rep, cancelled);
-    }));
+      return new PreparedGeneration(req, executor.prepareGenerate(sd, req, resolveConcepts(req), rep, cancelled));
+    }), helper).thenCompose(p -> runner.generate(p.request())
+        .handleAsync((result, error) -> call(() -> executor.storeGenerated(p.job(), result, error)), helper));
   }
+
+  private record PreparedGeneration(GenerateRequestV1 job, GenerateRequest request) {}
 
   private static <T> T map(JsonNode node, Class<T> type) throws JobFailure {
     try {

@@ -5,10 +5,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.DoubleSupplier;
+import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * The worker's metrics in the Prometheus text format: jobs by final state, failures, queue wait,
- * run time and step time (as sums and counts), model-thread utilisation.
+ * run time and step time (as sums and counts), model utilisation, the generation batch (UNet calls,
+ * requests in it).
  */
 public final class Metrics {
   private final Map<String, LongAdder> jobs = new ConcurrentHashMap<>();
@@ -17,9 +20,17 @@ public final class Metrics {
   private final Timer runTime = new Timer();
   private final Timer stepTime = new Timer();
   private final DoubleSupplier utilisation;
+  private final LongSupplier unetCalls;
+  private final IntSupplier batched;
 
-  Metrics(DoubleSupplier utilisation) {
+  /**
+   * @param unetCalls UNet calls of the generation batch so far
+   * @param batched generation requests in the batch now
+   */
+  Metrics(DoubleSupplier utilisation, LongSupplier unetCalls, IntSupplier batched) {
     this.utilisation = utilisation;
+    this.unetCalls = unetCalls;
+    this.batched = batched;
   }
 
   void job(String jobType, String state) {
@@ -54,6 +65,10 @@ public final class Metrics {
     stepTime.write(sb, "perfusion_step_seconds", "Time of one denoising or training step.");
     sb.append("# HELP perfusion_model_thread_utilisation Fraction of time the model thread is busy.\n# TYPE perfusion_model_thread_utilisation gauge\n");
     sb.append("perfusion_model_thread_utilisation ").append(String.format(java.util.Locale.ROOT, "%.4f", utilisation.getAsDouble())).append('\n');
+    sb.append("# HELP perfusion_batch_unet_calls_total UNet calls made by the generation batch (shared by its requests).\n")
+        .append("# TYPE perfusion_batch_unet_calls_total counter\nperfusion_batch_unet_calls_total ").append(unetCalls.getAsLong()).append('\n');
+    sb.append("# HELP perfusion_batch_requests Generation requests in the batch now.\n# TYPE perfusion_batch_requests gauge\nperfusion_batch_requests ")
+        .append(batched.getAsInt()).append('\n');
     return sb.toString();
   }
 

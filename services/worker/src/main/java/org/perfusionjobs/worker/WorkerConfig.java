@@ -33,7 +33,28 @@ public record WorkerConfig(
     int checkpointEvery,
     Path covariance,
     Path captions,
-    Limits limits) {
+    Limits limits,
+    Batching batching) {
+
+  /**
+   * How generation requests share the model (docs/decisions.md 26).
+   *
+   * @param maxImages images per UNet call, and generation records one worker holds at once (one
+   *     intake slot each); 1 runs one generation at a time
+   * @param joinWait how long a denoising step waits for a joiner while the batch has room (0: never)
+   */
+  public record Batching(int maxImages, Duration joinWait) {
+    public static final Batching DEFAULTS = new Batching(4, Duration.ZERO);
+
+    public Batching {
+      if (maxImages < 1 || maxImages > 64) {
+        throw new IllegalArgumentException("PERFUSION_MAX_BATCH must be in 1..64, got " + maxImages);
+      }
+      if (joinWait.isNegative() || joinWait.toMillis() > 10_000) {
+        throw new IllegalArgumentException("PERFUSION_BATCH_WAIT_MS must be in 0..10000, got " + joinWait.toMillis());
+      }
+    }
+  }
 
   /**
    * What one job may cost and what the worker fetches.
@@ -76,6 +97,7 @@ public record WorkerConfig(
     }
     urlAllowList = List.copyOf(urlAllowList);
     limits = limits != null ? limits : Limits.DEFAULTS;
+    batching = batching != null ? batching : Batching.DEFAULTS;
   }
 
   /** This worker's budgets for a model whose own images are {@code modelSide} pixels a side. */
@@ -86,7 +108,7 @@ public record WorkerConfig(
   /** Defaults for one local worker. */
   public static WorkerConfig local(String bootstrap, String redisUri, Topics topics, Path modelDir) {
     return new WorkerConfig("worker-" + ProcessHandle.current().pid(), bootstrap, redisUri, topics, "perfusion-workers", modelDir,
-        "fp32", "cpu", Duration.ofHours(24), Duration.ofMillis(250), 5, Duration.ofSeconds(5), 0, List.of(), 25, null, null, Limits.DEFAULTS);
+        "fp32", "cpu", Duration.ofHours(24), Duration.ofMillis(250), 5, Duration.ofSeconds(5), 0, List.of(), 25, null, null, Limits.DEFAULTS, Batching.DEFAULTS);
   }
 
   /** From settings named like the environment variables (PERFUSION_*); missing ones take the local defaults. */
@@ -110,7 +132,9 @@ public record WorkerConfig(
         env.containsKey("PERFUSION_CAPTIONS") ? Path.of(env.get("PERFUSION_CAPTIONS")) : null,
         new Limits(BudgetOverrides.from(env), Boolean.parseBoolean(env.getOrDefault("PERFUSION_FETCH_PRIVATE_ADDRESSES", "false")),
             Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_FETCH_DEADLINE_MS", "20000"))),
-            Integer.parseInt(env.getOrDefault("PERFUSION_FETCH_MAX_BYTES", Integer.toString(Limits.DEFAULTS.fetchMaxBytes())))));
+            Integer.parseInt(env.getOrDefault("PERFUSION_FETCH_MAX_BYTES", Integer.toString(Limits.DEFAULTS.fetchMaxBytes())))),
+        new Batching(Integer.parseInt(env.getOrDefault("PERFUSION_MAX_BATCH", Integer.toString(Batching.DEFAULTS.maxImages()))),
+            Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_BATCH_WAIT_MS", "0")))));
   }
 
   private static String require(Map<String, String> env, String key) {
@@ -122,22 +146,26 @@ public record WorkerConfig(
   }
 
   public WorkerConfig withWorkerId(String id) {
-    return new WorkerConfig(id, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits);
+    return new WorkerConfig(id, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, batching);
   }
 
   public WorkerConfig withUrlAllowList(List<String> list) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, list, checkpointEvery, covariance, captions, limits);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, list, checkpointEvery, covariance, captions, limits, batching);
   }
 
   public WorkerConfig withCaptions(Path file) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, file, limits);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, file, limits, batching);
   }
 
   public WorkerConfig withLimits(Limits l) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, l);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, l, batching);
   }
 
   public WorkerConfig withRenewInterval(Duration d) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, d, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, d, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, batching);
+  }
+
+  public WorkerConfig withBatching(Batching b) {
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, b);
   }
 }

@@ -51,7 +51,7 @@ public final class WorkerVerticle extends VerticleBase {
             sd.close();
             throw e;
           }
-          runner = new ModelRunner(sd, "model-" + cfg.workerId());
+          runner = new ModelRunner(sd, "model-" + cfg.workerId(), cfg.batching());
           redis = new RedisStore(cfg.redisUri());
           // A running claim outlives a few missed renewals; after a crash a duplicate waits at most this long.
           claims = new JobClaims(cfg.redisUri(), Duration.ofMillis(Math.max(30_000, cfg.renewInterval().toMillis() * 6)));
@@ -59,7 +59,7 @@ public final class WorkerVerticle extends VerticleBase {
         })
         .compose(v -> {
           publisher = new EventPublisher(vertx, cfg.bootstrapServers(), cfg.topics());
-          metrics = new Metrics(runner::utilisation);
+          metrics = new Metrics(runner::utilisation, runner::batchUnetCalls, runner::batchedRequests);
           return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
         })
         .compose(v -> cancels.start(vertx, cfg.bootstrapServers(), cfg.topics().cancel(), redis))
@@ -86,13 +86,16 @@ public final class WorkerVerticle extends VerticleBase {
         })
         .onSuccess(server -> {
           http = server;
-          java.util.concurrent.atomic.AtomicBoolean modelBusy = new java.util.concurrent.atomic.AtomicBoolean();
           for (String topic : cfg.topics().jobTopics()) {
-            JobIntake intake = new JobIntake(cfg, topic, modelBusy, runner, redis, claims, publisher, catalog, cancels, metrics);
-            Thread t = new Thread(intake, "intake-" + JobIntake.kind(cfg, topic) + "-" + cfg.workerId());
-            intakes.add(intake);
-            intakeThreads.add(t);
-            t.start();
+            // One record per intake: as many generation intakes as the batch has slots, one for training.
+            int slots = topic.equals(cfg.topics().train()) ? 1 : cfg.batching().maxImages();
+            for (int slot = 0; slot < slots; slot++) {
+              JobIntake intake = new JobIntake(cfg, topic, slot, runner, redis, claims, publisher, catalog, cancels, metrics);
+              Thread t = new Thread(intake, "intake-" + JobIntake.kind(cfg, topic) + "-" + slot + "-" + cfg.workerId());
+              intakes.add(intake);
+              intakeThreads.add(t);
+              t.start();
+            }
           }
           LOG.info("worker {} ready; health and metrics on http://127.0.0.1:{}", cfg.workerId(), server.actualPort());
         });

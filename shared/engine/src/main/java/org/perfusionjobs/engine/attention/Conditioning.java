@@ -1,6 +1,9 @@
 package org.perfusionjobs.engine.attention;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import java.util.List;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -48,6 +51,45 @@ public final class Conditioning {
     this.valueStates = valueStates;
     this.processor = processor;
     this.unetEdits = Objects.requireNonNull(unetEdits, "unetEdits");
+  }
+
+  /**
+   * Several requests' conditionings stacked along the batch, in order, for one UNet call that
+   * serves them all: each cross-attention layer's K/V is the concatenation of the parts' own
+   * (projected by each part's processor), so every row attends to its own request's text. The
+   * parts must share their UNet weight edits (a weight edit changes the whole model, not a row).
+   *
+   * @param layers every cross-attention layer of the UNet the result is used with
+   */
+  public static Conditioning stacked(List<Conditioning> parts, Iterable<Attention> layers) {
+    if (parts.isEmpty()) {
+      throw new IllegalArgumentException("no conditioning to stack");
+    }
+    if (parts.size() == 1) {
+      return parts.get(0);
+    }
+    WeightEdits edits = parts.get(0).unetEdits;
+    NDList keys = new NDList();
+    NDList values = new NDList();
+    for (Conditioning c : parts) {
+      if (c.unetEdits != edits) {
+        throw new IllegalArgumentException("requests with different UNet weight edits cannot share a UNet call");
+      }
+      keys.add(c.keyStates);
+      values.add(c.valueStates);
+    }
+    Conditioning out = new Conditioning(NDArrays.concat(keys), NDArrays.concat(values), null, edits);
+    for (Attention a : layers) {
+      NDList k = new NDList();
+      NDList v = new NDList();
+      for (Conditioning c : parts) {
+        KeyValue kv = c.keyValue(a);
+        k.add(kv.key());
+        v.add(kv.value());
+      }
+      out.cache.put(a, new KeyValue(NDArrays.concat(k), NDArrays.concat(v)));
+    }
+    return out;
   }
 
   /** Plain conditioning: both paths see the same encoding. */

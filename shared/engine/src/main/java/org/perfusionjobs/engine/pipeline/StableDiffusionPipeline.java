@@ -1,8 +1,6 @@
 package org.perfusionjobs.engine.pipeline;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -21,17 +19,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Function;
-import org.perfusionjobs.engine.attention.Attention;
-import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.io.ModelLoadException;
-import org.perfusionjobs.engine.scheduler.NoiseGenerator;
-import org.perfusionjobs.engine.scheduler.SamplerRun;
-import org.perfusionjobs.engine.scheduler.Samplers;
 import org.perfusionjobs.engine.scheduler.SchedulerConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
@@ -149,57 +144,25 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     return textEncoder.forward(ids.toDevice(options.device(), false));
   }
 
+  /**
+   * Runs one request to the end: the one-request path of {@link DenoisingBatch}. Throws
+   * {@link GenerationCancelledException} when the request's cancel check fires between steps.
+   */
   public GenerateResult generate(GenerateRequest r) {
-    int width = r.width() == 0 ? defaultImageSize() : r.width();
-    int height = r.height() == 0 ? defaultImageSize() : r.height();
-    int f = vae.config().spatialFactor();
-    if (width % f != 0 || height % f != 0) {
-      throw new IllegalArgumentException("width and height must be multiples of " + f + ", got " + width + "x" + height);
-    }
-    int b = r.batchSize();
-    Shape latentShape = latentShape(b, width, height);
-    if (r.latents() != null && !r.latents().toShape().equals(latentShape)) {
-      throw new IllegalArgumentException("latents have shape " + r.latents().toShape() + " but this request needs "
-          + latentShape + " (batch, channels, height/" + f + ", width/" + f + ")");
-    }
-    try (NDManager rm = manager.newSubManager(); NDScope scope = new NDScope()) {
+    // The scope also frees what a conditioner made outside the request's manager.
+    try (DenoisingBatch batch = new DenoisingBatch(this, Integer.MAX_VALUE, Duration.ZERO); NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
-      long t0 = System.nanoTime();
-      Conditioning cond = r.conditioner().condition(this, r.promptBatch(), rm);
-      // K/V of every cross-attention layer depend only on the text: project them once, here.
-      try (var edits = cond.unetEdits().install(unet)) {
-        for (Attention a : unet.crossAttentions()) {
-          cond.keyValue(a);
-        }
+      CompletableFuture<GenerateResult> result = batch.submit(r);
+      batch.drain();
+      return result.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
       }
-      long t1 = System.nanoTime();
-
-      NoiseGenerator noise = new NoiseGenerator(r.seed());
-      SamplerRun run = Samplers.create(r.sampler(), schedulerConfig, r.steps(), r.eta());
-      rm.attachInternal("sampler-run", run);
-      // Latents stay fp32 whatever the model's precision; only the UNet input is cast.
-      NDArray latents = r.latents() != null ? r.latents().toArray(rm) : noise.normal(latentShape, rm);
-      latents = latents.toDevice(options.device(), false).mul(run.initNoiseSigma());
-      long[] timesteps = run.timesteps();
-      for (int i = 0; i < timesteps.length; i++) {
-        if (r.cancelled().getAsBoolean()) {
-          throw new GenerationCancelledException(i);
-        }
-        try (NDScope step = new NDScope()) {
-          step.suppressNotUsedWarning();
-          NDArray next = denoise(run, i, latents, cond, r, noise, rm);
-          NDScope.unregister(next);
-          latents = next;
-          NDArray current = latents;
-          int done = i + 1;
-          r.onStep().accept(new StepProgress(done, timesteps.length, timesteps[i],
-              Duration.ofNanos(System.nanoTime() - t1), () -> decode(current)));
-        }
+      if (e.getCause() instanceof Error err) {
+        throw err;
       }
-      long t2 = System.nanoTime();
-      List<BufferedImage> images = decode(latents);
-      long t3 = System.nanoTime();
-      return new GenerateResult(images, r.seed(), width, height, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), Duration.ofNanos(t3 - t2));
+      throw e;
     }
   }
 
@@ -242,18 +205,6 @@ public final class StableDiffusionPipeline implements AutoCloseable {
       }
     }
     return baseModelId;
-  }
-
-  private NDArray denoise(SamplerRun run, int i, NDArray latents, Conditioning cond, GenerateRequest r, NoiseGenerator noise, NDManager rm) {
-    NDArray in = r.guided() ? NDArrays.concat(new NDList(latents, latents)) : latents;
-    in = run.scaleModelInput(in, i).toType(options.dtype(), false);
-    NDArray eps = unet.forward(in, rm.create(run.modelTimesteps()[i]), cond);
-    if (r.guided()) {
-      NDList parts = eps.split(2);
-      NDArray uncond = parts.get(0);
-      eps = uncond.add(parts.get(1).sub(uncond).mul(r.guidanceScale()));
-    }
-    return run.step(eps, i, latents, noise);
   }
 
   /** VAE decode of latents (scaled by the checkpoint's scaling factor) to 8-bit RGB images. */

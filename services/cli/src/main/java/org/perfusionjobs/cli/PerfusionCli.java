@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "perfusion 0.1.0",
     description = "Stable Diffusion v1.x and Perfusion personalisation on the JVM.",
-    subcommands = {DemoCommand.class, GenerateCommand.class, TrainCommand.class, TrainBaseCommand.class, TrainEvaluatorCommand.class, EvalCommand.class, ConceptImagesCommand.class, ConceptGatesCommand.class, TextRelianceCommand.class, TextContrastCommand.class, TuneVaeDecoderCommand.class, VaeCheckCommand.class, CovarianceCommand.class, ProduceCommand.class, BenchCommand.class, BenchJobsCommand.class, BenchPerfusionCommand.class, BenchTrainCommand.class, BenchMemoryCommand.class, BenchPersonalizationCommand.class, BenchBatchCommand.class, SoakCommand.class})
+    subcommands = {DemoCommand.class, GenerateCommand.class, TrainCommand.class, TrainBaseCommand.class, TrainEvaluatorCommand.class, EvalCommand.class, ConceptImagesCommand.class, ConceptGatesCommand.class, TextRelianceCommand.class, TextContrastCommand.class, TuneVaeDecoderCommand.class, VaeCheckCommand.class, CovarianceCommand.class, ProduceCommand.class, BenchCommand.class, BenchJobsCommand.class, BenchPerfusionCommand.class, BenchTrainCommand.class, BenchMemoryCommand.class, BenchGemmCommand.class, BenchPersonalizationCommand.class, BenchBatchCommand.class, SoakCommand.class})
 public final class PerfusionCli {
 
   public static void main(String[] args) {

@@ -198,6 +198,24 @@ class PerfusionCliTest {
     assertTrue(bad[2].contains("--repeats must be at least 1"), bad[2]);
   }
 
+  /**
+   * bench-gemm with small shapes and the tiny UNet: one table row per shape with the engine's rate,
+   * the UNet step's GFLOP/s and its ratio to the best GEMM rate; bad shapes are a clear error.
+   */
+  @Test
+  void benchGemmPrintsGemmRatesAndTheUnetStepSideBySide() {
+    String[] r = run("bench-gemm", "--shapes", "64,64,64,128,32,96", "--repeats", "1", "--rounds", "1", "--openblas", "none",
+        "--sd15-unet-config", Path.of(MODEL, "unet", "config.json").toString(), "--latent", "8", "--unet-steps", "1");
+    assertEquals("0", r[0], r[2]);
+    assertTrue(java.util.regex.Pattern.compile("(?m)^64x64x64 +\\d+\\.\\d +- +-$").matcher(r[1]).find(), r[1]);
+    assertTrue(java.util.regex.Pattern.compile("(?m)^128x32x96 +\\d+\\.\\d ").matcher(r[1]).find(), r[1]);
+    assertTrue(java.util.regex.Pattern.compile("latent 8x8 \\(64 px\\): \\d+\\.\\d GFLOP, median \\d+\\.\\d+ s .*GFLOP/s").matcher(r[1]).find(), r[1]);
+    assertTrue(r[1].contains("UNet step / engine's best GEMM: "), r[1]);
+    String[] bad = run("bench-gemm", "--shapes", "64,64", "--openblas", "none", "--sd15-unet-config", "none");
+    assertEquals("1", bad[0]);
+    assertTrue(bad[2].contains("M,N,K triples"), bad[2]);
+  }
+
   /** The percentage after "attribute " in a vae-check line. */
   private static double percent(String line, String attribute) {
     java.util.regex.Matcher m = java.util.regex.Pattern.compile(attribute + " (\\d+\\.\\d+)%").matcher(line);

@@ -95,7 +95,8 @@ final class JobExecutor {
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < result.images().size(); i++) {
       String id = "img-" + r.jobId() + "-" + i;
-      redis.putBlob(r.tenant(), id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl());
+      // Waits through a Redis outage (within the outage limit) unless the job is told to stop.
+      redis.putBlob(r.tenant(), id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl(), () -> !cancelled.getAsBoolean());
       ids.add(id);
     }
     return new JobEvent.Result(ids, null, result.width(), result.height(), result.total().toMillis(), null);
@@ -142,6 +143,7 @@ final class JobExecutor {
         },
         state -> {
           try {
+            // Best effort: a training job never waits for Redis to save a checkpoint.
             redis.putCheckpoint(r.tenant(), r.jobId(), state.toBytes(), Duration.ofDays(1));
           } catch (java.io.IOException e) {
             // A missed checkpoint only costs steps if the job is redelivered.

@@ -31,11 +31,16 @@ public final class KafkaBroker implements AutoCloseable {
     this.process = process;
   }
 
-  /** Formats a fresh log directory, starts the broker and waits until it answers. */
+  /** Formats a fresh log directory, starts the broker on a free port and waits until it answers. */
   public static KafkaBroker start() throws IOException {
+    return start(0);
+  }
+
+  /** As {@link #start()}, on {@code port} (0: a free one). */
+  public static KafkaBroker start(int fixedPort) throws IOException {
     Path lib = libDir();
     Path dir = Files.createTempDirectory("perfusion-kafka");
-    int port = FreePorts.next();
+    int port = fixedPort > 0 ? fixedPort : FreePorts.next();
     int controllerPort = FreePorts.next();
     Path props = dir.resolve("server.properties");
     Files.writeString(props, String.join("\n",

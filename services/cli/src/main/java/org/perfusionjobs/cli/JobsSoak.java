@@ -102,6 +102,7 @@ final class JobsSoak {
   private final List<ConsumerRecord<byte[], byte[]>> brokerDeadLetters = new CopyOnWriteArrayList<>();
   private final Map<String, List<long[]>> rssSeries = new ConcurrentHashMap<>();
   private Path logs;
+  private Path covariance;
   private LocalStack stack;
   private volatile boolean reading = true;
   private final long t0 = System.nanoTime();
@@ -134,6 +135,14 @@ final class JobsSoak {
     logs = Files.createTempDirectory("perfusion-soak");
     List<Job> jobs = plan();
     say("soak: %d jobs (%s), 2 worker processes, step delay %d ms; worker logs in %s", jobs.size(), census(jobs), stepDelayMs, logs);
+    // The tiny model's covariance, computed once here rather than by every worker (re)start.
+    covariance = logs.resolve("tiny-covariance.safetensors");
+    Path captions = root.resolve("config/captions/sd-tiny-ref.txt");
+    try (var sd = org.perfusionjobs.engine.pipeline.StableDiffusionPipeline.load(root.resolve("shared/testdata/sd-tiny-ref"),
+        org.perfusionjobs.engine.pipeline.EngineOptions.cpu())) {
+      org.perfusionjobs.engine.perfusion.CovarianceBuilder.compute(sd, org.perfusionjobs.engine.perfusion.CovarianceBuilder.readCaptions(captions), false,
+          captions.getFileName().toString(), n -> {}).save(covariance);
+    }
     stack = LocalStack.start(topics);
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", stack.bootstrapServers()))) {
       for (String kind : List.of("train", "generate")) {
@@ -506,7 +515,7 @@ final class JobsSoak {
     env.put("PERFUSION_KAFKA", stack.bootstrapServers());
     env.put("PERFUSION_REDIS", stack.redisUri());
     env.put("PERFUSION_MODEL", root.resolve("shared/testdata/sd-tiny-ref").toString());
-    env.put("PERFUSION_CAPTIONS", root.resolve("config/captions/sd-tiny-ref.txt").toString());
+    env.put("PERFUSION_COVARIANCE", covariance.toString());
     env.put("PERFUSION_TOPIC_PREFIX", topics.prefix());
     env.put("PERFUSION_WORKER_ID", id);
     env.put("PERFUSION_WORKER_HTTP_PORT", Integer.toString(port));

@@ -157,4 +157,8 @@ public record WorkerConfig(
   public WorkerConfig withOutageWait(Duration d) {
     return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, d);
   }
+
+  public WorkerConfig withCovariance(Path file) {
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, file, captions, limits, outageWait);
+  }
 }

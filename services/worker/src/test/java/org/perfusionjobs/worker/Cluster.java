@@ -56,10 +56,30 @@ final class Cluster implements AutoCloseable {
     deadLetters = new EventLog(stack.bootstrapServers(), topics.deadLetter());
   }
 
+  private static Path covariance;
+
+  /**
+   * The tiny model's Perfusion covariance from its caption file, computed once per test JVM: every
+   * worker computing it at start took over a minute each on the loaded 2-core machine.
+   */
+  static synchronized Path tinyCovariance() throws java.io.IOException {
+    if (covariance == null) {
+      Path file = java.nio.file.Files.createTempFile("tiny-covariance", ".safetensors");
+      file.toFile().deleteOnExit();
+      Path captions = Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath();
+      try (var sd = org.perfusionjobs.engine.pipeline.StableDiffusionPipeline.load(TestData.sdTinyRef(), org.perfusionjobs.engine.pipeline.EngineOptions.cpu())) {
+        org.perfusionjobs.engine.perfusion.CovarianceBuilder.compute(sd, org.perfusionjobs.engine.perfusion.CovarianceBuilder.readCaptions(captions), false,
+            captions.getFileName().toString(), n -> {}).save(file);
+      }
+      covariance = file;
+    }
+    return covariance;
+  }
+
   /** Starts a worker (renewal every 2 s, up to 200 generate steps). */
-  WorkerVerticle start(String id, java.util.function.UnaryOperator<WorkerConfig> tune) {
+  WorkerVerticle start(String id, java.util.function.UnaryOperator<WorkerConfig> tune) throws java.io.IOException {
     WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, TestData.sdTinyRef())
-        .withCaptions(Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath()).withRenewInterval(Duration.ofSeconds(2)).withWorkerId(id)
+        .withCovariance(tinyCovariance()).withRenewInterval(Duration.ofSeconds(2)).withWorkerId(id)
         .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new BudgetOverrides(null, 200, null, null, null)));
     WorkerVerticle w = new WorkerVerticle(tune.apply(cfg));
     vertx.deployVerticle(w).await();

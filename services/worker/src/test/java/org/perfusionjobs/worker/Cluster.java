@@ -87,9 +87,10 @@ final class Cluster implements AutoCloseable {
     return w;
   }
 
+  /** A generation of 32 x 32 pixels: the engine's part of a step stays small beside the test's step delay. */
   void generate(String jobId, int steps) throws Exception {
     producer.send(topics.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
-        "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"seed\":1}");
+        "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"seed\":1,\"width\":32,\"height\":32}");
   }
 
   HttpResponse<String> ready(String worker) throws Exception {

@@ -17,7 +17,7 @@ import org.perfusionjobs.contracts.JobEvent;
  * lost, none runs on two workers (one {@code running}, every event from one worker, consecutive
  * seqs of one epoch: a second run or a second worker would open another epoch or repeat seqs).
  *
- * <p>The job length is {@code -Dperfusion.test.longJobSeconds} (default 25 s in the default suite);
+ * <p>The job length is {@code -Dperfusion.test.longJobSeconds} (default 20 s in the default suite; on a loaded machine the engine's share of a step makes them longer);
  * the minutes-long run of docs/benchmarks.md is
  * {@code nice -n 10 mvn -B -ntp -pl services/worker -am test -Dtest=LongJobsTest -Dsurefire.failIfNoSpecifiedTests=false -Dperfusion.test.longJobSeconds=70}.
  */
@@ -35,7 +35,7 @@ class LongJobsTest {
   @ParameterizedTest(name = "{0} workers")
   @ValueSource(ints = {2, 3})
   void longJobsSucceedExactlyOnceAndRunOnOneWorkerEach(int workers) throws Exception {
-    int seconds = Integer.getInteger("perfusion.test.longJobSeconds", 25);
+    int seconds = Integer.getInteger("perfusion.test.longJobSeconds", 20);
     cluster = new Cluster("long" + workers + ".");
     for (int i = 1; i <= workers; i++) {
       cluster.start("w" + i, UnaryOperator.identity());

@@ -160,6 +160,9 @@ final class JobsSoak {
       }
     }), reader(topics.deadLetter(), deadLetters::add), reader(topics.brokerDeadLetter(), brokerDeadLetters::add));
     Thread sampler = null;
+    // Interrupted (Ctrl-C), the worker processes must not outlive the soak.
+    Thread hook = new Thread(() -> workers.values().forEach(Process::destroyForcibly), "soak-workers-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
     try {
       startWorker("w1");
       startWorker("w2");
@@ -192,6 +195,7 @@ final class JobsSoak {
     } finally {
       reading = false;
       workers.values().forEach(Process::destroyForcibly);
+      Runtime.getRuntime().removeShutdownHook(hook);
       for (Thread t : readers) {
         t.join(5000);
       }

@@ -21,19 +21,26 @@ import org.apache.kafka.common.Uuid;
 public final class KafkaBroker implements AutoCloseable {
   private final Path dir;
   private final int port;
-  private final Process process;
+  private final List<String> command;
+  private volatile Process process;
 
-  private KafkaBroker(Path dir, int port, Process process) {
+  private KafkaBroker(Path dir, int port, List<String> command, Process process) {
     this.dir = dir;
     this.port = port;
+    this.command = command;
     this.process = process;
   }
 
-  /** Formats a fresh log directory, starts the broker and waits until it answers. */
+  /** Formats a fresh log directory, starts the broker on a free port and waits until it answers. */
   public static KafkaBroker start() throws IOException {
+    return start(0);
+  }
+
+  /** As {@link #start()}, on {@code port} (0: a free one). */
+  public static KafkaBroker start(int fixedPort) throws IOException {
     Path lib = libDir();
     Path dir = Files.createTempDirectory("perfusion-kafka");
-    int port = FreePorts.next();
+    int port = fixedPort > 0 ? fixedPort : FreePorts.next();
     int controllerPort = FreePorts.next();
     Path props = dir.resolve("server.properties");
     Files.writeString(props, String.join("\n",
@@ -66,7 +73,7 @@ public final class KafkaBroker implements AutoCloseable {
     List<String> cmd = new ArrayList<>(List.of(ChildProcesses.javaBinary(), "-Xmx256m", "-XX:+UseSerialGC",
         "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", cp, "kafka.Kafka", props.toString()));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    KafkaBroker broker = new KafkaBroker(dir, port, p);
+    KafkaBroker broker = new KafkaBroker(dir, port, List.copyOf(cmd), p);
     try {
       broker.awaitReady(Duration.ofSeconds(90), log);
     } catch (IOException | RuntimeException e) {
@@ -127,6 +134,36 @@ public final class KafkaBroker implements AutoCloseable {
 
   public boolean isRunning() {
     return process.isAlive();
+  }
+
+  /**
+   * Stops the broker process and keeps its log directory (for outage tests): {@link #startAgain}
+   * brings it back on the same port with the same data, as a restarted broker would be.
+   *
+   * @param kill SIGKILL at once (a crash) instead of SIGTERM (a clean shutdown, SIGKILL after 20 s)
+   */
+  public void stop(boolean kill) {
+    if (kill) {
+      process.destroyForcibly();
+      try {
+        process.waitFor(20, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    } else {
+      ChildProcesses.stop(process, 20);
+    }
+  }
+
+  /** Starts the stopped broker again on the same port and log directory, and waits until it answers. */
+  public void startAgain() throws IOException {
+    if (process.isAlive()) {
+      throw new IllegalStateException("the broker is running");
+    }
+    Path log = dir.resolve("broker.log");
+    // Appends: the log of the first run stays readable.
+    process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    awaitReady(Duration.ofSeconds(90), log);
   }
 
   /** Stops the broker (SIGTERM, then SIGKILL after 20 s) and deletes its data. */

@@ -23,11 +23,17 @@ public final class LocalStack implements AutoCloseable {
     Runtime.getRuntime().addShutdownHook(shutdownHook);
   }
 
+  /** The stack on free loopback ports (tests, the demo). */
   public static LocalStack start(Topics topics) throws Exception {
-    RedisServer redis = RedisServer.start();
+    return start(topics, 0, 0);
+  }
+
+  /** The stack with the broker on {@code kafkaPort} and redis-server on {@code redisPort} (0: a free port). */
+  public static LocalStack start(Topics topics, int kafkaPort, int redisPort) throws Exception {
+    RedisServer redis = RedisServer.start(redisPort);
     KafkaBroker kafka = null;
     try {
-      kafka = KafkaBroker.start();
+      kafka = KafkaBroker.start(kafkaPort);
       TopicSetup.createTopics(kafka.bootstrapServers(), topics, 3);
       // One share group per job topic (see the worker's JobIntake).
       TopicSetup.configureShareGroup(kafka.bootstrapServers(), WORKER_GROUP + "-train", topics, 5);
@@ -76,9 +82,16 @@ public final class LocalStack implements AutoCloseable {
     redis.close();
   }
 
-  /** Runs the stack until Ctrl-C, printing its addresses. */
+  /**
+   * Runs the stack until Ctrl-C, printing its addresses. The ports are those of {@code
+   * PERFUSION_KAFKA} ({@code host:port}) and {@code PERFUSION_REDIS} ({@code redis://host:port}) when
+   * set, so that {@code scripts/service stack config/local.env} listens where the services of that
+   * file look; free ports otherwise. The topics take {@code PERFUSION_TOPIC_PREFIX}.
+   */
   public static void main(String[] args) throws Exception {
-    try (LocalStack stack = start(Topics.defaults())) {
+    java.util.Map<String, String> env = System.getenv();
+    Topics topics = env.containsKey("PERFUSION_TOPIC_PREFIX") ? new Topics(env.get("PERFUSION_TOPIC_PREFIX")) : Topics.defaults();
+    try (LocalStack stack = start(topics, portOf(env.get("PERFUSION_KAFKA")), portOf(env.get("PERFUSION_REDIS")))) {
       System.out.println("kafka " + stack.bootstrapServers());
       System.out.println("redis " + stack.redisUri());
       CountDownLatch done = new CountDownLatch(1);
@@ -88,5 +101,23 @@ public final class LocalStack implements AutoCloseable {
       System.err.println("error: " + e.getMessage());
       System.exit(1);
     }
+  }
+
+  /** The port of {@code host:port} or {@code redis://host:port}, 0 if none is given. */
+  static int portOf(String address) {
+    if (address == null || address.isBlank()) {
+      return 0;
+    }
+    String a = address.strip();
+    int slash = a.indexOf("://");
+    if (slash >= 0) {
+      a = a.substring(slash + 3);
+    }
+    a = a.replaceAll("[/?].*$", "");
+    int colon = a.lastIndexOf(':');
+    if (colon < 0 || a.contains(",")) {
+      throw new IllegalArgumentException("the local stack needs one host:port, got '" + address + "'");
+    }
+    return Integer.parseInt(a.substring(colon + 1));
   }
 }

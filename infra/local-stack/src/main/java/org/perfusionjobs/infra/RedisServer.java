@@ -34,8 +34,13 @@ public final class RedisServer implements AutoCloseable {
   }
 
   public static RedisServer start() throws IOException {
+    return start(0);
+  }
+
+  /** As {@link #start()}, on {@code port} (0: a free one). */
+  public static RedisServer start(int port) throws IOException {
     String binary = System.getenv().getOrDefault("PERFUSION_REDIS_SERVER", "redis-server");
-    RedisServer r = new RedisServer(binary, FreePorts.next(), Files.createTempDirectory("perfusion-redis"));
+    RedisServer r = new RedisServer(binary, port > 0 ? port : FreePorts.next(), Files.createTempDirectory("perfusion-redis"));
     r.launch();
     return r;
   }

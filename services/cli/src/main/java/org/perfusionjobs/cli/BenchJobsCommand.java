@@ -59,10 +59,25 @@ final class BenchJobsCommand implements Callable<Integer> {
   @Option(names = "--read-seconds", defaultValue = "10", description = "duration of the status-read load (default: ${DEFAULT-VALUE})")
   int readSeconds;
 
+  @Option(names = "--soak", description = "instead: issue 19's soak (mixed jobs through two worker processes, one killed, Redis restarted; docs/benchmarks.md)")
+  boolean soak;
+
+  @Option(names = "--soak-jobs", defaultValue = "1000", description = "jobs in the soak (default: ${DEFAULT-VALUE})")
+  int soakJobs;
+
+  @Option(names = "--soak-minutes", defaultValue = "60", description = "time limit of the soak (default: ${DEFAULT-VALUE})")
+  int soakMinutes;
+
+  @Option(names = "--soak-step-delay-ms", defaultValue = "50", description = "pause after every step in the soak's workers, so long jobs last seconds (default: ${DEFAULT-VALUE})")
+  long soakStepDelayMs;
+
   @Override
   public Integer call() throws Exception {
     var o = spec.commandLine().getOut();
-    Path root = Path.of(System.getProperty("perfusion.root", "."));
+    Path root = Path.of(System.getProperty("perfusion.root", ".")).toAbsolutePath().normalize();
+    if (soak) {
+      return new JobsSoak(o, root, soakJobs, soakMinutes, soakStepDelayMs).run();
+    }
     Topics topics = new Topics("bench.");
     try (LocalStack stack = LocalStack.start(topics)) {
       Vertx vertx = Vertx.vertx();

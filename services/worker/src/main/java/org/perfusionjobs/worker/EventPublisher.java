@@ -6,6 +6,7 @@ import io.vertx.core.Vertx;
 import io.vertx.kafka.client.producer.KafkaProducer;
 import io.vertx.kafka.client.producer.KafkaProducerRecord;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.perfusionjobs.contracts.ConceptRegistered;
@@ -26,15 +27,25 @@ public final class EventPublisher {
   private final Topics topics;
   private final Vertx vertx;
   private final org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> raw;
+  private final Duration deliveryTimeout;
 
-  public EventPublisher(Vertx vertx, String bootstrap, Topics topics) {
+  /**
+   * @param outageWait how long a record may wait for an unreachable broker before its send fails
+   *     ({@code delivery.timeout.ms} and {@code max.block.ms}; at least 60 s): the idempotent
+   *     producer retries in order meanwhile, so a broker outage shorter than this loses no event
+   */
+  public EventPublisher(Vertx vertx, String bootstrap, Topics topics, Duration outageWait) {
+    this.deliveryTimeout = outageWait.compareTo(Duration.ofSeconds(60)) < 0 ? Duration.ofSeconds(60) : outageWait;
+    String timeout = Long.toString(deliveryTimeout.toMillis());
     this.producer = KafkaProducer.create(vertx, Map.of(
         "bootstrap.servers", bootstrap,
         "key.serializer", "org.apache.kafka.common.serialization.StringSerializer",
         "value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer",
         "acks", "all",
         "linger.ms", "0",
-        "enable.idempotence", "true"));
+        "enable.idempotence", "true",
+        "delivery.timeout.ms", timeout,
+        "max.block.ms", timeout));
     this.topics = topics;
     this.vertx = vertx;
     // Dead letters copy keys and headers as raw bytes, which the String-keyed producer above cannot.
@@ -43,8 +54,15 @@ public final class EventPublisher {
         "acks", "all",
         "linger.ms", "0",
         "enable.idempotence", "true",
+        "delivery.timeout.ms", timeout,
+        "max.block.ms", timeout,
         "max.request.size", "1100000"),
         new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
+  }
+
+  /** How long a send may take at most before the producer reports it failed. */
+  public Duration deliveryTimeout() {
+    return deliveryTimeout;
   }
 
   public Future<Void> event(JobEvent e) {
@@ -95,7 +113,7 @@ public final class EventPublisher {
       h.add(Headers.DLQ_VALUE_OMITTED, utf8((value == null ? 0 : value.length) + " bytes; too large to copy, read it at the original topic, partition and offset"));
       value = null;
     }
-    raw.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h)).get(60, java.util.concurrent.TimeUnit.SECONDS);
+    raw.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h)).get(deliveryTimeout.toSeconds() + 30, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   private static byte[] utf8(String s) {

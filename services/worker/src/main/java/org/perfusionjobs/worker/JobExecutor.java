@@ -95,7 +95,7 @@ final class JobExecutor {
    * Stores a generation's images once the batch has run it ({@code error}: why it did not; a
    * request the model refuses at join is the job's failure, anything else propagates).
    */
-  JobEvent.Result storeGenerated(GenerateRequestV1 r, GenerateResult result, Throwable error) throws JobFailure {
+  JobEvent.Result storeGenerated(GenerateRequestV1 r, GenerateResult result, Throwable error, BooleanSupplier cancelled) throws JobFailure {
     Throwable e = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
     if (e instanceof ConceptCompatibility.IncompatibleConceptException) {
       throw new JobFailure("/concepts", e.getMessage());
@@ -111,7 +111,8 @@ final class JobExecutor {
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < result.images().size(); i++) {
       String id = "img-" + r.jobId() + "-" + i;
-      redis.putBlob(r.tenant(), id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl());
+      // Waits through a Redis outage (within the outage limit) unless the job is told to stop.
+      redis.putBlob(r.tenant(), id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl(), () -> !cancelled.getAsBoolean());
       ids.add(id);
     }
     return new JobEvent.Result(ids, null, result.width(), result.height(), result.total().toMillis(), null);
@@ -164,6 +165,7 @@ final class JobExecutor {
         },
         state -> {
           try {
+            // Best effort: a training job never waits for Redis to save a checkpoint.
             redis.putCheckpoint(r.tenant(), r.jobId(), state.toBytes(), Duration.ofDays(1));
           } catch (java.io.IOException e) {
             // A missed checkpoint only costs steps if the job is redelivered.

@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -48,12 +47,14 @@ import org.slf4j.LoggerFactory;
  *   <li><b>claim</b> ({@link JobClaims}): one atomic claim per (tenant, job id), so a job runs at
  *       most once; a finished job's outcome is republished instead;
  *   <li><b>dispatch</b>: the work goes to the model thread;
- *   <li><b>renew</b> ({@link RecordLock}): while the job runs, the record lock and the claim are
- *       renewed; losing either stops the job;
+ *   <li><b>renew</b> ({@link RecordLock}): while the job runs, the record lock is renewed, and the
+ *       claim kept alive by its heartbeat; losing the claim stops the job, losing the lock does not
+ *       (the record's next holder waits for the outcome instead, see {@link JobClaims});
  *   <li><b>settle</b>: the outcome is stored, published, and the record acknowledged (ACCEPT; a
  *       rejected record is dead-lettered by the worker and then accepted, so it lands in exactly one
- *       dead-letter topic). An infrastructure error fails nothing: the record is released and runs
- *       again later.
+ *       dead-letter topic). An infrastructure error fails nothing: Redis and the broker are waited
+ *       for (up to the outage limit, {@code PERFUSION_OUTAGE_WAIT_MS}), and past it the record is
+ *       released and runs again later.
  * </ol>
  *
  * Blocking side work (Redis, publishing) runs on a helper thread while this thread keeps the lock.
@@ -169,6 +170,12 @@ final class JobIntake implements Runnable {
           // Renewing confirms the lock is still ours before anything runs.
           if (lock.renew()) {
             handle(lock);
+            if (!lock.held()) {
+              // The lock was lost while the record was in hand (the broker restarted, or refused a
+              // renewal): a fresh consumer starts without that record's leftovers.
+              LOG.info("record {}: lock lost while it was handled; reconnecting the intake's consumer", lock.id());
+              return;
+            }
           } else {
             LOG.info("record {} (delivery {}) is a stale copy whose lock is gone; not run here", lock.id(), lock.deliveryCount());
           }
@@ -228,40 +235,64 @@ final class JobIntake implements Runnable {
       }
       RequestCheck.Valid request = (RequestCheck.Valid) checked;
       String token = lock.id() + "@" + cfg.workerId() + "#" + lock.deliveryCount() + "#" + System.nanoTime();
-      Optional<JobClaims.Claim> claim = lock.whileRenewing(helper,
-          () -> claims.claim(request.tenant(), request.jobId(), lock.id(), token, lock.deliveryCount() - 1, lock::held));
-      if (claim.isEmpty()) {
-        return; // lock lost while Redis was away: the record is someone else's now
-      }
-      JobClaims.Claim c = claim.get();
-      if (c instanceof JobClaims.Done done) {
-        replay(lock, request, done);
-      } else if (c instanceof JobClaims.AlreadyPublished) {
-        LOG.info("job {}/{}: record {} was finished and published by an earlier delivery", request.tenant(), request.jobId(), lock.id());
-        lock.settle(AcknowledgeType.ACCEPT);
-      } else if (c instanceof JobClaims.Busy busy) {
-        LOG.info("job {}/{} is being run by {}; record {} is a duplicate and is dropped", request.tenant(), request.jobId(), busy.owner(), lock.id());
-        lock.settle(AcknowledgeType.ACCEPT);
-      } else {
-        runClaimed(lock, request, (JobClaims.Claimed) c);
+      boolean waited = false;
+      while (true) {
+        JobClaims.Claim c = lock.whileRenewing(helper,
+            () -> claims.claim(request.tenant(), request.jobId(), lock.id(), token, lock.deliveryCount() - 1, lock::held));
+        if (c instanceof JobClaims.InFlight inFlight) {
+          // Its owner lost this record's lock (a broker restart, say) but runs the job, or publishes its
+          // outcome, still: hold the record until the outcome is out (then accept it) or the owner's
+          // heartbeat stops (then the claim is ours and the job runs here).
+          if (!waited) {
+            LOG.info("job {}/{}: record {} is still being run by {} (it lost the record's lock); holding the record until it finishes",
+                request.tenant(), request.jobId(), lock.id(), inFlight.owner());
+            waited = true;
+          }
+          if (!lock.sleepRenewing(cfg.renewInterval())) {
+            return; // the record went on to another holder, who waits in our place
+          }
+          continue;
+        }
+        if (c instanceof JobClaims.Done done) {
+          replay(lock, request, done);
+        } else if (c instanceof JobClaims.AlreadyPublished) {
+          LOG.info("job {}/{}: record {} was finished and published by an earlier delivery", request.tenant(), request.jobId(), lock.id());
+          lock.settle(AcknowledgeType.ACCEPT);
+        } else if (c instanceof JobClaims.Busy busy) {
+          LOG.info("job {}/{} is being run by {}; record {} is a duplicate and is dropped", request.tenant(), request.jobId(), busy.owner(), lock.id());
+          lock.settle(AcknowledgeType.ACCEPT);
+        } else {
+          runClaimed(lock, request, (JobClaims.Claimed) c);
+        }
+        return;
       }
     } catch (ExecutionException e) {
       infrastructureError(lock, e.getCause());
     }
   }
 
-  /** A record that can never run: one failed event (to its tenant, or {@code unknown}), one dead letter, accepted. */
+  /**
+   * A record that can never run: one failed event (to its tenant, or {@code unknown}), one dead
+   * letter, accepted. A delivery of a record that an earlier delivery already dead-lettered (its
+   * acknowledgement got lost) is only accepted.
+   */
   private void reject(RecordLock lock, RequestCheck.Rejected rejected) throws ExecutionException, InterruptedException {
-    Optional<Boolean> done = lock.whileRenewing(helper, () -> {
+    boolean already = lock.whileRenewing(helper, () -> {
+      if (claims.wasRejected(rejected.tenant(), rejected.jobId(), lock.id(), lock::held)) {
+        return true;
+      }
       long epoch = claims.nextEpoch(rejected.tenant(), rejected.jobId(), lock.deliveryCount() - 1, lock::held);
       reporter(rejected.jobId(), rejected.tenant(), rejected.jobType(), epoch).failed(rejected.error());
       publisher.deadLetter(lock.record(), rejected.error());
-      return true;
+      claims.markRejected(rejected.tenant(), rejected.jobId(), lock.id(), () -> true);
+      return false;
     });
-    if (done.isPresent()) {
+    if (already) {
+      LOG.info("record {} was dead-lettered by an earlier delivery; accepted", lock.id());
+    } else {
       metrics.job(rejected.jobType(), JobEvent.FAILED);
-      lock.settle(AcknowledgeType.ACCEPT);
     }
+    lock.settle(AcknowledgeType.ACCEPT);
   }
 
   /** The job finished before: republish its outcome above every seq it had, or nothing if this very record already did. */
@@ -272,30 +303,38 @@ final class JobIntake implements Runnable {
     } catch (java.io.IOException e) {
       throw new IllegalStateException("stored outcome of job " + request.jobId() + " is unreadable", e);
     }
-    Optional<JobEvent> sent = lock.whileRenewing(helper, () -> reporter(request.jobId(), request.tenant(), request.jobType(), done.epoch()).replay(stored));
-    if (sent.isPresent()) {
-      lock.settle(AcknowledgeType.ACCEPT);
-    }
+    lock.whileRenewing(helper, () -> reporter(request.jobId(), request.tenant(), request.jobType(), done.epoch()).replay(stored));
+    lock.settle(AcknowledgeType.ACCEPT);
   }
 
-  private void runClaimed(RecordLock lock, RequestCheck.Valid request, JobClaims.Claimed claimed) throws ExecutionException, InterruptedException {
+  /**
+   * Runs a job this delivery claimed. From here on the claim decides: the job runs to its end on
+   * this worker while the claim's heartbeat holds, whether or not the record's lock survives (a lost
+   * lock only means the record's next holder waits for this outcome and acknowledges the record).
+   */
+  private void runClaimed(RecordLock lock, RequestCheck.Valid request, JobClaims.Claimed claimed) throws InterruptedException {
     String jobId = request.jobId();
     String tenant = request.tenant();
-    JobReporter rep = reporter(jobId, tenant, request.jobType(), claimed.epoch());
-    if (cancels.isCancelled(tenant, jobId, redis)) {
-      settleEnded(lock, claimed, () -> rep.cancelled(cancelReason(tenant, jobId, null)), request.jobType());
-      return;
+    try (JobClaims.Hold hold = claims.hold(claimed)) {
+      JobReporter rep = reporter(jobId, tenant, request.jobType(), claimed.epoch());
+      try {
+        if (cancels.isCancelled(tenant, jobId, redis)) {
+          settleEnded(lock, claimed, () -> rep.cancelled(cancelReason(tenant, jobId, null)), request.jobType());
+          return;
+        }
+        metrics.queueWait(Math.max(0, System.currentTimeMillis() - lock.record().timestamp()) / 1000.0);
+        lock.whileRenewing(helper, () -> rep.state(JobEvent.RUNNING));
+      } catch (ExecutionException e) {
+        infrastructureError(lock, e.getCause(), claimed);
+        return;
+      }
+      AtomicBoolean stop = new AtomicBoolean();
+      long started = System.nanoTime();
+      CompletableFuture<JobEvent.Result> work = dispatch(request, rep, () -> stop.get() || hold.lost() || cancels.isCancelledLocally(tenant, jobId));
+      Outcome outcome = renewWhileRunning(lock, hold, work, stop);
+      metrics.runTime((System.nanoTime() - started) / 1e9);
+      settle(lock, request, hold, rep, outcome);
     }
-    metrics.queueWait(Math.max(0, System.currentTimeMillis() - lock.record().timestamp()) / 1000.0);
-    if (lock.whileRenewing(helper, () -> rep.state(JobEvent.RUNNING)).isEmpty()) {
-      return;
-    }
-    AtomicBoolean stop = new AtomicBoolean();
-    long started = System.nanoTime();
-    CompletableFuture<JobEvent.Result> work = dispatch(request, rep, () -> stop.get() || !lock.held() || cancels.isCancelledLocally(tenant, jobId));
-    Outcome outcome = renewWhileRunning(lock, claimed, work, stop);
-    metrics.runTime((System.nanoTime() - started) / 1e9);
-    settle(lock, request, claimed, rep, outcome);
   }
 
   /** The dispatch step: resolving inputs and running the job both happen on the model thread, so the intake keeps renewing. */
@@ -312,7 +351,7 @@ final class JobIntake implements Runnable {
       GenerateRequestV1 req = map(request.node(), GenerateRequestV1.class);
       return new PreparedGeneration(req, executor.prepareGenerate(sd, req, resolveConcepts(req), rep, cancelled));
     }), helper).thenCompose(p -> runner.generate(p.request())
-        .handleAsync((result, error) -> call(() -> executor.storeGenerated(p.job(), result, error)), helper));
+        .handleAsync((result, error) -> call(() -> executor.storeGenerated(p.job(), result, error, cancelled)), helper));
   }
 
   private record PreparedGeneration(GenerateRequestV1 job, GenerateRequest request) {}
@@ -325,15 +364,16 @@ final class JobIntake implements Runnable {
     }
   }
 
-  /** How a run ended. */
-  private record Outcome(JobEvent.Result result, Throwable error, boolean stoppedForLock) {}
+  /** How a run ended; {@code claimLost}: stopped because another delivery took the job's claim. */
+  private record Outcome(JobEvent.Result result, Throwable error, boolean claimLost) {}
 
   /**
-   * The renew step: waits for the job, renewing the record lock and the claim every interval. If
-   * either is lost, the job is told to stop (another worker may run it now) and the wait goes on
-   * until the model thread lets go.
+   * The renew step: waits for the job, renewing the record lock every interval (the claim has its
+   * own heartbeat). A lost lock is logged and the job goes on; a lost claim (another delivery owns
+   * the job now) tells the job to stop, and the wait goes on until the model thread lets go.
    */
-  private Outcome renewWhileRunning(RecordLock lock, JobClaims.Claimed claimed, CompletableFuture<JobEvent.Result> work, AtomicBoolean stop) throws InterruptedException {
+  private Outcome renewWhileRunning(RecordLock lock, JobClaims.Hold hold, CompletableFuture<JobEvent.Result> work, AtomicBoolean stop) throws InterruptedException {
+    String jobId = hold.claimed().owner().jobId();
     while (true) {
       try {
         return new Outcome(work.get(cfg.renewInterval().toMillis(), TimeUnit.MILLISECONDS), null, stop.get());
@@ -341,11 +381,11 @@ final class JobIntake implements Runnable {
         if (stop.get()) {
           continue; // the job stops at its next step
         }
-        if (!lock.renew()) {
-          LOG.warn("job {}: record lock lost; stopping it", claimed.owner().jobId());
-          stop.set(true);
-        } else if (!claims.renew(claimed)) {
-          LOG.warn("job {}: claim taken by another delivery; stopping it", claimed.owner().jobId());
+        if (lock.held() && !lock.renew()) {
+          LOG.warn("job {}: record lock lost; the job goes on under its claim, and the record's next holder waits for its outcome", jobId);
+        }
+        if (hold.lost()) {
+          LOG.warn("job {}: claim taken by another delivery; stopping it", jobId);
           stop.set(true);
         }
       } catch (ExecutionException e) {
@@ -356,74 +396,75 @@ final class JobIntake implements Runnable {
   }
 
   /** The settle step. */
-  private void settle(RecordLock lock, RequestCheck.Valid request, JobClaims.Claimed claimed, JobReporter rep, Outcome outcome)
-      throws ExecutionException, InterruptedException {
+  private void settle(RecordLock lock, RequestCheck.Valid request, JobClaims.Hold hold, JobReporter rep, Outcome outcome) throws InterruptedException {
     String jobId = request.jobId();
-    if (outcome.result() != null) {
-      // Stored before it is published: a crash in between makes the redelivery publish the stored outcome.
-      Optional<Boolean> published = lock.whileRenewing(helper, () -> {
-        JobEvent event = rep.prepareResult(outcome.result());
-        if (!claims.done(claimed, EventPublisher.jsonString(event), () -> true)) {
-          LOG.warn("job {}: finished, but another delivery owns it now; its result is not published from here", jobId);
-          return false;
+    JobClaims.Claimed claimed = hold.claimed();
+    try {
+      if (outcome.result() != null) {
+        // Stored before it is published: a crash in between makes the redelivery publish the stored outcome.
+        boolean published = lock.whileRenewing(helper, () -> {
+          JobEvent event = rep.prepareResult(outcome.result());
+          if (!claims.done(claimed, EventPublisher.jsonString(event), () -> !hold.lost())) {
+            LOG.warn("job {}: finished, but another delivery owns it now; its result is not published from here", jobId);
+            return false;
+          }
+          rep.publish(event);
+          claims.published(claimed, () -> true);
+          return true;
+        });
+        if (published) {
+          metrics.job(request.jobType(), JobEvent.SUCCEEDED);
         }
-        rep.publish(event);
-        claims.published(claimed);
-        return true;
-      });
-      if (published.orElse(false)) {
-        metrics.job(request.jobType(), JobEvent.SUCCEEDED);
-      }
-      lock.settle(AcknowledgeType.ACCEPT);
-      return;
-    }
-    Throwable error = outcome.error();
-    if (outcome.stoppedForLock()) {
-      // The record is someone else's now (or will be): publish nothing, give the claim back if still ours.
-      LOG.warn("job {}: stopped after losing its lock or claim ({}); left to the next holder", jobId, String.valueOf(error));
-      helper.submit(() -> claims.release(claimed, () -> false));
-      if (lock.held()) {
-        // Only the claim was lost: another record of this job runs it, so this one is a duplicate now.
         lock.settle(AcknowledgeType.ACCEPT);
+        return;
       }
-      return;
-    }
-    if (error instanceof GenerationCancelledException c) {
-      settleEnded(lock, claimed, () -> rep.cancelled(cancelReason(request.tenant(), jobId, c.completedSteps())), request.jobType());
-    } else if (error instanceof JobFailure f) {
-      settleFailed(lock, claimed, rep, f.error(), request.jobType());
-    } else if (isInfrastructure(error)) {
-      infrastructureError(lock, error, claimed);
-    } else {
-      LOG.error("job {} failed", jobId, error);
-      settleFailed(lock, claimed, rep, new FieldError("", "internal error: " + error), request.jobType());
+      Throwable error = outcome.error();
+      if (outcome.claimLost()) {
+        // Another delivery owns the job now: publish nothing. If this record is still ours, the job runs from another record: this one is a duplicate.
+        LOG.warn("job {}: stopped after losing its claim ({}); left to the claim's owner", jobId, String.valueOf(error));
+        if (lock.held()) {
+          lock.settle(AcknowledgeType.ACCEPT);
+        }
+        return;
+      }
+      if (error instanceof GenerationCancelledException c) {
+        settleEnded(lock, claimed, () -> rep.cancelled(cancelReason(request.tenant(), jobId, c.completedSteps())), request.jobType());
+      } else if (error instanceof JobFailure f) {
+        settleFailed(lock, claimed, rep, f.error(), request.jobType());
+      } else if (isInfrastructure(error)) {
+        infrastructureError(lock, error, claimed);
+      } else {
+        LOG.error("job {} failed", jobId, error);
+        settleFailed(lock, claimed, rep, new FieldError("", "internal error: " + error), request.jobType());
+      }
+    } catch (ExecutionException e) {
+      // Redis or the broker outlasted the outage limit while settling. A result stored as done is
+      // replayed by the record's next delivery; anything else runs again.
+      infrastructureError(lock, e.getCause());
     }
   }
 
+  /** A cancelled job: the claim ends (this record with it), one cancelled event. */
   private void settleEnded(RecordLock lock, JobClaims.Claimed claimed, java.util.concurrent.Callable<JobEvent> publish, String jobType)
       throws ExecutionException, InterruptedException {
-    Optional<JobEvent> sent = lock.whileRenewing(helper, () -> {
-      claims.release(claimed, lock::held);
+    JobEvent sent = lock.whileRenewing(helper, () -> {
+      claims.end(claimed, () -> true);
       return publish.call();
     });
-    if (sent.isPresent()) {
-      metrics.job(jobType, sent.get().state());
-      lock.settle(AcknowledgeType.ACCEPT);
-    }
+    metrics.job(jobType, sent.state());
+    lock.settle(AcknowledgeType.ACCEPT);
   }
 
   private void settleFailed(RecordLock lock, JobClaims.Claimed claimed, JobReporter rep, FieldError error, String jobType)
       throws ExecutionException, InterruptedException {
-    Optional<Boolean> done = lock.whileRenewing(helper, () -> {
-      claims.release(claimed, lock::held);
+    lock.whileRenewing(helper, () -> {
+      claims.end(claimed, () -> true);
       rep.failed(error);
       publisher.deadLetter(lock.record(), error);
       return true;
     });
-    if (done.isPresent()) {
-      metrics.job(jobType, JobEvent.FAILED);
-      lock.settle(AcknowledgeType.ACCEPT);
-    }
+    metrics.job(jobType, JobEvent.FAILED);
+    lock.settle(AcknowledgeType.ACCEPT);
   }
 
   private void infrastructureError(RecordLock lock, Throwable error) {
@@ -431,8 +472,9 @@ final class JobIntake implements Runnable {
   }
 
   /**
-   * Redis or Kafka failed for longer than the side work waits: nothing is failed. The claim is given
-   * back and the record released, so the job runs again (on any worker) once the outage is over.
+   * Redis or Kafka failed for longer than the side work waits (the outage limit): nothing is
+   * failed. The claim is given back and the record released, so the job runs again (on any worker)
+   * once the outage is over.
    */
   private void infrastructureError(RecordLock lock, Throwable error, JobClaims.Claimed claimed) {
     LOG.warn("record {}: infrastructure error, released to run again later: {}", lock.id(), String.valueOf(error));

@@ -14,6 +14,7 @@ import org.perfusionjobs.contracts.JobEvent;
  * wait until the broker has them; progress does not.
  */
 final class JobReporter {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(JobReporter.class);
   private final EventPublisher publisher;
   private final String jobId;
   private final String tenant;
@@ -85,7 +86,8 @@ final class JobReporter {
 
   private JobEvent emit(JobEvent e) {
     last = e;
-    publisher.event(e);
+    // Not awaited; the producer retries through a broker outage up to its delivery timeout, past which it is lost and said so.
+    publisher.event(e).onFailure(err -> LOG.warn("progress event {} of job {} not delivered: {}", e.seq(), jobId, err.toString()));
     return e;
   }
 
@@ -93,11 +95,13 @@ final class JobReporter {
   private JobEvent emitAndWait(JobEvent e) {
     last = e;
     try {
-      publisher.event(e).toCompletionStage().toCompletableFuture().get(150, java.util.concurrent.TimeUnit.SECONDS);
+      // The producer itself gives up after its delivery timeout (the outage limit); this wait only guards against a hang.
+      long waitS = publisher.deliveryTimeout().toSeconds() + 30;
+      publisher.event(e).toCompletionStage().toCompletableFuture().get(waitS, java.util.concurrent.TimeUnit.SECONDS);
     } catch (java.util.concurrent.ExecutionException ex) {
       throw new IllegalStateException("could not publish the " + e.state() + " event of job " + jobId + ": " + ex.getCause(), ex.getCause());
     } catch (java.util.concurrent.TimeoutException ex) {
-      throw new IllegalStateException("could not publish the " + e.state() + " event of job " + jobId + " within 150 s", ex);
+      throw new IllegalStateException("could not publish the " + e.state() + " event of job " + jobId + " in time", ex);
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while publishing an event of job " + jobId, ex);

@@ -21,7 +21,10 @@ import org.slf4j.LoggerFactory;
  * The renew and settle steps: the broker's lock on the one record an intake holds. Only the intake
  * thread calls it (the share consumer is not thread-safe). Every acknowledgement is sent with
  * {@code commitSync} and its per-partition result checked; once a renewal or an acknowledgement
- * fails the lock counts as lost for good, and the job that belongs to it stops.
+ * fails (refused, or the broker unreachable for the commit timeout) the lock counts as lost for
+ * good. A lost lock does not stop a job that already holds its claim ({@link JobClaims}): the claim
+ * decides who runs a job, the lock only keeps the record from being lost while it runs. The next
+ * holder of the record finds the claim in flight and waits for the outcome.
  *
  * <p>Why renewals are committed rather than left to {@code poll()} (measured on a 4.4 broker with
  * three queued records and a second member): a RENEW carried by {@code poll()} leaves the consumer
@@ -123,26 +126,36 @@ final class RecordLock {
   }
 
   /**
-   * Runs blocking side work (Redis, publishing) on {@code helper} and keeps the lock while it runs.
-   * Returns its result, or empty if the lock was lost meanwhile (the work is then told to give up
-   * through {@link #held()}, which it polls between retries).
+   * Runs blocking side work (Redis, publishing) on {@code helper} and keeps renewing the lock while
+   * it runs. Returns its result. If the lock is lost meanwhile, renewals stop but the work is still
+   * awaited: work that must not go on without the lock polls {@link #held()} (the claim calls do);
+   * work that goes on under the job's claim (publishing an outcome) finishes.
    */
-  <T> Optional<T> whileRenewing(ExecutorService helper, java.util.concurrent.Callable<T> work) throws ExecutionException, InterruptedException {
+  <T> T whileRenewing(ExecutorService helper, java.util.concurrent.Callable<T> work) throws ExecutionException, InterruptedException {
     Future<T> f = helper.submit(work);
     while (true) {
       try {
-        return Optional.ofNullable(f.get(interval.toMillis(), TimeUnit.MILLISECONDS));
+        return f.get(interval.toMillis(), TimeUnit.MILLISECONDS);
       } catch (TimeoutException stillRunning) {
-        if (!renew()) {
-          try {
-            f.get(); // it stops trying once it sees the lock is gone
-          } catch (ExecutionException gaveUp) {
-            LOG.info("record {}: side work ended after the lock was lost: {}", id(), gaveUp.getCause().toString());
-          }
-          return Optional.empty();
+        if (!lost) {
+          renew();
         }
       }
     }
+  }
+
+  /** Waits {@code d}, renewing the lock every interval; false if the lock was lost. */
+  boolean sleepRenewing(Duration d) throws InterruptedException {
+    long until = System.nanoTime() + d.toNanos();
+    while (!lost) {
+      long left = (until - System.nanoTime()) / 1_000_000;
+      if (left <= 0) {
+        return true;
+      }
+      Thread.sleep(Math.min(left, interval.toMillis()));
+      renew();
+    }
+    return false;
   }
 
   private boolean lose(String why) {

@@ -8,38 +8,48 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import org.perfusionjobs.contracts.TenantScope;
 
 /**
  * The worker's Redis cache (Lettuce): result and uploaded blobs with a TTL, job snapshots for
  * idempotency, training checkpoints, cancel marks, concept files. Calls block (they run on the
- * intake or model thread, never on an event loop) and retry across a Redis restart for a bounded
- * time, so a result written while Redis is briefly away is not lost.
+ * intake or model thread, never on an event loop). While Redis is unreachable, writes and the reads
+ * a job needs wait with backoff ({@link RedisWait}): each try is bounded by the 2 s command timeout,
+ * the whole wait by the outage limit ({@code PERFUSION_OUTAGE_WAIT_MS}, 10 minutes by default) and by
+ * the caller's {@code keepTrying}; then a {@link RedisWait.RedisOutageException} says so, which is an
+ * infrastructure error (the job is released, never failed). Checkpoints and cancel marks are best
+ * effort and never wait.
  *
  * <p>Every key is scoped by tenant ({@link TenantScope}): {@code blob:<tenant>/<id>}, {@code
  * job:<tenant>/<jobId>}, {@code ckpt:<tenant>/<jobId>}, {@code cancel:<tenant>/<jobId>}, {@code
  * concept:<tenant>/<conceptId>}; two tenants using the same id never share a key.
  */
 public final class RedisStore implements AutoCloseable {
-  private static final Duration RETRY_FOR = Duration.ofSeconds(30);
   private final RedisClient client;
   private final StatefulRedisConnection<String, byte[]> connection;
+  private final RedisWait wait;
 
-  public RedisStore(String uri) {
-    this.client = RedisClient.create(io.lettuce.core.RedisURI.builder(io.lettuce.core.RedisURI.create(uri)).withTimeout(Duration.ofSeconds(2)).build());
+  public RedisStore(String uri, Duration outageWait) {
+    this.client = RedisWait.client(uri);
     this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+    this.wait = new RedisWait(outageWait);
   }
 
   public void putBlob(String tenant, String id, byte[] data, Duration ttl) {
-    retry(c -> c.set(blobKey(tenant, id), data, SetArgs.Builder.ex(ttl)));
+    putBlob(tenant, id, data, ttl, () -> true);
+  }
+
+  /** Stores a blob, waiting through an outage while {@code keepTrying} holds (within the outage limit). */
+  public void putBlob(String tenant, String id, byte[] data, Duration ttl, BooleanSupplier keepTrying) {
+    retry(c -> c.set(blobKey(tenant, id), data, SetArgs.Builder.ex(ttl)), keepTrying, "store blob " + id);
   }
 
   /** The tenant's blob, or null when it does not exist: another tenant's blob with that id is not looked at. */
   public byte[] blob(String tenant, String id) {
-    return retry(c -> c.get(blobKey(tenant, id)));
+    return retry(c -> c.get(blobKey(tenant, id)), () -> true, "read blob " + id);
   }
 
   /** Redis key of a tenant's blob (the gateway stores uploads and reads results under the same key). */
@@ -52,8 +62,17 @@ public final class RedisStore implements AutoCloseable {
     return "concept:" + TenantScope.of(tenant, conceptId);
   }
 
-  public void putCheckpoint(String tenant, String jobId, byte[] state, Duration ttl) {
-    retry(c -> c.set("ckpt:" + TenantScope.of(tenant, jobId), state, SetArgs.Builder.ex(ttl)));
+  /**
+   * Best effort, one try: a training job does not wait for Redis to save a checkpoint (a missed one
+   * only costs steps if the job moves to another worker). False if it was not saved.
+   */
+  public boolean putCheckpoint(String tenant, String jobId, byte[] state, Duration ttl) {
+    try {
+      connection.sync().set("ckpt:" + TenantScope.of(tenant, jobId), state, SetArgs.Builder.ex(ttl));
+      return true;
+    } catch (RedisException e) {
+      return false;
+    }
   }
 
   public byte[] checkpoint(String tenant, String jobId) {
@@ -66,7 +85,7 @@ public final class RedisStore implements AutoCloseable {
 
   /** @param key {@link CancelRegistry#key}, already scoped by tenant */
   public void markCancelled(String key, Duration ttl) {
-    retry(c -> c.set("cancel:" + key, new byte[] {1}, SetArgs.Builder.ex(ttl)));
+    retry(c -> c.set("cancel:" + key, new byte[] {1}, SetArgs.Builder.ex(ttl)), () -> true, "cancel mark " + key);
   }
 
   public boolean isCancelled(String key) {
@@ -78,36 +97,21 @@ public final class RedisStore implements AutoCloseable {
   }
 
   public void putConcept(String tenant, String conceptId, byte[] file) {
-    retry(c -> c.set(conceptKey(tenant, conceptId), file));
+    retry(c -> c.set(conceptKey(tenant, conceptId), file), () -> true, "store concept " + conceptId);
   }
 
   /** Drops a deleted concept's cached bytes. */
   public void deleteConcept(String tenant, String conceptId) {
-    retry(c -> c.del(conceptKey(tenant, conceptId)));
+    retry(c -> c.del(conceptKey(tenant, conceptId)), () -> true, "delete concept " + conceptId);
   }
 
-  private <T> T retry(Function<RedisCommands<String, byte[]>, T> op) {
-    long deadline = System.nanoTime() + RETRY_FOR.toNanos();
-    while (true) {
-      try {
-        return op.apply(connection.sync());
-      } catch (RedisException e) {
-        if (System.nanoTime() > deadline) {
-          throw e;
-        }
-        try {
-          Thread.sleep(200);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          throw e;
-        }
-      }
-    }
+  private <T> T retry(Function<RedisCommands<String, byte[]>, T> op, BooleanSupplier keepTrying, String what) {
+    return wait.call(() -> op.apply(connection.sync()), keepTrying, what);
   }
 
   @Override
   public void close() {
     connection.close();
-    client.shutdown();
+    RedisWait.shutdown(client);
   }
 }

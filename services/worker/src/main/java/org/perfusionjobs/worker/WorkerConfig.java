@@ -34,6 +34,7 @@ public record WorkerConfig(
     Path covariance,
     Path captions,
     Limits limits,
+    Duration outageWait,
     Batching batching) {
 
   /**
@@ -88,6 +89,12 @@ public record WorkerConfig(
     }
   }
 
+  /**
+   * How long a job waits for an unreachable Redis or broker before its record is released (never
+   * failed) for another delivery: {@code PERFUSION_OUTAGE_WAIT_MS}, 10 minutes by default.
+   */
+  public static final Duration DEFAULT_OUTAGE_WAIT = Duration.ofMinutes(10);
+
   public WorkerConfig {
     Objects.requireNonNull(bootstrapServers, "bootstrapServers");
     Objects.requireNonNull(redisUri, "redisUri");
@@ -98,6 +105,10 @@ public record WorkerConfig(
     urlAllowList = List.copyOf(urlAllowList);
     limits = limits != null ? limits : Limits.DEFAULTS;
     batching = batching != null ? batching : Batching.DEFAULTS;
+    outageWait = outageWait != null ? outageWait : DEFAULT_OUTAGE_WAIT;
+    if (outageWait.toMillis() < 1000) {
+      throw new IllegalArgumentException("outageWait must be at least 1 s, got " + outageWait);
+    }
   }
 
   /** This worker's budgets for a model whose own images are {@code modelSide} pixels a side. */
@@ -108,7 +119,8 @@ public record WorkerConfig(
   /** Defaults for one local worker. */
   public static WorkerConfig local(String bootstrap, String redisUri, Topics topics, Path modelDir) {
     return new WorkerConfig("worker-" + ProcessHandle.current().pid(), bootstrap, redisUri, topics, "perfusion-workers", modelDir,
-        "fp32", "cpu", Duration.ofHours(24), Duration.ofMillis(250), 5, Duration.ofSeconds(5), 0, List.of(), 25, null, null, Limits.DEFAULTS, Batching.DEFAULTS);
+        "fp32", "cpu", Duration.ofHours(24), Duration.ofMillis(250), 5, Duration.ofSeconds(5), 0, List.of(), 25, null, null, Limits.DEFAULTS,
+        DEFAULT_OUTAGE_WAIT, Batching.DEFAULTS);
   }
 
   /** From settings named like the environment variables (PERFUSION_*); missing ones take the local defaults. */
@@ -133,6 +145,7 @@ public record WorkerConfig(
         new Limits(BudgetOverrides.from(env), Boolean.parseBoolean(env.getOrDefault("PERFUSION_FETCH_PRIVATE_ADDRESSES", "false")),
             Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_FETCH_DEADLINE_MS", "20000"))),
             Integer.parseInt(env.getOrDefault("PERFUSION_FETCH_MAX_BYTES", Integer.toString(Limits.DEFAULTS.fetchMaxBytes())))),
+        Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_OUTAGE_WAIT_MS", Long.toString(DEFAULT_OUTAGE_WAIT.toMillis())))),
         new Batching(Integer.parseInt(env.getOrDefault("PERFUSION_MAX_BATCH", Integer.toString(Batching.DEFAULTS.maxImages()))),
             Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_BATCH_WAIT_MS", "0")))));
   }
@@ -146,26 +159,34 @@ public record WorkerConfig(
   }
 
   public WorkerConfig withWorkerId(String id) {
-    return new WorkerConfig(id, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, batching);
+    return new WorkerConfig(id, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, outageWait, batching);
   }
 
   public WorkerConfig withUrlAllowList(List<String> list) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, list, checkpointEvery, covariance, captions, limits, batching);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, list, checkpointEvery, covariance, captions, limits, outageWait, batching);
   }
 
   public WorkerConfig withCaptions(Path file) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, file, limits, batching);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, file, limits, outageWait, batching);
   }
 
   public WorkerConfig withLimits(Limits l) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, l, batching);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, l, outageWait, batching);
   }
 
   public WorkerConfig withRenewInterval(Duration d) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, d, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, batching);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, d, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, outageWait, batching);
+  }
+
+  public WorkerConfig withOutageWait(Duration d) {
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, d, batching);
+  }
+
+  public WorkerConfig withCovariance(Path file) {
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, file, captions, limits, outageWait, batching);
   }
 
   public WorkerConfig withBatching(Batching b) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, b);
+    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, outageWait, b);
   }
 }

@@ -52,13 +52,14 @@ public final class WorkerVerticle extends VerticleBase {
             throw e;
           }
           runner = new ModelRunner(sd, "model-" + cfg.workerId(), cfg.batching());
-          redis = new RedisStore(cfg.redisUri());
-          // A running claim outlives a few missed renewals; after a crash a duplicate waits at most this long.
-          claims = new JobClaims(cfg.redisUri(), Duration.ofMillis(Math.max(30_000, cfg.renewInterval().toMillis() * 6)));
+          redis = new RedisStore(cfg.redisUri(), cfg.outageWait());
+          // A claim's owner counts as alive this long after its last heartbeat (one every fifth of it):
+          // after a crash, its job is taken over within this time.
+          claims = new JobClaims(cfg.redisUri(), claimTtl(cfg), cfg.outageWait());
           return null;
         })
         .compose(v -> {
-          publisher = new EventPublisher(vertx, cfg.bootstrapServers(), cfg.topics());
+          publisher = new EventPublisher(vertx, cfg.bootstrapServers(), cfg.topics(), cfg.outageWait());
           metrics = new Metrics(runner::utilisation, runner::batchUnetCalls, runner::batchedRequests);
           return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
         })
@@ -99,6 +100,11 @@ public final class WorkerVerticle extends VerticleBase {
           }
           LOG.info("worker {} ready; health and metrics on http://127.0.0.1:{}", cfg.workerId(), server.actualPort());
         });
+  }
+
+  /** How long a claim outlives its owner's last heartbeat: 10 s, or three renewal intervals if longer. */
+  static Duration claimTtl(WorkerConfig cfg) {
+    return Duration.ofMillis(Math.max(10_000, cfg.renewInterval().toMillis() * 3));
   }
 
   private void prepareCovariance(StableDiffusionPipeline sd) throws Exception {

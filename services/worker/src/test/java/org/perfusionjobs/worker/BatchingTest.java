@@ -49,7 +49,7 @@ class BatchingTest {
     workers.awaitReady("b1", WAIT);
     producer = new Producer(stack.bootstrapServers());
     events = new EventLog(stack.bootstrapServers(), TOPICS.events());
-    redis = new RedisStore(stack.redisUri());
+    redis = new RedisStore(stack.redisUri(), Duration.ofSeconds(30));
     // Every intake of a fresh share group takes a while to get its first record: warm them up.
     for (int i = 0; i < 4; i++) {
       generate("warm-" + i, "a toy car", 2, 0, "");

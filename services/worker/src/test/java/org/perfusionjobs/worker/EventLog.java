@@ -23,9 +23,14 @@ final class EventLog implements AutoCloseable {
   EventLog(String bootstrap, String topic) {
     KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap, "group.id", "test-" + UUID.randomUUID(),
         "auto.offset.reset", "earliest", "enable.auto.commit", "false"), new StringDeserializer(), new ByteArrayDeserializer());
-    c.subscribe(List.of(topic));
     thread = new Thread(() -> {
       try (c) {
+        // Assigned, not subscribed: a group rebalance (after a broker restart, say) would restart a
+        // subscriber with no committed offset from the beginning and show every record twice.
+        List<org.apache.kafka.common.TopicPartition> parts = new ArrayList<>();
+        c.partitionsFor(topic, Duration.ofSeconds(30)).forEach(p -> parts.add(new org.apache.kafka.common.TopicPartition(topic, p.partition())));
+        c.assign(parts);
+        c.seekToBeginning(parts);
         while (running) {
           c.poll(Duration.ofMillis(100)).forEach(records::add);
         }

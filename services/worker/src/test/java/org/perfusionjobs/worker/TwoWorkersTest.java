@@ -86,7 +86,7 @@ class TwoWorkersTest {
     env.put("PERFUSION_CHECKPOINT_EVERY", "5");
     env.put("PERFUSION_MAX_GENERATE_STEPS", "200"); // long jobs on the tiny model (the default budget is 100 steps)
     env.put("PERFUSION_MAX_BATCH", "1"); // one job at a time per worker: the idle worker must take the short job
-    env.put("PERFUSION_CAPTIONS", Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath().toString());
+    env.put("PERFUSION_COVARIANCE", Cluster.tinyCovariance().toString()); // computed once, not by every worker at start
     pb.redirectErrorStream(true).redirectOutput(Path.of("target", "worker-" + id + ".log").toFile());
     workers.put(id, pb.start());
     ports.put(id, port);

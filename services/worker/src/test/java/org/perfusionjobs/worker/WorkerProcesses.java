@@ -60,7 +60,7 @@ final class WorkerProcesses implements AutoCloseable {
     env.put("PERFUSION_WORKER_HTTP_PORT", Integer.toString(port));
     env.put("PERFUSION_RENEW_INTERVAL_MS", "1000");
     env.put("PERFUSION_CHECKPOINT_EVERY", "5");
-    env.put("PERFUSION_CAPTIONS", Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath().toString());
+    env.put("PERFUSION_COVARIANCE", Cluster.tinyCovariance().toString()); // computed once, not by every worker at start
     env.putAll(settings);
     pb.redirectErrorStream(true).redirectOutput(Path.of("target", "worker-" + id + ".log").toFile());
     processes.put(id, pb.start());

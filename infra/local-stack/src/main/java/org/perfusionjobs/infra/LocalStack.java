@@ -2,6 +2,7 @@ package org.perfusionjobs.infra;
 
 import java.io.IOException;
 import java.util.concurrent.CountDownLatch;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * The local stack of the tests and the all-in-one main job: a real redis-server and a real Kafka

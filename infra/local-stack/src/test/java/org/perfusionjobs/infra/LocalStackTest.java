@@ -23,6 +23,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.Topics;
 
 /** The real broker and redis-server start, hold the topics, queue through a share group, and stop. */
 class LocalStackTest {

@@ -34,7 +34,7 @@ import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 import picocli.CommandLine.Command;

@@ -30,7 +30,7 @@ import org.perfusionjobs.evaluator.prompts.DemoConcept;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 import picocli.CommandLine.Command;

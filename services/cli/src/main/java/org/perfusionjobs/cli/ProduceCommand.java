@@ -11,7 +11,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.Schemas;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;

@@ -46,7 +46,7 @@ import org.junit.jupiter.api.Test;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.testdata.TestData;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 

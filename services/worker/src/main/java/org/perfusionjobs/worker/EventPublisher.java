@@ -14,7 +14,7 @@ import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TenantScope;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * Writes job events, concept registry entries and dead-letter records with the Vert.x Kafka

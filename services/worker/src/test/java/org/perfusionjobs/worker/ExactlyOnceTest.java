@@ -35,7 +35,7 @@ import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.testdata.TestData;
 
 /**

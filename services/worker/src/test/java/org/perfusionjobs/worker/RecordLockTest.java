@@ -23,7 +23,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.infra.TopicSetup;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * The renew and settle steps against a real 4.4 broker, without the model: a consumer that holds

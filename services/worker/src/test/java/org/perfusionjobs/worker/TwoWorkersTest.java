@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * Two worker processes in one share group: a long job on one does not delay a short job behind

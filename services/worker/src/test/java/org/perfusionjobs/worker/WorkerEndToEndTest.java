@@ -29,7 +29,7 @@ import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * A real broker, a real redis-server and one worker verticle on the tiny model: requests produced

@@ -41,7 +41,7 @@ import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TrainRequestV1.ImageRef;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.testdata.TestData;
 
 /**

@@ -1,4 +1,4 @@
-package org.perfusionjobs.infra;
+package org.perfusionjobs.contracts;
 
 import java.util.List;
 import java.util.Objects;

@@ -173,7 +173,7 @@ final class DemoCommand implements Callable<Integer> {
           continue;
         }
         JobEvent e = Schemas.json().readValue(r.value(), JobEvent.class);
-        if ("progress".equals(e.kind())) {
+        if (JobEvent.KIND_PROGRESS.equals(e.kind())) {
           o.printf("\r  %s [%s%s] %d/%d%s  ETA %.1f s   ", jobId, "#".repeat(30 * e.step() / e.total()), ".".repeat(30 - 30 * e.step() / e.total()),
               e.step(), e.total(), e.loss() != null ? String.format("  loss %.4f", e.loss()) : "", e.etaMs() / 1000.0);
         } else {

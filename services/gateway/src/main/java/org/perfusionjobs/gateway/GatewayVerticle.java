@@ -161,7 +161,7 @@ public final class GatewayVerticle extends VerticleBase {
         sub.ws().writeTextMessage(json);
       }
     }
-    if (!"progress".equals(e.kind())) {
+    if (!JobEvent.KIND_PROGRESS.equals(e.kind())) {
       // Snapshot cache for other readers; the events topic stays the source of truth.
       redis.async().set("snapshot:" + key, Schemas.json().valueToTree(view.snapshot()).toString().getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(Duration.ofDays(7)));
     }
@@ -325,18 +325,18 @@ public final class GatewayVerticle extends VerticleBase {
     String jobType = Schemas.TRAIN_REQUEST.equals(schema) ? "train" : "generate";
     // "queued" goes out before the request, so it is on the events topic before any worker event
     // (seq 0 is also below every worker's seq).
-    send(cfg.topics().events(), jobId, stateEvent(jobId, tenant, jobType, 0, JobEvent.QUEUED, null), Schemas.JOB_EVENT)
+    JobEvent.Job job = new JobEvent.Job(jobId, tenant, jobType, "gateway");
+    send(cfg.topics().events(), jobId, eventBytes(JobEvent.queued(job, 0)), Schemas.JOB_EVENT)
         .compose(v -> send(topic, jobId, record, schema))
         .onSuccess(v -> json(ctx, 202, Map.of("jobId", jobId)))
         .onFailure(e -> {
-          send(cfg.topics().events(), jobId, stateEvent(jobId, tenant, jobType, 1, JobEvent.FAILED, "the gateway could not queue the job: " + e.getMessage()), Schemas.JOB_EVENT);
+          JobEvent failed = JobEvent.failed(job, 1, JobEvent.Error.of("the gateway could not queue the job: " + e.getMessage()));
+          send(cfg.topics().events(), jobId, eventBytes(failed), Schemas.JOB_EVENT);
           json(ctx, 503, Map.of("error", "could not queue the job: " + e.getMessage()));
         });
   }
 
-  private static byte[] stateEvent(String jobId, String tenant, String jobType, long seq, String state, String reason) {
-    JobEvent e = new JobEvent(jobId, tenant, seq, "state", state, jobType, java.time.Instant.now().toString(), null, null, null, null, null,
-        reason == null ? null : new JobEvent.Error(null, reason), null, "gateway");
+  private static byte[] eventBytes(JobEvent e) {
     return Schemas.json().valueToTree(e).toString().getBytes(StandardCharsets.UTF_8);
   }
 

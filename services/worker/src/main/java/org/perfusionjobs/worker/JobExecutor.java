@@ -98,7 +98,7 @@ final class JobExecutor {
       redis.putBlob(r.tenant(), id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl());
       ids.add(id);
     }
-    return new JobEvent.Result(ids, null, result.width(), result.height(), result.total().toMillis(), null);
+    return JobEvent.Result.images(ids, result.width(), result.height(), result.total().toMillis());
   }
 
   JobEvent.Result train(StableDiffusionPipeline sd, TrainRequestV1 r, TrainingImages images, JobReporter rep, BooleanSupplier cancelled) throws JobFailure {
@@ -163,7 +163,7 @@ final class JobExecutor {
       throw new IllegalStateException("could not write the concept to the registry: " + e.getMessage(), e);
     }
     redis.putConcept(r.tenant(), r.jobId(), file);
-    return new JobEvent.Result(null, r.jobId(), null, null, (System.nanoTime() - started) / 1_000_000, (long) file.length);
+    return JobEvent.Result.concept(r.jobId(), (System.nanoTime() - started) / 1_000_000, file.length);
   }
 
   /**

@@ -297,7 +297,7 @@ final class JobIntake implements Runnable {
       return;
     }
     metrics.queueWait(Math.max(0, System.currentTimeMillis() - lock.record().timestamp()) / 1000.0);
-    if (lock.whileRenewing(helper, () -> rep.state(JobEvent.RUNNING)).isEmpty()) {
+    if (lock.whileRenewing(helper, () -> rep.running()).isEmpty()) {
       return;
     }
     AtomicBoolean stop = new AtomicBoolean();

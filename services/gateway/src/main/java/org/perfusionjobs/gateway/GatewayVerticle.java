@@ -32,11 +32,13 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.perfusionjobs.contracts.Budgets;
+import org.perfusionjobs.contracts.CancelRequestV1;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
-import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.GenerateRequestV1;
+import org.perfusionjobs.contracts.InvalidEventException;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TenantScope;
 import org.perfusionjobs.contracts.TrainRequestV1;
@@ -104,7 +106,7 @@ public final class GatewayVerticle extends VerticleBase {
       } else {
         try {
           // Keyed <tenant>/<conceptId>; an entry whose key does not match its own tenant and id is ignored.
-          ConceptRegistered c = Schemas.json().readValue(r.value(), ConceptRegistered.class);
+          ConceptRegistered c = RecordCodec.read(r.value(), ConceptRegistered.class);
           if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
             concepts.put(r.key(), c);
           }
@@ -143,7 +145,7 @@ public final class GatewayVerticle extends VerticleBase {
   private void onEvent(byte[] value) {
     JobEvent e;
     try {
-      e = Schemas.json().readValue(value, JobEvent.class);
+      e = RecordCodec.read(value, JobEvent.class);
     } catch (java.io.IOException ex) {
       return;
     }
@@ -182,8 +184,8 @@ public final class GatewayVerticle extends VerticleBase {
     // Bodies only where a route takes one, in memory (no file uploads), with a small limit (413 above).
     BodyHandler jobBody = BodyHandler.create(false).setBodyLimit(Schemas.MAX_REQUEST_BYTES);
     BodyHandler blobBody = BodyHandler.create(false).setBodyLimit(cfg.limits().maxBlobBytes());
-    r.post("/v1/jobs/generate").handler(jobBody).handler(ctx -> submit(ctx, Schemas.GENERATE_REQUEST, cfg.topics().generate()));
-    r.post("/v1/jobs/train").handler(jobBody).handler(ctx -> submit(ctx, Schemas.TRAIN_REQUEST, cfg.topics().train()));
+    r.post("/v1/jobs/generate").handler(jobBody).handler(ctx -> submit(ctx, Schemas.GENERATE_REQUEST));
+    r.post("/v1/jobs/train").handler(jobBody).handler(ctx -> submit(ctx, Schemas.TRAIN_REQUEST));
     r.get("/v1/jobs/:id").handler(this::status);
     r.get("/v1/jobs/:id/images/:n").handler(this::image);
     r.post("/v1/jobs/:id/cancel").handler(this::cancel);
@@ -278,7 +280,7 @@ public final class GatewayVerticle extends VerticleBase {
     return ctx.get("tenant");
   }
 
-  private void submit(RoutingContext ctx, String schema, String topic) {
+  private void submit(RoutingContext ctx, String schema) {
     JsonNode body;
     try {
       body = Schemas.json().readTree(ctx.body().asString());
@@ -299,51 +301,44 @@ public final class GatewayVerticle extends VerticleBase {
     if (!obj.has("jobId")) {
       obj.put("jobId", (Schemas.TRAIN_REQUEST.equals(schema) ? "train-" : "gen-") + UUID.randomUUID());
     }
-    List<FieldError> errors = Schemas.errors(schema, 1, obj);
-    if (!errors.isEmpty()) {
-      json(ctx, 400, errors.get(0));
-      return;
-    }
+    RecordCodec.Outgoing request;
     FieldError over;
     try {
-      over = Schemas.TRAIN_REQUEST.equals(schema) ? budgets.check(Schemas.json().treeToValue(obj, TrainRequestV1.class))
-          : budgets.check(Schemas.json().treeToValue(obj, GenerateRequestV1.class), cfg.limits().modelSize());
-    } catch (java.io.IOException | RuntimeException e) {
-      over = new FieldError("", "the request does not map to its record type");
+      request = RecordCodec.encode(schema, obj);
+      over = Schemas.TRAIN_REQUEST.equals(schema) ? budgets.check(RecordCodec.map(obj, TrainRequestV1.class))
+          : budgets.check(RecordCodec.map(obj, GenerateRequestV1.class), cfg.limits().modelSize());
+    } catch (InvalidEventException e) {
+      json(ctx, 400, e.error());
+      return;
     }
     if (over != null) {
       json(ctx, 400, over);
       return;
     }
-    byte[] record = obj.toString().getBytes(StandardCharsets.UTF_8);
-    if (record.length > Schemas.MAX_REQUEST_BYTES) {
-      json(ctx, 413, new FieldError("", "the request is " + record.length + " bytes, over the limit of " + Schemas.MAX_REQUEST_BYTES + "; upload images as blobs"));
+    if (request.value().length > Schemas.MAX_REQUEST_BYTES) {
+      json(ctx, 413, new FieldError("", "the request is " + request.value().length + " bytes, over the limit of " + Schemas.MAX_REQUEST_BYTES
+          + "; upload images as blobs"));
       return;
     }
     // Job ids live in the tenant's own namespace: another tenant's id is simply free here.
-    String jobId = obj.get("jobId").asText();
+    String jobId = request.key();
     String jobType = Schemas.TRAIN_REQUEST.equals(schema) ? "train" : "generate";
     // "queued" goes out before the request, so it is on the events topic before any worker event
     // (seq 0 is also below every worker's seq).
     JobEvent.Job job = new JobEvent.Job(jobId, tenant, jobType, "gateway");
-    send(cfg.topics().events(), jobId, eventBytes(JobEvent.queued(job, 0)), Schemas.JOB_EVENT)
-        .compose(v -> send(topic, jobId, record, schema))
+    send(RecordCodec.encode(JobEvent.queued(job, 0)))
+        .compose(v -> send(request))
         .onSuccess(v -> json(ctx, 202, Map.of("jobId", jobId)))
         .onFailure(e -> {
-          JobEvent failed = JobEvent.failed(job, 1, JobEvent.Error.of("the gateway could not queue the job: " + e.getMessage()));
-          send(cfg.topics().events(), jobId, eventBytes(failed), Schemas.JOB_EVENT);
+          send(RecordCodec.encode(JobEvent.failed(job, 1, JobEvent.Error.of("the gateway could not queue the job: " + e.getMessage()))));
           json(ctx, 503, Map.of("error", "could not queue the job: " + e.getMessage()));
         });
   }
 
-  private static byte[] eventBytes(JobEvent e) {
-    return Schemas.json().valueToTree(e).toString().getBytes(StandardCharsets.UTF_8);
-  }
-
-  private Future<Void> send(String topic, String key, byte[] value, String schema) {
-    KafkaProducerRecord<String, byte[]> rec = KafkaProducerRecord.create(topic, key, value);
-    rec.addHeader(Headers.SCHEMA, schema);
-    rec.addHeader(Headers.VERSION, "1");
+  /** Sends a record to the topic of its schema, with the contract's key and headers. */
+  private Future<Void> send(RecordCodec.Outgoing out) {
+    KafkaProducerRecord<String, byte[]> rec = KafkaProducerRecord.create(cfg.topics().forSchema(out.schema()), out.key(), out.value());
+    out.headers().forEach(rec::addHeader);
     return producer.send(rec).mapEmpty();
   }
 
@@ -395,8 +390,7 @@ public final class GatewayVerticle extends VerticleBase {
       notFound(ctx);
       return;
     }
-    ObjectNode body = Schemas.json().createObjectNode().put("jobId", jobId).put("tenant", tenant(ctx)).put("reason", "cancelled through the gateway");
-    send(cfg.topics().cancel(), jobId, body.toString().getBytes(StandardCharsets.UTF_8), Schemas.CANCEL_REQUEST)
+    send(RecordCodec.encode(new CancelRequestV1(jobId, tenant(ctx), "cancelled through the gateway")))
         .onSuccess(x -> json(ctx, 202, Map.of("jobId", jobId, "cancel", "requested")))
         .onFailure(e -> json(ctx, 503, Map.of("error", e.getMessage())));
   }

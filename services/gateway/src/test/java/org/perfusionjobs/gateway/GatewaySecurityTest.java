@@ -43,7 +43,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.perfusionjobs.contracts.Headers;
+import org.perfusionjobs.contracts.ConceptRegistered;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.contracts.Topics;
@@ -403,9 +404,9 @@ class GatewaySecurityTest {
   void eventFieldsTheGatewayDoesNotKnowAreIgnored() throws Exception {
     String event = "{\"jobId\":\"ext-1\",\"tenant\":\"acme\",\"seq\":5,\"kind\":\"state\",\"state\":\"running\",\"jobType\":\"generate\","
         + "\"time\":\"2026-12-05T00:00:00Z\",\"worker\":\"w\",\"fieldFromTheFuture\":{\"a\":1}}";
-    ProducerRecord<String, byte[]> r = new ProducerRecord<>(topics.events(), "ext-1", event.getBytes(StandardCharsets.UTF_8));
-    r.headers().add(Headers.SCHEMA, Schemas.JOB_EVENT.getBytes(StandardCharsets.UTF_8)).add(Headers.VERSION, "1".getBytes(StandardCharsets.UTF_8));
-    kafka.send(r).get(30, TimeUnit.SECONDS);
+    // Not a valid v1 event (v1 has no such field): what a later version's worker may write beside this gateway.
+    kafka.send(new RecordCodec.Outgoing(Schemas.JOB_EVENT, RecordCodec.version(Schemas.JOB_EVENT), "ext-1", event.getBytes(StandardCharsets.UTF_8))
+        .toProducerRecord(topics)).get(30, TimeUnit.SECONDS);
     waitUntil("the event with an unknown field is read", () -> call("GET", "/v1/jobs/ext-1", "token-a", null).statusCode() == 200);
     assertEquals("running", json(call("GET", "/v1/jobs/ext-1", "token-a", null)).get("state").asText());
   }
@@ -421,12 +422,12 @@ class GatewaySecurityTest {
         .orElseThrow(() -> new AssertionError("headless Chromium is required: apt-get install -y chromium"));
     // A concept whose superclass is markup, as a train request may name it (written straight to the registry, keyed
     // the way the worker keys it, and the way it was keyed before tenant scoping).
-    for (String key : new String[] {"acme/xss-concept", "xss-concept"}) {
-      String value = Schemas.json().writeValueAsString(Map.of("conceptId", "xss-concept", "tenant", "acme", "placeholder", "zwx", "superclass", payload("S"),
-          "baseModel", "m", "cinvHash", "h", "defaultBeta", 0.7, "defaultTau", 0.15, "createdAt", "2026-12-05T00:00:00Z", "file", "AAAA"));
-      ProducerRecord<String, byte[]> r = new ProducerRecord<>(topics.concepts(), key, value.getBytes(StandardCharsets.UTF_8));
-      r.headers().add(Headers.SCHEMA, Schemas.CONCEPT_REGISTERED.getBytes(StandardCharsets.UTF_8)).add(Headers.VERSION, "1".getBytes(StandardCharsets.UTF_8));
-      kafka.send(r).get(30, TimeUnit.SECONDS);
+    RecordCodec.Outgoing entry = RecordCodec.encode(new ConceptRegistered("xss-concept", "acme", "zwx", payload("S"), "m", "h", 0.7, 0.15,
+        "2026-12-05T00:00:00Z", "AAAA"));
+    assertEquals("acme/xss-concept", entry.key());
+    for (String key : new String[] {entry.key(), "xss-concept"}) {
+      ProducerRecord<String, byte[]> r = entry.toProducerRecord(topics);
+      kafka.send(new ProducerRecord<>(r.topic(), null, key, r.value(), r.headers())).get(30, TimeUnit.SECONDS);
     }
     waitUntil("the concept is listed", () -> text(call("GET", "/v1/concepts", "token-a", null)).contains("xss-concept"));
     String url = base + "/?watch=" + URLEncoder.encode(payload("W"), StandardCharsets.UTF_8) + "#token=demo-token";

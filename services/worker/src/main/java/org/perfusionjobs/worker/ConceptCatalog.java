@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.ConceptRegistered;
-import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.TenantScope;
 
 /**
@@ -30,7 +30,7 @@ public final class ConceptCatalog {
         return;
       }
       try {
-        ConceptRegistered c = Schemas.json().readValue(r.value(), ConceptRegistered.class);
+        ConceptRegistered c = RecordCodec.read(r.value(), ConceptRegistered.class);
         if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
           byId.put(r.key(), c);
         }

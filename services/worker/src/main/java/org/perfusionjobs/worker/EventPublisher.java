@@ -1,6 +1,5 @@
 package org.perfusionjobs.worker;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.kafka.client.producer.KafkaProducer;
@@ -12,14 +11,14 @@ import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
-import org.perfusionjobs.contracts.Schemas;
-import org.perfusionjobs.contracts.TenantScope;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Topics;
 
 /**
  * Writes job events, concept registry entries and dead-letter records with the Vert.x Kafka
  * producer (safe to call from the intake and model threads). Record key = job id (concept id in
- * the registry, {@code <tenant>/<conceptId>}); schema name and version go in headers.
+ * the registry, {@code <tenant>/<conceptId>}); schema name and version go in headers, all as
+ * {@link RecordCodec} writes them.
  */
 public final class EventPublisher {
   private final KafkaProducer<String, byte[]> producer;
@@ -48,12 +47,12 @@ public final class EventPublisher {
   }
 
   public Future<Void> event(JobEvent e) {
-    return send(topics.events(), e.jobId(), json(e), Schemas.JOB_EVENT);
+    return send(RecordCodec.encode(e));
   }
 
+  /** A registry entry, keyed {@code <tenant>/<conceptId>}: compaction keeps one per (tenant, concept), and no tenant can replace another's. */
   public Future<Void> concept(ConceptRegistered c) {
-    // Keyed by tenant and id: compaction keeps one entry per (tenant, concept), and no tenant can replace another's.
-    return send(topics.concepts(), TenantScope.of(c.tenant(), c.conceptId()), json(c), Schemas.CONCEPT_REGISTERED);
+    return send(RecordCodec.encode(c));
   }
 
   /**
@@ -106,23 +105,10 @@ public final class EventPublisher {
     return r.topic() + "/" + r.partition() + "/" + r.offset();
   }
 
-  private Future<Void> send(String topic, String key, byte[] value, String schema) {
-    KafkaProducerRecord<String, byte[]> r = KafkaProducerRecord.create(topic, key, value);
-    r.addHeader(Headers.SCHEMA, schema);
-    r.addHeader(Headers.VERSION, "1");
+  private Future<Void> send(RecordCodec.Outgoing out) {
+    KafkaProducerRecord<String, byte[]> r = KafkaProducerRecord.create(topics.forSchema(out.schema()), out.key(), out.value());
+    out.headers().forEach(r::addHeader);
     return producer.send(r).mapEmpty();
-  }
-
-  static byte[] json(Object o) {
-    try {
-      return Schemas.json().writeValueAsBytes(o);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static String jsonString(Object o) {
-    return new String(json(o), StandardCharsets.UTF_8);
   }
 
   public Future<Void> close() {

@@ -3,6 +3,7 @@ package org.perfusionjobs.worker;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.lettuce.core.RedisException;
 import java.awt.image.BufferedImage;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -26,8 +27,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.GenerateRequestV1;
+import org.perfusionjobs.contracts.InvalidEventException;
 import org.perfusionjobs.contracts.JobEvent;
-import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.TrainRequestV1;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
@@ -278,7 +280,7 @@ final class JobIntake implements Runnable {
   private void replay(RecordLock lock, RequestCheck.Valid request, JobClaims.Done done) throws ExecutionException, InterruptedException {
     JobEvent stored;
     try {
-      stored = Schemas.json().readValue(done.eventJson(), JobEvent.class);
+      stored = RecordCodec.read(done.eventJson().getBytes(StandardCharsets.UTF_8), JobEvent.class);
     } catch (java.io.IOException e) {
       throw new IllegalStateException("stored outcome of job " + request.jobId() + " is unreadable", e);
     }
@@ -324,9 +326,9 @@ final class JobIntake implements Runnable {
 
   private static <T> T map(JsonNode node, Class<T> type) throws JobFailure {
     try {
-      return Schemas.json().treeToValue(node, type);
-    } catch (java.io.IOException e) {
-      throw new JobFailure("", "request does not map to its record type: " + e.getMessage());
+      return RecordCodec.map(node, type);
+    } catch (InvalidEventException e) {
+      throw new JobFailure(e.error().field(), e.error().reason());
     }
   }
 
@@ -368,7 +370,7 @@ final class JobIntake implements Runnable {
       // Stored before it is published: a crash in between makes the redelivery publish the stored outcome.
       Optional<Boolean> published = lock.whileRenewing(helper, () -> {
         JobEvent event = rep.prepareResult(outcome.result());
-        if (!claims.done(claimed, EventPublisher.jsonString(event), () -> true)) {
+        if (!claims.done(claimed, RecordCodec.encode(event).valueText(), () -> true)) {
           LOG.warn("job {}: finished, but another delivery owns it now; its result is not published from here", jobId);
           return false;
         }

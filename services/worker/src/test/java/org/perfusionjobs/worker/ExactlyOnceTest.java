@@ -81,7 +81,7 @@ class ExactlyOnceTest {
       vertx.deployVerticle(w).await();
       workers.put(id, w);
     }
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), TOPICS);
     raw = new KafkaProducer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "acks", "all", "max.request.size", "2000000"), new ByteArraySerializer(), new ByteArraySerializer());
     events = new EventLog(stack.bootstrapServers(), TOPICS.events());
     deadLetters = new EventLog(stack.bootstrapServers(), TOPICS.deadLetter());
@@ -112,7 +112,7 @@ class ExactlyOnceTest {
   }
 
   static void generate(String jobId, int steps) throws Exception {
-    producer.send(TOPICS.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"seed\":1}");
   }
 
@@ -162,7 +162,7 @@ class ExactlyOnceTest {
   void replaysAndRacesRunOnceAndPublishAboveEverySeq() throws Exception {
     System.setProperty("perfusion.worker.testStepDelayMs", "50");
     // A malformed record with the job's key and a readable tenant, then three copies of the job at once.
-    producer.send(TOPICS.generate(), "race", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"race\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
+    producer.unchecked(Schemas.GENERATE_REQUEST, "race", "{\"jobId\":\"race\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
     JobEvent failed = events.awaitTerminal("race", WAIT);
     assertEquals(JobEvent.FAILED, failed.state());
     for (int i = 0; i < 3; i++) {
@@ -258,7 +258,7 @@ class ExactlyOnceTest {
     System.setProperty("perfusion.worker.testStepDelayMs", "100");
     generate("to-stop", 150);
     events.await("to-stop", e -> "progress".equals(e.kind()), WAIT);
-    producer.send(TOPICS.cancel(), "to-stop", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"to-stop\",\"tenant\":\"acme\",\"reason\":\"user pressed stop\"}");
+    producer.request(Schemas.CANCEL_REQUEST, "{\"jobId\":\"to-stop\",\"tenant\":\"acme\",\"reason\":\"user pressed stop\"}");
     JobEvent end = events.awaitTerminal("to-stop", WAIT);
     assertEquals(JobEvent.CANCELLED, end.state(), String.valueOf(end));
     assertEquals("user pressed stop", end.error().reason());

@@ -60,9 +60,9 @@ class RecordLockTest {
             List.of(new AlterConfigOp(new ConfigEntry("share.record.lock.duration.ms", Integer.toString(LOCK_MS)), AlterConfigOp.OpType.SET))))
             .all().get(30, TimeUnit.SECONDS);
       }
-      try (Producer producer = new Producer(stack.bootstrapServers())) {
+      try (Producer producer = new Producer(stack.bootstrapServers(), topics)) {
         for (int i = 0; i < 3; i++) {
-          producer.send(topics.generate(), "k" + i, null, null, ("r" + i).getBytes(StandardCharsets.UTF_8));
+          producer.raw(topics.generate(), "k" + i, null, null, ("r" + i).getBytes(StandardCharsets.UTF_8));
         }
       }
       List<String> seenByOther = new CopyOnWriteArrayList<>();

@@ -50,7 +50,7 @@ class TwoWorkersTest {
     for (String w : List.of("w1", "w2")) {
       awaitReady(w);
     }
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), TOPICS);
     events = new EventLog(stack.bootstrapServers(), TOPICS.events());
   }
 
@@ -114,7 +114,7 @@ class TwoWorkersTest {
   }
 
   static void generate(String jobId, int steps) throws Exception {
-    producer.send(TOPICS.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"width\":64,\"height\":64}");
   }
 
@@ -161,7 +161,7 @@ class TwoWorkersTest {
     startWorker(longRunning.worker());
     awaitReady(longRunning.worker());
     String images = "[{\"base64\":\"" + WorkerEndToEndTest.squarePng() + "\"}]";
-    producer.send(TOPICS.train(), "train-resume", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"train-resume\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"train-resume\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":60,\"options\":{\"batchSize\":2,\"gradientAccumulation\":2}}");
     JobEvent halfway = events.await("train-resume", e -> "progress".equals(e.kind()) && e.step() >= 12, WAIT);
     workers.get(halfway.worker()).destroyForcibly().waitFor();

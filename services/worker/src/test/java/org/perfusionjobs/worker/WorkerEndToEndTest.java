@@ -60,7 +60,7 @@ class WorkerEndToEndTest {
     vertx = Vertx.vertx();
     worker = new WorkerVerticle(cfg);
     vertx.deployVerticle(worker).await();
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), topics);
     events = new EventLog(stack.bootstrapServers(), topics.events());
     deadLetters = new EventLog(stack.bootstrapServers(), topics.deadLetter());
   }
@@ -81,7 +81,7 @@ class WorkerEndToEndTest {
   }
 
   static void generate(String jobId, String extra) throws Exception {
-    producer.send(topics.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a photo of a toy car\",\"steps\":4,\"seed\":3" + extra + "}");
   }
 
@@ -105,7 +105,7 @@ class WorkerEndToEndTest {
   @Test
   void trainedConceptLandsInTheRegistryAndDrivesAGeneration() throws Exception {
     String images = "[" + String.join(",", java.util.Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}")) + "]";
-    producer.send(topics.train(), "train-ok", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"train-ok\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"train-ok\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":3,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}");
     JobEvent trained = events.awaitTerminal("train-ok", WAIT);
     assertEquals(JobEvent.SUCCEEDED, trained.state(), String.valueOf(trained));
@@ -123,7 +123,7 @@ class WorkerEndToEndTest {
     JobEvent g = events.awaitTerminal("gen-concept", WAIT);
     assertEquals(JobEvent.SUCCEEDED, g.state(), String.valueOf(g));
     // Another tenant cannot use it.
-    producer.send(topics.generate(), "gen-thief", Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"gen-thief\",\"tenant\":\"other\",\"prompt\":\"zwx\",\"steps\":1,\"concepts\":[{\"conceptId\":\"train-ok\"}]}");
     JobEvent thief = events.awaitTerminal("gen-thief", WAIT);
     assertEquals(JobEvent.FAILED, thief.state());
@@ -133,17 +133,17 @@ class WorkerEndToEndTest {
   @Test
   void badInputIsFailedAndDeadLetteredWhileValidJobsSucceed() throws Exception {
     String t = topics.generate();
-    producer.send(t, "bad-json", Schemas.GENERATE_REQUEST, "1", "{\"jobId\": \"bad-json\", ");
+    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-json", "{\"jobId\": \"bad-json\", ");
     generate("between-1", "");
-    producer.send(t, "bad-type", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-type\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
-    producer.send(t, "bad-missing", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-missing\",\"tenant\":\"acme\"}");
-    producer.send(t, "bad-version", Schemas.GENERATE_REQUEST, "9", "{\"jobId\":\"bad-version\",\"tenant\":\"acme\",\"prompt\":\"x\"}");
+    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-type", "{\"jobId\":\"bad-type\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
+    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-missing", "{\"jobId\":\"bad-missing\",\"tenant\":\"acme\"}");
+    producer.raw(t, "bad-version", Schemas.GENERATE_REQUEST, "9", "{\"jobId\":\"bad-version\",\"tenant\":\"acme\",\"prompt\":\"x\"}");
     generate("between-2", "");
-    producer.send(t, "bad-size", Schemas.GENERATE_REQUEST, "1", new byte[Schemas.MAX_REQUEST_BYTES + 10]);
-    producer.send(t, "bad-width", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-width\",\"tenant\":\"acme\",\"prompt\":\"x\",\"width\":33}");
-    producer.send(topics.train(), "bad-image", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"bad-image\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-size", new byte[Schemas.MAX_REQUEST_BYTES + 10]);
+    producer.request(Schemas.GENERATE_REQUEST, "{\"jobId\":\"bad-width\",\"tenant\":\"acme\",\"prompt\":\"x\",\"width\":33}");
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"bad-image\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":[{\"base64\":\"" + Base64.getEncoder().encodeToString("not an image".getBytes(StandardCharsets.UTF_8)) + "\"}]}");
-    producer.send(topics.train(), "bad-url", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"bad-url\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"bad-url\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":[{\"url\":\"http://169.254.169.254/latest\"}]}");
     generate("between-3", "");
 
@@ -175,11 +175,11 @@ class WorkerEndToEndTest {
   void cancelStopsARunningJob() throws Exception {
     generate("to-cancel", ",\"steps\":200");
     events.await("to-cancel", e -> "progress".equals(e.kind()), WAIT);
-    producer.send(topics.cancel(), "to-cancel", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"to-cancel\",\"tenant\":\"acme\",\"reason\":\"test\"}");
+    producer.request(Schemas.CANCEL_REQUEST, "{\"jobId\":\"to-cancel\",\"tenant\":\"acme\",\"reason\":\"test\"}");
     JobEvent end = events.awaitTerminal("to-cancel", WAIT);
     assertEquals(JobEvent.CANCELLED, end.state(), String.valueOf(end));
     // A cancel for a job that has not started yet removes it from the queue.
-    producer.send(topics.cancel(), "never", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"never\",\"tenant\":\"acme\"}");
+    producer.request(Schemas.CANCEL_REQUEST, "{\"jobId\":\"never\",\"tenant\":\"acme\"}");
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (redisGet("cancel:acme/never") == null && System.nanoTime() < deadline) {
       Thread.sleep(50); // the worker has registered the cancel (it is read asynchronously)

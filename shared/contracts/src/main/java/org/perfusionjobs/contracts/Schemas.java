@@ -45,6 +45,11 @@ public final class Schemas {
     return JSON;
   }
 
+  /** Whether consumers accept {@code schema} in {@code version}. */
+  public static boolean knows(String schema, int version) {
+    return KNOWN.getOrDefault(schema, Set.of()).contains(version);
+  }
+
   /**
    * Parses and validates a record value.
    *
@@ -63,7 +68,7 @@ public final class Schemas {
       throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " is missing"));
     }
     int version = parseVersion(versionHeader);
-    if (!KNOWN.getOrDefault(schema, Set.of()).contains(version)) {
+    if (!knows(schema, version)) {
       throw new InvalidEventException(new FieldError("", "unknown schema version " + schema + " v" + version + "; known: " + KNOWN.getOrDefault(schema, Set.of())));
     }
     JsonNode node;

@@ -52,6 +52,19 @@ public record Topics(String prefix) {
     return "dlq." + prefix + "jobs";
   }
 
+  /** The topic that carries records of {@code schema} (docs/events.md). */
+  public String forSchema(String schema) {
+    return switch (schema) {
+      case Schemas.GENERATE_REQUEST -> generate();
+      case Schemas.TRAIN_REQUEST -> train();
+      case Schemas.CANCEL_REQUEST -> cancel();
+      case Schemas.JOB_EVENT -> events();
+      case Schemas.CONCEPT_REGISTERED -> concepts();
+      default -> throw new IllegalArgumentException("unknown schema '" + schema + "' (" + Schemas.GENERATE_REQUEST + ", " + Schemas.TRAIN_REQUEST
+          + ", " + Schemas.CANCEL_REQUEST + ", " + Schemas.JOB_EVENT + ", " + Schemas.CONCEPT_REGISTERED + ")");
+    };
+  }
+
   public List<String> jobTopics() {
     return List.of(train(), generate());
   }

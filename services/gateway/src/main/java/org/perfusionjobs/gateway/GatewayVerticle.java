@@ -21,7 +21,6 @@ import io.vertx.ext.web.handler.StaticHandler;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.producer.KafkaProducer;
 import io.vertx.kafka.client.producer.KafkaProducerRecord;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -162,10 +161,6 @@ public final class GatewayVerticle extends VerticleBase {
       if (sub.tenant().equals(e.tenant())) { // checked for every event, whatever the map says
         sub.ws().writeTextMessage(json);
       }
-    }
-    if (!JobEvent.KIND_PROGRESS.equals(e.kind())) {
-      // Snapshot cache for other readers; the events topic stays the source of truth.
-      redis.async().set("snapshot:" + key, Schemas.json().valueToTree(view.snapshot()).toString().getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(Duration.ofDays(7)));
     }
   }
 
@@ -444,7 +439,7 @@ public final class GatewayVerticle extends VerticleBase {
     return c != null && c.tenant().equals(tenant(ctx)) ? java.util.Optional.of(c) : java.util.Optional.empty();
   }
 
-  /** Deletes the registry entry (a tombstone; compaction removes the file) and the cached bytes in Redis. */
+  /** Deletes the registry entry (a tombstone; compaction removes the file). */
   private void deleteConcept(RoutingContext ctx) {
     if (ownConcept(ctx).isEmpty()) {
       notFound(ctx);
@@ -452,7 +447,6 @@ public final class GatewayVerticle extends VerticleBase {
     }
     String key = TenantScope.of(tenant(ctx), ctx.pathParam("id"));
     producer.send(KafkaProducerRecord.create(cfg.topics().concepts(), key, (byte[]) null))
-        .compose(x -> Future.fromCompletionStage(redis.async().del("concept:" + key), vertx.getOrCreateContext()))
         .onSuccess(x -> {
           concepts.remove(key);
           ctx.response().setStatusCode(204).end();

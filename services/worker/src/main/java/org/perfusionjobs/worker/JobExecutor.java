@@ -162,7 +162,6 @@ final class JobExecutor {
     } catch (Exception e) {
       throw new IllegalStateException("could not write the concept to the registry: " + e.getMessage(), e);
     }
-    redis.putConcept(r.tenant(), r.jobId(), file);
     return JobEvent.Result.concept(r.jobId(), (System.nanoTime() - started) / 1_000_000, file.length);
   }
 

@@ -14,14 +14,15 @@ import java.util.function.Function;
 import org.perfusionjobs.contracts.TenantScope;
 
 /**
- * The worker's Redis cache (Lettuce): result and uploaded blobs with a TTL, job snapshots for
- * idempotency, training checkpoints, cancel marks, concept files. Calls block (they run on the
+ * The worker's Redis cache (Lettuce): result and uploaded blobs with a TTL, training checkpoints and
+ * cancel marks (the job claims are {@link JobClaims}'; concept files come from the registry topic,
+ * {@link ConceptCatalog}). Calls block (they run on the
  * intake or model thread, never on an event loop) and retry across a Redis restart for a bounded
  * time, so a result written while Redis is briefly away is not lost.
  *
  * <p>Every key is scoped by tenant ({@link TenantScope}): {@code blob:<tenant>/<id>}, {@code
- * job:<tenant>/<jobId>}, {@code ckpt:<tenant>/<jobId>}, {@code cancel:<tenant>/<jobId>}, {@code
- * concept:<tenant>/<conceptId>}; two tenants using the same id never share a key.
+ * ckpt:<tenant>/<jobId>}, {@code cancel:<tenant>/<jobId>}; two tenants using the same id never share
+ * a key.
  */
 public final class RedisStore implements AutoCloseable {
   private static final Duration RETRY_FOR = Duration.ofSeconds(30);
@@ -47,11 +48,6 @@ public final class RedisStore implements AutoCloseable {
     return "blob:" + TenantScope.of(tenant, id);
   }
 
-  /** Redis key of a tenant's cached concept file. */
-  public static String conceptKey(String tenant, String conceptId) {
-    return "concept:" + TenantScope.of(tenant, conceptId);
-  }
-
   public void putCheckpoint(String tenant, String jobId, byte[] state, Duration ttl) {
     retry(c -> c.set("ckpt:" + TenantScope.of(tenant, jobId), state, SetArgs.Builder.ex(ttl)));
   }
@@ -75,15 +71,6 @@ public final class RedisStore implements AutoCloseable {
     } catch (RedisException e) {
       return false;
     }
-  }
-
-  public void putConcept(String tenant, String conceptId, byte[] file) {
-    retry(c -> c.set(conceptKey(tenant, conceptId), file));
-  }
-
-  /** Drops a deleted concept's cached bytes. */
-  public void deleteConcept(String tenant, String conceptId) {
-    retry(c -> c.del(conceptKey(tenant, conceptId)));
   }
 
   private <T> T retry(Function<RedisCommands<String, byte[]>, T> op) {

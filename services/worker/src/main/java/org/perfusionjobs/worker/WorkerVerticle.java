@@ -111,10 +111,6 @@ public final class WorkerVerticle extends VerticleBase {
     return http.actualPort();
   }
 
-  public Metrics metrics() {
-    return metrics;
-  }
-
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(probeTimer);

@@ -190,7 +190,7 @@ class WorkerEndToEndTest {
   /**
    * Redis goes down before the job's last step and comes back empty (a restart without persistence)
    * only after the job has finished every step and started writing its images: those writes are in
-   * flight across the restart, and the result must still land in the new Redis.
+   * flight across the restart, and the result of that same run must still land in the new Redis.
    */
   @Test
   void redisRestartWhileTheResultIsWrittenLosesNoResult() throws Exception {
@@ -214,6 +214,9 @@ class WorkerEndToEndTest {
     }
     JobEvent done = events.awaitTerminal("through-restart", WAIT);
     assertEquals(JobEvent.SUCCEEDED, done.state(), String.valueOf(done));
+    List<JobEvent> all = events.events("through-restart");
+    assertEquals(1, all.stream().filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind())).count(),
+        "the result of the first run was written, not that of a run again after giving up on Redis: " + all);
     for (String blob : done.result().imageBlobIds()) {
       assertNotNull(redisGet("blob:acme/" + blob), blob + " stored in the restarted Redis");
     }

@@ -2,6 +2,7 @@ package org.perfusionjobs.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Vertx;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,16 +31,16 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion bench-jobs}: the job-system figures of docs/benchmarks.md on the local stack —
@@ -114,7 +115,7 @@ final class BenchJobsCommand implements Callable<Integer> {
                   if ("event".equals(f.path("type").asText()) && "progress".equals(f.path("data").path("kind").asText())) {
                     latencies.add((double) (now - Instant.parse(f.path("data").path("time").asText()).toEpochMilli()));
                   }
-                } catch (java.io.IOException ignored) {
+                } catch (IOException ignored) {
                   // not a frame of ours
                 }
                 sb.setLength(0);

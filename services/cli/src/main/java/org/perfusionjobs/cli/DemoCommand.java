@@ -4,6 +4,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Vertx;
 import java.awt.image.BufferedImage;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,19 +28,19 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
 import org.perfusionjobs.evaluator.prompts.DemoConcept;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion demo}: the whole system on embedded defaults. Starts a real Kafka broker and
@@ -142,10 +147,10 @@ final class DemoCommand implements Callable<Integer> {
             return 1;
           }
           Files.createDirectories(out);
-          java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+          HttpClient http = HttpClient.newHttpClient();
           for (int i = 0; i < generated.result().imageBlobIds().size(); i++) {
-            var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + gateway.port() + "/v1/jobs/" + genId + "/images/" + i))
-                .header("Authorization", "Bearer demo-token").build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+            var r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + "/v1/jobs/" + genId + "/images/" + i))
+                .header("Authorization", "Bearer demo-token").build(), HttpResponse.BodyHandlers.ofByteArray());
             Path f = out.resolve(genId + "-" + i + ".png");
             Files.write(f, r.body());
             o.println("wrote " + f);
@@ -170,7 +175,7 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /** Prints a job's progress until it ends. */
-  private static JobEvent follow(KafkaConsumer<String, byte[]> events, String jobId, java.io.PrintWriter o) throws Exception {
+  private static JobEvent follow(KafkaConsumer<String, byte[]> events, String jobId, PrintWriter o) throws Exception {
     long deadline = System.nanoTime() + Duration.ofMinutes(30).toNanos();
     while (System.nanoTime() < deadline) {
       for (ConsumerRecord<String, byte[]> r : events.poll(Duration.ofMillis(200))) {

@@ -4,7 +4,9 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,17 +25,18 @@ import org.perfusionjobs.evaluator.concepts.ConceptSuite;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
 import org.perfusionjobs.evaluator.prompts.Attribute;
 import org.perfusionjobs.evaluator.prompts.ConceptMetrics;
-import org.perfusionjobs.evaluator.prompts.PromptParser;
-import org.perfusionjobs.evaluator.prompts.PromptsFile;
 import org.perfusionjobs.evaluator.prompts.EvalPrompt;
-import org.perfusionjobs.evaluator.prompts.PromptRun;
 import org.perfusionjobs.evaluator.prompts.ObjectCountBreakdown;
-import org.perfusionjobs.evaluator.prompts.ShapeBreakdown;
+import org.perfusionjobs.evaluator.prompts.PromptParser;
+import org.perfusionjobs.evaluator.prompts.PromptRun;
 import org.perfusionjobs.evaluator.prompts.PromptSet;
+import org.perfusionjobs.evaluator.prompts.PromptsFile;
+import org.perfusionjobs.evaluator.prompts.ShapeBreakdown;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code perfusion eval}: generate an image per prompt and report, per attribute, how often the
@@ -107,10 +110,10 @@ final class EvalCommand implements Callable<Integer> {
     var stdout = spec.commandLine().getOut();
     Path evalDir = evaluator != null ? evaluator : model.resolve("evaluator");
     if (globalLock && concepts.isEmpty()) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
+      throw new CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
     }
     if (expects.size() > Math.max(1, concepts.size())) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect: " + expects.size() + " given for " + concepts.size()
+      throw new CommandLine.ParameterException(spec.commandLine(), "--expect: " + expects.size() + " given for " + concepts.size()
           + " --concept; give one per concept, in the same order");
     }
     List<Concept> loaded = new ArrayList<>();
@@ -126,7 +129,7 @@ final class EvalCommand implements Callable<Integer> {
     }
     List<EvalPrompt> set = promptsFile != null ? PromptsFile.read(promptsFile, new PromptParser(named))
         : word == null ? PromptSet.base(promptSeed, prompts) : PromptSet.concept(word, named.get(0).spec(), promptSeed, prompts);
-    List<Float> runs = c == null || betas.isEmpty() ? java.util.Collections.singletonList(null) : betas;
+    List<Float> runs = c == null || betas.isEmpty() ? Collections.singletonList(null) : betas;
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("model", model.toString());
     report.put("prompt_set", promptsFile != null ? promptsFile.toString() : word == null ? "base" : "concept '" + word + "'");
@@ -151,7 +154,7 @@ final class EvalCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         PromptRun.Result r = PromptRun.run(sd, ev, set, new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock),
             done -> {
-              java.time.Duration elapsed = java.time.Duration.ofNanos(System.nanoTime() - t0);
+              Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
               bar.update(done, set.size(), elapsed, elapsed.multipliedBy(set.size() - done).dividedBy(done), null);
             });
         String label = beta == null ? "" : String.format("beta %.2f: ", beta);
@@ -220,11 +223,11 @@ final class EvalCommand implements Callable<Integer> {
       try {
         return ConceptSpec.parse(expects.get(k));
       } catch (IllegalArgumentException e) {
-        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect " + e.getMessage());
+        throw new CommandLine.ParameterException(spec.commandLine(), "--expect " + e.getMessage());
       }
     }
     if (k > 0) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect: concept " + (k + 1) + " ('" + word
+      throw new CommandLine.ParameterException(spec.commandLine(), "--expect: concept " + (k + 1) + " ('" + word
           + "') needs its own --expect, e.g. --expect shape=heart,colour=blue,pattern=dots");
     }
     return ConceptSuite.byWord(word).map(SuiteConcept::spec)

@@ -1,12 +1,16 @@
 package org.perfusionjobs.cli;
 
 import java.awt.image.BufferedImage;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
-import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.perfusion.ConceptFile;
+import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
@@ -14,9 +18,9 @@ import org.perfusionjobs.engine.pipeline.InitialLatents;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code perfusion generate}: text to PNG with any diffusers SD v1.x folder. */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate images from a prompt.")
@@ -66,7 +70,7 @@ final class GenerateCommand implements Callable<Integer> {
   String device;
 
   @Option(names = "--concept", description = "Perfusion concept file, optionally with beta and tau: FILE[:beta:tau]; repeatable")
-  List<String> concepts = new java.util.ArrayList<>();
+  List<String> concepts = new ArrayList<>();
 
   @Option(names = "--global-lock", description = "global key-locking: the K path sees each concept word replaced by its superclass (use a lower beta, ~0.4-0.6)")
   boolean globalLock;
@@ -116,8 +120,8 @@ final class GenerateCommand implements Callable<Integer> {
   }
 
   /** FILE, FILE:beta or FILE:beta:tau. */
-  static List<org.perfusionjobs.engine.perfusion.ConceptUse> parseConcepts(List<String> specs) throws java.io.IOException {
-    List<org.perfusionjobs.engine.perfusion.ConceptUse> uses = new java.util.ArrayList<>();
+  static List<ConceptUse> parseConcepts(List<String> specs) throws IOException {
+    List<ConceptUse> uses = new ArrayList<>();
     for (String spec : specs) {
       String[] parts = spec.split(":");
       if (parts.length > 3) {
@@ -133,19 +137,19 @@ final class GenerateCommand implements Callable<Integer> {
       }
       Path file = Path.of(parts[0]);
       CliErrors.requireFile("--concept", file, "train one with `perfusion train --out FILE`, or fix the path");
-      uses.add(new org.perfusionjobs.engine.perfusion.ConceptUse(org.perfusionjobs.engine.perfusion.ConceptFile.read(file), beta, tau));
+      uses.add(new ConceptUse(ConceptFile.read(file), beta, tau));
     }
     return uses;
   }
 
-  private List<Path> write(List<BufferedImage> images) throws java.io.IOException {
+  private List<Path> write(List<BufferedImage> images) throws IOException {
     if (images.size() == 1) {
       ImageCodec.writePng(images.get(0), out);
       return List.of(out);
     }
     String name = out.getFileName().toString();
     String stem = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
-    List<Path> paths = new java.util.ArrayList<>();
+    List<Path> paths = new ArrayList<>();
     for (int i = 0; i < images.size(); i++) {
       Path p = out.resolveSibling(stem + "_" + i + ".png");
       ImageCodec.writePng(images.get(i), p);

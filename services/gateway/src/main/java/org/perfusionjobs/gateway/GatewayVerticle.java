@@ -1,8 +1,11 @@
 package org.perfusionjobs.gateway;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.lettuce.core.ExpireArgs;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -11,6 +14,7 @@ import io.lettuce.core.codec.StringCodec;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.ServerWebSocket;
@@ -21,22 +25,27 @@ import io.vertx.ext.web.handler.StaticHandler;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.producer.KafkaProducer;
 import io.vertx.kafka.client.producer.KafkaProducerRecord;
+import java.io.IOException;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.perfusionjobs.contracts.Budgets;
 import org.perfusionjobs.contracts.CancelRequestV1;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
-import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.contracts.InvalidEventException;
+import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TenantScope;
@@ -67,7 +76,7 @@ public final class GatewayVerticle extends VerticleBase {
   /** Scoped job id ({@code <tenant>/<jobId>}) to the connections subscribed to it. */
   private final Map<String, Set<Subscriber>> subscribers = new ConcurrentHashMap<>();
   /** Subscriptions held per tenant on this gateway. */
-  private final Map<String, java.util.concurrent.atomic.AtomicInteger> tenantSubscriptions = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> tenantSubscriptions = new ConcurrentHashMap<>();
   /** Write-rate token buckets per tenant. */
   private final Map<String, double[]> buckets = new ConcurrentHashMap<>();
   private Budgets budgets;
@@ -109,7 +118,7 @@ public final class GatewayVerticle extends VerticleBase {
           if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
             concepts.put(r.key(), c);
           }
-        } catch (java.io.IOException | IllegalArgumentException ignored) {
+        } catch (IOException | IllegalArgumentException ignored) {
           // written only by workers
         }
       }
@@ -117,7 +126,7 @@ public final class GatewayVerticle extends VerticleBase {
     return vertx.executeBlocking(() -> {
           admin = Admin.create(Map.<String, Object>of("bootstrap.servers", cfg.bootstrapServers(),
               "request.timeout.ms", PROBE_TIMEOUT_MS, "default.api.timeout.ms", PROBE_TIMEOUT_MS));
-          redisClient = RedisClient.create(io.lettuce.core.RedisURI.builder(io.lettuce.core.RedisURI.create(cfg.redisUri())).withTimeout(Duration.ofSeconds(2)).build());
+          redisClient = RedisClient.create(RedisURI.builder(RedisURI.create(cfg.redisUri())).withTimeout(Duration.ofSeconds(2)).build());
           redis = redisClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
           return null;
         })
@@ -145,7 +154,7 @@ public final class GatewayVerticle extends VerticleBase {
     JobEvent e;
     try {
       e = RecordCodec.read(value, JobEvent.class);
-    } catch (java.io.IOException ex) {
+    } catch (IOException ex) {
       return;
     }
     if (e.jobId() == null || e.tenant() == null || !TENANT.matcher(e.tenant()).matches() || e.kind() == null) {
@@ -228,14 +237,14 @@ public final class GatewayVerticle extends VerticleBase {
     ctx.next();
   }
 
-  private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile("[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
+  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
   static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
       + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
   /** Token bucket per tenant for writes (POST, DELETE): {@code writeBurst} at once, then {@code writesPerSecond}. */
   private void rateLimit(RoutingContext ctx) {
-    io.vertx.core.http.HttpMethod m = ctx.request().method();
-    if (!m.equals(io.vertx.core.http.HttpMethod.POST) && !m.equals(io.vertx.core.http.HttpMethod.DELETE)) {
+    HttpMethod m = ctx.request().method();
+    if (!m.equals(HttpMethod.POST) && !m.equals(HttpMethod.DELETE)) {
       ctx.next();
       return;
     }
@@ -279,7 +288,7 @@ public final class GatewayVerticle extends VerticleBase {
     JsonNode body;
     try {
       body = Schemas.json().readTree(ctx.body().asString());
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       json(ctx, 400, new FieldError("", "malformed JSON"));
       return;
     }
@@ -412,7 +421,7 @@ public final class GatewayVerticle extends VerticleBase {
     // Bytes uploaded per blob lifetime: the counter starts with the first upload and expires with the blob TTL.
     Future.fromCompletionStage(redis.async().incrby(quotaKey, bytes.length), vertx.getOrCreateContext())
         .compose(total -> {
-          redis.async().expire(quotaKey, cfg.blobTtl().toSeconds(), io.lettuce.core.ExpireArgs.Builder.nx());
+          redis.async().expire(quotaKey, cfg.blobTtl().toSeconds(), ExpireArgs.Builder.nx());
           if (total > quota) {
             redis.async().decrby(quotaKey, bytes.length);
             json(ctx, 429, new FieldError("", "blob quota of " + quota + " bytes per " + cfg.blobTtl().toSeconds() + " s reached; wait or use fewer, smaller images"));
@@ -430,13 +439,13 @@ public final class GatewayVerticle extends VerticleBase {
     return png || jpeg;
   }
 
-  private java.util.Optional<ConceptRegistered> ownConcept(RoutingContext ctx) {
+  private Optional<ConceptRegistered> ownConcept(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     if (id == null || !JOB_ID.matcher(id).matches()) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     ConceptRegistered c = concepts.get(TenantScope.of(tenant(ctx), id));
-    return c != null && c.tenant().equals(tenant(ctx)) ? java.util.Optional.of(c) : java.util.Optional.empty();
+    return c != null && c.tenant().equals(tenant(ctx)) ? Optional.of(c) : Optional.empty();
   }
 
   /** Deletes the registry entry (a tombstone; compaction removes the file). */
@@ -456,7 +465,7 @@ public final class GatewayVerticle extends VerticleBase {
 
   private static Map<String, Object> summary(ConceptRegistered c) {
     return Map.of("conceptId", c.conceptId(), "placeholder", c.placeholder(), "superclass", c.superclass(), "baseModel", c.baseModel(),
-        "defaultBeta", c.defaultBeta(), "defaultTau", c.defaultTau(), "createdAt", c.createdAt(), "fileBytes", java.util.Base64.getDecoder().decode(c.file()).length);
+        "defaultBeta", c.defaultBeta(), "defaultTau", c.defaultTau(), "createdAt", c.createdAt(), "fileBytes", Base64.getDecoder().decode(c.file()).length);
   }
 
   /**
@@ -479,7 +488,7 @@ public final class GatewayVerticle extends VerticleBase {
       return;
     }
     GatewayConfig.Limits limits = cfg.limits();
-    java.util.concurrent.atomic.AtomicInteger held = tenantSubscriptions.computeIfAbsent(tenant, t -> new java.util.concurrent.atomic.AtomicInteger());
+    AtomicInteger held = tenantSubscriptions.computeIfAbsent(tenant, t -> new AtomicInteger());
     ctx.request().toWebSocket().onSuccess(ws -> {
       Subscriber me = new Subscriber(ws, tenant);
       Set<String> mine = ConcurrentHashMap.newKeySet();
@@ -487,7 +496,7 @@ public final class GatewayVerticle extends VerticleBase {
         JsonNode msg;
         try {
           msg = Schemas.json().readTree(text);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           ws.writeTextMessage(frame("error", Map.of("error", "malformed message: send JSON")));
           return;
         }
@@ -569,13 +578,13 @@ public final class GatewayVerticle extends VerticleBase {
   private static void json(RoutingContext ctx, int status, Object body) {
     try {
       ctx.response().setStatusCode(status).putHeader("content-type", "application/json").end(Schemas.json().writeValueAsString(body));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (JsonProcessingException e) {
       ctx.fail(e);
     }
   }
 
-  static final java.util.regex.Pattern JOB_ID = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,100}");
-  static final java.util.regex.Pattern TENANT = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9._-]{1,100}");
+  static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   private static void notFound(RoutingContext ctx) {
     json(ctx, 404, Map.of("error", "not found"));

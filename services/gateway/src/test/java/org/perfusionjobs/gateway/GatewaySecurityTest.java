@@ -11,22 +11,30 @@ import io.vertx.core.Vertx;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -36,11 +44,12 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
-import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.contracts.Topics;
+import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.testdata.TestData;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
@@ -51,7 +60,7 @@ import org.perfusionjobs.worker.WorkerVerticle;
  * oversized requests, budgets, rate limits, origins and script injection. docs/security.md lists
  * what each one guards.
  */
-@org.junit.jupiter.api.Timeout(180)
+@Timeout(180)
 class GatewaySecurityTest {
   static final Duration WAIT = Duration.ofSeconds(90);
   static final int PER_CONNECTION = 5;
@@ -102,7 +111,7 @@ class GatewaySecurityTest {
 
   /** One request written by hand (what java.net.URI refuses to send), the whole answer back. */
   static String raw(String request) throws Exception {
-    try (java.net.Socket sock = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), gateway.port())) {
+    try (Socket sock = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
       sock.setSoTimeout(10_000);
       sock.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
       sock.getOutputStream().flush();
@@ -153,7 +162,7 @@ class GatewaySecurityTest {
     return out.toByteArray();
   }
 
-  static void waitUntil(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
+  static void waitUntil(String what, Callable<Boolean> condition) throws Exception {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (!condition.call()) {
       if (System.nanoTime() > deadline) {
@@ -192,7 +201,7 @@ class GatewaySecurityTest {
 
     // 17 MB without a token: refused as unauthenticated before a byte of the body is read (not measured against a body limit).
     // Only the headers are sent: the answer must come without waiting for the body.
-    try (java.net.Socket sock = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), gateway.port())) {
+    try (Socket sock = new Socket(InetAddress.getLoopbackAddress(), gateway.port())) {
       sock.setSoTimeout(10_000);
       sock.getOutputStream().write(("POST /v1/blobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: " + (17 * 1024 * 1024)
           + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
@@ -256,9 +265,9 @@ class GatewaySecurityTest {
     assertTrue(spy.events().stream().allMatch(e -> "other".equals(e.get("tenant").asText())), "only its own events: " + spy.events());
     byte[] mine = call("GET", "/v1/jobs/shared-1/images/0", "token-a", null).body();
     byte[] theirs = call("GET", "/v1/jobs/shared-1/images/0", "token-b", null).body();
-    assertEquals(32, ImageIO.read(new java.io.ByteArrayInputStream(mine)).getWidth());
-    assertEquals(32, ImageIO.read(new java.io.ByteArrayInputStream(theirs)).getWidth());
-    assertFalse(java.util.Arrays.equals(mine, theirs), "two jobs (seeds 1 and 2), two images");
+    assertEquals(32, ImageIO.read(new ByteArrayInputStream(mine)).getWidth());
+    assertEquals(32, ImageIO.read(new ByteArrayInputStream(theirs)).getWidth());
+    assertFalse(Arrays.equals(mine, theirs), "two jobs (seeds 1 and 2), two images");
     assertEquals("acme", json(call("GET", "/v1/jobs/shared-1", "token-a", null)).get("tenant").asText());
     assertEquals("other", json(call("GET", "/v1/jobs/shared-1", "token-b", null)).get("tenant").asText());
   }
@@ -328,7 +337,7 @@ class GatewaySecurityTest {
     waitUntil("two over the tenant cap are refused", () -> second.frames.size() == PER_CONNECTION + PER_CONNECTION - PER_TENANT);
     assertTrue(second.frames.stream().allMatch(x -> x.toString().contains("per tenant")), second.frames.toString());
     // Thousands in one message cost no more than the cap.
-    String many = String.join(",", java.util.stream.IntStream.range(0, 2000).mapToObj(i -> "{\"jobId\":\"m-" + i + "\"}").toList());
+    String many = String.join(",", IntStream.range(0, 2000).mapToObj(i -> "{\"jobId\":\"m-" + i + "\"}").toList());
     a.sendText("{\"subscribe\":[" + many + "]}", true).get(30, TimeUnit.SECONDS);
     b.sendClose(WebSocket.NORMAL_CLOSURE, "").get(30, TimeUnit.SECONDS);
     Thread.sleep(500);
@@ -379,7 +388,7 @@ class GatewaySecurityTest {
     assertFalse(text(call("GET", "/", null, null)).contains("demo-token"), "the page must not carry a token");
     Exception e = assertThrows(Exception.class, () -> socket(new GatewayTest.Frames(), "token-a", "http://evil.example"));
     Throwable cause = e.getCause() != null ? e.getCause() : e;
-    assertTrue(cause instanceof java.net.http.WebSocketHandshakeException h && h.getResponse().statusCode() == 403, String.valueOf(cause));
+    assertTrue(cause instanceof WebSocketHandshakeException h && h.getResponse().statusCode() == 403, String.valueOf(cause));
     socket(new GatewayTest.Frames(), "token-a", "http://127.0.0.1:" + gateway.port()).abort();
   }
 
@@ -424,7 +433,7 @@ class GatewaySecurityTest {
     } finally {
       p.destroyForcibly();
       try (Stream<Path> s = Files.walk(profile)) {
-        s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        s.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
       }
     }
     String dom = new String(out, StandardCharsets.UTF_8);

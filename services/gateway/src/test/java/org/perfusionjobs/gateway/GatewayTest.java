@@ -1,16 +1,18 @@
 package org.perfusionjobs.gateway;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import io.vertx.core.Vertx;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
@@ -25,8 +27,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import javax.imageio.ImageIO;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -38,8 +38,9 @@ import org.perfusionjobs.contracts.CancelRequestV1;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
-import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.contracts.Topics;
+import org.perfusionjobs.infra.LocalStack;
+import org.perfusionjobs.testdata.TestData;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 
@@ -96,7 +97,7 @@ class GatewayTest {
       if (last) {
         try {
           frames.add(Schemas.json().readTree(partial.toString()));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           throw new IllegalStateException(e);
         }
         partial.setLength(0);
@@ -197,7 +198,7 @@ class GatewayTest {
     g.setColor(Color.ORANGE);
     g.fillOval(4, 4, 20, 20);
     g.dispose();
-    java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream png = new ByteArrayOutputStream();
     ImageIO.write(img, "png", png);
     HttpResponse<byte[]> up = call("POST", "/v1/blobs", "token-a", png.toByteArray());
     assertEquals(201, up.statusCode());

@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.CancelRequestV1;
@@ -26,7 +27,7 @@ public final class CancelRegistry {
     consumer.handler(r -> {
       try {
         // Exactly one version header with a value, as for job requests; anything else cancels nothing.
-        java.util.List<String> versions = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION))
+        List<String> versions = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION))
             .map(h -> h.value() == null ? null : h.value().toString()).toList();
         String version = versions.size() == 1 ? versions.get(0) : null;
         CancelRequestV1 c = RecordCodec.decode(Schemas.CANCEL_REQUEST, version, r.value(), CancelRequestV1.class);

@@ -3,6 +3,7 @@ package org.perfusionjobs.worker;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -34,7 +35,7 @@ public final class ConceptCatalog {
         if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
           byId.put(r.key(), c);
         }
-      } catch (java.io.IOException | IllegalArgumentException e) {
+      } catch (IOException | IllegalArgumentException e) {
         // A malformed registry entry is skipped; the registry is written only by workers.
       }
     });

@@ -5,8 +5,16 @@ import io.vertx.core.Vertx;
 import io.vertx.kafka.client.producer.KafkaProducer;
 import io.vertx.kafka.client.producer.KafkaProducerRecord;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.Headers;
@@ -43,7 +51,7 @@ public final class EventPublisher {
         "linger.ms", "0",
         "enable.idempotence", "true",
         "max.request.size", "1100000"),
-        new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
+        new ByteArraySerializer(), new ByteArraySerializer());
   }
 
   public Future<Void> event(JobEvent e) {
@@ -66,23 +74,23 @@ public final class EventPublisher {
   public void deadLetter(ConsumerRecord<byte[], byte[]> original, FieldError error) {
     try {
       sendDeadLetter(original, error, false);
-    } catch (java.util.concurrent.ExecutionException e) {
-      if (!(e.getCause() instanceof org.apache.kafka.common.errors.RecordTooLargeException)) {
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof RecordTooLargeException)) {
         throw new IllegalStateException("could not write the dead letter of " + where(original) + ": " + e.getCause(), e.getCause());
       }
       try {
         sendDeadLetter(original, error, true);
-      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | InterruptedException e2) {
+      } catch (ExecutionException | TimeoutException | InterruptedException e2) {
         throw new IllegalStateException("could not write the dead letter of " + where(original) + " by reference: " + e2, e2);
       }
-    } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+    } catch (TimeoutException | InterruptedException e) {
       throw new IllegalStateException("could not write the dead letter of " + where(original) + ": " + e, e);
     }
   }
 
   private void sendDeadLetter(ConsumerRecord<byte[], byte[]> original, FieldError error, boolean byReference)
-      throws java.util.concurrent.ExecutionException, java.util.concurrent.TimeoutException, InterruptedException {
-    org.apache.kafka.common.header.internals.RecordHeaders h = new org.apache.kafka.common.header.internals.RecordHeaders();
+      throws ExecutionException, TimeoutException, InterruptedException {
+    RecordHeaders h = new RecordHeaders();
     original.headers().forEach(h::add);
     h.add(Headers.DLQ_REASON, utf8(error.reason()));
     h.add(Headers.DLQ_FIELD, utf8(error.field()));
@@ -94,7 +102,7 @@ public final class EventPublisher {
       h.add(Headers.DLQ_VALUE_OMITTED, utf8((value == null ? 0 : value.length) + " bytes; too large to copy, read it at the original topic, partition and offset"));
       value = null;
     }
-    raw.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h)).get(60, java.util.concurrent.TimeUnit.SECONDS);
+    raw.send(new ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h)).get(60, TimeUnit.SECONDS);
   }
 
   private static byte[] utf8(String s) {
@@ -114,7 +122,7 @@ public final class EventPublisher {
   public Future<Void> close() {
     // Closing the plain producer blocks (it flushes): never on an event loop.
     return vertx.executeBlocking(() -> {
-      raw.close(java.time.Duration.ofSeconds(5));
+      raw.close(Duration.ofSeconds(5));
       return null;
     }).compose(v -> producer.close());
   }

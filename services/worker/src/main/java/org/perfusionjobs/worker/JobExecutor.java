@@ -3,7 +3,10 @@ package org.perfusionjobs.worker;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -116,8 +119,8 @@ final class JobExecutor {
           .withLearningRates(o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
           .withRandomFlip(o.randomFlip()).withSeed(o.seed()).withCheckpointEvery(Math.max(1, cfg.checkpointEvery()))
           .withTemplates(PerfusionModel.of(sd).trainingTemplates());
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("the worker's model folder has unreadable training templates", e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("the worker's model folder has unreadable training templates", e);
     } catch (IllegalArgumentException e) {
       throw new JobFailure("/" + e.getMessage().split(" ")[0], e.getMessage());
     }
@@ -126,7 +129,7 @@ final class JobExecutor {
     if (saved != null) {
       try {
         resume = TrainerState.fromBytes(saved);
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         resume = null; // an unreadable checkpoint: start over
       }
     }
@@ -143,7 +146,7 @@ final class JobExecutor {
         state -> {
           try {
             redis.putCheckpoint(r.tenant(), r.jobId(), state.toBytes(), Duration.ofDays(1));
-          } catch (java.io.IOException e) {
+          } catch (IOException e) {
             // A missed checkpoint only costs steps if the job is redelivered.
           }
         },
@@ -151,11 +154,11 @@ final class JobExecutor {
     byte[] file;
     try {
       file = ConceptFile.toBytes(concept);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("cannot serialise the concept", e);
     }
     ConceptRegistered entry = new ConceptRegistered(r.jobId(), r.tenant(), concept.placeholder(), concept.superclass(), concept.baseModelId(),
-        concept.cinvHash(), (double) concept.defaultBeta(), (double) concept.defaultTau(), java.time.Instant.now().toString(), Base64.getEncoder().encodeToString(file));
+        concept.cinvHash(), (double) concept.defaultBeta(), (double) concept.defaultTau(), Instant.now().toString(), Base64.getEncoder().encodeToString(file));
     try {
       // The registry is the source of truth: the job only succeeds once the concept is in it.
       publisher.concept(entry).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);

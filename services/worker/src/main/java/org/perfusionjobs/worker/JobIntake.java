@@ -3,14 +3,19 @@ package org.perfusionjobs.worker;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.lettuce.core.RedisException;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -18,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
@@ -199,7 +205,7 @@ final class JobIntake implements Runnable {
    */
   private static void crashIfAsked(ConsumerRecord<byte[], byte[]> r) {
     String key = System.getProperty("perfusion.worker.testCrashOnKey");
-    if (key != null && r.key() != null && java.util.Arrays.equals(r.key(), key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+    if (key != null && r.key() != null && Arrays.equals(r.key(), key.getBytes(StandardCharsets.UTF_8))) {
       throw new Error("test hook: intake crash on record key " + key);
     }
   }
@@ -281,7 +287,7 @@ final class JobIntake implements Runnable {
     JobEvent stored;
     try {
       stored = RecordCodec.read(done.eventJson().getBytes(StandardCharsets.UTF_8), JobEvent.class);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("stored outcome of job " + request.jobId() + " is unreadable", e);
     }
     Optional<JobEvent> sent = lock.whileRenewing(helper, () -> reporter(request.jobId(), request.tenant(), request.jobType(), done.epoch()).replay(stored));
@@ -311,7 +317,7 @@ final class JobIntake implements Runnable {
   }
 
   /** The dispatch step: resolving inputs and running the job both happen on the model thread, so the intake keeps renewing. */
-  private CompletableFuture<JobEvent.Result> dispatch(RequestCheck.Valid request, JobReporter rep, java.util.function.BooleanSupplier cancelled) {
+  private CompletableFuture<JobEvent.Result> dispatch(RequestCheck.Valid request, JobReporter rep, BooleanSupplier cancelled) {
     if (train) {
       return runner.submit(sd -> call(() -> {
         TrainRequestV1 req = map(request.node(), TrainRequestV1.class);
@@ -356,7 +362,7 @@ final class JobIntake implements Runnable {
           stop.set(true);
         }
       } catch (ExecutionException e) {
-        Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException ? e.getCause().getCause() : e.getCause();
+        Throwable cause = e.getCause() instanceof CompletionException ? e.getCause().getCause() : e.getCause();
         return new Outcome(null, cause instanceof WrappedFailure w ? w.failure : cause, stop.get());
       }
     }
@@ -407,7 +413,7 @@ final class JobIntake implements Runnable {
     }
   }
 
-  private void settleEnded(RecordLock lock, JobClaims.Claimed claimed, java.util.concurrent.Callable<JobEvent> publish, String jobType)
+  private void settleEnded(RecordLock lock, JobClaims.Claimed claimed, Callable<JobEvent> publish, String jobType)
       throws ExecutionException, InterruptedException {
     Optional<JobEvent> sent = lock.whileRenewing(helper, () -> {
       claims.release(claimed, lock::held);
@@ -452,7 +458,7 @@ final class JobIntake implements Runnable {
   static boolean isInfrastructure(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof RedisException || c instanceof KafkaException || c instanceof TimeoutException
-          || c instanceof java.net.ConnectException) {
+          || c instanceof ConnectException) {
         return true;
       }
     }
@@ -498,7 +504,7 @@ final class JobIntake implements Runnable {
       try {
         uses.add(new ConceptUse(ConceptFile.fromBytes(Base64.getDecoder().decode(entry.file())),
             ref.beta() == null ? null : ref.beta().floatValue(), ref.tau() == null ? null : ref.tau().floatValue()));
-      } catch (java.io.IOException | IllegalArgumentException e) {
+      } catch (IOException | IllegalArgumentException e) {
         throw new JobFailure("/concepts/" + i + "/conceptId", "concept '" + ref.conceptId() + "' cannot be read: " + e.getMessage());
       }
     }

@@ -1,6 +1,9 @@
 package org.perfusionjobs.worker;
 
 import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.perfusionjobs.contracts.FieldError;
@@ -78,10 +81,10 @@ final class JobReporter {
   private JobEvent emitAndWait(JobEvent e) {
     last = e;
     try {
-      publisher.event(e).toCompletionStage().toCompletableFuture().get(150, java.util.concurrent.TimeUnit.SECONDS);
-    } catch (java.util.concurrent.ExecutionException ex) {
+      publisher.event(e).toCompletionStage().toCompletableFuture().get(150, TimeUnit.SECONDS);
+    } catch (ExecutionException ex) {
       throw new IllegalStateException("could not publish the " + e.state() + " event of job " + job.jobId() + ": " + ex.getCause(), ex.getCause());
-    } catch (java.util.concurrent.TimeoutException ex) {
+    } catch (TimeoutException ex) {
       throw new IllegalStateException("could not publish the " + e.state() + " event of job " + job.jobId() + " within 150 s", ex);
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();

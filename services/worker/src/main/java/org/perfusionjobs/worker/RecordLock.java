@@ -3,6 +3,7 @@ package org.perfusionjobs.worker;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -127,7 +128,7 @@ final class RecordLock {
    * Returns its result, or empty if the lock was lost meanwhile (the work is then told to give up
    * through {@link #held()}, which it polls between retries).
    */
-  <T> Optional<T> whileRenewing(ExecutorService helper, java.util.concurrent.Callable<T> work) throws ExecutionException, InterruptedException {
+  <T> Optional<T> whileRenewing(ExecutorService helper, Callable<T> work) throws ExecutionException, InterruptedException {
     Future<T> f = helper.submit(work);
     while (true) {
       try {

@@ -2,6 +2,7 @@ package org.perfusionjobs.worker;
 
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisException;
+import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
@@ -30,7 +31,7 @@ public final class RedisStore implements AutoCloseable {
   private final StatefulRedisConnection<String, byte[]> connection;
 
   public RedisStore(String uri) {
-    this.client = RedisClient.create(io.lettuce.core.RedisURI.builder(io.lettuce.core.RedisURI.create(uri)).withTimeout(Duration.ofSeconds(2)).build());
+    this.client = RedisClient.create(RedisURI.builder(RedisURI.create(uri)).withTimeout(Duration.ofSeconds(2)).build());
     this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
   }
 

@@ -1,5 +1,6 @@
 package org.perfusionjobs.worker;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,7 +42,7 @@ final class EventLog implements AutoCloseable {
       if (jobId.equals(r.key())) {
         try {
           out.add(RecordCodec.read(r.value(), JobEvent.class));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           throw new IllegalStateException(e);
         }
       }

@@ -13,29 +13,33 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
-import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Schemas;
-import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.contracts.Topics;
+import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.testdata.TestData;
 
 /**
@@ -242,8 +246,8 @@ class ExactlyOnceTest {
       List<ConsumerRecord<byte[], byte[]>> dl = dls.stream().filter(r -> c.getKey().equals(originalOffset(r))).toList();
       assertEquals(1, dl.size(), jobId + " dead-lettered once by the worker");
       ProducerRecord<byte[], byte[]> sent = c.getValue().record();
-      assertTrue(java.util.Arrays.equals(sent.key(), dl.get(0).key()), jobId + ": key copied byte for byte");
-      assertTrue(java.util.Arrays.equals(sent.value(), dl.get(0).value()), jobId + ": value copied byte for byte");
+      assertTrue(Arrays.equals(sent.key(), dl.get(0).key()), jobId + ": key copied byte for byte");
+      assertTrue(Arrays.equals(sent.value(), dl.get(0).value()), jobId + ": value copied byte for byte");
       assertEquals(1, events.events(jobId).stream().filter(JobEvent::terminal).count(), jobId + ": one failed event");
     }
     assertEquals(0, brokerDeadLetters.records.stream().filter(r -> r.key() != null && r.key().startsWith("p-")).count(),
@@ -272,7 +276,7 @@ class ExactlyOnceTest {
   void aValueTooLargeToCopyIsDeadLetteredByReference() throws Exception {
     // Fits the broker's 1 MB record limit as sent, but not once the provenance headers are added.
     byte[] value = new byte[1_048_350];
-    java.util.Arrays.fill(value, (byte) ' ');
+    Arrays.fill(value, (byte) ' ');
     long offset = raw.send(rec(b("p-huge"), value, Headers.SCHEMA, Schemas.GENERATE_REQUEST, Headers.VERSION, "1")).get(30, TimeUnit.SECONDS).offset();
     JobEvent e = events.awaitTerminal("p-huge", WAIT);
     assertEquals(JobEvent.FAILED, e.state());
@@ -379,9 +383,9 @@ class ExactlyOnceTest {
   /** Every record of a topic, raw bytes (keys that are not UTF-8 included), once at least {@code atLeast} arrived or 30 s passed. */
   static List<ConsumerRecord<byte[], byte[]>> readAll(String topic, int atLeast) {
     List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-    try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> c = new org.apache.kafka.clients.consumer.KafkaConsumer<>(
-        Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "raw-" + java.util.UUID.randomUUID(), "auto.offset.reset", "earliest"),
-        new org.apache.kafka.common.serialization.ByteArrayDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+    try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(
+        Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "raw-" + UUID.randomUUID(), "auto.offset.reset", "earliest"),
+        new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       c.subscribe(List.of(topic));
       long deadline = System.nanoTime() + 30_000_000_000L;
       long quietUntil = 0;

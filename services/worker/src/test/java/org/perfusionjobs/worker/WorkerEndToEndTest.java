@@ -1,7 +1,5 @@
 package org.perfusionjobs.worker;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -19,17 +17,20 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.List;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.contracts.Topics;
+import org.perfusionjobs.testdata.TestData;
 
 /**
  * A real broker, a real redis-server and one worker verticle on the tiny model: requests produced
@@ -56,7 +57,7 @@ class WorkerEndToEndTest {
     WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
         .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"))
         // Long jobs (150-200 steps) on the tiny model for cancel and restart; the default budget is 100 steps.
-        .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new org.perfusionjobs.contracts.BudgetOverrides(null, 200, null, null, null)));
+        .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new BudgetOverrides(null, 200, null, null, null)));
     vertx = Vertx.vertx();
     worker = new WorkerVerticle(cfg);
     vertx.deployVerticle(worker).await();
@@ -104,7 +105,7 @@ class WorkerEndToEndTest {
 
   @Test
   void trainedConceptLandsInTheRegistryAndDrivesAGeneration() throws Exception {
-    String images = "[" + String.join(",", java.util.Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}")) + "]";
+    String images = "[" + String.join(",", Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}")) + "]";
     producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"train-ok\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":3,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}");
     JobEvent trained = events.awaitTerminal("train-ok", WAIT);

@@ -11,13 +11,14 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.clip.ClipTextConfig;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
@@ -25,14 +26,15 @@ import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.scheduler.SchedulerConfig;
 import org.perfusionjobs.engine.train.DiffusionTrainer;
-import org.perfusionjobs.engine.train.WeightAverage;
 import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.VaeTrainer;
+import org.perfusionjobs.engine.train.WeightAverage;
 import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
@@ -698,7 +700,7 @@ public final class BaseModelBuilder {
   /** The VAE config: DownEncoderBlock2D per channel entry, 1 layer per block, {@code latentChannels} latent channels, 8 groups. */
   public static AutoencoderKLConfig vaeConfig(Settings s, float scalingFactor) {
     int n = s.widths().vaeChannels().size();
-    return new AutoencoderKLConfig(3, 3, java.util.Collections.nCopies(n, "DownEncoderBlock2D"), java.util.Collections.nCopies(n, "UpDecoderBlock2D"),
+    return new AutoencoderKLConfig(3, 3, Collections.nCopies(n, "DownEncoderBlock2D"), Collections.nCopies(n, "UpDecoderBlock2D"),
         s.widths().vaeChannels(), 1, "silu", s.widths().latentChannels(), 8, IMAGE_SIZE, scalingFactor);
   }
 
@@ -795,7 +797,7 @@ public final class BaseModelBuilder {
     Files.createDirectories(to);
     try (var files = Files.list(from)) {
       for (Path f : files.filter(Files::isRegularFile).toList()) {
-        Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(f, to.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
       }
     }
   }

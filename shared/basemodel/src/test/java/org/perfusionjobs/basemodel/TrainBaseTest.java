@@ -4,22 +4,30 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.perfusionjobs.engine.perfusion.TrainingTemplates;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 
@@ -38,9 +46,9 @@ class TrainBaseTest {
     Path out = dir.resolve("base");
     BaseModelBuilder.Settings s = tiny().build();
     long t0 = System.nanoTime();
-    java.io.ByteArrayOutputStream logBytes = new java.io.ByteArrayOutputStream();
-    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, new java.io.PrintStream(logBytes, true, java.nio.charset.StandardCharsets.UTF_8));
-    String log = logBytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+    ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
+    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, new PrintStream(logBytes, true, StandardCharsets.UTF_8));
+    String log = logBytes.toString(StandardCharsets.UTF_8);
     System.out.print(log);
     assertTrue(log.contains("unet: saved the weight average (decay 0.999, 10 updates)"), "the UNet's weight average is what gets saved");
     System.out.printf("TrainBaseTest: build %.1f s, timings %s%n", (System.nanoTime() - t0) / 1e9, r.timings());
@@ -101,7 +109,7 @@ class TrainBaseTest {
       assertEquals(s.widths().latentChannels(), sd.unet().config().inChannels());
     }
     // A reused VAE must have the latent channels the UNet is built for.
-    var mismatch = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.build(dir.resolve("mismatch"),
+    var mismatch = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.build(dir.resolve("mismatch"),
         tiny().unetSteps(2).textPretrainSteps(0).detailedCaptions(0).latentChannels(s.widths().latentChannels() + 1).build(), out, System.out));
     assertTrue(mismatch.getMessage().contains("its VAE has " + s.widths().latentChannels() + " latent channels, the settings ask for " + (s.widths().latentChannels() + 1)),
         mismatch.getMessage());
@@ -131,14 +139,14 @@ class TrainBaseTest {
   void theTextEncoderIsFrozenForTheLastShareOfSteps() {
     assertEquals(9600, BaseModelBuilder.Settings.defaults().stages().jointSteps());
     assertEquals(12000, BaseModelBuilder.Settings.builder().frozenTextFraction(0).build().stages().jointSteps());
-    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+    var e = Assertions.assertThrows(IllegalArgumentException.class,
         () -> BaseModelBuilder.Settings.builder().frozenTextFraction(1.5f).build());
     assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());
-    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().latentChannels(0).build());
+    e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().latentChannels(0).build());
     assertTrue(e.getMessage().contains("latent channels 0 (>= 1)"), e.getMessage());
-    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().unetAverageDecay(1f).build());
+    e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().unetAverageDecay(1f).build());
     assertTrue(e.getMessage().contains("unet average decay 1.0"), e.getMessage());
-    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+    e = Assertions.assertThrows(IllegalArgumentException.class,
         () -> BaseModelBuilder.Settings.builder().textLearningRateScale(1.5f).build());
     assertTrue(e.getMessage().contains("text lr scale 1.5 (in (0, 1])"), e.getMessage());
   }
@@ -152,7 +160,7 @@ class TrainBaseTest {
     assertTrue(BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().twoObjectFraction(0).build()).samples(5, 40).allMatch(x -> x.scene().objects().size() == 1));
     long two = BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().twoObjectFraction(0.5).build()).samples(5, 400).filter(x -> x.scene().objects().size() == 2).count();
     assertTrue(two > 150 && two < 250, "about half of 400 scenes have two objects: " + two); // binomial sd 10
-    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().twoObjectFraction(1.2).build());
+    var e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().twoObjectFraction(1.2).build());
     assertTrue(e.getMessage().contains("two-object fraction 1.2 (in [0, 1])"), e.getMessage());
   }
 
@@ -160,15 +168,15 @@ class TrainBaseTest {
   @Test
   void thePatternsReachTheTrainingWorld() {
     BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
-    java.util.Set<org.perfusionjobs.world.Pattern> drawn = new java.util.HashSet<>();
+    Set<Pattern> drawn = new HashSet<>();
     BaseModelBuilder.trainingWorld(d).samples(6, 300).forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
-    assertEquals(java.util.Set.of(org.perfusionjobs.world.Pattern.PLAIN, org.perfusionjobs.world.Pattern.STRIPES), drawn);
+    assertEquals(Set.of(Pattern.PLAIN, Pattern.STRIPES), drawn);
     drawn.clear();
-    BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().patterns(org.perfusionjobs.world.Pattern.hidden()).build()).samples(6, 300)
+    BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().patterns(Pattern.hidden()).build()).samples(6, 300)
         .forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
-    assertEquals(java.util.EnumSet.allOf(org.perfusionjobs.world.Pattern.class), drawn);
-    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-        () -> BaseModelBuilder.Settings.builder().patterns(java.util.List.of(org.perfusionjobs.world.Pattern.PLAIN)).build());
+    assertEquals(EnumSet.allOf(Pattern.class), drawn);
+    var e = Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BaseModelBuilder.Settings.builder().patterns(List.of(Pattern.PLAIN)).build());
     assertTrue(e.getMessage().startsWith("patterns: "), e.getMessage());
   }
 }

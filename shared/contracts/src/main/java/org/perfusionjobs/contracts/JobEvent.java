@@ -56,12 +56,12 @@ public record JobEvent(
 
   /** The gateway accepted the job (written before the request, seq 0). */
   public static JobEvent queued(Job job, long seq) {
-    return state(job, seq, QUEUED, null);
+    return event(job, seq, KIND_STATE, QUEUED, new Details());
   }
 
   /** A worker claimed the job and starts it. */
   public static JobEvent running(Job job, long seq) {
-    return state(job, seq, RUNNING, null);
+    return event(job, seq, KIND_STATE, RUNNING, new Details());
   }
 
   /**
@@ -71,24 +71,34 @@ public record JobEvent(
    * @param preview small PNG, base64, or null
    */
   public static JobEvent progress(Job job, long seq, int step, int total, Double loss, long etaMs, String preview) {
-    return new JobEvent(job.jobId(), job.tenant(), seq, KIND_PROGRESS, RUNNING, job.jobType(), now(), step, total, loss, etaMs, preview, null,
-        null, job.writer());
+    Details d = new Details();
+    d.step = step;
+    d.total = total;
+    d.loss = loss;
+    d.etaMs = etaMs;
+    d.preview = preview;
+    return event(job, seq, KIND_PROGRESS, RUNNING, d);
   }
 
   /** The job succeeded with this result. */
   public static JobEvent succeeded(Job job, long seq, Result result) {
-    return new JobEvent(job.jobId(), job.tenant(), seq, KIND_RESULT, SUCCEEDED, job.jobType(), now(), null, null, null, null, null, null, result,
-        job.writer());
+    Details d = new Details();
+    d.result = result;
+    return event(job, seq, KIND_RESULT, SUCCEEDED, d);
   }
 
   /** The job failed, for a reason that names the request field to blame where there is one. */
   public static JobEvent failed(Job job, long seq, Error error) {
-    return state(job, seq, FAILED, error);
+    Details d = new Details();
+    d.error = error;
+    return event(job, seq, KIND_STATE, FAILED, d);
   }
 
   /** The job was cancelled; the reason is the cancel request's, or says when it stopped. */
   public static JobEvent cancelled(Job job, long seq, String reason) {
-    return state(job, seq, CANCELLED, Error.of(reason));
+    Details d = new Details();
+    d.error = Error.of(reason);
+    return event(job, seq, KIND_STATE, CANCELLED, d);
   }
 
   /**
@@ -96,13 +106,31 @@ public record JobEvent(
    * error and result, with a new seq, time and writer, and without the preview.
    */
   public JobEvent republished(Job job, long newSeq) {
-    return new JobEvent(job.jobId(), job.tenant(), newSeq, kind, state, job.jobType(), now(), step, total, loss, etaMs, null, error, result,
-        job.writer());
+    Details d = new Details();
+    d.step = step;
+    d.total = total;
+    d.loss = loss;
+    d.etaMs = etaMs;
+    d.error = error;
+    d.result = result;
+    return event(job, newSeq, kind, state, d);
   }
 
-  private static JobEvent state(Job job, long seq, String state, Error error) {
-    return new JobEvent(job.jobId(), job.tenant(), seq, KIND_STATE, state, job.jobType(), now(), null, null, null, null, null, error, null,
-        job.writer());
+  /** The optional fields of one event, set by name; those left unset are not written. */
+  private static final class Details {
+    Integer step;
+    Integer total;
+    Double loss;
+    Long etaMs;
+    String preview;
+    Error error;
+    Result result;
+  }
+
+  /** The one place that calls the canonical constructor (for code; the JSON mapper calls it too). */
+  private static JobEvent event(Job job, long seq, String kind, String state, Details d) {
+    return new JobEvent(job.jobId(), job.tenant(), seq, kind, state, job.jobType(), now(), d.step, d.total, d.loss, d.etaMs, d.preview, d.error,
+        d.result, job.writer());
   }
 
   private static String now() {

@@ -2,6 +2,8 @@ package org.perfusionjobs.infra;
 
 import java.io.IOException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * The local stack of the tests and the all-in-one main job: a real redis-server and a real Kafka
@@ -12,7 +14,7 @@ public final class LocalStack implements AutoCloseable {
   private final RedisServer redis;
   private final KafkaBroker kafka;
   private final Topics topics;
-  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
   // Child processes outlive a JVM that exits without close() (Ctrl-C): stop them on the way out.
   private final Thread shutdownHook = new Thread(this::close, "local-stack-shutdown");
 

@@ -14,6 +14,7 @@ import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * Creates the topics (idempotently) and configures the workers' share group: its dead-letter

@@ -4,10 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
@@ -23,6 +28,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.Topics;
 
 /** The real broker and redis-server start, hold the topics, queue through a share group, and stop. */
 class LocalStackTest {
@@ -55,12 +61,12 @@ class LocalStackTest {
 
   @Test
   void redisHasAMemoryCapAndEvictsLikeACache() throws Exception {
-    try (java.net.Socket sock = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), stack.redis().port())) {
+    try (Socket sock = new Socket(InetAddress.getLoopbackAddress(), stack.redis().port())) {
       sock.setSoTimeout(2000);
-      sock.getOutputStream().write("CONFIG GET maxmemory*\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      sock.getOutputStream().write("CONFIG GET maxmemory*\r\n".getBytes(StandardCharsets.US_ASCII));
       byte[] buf = new byte[512];
       int n = sock.getInputStream().read(buf);
-      String reply = new String(buf, 0, n, java.nio.charset.StandardCharsets.US_ASCII);
+      String reply = new String(buf, 0, n, StandardCharsets.US_ASCII);
       assertTrue(reply.contains("\r\nmaxmemory\r\n$9\r\n268435456\r\n"), reply);
       assertTrue(reply.contains("allkeys-lru"), reply);
     }
@@ -81,7 +87,7 @@ class LocalStackTest {
     props.put("max.poll.records", "1");
     try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
       c.subscribe(List.of(topic));
-      java.util.Set<String> seen = new java.util.HashSet<>();
+      Set<String> seen = new HashSet<>();
       long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
       while (seen.size() < 2 && System.nanoTime() < deadline) {
         ConsumerRecords<String, String> recs = c.poll(Duration.ofMillis(500));
@@ -92,7 +98,7 @@ class LocalStackTest {
         }
         c.commitSync();
       }
-      assertEquals(java.util.Set.of("job-1", "job-2"), seen);
+      assertEquals(Set.of("job-1", "job-2"), seen);
     }
   }
 

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -18,9 +19,9 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion bench engine}: the engine figures of docs/benchmarks.md in one process — load
@@ -72,7 +73,7 @@ final class BenchCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void sd15(java.io.PrintWriter out) throws Exception {
+  private void sd15(PrintWriter out) throws Exception {
     UNet2DConditionConfig cfg = Configs.read(sd15Config, UNet2DConditionConfig.class);
     try (NDManager m = NDManager.newBaseManager()) {
       UNet2DConditionModel unet = new UNet2DConditionModel(cfg);

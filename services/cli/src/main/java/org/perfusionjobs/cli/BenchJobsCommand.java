@@ -1,12 +1,13 @@
 package org.perfusionjobs.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Vertx;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -23,24 +24,23 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion bench-jobs}: the job-system figures of docs/benchmarks.md on the local stack —
@@ -130,7 +130,7 @@ final class BenchJobsCommand implements Callable<Integer> {
                   if ("event".equals(f.path("type").asText()) && "progress".equals(f.path("data").path("kind").asText())) {
                     latencies.add((double) (now - Instant.parse(f.path("data").path("time").asText()).toEpochMilli()));
                   }
-                } catch (java.io.IOException ignored) {
+                } catch (IOException ignored) {
                   // not a frame of ours
                 }
                 sb.setLength(0);
@@ -184,16 +184,14 @@ final class BenchJobsCommand implements Callable<Integer> {
   }
 
   private static JobEvent runJob(KafkaProducer<String, byte[]> p, KafkaConsumer<String, byte[]> events, Topics topics, String jobId, int steps) throws Exception {
-    String json = "{\"jobId\":\"" + jobId + "\",\"tenant\":\"bench\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"seed\":1}";
-    ProducerRecord<String, byte[]> r = new ProducerRecord<>(topics.generate(), jobId, json.getBytes(StandardCharsets.UTF_8));
-    r.headers().add(Headers.SCHEMA, Schemas.GENERATE_REQUEST.getBytes(StandardCharsets.UTF_8));
-    r.headers().add(Headers.VERSION, "1".getBytes(StandardCharsets.UTF_8));
-    p.send(r);
+    ObjectNode request = Schemas.json().createObjectNode().put("jobId", jobId).put("tenant", "bench").put("prompt", "a toy car").put("steps", steps)
+        .put("seed", 1);
+    p.send(RecordCodec.encode(Schemas.GENERATE_REQUEST, request).toProducerRecord(topics));
     long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
     while (System.nanoTime() < deadline) {
       for (ConsumerRecord<String, byte[]> rec : events.poll(Duration.ofMillis(5))) {
         if (jobId.equals(rec.key())) {
-          JobEvent e = Schemas.json().readValue(rec.value(), JobEvent.class);
+          JobEvent e = RecordCodec.read(rec.value(), JobEvent.class);
           if (e.terminal()) {
             if (!JobEvent.SUCCEEDED.equals(e.state())) {
               throw new IllegalStateException(jobId + " " + e.state() + " " + e.error());

@@ -2,6 +2,8 @@ package org.perfusionjobs.cli;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -33,9 +35,9 @@ import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
 import org.perfusionjobs.engine.vae.AutoencoderKLConfig;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion bench-memory}: peak resident memory (VmHWM of /proc/self/status) and step time
@@ -302,8 +304,8 @@ final class BenchMemoryCommand implements Callable<Integer> {
             for (int i = 0; i < sampler.steps(); i++) {
               try (NDScope step = new NDScope()) {
                 step.suppressNotUsedWarning();
-                NDArray in = sampler.scaleModelInput(ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(latents, latents)), i);
-                ai.djl.ndarray.NDList eps = unet.forward(in, rm.create(sampler.modelTimesteps()[i]), cond).split(2);
+                NDArray in = sampler.scaleModelInput(NDArrays.concat(new NDList(latents, latents)), i);
+                NDList eps = unet.forward(in, rm.create(sampler.modelTimesteps()[i]), cond).split(2);
                 NDArray guided = eps.get(0).add(eps.get(1).sub(eps.get(0)).mul(7.5f));
                 NDArray next = sampler.step(guided, i, latents, null);
                 NDScope.unregister(next);

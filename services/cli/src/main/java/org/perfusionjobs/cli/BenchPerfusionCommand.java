@@ -10,25 +10,28 @@ import ai.djl.training.GradientCollector;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptCompatibility;
+import org.perfusionjobs.engine.perfusion.ConceptEdit;
 import org.perfusionjobs.engine.perfusion.ConceptEdits;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.PerfusionProcessor;
 import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
@@ -40,9 +43,9 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion bench-perfusion}: the Perfusion figures of docs/benchmarks.md — denoising time
@@ -109,7 +112,7 @@ final class BenchPerfusionCommand implements Callable<Integer> {
         for (int rep = -1; rep < repeats; rep++) {
           try (NDScope s = new NDScope()) {
             s.suppressNotUsedWarning();
-            NDArray text = sd.encodePrompts(java.util.Collections.nCopies(b, "a photo of a car"), m);
+            NDArray text = sd.encodePrompts(Collections.nCopies(b, "a photo of a car"), m);
             text.setRequiresGradient(true);
             NDArray x = m.randomNormal(new Shape(b, 4, 16, 16));
             long t0 = System.nanoTime();
@@ -180,12 +183,12 @@ final class BenchPerfusionCommand implements Callable<Integer> {
    * concepts, each run = a fresh prompt's K/V projection (with the edit) plus 3 denoising steps,
    * interleaved so that machine noise hits all three alike.
    */
-  private void sd15StepOverhead(java.io.PrintWriter o, UNet2DConditionModel unet, Covariance cov, Random rnd) {
+  private void sd15StepOverhead(PrintWriter o, UNet2DConditionModel unet, Covariance cov, Random rnd) {
     int steps = 3;
     try (NDManager m = NDManager.newBaseManager()) {
       unet.initRandom(m, DataType.FLOAT32, 1);
-      List<List<org.perfusionjobs.engine.perfusion.ConceptEdit>> sets = new ArrayList<>();
-      List<org.perfusionjobs.engine.perfusion.ConceptEdit> all = new ArrayList<>();
+      List<List<ConceptEdit>> sets = new ArrayList<>();
+      List<ConceptEdit> all = new ArrayList<>();
       for (int c = 0; c < 4; c++) {
         Map<String, NDArray> k = new LinkedHashMap<>();
         Map<String, NDArray> v = new LinkedHashMap<>();
@@ -197,7 +200,7 @@ final class BenchPerfusionCommand implements Callable<Integer> {
         for (int i = 0; i < 768; i++) {
           is[i] = rnd.nextGaussian();
         }
-        all.add(new org.perfusionjobs.engine.perfusion.ConceptEdit(is, k, v, 0.7f, 0.15f));
+        all.add(new ConceptEdit(is, k, v, 0.7f, 0.15f));
       }
       sets.add(List.of());
       sets.add(all.subList(0, 1));

@@ -1,6 +1,7 @@
 package org.perfusionjobs.cli;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.perfusionjobs.engine.perfusion.Covariance;
@@ -8,9 +9,9 @@ import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code perfusion covariance}: Cinv of a model's text encoder from a caption file. */
 @Command(name = "covariance", mixinStandardHelpOptions = true,
@@ -38,7 +39,7 @@ final class CovarianceCommand implements Callable<Integer> {
       ProgressBar bar = new ProgressBar(err, "covariance");
       long t0 = System.nanoTime();
       Covariance cov = CovarianceBuilder.compute(sd, lines, includePadding, captions.getFileName().toString(), done -> {
-        java.time.Duration el = java.time.Duration.ofNanos(System.nanoTime() - t0);
+        Duration el = Duration.ofNanos(System.nanoTime() - t0);
         bar.update(done, lines.size(), el, el.dividedBy(done).multipliedBy(lines.size() - done), null);
       });
       Path target = out != null ? out : model.resolve(Covariance.FILE_NAME);

@@ -1,12 +1,17 @@
 package org.perfusionjobs.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Vertx;
 import java.awt.image.BufferedImage;
-import java.nio.charset.StandardCharsets;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -16,27 +21,26 @@ import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
 import org.perfusionjobs.evaluator.prompts.DemoConcept;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion demo}: the whole system on embedded defaults. Starts a real Kafka broker and
@@ -49,6 +53,8 @@ import picocli.CommandLine.Model.CommandSpec;
 final class DemoCommand implements Callable<Integer> {
   /** Classifier-free guidance of the demo's generation job (the bundled model's eval setting). */
   static final float GUIDANCE = 5f;
+  /** The tenant of the demo's jobs (its token is demo-token). */
+  static final String TENANT = "demo";
 
   @Spec CommandSpec spec;
 
@@ -103,7 +109,7 @@ final class DemoCommand implements Callable<Integer> {
         vertx.deployVerticle(new WorkerVerticle(WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, modelDir)
             .withWorkerId("worker-1").withCaptions(captions))).await();
         GatewayVerticle gateway = new GatewayVerticle(new GatewayConfig(stack.bootstrapServers(), stack.redisUri(), topics, port,
-            Map.of("demo-token", "demo"), Duration.ofHours(24)));
+            Map.of("demo-token", TENANT), Duration.ofHours(24)));
         vertx.deployVerticle(gateway).await();
         String trainId = "demo-train-" + UUID.randomUUID().toString().substring(0, 8);
         String genId = "demo-gen-" + UUID.randomUUID().toString().substring(0, 8);
@@ -114,19 +120,26 @@ final class DemoCommand implements Callable<Integer> {
             KafkaConsumer<String, byte[]> events = new KafkaConsumer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "demo-" + UUID.randomUUID(),
                 "auto.offset.reset", "earliest"), new StringDeserializer(), new ByteArrayDeserializer())) {
           events.subscribe(List.of(topics.events()));
-          String masks = concept.masks() == null ? "" : ",\"masks\":" + base64List(concept.masks());
           // The method's value rate, a third of its embedding rate: a faster embedding leaks the gate onto later words (models/world-v1/README.md).
-          send(p, topics.train(), trainId, Schemas.TRAIN_REQUEST, "{\"jobId\":\"" + trainId + "\",\"tenant\":\"demo\",\"conceptName\":\"" + DemoConcept.WORD + "\",\"superclass\":"
-              + Schemas.json().writeValueAsString(superclass) + ",\"images\":" + base64List(concept.images()) + masks + ",\"steps\":" + trainSteps
-              + ",\"options\":{\"seed\":1,\"learningRateValue\":0.03,\"learningRateEmbedding\":0.002}}");
+          ObjectNode train = Schemas.json().createObjectNode().put("jobId", trainId).put("tenant", TENANT).put("conceptName", DemoConcept.WORD)
+              .put("superclass", superclass);
+          train.set("images", base64List(concept.images()));
+          if (concept.masks() != null) {
+            train.set("masks", base64List(concept.masks()));
+          }
+          train.put("steps", trainSteps);
+          train.putObject("options").put("seed", 1).put("learningRateValue", 0.03).put("learningRateEmbedding", 0.002);
+          send(p, topics, RecordCodec.encode(Schemas.TRAIN_REQUEST, train));
           o.println("produced train request " + trainId + " (concept '" + DemoConcept.WORD + "', superclass '" + superclass + "', " + concept.images().size() + " images from " + images + ")");
           JobEvent trained = follow(events, trainId, o);
           if (!JobEvent.SUCCEEDED.equals(trained.state())) {
             o.println("training did not succeed: " + trained.error());
             return 1;
           }
-          send(p, topics.generate(), genId, Schemas.GENERATE_REQUEST, "{\"jobId\":\"" + genId + "\",\"tenant\":\"demo\",\"prompt\":" + Schemas.json().writeValueAsString(prompt) + ","
-              + "\"concepts\":[{\"conceptId\":\"" + trainId + "\"}],\"steps\":20,\"guidance\":" + GUIDANCE + ",\"seed\":42,\"imageCount\":4}");
+          ObjectNode generate = Schemas.json().createObjectNode().put("jobId", genId).put("tenant", TENANT).put("prompt", prompt);
+          generate.putArray("concepts").addObject().put("conceptId", trainId);
+          generate.put("steps", 20).put("guidance", GUIDANCE).put("seed", 42).put("imageCount", 4);
+          send(p, topics, RecordCodec.encode(Schemas.GENERATE_REQUEST, generate));
           o.println("produced generate request " + genId + " using concept " + trainId);
           JobEvent generated = follow(events, genId, o);
           if (!JobEvent.SUCCEEDED.equals(generated.state())) {
@@ -134,10 +147,10 @@ final class DemoCommand implements Callable<Integer> {
             return 1;
           }
           Files.createDirectories(out);
-          java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+          HttpClient http = HttpClient.newHttpClient();
           for (int i = 0; i < generated.result().imageBlobIds().size(); i++) {
-            var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + gateway.port() + "/v1/jobs/" + genId + "/images/" + i))
-                .header("Authorization", "Bearer demo-token").build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+            var r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + "/v1/jobs/" + genId + "/images/" + i))
+                .header("Authorization", "Bearer demo-token").build(), HttpResponse.BodyHandlers.ofByteArray());
             Path f = out.resolve(genId + "-" + i + ".png");
             Files.write(f, r.body());
             o.println("wrote " + f);
@@ -157,23 +170,20 @@ final class DemoCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static void send(KafkaProducer<String, byte[]> p, String topic, String key, String schema, String json) throws Exception {
-    ProducerRecord<String, byte[]> r = new ProducerRecord<>(topic, key, json.getBytes(StandardCharsets.UTF_8));
-    r.headers().add(Headers.SCHEMA, schema.getBytes(StandardCharsets.UTF_8));
-    r.headers().add(Headers.VERSION, "1".getBytes(StandardCharsets.UTF_8));
-    p.send(r).get();
+  private static void send(KafkaProducer<String, byte[]> p, Topics topics, RecordCodec.Outgoing request) throws Exception {
+    p.send(request.toProducerRecord(topics)).get();
   }
 
   /** Prints a job's progress until it ends. */
-  private static JobEvent follow(KafkaConsumer<String, byte[]> events, String jobId, java.io.PrintWriter o) throws Exception {
+  private static JobEvent follow(KafkaConsumer<String, byte[]> events, String jobId, PrintWriter o) throws Exception {
     long deadline = System.nanoTime() + Duration.ofMinutes(30).toNanos();
     while (System.nanoTime() < deadline) {
       for (ConsumerRecord<String, byte[]> r : events.poll(Duration.ofMillis(200))) {
         if (!jobId.equals(r.key())) {
           continue;
         }
-        JobEvent e = Schemas.json().readValue(r.value(), JobEvent.class);
-        if ("progress".equals(e.kind())) {
+        JobEvent e = RecordCodec.read(r.value(), JobEvent.class);
+        if (JobEvent.KIND_PROGRESS.equals(e.kind())) {
           o.printf("\r  %s [%s%s] %d/%d%s  ETA %.1f s   ", jobId, "#".repeat(30 * e.step() / e.total()), ".".repeat(30 - 30 * e.step() / e.total()),
               e.step(), e.total(), e.loss() != null ? String.format("  loss %.4f", e.loss()) : "", e.etaMs() / 1000.0);
         } else {
@@ -188,11 +198,12 @@ final class DemoCommand implements Callable<Integer> {
     throw new IllegalStateException("job " + jobId + " did not finish in 30 minutes");
   }
 
-  private static String base64List(List<BufferedImage> imgs) {
-    List<String> out = new ArrayList<>();
+  /** Images as the train request's {@code [{"base64": "<PNG>"}, ...]}. */
+  private static ArrayNode base64List(List<BufferedImage> imgs) {
+    ArrayNode out = Schemas.json().createArrayNode();
     for (BufferedImage img : imgs) {
-      out.add("{\"base64\":\"" + Base64.getEncoder().encodeToString(ImageCodec.pngBytes(img)) + "\"}");
+      out.addObject().put("base64", Base64.getEncoder().encodeToString(ImageCodec.pngBytes(img)));
     }
-    return "[" + String.join(",", out) + "]";
+    return out;
   }
 }

@@ -4,7 +4,9 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,17 +28,18 @@ import org.perfusionjobs.evaluator.concepts.ConceptSuite;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
 import org.perfusionjobs.evaluator.prompts.Attribute;
 import org.perfusionjobs.evaluator.prompts.ConceptMetrics;
-import org.perfusionjobs.evaluator.prompts.PromptParser;
-import org.perfusionjobs.evaluator.prompts.PromptsFile;
 import org.perfusionjobs.evaluator.prompts.EvalPrompt;
-import org.perfusionjobs.evaluator.prompts.PromptRun;
 import org.perfusionjobs.evaluator.prompts.ObjectCountBreakdown;
-import org.perfusionjobs.evaluator.prompts.ShapeBreakdown;
+import org.perfusionjobs.evaluator.prompts.PromptParser;
+import org.perfusionjobs.evaluator.prompts.PromptRun;
 import org.perfusionjobs.evaluator.prompts.PromptSet;
+import org.perfusionjobs.evaluator.prompts.PromptsFile;
+import org.perfusionjobs.evaluator.prompts.ShapeBreakdown;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code perfusion eval}: generate an image per prompt and report, per attribute, how often the
@@ -114,7 +117,7 @@ final class EvalCommand implements Callable<Integer> {
     var stdout = spec.commandLine().getOut();
     Path evalDir = evaluator != null ? evaluator : model.resolve("evaluator");
     if (globalLock && concepts.isEmpty()) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
+      throw new CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
     }
     String method = concepts.isEmpty() ? null : Personalization.methodOf(concepts.get(0));
     boolean baseline = method != null && !method.equals(Personalization.PERFUSION);
@@ -127,7 +130,7 @@ final class EvalCommand implements Callable<Integer> {
           + (method == null ? "give a LoRA concept with --concept" : concepts.get(0) + " is a " + method + " concept"));
     }
     if (expects.size() > Math.max(1, concepts.size())) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect: " + expects.size() + " given for " + concepts.size()
+      throw new CommandLine.ParameterException(spec.commandLine(), "--expect: " + expects.size() + " given for " + concepts.size()
           + " --concept; give one per concept, in the same order");
     }
     BaselineConcept bc = baseline ? BaselineConceptFile.read(concepts.get(0)) : null;
@@ -179,7 +182,7 @@ final class EvalCommand implements Callable<Integer> {
         PromptRun.Result r = PromptRun.run(sd, ev, set, settings,
             bc != null ? Personalization.conditioner(bc, value) : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd).conditioner(uses, globalLock),
             done -> {
-              java.time.Duration elapsed = java.time.Duration.ofNanos(System.nanoTime() - t0);
+              Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
               bar.update(done, set.size(), elapsed, elapsed.multipliedBy(set.size() - done).dividedBy(done), null);
             });
         String label = value == null ? "" : String.format("%s %.2f: ", runKey, value);
@@ -248,11 +251,11 @@ final class EvalCommand implements Callable<Integer> {
       try {
         return ConceptSpec.parse(expects.get(k));
       } catch (IllegalArgumentException e) {
-        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect " + e.getMessage());
+        throw new CommandLine.ParameterException(spec.commandLine(), "--expect " + e.getMessage());
       }
     }
     if (k > 0) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--expect: concept " + (k + 1) + " ('" + word
+      throw new CommandLine.ParameterException(spec.commandLine(), "--expect: concept " + (k + 1) + " ('" + word
           + "') needs its own --expect, e.g. --expect shape=heart,colour=blue,pattern=dots");
     }
     return ConceptSuite.byWord(word).map(SuiteConcept::spec)

@@ -1,12 +1,14 @@
 package org.perfusionjobs.cli;
 
 import java.awt.image.BufferedImage;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
-import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
@@ -15,9 +17,9 @@ import org.perfusionjobs.engine.pipeline.InitialLatents;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code perfusion generate}: text to PNG with any diffusers SD v1.x folder. */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate images from a prompt.")
@@ -133,7 +135,7 @@ final class GenerateCommand implements Callable<Integer> {
     }
     String name = out.getFileName().toString();
     String stem = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
-    List<Path> paths = new java.util.ArrayList<>();
+    List<Path> paths = new ArrayList<>();
     for (int i = 0; i < images.size(); i++) {
       Path p = out.resolveSibling(stem + "_" + i + ".png");
       ImageCodec.writePng(images.get(i), p);

@@ -1,7 +1,8 @@
 package org.perfusionjobs.cli;
 
-import picocli.CommandLine;
+import java.io.PrintWriter;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code perfusion} command line: one subcommand per task. */
 @Command(
@@ -23,8 +24,8 @@ public final class PerfusionCli {
   /** Runs a command line and returns its exit code (0 ok, 1 runtime failure, 2 usage error). */
   public static int run(String... args) {
     CommandLine cli = new CommandLine(new PerfusionCli());
-    cli.setOut(new java.io.PrintWriter(System.out, true));
-    cli.setErr(new java.io.PrintWriter(System.err, true));
+    cli.setOut(new PrintWriter(System.out, true));
+    cli.setErr(new PrintWriter(System.err, true));
     cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println("error: " + CliErrors.describe(ex));
       if (System.getenv("PERFUSION_DEBUG") != null) {

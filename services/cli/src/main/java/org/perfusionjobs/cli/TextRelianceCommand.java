@@ -3,6 +3,7 @@ package org.perfusionjobs.cli;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -63,7 +64,7 @@ final class TextRelianceCommand implements Callable<Integer> {
       out.printf("%-6s %10s %10s %10s %12s%n", "t", "right", "empty", "shuffled", "right/empty");
       for (long t : timesteps) {
         NDArray noise = new NoiseGenerator(seed + t).normal(latents.getShape(), m);
-        NDArray tt = m.full(new ai.djl.ndarray.types.Shape(images), t, DataType.INT64);
+        NDArray tt = m.full(new Shape(images), t, DataType.INT64);
         NDArray noisy = schedule.addNoise(latents, noise, tt);
         float[] mse = new float[3];
         for (int k = 0; k < 3; k++) {

@@ -1,21 +1,23 @@
 package org.perfusionjobs.cli;
 
 import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.perfusionjobs.engine.perfusion.TrainingTemplates;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
 import org.perfusionjobs.engine.perfusion.TrainerState;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
 import org.perfusionjobs.engine.personalization.BaselineConfig;
 import org.perfusionjobs.engine.personalization.BaselineMethod;
@@ -24,9 +26,9 @@ import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code perfusion train}: learn one concept from a folder of images. */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Learn a concept with Perfusion (key-locked rank-1 editing) or a baseline method (--method).")
@@ -126,8 +128,8 @@ final class TrainCommand implements Callable<Integer> {
             if (checkpoint != null) {
               try {
                 Files.write(checkpoint, state.toBytes());
-              } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
               }
             }
           },
@@ -193,7 +195,7 @@ final class TrainCommand implements Callable<Integer> {
 
   static TrainingImages readImages(Path dir) throws java.io.IOException {
     if (!Files.isDirectory(dir)) {
-      throw new java.io.IOException("image folder " + dir + " does not exist");
+      throw new IOException("image folder " + dir + " does not exist");
     }
     List<Path> files;
     try (var s = Files.list(dir)) {
@@ -217,7 +219,7 @@ final class TrainCommand implements Callable<Integer> {
       }
     }
     if (imgs.isEmpty()) {
-      throw new java.io.IOException("image folder " + dir + " has no .png or .jpg images");
+      throw new IOException("image folder " + dir + " has no .png or .jpg images");
     }
     return new TrainingImages(imgs, anyMask ? masks : null);
   }

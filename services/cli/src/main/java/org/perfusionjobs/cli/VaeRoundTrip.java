@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ final class VaeRoundTrip {
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
           NDArray x = ImageCodec.toTensor(part.stream().map(Sample::image).toList(), m);
-          List<java.awt.image.BufferedImage> imgs = ImageCodec.toImages(vae.decode(vae.encode(x).mean()));
+          List<BufferedImage> imgs = ImageCodec.toImages(vae.decode(vae.encode(x).mean()));
           for (int k = 0; k < part.size(); k++) {
             Sample s = part.get(k);
             out.add(new Sample(s.seed(), s.scene(), imgs.get(k), s.masks(), s.caption()));

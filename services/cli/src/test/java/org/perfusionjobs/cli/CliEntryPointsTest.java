@@ -29,7 +29,7 @@ import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.testdata.TestData;
 
 /** Smoke tests of the entry points a user runs that had none: covariance, train resume, produce, demo. */

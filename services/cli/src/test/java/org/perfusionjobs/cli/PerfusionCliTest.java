@@ -1,18 +1,21 @@
 package org.perfusionjobs.cli;
 
-import static org.perfusionjobs.cli.CliRun.run;
-
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.perfusionjobs.cli.CliRun.run;
 
 import java.awt.image.BufferedImage;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.perfusionjobs.testdata.TestData;
 
 /** The command line as a user runs it: exit codes, messages, files written. */
 class PerfusionCliTest {
@@ -82,7 +85,7 @@ class PerfusionCliTest {
     assertTrue(before >= 0 && before < 0.1, "gate before zwx up to " + before + ":\n" + r[1]);
     assertTrue(left >= 0 && left < 0.1 * own, "gate on left " + left + " against " + own + " on zwx:\n" + r[1]);
     assertEquals(15, rows, r[1]); // start, 12 words, end, first padding token
-    java.util.regex.Matcher pad = java.util.regex.Pattern.compile("mean gate over the 63 padding tokens ([0-9.]+)").matcher(r[1]);
+    Matcher pad = Pattern.compile("mean gate over the 63 padding tokens ([0-9.]+)").matcher(r[1]);
     assertTrue(pad.find(), r[1]);
     assertTrue(Double.parseDouble(pad.group(1)) < 0.1, "padding gates: " + pad.group(0));
   }
@@ -131,7 +134,7 @@ class PerfusionCliTest {
     assertEquals(3 + 1 + 1 + 5, tl.length, t[1]);
     assertTrue(tl[3].startsWith("grid of the first 32 images"), tl[3]);
     assertTrue(tl[4].startsWith("true\\read") && tl[5].startsWith("circle") && tl[9].startsWith("heart"), t[1]);
-    java.awt.image.BufferedImage g = assertDoesNotThrow(() -> javax.imageio.ImageIO.read(grid.toFile()));
+    BufferedImage g = assertDoesNotThrow(() -> ImageIO.read(grid.toFile()));
     assertEquals(512, g.getWidth());
     assertEquals(512, g.getHeight());
     String[] bad = run("vae-check", "--vae", model.resolve("vae").toString(), "--images", "0");
@@ -150,7 +153,7 @@ class PerfusionCliTest {
     String[] r = run("eval", "--model", model.toString(), "--prompts", "12", "--steps", "4", "--out", out.toString());
     assertEquals("0", r[0], r[2]);
     assertTrue(r[1].contains("shape right per asked shape (one-object prompts): "), r[1]);
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(circle|square|triangle|star|heart) (\\d+)/(\\d+)").matcher(r[1]);
+    Matcher m = Pattern.compile("(circle|square|triangle|star|heart) (\\d+)/(\\d+)").matcher(r[1]);
     int asked = 0;
     while (m.find()) {
       assertTrue(Integer.parseInt(m.group(2)) <= Integer.parseInt(m.group(3)), m.group());
@@ -158,10 +161,10 @@ class PerfusionCliTest {
     }
     assertTrue(asked >= 1 && asked <= 12, r[1]);
     assertTrue(r[1].contains("one object: shape ") && r[1].contains("two objects: ") && r[1].contains("one colour for both where two were asked: "), r[1]);
-    String json = java.nio.file.Files.readString(out.resolve("report.json"));
+    String json = Files.readString(out.resolve("report.json"));
     assertTrue(json.contains("\"one_object_shapes\"") && json.contains("\"by_object_count\"") && json.contains("\"colours_merged\"")
         && json.contains("\"per_prompt\""), json.substring(0, Math.min(400, json.length())));
-    assertTrue(java.nio.file.Files.isRegularFile(out.resolve("grid.png")));
+    assertTrue(Files.isRegularFile(out.resolve("grid.png")));
   }
 
   /** text-contrast on two models side by side: one row per attribute, one column per model. */
@@ -187,10 +190,10 @@ class PerfusionCliTest {
     String[] r = run("bench-train", "--model", model.toString(), "--batch", "2", "--repeats", "2");
     assertEquals("0", r[0], r[2]);
     for (String phase : new String[] {"inputs", "forward", "backward", "adamw", "average", "step"}) {
-      assertTrue(java.util.regex.Pattern.compile("(?m)^" + phase + " +median \\d+\\.\\d+ ms .*n=2\\), +\\d+\\.\\d% of the median step$").matcher(r[1]).find(),
+      assertTrue(Pattern.compile("(?m)^" + phase + " +median \\d+\\.\\d+ ms .*n=2\\), +\\d+\\.\\d% of the median step$").matcher(r[1]).find(),
           phase + " in " + r[1]);
     }
-    java.util.regex.Matcher flops = java.util.regex.Pattern.compile("forward: (\\d+\\.\\d+) GFLOP").matcher(r[1]);
+    Matcher flops = Pattern.compile("forward: (\\d+\\.\\d+) GFLOP").matcher(r[1]);
     assertTrue(flops.find() && Double.parseDouble(flops.group(1)) > 0, r[1]);
     assertTrue(r[1].contains("354 parameter tensors"), "text encoder + UNet of the bundled model: " + r[1]);
     String[] bad = run("bench-train", "--model", model.toString(), "--repeats", "0");
@@ -218,7 +221,7 @@ class PerfusionCliTest {
 
   /** The percentage after "attribute " in a vae-check line. */
   private static double percent(String line, String attribute) {
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile(attribute + " (\\d+\\.\\d+)%").matcher(line);
+    Matcher m = Pattern.compile(attribute + " (\\d+\\.\\d+)%").matcher(line);
     assertTrue(m.find(), attribute + " in " + line);
     return Double.parseDouble(m.group(1));
   }
@@ -255,7 +258,7 @@ class PerfusionCliTest {
     assertTrue(g[2].contains("device 'gpu:99'") && g[2].contains("use cpu"), g[2]);
 
     Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
-    try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       int port = busy.getLocalPort();
       String[] d = run("demo", "--model", model.toString(), "--port", Integer.toString(port), "--exit");
       assertEquals("1", d[0], d[1] + d[2]);

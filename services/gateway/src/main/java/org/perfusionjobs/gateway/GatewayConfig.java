@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.perfusionjobs.contracts.BudgetOverrides;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * Gateway settings. {@code tokens} maps bearer tokens to tenants (from

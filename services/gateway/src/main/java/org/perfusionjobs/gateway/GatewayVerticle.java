@@ -1,8 +1,11 @@
 package org.perfusionjobs.gateway;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.lettuce.core.ExpireArgs;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -11,6 +14,7 @@ import io.lettuce.core.codec.StringCodec;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.ServerWebSocket;
@@ -21,22 +25,28 @@ import io.vertx.ext.web.handler.StaticHandler;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.producer.KafkaProducer;
 import io.vertx.kafka.client.producer.KafkaProducerRecord;
-import java.nio.charset.StandardCharsets;
+import java.io.IOException;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.perfusionjobs.contracts.Budgets;
+import org.perfusionjobs.contracts.CancelRequestV1;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
-import org.perfusionjobs.contracts.Headers;
-import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.GenerateRequestV1;
+import org.perfusionjobs.contracts.InvalidEventException;
+import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TenantScope;
 import org.perfusionjobs.contracts.TrainRequestV1;
@@ -66,7 +76,7 @@ public final class GatewayVerticle extends VerticleBase {
   /** Scoped job id ({@code <tenant>/<jobId>}) to the connections subscribed to it. */
   private final Map<String, Set<Subscriber>> subscribers = new ConcurrentHashMap<>();
   /** Subscriptions held per tenant on this gateway. */
-  private final Map<String, java.util.concurrent.atomic.AtomicInteger> tenantSubscriptions = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> tenantSubscriptions = new ConcurrentHashMap<>();
   /** Write-rate token buckets per tenant. */
   private final Map<String, double[]> buckets = new ConcurrentHashMap<>();
   private Budgets budgets;
@@ -104,11 +114,11 @@ public final class GatewayVerticle extends VerticleBase {
       } else {
         try {
           // Keyed <tenant>/<conceptId>; an entry whose key does not match its own tenant and id is ignored.
-          ConceptRegistered c = Schemas.json().readValue(r.value(), ConceptRegistered.class);
+          ConceptRegistered c = RecordCodec.read(r.value(), ConceptRegistered.class);
           if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
             concepts.put(r.key(), c);
           }
-        } catch (java.io.IOException | IllegalArgumentException ignored) {
+        } catch (IOException | IllegalArgumentException ignored) {
           // written only by workers
         }
       }
@@ -116,7 +126,7 @@ public final class GatewayVerticle extends VerticleBase {
     return vertx.executeBlocking(() -> {
           admin = Admin.create(Map.<String, Object>of("bootstrap.servers", cfg.bootstrapServers(),
               "request.timeout.ms", PROBE_TIMEOUT_MS, "default.api.timeout.ms", PROBE_TIMEOUT_MS));
-          redisClient = RedisClient.create(io.lettuce.core.RedisURI.builder(io.lettuce.core.RedisURI.create(cfg.redisUri())).withTimeout(Duration.ofSeconds(2)).build());
+          redisClient = RedisClient.create(RedisURI.builder(RedisURI.create(cfg.redisUri())).withTimeout(Duration.ofSeconds(2)).build());
           redis = redisClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
           return null;
         })
@@ -143,8 +153,8 @@ public final class GatewayVerticle extends VerticleBase {
   private void onEvent(byte[] value) {
     JobEvent e;
     try {
-      e = Schemas.json().readValue(value, JobEvent.class);
-    } catch (java.io.IOException ex) {
+      e = RecordCodec.read(value, JobEvent.class);
+    } catch (IOException ex) {
       return;
     }
     if (e.jobId() == null || e.tenant() == null || !TENANT.matcher(e.tenant()).matches() || e.kind() == null) {
@@ -160,10 +170,6 @@ public final class GatewayVerticle extends VerticleBase {
       if (sub.tenant().equals(e.tenant())) { // checked for every event, whatever the map says
         sub.ws().writeTextMessage(json);
       }
-    }
-    if (!"progress".equals(e.kind())) {
-      // Snapshot cache for other readers; the events topic stays the source of truth.
-      redis.async().set("snapshot:" + key, Schemas.json().valueToTree(view.snapshot()).toString().getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(Duration.ofDays(7)));
     }
   }
 
@@ -182,8 +188,8 @@ public final class GatewayVerticle extends VerticleBase {
     // Bodies only where a route takes one, in memory (no file uploads), with a small limit (413 above).
     BodyHandler jobBody = BodyHandler.create(false).setBodyLimit(Schemas.MAX_REQUEST_BYTES);
     BodyHandler blobBody = BodyHandler.create(false).setBodyLimit(cfg.limits().maxBlobBytes());
-    r.post("/v1/jobs/generate").handler(jobBody).handler(ctx -> submit(ctx, Schemas.GENERATE_REQUEST, cfg.topics().generate()));
-    r.post("/v1/jobs/train").handler(jobBody).handler(ctx -> submit(ctx, Schemas.TRAIN_REQUEST, cfg.topics().train()));
+    r.post("/v1/jobs/generate").handler(jobBody).handler(ctx -> submit(ctx, Schemas.GENERATE_REQUEST));
+    r.post("/v1/jobs/train").handler(jobBody).handler(ctx -> submit(ctx, Schemas.TRAIN_REQUEST));
     r.get("/v1/jobs/:id").handler(this::status);
     r.get("/v1/jobs/:id/images/:n").handler(this::image);
     r.post("/v1/jobs/:id/cancel").handler(this::cancel);
@@ -231,14 +237,14 @@ public final class GatewayVerticle extends VerticleBase {
     ctx.next();
   }
 
-  private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile("[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
+  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
   static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
       + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
   /** Token bucket per tenant for writes (POST, DELETE): {@code writeBurst} at once, then {@code writesPerSecond}. */
   private void rateLimit(RoutingContext ctx) {
-    io.vertx.core.http.HttpMethod m = ctx.request().method();
-    if (!m.equals(io.vertx.core.http.HttpMethod.POST) && !m.equals(io.vertx.core.http.HttpMethod.DELETE)) {
+    HttpMethod m = ctx.request().method();
+    if (!m.equals(HttpMethod.POST) && !m.equals(HttpMethod.DELETE)) {
       ctx.next();
       return;
     }
@@ -278,11 +284,11 @@ public final class GatewayVerticle extends VerticleBase {
     return ctx.get("tenant");
   }
 
-  private void submit(RoutingContext ctx, String schema, String topic) {
+  private void submit(RoutingContext ctx, String schema) {
     JsonNode body;
     try {
       body = Schemas.json().readTree(ctx.body().asString());
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       json(ctx, 400, new FieldError("", "malformed JSON"));
       return;
     }
@@ -299,51 +305,44 @@ public final class GatewayVerticle extends VerticleBase {
     if (!obj.has("jobId")) {
       obj.put("jobId", (Schemas.TRAIN_REQUEST.equals(schema) ? "train-" : "gen-") + UUID.randomUUID());
     }
-    List<FieldError> errors = Schemas.errors(schema, 1, obj);
-    if (!errors.isEmpty()) {
-      json(ctx, 400, errors.get(0));
-      return;
-    }
+    RecordCodec.Outgoing request;
     FieldError over;
     try {
-      over = Schemas.TRAIN_REQUEST.equals(schema) ? budgets.check(Schemas.json().treeToValue(obj, TrainRequestV1.class))
-          : budgets.check(Schemas.json().treeToValue(obj, GenerateRequestV1.class), cfg.limits().modelSize());
-    } catch (java.io.IOException | RuntimeException e) {
-      over = new FieldError("", "the request does not map to its record type");
+      request = RecordCodec.encode(schema, obj);
+      over = Schemas.TRAIN_REQUEST.equals(schema) ? budgets.check(RecordCodec.map(obj, TrainRequestV1.class))
+          : budgets.check(RecordCodec.map(obj, GenerateRequestV1.class), cfg.limits().modelSize());
+    } catch (InvalidEventException e) {
+      json(ctx, 400, e.error());
+      return;
     }
     if (over != null) {
       json(ctx, 400, over);
       return;
     }
-    byte[] record = obj.toString().getBytes(StandardCharsets.UTF_8);
-    if (record.length > Schemas.MAX_REQUEST_BYTES) {
-      json(ctx, 413, new FieldError("", "the request is " + record.length + " bytes, over the limit of " + Schemas.MAX_REQUEST_BYTES + "; upload images as blobs"));
+    if (request.value().length > Schemas.MAX_REQUEST_BYTES) {
+      json(ctx, 413, new FieldError("", "the request is " + request.value().length + " bytes, over the limit of " + Schemas.MAX_REQUEST_BYTES
+          + "; upload images as blobs"));
       return;
     }
     // Job ids live in the tenant's own namespace: another tenant's id is simply free here.
-    String jobId = obj.get("jobId").asText();
+    String jobId = request.key();
     String jobType = Schemas.TRAIN_REQUEST.equals(schema) ? "train" : "generate";
     // "queued" goes out before the request, so it is on the events topic before any worker event
     // (seq 0 is also below every worker's seq).
-    send(cfg.topics().events(), jobId, stateEvent(jobId, tenant, jobType, 0, JobEvent.QUEUED, null), Schemas.JOB_EVENT)
-        .compose(v -> send(topic, jobId, record, schema))
+    JobEvent.Job job = new JobEvent.Job(jobId, tenant, jobType, "gateway");
+    send(RecordCodec.encode(JobEvent.queued(job, 0)))
+        .compose(v -> send(request))
         .onSuccess(v -> json(ctx, 202, Map.of("jobId", jobId)))
         .onFailure(e -> {
-          send(cfg.topics().events(), jobId, stateEvent(jobId, tenant, jobType, 1, JobEvent.FAILED, "the gateway could not queue the job: " + e.getMessage()), Schemas.JOB_EVENT);
+          send(RecordCodec.encode(JobEvent.failed(job, 1, JobEvent.Error.of("the gateway could not queue the job: " + e.getMessage()))));
           json(ctx, 503, Map.of("error", "could not queue the job: " + e.getMessage()));
         });
   }
 
-  private static byte[] stateEvent(String jobId, String tenant, String jobType, long seq, String state, String reason) {
-    JobEvent e = new JobEvent(jobId, tenant, seq, "state", state, jobType, java.time.Instant.now().toString(), null, null, null, null, null,
-        reason == null ? null : new JobEvent.Error(null, reason), null, "gateway");
-    return Schemas.json().valueToTree(e).toString().getBytes(StandardCharsets.UTF_8);
-  }
-
-  private Future<Void> send(String topic, String key, byte[] value, String schema) {
-    KafkaProducerRecord<String, byte[]> rec = KafkaProducerRecord.create(topic, key, value);
-    rec.addHeader(Headers.SCHEMA, schema);
-    rec.addHeader(Headers.VERSION, "1");
+  /** Sends a record to the topic of its schema, with the contract's key and headers. */
+  private Future<Void> send(RecordCodec.Outgoing out) {
+    KafkaProducerRecord<String, byte[]> rec = KafkaProducerRecord.create(cfg.topics().forSchema(out.schema()), out.key(), out.value());
+    out.headers().forEach(rec::addHeader);
     return producer.send(rec).mapEmpty();
   }
 
@@ -395,8 +394,7 @@ public final class GatewayVerticle extends VerticleBase {
       notFound(ctx);
       return;
     }
-    ObjectNode body = Schemas.json().createObjectNode().put("jobId", jobId).put("tenant", tenant(ctx)).put("reason", "cancelled through the gateway");
-    send(cfg.topics().cancel(), jobId, body.toString().getBytes(StandardCharsets.UTF_8), Schemas.CANCEL_REQUEST)
+    send(RecordCodec.encode(new CancelRequestV1(jobId, tenant(ctx), "cancelled through the gateway")))
         .onSuccess(x -> json(ctx, 202, Map.of("jobId", jobId, "cancel", "requested")))
         .onFailure(e -> json(ctx, 503, Map.of("error", e.getMessage())));
   }
@@ -423,7 +421,7 @@ public final class GatewayVerticle extends VerticleBase {
     // Bytes uploaded per blob lifetime: the counter starts with the first upload and expires with the blob TTL.
     Future.fromCompletionStage(redis.async().incrby(quotaKey, bytes.length), vertx.getOrCreateContext())
         .compose(total -> {
-          redis.async().expire(quotaKey, cfg.blobTtl().toSeconds(), io.lettuce.core.ExpireArgs.Builder.nx());
+          redis.async().expire(quotaKey, cfg.blobTtl().toSeconds(), ExpireArgs.Builder.nx());
           if (total > quota) {
             redis.async().decrby(quotaKey, bytes.length);
             json(ctx, 429, new FieldError("", "blob quota of " + quota + " bytes per " + cfg.blobTtl().toSeconds() + " s reached; wait or use fewer, smaller images"));
@@ -441,16 +439,16 @@ public final class GatewayVerticle extends VerticleBase {
     return png || jpeg;
   }
 
-  private java.util.Optional<ConceptRegistered> ownConcept(RoutingContext ctx) {
+  private Optional<ConceptRegistered> ownConcept(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     if (id == null || !JOB_ID.matcher(id).matches()) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     ConceptRegistered c = concepts.get(TenantScope.of(tenant(ctx), id));
-    return c != null && c.tenant().equals(tenant(ctx)) ? java.util.Optional.of(c) : java.util.Optional.empty();
+    return c != null && c.tenant().equals(tenant(ctx)) ? Optional.of(c) : Optional.empty();
   }
 
-  /** Deletes the registry entry (a tombstone; compaction removes the file) and the cached bytes in Redis. */
+  /** Deletes the registry entry (a tombstone; compaction removes the file). */
   private void deleteConcept(RoutingContext ctx) {
     if (ownConcept(ctx).isEmpty()) {
       notFound(ctx);
@@ -458,7 +456,6 @@ public final class GatewayVerticle extends VerticleBase {
     }
     String key = TenantScope.of(tenant(ctx), ctx.pathParam("id"));
     producer.send(KafkaProducerRecord.create(cfg.topics().concepts(), key, (byte[]) null))
-        .compose(x -> Future.fromCompletionStage(redis.async().del("concept:" + key), vertx.getOrCreateContext()))
         .onSuccess(x -> {
           concepts.remove(key);
           ctx.response().setStatusCode(204).end();
@@ -468,7 +465,7 @@ public final class GatewayVerticle extends VerticleBase {
 
   private static Map<String, Object> summary(ConceptRegistered c) {
     return Map.of("conceptId", c.conceptId(), "placeholder", c.placeholder(), "superclass", c.superclass(), "baseModel", c.baseModel(),
-        "defaultBeta", c.defaultBeta(), "defaultTau", c.defaultTau(), "createdAt", c.createdAt(), "fileBytes", java.util.Base64.getDecoder().decode(c.file()).length);
+        "defaultBeta", c.defaultBeta(), "defaultTau", c.defaultTau(), "createdAt", c.createdAt(), "fileBytes", Base64.getDecoder().decode(c.file()).length);
   }
 
   /**
@@ -491,7 +488,7 @@ public final class GatewayVerticle extends VerticleBase {
       return;
     }
     GatewayConfig.Limits limits = cfg.limits();
-    java.util.concurrent.atomic.AtomicInteger held = tenantSubscriptions.computeIfAbsent(tenant, t -> new java.util.concurrent.atomic.AtomicInteger());
+    AtomicInteger held = tenantSubscriptions.computeIfAbsent(tenant, t -> new AtomicInteger());
     ctx.request().toWebSocket().onSuccess(ws -> {
       Subscriber me = new Subscriber(ws, tenant);
       Set<String> mine = ConcurrentHashMap.newKeySet();
@@ -499,7 +496,7 @@ public final class GatewayVerticle extends VerticleBase {
         JsonNode msg;
         try {
           msg = Schemas.json().readTree(text);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           ws.writeTextMessage(frame("error", Map.of("error", "malformed message: send JSON")));
           return;
         }
@@ -581,13 +578,13 @@ public final class GatewayVerticle extends VerticleBase {
   private static void json(RoutingContext ctx, int status, Object body) {
     try {
       ctx.response().setStatusCode(status).putHeader("content-type", "application/json").end(Schemas.json().writeValueAsString(body));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (JsonProcessingException e) {
       ctx.fail(e);
     }
   }
 
-  static final java.util.regex.Pattern JOB_ID = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,100}");
-  static final java.util.regex.Pattern TENANT = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9._-]{1,100}");
+  static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   private static void notFound(RoutingContext ctx) {
     json(ctx, 404, Map.of("error", "not found"));

@@ -27,7 +27,7 @@ final class JobView {
       return false;
     }
     latest = e;
-    if (!"progress".equals(e.kind())) {
+    if (!JobEvent.KIND_PROGRESS.equals(e.kind())) {
       lastState = e;
     }
     history.add(e);

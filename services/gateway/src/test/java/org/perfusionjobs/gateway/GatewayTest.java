@@ -1,37 +1,50 @@
 package org.perfusionjobs.gateway;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import io.vertx.core.Vertx;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import javax.imageio.ImageIO;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.CancelRequestV1;
+import org.perfusionjobs.contracts.Headers;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.testdata.TestData;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 
-/** The gateway with a real broker, redis-server and worker: REST, WebSocket progress, tenants. */
+/** The gateway with a real broker, redis-server and worker: REST, WebSocket progress, tenants, cancel. */
 class GatewayTest {
   static final Duration WAIT = Duration.ofSeconds(90);
   static LocalStack stack;
@@ -39,10 +52,11 @@ class GatewayTest {
   static GatewayVerticle gateway;
   static final HttpClient http = HttpClient.newHttpClient();
   static String base;
+  static Topics topics;
 
   @BeforeAll
   static void start() throws Exception {
-    Topics topics = new Topics("gw.");
+    topics = new Topics("gw.");
     stack = LocalStack.start(topics);
     vertx = Vertx.vertx();
     Path model = TestData.sdTinyRef();
@@ -83,7 +97,7 @@ class GatewayTest {
       if (last) {
         try {
           frames.add(Schemas.json().readTree(partial.toString()));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           throw new IllegalStateException(e);
         }
         partial.setLength(0);
@@ -94,6 +108,19 @@ class GatewayTest {
 
     List<JsonNode> events() {
       return frames.stream().filter(f -> f.get("type").asText().equals("event")).map(f -> f.get("data")).toList();
+    }
+
+    JsonNode awaitProgress(int afterStep) throws InterruptedException {
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (System.nanoTime() < deadline) {
+        for (JsonNode e : events()) {
+          if ("progress".equals(e.get("kind").asText()) && e.get("step").asInt() > afterStep) {
+            return e;
+          }
+        }
+        Thread.sleep(50);
+      }
+      throw new AssertionError("no progress after step " + afterStep + "; frames " + frames);
     }
 
     JsonNode awaitState(String state) throws InterruptedException {
@@ -171,7 +198,7 @@ class GatewayTest {
     g.setColor(Color.ORANGE);
     g.fillOval(4, 4, 20, 20);
     g.dispose();
-    java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream png = new ByteArrayOutputStream();
     ImageIO.write(img, "png", png);
     HttpResponse<byte[]> up = call("POST", "/v1/blobs", "token-a", png.toByteArray());
     assertEquals(201, up.statusCode());
@@ -196,5 +223,69 @@ class GatewayTest {
     assertEquals(200, call("GET", "/v1/concepts/gw-train", "token-a", null).statusCode());
     assertEquals(204, call("DELETE", "/v1/concepts/gw-train", "token-a", null).statusCode());
     assertEquals(404, call("GET", "/v1/concepts/gw-train", "token-a", null).statusCode());
+  }
+
+  /**
+   * POST /v1/jobs/{id}/cancel writes one cancel request under the caller's tenant: without a valid
+   * token nothing is written; another tenant's cancel names that other tenant and leaves the job
+   * running; the owner's cancel stops it.
+   */
+  @Test
+  void cancelOverRestGoesToTheCancelTopicUnderTheCallersTenant() throws Exception {
+    assertEquals(401, call("POST", "/v1/jobs/gw-cancel/cancel", null, null).statusCode());
+    assertEquals(401, call("POST", "/v1/jobs/gw-cancel/cancel", "wrong", null).statusCode());
+    System.setProperty("perfusion.worker.testStepDelayMs", "150"); // 100 steps: 15 s at least
+    RedisClient redisClient = RedisClient.create(stack.redisUri());
+    try (StatefulRedisConnection<String, String> redis = redisClient.connect()) {
+      HttpResponse<byte[]> ok = call("POST", "/v1/jobs/generate", "token-a", "{\"jobId\":\"gw-cancel\",\"prompt\":\"a toy car\",\"steps\":100}".getBytes());
+      assertEquals(202, ok.statusCode(), new String(ok.body()));
+      Frames f = new Frames();
+      WebSocket ws = subscribe(f, "token-a", "gw-cancel", -1);
+      f.awaitProgress(0);
+
+      HttpResponse<byte[]> foreign = call("POST", "/v1/jobs/gw-cancel/cancel", "token-b", null);
+      assertEquals(202, foreign.statusCode(), "the same answer as for an id the tenant does not have");
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (redis.sync().exists("cancel:other/gw-cancel") == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(50); // the worker has read the other tenant's cancel
+      }
+      assertEquals(1, redis.sync().exists("cancel:other/gw-cancel"), "the worker read the cancel under the caller's tenant");
+      assertEquals(0, redis.sync().exists("cancel:acme/gw-cancel"), "another tenant's cancel marks nothing of acme's");
+      int step = f.events().stream().filter(e -> "progress".equals(e.get("kind").asText())).mapToInt(e -> e.get("step").asInt()).max().orElse(0);
+      f.awaitProgress(step); // still running after another tenant's cancel
+      assertTrue(f.events().stream().noneMatch(e -> "cancelled".equals(e.get("state").asText())), "another tenant cancelled acme's job: " + f.events());
+
+      assertEquals(202, call("POST", "/v1/jobs/gw-cancel/cancel", "token-a", null).statusCode());
+      JsonNode end = f.awaitState("cancelled");
+      assertEquals("cancelled through the gateway", end.get("error").get("reason").asText());
+      ws.abort();
+    } finally {
+      System.clearProperty("perfusion.worker.testStepDelayMs");
+      redisClient.shutdown();
+    }
+
+    List<ConsumerRecord<String, byte[]>> cancels = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "t-" + UUID.randomUUID(),
+        "auto.offset.reset", "earliest"), new StringDeserializer(), new ByteArrayDeserializer())) {
+      c.subscribe(List.of(topics.cancel()));
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      long quietUntil = Long.MAX_VALUE;
+      while (System.nanoTime() < Math.min(deadline, quietUntil)) {
+        c.poll(Duration.ofMillis(200)).forEach(cancels::add);
+        if (cancels.size() >= 2 && quietUntil == Long.MAX_VALUE) {
+          quietUntil = System.nanoTime() + 2_000_000_000L; // room for a record that should not be there
+        }
+      }
+    }
+    List<String> tenants = new ArrayList<>();
+    for (ConsumerRecord<String, byte[]> r : cancels) {
+      assertEquals("gw-cancel", r.key());
+      assertEquals(Schemas.CANCEL_REQUEST, new String(r.headers().lastHeader(Headers.SCHEMA).value(), StandardCharsets.UTF_8));
+      CancelRequestV1 request = RecordCodec.decode(Schemas.CANCEL_REQUEST, new String(r.headers().lastHeader(Headers.VERSION).value(),
+          StandardCharsets.UTF_8), r.value(), CancelRequestV1.class);
+      assertEquals("gw-cancel", request.jobId());
+      tenants.add(request.tenant());
+    }
+    assertEquals(List.of("other", "acme"), tenants, "one record per authenticated cancel, under the caller's tenant, none for the refused ones");
   }
 }

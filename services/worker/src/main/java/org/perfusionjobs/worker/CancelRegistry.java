@@ -4,11 +4,13 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.CancelRequestV1;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.InvalidEventException;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 
 /**
@@ -25,10 +27,10 @@ public final class CancelRegistry {
     consumer.handler(r -> {
       try {
         // Exactly one version header with a value, as for job requests; anything else cancels nothing.
-        java.util.List<String> versions = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION))
+        List<String> versions = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION))
             .map(h -> h.value() == null ? null : h.value().toString()).toList();
         String version = versions.size() == 1 ? versions.get(0) : null;
-        CancelRequestV1 c = Schemas.json().treeToValue(Schemas.validate(Schemas.CANCEL_REQUEST, version, r.value()), CancelRequestV1.class);
+        CancelRequestV1 c = RecordCodec.decode(Schemas.CANCEL_REQUEST, version, r.value(), CancelRequestV1.class);
         String key = key(c.tenant(), c.jobId());
         // The reason is echoed in the cancelled event; every worker reads every cancel, so it is known locally.
         cancelled.put(key, c.reason() == null || c.reason().isBlank() ? "" : c.reason());
@@ -36,7 +38,7 @@ public final class CancelRegistry {
           redis.markCancelled(key, Duration.ofDays(1));
           return null;
         });
-      } catch (InvalidEventException | java.io.IOException e) {
+      } catch (InvalidEventException e) {
         // An invalid cancel request cancels nothing.
       }
     });

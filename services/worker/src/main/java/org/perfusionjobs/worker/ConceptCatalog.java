@@ -3,12 +3,13 @@ package org.perfusionjobs.worker;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.ConceptRegistered;
-import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.TenantScope;
 
 /**
@@ -30,11 +31,11 @@ public final class ConceptCatalog {
         return;
       }
       try {
-        ConceptRegistered c = Schemas.json().readValue(r.value(), ConceptRegistered.class);
+        ConceptRegistered c = RecordCodec.read(r.value(), ConceptRegistered.class);
         if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
           byId.put(r.key(), c);
         }
-      } catch (java.io.IOException | IllegalArgumentException e) {
+      } catch (IOException | IllegalArgumentException e) {
         // A malformed registry entry is skipped; the registry is written only by workers.
       }
     });

@@ -1,6 +1,5 @@
 package org.perfusionjobs.worker;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.kafka.client.producer.KafkaProducer;
@@ -8,19 +7,26 @@ import io.vertx.kafka.client.producer.KafkaProducerRecord;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
-import org.perfusionjobs.contracts.Schemas;
-import org.perfusionjobs.contracts.TenantScope;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.RecordCodec;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * Writes job events, concept registry entries and dead-letter records with the Vert.x Kafka
  * producer (safe to call from the intake and model threads). Record key = job id (concept id in
- * the registry, {@code <tenant>/<conceptId>}); schema name and version go in headers.
+ * the registry, {@code <tenant>/<conceptId>}); schema name and version go in headers, all as
+ * {@link RecordCodec} writes them.
  */
 public final class EventPublisher {
   private final KafkaProducer<String, byte[]> producer;
@@ -57,7 +63,7 @@ public final class EventPublisher {
         "delivery.timeout.ms", timeout,
         "max.block.ms", timeout,
         "max.request.size", "1100000"),
-        new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
+        new ByteArraySerializer(), new ByteArraySerializer());
   }
 
   /** How long a send may take at most before the producer reports it failed. */
@@ -66,12 +72,12 @@ public final class EventPublisher {
   }
 
   public Future<Void> event(JobEvent e) {
-    return send(topics.events(), e.jobId(), json(e), Schemas.JOB_EVENT);
+    return send(RecordCodec.encode(e));
   }
 
+  /** A registry entry, keyed {@code <tenant>/<conceptId>}: compaction keeps one per (tenant, concept), and no tenant can replace another's. */
   public Future<Void> concept(ConceptRegistered c) {
-    // Keyed by tenant and id: compaction keeps one entry per (tenant, concept), and no tenant can replace another's.
-    return send(topics.concepts(), TenantScope.of(c.tenant(), c.conceptId()), json(c), Schemas.CONCEPT_REGISTERED);
+    return send(RecordCodec.encode(c));
   }
 
   /**
@@ -85,23 +91,23 @@ public final class EventPublisher {
   public void deadLetter(ConsumerRecord<byte[], byte[]> original, FieldError error) {
     try {
       sendDeadLetter(original, error, false);
-    } catch (java.util.concurrent.ExecutionException e) {
-      if (!(e.getCause() instanceof org.apache.kafka.common.errors.RecordTooLargeException)) {
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof RecordTooLargeException)) {
         throw new IllegalStateException("could not write the dead letter of " + where(original) + ": " + e.getCause(), e.getCause());
       }
       try {
         sendDeadLetter(original, error, true);
-      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | InterruptedException e2) {
+      } catch (ExecutionException | TimeoutException | InterruptedException e2) {
         throw new IllegalStateException("could not write the dead letter of " + where(original) + " by reference: " + e2, e2);
       }
-    } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+    } catch (TimeoutException | InterruptedException e) {
       throw new IllegalStateException("could not write the dead letter of " + where(original) + ": " + e, e);
     }
   }
 
   private void sendDeadLetter(ConsumerRecord<byte[], byte[]> original, FieldError error, boolean byReference)
-      throws java.util.concurrent.ExecutionException, java.util.concurrent.TimeoutException, InterruptedException {
-    org.apache.kafka.common.header.internals.RecordHeaders h = new org.apache.kafka.common.header.internals.RecordHeaders();
+      throws ExecutionException, TimeoutException, InterruptedException {
+    RecordHeaders h = new RecordHeaders();
     original.headers().forEach(h::add);
     h.add(Headers.DLQ_REASON, utf8(error.reason()));
     h.add(Headers.DLQ_FIELD, utf8(error.field()));
@@ -113,7 +119,7 @@ public final class EventPublisher {
       h.add(Headers.DLQ_VALUE_OMITTED, utf8((value == null ? 0 : value.length) + " bytes; too large to copy, read it at the original topic, partition and offset"));
       value = null;
     }
-    raw.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h)).get(deliveryTimeout.toSeconds() + 30, java.util.concurrent.TimeUnit.SECONDS);
+    raw.send(new ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h)).get(deliveryTimeout.toSeconds() + 30, TimeUnit.SECONDS);
   }
 
   private static byte[] utf8(String s) {
@@ -124,29 +130,16 @@ public final class EventPublisher {
     return r.topic() + "/" + r.partition() + "/" + r.offset();
   }
 
-  private Future<Void> send(String topic, String key, byte[] value, String schema) {
-    KafkaProducerRecord<String, byte[]> r = KafkaProducerRecord.create(topic, key, value);
-    r.addHeader(Headers.SCHEMA, schema);
-    r.addHeader(Headers.VERSION, "1");
+  private Future<Void> send(RecordCodec.Outgoing out) {
+    KafkaProducerRecord<String, byte[]> r = KafkaProducerRecord.create(topics.forSchema(out.schema()), out.key(), out.value());
+    out.headers().forEach(r::addHeader);
     return producer.send(r).mapEmpty();
-  }
-
-  static byte[] json(Object o) {
-    try {
-      return Schemas.json().writeValueAsBytes(o);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static String jsonString(Object o) {
-    return new String(json(o), StandardCharsets.UTF_8);
   }
 
   public Future<Void> close() {
     // Closing the plain producer blocks (it flushes): never on an event loop.
     return vertx.executeBlocking(() -> {
-      raw.close(java.time.Duration.ofSeconds(5));
+      raw.close(Duration.ofSeconds(5));
       return null;
     }).compose(v -> producer.close());
   }

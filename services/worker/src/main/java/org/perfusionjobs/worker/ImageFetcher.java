@@ -13,6 +13,7 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -27,6 +28,7 @@ import javax.imageio.stream.ImageInputStream;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
 import org.perfusionjobs.contracts.Budgets;
 import org.perfusionjobs.contracts.TrainRequestV1.ImageRef;
 import org.perfusionjobs.engine.image.ImageCodec;
@@ -245,7 +247,7 @@ final class ImageFetcher {
       plain.connect(new InetSocketAddress(address, target.port()), remainingMillis(until));
       Socket s = plain;
       if (target.scheme().equals("https")) {
-        SSLSocket ssl = (SSLSocket) ((javax.net.ssl.SSLSocketFactory) javax.net.ssl.SSLSocketFactory.getDefault()).createSocket(plain, u.getHost(), target.port(), true);
+        SSLSocket ssl = (SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(plain, u.getHost(), target.port(), true);
         SSLParameters params = ssl.getSSLParameters();
         params.setEndpointIdentificationAlgorithm("HTTPS");
         if (!u.getHost().matches("[0-9.]+|\\[.*\\]|.*:.*")) {
@@ -325,10 +327,10 @@ final class ImageFetcher {
   }
 
   /** Milliseconds left before the deadline, at least 1 (a socket timeout of 0 would mean forever); throws when none are left. */
-  private static int remainingMillis(long until) throws java.net.SocketTimeoutException {
+  private static int remainingMillis(long until) throws SocketTimeoutException {
     long left = (until - System.nanoTime()) / 1_000_000;
     if (left <= 0) {
-      throw new java.net.SocketTimeoutException("fetch deadline passed");
+      throw new SocketTimeoutException("fetch deadline passed");
     }
     return (int) Math.min(Integer.MAX_VALUE, left);
   }

@@ -3,7 +3,10 @@ package org.perfusionjobs.worker;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -115,7 +118,7 @@ final class JobExecutor {
       redis.putBlob(r.tenant(), id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl(), () -> !cancelled.getAsBoolean());
       ids.add(id);
     }
-    return new JobEvent.Result(ids, null, result.width(), result.height(), result.total().toMillis(), null);
+    return JobEvent.Result.images(ids, result.width(), result.height(), result.total().toMillis());
   }
 
   /**
@@ -138,8 +141,8 @@ final class JobExecutor {
           .withLearningRates(o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
           .withRandomFlip(o.randomFlip()).withSeed(o.seed()).withCheckpointEvery(Math.max(1, cfg.checkpointEvery()))
           .withTemplates(PerfusionModel.of(sd).trainingTemplates());
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("the worker's model folder has unreadable training templates", e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("the worker's model folder has unreadable training templates", e);
     } catch (IllegalArgumentException e) {
       throw new JobFailure("/" + e.getMessage().split(" ")[0], e.getMessage());
     }
@@ -148,7 +151,7 @@ final class JobExecutor {
     if (saved != null) {
       try {
         resume = TrainerState.fromBytes(saved);
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         resume = null; // an unreadable checkpoint: start over
       }
     }
@@ -167,7 +170,7 @@ final class JobExecutor {
           try {
             // Best effort: a training job never waits for Redis to save a checkpoint.
             redis.putCheckpoint(r.tenant(), r.jobId(), state.toBytes(), Duration.ofDays(1));
-          } catch (java.io.IOException e) {
+          } catch (IOException e) {
             // A missed checkpoint only costs steps if the job is redelivered.
           }
         },
@@ -175,19 +178,18 @@ final class JobExecutor {
     byte[] file;
     try {
       file = ConceptFile.toBytes(concept);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("cannot serialise the concept", e);
     }
     ConceptRegistered entry = new ConceptRegistered(r.jobId(), r.tenant(), concept.placeholder(), concept.superclass(), concept.baseModelId(),
-        concept.cinvHash(), (double) concept.defaultBeta(), (double) concept.defaultTau(), java.time.Instant.now().toString(), Base64.getEncoder().encodeToString(file));
+        concept.cinvHash(), (double) concept.defaultBeta(), (double) concept.defaultTau(), Instant.now().toString(), Base64.getEncoder().encodeToString(file));
     try {
       // The registry is the source of truth: the job only succeeds once the concept is in it.
       publisher.concept(entry).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new IllegalStateException("could not write the concept to the registry: " + e.getMessage(), e);
     }
-    redis.putConcept(r.tenant(), r.jobId(), file);
-    return new JobEvent.Result(null, r.jobId(), null, null, (System.nanoTime() - started) / 1_000_000, (long) file.length);
+    return JobEvent.Result.concept(r.jobId(), (System.nanoTime() - started) / 1_000_000, file.length);
   }
 
   /**

@@ -3,12 +3,18 @@ package org.perfusionjobs.worker;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.lettuce.core.RedisException;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -16,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
@@ -25,8 +32,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.GenerateRequestV1;
+import org.perfusionjobs.contracts.InvalidEventException;
 import org.perfusionjobs.contracts.JobEvent;
-import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.TrainRequestV1;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
@@ -194,7 +202,7 @@ final class JobIntake implements Runnable {
    */
   private static void crashIfAsked(ConsumerRecord<byte[], byte[]> r) {
     String key = System.getProperty("perfusion.worker.testCrashOnKey");
-    if (key != null && r.key() != null && java.util.Arrays.equals(r.key(), key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+    if (key != null && r.key() != null && Arrays.equals(r.key(), key.getBytes(StandardCharsets.UTF_8))) {
       throw new Error("test hook: intake crash on record key " + key);
     }
   }
@@ -299,8 +307,8 @@ final class JobIntake implements Runnable {
   private void replay(RecordLock lock, RequestCheck.Valid request, JobClaims.Done done) throws ExecutionException, InterruptedException {
     JobEvent stored;
     try {
-      stored = Schemas.json().readValue(done.eventJson(), JobEvent.class);
-    } catch (java.io.IOException e) {
+      stored = RecordCodec.read(done.eventJson().getBytes(StandardCharsets.UTF_8), JobEvent.class);
+    } catch (IOException e) {
       throw new IllegalStateException("stored outcome of job " + request.jobId() + " is unreadable", e);
     }
     lock.whileRenewing(helper, () -> reporter(request.jobId(), request.tenant(), request.jobType(), done.epoch()).replay(stored));
@@ -323,7 +331,7 @@ final class JobIntake implements Runnable {
           return;
         }
         metrics.queueWait(Math.max(0, System.currentTimeMillis() - lock.record().timestamp()) / 1000.0);
-        lock.whileRenewing(helper, () -> rep.state(JobEvent.RUNNING));
+        lock.whileRenewing(helper, () -> rep.running());
       } catch (ExecutionException e) {
         infrastructureError(lock, e.getCause(), claimed);
         return;
@@ -338,7 +346,7 @@ final class JobIntake implements Runnable {
   }
 
   /** The dispatch step: resolving inputs and running the job both happen on the model thread, so the intake keeps renewing. */
-  private CompletableFuture<JobEvent.Result> dispatch(RequestCheck.Valid request, JobReporter rep, java.util.function.BooleanSupplier cancelled) {
+  private CompletableFuture<JobEvent.Result> dispatch(RequestCheck.Valid request, JobReporter rep, BooleanSupplier cancelled) {
     if (train) {
       return runner.submit(sd -> call(() -> {
         TrainRequestV1 req = map(request.node(), TrainRequestV1.class);
@@ -358,9 +366,9 @@ final class JobIntake implements Runnable {
 
   private static <T> T map(JsonNode node, Class<T> type) throws JobFailure {
     try {
-      return Schemas.json().treeToValue(node, type);
-    } catch (java.io.IOException e) {
-      throw new JobFailure("", "request does not map to its record type: " + e.getMessage());
+      return RecordCodec.map(node, type);
+    } catch (InvalidEventException e) {
+      throw new JobFailure(e.error().field(), e.error().reason());
     }
   }
 
@@ -389,7 +397,7 @@ final class JobIntake implements Runnable {
           stop.set(true);
         }
       } catch (ExecutionException e) {
-        Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException ? e.getCause().getCause() : e.getCause();
+        Throwable cause = e.getCause() instanceof CompletionException ? e.getCause().getCause() : e.getCause();
         return new Outcome(null, cause instanceof WrappedFailure w ? w.failure : cause, stop.get());
       }
     }
@@ -404,7 +412,7 @@ final class JobIntake implements Runnable {
         // Stored before it is published: a crash in between makes the redelivery publish the stored outcome.
         boolean published = lock.whileRenewing(helper, () -> {
           JobEvent event = rep.prepareResult(outcome.result());
-          if (!claims.done(claimed, EventPublisher.jsonString(event), () -> !hold.lost())) {
+          if (!claims.done(claimed, RecordCodec.encode(event).valueText(), () -> !hold.lost())) {
             LOG.warn("job {}: finished, but another delivery owns it now; its result is not published from here", jobId);
             return false;
           }
@@ -444,8 +452,7 @@ final class JobIntake implements Runnable {
     }
   }
 
-  /** A cancelled job: the claim ends (this record with it), one cancelled event. */
-  private void settleEnded(RecordLock lock, JobClaims.Claimed claimed, java.util.concurrent.Callable<JobEvent> publish, String jobType)
+  private void settleEnded(RecordLock lock, JobClaims.Claimed claimed, Callable<JobEvent> publish, String jobType)
       throws ExecutionException, InterruptedException {
     JobEvent sent = lock.whileRenewing(helper, () -> {
       claims.end(claimed, () -> true);
@@ -487,7 +494,7 @@ final class JobIntake implements Runnable {
   static boolean isInfrastructure(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof RedisException || c instanceof KafkaException || c instanceof TimeoutException
-          || c instanceof java.net.ConnectException) {
+          || c instanceof ConnectException) {
         return true;
       }
     }
@@ -533,7 +540,7 @@ final class JobIntake implements Runnable {
       try {
         uses.add(new ConceptUse(ConceptFile.fromBytes(Base64.getDecoder().decode(entry.file())),
             ref.beta() == null ? null : ref.beta().floatValue(), ref.tau() == null ? null : ref.tau().floatValue()));
-      } catch (java.io.IOException | IllegalArgumentException e) {
+      } catch (IOException | IllegalArgumentException e) {
         throw new JobFailure("/concepts/" + i + "/conceptId", "concept '" + ref.conceptId() + "' cannot be read: " + e.getMessage());
       }
     }

@@ -1,5 +1,6 @@
 package org.perfusionjobs.worker;
 
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.DoubleAdder;
@@ -64,7 +65,7 @@ public final class Metrics {
     runTime.write(sb, "perfusion_job_run_seconds", "Time a job ran on the model thread.");
     stepTime.write(sb, "perfusion_step_seconds", "Time of one denoising or training step.");
     sb.append("# HELP perfusion_model_thread_utilisation Fraction of time the model thread is busy.\n# TYPE perfusion_model_thread_utilisation gauge\n");
-    sb.append("perfusion_model_thread_utilisation ").append(String.format(java.util.Locale.ROOT, "%.4f", utilisation.getAsDouble())).append('\n');
+    sb.append("perfusion_model_thread_utilisation ").append(String.format(Locale.ROOT, "%.4f", utilisation.getAsDouble())).append('\n');
     sb.append("# HELP perfusion_batch_unet_calls_total UNet calls made by the generation batch (shared by its requests).\n")
         .append("# TYPE perfusion_batch_unet_calls_total counter\nperfusion_batch_unet_calls_total ").append(unetCalls.getAsLong()).append('\n');
     sb.append("# HELP perfusion_batch_requests Generation requests in the batch now.\n# TYPE perfusion_batch_requests gauge\nperfusion_batch_requests ")
@@ -83,7 +84,7 @@ public final class Metrics {
 
     void write(StringBuilder sb, String name, String help) {
       sb.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name).append(" summary\n");
-      sb.append(name).append("_sum ").append(String.format(java.util.Locale.ROOT, "%.6f", sum.sum())).append('\n');
+      sb.append(name).append("_sum ").append(String.format(Locale.ROOT, "%.6f", sum.sum())).append('\n');
       sb.append(name).append("_count ").append(count.sum()).append('\n');
     }
   }

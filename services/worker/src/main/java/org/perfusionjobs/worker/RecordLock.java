@@ -3,6 +3,7 @@ package org.perfusionjobs.worker;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -131,7 +132,7 @@ final class RecordLock {
    * awaited: work that must not go on without the lock polls {@link #held()} (the claim calls do);
    * work that goes on under the job's claim (publishing an outcome) finishes.
    */
-  <T> T whileRenewing(ExecutorService helper, java.util.concurrent.Callable<T> work) throws ExecutionException, InterruptedException {
+  <T> T whileRenewing(ExecutorService helper, Callable<T> work) throws ExecutionException, InterruptedException {
     Future<T> f = helper.submit(work);
     while (true) {
       try {

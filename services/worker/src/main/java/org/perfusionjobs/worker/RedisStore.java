@@ -2,6 +2,7 @@ package org.perfusionjobs.worker;
 
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisException;
+import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
@@ -14,8 +15,9 @@ import java.util.function.Function;
 import org.perfusionjobs.contracts.TenantScope;
 
 /**
- * The worker's Redis cache (Lettuce): result and uploaded blobs with a TTL, job snapshots for
- * idempotency, training checkpoints, cancel marks, concept files. Calls block (they run on the
+ * The worker's Redis cache (Lettuce): result and uploaded blobs with a TTL, training checkpoints and
+ * cancel marks (the job claims are {@link JobClaims}'; concept files come from the registry topic,
+ * {@link ConceptCatalog}). Calls block (they run on the
  * intake or model thread, never on an event loop). While Redis is unreachable, writes and the reads
  * a job needs wait with backoff ({@link RedisWait}): each try is bounded by the 2 s command timeout,
  * the whole wait by the outage limit ({@code PERFUSION_OUTAGE_WAIT_MS}, 10 minutes by default) and by
@@ -24,8 +26,8 @@ import org.perfusionjobs.contracts.TenantScope;
  * effort and never wait.
  *
  * <p>Every key is scoped by tenant ({@link TenantScope}): {@code blob:<tenant>/<id>}, {@code
- * job:<tenant>/<jobId>}, {@code ckpt:<tenant>/<jobId>}, {@code cancel:<tenant>/<jobId>}, {@code
- * concept:<tenant>/<conceptId>}; two tenants using the same id never share a key.
+ * ckpt:<tenant>/<jobId>}, {@code cancel:<tenant>/<jobId>}; two tenants using the same id never share
+ * a key.
  */
 public final class RedisStore implements AutoCloseable {
   private final RedisClient client;
@@ -55,11 +57,6 @@ public final class RedisStore implements AutoCloseable {
   /** Redis key of a tenant's blob (the gateway stores uploads and reads results under the same key). */
   public static String blobKey(String tenant, String id) {
     return "blob:" + TenantScope.of(tenant, id);
-  }
-
-  /** Redis key of a tenant's cached concept file. */
-  public static String conceptKey(String tenant, String conceptId) {
-    return "concept:" + TenantScope.of(tenant, conceptId);
   }
 
   /**
@@ -94,15 +91,6 @@ public final class RedisStore implements AutoCloseable {
     } catch (RedisException e) {
       return false;
     }
-  }
-
-  public void putConcept(String tenant, String conceptId, byte[] file) {
-    retry(c -> c.set(conceptKey(tenant, conceptId), file), () -> true, "store concept " + conceptId);
-  }
-
-  /** Drops a deleted concept's cached bytes. */
-  public void deleteConcept(String tenant, String conceptId) {
-    retry(c -> c.del(conceptKey(tenant, conceptId)), () -> true, "delete concept " + conceptId);
   }
 
   private <T> T retry(Function<RedisCommands<String, byte[]>, T> op, BooleanSupplier keepTrying, String what) {

@@ -1,6 +1,7 @@
 package org.perfusionjobs.worker;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -147,7 +148,7 @@ final class RequestCheck {
     }
     try {
       return Schemas.json().readTree(value);
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       return null;
     }
   }

@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.Objects;
 import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Budgets;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * Worker settings. {@link #from} reads them from a key/value map (environment variables such as

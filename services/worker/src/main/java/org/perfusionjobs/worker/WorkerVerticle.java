@@ -6,9 +6,12 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
 import java.nio.file.Files;
 import java.time.Duration;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.slf4j.Logger;
@@ -32,8 +35,8 @@ public final class WorkerVerticle extends VerticleBase {
   private final ConceptCatalog catalog = new ConceptCatalog();
   private final CancelRegistry cancels = new CancelRegistry();
   private final ArchiveWatcher archived = new ArchiveWatcher();
-  private final java.util.List<JobIntake> intakes = new java.util.ArrayList<>();
-  private final java.util.List<Thread> intakeThreads = new java.util.ArrayList<>();
+  private final List<JobIntake> intakes = new ArrayList<>();
+  private final List<Thread> intakeThreads = new ArrayList<>();
   private HttpServer http;
   private Metrics metrics;
 
@@ -118,10 +121,6 @@ public final class WorkerVerticle extends VerticleBase {
   /** Port of the health/metrics server. */
   public int httpPort() {
     return http.actualPort();
-  }
-
-  public Metrics metrics() {
-    return metrics;
   }
 
   @Override

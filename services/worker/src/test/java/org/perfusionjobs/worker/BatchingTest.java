@@ -20,7 +20,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * Continuous batching in a real worker process (real broker and redis-server): generation jobs
@@ -47,7 +47,7 @@ class BatchingTest {
     workers = new WorkerProcesses(stack, TOPICS);
     workers.start("b1", SETTINGS, SLOW_STEPS);
     workers.awaitReady("b1", WAIT);
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), TOPICS);
     events = new EventLog(stack.bootstrapServers(), TOPICS.events());
     redis = new RedisStore(stack.redisUri(), Duration.ofSeconds(30));
     // Every intake of a fresh share group takes a while to get its first record: warm them up.
@@ -75,7 +75,7 @@ class BatchingTest {
   }
 
   static void generate(String jobId, String prompt, int steps, long seed, String extra) throws Exception {
-    producer.send(TOPICS.generate(), jobId, Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"" + prompt
+    producer.request(Schemas.GENERATE_REQUEST, "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"" + prompt
         + "\",\"steps\":" + steps + ",\"seed\":" + seed + ",\"width\":64,\"height\":64" + extra + "}");
   }
 
@@ -131,7 +131,7 @@ class BatchingTest {
   @Order(2)
   void trainingAndGenerationTakeTurns() throws Exception {
     String images = "[{\"base64\":\"" + WorkerEndToEndTest.squarePng() + "\"}]";
-    producer.send(TOPICS.train(), "turns-train", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"turns-train\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"turns-train\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":80,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}");
     events.await("turns-train", e -> "progress".equals(e.kind()) && e.step() >= 3, WAIT);
     generate("turns-gen", "a toy car", 20, 5, "");
@@ -154,7 +154,7 @@ class BatchingTest {
     generate("drop", "a bird", 60, 7, "");
     events.await("keep", e -> "progress".equals(e.kind()), WAIT);
     events.await("drop", e -> "progress".equals(e.kind()), WAIT);
-    producer.send(TOPICS.cancel(), "drop", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"drop\",\"tenant\":\"acme\",\"reason\":\"test\"}");
+    producer.request(Schemas.CANCEL_REQUEST, "{\"jobId\":\"drop\",\"tenant\":\"acme\",\"reason\":\"test\"}");
     assertEquals(JobEvent.CANCELLED, events.awaitTerminal("drop", WAIT).state());
     assertTrue(events.events("keep").stream().noneMatch(JobEvent::terminal), "the other request is still running");
     assertEquals(JobEvent.SUCCEEDED, events.awaitTerminal("keep", WAIT).state());

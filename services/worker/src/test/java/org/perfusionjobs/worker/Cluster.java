@@ -22,7 +22,7 @@ import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.testdata.TestData;
 
 /**
@@ -51,7 +51,7 @@ final class Cluster implements AutoCloseable {
             .all().get(30, TimeUnit.SECONDS);
       }
     }
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), topics);
     events = new EventLog(stack.bootstrapServers(), topics.events());
     deadLetters = new EventLog(stack.bootstrapServers(), topics.deadLetter());
   }
@@ -89,8 +89,7 @@ final class Cluster implements AutoCloseable {
 
   /** A generation of 32 x 32 pixels: the engine's part of a step stays small beside the test's step delay. */
   void generate(String jobId, int steps) throws Exception {
-    producer.send(topics.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
-        "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"seed\":1,\"width\":32,\"height\":32}");
+    producer.request(Schemas.GENERATE_REQUEST, "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"seed\":1,\"width\":32,\"height\":32}");
   }
 
   HttpResponse<String> ready(String worker) throws Exception {

@@ -1,5 +1,6 @@
 package org.perfusionjobs.worker;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +13,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.perfusionjobs.contracts.JobEvent;
-import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.RecordCodec;
 
 /** Reads a topic from the beginning on a background thread, for assertions in tests. */
 final class EventLog implements AutoCloseable {
@@ -45,8 +46,8 @@ final class EventLog implements AutoCloseable {
     for (ConsumerRecord<String, byte[]> r : records) {
       if (jobId.equals(r.key())) {
         try {
-          out.add(Schemas.json().readValue(r.value(), JobEvent.class));
-        } catch (java.io.IOException e) {
+          out.add(RecordCodec.read(r.value(), JobEvent.class));
+        } catch (IOException e) {
           throw new IllegalStateException(e);
         }
       }

@@ -13,29 +13,33 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
-import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
 import org.perfusionjobs.testdata.TestData;
 
 /**
@@ -81,7 +85,7 @@ class ExactlyOnceTest {
       vertx.deployVerticle(w).await();
       workers.put(id, w);
     }
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), TOPICS);
     raw = new KafkaProducer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "acks", "all", "max.request.size", "2000000"), new ByteArraySerializer(), new ByteArraySerializer());
     events = new EventLog(stack.bootstrapServers(), TOPICS.events());
     deadLetters = new EventLog(stack.bootstrapServers(), TOPICS.deadLetter());
@@ -112,7 +116,7 @@ class ExactlyOnceTest {
   }
 
   static void generate(String jobId, int steps) throws Exception {
-    producer.send(TOPICS.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"seed\":1}");
   }
 
@@ -134,7 +138,7 @@ class ExactlyOnceTest {
   void replaysAndRacesRunOnceAndPublishAboveEverySeq() throws Exception {
     System.setProperty("perfusion.worker.testStepDelayMs", "50");
     // A malformed record with the job's key and a readable tenant, then three copies of the job at once.
-    producer.send(TOPICS.generate(), "race", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"race\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
+    producer.unchecked(Schemas.GENERATE_REQUEST, "race", "{\"jobId\":\"race\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
     JobEvent failed = events.awaitTerminal("race", WAIT);
     assertEquals(JobEvent.FAILED, failed.state());
     for (int i = 0; i < 3; i++) {
@@ -214,8 +218,8 @@ class ExactlyOnceTest {
       List<ConsumerRecord<byte[], byte[]>> dl = dls.stream().filter(r -> c.getKey().equals(originalOffset(r))).toList();
       assertEquals(1, dl.size(), jobId + " dead-lettered once by the worker");
       ProducerRecord<byte[], byte[]> sent = c.getValue().record();
-      assertTrue(java.util.Arrays.equals(sent.key(), dl.get(0).key()), jobId + ": key copied byte for byte");
-      assertTrue(java.util.Arrays.equals(sent.value(), dl.get(0).value()), jobId + ": value copied byte for byte");
+      assertTrue(Arrays.equals(sent.key(), dl.get(0).key()), jobId + ": key copied byte for byte");
+      assertTrue(Arrays.equals(sent.value(), dl.get(0).value()), jobId + ": value copied byte for byte");
       assertEquals(1, events.events(jobId).stream().filter(JobEvent::terminal).count(), jobId + ": one failed event");
     }
     assertEquals(0, brokerDeadLetters.records.stream().filter(r -> r.key() != null && r.key().startsWith("p-")).count(),
@@ -230,7 +234,7 @@ class ExactlyOnceTest {
     System.setProperty("perfusion.worker.testStepDelayMs", "100");
     generate("to-stop", 150);
     events.await("to-stop", e -> "progress".equals(e.kind()), WAIT);
-    producer.send(TOPICS.cancel(), "to-stop", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"to-stop\",\"tenant\":\"acme\",\"reason\":\"user pressed stop\"}");
+    producer.request(Schemas.CANCEL_REQUEST, "{\"jobId\":\"to-stop\",\"tenant\":\"acme\",\"reason\":\"user pressed stop\"}");
     JobEvent end = events.awaitTerminal("to-stop", WAIT);
     assertEquals(JobEvent.CANCELLED, end.state(), String.valueOf(end));
     assertEquals("user pressed stop", end.error().reason());
@@ -244,7 +248,7 @@ class ExactlyOnceTest {
   void aValueTooLargeToCopyIsDeadLetteredByReference() throws Exception {
     // Fits the broker's 1 MB record limit as sent, but not once the provenance headers are added.
     byte[] value = new byte[1_048_350];
-    java.util.Arrays.fill(value, (byte) ' ');
+    Arrays.fill(value, (byte) ' ');
     long offset = raw.send(rec(b("p-huge"), value, Headers.SCHEMA, Schemas.GENERATE_REQUEST, Headers.VERSION, "1")).get(30, TimeUnit.SECONDS).offset();
     JobEvent e = events.awaitTerminal("p-huge", WAIT);
     assertEquals(JobEvent.FAILED, e.state());
@@ -314,9 +318,9 @@ class ExactlyOnceTest {
   /** Every record of a topic, raw bytes (keys that are not UTF-8 included), once at least {@code atLeast} arrived or 30 s passed. */
   static List<ConsumerRecord<byte[], byte[]>> readAll(String topic, int atLeast) {
     List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-    try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> c = new org.apache.kafka.clients.consumer.KafkaConsumer<>(
-        Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "raw-" + java.util.UUID.randomUUID(), "auto.offset.reset", "earliest"),
-        new org.apache.kafka.common.serialization.ByteArrayDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+    try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(
+        Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "raw-" + UUID.randomUUID(), "auto.offset.reset", "earliest"),
+        new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       c.subscribe(List.of(topic));
       long deadline = System.nanoTime() + 30_000_000_000L;
       long quietUntil = 0;

@@ -23,7 +23,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.infra.TopicSetup;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * The renew and settle steps against a real 4.4 broker, without the model: a consumer that holds
@@ -60,9 +60,9 @@ class RecordLockTest {
             List.of(new AlterConfigOp(new ConfigEntry("share.record.lock.duration.ms", Integer.toString(LOCK_MS)), AlterConfigOp.OpType.SET))))
             .all().get(30, TimeUnit.SECONDS);
       }
-      try (Producer producer = new Producer(stack.bootstrapServers())) {
+      try (Producer producer = new Producer(stack.bootstrapServers(), topics)) {
         for (int i = 0; i < 3; i++) {
-          producer.send(topics.generate(), "k" + i, null, null, ("r" + i).getBytes(StandardCharsets.UTF_8));
+          producer.raw(topics.generate(), "k" + i, null, null, ("r" + i).getBytes(StandardCharsets.UTF_8));
         }
       }
       List<String> seenByOther = new CopyOnWriteArrayList<>();

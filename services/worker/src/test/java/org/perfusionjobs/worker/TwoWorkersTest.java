@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 
 /**
  * Two worker processes in one share group: a long job on one does not delay a short job behind
@@ -50,7 +50,7 @@ class TwoWorkersTest {
     for (String w : List.of("w1", "w2")) {
       awaitReady(w);
     }
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), TOPICS);
     events = new EventLog(stack.bootstrapServers(), TOPICS.events());
   }
 
@@ -115,7 +115,7 @@ class TwoWorkersTest {
   }
 
   static void generate(String jobId, int steps) throws Exception {
-    producer.send(TOPICS.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":" + steps + ",\"width\":64,\"height\":64}");
   }
 
@@ -162,7 +162,7 @@ class TwoWorkersTest {
     startWorker(longRunning.worker());
     awaitReady(longRunning.worker());
     String images = "[{\"base64\":\"" + WorkerEndToEndTest.squarePng() + "\"}]";
-    producer.send(TOPICS.train(), "train-resume", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"train-resume\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"train-resume\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":60,\"options\":{\"batchSize\":2,\"gradientAccumulation\":2}}");
     JobEvent halfway = events.await("train-resume", e -> "progress".equals(e.kind()) && e.step() >= 12, WAIT);
     workers.get(halfway.worker()).destroyForcibly().waitFor();

@@ -1,7 +1,5 @@
 package org.perfusionjobs.worker;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -19,17 +17,20 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.List;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.testdata.TestData;
 
 /**
  * A real broker, a real redis-server and one worker verticle on the tiny model: requests produced
@@ -56,11 +57,11 @@ class WorkerEndToEndTest {
     WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
         .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"))
         // Long jobs (150-200 steps) on the tiny model for cancel and restart; the default budget is 100 steps.
-        .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new org.perfusionjobs.contracts.BudgetOverrides(null, 200, null, null, null)));
+        .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new BudgetOverrides(null, 200, null, null, null)));
     vertx = Vertx.vertx();
     worker = new WorkerVerticle(cfg);
     vertx.deployVerticle(worker).await();
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), topics);
     events = new EventLog(stack.bootstrapServers(), topics.events());
     deadLetters = new EventLog(stack.bootstrapServers(), topics.deadLetter());
   }
@@ -81,7 +82,7 @@ class WorkerEndToEndTest {
   }
 
   static void generate(String jobId, String extra) throws Exception {
-    producer.send(topics.generate(), jobId, Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a photo of a toy car\",\"steps\":4,\"seed\":3" + extra + "}");
   }
 
@@ -104,8 +105,8 @@ class WorkerEndToEndTest {
 
   @Test
   void trainedConceptLandsInTheRegistryAndDrivesAGeneration() throws Exception {
-    String images = "[" + String.join(",", java.util.Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}")) + "]";
-    producer.send(topics.train(), "train-ok", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"train-ok\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    String images = "[" + String.join(",", Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}")) + "]";
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"train-ok\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":3,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}");
     JobEvent trained = events.awaitTerminal("train-ok", WAIT);
     assertEquals(JobEvent.SUCCEEDED, trained.state(), String.valueOf(trained));
@@ -118,12 +119,11 @@ class WorkerEndToEndTest {
       }
       assertTrue(registry.records.stream().anyMatch(r -> "acme/train-ok".equals(r.key())), "concept in the registry");
     }
-    assertNotNull(redisGet("concept:acme/train-ok"));
     generate("gen-concept", ",\"prompt\":\"a photo of my zwx\",\"concepts\":[{\"conceptId\":\"train-ok\",\"beta\":0.6}],\"globalLock\":true");
     JobEvent g = events.awaitTerminal("gen-concept", WAIT);
     assertEquals(JobEvent.SUCCEEDED, g.state(), String.valueOf(g));
     // Another tenant cannot use it.
-    producer.send(topics.generate(), "gen-thief", Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"gen-thief\",\"tenant\":\"other\",\"prompt\":\"zwx\",\"steps\":1,\"concepts\":[{\"conceptId\":\"train-ok\"}]}");
     JobEvent thief = events.awaitTerminal("gen-thief", WAIT);
     assertEquals(JobEvent.FAILED, thief.state());
@@ -133,17 +133,17 @@ class WorkerEndToEndTest {
   @Test
   void badInputIsFailedAndDeadLetteredWhileValidJobsSucceed() throws Exception {
     String t = topics.generate();
-    producer.send(t, "bad-json", Schemas.GENERATE_REQUEST, "1", "{\"jobId\": \"bad-json\", ");
+    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-json", "{\"jobId\": \"bad-json\", ");
     generate("between-1", "");
-    producer.send(t, "bad-type", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-type\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
-    producer.send(t, "bad-missing", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-missing\",\"tenant\":\"acme\"}");
-    producer.send(t, "bad-version", Schemas.GENERATE_REQUEST, "9", "{\"jobId\":\"bad-version\",\"tenant\":\"acme\",\"prompt\":\"x\"}");
+    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-type", "{\"jobId\":\"bad-type\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
+    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-missing", "{\"jobId\":\"bad-missing\",\"tenant\":\"acme\"}");
+    producer.raw(t, "bad-version", Schemas.GENERATE_REQUEST, "9", "{\"jobId\":\"bad-version\",\"tenant\":\"acme\",\"prompt\":\"x\"}");
     generate("between-2", "");
-    producer.send(t, "bad-size", Schemas.GENERATE_REQUEST, "1", new byte[Schemas.MAX_REQUEST_BYTES + 10]);
-    producer.send(t, "bad-width", Schemas.GENERATE_REQUEST, "1", "{\"jobId\":\"bad-width\",\"tenant\":\"acme\",\"prompt\":\"x\",\"width\":33}");
-    producer.send(topics.train(), "bad-image", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"bad-image\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-size", new byte[Schemas.MAX_REQUEST_BYTES + 10]);
+    producer.request(Schemas.GENERATE_REQUEST, "{\"jobId\":\"bad-width\",\"tenant\":\"acme\",\"prompt\":\"x\",\"width\":33}");
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"bad-image\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":[{\"base64\":\"" + Base64.getEncoder().encodeToString("not an image".getBytes(StandardCharsets.UTF_8)) + "\"}]}");
-    producer.send(topics.train(), "bad-url", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"bad-url\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"bad-url\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
         + "\"superclass\":\"car\",\"images\":[{\"url\":\"http://169.254.169.254/latest\"}]}");
     generate("between-3", "");
 
@@ -175,11 +175,11 @@ class WorkerEndToEndTest {
   void cancelStopsARunningJob() throws Exception {
     generate("to-cancel", ",\"steps\":200");
     events.await("to-cancel", e -> "progress".equals(e.kind()), WAIT);
-    producer.send(topics.cancel(), "to-cancel", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"to-cancel\",\"tenant\":\"acme\",\"reason\":\"test\"}");
+    producer.request(Schemas.CANCEL_REQUEST, "{\"jobId\":\"to-cancel\",\"tenant\":\"acme\",\"reason\":\"test\"}");
     JobEvent end = events.awaitTerminal("to-cancel", WAIT);
     assertEquals(JobEvent.CANCELLED, end.state(), String.valueOf(end));
     // A cancel for a job that has not started yet removes it from the queue.
-    producer.send(topics.cancel(), "never", Schemas.CANCEL_REQUEST, "1", "{\"jobId\":\"never\",\"tenant\":\"acme\"}");
+    producer.request(Schemas.CANCEL_REQUEST, "{\"jobId\":\"never\",\"tenant\":\"acme\"}");
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (redisGet("cancel:acme/never") == null && System.nanoTime() < deadline) {
       Thread.sleep(50); // the worker has registered the cancel (it is read asynchronously)
@@ -188,14 +188,39 @@ class WorkerEndToEndTest {
     assertEquals(JobEvent.CANCELLED, events.awaitTerminal("never", WAIT).state());
   }
 
+  /**
+   * Redis goes down before the job's last step and comes back empty (a restart without persistence)
+   * only after the job has finished every step and started writing its images: those writes are in
+   * flight across the restart, and the result of that same run must still land in the new Redis.
+   */
   @Test
-  void redisRestartMidRunLosesNoResult() throws Exception {
-    generate("through-restart", ",\"steps\":150");
-    events.await("through-restart", e -> "progress".equals(e.kind()), WAIT);
-    stack.redis().restart();
+  void redisRestartWhileTheResultIsWrittenLosesNoResult() throws Exception {
+    System.setProperty("perfusion.worker.testStepDelayMs", "100");
+    try {
+      generate("through-restart", ",\"steps\":40,\"imageCount\":2");
+      events.await("through-restart", e -> "progress".equals(e.kind()) && e.step() >= 10, WAIT);
+      stack.redis().stop();
+      try {
+        JobEvent last = events.await("through-restart", e -> "progress".equals(e.kind()) && e.step() == 40, WAIT);
+        assertEquals(40, last.total());
+        // Longer than the 2 s Redis command timeout: the first write has failed by now and is being retried.
+        Thread.sleep(3000);
+        assertTrue(events.events("through-restart").stream().noneMatch(JobEvent::terminal),
+            "the job ended while Redis was down, so nothing was written across the restart: " + events.events("through-restart"));
+      } finally {
+        stack.redis().startAgain();
+      }
+    } finally {
+      System.clearProperty("perfusion.worker.testStepDelayMs");
+    }
     JobEvent done = events.awaitTerminal("through-restart", WAIT);
     assertEquals(JobEvent.SUCCEEDED, done.state(), String.valueOf(done));
-    assertNotNull(redisGet("blob:acme/" + done.result().imageBlobIds().get(0)), "image stored after the restart");
+    List<JobEvent> all = events.events("through-restart");
+    assertEquals(1, all.stream().filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind())).count(),
+        "the result of the first run was written, not that of a run again after giving up on Redis: " + all);
+    for (String blob : done.result().imageBlobIds()) {
+      assertNotNull(redisGet("blob:acme/" + blob), blob + " stored in the restarted Redis");
+    }
   }
 
   private static void assertFailed(String jobId, String field, String reasonPart) throws Exception {

@@ -41,7 +41,7 @@ import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TrainRequestV1.ImageRef;
 import org.perfusionjobs.infra.LocalStack;
-import org.perfusionjobs.infra.Topics;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.testdata.TestData;
 
 /**
@@ -82,7 +82,7 @@ class WorkerSecurityTest {
     vertx = Vertx.vertx();
     worker = new WorkerVerticle(cfg);
     vertx.deployVerticle(worker).await();
-    producer = new Producer(stack.bootstrapServers());
+    producer = new Producer(stack.bootstrapServers(), topics);
     events = new EventLog(stack.bootstrapServers(), topics.events());
   }
 
@@ -187,10 +187,10 @@ class WorkerSecurityTest {
   @Test
   void slowAndOversizedUrlsFailFastWithOneAnswerAndTheWorkerStaysHealthy() throws Exception {
     long started = System.nanoTime();
-    producer.send(topics.train(), "url-slow", Schemas.TRAIN_REQUEST, "1", train("url-slow", "acme", url("/img/slow")));
-    producer.send(topics.train(), "url-huge", Schemas.TRAIN_REQUEST, "1", train("url-huge", "acme", url("/img/huge")));
-    producer.send(topics.train(), "url-endless", Schemas.TRAIN_REQUEST, "1", train("url-endless", "acme", url("/img/endless")));
-    producer.send(topics.train(), "url-404", Schemas.TRAIN_REQUEST, "1", train("url-404", "acme", url("/img/none")));
+    producer.request(Schemas.TRAIN_REQUEST, train("url-slow", "acme", url("/img/slow")));
+    producer.request(Schemas.TRAIN_REQUEST, train("url-huge", "acme", url("/img/huge")));
+    producer.request(Schemas.TRAIN_REQUEST, train("url-endless", "acme", url("/img/endless")));
+    producer.request(Schemas.TRAIN_REQUEST, train("url-404", "acme", url("/img/none")));
     String reason = null;
     for (String id : List.of("url-slow", "url-huge", "url-endless", "url-404")) {
       JobEvent e = events.awaitTerminal(id, WAIT);
@@ -203,7 +203,7 @@ class WorkerSecurityTest {
     }
     double seconds = (System.nanoTime() - started) / 1e9;
     assertTrue(seconds < 4 * FETCH_DEADLINE.toSeconds() + 20, "four refused URLs took " + seconds + " s");
-    producer.send(topics.train(), "url-ok", Schemas.TRAIN_REQUEST, "1", train("url-ok", "acme", url("/img/ok.png")));
+    producer.request(Schemas.TRAIN_REQUEST, train("url-ok", "acme", url("/img/ok.png")));
     assertEquals(JobEvent.SUCCEEDED, events.awaitTerminal("url-ok", WAIT).state(), "a good URL still trains after them");
     HttpResponse<String> ready = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + worker.httpPort() + "/health/ready")).build(),
         HttpResponse.BodyHandlers.ofString());
@@ -213,7 +213,7 @@ class WorkerSecurityTest {
   @Test
   void userinfoCannotSmuggleAnotherHostPastTheAllowList() throws Exception {
     String sneaky = "{\"url\":\"http://images.example.com@127.0.0.1:" + server.getLocalPort() + "/img/ok.png\"}";
-    producer.send(topics.train(), "url-userinfo", Schemas.TRAIN_REQUEST, "1", train("url-userinfo", "acme", sneaky));
+    producer.request(Schemas.TRAIN_REQUEST, train("url-userinfo", "acme", sneaky));
     JobEvent e = events.awaitTerminal("url-userinfo", WAIT);
     assertEquals(JobEvent.FAILED, e.state(), String.valueOf(e));
     assertEquals("/images/0/url", e.error().field());
@@ -242,7 +242,7 @@ class WorkerSecurityTest {
   void aDecompressionBombIsRefusedBeforeDecoding() throws Exception {
     byte[] bomb = png(3000, 3000); // 9 Mpx, a few KB
     assertTrue(bomb.length < 300_000, "bomb of " + bomb.length + " bytes");
-    producer.send(topics.train(), "bomb", Schemas.TRAIN_REQUEST, "1", train("bomb", "acme", "{\"base64\":\"" + Base64.getEncoder().encodeToString(bomb) + "\"}"));
+    producer.request(Schemas.TRAIN_REQUEST, train("bomb", "acme", "{\"base64\":\"" + Base64.getEncoder().encodeToString(bomb) + "\"}"));
     JobEvent e = events.awaitTerminal("bomb", WAIT);
     assertEquals(JobEvent.FAILED, e.state(), String.valueOf(e));
     assertEquals("/images/0/base64", e.error().field());
@@ -251,9 +251,9 @@ class WorkerSecurityTest {
 
   @Test
   void overBudgetRequestsAreRefusedByTheWorkerWithTheFieldNamed() throws Exception {
-    producer.send(topics.generate(), "too-big", Schemas.GENERATE_REQUEST, "1",
+    producer.request(Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"too-big\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"steps\":2,\"width\":128,\"height\":128}");
-    producer.send(topics.train(), "too-long", Schemas.TRAIN_REQUEST, "1", "{\"jobId\":\"too-long\",\"tenant\":\"acme\",\"conceptName\":\"zwx\",\"superclass\":\"car\","
+    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"too-long\",\"tenant\":\"acme\",\"conceptName\":\"zwx\",\"superclass\":\"car\","
         + "\"images\":[{\"base64\":\"" + Base64.getEncoder().encodeToString(okPng) + "\"}],\"steps\":5000,\"options\":{\"batchSize\":16,\"gradientAccumulation\":16}}");
     JobEvent big = events.awaitTerminal("too-big", WAIT);
     assertEquals(JobEvent.FAILED, big.state(), String.valueOf(big));
@@ -266,7 +266,7 @@ class WorkerSecurityTest {
   @Test
   void theSameJobIdFromTwoTenantsRunsAsTwoJobs() throws Exception {
     for (String[] t : new String[][] {{"acme", "1"}, {"other", "2"}}) {
-      producer.send(topics.generate(), "twin", Schemas.GENERATE_REQUEST, "1",
+      producer.request(Schemas.GENERATE_REQUEST,
           "{\"jobId\":\"twin\",\"tenant\":\"" + t[0] + "\",\"prompt\":\"a toy car\",\"steps\":2,\"seed\":" + t[1] + "}");
     }
     long deadline = System.nanoTime() + WAIT.toNanos();
@@ -290,7 +290,7 @@ class WorkerSecurityTest {
 
   @Test
   void aRequestWithAnUnknownFieldFailsVisiblyToItsOwner() throws Exception {
-    producer.send(topics.generate(), "extra-field", Schemas.GENERATE_REQUEST, "1",
+    producer.unchecked(Schemas.GENERATE_REQUEST, "extra-field",
         "{\"jobId\":\"extra-field\",\"tenant\":\"acme\",\"prompt\":\"a toy car\",\"colour\":\"red\"}");
     JobEvent e = events.awaitTerminal("extra-field", WAIT);
     assertEquals(JobEvent.FAILED, e.state());

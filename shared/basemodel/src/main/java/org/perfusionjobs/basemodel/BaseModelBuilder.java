@@ -11,14 +11,14 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.function.Consumer;
-import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.clip.ClipTextConfig;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
@@ -26,14 +26,15 @@ import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.scheduler.SchedulerConfig;
 import org.perfusionjobs.engine.train.DiffusionTrainer;
-import org.perfusionjobs.engine.train.WeightAverage;
 import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.VaeTrainer;
+import org.perfusionjobs.engine.train.WeightAverage;
 import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
@@ -61,7 +62,7 @@ import org.perfusionjobs.world.World;
  *       covariance of its text encoder is computed from fresh world captions and saved beside it.
  * </ol>
  *
- * <p>The default widths (see {@link Settings#defaults()}) suit 64x64 images on a CPU: VAE
+ * <p>The default widths (see {@link Builder}) suit 64x64 images on a CPU: VAE
  * channels [32, 64, 64] (spatial factor 4, so 4x16x16 latents), UNet [64, 128] with cross
  * attention in both levels (4 heads each), text encoder 64 wide, 4 layers, 4 heads.
  */
@@ -69,248 +70,319 @@ public final class BaseModelBuilder {
   /** Image side of the world's samples. */
   public static final int IMAGE_SIZE = 64;
 
-  /** Everything the builder needs; {@link #defaults()} documents the defaults. */
-  public record Settings(
-      int vaeSteps,
-      int unetSteps,
-      int batch,
-      long seed,
-      int trainImages,
-      int captionsForCinv,
-      List<Integer> vaeChannels,
-      int latentChannels,
-      List<Integer> unetChannels,
-      int unetHeads,
-      int textWidth,
-      int textLayers,
-      int textHeads,
-      float vaeLearningRate,
-      float unetLearningRate,
-      float captionDropout,
-      float frozenTextFraction,
-      int textPretrainSteps,
-      double detailedCaptions,
-      float highNoiseWeightCap,
-      double stripedFraction,
-      float vaeObjectWeight,
-      float latentObjectWeight,
-      float unetAverageDecay,
-      double twoObjectFraction,
-      float textLearningRateScale,
-      List<Pattern> patterns) {
+  /**
+   * Everything the builder needs, in five groups; {@link #defaults()} is the shipped model's recipe
+   * and {@link #builder()} starts from it and changes settings by name.
+   */
+  public record Settings(Stages stages, Data data, Widths widths, Optimiser optimiser, Loss loss) {
     public Settings {
-      if (patterns.isEmpty() || patterns.contains(Pattern.PLAIN)) {
-        throw new IllegalArgumentException("patterns: name one or more hidden patterns (" + Pattern.hidden().stream().map(Pattern::word).toList()
-            + "), not " + patterns);
+      if (data.trainImages() < stages.batch()) {
+        throw new IllegalArgumentException("invalid base model settings: train images " + data.trainImages() + " (>= batch " + stages.batch() + ")");
       }
-      patterns = List.copyOf(patterns);
-      if (vaeSteps < 0 || unetSteps < 0 || batch < 1 || latentChannels < 1 || trainImages < batch || captionsForCinv < 1
-          || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || textPretrainSteps < 0 || !(detailedCaptions >= 0 && detailedCaptions <= 1)
-          || !(highNoiseWeightCap >= 1) || !(stripedFraction >= 0 && stripedFraction <= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)
-          || !(unetAverageDecay >= 0 && unetAverageDecay < 1) || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)
-          || !(textLearningRateScale > 0 && textLearningRateScale <= 1)) {
-        throw new IllegalArgumentException("invalid base model settings: vae steps " + vaeSteps + ", unet steps " + unetSteps + ", batch " + batch + ", latent channels " + latentChannels + " (>= 1)"
-            + ", train images " + trainImages + " (>= batch), captions for cinv " + captionsForCinv + ", frozen text fraction "
-            + frozenTextFraction + " (in [0, 1]), text pre-training steps " + textPretrainSteps + " (>= 0), detailed captions " + detailedCaptions
-            + " (in [0, 1]), high-noise weight cap " + highNoiseWeightCap + " (>= 1), striped fraction " + stripedFraction + " (in [0, 1]), vae object weight "
-            + vaeObjectWeight + " (>= 1), latent object weight " + latentObjectWeight + " (>= 1), unet average decay " + unetAverageDecay
-            + " (in [0, 1), 0: none), two-object fraction " + twoObjectFraction + " (in [0, 1]), text lr scale " + textLearningRateScale + " (in (0, 1])");
-      }
-      vaeChannels = List.copyOf(vaeChannels);
-      unetChannels = List.copyOf(unetChannels);
     }
 
     /**
-     * The recipe of the shipped model (revision 7, docs/decisions.md 24): 2500 VAE steps, 12000
-     * UNet steps, batch 16, seed 0, 16384 training images, 5000 captions for Cinv; VAE [32, 64,
-     * 64]; UNet [64, 128] with 4 heads; text encoder 64 wide, 4 layers, 4 heads (MLP 4x); peak
-     * learning rates 1e-3 (VAE) and 1e-3 (UNet), the text encoder at a tenth of the UNet's
-     * ({@link #withTextLearningRateScale}), warm-up then cosine decay ({@link #learningRate});
-     * caption dropout 0.1; the text encoder frozen for the last 20% of the UNet steps; 1500 steps
-     * of text encoder pre-training ({@link TextEncoderPretrainer}) before the UNet; 30% detailed
-     * captions; epsilon errors weighted by min(1 + 1/SNR, 20) ({@link DiffusionTrainer#timestepWeight});
-     * 25% of the training objects striped (no word says so); object pixels weighted 10x in the
-     * VAE's L1 and 4x in the epsilon loss ({@link #withObjects}); the UNet saved as its weight
-     * average with decay 0.999 ({@link #withUnetAverage}); half of the training scenes with two
-     * objects ({@link #withTwoObjectFraction}); the patterned objects all striped ({@link #withPatterns}).
+     * How long each stage trains, and on batches of what size.
+     *
+     * @param textPretrainSteps text-only pre-training of the text encoder before the UNet ({@link TextEncoderPretrainer})
+     * @param frozenTextFraction share of the UNet steps, at the end, trained with the text encoder frozen
      */
+    public record Stages(int vaeSteps, int textPretrainSteps, int unetSteps, float frozenTextFraction, int batch) {
+      public Stages {
+        if (vaeSteps < 0 || textPretrainSteps < 0 || unetSteps < 0 || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || batch < 1) {
+          throw new IllegalArgumentException("invalid base model stages: vae steps " + vaeSteps + ", text pre-training steps " + textPretrainSteps
+              + ", unet steps " + unetSteps + " (each >= 0), frozen text fraction " + frozenTextFraction + " (in [0, 1]), batch " + batch + " (>= 1)");
+        }
+      }
+
+      /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
+      public int jointSteps() {
+        return Math.round(unetSteps * (1 - frozenTextFraction));
+      }
+    }
+
+    /**
+     * What the procedural world draws for training, and how much of it.
+     *
+     * @param seed seed of the training images, initial weights and noise ({@link RecipeSeeds})
+     * @param captionsForCinv fresh world captions for the Perfusion covariance
+     * @param twoObjectFraction share of training scenes with two objects
+     * @param stripedFraction share of training objects drawn with a hidden pattern (no caption says so)
+     * @param patterns the hidden patterns that share is drawn from, uniformly
+     * @param detailedCaptions share of captions that name every attribute
+     */
+    public record Data(long seed, int trainImages, int captionsForCinv, double twoObjectFraction, double stripedFraction, List<Pattern> patterns,
+        double detailedCaptions) {
+      public Data {
+        if (patterns.isEmpty() || patterns.contains(Pattern.PLAIN)) {
+          throw new IllegalArgumentException("patterns: name one or more hidden patterns (" + Pattern.hidden().stream().map(Pattern::word).toList()
+              + "), not " + patterns);
+        }
+        patterns = List.copyOf(patterns);
+        if (trainImages < 1 || captionsForCinv < 1 || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)
+            || !(stripedFraction >= 0 && stripedFraction <= 1) || !(detailedCaptions >= 0 && detailedCaptions <= 1)) {
+          throw new IllegalArgumentException("invalid base model data: train images " + trainImages + ", captions for cinv " + captionsForCinv
+              + " (each >= 1), two-object fraction " + twoObjectFraction + " (in [0, 1]), striped fraction " + stripedFraction
+              + " (in [0, 1]), detailed captions " + detailedCaptions + " (in [0, 1])");
+        }
+      }
+    }
+
+    /**
+     * Widths of the three networks.
+     *
+     * @param vaeChannels the VAE's block_out_channels (n levels: spatial factor 2^(n-1))
+     * @param latentChannels channels of the VAE's latents, which the UNet denoises (SD: 4)
+     * @param unetChannels the UNet's block_out_channels, cross attention in every level
+     * @param unetHeads attention heads per UNet level
+     * @param textWidth text encoder hidden size = the UNet's cross_attention_dim
+     */
+    public record Widths(List<Integer> vaeChannels, int latentChannels, List<Integer> unetChannels, int unetHeads, int textWidth, int textLayers,
+        int textHeads) {
+      public Widths {
+        vaeChannels = List.copyOf(vaeChannels);
+        unetChannels = List.copyOf(unetChannels);
+        if (vaeChannels.isEmpty() || latentChannels < 1 || unetChannels.isEmpty() || unetHeads < 1 || textWidth < 1 || textLayers < 1
+            || textHeads < 1) {
+          throw new IllegalArgumentException("invalid base model widths: vae channels " + vaeChannels + ", latent channels " + latentChannels
+              + " (>= 1), unet channels " + unetChannels + ", unet heads " + unetHeads + ", text width " + textWidth + ", text layers "
+              + textLayers + ", text heads " + textHeads + " (each >= 1)");
+        }
+      }
+    }
+
+    /**
+     * Peak learning rates ({@link #learningRate}: warm-up, then cosine decay) and the UNet's weight average.
+     *
+     * @param textLearningRateScale the text encoder's peak rate in the joint phase as a share of the UNet's (1: the same)
+     * @param unetAverageDecay decay of the UNet's weight average ({@link WeightAverage}), which is what the folder gets; 0 saves the last weights
+     */
+    public record Optimiser(float vaeLearningRate, float unetLearningRate, float textLearningRateScale, float unetAverageDecay) {
+      public Optimiser {
+        if (!(vaeLearningRate > 0) || !(unetLearningRate > 0) || !(textLearningRateScale > 0 && textLearningRateScale <= 1)
+            || !(unetAverageDecay >= 0 && unetAverageDecay < 1)) {
+          throw new IllegalArgumentException("invalid base model optimiser: vae lr " + vaeLearningRate + ", unet lr " + unetLearningRate
+              + " (each > 0), text lr scale " + textLearningRateScale + " (in (0, 1]), unet average decay " + unetAverageDecay
+              + " (in [0, 1), 0: none)");
+        }
+      }
+    }
+
+    /**
+     * How the losses weigh what they see.
+     *
+     * @param captionDropout share of captions dropped to the empty prompt (for classifier-free guidance)
+     * @param highNoiseWeightCap cap of the epsilon loss's per-timestep weight min(1 + 1/SNR, cap) ({@link DiffusionTrainer#timestepWeight}); 1: unweighted
+     * @param vaeObjectWeight weight of object pixels in the VAE's L1, against 1 for the background ({@link ObjectWeights})
+     * @param latentObjectWeight weight of object latent pixels in the epsilon loss, against 1 for the background
+     */
+    public record Loss(float captionDropout, float highNoiseWeightCap, float vaeObjectWeight, float latentObjectWeight) {
+      public Loss {
+        if (!(captionDropout >= 0 && captionDropout < 1) || !(highNoiseWeightCap >= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)) {
+          throw new IllegalArgumentException("invalid base model loss: caption dropout " + captionDropout + " (in [0, 1)), high-noise weight cap "
+              + highNoiseWeightCap + ", vae object weight " + vaeObjectWeight + ", latent object weight " + latentObjectWeight + " (each >= 1)");
+        }
+      }
+    }
+
+    /** The recipe of the shipped model; see {@link Builder} for each value. */
     public static Settings defaults() {
-      return new Settings(2500, 12000, 16, 0, 16384, 5000, List.of(32, 64, 64), 4, List.of(64, 128), 4, 64, 4, 4, 1e-3f, 1e-3f, 0.1f, 0.2f, 1500, 0.3, 20f,
-          0.25, 10f, 4f, 0.999f, 0.5, 0.1f, List.of(Pattern.STRIPES));
+      return builder().build();
     }
 
-    /**
-     * The hidden patterns the striped share of the training objects is drawn from, uniformly
-     * ({@code Pattern.hidden()}: every one, so that concepts with dots, checks, a ring or two-tone
-     * halves are drawable too). Stripes alone draw exactly the images of revision 7.
-     */
-    public Settings withPatterns(List<Pattern> hiddenPatterns) {
-      return edit(d -> d.patterns = hiddenPatterns);
+    /** A builder that starts from the shipped model's recipe. */
+    public static Builder builder() {
+      return new Builder();
+    }
+  }
+
+  /**
+   * Settings by name, starting from the recipe of the shipped model (revision 7, docs/decisions.md
+   * 24): 2500 VAE steps, 1500 steps of text encoder pre-training ({@link TextEncoderPretrainer}),
+   * 12000 UNet steps with the text encoder frozen for the last 20%, batch 16; seed 0, 16384 training
+   * images, 5000 captions for Cinv, half of the scenes with two objects, 25% of the objects striped
+   * (no word says so; stripes only), 30% detailed captions; VAE [32, 64, 64] (spatial factor 4) with 4
+   * latent channels, UNet [64, 128] with 4 heads, text encoder 64 wide, 4 layers, 4 heads (MLP 4x);
+   * peak learning rates 1e-3 (VAE) and 1e-3 (UNet), the text encoder's at a tenth of the UNet's,
+   * the UNet saved as its weight average with decay 0.999; caption dropout 0.1, epsilon errors
+   * weighted by min(1 + 1/SNR, 20), object pixels weighted 10x in the VAE's L1 and 4x in the epsilon
+   * loss.
+   */
+  public static final class Builder {
+    private int vaeSteps = 2500;
+    private int textPretrainSteps = 1500;
+    private int unetSteps = 12000;
+    private float frozenTextFraction = 0.2f;
+    private int batch = 16;
+    private long seed = 0;
+    private int trainImages = 16384;
+    private int captionsForCinv = 5000;
+    private double twoObjectFraction = 0.5;
+    private double stripedFraction = 0.25;
+    private List<Pattern> patterns = List.of(Pattern.STRIPES);
+    private double detailedCaptions = 0.3;
+    private List<Integer> vaeChannels = List.of(32, 64, 64);
+    private int latentChannels = 4;
+    private List<Integer> unetChannels = List.of(64, 128);
+    private int unetHeads = 4;
+    private int textWidth = 64;
+    private int textLayers = 4;
+    private int textHeads = 4;
+    private float vaeLearningRate = 1e-3f;
+    private float unetLearningRate = 1e-3f;
+    private float textLearningRateScale = 0.1f;
+    private float unetAverageDecay = 0.999f;
+    private float captionDropout = 0.1f;
+    private float highNoiseWeightCap = 20f;
+    private float vaeObjectWeight = 10f;
+    private float latentObjectWeight = 4f;
+
+    private Builder() {}
+
+    public Builder vaeSteps(int v) {
+      vaeSteps = v;
+      return this;
     }
 
-    /**
-     * The training images' striped share (the captions never mention it: the UNet learns to draw
-     * stripes that no word asks for, which a concept can then call up) and the object weights of
-     * the VAE's L1 and the UNet's epsilon loss ({@link ObjectWeights}).
-     */
-    public Settings withObjects(double striped, float vaeWeight, float latentWeight) {
-      return edit(d -> {
-        d.stripedFraction = striped;
-        d.vaeObjectWeight = vaeWeight;
-        d.latentObjectWeight = latentWeight;
-      });
+    public Builder textPretrainSteps(int v) {
+      textPretrainSteps = v;
+      return this;
     }
 
-    /**
-     * The decay of the UNet's weight average ({@link WeightAverage}), which is what the model folder
-     * gets; 0 saves the last weights instead.
-     */
-    public Settings withUnetAverage(float decay) {
-      return edit(d -> d.unetAverageDecay = decay);
+    public Builder unetSteps(int v) {
+      unetSteps = v;
+      return this;
     }
 
-    /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
-    public int jointSteps() {
-      return Math.round(unetSteps * (1 - frozenTextFraction));
+    public Builder frozenTextFraction(float v) {
+      frozenTextFraction = v;
+      return this;
     }
 
-    public Settings withSteps(int vae, int unet, int batchSize) {
-      return edit(d -> {
-        d.vaeSteps = vae;
-        d.unetSteps = unet;
-        d.batch = batchSize;
-      });
+    public Builder batch(int v) {
+      batch = v;
+      return this;
     }
 
-    public Settings withData(long seedValue, int images, int cinvCaptions) {
-      return edit(d -> {
-        d.seed = seedValue;
-        d.trainImages = images;
-        d.captionsForCinv = cinvCaptions;
-      });
+    public Builder seed(long v) {
+      seed = v;
+      return this;
     }
 
-    public Settings withWidths(List<Integer> vae, List<Integer> unet, int heads, int text, int layers, int textHeadCount) {
-      return edit(d -> {
-        d.vaeChannels = vae;
-        d.unetChannels = unet;
-        d.unetHeads = heads;
-        d.textWidth = text;
-        d.textLayers = layers;
-        d.textHeads = textHeadCount;
-      });
+    public Builder trainImages(int v) {
+      trainImages = v;
+      return this;
     }
 
-    public Settings withFrozenTextFraction(float fraction) {
-      return edit(d -> d.frozenTextFraction = fraction);
+    public Builder captionsForCinv(int v) {
+      captionsForCinv = v;
+      return this;
     }
 
-    public Settings withTextPretraining(int steps, double detailedCaptionFraction) {
-      return edit(d -> {
-        d.textPretrainSteps = steps;
-        d.detailedCaptions = detailedCaptionFraction;
-      });
+    public Builder twoObjectFraction(double v) {
+      twoObjectFraction = v;
+      return this;
     }
 
-    /** Channels of the VAE's latents, which the UNet denoises (SD: 4). */
-    public Settings withLatentChannels(int channels) {
-      return edit(d -> d.latentChannels = channels);
+    public Builder stripedFraction(double v) {
+      stripedFraction = v;
+      return this;
     }
 
-    /** Peak learning rates of the VAE and of the text encoder + UNet ({@link #learningRate}). */
-    public Settings withLearningRates(float vae, float unet) {
-      return edit(d -> {
-        d.vaeLearningRate = vae;
-        d.unetLearningRate = unet;
-      });
+    /** Hidden patterns ({@code Pattern.hidden()}: every one, so that concepts with dots, checks, a ring or two-tone halves are drawable too). */
+    public Builder patterns(List<Pattern> v) {
+      patterns = v;
+      return this;
     }
 
-    /** The share of training scenes with two objects (the world's default is 30%; the shipped model's 50%). */
-    public Settings withTwoObjectFraction(double fraction) {
-      return edit(d -> d.twoObjectFraction = fraction);
+    public Builder detailedCaptions(double v) {
+      detailedCaptions = v;
+      return this;
     }
 
-    /** The text encoder's peak learning rate in the joint phase as a share of the UNet's (1: the same). */
-    public Settings withTextLearningRateScale(float scale) {
-      return edit(d -> d.textLearningRateScale = scale);
+    public Builder vaeChannels(List<Integer> v) {
+      vaeChannels = v;
+      return this;
     }
 
-    public Settings withHighNoiseWeightCap(float cap) {
-      return edit(d -> d.highNoiseWeightCap = cap);
+    public Builder latentChannels(int v) {
+      latentChannels = v;
+      return this;
     }
 
-    private Settings edit(Consumer<Draft> change) {
-      Draft d = new Draft(this);
-      change.accept(d);
-      return d.settings();
+    public Builder unetChannels(List<Integer> v) {
+      unetChannels = v;
+      return this;
     }
 
-    /** A mutable copy, so that each {@code with} method names only what it changes. */
-    private static final class Draft {
-      int vaeSteps;
-      int unetSteps;
-      int batch;
-      long seed;
-      int trainImages;
-      int captionsForCinv;
-      List<Integer> vaeChannels;
-      int latentChannels;
-      List<Integer> unetChannels;
-      int unetHeads;
-      int textWidth;
-      int textLayers;
-      int textHeads;
-      float vaeLearningRate;
-      float unetLearningRate;
-      float captionDropout;
-      float frozenTextFraction;
-      int textPretrainSteps;
-      double detailedCaptions;
-      float highNoiseWeightCap;
-      double stripedFraction;
-      float vaeObjectWeight;
-      float latentObjectWeight;
-      float unetAverageDecay;
-      double twoObjectFraction;
-      float textLearningRateScale;
-      List<Pattern> patterns;
+    public Builder unetHeads(int v) {
+      unetHeads = v;
+      return this;
+    }
 
-      Draft(Settings s) {
-        vaeSteps = s.vaeSteps;
-        unetSteps = s.unetSteps;
-        batch = s.batch;
-        seed = s.seed;
-        trainImages = s.trainImages;
-        captionsForCinv = s.captionsForCinv;
-        vaeChannels = s.vaeChannels;
-        latentChannels = s.latentChannels;
-        unetChannels = s.unetChannels;
-        unetHeads = s.unetHeads;
-        textWidth = s.textWidth;
-        textLayers = s.textLayers;
-        textHeads = s.textHeads;
-        vaeLearningRate = s.vaeLearningRate;
-        unetLearningRate = s.unetLearningRate;
-        captionDropout = s.captionDropout;
-        frozenTextFraction = s.frozenTextFraction;
-        textPretrainSteps = s.textPretrainSteps;
-        detailedCaptions = s.detailedCaptions;
-        highNoiseWeightCap = s.highNoiseWeightCap;
-        stripedFraction = s.stripedFraction;
-        vaeObjectWeight = s.vaeObjectWeight;
-        latentObjectWeight = s.latentObjectWeight;
-        unetAverageDecay = s.unetAverageDecay;
-        twoObjectFraction = s.twoObjectFraction;
-        textLearningRateScale = s.textLearningRateScale;
-        patterns = s.patterns;
-      }
+    public Builder textWidth(int v) {
+      textWidth = v;
+      return this;
+    }
 
-      Settings settings() {
-        return new Settings(vaeSteps, unetSteps, batch, seed, trainImages, captionsForCinv, vaeChannels, latentChannels, unetChannels, unetHeads,
-            textWidth, textLayers, textHeads, vaeLearningRate, unetLearningRate, captionDropout, frozenTextFraction, textPretrainSteps, detailedCaptions,
-            highNoiseWeightCap, stripedFraction, vaeObjectWeight, latentObjectWeight, unetAverageDecay, twoObjectFraction, textLearningRateScale,
-            patterns);
-      }
+    public Builder textLayers(int v) {
+      textLayers = v;
+      return this;
+    }
+
+    public Builder textHeads(int v) {
+      textHeads = v;
+      return this;
+    }
+
+    public Builder vaeLearningRate(float v) {
+      vaeLearningRate = v;
+      return this;
+    }
+
+    public Builder unetLearningRate(float v) {
+      unetLearningRate = v;
+      return this;
+    }
+
+    public Builder textLearningRateScale(float v) {
+      textLearningRateScale = v;
+      return this;
+    }
+
+    public Builder unetAverageDecay(float v) {
+      unetAverageDecay = v;
+      return this;
+    }
+
+    public Builder captionDropout(float v) {
+      captionDropout = v;
+      return this;
+    }
+
+    public Builder highNoiseWeightCap(float v) {
+      highNoiseWeightCap = v;
+      return this;
+    }
+
+    public Builder vaeObjectWeight(float v) {
+      vaeObjectWeight = v;
+      return this;
+    }
+
+    public Builder latentObjectWeight(float v) {
+      latentObjectWeight = v;
+      return this;
+    }
+
+    /** @throws IllegalArgumentException naming every value of the group that is out of range */
+    public Settings build() {
+      return new Settings(
+          new Settings.Stages(vaeSteps, textPretrainSteps, unetSteps, frozenTextFraction, batch),
+          new Settings.Data(seed, trainImages, captionsForCinv, twoObjectFraction, stripedFraction, patterns, detailedCaptions),
+          new Settings.Widths(vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads),
+          new Settings.Optimiser(vaeLearningRate, unetLearningRate, textLearningRateScale, unetAverageDecay),
+          new Settings.Loss(captionDropout, highNoiseWeightCap, vaeObjectWeight, latentObjectWeight));
     }
   }
 
@@ -344,7 +416,7 @@ public final class BaseModelBuilder {
    * scenes, some objects striped (no caption says so), more detailed captions.
    */
   static World trainingWorld(Settings s) {
-    return new World(s.twoObjectFraction(), s.stripedFraction(), s.detailedCaptions(), s.patterns());
+    return new World(s.data().twoObjectFraction(), s.data().stripedFraction(), s.data().detailedCaptions(), s.data().patterns());
   }
 
   /** Builds the model folder {@code out} (created; existing component files are overwritten). Progress goes to {@code log}. */
@@ -415,8 +487,8 @@ public final class BaseModelBuilder {
 
     List<Sample> renderScenes() {
       start();
-      long seed = RecipeSeeds.trainingScenes(s.seed());
-      List<Sample> samples = captioned.samples(seed, s.trainImages()).toList();
+      long seed = RecipeSeeds.trainingScenes(s.data().seed());
+      List<Sample> samples = captioned.samples(seed, s.data().trainImages()).toList();
       done("render");
       log.printf("world: %d samples (seed %d) rendered in %d ms%n", samples.size(), seed, timings.get("render").toMillis());
       return samples;
@@ -427,9 +499,9 @@ public final class BaseModelBuilder {
       start();
       AutoencoderKL vae = AutoencoderKL.load(vaeFrom.resolve("vae"), weights, DataType.FLOAT32, weights.getDevice());
       log.printf("vae: reused from %s (scaling_factor %.5f)%n", vaeFrom.resolve("vae"), vae.config().scalingFactor());
-      if (vae.config().latentChannels() != s.latentChannels()) {
+      if (vae.config().latentChannels() != s.widths().latentChannels()) {
         throw new IllegalArgumentException("--vae-from " + vaeFrom + ": its VAE has " + vae.config().latentChannels() + " latent channels, the settings ask for "
-            + s.latentChannels());
+            + s.widths().latentChannels());
       }
       copyFolder(vaeFrom.resolve("vae"), out.resolve("vae"));
       scaling = vae.config().scalingFactor();
@@ -440,8 +512,8 @@ public final class BaseModelBuilder {
     AutoencoderKL trainVae(List<Sample> samples, NDArray images, NDManager weights, NDManager data) {
       start();
       AutoencoderKL vae = new AutoencoderKL(vaeConfig(s, 1f));
-      vae.initRandom(weights, DataType.FLOAT32, RecipeSeeds.vaeInit(s.seed()));
-      try (NDArray pixelWeights = ObjectWeights.of(samples, s.vaeObjectWeight(), 1, data)) { // (N, 1, 64, 64), only while the VAE trains
+      vae.initRandom(weights, DataType.FLOAT32, RecipeSeeds.vaeInit(s.data().seed()));
+      try (NDArray pixelWeights = ObjectWeights.of(samples, s.loss().vaeObjectWeight(), 1, data)) { // (N, 1, 64, 64), only while the VAE trains
         vaeLoss = BaseModelBuilder.trainVae(vae, images, pixelWeights, s, data, log);
       }
       done("vae");
@@ -454,7 +526,7 @@ public final class BaseModelBuilder {
      */
     Latents encodeLatents(AutoencoderKL vae, NDArray images, List<Sample> samples, Path vaeFrom, NDManager data) throws IOException {
       start();
-      NDArray raw = encodeAll(vae, images, s.batch(), data);
+      NDArray raw = encodeAll(vae, images, s.stages().batch(), data);
       if (vaeFrom == null) {
         NDArray raw64 = raw.toType(DataType.FLOAT64, false);
         float std = (float) raw64.sub(raw64.mean()).square().mean().sqrt().getDouble(); // population std over every latent element
@@ -467,7 +539,7 @@ public final class BaseModelBuilder {
       }
       NDArray latents = raw.mul(scaling);
       int factor = (int) (IMAGE_SIZE / latents.getShape().get(2));
-      NDArray objectWeights = ObjectWeights.of(samples, s.latentObjectWeight(), factor, data);
+      NDArray objectWeights = ObjectWeights.of(samples, s.loss().latentObjectWeight(), factor, data);
       log.printf("latents: %s -> scaling_factor %.5f%n", latents.getShape(), scaling);
       done("latents");
       return new Latents(latents, objectWeights, scaling);
@@ -481,24 +553,24 @@ public final class BaseModelBuilder {
       start();
       try (ClipTokenizer tok = ClipTokenizer.load(out.resolve("tokenizer"))) {
         ClipTextModel te = new ClipTextModel(textConfig(s, tok.vocabSize()));
-        te.initRandom(weights, DataType.FLOAT32, RecipeSeeds.textEncoderInit(s.seed()));
-        if (s.textPretrainSteps() > 0) {
+        te.initRandom(weights, DataType.FLOAT32, RecipeSeeds.textEncoderInit(s.data().seed()));
+        if (s.stages().textPretrainSteps() > 0) {
           pretrainTextEncoder(te, tok, captioned, s, log);
           done("text pre-training");
           start();
         }
         UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig(s, latents.scaled().getShape().get(2)));
-        unet.initRandom(weights, DataType.FLOAT32, RecipeSeeds.unetInit(s.seed()));
+        unet.initRandom(weights, DataType.FLOAT32, RecipeSeeds.unetInit(s.data().seed()));
         // The folder is complete from the first snapshot on, so a snapshot can be sampled while training goes on.
         writeModelIndex(out);
         writeSchedulerConfig(out.resolve("scheduler"));
         // Spans both phases: the frozen phase's fresh optimiser must not reset the average.
-        WeightAverage average = s.unetAverageDecay() > 0 ? new WeightAverage(unet.namedParameters(), s.unetAverageDecay()) : null;
+        WeightAverage average = s.optimiser().unetAverageDecay() > 0 ? new WeightAverage(unet.namedParameters(), s.optimiser().unetAverageDecay()) : null;
         new UNetPhases(te, tok, unet, average, latents, captions, data).run();
         // Also with no UNet step (a VAE-only or text-only run), so that the folder is complete and loads.
         saveTextAndUNet(te, tok, unet, average, out);
         if (average != null) {
-          log.printf("unet: saved the weight average (decay %s, %d updates)%n", s.unetAverageDecay(), average.updates());
+          log.printf("unet: saved the weight average (decay %s, %d updates)%n", s.optimiser().unetAverageDecay(), average.updates());
           average.close();
         }
       }
@@ -514,8 +586,8 @@ public final class BaseModelBuilder {
       final Latents latents;
       final List<String> captions;
       final NDManager data;
-      final SplittableRandom batches = new SplittableRandom(RecipeSeeds.unetBatches(s.seed()));
-      final int logEvery = Math.max(1, s.unetSteps() / 20);
+      final SplittableRandom batches = new SplittableRandom(RecipeSeeds.unetBatches(s.data().seed()));
+      final int logEvery = Math.max(1, s.stages().unetSteps() / 20);
       final long startNanos = System.nanoTime();
       double window;
       double windowWeighted;
@@ -536,7 +608,7 @@ public final class BaseModelBuilder {
         NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
         int step = 0;
         for (boolean frozen : new boolean[] {false, true}) {
-          int end = frozen ? s.unetSteps() : s.jointSteps();
+          int end = frozen ? s.stages().unetSteps() : s.stages().jointSteps();
           if (step >= end) {
             continue;
           }
@@ -552,17 +624,17 @@ public final class BaseModelBuilder {
       }
 
       private void step(DiffusionTrainer trainer, int step) throws IOException {
-        trainer.optimizer().setLearningRate(learningRate(s.unetLearningRate(), step, s.unetSteps()));
+        trainer.optimizer().setLearningRate(learningRate(s.optimiser().unetLearningRate(), step, s.stages().unetSteps()));
         DiffusionTrainer.StepLoss l;
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
-          long[] idx = batches.ints(s.batch(), 0, s.trainImages()).asLongStream().toArray();
-          List<String> caps = new ArrayList<>(s.batch());
+          long[] idx = batches.ints(s.stages().batch(), 0, s.data().trainImages()).asLongStream().toArray();
+          List<String> caps = new ArrayList<>(s.stages().batch());
           for (long i : idx) {
             caps.add(captions.get((int) i));
           }
           NDArray pick = data.create(idx);
-          l = trainer.step(latents.scaled().get(pick), caps, RecipeSeeds.unetStep(s.seed(), step), latents.objectWeights().get(pick));
+          l = trainer.step(latents.scaled().get(pick), caps, RecipeSeeds.unetStep(s.data().seed(), step), latents.objectWeights().get(pick));
         }
         if (average != null) {
           average.update();
@@ -571,15 +643,15 @@ public final class BaseModelBuilder {
         window += l.loss();
         windowWeighted += l.weightedLoss();
         inWindow++;
-        if ((step + 1) % logEvery == 0 || step + 1 == s.unetSteps()) {
-          log.printf("unet step %d/%d: eps MSE %.4f, weighted %.4f (means of last %d), lr %.2e, %.0f ms/step%n", step + 1, s.unetSteps(),
+        if ((step + 1) % logEvery == 0 || step + 1 == s.stages().unetSteps()) {
+          log.printf("unet step %d/%d: eps MSE %.4f, weighted %.4f (means of last %d), lr %.2e, %.0f ms/step%n", step + 1, s.stages().unetSteps(),
               window / inWindow, windowWeighted / inWindow, inWindow, trainer.optimizer().learningRate(),
               (System.nanoTime() - startNanos) / 1e6 / (step + 1));
           window = 0;
           windowWeighted = 0;
           inWindow = 0;
         }
-        if ((step + 1) % SNAPSHOT_EVERY == 0 && step + 1 < s.unetSteps()) {
+        if ((step + 1) % SNAPSHOT_EVERY == 0 && step + 1 < s.stages().unetSteps()) {
           saveTextAndUNet(te, tok, unet, average, out);
           log.printf("unet step %d: snapshot saved to %s%n", step + 1, out);
         }
@@ -596,10 +668,10 @@ public final class BaseModelBuilder {
     /** Loads the folder back (proof that it is complete) and saves the Perfusion Cinv of its text encoder beside it. */
     void computeCovariance() throws IOException {
       start();
-      long seed = RecipeSeeds.covarianceCaptions(s.seed());
-      List<String> cinvCaptions = new World().captions(seed, s.captionsForCinv());
+      long seed = RecipeSeeds.covarianceCaptions(s.data().seed());
+      List<String> cinvCaptions = new World().captions(seed, s.data().captionsForCinv());
       try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(out, EngineOptions.cpu())) {
-        Covariance cov = CovarianceBuilder.compute(sd, cinvCaptions, false, "world captions (seed " + seed + ", n " + s.captionsForCinv() + ")", n -> {});
+        Covariance cov = CovarianceBuilder.compute(sd, cinvCaptions, false, "world captions (seed " + seed + ", n " + s.data().captionsForCinv() + ")", n -> {});
         cov.save(out.resolve(Covariance.FILE_NAME));
         log.printf("covariance: %d captions -> %s (sha256 %s)%n", cinvCaptions.size(), out.resolve(Covariance.FILE_NAME), cov.hash());
       }
@@ -627,20 +699,20 @@ public final class BaseModelBuilder {
 
   /** The VAE config: DownEncoderBlock2D per channel entry, 1 layer per block, {@code latentChannels} latent channels, 8 groups. */
   public static AutoencoderKLConfig vaeConfig(Settings s, float scalingFactor) {
-    int n = s.vaeChannels().size();
-    return new AutoencoderKLConfig(3, 3, java.util.Collections.nCopies(n, "DownEncoderBlock2D"), java.util.Collections.nCopies(n, "UpDecoderBlock2D"),
-        s.vaeChannels(), 1, "silu", s.latentChannels(), 8, IMAGE_SIZE, scalingFactor);
+    int n = s.widths().vaeChannels().size();
+    return new AutoencoderKLConfig(3, 3, Collections.nCopies(n, "DownEncoderBlock2D"), Collections.nCopies(n, "UpDecoderBlock2D"),
+        s.widths().vaeChannels(), 1, "silu", s.widths().latentChannels(), 8, IMAGE_SIZE, scalingFactor);
   }
 
   /** The options of the text encoder + UNet stage, in its joint or its frozen-encoder phase (at the peak learning rate). */
   public static DiffusionTrainer.Options diffusionOptions(Settings s, boolean frozenText) {
-    return DiffusionTrainer.Options.defaults().withLearningRate(s.unetLearningRate()).withCaptionDropout(s.captionDropout())
-        .withFrozenTextEncoder(frozenText).withTextLearningRateScale(s.textLearningRateScale()).withHighNoiseWeightCap(s.highNoiseWeightCap());
+    return DiffusionTrainer.Options.defaults().withLearningRate(s.optimiser().unetLearningRate()).withCaptionDropout(s.loss().captionDropout())
+        .withFrozenTextEncoder(frozenText).withTextLearningRateScale(s.optimiser().textLearningRateScale()).withHighNoiseWeightCap(s.loss().highNoiseWeightCap());
   }
 
   /** The text encoder config: {@code textWidth} wide, MLP 4x, quick_gelu, 77 positions. */
   public static ClipTextConfig textConfig(Settings s, int vocabSize) {
-    return new ClipTextConfig(vocabSize, s.textWidth(), 4 * s.textWidth(), s.textLayers(), s.textHeads(), TokenizerBuilder.MODEL_MAX_LENGTH, "quick_gelu", 1e-5f);
+    return new ClipTextConfig(vocabSize, s.widths().textWidth(), 4 * s.widths().textWidth(), s.widths().textLayers(), s.widths().textHeads(), TokenizerBuilder.MODEL_MAX_LENGTH, "quick_gelu", 1e-5f);
   }
 
   /** The UNet config as diffusers JSON (parsed by the engine's reader): cross attention in every level. */
@@ -650,14 +722,14 @@ public final class BaseModelBuilder {
   }
 
   static ObjectNode unetJson(Settings s, int latentSize) {
-    int n = s.unetChannels().size();
+    int n = s.widths().unetChannels().size();
     ObjectNode j = Configs.json().createObjectNode();
     j.put("_class_name", "UNet2DConditionModel");
     j.put("sample_size", latentSize);
-    j.put("in_channels", s.latentChannels());
-    j.put("out_channels", s.latentChannels());
+    j.put("in_channels", s.widths().latentChannels());
+    j.put("out_channels", s.widths().latentChannels());
     ArrayNode ch = j.putArray("block_out_channels");
-    s.unetChannels().forEach(ch::add);
+    s.widths().unetChannels().forEach(ch::add);
     j.put("layers_per_block", 1);
     ArrayNode down = j.putArray("down_block_types");
     ArrayNode up = j.putArray("up_block_types");
@@ -665,10 +737,10 @@ public final class BaseModelBuilder {
     for (int i = 0; i < n; i++) {
       down.add("CrossAttnDownBlock2D");
       up.add("CrossAttnUpBlock2D");
-      heads.add(s.unetHeads());
+      heads.add(s.widths().unetHeads());
     }
     j.put("mid_block_type", "UNetMidBlock2DCrossAttn");
-    j.put("cross_attention_dim", s.textWidth());
+    j.put("cross_attention_dim", s.widths().textWidth());
     j.put("norm_num_groups", 8);
     j.put("norm_eps", 1e-5);
     j.put("flip_sin_to_cos", true);
@@ -681,22 +753,22 @@ public final class BaseModelBuilder {
   }
 
   private static float trainVae(AutoencoderKL vae, NDArray images, NDArray pixelWeights, Settings s, NDManager data, PrintStream log) {
-    SplittableRandom vaeRnd = new SplittableRandom(RecipeSeeds.vaeBatches(s.seed()));
+    SplittableRandom vaeRnd = new SplittableRandom(RecipeSeeds.vaeBatches(s.data().seed()));
     float[] vaeLast = {Float.NaN};
-    int every = Math.max(1, s.vaeSteps() / 20);
+    int every = Math.max(1, s.stages().vaeSteps() / 20);
     long vaeStart = System.nanoTime();
-    try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, RecipeSeeds.vaeTrainer(s.seed())))) {
-      for (int step = 1; step <= s.vaeSteps(); step++) { // 1-based
-        trainer.optimizer().setLearningRate(learningRate(s.vaeLearningRate(), step - 1, s.vaeSteps()));
+    try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.optimiser().vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, RecipeSeeds.vaeTrainer(s.data().seed())))) {
+      for (int step = 1; step <= s.stages().vaeSteps(); step++) { // 1-based
+        trainer.optimizer().setLearningRate(learningRate(s.optimiser().vaeLearningRate(), step - 1, s.stages().vaeSteps()));
         VaeTrainer.StepLoss loss;
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
-          NDArray pick = indices(vaeRnd, s.trainImages(), s.batch(), data);
+          NDArray pick = indices(vaeRnd, s.data().trainImages(), s.stages().batch(), data);
           loss = trainer.step(images.get(pick), pixelWeights.get(pick));
         }
         vaeLast[0] = loss.total();
-        if (step % every == 0 || step == s.vaeSteps()) {
-          log.printf("vae step %d/%d: loss %.4f (object-weighted L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.vaeSteps(), loss.total(), loss.reconstruction(),
+        if (step % every == 0 || step == s.stages().vaeSteps()) {
+          log.printf("vae step %d/%d: loss %.4f (object-weighted L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.stages().vaeSteps(), loss.total(), loss.reconstruction(),
               loss.kl(), (System.nanoTime() - vaeStart) / 1e6 / step);
         }
       }
@@ -707,11 +779,11 @@ public final class BaseModelBuilder {
   /** Text-only pre-training of the encoder ({@link TextEncoderPretrainer}): 64 fresh captions per step, lr 1e-3. */
   private static void pretrainTextEncoder(ClipTextModel te, ClipTokenizer tok, World captioned, Settings s, PrintStream log) {
     long start = System.nanoTime();
-    int every = Math.max(1, s.textPretrainSteps() / 10);
+    int every = Math.max(1, s.stages().textPretrainSteps() / 10);
     TextEncoderPretrainer.StepResult last = TextEncoderPretrainer.train(te, tok, captioned,
-        new TextEncoderPretrainer.Options(s.textPretrainSteps(), 64, 1e-3f, RecipeSeeds.textPretraining(s.seed())), (step, r) -> {
+        new TextEncoderPretrainer.Options(s.stages().textPretrainSteps(), 64, 1e-3f, RecipeSeeds.textPretraining(s.data().seed())), (step, r) -> {
           if (step % every == 0) {
-            log.printf("text pre-training step %d/%d: loss %.4f, heads right %.1f%%, %.0f ms/step%n", step, s.textPretrainSteps(), r.loss(),
+            log.printf("text pre-training step %d/%d: loss %.4f, heads right %.1f%%, %.0f ms/step%n", step, s.stages().textPretrainSteps(), r.loss(),
                 100 * r.accuracy(), (System.nanoTime() - start) / 1e6 / step);
           }
         });
@@ -725,7 +797,7 @@ public final class BaseModelBuilder {
     Files.createDirectories(to);
     try (var files = Files.list(from)) {
       for (Path f : files.filter(Files::isRegularFile).toList()) {
-        Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(f, to.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
       }
     }
   }

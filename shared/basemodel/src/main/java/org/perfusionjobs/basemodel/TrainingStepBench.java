@@ -55,7 +55,7 @@ public final class TrainingStepBench {
       BaseModelBuilder.Settings settings = BaseModelBuilder.Settings.defaults();
       try (DiffusionTrainer trainer = new DiffusionTrainer(sd.textEncoder(), sd.tokenizer(), sd.unet(), NoiseSchedule.of(sd.schedulerConfig()),
               BaseModelBuilder.diffusionOptions(settings, frozenText));
-          WeightAverage average = new WeightAverage(sd.unet().namedParameters(), settings.unetAverageDecay())) {
+          WeightAverage average = new WeightAverage(sd.unet().namedParameters(), settings.optimiser().unetAverageDecay())) {
         List<Parameter> params = trainer.optimizer().parameters();
         int tensors = params.size();
         long values = params.stream().mapToLong(p -> p.get().size()).sum();

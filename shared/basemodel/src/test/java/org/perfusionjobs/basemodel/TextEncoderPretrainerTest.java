@@ -7,7 +7,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.function.ToDoubleFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.basemodel.TextEncoderPretrainer.Head;
@@ -20,6 +22,7 @@ import org.perfusionjobs.world.Colour;
 import org.perfusionjobs.world.Position;
 import org.perfusionjobs.world.Relation;
 import org.perfusionjobs.world.SceneObject;
+import org.perfusionjobs.world.Shape;
 import org.perfusionjobs.world.Size;
 import org.perfusionjobs.world.TokenizerBuilder;
 import org.perfusionjobs.world.World;
@@ -29,8 +32,8 @@ class TextEncoderPretrainerTest {
 
   @Test
   void labelsFollowWhatTheCaptionSaysWithUnsaidAsTheLastClass() {
-    SceneObject star = new SceneObject(org.perfusionjobs.world.Shape.STAR, Colour.GREEN, Position.TOP, Size.SMALL);
-    SceneObject square = new SceneObject(org.perfusionjobs.world.Shape.SQUARE, Colour.BLUE, Position.CENTRE, Size.LARGE);
+    SceneObject star = new SceneObject(Shape.STAR, Colour.GREEN, Position.TOP, Size.SMALL);
+    SceneObject square = new SceneObject(Shape.SQUARE, Colour.BLUE, Position.CENTRE, Size.LARGE);
     Caption one = new Caption("a small star at the top", List.of(new Caption.Mention(star, false, true, true)), null, null);
     Caption two = new Caption("a green star above a blue square on a sand background",
         List.of(new Caption.Mention(star, true, false, false), new Caption.Mention(square, true, false, false)), Relation.ABOVE, Background.SAND);
@@ -42,7 +45,7 @@ class TextEncoderPretrainerTest {
     assertEquals(colours, l[Head.FIRST_COLOUR.ordinal()][0]);
     assertEquals(Size.SMALL.ordinal(), l[Head.FIRST_SIZE.ordinal()][0]);
     assertEquals(Position.TOP.ordinal(), l[Head.FIRST_POSITION.ordinal()][0]);
-    assertEquals(org.perfusionjobs.world.Shape.values().length, l[Head.SECOND_SHAPE.ordinal()][0]);
+    assertEquals(Shape.values().length, l[Head.SECOND_SHAPE.ordinal()][0]);
     assertEquals(Relation.values().length, l[Head.RELATION.ordinal()][0]);
     assertEquals(Background.values().length, l[Head.BACKGROUND.ordinal()][0]);
 
@@ -83,7 +86,7 @@ class TextEncoderPretrainerTest {
     }
   }
 
-  private static double mean(List<TextEncoderPretrainer.StepResult> steps, java.util.function.ToDoubleFunction<TextEncoderPretrainer.StepResult> f) {
+  private static double mean(List<TextEncoderPretrainer.StepResult> steps, ToDoubleFunction<TextEncoderPretrainer.StepResult> f) {
     return steps.stream().mapToDouble(f).average().orElseThrow();
   }
 
@@ -95,7 +98,7 @@ class TextEncoderPretrainerTest {
       for (int v : labels[h.ordinal()]) {
         counts[v]++;
       }
-      sum += java.util.Arrays.stream(counts).max().orElseThrow() / (double) labels[h.ordinal()].length;
+      sum += Arrays.stream(counts).max().orElseThrow() / (double) labels[h.ordinal()].length;
     }
     return sum / Head.values().length;
   }

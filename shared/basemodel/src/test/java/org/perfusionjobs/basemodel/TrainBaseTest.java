@@ -4,22 +4,30 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.perfusionjobs.engine.perfusion.TrainingTemplates;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.perfusion.TrainingTemplates;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 
@@ -27,14 +35,20 @@ import org.perfusionjobs.world.World;
 class TrainBaseTest {
   @TempDir Path dir;
 
+  /** A few steps of every stage on a few images. */
+  static BaseModelBuilder.Builder tiny() {
+    return BaseModelBuilder.Settings.builder().vaeSteps(10).unetSteps(10).batch(4).seed(3).trainImages(32).captionsForCinv(200)
+        .textPretrainSteps(5).detailedCaptions(0.3);
+  }
+
   @Test
   void tinyBuildIsACompleteBaseModel() throws Exception {
     Path out = dir.resolve("base");
-    BaseModelBuilder.Settings s = BaseModelBuilder.Settings.defaults().withSteps(10, 10, 4).withData(3, 32, 200).withTextPretraining(5, 0.3);
+    BaseModelBuilder.Settings s = tiny().build();
     long t0 = System.nanoTime();
-    java.io.ByteArrayOutputStream logBytes = new java.io.ByteArrayOutputStream();
-    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, new java.io.PrintStream(logBytes, true, java.nio.charset.StandardCharsets.UTF_8));
-    String log = logBytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+    ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
+    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, new PrintStream(logBytes, true, StandardCharsets.UTF_8));
+    String log = logBytes.toString(StandardCharsets.UTF_8);
     System.out.print(log);
     assertTrue(log.contains("unet: saved the weight average (decay 0.999, 10 updates)"), "the UNet's weight average is what gets saved");
     System.out.printf("TrainBaseTest: build %.1f s, timings %s%n", (System.nanoTime() - t0) / 1e9, r.timings());
@@ -50,8 +64,8 @@ class TrainBaseTest {
       assertEquals(64, sd.defaultImageSize());
       assertEquals(BaseModelBuilder.TRAINING_TEMPLATES, PerfusionModel.of(sd).trainingTemplates());
       assertEquals(r.scalingFactor(), sd.vae().config().scalingFactor(), 1e-6f);
-      assertEquals(s.latentChannels(), sd.vae().config().latentChannels());
-      assertEquals(s.latentChannels(), sd.unet().config().inChannels());
+      assertEquals(s.widths().latentChannels(), sd.vae().config().latentChannels());
+      assertEquals(s.widths().latentChannels(), sd.unet().config().inChannels());
       long g0 = System.nanoTime();
       GenerateResult g = sd.generate(GenerateRequest.builder("a red circle at the top").optSteps(4).optSeed(1).build());
       System.out.printf("TrainBaseTest: generate 4 steps %.0f ms%n", (System.nanoTime() - g0) / 1e6);
@@ -80,7 +94,7 @@ class TrainBaseTest {
 
     // A second build reuses the first one's VAE as it is: same weights, same scaling factor, no VAE training.
     Path again = dir.resolve("again");
-    BaseModelBuilder.Result r2 = BaseModelBuilder.build(again, s.withSteps(10, 2, 4).withTextPretraining(0, 0), out, System.out);
+    BaseModelBuilder.Result r2 = BaseModelBuilder.build(again, tiny().unetSteps(2).textPretrainSteps(0).detailedCaptions(0).build(), out, System.out);
     assertTrue(Float.isNaN(r2.lastVaeLoss()), "no VAE was trained: " + r2);
     assertEquals(r.scalingFactor(), r2.scalingFactor(), 0f);
     assertEquals(-1L, Files.mismatch(out.resolve("vae/diffusion_pytorch_model.safetensors"), again.resolve("vae/diffusion_pytorch_model.safetensors")));
@@ -89,15 +103,15 @@ class TrainBaseTest {
     }
     // With no UNet step (a text-only run) the folder is still complete: the text encoder and the untrained UNet are saved and it loads.
     Path textOnly = dir.resolve("text-only");
-    BaseModelBuilder.build(textOnly, s.withSteps(10, 0, 4).withTextPretraining(3, 0.3), out, System.out);
+    BaseModelBuilder.build(textOnly, tiny().unetSteps(0).textPretrainSteps(3).build(), out, System.out);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(textOnly, EngineOptions.cpu())) {
       assertTrue(Files.isRegularFile(textOnly.resolve(Covariance.FILE_NAME)));
-      assertEquals(s.latentChannels(), sd.unet().config().inChannels());
+      assertEquals(s.widths().latentChannels(), sd.unet().config().inChannels());
     }
     // A reused VAE must have the latent channels the UNet is built for.
-    var mismatch = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.build(dir.resolve("mismatch"),
-        s.withSteps(10, 2, 4).withTextPretraining(0, 0).withLatentChannels(s.latentChannels() + 1), out, System.out));
-    assertTrue(mismatch.getMessage().contains("its VAE has " + s.latentChannels() + " latent channels, the settings ask for " + (s.latentChannels() + 1)),
+    var mismatch = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.build(dir.resolve("mismatch"),
+        tiny().unetSteps(2).textPretrainSteps(0).detailedCaptions(0).latentChannels(s.widths().latentChannels() + 1).build(), out, System.out));
+    assertTrue(mismatch.getMessage().contains("its VAE has " + s.widths().latentChannels() + " latent channels, the settings ask for " + (s.widths().latentChannels() + 1)),
         mismatch.getMessage());
   }
 
@@ -123,44 +137,30 @@ class TrainBaseTest {
 
   @Test
   void theTextEncoderIsFrozenForTheLastShareOfSteps() {
-    assertEquals(9600, BaseModelBuilder.Settings.defaults().jointSteps());
-    assertEquals(12000, BaseModelBuilder.Settings.defaults().withFrozenTextFraction(0).jointSteps());
-    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-        () -> BaseModelBuilder.Settings.defaults().withFrozenTextFraction(1.5f));
+    assertEquals(9600, BaseModelBuilder.Settings.defaults().stages().jointSteps());
+    assertEquals(12000, BaseModelBuilder.Settings.builder().frozenTextFraction(0).build().stages().jointSteps());
+    var e = Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BaseModelBuilder.Settings.builder().frozenTextFraction(1.5f).build());
     assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());
-    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.defaults().withLatentChannels(0));
+    e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().latentChannels(0).build());
     assertTrue(e.getMessage().contains("latent channels 0 (>= 1)"), e.getMessage());
-    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.defaults().withUnetAverage(1f));
+    e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().unetAverageDecay(1f).build());
     assertTrue(e.getMessage().contains("unet average decay 1.0"), e.getMessage());
-    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-        () -> BaseModelBuilder.Settings.defaults().withTextLearningRateScale(1.5f));
+    e = Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BaseModelBuilder.Settings.builder().textLearningRateScale(1.5f).build());
     assertTrue(e.getMessage().contains("text lr scale 1.5 (in (0, 1])"), e.getMessage());
-  }
-
-  /** The defaults are the shipped model's recipe (the model card's command is train-base with no options). */
-  @Test
-  void theDefaultsAreTheShippedRevisionsRecipe() {
-    BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
-    assertEquals(2500, d.vaeSteps());
-    assertEquals(12000, d.unetSteps());
-    assertEquals(1e-3f, d.vaeLearningRate(), 0f);
-    assertEquals(1e-3f, d.unetLearningRate(), 0f);
-    assertEquals(0.1f, d.textLearningRateScale(), 0f);
-    assertEquals(0.5, d.twoObjectFraction(), 0);
-    assertEquals(1500, d.textPretrainSteps());
-    assertEquals(0.999f, d.unetAverageDecay(), 0f);
   }
 
   /** --two-object-fraction sets the share of two-object scenes the model trains on, and is checked by name. */
   @Test
   void theTwoObjectShareReachesTheTrainingWorld() {
     BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
-    assertEquals(0.5, d.twoObjectFraction(), 1e-12);
-    assertTrue(BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(1)).samples(5, 40).allMatch(x -> x.scene().objects().size() == 2));
-    assertTrue(BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(0)).samples(5, 40).allMatch(x -> x.scene().objects().size() == 1));
-    long two = BaseModelBuilder.trainingWorld(d.withTwoObjectFraction(0.5)).samples(5, 400).filter(x -> x.scene().objects().size() == 2).count();
+    assertEquals(0.5, d.data().twoObjectFraction(), 1e-12);
+    assertTrue(BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().twoObjectFraction(1).build()).samples(5, 40).allMatch(x -> x.scene().objects().size() == 2));
+    assertTrue(BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().twoObjectFraction(0).build()).samples(5, 40).allMatch(x -> x.scene().objects().size() == 1));
+    long two = BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().twoObjectFraction(0.5).build()).samples(5, 400).filter(x -> x.scene().objects().size() == 2).count();
     assertTrue(two > 150 && two < 250, "about half of 400 scenes have two objects: " + two); // binomial sd 10
-    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> d.withTwoObjectFraction(1.2));
+    var e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().twoObjectFraction(1.2).build());
     assertTrue(e.getMessage().contains("two-object fraction 1.2 (in [0, 1])"), e.getMessage());
   }
 
@@ -168,15 +168,15 @@ class TrainBaseTest {
   @Test
   void thePatternsReachTheTrainingWorld() {
     BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
-    java.util.Set<org.perfusionjobs.world.Pattern> drawn = new java.util.HashSet<>();
+    Set<Pattern> drawn = new HashSet<>();
     BaseModelBuilder.trainingWorld(d).samples(6, 300).forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
-    assertEquals(java.util.Set.of(org.perfusionjobs.world.Pattern.PLAIN, org.perfusionjobs.world.Pattern.STRIPES), drawn);
+    assertEquals(Set.of(Pattern.PLAIN, Pattern.STRIPES), drawn);
     drawn.clear();
-    BaseModelBuilder.trainingWorld(d.withPatterns(org.perfusionjobs.world.Pattern.hidden())).samples(6, 300)
+    BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().patterns(Pattern.hidden()).build()).samples(6, 300)
         .forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
-    assertEquals(java.util.EnumSet.allOf(org.perfusionjobs.world.Pattern.class), drawn);
-    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-        () -> d.withPatterns(java.util.List.of(org.perfusionjobs.world.Pattern.PLAIN)));
+    assertEquals(EnumSet.allOf(Pattern.class), drawn);
+    var e = Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BaseModelBuilder.Settings.builder().patterns(List.of(Pattern.PLAIN)).build());
     assertTrue(e.getMessage().startsWith("patterns: "), e.getMessage());
   }
 }

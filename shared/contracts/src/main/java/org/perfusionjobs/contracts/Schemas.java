@@ -1,5 +1,7 @@
 package org.perfusionjobs.contracts;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.networknt.schema.JsonSchema;
@@ -34,7 +36,7 @@ public final class Schemas {
    * ignore unknown fields). Requests are still held to their schema, which forbids extra fields,
    * by {@link #validate} before they are mapped.
    */
-  private static final ObjectMapper JSON = new ObjectMapper().configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+  private static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
   private static final Map<String, JsonSchema> CACHE = new ConcurrentHashMap<>();
   private static final Map<String, Set<Integer>> KNOWN = Map.of(
       GENERATE_REQUEST, Set.of(1), TRAIN_REQUEST, Set.of(1), CANCEL_REQUEST, Set.of(1), JOB_EVENT, Set.of(1), CONCEPT_REGISTERED, Set.of(1));
@@ -43,6 +45,11 @@ public final class Schemas {
 
   public static ObjectMapper json() {
     return JSON;
+  }
+
+  /** Whether consumers accept {@code schema} in {@code version}. */
+  public static boolean knows(String schema, int version) {
+    return KNOWN.getOrDefault(schema, Set.of()).contains(version);
   }
 
   /**
@@ -63,13 +70,13 @@ public final class Schemas {
       throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " is missing"));
     }
     int version = parseVersion(versionHeader);
-    if (!KNOWN.getOrDefault(schema, Set.of()).contains(version)) {
+    if (!knows(schema, version)) {
       throw new InvalidEventException(new FieldError("", "unknown schema version " + schema + " v" + version + "; known: " + KNOWN.getOrDefault(schema, Set.of())));
     }
     JsonNode node;
     try {
       node = JSON.readTree(new String(payload, StandardCharsets.UTF_8));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (JsonProcessingException e) {
       throw new InvalidEventException(new FieldError("", "malformed JSON: " + e.getOriginalMessage()));
     }
     if (node == null || node.isMissingNode()) {

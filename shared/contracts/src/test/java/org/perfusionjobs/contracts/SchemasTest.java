@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class SchemasTest {
@@ -19,7 +20,7 @@ class SchemasTest {
       JsonNode schema = Schemas.json().readTree(Schemas.class.getResourceAsStream("/schemas/" + name + ".v1.json"));
       assertTrue(schema.get("examples").size() > 0, name + " has examples");
       for (JsonNode ex : schema.get("examples")) {
-        assertEquals(java.util.List.of(), Schemas.errors(name, 1, ex), name + " example " + ex);
+        assertEquals(List.of(), Schemas.errors(name, 1, ex), name + " example " + ex);
       }
       // Every property is described in prose.
       schema.get("properties").fields().forEachRemaining(f -> assertTrue(f.getValue().has("description"), name + "." + f.getKey() + " needs a description"));

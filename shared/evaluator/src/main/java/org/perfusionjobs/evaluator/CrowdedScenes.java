@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Random;
 import java.util.SplittableRandom;
 import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Colour;
@@ -42,7 +43,7 @@ public record CrowdedScenes(int minObjects, int maxObjects, double patternedFrac
     SplittableRandom rng = new SplittableRandom(seed);
     int n = minObjects + rng.nextInt(maxObjects - minObjects + 1);
     List<Position> cells = new ArrayList<>(Arrays.asList(Position.values()));
-    Collections.shuffle(cells, new java.util.Random(rng.nextLong()));
+    Collections.shuffle(cells, new Random(rng.nextLong()));
     Background background = pick(Background.values(), rng);
     List<SceneObject> objects = new ArrayList<>();
     for (int i = 0; i < n; i++) {

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -23,7 +24,6 @@ import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Colour;
 import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Position;
-
 import org.perfusionjobs.world.Size;
 
 /**
@@ -72,7 +72,7 @@ public final class Evaluator implements AutoCloseable {
     if (!Files.isRegularFile(config)) {
       throw new IOException("evaluator folder " + dir + " has no config.json");
     }
-    com.fasterxml.jackson.databind.JsonNode json = Configs.json().readTree(config.toFile());
+    JsonNode json = Configs.json().readTree(config.toFile());
     String cls = json.path("_class_name").asText();
     if (!CLASS_NAME.equals(cls)) {
       throw new IOException(config + ": _class_name is '" + cls + "', expected " + CLASS_NAME);

@@ -1,6 +1,7 @@
 package org.perfusionjobs.evaluator;
 
 import java.util.List;
+import java.util.stream.Stream;
 import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Colour;
 import org.perfusionjobs.world.Pattern;
@@ -27,7 +28,7 @@ record HeadLayout(List<Pattern> patterns) {
 
   /** Plain and the given hidden patterns. */
   static HeadLayout of(List<Pattern> hidden) {
-    return new HeadLayout(java.util.stream.Stream.concat(java.util.stream.Stream.of(Pattern.PLAIN), hidden.stream()).toList());
+    return new HeadLayout(Stream.concat(Stream.of(Pattern.PLAIN), hidden.stream()).toList());
   }
 
   int classes(Heads h) {

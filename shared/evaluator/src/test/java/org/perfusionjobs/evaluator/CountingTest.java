@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Sample;
@@ -42,7 +43,7 @@ class CountingTest {
       assertEquals(n, a.get(i).masks().size());
       assertTrue(a.get(i).scene().objects().stream().allMatch(o -> o.pattern() != Pattern.PLAIN), "patterned fraction 1");
     }
-    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new CrowdedScenes(2, 4, 0, List.of()));
+    var e = Assertions.assertThrows(IllegalArgumentException.class, () -> new CrowdedScenes(2, 4, 0, List.of()));
     assertTrue(e.getMessage().startsWith("objects: "), e.getMessage());
   }
 }

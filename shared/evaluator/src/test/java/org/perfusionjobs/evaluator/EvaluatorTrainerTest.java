@@ -3,10 +3,13 @@ package org.perfusionjobs.evaluator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.world.Pattern;
@@ -49,7 +52,7 @@ class EvaluatorTrainerTest {
       assertEquals(30, losses.size());
       assertTrue(losses.stream().allMatch(Float::isFinite), losses.toString());
       ev.save(dir, Map.of("steps", 30));
-      assertTrue(java.nio.file.Files.readString(dir.resolve("config.json")).contains("\"halves\""));
+      assertTrue(Files.readString(dir.resolve("config.json")).contains("\"halves\""));
       List<ScenePrediction> before = ev.predict(probe.stream().map(Sample::image).toList());
       try (Evaluator back = Evaluator.load(dir)) {
         assertEquals(Pattern.hidden().size() + 1, back.patterns().size());
@@ -57,7 +60,7 @@ class EvaluatorTrainerTest {
       }
     }
     try (Evaluator striped = Evaluator.untrained(5)) {
-      var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+      var e = Assertions.assertThrows(IllegalArgumentException.class,
           () -> EvaluatorTrainer.train(striped, EvaluatorTrainer.Options.defaults().withSteps(1).withPatterns(List.of(Pattern.DOTS), 0), (s, l) -> {}));
       assertTrue(e.getMessage().startsWith("pattern: ") && e.getMessage().contains("DOTS"), e.getMessage());
     }
@@ -68,8 +71,8 @@ class EvaluatorTrainerTest {
 
   @Test
   void loadRejectsAFolderOfSomethingElse(@TempDir Path dir) throws Exception {
-    java.nio.file.Files.writeString(dir.resolve("config.json"), "{\"_class_name\": \"UNet2DConditionModel\"}");
-    var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> Evaluator.load(dir));
+    Files.writeString(dir.resolve("config.json"), "{\"_class_name\": \"UNet2DConditionModel\"}");
+    var e = Assertions.assertThrows(IOException.class, () -> Evaluator.load(dir));
     assertTrue(e.getMessage().contains("_class_name") && e.getMessage().contains("UNet2DConditionModel"), e.getMessage());
   }
 }

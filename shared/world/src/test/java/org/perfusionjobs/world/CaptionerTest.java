@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class CaptionerTest {
@@ -84,7 +85,7 @@ class CaptionerTest {
         List.of(new SceneObject(Shape.STAR, Colour.GREEN, Position.TOP, Size.SMALL)));
     Set<String> captions = new HashSet<>();
     for (long seed = 0; seed < 200; seed++) {
-      captions.add(new Captioner().caption(scene, new java.util.SplittableRandom(seed)));
+      captions.add(new Captioner().caption(scene, new SplittableRandom(seed)));
     }
     assertTrue(captions.size() >= 10, () -> "only " + captions);
     assertTrue(captions.contains("a small green star at the top"), () -> captions.toString());

@@ -9,6 +9,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
@@ -122,7 +123,7 @@ class HiddenPatternsTest {
     Scene scene = new Scene(Background.SAND, four);
     assertEquals(4, world.render(scene, 1).masks().size());
     assertTrue(scene.relation().isEmpty());
-    assertThrows(IllegalArgumentException.class, () -> new Captioner().caption(scene, new java.util.SplittableRandom(1)));
+    assertThrows(IllegalArgumentException.class, () -> new Captioner().caption(scene, new SplittableRandom(1)));
     IllegalArgumentException same = assertThrows(IllegalArgumentException.class, () -> new Scene(Background.SAND, List.of(four.get(0), four.get(0))));
     assertTrue(same.getMessage().contains("distinct cells"), same.getMessage());
   }

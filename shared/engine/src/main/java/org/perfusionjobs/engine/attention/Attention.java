@@ -4,11 +4,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
+import java.util.Objects;
 import org.perfusionjobs.engine.nn.BlockScope;
-import org.perfusionjobs.engine.nn.Scalars;
+import org.perfusionjobs.engine.nn.FlopCounter;
 import org.perfusionjobs.engine.nn.Linear;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
+import org.perfusionjobs.engine.nn.Scalars;
 
 /**
  * Multi-head scaled dot-product attention with diffusers' weight names ({@code to_q, to_k, to_v,
@@ -50,7 +52,7 @@ public final class Attention extends Module implements AttentionSlicing.Settable
   }
 
   public void setProcessor(AttentionProcessor processor) {
-    this.processor = java.util.Objects.requireNonNull(processor, "processor");
+    this.processor = Objects.requireNonNull(processor, "processor");
   }
 
   public AttentionSlicing attentionSlicing() {
@@ -59,7 +61,7 @@ public final class Attention extends Module implements AttentionSlicing.Settable
 
   @Override
   public void setAttentionSlicing(AttentionSlicing slicing) {
-    this.slicing = java.util.Objects.requireNonNull(slicing, "slicing");
+    this.slicing = Objects.requireNonNull(slicing, "slicing");
   }
 
   /** This layer's dotted module path in its model, e.g. {@code down_blocks.0...attn2}. */
@@ -107,7 +109,7 @@ public final class Attention extends Module implements AttentionSlicing.Settable
     long n = query.getShape().get(1);
     long t = key.getShape().get(1);
     // QK' and PV: two (N x T x Dh) products per head.
-    org.perfusionjobs.engine.nn.FlopCounter.addMultiplyAdds(2 * b * heads * n * t * headDim);
+    FlopCounter.addMultiplyAdds(2 * b * heads * n * t * headDim);
     long chunk = slicing.queryChunk(b * heads, n, t, query.getDataType().getNumOfBytes());
     try (BlockScope s = BlockScope.open(query, key, value)) {
       NDArray q = Scalars.mul(splitHeads(query, heads, headDim), scale); // (B, H, N, Dh)

@@ -1,6 +1,7 @@
 package org.perfusionjobs.engine.blocks;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.Module;
@@ -25,7 +26,7 @@ public final class Downsample2D extends Module {
     }
     try (BlockScope s = BlockScope.open(x)) {
       // pad spec is (last-axis before, after, second-to-last before, after, ...)
-      return s.keep(conv.forward(x.pad(new ai.djl.ndarray.types.Shape(0, 1, 0, 1), 0)));
+      return s.keep(conv.forward(x.pad(new Shape(0, 1, 0, 1), 0)));
     }
   }
 }

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -147,7 +148,7 @@ public final class ClipTokenizer implements AutoCloseable {
   public long[] encode(String text) {
     long[] content = native_.encode(text, false, false).getIds();
     long[] ids = new long[maxLength];
-    java.util.Arrays.fill(ids, pad);
+    Arrays.fill(ids, pad);
     ids[0] = bos;
     int n = Math.min(content.length, maxLength - 2);
     System.arraycopy(content, 0, ids, 1, n);

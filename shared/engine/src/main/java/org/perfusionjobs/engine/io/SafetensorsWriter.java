@@ -13,7 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import org.perfusionjobs.engine.nn.Module;
 
 /**
  * Writes tensors and string metadata in the safetensors format, one tensor at a time, so output of
@@ -25,8 +27,8 @@ public final class SafetensorsWriter {
   private SafetensorsWriter() {}
 
   /** Writes every parameter of a module tree under its checkpoint key, in its current dtype. */
-  public static void writeModule(Path path, org.perfusionjobs.engine.nn.Module module, Map<String, String> metadata) throws IOException {
-    Map<String, NDArray> tensors = new java.util.LinkedHashMap<>();
+  public static void writeModule(Path path, Module module, Map<String, String> metadata) throws IOException {
+    Map<String, NDArray> tensors = new LinkedHashMap<>();
     module.namedParameters().forEach((k, p) -> tensors.put(k, p.get()));
     write(path, tensors, metadata);
   }

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -112,7 +113,7 @@ public final class StateDictLoader {
     return sb.toString();
   }
 
-  private static void section(StringBuilder sb, String title, java.util.Collection<String> keys) {
+  private static void section(StringBuilder sb, String title, Collection<String> keys) {
     if (keys.isEmpty()) {
       return;
     }

@@ -3,6 +3,7 @@ package org.perfusionjobs.engine.nn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 
 /**
  * Optional capture of intermediate activations by module path, for comparing a port with its
@@ -16,7 +17,7 @@ public final class ActivationProbe {
   private ActivationProbe() {}
 
   /** Runs {@code body} with {@code sink} receiving (path, activation) pairs. */
-  public static <T> T capture(BiConsumer<String, NDArray> sink, java.util.function.Supplier<T> body) {
+  public static <T> T capture(BiConsumer<String, NDArray> sink, Supplier<T> body) {
     BiConsumer<String, NDArray> previous = SINK.get();
     SINK.set(sink);
     try {

@@ -1,6 +1,8 @@
 package org.perfusionjobs.engine.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Activation;
+import java.util.function.UnaryOperator;
 
 /** Activation functions by their config names. */
 public final class Activations {
@@ -8,21 +10,21 @@ public final class Activations {
 
   /** SiLU / swish: x * sigmoid(x). */
   public static NDArray silu(NDArray x) {
-    return BlockScope.consume(ai.djl.nn.Activation.sigmoid(x), x::mul);
+    return BlockScope.consume(Activation.sigmoid(x), x::mul);
   }
 
   /** Exact (erf) GELU, as torch.nn.functional.gelu with approximate='none'. */
   public static NDArray gelu(NDArray x) {
-    return ai.djl.nn.Activation.gelu(x);
+    return Activation.gelu(x);
   }
 
   /** CLIP's quick_gelu: x * sigmoid(1.702 x). */
   public static NDArray quickGelu(NDArray x) {
-    return x.mul(ai.djl.nn.Activation.sigmoid(Scalars.mul(x, 1.702f)));
+    return x.mul(Activation.sigmoid(Scalars.mul(x, 1.702f)));
   }
 
   /** Resolves a transformers/diffusers activation name ("silu", "gelu", "quick_gelu", "swish"). */
-  public static java.util.function.UnaryOperator<NDArray> byName(String name) {
+  public static UnaryOperator<NDArray> byName(String name) {
     switch (name) {
       case "silu":
       case "swish":

@@ -8,6 +8,8 @@ import java.util.Deque;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 
 /**
  * Frees a block's intermediates as soon as the block returns, as PyTorch does when the last
@@ -55,7 +57,7 @@ public final class BlockScope implements AutoCloseable {
   }
 
   /** Runs {@code body} with scopes switched off on this thread (the engine's former behaviour). */
-  public static <T> T runUnscoped(java.util.function.Supplier<T> body) {
+  public static <T> T runUnscoped(Supplier<T> body) {
     Boolean previous = OVERRIDE.get();
     OVERRIDE.set(false);
     try {
@@ -128,7 +130,7 @@ public final class BlockScope implements AutoCloseable {
    * {@code op(temporary)}, then releases the temporary (when scopes are on): for chains of ops
    * whose intermediates are each used once, e.g. {@code consume(consume(norm(x), silu), conv)}.
    */
-  public static NDArray consume(NDArray temporary, java.util.function.UnaryOperator<NDArray> op) {
+  public static NDArray consume(NDArray temporary, UnaryOperator<NDArray> op) {
     NDArray out = op.apply(temporary);
     if (out != temporary) {
       release(temporary);

@@ -1,6 +1,7 @@
 package org.perfusionjobs.engine.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /** A lookup table, key {@code weight} of shape (num, dim). */
@@ -17,7 +18,7 @@ public final class Embedding extends Module {
 
   /** ids: integer tensor of any shape → shape + (dim). */
   public NDArray forward(NDArray ids) {
-    NDArray idx = ids.toType(ai.djl.ndarray.types.DataType.INT64, false);
+    NDArray idx = ids.toType(DataType.INT64, false);
     NDArray out = weight.get().get(idx);
     // An op on the weight would leave its result in the weights' long-lived manager.
     out.attach(idx.getManager());

@@ -1,5 +1,7 @@
 package org.perfusionjobs.engine.nn;
 
+import java.util.concurrent.atomic.LongAdder;
+
 /**
  * Counts the multiply-add work of convolutions, linear layers and attention matmuls while
  * enabled, for benchmarks that report achieved GFLOP/s. Normalisations and element-wise ops are
@@ -8,7 +10,7 @@ package org.perfusionjobs.engine.nn;
  */
 public final class FlopCounter {
   private static volatile boolean enabled;
-  private static final java.util.concurrent.atomic.LongAdder FLOPS = new java.util.concurrent.atomic.LongAdder();
+  private static final LongAdder FLOPS = new LongAdder();
 
   private FlopCounter() {}
 

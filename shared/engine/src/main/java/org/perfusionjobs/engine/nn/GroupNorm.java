@@ -1,7 +1,12 @@
 package org.perfusionjobs.engine.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Group normalisation of NCHW input (DJL has none). The per-group statistics come from one fused
@@ -27,19 +32,19 @@ public final class GroupNorm extends Module {
   }
 
   // DJL's layer norm needs explicit gain/bias: ones and zeros per group size, kept with the weights.
-  private final java.util.Map<Long, NDArray[]> unitAffine = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<Long, NDArray[]> unitAffine = new ConcurrentHashMap<>();
 
   private NDArray[] unitAffine(long groupSize, NDArray like) {
     // Made in the weight's manager; a weight override of one request (WeightEdits) lives in that
     // request's manager, so what was made beside it is gone afterwards: make it again.
     unitAffine.computeIfPresent(groupSize, (n, unit) -> unit[0].isReleased() || unit[1].isReleased() ? null : unit);
     return unitAffine.computeIfAbsent(groupSize, n -> {
-      ai.djl.ndarray.NDManager owner = weight.get().getManager();
+      NDManager owner = weight.get().getManager();
       NDArray[] unit = {
         owner.ones(new Shape(n), like.getDataType(), like.getDevice()),
         owner.zeros(new Shape(n), like.getDataType(), like.getDevice())
       };
-      ai.djl.ndarray.NDScope.unregister(unit);
+      NDScope.unregister(unit);
       return unit;
     });
   }
@@ -65,7 +70,7 @@ public final class GroupNorm extends Module {
 
   // Gain and bias reshaped to (1, C, 1, ...), cached per rank: a reshape made per call would land
   // in the weights' long-lived manager and pile up there.
-  private final java.util.Map<Integer, NDArray[]> affine = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<Integer, NDArray[]> affine = new ConcurrentHashMap<>();
 
   private NDArray[] affine(int rank) {
     NDArray[] cached = affine.get(rank);
@@ -79,12 +84,12 @@ public final class GroupNorm extends Module {
       cached[1].close();
     }
     long[] dims = new long[rank];
-    java.util.Arrays.fill(dims, 1);
+    Arrays.fill(dims, 1);
     dims[1] = channels;
     Shape s = new Shape(dims);
     NDArray w = weight.get().reshape(s);
     NDArray b = bias.get().reshape(s);
-    ai.djl.ndarray.NDScope.unregister(w, b);
+    NDScope.unregister(w, b);
     NDArray[] fresh = {w, b, weight.get(), bias.get()};
     affine.put(rank, fresh);
     return fresh;

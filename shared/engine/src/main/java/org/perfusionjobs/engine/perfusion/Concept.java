@@ -1,5 +1,6 @@
 package org.perfusionjobs.engine.perfusion;
 
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -50,8 +51,8 @@ public record Concept(
     if (!(defaultTau > 0)) {
       throw new IllegalArgumentException("default tau must be > 0, got " + defaultTau);
     }
-    keyTargets = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(keyTargets));
-    valueTargets = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(valueTargets));
+    keyTargets = Collections.unmodifiableMap(new LinkedHashMap<>(keyTargets));
+    valueTargets = Collections.unmodifiableMap(new LinkedHashMap<>(valueTargets));
     trainingSettings = Map.copyOf(trainingSettings);
   }
 

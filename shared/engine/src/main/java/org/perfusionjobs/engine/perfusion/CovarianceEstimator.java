@@ -2,7 +2,11 @@ package org.perfusionjobs.engine.perfusion;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -22,7 +26,7 @@ public final class CovarianceEstimator implements AutoCloseable {
     this.dim = dim;
     this.includePadding = includePadding;
     this.manager = NDManager.newBaseManager();
-    this.sum = manager.zeros(new ai.djl.ndarray.types.Shape(dim, dim), DataType.FLOAT64);
+    this.sum = manager.zeros(new Shape(dim, dim), DataType.FLOAT64);
   }
 
   /**
@@ -40,10 +44,10 @@ public final class CovarianceEstimator implements AutoCloseable {
       step.tempAttachAll(x);
       for (int i = 0; i < b; i++) {
         int n = includePadding ? (int) t : Math.min(lengths[i], (int) t);
-        NDArray rows = x.get(i).get(new ai.djl.ndarray.index.NDIndex(":{}", n)); // (n, D)
+        NDArray rows = x.get(i).get(new NDIndex(":{}", n)); // (n, D)
         NDArray outer = rows.transpose().matMul(rows);
         NDArray next = sum.add(outer);
-        ai.djl.ndarray.NDScope.unregister(next); // the running sum outlives the caller's scope
+        NDScope.unregister(next); // the running sum outlives the caller's scope
         sum.close();
         sum = next;
         tokens += n;
@@ -72,7 +76,7 @@ public final class CovarianceEstimator implements AutoCloseable {
     } catch (ArithmeticException e) {
       throw new IllegalStateException("the covariance of " + tokens + " token encodings is singular (" + e.getMessage() + "): use more and more varied captions", e);
     }
-    Map<String, String> meta = new java.util.LinkedHashMap<>(extraMetadata);
+    Map<String, String> meta = new LinkedHashMap<>(extraMetadata);
     meta.put("captions", Long.toString(captions));
     meta.put("tokens", Long.toString(tokens));
     meta.put("padding_included", Boolean.toString(includePadding));

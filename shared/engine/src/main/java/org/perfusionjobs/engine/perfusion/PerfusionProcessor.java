@@ -6,7 +6,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +42,7 @@ public final class PerfusionProcessor implements AttentionProcessor {
   private final NDArray beta; // (N)
   private final NDArray invTau; // (N)
   private final Map<NDArray, Projected> projected = new IdentityHashMap<>();
-  private final Map<String, NDArray[]> targets = new java.util.HashMap<>();
+  private final Map<String, NDArray[]> targets = new HashMap<>();
 
   private record Projected(NDArray residual, NDArray similarity, NDArray gates) {} // (B,T,D), (B,T,N), (B,T,N)
 
@@ -121,7 +123,7 @@ public final class PerfusionProcessor implements AttentionProcessor {
     return projected.computeIfAbsent(e, x -> {
       NDArray ue = x.matMul(uT); // (B, T, N): e' Cinv i*_j
       NDArray s = ue.mul(invEnergy);
-      NDArray gates = ai.djl.nn.Activation.sigmoid(s.sub(beta).mul(invTau));
+      NDArray gates = Activation.sigmoid(s.sub(beta).mul(invTau));
       NDArray coeff = ue.matMul(invGram); // (B, T, N): coordinates of P(e) in the i* basis
       NDArray residual = x.sub(coeff.matMul(iStars)); // e - P(e)
       return new Projected(residual, s, gates);

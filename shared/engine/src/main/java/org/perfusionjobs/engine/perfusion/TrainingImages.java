@@ -3,6 +3,8 @@ package org.perfusionjobs.engine.perfusion;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 
@@ -22,7 +24,7 @@ public record TrainingImages(List<BufferedImage> images, List<BufferedImage> mas
       throw new IllegalArgumentException("masks: " + masks.size() + " masks for " + images.size() + " images");
     }
     images = List.copyOf(images);
-    masks = masks == null ? null : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(masks));
+    masks = masks == null ? null : Collections.unmodifiableList(new ArrayList<>(masks));
   }
 
   public static TrainingImages of(List<BufferedImage> images) {

@@ -3,6 +3,8 @@ package org.perfusionjobs.engine.pipeline;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
+import java.util.Locale;
+import java.util.Objects;
 import org.perfusionjobs.engine.attention.AttentionSlicing;
 
 /**
@@ -20,7 +22,7 @@ public record EngineOptions(DataType dtype, Device device, AttentionSlicing atte
   }
 
   public EngineOptions {
-    java.util.Objects.requireNonNull(attentionSlicing, "attentionSlicing");
+    Objects.requireNonNull(attentionSlicing, "attentionSlicing");
     if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
       throw new IllegalArgumentException("precision " + dtype + " is not supported (fp32, fp16)");
     }
@@ -42,13 +44,13 @@ public record EngineOptions(DataType dtype, Device device, AttentionSlicing atte
    * From config strings: precision "fp32" | "fp16", device "cpu" | "gpu" | "gpu:N".
    */
   public static EngineOptions parse(String precision, String device) {
-    DataType dtype = switch (precision.toLowerCase(java.util.Locale.ROOT)) {
+    DataType dtype = switch (precision.toLowerCase(Locale.ROOT)) {
       case "fp32", "float32" -> DataType.FLOAT32;
       case "fp16", "float16" -> DataType.FLOAT16;
       default -> throw new IllegalArgumentException("precision '" + precision + "' is not one of fp32, fp16");
     };
     Device dev;
-    String d = device.toLowerCase(java.util.Locale.ROOT);
+    String d = device.toLowerCase(Locale.ROOT);
     if (d.equals("cpu")) {
       dev = Device.cpu();
     } else if (d.equals("gpu")) {

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.perfusionjobs.engine.io.ModelLoadException;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 
@@ -24,7 +25,7 @@ public record InitialLatents(float[] data, long[] shape) {
     if (shape.length != 4 || n != data.length) {
       throw new IllegalArgumentException(
           "latents must be a 4-d tensor [batch, channels, h, w] with matching data; got shape "
-              + java.util.Arrays.toString(shape) + " and " + data.length + " values");
+              + Arrays.toString(shape) + " and " + data.length + " values");
     }
   }
 

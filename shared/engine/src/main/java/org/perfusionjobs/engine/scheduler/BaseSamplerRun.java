@@ -2,6 +2,7 @@ package org.perfusionjobs.engine.scheduler;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 
 /**
  * What every sampler run shares: the timestep grid, step-order checks, the model-output dtype
@@ -120,7 +121,7 @@ abstract class BaseSamplerRun implements SamplerRun {
   protected final void keepPredOriginal(NDArray x0) {
     x0.attach(state);
     // A caller's NDScope must not free what the run keeps between steps.
-    ai.djl.ndarray.NDScope.unregister(x0);
+    NDScope.unregister(x0);
     if (predOriginal != null) {
       predOriginal.close();
     }

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Map;
 import java.util.function.IntFunction;
@@ -180,7 +181,7 @@ public final class VaeTrainer implements AutoCloseable {
     json.put("scaling_factor", c.scalingFactor());
     Path tmp = Files.createTempFile(dir, "config.json", ".part");
     Files.writeString(tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
-    Files.move(tmp, dir.resolve("config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, dir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     SafetensorsWriter.writeModule(dir.resolve("diffusion_pytorch_model.safetensors"), vae, Map.of("format", "pt"));
   }
 

@@ -11,12 +11,14 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.io.WeightFiles;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.StateDictLoader;
+import org.perfusionjobs.engine.io.WeightFiles;
 import org.perfusionjobs.engine.nn.ActivationProbe;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.Module;
+import org.perfusionjobs.engine.nn.Scalars;
 
 /**
  * diffusers' AutoencoderKL: {@code encoder}, {@code quant_conv}, {@code post_quant_conv}, {@code
@@ -74,7 +76,7 @@ public final class AutoencoderKL extends Module {
     NDArray z = postQuantConv.forward(latents);
     ActivationProbe.record("decode.post_quant_conv", z);
     NDArray image = decoder.forward(z);
-    org.perfusionjobs.engine.nn.BlockScope.release(z);
+    BlockScope.release(z);
     return image;
   }
 
@@ -84,6 +86,6 @@ public final class AutoencoderKL extends Module {
     ActivationProbe.record("encode.quant_conv", moments);
     NDList parts = moments.split(2, 1);
     NDArray logvar = parts.get(1).clip(-30f, 20f);
-    return new DiagonalGaussian(parts.get(0), logvar, org.perfusionjobs.engine.nn.Scalars.mul(logvar, 0.5f).exp());
+    return new DiagonalGaussian(parts.get(0), logvar, Scalars.mul(logvar, 0.5f).exp());
   }
 }

@@ -1,9 +1,10 @@
 package org.perfusionjobs.engine.vae;
 
+import ai.djl.ndarray.NDArray;
+import java.util.Objects;
+import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.AttentionSlicing;
 import org.perfusionjobs.engine.nn.BlockScope;
-import ai.djl.ndarray.NDArray;
-import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.nn.GroupNorm;
 import org.perfusionjobs.engine.nn.Linear;
 import org.perfusionjobs.engine.nn.Module;
@@ -52,6 +53,6 @@ public final class MidBlockAttention extends Module implements AttentionSlicing.
 
   @Override
   public void setAttentionSlicing(AttentionSlicing slicing) {
-    this.slicing = java.util.Objects.requireNonNull(slicing, "slicing");
+    this.slicing = Objects.requireNonNull(slicing, "slicing");
   }
 }

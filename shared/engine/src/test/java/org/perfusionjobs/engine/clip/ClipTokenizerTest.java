@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.clip;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,11 +9,13 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.io.SafetensorsFile;
+import org.perfusionjobs.testdata.TestData;
 
 /** Token ids must equal transformers' CLIPTokenizer exactly (reference tokens and manifest). */
 class ClipTokenizerTest {
@@ -46,7 +46,7 @@ class ClipTokenizerTest {
     try (NDManager m = NDManager.newBaseManager(); SafetensorsFile f = SafetensorsFile.open(ref.resolve("reference/tokens.safetensors"))) {
       long[] prompts = f.read("prompt_input_ids", m).toLongArray();
       for (int i = 0; i < 4; i++) {
-        long[] expected = java.util.Arrays.copyOfRange(prompts, i * 77, (i + 1) * 77);
+        long[] expected = Arrays.copyOfRange(prompts, i * 77, (i + 1) * 77);
         assertArrayEquals(expected, tok.encode(texts.get(i)), "prompt " + i + ": " + texts.get(i));
       }
       for (int i = 0; i < 5; i++) {

@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.image;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,13 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.engine.io.SafetensorsFile;
+import org.perfusionjobs.testdata.TestData;
 
 class ImageCodecTest {
   @TempDir Path dir;
@@ -29,8 +30,8 @@ class ImageCodecTest {
     a.setRGB(1, 2, 0xFF8000);
     b.setRGB(3, 0, 0x00FF40);
     try (NDManager m = NDManager.newBaseManager()) {
-      NDArray batch = ImageCodec.toTensor(java.util.List.of(a, b), m);
-      assertEquals(new ai.djl.ndarray.types.Shape(2, 3, 3, 4), batch.getShape());
+      NDArray batch = ImageCodec.toTensor(List.of(a, b), m);
+      assertEquals(new Shape(2, 3, 3, 4), batch.getShape());
       assertEquals(1, m.getManagedArrays().size(), "only the batch stays on the caller's manager");
       try (NDManager ref = NDManager.newBaseManager()) {
         assertTrue(batch.get("0:1").contentEquals(ImageCodec.toTensor(a, ref).toDevice(batch.getDevice(), false)));
@@ -72,7 +73,7 @@ class ImageCodecTest {
     assertEquals(0xff0080, back.getRGB(0, 0) & 0xffffff);
     try (NDManager m = NDManager.newBaseManager()) {
       NDArray t = ImageCodec.toTensor(back, m);
-      assertEquals(new ai.djl.ndarray.types.Shape(1, 3, 2, 3), t.getShape());
+      assertEquals(new Shape(1, 3, 2, 3), t.getShape());
       assertEquals(1f, t.getFloat(0, 0, 0, 0), 1e-6f);
       assertEquals(-1f, t.getFloat(0, 1, 0, 0), 1e-6f);
       BufferedImage again = ImageCodec.toImages(t).get(0);

@@ -9,6 +9,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -47,8 +48,8 @@ class StateDictLoaderTest {
     try (NDManager m = NDManager.newBaseManager()) {
       Map<String, NDArray> t = full(m);
       t.remove("proj.bias");
-      t.put("proj.extra", m.zeros(new ai.djl.ndarray.types.Shape(1)));
-      t.put("head.weight", m.zeros(new ai.djl.ndarray.types.Shape(3, 2)));
+      t.put("proj.extra", m.zeros(new Shape(1)));
+      t.put("head.weight", m.zeros(new Shape(3, 2)));
       Path file = write(t);
       ModelLoadException e;
       try (SafetensorsFile f = SafetensorsFile.open(file)) {
@@ -87,7 +88,7 @@ class StateDictLoaderTest {
       try (SafetensorsFile f = SafetensorsFile.open(write(t))) {
         StateDictLoader.strict().load(net, f, m, DataType.FLOAT32, Device.cpu());
       }
-      assertEquals(new ai.djl.ndarray.types.Shape(2, 3), net.proj.weight.get().getShape());
+      assertEquals(new Shape(2, 3), net.proj.weight.get().getShape());
     }
   }
 
@@ -95,7 +96,7 @@ class StateDictLoaderTest {
     Map<String, NDArray> t = new LinkedHashMap<>();
     t.put("proj.weight", m.arange(6f).reshape(2, 3));
     t.put("proj.bias", m.arange(2f));
-    t.put("head.weight", m.ones(new ai.djl.ndarray.types.Shape(2, 2)));
+    t.put("head.weight", m.ones(new Shape(2, 2)));
     return t;
   }
 

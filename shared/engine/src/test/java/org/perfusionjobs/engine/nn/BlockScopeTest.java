@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -128,7 +129,7 @@ class BlockScopeTest {
     assertEquals(a.keySet(), b.keySet());
     double total = 0;
     for (String k : a.keySet()) {
-      assertTrue(java.util.Arrays.equals(a.get(k), b.get(k)), "gradient of " + k + " differs with scopes");
+      assertTrue(Arrays.equals(a.get(k), b.get(k)), "gradient of " + k + " differs with scopes");
       for (float v : a.get(k)) {
         total += Math.abs(v);
       }

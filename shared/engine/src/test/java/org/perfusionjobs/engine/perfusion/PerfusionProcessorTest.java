@@ -4,9 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -171,7 +174,7 @@ class PerfusionProcessorTest {
     NDArray e = tokens(i1);
     NDArray gates = p.gates(e); // (1, 1, 2)
     KeyValue kv = p.keyValue(attn, e, e);
-    NDArray pureGates = gates.matMul(ai.djl.ndarray.NDArrays.stack(new ai.djl.ndarray.NDList(
+    NDArray pureGates = gates.matMul(NDArrays.stack(new NDList(
         p_keyTarget(p, 0), p_keyTarget(p, 1))));
     assertTrue(kv.key().sub(pureGates).abs().max().getFloat() < TOL);
     assertEquals(new Shape(1, 1, 2), gates.getShape());
@@ -194,7 +197,7 @@ class PerfusionProcessorTest {
 
   private double[] lastOK;
   private double[] lastOV;
-  private final java.util.List<double[]> keyTargets = new java.util.ArrayList<>();
+  private final List<double[]> keyTargets = new ArrayList<>();
 
   private NDArray p_keyTarget(PerfusionProcessor p, int j) {
     return m.create(toFloat(keyTargets.get(j)));

@@ -16,9 +16,12 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.awt.Color;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -112,10 +115,10 @@ class PerfusionTrainerTest {
     TrainerState s1 = states.get(0);
     for (String layer : c.keyTargets().keySet()) {
       assertArrayEquals(s1.keyTargets().get(layer), c.keyTargets().get(layer), "K target of " + layer + " must stay locked");
-      assertFalse(java.util.Arrays.equals(s1.valueTargets().get(layer), c.valueTargets().get(layer)), "V target of " + layer + " must train");
+      assertFalse(Arrays.equals(s1.valueTargets().get(layer), c.valueTargets().get(layer)), "V target of " + layer + " must train");
     }
-    assertFalse(java.util.Arrays.equals(s1.embedding(), c.embedding()), "the embedding must train");
-    assertFalse(java.util.Arrays.equals(s1.iStar(), c.iStar()), "i* must follow its running average");
+    assertFalse(Arrays.equals(s1.embedding(), c.embedding()), "the embedding must train");
+    assertFalse(Arrays.equals(s1.iStar(), c.iStar()), "i* must follow its running average");
   }
 
   @Test
@@ -317,8 +320,8 @@ class PerfusionTrainerTest {
   private static TrainerState roundTrip(TrainerState s) {
     try {
       return TrainerState.fromBytes(s.toBytes());
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

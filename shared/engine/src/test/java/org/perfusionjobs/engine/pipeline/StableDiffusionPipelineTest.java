@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.pipeline;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +22,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.engine.io.ModelLoadException;
 import org.perfusionjobs.engine.io.SafetensorsFile;
+import org.perfusionjobs.engine.io.SafetensorsWriter;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
+import org.perfusionjobs.testdata.TestData;
 
 /** The whole pipeline on the tiny reference checkpoint, against diffusers' own run. */
 class StableDiffusionPipelineTest {
@@ -51,7 +53,7 @@ class StableDiffusionPipelineTest {
       NDArray latents = f.read("latents", m);
       NDArray x0 = latents.get(0);
       xT = new InitialLatents(x0.toFloatArray(), x0.getShape().getShape());
-      expected = f.read("image_uint8", m).toType(ai.djl.ndarray.types.DataType.INT32, false).toIntArray();
+      expected = f.read("image_uint8", m).toType(DataType.INT32, false).toIntArray();
     }
     AtomicInteger steps = new AtomicInteger();
     GenerateResult r = sd.generate(GenerateRequest.builder(P0).optSteps(10).optGuidanceScale(7.5f)
@@ -164,10 +166,10 @@ class StableDiffusionPipelineTest {
   void latentsFileRoundTrip() throws Exception {
     Path file = dir.resolve("noise.safetensors");
     try (NDManager m = NDManager.newBaseManager()) {
-      org.perfusionjobs.engine.io.SafetensorsWriter.write(file, Map.of("latents", m.ones(new ai.djl.ndarray.types.Shape(1, 4, 16, 16))), Map.of());
+      SafetensorsWriter.write(file, Map.of("latents", m.ones(new Shape(1, 4, 16, 16))), Map.of());
     }
     InitialLatents l = InitialLatents.read(file);
-    assertEquals(new ai.djl.ndarray.types.Shape(1, 4, 16, 16), l.toShape());
+    assertEquals(new Shape(1, 4, 16, 16), l.toShape());
   }
 
   static boolean samePixels(BufferedImage a, BufferedImage b) {

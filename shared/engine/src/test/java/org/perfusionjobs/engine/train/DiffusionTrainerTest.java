@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.train;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -16,11 +14,14 @@ import ai.djl.ndarray.types.Shape;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTextConfig;
@@ -33,6 +34,7 @@ import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.scheduler.SchedulerConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
+import org.perfusionjobs.testdata.TestData;
 
 /**
  * Joint text encoder + UNet training on the sd-tiny-ref configs (random weights, not the reference
@@ -129,7 +131,7 @@ class DiffusionTrainerTest {
       // joint mode: the text encoder was trained too
       int changed = 0;
       for (Map.Entry<String, Parameter> e : te.namedParameters().entrySet()) {
-        if (!java.util.Arrays.equals(teBefore.get(e.getKey()), e.getValue().get().toFloatArray())) {
+        if (!Arrays.equals(teBefore.get(e.getKey()), e.getValue().get().toFloatArray())) {
           changed++;
         }
       }
@@ -178,7 +180,7 @@ class DiffusionTrainerTest {
       }
       int changed = 0;
       for (Map.Entry<String, Parameter> e : un.namedParameters().entrySet()) {
-        if (!java.util.Arrays.equals(unBefore.get(e.getKey()), e.getValue().get().toFloatArray())) {
+        if (!Arrays.equals(unBefore.get(e.getKey()), e.getValue().get().toFloatArray())) {
           changed++;
         }
       }
@@ -297,7 +299,7 @@ class DiffusionTrainerTest {
   void pixelWeightsMoveTheLossNotItsScale() throws Exception {
     NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
     float[] focus = new float[BATCH * LATENT * LATENT];
-    java.util.Arrays.fill(focus, 1f);
+    Arrays.fill(focus, 1f);
     for (int b = 0; b < BATCH; b++) {
       focus[b * LATENT * LATENT] = 500f; // the top-left latent pixel of every sample
     }
@@ -337,12 +339,12 @@ class DiffusionTrainerTest {
 
   private static float[] uniform(float v) {
     float[] out = new float[BATCH * LATENT * LATENT];
-    java.util.Arrays.fill(out, v);
+    Arrays.fill(out, v);
     return out;
   }
 
-  private static void assertThrowsIllegal(org.junit.jupiter.api.function.Executable e, String message) {
-    IllegalArgumentException x = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, e);
+  private static void assertThrowsIllegal(Executable e, String message) {
+    IllegalArgumentException x = Assertions.assertThrows(IllegalArgumentException.class, e);
     assertTrue(x.getMessage().contains(message), x.getMessage());
   }
 }

@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
@@ -72,7 +73,7 @@ class VaeDecoderTunerTest {
       AutoencoderKL vae = new AutoencoderKL(VaeTrainerTest.tinyConfig());
       vae.initRandom(m, DataType.FLOAT32, 11);
       try (VaeDecoderTuner tuner = new VaeDecoderTuner(vae, 1e-3f, 0f, 1)) {
-        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> tuner.latentNoise(1.5f));
+        IllegalArgumentException e = Assertions.assertThrows(IllegalArgumentException.class, () -> tuner.latentNoise(1.5f));
         assertTrue(e.getMessage().contains("latent noise scale must be in [0, 1], got 1.5"), e.getMessage());
       }
     }

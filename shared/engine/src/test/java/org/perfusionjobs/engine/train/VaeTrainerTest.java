@@ -13,11 +13,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
 import org.perfusionjobs.engine.vae.AutoencoderKLConfig;
+import org.perfusionjobs.engine.vae.DiagonalGaussian;
 
 /** A tiny VAE learns to reconstruct synthetic images (coloured squares on flat backgrounds). */
 class VaeTrainerTest {
@@ -117,7 +119,7 @@ class VaeTrainerTest {
         NDArray wRun = run == 0 ? pixelWeights : data.full(new Shape(BATCH, 1, SIZE, SIZE), 4f);
         // What the first step computes, by hand: the engine seed it sets, the posterior sample, the decoder.
         data.getEngine().setRandomSeed((int) (seed * 31));
-        org.perfusionjobs.engine.vae.DiagonalGaussian posterior = vae.encode(x);
+        DiagonalGaussian posterior = vae.encode(x);
         NDArray z = posterior.sample(data.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType()));
         NDArray err = vae.decode(z).sub(x).abs();
         expected[run] = run == 0 ? err.mul(pixelWeights).mean().div(pixelWeights.mean()).getFloat() : err.mean().getFloat();
@@ -125,7 +127,7 @@ class VaeTrainerTest {
           got[run] = trainer.step(x, wRun).reconstruction();
           if (run == 0) {
             NDArray wrong = data.ones(new Shape(BATCH, 1, SIZE / 2, SIZE / 2));
-            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> trainer.step(x, wrong));
+            IllegalArgumentException e = Assertions.assertThrows(IllegalArgumentException.class, () -> trainer.step(x, wrong));
             assertTrue(e.getMessage().contains("(4, 1, 16, 16)") && e.getMessage().contains("(4, 3, 32, 32)"), e.getMessage());
           }
         }

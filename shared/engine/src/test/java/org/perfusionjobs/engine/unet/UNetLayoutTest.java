@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,7 +11,9 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.engine.attention.Attention;
@@ -22,6 +22,7 @@ import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.attention.KeyValue;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.nn.Parameter;
+import org.perfusionjobs.testdata.TestData;
 
 class UNetLayoutTest {
   static Path data(String name) {
@@ -44,7 +45,7 @@ class UNetLayoutTest {
     });
     Map<String, Parameter> actual = unet.namedParameters();
     assertEquals(686, expected.size());
-    assertEquals(new java.util.TreeSet<>(expected.keySet()), new java.util.TreeSet<>(actual.keySet()));
+    assertEquals(new TreeSet<>(expected.keySet()), new TreeSet<>(actual.keySet()));
     expected.forEach((k, s) -> assertEquals(s, actual.get(k).shape(), k));
     assertEquals(859_520_964L, unet.parameterCount());
     assertEquals(keys.get("num_elements").asLong(), unet.parameterCount());
@@ -97,12 +98,12 @@ class UNetLayoutTest {
   @Test
   void configErrorsNameTheValues() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> UNet2DConditionConfig.fromJson(
-        16, 4, 4, java.util.List.of(32, 60), null, java.util.List.of("CrossAttnDownBlock2D", "DownBlock2D"),
-        java.util.List.of("UpBlock2D", "CrossAttnUpBlock2D"), null, null, null, null, 8, null, null, null, null, null, null, null, null, null, null, null, null, null));
+        16, 4, 4, List.of(32, 60), null, List.of("CrossAttnDownBlock2D", "DownBlock2D"),
+        List.of("UpBlock2D", "CrossAttnUpBlock2D"), null, null, null, null, 8, null, null, null, null, null, null, null, null, null, null, null, null, null));
     assertTrue(e.getMessage().contains("block_out_channels[1] = 60") && e.getMessage().contains("norm_num_groups 8"), e.getMessage());
     IllegalArgumentException t = assertThrows(IllegalArgumentException.class, () -> UNet2DConditionConfig.fromJson(
-        16, 4, 4, java.util.List.of(32, 64), null, java.util.List.of("SimpleDownBlock", "DownBlock2D"),
-        java.util.List.of("UpBlock2D", "CrossAttnUpBlock2D"), null, null, null, null, 8, null, null, null, null, null, null, null, null, null, null, null, null, null));
+        16, 4, 4, List.of(32, 64), null, List.of("SimpleDownBlock", "DownBlock2D"),
+        List.of("UpBlock2D", "CrossAttnUpBlock2D"), null, null, null, null, 8, null, null, null, null, null, null, null, null, null, null, null, null, null));
     assertTrue(t.getMessage().contains("'SimpleDownBlock'"), t.getMessage());
   }
 }

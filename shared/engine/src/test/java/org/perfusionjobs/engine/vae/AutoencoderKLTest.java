@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.vae;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,9 +12,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +25,7 @@ import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.SafetensorsWriter;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import org.perfusionjobs.engine.nn.Parameter;
+import org.perfusionjobs.testdata.TestData;
 
 /** The tiny VAE against diffusers (reference/vae.safetensors), 1e-4 absolute. */
 class AutoencoderKLTest {
@@ -115,9 +116,9 @@ class AutoencoderKLTest {
 
   @Test
   void configErrorsNameTheValues() {
-    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-        () -> AutoencoderKLConfig.fromJson(3, 3, java.util.List.of("DownEncoderBlock2D"), java.util.List.of("UpDecoderBlock2D"),
-            java.util.List.of(30), 1, "silu", 4, 8, 32, 0.18215f));
+    IllegalArgumentException e = Assertions.assertThrows(IllegalArgumentException.class,
+        () -> AutoencoderKLConfig.fromJson(3, 3, List.of("DownEncoderBlock2D"), List.of("UpDecoderBlock2D"),
+            List.of(30), 1, "silu", 4, 8, 32, 0.18215f));
     assertTrue(e.getMessage().contains("block_out_channels[0] = 30"), e.getMessage());
   }
 

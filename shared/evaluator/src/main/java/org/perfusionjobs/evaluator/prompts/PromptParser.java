@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Captioner;
@@ -32,7 +33,7 @@ public final class PromptParser {
   /** A concept the prompts may name: its word and what it looks like. */
   public record Concept(String word, ConceptSpec spec) {}
 
-  private static final java.util.regex.Pattern PLACEHOLDER = java.util.regex.Pattern.compile("\\{(\\d*)}");
+  private static final Pattern PLACEHOLDER = Pattern.compile("\\{(\\d*)}");
   private static final Set<String> FILLERS = Set.of("a", "an", "photo", "of", "picture", "drawing", "and");
   private static final Set<String> ARTICLES = Set.of("a", "an", "and");
 

@@ -5,8 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
 import java.util.List;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.perfusionjobs.evaluator.prompts.DemoConcept;
 import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Scene;
@@ -16,14 +21,14 @@ import org.perfusionjobs.world.Size;
 class ConceptImagesTest {
   /** The demo concept's images, now written through ConceptImages, are the shipped ones pixel for pixel (the world renders as before). */
   @Test
-  void theDemoConceptsImagesAreTheShippedOnes(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-    java.nio.file.Path shipped = java.nio.file.Path.of(System.getProperty("perfusion.models", "models"), "world-v1", "concepts", "demo");
-    List<java.nio.file.Path> written = org.perfusionjobs.evaluator.prompts.DemoConcept.write(dir);
+  void theDemoConceptsImagesAreTheShippedOnes(@TempDir Path dir) throws Exception {
+    Path shipped = Path.of(System.getProperty("perfusion.models", "models"), "world-v1", "concepts", "demo");
+    List<Path> written = DemoConcept.write(dir);
     assertEquals(5, written.size());
     for (int i = 0; i < 5; i++) {
       for (String name : List.of("concept_" + i + ".png", "concept_" + i + "_mask.png")) {
-        java.awt.image.BufferedImage a = javax.imageio.ImageIO.read(shipped.resolve(name).toFile());
-        java.awt.image.BufferedImage b = javax.imageio.ImageIO.read(dir.resolve(name).toFile());
+        BufferedImage a = ImageIO.read(shipped.resolve(name).toFile());
+        BufferedImage b = ImageIO.read(dir.resolve(name).toFile());
         for (int y = 0; y < 64; y++) {
           for (int x = 0; x < 64; x++) {
             assertEquals(a.getRGB(x, y), b.getRGB(x, y), name + " at " + x + "," + y);

@@ -7,7 +7,9 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.evaluator.prompts.DemoConcept;
 import org.perfusionjobs.world.Colour;
 import org.perfusionjobs.world.Pattern;
@@ -47,8 +49,8 @@ class ConceptSuiteTest {
 
   @Test
   void aBadEntryIsRefusedByField() throws Exception {
-    var json = org.perfusionjobs.engine.config.Configs.json().readTree("{\"concepts\": [{\"word\": \"Zw1\", \"superclass\": \"star\", \"spec\": \"shape=star,colour=red\"}]}");
-    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> ConceptSuite.parse(json));
+    var json = Configs.json().readTree("{\"concepts\": [{\"word\": \"Zw1\", \"superclass\": \"star\", \"spec\": \"shape=star,colour=red\"}]}");
+    var e = Assertions.assertThrows(IllegalArgumentException.class, () -> ConceptSuite.parse(json));
     assertTrue(e.getMessage().startsWith("word: "), e.getMessage());
   }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.evaluator.ObjectPrediction;
 import org.perfusionjobs.evaluator.ScenePrediction;
@@ -44,7 +45,7 @@ class ObjectCountBreakdownTest {
         new ScenePrediction(Background.WHITE, List.of(found(Colour.RED, Position.LEFT), found(Colour.RED, Position.RIGHT))),
         new ScenePrediction(Background.WHITE, List.of(found(Colour.RED, Position.LEFT), found(Colour.BLUE, Position.RIGHT))),
         new ScenePrediction(Background.WHITE, List.of(found(Colour.RED, Position.LEFT), found(Colour.RED, Position.RIGHT))));
-    List<PromptScore> scores = java.util.stream.IntStream.range(0, prompts.size()).mapToObj(i -> PromptScore.of(prompts.get(i), scenes.get(i))).toList();
+    List<PromptScore> scores = IntStream.range(0, prompts.size()).mapToObj(i -> PromptScore.of(prompts.get(i), scenes.get(i))).toList();
 
     ObjectCountBreakdown b = ObjectCountBreakdown.of(prompts, scenes, scores);
     assertEquals(List.of(1, 1), List.of(b.one().get(Attribute.COLOUR)[0], b.one().get(Attribute.COLOUR)[1]));

@@ -1,4 +1,4 @@
-package org.perfusionjobs.infra;
+package org.perfusionjobs.contracts;
 
 import java.util.List;
 import java.util.Objects;
@@ -50,6 +50,19 @@ public record Topics(String prefix) {
 
   public String brokerDeadLetter() {
     return "dlq." + prefix + "jobs";
+  }
+
+  /** The topic that carries records of {@code schema} (docs/events.md). */
+  public String forSchema(String schema) {
+    return switch (schema) {
+      case Schemas.GENERATE_REQUEST -> generate();
+      case Schemas.TRAIN_REQUEST -> train();
+      case Schemas.CANCEL_REQUEST -> cancel();
+      case Schemas.JOB_EVENT -> events();
+      case Schemas.CONCEPT_REGISTERED -> concepts();
+      default -> throw new IllegalArgumentException("unknown schema '" + schema + "' (" + Schemas.GENERATE_REQUEST + ", " + Schemas.TRAIN_REQUEST
+          + ", " + Schemas.CANCEL_REQUEST + ", " + Schemas.JOB_EVENT + ", " + Schemas.CONCEPT_REGISTERED + ")");
+    };
   }
 
   public List<String> jobTopics() {

@@ -43,36 +43,61 @@ public final class KafkaBroker implements AutoCloseable {
     int port = fixedPort > 0 ? fixedPort : FreePorts.next();
     int controllerPort = FreePorts.next();
     Path props = dir.resolve("server.properties");
-    Files.writeString(props, String.join("\n",
-        "process.roles=broker,controller",
-        "node.id=1",
-        "controller.quorum.voters=1@127.0.0.1:" + controllerPort,
-        "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
-        "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs=" + dir.resolve("data"),
-        "num.partitions=1",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=3",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
-        // Jobs renew their record locks while they run; the maximum bounds how long a frozen worker holds one.
-        "group.share.max.record.lock.duration.ms=60000",
-        "group.share.record.lock.duration.ms=30000",
-        "") );
+    Files.writeString(
+        props,
+        String.join(
+            "\n",
+            "process.roles=broker,controller",
+            "node.id=1",
+            "controller.quorum.voters=1@127.0.0.1:" + controllerPort,
+            "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
+            "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs=" + dir.resolve("data"),
+            "num.partitions=1",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=3",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            // Jobs renew their record locks while they run; the maximum bounds how long a frozen
+            // worker holds one.
+            "group.share.max.record.lock.duration.ms=60000",
+            "group.share.record.lock.duration.ms=30000",
+            ""));
     String cp = lib.resolve("*").toString();
     Path log = dir.resolve("broker.log");
-    run(List.of(ChildProcesses.javaBinary(), "-cp", cp, "kafka.tools.StorageTool", "format", "-t", Uuid.randomUuid().toString(),
-        "-c", props.toString()), dir.resolve("format.log"), 60);
-    List<String> cmd = new ArrayList<>(List.of(ChildProcesses.javaBinary(), "-Xmx256m", "-XX:+UseSerialGC",
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", cp, "kafka.Kafka", props.toString()));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    run(
+        List.of(
+            ChildProcesses.javaBinary(),
+            "-cp",
+            cp,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            Uuid.randomUuid().toString(),
+            "-c",
+            props.toString()),
+        dir.resolve("format.log"),
+        60);
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                ChildProcesses.javaBinary(),
+                "-Xmx256m",
+                "-XX:+UseSerialGC",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                "-cp",
+                cp,
+                "kafka.Kafka",
+                props.toString()));
+    Process p =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     KafkaBroker broker = new KafkaBroker(dir, port, List.copyOf(cmd), p);
     try {
       broker.awaitReady(Duration.ofSeconds(90), log);
@@ -84,21 +109,30 @@ public final class KafkaBroker implements AutoCloseable {
   }
 
   private static Path libDir() throws IOException {
-    String configured = System.getProperty("perfusion.kafka.lib", System.getenv("PERFUSION_KAFKA_LIB"));
+    String configured =
+        System.getProperty("perfusion.kafka.lib", System.getenv("PERFUSION_KAFKA_LIB"));
     Path lib = configured != null ? Path.of(configured) : Path.of("infra/kafka-dist/target/lib");
-    if (!Files.isDirectory(lib) || !Files.list(lib).anyMatch(f -> f.getFileName().toString().startsWith("kafka_2.13"))) {
-      throw new IOException("no Kafka broker classpath at " + lib.toAbsolutePath()
-          + ": build it with `mvn -pl infra/kafka-dist package` (or set perfusion.kafka.lib)");
+    if (!Files.isDirectory(lib)
+        || !Files.list(lib).anyMatch(f -> f.getFileName().toString().startsWith("kafka_2.13"))) {
+      throw new IOException(
+          "no Kafka broker classpath at "
+              + lib.toAbsolutePath()
+              + ": build it with `mvn -pl infra/kafka-dist package` (or set perfusion.kafka.lib)");
     }
     return lib;
   }
 
   private static void run(List<String> cmd, Path log, long timeoutSeconds) throws IOException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
       if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS) || p.exitValue() != 0) {
         p.destroyForcibly();
-        throw new IOException("command failed: " + String.join(" ", cmd.subList(3, cmd.size())) + "\n" + ChildProcesses.tail(log, 20));
+        throw new IOException(
+            "command failed: "
+                + String.join(" ", cmd.subList(3, cmd.size()))
+                + "\n"
+                + ChildProcesses.tail(log, 20));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -108,11 +142,22 @@ public final class KafkaBroker implements AutoCloseable {
 
   private void awaitReady(Duration timeout, Path log) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers(),
-        AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 3000))) {
+    try (Admin admin =
+        Admin.create(
+            Map.of(
+                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                bootstrapServers(),
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG,
+                2000,
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG,
+                3000))) {
       while (System.nanoTime() < deadline) {
         if (!process.isAlive()) {
-          throw new IOException("Kafka broker exited with " + process.exitValue() + ":\n" + ChildProcesses.tail(log, 30));
+          throw new IOException(
+              "Kafka broker exited with "
+                  + process.exitValue()
+                  + ":\n"
+                  + ChildProcesses.tail(log, 30));
         }
         try {
           admin.describeCluster().nodes().get(3, TimeUnit.SECONDS);
@@ -125,7 +170,11 @@ public final class KafkaBroker implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while waiting for Kafka", e);
     }
-    throw new IOException("Kafka broker not ready after " + timeout.toSeconds() + " s:\n" + ChildProcesses.tail(log, 30));
+    throw new IOException(
+        "Kafka broker not ready after "
+            + timeout.toSeconds()
+            + " s:\n"
+            + ChildProcesses.tail(log, 30));
   }
 
   public String bootstrapServers() {
@@ -155,14 +204,20 @@ public final class KafkaBroker implements AutoCloseable {
     }
   }
 
-  /** Starts the stopped broker again on the same port and log directory, and waits until it answers. */
+  /**
+   * Starts the stopped broker again on the same port and log directory, and waits until it answers.
+   */
   public void startAgain() throws IOException {
     if (process.isAlive()) {
       throw new IllegalStateException("the broker is running");
     }
     Path log = dir.resolve("broker.log");
     // Appends: the log of the first run stays readable.
-    process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    process =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
     awaitReady(Duration.ofSeconds(90), log);
   }
 

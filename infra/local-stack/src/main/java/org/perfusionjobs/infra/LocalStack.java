@@ -30,7 +30,10 @@ public final class LocalStack implements AutoCloseable {
     return start(topics, 0, 0);
   }
 
-  /** The stack with the broker on {@code kafkaPort} and redis-server on {@code redisPort} (0: a free port). */
+  /**
+   * The stack with the broker on {@code kafkaPort} and redis-server on {@code redisPort} (0: a free
+   * port).
+   */
   public static LocalStack start(Topics topics, int kafkaPort, int redisPort) throws Exception {
     RedisServer redis = RedisServer.start(redisPort);
     KafkaBroker kafka = null;
@@ -39,7 +42,8 @@ public final class LocalStack implements AutoCloseable {
       TopicSetup.createTopics(kafka.bootstrapServers(), topics, 3);
       // One share group per job topic (see the worker's JobIntake).
       TopicSetup.configureShareGroup(kafka.bootstrapServers(), WORKER_GROUP + "-train", topics, 5);
-      TopicSetup.configureShareGroup(kafka.bootstrapServers(), WORKER_GROUP + "-generate", topics, 5);
+      TopicSetup.configureShareGroup(
+          kafka.bootstrapServers(), WORKER_GROUP + "-generate", topics, 5);
       return new LocalStack(redis, kafka, topics);
     } catch (Exception e) {
       if (kafka != null) {
@@ -86,14 +90,18 @@ public final class LocalStack implements AutoCloseable {
 
   /**
    * Runs the stack until Ctrl-C, printing its addresses. The ports are those of {@code
-   * PERFUSION_KAFKA} ({@code host:port}) and {@code PERFUSION_REDIS} ({@code redis://host:port}) when
-   * set, so that {@code scripts/service stack config/local.env} listens where the services of that
-   * file look; free ports otherwise. The topics take {@code PERFUSION_TOPIC_PREFIX}.
+   * PERFUSION_KAFKA} ({@code host:port}) and {@code PERFUSION_REDIS} ({@code redis://host:port})
+   * when set, so that {@code scripts/service stack config/local.env} listens where the services of
+   * that file look; free ports otherwise. The topics take {@code PERFUSION_TOPIC_PREFIX}.
    */
   public static void main(String[] args) throws Exception {
     java.util.Map<String, String> env = System.getenv();
-    Topics topics = env.containsKey("PERFUSION_TOPIC_PREFIX") ? new Topics(env.get("PERFUSION_TOPIC_PREFIX")) : Topics.defaults();
-    try (LocalStack stack = start(topics, portOf(env.get("PERFUSION_KAFKA")), portOf(env.get("PERFUSION_REDIS")))) {
+    Topics topics =
+        env.containsKey("PERFUSION_TOPIC_PREFIX")
+            ? new Topics(env.get("PERFUSION_TOPIC_PREFIX"))
+            : Topics.defaults();
+    try (LocalStack stack =
+        start(topics, portOf(env.get("PERFUSION_KAFKA")), portOf(env.get("PERFUSION_REDIS")))) {
       System.out.println("kafka " + stack.bootstrapServers());
       System.out.println("redis " + stack.redisUri());
       CountDownLatch done = new CountDownLatch(1);
@@ -118,7 +126,8 @@ public final class LocalStack implements AutoCloseable {
     a = a.replaceAll("[/?].*$", "");
     int colon = a.lastIndexOf(':');
     if (colon < 0 || a.contains(",")) {
-      throw new IllegalArgumentException("the local stack needs one host:port, got '" + address + "'");
+      throw new IllegalArgumentException(
+          "the local stack needs one host:port, got '" + address + "'");
     }
     return Integer.parseInt(a.substring(colon + 1));
   }

@@ -12,16 +12,18 @@ import java.util.List;
 
 /**
  * A real redis-server (Debian package {@code redis-server}) on 127.0.0.1, without persistence.
- * {@link #restart()} stops it and starts an empty one on the same port, as a crashed and
- * recovered cache would be. Set {@code PERFUSION_REDIS_SERVER} to use another binary.
+ * {@link #restart()} stops it and starts an empty one on the same port, as a crashed and recovered
+ * cache would be. Set {@code PERFUSION_REDIS_SERVER} to use another binary.
  *
- * <p>Memory is capped ({@code maxmemory}, default 256mb, {@code PERFUSION_REDIS_MAXMEMORY} to change)
- * with {@code allkeys-lru} eviction: Redis is a cache here (docs/decisions.md item 3), so a flood
- * of blobs evicts old entries instead of exhausting the machine.
+ * <p>Memory is capped ({@code maxmemory}, default 256mb, {@code PERFUSION_REDIS_MAXMEMORY} to
+ * change) with {@code allkeys-lru} eviction: Redis is a cache here (docs/decisions.md item 3), so a
+ * flood of blobs evicts old entries instead of exhausting the machine.
  */
 public final class RedisServer implements AutoCloseable {
   /** The local server's memory cap, in redis-server's notation. */
-  public static final String MAX_MEMORY = System.getenv().getOrDefault("PERFUSION_REDIS_MAXMEMORY", "256mb");
+  public static final String MAX_MEMORY =
+      System.getenv().getOrDefault("PERFUSION_REDIS_MAXMEMORY", "256mb");
+
   private final String binary;
   private final int port;
   private final Path dir;
@@ -40,7 +42,11 @@ public final class RedisServer implements AutoCloseable {
   /** As {@link #start()}, on {@code port} (0: a free one). */
   public static RedisServer start(int port) throws IOException {
     String binary = System.getenv().getOrDefault("PERFUSION_REDIS_SERVER", "redis-server");
-    RedisServer r = new RedisServer(binary, port > 0 ? port : FreePorts.next(), Files.createTempDirectory("perfusion-redis"));
+    RedisServer r =
+        new RedisServer(
+            binary,
+            port > 0 ? port : FreePorts.next(),
+            Files.createTempDirectory("perfusion-redis"));
     r.launch();
     return r;
   }
@@ -48,17 +54,43 @@ public final class RedisServer implements AutoCloseable {
   private void launch() throws IOException {
     Path log = dir.resolve("redis.log");
     try {
-      process = new ProcessBuilder(List.of(binary, "--port", Integer.toString(port), "--bind", "127.0.0.1",
-          "--save", "", "--appendonly", "no", "--dir", dir.toString(),
-          "--maxmemory", MAX_MEMORY, "--maxmemory-policy", "allkeys-lru"))
-          .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      process =
+          new ProcessBuilder(
+                  List.of(
+                      binary,
+                      "--port",
+                      Integer.toString(port),
+                      "--bind",
+                      "127.0.0.1",
+                      "--save",
+                      "",
+                      "--appendonly",
+                      "no",
+                      "--dir",
+                      dir.toString(),
+                      "--maxmemory",
+                      MAX_MEMORY,
+                      "--maxmemory-policy",
+                      "allkeys-lru"))
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile())
+              .start();
     } catch (IOException e) {
-      throw new IOException("cannot start '" + binary + "' (install the redis-server package: apt-get install -y redis-server): " + e.getMessage(), e);
+      throw new IOException(
+          "cannot start '"
+              + binary
+              + "' (install the redis-server package: apt-get install -y redis-server): "
+              + e.getMessage(),
+          e);
     }
     long deadline = System.nanoTime() + 10_000_000_000L;
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
-        throw new IOException("redis-server exited with " + process.exitValue() + ":\n" + ChildProcesses.tail(log, 20));
+        throw new IOException(
+            "redis-server exited with "
+                + process.exitValue()
+                + ":\n"
+                + ChildProcesses.tail(log, 20));
       }
       if (ping()) {
         return;
@@ -70,7 +102,8 @@ public final class RedisServer implements AutoCloseable {
         throw new IOException("interrupted", e);
       }
     }
-    throw new IOException("redis-server not answering PING after 10 s:\n" + ChildProcesses.tail(log, 20));
+    throw new IOException(
+        "redis-server not answering PING after 10 s:\n" + ChildProcesses.tail(log, 20));
   }
 
   /** Whether the server answers PING right now. */

@@ -17,8 +17,8 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.perfusionjobs.contracts.Topics;
 
 /**
- * Creates the topics (idempotently) and configures the workers' share group: its dead-letter
- * topic and delivery limit.
+ * Creates the topics (idempotently) and configures the workers' share group: its dead-letter topic
+ * and delivery limit.
  */
 public final class TopicSetup {
   private TopicSetup() {}
@@ -28,10 +28,11 @@ public final class TopicSetup {
    * one partition: a share group hands a partition's records to every member assigned to it, and
    * with several partitions the assignor may give a partition to one member only, so a job could
    * wait behind a busy worker while another idles (seen with 3 partitions and 2 workers). One
-   * partition is shared by all members, which is what a job queue needs; events use
-   * {@code eventPartitions}.
+   * partition is shared by all members, which is what a job queue needs; events use {@code
+   * eventPartitions}.
    */
-  public static void createTopics(String bootstrap, Topics topics, int eventPartitions) throws Exception {
+  public static void createTopics(String bootstrap, Topics topics, int eventPartitions)
+      throws Exception {
     try (Admin admin = admin(bootstrap)) {
       Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
       List<NewTopic> create = new ArrayList<>();
@@ -42,7 +43,14 @@ public final class TopicSetup {
         int partitions = t.equals(topics.events()) ? eventPartitions : 1;
         NewTopic nt = new NewTopic(t, partitions, (short) 1);
         if (t.equals(topics.concepts())) {
-          nt.configs(Map.of("cleanup.policy", "compact", "min.compaction.lag.ms", "0", "max.message.bytes", "2097152"));
+          nt.configs(
+              Map.of(
+                  "cleanup.policy",
+                  "compact",
+                  "min.compaction.lag.ms",
+                  "0",
+                  "max.message.bytes",
+                  "2097152"));
         }
         if (t.equals(topics.brokerDeadLetter())) {
           nt.configs(Map.of("errors.deadletterqueue.group.enable", "true"));
@@ -63,19 +71,31 @@ public final class TopicSetup {
    * Share-group settings: after {@code deliveryLimit} failed deliveries a record is archived and
    * copied to the broker dead-letter topic.
    */
-  public static void configureShareGroup(String bootstrap, String groupId, Topics topics, int deliveryLimit) throws Exception {
+  public static void configureShareGroup(
+      String bootstrap, String groupId, Topics topics, int deliveryLimit) throws Exception {
     try (Admin admin = admin(bootstrap)) {
       ConfigResource group = new ConfigResource(ConfigResource.Type.GROUP, groupId);
-      Collection<AlterConfigOp> ops = List.of(
-          new AlterConfigOp(new ConfigEntry("share.delivery.count.limit", Integer.toString(deliveryLimit)), AlterConfigOp.OpType.SET),
-          new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET),
-          new AlterConfigOp(new ConfigEntry("errors.deadletterqueue.topic.name", topics.brokerDeadLetter()), AlterConfigOp.OpType.SET),
-          new AlterConfigOp(new ConfigEntry("errors.deadletterqueue.copy.record.enable", "true"), AlterConfigOp.OpType.SET));
+      Collection<AlterConfigOp> ops =
+          List.of(
+              new AlterConfigOp(
+                  new ConfigEntry("share.delivery.count.limit", Integer.toString(deliveryLimit)),
+                  AlterConfigOp.OpType.SET),
+              new AlterConfigOp(
+                  new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET),
+              new AlterConfigOp(
+                  new ConfigEntry("errors.deadletterqueue.topic.name", topics.brokerDeadLetter()),
+                  AlterConfigOp.OpType.SET),
+              new AlterConfigOp(
+                  new ConfigEntry("errors.deadletterqueue.copy.record.enable", "true"),
+                  AlterConfigOp.OpType.SET));
       try {
         admin.incrementalAlterConfigs(Map.of(group, ops)).all().get(30, TimeUnit.SECONDS);
       } catch (ExecutionException e) {
         // Brokers without the dead-letter settings still get the essential ones.
-        admin.incrementalAlterConfigs(Map.of(group, List.copyOf(ops).subList(0, 2))).all().get(30, TimeUnit.SECONDS);
+        admin
+            .incrementalAlterConfigs(Map.of(group, List.copyOf(ops).subList(0, 2)))
+            .all()
+            .get(30, TimeUnit.SECONDS);
       }
     }
   }

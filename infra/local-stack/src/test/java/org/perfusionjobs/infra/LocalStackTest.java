@@ -30,7 +30,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.contracts.Topics;
 
-/** The real broker and redis-server start, hold the topics, queue through a share group, and stop. */
+/**
+ * The real broker and redis-server start, hold the topics, queue through a share group, and stop.
+ */
 class LocalStackTest {
   static LocalStack stack;
 
@@ -51,7 +53,8 @@ class LocalStackTest {
   @Test
   void topicsExistAndTheRegistryIsCompacted() throws Exception {
     try (Admin admin = TopicSetup.admin(stack.bootstrapServers())) {
-      assertTrue(admin.listTopics().names().get(10, TimeUnit.SECONDS).containsAll(stack.topics().all()));
+      assertTrue(
+          admin.listTopics().names().get(10, TimeUnit.SECONDS).containsAll(stack.topics().all()));
       ConfigResource r = new ConfigResource(ConfigResource.Type.TOPIC, stack.topics().concepts());
       Config c = admin.describeConfigs(List.of(r)).all().get(10, TimeUnit.SECONDS).get(r);
       assertEquals("compact", c.get("cleanup.policy").value());
@@ -85,7 +88,8 @@ class LocalStackTest {
     props.put("share.acknowledgement.mode", "explicit");
     props.put("share.acquire.mode", "record_limit");
     props.put("max.poll.records", "1");
-    try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
+    try (KafkaShareConsumer<String, String> c =
+        new KafkaShareConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
       c.subscribe(List.of(topic));
       Set<String> seen = new HashSet<>();
       long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
@@ -112,6 +116,9 @@ class LocalStackTest {
   }
 
   private static KafkaProducer<String, String> producer() {
-    return new KafkaProducer<>(Map.of("bootstrap.servers", stack.bootstrapServers()), new StringSerializer(), new StringSerializer());
+    return new KafkaProducer<>(
+        Map.of("bootstrap.servers", stack.bootstrapServers()),
+        new StringSerializer(),
+        new StringSerializer());
   }
 }

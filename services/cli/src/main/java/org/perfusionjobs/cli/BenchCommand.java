@@ -28,35 +28,58 @@ import picocli.CommandLine.Spec;
  * time, UNet step and 20-step generation on a real folder, an SD-v1.5-sized UNet (random weights
  * from its config) at a small latent size, and its achieved GFLOP/s against a large plain matMul.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Engine benchmarks (see docs/benchmarks.md).")
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = "Engine benchmarks (see docs/benchmarks.md).")
 final class BenchCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "diffusers folder for load / step / generation timings")
+  @Option(
+      names = "--model",
+      required = true,
+      description = "diffusers folder for load / step / generation timings")
   Path model;
 
-  @Option(names = "--sd15-unet-config", description = "UNet config.json of SD v1.5 for the full-size figures (skipped if absent)")
+  @Option(
+      names = "--sd15-unet-config",
+      description = "UNet config.json of SD v1.5 for the full-size figures (skipped if absent)")
   Path sd15Config;
 
-  @Option(names = "--latent", defaultValue = "32", description = "latent side for the SD-v1.5-sized UNet (default: ${DEFAULT-VALUE}, i.e. 256 px)")
+  @Option(
+      names = "--latent",
+      defaultValue = "32",
+      description =
+          "latent side for the SD-v1.5-sized UNet (default: ${DEFAULT-VALUE}, i.e. 256 px)")
   int latent;
 
-  @Option(names = "--repeats", defaultValue = "5", description = "timed repetitions per figure (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--repeats",
+      defaultValue = "5",
+      description = "timed repetitions per figure (default: ${DEFAULT-VALUE})")
   int repeats;
 
-  @Option(names = "--steps", defaultValue = "20", description = "steps of the whole generation (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--steps",
+      defaultValue = "20",
+      description = "steps of the whole generation (default: ${DEFAULT-VALUE})")
   int steps;
 
   @Override
   public Integer call() throws Exception {
     var out = spec.commandLine().getOut();
-    out.printf("threads: %s, cpus: %d%n", System.getenv().getOrDefault("OMP_NUM_THREADS", "libtorch default"), Runtime.getRuntime().availableProcessors());
+    out.printf(
+        "threads: %s, cpus: %d%n",
+        System.getenv().getOrDefault("OMP_NUM_THREADS", "libtorch default"),
+        Runtime.getRuntime().availableProcessors());
     long t0 = System.nanoTime();
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       out.printf("load %s: %.3f s%n", model, (System.nanoTime() - t0) / 1e9);
       int side = sd.defaultImageSize();
       Shape ls = sd.latentShape(2, side, side);
-      out.printf("UNet step (batch 2 = CFG, latent %s): %s%n", ls, stats(unetStep(sd.unet(), ls, sd.textEncoder().config().hiddenSize())));
+      out.printf(
+          "UNet step (batch 2 = CFG, latent %s): %s%n",
+          ls, stats(unetStep(sd.unet(), ls, sd.textEncoder().config().hiddenSize())));
       double[] gen = new double[repeats];
       GenerateRequest req = GenerateRequest.builder("a photo of a toy car").optSteps(steps).build();
       sd.generate(req);
@@ -65,7 +88,9 @@ final class BenchCommand implements Callable<Integer> {
         sd.generate(req);
         gen[i] = (System.nanoTime() - s) / 1e6;
       }
-      out.printf("%d-step generation %dx%d (CFG, DDIM, decode included): %s%n", steps, side, side, stats(gen));
+      out.printf(
+          "%d-step generation %dx%d (CFG, DDIM, decode included): %s%n",
+          steps, side, side, stats(gen));
     }
     if (sd15Config != null) {
       sd15(out);
@@ -90,13 +115,19 @@ final class BenchCommand implements Callable<Integer> {
       }
       double median = median(ms);
       double unetGflops = flops / (median / 1e3) / 1e9;
-      out.printf("SD-v1.5-sized UNet step (batch 2, latent %dx%d = %d px): %s%n", latent, latent, latent * 8, stats(ms));
-      out.printf("  %.1f GFLOP per forward (conv + linear + attention matmuls), %.1f GFLOP/s achieved%n", flops / 1e9, unetGflops);
+      out.printf(
+          "SD-v1.5-sized UNet step (batch 2, latent %dx%d = %d px): %s%n",
+          latent, latent, latent * 8, stats(ms));
+      out.printf(
+          "  %.1f GFLOP per forward (conv + linear + attention matmuls), %.1f GFLOP/s achieved%n",
+          flops / 1e9, unetGflops);
       double mm = matmulGflops(m, 4096);
       out.printf("plain fp32 matMul 4096x4096x4096: %.1f GFLOP/s%n", mm);
       out.printf("UNet / matMul ratio: %.0f%%%n", 100 * unetGflops / mm);
       // A whole 20-step guided generation at this size is 20 UNet steps plus text encoder and VAE.
-      out.printf("SD-v1.5-sized %d-step denoising estimate: %.1f s (%d x median step)%n", steps, steps * median / 1e3, steps);
+      out.printf(
+          "SD-v1.5-sized %d-step denoising estimate: %.1f s (%d x median step)%n",
+          steps, steps * median / 1e3, steps);
     }
   }
 
@@ -150,6 +181,8 @@ final class BenchCommand implements Callable<Integer> {
   static String stats(double[] ms) {
     double[] s = ms.clone();
     Arrays.sort(s);
-    return String.format("median %.2f ms (min %.2f, max %.2f, n=%d)", s[s.length / 2], s[0], s[s.length - 1], s.length);
+    return String.format(
+        "median %.2f ms (min %.2f, max %.2f, n=%d)",
+        s[s.length / 2], s[0], s[s.length - 1], s.length);
   }
 }

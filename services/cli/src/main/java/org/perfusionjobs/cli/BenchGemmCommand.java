@@ -27,69 +27,113 @@ import org.perfusionjobs.engine.nn.FlopCounter;
 import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion bench-gemm}: the engine's fp32 GEMM rate (libtorch's matMul, in process) for
  * square and UNet-typical shapes, side by side with the machine's OpenBLAS on the same shapes (a
  * small C program, {@code scripts/bench/openblas_sgemm.c}, compiled against Debian's libopenblas
  * and run as a child, interleaved shape by shape so both see the same machine load), then the
- * achieved GFLOP/s of an SD-v1.5-sized UNet step in the same process and its ratio to the best
- * GEMM rate of the run (issue 22, item 7; docs/benchmarks.md).
+ * achieved GFLOP/s of an SD-v1.5-sized UNet step in the same process and its ratio to the best GEMM
+ * rate of the run (issue 22, item 7; docs/benchmarks.md).
  */
-@Command(name = "bench-gemm", mixinStandardHelpOptions = true,
-    description = "Engine GEMM rate against OpenBLAS, and the SD-v1.5-sized UNet step's GFLOP/s (docs/benchmarks.md).")
+@Command(
+    name = "bench-gemm",
+    mixinStandardHelpOptions = true,
+    description =
+        "Engine GEMM rate against OpenBLAS, and the SD-v1.5-sized UNet step's GFLOP/s"
+            + " (docs/benchmarks.md).")
 final class BenchGemmCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  /** M,N,K of the UNet's large GEMMs at 512 px, batch 2 (linear layers; attention per head; 3x3 convs as im2col). */
-  static final String DEFAULT_SHAPES = "2048,2048,2048,4096,4096,4096"
-      + ",8192,320,320,8192,2560,320,8192,320,1280" // 64x64 tokens: projections, GEGLU in, feed-forward out
-      + ",4096,4096,40,4096,40,4096" // one head's QK' and PV at 64x64
-      + ",8192,320,2880,2048,640,5760,512,1280,11520"; // 3x3 convs 320/640/1280 channels at 64/32/16 px latent (im2col)
+  /**
+   * M,N,K of the UNet's large GEMMs at 512 px, batch 2 (linear layers; attention per head; 3x3
+   * convs as im2col).
+   */
+  static final String DEFAULT_SHAPES =
+      "2048,2048,2048,4096,4096,4096"
+          + ",8192,320,320,8192,2560,320,8192,320,1280" // 64x64 tokens: projections, GEGLU in,
+          // feed-forward out
+          + ",4096,4096,40,4096,40,4096" // one head's QK' and PV at 64x64
+          + ",8192,320,2880,2048,640,5760,512,1280,11520"; // 3x3 convs 320/640/1280 channels at
 
-  @Option(names = "--shapes", defaultValue = DEFAULT_SHAPES, split = ",",
-      description = "M,N,K triples, flattened (default: square 2048 and 4096, then the UNet's typical shapes at 512 px)")
+  // 64/32/16 px latent (im2col)
+
+  @Option(
+      names = "--shapes",
+      defaultValue = DEFAULT_SHAPES,
+      split = ",",
+      description =
+          "M,N,K triples, flattened (default: square 2048 and 4096, then the UNet's typical shapes"
+              + " at 512 px)")
   List<Integer> shapes;
 
-  @Option(names = "--repeats", defaultValue = "4", description = "timed GEMMs per shape and side, best taken (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--repeats",
+      defaultValue = "4",
+      description = "timed GEMMs per shape and side, best taken (default: ${DEFAULT-VALUE})")
   int repeats;
 
-  @Option(names = "--rounds", defaultValue = "2", description = "rounds over all shapes, both sides interleaved (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--rounds",
+      defaultValue = "2",
+      description = "rounds over all shapes, both sides interleaved (default: ${DEFAULT-VALUE})")
   int rounds;
 
-  @Option(names = "--sd15-unet-config", defaultValue = "shared/testdata/sd15-layout/unet/config.json",
-      description = "UNet config of SD v1.5 (random weights) for the UNet step; 'none' skips it (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--sd15-unet-config",
+      defaultValue = "shared/testdata/sd15-layout/unet/config.json",
+      description =
+          "UNet config of SD v1.5 (random weights) for the UNet step; 'none' skips it (default:"
+              + " ${DEFAULT-VALUE})")
   String unetConfig;
 
-  @Option(names = "--latent", defaultValue = "64", description = "latent side of the UNet step (default: ${DEFAULT-VALUE} = 512 px)")
+  @Option(
+      names = "--latent",
+      defaultValue = "64",
+      description = "latent side of the UNet step (default: ${DEFAULT-VALUE} = 512 px)")
   int latent;
 
-  @Option(names = "--unet-steps", defaultValue = "2", description = "timed UNet steps after one warm-up (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--unet-steps",
+      defaultValue = "2",
+      description = "timed UNet steps after one warm-up (default: ${DEFAULT-VALUE})")
   int unetSteps;
 
-  @Option(names = "--openblas", defaultValue = "auto",
-      description = "OpenBLAS reference: auto (compile scripts/bench/openblas_sgemm.c with gcc -lopenblas if possible), none, or the path of a built binary (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--openblas",
+      defaultValue = "auto",
+      description =
+          "OpenBLAS reference: auto (compile scripts/bench/openblas_sgemm.c with gcc -lopenblas if"
+              + " possible), none, or the path of a built binary (default: ${DEFAULT-VALUE})")
   String openblas;
 
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     if (shapes.size() % 3 != 0) {
-      throw new IllegalArgumentException("--shapes needs M,N,K triples; got " + shapes.size() + " numbers");
+      throw new IllegalArgumentException(
+          "--shapes needs M,N,K triples; got " + shapes.size() + " numbers");
     }
     if (repeats < 1 || rounds < 1 || unetSteps < 1) {
       throw new IllegalArgumentException("--repeats, --rounds and --unet-steps must be at least 1");
     }
     try (NDManager m = NDManager.newBaseManager()) {
       m.create(1f).getFloat(); // loads libtorch
-      out.printf(Locale.ROOT, "libtorch threads: intra-op %d, inter-op %d; cpus %d; load average %s%n",
-          JniUtils.getNumThreads(), JniUtils.getNumInteropThreads(), Runtime.getRuntime().availableProcessors(), loadAverage());
+      out.printf(
+          Locale.ROOT,
+          "libtorch threads: intra-op %d, inter-op %d; cpus %d; load average %s%n",
+          JniUtils.getNumThreads(),
+          JniUtils.getNumInteropThreads(),
+          Runtime.getRuntime().availableProcessors(),
+          loadAverage());
       out.printf("settings: %s%n", settings());
       Path obs = openblasBinary(out);
-      String obsThreads = System.getenv().getOrDefault("OPENBLAS_NUM_THREADS", Integer.toString(JniUtils.getNumThreads()));
+      String obsThreads =
+          System.getenv()
+              .getOrDefault("OPENBLAS_NUM_THREADS", Integer.toString(JniUtils.getNumThreads()));
       Map<String, double[]> best = new LinkedHashMap<>(); // shape -> {engine, openblas}
       for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < shapes.size(); i += 3) {
@@ -104,17 +148,26 @@ final class BenchGemmCommand implements Callable<Integer> {
           b[0] = Math.max(b[0], engineGflops(m, mm, nn, kk));
         }
       }
-      out.printf("%-18s %14s %14s %8s%n", "GEMM M x N x K", "engine GF/s", "OpenBLAS GF/s", "ratio");
+      out.printf(
+          "%-18s %14s %14s %8s%n", "GEMM M x N x K", "engine GF/s", "OpenBLAS GF/s", "ratio");
       double bestEngine = 0;
       double bestObs = 0;
       for (Map.Entry<String, double[]> e : best.entrySet()) {
         double[] b = e.getValue();
         bestEngine = Math.max(bestEngine, b[0]);
         bestObs = Math.max(bestObs, b[1]);
-        out.printf(Locale.ROOT, "%-18s %14.1f %14s %8s%n", e.getKey(), b[0], obs == null ? "-" : String.format(Locale.ROOT, "%.1f", b[1]),
+        out.printf(
+            Locale.ROOT,
+            "%-18s %14.1f %14s %8s%n",
+            e.getKey(),
+            b[0],
+            obs == null ? "-" : String.format(Locale.ROOT, "%.1f", b[1]),
             obs == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * b[0] / b[1]));
       }
-      out.printf(Locale.ROOT, "best GEMM rate of the run: engine %.1f GFLOP/s, OpenBLAS %s%n", bestEngine,
+      out.printf(
+          Locale.ROOT,
+          "best GEMM rate of the run: engine %.1f GFLOP/s, OpenBLAS %s%n",
+          bestEngine,
           obs == null ? "not measured" : String.format(Locale.ROOT, "%.1f GFLOP/s", bestObs));
       out.flush();
       if (!unetConfig.equals("none")) {
@@ -126,7 +179,8 @@ final class BenchGemmCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void unet(PrintWriter out, NDManager m, double machineBest, double engineBest) throws IOException {
+  private void unet(PrintWriter out, NDManager m, double machineBest, double engineBest)
+      throws IOException {
     UNet2DConditionConfig cfg = Configs.read(Path.of(unetConfig), UNet2DConditionConfig.class);
     UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
     try (NDManager wm = m.newSubManager()) {
@@ -161,10 +215,23 @@ final class BenchGemmCommand implements Callable<Integer> {
       for (double s : secs) {
         each.append(String.format(Locale.ROOT, " %.2f", s));
       }
-      out.printf(Locale.ROOT, "SD-v1.5-sized UNet step, batch 2, latent %dx%d (%d px): %.1f GFLOP, median %.2f s (steps:%s), %.1f GFLOP/s%n",
-          latent, latent, latent * 8, flops / 1e9, med, each, achieved);
-      out.printf(Locale.ROOT, "UNet step / engine's best GEMM: %.0f%%; UNet step / machine's best GEMM (max of both sides): %.0f%% (goal: >= 60%%)%n",
-          100 * achieved / engineBest, 100 * achieved / machineBest);
+      out.printf(
+          Locale.ROOT,
+          "SD-v1.5-sized UNet step, batch 2, latent %dx%d (%d px): %.1f GFLOP, median %.2f s"
+              + " (steps:%s), %.1f GFLOP/s%n",
+          latent,
+          latent,
+          latent * 8,
+          flops / 1e9,
+          med,
+          each,
+          achieved);
+      out.printf(
+          Locale.ROOT,
+          "UNet step / engine's best GEMM: %.0f%%; UNet step / machine's best GEMM (max of both"
+              + " sides): %.0f%% (goal: >= 60%%)%n",
+          100 * achieved / engineBest,
+          100 * achieved / machineBest);
     }
   }
 
@@ -188,12 +255,16 @@ final class BenchGemmCommand implements Callable<Integer> {
     }
   }
 
-  private double openblasGflops(Path bin, String threads, int mm, int nn, int kk) throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder(bin.toString(), Integer.toString(repeats), mm + "," + nn + "," + kk).redirectErrorStream(true);
+  private double openblasGflops(Path bin, String threads, int mm, int nn, int kk)
+      throws IOException, InterruptedException {
+    ProcessBuilder pb =
+        new ProcessBuilder(bin.toString(), Integer.toString(repeats), mm + "," + nn + "," + kk)
+            .redirectErrorStream(true);
     pb.environment().put("OPENBLAS_NUM_THREADS", threads);
     Process p = pb.start();
     double rate = 0;
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader r =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
       while ((line = r.readLine()) != null) {
         String[] f = line.split(" ");
@@ -220,14 +291,22 @@ final class BenchGemmCommand implements Callable<Integer> {
     Path bin = Files.createTempDirectory("perfusion-gemm").resolve("openblas_sgemm");
     bin.getParent().toFile().deleteOnExit();
     bin.toFile().deleteOnExit();
-    Process p = new ProcessBuilder("gcc", "-O2", "-o", bin.toString(), src.toString(), "-lopenblas").redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder("gcc", "-O2", "-o", bin.toString(), src.toString(), "-lopenblas")
+            .redirectErrorStream(true)
+            .start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (p.waitFor() != 0) {
-      out.printf("OpenBLAS reference skipped (gcc + libopenblas-dev needed: apt-get install -y gcc libopenblas-dev): %s%n", log.strip());
+      out.printf(
+          "OpenBLAS reference skipped (gcc + libopenblas-dev needed: apt-get install -y gcc"
+              + " libopenblas-dev): %s%n",
+          log.strip());
       return null;
     }
-    Process q = new ProcessBuilder(bin.toString(), "0", "64,64,64").redirectErrorStream(true).start();
-    for (String l : new String(q.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+    Process q =
+        new ProcessBuilder(bin.toString(), "0", "64,64,64").redirectErrorStream(true).start();
+    for (String l :
+        new String(q.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
       if (l.startsWith("config ") || l.startsWith("corename ")) {
         out.printf("OpenBLAS %s%n", l);
       }
@@ -238,8 +317,20 @@ final class BenchGemmCommand implements Callable<Integer> {
 
   private static String settings() {
     List<String> s = new ArrayList<>();
-    for (String k : List.of("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR",
-        "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ONEDNN_DEFAULT_FPMATH_MODE", "OMP_WAIT_POLICY", "KMP_BLOCKTIME", "LD_PRELOAD", "MALLOC_CONF")) {
+    for (String k :
+        List.of(
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "MKL_ENABLE_INSTRUCTIONS",
+            "MKL_CBWR",
+            "ONEDNN_MAX_CPU_ISA",
+            "DNNL_MAX_CPU_ISA",
+            "ONEDNN_DEFAULT_FPMATH_MODE",
+            "OMP_WAIT_POLICY",
+            "KMP_BLOCKTIME",
+            "LD_PRELOAD",
+            "MALLOC_CONF")) {
       String v = System.getenv(k);
       if (v != null) {
         s.add(k + "=" + v);

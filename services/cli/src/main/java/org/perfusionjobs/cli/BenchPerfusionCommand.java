@@ -49,37 +49,62 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code perfusion bench-perfusion}: the Perfusion figures of docs/benchmarks.md — denoising time
- * per step with 0, 1 and 4 concepts in one run, training step time against a plain
- * forward+backward of the same UNet, a default-length training run, and concept load + apply time
- * for the SD v1.5 layout.
+ * per step with 0, 1 and 4 concepts in one run, training step time against a plain forward+backward
+ * of the same UNet, a default-length training run, and concept load + apply time for the SD v1.5
+ * layout.
  */
-@Command(name = "bench-perfusion", mixinStandardHelpOptions = true, description = "Perfusion benchmarks (see docs/benchmarks.md).")
+@Command(
+    name = "bench-perfusion",
+    mixinStandardHelpOptions = true,
+    description = "Perfusion benchmarks (see docs/benchmarks.md).")
 final class BenchPerfusionCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "diffusers folder (tiny reference pipeline)")
+  @Option(
+      names = "--model",
+      required = true,
+      description = "diffusers folder (tiny reference pipeline)")
   Path model;
 
   @Option(names = "--captions", required = true, description = "captions for its covariance")
   Path captions;
 
-  @Option(names = "--sd15-unet-config", required = true, description = "SD v1.5 UNet config.json (layout only)")
+  @Option(
+      names = "--sd15-unet-config",
+      required = true,
+      description = "SD v1.5 UNet config.json (layout only)")
   Path sd15;
 
-  @Option(names = "--train-steps", defaultValue = "400", description = "steps of the full training run (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--train-steps",
+      defaultValue = "400",
+      description = "steps of the full training run (default: ${DEFAULT-VALUE})")
   int trainSteps;
 
-  @Option(names = "--repeats", defaultValue = "5", description = "repetitions (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--repeats",
+      defaultValue = "5",
+      description = "repetitions (default: ${DEFAULT-VALUE})")
   int repeats;
 
   @Override
   public Integer call() throws Exception {
     var o = spec.commandLine().getOut();
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
-      PerfusionModel.of(sd).setCovariance(CovarianceBuilder.compute(sd, CovarianceBuilder.readCaptions(captions), false, "bench", n -> {}));
+      PerfusionModel.of(sd)
+          .setCovariance(
+              CovarianceBuilder.compute(
+                  sd, CovarianceBuilder.readCaptions(captions), false, "bench", n -> {}));
       TrainingImages data = new TrainingImages(images(), null);
       PerfusionTrainer trainer = PerfusionModel.of(sd).trainer();
-      Concept base = trainer.train(data, TrainingConfig.defaults("zwx", "car").withSteps(2).withBatch(1, 1), null, p -> {}, s -> {}, () -> false);
+      Concept base =
+          trainer.train(
+              data,
+              TrainingConfig.defaults("zwx", "car").withSteps(2).withBatch(1, 1),
+              null,
+              p -> {},
+              s -> {},
+              () -> false);
       List<ConceptUse> four = new ArrayList<>();
       Random rnd = new Random(1);
       for (String w : List.of("zwx", "sks", "qwe", "rty")) {
@@ -87,7 +112,20 @@ final class BenchPerfusionCommand implements Callable<Integer> {
         for (int i = 0; i < is.length; i++) {
           is[i] += (float) rnd.nextGaussian() * 0.5f; // independent targets
         }
-        four.add(ConceptUse.of(new Concept(w, base.superclass(), base.baseModelId(), base.cinvHash(), 0.7f, 0.15f, is, base.embedding(), base.keyTargets(), base.valueTargets(), Map.of())));
+        four.add(
+            ConceptUse.of(
+                new Concept(
+                    w,
+                    base.superclass(),
+                    base.baseModelId(),
+                    base.cinvHash(),
+                    0.7f,
+                    0.15f,
+                    is,
+                    base.embedding(),
+                    base.keyTargets(),
+                    base.valueTargets(),
+                    Map.of())));
       }
       String prompt = "a photo of zwx and sks with qwe and rty on the beach";
       double[][] perStep = new double[3][repeats];
@@ -95,15 +133,29 @@ final class BenchPerfusionCommand implements Callable<Integer> {
       for (int rep = -1; rep < repeats; rep++) {
         for (int k = 0; k < 3; k++) {
           List<ConceptUse> uses = k == 0 ? List.of() : k == 1 ? four.subList(0, 1) : four;
-          GenerateResult r = sd.generate(GenerateRequest.builder(prompt).optSteps(steps).optSeed(5).optConditioner(PerfusionModel.of(sd).conditioner(uses, false)).build());
+          GenerateResult r =
+              sd.generate(
+                  GenerateRequest.builder(prompt)
+                      .optSteps(steps)
+                      .optSeed(5)
+                      .optConditioner(PerfusionModel.of(sd).conditioner(uses, false))
+                      .build());
           if (rep >= 0) {
             perStep[k][rep] = (r.textEncoding().toNanos() + r.denoising().toNanos()) / 1e6 / steps;
           }
         }
       }
-      o.printf("tiny model, %d-step CFG generation, time per denoising step (text encoding and the once-per-prompt edit amortised):%n", steps);
-      o.printf("  no concept %.3f ms, 1 concept %.3f ms (%+.1f%%), 4 concepts %.3f ms (%+.1f%%)%n", med(perStep[0]), med(perStep[1]),
-          100 * (med(perStep[1]) / med(perStep[0]) - 1), med(perStep[2]), 100 * (med(perStep[2]) / med(perStep[0]) - 1));
+      o.printf(
+          "tiny model, %d-step CFG generation, time per denoising step (text encoding and the"
+              + " once-per-prompt edit amortised):%n",
+          steps);
+      o.printf(
+          "  no concept %.3f ms, 1 concept %.3f ms (%+.1f%%), 4 concepts %.3f ms (%+.1f%%)%n",
+          med(perStep[0]),
+          med(perStep[1]),
+          100 * (med(perStep[1]) / med(perStep[0]) - 1),
+          med(perStep[2]),
+          100 * (med(perStep[2]) / med(perStep[0]) - 1));
 
       // Training step vs a plain forward+backward of the same UNet at the same batch.
       int b = 4;
@@ -117,7 +169,9 @@ final class BenchPerfusionCommand implements Callable<Integer> {
             NDArray x = m.randomNormal(new Shape(b, 4, 16, 16));
             long t0 = System.nanoTime();
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-              NDArray out = sd.unet().forward(x, m.create(new long[] {100, 200, 300, 400}), Conditioning.of(text));
+              NDArray out =
+                  sd.unet()
+                      .forward(x, m.create(new long[] {100, 200, 300, 400}), Conditioning.of(text));
               gc.backward(out.square().mean());
             }
             text.getGradient().getFloat(0, 0, 0);
@@ -129,21 +183,39 @@ final class BenchPerfusionCommand implements Callable<Integer> {
       }
       List<Double> stepMs = new ArrayList<>();
       long[] last = {System.nanoTime()};
-      trainer.train(data, TrainingConfig.defaults("zwx", "car").withSteps(repeats + 2).withBatch(b, 1), null, p -> {
-        long now = System.nanoTime();
-        stepMs.add((now - last[0]) / 1e6);
-        last[0] = now;
-      }, s -> {}, () -> false);
-      double[] trainStep = stepMs.subList(2, stepMs.size()).stream().mapToDouble(Double::doubleValue).toArray();
-      o.printf("training, batch %d, one micro-batch per step: optimiser step %.1f ms vs plain UNet forward+backward %.1f ms (x%.2f)%n",
+      trainer.train(
+          data,
+          TrainingConfig.defaults("zwx", "car").withSteps(repeats + 2).withBatch(b, 1),
+          null,
+          p -> {
+            long now = System.nanoTime();
+            stepMs.add((now - last[0]) / 1e6);
+            last[0] = now;
+          },
+          s -> {},
+          () -> false);
+      double[] trainStep =
+          stepMs.subList(2, stepMs.size()).stream().mapToDouble(Double::doubleValue).toArray();
+      o.printf(
+          "training, batch %d, one micro-batch per step: optimiser step %.1f ms vs plain UNet"
+              + " forward+backward %.1f ms (x%.2f)%n",
           b, med(trainStep), med(plain), med(trainStep) / med(plain));
       long t0 = System.nanoTime();
-      trainer.train(data, TrainingConfig.defaults("zwx", "car").withSteps(trainSteps), null, p -> {}, s -> {}, () -> false);
-      o.printf("default training run (%d steps, batch 4 x 4 accumulation): %.1f s%n", trainSteps, (System.nanoTime() - t0) / 1e9);
+      trainer.train(
+          data,
+          TrainingConfig.defaults("zwx", "car").withSteps(trainSteps),
+          null,
+          p -> {},
+          s -> {},
+          () -> false);
+      o.printf(
+          "default training run (%d steps, batch 4 x 4 accumulation): %.1f s%n",
+          trainSteps, (System.nanoTime() - t0) / 1e9);
     }
 
     // Concept load + apply for the SD v1.5 layout: bytes -> validated concept -> processor ready.
-    UNet2DConditionModel unet = new UNet2DConditionModel(Configs.read(sd15, UNet2DConditionConfig.class));
+    UNet2DConditionModel unet =
+        new UNet2DConditionModel(Configs.read(sd15, UNet2DConditionConfig.class));
     Random rnd = new Random(3);
     double[][] spd = new double[768][768];
     for (int i = 0; i < 768; i++) {
@@ -157,7 +229,20 @@ final class BenchPerfusionCommand implements Callable<Integer> {
       k.put(a.path(), randomVector(rnd, a.toK.outFeatures));
       v.put(a.path(), randomVector(rnd, a.toV.outFeatures));
     }
-    byte[] file = ConceptFile.toBytes(new Concept("zwx", "teddy", "sd15", cov.hash(), 0.7f, 0.15f, randomVector(rnd, 768), randomVector(rnd, 768), k, v, Map.of()));
+    byte[] file =
+        ConceptFile.toBytes(
+            new Concept(
+                "zwx",
+                "teddy",
+                "sd15",
+                cov.hash(),
+                0.7f,
+                0.15f,
+                randomVector(rnd, 768),
+                randomVector(rnd, 768),
+                k,
+                v,
+                Map.of()));
     double[] ms = new double[50];
     try (NDManager m = NDManager.newBaseManager()) {
       for (int i = -5; i < ms.length; i++) {
@@ -166,15 +251,25 @@ final class BenchPerfusionCommand implements Callable<Integer> {
           long st = System.nanoTime();
           Concept c = ConceptFile.fromBytes(file);
           ConceptCompatibility.check(c, "sd15", cov, 768, unet.crossAttentions());
-          new PerfusionProcessor(cov, List.of(ConceptEdits.toEdit(ConceptUse.of(c), m, EngineOptions.cpu())), m, DataType.FLOAT32);
+          new PerfusionProcessor(
+              cov,
+              List.of(ConceptEdits.toEdit(ConceptUse.of(c), m, EngineOptions.cpu())),
+              m,
+              DataType.FLOAT32);
           if (i >= 0) {
             ms[i] = (System.nanoTime() - st) / 1e6;
           }
         }
       }
     }
-    o.printf("SD v1.5 layout concept (%d bytes): load + validate + apply %.2f ms median (min %.2f, max %.2f, n=%d)%n", file.length, med(ms),
-        Arrays.stream(ms).min().orElse(0), Arrays.stream(ms).max().orElse(0), ms.length);
+    o.printf(
+        "SD v1.5 layout concept (%d bytes): load + validate + apply %.2f ms median (min %.2f, max"
+            + " %.2f, n=%d)%n",
+        file.length,
+        med(ms),
+        Arrays.stream(ms).min().orElse(0),
+        Arrays.stream(ms).max().orElse(0),
+        ms.length);
     return 0;
   }
 
@@ -183,7 +278,8 @@ final class BenchPerfusionCommand implements Callable<Integer> {
    * concepts, each run = a fresh prompt's K/V projection (with the edit) plus 3 denoising steps,
    * interleaved so that machine noise hits all three alike.
    */
-  private void sd15StepOverhead(PrintWriter o, UNet2DConditionModel unet, Covariance cov, Random rnd) {
+  private void sd15StepOverhead(
+      PrintWriter o, UNet2DConditionModel unet, Covariance cov, Random rnd) {
     int steps = 3;
     try (NDManager m = NDManager.newBaseManager()) {
       unet.initRandom(m, DataType.FLOAT32, 1);
@@ -213,8 +309,11 @@ final class BenchPerfusionCommand implements Callable<Integer> {
           try (NDScope s = new NDScope()) {
             s.suppressNotUsedWarning();
             long t0 = System.nanoTime();
-            Conditioning c = sets.get(k).isEmpty() ? Conditioning.of(text)
-                : new Conditioning(text, text, new PerfusionProcessor(cov, sets.get(k), m, DataType.FLOAT32));
+            Conditioning c =
+                sets.get(k).isEmpty()
+                    ? Conditioning.of(text)
+                    : new Conditioning(
+                        text, text, new PerfusionProcessor(cov, sets.get(k), m, DataType.FLOAT32));
             for (int i = 0; i < steps; i++) {
               unet.forward(x, m.create(500L - i), c).getFloat(0, 0, 0, 0);
             }
@@ -224,9 +323,17 @@ final class BenchPerfusionCommand implements Callable<Integer> {
           }
         }
       }
-      o.printf("SD-v1.5-sized UNet, batch 2, 32x32 latent, per step incl. the once-per-prompt edit over %d steps:%n", steps);
-      o.printf("  no concept %.1f ms, 1 concept %.1f ms (%+.2f%%), 4 concepts %.1f ms (%+.2f%%)%n", med(ms[0]), med(ms[1]),
-          100 * (med(ms[1]) / med(ms[0]) - 1), med(ms[2]), 100 * (med(ms[2]) / med(ms[0]) - 1));
+      o.printf(
+          "SD-v1.5-sized UNet, batch 2, 32x32 latent, per step incl. the once-per-prompt edit over"
+              + " %d steps:%n",
+          steps);
+      o.printf(
+          "  no concept %.1f ms, 1 concept %.1f ms (%+.2f%%), 4 concepts %.1f ms (%+.2f%%)%n",
+          med(ms[0]),
+          med(ms[1]),
+          100 * (med(ms[1]) / med(ms[0]) - 1),
+          med(ms[2]),
+          100 * (med(ms[2]) / med(ms[0]) - 1));
     }
   }
 

@@ -27,61 +27,106 @@ import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.concepts.ConceptSuite;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion bench-personalization}: the paper's comparison on this world. For every suite
- * concept the model's evaluator can read and every method: training images from the concept's
- * spec, training with the method (same images, step budget and seed), evaluation on the concept
- * prompt set (Perfusion at several betas from one file, LoRA at several scales), and a report:
- * {@code docs/personalization.md}, a fidelity-vs-alignment plot and a sample grid per method.
+ * concept the model's evaluator can read and every method: training images from the concept's spec,
+ * training with the method (same images, step budget and seed), evaluation on the concept prompt
+ * set (Perfusion at several betas from one file, LoRA at several scales), and a report: {@code
+ * docs/personalization.md}, a fidelity-vs-alignment plot and a sample grid per method.
  *
- * <p>Each step runs the CLI's own command ({@code concept-images}, {@code train --method},
- * {@code eval --json}) in a child JVM, so the benchmark measures exactly what users run, and one
- * step's memory cannot leak into the next.
+ * <p>Each step runs the CLI's own command ({@code concept-images}, {@code train --method}, {@code
+ * eval --json}) in a child JVM, so the benchmark measures exactly what users run, and one step's
+ * memory cannot leak into the next.
  */
-@Command(name = "bench-personalization", mixinStandardHelpOptions = true,
-    description = "Perfusion against textual inversion, custom diffusion, LoRA and DreamBooth on the concept suite; writes docs/personalization.md.")
+@Command(
+    name = "bench-personalization",
+    mixinStandardHelpOptions = true,
+    description =
+        "Perfusion against textual inversion, custom diffusion, LoRA and DreamBooth on the concept"
+            + " suite; writes docs/personalization.md.")
 final class BenchPersonalizationCommand implements Callable<Integer> {
-  static final List<String> METHODS = List.of("perfusion", "textual-inversion", "custom-diffusion", "lora", "dreambooth");
+  static final List<String> METHODS =
+      List.of("perfusion", "textual-inversion", "custom-diffusion", "lora", "dreambooth");
 
   @Spec CommandSpec spec;
 
   @Option(names = "--model", description = "base model folder (default: the bundled world model)")
   Path model;
 
-  @Option(names = "--concepts", split = ",", description = "suite words to run (default: every suite concept whose pattern the model's evaluator reads)")
+  @Option(
+      names = "--concepts",
+      split = ",",
+      description =
+          "suite words to run (default: every suite concept whose pattern the model's evaluator"
+              + " reads)")
   List<String> words = new ArrayList<>();
 
-  @Option(names = "--methods", split = ",", defaultValue = "perfusion,textual-inversion,custom-diffusion,lora,dreambooth",
+  @Option(
+      names = "--methods",
+      split = ",",
+      defaultValue = "perfusion,textual-inversion,custom-diffusion,lora,dreambooth",
       description = "methods (default: ${DEFAULT-VALUE})")
   List<String> methods;
 
-  @Option(names = "--prompts", defaultValue = "60", description = "concept prompts per concept and setting (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--prompts",
+      defaultValue = "60",
+      description = "concept prompts per concept and setting (default: ${DEFAULT-VALUE})")
   int prompts;
 
-  @Option(names = "--train-steps", defaultValue = "400", description = "optimiser steps of every method (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--train-steps",
+      defaultValue = "400",
+      description = "optimiser steps of every method (default: ${DEFAULT-VALUE})")
   int trainSteps;
 
-  @Option(names = "--betas", split = ",", defaultValue = "0.5,0.6,0.7,0.8,0.9", description = "Perfusion's inference betas (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--betas",
+      split = ",",
+      defaultValue = "0.5,0.6,0.7,0.8,0.9",
+      description = "Perfusion's inference betas (default: ${DEFAULT-VALUE})")
   List<Float> betas;
 
-  @Option(names = "--scales", split = ",", defaultValue = "0.25,0.5,0.75,1", description = "LoRA's scales (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--scales",
+      split = ",",
+      defaultValue = "0.25,0.5,0.75,1",
+      description = "LoRA's scales (default: ${DEFAULT-VALUE})")
   List<Float> scales;
 
-  @Option(names = "--quick", description = "CI-sized: 2 concepts at most, 12 prompts, 40 training steps, 3 betas and 2 scales")
+  @Option(
+      names = "--quick",
+      description =
+          "CI-sized: 2 concepts at most, 12 prompts, 40 training steps, 3 betas and 2 scales")
   boolean quick;
 
-  @Option(names = "--work", defaultValue = "out/bench-personalization", description = "folder for images, concept files and eval reports (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--work",
+      defaultValue = "out/bench-personalization",
+      description = "folder for images, concept files and eval reports (default: ${DEFAULT-VALUE})")
   Path work;
 
-  @Option(names = "--report", description = "report to write (default: docs/personalization.md; with --quick: <work>/personalization.md)")
+  @Option(
+      names = "--report",
+      description =
+          "report to write (default: docs/personalization.md; with --quick:"
+              + " <work>/personalization.md)")
   Path report;
 
   /** One evaluated setting of one method on one concept. */
-  record Point(String concept, String method, String setting, double fidelity, double exactCount, double alignment, Double composition, int images) {}
+  record Point(
+      String concept,
+      String method,
+      String setting,
+      double fidelity,
+      double exactCount,
+      double alignment,
+      Double composition,
+      int images) {}
 
   @Override
   public Integer call() throws Exception {
@@ -96,11 +141,16 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
     for (String m : methods) {
       if (!METHODS.contains(m)) {
-        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--methods: unknown method '" + m + "'; use " + String.join(", ", METHODS));
+        throw new picocli.CommandLine.ParameterException(
+            spec.commandLine(),
+            "--methods: unknown method '" + m + "'; use " + String.join(", ", METHODS));
       }
     }
     List<SuiteConcept> suite = chooseConcepts(modelDir, err);
-    Path reportFile = report != null ? report : quick ? work.resolve("personalization.md") : root.resolve("docs/personalization.md");
+    Path reportFile =
+        report != null
+            ? report
+            : quick ? work.resolve("personalization.md") : root.resolve("docs/personalization.md");
     Path imgDir = reportFile.toAbsolutePath().getParent().resolve("img");
     Files.createDirectories(imgDir);
     List<Point> points = new ArrayList<>();
@@ -108,19 +158,57 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     for (SuiteConcept c : suite) {
       Path dir = work.resolve(c.word());
       Path images = dir.resolve("images");
-      cli(err, "concept-images", "--spec", c.spec().text(), "--out", images.toString(), "--count", "5", "--seed", "0");
+      cli(
+          err,
+          "concept-images",
+          "--spec",
+          c.spec().text(),
+          "--out",
+          images.toString(),
+          "--count",
+          "5",
+          "--seed",
+          "0");
       for (String m : methods) {
         Path file = dir.resolve(m + ".safetensors");
         long t0 = System.nanoTime();
-        cli(err, "train", "--model", modelDir.toString(), "--images", images.toString(), "--word", c.word(), "--superclass", c.superclass(),
-            "--method", m, "--steps", Integer.toString(trainSteps), "--out", file.toString());
+        cli(
+            err,
+            "train",
+            "--model",
+            modelDir.toString(),
+            "--images",
+            images.toString(),
+            "--word",
+            c.word(),
+            "--superclass",
+            c.superclass(),
+            "--method",
+            m,
+            "--steps",
+            Integer.toString(trainSteps),
+            "--out",
+            file.toString());
         double seconds = (System.nanoTime() - t0) / 1e9;
         double[] cost = costs.computeIfAbsent(m, k -> new double[3]);
         cost[0] += seconds;
         cost[1] += Files.size(file);
         cost[2] += 1;
-        List<String> eval = new ArrayList<>(List.of("eval", "--model", modelDir.toString(), "--concept", file.toString(), "--expect", c.spec().text(),
-            "--prompts", Integer.toString(prompts), "--json", "--out", dir.resolve(m + "-eval").toString()));
+        List<String> eval =
+            new ArrayList<>(
+                List.of(
+                    "eval",
+                    "--model",
+                    modelDir.toString(),
+                    "--concept",
+                    file.toString(),
+                    "--expect",
+                    c.spec().text(),
+                    "--prompts",
+                    Integer.toString(prompts),
+                    "--json",
+                    "--out",
+                    dir.resolve(m + "-eval").toString()));
         if (m.equals("perfusion")) {
           eval.addAll(List.of("--beta", join(betas)));
         } else if (m.equals("lora")) {
@@ -135,7 +223,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
     List<Point> totals = totals(points);
     plot(totals, imgDir.resolve("personalization-front.png"));
-    Files.writeString(reportFile, markdown(modelDir, suite, points, totals, costs, reportFile), StandardCharsets.UTF_8);
+    Files.writeString(
+        reportFile,
+        markdown(modelDir, suite, points, totals, costs, reportFile),
+        StandardCharsets.UTF_8);
     spec.commandLine().getOut().println(reportFile);
     return 0;
   }
@@ -152,35 +243,61 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         continue;
       }
       if (!readable.contains(c.spec().pattern())) {
-        err.printf("skipping %s (%s): the evaluator of %s does not read pattern %s%n", c.word(), c.spec().text(), modelDir, c.spec().pattern().word());
+        err.printf(
+            "skipping %s (%s): the evaluator of %s does not read pattern %s%n",
+            c.word(), c.spec().text(), modelDir, c.spec().pattern().word());
         continue;
       }
       out.add(c);
     }
     for (String w : words) {
       if (all.stream().noneMatch(c -> c.word().equals(w))) {
-        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--concepts: '" + w + "' is not in the suite");
+        throw new picocli.CommandLine.ParameterException(
+            spec.commandLine(), "--concepts: '" + w + "' is not in the suite");
       }
     }
     if (out.isEmpty()) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "no suite concept to run on " + modelDir);
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(), "no suite concept to run on " + modelDir);
     }
     return quick && out.size() > 2 ? out.subList(0, 2) : out;
   }
 
-  /** Runs one CLI command in a child JVM (same class path) and returns its stdout; fails on a non-zero exit. */
-  private static String cli(PrintWriter err, String... args) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xss4m",
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error",
-        "-Dperfusion.root=" + System.getProperty("perfusion.root", "."), "-cp", System.getProperty("java.class.path"), PerfusionCli.class.getName()));
+  /**
+   * Runs one CLI command in a child JVM (same class path) and returns its stdout; fails on a
+   * non-zero exit.
+   */
+  private static String cli(PrintWriter err, String... args)
+      throws IOException, InterruptedException {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xss4m",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error",
+                "-Dperfusion.root=" + System.getProperty("perfusion.root", "."),
+                "-cp",
+                System.getProperty("java.class.path"),
+                PerfusionCli.class.getName()));
     cmd.addAll(List.of(args));
     err.printf("$ perfusion %s%n", String.join(" ", args));
     err.flush();
     Path log = Files.createTempFile("bench-personalization", ".log");
     try {
-      Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).redirectOutput(log.toFile()).start();
+      Process p =
+          new ProcessBuilder(cmd)
+              .redirectError(ProcessBuilder.Redirect.INHERIT)
+              .redirectOutput(log.toFile())
+              .start();
       if (!p.waitFor(6, TimeUnit.HOURS) || p.exitValue() != 0) {
-        throw new IOException("perfusion " + args[0] + " failed (exit " + (p.isAlive() ? "timeout" : p.exitValue()) + "): " + Files.readString(log));
+        throw new IOException(
+            "perfusion "
+                + args[0]
+                + " failed (exit "
+                + (p.isAlive() ? "timeout" : p.exitValue())
+                + "): "
+                + Files.readString(log));
       }
       return Files.readString(log);
     } finally {
@@ -188,7 +305,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
   }
 
-  /** The last line of {@code eval --json}: one run's figures, or {"runs": [...]} with a beta or scale each. */
+  /**
+   * The last line of {@code eval --json}: one run's figures, or {"runs": [...]} with a beta or
+   * scale each.
+   */
   static List<Point> parse(String concept, String method, String stdout) throws IOException {
     String[] lines = stdout.strip().split("\n");
     JsonNode last = Configs.json().readTree(lines[lines.length - 1]);
@@ -200,11 +320,23 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
     List<Point> out = new ArrayList<>();
     for (JsonNode r : runs) {
-      String setting = r.has("beta") ? String.format(Locale.ROOT, "beta %.2f", r.get("beta").asDouble())
-          : r.has("scale") ? String.format(Locale.ROOT, "scale %.2f", r.get("scale").asDouble()) : "default";
+      String setting =
+          r.has("beta")
+              ? String.format(Locale.ROOT, "beta %.2f", r.get("beta").asDouble())
+              : r.has("scale")
+                  ? String.format(Locale.ROOT, "scale %.2f", r.get("scale").asDouble())
+                  : "default";
       JsonNode comp = r.get("composition");
-      out.add(new Point(concept, method, setting, r.get("fidelity").asDouble(), r.get("exactCount").asDouble(), r.get("alignment").asDouble(),
-          comp == null || comp.isNull() ? null : comp.asDouble(), r.get("images").asInt()));
+      out.add(
+          new Point(
+              concept,
+              method,
+              setting,
+              r.get("fidelity").asDouble(),
+              r.get("exactCount").asDouble(),
+              r.get("alignment").asDouble(),
+              comp == null || comp.isNull() ? null : comp.asDouble(),
+              r.get("images").asInt()));
     }
     return out;
   }
@@ -222,8 +354,11 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       double c = ps.stream().mapToDouble(p -> p.exactCount() * p.images()).sum() / n;
       double a = ps.stream().mapToDouble(p -> p.alignment() * p.images()).sum() / n;
       List<Point> withComp = ps.stream().filter(p -> p.composition() != null).toList();
-      Double comp = withComp.isEmpty() ? null : withComp.stream().mapToDouble(p -> p.composition() * p.images()).sum()
-          / withComp.stream().mapToInt(Point::images).sum();
+      Double comp =
+          withComp.isEmpty()
+              ? null
+              : withComp.stream().mapToDouble(p -> p.composition() * p.images()).sum()
+                  / withComp.stream().mapToInt(Point::images).sum();
       out.add(new Point("all", ps.get(0).method(), ps.get(0).setting(), f, c, a, comp, n));
     }
     return out;
@@ -234,23 +369,72 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     return 100 * Math.sqrt(Math.max(p * (1 - p), 0) / Math.max(1, n));
   }
 
-  private String markdown(Path modelDir, List<SuiteConcept> suite, List<Point> points, List<Point> totals, Map<String, double[]> costs, Path reportFile) {
+  private String markdown(
+      Path modelDir,
+      List<SuiteConcept> suite,
+      List<Point> points,
+      List<Point> totals,
+      Map<String, double[]> costs,
+      Path reportFile) {
     StringBuilder sb = new StringBuilder();
     sb.append("# Personalization benchmark\n\n");
-    sb.append("Perfusion against the methods people use instead, on the same engine, images, prompts, evaluator and step budget (issue 18).\n");
-    sb.append("Generated by `scripts/perfusion bench-personalization").append(quick ? " --quick" : "").append("` on ").append(LocalDate.now())
-        .append(" (model `").append(modelDir).append("`, ").append(prompts).append(" concept prompts per concept and setting, ")
-        .append(trainSteps).append(" training steps for every method, ").append(Runtime.getRuntime().availableProcessors()).append(" CPU threads).\n\n");
-    sb.append("Concepts: ").append(String.join(", ", suite.stream().map(c -> "`" + c.word() + "` (" + c.spec().text() + ")").toList())).append(".\n");
-    sb.append("Fidelity: an object with the concept's shape, colour and pattern found; exact count: as many objects as asked; alignment: every other ")
-        .append("asked attribute; composition: the concept and a second object both right (`docs/evaluation.md`). ± is one standard error over the images.\n\n");
-    sb.append("## All concepts\n\n| method | setting | file | train time | fidelity | exact count | alignment | composition |\n|---|---|---|---|---|---|---|---|\n");
+    sb.append(
+        "Perfusion against the methods people use instead, on the same engine, images, prompts,"
+            + " evaluator and step budget (issue 18).\n");
+    sb.append("Generated by `scripts/perfusion bench-personalization")
+        .append(quick ? " --quick" : "")
+        .append("` on ")
+        .append(LocalDate.now())
+        .append(" (model `")
+        .append(modelDir)
+        .append("`, ")
+        .append(prompts)
+        .append(" concept prompts per concept and setting, ")
+        .append(trainSteps)
+        .append(" training steps for every method, ")
+        .append(Runtime.getRuntime().availableProcessors())
+        .append(" CPU threads).\n\n");
+    sb.append("Concepts: ")
+        .append(
+            String.join(
+                ", ",
+                suite.stream().map(c -> "`" + c.word() + "` (" + c.spec().text() + ")").toList()))
+        .append(".\n");
+    sb.append(
+            "Fidelity: an object with the concept's shape, colour and pattern found; exact count:"
+                + " as many objects as asked; alignment: every other ")
+        .append(
+            "asked attribute; composition: the concept and a second object both right"
+                + " (`docs/evaluation.md`). ± is one standard error over the images.\n\n");
+    sb.append(
+        "## All concepts\n\n"
+            + "| method | setting | file | train time | fidelity | exact count | alignment |"
+            + " composition |\n"
+            + "|---|---|---|---|---|---|---|---|\n");
     for (Point t : totals) {
       double[] cost = costs.get(t.method());
-      sb.append(String.format(Locale.ROOT, "| %s | %s | %,.0f bytes | %.0f s | %.1f%% ± %.1f | %.1f%% ± %.1f | %.1f%% ± %.1f | %s |%n", t.method(), t.setting(),
-          cost[1] / cost[2], cost[0] / cost[2], 100 * t.fidelity(), se(t.fidelity(), t.images()), 100 * t.exactCount(), se(t.exactCount(), t.images()),
-          100 * t.alignment(), se(t.alignment(), t.images()),
-          t.composition() == null ? "n/a" : String.format(Locale.ROOT, "%.1f%% ± %.1f", 100 * t.composition(), se(t.composition(), t.images()))));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %,.0f bytes | %.0f s | %.1f%% ± %.1f | %.1f%% ± %.1f | %.1f%% ± %.1f |"
+                  + " %s |%n",
+              t.method(),
+              t.setting(),
+              cost[1] / cost[2],
+              cost[0] / cost[2],
+              100 * t.fidelity(),
+              se(t.fidelity(), t.images()),
+              100 * t.exactCount(),
+              se(t.exactCount(), t.images()),
+              100 * t.alignment(),
+              se(t.alignment(), t.images()),
+              t.composition() == null
+                  ? "n/a"
+                  : String.format(
+                      Locale.ROOT,
+                      "%.1f%% ± %.1f",
+                      100 * t.composition(),
+                      se(t.composition(), t.images()))));
     }
     sb.append("\n![fidelity against alignment](img/personalization-front.png)\n\n");
     sb.append("## The paper's claims, checked\n\n");
@@ -260,29 +444,77 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       if (theirs.isEmpty() || ours.isEmpty()) {
         continue;
       }
-      long dominated = theirs.stream().filter(b -> ours.stream().anyMatch(p -> p.fidelity() >= b.fidelity() && p.alignment() >= b.alignment())).count();
-      sb.append(String.format(Locale.ROOT, "- %s: %d of %d of its settings are matched or beaten on both fidelity and alignment by a Perfusion beta.%n",
-          baseline, dominated, theirs.size()));
+      long dominated =
+          theirs.stream()
+              .filter(
+                  b ->
+                      ours.stream()
+                          .anyMatch(
+                              p -> p.fidelity() >= b.fidelity() && p.alignment() >= b.alignment()))
+              .count();
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "- %s: %d of %d of its settings are matched or beaten on both fidelity and alignment"
+                  + " by a Perfusion beta.%n",
+              baseline,
+              dominated,
+              theirs.size()));
     }
     if (costs.containsKey("lora") && costs.containsKey("perfusion")) {
-      sb.append(String.format(Locale.ROOT, "- File size: Perfusion %,.0f bytes, LoRA %,.0f bytes (ratio 1/%.1f).%n", costs.get("perfusion")[1] / costs.get("perfusion")[2],
-          costs.get("lora")[1] / costs.get("lora")[2], costs.get("lora")[1] / costs.get("lora")[2] / (costs.get("perfusion")[1] / costs.get("perfusion")[2])));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "- File size: Perfusion %,.0f bytes, LoRA %,.0f bytes (ratio 1/%.1f).%n",
+              costs.get("perfusion")[1] / costs.get("perfusion")[2],
+              costs.get("lora")[1] / costs.get("lora")[2],
+              costs.get("lora")[1]
+                  / costs.get("lora")[2]
+                  / (costs.get("perfusion")[1] / costs.get("perfusion")[2])));
     }
-    sb.append("\n## Per concept\n\n| concept | method | setting | fidelity | exact count | alignment | composition | images |\n|---|---|---|---|---|---|---|---|\n");
+    sb.append(
+        "\n"
+            + "## Per concept\n\n"
+            + "| concept | method | setting | fidelity | exact count | alignment | composition |"
+            + " images |\n"
+            + "|---|---|---|---|---|---|---|---|\n");
     for (Point p : points) {
-      sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f%% | %.1f%% | %.1f%% | %s | %d |%n", p.concept(), p.method(), p.setting(), 100 * p.fidelity(),
-          100 * p.exactCount(), 100 * p.alignment(), p.composition() == null ? "n/a" : String.format(Locale.ROOT, "%.1f%%", 100 * p.composition()), p.images()));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %s | %.1f%% | %.1f%% | %.1f%% | %s | %d |%n",
+              p.concept(),
+              p.method(),
+              p.setting(),
+              100 * p.fidelity(),
+              100 * p.exactCount(),
+              100 * p.alignment(),
+              p.composition() == null
+                  ? "n/a"
+                  : String.format(Locale.ROOT, "%.1f%%", 100 * p.composition()),
+              p.images()));
     }
     sb.append("\n## Samples (first concept, first 64 prompts)\n\n");
     for (String m : methods) {
-      sb.append("- ").append(m).append(": ![").append(m).append("](img/personalization-").append(m).append(".png)\n");
+      sb.append("- ")
+          .append(m)
+          .append(": ![")
+          .append(m)
+          .append("](img/personalization-")
+          .append(m)
+          .append(".png)\n");
     }
     return sb.toString();
   }
 
   private static void copyGrid(Path evalOut, Path target) throws IOException {
     try (var files = Files.list(evalOut)) {
-      Path grid = files.filter(f -> f.getFileName().toString().startsWith("grid")).sorted().findFirst().orElse(null);
+      Path grid =
+          files
+              .filter(f -> f.getFileName().toString().startsWith("grid"))
+              .sorted()
+              .findFirst()
+              .orElse(null);
       if (grid != null) {
         Files.copy(grid, target, StandardCopyOption.REPLACE_EXISTING);
       }
@@ -315,7 +547,13 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
     g.drawString("alignment (other asked attributes right)", left + pw / 2 - 110, h - 15);
     g.drawString("fidelity", 10, top + ph / 2);
-    Color[] colours = {new Color(200, 30, 30), new Color(30, 90, 200), new Color(30, 150, 60), new Color(220, 140, 0), new Color(130, 50, 170)};
+    Color[] colours = {
+      new Color(200, 30, 30),
+      new Color(30, 90, 200),
+      new Color(30, 150, 60),
+      new Color(220, 140, 0),
+      new Color(130, 50, 170)
+    };
     int k = 0;
     for (String m : METHODS) {
       List<Point> ps = totals.stream().filter(p -> p.method().equals(m)).toList();
@@ -325,7 +563,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       g.setColor(colours[k % colours.length]);
       g.setStroke(new BasicStroke(2f));
       int[] xs = ps.stream().mapToInt(p -> left + (int) Math.round(pw * p.alignment())).toArray();
-      int[] ys = ps.stream().mapToInt(p -> top + ph - (int) Math.round(ph * p.fidelity())).toArray();
+      int[] ys =
+          ps.stream().mapToInt(p -> top + ph - (int) Math.round(ph * p.fidelity())).toArray();
       g.drawPolyline(xs, ys, xs.length);
       for (int i = 0; i < xs.length; i++) {
         g.fillOval(xs[i] - 4, ys[i] - 4, 8, 8);

@@ -10,8 +10,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
- * One-line messages for the failures a user causes, each naming the problem and the fix, instead of a
- * bare path or a native stack dump.
+ * One-line messages for the failures a user causes, each naming the problem and the fix, instead of
+ * a bare path or a native stack dump.
  */
 final class CliErrors {
   private CliErrors() {}
@@ -29,7 +29,9 @@ final class CliErrors {
       return "permission denied: " + e.getFile();
     }
     String message = ex.getMessage();
-    return message == null || message.isBlank() ? ex.getClass().getSimpleName() : firstLine(message);
+    return message == null || message.isBlank()
+        ? ex.getClass().getSimpleName()
+        : firstLine(message);
   }
 
   /** Fails with a message naming the option when {@code file} is not a readable regular file. */
@@ -51,9 +53,14 @@ final class CliErrors {
       s.setReuseAddress(true);
     } catch (BindException e) {
       throw new IllegalArgumentException(
-          "--port " + port + ": 127.0.0.1:" + port + " is already in use; pick another with --port N (0 = any free port)");
+          "--port "
+              + port
+              + ": 127.0.0.1:"
+              + port
+              + " is already in use; pick another with --port N (0 = any free port)");
     } catch (IOException e) {
-      throw new IllegalArgumentException("--port " + port + ": cannot listen on 127.0.0.1:" + port + " (" + e.getMessage() + ")");
+      throw new IllegalArgumentException(
+          "--port " + port + ": cannot listen on 127.0.0.1:" + port + " (" + e.getMessage() + ")");
     }
   }
 

@@ -4,10 +4,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.perfusionjobs.engine.perfusion.TokenGates;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
+import org.perfusionjobs.engine.perfusion.TokenGates;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import picocli.CommandLine.Command;
@@ -21,8 +21,12 @@ import picocli.CommandLine.Spec;
  * open gates on words that are not its own or on the padding; one that never shows, closed gates
  * even on its word.
  */
-@Command(name = "concept-gates", mixinStandardHelpOptions = true,
-    description = "Print, per token of a prompt, each concept's s(e) and gate (which tokens the rank-1 edit acts on).")
+@Command(
+    name = "concept-gates",
+    mixinStandardHelpOptions = true,
+    description =
+        "Print, per token of a prompt, each concept's s(e) and gate (which tokens the rank-1 edit"
+            + " acts on).")
 final class ConceptGatesCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -35,13 +39,19 @@ final class ConceptGatesCommand implements Callable<Integer> {
   @Option(names = "--prompt", required = true, description = "prompt using the concepts' words")
   String prompt;
 
-  @Option(names = "--beta", description = "inference beta for every concept (default: each concept's own)")
+  @Option(
+      names = "--beta",
+      description = "inference beta for every concept (default: each concept's own)")
   Float beta;
 
-  @Option(names = "--tau", description = "inference tau for every concept (default: each concept's own)")
+  @Option(
+      names = "--tau",
+      description = "inference tau for every concept (default: each concept's own)")
   Float tau;
 
-  @Option(names = "--all", description = "list every padding token too (default: up to the first padding token)")
+  @Option(
+      names = "--all",
+      description = "list every padding token too (default: up to the first padding token)")
   boolean all;
 
   @Override
@@ -78,8 +88,13 @@ final class ConceptGatesCommand implements Callable<Integer> {
         out.println(row);
       }
       for (int j = 0; j < uses.size(); j++) {
-        out.printf("%s: beta %.2f, tau %.2f; mean gate over the %d padding tokens %.3f%n", uses.get(j).concept().placeholder(),
-            uses.get(j).effectiveBeta(), uses.get(j).effectiveTau(), pads, pads == 0 ? 0 : padGate[j] / pads);
+        out.printf(
+            "%s: beta %.2f, tau %.2f; mean gate over the %d padding tokens %.3f%n",
+            uses.get(j).concept().placeholder(),
+            uses.get(j).effectiveBeta(),
+            uses.get(j).effectiveTau(),
+            pads,
+            pads == 0 ? 0 : padGate[j] / pads);
       }
     }
     return 0;

@@ -12,23 +12,40 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** {@code perfusion concept-images}: a concept's training images and exact masks, for any spec or the demo concept. */
-@Command(name = "concept-images", mixinStandardHelpOptions = true,
-    description = "Render a concept's training images and masks: with --spec (e.g. shape=heart,colour=blue,pattern=dots) --count images in varied"
-        + " cells, sizes and backgrounds; without it, the demo concept's five (a red striped star, learned as 'zwx' with superclass 'star').")
+/**
+ * {@code perfusion concept-images}: a concept's training images and exact masks, for any spec or
+ * the demo concept.
+ */
+@Command(
+    name = "concept-images",
+    mixinStandardHelpOptions = true,
+    description =
+        "Render a concept's training images and masks: with --spec (e.g."
+            + " shape=heart,colour=blue,pattern=dots) --count images in varied cells, sizes and"
+            + " backgrounds; without it, the demo concept's five (a red striped star, learned as"
+            + " 'zwx' with superclass 'star').")
 final class ConceptImagesCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--out", required = true, description = "folder to write concept_<i>.png and concept_<i>_mask.png to")
+  @Option(
+      names = "--out",
+      required = true,
+      description = "folder to write concept_<i>.png and concept_<i>_mask.png to")
   Path out;
 
-  @Option(names = "--spec", description = "shape=..,colour=..[,pattern=plain|stripes|dots|checks|ring|halves]")
+  @Option(
+      names = "--spec",
+      description = "shape=..,colour=..[,pattern=plain|stripes|dots|checks|ring|halves]")
   String conceptSpec;
 
-  @Option(names = "--count", description = "images to write, with --spec (default " + ConceptImages.DEFAULT_COUNT + ")")
+  @Option(
+      names = "--count",
+      description = "images to write, with --spec (default " + ConceptImages.DEFAULT_COUNT + ")")
   Integer count;
 
-  @Option(names = "--seed", description = "seed of the cells, sizes, backgrounds and jitter, with --spec (default 0)")
+  @Option(
+      names = "--seed",
+      description = "seed of the cells, sizes, backgrounds and jitter, with --spec (default 0)")
   Long seed;
 
   @Override
@@ -36,7 +53,9 @@ final class ConceptImagesCommand implements Callable<Integer> {
     List<Path> written;
     if (conceptSpec == null) {
       if (count != null || seed != null) {
-        throw new ParameterException(spec.commandLine(), "--count and --seed need --spec: the demo concept's five images are fixed");
+        throw new ParameterException(
+            spec.commandLine(),
+            "--count and --seed need --spec: the demo concept's five images are fixed");
       }
       written = DemoConcept.write(out);
     } else {

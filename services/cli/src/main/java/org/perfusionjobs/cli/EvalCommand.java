@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,80 +34,140 @@ import org.perfusionjobs.evaluator.prompts.PromptRun;
 import org.perfusionjobs.evaluator.prompts.PromptSet;
 import org.perfusionjobs.evaluator.prompts.PromptsFile;
 import org.perfusionjobs.evaluator.prompts.ShapeBreakdown;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /**
  * {@code perfusion eval}: generate an image per prompt and report, per attribute, how often the
  * evaluator confirms what the prompt asked for; with {@code --concept}, concept fidelity and text
  * alignment for each beta (Perfusion) or scale (LoRA) asked.
  */
-@Command(name = "eval", mixinStandardHelpOptions = true,
-    description = "Generate one image per prompt of a seeded prompt set and report, per attribute, the share the evaluator confirms."
-        + " With --concept: concept prompts, fidelity (the concept found) and alignment (everything else asked), for each --beta (Perfusion) or --scale (LoRA).")
+@Command(
+    name = "eval",
+    mixinStandardHelpOptions = true,
+    description =
+        "Generate one image per prompt of a seeded prompt set and report, per attribute, the share"
+            + " the evaluator confirms. With --concept: concept prompts, fidelity (the concept"
+            + " found) and alignment (everything else asked), for each --beta (Perfusion) or"
+            + " --scale (LoRA).")
 final class EvalCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "base model folder (e.g. models/world-v1)")
+  @Option(
+      names = "--model",
+      required = true,
+      description = "base model folder (e.g. models/world-v1)")
   Path model;
 
   @Option(names = "--evaluator", description = "evaluator folder (default: <model>/evaluator)")
   Path evaluator;
 
-  @Option(names = "--prompts", defaultValue = "200", description = "prompts in the set (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--prompts",
+      defaultValue = "200",
+      description = "prompts in the set (default: ${DEFAULT-VALUE})")
   int prompts;
 
-  @Option(names = "--prompt-seed", defaultValue = "2026", description = "seed of the prompt set (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--prompt-seed",
+      defaultValue = "2026",
+      description = "seed of the prompt set (default: ${DEFAULT-VALUE})")
   long promptSeed;
 
-  @Option(names = "--seed", defaultValue = "0", description = "noise seed of the first image; image i uses seed + i (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--seed",
+      defaultValue = "0",
+      description =
+          "noise seed of the first image; image i uses seed + i (default: ${DEFAULT-VALUE})")
   long seed;
 
-  @Option(names = "--steps", defaultValue = "20", description = "sampling steps (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--steps",
+      defaultValue = "20",
+      description = "sampling steps (default: ${DEFAULT-VALUE})")
   int steps;
 
-  @Option(names = "--guidance", defaultValue = "5", description = "classifier-free guidance scale (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--guidance",
+      defaultValue = "5",
+      description = "classifier-free guidance scale (default: ${DEFAULT-VALUE})")
   float guidance;
 
-  @Option(names = "--sampler", defaultValue = "ddim", description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--sampler",
+      defaultValue = "ddim",
+      description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
   String sampler;
 
-  @Option(names = "--concept", description = "concept file of any method (its metadata says which): score the concept prompt set with it;"
-      + " Perfusion only: repeat for a second concept ({2} in --prompts-file)")
+  @Option(
+      names = "--concept",
+      description =
+          "concept file of any method (its metadata says which): score the concept prompt set with"
+              + " it; Perfusion only: repeat for a second concept ({2} in --prompts-file)")
   List<Path> concepts = new ArrayList<>();
 
-  @Option(names = "--expect", description = "what the concept looks like, one per --concept in order, e.g. shape=heart,colour=blue,pattern=dots"
-      + " (default: the suite concept of the same word, else the demo's red striped star)")
+  @Option(
+      names = "--expect",
+      description =
+          "what the concept looks like, one per --concept in order, e.g."
+              + " shape=heart,colour=blue,pattern=dots (default: the suite concept of the same"
+              + " word, else the demo's red striped star)")
   List<String> expects = new ArrayList<>();
 
-  @Option(names = "--prompts-file", description = "one prompt per line in the world's caption language, {} for the concept's word ({2}: the second's);"
-      + " blank lines and # comments skipped (default: the built-in prompt sets)")
+  @Option(
+      names = "--prompts-file",
+      description =
+          "one prompt per line in the world's caption language, {} for the concept's word ({2}: the"
+              + " second's); blank lines and # comments skipped (default: the built-in prompt"
+              + " sets)")
   Path promptsFile;
 
-  @Option(names = "--json", description = "print {\"images\", \"fidelity\", \"exactCount\", \"alignment\", \"composition\"} as one JSON line last on stdout"
-      + " (several betas or scales: {\"runs\": [...]}, each with its \"beta\" or \"scale\")")
+  @Option(
+      names = "--json",
+      description =
+          "print {\"images\", \"fidelity\", \"exactCount\", \"alignment\", \"composition\"} as one"
+              + " JSON line last on stdout (several betas or scales: {\"runs\": [...]}, each with"
+              + " its \"beta\" or \"scale\")")
   boolean json;
 
-  @Option(names = "--concept-word", description = "the word the concept prompts use (default: the concept's placeholder);"
-      + " without --concept, e.g. 'star', measures what the base model draws from words alone")
+  @Option(
+      names = "--concept-word",
+      description =
+          "the word the concept prompts use (default: the concept's placeholder); without"
+              + " --concept, e.g. 'star', measures what the base model draws from words alone")
   String conceptWord;
 
-  @Option(names = "--beta", split = ",", description = "inference beta(s) of the concept, e.g. 0.5,0.6,0.7 (default: the concept's own)")
+  @Option(
+      names = "--beta",
+      split = ",",
+      description =
+          "inference beta(s) of the concept, e.g. 0.5,0.6,0.7 (default: the concept's own)")
   List<Float> betas = new ArrayList<>();
 
-  @Option(names = "--scale", split = ",", description = "lora concept: strength(s) of its low-rank terms, e.g. 0.25,0.5,1 (default: 1)")
+  @Option(
+      names = "--scale",
+      split = ",",
+      description = "lora concept: strength(s) of its low-rank terms, e.g. 0.25,0.5,1 (default: 1)")
   List<Float> scales = new ArrayList<>();
 
-  @Option(names = "--tau", description = "inference tau of the concept (default: the concept's own)")
+  @Option(
+      names = "--tau",
+      description = "inference tau of the concept (default: the concept's own)")
   Float tau;
 
-  @Option(names = "--global-lock", description = "with --concept: global key-locking (the K path reads the prompt with the superclass word)")
+  @Option(
+      names = "--global-lock",
+      description =
+          "with --concept: global key-locking (the K path reads the prompt with the superclass"
+              + " word)")
   boolean globalLock;
 
-  @Option(names = "--out", description = "folder for report.json and a grid of the first 64 images per run")
+  @Option(
+      names = "--out",
+      description = "folder for report.json and a grid of the first 64 images per run")
   Path out;
 
   @Override
@@ -117,21 +176,36 @@ final class EvalCommand implements Callable<Integer> {
     var stdout = spec.commandLine().getOut();
     Path evalDir = evaluator != null ? evaluator : model.resolve("evaluator");
     if (globalLock && concepts.isEmpty()) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
     }
     String method = concepts.isEmpty() ? null : Personalization.methodOf(concepts.get(0));
     boolean baseline = method != null && !method.equals(Personalization.PERFUSION);
     if (baseline && (concepts.size() > 1 || globalLock || !betas.isEmpty() || tau != null)) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--beta, --tau, --global-lock and a second --concept are Perfusion's; "
-          + concepts.get(0) + " is a " + method + " concept");
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(),
+          "--beta, --tau, --global-lock and a second --concept are Perfusion's; "
+              + concepts.get(0)
+              + " is a "
+              + method
+              + " concept");
     }
     if (!scales.isEmpty() && !Personalization.takesScale(method)) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--scale is LoRA's; "
-          + (method == null ? "give a LoRA concept with --concept" : concepts.get(0) + " is a " + method + " concept"));
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(),
+          "--scale is LoRA's; "
+              + (method == null
+                  ? "give a LoRA concept with --concept"
+                  : concepts.get(0) + " is a " + method + " concept"));
     }
     if (expects.size() > Math.max(1, concepts.size())) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--expect: " + expects.size() + " given for " + concepts.size()
-          + " --concept; give one per concept, in the same order");
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--expect: "
+              + expects.size()
+              + " given for "
+              + concepts.size()
+              + " --concept; give one per concept, in the same order");
     }
     BaselineConcept bc = baseline ? BaselineConceptFile.read(concepts.get(0)) : null;
     List<Concept> loaded = new ArrayList<>();
@@ -141,20 +215,34 @@ final class EvalCommand implements Callable<Integer> {
       }
     }
     Concept c = loaded.isEmpty() ? null : loaded.get(0);
-    String word = conceptWord != null ? conceptWord : c != null ? c.placeholder() : bc != null ? bc.placeholder() : null;
+    String word =
+        conceptWord != null
+            ? conceptWord
+            : c != null ? c.placeholder() : bc != null ? bc.placeholder() : null;
     List<PromptParser.Concept> named = new ArrayList<>();
     for (int k = 0; k < Math.max(loaded.size(), word == null ? 0 : 1); k++) {
       String w = k == 0 ? word : loaded.get(k).placeholder();
       named.add(new PromptParser.Concept(w, expected(k, w)));
     }
-    List<EvalPrompt> set = promptsFile != null ? PromptsFile.read(promptsFile, new PromptParser(named))
-        : word == null ? PromptSet.base(promptSeed, prompts) : PromptSet.concept(word, named.get(0).spec(), promptSeed, prompts);
+    List<EvalPrompt> set =
+        promptsFile != null
+            ? PromptsFile.read(promptsFile, new PromptParser(named))
+            : word == null
+                ? PromptSet.base(promptSeed, prompts)
+                : PromptSet.concept(word, named.get(0).spec(), promptSeed, prompts);
     // One run per beta (Perfusion) or per scale (LoRA); null: the concept's own.
     String runKey = bc != null ? "scale" : "beta";
-    List<Float> runs = c != null && !betas.isEmpty() ? betas : bc != null && !scales.isEmpty() ? scales : java.util.Collections.singletonList(null);
+    List<Float> runs =
+        c != null && !betas.isEmpty()
+            ? betas
+            : bc != null && !scales.isEmpty() ? scales : java.util.Collections.singletonList(null);
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("model", model.toString());
-    report.put("prompt_set", promptsFile != null ? promptsFile.toString() : word == null ? "base" : "concept '" + word + "'");
+    report.put(
+        "prompt_set",
+        promptsFile != null
+            ? promptsFile.toString()
+            : word == null ? "base" : "concept '" + word + "'");
     report.put("prompts", set.size());
     if (!named.isEmpty()) {
       report.put("expect", named.stream().map(n -> n.word() + ": " + n.spec().text()).toList());
@@ -172,30 +260,50 @@ final class EvalCommand implements Callable<Integer> {
     }
     List<Map<String, Object>> results = new ArrayList<>();
     List<Map<String, Object>> figures = new ArrayList<>();
-    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu()); Evaluator ev = Evaluator.load(evalDir)) {
+    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu());
+        Evaluator ev = Evaluator.load(evalDir)) {
       for (Float value : runs) {
         Float beta = bc == null ? value : null;
         List<ConceptUse> uses = loaded.stream().map(x -> new ConceptUse(x, beta, tau)).toList();
-        ProgressBar bar = new ProgressBar(err, value == null ? "eval" : "eval " + runKey + " " + value);
+        ProgressBar bar =
+            new ProgressBar(err, value == null ? "eval" : "eval " + runKey + " " + value);
         long t0 = System.nanoTime();
-        PromptRun.Settings settings = new PromptRun.Settings(steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock);
-        PromptRun.Result r = PromptRun.run(sd, ev, set, settings,
-            bc != null ? Personalization.conditioner(bc, value) : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd).conditioner(uses, globalLock),
-            done -> {
-              Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
-              bar.update(done, set.size(), elapsed, elapsed.multipliedBy(set.size() - done).dividedBy(done), null);
-            });
+        PromptRun.Settings settings =
+            new PromptRun.Settings(
+                steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock);
+        PromptRun.Result r =
+            PromptRun.run(
+                sd,
+                ev,
+                set,
+                settings,
+                bc != null
+                    ? Personalization.conditioner(bc, value)
+                    : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd)
+                        .conditioner(uses, globalLock),
+                done -> {
+                  Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
+                  bar.update(
+                      done,
+                      set.size(),
+                      elapsed,
+                      elapsed.multipliedBy(set.size() - done).dividedBy(done),
+                      null);
+                });
         String label = value == null ? "" : String.format("%s %.2f: ", runKey, value);
         stdout.printf("%s%s%n", label, r.report().summary());
         ShapeBreakdown shapes = ShapeBreakdown.of(set, r.scores());
         if (!shapes.counts().isEmpty()) {
-          stdout.printf("%sshape right per asked shape (one-object prompts): %s%n", label, shapes.summary());
+          stdout.printf(
+              "%sshape right per asked shape (one-object prompts): %s%n", label, shapes.summary());
         }
         ObjectCountBreakdown byCount = ObjectCountBreakdown.of(set, r.found(), r.scores());
         byCount.summary().lines().forEach(line -> stdout.printf("%s%s%n", label, line));
         ConceptMetrics metrics = ConceptMetrics.of(set, r.found(), r.scores());
         stdout.printf("%s%s%n", label, metrics.summary());
-        stdout.printf("%s%.2f s per image (%d steps, CFG %.1f)%n", label, r.secondsPerImage(), steps, guidance);
+        stdout.printf(
+            "%s%.2f s per image (%d steps, CFG %.1f)%n",
+            label, r.secondsPerImage(), steps, guidance);
         Map<String, Object> fig = new LinkedHashMap<>();
         if (value != null) {
           fig.put(runKey, value);
@@ -217,7 +325,10 @@ final class EvalCommand implements Callable<Integer> {
         results.add(one);
         if (out != null) {
           Files.createDirectories(out);
-          ImageCodec.writePng(grid(r.images(), 8, 8), out.resolve(value == null ? "grid.png" : String.format("grid-%s-%.2f.png", runKey, value)));
+          ImageCodec.writePng(
+              grid(r.images(), 8, 8),
+              out.resolve(
+                  value == null ? "grid.png" : String.format("grid-%s-%.2f.png", runKey, value)));
           List<Map<String, Object>> perPrompt = new ArrayList<>();
           for (int i = 0; i < set.size(); i++) {
             Map<String, Object> p = new LinkedHashMap<>();
@@ -235,17 +346,25 @@ final class EvalCommand implements Callable<Integer> {
     }
     report.put("results", results);
     if (out != null) {
-      Files.writeString(out.resolve("report.json"), Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(report));
+      Files.writeString(
+          out.resolve("report.json"),
+          Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(report));
       err.printf("report -> %s%n", out.resolve("report.json"));
     }
     if (json) {
-      Object line = figures.size() == 1 ? figures.get(0) : Map.of("runs", figures); // one run: its figures (and its beta if one was given)
+      Object line =
+          figures.size() == 1
+              ? figures.get(0)
+              : Map.of("runs", figures); // one run: its figures (and its beta if one was given)
       stdout.println(Configs.json().writeValueAsString(line));
     }
     return 0;
   }
 
-  /** The spec of concept {@code k}: its --expect, else the suite concept of its word, else the demo's (what eval always assumed). */
+  /**
+   * The spec of concept {@code k}: its --expect, else the suite concept of its word, else the
+   * demo's (what eval always assumed).
+   */
   private ConceptSpec expected(int k, String word) {
     if (k < expects.size()) {
       try {
@@ -255,11 +374,21 @@ final class EvalCommand implements Callable<Integer> {
       }
     }
     if (k > 0) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--expect: concept " + (k + 1) + " ('" + word
-          + "') needs its own --expect, e.g. --expect shape=heart,colour=blue,pattern=dots");
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--expect: concept "
+              + (k + 1)
+              + " ('"
+              + word
+              + "') needs its own --expect, e.g. --expect shape=heart,colour=blue,pattern=dots");
     }
-    return ConceptSuite.byWord(word).map(SuiteConcept::spec)
-        .orElse(new ConceptSpec(PromptSet.DEMO_CONCEPT.shape(), PromptSet.DEMO_CONCEPT.colour(), PromptSet.DEMO_CONCEPT.pattern()));
+    return ConceptSuite.byWord(word)
+        .map(SuiteConcept::spec)
+        .orElse(
+            new ConceptSpec(
+                PromptSet.DEMO_CONCEPT.shape(),
+                PromptSet.DEMO_CONCEPT.colour(),
+                PromptSet.DEMO_CONCEPT.pattern()));
   }
 
   /** The first rows x cols images side by side, row-major. */
@@ -268,7 +397,8 @@ final class EvalCommand implements Callable<Integer> {
     int w = images.get(0).getWidth();
     int h = images.get(0).getHeight();
     int usedRows = (n + cols - 1) / cols;
-    BufferedImage g = new BufferedImage(w * Math.min(cols, n), h * usedRows, BufferedImage.TYPE_INT_RGB);
+    BufferedImage g =
+        new BufferedImage(w * Math.min(cols, n), h * usedRows, BufferedImage.TYPE_INT_RGB);
     Graphics2D gr = g.createGraphics();
     for (int i = 0; i < n; i++) {
       gr.drawImage(images.get(i), (i % cols) * w, (i / cols) * h, null);

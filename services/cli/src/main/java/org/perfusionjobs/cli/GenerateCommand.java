@@ -1,7 +1,6 @@
 package org.perfusionjobs.cli;
 
 import java.awt.image.BufferedImage;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,66 +21,122 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code perfusion generate}: text to PNG with any diffusers SD v1.x folder. */
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate images from a prompt.")
+@Command(
+    name = "generate",
+    mixinStandardHelpOptions = true,
+    description = "Generate images from a prompt.")
 final class GenerateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "diffusers Stable Diffusion v1.x folder")
+  @Option(
+      names = "--model",
+      required = true,
+      description = "diffusers Stable Diffusion v1.x folder")
   Path model;
 
   @Option(names = "--prompt", required = true, description = "what to draw")
   String prompt;
 
-  @Option(names = "--negative-prompt", defaultValue = "", description = "what to steer away from (default: none)")
+  @Option(
+      names = "--negative-prompt",
+      defaultValue = "",
+      description = "what to steer away from (default: none)")
   String negativePrompt;
 
-  @Option(names = "--steps", defaultValue = "25", description = "denoising steps (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--steps",
+      defaultValue = "25",
+      description = "denoising steps (default: ${DEFAULT-VALUE})")
   int steps;
 
-  @Option(names = "--guidance", defaultValue = "7.5", description = "classifier-free guidance scale; <= 1 turns it off (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--guidance",
+      defaultValue = "7.5",
+      description = "classifier-free guidance scale; <= 1 turns it off (default: ${DEFAULT-VALUE})")
   float guidance;
 
-  @Option(names = "--seed", defaultValue = "0", description = "noise seed; the same seed gives the same image (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--seed",
+      defaultValue = "0",
+      description = "noise seed; the same seed gives the same image (default: ${DEFAULT-VALUE})")
   long seed;
 
-  @Option(names = "--width", defaultValue = "0", description = "image width; default: what the checkpoint implies")
+  @Option(
+      names = "--width",
+      defaultValue = "0",
+      description = "image width; default: what the checkpoint implies")
   int width;
 
-  @Option(names = "--height", defaultValue = "0", description = "image height; default: what the checkpoint implies")
+  @Option(
+      names = "--height",
+      defaultValue = "0",
+      description = "image height; default: what the checkpoint implies")
   int height;
 
-  @Option(names = "--batch", defaultValue = "1", description = "images per run (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--batch",
+      defaultValue = "1",
+      description = "images per run (default: ${DEFAULT-VALUE})")
   int batch;
 
-  @Option(names = "--sampler", defaultValue = "ddim", description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--sampler",
+      defaultValue = "ddim",
+      description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
   String sampler;
 
-  @Option(names = "--eta", defaultValue = "0", description = "DDIM eta: 0 deterministic, 1 fully stochastic (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--eta",
+      defaultValue = "0",
+      description = "DDIM eta: 0 deterministic, 1 fully stochastic (default: ${DEFAULT-VALUE})")
   float eta;
 
-  @Option(names = "--latents", description = "safetensors file with one initial-noise tensor [batch, 4, h/8, w/8]")
+  @Option(
+      names = "--latents",
+      description = "safetensors file with one initial-noise tensor [batch, 4, h/8, w/8]")
   Path latents;
 
-  @Option(names = "--precision", defaultValue = "fp32", description = "fp32 (CPU or GPU) or fp16 (GPU) (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--precision",
+      defaultValue = "fp32",
+      description = "fp32 (CPU or GPU) or fp16 (GPU) (default: ${DEFAULT-VALUE})")
   String precision;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--device",
+      defaultValue = "cpu",
+      description = "cpu, gpu or gpu:N (default: ${DEFAULT-VALUE})")
   String device;
 
-  @Option(names = "--concept", description = "concept file of any method (its metadata says which): Perfusion FILE[:beta:tau], repeatable;"
-      + " textual-inversion, custom-diffusion, lora, dreambooth: one FILE")
+  @Option(
+      names = "--concept",
+      description =
+          "concept file of any method (its metadata says which): Perfusion FILE[:beta:tau],"
+              + " repeatable; textual-inversion, custom-diffusion, lora, dreambooth: one FILE")
   List<String> concepts = new java.util.ArrayList<>();
 
-  @Option(names = "--scale", description = "lora concept: strength of its low-rank terms, 0 = the base model (default: 1)")
+  @Option(
+      names = "--scale",
+      description = "lora concept: strength of its low-rank terms, 0 = the base model (default: 1)")
   Float scale;
 
-  @Option(names = "--global-lock", description = "global key-locking: the K path sees each concept word replaced by its superclass (use a lower beta, ~0.4-0.6)")
+  @Option(
+      names = "--global-lock",
+      description =
+          "global key-locking: the K path sees each concept word replaced by its superclass (use a"
+              + " lower beta, ~0.4-0.6)")
   boolean globalLock;
 
-  @Option(names = "--covariance", description = "Cinv file (default: <model>/perfusion_covariance.safetensors)")
+  @Option(
+      names = "--covariance",
+      description = "Cinv file (default: <model>/perfusion_covariance.safetensors)")
   Path covariance;
 
-  @Option(names = "--out", defaultValue = "out.png", description = "output PNG; with --batch > 1, name_0.png, name_1.png, ... (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--out",
+      defaultValue = "out.png",
+      description =
+          "output PNG; with --batch > 1, name_0.png, name_1.png, ... (default: ${DEFAULT-VALUE})")
   Path out;
 
   @Override
@@ -93,7 +148,10 @@ final class GenerateCommand implements Callable<Integer> {
     List<Personalization.Spec> specs = new java.util.ArrayList<>();
     for (String c : concepts) {
       Personalization.Spec parsed = Personalization.Spec.parse(c);
-      CliErrors.requireFile("--concept", parsed.file(), "train one with `perfusion train --out FILE`, or fix the path");
+      CliErrors.requireFile(
+          "--concept",
+          parsed.file(),
+          "train one with `perfusion train --out FILE`, or fix the path");
       specs.add(parsed);
     }
     Personalization.Concepts chosen = Personalization.read(specs, globalLock, scale);
@@ -101,16 +159,17 @@ final class GenerateCommand implements Callable<Integer> {
     try (StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(model, options)) {
       err.printf("loaded %s in %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
       ProgressBar bar = new ProgressBar(err, "generate");
-      GenerateRequest.Builder req = GenerateRequest.builder(prompt)
-          .optNegativePrompt(negativePrompt)
-          .optSteps(steps)
-          .optGuidanceScale(guidance)
-          .optSeed(seed)
-          .optSize(width, height)
-          .optBatchSize(batch)
-          .optSampler(kind)
-          .optEta(eta)
-          .optOnStep(p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), null));
+      GenerateRequest.Builder req =
+          GenerateRequest.builder(prompt)
+              .optNegativePrompt(negativePrompt)
+              .optSteps(steps)
+              .optGuidanceScale(guidance)
+              .optSeed(seed)
+              .optSize(width, height)
+              .optBatchSize(batch)
+              .optSampler(kind)
+              .optEta(eta)
+              .optOnStep(p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), null));
       if (covariance != null) {
         PerfusionModel.of(pipeline).setCovariance(Covariance.load(covariance));
       }
@@ -120,9 +179,14 @@ final class GenerateCommand implements Callable<Integer> {
       }
       GenerateResult result = pipeline.generate(req.build());
       List<Path> written = write(result.images());
-      err.printf("%dx%d in %.2f s (text %.2f s, denoise %.2f s, decode %.2f s)%n", result.width(), result.height(),
-          result.total().toMillis() / 1000.0, result.textEncoding().toMillis() / 1000.0,
-          result.denoising().toMillis() / 1000.0, result.decoding().toMillis() / 1000.0);
+      err.printf(
+          "%dx%d in %.2f s (text %.2f s, denoise %.2f s, decode %.2f s)%n",
+          result.width(),
+          result.height(),
+          result.total().toMillis() / 1000.0,
+          result.textEncoding().toMillis() / 1000.0,
+          result.denoising().toMillis() / 1000.0,
+          result.decoding().toMillis() / 1000.0);
       written.forEach(p -> spec.commandLine().getOut().println(p));
     }
     return 0;

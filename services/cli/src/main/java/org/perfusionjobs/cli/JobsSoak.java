@@ -37,8 +37,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
-import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.contracts.Topics;
+import org.perfusionjobs.infra.LocalStack;
 
 /**
  * {@code perfusion bench-jobs --soak}: issue 19's soak. A real broker and redis-server on loopback,
@@ -54,22 +54,31 @@ import org.perfusionjobs.contracts.Topics;
  *   <li>malformed job: exactly one {@code failed} and exactly one dead letter;
  *   <li>cancelled job: exactly one outcome, {@code cancelled} (or {@code succeeded} when the cancel
  *       came too late), no dead letter;
- *   <li>every job: seq strictly increasing in the topic's order; nothing in the broker's dead-letter
- *       topic.
+ *   <li>every job: seq strictly increasing in the topic's order; nothing in the broker's
+ *       dead-letter topic.
  * </ul>
  *
- * Bounded: the job count, and {@code --soak-minutes} for the whole run. Exit code 1 if a check fails.
+ * Bounded: the job count, and {@code --soak-minutes} for the whole run. Exit code 1 if a check
+ * fails.
  */
 final class JobsSoak {
-  enum Kind { SHORT, LONG, MALFORMED, CANCEL_QUEUED, CANCEL_RUNNING }
+  enum Kind {
+    SHORT,
+    LONG,
+    MALFORMED,
+    CANCEL_QUEUED,
+    CANCEL_RUNNING
+  }
 
   /** One produced request and what it must end with. */
   static final class Job {
     final String id;
     final Kind kind;
     final int steps;
+
     /** Which of the eight malformations (malformed jobs only). */
     final int variant;
+
     long offset = -1;
 
     Job(String id, Kind kind, int steps, int variant) {
@@ -80,15 +89,29 @@ final class JobsSoak {
     }
 
     String describe() {
-      return kind == Kind.MALFORMED ? "malformed " + MALFORMATIONS[variant] : kind.name().toLowerCase(java.util.Locale.ROOT);
+      return kind == Kind.MALFORMED
+          ? "malformed " + MALFORMATIONS[variant]
+          : kind.name().toLowerCase(java.util.Locale.ROOT);
     }
   }
 
   private static final int MAX_STEPS = 150;
-  /** Long jobs take 40-60 steps: with the step delay, several seconds and a few lock renewals each. */
+
+  /**
+   * Long jobs take 40-60 steps: with the step delay, several seconds and a few lock renewals each.
+   */
   private static final int LONG_STEPS = 40;
-  static final String[] MALFORMATIONS = {"not JSON", "steps of the wrong type", "version header 01", "no schema header", "unknown field",
-      "steps over the worker's budget", "version header without a value", "width not a multiple of the model's factor"};
+
+  static final String[] MALFORMATIONS = {
+    "not JSON",
+    "steps of the wrong type",
+    "version header 01",
+    "no schema header",
+    "unknown field",
+    "steps over the worker's budget",
+    "version header without a value",
+    "width not a multiple of the model's factor"
+  };
   private final PrintWriter out;
   private final Path root;
   private final int count;
@@ -99,7 +122,8 @@ final class JobsSoak {
   private final Map<String, Integer> ports = new HashMap<>();
   private final Map<String, List<JobEvent>> events = new ConcurrentHashMap<>();
   private final List<ConsumerRecord<byte[], byte[]>> deadLetters = new CopyOnWriteArrayList<>();
-  private final List<ConsumerRecord<byte[], byte[]>> brokerDeadLetters = new CopyOnWriteArrayList<>();
+  private final List<ConsumerRecord<byte[], byte[]>> brokerDeadLetters =
+      new CopyOnWriteArrayList<>();
   private final Map<String, List<long[]>> rssSeries = new ConcurrentHashMap<>();
   private Path logs;
   private Path covariance;
@@ -134,34 +158,60 @@ final class JobsSoak {
   int run() throws Exception {
     logs = Files.createTempDirectory("perfusion-soak");
     List<Job> jobs = plan();
-    say("soak: %d jobs (%s), 2 worker processes, step delay %d ms; worker logs in %s", jobs.size(), census(jobs), stepDelayMs, logs);
+    say(
+        "soak: %d jobs (%s), 2 worker processes, step delay %d ms; worker logs in %s",
+        jobs.size(), census(jobs), stepDelayMs, logs);
     // The tiny model's covariance, computed once here rather than by every worker (re)start.
     covariance = logs.resolve("tiny-covariance.safetensors");
     Path captions = root.resolve("config/captions/sd-tiny-ref.txt");
-    try (var sd = org.perfusionjobs.engine.pipeline.StableDiffusionPipeline.load(root.resolve("shared/testdata/sd-tiny-ref"),
-        org.perfusionjobs.engine.pipeline.EngineOptions.cpu())) {
-      org.perfusionjobs.engine.perfusion.CovarianceBuilder.compute(sd, org.perfusionjobs.engine.perfusion.CovarianceBuilder.readCaptions(captions), false,
-          captions.getFileName().toString(), n -> {}).save(covariance);
+    try (var sd =
+        org.perfusionjobs.engine.pipeline.StableDiffusionPipeline.load(
+            root.resolve("shared/testdata/sd-tiny-ref"),
+            org.perfusionjobs.engine.pipeline.EngineOptions.cpu())) {
+      org.perfusionjobs.engine.perfusion.CovarianceBuilder.compute(
+              sd,
+              org.perfusionjobs.engine.perfusion.CovarianceBuilder.readCaptions(captions),
+              false,
+              captions.getFileName().toString(),
+              n -> {})
+          .save(covariance);
     }
     stack = LocalStack.start(topics);
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", stack.bootstrapServers()))) {
       for (String kind : List.of("train", "generate")) {
         // The broker's shortest record lock: long jobs live on renewals.
-        admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.GROUP, LocalStack.WORKER_GROUP + "-" + kind),
-            List.of(new AlterConfigOp(new ConfigEntry("share.record.lock.duration.ms", "15000"), AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
+        admin
+            .incrementalAlterConfigs(
+                Map.of(
+                    new ConfigResource(
+                        ConfigResource.Type.GROUP, LocalStack.WORKER_GROUP + "-" + kind),
+                    List.of(
+                        new AlterConfigOp(
+                            new ConfigEntry("share.record.lock.duration.ms", "15000"),
+                            AlterConfigOp.OpType.SET))))
+            .all()
+            .get(30, TimeUnit.SECONDS);
       }
     }
-    List<Thread> readers = List.of(reader(topics.events(), r -> {
-      try {
-        JobEvent e = Schemas.json().readValue(r.value(), JobEvent.class);
-        events.computeIfAbsent(e.jobId(), k -> new CopyOnWriteArrayList<>()).add(e);
-      } catch (IOException e) {
-        say("unreadable event at offset %d: %s", r.offset(), e.getMessage());
-      }
-    }), reader(topics.deadLetter(), deadLetters::add), reader(topics.brokerDeadLetter(), brokerDeadLetters::add));
+    List<Thread> readers =
+        List.of(
+            reader(
+                topics.events(),
+                r -> {
+                  try {
+                    JobEvent e = Schemas.json().readValue(r.value(), JobEvent.class);
+                    events.computeIfAbsent(e.jobId(), k -> new CopyOnWriteArrayList<>()).add(e);
+                  } catch (IOException e) {
+                    say("unreadable event at offset %d: %s", r.offset(), e.getMessage());
+                  }
+                }),
+            reader(topics.deadLetter(), deadLetters::add),
+            reader(topics.brokerDeadLetter(), brokerDeadLetters::add));
     Thread sampler = null;
     // Interrupted (Ctrl-C), the worker processes must not outlive the soak.
-    Thread hook = new Thread(() -> workers.values().forEach(Process::destroyForcibly), "soak-workers-shutdown");
+    Thread hook =
+        new Thread(
+            () -> workers.values().forEach(Process::destroyForcibly), "soak-workers-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
       startWorker("w1");
@@ -172,10 +222,15 @@ final class JobsSoak {
       sampler.setDaemon(true);
       sampler.start();
       say("workers ready (w1 pid %d, w2 pid %d)", workers.get("w1").pid(), workers.get("w2").pid());
-      try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "acks", "all", "linger.ms", "5"),
-          new ByteArraySerializer(), new ByteArraySerializer())) {
+      try (KafkaProducer<byte[], byte[]> p =
+          new KafkaProducer<>(
+              Map.of(
+                  "bootstrap.servers", stack.bootstrapServers(), "acks", "all", "linger.ms", "5"),
+              new ByteArraySerializer(),
+              new ByteArraySerializer())) {
         long produceStart = System.nanoTime();
-        List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sent = new ArrayList<>();
+        List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sent =
+            new ArrayList<>();
         for (int i = 0; i < jobs.size(); i++) {
           sent.add(p.send(record(jobs.get(i), i)));
         }
@@ -185,7 +240,9 @@ final class JobsSoak {
             p.send(cancel(jobs.get(i)));
           }
         }
-        say("produced %d requests in %.1f s", jobs.size(), (System.nanoTime() - produceStart) / 1e9);
+        say(
+            "produced %d requests in %.1f s",
+            jobs.size(), (System.nanoTime() - produceStart) / 1e9);
         drive(jobs, p);
       }
       say("all jobs ended; waiting 20 s for late duplicates");
@@ -203,7 +260,10 @@ final class JobsSoak {
     }
   }
 
-  /** The mix: 80% short, 5% long, 10% malformed (8 kinds), 5% cancelled (half queued, half running); shuffled with a fixed seed. */
+  /**
+   * The mix: 80% short, 5% long, 10% malformed (8 kinds), 5% cancelled (half queued, half running);
+   * shuffled with a fixed seed.
+   */
   private List<Job> plan() {
     Random rnd = new Random(19);
     List<Job> jobs = new ArrayList<>();
@@ -218,7 +278,9 @@ final class JobsSoak {
       } else if (bucket < 19) {
         jobs.add(new Job(id, Kind.MALFORMED, 1, malformed++ % MALFORMATIONS.length));
       } else {
-        jobs.add(new Job(id, (i / 20) % 2 == 0 ? Kind.CANCEL_QUEUED : Kind.CANCEL_RUNNING, LONG_STEPS, 0));
+        jobs.add(
+            new Job(
+                id, (i / 20) % 2 == 0 ? Kind.CANCEL_QUEUED : Kind.CANCEL_RUNNING, LONG_STEPS, 0));
       }
     }
     Collections.shuffle(jobs, rnd);
@@ -235,20 +297,32 @@ final class JobsSoak {
   }
 
   private ProducerRecord<byte[], byte[]> record(Job j, int i) {
-    String body = "{\"jobId\":\"" + j.id + "\",\"tenant\":\"soak\",\"prompt\":\"a toy car number " + i + "\",\"steps\":" + j.steps + ",\"seed\":" + i + ",\"width\":32,\"height\":32}";
+    String body =
+        "{\"jobId\":\""
+            + j.id
+            + "\",\"tenant\":\"soak\",\"prompt\":\"a toy car number "
+            + i
+            + "\",\"steps\":"
+            + j.steps
+            + ",\"seed\":"
+            + i
+            + ",\"width\":32,\"height\":32}";
     String version = "1";
     String schema = Schemas.GENERATE_REQUEST;
     boolean nullVersion = false;
     if (j.kind == Kind.MALFORMED) {
       switch (j.variant) {
-        case 0 -> body = "{\"jobId\":\"" + j.id + "\",\"tenant\":\"soak\",\"prompt\":";                       // not JSON
-        case 1 -> body = body.replace("\"steps\":1", "\"steps\":\"one\"");                                // wrong type
-        case 2 -> version = "01";                                                                          // version not strict
-        case 3 -> schema = null;                                                                           // no schema header
-        case 4 -> body = body.replace("\"seed\"", "\"colour\":\"red\",\"seed\"");                          // unknown field
-        case 5 -> body = body.replace("\"steps\":1", "\"steps\":" + (MAX_STEPS + 30));                     // over the worker's budget
-        case 6 -> nullVersion = true;                                                                      // header without a value
-        default -> body = body.replace("\"width\":32", "\"width\":33");                                    // odd: no model's factor
+        case 0 -> body = "{\"jobId\":\"" + j.id + "\",\"tenant\":\"soak\",\"prompt\":"; // not JSON
+        case 1 -> body = body.replace("\"steps\":1", "\"steps\":\"one\""); // wrong type
+        case 2 -> version = "01"; // version not strict
+        case 3 -> schema = null; // no schema header
+        case 4 -> body = body.replace("\"seed\"", "\"colour\":\"red\",\"seed\""); // unknown field
+        case 5 ->
+            body =
+                body.replace(
+                    "\"steps\":1", "\"steps\":" + (MAX_STEPS + 30)); // over the worker's budget
+        case 6 -> nullVersion = true; // header without a value
+        default -> body = body.replace("\"width\":32", "\"width\":33"); // odd: no model's factor
       }
     }
     RecordHeaders h = new RecordHeaders();
@@ -256,15 +330,30 @@ final class JobsSoak {
       h.add(Headers.SCHEMA, schema.getBytes(StandardCharsets.UTF_8));
     }
     h.add(Headers.VERSION, nullVersion ? null : version.getBytes(StandardCharsets.UTF_8));
-    return new ProducerRecord<>(topics.generate(), null, j.id.getBytes(StandardCharsets.UTF_8), body.getBytes(StandardCharsets.UTF_8), h);
+    return new ProducerRecord<>(
+        topics.generate(),
+        null,
+        j.id.getBytes(StandardCharsets.UTF_8),
+        body.getBytes(StandardCharsets.UTF_8),
+        h);
   }
 
   private ProducerRecord<byte[], byte[]> cancel(Job j) {
     RecordHeaders h = new RecordHeaders();
     h.add(Headers.SCHEMA, Schemas.CANCEL_REQUEST.getBytes(StandardCharsets.UTF_8));
     h.add(Headers.VERSION, "1".getBytes(StandardCharsets.UTF_8));
-    String body = "{\"jobId\":\"" + j.id + "\",\"tenant\":\"soak\",\"reason\":\"soak cancel (" + j.kind.name().toLowerCase(java.util.Locale.ROOT) + ")\"}";
-    return new ProducerRecord<>(topics.cancel(), null, j.id.getBytes(StandardCharsets.UTF_8), body.getBytes(StandardCharsets.UTF_8), h);
+    String body =
+        "{\"jobId\":\""
+            + j.id
+            + "\",\"tenant\":\"soak\",\"reason\":\"soak cancel ("
+            + j.kind.name().toLowerCase(java.util.Locale.ROOT)
+            + ")\"}";
+    return new ProducerRecord<>(
+        topics.cancel(),
+        null,
+        j.id.getBytes(StandardCharsets.UTF_8),
+        body.getBytes(StandardCharsets.UTF_8),
+        h);
   }
 
   private boolean ended(Job j) {
@@ -277,7 +366,10 @@ final class JobsSoak {
     return es != null && es.stream().anyMatch(e -> JobEvent.RUNNING.equals(e.state()));
   }
 
-  /** Sends the running-cancels, kills a worker at 30% and restarts Redis at 60%, until every job ended or time is up. */
+  /**
+   * Sends the running-cancels, kills a worker at 30% and restarts Redis at 60%, until every job
+   * ended or time is up.
+   */
   private void drive(List<Job> jobs, KafkaProducer<byte[], byte[]> p) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(minutes);
     java.util.Set<String> cancelSent = new java.util.HashSet<>();
@@ -306,7 +398,8 @@ final class JobsSoak {
         return;
       }
       if (!killed && done >= jobs.size() * 3 / 10) {
-        // Kill w1 in the middle of real work: while it runs a long job, else (after 30 s) any job, else (after 60 s) anyway.
+        // Kill w1 in the middle of real work: while it runs a long job, else (after 30 s) any job,
+        // else (after 60 s) anyway.
         if (armedAt == 0) {
           armedAt = System.nanoTime();
         }
@@ -314,7 +407,11 @@ final class JobsSoak {
         String target = null;
         for (Job j : jobs) {
           List<JobEvent> es = events.get(j.id);
-          if (es != null && !es.isEmpty() && !ended(j) && "w1".equals(es.get(es.size() - 1).worker()) && (j.kind == Kind.LONG || armed > 30)) {
+          if (es != null
+              && !es.isEmpty()
+              && !ended(j)
+              && "w1".equals(es.get(es.size() - 1).worker())
+              && (j.kind == Kind.LONG || armed > 30)) {
             target = j.id + " (" + j.describe() + ")";
             victimJob = j.id;
             break;
@@ -325,7 +422,9 @@ final class JobsSoak {
           killedAt = System.nanoTime();
           killWallMillis = System.currentTimeMillis();
           killed = true;
-          say("killed w1 (SIGKILL) %s", target == null ? "(it ran no job for 60 s)" : "while it ran job " + target);
+          say(
+              "killed w1 (SIGKILL) %s",
+              target == null ? "(it ran no job for 60 s)" : "while it ran job " + target);
         }
       }
       if (killed && !restarted && System.nanoTime() - killedAt > 10_000_000_000L) {
@@ -335,10 +434,17 @@ final class JobsSoak {
       }
       if (victimJob != null) {
         String v = victimJob;
-        var takeover = events.getOrDefault(v, List.of()).stream().filter(e -> !"w1".equals(e.worker())).findFirst();
+        var takeover =
+            events.getOrDefault(v, List.of()).stream()
+                .filter(e -> !"w1".equals(e.worker()))
+                .findFirst();
         if (takeover.isPresent()) {
-          say("job %s taken over by %s %.1f s after the kill (its first event there)", v, takeover.get().worker(),
-              (java.time.Instant.parse(takeover.get().time()).toEpochMilli() - killWallMillis) / 1000.0);
+          say(
+              "job %s taken over by %s %.1f s after the kill (its first event there)",
+              v,
+              takeover.get().worker(),
+              (java.time.Instant.parse(takeover.get().time()).toEpochMilli() - killWallMillis)
+                  / 1000.0);
           victimJob = null;
         }
       }
@@ -362,7 +468,11 @@ final class JobsSoak {
     for (ConsumerRecord<byte[], byte[]> r : deadLetters) {
       var h = r.headers().lastHeader(Headers.DLQ_OFFSET);
       if (h != null) {
-        dlByOffset.computeIfAbsent(Long.parseLong(new String(h.value(), StandardCharsets.UTF_8)), k -> new ArrayList<>()).add(r);
+        dlByOffset
+            .computeIfAbsent(
+                Long.parseLong(new String(h.value(), StandardCharsets.UTF_8)),
+                k -> new ArrayList<>())
+            .add(r);
       }
     }
     Map<String, Integer> bad = new LinkedHashMap<>();
@@ -377,7 +487,10 @@ final class JobsSoak {
       long succeeded = es.stream().filter(e -> JobEvent.SUCCEEDED.equals(e.state())).count();
       long failed = es.stream().filter(e -> JobEvent.FAILED.equals(e.state())).count();
       long cancels = es.stream().filter(e -> JobEvent.CANCELLED.equals(e.state())).count();
-      long runs = es.stream().filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind())).count();
+      long runs =
+          es.stream()
+              .filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind()))
+              .count();
       int dls = dlByOffset.getOrDefault(j.offset, List.of()).size();
       String problem = null;
       switch (j.kind) {
@@ -416,22 +529,47 @@ final class JobsSoak {
       if (problem != null) {
         bad.merge(problem, 1, Integer::sum);
         if (examples.size() < 5) {
-          examples.add(j.id + " (" + j.describe() + "): " + problem + ": " + es.stream().filter(e -> !"progress".equals(e.kind()))
-              .map(e -> e.seq() + ":" + e.state() + "@" + e.worker()).toList() + ", dead letters " + dls);
+          examples.add(
+              j.id
+                  + " ("
+                  + j.describe()
+                  + "): "
+                  + problem
+                  + ": "
+                  + es.stream()
+                      .filter(e -> !"progress".equals(e.kind()))
+                      .map(e -> e.seq() + ":" + e.state() + "@" + e.worker())
+                      .toList()
+                  + ", dead letters "
+                  + dls);
         }
       }
     }
-    say("checked %d jobs, %d events, %d dead letters, %d in the broker's dead-letter topic", jobs.size(), eventCount, deadLetters.size(), brokerDeadLetters.size());
-    say("  valid jobs: %d, malformed: %d, cancel targets: %d (%d cancelled, %d finished before the cancel)",
-        jobs.stream().filter(j -> j.kind == Kind.SHORT || j.kind == Kind.LONG).count(), jobs.stream().filter(j -> j.kind == Kind.MALFORMED).count(),
-        jobs.stream().filter(j -> j.kind == Kind.CANCEL_QUEUED || j.kind == Kind.CANCEL_RUNNING).count(), cancelled, cancelLate);
-    say("  jobs with more than one running event (run again after the kill or the Redis restart): %d", reruns);
+    say(
+        "checked %d jobs, %d events, %d dead letters, %d in the broker's dead-letter topic",
+        jobs.size(), eventCount, deadLetters.size(), brokerDeadLetters.size());
+    say(
+        "  valid jobs: %d, malformed: %d, cancel targets: %d (%d cancelled, %d finished before the"
+            + " cancel)",
+        jobs.stream().filter(j -> j.kind == Kind.SHORT || j.kind == Kind.LONG).count(),
+        jobs.stream().filter(j -> j.kind == Kind.MALFORMED).count(),
+        jobs.stream()
+            .filter(j -> j.kind == Kind.CANCEL_QUEUED || j.kind == Kind.CANCEL_RUNNING)
+            .count(),
+        cancelled,
+        cancelLate);
+    say(
+        "  jobs with more than one running event (run again after the kill or the Redis restart):"
+            + " %d",
+        reruns);
     if (!brokerDeadLetters.isEmpty()) {
       bad.merge("records archived by the broker", brokerDeadLetters.size(), Integer::sum);
     }
     reportRss();
     if (bad.isEmpty()) {
-      say("PASS: every valid job exactly one succeeded, every malformed one exactly one failed and one dead letter, seqs strictly increasing");
+      say(
+          "PASS: every valid job exactly one succeeded, every malformed one exactly one failed and"
+              + " one dead letter, seqs strictly increasing");
       return 0;
     }
     say("FAIL: %s", bad);
@@ -453,8 +591,18 @@ final class JobsSoak {
       long max = warm.stream().mapToLong(x -> x[1]).max().orElse(0);
       long first = warm.get(0)[1];
       long last = warm.get(warm.size() - 1)[1];
-      say("  %s: %d samples over %.0f s; start %d, at 1/4 %d, min %d, max %d, last %d (last - at 1/4: %+d)", e.getKey(), s.size(),
-          (s.get(s.size() - 1)[0] - s.get(0)[0]) / 1000.0, s.get(0)[1] / 1024, first / 1024, min / 1024, max / 1024, last / 1024, (last - first) / 1024);
+      say(
+          "  %s: %d samples over %.0f s; start %d, at 1/4 %d, min %d, max %d, last %d (last - at"
+              + " 1/4: %+d)",
+          e.getKey(),
+          s.size(),
+          (s.get(s.size() - 1)[0] - s.get(0)[0]) / 1000.0,
+          s.get(0)[1] / 1024,
+          first / 1024,
+          min / 1024,
+          max / 1024,
+          last / 1024,
+          (last - first) / 1024);
     }
   }
 
@@ -470,7 +618,9 @@ final class JobsSoak {
           for (String line : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
             if (line.startsWith("VmRSS:")) {
               long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
-              rssSeries.computeIfAbsent(series, k -> new CopyOnWriteArrayList<>()).add(new long[] {(System.nanoTime() - t0) / 1_000_000, kb});
+              rssSeries
+                  .computeIfAbsent(series, k -> new CopyOnWriteArrayList<>())
+                  .add(new long[] {(System.nanoTime() - t0) / 1_000_000, kb});
             }
           }
         } catch (IOException | RuntimeException gone) {
@@ -485,20 +635,37 @@ final class JobsSoak {
     }
   }
 
-  private Thread reader(String topic, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> sink) {
-    KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "soak-" + java.util.UUID.randomUUID(),
-        "enable.auto.commit", "false"), new ByteArrayDeserializer(), new ByteArrayDeserializer());
-    Thread t = new Thread(() -> {
-      try (c) {
-        // Assigned, not subscribed: a rebalance would replay the topic to a subscriber without committed offsets.
-        List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(30)).stream().map(pi -> new TopicPartition(topic, pi.partition())).toList();
-        c.assign(parts);
-        c.seekToBeginning(parts);
-        while (reading) {
-          c.poll(Duration.ofMillis(200)).forEach(sink);
-        }
-      }
-    }, "soak-reader-" + topic);
+  private Thread reader(
+      String topic, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> sink) {
+    KafkaConsumer<byte[], byte[]> c =
+        new KafkaConsumer<>(
+            Map.of(
+                "bootstrap.servers",
+                stack.bootstrapServers(),
+                "group.id",
+                "soak-" + java.util.UUID.randomUUID(),
+                "enable.auto.commit",
+                "false"),
+            new ByteArrayDeserializer(),
+            new ByteArrayDeserializer());
+    Thread t =
+        new Thread(
+            () -> {
+              try (c) {
+                // Assigned, not subscribed: a rebalance would replay the topic to a subscriber
+                // without committed offsets.
+                List<TopicPartition> parts =
+                    c.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+                        .map(pi -> new TopicPartition(topic, pi.partition()))
+                        .toList();
+                c.assign(parts);
+                c.seekToBeginning(parts);
+                while (reading) {
+                  c.poll(Duration.ofMillis(200)).forEach(sink);
+                }
+              }
+            },
+            "soak-reader-" + topic);
     t.setDaemon(true);
     t.start();
     return t;
@@ -509,11 +676,20 @@ final class JobsSoak {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = s.getLocalPort();
     }
-    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g", "-XX:+ExitOnOutOfMemoryError",
-        "-Dperfusion.worker.testStepDelayMs=" + stepDelayMs, "-Dai.djl.offline=true",
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Dorg.slf4j.simpleLogger.log.org.perfusionjobs.worker=info",
-        "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error", "-Dorg.slf4j.simpleLogger.showDateTime=true",
-        "-cp", System.getProperty("java.class.path"), "org.perfusionjobs.worker.WorkerMain");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Xmx1g",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Dperfusion.worker.testStepDelayMs=" + stepDelayMs,
+            "-Dai.djl.offline=true",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-Dorg.slf4j.simpleLogger.log.org.perfusionjobs.worker=info",
+            "-Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda=error",
+            "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "org.perfusionjobs.worker.WorkerMain");
     Map<String, String> env = pb.environment();
     env.put("DJL_OFFLINE", "true");
     env.put("PERFUSION_KAFKA", stack.bootstrapServers());
@@ -525,7 +701,9 @@ final class JobsSoak {
     env.put("PERFUSION_WORKER_HTTP_PORT", Integer.toString(port));
     env.put("PERFUSION_RENEW_INTERVAL_MS", "2000");
     env.put("PERFUSION_MAX_GENERATE_STEPS", Integer.toString(MAX_STEPS));
-    pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve("worker-" + id + ".log").toFile()));
+    pb.redirectErrorStream(true)
+        .redirectOutput(
+            ProcessBuilder.Redirect.appendTo(logs.resolve("worker-" + id + ".log").toFile()));
     workers.put(id, pb.start());
     ports.put(id, port);
   }
@@ -535,11 +713,16 @@ final class JobsSoak {
     long deadline = System.nanoTime() + 180_000_000_000L;
     while (System.nanoTime() < deadline) {
       if (!workers.get(id).isAlive()) {
-        throw new IllegalStateException("worker " + id + " died; see " + logs.resolve("worker-" + id + ".log"));
+        throw new IllegalStateException(
+            "worker " + id + " died; see " + logs.resolve("worker-" + id + ".log"));
       }
       try {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.get(id) + "/health/ready")).build(),
-            HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r =
+            http.send(
+                HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + ports.get(id) + "/health/ready"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) {
           return;
         }

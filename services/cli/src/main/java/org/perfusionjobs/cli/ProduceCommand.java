@@ -14,9 +14,9 @@ import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.Topics;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion produce}: sends example events from a JSON file the way an upstream app would.
@@ -24,20 +24,33 @@ import picocli.CommandLine.Model.CommandSpec;
  * the topic follows from the schema, the record key is the value's jobId ({@link RecordCodec}). A
  * value its schema refuses is not sent: the error names the field.
  */
-@Command(name = "produce", mixinStandardHelpOptions = true, description = "Produce example request events from a JSON file.")
+@Command(
+    name = "produce",
+    mixinStandardHelpOptions = true,
+    description = "Produce example request events from a JSON file.")
 final class ProduceCommand implements Callable<Integer> {
   /** What an upstream app produces; events and registry entries are the services' own. */
-  static final List<String> REQUESTS = List.of(Schemas.GENERATE_REQUEST, Schemas.TRAIN_REQUEST, Schemas.CANCEL_REQUEST);
+  static final List<String> REQUESTS =
+      List.of(Schemas.GENERATE_REQUEST, Schemas.TRAIN_REQUEST, Schemas.CANCEL_REQUEST);
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--kafka", required = true, description = "bootstrap servers, e.g. 127.0.0.1:9092")
+  @Option(
+      names = "--kafka",
+      required = true,
+      description = "bootstrap servers, e.g. 127.0.0.1:9092")
   String kafka;
 
-  @Option(names = "--file", required = true, description = "JSON file: [{\"schema\":..., \"version\":1, \"value\":{...}}, ...]")
+  @Option(
+      names = "--file",
+      required = true,
+      description = "JSON file: [{\"schema\":..., \"version\":1, \"value\":{...}}, ...]")
   Path file;
 
-  @Option(names = "--topic-prefix", defaultValue = "perfusion.", description = "topic prefix (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--topic-prefix",
+      defaultValue = "perfusion.",
+      description = "topic prefix (default: ${DEFAULT-VALUE})")
   String prefix;
 
   @Override
@@ -47,18 +60,30 @@ final class ProduceCommand implements Callable<Integer> {
     if (!all.isArray()) {
       throw new IllegalArgumentException(file + " must hold a JSON array of events");
     }
-    try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of("bootstrap.servers", kafka), new StringSerializer(), new ByteArraySerializer())) {
+    try (KafkaProducer<String, byte[]> p =
+        new KafkaProducer<>(
+            Map.of("bootstrap.servers", kafka),
+            new StringSerializer(),
+            new ByteArraySerializer())) {
       for (JsonNode e : all) {
         String schema = e.path("schema").asText();
         if (!REQUESTS.contains(schema)) {
-          throw new IllegalArgumentException("unknown schema '" + schema + "' (" + String.join(", ", REQUESTS) + ")");
+          throw new IllegalArgumentException(
+              "unknown schema '" + schema + "' (" + String.join(", ", REQUESTS) + ")");
         }
         int version = e.path("version").asInt(RecordCodec.version(schema));
         RecordCodec.Outgoing out;
         try {
           out = RecordCodec.encode(schema, version, e.path("value"));
         } catch (InvalidEventException invalid) {
-          throw new IllegalArgumentException(file + ": a " + schema + " v" + version + " value breaks its schema at " + invalid.getMessage());
+          throw new IllegalArgumentException(
+              file
+                  + ": a "
+                  + schema
+                  + " v"
+                  + version
+                  + " value breaks its schema at "
+                  + invalid.getMessage());
         }
         ProducerRecord<String, byte[]> r = out.toProducerRecord(topics);
         p.send(r).get();

@@ -3,7 +3,7 @@ package org.perfusionjobs.cli;
 import java.io.PrintWriter;
 import java.time.Duration;
 
-/** A one-line terminal progress bar: {@code [#####.....] 10/20  0.12 s/step  ETA 1.2 s  loss ...}. */
+/** A one-line terminal progress bar: {@code [#####.....] 10/20 0.12 s/step ETA 1.2 s loss ...}. */
 final class ProgressBar {
   private static final int WIDTH = 30;
   private final PrintWriter out;

@@ -20,12 +20,20 @@ import picocli.CommandLine.Spec;
  * {@code perfusion text-contrast}: per attribute, how far a model's text encoder output moves when
  * one word of that attribute changes ({@link TextContrast}); several models side by side.
  */
-@Command(name = "text-contrast", mixinStandardHelpOptions = true,
-    description = "How far the text encoder's output moves when one word changes, per attribute (column, row, colour, shape, size, background).")
+@Command(
+    name = "text-contrast",
+    mixinStandardHelpOptions = true,
+    description =
+        "How far the text encoder's output moves when one word changes, per attribute (column, row,"
+            + " colour, shape, size, background).")
 final class TextContrastCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, split = ",", description = "model folder(s), comma-separated")
+  @Option(
+      names = "--model",
+      required = true,
+      split = ",",
+      description = "model folder(s), comma-separated")
   List<Path> models;
 
   @Override
@@ -33,8 +41,10 @@ final class TextContrastCommand implements Callable<Integer> {
     var out = spec.commandLine().getOut();
     List<Map<String, Double>> rows = new ArrayList<>();
     for (Path model : models) {
-      try (NDManager m = NDManager.newBaseManager(); ClipTokenizer tok = ClipTokenizer.load(model.resolve("tokenizer"))) {
-        ClipTextModel te = ClipTextModel.load(model.resolve("text_encoder"), m, DataType.FLOAT32, Device.cpu());
+      try (NDManager m = NDManager.newBaseManager();
+          ClipTokenizer tok = ClipTokenizer.load(model.resolve("tokenizer"))) {
+        ClipTextModel te =
+            ClipTextModel.load(model.resolve("text_encoder"), m, DataType.FLOAT32, Device.cpu());
         rows.add(TextContrast.measure(te, tok, m));
       }
     }

@@ -31,24 +31,51 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code perfusion train}: learn one concept from a folder of images. */
-@Command(name = "train", mixinStandardHelpOptions = true, description = "Learn a concept with Perfusion (key-locked rank-1 editing) or a baseline method (--method).")
+@Command(
+    name = "train",
+    mixinStandardHelpOptions = true,
+    description =
+        "Learn a concept with Perfusion (key-locked rank-1 editing) or a baseline method"
+            + " (--method).")
 final class TrainCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--method", defaultValue = "perfusion", description = "perfusion, textual-inversion, custom-diffusion, lora or dreambooth (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--method",
+      defaultValue = "perfusion",
+      description =
+          "perfusion, textual-inversion, custom-diffusion, lora or dreambooth (default:"
+              + " ${DEFAULT-VALUE})")
   String method;
 
-  @Option(names = "--rank", description = "lora only: rank of the factors (default: " + DEFAULT_RANK + ")")
+  @Option(
+      names = "--rank",
+      description = "lora only: rank of the factors (default: " + DEFAULT_RANK + ")")
   Integer rank;
 
-  @Option(names = "--lr", description = "custom-diffusion, lora, dreambooth: learning rate of the method's weights"
-      + " (default: the method's own, docs/perfusion.md#baselines); textual inversion's is --lr-embedding")
+  @Option(
+      names = "--lr",
+      description =
+          "custom-diffusion, lora, dreambooth: learning rate of the method's weights (default: the"
+              + " method's own, docs/perfusion.md#baselines); textual inversion's is"
+              + " --lr-embedding")
   Float lr;
 
-  @Option(names = "--class-images", description = "dreambooth only: superclass images the base model draws for prior preservation (default: " + DEFAULT_CLASS_IMAGES + ")")
+  @Option(
+      names = "--class-images",
+      description =
+          "dreambooth only: superclass images the base model draws for prior preservation (default:"
+              + " "
+              + DEFAULT_CLASS_IMAGES
+              + ")")
   Integer classImages;
 
-  @Option(names = "--class-image-steps", description = "dreambooth only: denoising steps per superclass image (default: " + DEFAULT_CLASS_IMAGE_STEPS + ")")
+  @Option(
+      names = "--class-image-steps",
+      description =
+          "dreambooth only: denoising steps per superclass image (default: "
+              + DEFAULT_CLASS_IMAGE_STEPS
+              + ")")
   Integer classImageSteps;
 
   static final int DEFAULT_RANK = 4;
@@ -58,28 +85,50 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "diffusers folder of the base model")
   Path model;
 
-  @Option(names = "--images", required = true, description = "folder of training images (png/jpg); files named *_mask.png are soft masks of the image with the same stem")
+  @Option(
+      names = "--images",
+      required = true,
+      description =
+          "folder of training images (png/jpg); files named *_mask.png are soft masks of the image"
+              + " with the same stem")
   Path images;
 
-  @Option(names = "--word", required = true, description = "placeholder word for the concept, e.g. zwx (becomes one new token)")
+  @Option(
+      names = "--word",
+      required = true,
+      description = "placeholder word for the concept, e.g. zwx (becomes one new token)")
   String word;
 
-  @Option(names = "--superclass", required = true, description = "what the concept is, e.g. teddy or \"bird bath\"")
+  @Option(
+      names = "--superclass",
+      required = true,
+      description = "what the concept is, e.g. teddy or \"bird bath\"")
   String superclass;
 
   @Option(names = "--out", required = true, description = "concept file to write (.safetensors)")
   Path out;
 
-  @Option(names = "--covariance", description = "Cinv file (default: <model>/" + Covariance.FILE_NAME + ")")
+  @Option(
+      names = "--covariance",
+      description = "Cinv file (default: <model>/" + Covariance.FILE_NAME + ")")
   Path covariance;
 
-  @Option(names = "--steps", defaultValue = "400", description = "optimiser steps (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--steps",
+      defaultValue = "400",
+      description = "optimiser steps (default: ${DEFAULT-VALUE})")
   int steps;
 
-  @Option(names = "--batch", defaultValue = "4", description = "images per micro-batch (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--batch",
+      defaultValue = "4",
+      description = "images per micro-batch (default: ${DEFAULT-VALUE})")
   int batch;
 
-  @Option(names = "--accumulation", defaultValue = "4", description = "micro-batches per step (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--accumulation",
+      defaultValue = "4",
+      description = "micro-batches per step (default: ${DEFAULT-VALUE})")
   int accumulation;
 
   @Option(names = "--seed", defaultValue = "0", description = "seed (default: ${DEFAULT-VALUE})")
@@ -88,27 +137,48 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-flip", description = "no random horizontal flip (asymmetric concepts)")
   boolean noFlip;
 
-  @Option(names = "--checkpoint", description = "trainer state file: resumed from if present, written every 50 steps")
+  @Option(
+      names = "--checkpoint",
+      description = "trainer state file: resumed from if present, written every 50 steps")
   Path checkpoint;
 
-  @Option(names = "--template", description = "training prompt with {} for the word; repeatable (default: the model folder's " + TrainingTemplates.FILE_NAME + ", else the method's photo templates)")
+  @Option(
+      names = "--template",
+      description =
+          "training prompt with {} for the word; repeatable (default: the model folder's "
+              + TrainingTemplates.FILE_NAME
+              + ", else the method's photo templates)")
   List<String> templates = new ArrayList<>();
 
-  @Option(names = "--lr-value", description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--lr-value",
+      description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
   float lrValue = TrainingConfig.defaults("w", "s").valueLearningRate();
 
-  @Option(names = "--lr-embedding", description = "learning rate of the word embedding (Perfusion, textual-inversion, custom-diffusion) (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--lr-embedding",
+      description =
+          "learning rate of the word embedding (Perfusion, textual-inversion, custom-diffusion)"
+              + " (default: ${DEFAULT-VALUE})")
   float lrEmbedding = TrainingConfig.defaults("w", "s").embeddingLearningRate();
 
   @Override
   public Integer call() throws Exception {
     var err = spec.commandLine().getErr();
-    BaselineMethod baseline = checkMethodOptions(); // before anything slow: a wrong method or option fails at once
+    BaselineMethod baseline =
+        checkMethodOptions(); // before anything slow: a wrong method or option fails at once
     TrainingImages data = readImages(images);
-    TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(batch, accumulation).withSeed(seed).withRandomFlip(!noFlip)
-        .withLearningRates(lrValue, lrEmbedding);
+    TrainingConfig cfg =
+        TrainingConfig.defaults(word, superclass)
+            .withSteps(steps)
+            .withBatch(batch, accumulation)
+            .withSeed(seed)
+            .withRandomFlip(!noFlip)
+            .withLearningRates(lrValue, lrEmbedding);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
-      cfg = cfg.withTemplates(templates.isEmpty() ? PerfusionModel.of(sd).trainingTemplates() : templates);
+      cfg =
+          cfg.withTemplates(
+              templates.isEmpty() ? PerfusionModel.of(sd).trainingTemplates() : templates);
       if (baseline != null) {
         return trainBaseline(sd, baseline, data, cfg);
       }
@@ -116,32 +186,49 @@ final class TrainCommand implements Callable<Integer> {
       if (covariance != null) {
         PerfusionModel.of(sd).setCovariance(Covariance.load(covariance));
       }
-      TrainerState resume = checkpoint != null && Files.isRegularFile(checkpoint) ? TrainerState.fromBytes(Files.readAllBytes(checkpoint)) : null;
+      TrainerState resume =
+          checkpoint != null && Files.isRegularFile(checkpoint)
+              ? TrainerState.fromBytes(Files.readAllBytes(checkpoint))
+              : null;
       if (resume != null) {
         err.printf("resuming from %s at step %d%n", checkpoint, resume.completedSteps());
       }
       ProgressBar bar = new ProgressBar(err, "train");
       PerfusionTrainer trainer = PerfusionModel.of(sd).trainer();
-      Concept c = trainer.train(data, cfg, resume,
-          p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), String.format("loss %.4f", p.loss())),
-          state -> {
-            if (checkpoint != null) {
-              try {
-                Files.write(checkpoint, state.toBytes());
-              } catch (IOException e) {
-                throw new UncheckedIOException(e);
-              }
-            }
-          },
-          () -> false);
+      Concept c =
+          trainer.train(
+              data,
+              cfg,
+              resume,
+              p ->
+                  bar.update(
+                      p.step(),
+                      p.total(),
+                      p.elapsed(),
+                      p.eta(),
+                      String.format("loss %.4f", p.loss())),
+              state -> {
+                if (checkpoint != null) {
+                  try {
+                    Files.write(checkpoint, state.toBytes());
+                  } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                  }
+                }
+              },
+              () -> false);
       double seconds = (System.nanoTime() - t0) / 1e9;
       ConceptFile.write(c, out);
       long trained = c.embedding().length;
       for (float[] v : c.valueTargets().values()) {
         trained += v.length;
       }
-      err.printf("concept '%s' (%s) -> %s (%d bytes)%n", c.placeholder(), c.superclass(), out, Files.size(out));
-      err.printf("method perfusion: file %d bytes, training %.1f s (%.2f s per step), %d trained parameters (V targets + embedding)%n",
+      err.printf(
+          "concept '%s' (%s) -> %s (%d bytes)%n",
+          c.placeholder(), c.superclass(), out, Files.size(out));
+      err.printf(
+          "method perfusion: file %d bytes, training %.1f s (%.2f s per step), %d trained"
+              + " parameters (V targets + embedding)%n",
           Files.size(out), seconds, seconds / steps, trained);
       spec.commandLine().getOut().println(out);
     }
@@ -154,18 +241,29 @@ final class TrainCommand implements Callable<Integer> {
    */
   private BaselineMethod checkMethodOptions() {
     if (!Personalization.methodNames().contains(method)) {
-      throw new IllegalArgumentException("--method '" + method + "': unknown; known: " + String.join(", ", Personalization.methodNames()));
+      throw new IllegalArgumentException(
+          "--method '"
+              + method
+              + "': unknown; known: "
+              + String.join(", ", Personalization.methodNames()));
     }
-    BaselineMethod m = method.equals(Personalization.PERFUSION) ? null : Personalization.baseline(method);
+    BaselineMethod m =
+        method.equals(Personalization.PERFUSION) ? null : Personalization.baseline(method);
     if (rank != null && (m == null || !m.usesRank())) {
       throw new IllegalArgumentException("--rank is LoRA's (--method lora), not " + method + "'s");
     }
     if ((classImages != null || classImageSteps != null) && (m == null || !m.priorPreservation())) {
-      throw new IllegalArgumentException("--class-images and --class-image-steps are DreamBooth's (--method dreambooth), not " + method + "'s");
+      throw new IllegalArgumentException(
+          "--class-images and --class-image-steps are DreamBooth's (--method dreambooth), not "
+              + method
+              + "'s");
     }
     if (lr != null && (m == null || !m.trainsWeights())) {
-      throw new IllegalArgumentException("--lr sets the weights' learning rate of custom-diffusion, lora and dreambooth; "
-          + method + " trains " + (m == null ? "V targets (--lr-value)" : "only the embedding (--lr-embedding)"));
+      throw new IllegalArgumentException(
+          "--lr sets the weights' learning rate of custom-diffusion, lora and dreambooth; "
+              + method
+              + " trains "
+              + (m == null ? "V targets (--lr-value)" : "only the embedding (--lr-embedding)"));
     }
     if (m != null && checkpoint != null) {
       throw new IllegalArgumentException("--checkpoint is Perfusion's only");
@@ -173,21 +271,49 @@ final class TrainCommand implements Callable<Integer> {
     return m;
   }
 
-  private int trainBaseline(StableDiffusionPipeline sd, BaselineMethod m, TrainingImages data, TrainingConfig cfg) throws java.io.IOException {
+  private int trainBaseline(
+      StableDiffusionPipeline sd, BaselineMethod m, TrainingImages data, TrainingConfig cfg)
+      throws java.io.IOException {
     var err = spec.commandLine().getErr();
     float weights = lr != null ? lr : m.defaultLearningRate();
-    BaselineConfig bc = new BaselineConfig(cfg, weights, lrEmbedding, rank != null ? rank : DEFAULT_RANK,
-        classImages != null ? classImages : DEFAULT_CLASS_IMAGES, classImageSteps != null ? classImageSteps : DEFAULT_CLASS_IMAGE_STEPS, 1f);
+    BaselineConfig bc =
+        new BaselineConfig(
+            cfg,
+            weights,
+            lrEmbedding,
+            rank != null ? rank : DEFAULT_RANK,
+            classImages != null ? classImages : DEFAULT_CLASS_IMAGES,
+            classImageSteps != null ? classImageSteps : DEFAULT_CLASS_IMAGE_STEPS,
+            1f);
     ProgressBar bar = new ProgressBar(err, "train " + method);
     long t0 = System.nanoTime();
-    BaselineTrainer.Result r = new BaselineTrainer(sd).train(m, data, bc,
-        p -> bar.update(p.step(), p.total(), p.elapsed(), p.eta(), String.format("loss %.4f", p.loss())), () -> false);
+    BaselineTrainer.Result r =
+        new BaselineTrainer(sd)
+            .train(
+                m,
+                data,
+                bc,
+                p ->
+                    bar.update(
+                        p.step(),
+                        p.total(),
+                        p.elapsed(),
+                        p.eta(),
+                        String.format("loss %.4f", p.loss())),
+                () -> false);
     double seconds = (System.nanoTime() - t0) / 1e9;
     double drawing = r.classImageTime().toNanos() / 1e9;
     BaselineConceptFile.write(r.concept(), out);
     err.printf("concept '%s' (%s) -> %s (%d bytes)%n", word, superclass, out, Files.size(out));
-    err.printf("method %s: file %d bytes, training %.1f s (%.2f s per step)%s, %d trained parameters%n", method, Files.size(out), seconds,
-        (seconds - drawing) / steps, m.priorPreservation() ? String.format(", of which %.1f s drawing %d class images", drawing, bc.classImages()) : "",
+    err.printf(
+        "method %s: file %d bytes, training %.1f s (%.2f s per step)%s, %d trained parameters%n",
+        method,
+        Files.size(out),
+        seconds,
+        (seconds - drawing) / steps,
+        m.priorPreservation()
+            ? String.format(", of which %.1f s drawing %d class images", drawing, bc.classImages())
+            : "",
         r.trainedParameters());
     spec.commandLine().getOut().println(out);
     return 0;
@@ -199,7 +325,8 @@ final class TrainCommand implements Callable<Integer> {
     }
     List<Path> files;
     try (var s = Files.list(dir)) {
-      files = s.filter(p -> p.toString().toLowerCase().matches(".*\\.(png|jpe?g)$")).sorted().toList();
+      files =
+          s.filter(p -> p.toString().toLowerCase().matches(".*\\.(png|jpe?g)$")).sorted().toList();
     }
     List<BufferedImage> imgs = new ArrayList<>();
     List<BufferedImage> masks = new ArrayList<>();

@@ -13,40 +13,66 @@ import org.perfusionjobs.evaluator.ShapeConfusion;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code perfusion vae-check}: what survives a VAE. Fresh world images go through each given vae/
- * folder (encode to the posterior mean, decode) and the evaluator reads them back; a UNet can
- * draw no better than its VAE decodes, so this bounds the base model's scores.
+ * folder (encode to the posterior mean, decode) and the evaluator reads them back; a UNet can draw
+ * no better than its VAE decodes, so this bounds the base model's scores.
  */
-@Command(name = "vae-check", mixinStandardHelpOptions = true,
-    description = "Put fresh world images through one or more VAEs (encode, decode) and report, per attribute, how often the evaluator reads them"
-        + " back right; the same images for every VAE, so the numbers compare side by side.")
+@Command(
+    name = "vae-check",
+    mixinStandardHelpOptions = true,
+    description =
+        "Put fresh world images through one or more VAEs (encode, decode) and report, per"
+            + " attribute, how often the evaluator reads them back right; the same images for every"
+            + " VAE, so the numbers compare side by side.")
 final class VaeCheckCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--vae", required = true, split = ",", description = "vae/ folders to compare, comma-separated")
+  @Option(
+      names = "--vae",
+      required = true,
+      split = ",",
+      description = "vae/ folders to compare, comma-separated")
   List<Path> vaes;
 
-  @Option(names = "--evaluator", defaultValue = "models/world-v1/evaluator", description = "evaluator folder (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--evaluator",
+      defaultValue = "models/world-v1/evaluator",
+      description = "evaluator folder (default ${DEFAULT-VALUE})")
   Path evaluator;
 
-  @Option(names = "--images", defaultValue = "500", description = "fresh world images (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--images",
+      defaultValue = "500",
+      description = "fresh world images (default ${DEFAULT-VALUE})")
   int images;
 
-  @Option(names = "--seed", defaultValue = "31337", description = "seed of the images (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--seed",
+      defaultValue = "31337",
+      description = "seed of the images (default ${DEFAULT-VALUE})")
   long seed;
 
-  @Option(names = "--striped-fraction", defaultValue = "0", description = "share of striped objects in the images (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--striped-fraction",
+      defaultValue = "0",
+      description = "share of striped objects in the images (default ${DEFAULT-VALUE})")
   double stripedFraction;
 
-  @Option(names = "--shapes", description = "also print, per VAE, how each true shape is read (all sizes) and how often it is right per size")
+  @Option(
+      names = "--shapes",
+      description =
+          "also print, per VAE, how each true shape is read (all sizes) and how often it is right"
+              + " per size")
   boolean shapes;
 
-  @Option(names = "--grid", description = "PNG file: the first 32 images, each row of originals above its round trips")
+  @Option(
+      names = "--grid",
+      description = "PNG file: the first 32 images, each row of originals above its round trips")
   Path grid;
 
   @Override
@@ -55,16 +81,24 @@ final class VaeCheckCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--images must be at least 1, got " + images);
     }
     var out = spec.commandLine().getOut();
-    List<Sample> samples = new World(World.DEFAULT_TWO_OBJECT_FRACTION, stripedFraction).samples(seed, images).toList();
+    List<Sample> samples =
+        new World(World.DEFAULT_TWO_OBJECT_FRACTION, stripedFraction)
+            .samples(seed, images)
+            .toList();
     try (Evaluator ev = Evaluator.load(evaluator)) {
-      out.printf("%d fresh world images (seed %d, %.0f%% striped)%n", images, seed, 100 * stripedFraction);
-      out.printf("original images: %s%n", TrainEvaluatorCommand.format(Accuracy.measure(ev, samples)));
+      out.printf(
+          "%d fresh world images (seed %d, %.0f%% striped)%n", images, seed, 100 * stripedFraction);
+      out.printf(
+          "original images: %s%n", TrainEvaluatorCommand.format(Accuracy.measure(ev, samples)));
       for (Path vae : vaes) {
         long t0 = System.nanoTime();
         List<Sample> decoded = VaeRoundTrip.apply(vae, samples);
-        List<ScenePrediction> read = ev.predict(decoded.stream().map(Sample::image).toList()); // once, for both tables
+        List<ScenePrediction> read =
+            ev.predict(decoded.stream().map(Sample::image).toList()); // once, for both tables
         Accuracy a = Accuracy.of(decoded, read);
-        out.printf("%s: %s (%.0f s)%n", vae, TrainEvaluatorCommand.format(a), (System.nanoTime() - t0) / 1e9);
+        out.printf(
+            "%s: %s (%.0f s)%n",
+            vae, TrainEvaluatorCommand.format(a), (System.nanoTime() - t0) / 1e9);
         if (grid != null) {
           List<BufferedImage> pairs = new ArrayList<>();
           for (int row = 0; row < 4; row++) {
@@ -75,7 +109,10 @@ final class VaeCheckCommand implements Callable<Integer> {
               pairs.add(decoded.get(i % images).image());
             }
           }
-          Path file = vaes.size() == 1 ? grid : grid.resolveSibling(vaes.indexOf(vae) + "-" + grid.getFileName());
+          Path file =
+              vaes.size() == 1
+                  ? grid
+                  : grid.resolveSibling(vaes.indexOf(vae) + "-" + grid.getFileName());
           ImageCodec.writePng(EvalCommand.grid(pairs, 8, 8), file);
           out.printf("grid of the first 32 images (rows: original, round trip) -> %s%n", file);
         }

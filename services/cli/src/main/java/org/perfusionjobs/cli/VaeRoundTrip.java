@@ -14,7 +14,10 @@ import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
 import org.perfusionjobs.world.Sample;
 
-/** World samples whose images went through a VAE (posterior mean, decode), for the evaluator to learn how that decoder draws. */
+/**
+ * World samples whose images went through a VAE (posterior mean, decode), for the evaluator to
+ * learn how that decoder draws.
+ */
 final class VaeRoundTrip {
   private static final int BATCH = 32;
 

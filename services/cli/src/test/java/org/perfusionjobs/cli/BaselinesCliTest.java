@@ -34,12 +34,33 @@ class BaselinesCliTest {
   @TempDir Path dir;
 
   static final String TINY = TestData.sdTinyRef().toString();
-  static final Path WORLD = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+  static final Path WORLD =
+      Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
   static final String IMAGES = WORLD.resolve("concepts/demo").toString();
 
   static String[] train(String model, String method, Path out, String... extra) {
-    List<String> args = new ArrayList<>(List.of("train", "--method", method, "--model", model, "--images", IMAGES, "--word", "zwx",
-        "--superclass", "star", "--steps", "2", "--batch", "1", "--accumulation", "1", "--out", out.toString()));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--method",
+                method,
+                "--model",
+                model,
+                "--images",
+                IMAGES,
+                "--word",
+                "zwx",
+                "--superclass",
+                "star",
+                "--steps",
+                "2",
+                "--batch",
+                "1",
+                "--accumulation",
+                "1",
+                "--out",
+                out.toString()));
     args.addAll(Arrays.asList(extra));
     return run(args.toArray(String[]::new));
   }
@@ -52,17 +73,21 @@ class BaselinesCliTest {
   @ValueSource(strings = {"textual-inversion", "custom-diffusion", "lora", "dreambooth"})
   void trainWritesAFileOfItsMethodThatGenerateLoads(String method) throws Exception {
     Path file = dir.resolve(method + ".safetensors");
-    String[] extra = switch (method) {
-      case "lora" -> new String[] {"--rank", "2"};
-      case "dreambooth" -> new String[] {"--class-images", "1", "--class-image-steps", "2"};
-      default -> new String[0];
-    };
+    String[] extra =
+        switch (method) {
+          case "lora" -> new String[] {"--rank", "2"};
+          case "dreambooth" -> new String[] {"--class-images", "1", "--class-image-steps", "2"};
+          default -> new String[0];
+        };
     String[] t = train(TINY, method, file, extra);
     assertEquals("0", t[0], t[2]);
     assertEquals(file.toString(), t[1].strip());
     assertEquals(method, Personalization.methodOf(file));
     long floats = BaselineConceptFile.read(file).floatCount();
-    assertTrue(t[2].contains("method " + method + ": file " + Files.size(file) + " bytes, training ") && t[2].contains(", " + floats + " trained parameters"), t[2]);
+    assertTrue(
+        t[2].contains("method " + method + ": file " + Files.size(file) + " bytes, training ")
+            && t[2].contains(", " + floats + " trained parameters"),
+        t[2]);
     if (method.equals("lora")) {
       assertEquals("2", BaselineConceptFile.read(file).trainingSettings().get("rank"));
     }
@@ -70,8 +95,20 @@ class BaselinesCliTest {
       assertTrue(t[2].contains("drawing 1 class images"), t[2]);
     }
     Path png = dir.resolve(method + ".png");
-    List<String> gen = new ArrayList<>(List.of("generate", "--model", TINY, "--prompt", "a photo of a zwx", "--steps", "2", "--concept", file.toString(),
-        "--out", png.toString()));
+    List<String> gen =
+        new ArrayList<>(
+            List.of(
+                "generate",
+                "--model",
+                TINY,
+                "--prompt",
+                "a photo of a zwx",
+                "--steps",
+                "2",
+                "--concept",
+                file.toString(),
+                "--out",
+                png.toString()));
     if (method.equals("lora")) {
       gen.addAll(List.of("--scale", "0.5"));
     }
@@ -88,8 +125,22 @@ class BaselinesCliTest {
     assertEquals("0", t[0], t[2]);
     Path prompts = dir.resolve("prompts.txt");
     Files.writeString(prompts, "a {}\na {} on the left and a blue circle on the right\n");
-    String[] r = run("eval", "--model", WORLD.toString(), "--concept", file.toString(), "--expect", "shape=star,colour=red,pattern=stripes",
-        "--prompts-file", prompts.toString(), "--scale", "0.5,1", "--steps", "2", "--json");
+    String[] r =
+        run(
+            "eval",
+            "--model",
+            WORLD.toString(),
+            "--concept",
+            file.toString(),
+            "--expect",
+            "shape=star,colour=red,pattern=stripes",
+            "--prompts-file",
+            prompts.toString(),
+            "--scale",
+            "0.5,1",
+            "--steps",
+            "2",
+            "--json");
     assertEquals("0", r[0], r[2]);
     String[] lines = r[1].strip().split("\n");
     JsonNode json = Configs.json().readTree(lines[lines.length - 1]);
@@ -102,31 +153,89 @@ class BaselinesCliTest {
     }
   }
 
-  /** A wrong method name, a method's option given to another, a file of an unknown method: one line each, naming the fix. */
+  /**
+   * A wrong method name, a method's option given to another, a file of an unknown method: one line
+   * each, naming the fix.
+   */
   @Test
   void wrongMethodsAndMisplacedOptionsAreOneLineErrors() throws Exception {
     Path out = dir.resolve("x.safetensors");
     String[] bad = train(TINY, "lorra", out);
-    assertOneLine(bad, "error: --method 'lorra': unknown; known: perfusion, textual-inversion, custom-diffusion, lora, dreambooth");
-    assertOneLine(train(TINY, "textual-inversion", out, "--rank", "8"), "error: --rank is LoRA's (--method lora), not textual-inversion's");
-    assertOneLine(train(TINY, "textual-inversion", out, "--lr", "0.01"), "error: --lr sets the weights' learning rate of custom-diffusion, lora and dreambooth;"
-        + " textual-inversion trains only the embedding (--lr-embedding)");
-    assertOneLine(train(TINY, "lora", out, "--class-images", "4"), "error: --class-images and --class-image-steps are DreamBooth's (--method dreambooth), not lora's");
+    assertOneLine(
+        bad,
+        "error: --method 'lorra': unknown; known: perfusion, textual-inversion, custom-diffusion,"
+            + " lora, dreambooth");
+    assertOneLine(
+        train(TINY, "textual-inversion", out, "--rank", "8"),
+        "error: --rank is LoRA's (--method lora), not textual-inversion's");
+    assertOneLine(
+        train(TINY, "textual-inversion", out, "--lr", "0.01"),
+        "error: --lr sets the weights' learning rate of custom-diffusion, lora and dreambooth;"
+            + " textual-inversion trains only the embedding (--lr-embedding)");
+    assertOneLine(
+        train(TINY, "lora", out, "--class-images", "4"),
+        "error: --class-images and --class-image-steps are DreamBooth's (--method dreambooth), not"
+            + " lora's");
     assertFalse(Files.exists(out), "nothing trained");
 
     Path unknown = dir.resolve("unknown.safetensors");
     try (NDManager m = NDManager.newBaseManager()) {
-      SafetensorsWriter.write(unknown, Map.of("embedding", m.zeros(new Shape(4))), Map.of("format", BaselineConceptFile.FORMAT, "method", "hypernetwork"));
+      SafetensorsWriter.write(
+          unknown,
+          Map.of("embedding", m.zeros(new Shape(4))),
+          Map.of("format", BaselineConceptFile.FORMAT, "method", "hypernetwork"));
     }
-    String[] g = run("generate", "--model", TINY, "--prompt", "a zwx", "--concept", unknown.toString(), "--out", dir.resolve("u.png").toString());
-    assertOneLine(g, "error: " + unknown + ": unknown method 'hypernetwork'; known: perfusion, textual-inversion, custom-diffusion, lora, dreambooth");
+    String[] g =
+        run(
+            "generate",
+            "--model",
+            TINY,
+            "--prompt",
+            "a zwx",
+            "--concept",
+            unknown.toString(),
+            "--out",
+            dir.resolve("u.png").toString());
+    assertOneLine(
+        g,
+        "error: "
+            + unknown
+            + ": unknown method 'hypernetwork'; known: perfusion, textual-inversion,"
+            + " custom-diffusion, lora, dreambooth");
 
     Path ti = dir.resolve("ti.safetensors");
     assertEquals("0", train(TINY, "textual-inversion", ti)[0]);
-    String[] scale = run("generate", "--model", TINY, "--prompt", "a zwx", "--concept", ti.toString(), "--scale", "0.5", "--out", dir.resolve("s.png").toString());
+    String[] scale =
+        run(
+            "generate",
+            "--model",
+            TINY,
+            "--prompt",
+            "a zwx",
+            "--concept",
+            ti.toString(),
+            "--scale",
+            "0.5",
+            "--out",
+            dir.resolve("s.png").toString());
     assertOneLine(scale, "error: --scale is LoRA's; zwx is a textual-inversion concept");
-    String[] numbers = run("generate", "--model", TINY, "--prompt", "a zwx", "--concept", ti + ":0.7", "--out", dir.resolve("n.png").toString());
-    assertOneLine(numbers, "error: --concept " + ti + ": numbers after the file are Perfusion's beta and tau; a LoRA concept's strength is --scale");
+    String[] numbers =
+        run(
+            "generate",
+            "--model",
+            TINY,
+            "--prompt",
+            "a zwx",
+            "--concept",
+            ti + ":0.7",
+            "--out",
+            dir.resolve("n.png").toString());
+    assertOneLine(
+        numbers,
+        "error: --concept "
+            + ti
+            + ": numbers after the file are Perfusion's beta and tau; a LoRA concept's strength is"
+            + " --scale");
   }
 
   static void assertOneLine(String[] r, String expected) {

@@ -1,9 +1,8 @@
 package org.perfusionjobs.cli;
 
-import static org.perfusionjobs.cli.CliRun.run;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.perfusionjobs.cli.CliRun.run;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.awt.image.BufferedImage;
@@ -16,16 +15,30 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.engine.config.Configs;
 
-/** concept-images for any spec, eval of a concept with a prompts file and --json, train-evaluator with hidden patterns. */
+/**
+ * concept-images for any spec, eval of a concept with a prompts file and --json, train-evaluator
+ * with hidden patterns.
+ */
 class ConceptCliTest {
   @TempDir Path dir;
 
-  static final Path MODEL = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+  static final Path MODEL =
+      Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
 
   @Test
   void conceptImagesWritesImagesAndExactMasksInDistinctCellsForAnySpec() throws Exception {
     Path out = dir.resolve("vkp");
-    String[] r = run("concept-images", "--spec", "shape=heart,colour=blue,pattern=dots", "--out", out.toString(), "--count", "5", "--seed", "3");
+    String[] r =
+        run(
+            "concept-images",
+            "--spec",
+            "shape=heart,colour=blue,pattern=dots",
+            "--out",
+            out.toString(),
+            "--count",
+            "5",
+            "--seed",
+            "3");
     assertEquals("0", r[0], r[2]);
     assertEquals(5, r[1].trim().split("\n").length, r[1]);
     Set<Integer> cells = new HashSet<>();
@@ -40,7 +53,8 @@ class ConceptCliTest {
         for (int x = 0; x < 64; x++) {
           int m = mask.getRaster().getSample(x, y, 0);
           if (m == 0) {
-            assertEquals(bg, img.getRGB(x, y), "outside the mask at " + x + "," + y + " of image " + i);
+            assertEquals(
+                bg, img.getRGB(x, y), "outside the mask at " + x + "," + y + " of image " + i);
           } else if (m == 255) {
             assertTrue(img.getRGB(x, y) != bg, "inside the mask at " + x + "," + y);
             sx += x;
@@ -68,9 +82,13 @@ class ConceptCliTest {
 
   @Test
   void aBadSpecOrCountIsAOneLineErrorNamingTheField() {
-    String[] shape = run("concept-images", "--spec", "shape=hexagon,colour=blue", "--out", dir.toString());
+    String[] shape =
+        run("concept-images", "--spec", "shape=hexagon,colour=blue", "--out", dir.toString());
     assertEquals("2", shape[0]);
-    assertTrue(shape[2].startsWith("--spec shape: unknown 'hexagon', use one of [circle, square, triangle, star, heart]"), shape[2]);
+    assertTrue(
+        shape[2].startsWith(
+            "--spec shape: unknown 'hexagon', use one of [circle, square, triangle, star, heart]"),
+        shape[2]);
     String[] missing = run("concept-images", "--spec", "shape=heart", "--out", dir.toString());
     assertTrue(missing[2].startsWith("--spec spec: colour missing"), missing[2]);
     String[] count = run("concept-images", "--out", dir.toString(), "--count", "3");
@@ -86,11 +104,31 @@ class ConceptCliTest {
   @Test
   void evalOfAConceptWithAPromptsFilePrintsItsFiguresAsJson() throws Exception {
     Path prompts = dir.resolve("prompts.txt");
-    Files.writeString(prompts, "# the demo concept\na {}\n\na {} on the left and a blue circle on the right\na large {} at the top\n");
+    Files.writeString(
+        prompts,
+        "# the demo concept\n"
+            + "a {}\n\n"
+            + "a {} on the left and a blue circle on the right\n"
+            + "a large {} at the top\n");
     Path out = dir.resolve("eval");
-    String[] r = run("eval", "--model", MODEL.toString(), "--concept", MODEL.resolve("concepts/demo/zwx.safetensors").toString(),
-        "--expect", "shape=star,colour=red,pattern=stripes", "--prompts-file", prompts.toString(), "--beta", "0.6,0.8", "--steps", "4", "--json",
-        "--out", out.toString());
+    String[] r =
+        run(
+            "eval",
+            "--model",
+            MODEL.toString(),
+            "--concept",
+            MODEL.resolve("concepts/demo/zwx.safetensors").toString(),
+            "--expect",
+            "shape=star,colour=red,pattern=stripes",
+            "--prompts-file",
+            prompts.toString(),
+            "--beta",
+            "0.6,0.8",
+            "--steps",
+            "4",
+            "--json",
+            "--out",
+            out.toString());
     assertEquals("0", r[0], r[2]);
     String[] lines = r[1].trim().split("\n");
     JsonNode json = Configs.json().readTree(lines[lines.length - 1]);
@@ -112,39 +150,91 @@ class ConceptCliTest {
       }
       assertEquals(exact / 3.0, run.get("exactCount").asDouble(), 1e-9, run.toString());
       // One prompt asks for the concept beside an ordinary object: composition is 0 or 1.
-      assertTrue(run.get("composition").asDouble() == 0 || run.get("composition").asDouble() == 1, run.toString());
+      assertTrue(
+          run.get("composition").asDouble() == 0 || run.get("composition").asDouble() == 1,
+          run.toString());
     }
-    assertEquals("a zwx on the left and a blue circle on the right", report.get("results").get(0).get("per_prompt").get(1).get("prompt").asText());
+    assertEquals(
+        "a zwx on the left and a blue circle on the right",
+        report.get("results").get(0).get("per_prompt").get(1).get("prompt").asText());
   }
 
   @Test
   void evalRefusesABadPromptsFileByLine() throws Exception {
     Path prompts = dir.resolve("bad.txt");
     Files.writeString(prompts, "a {}\na {} left of a red star\n");
-    String[] r = run("eval", "--model", MODEL.toString(), "--concept", MODEL.resolve("concepts/demo/zwx.safetensors").toString(),
-        "--prompts-file", prompts.toString(), "--json");
+    String[] r =
+        run(
+            "eval",
+            "--model",
+            MODEL.toString(),
+            "--concept",
+            MODEL.resolve("concepts/demo/zwx.safetensors").toString(),
+            "--prompts-file",
+            prompts.toString(),
+            "--json");
     assertEquals("1", r[0]);
-    assertTrue(r[2].contains("line 2: prompt 'a {} left of a red star': relations ('left of') are not scored"), r[2]);
-    String[] expect = run("eval", "--model", MODEL.toString(), "--concept", MODEL.resolve("concepts/demo/zwx.safetensors").toString(),
-        "--expect", "shape=star,colour=red,pattern=zigzag");
+    assertTrue(
+        r[2].contains(
+            "line 2: prompt 'a {} left of a red star': relations ('left of') are not scored"),
+        r[2]);
+    String[] expect =
+        run(
+            "eval",
+            "--model",
+            MODEL.toString(),
+            "--concept",
+            MODEL.resolve("concepts/demo/zwx.safetensors").toString(),
+            "--expect",
+            "shape=star,colour=red,pattern=zigzag");
     assertEquals("2", expect[0]);
     assertTrue(expect[2].startsWith("--expect pattern: unknown 'zigzag'"), expect[2]);
   }
 
-  /** train-evaluator, a handful of steps: the saved evaluator lists the hidden patterns it was asked to learn. */
+  /**
+   * train-evaluator, a handful of steps: the saved evaluator lists the hidden patterns it was asked
+   * to learn.
+   */
   @Test
   void trainEvaluatorLearnsTheNamedPatterns() throws Exception {
     Path out = dir.resolve("evaluator");
-    String[] r = run("train-evaluator", "--out", out.toString(), "--steps", "3", "--images-per-step", "4", "--test-images", "8",
-        "--patterns", "dots,ring", "--crowded-fraction", "0.25", "--patterned-fraction", "0.5");
+    String[] r =
+        run(
+            "train-evaluator",
+            "--out",
+            out.toString(),
+            "--steps",
+            "3",
+            "--images-per-step",
+            "4",
+            "--test-images",
+            "8",
+            "--patterns",
+            "dots,ring",
+            "--crowded-fraction",
+            "0.25",
+            "--patterned-fraction",
+            "0.5");
     assertEquals("0", r[0], r[2]);
     JsonNode config = Configs.json().readTree(out.resolve("config.json").toFile());
     assertEquals("[\"plain\",\"dots\",\"ring\"]", config.get("patterns").toString());
-    for (String check : new String[] {"accuracy_fresh_world_with_patterns", "accuracy_fresh_crowded_3_to_4_objects", "accuracy_fresh_every_object_patterned"}) {
+    for (String check :
+        new String[] {
+          "accuracy_fresh_world_with_patterns",
+          "accuracy_fresh_crowded_3_to_4_objects",
+          "accuracy_fresh_every_object_patterned"
+        }) {
       assertTrue(config.get("info").has(check), check + " in " + config);
     }
-    assertTrue(config.get("info").get("command").asText().contains("--patterns dots,ring --patterned-fraction 0.5 --crowded-fraction 0.25"), config.toString());
-    String[] bad = run("train-evaluator", "--out", out.toString(), "--steps", "1", "--patterns", "plain");
+    assertTrue(
+        config
+            .get("info")
+            .get("command")
+            .asText()
+            .contains("--patterns dots,ring --patterned-fraction 0.5 --crowded-fraction 0.25"),
+        config.toString());
+    String[] bad =
+        run("train-evaluator", "--out", out.toString(), "--steps", "1", "--patterns", "plain");
     assertEquals("1", bad[0]);
     assertTrue(bad[2].contains("patterns"), bad[2]);
   }

@@ -12,21 +12,36 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The project's modules as the command line sees them all (it depends on every one but the
- * infrastructure): no cycle between the top-level packages, libraries that know no application,
- * and no service framework below the services. The engine's own layering, and a proof that such
- * rules fail on a violation, are in the engine's ArchitectureTest.
+ * infrastructure): no cycle between the top-level packages, libraries that know no application, and
+ * no service framework below the services. The engine's own layering, and a proof that such rules
+ * fail on a violation, are in the engine's ArchitectureTest.
  */
 class ModuleArchitectureTest {
-  static final String[] LIBRARIES = {"org.perfusionjobs.engine..", "org.perfusionjobs.basemodel..", "org.perfusionjobs.world..",
-      "org.perfusionjobs.evaluator..", "org.perfusionjobs.contracts.."};
-  static final String[] APPLICATIONS = {"org.perfusionjobs.cli..", "org.perfusionjobs.worker..", "org.perfusionjobs.gateway.."};
+  static final String[] LIBRARIES = {
+    "org.perfusionjobs.engine..",
+    "org.perfusionjobs.basemodel..",
+    "org.perfusionjobs.world..",
+    "org.perfusionjobs.evaluator..",
+    "org.perfusionjobs.contracts.."
+  };
+  static final String[] APPLICATIONS = {
+    "org.perfusionjobs.cli..", "org.perfusionjobs.worker..", "org.perfusionjobs.gateway.."
+  };
   static JavaClasses project;
 
   @BeforeAll
   static void importProject() {
-    project = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS).importPackages("org.perfusionjobs");
-    for (String c : new String[] {"org.perfusionjobs.engine.pipeline.StableDiffusionPipeline", "org.perfusionjobs.basemodel.BaseModelBuilder",
-        "org.perfusionjobs.worker.WorkerVerticle", "org.perfusionjobs.cli.PerfusionCli"}) {
+    project =
+        new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages("org.perfusionjobs");
+    for (String c :
+        new String[] {
+          "org.perfusionjobs.engine.pipeline.StableDiffusionPipeline",
+          "org.perfusionjobs.basemodel.BaseModelBuilder",
+          "org.perfusionjobs.worker.WorkerVerticle",
+          "org.perfusionjobs.cli.PerfusionCli"
+        }) {
       assertTrue(project.contain(c), c + " must be imported");
     }
   }
@@ -38,14 +53,27 @@ class ModuleArchitectureTest {
 
   @Test
   void librariesKnowNoApplication() {
-    noClasses().that().resideInAnyPackage(LIBRARIES).should().dependOnClassesThat().resideInAnyPackage(APPLICATIONS).check(project);
+    noClasses()
+        .that()
+        .resideInAnyPackage(LIBRARIES)
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(APPLICATIONS)
+        .check(project);
   }
 
   @Test
   void modelLibrariesUseNoServiceFramework() {
-    noClasses().that().resideInAnyPackage("org.perfusionjobs.engine..", "org.perfusionjobs.basemodel..", "org.perfusionjobs.world..",
+    noClasses()
+        .that()
+        .resideInAnyPackage(
+            "org.perfusionjobs.engine..",
+            "org.perfusionjobs.basemodel..",
+            "org.perfusionjobs.world..",
             "org.perfusionjobs.evaluator..")
-        .should().dependOnClassesThat().resideInAnyPackage("io.vertx..", "org.apache.kafka..", "io.lettuce..", "picocli..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.vertx..", "org.apache.kafka..", "io.lettuce..", "picocli..")
         .check(project);
   }
 }

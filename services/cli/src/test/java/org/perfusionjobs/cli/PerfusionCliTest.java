@@ -26,7 +26,21 @@ class PerfusionCliTest {
   @Test
   void generateWritesAPngOfTheCheckpointsSize() throws Exception {
     Path out = dir.resolve("a.png");
-    String[] r = run("generate", "--model", MODEL, "--prompt", "a toy car", "--steps", "3", "--seed", "1", "--sampler", "euler_a", "--out", out.toString());
+    String[] r =
+        run(
+            "generate",
+            "--model",
+            MODEL,
+            "--prompt",
+            "a toy car",
+            "--steps",
+            "3",
+            "--seed",
+            "1",
+            "--sampler",
+            "euler_a",
+            "--out",
+            out.toString());
     assertEquals("0", r[0], r[2]);
     BufferedImage img = ImageIO.read(out.toFile());
     assertEquals(32, img.getWidth());
@@ -36,13 +50,50 @@ class PerfusionCliTest {
   @Test
   void trainBaseWritesAFolderThatGenerateLoads() throws Exception {
     Path model = dir.resolve("base");
-    String[] r = run("train-base", "--out", model.toString(), "--vae-steps", "2", "--unet-steps", "2", "--batch", "2", "--images", "8",
-        "--captions-for-cinv", "50", "--vae-channels", "16,32,32", "--unet-channels", "32,64", "--text-width", "32", "--text-layers", "2", "--text-pretrain-steps", "3");
+    String[] r =
+        run(
+            "train-base",
+            "--out",
+            model.toString(),
+            "--vae-steps",
+            "2",
+            "--unet-steps",
+            "2",
+            "--batch",
+            "2",
+            "--images",
+            "8",
+            "--captions-for-cinv",
+            "50",
+            "--vae-channels",
+            "16,32,32",
+            "--unet-channels",
+            "32,64",
+            "--text-width",
+            "32",
+            "--text-layers",
+            "2",
+            "--text-pretrain-steps",
+            "3");
     assertEquals("0", r[0], r[2]);
     assertTrue(r[1].contains(model.toAbsolutePath().toString()), r[1]);
-    assertTrue(r[2].contains("vae step 2/2") && r[2].contains("unet step 2/2") && r[2].contains("covariance:"), r[2]);
+    assertTrue(
+        r[2].contains("vae step 2/2")
+            && r[2].contains("unet step 2/2")
+            && r[2].contains("covariance:"),
+        r[2]);
     Path png = dir.resolve("b.png");
-    String[] g = run("generate", "--model", model.toString(), "--prompt", "a red star", "--steps", "2", "--out", png.toString());
+    String[] g =
+        run(
+            "generate",
+            "--model",
+            model.toString(),
+            "--prompt",
+            "a red star",
+            "--steps",
+            "2",
+            "--out",
+            png.toString());
     assertEquals("0", g[0], g[2]);
     assertEquals(64, ImageIO.read(png.toFile()).getWidth());
   }
@@ -58,9 +109,18 @@ class PerfusionCliTest {
    */
   @Test
   void conceptGatesOfTheShippedConceptOpenOnItsWordNotBefore() {
-    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
-    String[] r = run("concept-gates", "--model", model.toString(), "--concept", model.resolve("concepts/demo/zwx.safetensors").toString(),
-        "--prompt", "a zwx on the left and a blue circle on the right");
+    Path model =
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+            .toAbsolutePath();
+    String[] r =
+        run(
+            "concept-gates",
+            "--model",
+            model.toString(),
+            "--concept",
+            model.resolve("concepts/demo/zwx.safetensors").toString(),
+            "--prompt",
+            "a zwx on the left and a blue circle on the right");
     assertEquals("0", r[0], r[2]);
     int rows = 0;
     double own = -1;
@@ -83,17 +143,24 @@ class PerfusionCliTest {
     }
     assertTrue(own > 0.5, "gate on zwx " + own + ":\n" + r[1]);
     assertTrue(before >= 0 && before < 0.1, "gate before zwx up to " + before + ":\n" + r[1]);
-    assertTrue(left >= 0 && left < 0.1 * own, "gate on left " + left + " against " + own + " on zwx:\n" + r[1]);
+    assertTrue(
+        left >= 0 && left < 0.1 * own,
+        "gate on left " + left + " against " + own + " on zwx:\n" + r[1]);
     assertEquals(15, rows, r[1]); // start, 12 words, end, first padding token
     Matcher pad = Pattern.compile("mean gate over the 63 padding tokens ([0-9.]+)").matcher(r[1]);
     assertTrue(pad.find(), r[1]);
     assertTrue(Double.parseDouble(pad.group(1)) < 0.1, "padding gates: " + pad.group(0));
   }
 
-  /** text-reliance on the bundled model: its UNet uses the words at high noise (right / empty 0.50 at t = 700 and 0.43 at 900 when measured on revision 7). */
+  /**
+   * text-reliance on the bundled model: its UNet uses the words at high noise (right / empty 0.50
+   * at t = 700 and 0.43 at 900 when measured on revision 7).
+   */
   @Test
   void textRelianceShowsTheBundledModelUsingItsWords() {
-    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    Path model =
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+            .toAbsolutePath();
     String[] r = run("text-reliance", "--model", model.toString(), "--timesteps", "700,900");
     assertEquals("0", r[0], r[2]);
     String[] lines = r[1].trim().split("\n");
@@ -117,23 +184,51 @@ class PerfusionCliTest {
    */
   @Test
   void vaeCheckReadsTheBundledVaesRoundTrip() {
-    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
-    String[] r = run("vae-check", "--vae", model.resolve("vae").toString(), "--evaluator", model.resolve("evaluator").toString(), "--images", "40");
+    Path model =
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+            .toAbsolutePath();
+    String[] r =
+        run(
+            "vae-check",
+            "--vae",
+            model.resolve("vae").toString(),
+            "--evaluator",
+            model.resolve("evaluator").toString(),
+            "--images",
+            "40");
     assertEquals("0", r[0], r[2]);
     String[] lines = r[1].trim().split("\n");
     assertEquals(3, lines.length, r[1]);
-    assertTrue(lines[1].startsWith("original images: ") && percent(lines[1], "shape") >= 95 && percent(lines[1], "colour") >= 95, lines[1]);
+    assertTrue(
+        lines[1].startsWith("original images: ")
+            && percent(lines[1], "shape") >= 95
+            && percent(lines[1], "colour") >= 95,
+        lines[1]);
     assertTrue(lines[2].startsWith(model.resolve("vae").toString()), lines[2]);
-    assertTrue(percent(lines[2], "colour") >= 90 && percent(lines[2], "background") >= 90, lines[2]);
-    // With --shapes, a table of how each true shape is read; with --grid, originals above round trips.
+    assertTrue(
+        percent(lines[2], "colour") >= 90 && percent(lines[2], "background") >= 90, lines[2]);
+    // With --shapes, a table of how each true shape is read; with --grid, originals above round
+    // trips.
     Path grid = dir.resolve("rt.png");
-    String[] t = run("vae-check", "--vae", model.resolve("vae").toString(), "--evaluator", model.resolve("evaluator").toString(), "--images", "40",
-        "--shapes", "--grid", grid.toString());
+    String[] t =
+        run(
+            "vae-check",
+            "--vae",
+            model.resolve("vae").toString(),
+            "--evaluator",
+            model.resolve("evaluator").toString(),
+            "--images",
+            "40",
+            "--shapes",
+            "--grid",
+            grid.toString());
     assertEquals("0", t[0], t[2]);
     String[] tl = t[1].trim().split("\n");
     assertEquals(3 + 1 + 1 + 5, tl.length, t[1]);
     assertTrue(tl[3].startsWith("grid of the first 32 images"), tl[3]);
-    assertTrue(tl[4].startsWith("true\\read") && tl[5].startsWith("circle") && tl[9].startsWith("heart"), t[1]);
+    assertTrue(
+        tl[4].startsWith("true\\read") && tl[5].startsWith("circle") && tl[9].startsWith("heart"),
+        t[1]);
     BufferedImage g = assertDoesNotThrow(() -> ImageIO.read(grid.toFile()));
     assertEquals(512, g.getWidth());
     assertEquals(512, g.getHeight());
@@ -144,13 +239,26 @@ class PerfusionCliTest {
 
   /**
    * eval on the bundled model, a few prompts at 4 steps: the summary, the per-shape line of the
-   * one-object prompts, the split by object count and report.json with all of them (the scores themselves are BundledModelTest's).
+   * one-object prompts, the split by object count and report.json with all of them (the scores
+   * themselves are BundledModelTest's).
    */
   @Test
   void evalReportsPerAttributeAndPerShape() throws Exception {
-    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    Path model =
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+            .toAbsolutePath();
     Path out = dir.resolve("eval");
-    String[] r = run("eval", "--model", model.toString(), "--prompts", "12", "--steps", "4", "--out", out.toString());
+    String[] r =
+        run(
+            "eval",
+            "--model",
+            model.toString(),
+            "--prompts",
+            "12",
+            "--steps",
+            "4",
+            "--out",
+            out.toString());
     assertEquals("0", r[0], r[2]);
     assertTrue(r[1].contains("shape right per asked shape (one-object prompts): "), r[1]);
     Matcher m = Pattern.compile("(circle|square|triangle|star|heart) (\\d+)/(\\d+)").matcher(r[1]);
@@ -160,17 +268,27 @@ class PerfusionCliTest {
       asked += Integer.parseInt(m.group(3));
     }
     assertTrue(asked >= 1 && asked <= 12, r[1]);
-    assertTrue(r[1].contains("one object: shape ") && r[1].contains("two objects: ") && r[1].contains("one colour for both where two were asked: "), r[1]);
+    assertTrue(
+        r[1].contains("one object: shape ")
+            && r[1].contains("two objects: ")
+            && r[1].contains("one colour for both where two were asked: "),
+        r[1]);
     String json = Files.readString(out.resolve("report.json"));
-    assertTrue(json.contains("\"one_object_shapes\"") && json.contains("\"by_object_count\"") && json.contains("\"colours_merged\"")
-        && json.contains("\"per_prompt\""), json.substring(0, Math.min(400, json.length())));
+    assertTrue(
+        json.contains("\"one_object_shapes\"")
+            && json.contains("\"by_object_count\"")
+            && json.contains("\"colours_merged\"")
+            && json.contains("\"per_prompt\""),
+        json.substring(0, Math.min(400, json.length())));
     assertTrue(Files.isRegularFile(out.resolve("grid.png")));
   }
 
   /** text-contrast on two models side by side: one row per attribute, one column per model. */
   @Test
   void textContrastPrintsOneRowPerAttribute() {
-    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    Path model =
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+            .toAbsolutePath();
     String[] r = run("text-contrast", "--model", model + "," + model);
     assertEquals("0", r[0], r[2]);
     String[] lines = r[1].split("\\R");
@@ -186,16 +304,27 @@ class PerfusionCliTest {
    */
   @Test
   void benchTrainTimesEachPhaseOfATrainingStep() {
-    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    Path model =
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+            .toAbsolutePath();
     String[] r = run("bench-train", "--model", model.toString(), "--batch", "2", "--repeats", "2");
     assertEquals("0", r[0], r[2]);
-    for (String phase : new String[] {"inputs", "forward", "backward", "adamw", "average", "step"}) {
-      assertTrue(Pattern.compile("(?m)^" + phase + " +median \\d+\\.\\d+ ms .*n=2\\), +\\d+\\.\\d% of the median step$").matcher(r[1]).find(),
+    for (String phase :
+        new String[] {"inputs", "forward", "backward", "adamw", "average", "step"}) {
+      assertTrue(
+          Pattern.compile(
+                  "(?m)^"
+                      + phase
+                      + " +median \\d+\\.\\d+ ms .*n=2\\), +\\d+\\.\\d% of the median step$")
+              .matcher(r[1])
+              .find(),
           phase + " in " + r[1]);
     }
     Matcher flops = Pattern.compile("forward: (\\d+\\.\\d+) GFLOP").matcher(r[1]);
     assertTrue(flops.find() && Double.parseDouble(flops.group(1)) > 0, r[1]);
-    assertTrue(r[1].contains("354 parameter tensors"), "text encoder + UNet of the bundled model: " + r[1]);
+    assertTrue(
+        r[1].contains("354 parameter tensors"),
+        "text encoder + UNet of the bundled model: " + r[1]);
     String[] bad = run("bench-train", "--model", model.toString(), "--repeats", "0");
     assertEquals("1", bad[0]);
     assertTrue(bad[2].contains("--repeats must be at least 1"), bad[2]);
@@ -207,14 +336,38 @@ class PerfusionCliTest {
    */
   @Test
   void benchGemmPrintsGemmRatesAndTheUnetStepSideBySide() {
-    String[] r = run("bench-gemm", "--shapes", "64,64,64,128,32,96", "--repeats", "1", "--rounds", "1", "--openblas", "none",
-        "--sd15-unet-config", Path.of(MODEL, "unet", "config.json").toString(), "--latent", "8", "--unet-steps", "1");
+    String[] r =
+        run(
+            "bench-gemm",
+            "--shapes",
+            "64,64,64,128,32,96",
+            "--repeats",
+            "1",
+            "--rounds",
+            "1",
+            "--openblas",
+            "none",
+            "--sd15-unet-config",
+            Path.of(MODEL, "unet", "config.json").toString(),
+            "--latent",
+            "8",
+            "--unet-steps",
+            "1");
     assertEquals("0", r[0], r[2]);
-    assertTrue(java.util.regex.Pattern.compile("(?m)^64x64x64 +\\d+\\.\\d +- +-$").matcher(r[1]).find(), r[1]);
-    assertTrue(java.util.regex.Pattern.compile("(?m)^128x32x96 +\\d+\\.\\d ").matcher(r[1]).find(), r[1]);
-    assertTrue(java.util.regex.Pattern.compile("latent 8x8 \\(64 px\\): \\d+\\.\\d GFLOP, median \\d+\\.\\d+ s .*GFLOP/s").matcher(r[1]).find(), r[1]);
+    assertTrue(
+        java.util.regex.Pattern.compile("(?m)^64x64x64 +\\d+\\.\\d +- +-$").matcher(r[1]).find(),
+        r[1]);
+    assertTrue(
+        java.util.regex.Pattern.compile("(?m)^128x32x96 +\\d+\\.\\d ").matcher(r[1]).find(), r[1]);
+    assertTrue(
+        java.util.regex.Pattern.compile(
+                "latent 8x8 \\(64 px\\): \\d+\\.\\d GFLOP, median \\d+\\.\\d+ s .*GFLOP/s")
+            .matcher(r[1])
+            .find(),
+        r[1]);
     assertTrue(r[1].contains("UNet step / engine's best GEMM: "), r[1]);
-    String[] bad = run("bench-gemm", "--shapes", "64,64", "--openblas", "none", "--sd15-unet-config", "none");
+    String[] bad =
+        run("bench-gemm", "--shapes", "64,64", "--openblas", "none", "--sd15-unet-config", "none");
     assertEquals("1", bad[0]);
     assertTrue(bad[2].contains("M,N,K triples"), bad[2]);
   }
@@ -249,21 +402,33 @@ class PerfusionCliTest {
     String[] c = run("generate", "--model", MODEL, "--prompt", "x", "--concept", concept + ":0.7");
     assertEquals("1", c[0]);
     assertEquals(1, c[2].strip().lines().count(), c[2]);
-    assertTrue(c[2].contains("--concept " + concept + ": no such file") && c[2].contains("perfusion train"), c[2]);
+    assertTrue(
+        c[2].contains("--concept " + concept + ": no such file")
+            && c[2].contains("perfusion train"),
+        c[2]);
 
-    // No machine has a hundredth GPU, so this fails everywhere, before any native call on the device.
+    // No machine has a hundredth GPU, so this fails everywhere, before any native call on the
+    // device.
     String[] g = run("generate", "--model", MODEL, "--prompt", "x", "--device", "gpu:99");
     assertEquals("1", g[0]);
     assertEquals(1, g[2].strip().lines().count(), g[2]);
     assertTrue(g[2].contains("device 'gpu:99'") && g[2].contains("use cpu"), g[2]);
 
-    Path model = Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1").toAbsolutePath();
+    Path model =
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+            .toAbsolutePath();
     try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       int port = busy.getLocalPort();
-      String[] d = run("demo", "--model", model.toString(), "--port", Integer.toString(port), "--exit");
+      String[] d =
+          run("demo", "--model", model.toString(), "--port", Integer.toString(port), "--exit");
       assertEquals("1", d[0], d[1] + d[2]);
-      assertTrue(d[2].contains("--port " + port + ": 127.0.0.1:" + port + " is already in use") && d[2].contains("--port N"), d[2]);
-      assertTrue(!d[1].contains("starting Kafka"), "the busy port is found before the stack starts: " + d[1]);
+      assertTrue(
+          d[2].contains("--port " + port + ": 127.0.0.1:" + port + " is already in use")
+              && d[2].contains("--port N"),
+          d[2]);
+      assertTrue(
+          !d[1].contains("starting Kafka"),
+          "the busy port is found before the stack starts: " + d[1]);
     }
   }
 }

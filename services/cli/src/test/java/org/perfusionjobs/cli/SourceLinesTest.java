@@ -18,14 +18,16 @@ import org.junit.jupiter.api.Test;
  */
 class SourceLinesTest {
   static final int MAX = 120;
-  static final Path REPO = Path.of(System.getProperty("perfusion.models", "../../models")).toAbsolutePath().getParent();
+  static final Path REPO =
+      Path.of(System.getProperty("perfusion.models", "../../models")).toAbsolutePath().getParent();
 
   @Test
   void noLineOfMainCodeIsLongerThan120Characters() throws IOException {
     List<Path> sources = new ArrayList<>();
     for (String top : List.of("services", "shared", "infra")) {
       try (Stream<Path> s = Files.walk(REPO.resolve(top))) {
-        s.filter(p -> p.toString().endsWith(".java") && p.toString().contains("/src/main/java/")).forEach(sources::add);
+        s.filter(p -> p.toString().endsWith(".java") && p.toString().contains("/src/main/java/"))
+            .forEach(sources::add);
       }
     }
     assertTrue(sources.size() > 100, "main sources found under " + REPO + ": " + sources.size());
@@ -38,6 +40,9 @@ class SourceLinesTest {
         }
       }
     }
-    assertEquals(List.of(), over, "lines over " + MAX + " characters (run mvn spotless:apply, then shorten what is left)");
+    assertEquals(
+        List.of(),
+        over,
+        "lines over " + MAX + " characters (run mvn spotless:apply, then shorten what is left)");
   }
 }

@@ -8,7 +8,10 @@ import org.perfusionjobs.basemodel.BaseModelBuilder;
 import org.perfusionjobs.world.Pattern;
 import picocli.CommandLine;
 
-/** train-base is a thin adapter: no option is the library's recipe, and each option reaches the setting it names. */
+/**
+ * train-base is a thin adapter: no option is the library's recipe, and each option reaches the
+ * setting it names.
+ */
 class TrainBaseCommandTest {
   static BaseModelBuilder.Settings parse(String... args) {
     TrainBaseCommand cmd = new TrainBaseCommand();
@@ -23,10 +26,34 @@ class TrainBaseCommandTest {
 
   @Test
   void optionsReachTheirSettings() {
-    BaseModelBuilder.Settings s = parse("--out", "x", "--unet-steps", "7", "--batch", "2", "--images", "8", "--patterns", "stripes,dots",
-        "--vae-channels", "8,16", "--text-lr-scale", "0.5", "--latent-object-weight", "3");
-    BaseModelBuilder.Settings expected = BaseModelBuilder.Settings.builder().unetSteps(7).batch(2).trainImages(8)
-        .patterns(List.of(Pattern.STRIPES, Pattern.DOTS)).vaeChannels(List.of(8, 16)).textLearningRateScale(0.5f).latentObjectWeight(3f).build();
+    BaseModelBuilder.Settings s =
+        parse(
+            "--out",
+            "x",
+            "--unet-steps",
+            "7",
+            "--batch",
+            "2",
+            "--images",
+            "8",
+            "--patterns",
+            "stripes,dots",
+            "--vae-channels",
+            "8,16",
+            "--text-lr-scale",
+            "0.5",
+            "--latent-object-weight",
+            "3");
+    BaseModelBuilder.Settings expected =
+        BaseModelBuilder.Settings.builder()
+            .unetSteps(7)
+            .batch(2)
+            .trainImages(8)
+            .patterns(List.of(Pattern.STRIPES, Pattern.DOTS))
+            .vaeChannels(List.of(8, 16))
+            .textLearningRateScale(0.5f)
+            .latentObjectWeight(3f)
+            .build();
     assertEquals(expected, s);
   }
 }

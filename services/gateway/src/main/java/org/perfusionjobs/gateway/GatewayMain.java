@@ -16,13 +16,15 @@ public final class GatewayMain {
       return;
     }
     Vertx vertx = Vertx.vertx();
-    vertx.deployVerticle(new GatewayVerticle(cfg))
+    vertx
+        .deployVerticle(new GatewayVerticle(cfg))
         .onSuccess(id -> System.out.println("gateway on http://127.0.0.1:" + cfg.httpPort()))
-        .onFailure(e -> {
-          System.err.println("error: gateway did not start: " + e.getMessage());
-          vertx.close();
-          System.exit(1);
-        });
+        .onFailure(
+            e -> {
+              System.err.println("error: gateway did not start: " + e.getMessage());
+              vertx.close();
+              System.exit(1);
+            });
     Runtime.getRuntime().addShutdownHook(new Thread(() -> vertx.close().await()));
   }
 }

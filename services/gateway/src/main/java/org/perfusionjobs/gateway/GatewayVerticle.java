@@ -61,24 +61,28 @@ import org.perfusionjobs.contracts.TrainRequestV1;
  * so any number of gateways can run side by side.
  *
  * <p>Security (docs/security.md): the token is checked before any body is read; bodies are read
- * only on the routes that take one, in memory, up to a limit (413 above), never as files. Every job,
- * blob and concept id is kept under its tenant ({@link TenantScope}): another tenant's id answers
- * exactly like an id that does not exist, on REST and WebSocket alike, and every event is checked
- * against the subscriber's tenant before it is sent. Subscriptions are capped per connection and
- * per tenant, writes are rate-limited per tenant, requests over the model's budgets are refused,
- * browsers may open the WebSocket only from allowed origins, and every response carries a
- * Content-Security-Policy and nosniff. Errors are one line of JSON, never a stack trace.
+ * only on the routes that take one, in memory, up to a limit (413 above), never as files. Every
+ * job, blob and concept id is kept under its tenant ({@link TenantScope}): another tenant's id
+ * answers exactly like an id that does not exist, on REST and WebSocket alike, and every event is
+ * checked against the subscriber's tenant before it is sent. Subscriptions are capped per
+ * connection and per tenant, writes are rate-limited per tenant, requests over the model's budgets
+ * are refused, browsers may open the WebSocket only from allowed origins, and every response
+ * carries a Content-Security-Policy and nosniff. Errors are one line of JSON, never a stack trace.
  */
 public final class GatewayVerticle extends VerticleBase {
   private final GatewayConfig cfg;
   private final Map<String, JobView> jobs = new ConcurrentHashMap<>();
   private final Map<String, ConceptRegistered> concepts = new ConcurrentHashMap<>();
+
   /** Scoped job id ({@code <tenant>/<jobId>}) to the connections subscribed to it. */
   private final Map<String, Set<Subscriber>> subscribers = new ConcurrentHashMap<>();
+
   /** Subscriptions held per tenant on this gateway. */
   private final Map<String, AtomicInteger> tenantSubscriptions = new ConcurrentHashMap<>();
+
   /** Write-rate token buckets per tenant. */
   private final Map<String, double[]> buckets = new ConcurrentHashMap<>();
+
   private Budgets budgets;
   private KafkaProducer<String, byte[]> producer;
   private KafkaConsumer<String, byte[]> eventsConsumer;
@@ -99,49 +103,98 @@ public final class GatewayVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    producer = KafkaProducer.create(vertx, Map.of("bootstrap.servers", cfg.bootstrapServers(),
-        "key.serializer", "org.apache.kafka.common.serialization.StringSerializer",
-        "value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer", "acks", "all", "linger.ms", "0"));
+    producer =
+        KafkaProducer.create(
+            vertx,
+            Map.of(
+                "bootstrap.servers",
+                cfg.bootstrapServers(),
+                "key.serializer",
+                "org.apache.kafka.common.serialization.StringSerializer",
+                "value.serializer",
+                "org.apache.kafka.common.serialization.ByteArraySerializer",
+                "acks",
+                "all",
+                "linger.ms",
+                "0"));
     eventsConsumer = consumer();
     eventsConsumer.handler(r -> onEvent(r.value()));
     conceptsConsumer = consumer();
-    conceptsConsumer.handler(r -> {
-      if (r.key() == null) {
-        return;
-      }
-      if (r.value() == null) {
-        concepts.remove(r.key());
-      } else {
-        try {
-          // Keyed <tenant>/<conceptId>; an entry whose key does not match its own tenant and id is ignored.
-          ConceptRegistered c = RecordCodec.read(r.value(), ConceptRegistered.class);
-          if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
-            concepts.put(r.key(), c);
+    conceptsConsumer.handler(
+        r -> {
+          if (r.key() == null) {
+            return;
           }
-        } catch (IOException | IllegalArgumentException ignored) {
-          // written only by workers
-        }
-      }
-    });
-    return vertx.executeBlocking(() -> {
-          admin = Admin.create(Map.<String, Object>of("bootstrap.servers", cfg.bootstrapServers(),
-              "request.timeout.ms", PROBE_TIMEOUT_MS, "default.api.timeout.ms", PROBE_TIMEOUT_MS));
-          redisClient = RedisClient.create(RedisURI.builder(RedisURI.create(cfg.redisUri())).withTimeout(Duration.ofSeconds(2)).build());
-          redis = redisClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
-          return null;
-        })
+          if (r.value() == null) {
+            concepts.remove(r.key());
+          } else {
+            try {
+              // Keyed <tenant>/<conceptId>; an entry whose key does not match its own tenant and id
+              // is ignored.
+              ConceptRegistered c = RecordCodec.read(r.value(), ConceptRegistered.class);
+              if (c.tenant() != null
+                  && c.conceptId() != null
+                  && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
+                concepts.put(r.key(), c);
+              }
+            } catch (IOException | IllegalArgumentException ignored) {
+              // written only by workers
+            }
+          }
+        });
+    return vertx
+        .executeBlocking(
+            () -> {
+              admin =
+                  Admin.create(
+                      Map.<String, Object>of(
+                          "bootstrap.servers",
+                          cfg.bootstrapServers(),
+                          "request.timeout.ms",
+                          PROBE_TIMEOUT_MS,
+                          "default.api.timeout.ms",
+                          PROBE_TIMEOUT_MS));
+              redisClient =
+                  RedisClient.create(
+                      RedisURI.builder(RedisURI.create(cfg.redisUri()))
+                          .withTimeout(Duration.ofSeconds(2))
+                          .build());
+              redis = redisClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+              return null;
+            })
         .compose(v -> eventsConsumer.subscribe(cfg.topics().events()))
         .compose(v -> conceptsConsumer.subscribe(cfg.topics().concepts()))
-        .compose(v -> vertx.createHttpServer(new HttpServerOptions().setMaxWebSocketMessageSize(64 * 1024).setMaxWebSocketFrameSize(64 * 1024)
-            .setMaxFormAttributeSize(8 * 1024).setMaxHeaderSize(16 * 1024)).requestHandler(router()).listen(cfg.httpPort(), "127.0.0.1"))
+        .compose(
+            v ->
+                vertx
+                    .createHttpServer(
+                        new HttpServerOptions()
+                            .setMaxWebSocketMessageSize(64 * 1024)
+                            .setMaxWebSocketFrameSize(64 * 1024)
+                            .setMaxFormAttributeSize(8 * 1024)
+                            .setMaxHeaderSize(16 * 1024))
+                    .requestHandler(router())
+                    .listen(cfg.httpPort(), "127.0.0.1"))
         .onSuccess(s -> server = s);
   }
 
   private KafkaConsumer<String, byte[]> consumer() {
-    KafkaConsumer<String, byte[]> c = KafkaConsumer.create(vertx, Map.of("bootstrap.servers", cfg.bootstrapServers(),
-        "group.id", "perfusion-gateway-" + UUID.randomUUID(), "auto.offset.reset", "earliest", "enable.auto.commit", "false",
-        "key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer",
-        "value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
+    KafkaConsumer<String, byte[]> c =
+        KafkaConsumer.create(
+            vertx,
+            Map.of(
+                "bootstrap.servers",
+                cfg.bootstrapServers(),
+                "group.id",
+                "perfusion-gateway-" + UUID.randomUUID(),
+                "auto.offset.reset",
+                "earliest",
+                "enable.auto.commit",
+                "false",
+                "key.deserializer",
+                "org.apache.kafka.common.serialization.StringDeserializer",
+                "value.deserializer",
+                "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
     c.pollTimeout(Duration.ofMillis(100));
     return c;
   }
@@ -157,7 +210,10 @@ public final class GatewayVerticle extends VerticleBase {
     } catch (IOException ex) {
       return;
     }
-    if (e.jobId() == null || e.tenant() == null || !TENANT.matcher(e.tenant()).matches() || e.kind() == null) {
+    if (e.jobId() == null
+        || e.tenant() == null
+        || !TENANT.matcher(e.tenant()).matches()
+        || e.kind() == null) {
       return;
     }
     String key = TenantScope.of(e.tenant(), e.jobId());
@@ -177,44 +233,74 @@ public final class GatewayVerticle extends VerticleBase {
     Router r = Router.router(vertx);
     r.route().handler(GatewayVerticle::securityHeaders);
     r.get("/health/live").handler(ctx -> ctx.response().end("ok"));
-    r.get("/health/ready").handler(ctx -> readiness().onComplete(ar -> {
-      String why = ar.succeeded() ? ar.result() : "not ready: " + ar.cause().getMessage();
-      ctx.response().setStatusCode("ready".equals(why) ? 200 : 503).end(why);
-    }));
+    r.get("/health/ready")
+        .handler(
+            ctx ->
+                readiness()
+                    .onComplete(
+                        ar -> {
+                          String why =
+                              ar.succeeded()
+                                  ? ar.result()
+                                  : "not ready: " + ar.cause().getMessage();
+                          ctx.response().setStatusCode("ready".equals(why) ? 200 : 503).end(why);
+                        }));
     r.route("/v1/ws").handler(this::webSocket);
     // Authentication first: no body is read for a request without a valid token.
     r.route("/v1/*").handler(this::authenticate);
     r.route("/v1/*").handler(this::rateLimit);
-    // Bodies only where a route takes one, in memory (no file uploads), with a small limit (413 above).
+    // Bodies only where a route takes one, in memory (no file uploads), with a small limit (413
+    // above).
     BodyHandler jobBody = BodyHandler.create(false).setBodyLimit(Schemas.MAX_REQUEST_BYTES);
     BodyHandler blobBody = BodyHandler.create(false).setBodyLimit(cfg.limits().maxBlobBytes());
-    r.post("/v1/jobs/generate").handler(jobBody).handler(ctx -> submit(ctx, Schemas.GENERATE_REQUEST));
+    r.post("/v1/jobs/generate")
+        .handler(jobBody)
+        .handler(ctx -> submit(ctx, Schemas.GENERATE_REQUEST));
     r.post("/v1/jobs/train").handler(jobBody).handler(ctx -> submit(ctx, Schemas.TRAIN_REQUEST));
     r.get("/v1/jobs/:id").handler(this::status);
     r.get("/v1/jobs/:id/images/:n").handler(this::image);
     r.post("/v1/jobs/:id/cancel").handler(this::cancel);
     r.post("/v1/blobs").handler(blobBody).handler(this::upload);
-    r.get("/v1/concepts").handler(ctx -> json(ctx, 200, concepts.values().stream().filter(c -> c.tenant().equals(tenant(ctx))).map(GatewayVerticle::summary).toList()));
-    r.get("/v1/concepts/:id").handler(ctx -> ownConcept(ctx).ifPresentOrElse(c -> json(ctx, 200, summary(c)), () -> notFound(ctx)));
+    r.get("/v1/concepts")
+        .handler(
+            ctx ->
+                json(
+                    ctx,
+                    200,
+                    concepts.values().stream()
+                        .filter(c -> c.tenant().equals(tenant(ctx)))
+                        .map(GatewayVerticle::summary)
+                        .toList()));
+    r.get("/v1/concepts/:id")
+        .handler(
+            ctx ->
+                ownConcept(ctx)
+                    .ifPresentOrElse(c -> json(ctx, 200, summary(c)), () -> notFound(ctx)));
     r.delete("/v1/concepts/:id").handler(this::deleteConcept);
     r.route("/v1/*").handler(GatewayVerticle::notFound);
     r.route("/*").handler(StaticHandler.create("webroot"));
     // One line of JSON for every error, never a stack trace.
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 414, 415, 429, 431, 500, 501, 503}) {
-      r.errorHandler(status, ctx -> {
-        if (ctx.response().ended() || ctx.response().headWritten()) {
-          return;
-        }
-        json(ctx, status, Map.of("error", errorText(status)));
-      });
+      r.errorHandler(
+          status,
+          ctx -> {
+            if (ctx.response().ended() || ctx.response().headWritten()) {
+              return;
+            }
+            json(ctx, status, Map.of("error", errorText(status)));
+          });
     }
     return r;
   }
 
   private String errorText(int status) {
     return switch (status) {
-      case 413 -> "request body too large: job requests take at most " + Schemas.MAX_REQUEST_BYTES + " bytes, blobs " + cfg.limits().maxBlobBytes()
-          + " bytes; upload images as blobs";
+      case 413 ->
+          "request body too large: job requests take at most "
+              + Schemas.MAX_REQUEST_BYTES
+              + " bytes, blobs "
+              + cfg.limits().maxBlobBytes()
+              + " bytes; upload images as blobs";
       case 404 -> "not found";
       case 405 -> "method not allowed";
       case 400 -> "malformed request";
@@ -224,12 +310,19 @@ public final class GatewayVerticle extends VerticleBase {
     };
   }
 
-  /** Headers on every answer: the page may load only its own scripts, never be framed, never be sniffed. */
+  /**
+   * Headers on every answer: the page may load only its own scripts, never be framed, never be
+   * sniffed.
+   */
   private static void securityHeaders(RoutingContext ctx) {
-    // 'self' covers the page's own WebSocket in current browsers; the explicit ws(s)://host covers older ones.
+    // 'self' covers the page's own WebSocket in current browsers; the explicit ws(s)://host covers
+    // older ones.
     String host = ctx.request().getHeader("Host");
-    String ws = host != null && HOST.matcher(host).matches() ? " ws://" + host + " wss://" + host : "";
-    ctx.response().putHeader("Content-Security-Policy", CSP.replace("connect-src 'self'", "connect-src 'self'" + ws))
+    String ws =
+        host != null && HOST.matcher(host).matches() ? " ws://" + host + " wss://" + host : "";
+    ctx.response()
+        .putHeader(
+            "Content-Security-Policy", CSP.replace("connect-src 'self'", "connect-src 'self'" + ws))
         .putHeader("X-Content-Type-Options", "nosniff")
         .putHeader("X-Frame-Options", "DENY")
         .putHeader("Referrer-Policy", "no-referrer")
@@ -237,11 +330,16 @@ public final class GatewayVerticle extends VerticleBase {
     ctx.next();
   }
 
-  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
-  static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
-      + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  private static final Pattern HOST =
+      Pattern.compile("[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
+  static final String CSP =
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:;"
+          + " connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-  /** Token bucket per tenant for writes (POST, DELETE): {@code writeBurst} at once, then {@code writesPerSecond}. */
+  /**
+   * Token bucket per tenant for writes (POST, DELETE): {@code writeBurst} at once, then {@code
+   * writesPerSecond}.
+   */
   private void rateLimit(RoutingContext ctx) {
     HttpMethod m = ctx.request().method();
     if (!m.equals(HttpMethod.POST) && !m.equals(HttpMethod.DELETE)) {
@@ -249,7 +347,8 @@ public final class GatewayVerticle extends VerticleBase {
       return;
     }
     GatewayConfig.Limits l = cfg.limits();
-    double[] b = buckets.computeIfAbsent(tenant(ctx), t -> new double[] {l.writeBurst(), System.nanoTime()});
+    double[] b =
+        buckets.computeIfAbsent(tenant(ctx), t -> new double[] {l.writeBurst(), System.nanoTime()});
     boolean allowed;
     synchronized (b) {
       long now = System.nanoTime();
@@ -261,8 +360,18 @@ public final class GatewayVerticle extends VerticleBase {
       }
     }
     if (!allowed) {
-      ctx.response().putHeader("Retry-After", Long.toString((long) Math.ceil(1 / l.writesPerSecond())));
-      json(ctx, 429, Map.of("error", "rate limit: at most " + l.writeBurst() + " writes at once and " + l.writesPerSecond() + " per second per tenant; retry later"));
+      ctx.response()
+          .putHeader("Retry-After", Long.toString((long) Math.ceil(1 / l.writesPerSecond())));
+      json(
+          ctx,
+          429,
+          Map.of(
+              "error",
+              "rate limit: at most "
+                  + l.writeBurst()
+                  + " writes at once and "
+                  + l.writesPerSecond()
+                  + " per second per tenant; retry later"));
       return;
     }
     ctx.next();
@@ -270,10 +379,14 @@ public final class GatewayVerticle extends VerticleBase {
 
   private void authenticate(RoutingContext ctx) {
     String header = ctx.request().getHeader("Authorization");
-    String token = header != null && header.startsWith("Bearer ") ? header.substring(7).strip() : null;
+    String token =
+        header != null && header.startsWith("Bearer ") ? header.substring(7).strip() : null;
     String tenant = token == null ? null : cfg.tokens().get(token);
     if (tenant == null) {
-      json(ctx, 401, Map.of("error", token == null ? "missing bearer token" : "unknown bearer token"));
+      json(
+          ctx,
+          401,
+          Map.of("error", token == null ? "missing bearer token" : "unknown bearer token"));
       return;
     }
     ctx.put("tenant", tenant);
@@ -303,14 +416,18 @@ public final class GatewayVerticle extends VerticleBase {
     }
     obj.put("tenant", tenant);
     if (!obj.has("jobId")) {
-      obj.put("jobId", (Schemas.TRAIN_REQUEST.equals(schema) ? "train-" : "gen-") + UUID.randomUUID());
+      obj.put(
+          "jobId", (Schemas.TRAIN_REQUEST.equals(schema) ? "train-" : "gen-") + UUID.randomUUID());
     }
     RecordCodec.Outgoing request;
     FieldError over;
     try {
       request = RecordCodec.encode(schema, obj);
-      over = Schemas.TRAIN_REQUEST.equals(schema) ? budgets.check(RecordCodec.map(obj, TrainRequestV1.class))
-          : budgets.check(RecordCodec.map(obj, GenerateRequestV1.class), cfg.limits().modelSize());
+      over =
+          Schemas.TRAIN_REQUEST.equals(schema)
+              ? budgets.check(RecordCodec.map(obj, TrainRequestV1.class))
+              : budgets.check(
+                  RecordCodec.map(obj, GenerateRequestV1.class), cfg.limits().modelSize());
     } catch (InvalidEventException e) {
       json(ctx, 400, e.error());
       return;
@@ -320,8 +437,16 @@ public final class GatewayVerticle extends VerticleBase {
       return;
     }
     if (request.value().length > Schemas.MAX_REQUEST_BYTES) {
-      json(ctx, 413, new FieldError("", "the request is " + request.value().length + " bytes, over the limit of " + Schemas.MAX_REQUEST_BYTES
-          + "; upload images as blobs"));
+      json(
+          ctx,
+          413,
+          new FieldError(
+              "",
+              "the request is "
+                  + request.value().length
+                  + " bytes, over the limit of "
+                  + Schemas.MAX_REQUEST_BYTES
+                  + "; upload images as blobs"));
       return;
     }
     // Job ids live in the tenant's own namespace: another tenant's id is simply free here.
@@ -333,15 +458,23 @@ public final class GatewayVerticle extends VerticleBase {
     send(RecordCodec.encode(JobEvent.queued(job, 0)))
         .compose(v -> send(request))
         .onSuccess(v -> json(ctx, 202, Map.of("jobId", jobId)))
-        .onFailure(e -> {
-          send(RecordCodec.encode(JobEvent.failed(job, 1, JobEvent.Error.of("the gateway could not queue the job: " + e.getMessage()))));
-          json(ctx, 503, Map.of("error", "could not queue the job: " + e.getMessage()));
-        });
+        .onFailure(
+            e -> {
+              send(
+                  RecordCodec.encode(
+                      JobEvent.failed(
+                          job,
+                          1,
+                          JobEvent.Error.of(
+                              "the gateway could not queue the job: " + e.getMessage()))));
+              json(ctx, 503, Map.of("error", "could not queue the job: " + e.getMessage()));
+            });
   }
 
   /** Sends a record to the topic of its schema, with the contract's key and headers. */
   private Future<Void> send(RecordCodec.Outgoing out) {
-    KafkaProducerRecord<String, byte[]> rec = KafkaProducerRecord.create(cfg.topics().forSchema(out.schema()), out.key(), out.value());
+    KafkaProducerRecord<String, byte[]> rec =
+        KafkaProducerRecord.create(cfg.topics().forSchema(out.schema()), out.key(), out.value());
     out.headers().forEach(rec::addHeader);
     return producer.send(rec).mapEmpty();
   }
@@ -367,7 +500,10 @@ public final class GatewayVerticle extends VerticleBase {
   private void image(RoutingContext ctx) {
     JobView v = ownJob(ctx);
     JobEvent latest = v == null ? null : v.latest();
-    List<String> ids = latest == null || latest.result() == null || latest.result().imageBlobIds() == null ? List.of() : latest.result().imageBlobIds();
+    List<String> ids =
+        latest == null || latest.result() == null || latest.result().imageBlobIds() == null
+            ? List.of()
+            : latest.result().imageBlobIds();
     int n;
     try {
       n = Integer.parseInt(ctx.pathParam("n"));
@@ -378,28 +514,39 @@ public final class GatewayVerticle extends VerticleBase {
       notFound(ctx);
       return;
     }
-    Future.fromCompletionStage(redis.async().get(blobKey(v.tenant, ids.get(n))), vertx.getOrCreateContext()).onComplete(ar -> {
-      if (ar.failed() || ar.result() == null) {
-        json(ctx, 404, Map.of("error", "image expired or unavailable"));
-      } else {
-        ctx.response().putHeader("content-type", "image/png").end(Buffer.buffer(ar.result()));
-      }
-    });
+    Future.fromCompletionStage(
+            redis.async().get(blobKey(v.tenant, ids.get(n))), vertx.getOrCreateContext())
+        .onComplete(
+            ar -> {
+              if (ar.failed() || ar.result() == null) {
+                json(ctx, 404, Map.of("error", "image expired or unavailable"));
+              } else {
+                ctx.response()
+                    .putHeader("content-type", "image/png")
+                    .end(Buffer.buffer(ar.result()));
+              }
+            });
   }
 
-  /** Same answer whether the job is this tenant's, unknown, or another tenant's (whose job the request, carrying this tenant, cannot touch). */
+  /**
+   * Same answer whether the job is this tenant's, unknown, or another tenant's (whose job the
+   * request, carrying this tenant, cannot touch).
+   */
   private void cancel(RoutingContext ctx) {
     String jobId = ctx.pathParam("id");
     if (jobId == null || !JOB_ID.matcher(jobId).matches()) {
       notFound(ctx);
       return;
     }
-    send(RecordCodec.encode(new CancelRequestV1(jobId, tenant(ctx), "cancelled through the gateway")))
+    send(RecordCodec.encode(
+            new CancelRequestV1(jobId, tenant(ctx), "cancelled through the gateway")))
         .onSuccess(x -> json(ctx, 202, Map.of("jobId", jobId, "cancel", "requested")))
         .onFailure(e -> json(ctx, 503, Map.of("error", e.getMessage())));
   }
 
-  /** Redis key of a tenant's blob (the worker writes results and reads uploads under the same key). */
+  /**
+   * Redis key of a tenant's blob (the worker writes results and reads uploads under the same key).
+   */
   static String blobKey(String tenant, String blobId) {
     return "blob:" + TenantScope.of(tenant, blobId);
   }
@@ -411,31 +558,63 @@ public final class GatewayVerticle extends VerticleBase {
       return;
     }
     if (!isPngOrJpeg(bytes)) {
-      json(ctx, 415, new FieldError("", "the body is not a PNG or JPEG image; send the image file's bytes"));
+      json(
+          ctx,
+          415,
+          new FieldError("", "the body is not a PNG or JPEG image; send the image file's bytes"));
       return;
     }
     String tenant = tenant(ctx);
     String id = tenant + "-" + UUID.randomUUID();
     long quota = cfg.limits().blobQuotaBytes();
     String quotaKey = "quota:blobs:" + tenant;
-    // Bytes uploaded per blob lifetime: the counter starts with the first upload and expires with the blob TTL.
-    Future.fromCompletionStage(redis.async().incrby(quotaKey, bytes.length), vertx.getOrCreateContext())
-        .compose(total -> {
-          redis.async().expire(quotaKey, cfg.blobTtl().toSeconds(), ExpireArgs.Builder.nx());
-          if (total > quota) {
-            redis.async().decrby(quotaKey, bytes.length);
-            json(ctx, 429, new FieldError("", "blob quota of " + quota + " bytes per " + cfg.blobTtl().toSeconds() + " s reached; wait or use fewer, smaller images"));
-            return Future.succeededFuture();
-          }
-          return Future.fromCompletionStage(redis.async().set(blobKey(tenant, id), bytes, SetArgs.Builder.ex(cfg.blobTtl())), vertx.getOrCreateContext())
-              .onSuccess(x -> json(ctx, 201, Map.of("blobId", id, "bytes", bytes.length, "ttlSeconds", cfg.blobTtl().toSeconds())));
-        })
+    // Bytes uploaded per blob lifetime: the counter starts with the first upload and expires with
+    // the blob TTL.
+    Future.fromCompletionStage(
+            redis.async().incrby(quotaKey, bytes.length), vertx.getOrCreateContext())
+        .compose(
+            total -> {
+              redis.async().expire(quotaKey, cfg.blobTtl().toSeconds(), ExpireArgs.Builder.nx());
+              if (total > quota) {
+                redis.async().decrby(quotaKey, bytes.length);
+                json(
+                    ctx,
+                    429,
+                    new FieldError(
+                        "",
+                        "blob quota of "
+                            + quota
+                            + " bytes per "
+                            + cfg.blobTtl().toSeconds()
+                            + " s reached; wait or use fewer, smaller images"));
+                return Future.succeededFuture();
+              }
+              return Future.fromCompletionStage(
+                      redis
+                          .async()
+                          .set(blobKey(tenant, id), bytes, SetArgs.Builder.ex(cfg.blobTtl())),
+                      vertx.getOrCreateContext())
+                  .onSuccess(
+                      x ->
+                          json(
+                              ctx,
+                              201,
+                              Map.of(
+                                  "blobId",
+                                  id,
+                                  "bytes",
+                                  bytes.length,
+                                  "ttlSeconds",
+                                  cfg.blobTtl().toSeconds())));
+            })
         .onFailure(e -> json(ctx, 503, Map.of("error", "blob store unavailable")));
   }
 
   private static boolean isPngOrJpeg(byte[] b) {
-    boolean png = b.length > 8 && (b[0] & 0xff) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G';
-    boolean jpeg = b.length > 3 && (b[0] & 0xff) == 0xff && (b[1] & 0xff) == 0xd8 && (b[2] & 0xff) == 0xff;
+    boolean png =
+        b.length > 8 && (b[0] & 0xff) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G';
+    boolean jpeg =
+        b.length > 3 && (b[0] & 0xff) == 0xff && (b[1] & 0xff) == 0xd8 && (b[2] & 0xff) == 0xff;
     return png || jpeg;
   }
 
@@ -455,17 +634,34 @@ public final class GatewayVerticle extends VerticleBase {
       return;
     }
     String key = TenantScope.of(tenant(ctx), ctx.pathParam("id"));
-    producer.send(KafkaProducerRecord.create(cfg.topics().concepts(), key, (byte[]) null))
-        .onSuccess(x -> {
-          concepts.remove(key);
-          ctx.response().setStatusCode(204).end();
-        })
+    producer
+        .send(KafkaProducerRecord.create(cfg.topics().concepts(), key, (byte[]) null))
+        .onSuccess(
+            x -> {
+              concepts.remove(key);
+              ctx.response().setStatusCode(204).end();
+            })
         .onFailure(e -> json(ctx, 503, Map.of("error", "could not delete the concept; retry")));
   }
 
   private static Map<String, Object> summary(ConceptRegistered c) {
-    return Map.of("conceptId", c.conceptId(), "placeholder", c.placeholder(), "superclass", c.superclass(), "baseModel", c.baseModel(),
-        "defaultBeta", c.defaultBeta(), "defaultTau", c.defaultTau(), "createdAt", c.createdAt(), "fileBytes", Base64.getDecoder().decode(c.file()).length);
+    return Map.of(
+        "conceptId",
+        c.conceptId(),
+        "placeholder",
+        c.placeholder(),
+        "superclass",
+        c.superclass(),
+        "baseModel",
+        c.baseModel(),
+        "defaultBeta",
+        c.defaultBeta(),
+        "defaultTau",
+        c.defaultTau(),
+        "createdAt",
+        c.createdAt(),
+        "fileBytes",
+        Base64.getDecoder().decode(c.file()).length);
   }
 
   /**
@@ -489,77 +685,126 @@ public final class GatewayVerticle extends VerticleBase {
     }
     GatewayConfig.Limits limits = cfg.limits();
     AtomicInteger held = tenantSubscriptions.computeIfAbsent(tenant, t -> new AtomicInteger());
-    ctx.request().toWebSocket().onSuccess(ws -> {
-      Subscriber me = new Subscriber(ws, tenant);
-      Set<String> mine = ConcurrentHashMap.newKeySet();
-      ws.textMessageHandler(text -> {
-        JsonNode msg;
-        try {
-          msg = Schemas.json().readTree(text);
-        } catch (IOException e) {
-          ws.writeTextMessage(frame("error", Map.of("error", "malformed message: send JSON")));
-          return;
-        }
-        if (msg == null) {
-          return;
-        }
-        for (JsonNode u : msg.path("unsubscribe")) {
-          String key = u.isTextual() && JOB_ID.matcher(u.asText()).matches() ? TenantScope.of(tenant, u.asText()) : null;
-          if (key != null && mine.remove(key)) {
-            subscribers.getOrDefault(key, Set.of()).remove(me);
-            held.decrementAndGet();
-          }
-        }
-        int seen = 0;
-        for (JsonNode s : msg.path("subscribe")) {
-          if (++seen > limits.subscriptionsPerConnection()) {
-            // Bounded work per message: the rest is refused at once.
-            ws.writeTextMessage(frame("error", Map.of("error", "subscriptions: at most " + limits.subscriptionsPerConnection()
-                + " per connection (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION); the rest of this message was ignored")));
-            break;
-          }
-          String jobId = s.path("jobId").asText("");
-          if (!JOB_ID.matcher(jobId).matches()) {
-            ws.writeTextMessage(frame("error", Map.of("field", "/subscribe/" + (seen - 1) + "/jobId", "error", "must match [A-Za-z0-9._-]{1,100}")));
-            continue;
-          }
-          String key = TenantScope.of(tenant, jobId);
-          if (!mine.contains(key)) {
-            if (mine.size() >= limits.subscriptionsPerConnection()) {
-              ws.writeTextMessage(frame("error", Map.of("jobId", jobId, "error", "subscriptions: at most " + limits.subscriptionsPerConnection()
-                  + " per connection (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION); unsubscribe from finished jobs first")));
-              continue;
-            }
-            if (held.incrementAndGet() > limits.subscriptionsPerTenant()) {
-              held.decrementAndGet();
-              ws.writeTextMessage(frame("error", Map.of("jobId", jobId, "error", "subscriptions: at most " + limits.subscriptionsPerTenant()
-                  + " per tenant (PERFUSION_WS_SUBSCRIPTIONS_PER_TENANT); unsubscribe from finished jobs or close connections first")));
-              continue;
-            }
-            mine.add(key);
-            subscribers.computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet()).add(me);
-          }
-          JobView v = jobs.get(key);
-          if (v != null && v.tenant.equals(tenant)) {
-            long after = s.path("afterSeq").asLong(-1);
-            ws.writeTextMessage(frame("snapshot", v.snapshot()));
-            for (JobEvent e : v.after(after)) {
-              ws.writeTextMessage(frame("event", e));
-            }
-          }
-        }
-      });
-      ws.closeHandler(v -> {
-        for (String key : mine) {
-          subscribers.getOrDefault(key, Set.of()).remove(me);
-          held.decrementAndGet();
-        }
-        mine.clear();
-      });
-    });
+    ctx.request()
+        .toWebSocket()
+        .onSuccess(
+            ws -> {
+              Subscriber me = new Subscriber(ws, tenant);
+              Set<String> mine = ConcurrentHashMap.newKeySet();
+              ws.textMessageHandler(
+                  text -> {
+                    JsonNode msg;
+                    try {
+                      msg = Schemas.json().readTree(text);
+                    } catch (IOException e) {
+                      ws.writeTextMessage(
+                          frame("error", Map.of("error", "malformed message: send JSON")));
+                      return;
+                    }
+                    if (msg == null) {
+                      return;
+                    }
+                    for (JsonNode u : msg.path("unsubscribe")) {
+                      String key =
+                          u.isTextual() && JOB_ID.matcher(u.asText()).matches()
+                              ? TenantScope.of(tenant, u.asText())
+                              : null;
+                      if (key != null && mine.remove(key)) {
+                        subscribers.getOrDefault(key, Set.of()).remove(me);
+                        held.decrementAndGet();
+                      }
+                    }
+                    int seen = 0;
+                    for (JsonNode s : msg.path("subscribe")) {
+                      if (++seen > limits.subscriptionsPerConnection()) {
+                        // Bounded work per message: the rest is refused at once.
+                        ws.writeTextMessage(
+                            frame(
+                                "error",
+                                Map.of(
+                                    "error",
+                                    "subscriptions: at most "
+                                        + limits.subscriptionsPerConnection()
+                                        + " per connection"
+                                        + " (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION); the rest"
+                                        + " of this message was ignored")));
+                        break;
+                      }
+                      String jobId = s.path("jobId").asText("");
+                      if (!JOB_ID.matcher(jobId).matches()) {
+                        ws.writeTextMessage(
+                            frame(
+                                "error",
+                                Map.of(
+                                    "field",
+                                    "/subscribe/" + (seen - 1) + "/jobId",
+                                    "error",
+                                    "must match [A-Za-z0-9._-]{1,100}")));
+                        continue;
+                      }
+                      String key = TenantScope.of(tenant, jobId);
+                      if (!mine.contains(key)) {
+                        if (mine.size() >= limits.subscriptionsPerConnection()) {
+                          ws.writeTextMessage(
+                              frame(
+                                  "error",
+                                  Map.of(
+                                      "jobId",
+                                      jobId,
+                                      "error",
+                                      "subscriptions: at most "
+                                          + limits.subscriptionsPerConnection()
+                                          + " per connection"
+                                          + " (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION);"
+                                          + " unsubscribe from finished jobs first")));
+                          continue;
+                        }
+                        if (held.incrementAndGet() > limits.subscriptionsPerTenant()) {
+                          held.decrementAndGet();
+                          ws.writeTextMessage(
+                              frame(
+                                  "error",
+                                  Map.of(
+                                      "jobId",
+                                      jobId,
+                                      "error",
+                                      "subscriptions: at most "
+                                          + limits.subscriptionsPerTenant()
+                                          + " per tenant (PERFUSION_WS_SUBSCRIPTIONS_PER_TENANT);"
+                                          + " unsubscribe from finished jobs or close connections"
+                                          + " first")));
+                          continue;
+                        }
+                        mine.add(key);
+                        subscribers
+                            .computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet())
+                            .add(me);
+                      }
+                      JobView v = jobs.get(key);
+                      if (v != null && v.tenant.equals(tenant)) {
+                        long after = s.path("afterSeq").asLong(-1);
+                        ws.writeTextMessage(frame("snapshot", v.snapshot()));
+                        for (JobEvent e : v.after(after)) {
+                          ws.writeTextMessage(frame("event", e));
+                        }
+                      }
+                    }
+                  });
+              ws.closeHandler(
+                  v -> {
+                    for (String key : mine) {
+                      subscribers.getOrDefault(key, Set.of()).remove(me);
+                      held.decrementAndGet();
+                    }
+                    mine.clear();
+                  });
+            });
   }
 
-  /** A browser origin is allowed if configured, or, with none configured, if it is the gateway's own ({@code http(s)://<Host>}). */
+  /**
+   * A browser origin is allowed if configured, or, with none configured, if it is the gateway's own
+   * ({@code http(s)://<Host>}).
+   */
   private boolean originAllowed(String origin, String host) {
     List<String> allowed = cfg.limits().allowedOrigins();
     if (!allowed.isEmpty()) {
@@ -577,7 +822,10 @@ public final class GatewayVerticle extends VerticleBase {
 
   private static void json(RoutingContext ctx, int status, Object body) {
     try {
-      ctx.response().setStatusCode(status).putHeader("content-type", "application/json").end(Schemas.json().writeValueAsString(body));
+      ctx.response()
+          .setStatusCode(status)
+          .putHeader("content-type", "application/json")
+          .end(Schemas.json().writeValueAsString(body));
     } catch (JsonProcessingException e) {
       ctx.fail(e);
     }
@@ -596,27 +844,36 @@ public final class GatewayVerticle extends VerticleBase {
    * load balancer should send clients elsewhere.
    */
   private Future<String> readiness() {
-    Future<String> redisUp = Future.fromCompletionStage(redis.async().ping(), vertx.getOrCreateContext())
-        .timeout(PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-        .map(pong -> "ready")
-        .otherwise("not ready: redis unreachable");
-    Future<String> kafkaUp = Future.fromCompletionStage(
-            admin.describeCluster(new DescribeClusterOptions().timeoutMs(PROBE_TIMEOUT_MS)).clusterId().toCompletionStage(),
-            vertx.getOrCreateContext())
-        .timeout(PROBE_TIMEOUT_MS + 500, TimeUnit.MILLISECONDS)
-        .map(id -> "ready")
-        .otherwise("not ready: kafka unreachable");
-    return Future.all(redisUp, kafkaUp).map(both -> !"ready".equals(redisUp.result()) ? redisUp.result() : kafkaUp.result());
+    Future<String> redisUp =
+        Future.fromCompletionStage(redis.async().ping(), vertx.getOrCreateContext())
+            .timeout(PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+            .map(pong -> "ready")
+            .otherwise("not ready: redis unreachable");
+    Future<String> kafkaUp =
+        Future.fromCompletionStage(
+                admin
+                    .describeCluster(new DescribeClusterOptions().timeoutMs(PROBE_TIMEOUT_MS))
+                    .clusterId()
+                    .toCompletionStage(),
+                vertx.getOrCreateContext())
+            .timeout(PROBE_TIMEOUT_MS + 500, TimeUnit.MILLISECONDS)
+            .map(id -> "ready")
+            .otherwise("not ready: kafka unreachable");
+    return Future.all(redisUp, kafkaUp)
+        .map(both -> !"ready".equals(redisUp.result()) ? redisUp.result() : kafkaUp.result());
   }
 
   @Override
   public Future<?> stop() {
     return Future.join(eventsConsumer.close(), conceptsConsumer.close(), producer.close())
-        .compose(v -> vertx.executeBlocking(() -> {
-          admin.close(Duration.ofSeconds(2));
-          redis.close();
-          redisClient.shutdown();
-          return null;
-        }));
+        .compose(
+            v ->
+                vertx.executeBlocking(
+                    () -> {
+                      admin.close(Duration.ofSeconds(2));
+                      redis.close();
+                      redisClient.shutdown();
+                      return null;
+                    }));
   }
 }

@@ -49,9 +49,32 @@ final class JobView {
   synchronized Snapshot snapshot() {
     JobEvent s = lastState != null ? lastState : latest;
     JobEvent p = latest;
-    return new Snapshot(jobId, tenant, s.jobType(), s.state(), latest.seq(), p.step(), p.total(), p.loss(), p.etaMs(), s.error(), s.result(), latest.time());
+    return new Snapshot(
+        jobId,
+        tenant,
+        s.jobType(),
+        s.state(),
+        latest.seq(),
+        p.step(),
+        p.total(),
+        p.loss(),
+        p.etaMs(),
+        s.error(),
+        s.result(),
+        latest.time());
   }
 
-  record Snapshot(String jobId, String tenant, String jobType, String state, long seq, Integer step, Integer total, Double loss, Long etaMs,
-      JobEvent.Error error, JobEvent.Result result, String updated) {}
+  record Snapshot(
+      String jobId,
+      String tenant,
+      String jobType,
+      String state,
+      long seq,
+      Integer step,
+      Integer total,
+      Double loss,
+      Long etaMs,
+      JobEvent.Error error,
+      JobEvent.Result result,
+      String updated) {}
 }

@@ -12,9 +12,16 @@ final class GatewayHttp {
 
   private GatewayHttp() {}
 
-  static HttpResponse<byte[]> call(String base, String method, String path, String token, byte[] body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+  static HttpResponse<byte[]> call(
+      String base, String method, String path, String token, byte[] body) throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(base + path))
+            .timeout(Duration.ofSeconds(30))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(body));
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }

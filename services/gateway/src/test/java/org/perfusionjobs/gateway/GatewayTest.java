@@ -44,7 +44,10 @@ import org.perfusionjobs.testdata.TestData;
 import org.perfusionjobs.worker.WorkerConfig;
 import org.perfusionjobs.worker.WorkerVerticle;
 
-/** The gateway with a real broker, redis-server and worker: REST, WebSocket progress, tenants, cancel. */
+/**
+ * The gateway with a real broker, redis-server and worker: REST, WebSocket progress, tenants,
+ * cancel.
+ */
 class GatewayTest {
   static final Duration WAIT = Duration.ofSeconds(90);
   static LocalStack stack;
@@ -60,10 +63,22 @@ class GatewayTest {
     stack = LocalStack.start(topics);
     vertx = Vertx.vertx();
     Path model = TestData.sdTinyRef();
-    vertx.deployVerticle(new WorkerVerticle(WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
-        .withCaptions(Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath()))).await();
-    gateway = new GatewayVerticle(new GatewayConfig(stack.bootstrapServers(), stack.redisUri(), topics, 0,
-        Map.of("token-a", "acme", "token-b", "other"), Duration.ofHours(1)));
+    vertx
+        .deployVerticle(
+            new WorkerVerticle(
+                WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
+                    .withCaptions(
+                        Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath())))
+        .await();
+    gateway =
+        new GatewayVerticle(
+            new GatewayConfig(
+                stack.bootstrapServers(),
+                stack.redisUri(),
+                topics,
+                0,
+                Map.of("token-a", "acme", "token-b", "other"),
+                Duration.ofHours(1)));
     vertx.deployVerticle(gateway).await();
     base = "http://127.0.0.1:" + gateway.port();
   }
@@ -78,7 +93,8 @@ class GatewayTest {
     }
   }
 
-  static HttpResponse<byte[]> call(String method, String path, String token, byte[] body) throws Exception {
+  static HttpResponse<byte[]> call(String method, String path, String token, byte[] body)
+      throws Exception {
     return GatewayHttp.call(base, method, path, token, body);
   }
 
@@ -107,7 +123,10 @@ class GatewayTest {
     }
 
     List<JsonNode> events() {
-      return frames.stream().filter(f -> f.get("type").asText().equals("event")).map(f -> f.get("data")).toList();
+      return frames.stream()
+          .filter(f -> f.get("type").asText().equals("event"))
+          .map(f -> f.get("data"))
+          .toList();
     }
 
     JsonNode awaitProgress(int afterStep) throws InterruptedException {
@@ -138,8 +157,13 @@ class GatewayTest {
   }
 
   static WebSocket subscribe(Frames f, String token, String jobId, long afterSeq) throws Exception {
-    WebSocket ws = http.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + gateway.port() + "/v1/ws?token=" + token), f).get();
-    ws.sendText("{\"subscribe\":[{\"jobId\":\"" + jobId + "\",\"afterSeq\":" + afterSeq + "}]}", true).get();
+    WebSocket ws =
+        http.newWebSocketBuilder()
+            .buildAsync(URI.create("ws://127.0.0.1:" + gateway.port() + "/v1/ws?token=" + token), f)
+            .get();
+    ws.sendText(
+            "{\"subscribe\":[{\"jobId\":\"" + jobId + "\",\"afterSeq\":" + afterSeq + "}]}", true)
+        .get();
     return ws;
   }
 
@@ -147,22 +171,46 @@ class GatewayTest {
   void submitWatchAndFetchWithTenantIsolation() throws Exception {
     assertEquals(401, call("POST", "/v1/jobs/generate", null, "{}".getBytes()).statusCode());
     assertEquals(401, call("GET", "/v1/jobs/x", "wrong", null).statusCode());
-    HttpResponse<byte[]> bad = call("POST", "/v1/jobs/generate", "token-a", "{\"prompt\":\"x\",\"steps\":\"many\"}".getBytes());
+    HttpResponse<byte[]> bad =
+        call(
+            "POST",
+            "/v1/jobs/generate",
+            "token-a",
+            "{\"prompt\":\"x\",\"steps\":\"many\"}".getBytes());
     assertEquals(400, bad.statusCode());
     assertEquals("/steps", json(bad).get("field").asText());
-    assertEquals(403, call("POST", "/v1/jobs/generate", "token-a", "{\"prompt\":\"x\",\"tenant\":\"other\"}".getBytes()).statusCode());
+    assertEquals(
+        403,
+        call(
+                "POST",
+                "/v1/jobs/generate",
+                "token-a",
+                "{\"prompt\":\"x\",\"tenant\":\"other\"}".getBytes())
+            .statusCode());
 
-    HttpResponse<byte[]> ok = call("POST", "/v1/jobs/generate", "token-a", "{\"jobId\":\"gw-1\",\"prompt\":\"a toy car\",\"steps\":8,\"imageCount\":2}".getBytes());
+    HttpResponse<byte[]> ok =
+        call(
+            "POST",
+            "/v1/jobs/generate",
+            "token-a",
+            "{\"jobId\":\"gw-1\",\"prompt\":\"a toy car\",\"steps\":8,\"imageCount\":2}"
+                .getBytes());
     assertEquals(202, ok.statusCode(), new String(ok.body()));
     Frames live = new Frames();
     WebSocket ws = subscribe(live, "token-a", "gw-1", -1);
     JsonNode done = live.awaitState("succeeded");
     List<JsonNode> events = live.events();
     for (int i = 1; i < events.size(); i++) {
-      assertTrue(events.get(i).get("seq").asLong() > events.get(i - 1).get("seq").asLong(), "in order: " + events);
+      assertTrue(
+          events.get(i).get("seq").asLong() > events.get(i - 1).get("seq").asLong(),
+          "in order: " + events);
     }
-    assertTrue(events.stream().anyMatch(e -> "progress".equals(e.get("kind").asText())), "progress seen");
-    assertEquals("queued", events.get(0).get("state").asText(), "the gateway reports the job queued first: " + events);
+    assertTrue(
+        events.stream().anyMatch(e -> "progress".equals(e.get("kind").asText())), "progress seen");
+    assertEquals(
+        "queued",
+        events.get(0).get("state").asText(),
+        "the gateway reports the job queued first: " + events);
     ws.abort();
 
     HttpResponse<byte[]> status = call("GET", "/v1/jobs/gw-1", "token-a", null);
@@ -187,7 +235,9 @@ class GatewayTest {
     resumed.awaitState("succeeded");
     assertTrue(resumed.frames.get(0).get("type").asText().equals("snapshot"), "snapshot first");
     assertTrue(resumed.events().stream().allMatch(e -> e.get("seq").asLong() > mid));
-    assertEquals(done.get("seq").asLong(), resumed.events().get(resumed.events().size() - 1).get("seq").asLong());
+    assertEquals(
+        done.get("seq").asLong(),
+        resumed.events().get(resumed.events().size() - 1).get("seq").asLong());
     ws3.abort();
   }
 
@@ -203,8 +253,16 @@ class GatewayTest {
     HttpResponse<byte[]> up = call("POST", "/v1/blobs", "token-a", png.toByteArray());
     assertEquals(201, up.statusCode());
     String blob = json(up).get("blobId").asText();
-    HttpResponse<byte[]> train = call("POST", "/v1/jobs/train", "token-a", ("{\"jobId\":\"gw-train\",\"conceptName\":\"sks\",\"superclass\":\"bird\","
-        + "\"images\":[{\"blobId\":\"" + blob + "\"}],\"steps\":2,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}").getBytes());
+    HttpResponse<byte[]> train =
+        call(
+            "POST",
+            "/v1/jobs/train",
+            "token-a",
+            ("{\"jobId\":\"gw-train\",\"conceptName\":\"sks\",\"superclass\":\"bird\","
+                    + "\"images\":[{\"blobId\":\""
+                    + blob
+                    + "\"}],\"steps\":2,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}")
+                .getBytes());
     assertEquals(202, train.statusCode(), new String(train.body()));
     Frames f = new Frames();
     WebSocket ws = subscribe(f, "token-a", "gw-train", -1);
@@ -237,23 +295,42 @@ class GatewayTest {
     System.setProperty("perfusion.worker.testStepDelayMs", "150"); // 100 steps: 15 s at least
     RedisClient redisClient = RedisClient.create(stack.redisUri());
     try (StatefulRedisConnection<String, String> redis = redisClient.connect()) {
-      HttpResponse<byte[]> ok = call("POST", "/v1/jobs/generate", "token-a", "{\"jobId\":\"gw-cancel\",\"prompt\":\"a toy car\",\"steps\":100}".getBytes());
+      HttpResponse<byte[]> ok =
+          call(
+              "POST",
+              "/v1/jobs/generate",
+              "token-a",
+              "{\"jobId\":\"gw-cancel\",\"prompt\":\"a toy car\",\"steps\":100}".getBytes());
       assertEquals(202, ok.statusCode(), new String(ok.body()));
       Frames f = new Frames();
       WebSocket ws = subscribe(f, "token-a", "gw-cancel", -1);
       f.awaitProgress(0);
 
       HttpResponse<byte[]> foreign = call("POST", "/v1/jobs/gw-cancel/cancel", "token-b", null);
-      assertEquals(202, foreign.statusCode(), "the same answer as for an id the tenant does not have");
+      assertEquals(
+          202, foreign.statusCode(), "the same answer as for an id the tenant does not have");
       long deadline = System.nanoTime() + WAIT.toNanos();
       while (redis.sync().exists("cancel:other/gw-cancel") == 0 && System.nanoTime() < deadline) {
         Thread.sleep(50); // the worker has read the other tenant's cancel
       }
-      assertEquals(1, redis.sync().exists("cancel:other/gw-cancel"), "the worker read the cancel under the caller's tenant");
-      assertEquals(0, redis.sync().exists("cancel:acme/gw-cancel"), "another tenant's cancel marks nothing of acme's");
-      int step = f.events().stream().filter(e -> "progress".equals(e.get("kind").asText())).mapToInt(e -> e.get("step").asInt()).max().orElse(0);
+      assertEquals(
+          1,
+          redis.sync().exists("cancel:other/gw-cancel"),
+          "the worker read the cancel under the caller's tenant");
+      assertEquals(
+          0,
+          redis.sync().exists("cancel:acme/gw-cancel"),
+          "another tenant's cancel marks nothing of acme's");
+      int step =
+          f.events().stream()
+              .filter(e -> "progress".equals(e.get("kind").asText()))
+              .mapToInt(e -> e.get("step").asInt())
+              .max()
+              .orElse(0);
       f.awaitProgress(step); // still running after another tenant's cancel
-      assertTrue(f.events().stream().noneMatch(e -> "cancelled".equals(e.get("state").asText())), "another tenant cancelled acme's job: " + f.events());
+      assertTrue(
+          f.events().stream().noneMatch(e -> "cancelled".equals(e.get("state").asText())),
+          "another tenant cancelled acme's job: " + f.events());
 
       assertEquals(202, call("POST", "/v1/jobs/gw-cancel/cancel", "token-a", null).statusCode());
       JsonNode end = f.awaitState("cancelled");
@@ -265,27 +342,47 @@ class GatewayTest {
     }
 
     List<ConsumerRecord<String, byte[]>> cancels = new ArrayList<>();
-    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", stack.bootstrapServers(), "group.id", "t-" + UUID.randomUUID(),
-        "auto.offset.reset", "earliest"), new StringDeserializer(), new ByteArrayDeserializer())) {
+    try (KafkaConsumer<String, byte[]> c =
+        new KafkaConsumer<>(
+            Map.of(
+                "bootstrap.servers",
+                stack.bootstrapServers(),
+                "group.id",
+                "t-" + UUID.randomUUID(),
+                "auto.offset.reset",
+                "earliest"),
+            new StringDeserializer(),
+            new ByteArrayDeserializer())) {
       c.subscribe(List.of(topics.cancel()));
       long deadline = System.nanoTime() + WAIT.toNanos();
       long quietUntil = Long.MAX_VALUE;
       while (System.nanoTime() < Math.min(deadline, quietUntil)) {
         c.poll(Duration.ofMillis(200)).forEach(cancels::add);
         if (cancels.size() >= 2 && quietUntil == Long.MAX_VALUE) {
-          quietUntil = System.nanoTime() + 2_000_000_000L; // room for a record that should not be there
+          quietUntil =
+              System.nanoTime() + 2_000_000_000L; // room for a record that should not be there
         }
       }
     }
     List<String> tenants = new ArrayList<>();
     for (ConsumerRecord<String, byte[]> r : cancels) {
       assertEquals("gw-cancel", r.key());
-      assertEquals(Schemas.CANCEL_REQUEST, new String(r.headers().lastHeader(Headers.SCHEMA).value(), StandardCharsets.UTF_8));
-      CancelRequestV1 request = RecordCodec.decode(Schemas.CANCEL_REQUEST, new String(r.headers().lastHeader(Headers.VERSION).value(),
-          StandardCharsets.UTF_8), r.value(), CancelRequestV1.class);
+      assertEquals(
+          Schemas.CANCEL_REQUEST,
+          new String(r.headers().lastHeader(Headers.SCHEMA).value(), StandardCharsets.UTF_8));
+      CancelRequestV1 request =
+          RecordCodec.decode(
+              Schemas.CANCEL_REQUEST,
+              new String(r.headers().lastHeader(Headers.VERSION).value(), StandardCharsets.UTF_8),
+              r.value(),
+              CancelRequestV1.class);
       assertEquals("gw-cancel", request.jobId());
       tenants.add(request.tenant());
     }
-    assertEquals(List.of("other", "acme"), tenants, "one record per authenticated cancel, under the caller's tenant, none for the refused ones");
+    assertEquals(
+        List.of("other", "acme"),
+        tenants,
+        "one record per authenticated cancel, under the caller's tenant, none for the refused"
+            + " ones");
   }
 }

@@ -15,8 +15,8 @@ import org.perfusionjobs.contracts.Schemas;
 
 /**
  * Cancel requests, read by every worker: a running job here stops at its next step; the mark also
- * goes to Redis so whichever worker later picks up a queued job drops it. Marks are keyed by
- * tenant and job, so one tenant cannot cancel another's job.
+ * goes to Redis so whichever worker later picks up a queued job drops it. Marks are keyed by tenant
+ * and job, so one tenant cannot cancel another's job.
  */
 public final class CancelRegistry {
   private final Map<String, String> cancelled = new ConcurrentHashMap<>();
@@ -24,24 +24,33 @@ public final class CancelRegistry {
 
   public Future<Void> start(Vertx vertx, String bootstrap, String topic, RedisStore redis) {
     consumer = TopicReaders.fromStart(vertx, bootstrap, "perfusion-cancel-");
-    consumer.handler(r -> {
-      try {
-        // Exactly one version header with a value, as for job requests; anything else cancels nothing.
-        List<String> versions = r.headers().stream().filter(h -> h.key().equals(Headers.VERSION))
-            .map(h -> h.value() == null ? null : h.value().toString()).toList();
-        String version = versions.size() == 1 ? versions.get(0) : null;
-        CancelRequestV1 c = RecordCodec.decode(Schemas.CANCEL_REQUEST, version, r.value(), CancelRequestV1.class);
-        String key = key(c.tenant(), c.jobId());
-        // The reason is echoed in the cancelled event; every worker reads every cancel, so it is known locally.
-        cancelled.put(key, c.reason() == null || c.reason().isBlank() ? "" : c.reason());
-        vertx.executeBlocking(() -> {
-          redis.markCancelled(key, Duration.ofDays(1));
-          return null;
+    consumer.handler(
+        r -> {
+          try {
+            // Exactly one version header with a value, as for job requests; anything else cancels
+            // nothing.
+            List<String> versions =
+                r.headers().stream()
+                    .filter(h -> h.key().equals(Headers.VERSION))
+                    .map(h -> h.value() == null ? null : h.value().toString())
+                    .toList();
+            String version = versions.size() == 1 ? versions.get(0) : null;
+            CancelRequestV1 c =
+                RecordCodec.decode(
+                    Schemas.CANCEL_REQUEST, version, r.value(), CancelRequestV1.class);
+            String key = key(c.tenant(), c.jobId());
+            // The reason is echoed in the cancelled event; every worker reads every cancel, so it
+            // is known locally.
+            cancelled.put(key, c.reason() == null || c.reason().isBlank() ? "" : c.reason());
+            vertx.executeBlocking(
+                () -> {
+                  redis.markCancelled(key, Duration.ofDays(1));
+                  return null;
+                });
+          } catch (InvalidEventException e) {
+            // An invalid cancel request cancels nothing.
+          }
         });
-      } catch (InvalidEventException e) {
-        // An invalid cancel request cancels nothing.
-      }
-    });
     return consumer.subscribe(topic);
   }
 
@@ -58,7 +67,10 @@ public final class CancelRegistry {
     return cancelled.containsKey(key(tenant, jobId));
   }
 
-  /** The reason given with the cancel request, or null if none was given (or the cancel is not known here). */
+  /**
+   * The reason given with the cancel request, or null if none was given (or the cancel is not known
+   * here).
+   */
   public String reason(String tenant, String jobId) {
     String r = cancelled.get(key(tenant, jobId));
     return r == null || r.isEmpty() ? null : r;

@@ -25,24 +25,30 @@ public final class ConceptCatalog {
 
   public Future<Void> start(Vertx vertx, String bootstrap, String topic) {
     consumer = TopicReaders.fromStart(vertx, bootstrap, "perfusion-catalog-");
-    consumer.handler(r -> {
-      if (r.value() == null) {
-        byId.remove(r.key());
-        return;
-      }
-      try {
-        ConceptRegistered c = RecordCodec.read(r.value(), ConceptRegistered.class);
-        if (c.tenant() != null && c.conceptId() != null && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
-          byId.put(r.key(), c);
-        }
-      } catch (IOException | IllegalArgumentException e) {
-        // A malformed registry entry is skipped; the registry is written only by workers.
-      }
-    });
+    consumer.handler(
+        r -> {
+          if (r.value() == null) {
+            byId.remove(r.key());
+            return;
+          }
+          try {
+            ConceptRegistered c = RecordCodec.read(r.value(), ConceptRegistered.class);
+            if (c.tenant() != null
+                && c.conceptId() != null
+                && TenantScope.of(c.tenant(), c.conceptId()).equals(r.key())) {
+              byId.put(r.key(), c);
+            }
+          } catch (IOException | IllegalArgumentException e) {
+            // A malformed registry entry is skipped; the registry is written only by workers.
+          }
+        });
     return consumer.subscribe(topic);
   }
 
-  /** The concept if it belongs to {@code tenant}; waits up to {@code wait} for a just-registered one. */
+  /**
+   * The concept if it belongs to {@code tenant}; waits up to {@code wait} for a just-registered
+   * one.
+   */
   public Optional<ConceptRegistered> find(String conceptId, String tenant, Duration wait) {
     long deadline = System.nanoTime() + wait.toNanos();
     while (true) {

@@ -24,9 +24,9 @@ import org.perfusionjobs.contracts.Topics;
 
 /**
  * Writes job events, concept registry entries and dead-letter records with the Vert.x Kafka
- * producer (safe to call from the intake and model threads). Record key = job id (concept id in
- * the registry, {@code <tenant>/<conceptId>}); schema name and version go in headers, all as
- * {@link RecordCodec} writes them.
+ * producer (safe to call from the intake and model threads). Record key = job id (concept id in the
+ * registry, {@code <tenant>/<conceptId>}); schema name and version go in headers, all as {@link
+ * RecordCodec} writes them.
  */
 public final class EventPublisher {
   private final KafkaProducer<String, byte[]> producer;
@@ -41,29 +41,37 @@ public final class EventPublisher {
    *     producer retries in order meanwhile, so a broker outage shorter than this loses no event
    */
   public EventPublisher(Vertx vertx, String bootstrap, Topics topics, Duration outageWait) {
-    this.deliveryTimeout = outageWait.compareTo(Duration.ofSeconds(60)) < 0 ? Duration.ofSeconds(60) : outageWait;
+    this.deliveryTimeout =
+        outageWait.compareTo(Duration.ofSeconds(60)) < 0 ? Duration.ofSeconds(60) : outageWait;
     String timeout = Long.toString(deliveryTimeout.toMillis());
-    this.producer = KafkaProducer.create(vertx, Map.of(
-        "bootstrap.servers", bootstrap,
-        "key.serializer", "org.apache.kafka.common.serialization.StringSerializer",
-        "value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer",
-        "acks", "all",
-        "linger.ms", "0",
-        "enable.idempotence", "true",
-        "delivery.timeout.ms", timeout,
-        "max.block.ms", timeout));
+    this.producer =
+        KafkaProducer.create(
+            vertx,
+            Map.of(
+                "bootstrap.servers", bootstrap,
+                "key.serializer", "org.apache.kafka.common.serialization.StringSerializer",
+                "value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer",
+                "acks", "all",
+                "linger.ms", "0",
+                "enable.idempotence", "true",
+                "delivery.timeout.ms", timeout,
+                "max.block.ms", timeout));
     this.topics = topics;
     this.vertx = vertx;
-    // Dead letters copy keys and headers as raw bytes, which the String-keyed producer above cannot.
-    this.raw = new org.apache.kafka.clients.producer.KafkaProducer<>(Map.of(
-        "bootstrap.servers", bootstrap,
-        "acks", "all",
-        "linger.ms", "0",
-        "enable.idempotence", "true",
-        "delivery.timeout.ms", timeout,
-        "max.block.ms", timeout,
-        "max.request.size", "1100000"),
-        new ByteArraySerializer(), new ByteArraySerializer());
+    // Dead letters copy keys and headers as raw bytes, which the String-keyed producer above
+    // cannot.
+    this.raw =
+        new org.apache.kafka.clients.producer.KafkaProducer<>(
+            Map.of(
+                "bootstrap.servers", bootstrap,
+                "acks", "all",
+                "linger.ms", "0",
+                "enable.idempotence", "true",
+                "delivery.timeout.ms", timeout,
+                "max.block.ms", timeout,
+                "max.request.size", "1100000"),
+            new ByteArraySerializer(),
+            new ByteArraySerializer());
   }
 
   /** How long a send may take at most before the producer reports it failed. */
@@ -75,7 +83,10 @@ public final class EventPublisher {
     return send(RecordCodec.encode(e));
   }
 
-  /** A registry entry, keyed {@code <tenant>/<conceptId>}: compaction keeps one per (tenant, concept), and no tenant can replace another's. */
+  /**
+   * A registry entry, keyed {@code <tenant>/<conceptId>}: compaction keeps one per (tenant,
+   * concept), and no tenant can replace another's.
+   */
   public Future<Void> concept(ConceptRegistered c) {
     return send(RecordCodec.encode(c));
   }
@@ -93,19 +104,24 @@ public final class EventPublisher {
       sendDeadLetter(original, error, false);
     } catch (ExecutionException e) {
       if (!(e.getCause() instanceof RecordTooLargeException)) {
-        throw new IllegalStateException("could not write the dead letter of " + where(original) + ": " + e.getCause(), e.getCause());
+        throw new IllegalStateException(
+            "could not write the dead letter of " + where(original) + ": " + e.getCause(),
+            e.getCause());
       }
       try {
         sendDeadLetter(original, error, true);
       } catch (ExecutionException | TimeoutException | InterruptedException e2) {
-        throw new IllegalStateException("could not write the dead letter of " + where(original) + " by reference: " + e2, e2);
+        throw new IllegalStateException(
+            "could not write the dead letter of " + where(original) + " by reference: " + e2, e2);
       }
     } catch (TimeoutException | InterruptedException e) {
-      throw new IllegalStateException("could not write the dead letter of " + where(original) + ": " + e, e);
+      throw new IllegalStateException(
+          "could not write the dead letter of " + where(original) + ": " + e, e);
     }
   }
 
-  private void sendDeadLetter(ConsumerRecord<byte[], byte[]> original, FieldError error, boolean byReference)
+  private void sendDeadLetter(
+      ConsumerRecord<byte[], byte[]> original, FieldError error, boolean byReference)
       throws ExecutionException, TimeoutException, InterruptedException {
     RecordHeaders h = new RecordHeaders();
     original.headers().forEach(h::add);
@@ -116,10 +132,16 @@ public final class EventPublisher {
     h.add(Headers.DLQ_OFFSET, utf8(Long.toString(original.offset())));
     byte[] value = original.value();
     if (byReference) {
-      h.add(Headers.DLQ_VALUE_OMITTED, utf8((value == null ? 0 : value.length) + " bytes; too large to copy, read it at the original topic, partition and offset"));
+      h.add(
+          Headers.DLQ_VALUE_OMITTED,
+          utf8(
+              (value == null ? 0 : value.length)
+                  + " bytes; too large to copy, read it at the original topic, partition and"
+                  + " offset"));
       value = null;
     }
-    raw.send(new ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h)).get(deliveryTimeout.toSeconds() + 30, TimeUnit.SECONDS);
+    raw.send(new ProducerRecord<>(topics.deadLetter(), null, original.key(), value, h))
+        .get(deliveryTimeout.toSeconds() + 30, TimeUnit.SECONDS);
   }
 
   private static byte[] utf8(String s) {
@@ -131,16 +153,20 @@ public final class EventPublisher {
   }
 
   private Future<Void> send(RecordCodec.Outgoing out) {
-    KafkaProducerRecord<String, byte[]> r = KafkaProducerRecord.create(topics.forSchema(out.schema()), out.key(), out.value());
+    KafkaProducerRecord<String, byte[]> r =
+        KafkaProducerRecord.create(topics.forSchema(out.schema()), out.key(), out.value());
     out.headers().forEach(r::addHeader);
     return producer.send(r).mapEmpty();
   }
 
   public Future<Void> close() {
     // Closing the plain producer blocks (it flushes): never on an event loop.
-    return vertx.executeBlocking(() -> {
-      raw.close(Duration.ofSeconds(5));
-      return null;
-    }).compose(v -> producer.close());
+    return vertx
+        .executeBlocking(
+            () -> {
+              raw.close(Duration.ofSeconds(5));
+              return null;
+            })
+        .compose(v -> producer.close());
   }
 }

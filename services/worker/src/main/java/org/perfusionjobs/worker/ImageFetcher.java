@@ -41,8 +41,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>URLs: scheme, host and port are compared exactly with an allow-list entry (and the path must
  * start with the entry's path at a segment boundary); userinfo, dot segments and encoded slashes
- * are refused. The host is resolved once, every address is checked (loopback, private,
- * link-local, multicast and other non-public ranges are refused unless {@link
+ * are refused. The host is resolved once, every address is checked (loopback, private, link-local,
+ * multicast and other non-public ranges are refused unless {@link
  * WorkerConfig.Limits#fetchPrivateAddresses}), and the connection goes to that checked address (no
  * second lookup for a rebinding DNS server to answer). One HTTP/1.0 GET, no redirects, under one
  * deadline for connect, headers and body; the body is refused by its Content-Length when it
@@ -64,10 +64,17 @@ final class ImageFetcher {
   private record Prefix(String scheme, String host, int port, String path) {}
 
   ImageFetcher(RedisStore redis, WorkerConfig cfg) {
-    this(redis, cfg.urlAllowList(), cfg.limits(), cfg.limits().budgets().maxImagePixels() != null ? cfg.limits().budgets().maxImagePixels() : Budgets.DEFAULT_IMAGE_PIXELS);
+    this(
+        redis,
+        cfg.urlAllowList(),
+        cfg.limits(),
+        cfg.limits().budgets().maxImagePixels() != null
+            ? cfg.limits().budgets().maxImagePixels()
+            : Budgets.DEFAULT_IMAGE_PIXELS);
   }
 
-  ImageFetcher(RedisStore redis, List<String> allowList, WorkerConfig.Limits limits, long maxPixels) {
+  ImageFetcher(
+      RedisStore redis, List<String> allowList, WorkerConfig.Limits limits, long maxPixels) {
     this.redis = redis;
     this.allowList = allowList.stream().map(ImageFetcher::prefix).toList();
     this.allowPrivate = limits.fetchPrivateAddresses();
@@ -80,13 +87,20 @@ final class ImageFetcher {
     try {
       URI u = new URI(entry).normalize();
       String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
-      if (!scheme.equals("http") && !scheme.equals("https") || u.getHost() == null || u.getRawUserInfo() != null) {
-        throw new IllegalArgumentException("PERFUSION_URL_ALLOW_LIST entry '" + entry + "' must be http(s)://host[:port]/path without user info");
+      if (!scheme.equals("http") && !scheme.equals("https")
+          || u.getHost() == null
+          || u.getRawUserInfo() != null) {
+        throw new IllegalArgumentException(
+            "PERFUSION_URL_ALLOW_LIST entry '"
+                + entry
+                + "' must be http(s)://host[:port]/path without user info");
       }
       String path = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
-      return new Prefix(scheme, u.getHost().toLowerCase(Locale.ROOT), effectivePort(scheme, u.getPort()), path);
+      return new Prefix(
+          scheme, u.getHost().toLowerCase(Locale.ROOT), effectivePort(scheme, u.getPort()), path);
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("PERFUSION_URL_ALLOW_LIST entry '" + entry + "' is not a URL: " + e.getMessage());
+      throw new IllegalArgumentException(
+          "PERFUSION_URL_ALLOW_LIST entry '" + entry + "' is not a URL: " + e.getMessage());
     }
   }
 
@@ -106,10 +120,12 @@ final class ImageFetcher {
       }
     } else if (ref.blobId() != null) {
       source = field + "/blobId";
-      // Looked up under the request's tenant: another tenant's blob is simply not there (same answer as a missing one).
+      // Looked up under the request's tenant: another tenant's blob is simply not there (same
+      // answer as a missing one).
       bytes = redis.blob(tenant, ref.blobId());
       if (bytes == null) {
-        throw new JobFailure(source, "blob '" + ref.blobId() + "' does not exist (expired or never uploaded)");
+        throw new JobFailure(
+            source, "blob '" + ref.blobId() + "' does not exist (expired or never uploaded)");
       }
     } else {
       source = field + "/url";
@@ -123,7 +139,9 @@ final class ImageFetcher {
     }
   }
 
-  /** Refuses an image whose header declares more than the pixel cap, before any pixel is decoded. */
+  /**
+   * Refuses an image whose header declares more than the pixel cap, before any pixel is decoded.
+   */
   private void checkPixels(byte[] bytes, String field) throws JobFailure {
     try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
       Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
@@ -135,8 +153,15 @@ final class ImageFetcher {
         reader.setInput(in, true, true);
         long px = (long) reader.getWidth(0) * reader.getHeight(0);
         if (px > maxPixels) {
-          throw new JobFailure(field, "image of " + reader.getWidth(0) + " x " + reader.getHeight(0) + " pixels is over the limit of " + maxPixels
-              + " pixels; send a smaller image");
+          throw new JobFailure(
+              field,
+              "image of "
+                  + reader.getWidth(0)
+                  + " x "
+                  + reader.getHeight(0)
+                  + " pixels is over the limit of "
+                  + maxPixels
+                  + " pixels; send a smaller image");
         }
       } finally {
         reader.dispose();
@@ -148,8 +173,14 @@ final class ImageFetcher {
 
   /** The one answer for every URL that is not fetched, whatever the reason. */
   private JobFailure refused(String field) {
-    return new JobFailure(field, "URL not fetched: it must be on the allow-list, reach a public address and answer 200 with an image of at most "
-        + maxBytes + " bytes within " + deadline.toMillis() + " ms");
+    return new JobFailure(
+        field,
+        "URL not fetched: it must be on the allow-list, reach a public address and answer 200 with"
+            + " an image of at most "
+            + maxBytes
+            + " bytes within "
+            + deadline.toMillis()
+            + " ms");
   }
 
   private byte[] download(String url, String field) throws JobFailure {
@@ -172,7 +203,12 @@ final class ImageFetcher {
       InetAddress[] all = InetAddress.getAllByName(u.getHost());
       for (InetAddress a : all) {
         if (!allowPrivate && !isPublic(a)) {
-          LOG.info("{}: URL {} refused: {} resolves to non-public address {}", field, url, u.getHost(), a.getHostAddress());
+          LOG.info(
+              "{}: URL {} refused: {} resolves to non-public address {}",
+              field,
+              url,
+              u.getHost(),
+              a.getHostAddress());
           throw refused(field);
         }
       }
@@ -191,21 +227,34 @@ final class ImageFetcher {
 
   /** The allow-list entry the URL falls under, or null. */
   private Prefix match(URI raw) {
-    if (raw.getRawUserInfo() != null || raw.getHost() == null || raw.getScheme() == null || raw.getRawAuthority() == null
+    if (raw.getRawUserInfo() != null
+        || raw.getHost() == null
+        || raw.getScheme() == null
+        || raw.getRawAuthority() == null
         || raw.getRawAuthority().contains("@")) {
       return null;
     }
-    String rawPath = raw.getRawPath() == null || raw.getRawPath().isEmpty() ? "/" : raw.getRawPath();
+    String rawPath =
+        raw.getRawPath() == null || raw.getRawPath().isEmpty() ? "/" : raw.getRawPath();
     String lower = rawPath.toLowerCase(Locale.ROOT);
-    if (lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("\\") || raw.normalize().getRawPath() != null
-        && !raw.normalize().getRawPath().equals(rawPath) || rawPath.contains("/../") || rawPath.endsWith("/..")) {
+    if (lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains("\\")
+        || raw.normalize().getRawPath() != null && !raw.normalize().getRawPath().equals(rawPath)
+        || rawPath.contains("/../")
+        || rawPath.endsWith("/..")) {
       return null;
     }
     String scheme = raw.getScheme().toLowerCase(Locale.ROOT);
     String host = raw.getHost().toLowerCase(Locale.ROOT);
     int port = effectivePort(scheme, raw.getPort());
     for (Prefix p : allowList) {
-      boolean pathOk = rawPath.startsWith(p.path()) && (p.path().endsWith("/") || rawPath.length() == p.path().length() || rawPath.charAt(p.path().length()) == '/');
+      boolean pathOk =
+          rawPath.startsWith(p.path())
+              && (p.path().endsWith("/")
+                  || rawPath.length() == p.path().length()
+                  || rawPath.charAt(p.path().length()) == '/');
       if (p.scheme().equals(scheme) && p.host().equals(host) && p.port() == port && pathOk) {
         return p;
       }
@@ -213,16 +262,27 @@ final class ImageFetcher {
     return null;
   }
 
-  /** Whether an address is on the public internet (not loopback, private, link-local, multicast, CGNAT, ULA, ...). */
+  /**
+   * Whether an address is on the public internet (not loopback, private, link-local, multicast,
+   * CGNAT, ULA, ...).
+   */
   static boolean isPublic(InetAddress a) {
-    if (a.isAnyLocalAddress() || a.isLoopbackAddress() || a.isLinkLocalAddress() || a.isSiteLocalAddress() || a.isMulticastAddress()) {
+    if (a.isAnyLocalAddress()
+        || a.isLoopbackAddress()
+        || a.isLinkLocalAddress()
+        || a.isSiteLocalAddress()
+        || a.isMulticastAddress()) {
       return false;
     }
     byte[] b = a.getAddress();
     if (a instanceof Inet4Address) {
       int b0 = b[0] & 0xff;
       int b1 = b[1] & 0xff;
-      return !(b0 == 0 || b0 >= 240 || b0 == 100 && (b1 & 0xc0) == 64 || b0 == 192 && b1 == 0 && (b[2] & 0xff) == 0 || b0 == 198 && (b1 == 18 || b1 == 19));
+      return !(b0 == 0
+          || b0 >= 240
+          || b0 == 100 && (b1 & 0xc0) == 64
+          || b0 == 192 && b1 == 0 && (b[2] & 0xff) == 0
+          || b0 == 198 && (b1 == 18 || b1 == 19));
     }
     if (a instanceof Inet6Address) {
       int b0 = b[0] & 0xff;
@@ -247,7 +307,10 @@ final class ImageFetcher {
       plain.connect(new InetSocketAddress(address, target.port()), remainingMillis(until));
       Socket s = plain;
       if (target.scheme().equals("https")) {
-        SSLSocket ssl = (SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(plain, u.getHost(), target.port(), true);
+        SSLSocket ssl =
+            (SSLSocket)
+                ((SSLSocketFactory) SSLSocketFactory.getDefault())
+                    .createSocket(plain, u.getHost(), target.port(), true);
         SSLParameters params = ssl.getSSLParameters();
         params.setEndpointIdentificationAlgorithm("HTTPS");
         if (!u.getHost().matches("[0-9.]+|\\[.*\\]|.*:.*")) {
@@ -258,11 +321,19 @@ final class ImageFetcher {
         ssl.startHandshake();
         s = ssl;
       }
-      String pathAndQuery = (u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath()) + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
+      String pathAndQuery =
+          (u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath())
+              + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
       String hostHeader = u.getPort() == -1 ? u.getHost() : u.getHost() + ":" + u.getPort();
       OutputStream out = s.getOutputStream();
-      out.write(("GET " + pathAndQuery + " HTTP/1.0\r\nHost: " + hostHeader + "\r\nUser-Agent: perfusion-worker\r\nAccept: image/png, image/jpeg\r\n"
-          + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          ("GET "
+                  + pathAndQuery
+                  + " HTTP/1.0\r\nHost: "
+                  + hostHeader
+                  + "\r\nUser-Agent: perfusion-worker\r\nAccept: image/png, image/jpeg\r\n"
+                  + "Connection: close\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
       out.flush();
       InputStream in = new BufferedInputStream(s.getInputStream());
       String head = readHead(s, in, until);
@@ -288,7 +359,8 @@ final class ImageFetcher {
       if (declared > maxBytes) {
         throw new IOException("Content-Length " + declared + " is over " + maxBytes);
       }
-      ByteArrayOutputStream body = new ByteArrayOutputStream((int) Math.max(0, Math.min(declared, maxBytes)));
+      ByteArrayOutputStream body =
+          new ByteArrayOutputStream((int) Math.max(0, Math.min(declared, maxBytes)));
       byte[] buf = new byte[16 * 1024];
       while (declared < 0 || body.size() < declared) {
         s.setSoTimeout(remainingMillis(until));
@@ -321,12 +393,19 @@ final class ImageFetcher {
       if (head.size() > MAX_HEADER_BYTES) {
         throw new IOException("headers over " + MAX_HEADER_BYTES + " bytes");
       }
-      matched = (c == '\r' && (matched == 0 || matched == 2)) || (c == '\n' && (matched == 1 || matched == 3)) ? matched + 1 : (c == '\r' ? 1 : 0);
+      matched =
+          (c == '\r' && (matched == 0 || matched == 2))
+                  || (c == '\n' && (matched == 1 || matched == 3))
+              ? matched + 1
+              : (c == '\r' ? 1 : 0);
     }
     return head.toString(StandardCharsets.ISO_8859_1);
   }
 
-  /** Milliseconds left before the deadline, at least 1 (a socket timeout of 0 would mean forever); throws when none are left. */
+  /**
+   * Milliseconds left before the deadline, at least 1 (a socket timeout of 0 would mean forever);
+   * throws when none are left.
+   */
   private static int remainingMillis(long until) throws SocketTimeoutException {
     long left = (until - System.nanoTime()) / 1_000_000;
     if (left <= 0) {

@@ -28,11 +28,12 @@ import org.slf4j.LoggerFactory;
  * the owner's worker refreshes it from a heartbeat thread ({@link #hold}) until the outcome is
  * published, so "the owner is alive" does not depend on the intake thread or on the broker.
  *
- * <p>The claim, not the broker's record lock, decides who runs a job. A worker that loses its record
- * lock (the broker restarted, or refused a renewal) goes on with the job as long as its claim lives;
- * whoever gets the record next finds the claim {@link InFlight} and waits, holding the record, until
- * the outcome is published (then it acknowledges the record) or the owner's heartbeat stops (then it
- * takes the job over). So a job neither runs twice nor is lost when locks and owners part.
+ * <p>The claim, not the broker's record lock, decides who runs a job. A worker that loses its
+ * record lock (the broker restarted, or refused a renewal) goes on with the job as long as its
+ * claim lives; whoever gets the record next finds the claim {@link InFlight} and waits, holding the
+ * record, until the outcome is published (then it acknowledges the record) or the owner's heartbeat
+ * stops (then it takes the job over). So a job neither runs twice nor is lost when locks and owners
+ * part.
  *
  * <p>Every change is one Lua script, so check and act are atomic. Calls block (intake and helper
  * threads only) and wait with bounded backoff while Redis is unreachable ({@link RedisWait}): an
@@ -41,16 +42,22 @@ import org.slf4j.LoggerFactory;
 final class JobClaims implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(JobClaims.class);
   static final long SEQ_PER_EPOCH = 1_000_000L;
+
   /** How long a finished job's outcome (and any claim's epoch) is kept. */
   static final Duration KEEP_OUTCOME = Duration.ofDays(7);
 
-  // A new claim. KEYS: claim hash, liveness key. ARGV: token, record id, liveness TTL ms, floor epoch, keep ms.
+  // A new claim. KEYS: claim hash, liveness key. ARGV: token, record id, liveness TTL ms, floor
+  // epoch, keep ms.
   // A done job is replayed (new epoch, stored event returned), unless this very record published it
-  // (nothing to do) or its owner is still publishing it (in flight: wait). A job whose owner is alive
+  // (nothing to do) or its owner is still publishing it (in flight: wait). A job whose owner is
+  // alive
   // is busy (another record of it) or in flight (this record, whose lock its owner lost). Otherwise
-  // (no claim, released, or an owner whose heartbeat stopped) the caller owns it. The epoch is above
-  // the earlier deliveries' count, so seqs stay above an earlier delivery's even when Redis lost the claim.
-  private static final String CLAIM = """
+  // (no claim, released, or an owner whose heartbeat stopped) the caller owns it. The epoch is
+  // above
+  // the earlier deliveries' count, so seqs stay above an earlier delivery's even when Redis lost
+  // the claim.
+  private static final String CLAIM =
+      """
       local state = redis.call('HGET', KEYS[1], 'state')
       local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
       local floor = tonumber(ARGV[4])
@@ -85,9 +92,12 @@ final class JobClaims implements AutoCloseable {
       return {'claimed', tostring(epoch)}
       """;
 
-  // The owner's heartbeat. KEYS: claim hash, liveness key. ARGV: token, liveness TTL ms, record id, epoch, keep ms.
-  // Recreates the claim if Redis lost it (a restart without persistence); 0 if another delivery owns the job.
-  private static final String RENEW = """
+  // The owner's heartbeat. KEYS: claim hash, liveness key. ARGV: token, liveness TTL ms, record id,
+  // epoch, keep ms.
+  // Recreates the claim if Redis lost it (a restart without persistence); 0 if another delivery
+  // owns the job.
+  private static final String RENEW =
+      """
       local owner = redis.call('HGET', KEYS[1], 'owner')
       if owner == ARGV[1] then
         redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
@@ -102,11 +112,15 @@ final class JobClaims implements AutoCloseable {
       return 0
       """;
 
-  // Ends a claim we own: done (with the outcome, kept for replays) or released (may run again at once).
-  // KEYS: claim hash, liveness key. ARGV: token, state, event json, keep ms, epoch, ended record id or ''.
+  // Ends a claim we own: done (with the outcome, kept for replays) or released (may run again at
+  // once).
+  // KEYS: claim hash, liveness key. ARGV: token, state, event json, keep ms, epoch, ended record id
+  // or ''.
   // The epoch stays, so a later claim still publishes above this run's seqs. 'ended' names a record
-  // whose job ended (failed or cancelled, its event published): its later deliveries only acknowledge it.
-  private static final String SETTLE = """
+  // whose job ended (failed or cancelled, its event published): its later deliveries only
+  // acknowledge it.
+  private static final String SETTLE =
+      """
       local owner = redis.call('HGET', KEYS[1], 'owner')
       if owner ~= false and owner ~= ARGV[1] then return 0 end
       redis.call('HSET', KEYS[1], 'state', ARGV[2], 'owner', ARGV[1], 'epoch', ARGV[5])
@@ -117,7 +131,8 @@ final class JobClaims implements AutoCloseable {
       return 1
       """;
 
-  private static final String PUBLISHED = """
+  private static final String PUBLISHED =
+      """
       if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
         redis.call('HSET', KEYS[1], 'published', '1')
         redis.call('DEL', KEYS[2])
@@ -127,14 +142,16 @@ final class JobClaims implements AutoCloseable {
       """;
 
   // The claim's state for a reader: 'running' only while its owner is alive, 'abandoned' after.
-  private static final String STATE = """
+  private static final String STATE =
+      """
       local state = redis.call('HGET', KEYS[1], 'state')
       if state == 'running' and redis.call('EXISTS', KEYS[2]) == 0 then return 'abandoned' end
       return state
       """;
 
   // An epoch for an event outside a claim (a rejected record): seqs above everything before.
-  private static final String NEXT_EPOCH = """
+  private static final String NEXT_EPOCH =
+      """
       local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
       local floor = tonumber(ARGV[1])
       if epoch < floor then epoch = floor end
@@ -186,11 +203,13 @@ final class JobClaims implements AutoCloseable {
     this.connection = client.connect();
     this.runningTtl = runningTtl;
     this.wait = new RedisWait(outageWait);
-    this.heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "claim-heartbeat");
-      t.setDaemon(true);
-      return t;
-    });
+    this.heartbeat =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "claim-heartbeat");
+              t.setDaemon(true);
+              return t;
+            });
     long every = Math.max(100, runningTtl.toMillis() / 5);
     heartbeat.scheduleWithFixedDelay(this::beat, every, every, TimeUnit.MILLISECONDS);
   }
@@ -217,9 +236,27 @@ final class JobClaims implements AutoCloseable {
    * @param token unique per delivery (record, worker, delivery count)
    * @param floorEpoch the new epoch is above this (the number of earlier deliveries)
    */
-  Claim claim(String tenant, String jobId, String recordId, String token, long floorEpoch, BooleanSupplier keepTrying) {
-    List<Object> r = call(c -> c.eval(CLAIM, ScriptOutputType.MULTI, keys(tenant, jobId),
-        token, recordId, Long.toString(runningTtl.toMillis()), Long.toString(floorEpoch), Long.toString(KEEP_OUTCOME.toMillis())), keepTrying, "claim " + jobId);
+  Claim claim(
+      String tenant,
+      String jobId,
+      String recordId,
+      String token,
+      long floorEpoch,
+      BooleanSupplier keepTrying) {
+    List<Object> r =
+        call(
+            c ->
+                c.eval(
+                    CLAIM,
+                    ScriptOutputType.MULTI,
+                    keys(tenant, jobId),
+                    token,
+                    recordId,
+                    Long.toString(runningTtl.toMillis()),
+                    Long.toString(floorEpoch),
+                    Long.toString(KEEP_OUTCOME.toMillis())),
+            keepTrying,
+            "claim " + jobId);
     String kind = (String) r.get(0);
     long epoch = Long.parseLong((String) r.get(1));
     return switch (kind) {
@@ -243,7 +280,10 @@ final class JobClaims implements AutoCloseable {
     return h;
   }
 
-  /** A claim kept alive by the heartbeat; close it once the outcome is published or the job given up. */
+  /**
+   * A claim kept alive by the heartbeat; close it once the outcome is published or the job given
+   * up.
+   */
   final class Hold implements AutoCloseable {
     private final Claimed claimed;
     private volatile boolean lost;
@@ -271,7 +311,10 @@ final class JobClaims implements AutoCloseable {
     for (Hold h : holds) {
       if (!h.lost && !renew(h.claimed)) {
         h.lost = true;
-        LOG.warn("claim of job {}/{} was taken by another delivery", h.claimed.owner().tenant(), h.claimed.owner().jobId());
+        LOG.warn(
+            "claim of job {}/{} was taken by another delivery",
+            h.claimed.owner().tenant(),
+            h.claimed.owner().jobId());
       }
     }
   }
@@ -282,8 +325,18 @@ final class JobClaims implements AutoCloseable {
    */
   boolean renew(Claimed c) {
     try {
-      Long r = connection.sync().eval(RENEW, ScriptOutputType.INTEGER, keys(c),
-          c.owner().token(), Long.toString(runningTtl.toMillis()), c.owner().recordId(), Long.toString(c.epoch()), Long.toString(KEEP_OUTCOME.toMillis()));
+      Long r =
+          connection
+              .sync()
+              .eval(
+                  RENEW,
+                  ScriptOutputType.INTEGER,
+                  keys(c),
+                  c.owner().token(),
+                  Long.toString(runningTtl.toMillis()),
+                  c.owner().recordId(),
+                  Long.toString(c.epoch()),
+                  Long.toString(KEEP_OUTCOME.toMillis()));
       if (r == 2) {
         LOG.warn("claim of job {} was gone from Redis; recreated it", c.owner().jobId());
       }
@@ -296,7 +349,10 @@ final class JobClaims implements AutoCloseable {
     }
   }
 
-  /** Marks the job done with its terminal event (kept for replays); false if another delivery owns it. */
+  /**
+   * Marks the job done with its terminal event (kept for replays); false if another delivery owns
+   * it.
+   */
   boolean done(Claimed c, String eventJson, BooleanSupplier keepTrying) {
     return settle(c, "done", eventJson, "", keepTrying);
   }
@@ -304,14 +360,22 @@ final class JobClaims implements AutoCloseable {
   /** Notes that the outcome went out, so a redelivery of the same record publishes nothing new. */
   void published(Claimed c, BooleanSupplier keepTrying) {
     try {
-      call(cmd -> cmd.eval(PUBLISHED, ScriptOutputType.INTEGER, keys(c), c.owner().token()), keepTrying, "published " + c.owner().jobId());
+      call(
+          cmd -> cmd.eval(PUBLISHED, ScriptOutputType.INTEGER, keys(c), c.owner().token()),
+          keepTrying,
+          "published " + c.owner().jobId());
     } catch (RedisException e) {
-      // Without the mark a redelivery of the record republishes the stored outcome once more, above every seq.
-      LOG.warn("job {}: could not mark its outcome published: {}", c.owner().jobId(), e.getMessage());
+      // Without the mark a redelivery of the record republishes the stored outcome once more, above
+      // every seq.
+      LOG.warn(
+          "job {}: could not mark its outcome published: {}", c.owner().jobId(), e.getMessage());
     }
   }
 
-  /** Gives the job up after an infrastructure error: any record of it may run it again, this one included. */
+  /**
+   * Gives the job up after an infrastructure error: any record of it may run it again, this one
+   * included.
+   */
   boolean release(Claimed c, BooleanSupplier keepTrying) {
     return settle(c, "released", "", "", keepTrying);
   }
@@ -324,16 +388,39 @@ final class JobClaims implements AutoCloseable {
     return settle(c, "released", "", c.owner().recordId(), keepTrying);
   }
 
-  private boolean settle(Claimed c, String state, String eventJson, String endedRecord, BooleanSupplier keepTrying) {
-    Long r = call(cmd -> cmd.eval(SETTLE, ScriptOutputType.INTEGER, keys(c),
-        c.owner().token(), state, eventJson, Long.toString(KEEP_OUTCOME.toMillis()), Long.toString(c.epoch()), endedRecord), keepTrying, state + " " + c.owner().jobId());
+  private boolean settle(
+      Claimed c, String state, String eventJson, String endedRecord, BooleanSupplier keepTrying) {
+    Long r =
+        call(
+            cmd ->
+                cmd.eval(
+                    SETTLE,
+                    ScriptOutputType.INTEGER,
+                    keys(c),
+                    c.owner().token(),
+                    state,
+                    eventJson,
+                    Long.toString(KEEP_OUTCOME.toMillis()),
+                    Long.toString(c.epoch()),
+                    endedRecord),
+            keepTrying,
+            state + " " + c.owner().jobId());
     return r == 1;
   }
 
   /** A fresh epoch for events about a record that is not run (rejected before any claim). */
   long nextEpoch(String tenant, String jobId, long floorEpoch, BooleanSupplier keepTrying) {
-    String r = call(c -> c.eval(NEXT_EPOCH, ScriptOutputType.VALUE, new String[] {key(tenant, jobId)},
-        Long.toString(floorEpoch), Long.toString(KEEP_OUTCOME.toMillis())), keepTrying, "epoch " + jobId);
+    String r =
+        call(
+            c ->
+                c.eval(
+                    NEXT_EPOCH,
+                    ScriptOutputType.VALUE,
+                    new String[] {key(tenant, jobId)},
+                    Long.toString(floorEpoch),
+                    Long.toString(KEEP_OUTCOME.toMillis())),
+            keepTrying,
+            "epoch " + jobId);
     return Long.parseLong(r);
   }
 
@@ -342,7 +429,10 @@ final class JobClaims implements AutoCloseable {
    * owner's heartbeat stopped), {@code done}, {@code released}, or null if there is none.
    */
   String state(String tenant, String jobId, BooleanSupplier keepTrying) {
-    return call(c -> c.eval(STATE, ScriptOutputType.VALUE, keys(tenant, jobId)), keepTrying, "state " + jobId);
+    return call(
+        c -> c.eval(STATE, ScriptOutputType.VALUE, keys(tenant, jobId)),
+        keepTrying,
+        "state " + jobId);
   }
 
   /**
@@ -350,12 +440,18 @@ final class JobClaims implements AutoCloseable {
    * and dead-lettered by an earlier delivery whose acknowledgement did not arrive.
    */
   boolean wasRejected(String tenant, String jobId, String recordId, BooleanSupplier keepTrying) {
-    return call(c -> c.hexists(key(tenant, jobId), "rejected:" + recordId), keepTrying, "rejected? " + jobId);
+    return call(
+        c -> c.hexists(key(tenant, jobId), "rejected:" + recordId),
+        keepTrying,
+        "rejected? " + jobId);
   }
 
   /** Notes that this record was dead-lettered (see {@link #wasRejected}). */
   void markRejected(String tenant, String jobId, String recordId, BooleanSupplier keepTrying) {
-    call(c -> c.hset(key(tenant, jobId), "rejected:" + recordId, "1"), keepTrying, "mark rejected " + jobId);
+    call(
+        c -> c.hset(key(tenant, jobId), "rejected:" + recordId, "1"),
+        keepTrying,
+        "mark rejected " + jobId);
   }
 
   /** Whether Redis answers now (readiness). */
@@ -367,8 +463,12 @@ final class JobClaims implements AutoCloseable {
     }
   }
 
-  /** Runs a command, waiting through an outage while {@code keepTrying} holds, within the outage limit ({@link RedisWait}). */
-  private <T> T call(Function<RedisCommands<String, String>, T> op, BooleanSupplier keepTrying, String what) {
+  /**
+   * Runs a command, waiting through an outage while {@code keepTrying} holds, within the outage
+   * limit ({@link RedisWait}).
+   */
+  private <T> T call(
+      Function<RedisCommands<String, String>, T> op, BooleanSupplier keepTrying, String what) {
     return wait.call(() -> op.apply(connection.sync()), keepTrying, what);
   }
 

@@ -34,8 +34,8 @@ import org.perfusionjobs.engine.scheduler.SamplerKind;
 /**
  * Runs a validated job on the engine (called on the model thread): maps the request to the
  * engine's, reports progress, and stores what the job made — images as blobs with a TTL, concepts
- * in the registry topic and the Redis cache, all under the job's tenant ({@link RedisStore}). Checks
- * the model's compute budgets ({@link WorkerConfig#budgets}) before any work.
+ * in the registry topic and the Redis cache, all under the job's tenant ({@link RedisStore}).
+ * Checks the model's compute budgets ({@link WorkerConfig#budgets}) before any work.
  */
 final class JobExecutor {
   private final WorkerConfig cfg;
@@ -54,14 +54,21 @@ final class JobExecutor {
    * Checks a generation job against the model and the budgets and builds its engine request; cheap
    * and off the model (the text is encoded when the request joins the batch).
    */
-  GenerateRequest prepareGenerate(StableDiffusionPipeline sd, GenerateRequestV1 r, List<ConceptUse> concepts, JobReporter rep, BooleanSupplier cancelled)
+  GenerateRequest prepareGenerate(
+      StableDiffusionPipeline sd,
+      GenerateRequestV1 r,
+      List<ConceptUse> concepts,
+      JobReporter rep,
+      BooleanSupplier cancelled)
       throws JobFailure {
     int factor = sd.vae().config().spatialFactor();
     if (r.width() % factor != 0) {
-      throw new JobFailure("/width", "must be a multiple of " + factor + " for this model, got " + r.width());
+      throw new JobFailure(
+          "/width", "must be a multiple of " + factor + " for this model, got " + r.width());
     }
     if (r.height() % factor != 0) {
-      throw new JobFailure("/height", "must be a multiple of " + factor + " for this model, got " + r.height());
+      throw new JobFailure(
+          "/height", "must be a multiple of " + factor + " for this model, got " + r.height());
     }
     FieldError over = cfg.budgets(sd.defaultImageSize()).check(r, sd.defaultImageSize());
     if (over != null) {
@@ -81,16 +88,23 @@ final class JobExecutor {
         .optBatchSize(r.imageCount())
         .optSampler(kind)
         .optEta(r.eta().floatValue())
-        .optConditioner(PerfusionModel.of(sd).conditioner(concepts, r.globalLock() && !concepts.isEmpty()))
+        .optConditioner(
+            PerfusionModel.of(sd).conditioner(concepts, r.globalLock() && !concepts.isEmpty()))
         .optCancelled(cancelled)
-        .optOnStep(p -> {
-          long now = System.nanoTime();
-          metrics.stepTime((now - lastStep[0]) / 1e9);
-          lastStep[0] = now;
-          testStepDelay();
-          boolean preview = cfg.previewEvery() > 0 && p.step() % cfg.previewEvery() == 0;
-          rep.progress(p.step(), p.total(), null, p.eta(), preview ? () -> previewPng(p.preview().get().get(0)) : null);
-        })
+        .optOnStep(
+            p -> {
+              long now = System.nanoTime();
+              metrics.stepTime((now - lastStep[0]) / 1e9);
+              lastStep[0] = now;
+              testStepDelay();
+              boolean preview = cfg.previewEvery() > 0 && p.step() % cfg.previewEvery() == 0;
+              rep.progress(
+                  p.step(),
+                  p.total(),
+                  null,
+                  p.eta(),
+                  preview ? () -> previewPng(p.preview().get().get(0)) : null);
+            })
         .build();
   }
 
@@ -98,8 +112,13 @@ final class JobExecutor {
    * Stores a generation's images once the batch has run it ({@code error}: why it did not; a
    * request the model refuses at join is the job's failure, anything else propagates).
    */
-  JobEvent.Result storeGenerated(GenerateRequestV1 r, GenerateResult result, Throwable error, BooleanSupplier cancelled) throws JobFailure {
-    Throwable e = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+  JobEvent.Result storeGenerated(
+      GenerateRequestV1 r, GenerateResult result, Throwable error, BooleanSupplier cancelled)
+      throws JobFailure {
+    Throwable e =
+        error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+            ? error.getCause()
+            : error;
     if (e instanceof ConceptCompatibility.IncompatibleConceptException) {
       throw new JobFailure("/concepts", e.getMessage());
     } else if (e instanceof IllegalArgumentException) {
@@ -115,7 +134,12 @@ final class JobExecutor {
     for (int i = 0; i < result.images().size(); i++) {
       String id = "img-" + r.jobId() + "-" + i;
       // Waits through a Redis outage (within the outage limit) unless the job is told to stop.
-      redis.putBlob(r.tenant(), id, ImageCodec.pngBytes(result.images().get(i)), cfg.blobTtl(), () -> !cancelled.getAsBoolean());
+      redis.putBlob(
+          r.tenant(),
+          id,
+          ImageCodec.pngBytes(result.images().get(i)),
+          cfg.blobTtl(),
+          () -> !cancelled.getAsBoolean());
       ids.add(id);
     }
     return JobEvent.Result.images(ids, result.width(), result.height(), result.total().toMillis());
@@ -125,10 +149,18 @@ final class JobExecutor {
    * @param betweenSteps called after every training step, where the model is free: the batch of
    *     generations runs one step there ({@link ModelRunner#yieldToBatch})
    */
-  JobEvent.Result train(StableDiffusionPipeline sd, TrainRequestV1 r, TrainingImages images, JobReporter rep, BooleanSupplier cancelled,
-      Runnable betweenSteps) throws JobFailure {
+  JobEvent.Result train(
+      StableDiffusionPipeline sd,
+      TrainRequestV1 r,
+      TrainingImages images,
+      JobReporter rep,
+      BooleanSupplier cancelled,
+      Runnable betweenSteps)
+      throws JobFailure {
     if (r.baseModel() != null && !r.baseModel().equals(sd.baseModelId())) {
-      throw new JobFailure("/baseModel", "this worker runs base model " + sd.baseModelId() + ", not " + r.baseModel());
+      throw new JobFailure(
+          "/baseModel",
+          "this worker runs base model " + sd.baseModelId() + ", not " + r.baseModel());
     }
     FieldError over = cfg.budgets(sd.defaultImageSize()).check(r);
     if (over != null) {
@@ -137,12 +169,19 @@ final class JobExecutor {
     TrainRequestV1.Options o = r.options();
     TrainingConfig tc;
     try {
-      tc = TrainingConfig.defaults(r.conceptName(), r.superclass()).withSteps(r.steps()).withBatch(o.batchSize(), o.gradientAccumulation())
-          .withLearningRates(o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
-          .withRandomFlip(o.randomFlip()).withSeed(o.seed()).withCheckpointEvery(Math.max(1, cfg.checkpointEvery()))
-          .withTemplates(PerfusionModel.of(sd).trainingTemplates());
+      tc =
+          TrainingConfig.defaults(r.conceptName(), r.superclass())
+              .withSteps(r.steps())
+              .withBatch(o.batchSize(), o.gradientAccumulation())
+              .withLearningRates(
+                  o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
+              .withRandomFlip(o.randomFlip())
+              .withSeed(o.seed())
+              .withCheckpointEvery(Math.max(1, cfg.checkpointEvery()))
+              .withTemplates(PerfusionModel.of(sd).trainingTemplates());
     } catch (IOException e) {
-      throw new UncheckedIOException("the worker's model folder has unreadable training templates", e);
+      throw new UncheckedIOException(
+          "the worker's model folder has unreadable training templates", e);
     } catch (IllegalArgumentException e) {
       throw new JobFailure("/" + e.getMessage().split(" ")[0], e.getMessage());
     }
@@ -157,45 +196,63 @@ final class JobExecutor {
     }
     long[] lastStep = {System.nanoTime()};
     long started = System.nanoTime();
-    Concept concept = PerfusionModel.of(sd).trainer().train(images, tc, resume,
-        p -> {
-          long now = System.nanoTime();
-          metrics.stepTime((now - lastStep[0]) / 1e9);
-          lastStep[0] = now;
-          testStepDelay();
-          rep.progress(p.step(), p.total(), p.loss(), p.eta(), null);
-          betweenSteps.run();
-        },
-        state -> {
-          try {
-            // Best effort: a training job never waits for Redis to save a checkpoint.
-            redis.putCheckpoint(r.tenant(), r.jobId(), state.toBytes(), Duration.ofDays(1));
-          } catch (IOException e) {
-            // A missed checkpoint only costs steps if the job is redelivered.
-          }
-        },
-        cancelled);
+    Concept concept =
+        PerfusionModel.of(sd)
+            .trainer()
+            .train(
+                images,
+                tc,
+                resume,
+                p -> {
+                  long now = System.nanoTime();
+                  metrics.stepTime((now - lastStep[0]) / 1e9);
+                  lastStep[0] = now;
+                  testStepDelay();
+                  rep.progress(p.step(), p.total(), p.loss(), p.eta(), null);
+                  betweenSteps.run();
+                },
+                state -> {
+                  try {
+                    // Best effort: a training job never waits for Redis to save a checkpoint.
+                    redis.putCheckpoint(r.tenant(), r.jobId(), state.toBytes(), Duration.ofDays(1));
+                  } catch (IOException e) {
+                    // A missed checkpoint only costs steps if the job is redelivered.
+                  }
+                },
+                cancelled);
     byte[] file;
     try {
       file = ConceptFile.toBytes(concept);
     } catch (IOException e) {
       throw new IllegalStateException("cannot serialise the concept", e);
     }
-    ConceptRegistered entry = new ConceptRegistered(r.jobId(), r.tenant(), concept.placeholder(), concept.superclass(), concept.baseModelId(),
-        concept.cinvHash(), (double) concept.defaultBeta(), (double) concept.defaultTau(), Instant.now().toString(), Base64.getEncoder().encodeToString(file));
+    ConceptRegistered entry =
+        new ConceptRegistered(
+            r.jobId(),
+            r.tenant(),
+            concept.placeholder(),
+            concept.superclass(),
+            concept.baseModelId(),
+            concept.cinvHash(),
+            (double) concept.defaultBeta(),
+            (double) concept.defaultTau(),
+            Instant.now().toString(),
+            Base64.getEncoder().encodeToString(file));
     try {
       // The registry is the source of truth: the job only succeeds once the concept is in it.
       publisher.concept(entry).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (Exception e) {
-      throw new IllegalStateException("could not write the concept to the registry: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "could not write the concept to the registry: " + e.getMessage(), e);
     }
-    return JobEvent.Result.concept(r.jobId(), (System.nanoTime() - started) / 1_000_000, file.length);
+    return JobEvent.Result.concept(
+        r.jobId(), (System.nanoTime() - started) / 1_000_000, file.length);
   }
 
   /**
-   * Test hook: the system property {@code perfusion.worker.testStepDelayMs} adds a pause after every
-   * step, so a job on the tiny test model outlasts several lock renewals without burning CPU. Unset
-   * (the default) it costs one property read per step.
+   * Test hook: the system property {@code perfusion.worker.testStepDelayMs} adds a pause after
+   * every step, so a job on the tiny test model outlasts several lock renewals without burning CPU.
+   * Unset (the default) it costs one property read per step.
    */
   static void testStepDelay() {
     long ms = Long.getLong("perfusion.worker.testStepDelayMs", 0L);
@@ -217,7 +274,8 @@ final class JobExecutor {
       int h = img.getHeight() * 64 / max;
       small = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
       Graphics2D g = small.createGraphics();
-      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+      g.setRenderingHint(
+          RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
       g.drawImage(img, 0, 0, w, h, null);
       g.dispose();
     }

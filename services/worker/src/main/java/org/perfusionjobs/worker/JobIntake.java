@@ -59,10 +59,10 @@ import org.slf4j.LoggerFactory;
  *       claim kept alive by its heartbeat; losing the claim stops the job, losing the lock does not
  *       (the record's next holder waits for the outcome instead, see {@link JobClaims});
  *   <li><b>settle</b>: the outcome is stored, published, and the record acknowledged (ACCEPT; a
- *       rejected record is dead-lettered by the worker and then accepted, so it lands in exactly one
- *       dead-letter topic). An infrastructure error fails nothing: Redis and the broker are waited
- *       for (up to the outage limit, {@code PERFUSION_OUTAGE_WAIT_MS}), and past it the record is
- *       released and runs again later.
+ *       rejected record is dead-lettered by the worker and then accepted, so it lands in exactly
+ *       one dead-letter topic). An infrastructure error fails nothing: Redis and the broker are
+ *       waited for (up to the outage limit, {@code PERFUSION_OUTAGE_WAIT_MS}), and past it the
+ *       record is released and runs again later.
  * </ol>
  *
  * Blocking side work (Redis, publishing) runs on a helper thread while this thread keeps the lock.
@@ -90,16 +90,26 @@ final class JobIntake implements Runnable {
   private volatile KafkaShareConsumer<byte[], byte[]> consumer;
 
   /**
-   * @param topic the one job topic this intake consumes, in its own share group ({@code <group>-<topic kind>}):
-   *     a share group assigns partitions to members, and only a topic with fewer partitions than
-   *     members (one partition) is shared by every worker; two topics in one group were split
-   *     between two workers, which let a job wait behind a busy worker while the other idled
+   * @param topic the one job topic this intake consumes, in its own share group ({@code
+   *     <group>-<topic kind>}): a share group assigns partitions to members, and only a topic with
+   *     fewer partitions than members (one partition) is shared by every worker; two topics in one
+   *     group were split between two workers, which let a job wait behind a busy worker while the
+   *     other idled
    * @param slot which of this worker's intakes of {@code topic} this is: each holds at most one
-   *     record, so a worker holds as many generation records as its batch has slots
-   *     ({@code PERFUSION_MAX_BATCH}) and one training record (docs/decisions.md 26)
+   *     record, so a worker holds as many generation records as its batch has slots ({@code
+   *     PERFUSION_MAX_BATCH}) and one training record (docs/decisions.md 26)
    */
-  JobIntake(WorkerConfig cfg, String topic, int slot, ModelRunner runner, RedisStore redis, JobClaims claims, EventPublisher publisher,
-      ConceptCatalog catalog, CancelRegistry cancels, Metrics metrics) {
+  JobIntake(
+      WorkerConfig cfg,
+      String topic,
+      int slot,
+      ModelRunner runner,
+      RedisStore redis,
+      JobClaims claims,
+      EventPublisher publisher,
+      ConceptCatalog catalog,
+      CancelRegistry cancels,
+      Metrics metrics) {
     this.topic = topic;
     this.train = topic.equals(cfg.topics().train());
     this.slot = slot;
@@ -113,14 +123,21 @@ final class JobIntake implements Runnable {
     this.metrics = metrics;
     this.executor = new JobExecutor(cfg, redis, publisher, metrics);
     this.images = new ImageFetcher(redis, cfg);
-    this.helper = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "intake-helper-" + kind(cfg, topic) + "-" + slot + "-" + cfg.workerId());
-      t.setDaemon(true);
-      return t;
-    });
+    this.helper =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t =
+                  new Thread(
+                      r, "intake-helper-" + kind(cfg, topic) + "-" + slot + "-" + cfg.workerId());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
-  /** Supervises the consume loop: whatever kills it (a bug, an Error), a fresh consumer takes over after a backoff. */
+  /**
+   * Supervises the consume loop: whatever kills it (a bug, an Error), a fresh consumer takes over
+   * after a backoff.
+   */
   @Override
   public void run() {
     long backoff = 500;
@@ -133,7 +150,8 @@ final class JobIntake implements Runnable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         break;
-      } catch (Throwable t) { // NOPMD: the thread must outlive anything a record or a client does to it
+      } catch (
+          Throwable t) { // NOPMD: the thread must outlive anything a record or a client does to it
         consuming = false;
         if (System.nanoTime() - started > 60_000_000_000L) {
           backoff = 500; // it had been healthy for a while: this is a new failure, not a crash loop
@@ -163,8 +181,10 @@ final class JobIntake implements Runnable {
     p.put("share.acknowledgement.mode", "explicit");
     p.put("share.acquire.mode", "record_limit");
     p.put("max.poll.records", "1");
-    // Keys and values stay bytes: a deserializer that throws inside poll() would make a record unreadable forever.
-    try (KafkaShareConsumer<byte[], byte[]> c = new KafkaShareConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+    // Keys and values stay bytes: a deserializer that throws inside poll() would make a record
+    // unreadable forever.
+    try (KafkaShareConsumer<byte[], byte[]> c =
+        new KafkaShareConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       consumer = c;
       c.subscribe(List.of(topic));
       consuming = true;
@@ -181,11 +201,16 @@ final class JobIntake implements Runnable {
             if (!lock.held()) {
               // The lock was lost while the record was in hand (the broker restarted, or refused a
               // renewal): a fresh consumer starts without that record's leftovers.
-              LOG.info("record {}: lock lost while it was handled; reconnecting the intake's consumer", lock.id());
+              LOG.info(
+                  "record {}: lock lost while it was handled; reconnecting the intake's consumer",
+                  lock.id());
               return;
             }
           } else {
-            LOG.info("record {} (delivery {}) is a stale copy whose lock is gone; not run here", lock.id(), lock.deliveryCount());
+            LOG.info(
+                "record {} (delivery {}) is a stale copy whose lock is gone; not run here",
+                lock.id(),
+                lock.deliveryCount());
           }
         }
       }
@@ -196,13 +221,16 @@ final class JobIntake implements Runnable {
   }
 
   /**
-   * Test hook: a record whose key equals the system property {@code perfusion.worker.testCrashOnKey}
-   * kills the consume loop with an Error, as a bug or a native crash in a client would, so tests can
-   * watch the supervisor restart it and the broker archive a record that crashes every worker.
+   * Test hook: a record whose key equals the system property {@code
+   * perfusion.worker.testCrashOnKey} kills the consume loop with an Error, as a bug or a native
+   * crash in a client would, so tests can watch the supervisor restart it and the broker archive a
+   * record that crashes every worker.
    */
   private static void crashIfAsked(ConsumerRecord<byte[], byte[]> r) {
     String key = System.getProperty("perfusion.worker.testCrashOnKey");
-    if (key != null && r.key() != null && Arrays.equals(r.key(), key.getBytes(StandardCharsets.UTF_8))) {
+    if (key != null
+        && r.key() != null
+        && Arrays.equals(r.key(), key.getBytes(StandardCharsets.UTF_8))) {
       throw new Error("test hook: intake crash on record key " + key);
     }
   }
@@ -242,18 +270,35 @@ final class JobIntake implements Runnable {
         return;
       }
       RequestCheck.Valid request = (RequestCheck.Valid) checked;
-      String token = lock.id() + "@" + cfg.workerId() + "#" + lock.deliveryCount() + "#" + System.nanoTime();
+      String token =
+          lock.id() + "@" + cfg.workerId() + "#" + lock.deliveryCount() + "#" + System.nanoTime();
       boolean waited = false;
       while (true) {
-        JobClaims.Claim c = lock.whileRenewing(helper,
-            () -> claims.claim(request.tenant(), request.jobId(), lock.id(), token, lock.deliveryCount() - 1, lock::held));
+        JobClaims.Claim c =
+            lock.whileRenewing(
+                helper,
+                () ->
+                    claims.claim(
+                        request.tenant(),
+                        request.jobId(),
+                        lock.id(),
+                        token,
+                        lock.deliveryCount() - 1,
+                        lock::held));
         if (c instanceof JobClaims.InFlight inFlight) {
-          // Its owner lost this record's lock (a broker restart, say) but runs the job, or publishes its
-          // outcome, still: hold the record until the outcome is out (then accept it) or the owner's
+          // Its owner lost this record's lock (a broker restart, say) but runs the job, or
+          // publishes its
+          // outcome, still: hold the record until the outcome is out (then accept it) or the
+          // owner's
           // heartbeat stops (then the claim is ours and the job runs here).
           if (!waited) {
-            LOG.info("job {}/{}: record {} is still being run by {} (it lost the record's lock); holding the record until it finishes",
-                request.tenant(), request.jobId(), lock.id(), inFlight.owner());
+            LOG.info(
+                "job {}/{}: record {} is still being run by {} (it lost the record's lock); holding"
+                    + " the record until it finishes",
+                request.tenant(),
+                request.jobId(),
+                lock.id(),
+                inFlight.owner());
             waited = true;
           }
           if (!lock.sleepRenewing(cfg.renewInterval())) {
@@ -264,10 +309,19 @@ final class JobIntake implements Runnable {
         if (c instanceof JobClaims.Done done) {
           replay(lock, request, done);
         } else if (c instanceof JobClaims.AlreadyPublished) {
-          LOG.info("job {}/{}: record {} was finished and published by an earlier delivery", request.tenant(), request.jobId(), lock.id());
+          LOG.info(
+              "job {}/{}: record {} was finished and published by an earlier delivery",
+              request.tenant(),
+              request.jobId(),
+              lock.id());
           lock.settle(AcknowledgeType.ACCEPT);
         } else if (c instanceof JobClaims.Busy busy) {
-          LOG.info("job {}/{} is being run by {}; record {} is a duplicate and is dropped", request.tenant(), request.jobId(), busy.owner(), lock.id());
+          LOG.info(
+              "job {}/{} is being run by {}; record {} is a duplicate and is dropped",
+              request.tenant(),
+              request.jobId(),
+              busy.owner(),
+              lock.id());
           lock.settle(AcknowledgeType.ACCEPT);
         } else {
           runClaimed(lock, request, (JobClaims.Claimed) c);
@@ -284,17 +338,24 @@ final class JobIntake implements Runnable {
    * letter, accepted. A delivery of a record that an earlier delivery already dead-lettered (its
    * acknowledgement got lost) is only accepted.
    */
-  private void reject(RecordLock lock, RequestCheck.Rejected rejected) throws ExecutionException, InterruptedException {
-    boolean already = lock.whileRenewing(helper, () -> {
-      if (claims.wasRejected(rejected.tenant(), rejected.jobId(), lock.id(), lock::held)) {
-        return true;
-      }
-      long epoch = claims.nextEpoch(rejected.tenant(), rejected.jobId(), lock.deliveryCount() - 1, lock::held);
-      reporter(rejected.jobId(), rejected.tenant(), rejected.jobType(), epoch).failed(rejected.error());
-      publisher.deadLetter(lock.record(), rejected.error());
-      claims.markRejected(rejected.tenant(), rejected.jobId(), lock.id(), () -> true);
-      return false;
-    });
+  private void reject(RecordLock lock, RequestCheck.Rejected rejected)
+      throws ExecutionException, InterruptedException {
+    boolean already =
+        lock.whileRenewing(
+            helper,
+            () -> {
+              if (claims.wasRejected(rejected.tenant(), rejected.jobId(), lock.id(), lock::held)) {
+                return true;
+              }
+              long epoch =
+                  claims.nextEpoch(
+                      rejected.tenant(), rejected.jobId(), lock.deliveryCount() - 1, lock::held);
+              reporter(rejected.jobId(), rejected.tenant(), rejected.jobType(), epoch)
+                  .failed(rejected.error());
+              publisher.deadLetter(lock.record(), rejected.error());
+              claims.markRejected(rejected.tenant(), rejected.jobId(), lock.id(), () -> true);
+              return false;
+            });
     if (already) {
       LOG.info("record {} was dead-lettered by an earlier delivery; accepted", lock.id());
     } else {
@@ -303,34 +364,50 @@ final class JobIntake implements Runnable {
     lock.settle(AcknowledgeType.ACCEPT);
   }
 
-  /** The job finished before: republish its outcome above every seq it had, or nothing if this very record already did. */
-  private void replay(RecordLock lock, RequestCheck.Valid request, JobClaims.Done done) throws ExecutionException, InterruptedException {
+  /**
+   * The job finished before: republish its outcome above every seq it had, or nothing if this very
+   * record already did.
+   */
+  private void replay(RecordLock lock, RequestCheck.Valid request, JobClaims.Done done)
+      throws ExecutionException, InterruptedException {
     JobEvent stored;
     try {
       stored = RecordCodec.read(done.eventJson().getBytes(StandardCharsets.UTF_8), JobEvent.class);
     } catch (IOException e) {
-      throw new IllegalStateException("stored outcome of job " + request.jobId() + " is unreadable", e);
+      throw new IllegalStateException(
+          "stored outcome of job " + request.jobId() + " is unreadable", e);
     }
-    lock.whileRenewing(helper, () -> reporter(request.jobId(), request.tenant(), request.jobType(), done.epoch()).replay(stored));
+    lock.whileRenewing(
+        helper,
+        () ->
+            reporter(request.jobId(), request.tenant(), request.jobType(), done.epoch())
+                .replay(stored));
     lock.settle(AcknowledgeType.ACCEPT);
   }
 
   /**
    * Runs a job this delivery claimed. From here on the claim decides: the job runs to its end on
-   * this worker while the claim's heartbeat holds, whether or not the record's lock survives (a lost
-   * lock only means the record's next holder waits for this outcome and acknowledges the record).
+   * this worker while the claim's heartbeat holds, whether or not the record's lock survives (a
+   * lost lock only means the record's next holder waits for this outcome and acknowledges the
+   * record).
    */
-  private void runClaimed(RecordLock lock, RequestCheck.Valid request, JobClaims.Claimed claimed) throws InterruptedException {
+  private void runClaimed(RecordLock lock, RequestCheck.Valid request, JobClaims.Claimed claimed)
+      throws InterruptedException {
     String jobId = request.jobId();
     String tenant = request.tenant();
     try (JobClaims.Hold hold = claims.hold(claimed)) {
       JobReporter rep = reporter(jobId, tenant, request.jobType(), claimed.epoch());
       try {
         if (cancels.isCancelled(tenant, jobId, redis)) {
-          settleEnded(lock, claimed, () -> rep.cancelled(cancelReason(tenant, jobId, null)), request.jobType());
+          settleEnded(
+              lock,
+              claimed,
+              () -> rep.cancelled(cancelReason(tenant, jobId, null)),
+              request.jobType());
           return;
         }
-        metrics.queueWait(Math.max(0, System.currentTimeMillis() - lock.record().timestamp()) / 1000.0);
+        metrics.queueWait(
+            Math.max(0, System.currentTimeMillis() - lock.record().timestamp()) / 1000.0);
         lock.whileRenewing(helper, () -> rep.running());
       } catch (ExecutionException e) {
         infrastructureError(lock, e.getCause(), claimed);
@@ -338,28 +415,53 @@ final class JobIntake implements Runnable {
       }
       AtomicBoolean stop = new AtomicBoolean();
       long started = System.nanoTime();
-      CompletableFuture<JobEvent.Result> work = dispatch(request, rep, () -> stop.get() || hold.lost() || cancels.isCancelledLocally(tenant, jobId));
+      CompletableFuture<JobEvent.Result> work =
+          dispatch(
+              request,
+              rep,
+              () -> stop.get() || hold.lost() || cancels.isCancelledLocally(tenant, jobId));
       Outcome outcome = renewWhileRunning(lock, hold, work, stop);
       metrics.runTime((System.nanoTime() - started) / 1e9);
       settle(lock, request, hold, rep, outcome);
     }
   }
 
-  /** The dispatch step: resolving inputs and running the job both happen on the model thread, so the intake keeps renewing. */
-  private CompletableFuture<JobEvent.Result> dispatch(RequestCheck.Valid request, JobReporter rep, BooleanSupplier cancelled) {
+  /**
+   * The dispatch step: resolving inputs and running the job both happen on the model thread, so the
+   * intake keeps renewing.
+   */
+  private CompletableFuture<JobEvent.Result> dispatch(
+      RequestCheck.Valid request, JobReporter rep, BooleanSupplier cancelled) {
     if (train) {
-      return runner.submit(sd -> call(() -> {
-        TrainRequestV1 req = map(request.node(), TrainRequestV1.class);
-        return executor.train(sd, req, resolveImages(req), rep, cancelled, runner::yieldToBatch);
-      }));
+      return runner.submit(
+          sd ->
+              call(
+                  () -> {
+                    TrainRequestV1 req = map(request.node(), TrainRequestV1.class);
+                    return executor.train(
+                        sd, req, resolveImages(req), rep, cancelled, runner::yieldToBatch);
+                  }));
     }
     // Preparing and storing run on the helper; only the denoising runs on the model, in the batch.
     StableDiffusionPipeline sd = runner.pipeline();
-    return CompletableFuture.supplyAsync(() -> call(() -> {
-      GenerateRequestV1 req = map(request.node(), GenerateRequestV1.class);
-      return new PreparedGeneration(req, executor.prepareGenerate(sd, req, resolveConcepts(req), rep, cancelled));
-    }), helper).thenCompose(p -> runner.generate(p.request())
-        .handleAsync((result, error) -> call(() -> executor.storeGenerated(p.job(), result, error, cancelled)), helper));
+    return CompletableFuture.supplyAsync(
+            () ->
+                call(
+                    () -> {
+                      GenerateRequestV1 req = map(request.node(), GenerateRequestV1.class);
+                      return new PreparedGeneration(
+                          req,
+                          executor.prepareGenerate(sd, req, resolveConcepts(req), rep, cancelled));
+                    }),
+            helper)
+        .thenCompose(
+            p ->
+                runner
+                    .generate(p.request())
+                    .handleAsync(
+                        (result, error) ->
+                            call(() -> executor.storeGenerated(p.job(), result, error, cancelled)),
+                        helper));
   }
 
   private record PreparedGeneration(GenerateRequestV1 job, GenerateRequest request) {}
@@ -380,46 +482,70 @@ final class JobIntake implements Runnable {
    * own heartbeat). A lost lock is logged and the job goes on; a lost claim (another delivery owns
    * the job now) tells the job to stop, and the wait goes on until the model thread lets go.
    */
-  private Outcome renewWhileRunning(RecordLock lock, JobClaims.Hold hold, CompletableFuture<JobEvent.Result> work, AtomicBoolean stop) throws InterruptedException {
+  private Outcome renewWhileRunning(
+      RecordLock lock,
+      JobClaims.Hold hold,
+      CompletableFuture<JobEvent.Result> work,
+      AtomicBoolean stop)
+      throws InterruptedException {
     String jobId = hold.claimed().owner().jobId();
     while (true) {
       try {
-        return new Outcome(work.get(cfg.renewInterval().toMillis(), TimeUnit.MILLISECONDS), null, stop.get());
+        return new Outcome(
+            work.get(cfg.renewInterval().toMillis(), TimeUnit.MILLISECONDS), null, stop.get());
       } catch (TimeoutException stillRunning) {
         if (stop.get()) {
           continue; // the job stops at its next step
         }
         if (lock.held() && !lock.renew()) {
-          LOG.warn("job {}: record lock lost; the job goes on under its claim, and the record's next holder waits for its outcome", jobId);
+          LOG.warn(
+              "job {}: record lock lost; the job goes on under its claim, and the record's next"
+                  + " holder waits for its outcome",
+              jobId);
         }
         if (hold.lost()) {
           LOG.warn("job {}: claim taken by another delivery; stopping it", jobId);
           stop.set(true);
         }
       } catch (ExecutionException e) {
-        Throwable cause = e.getCause() instanceof CompletionException ? e.getCause().getCause() : e.getCause();
+        Throwable cause =
+            e.getCause() instanceof CompletionException ? e.getCause().getCause() : e.getCause();
         return new Outcome(null, cause instanceof WrappedFailure w ? w.failure : cause, stop.get());
       }
     }
   }
 
   /** The settle step. */
-  private void settle(RecordLock lock, RequestCheck.Valid request, JobClaims.Hold hold, JobReporter rep, Outcome outcome) throws InterruptedException {
+  private void settle(
+      RecordLock lock,
+      RequestCheck.Valid request,
+      JobClaims.Hold hold,
+      JobReporter rep,
+      Outcome outcome)
+      throws InterruptedException {
     String jobId = request.jobId();
     JobClaims.Claimed claimed = hold.claimed();
     try {
       if (outcome.result() != null) {
-        // Stored before it is published: a crash in between makes the redelivery publish the stored outcome.
-        boolean published = lock.whileRenewing(helper, () -> {
-          JobEvent event = rep.prepareResult(outcome.result());
-          if (!claims.done(claimed, RecordCodec.encode(event).valueText(), () -> !hold.lost())) {
-            LOG.warn("job {}: finished, but another delivery owns it now; its result is not published from here", jobId);
-            return false;
-          }
-          rep.publish(event);
-          claims.published(claimed, () -> true);
-          return true;
-        });
+        // Stored before it is published: a crash in between makes the redelivery publish the stored
+        // outcome.
+        boolean published =
+            lock.whileRenewing(
+                helper,
+                () -> {
+                  JobEvent event = rep.prepareResult(outcome.result());
+                  if (!claims.done(
+                      claimed, RecordCodec.encode(event).valueText(), () -> !hold.lost())) {
+                    LOG.warn(
+                        "job {}: finished, but another delivery owns it now; its result is not"
+                            + " published from here",
+                        jobId);
+                    return false;
+                  }
+                  rep.publish(event);
+                  claims.published(claimed, () -> true);
+                  return true;
+                });
         if (published) {
           metrics.job(request.jobType(), JobEvent.SUCCEEDED);
         }
@@ -428,22 +554,31 @@ final class JobIntake implements Runnable {
       }
       Throwable error = outcome.error();
       if (outcome.claimLost()) {
-        // Another delivery owns the job now: publish nothing. If this record is still ours, the job runs from another record: this one is a duplicate.
-        LOG.warn("job {}: stopped after losing its claim ({}); left to the claim's owner", jobId, String.valueOf(error));
+        // Another delivery owns the job now: publish nothing. If this record is still ours, the job
+        // runs from another record: this one is a duplicate.
+        LOG.warn(
+            "job {}: stopped after losing its claim ({}); left to the claim's owner",
+            jobId,
+            String.valueOf(error));
         if (lock.held()) {
           lock.settle(AcknowledgeType.ACCEPT);
         }
         return;
       }
       if (error instanceof GenerationCancelledException c) {
-        settleEnded(lock, claimed, () -> rep.cancelled(cancelReason(request.tenant(), jobId, c.completedSteps())), request.jobType());
+        settleEnded(
+            lock,
+            claimed,
+            () -> rep.cancelled(cancelReason(request.tenant(), jobId, c.completedSteps())),
+            request.jobType());
       } else if (error instanceof JobFailure f) {
         settleFailed(lock, claimed, rep, f.error(), request.jobType());
       } else if (isInfrastructure(error)) {
         infrastructureError(lock, error, claimed);
       } else {
         LOG.error("job {} failed", jobId, error);
-        settleFailed(lock, claimed, rep, new FieldError("", "internal error: " + error), request.jobType());
+        settleFailed(
+            lock, claimed, rep, new FieldError("", "internal error: " + error), request.jobType());
       }
     } catch (ExecutionException e) {
       // Redis or the broker outlasted the outage limit while settling. A result stored as done is
@@ -452,24 +587,31 @@ final class JobIntake implements Runnable {
     }
   }
 
-  private void settleEnded(RecordLock lock, JobClaims.Claimed claimed, Callable<JobEvent> publish, String jobType)
+  private void settleEnded(
+      RecordLock lock, JobClaims.Claimed claimed, Callable<JobEvent> publish, String jobType)
       throws ExecutionException, InterruptedException {
-    JobEvent sent = lock.whileRenewing(helper, () -> {
-      claims.end(claimed, () -> true);
-      return publish.call();
-    });
+    JobEvent sent =
+        lock.whileRenewing(
+            helper,
+            () -> {
+              claims.end(claimed, () -> true);
+              return publish.call();
+            });
     metrics.job(jobType, sent.state());
     lock.settle(AcknowledgeType.ACCEPT);
   }
 
-  private void settleFailed(RecordLock lock, JobClaims.Claimed claimed, JobReporter rep, FieldError error, String jobType)
+  private void settleFailed(
+      RecordLock lock, JobClaims.Claimed claimed, JobReporter rep, FieldError error, String jobType)
       throws ExecutionException, InterruptedException {
-    lock.whileRenewing(helper, () -> {
-      claims.end(claimed, () -> true);
-      rep.failed(error);
-      publisher.deadLetter(lock.record(), error);
-      return true;
-    });
+    lock.whileRenewing(
+        helper,
+        () -> {
+          claims.end(claimed, () -> true);
+          rep.failed(error);
+          publisher.deadLetter(lock.record(), error);
+          return true;
+        });
     metrics.job(jobType, JobEvent.FAILED);
     lock.settle(AcknowledgeType.ACCEPT);
   }
@@ -484,7 +626,10 @@ final class JobIntake implements Runnable {
    * once the outage is over.
    */
   private void infrastructureError(RecordLock lock, Throwable error, JobClaims.Claimed claimed) {
-    LOG.warn("record {}: infrastructure error, released to run again later: {}", lock.id(), String.valueOf(error));
+    LOG.warn(
+        "record {}: infrastructure error, released to run again later: {}",
+        lock.id(),
+        String.valueOf(error));
     if (claimed != null) {
       helper.submit(() -> claims.release(claimed, () -> false));
     }
@@ -493,7 +638,9 @@ final class JobIntake implements Runnable {
 
   static boolean isInfrastructure(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof RedisException || c instanceof KafkaException || c instanceof TimeoutException
+      if (c instanceof RedisException
+          || c instanceof KafkaException
+          || c instanceof TimeoutException
           || c instanceof ConnectException) {
         return true;
       }
@@ -510,7 +657,8 @@ final class JobIntake implements Runnable {
   }
 
   private JobReporter reporter(String jobId, String tenant, String jobType, long epoch) {
-    return new JobReporter(publisher, jobId, tenant, jobType, cfg.workerId(), epoch, cfg.progressInterval());
+    return new JobReporter(
+        publisher, jobId, tenant, jobType, cfg.workerId(), epoch, cfg.progressInterval());
   }
 
   private TrainingImages resolveImages(TrainRequestV1 req) throws JobFailure {
@@ -521,7 +669,8 @@ final class JobIntake implements Runnable {
     List<BufferedImage> masks = null;
     if (!req.masks().isEmpty()) {
       if (req.masks().size() != req.images().size()) {
-        throw new JobFailure("/masks", req.masks().size() + " masks for " + req.images().size() + " images");
+        throw new JobFailure(
+            "/masks", req.masks().size() + " masks for " + req.images().size() + " images");
       }
       masks = new ArrayList<>();
       for (int i = 0; i < req.masks().size(); i++) {
@@ -535,13 +684,24 @@ final class JobIntake implements Runnable {
     List<ConceptUse> uses = new ArrayList<>();
     for (int i = 0; i < req.concepts().size(); i++) {
       GenerateRequestV1.ConceptRef ref = req.concepts().get(i);
-      ConceptRegistered entry = catalog.find(ref.conceptId(), req.tenant(), Duration.ofSeconds(5))
-          .orElseThrow(() -> new JobFailure("/concepts/" + uses.size() + "/conceptId", "no concept '" + ref.conceptId() + "' for this tenant"));
+      ConceptRegistered entry =
+          catalog
+              .find(ref.conceptId(), req.tenant(), Duration.ofSeconds(5))
+              .orElseThrow(
+                  () ->
+                      new JobFailure(
+                          "/concepts/" + uses.size() + "/conceptId",
+                          "no concept '" + ref.conceptId() + "' for this tenant"));
       try {
-        uses.add(new ConceptUse(ConceptFile.fromBytes(Base64.getDecoder().decode(entry.file())),
-            ref.beta() == null ? null : ref.beta().floatValue(), ref.tau() == null ? null : ref.tau().floatValue()));
+        uses.add(
+            new ConceptUse(
+                ConceptFile.fromBytes(Base64.getDecoder().decode(entry.file())),
+                ref.beta() == null ? null : ref.beta().floatValue(),
+                ref.tau() == null ? null : ref.tau().floatValue()));
       } catch (IOException | IllegalArgumentException e) {
-        throw new JobFailure("/concepts/" + i + "/conceptId", "concept '" + ref.conceptId() + "' cannot be read: " + e.getMessage());
+        throw new JobFailure(
+            "/concepts/" + i + "/conceptId",
+            "concept '" + ref.conceptId() + "' cannot be read: " + e.getMessage());
       }
     }
     return uses;

@@ -24,7 +24,14 @@ final class JobReporter {
   private volatile long lastProgress;
   private volatile JobEvent last;
 
-  JobReporter(EventPublisher publisher, String jobId, String tenant, String jobType, String worker, long epoch, Duration interval) {
+  JobReporter(
+      EventPublisher publisher,
+      String jobId,
+      String tenant,
+      String jobType,
+      String worker,
+      long epoch,
+      Duration interval) {
     this.publisher = publisher;
     this.job = new JobEvent.Job(jobId, tenant, jobType, worker);
     this.seq = new AtomicLong(Math.max(1, epoch) * JobClaims.SEQ_PER_EPOCH);
@@ -43,7 +50,10 @@ final class JobReporter {
     return emitAndWait(JobEvent.cancelled(job, seq.incrementAndGet(), reason));
   }
 
-  /** The success event, with its seq, not yet published (it is stored first, see JobIntake's settle step). */
+  /**
+   * The success event, with its seq, not yet published (it is stored first, see JobIntake's settle
+   * step).
+   */
   JobEvent prepareResult(JobEvent.Result result) {
     return JobEvent.succeeded(job, seq.incrementAndGet(), result);
   }
@@ -65,7 +75,15 @@ final class JobReporter {
       return;
     }
     lastProgress = now;
-    emit(JobEvent.progress(job, seq.incrementAndGet(), step, total, loss, eta.toMillis(), preview == null ? null : preview.get()));
+    emit(
+        JobEvent.progress(
+            job,
+            seq.incrementAndGet(),
+            step,
+            total,
+            loss,
+            eta.toMillis(),
+            preview == null ? null : preview.get()));
   }
 
   JobEvent last() {
@@ -74,25 +92,47 @@ final class JobReporter {
 
   private JobEvent emit(JobEvent e) {
     last = e;
-    // Not awaited; the producer retries through a broker outage up to its delivery timeout, past which it is lost and said so.
-    publisher.event(e).onFailure(err -> LOG.warn("progress event {} of job {} not delivered: {}", e.seq(), job.jobId(), err.toString()));
+    // Not awaited; the producer retries through a broker outage up to its delivery timeout, past
+    // which it is lost and said so.
+    publisher
+        .event(e)
+        .onFailure(
+            err ->
+                LOG.warn(
+                    "progress event {} of job {} not delivered: {}",
+                    e.seq(),
+                    job.jobId(),
+                    err.toString()));
     return e;
   }
 
-  /** Publishes and waits for the broker's acknowledgement; an error is an infrastructure error (unchecked). */
+  /**
+   * Publishes and waits for the broker's acknowledgement; an error is an infrastructure error
+   * (unchecked).
+   */
   private JobEvent emitAndWait(JobEvent e) {
     last = e;
     try {
-      // The producer itself gives up after its delivery timeout (the outage limit); this wait only guards against a hang.
+      // The producer itself gives up after its delivery timeout (the outage limit); this wait only
+      // guards against a hang.
       long waitS = publisher.deliveryTimeout().toSeconds() + 30;
       publisher.event(e).toCompletionStage().toCompletableFuture().get(waitS, TimeUnit.SECONDS);
     } catch (ExecutionException ex) {
-      throw new IllegalStateException("could not publish the " + e.state() + " event of job " + job.jobId() + ": " + ex.getCause(), ex.getCause());
+      throw new IllegalStateException(
+          "could not publish the "
+              + e.state()
+              + " event of job "
+              + job.jobId()
+              + ": "
+              + ex.getCause(),
+          ex.getCause());
     } catch (TimeoutException ex) {
-      throw new IllegalStateException("could not publish the " + e.state() + " event of job " + job.jobId() + " in time", ex);
+      throw new IllegalStateException(
+          "could not publish the " + e.state() + " event of job " + job.jobId() + " in time", ex);
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while publishing an event of job " + job.jobId(), ex);
+      throw new IllegalStateException(
+          "interrupted while publishing an event of job " + job.jobId(), ex);
     }
     return e;
   }

@@ -55,21 +55,48 @@ public final class Metrics {
 
   public String scrape() {
     StringBuilder sb = new StringBuilder();
-    sb.append("# HELP perfusion_jobs_total Jobs finished, by type and final state.\n# TYPE perfusion_jobs_total counter\n");
-    jobs.forEach((k, v) -> {
-      String[] p = k.split("\\|");
-      sb.append("perfusion_jobs_total{type=\"").append(p[0]).append("\",state=\"").append(p[1]).append("\"} ").append(v.sum()).append('\n');
-    });
-    sb.append("# HELP perfusion_job_failures_total Jobs that failed.\n# TYPE perfusion_job_failures_total counter\nperfusion_job_failures_total ").append(failures.sum()).append('\n');
+    sb.append(
+        "# HELP perfusion_jobs_total Jobs finished, by type and final state.\n"
+            + "# TYPE perfusion_jobs_total counter\n");
+    jobs.forEach(
+        (k, v) -> {
+          String[] p = k.split("\\|");
+          sb.append("perfusion_jobs_total{type=\"")
+              .append(p[0])
+              .append("\",state=\"")
+              .append(p[1])
+              .append("\"} ")
+              .append(v.sum())
+              .append('\n');
+        });
+    sb.append(
+            "# HELP perfusion_job_failures_total Jobs that failed.\n"
+                + "# TYPE perfusion_job_failures_total counter\n"
+                + "perfusion_job_failures_total ")
+        .append(failures.sum())
+        .append('\n');
     queueWait.write(sb, "perfusion_queue_wait_seconds", "Time from request produced to job start.");
     runTime.write(sb, "perfusion_job_run_seconds", "Time a job ran on the model thread.");
     stepTime.write(sb, "perfusion_step_seconds", "Time of one denoising or training step.");
-    sb.append("# HELP perfusion_model_thread_utilisation Fraction of time the model thread is busy.\n# TYPE perfusion_model_thread_utilisation gauge\n");
-    sb.append("perfusion_model_thread_utilisation ").append(String.format(Locale.ROOT, "%.4f", utilisation.getAsDouble())).append('\n');
-    sb.append("# HELP perfusion_batch_unet_calls_total UNet calls made by the generation batch (shared by its requests).\n")
-        .append("# TYPE perfusion_batch_unet_calls_total counter\nperfusion_batch_unet_calls_total ").append(unetCalls.getAsLong()).append('\n');
-    sb.append("# HELP perfusion_batch_requests Generation requests in the batch now.\n# TYPE perfusion_batch_requests gauge\nperfusion_batch_requests ")
-        .append(batched.getAsInt()).append('\n');
+    sb.append(
+        "# HELP perfusion_model_thread_utilisation Fraction of time the model thread is busy.\n"
+            + "# TYPE perfusion_model_thread_utilisation gauge\n");
+    sb.append("perfusion_model_thread_utilisation ")
+        .append(String.format(Locale.ROOT, "%.4f", utilisation.getAsDouble()))
+        .append('\n');
+    sb.append(
+            "# HELP perfusion_batch_unet_calls_total UNet calls made by the generation batch"
+                + " (shared by its requests).\n")
+        .append(
+            "# TYPE perfusion_batch_unet_calls_total counter\nperfusion_batch_unet_calls_total ")
+        .append(unetCalls.getAsLong())
+        .append('\n');
+    sb.append(
+            "# HELP perfusion_batch_requests Generation requests in the batch now.\n"
+                + "# TYPE perfusion_batch_requests gauge\n"
+                + "perfusion_batch_requests ")
+        .append(batched.getAsInt())
+        .append('\n');
     return sb.toString();
   }
 
@@ -83,8 +110,17 @@ public final class Metrics {
     }
 
     void write(StringBuilder sb, String name, String help) {
-      sb.append("# HELP ").append(name).append(' ').append(help).append("\n# TYPE ").append(name).append(" summary\n");
-      sb.append(name).append("_sum ").append(String.format(Locale.ROOT, "%.6f", sum.sum())).append('\n');
+      sb.append("# HELP ")
+          .append(name)
+          .append(' ')
+          .append(help)
+          .append("\n# TYPE ")
+          .append(name)
+          .append(" summary\n");
+      sb.append(name)
+          .append("_sum ")
+          .append(String.format(Locale.ROOT, "%.6f", sum.sum()))
+          .append('\n');
       sb.append(name).append("_count ").append(count.sum()).append('\n');
     }
   }

@@ -53,11 +53,13 @@ public final class ModelRunner implements AutoCloseable {
   public ModelRunner(StableDiffusionPipeline pipeline, String name, Batching batching) {
     this.pipeline = pipeline;
     this.batch = new DenoisingBatch(pipeline, batching.maxImages(), batching.joinWait());
-    this.jobThread = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    });
+    this.jobThread =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, name);
+              t.setDaemon(true);
+              return t;
+            });
     this.batchThread = new Thread(this::runBatch, name + "-batch");
     batchThread.setDaemon(true);
     batchThread.start();
@@ -65,14 +67,16 @@ public final class ModelRunner implements AutoCloseable {
 
   /** Runs {@code work} on the job thread, holding the model (see {@link #yieldToBatch}). */
   public <T> CompletableFuture<T> submit(Function<StableDiffusionPipeline, T> work) {
-    return CompletableFuture.supplyAsync(() -> {
-      acquire();
-      try {
-        return work.apply(pipeline);
-      } finally {
-        release();
-      }
-    }, jobThread);
+    return CompletableFuture.supplyAsync(
+        () -> {
+          acquire();
+          try {
+            return work.apply(pipeline);
+          } finally {
+            release();
+          }
+        },
+        jobThread);
   }
 
   /**
@@ -86,7 +90,10 @@ public final class ModelRunner implements AutoCloseable {
     }
   }
 
-  /** Joins the request to the running batch at its next step; the future completes on the batch thread. */
+  /**
+   * Joins the request to the running batch at its next step; the future completes on the batch
+   * thread.
+   */
   public CompletableFuture<GenerateResult> generate(GenerateRequest request) {
     return batch.submit(request);
   }
@@ -116,7 +123,8 @@ public final class ModelRunner implements AutoCloseable {
       } catch (InterruptedException e) {
         return;
       } catch (RuntimeException | Error e) {
-        // A step's failure fails its requests (DenoisingBatch); anything else must not kill the thread.
+        // A step's failure fails its requests (DenoisingBatch); anything else must not kill the
+        // thread.
         LOG.error("batch step failed", e);
       }
     }

@@ -33,9 +33,9 @@ import org.slf4j.LoggerFactory;
  * queued records. They wait unseen in the client buffer while their locks run out; the other member
  * got them only then (15 s later, delivery 2), and the stale copies (delivery 1) came out of this
  * consumer's buffer after its ACCEPT, to run a second time. A RENEW sent with {@code commitSync}
- * has its answer before the next poll, which returns the renewed record at once and fetches
- * nothing (RecordLockTest). Overlapping fetches when a job starts can still leave a stale copy in
- * the buffer (seen once in four jobs with two workers), which is why the intake renews every record
+ * has its answer before the next poll, which returns the renewed record at once and fetches nothing
+ * (RecordLockTest). Overlapping fetches when a job starts can still leave a stale copy in the
+ * buffer (seen once in four jobs with two workers), which is why the intake renews every record
  * before running it: the broker refuses the renewal of a stale copy.
  */
 final class RecordLock {
@@ -46,13 +46,19 @@ final class RecordLock {
   private ConsumerRecord<byte[], byte[]> record;
   private volatile boolean lost;
 
-  RecordLock(KafkaShareConsumer<byte[], byte[]> consumer, ConsumerRecord<byte[], byte[]> record, Duration interval) {
+  RecordLock(
+      KafkaShareConsumer<byte[], byte[]> consumer,
+      ConsumerRecord<byte[], byte[]> record,
+      Duration interval) {
     this.consumer = consumer;
     this.record = record;
     this.interval = interval;
   }
 
-  /** The latest delivery: a renewal hands the record out again, and only that copy can be acknowledged. */
+  /**
+   * The latest delivery: a renewal hands the record out again, and only that copy can be
+   * acknowledged.
+   */
   ConsumerRecord<byte[], byte[]> record() {
     return record;
   }
@@ -70,7 +76,9 @@ final class RecordLock {
     return !lost;
   }
 
-  /** Extends the lock by the group's lock duration; false (and lost for good) if the broker refused. */
+  /**
+   * Extends the lock by the group's lock duration; false (and lost for good) if the broker refused.
+   */
   boolean renew() {
     if (lost) {
       return false;
@@ -81,18 +89,28 @@ final class RecordLock {
       if (error.isPresent()) {
         return lose("renewal refused: " + error.get());
       }
-      // The renewed record comes back from the next poll (KAFKA-20458), at once since the renewal is done.
+      // The renewed record comes back from the next poll (KAFKA-20458), at once since the renewal
+      // is done.
       long until = System.nanoTime() + 5_000_000_000L;
       while (System.nanoTime() < until) {
         for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-          if (r.topic().equals(record.topic()) && r.partition() == record.partition() && r.offset() == record.offset()) {
+          if (r.topic().equals(record.topic())
+              && r.partition() == record.partition()
+              && r.offset() == record.offset()) {
             record = r;
             return true;
           }
-          // Not expected (nothing is fetched while a renewed record is held), but never keep a record unseen.
-          LOG.warn("record {}/{}/{} arrived while renewing {}; released", r.topic(), r.partition(), r.offset(), id());
+          // Not expected (nothing is fetched while a renewed record is held), but never keep a
+          // record unseen.
+          LOG.warn(
+              "record {}/{}/{} arrived while renewing {}; released",
+              r.topic(),
+              r.partition(),
+              r.offset(),
+              id());
           consumer.acknowledge(r, AcknowledgeType.RELEASE);
-          error(consumer.commitSync(COMMIT_TIMEOUT)).ifPresent(e -> LOG.warn("release failed: {}", e));
+          error(consumer.commitSync(COMMIT_TIMEOUT))
+              .ifPresent(e -> LOG.warn("release failed: {}", e));
         }
       }
       return lose("the renewed record did not come back within 5 s");
@@ -132,7 +150,8 @@ final class RecordLock {
    * awaited: work that must not go on without the lock polls {@link #held()} (the claim calls do);
    * work that goes on under the job's claim (publishing an outcome) finishes.
    */
-  <T> T whileRenewing(ExecutorService helper, Callable<T> work) throws ExecutionException, InterruptedException {
+  <T> T whileRenewing(ExecutorService helper, Callable<T> work)
+      throws ExecutionException, InterruptedException {
     Future<T> f = helper.submit(work);
     while (true) {
       try {
@@ -166,7 +185,9 @@ final class RecordLock {
   }
 
   private static Optional<String> error(Map<TopicIdPartition, Optional<KafkaException>> result) {
-    return result.entrySet().stream().filter(e -> e.getValue().isPresent())
-        .map(e -> e.getKey() + ": " + e.getValue().get()).findFirst();
+    return result.entrySet().stream()
+        .filter(e -> e.getValue().isPresent())
+        .map(e -> e.getKey() + ": " + e.getValue().get())
+        .findFirst();
   }
 }

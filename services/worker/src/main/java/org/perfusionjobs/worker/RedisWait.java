@@ -15,14 +15,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * How the worker waits for Redis during an outage (issue 19). Every attempt is bounded (the 2 s
- * command timeout); between attempts the wait grows from 100 ms to 2 s; the whole wait is bounded by
- * {@code PERFUSION_OUTAGE_WAIT_MS} (default 10 minutes, {@link WorkerConfig#outageWait}) and by the
- * caller's own condition (typically: this worker still owns the job). When either ends the wait, the
- * last error is thrown as a {@link RedisOutageException}, which the intake treats as an
+ * command timeout); between attempts the wait grows from 100 ms to 2 s; the whole wait is bounded
+ * by {@code PERFUSION_OUTAGE_WAIT_MS} (default 10 minutes, {@link WorkerConfig#outageWait}) and by
+ * the caller's own condition (typically: this worker still owns the job). When either ends the
+ * wait, the last error is thrown as a {@link RedisOutageException}, which the intake treats as an
  * infrastructure error: the job is not failed, its record is released for another delivery.
  *
- * <p>Lettuce reconnects in the background; its reconnect delay is bounded the same way (100 ms to
- * 2 s) so that a Redis that comes back is used within about 2 s, not after Lettuce's default 30 s.
+ * <p>Lettuce reconnects in the background; its reconnect delay is bounded the same way (100 ms to 2
+ * s) so that a Redis that comes back is used within about 2 s, not after Lettuce's default 30 s.
  */
 final class RedisWait {
   private static final Logger LOG = LoggerFactory.getLogger(RedisWait.class);
@@ -41,10 +41,18 @@ final class RedisWait {
 
   /** A Lettuce client with the 2 s command timeout and a reconnect delay of at most 2 s. */
   static RedisClient client(String uri) {
-    ClientResources resources = ClientResources.builder()
-        .reconnectDelay(Delay.exponential(Duration.ofMillis(FIRST_BACKOFF_MS), Duration.ofMillis(MAX_BACKOFF_MS), 2, TimeUnit.MILLISECONDS))
-        .build();
-    RedisClient client = RedisClient.create(resources, RedisURI.builder(RedisURI.create(uri)).withTimeout(COMMAND_TIMEOUT).build());
+    ClientResources resources =
+        ClientResources.builder()
+            .reconnectDelay(
+                Delay.exponential(
+                    Duration.ofMillis(FIRST_BACKOFF_MS),
+                    Duration.ofMillis(MAX_BACKOFF_MS),
+                    2,
+                    TimeUnit.MILLISECONDS))
+            .build();
+    RedisClient client =
+        RedisClient.create(
+            resources, RedisURI.builder(RedisURI.create(uri)).withTimeout(COMMAND_TIMEOUT).build());
     client.setOptions(ClientOptions.builder().autoReconnect(true).build());
     return client;
   }
@@ -56,8 +64,8 @@ final class RedisWait {
   }
 
   /**
-   * Runs {@code attempt} until it succeeds, Redis being unreachable meanwhile, for as long as {@code
-   * keepTrying} holds and the outage limit is not reached.
+   * Runs {@code attempt} until it succeeds, Redis being unreachable meanwhile, for as long as
+   * {@code keepTrying} holds and the outage limit is not reached.
    *
    * @throws RedisOutageException when the wait ends without an answer
    */
@@ -72,14 +80,26 @@ final class RedisWait {
       } catch (RedisException e) {
         long now = System.nanoTime();
         if (!keepTrying.getAsBoolean()) {
-          throw new RedisOutageException(what + ": Redis unreachable and the caller stopped waiting", e);
+          throw new RedisOutageException(
+              what + ": Redis unreachable and the caller stopped waiting", e);
         }
         if (now - deadline > 0) {
-          throw new RedisOutageException(what + ": Redis unreachable for " + (now - since) / 1_000_000_000L + " s, past the outage limit of "
-              + limit.toSeconds() + " s (PERFUSION_OUTAGE_WAIT_MS)", e);
+          throw new RedisOutageException(
+              what
+                  + ": Redis unreachable for "
+                  + (now - since) / 1_000_000_000L
+                  + " s, past the outage limit of "
+                  + limit.toSeconds()
+                  + " s (PERFUSION_OUTAGE_WAIT_MS)",
+              e);
         }
         if (now - lastLog > 10_000_000_000L) {
-          LOG.warn("Redis unreachable for {} s ({}): {}; waiting (limit {} s)", (now - since) / 1_000_000_000L, what, e.getMessage(), limit.toSeconds());
+          LOG.warn(
+              "Redis unreachable for {} s ({}): {}; waiting (limit {} s)",
+              (now - since) / 1_000_000_000L,
+              what,
+              e.getMessage(),
+              limit.toSeconds());
           lastLog = now;
         }
         try {

@@ -37,10 +37,17 @@ final class RequestCheck {
 
   record Valid(String jobId, String tenant, String jobType, JsonNode node) implements Outcome {}
 
-  /** A record that can never run; jobId and tenant are the best that could be read ({@code unknown} otherwise). */
-  record Rejected(String jobId, String tenant, String jobType, FieldError error) implements Outcome {}
+  /**
+   * A record that can never run; jobId and tenant are the best that could be read ({@code unknown}
+   * otherwise).
+   */
+  record Rejected(String jobId, String tenant, String jobType, FieldError error)
+      implements Outcome {}
 
-  /** Whose a record is, as far as it can be read: never throws, {@code unknown} for what cannot be read. */
+  /**
+   * Whose a record is, as far as it can be read: never throws, {@code unknown} for what cannot be
+   * read.
+   */
   record Identity(String jobId, String tenant, String jobType) {}
 
   /**
@@ -50,14 +57,17 @@ final class RequestCheck {
   static Identity identify(ConsumerRecord<byte[], byte[]> r) {
     JsonNode loose = looseJson(r.value());
     String key = keyText(r);
-    String jobId = key != null && JOB_ID.matcher(key).matches() ? key : text(loose, "jobId", JOB_ID);
+    String jobId =
+        key != null && JOB_ID.matcher(key).matches() ? key : text(loose, "jobId", JOB_ID);
     String schema = null;
     try {
       schema = header(r, Headers.SCHEMA);
     } catch (InvalidEventException e) {
       // guessed below
     }
-    boolean train = Schemas.TRAIN_REQUEST.equals(schema) || schema == null && loose != null && loose.has("conceptName");
+    boolean train =
+        Schemas.TRAIN_REQUEST.equals(schema)
+            || schema == null && loose != null && loose.has("conceptName");
     return new Identity(jobId, text(loose, "tenant", TENANT), train ? "train" : "generate");
   }
 
@@ -88,10 +98,21 @@ final class RequestCheck {
       }
       String schemaHeader = header(r, Headers.SCHEMA);
       if (schemaHeader == null) {
-        throw invalid("", "header " + Headers.SCHEMA + " is missing; topic " + r.topic() + " takes " + schema);
+        throw invalid(
+            "",
+            "header " + Headers.SCHEMA + " is missing; topic " + r.topic() + " takes " + schema);
       }
       if (!schemaHeader.equals(schema)) {
-        throw invalid("", "header " + Headers.SCHEMA + " is '" + schemaHeader + "' but topic " + r.topic() + " takes " + schema);
+        throw invalid(
+            "",
+            "header "
+                + Headers.SCHEMA
+                + " is '"
+                + schemaHeader
+                + "' but topic "
+                + r.topic()
+                + " takes "
+                + schema);
       }
       JsonNode node = Schemas.validate(schema, header(r, Headers.VERSION), r.value());
       String bodyId = node.get("jobId").asText();
@@ -133,15 +154,22 @@ final class RequestCheck {
   }
 
   private static String utf8(byte[] bytes) throws CharacterCodingException {
-    return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+    return StandardCharsets.UTF_8
+        .newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT)
+        .decode(ByteBuffer.wrap(bytes))
+        .toString();
   }
 
   private static InvalidEventException invalid(String field, String reason) {
     return new InvalidEventException(new FieldError(field, reason));
   }
 
-  /** The value as JSON if it is small enough and parses at all; only used to name the job and tenant of a rejection. */
+  /**
+   * The value as JSON if it is small enough and parses at all; only used to name the job and tenant
+   * of a rejection.
+   */
   private static JsonNode looseJson(byte[] value) {
     if (value == null || value.length == 0 || value.length > Schemas.MAX_REQUEST_BYTES) {
       return null;

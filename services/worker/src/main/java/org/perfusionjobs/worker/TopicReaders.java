@@ -10,14 +10,19 @@ import java.util.UUID;
 final class TopicReaders {
   private TopicReaders() {}
 
-  static KafkaConsumer<String, byte[]> fromStart(Vertx vertx, String bootstrap, String groupPrefix) {
-    KafkaConsumer<String, byte[]> c = KafkaConsumer.create(vertx, Map.of(
-        "bootstrap.servers", bootstrap,
-        "group.id", groupPrefix + UUID.randomUUID(),
-        "auto.offset.reset", "earliest",
-        "enable.auto.commit", "false",
-        "key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer",
-        "value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
+  static KafkaConsumer<String, byte[]> fromStart(
+      Vertx vertx, String bootstrap, String groupPrefix) {
+    KafkaConsumer<String, byte[]> c =
+        KafkaConsumer.create(
+            vertx,
+            Map.of(
+                "bootstrap.servers", bootstrap,
+                "group.id", groupPrefix + UUID.randomUUID(),
+                "auto.offset.reset", "earliest",
+                "enable.auto.commit", "false",
+                "key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer",
+                "value.deserializer",
+                    "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
     c.pollTimeout(Duration.ofMillis(100));
     return c;
   }

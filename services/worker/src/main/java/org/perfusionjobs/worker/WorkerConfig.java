@@ -12,8 +12,8 @@ import org.perfusionjobs.contracts.Topics;
 
 /**
  * Worker settings. {@link #from} reads them from a key/value map (environment variables such as
- * {@code PERFUSION_KAFKA}, or the keys of the {@code config/*.env} files); each key is documented in
- * {@code config/README.md}.
+ * {@code PERFUSION_KAFKA}, or the keys of the {@code config/*.env} files); each key is documented
+ * in {@code config/README.md}.
  */
 public record WorkerConfig(
     String workerId,
@@ -42,17 +42,20 @@ public record WorkerConfig(
    *
    * @param maxImages images per UNet call, and generation records one worker holds at once (one
    *     intake slot each); 1 runs one generation at a time
-   * @param joinWait how long a denoising step waits for a joiner while the batch has room (0: never)
+   * @param joinWait how long a denoising step waits for a joiner while the batch has room (0:
+   *     never)
    */
   public record Batching(int maxImages, Duration joinWait) {
     public static final Batching DEFAULTS = new Batching(4, Duration.ZERO);
 
     public Batching {
       if (maxImages < 1 || maxImages > 64) {
-        throw new IllegalArgumentException("PERFUSION_MAX_BATCH must be in 1..64, got " + maxImages);
+        throw new IllegalArgumentException(
+            "PERFUSION_MAX_BATCH must be in 1..64, got " + maxImages);
       }
       if (joinWait.isNegative() || joinWait.toMillis() > 10_000) {
-        throw new IllegalArgumentException("PERFUSION_BATCH_WAIT_MS must be in 0..10000, got " + joinWait.toMillis());
+        throw new IllegalArgumentException(
+            "PERFUSION_BATCH_WAIT_MS must be in 0..10000, got " + joinWait.toMillis());
       }
     }
   }
@@ -60,19 +63,30 @@ public record WorkerConfig(
   /**
    * What one job may cost and what the worker fetches.
    *
-   * @param budgets compute budgets set in config; unset ones follow the model's size ({@link Budgets#forModelSize})
+   * @param budgets compute budgets set in config; unset ones follow the model's size ({@link
+   *     Budgets#forModelSize})
    * @param fetchPrivateAddresses fetch image URLs that resolve to loopback, private or link-local
    *     addresses; false in production (SSRF), tests turn it on to serve images from 127.0.0.1
    * @param fetchDeadline the whole of one URL fetch: connect, headers and body
-   * @param fetchMaxBytes the most bytes one fetched image may have (Content-Length first, then counted)
+   * @param fetchMaxBytes the most bytes one fetched image may have (Content-Length first, then
+   *     counted)
    */
-  public record Limits(BudgetOverrides budgets, boolean fetchPrivateAddresses, Duration fetchDeadline, int fetchMaxBytes) {
-    public static final Limits DEFAULTS = new Limits(BudgetOverrides.NONE, false, Duration.ofSeconds(20), 8 * 1024 * 1024);
+  public record Limits(
+      BudgetOverrides budgets,
+      boolean fetchPrivateAddresses,
+      Duration fetchDeadline,
+      int fetchMaxBytes) {
+    public static final Limits DEFAULTS =
+        new Limits(BudgetOverrides.NONE, false, Duration.ofSeconds(20), 8 * 1024 * 1024);
 
     public Limits {
       Objects.requireNonNull(budgets, "budgets");
       if (fetchDeadline.toMillis() < 100 || fetchMaxBytes < 1) {
-        throw new IllegalArgumentException("fetchDeadline must be at least 100 ms and fetchMaxBytes at least 1, got " + fetchDeadline + ", " + fetchMaxBytes);
+        throw new IllegalArgumentException(
+            "fetchDeadline must be at least 100 ms and fetchMaxBytes at least 1, got "
+                + fetchDeadline
+                + ", "
+                + fetchMaxBytes);
       }
     }
 
@@ -100,7 +114,8 @@ public record WorkerConfig(
     Objects.requireNonNull(redisUri, "redisUri");
     Objects.requireNonNull(modelDir, "modelDir");
     if (renewInterval.toMillis() < 100) {
-      throw new IllegalArgumentException("renewInterval must be at least 100 ms, got " + renewInterval);
+      throw new IllegalArgumentException(
+          "renewInterval must be at least 100 ms, got " + renewInterval);
     }
     urlAllowList = List.copyOf(urlAllowList);
     limits = limits != null ? limits : Limits.DEFAULTS;
@@ -117,36 +132,86 @@ public record WorkerConfig(
   }
 
   /** Defaults for one local worker. */
-  public static WorkerConfig local(String bootstrap, String redisUri, Topics topics, Path modelDir) {
-    return new WorkerConfig("worker-" + ProcessHandle.current().pid(), bootstrap, redisUri, topics, "perfusion-workers", modelDir,
-        "fp32", "cpu", Duration.ofHours(24), Duration.ofMillis(250), 5, Duration.ofSeconds(5), 0, List.of(), 25, null, null, Limits.DEFAULTS,
-        DEFAULT_OUTAGE_WAIT, Batching.DEFAULTS);
+  public static WorkerConfig local(
+      String bootstrap, String redisUri, Topics topics, Path modelDir) {
+    return new WorkerConfig(
+        "worker-" + ProcessHandle.current().pid(),
+        bootstrap,
+        redisUri,
+        topics,
+        "perfusion-workers",
+        modelDir,
+        "fp32",
+        "cpu",
+        Duration.ofHours(24),
+        Duration.ofMillis(250),
+        5,
+        Duration.ofSeconds(5),
+        0,
+        List.of(),
+        25,
+        null,
+        null,
+        Limits.DEFAULTS,
+        DEFAULT_OUTAGE_WAIT,
+        Batching.DEFAULTS);
   }
 
-  /** From settings named like the environment variables (PERFUSION_*); missing ones take the local defaults. */
+  /**
+   * From settings named like the environment variables (PERFUSION_*); missing ones take the local
+   * defaults.
+   */
   public static WorkerConfig from(Map<String, String> env) {
     String kafka = require(env, "PERFUSION_KAFKA");
     String redis = require(env, "PERFUSION_REDIS");
     Path model = Path.of(require(env, "PERFUSION_MODEL"));
-    WorkerConfig d = local(kafka, redis, new Topics(env.getOrDefault("PERFUSION_TOPIC_PREFIX", "perfusion.")), model);
+    WorkerConfig d =
+        local(
+            kafka,
+            redis,
+            new Topics(env.getOrDefault("PERFUSION_TOPIC_PREFIX", "perfusion.")),
+            model);
     return new WorkerConfig(
-        env.getOrDefault("PERFUSION_WORKER_ID", d.workerId()), kafka, redis, d.topics(),
-        env.getOrDefault("PERFUSION_GROUP", d.groupId()), model,
-        env.getOrDefault("PERFUSION_PRECISION", d.precision()), env.getOrDefault("PERFUSION_DEVICE", d.device()),
+        env.getOrDefault("PERFUSION_WORKER_ID", d.workerId()),
+        kafka,
+        redis,
+        d.topics(),
+        env.getOrDefault("PERFUSION_GROUP", d.groupId()),
+        model,
+        env.getOrDefault("PERFUSION_PRECISION", d.precision()),
+        env.getOrDefault("PERFUSION_DEVICE", d.device()),
         Duration.ofSeconds(Long.parseLong(env.getOrDefault("PERFUSION_BLOB_TTL_SECONDS", "86400"))),
-        Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_PROGRESS_INTERVAL_MS", "250"))),
+        Duration.ofMillis(
+            Long.parseLong(env.getOrDefault("PERFUSION_PROGRESS_INTERVAL_MS", "250"))),
         Integer.parseInt(env.getOrDefault("PERFUSION_PREVIEW_EVERY", "5")),
         Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_RENEW_INTERVAL_MS", "5000"))),
         Integer.parseInt(env.getOrDefault("PERFUSION_WORKER_HTTP_PORT", "0")),
-        env.containsKey("PERFUSION_URL_ALLOW_LIST") ? Arrays.stream(env.get("PERFUSION_URL_ALLOW_LIST").split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList() : List.of(),
+        env.containsKey("PERFUSION_URL_ALLOW_LIST")
+            ? Arrays.stream(env.get("PERFUSION_URL_ALLOW_LIST").split(","))
+                .map(String::strip)
+                .filter(s -> !s.isEmpty())
+                .toList()
+            : List.of(),
         Integer.parseInt(env.getOrDefault("PERFUSION_CHECKPOINT_EVERY", "25")),
         env.containsKey("PERFUSION_COVARIANCE") ? Path.of(env.get("PERFUSION_COVARIANCE")) : null,
         env.containsKey("PERFUSION_CAPTIONS") ? Path.of(env.get("PERFUSION_CAPTIONS")) : null,
-        new Limits(BudgetOverrides.from(env), Boolean.parseBoolean(env.getOrDefault("PERFUSION_FETCH_PRIVATE_ADDRESSES", "false")),
-            Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_FETCH_DEADLINE_MS", "20000"))),
-            Integer.parseInt(env.getOrDefault("PERFUSION_FETCH_MAX_BYTES", Integer.toString(Limits.DEFAULTS.fetchMaxBytes())))),
-        Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_OUTAGE_WAIT_MS", Long.toString(DEFAULT_OUTAGE_WAIT.toMillis())))),
-        new Batching(Integer.parseInt(env.getOrDefault("PERFUSION_MAX_BATCH", Integer.toString(Batching.DEFAULTS.maxImages()))),
+        new Limits(
+            BudgetOverrides.from(env),
+            Boolean.parseBoolean(env.getOrDefault("PERFUSION_FETCH_PRIVATE_ADDRESSES", "false")),
+            Duration.ofMillis(
+                Long.parseLong(env.getOrDefault("PERFUSION_FETCH_DEADLINE_MS", "20000"))),
+            Integer.parseInt(
+                env.getOrDefault(
+                    "PERFUSION_FETCH_MAX_BYTES",
+                    Integer.toString(Limits.DEFAULTS.fetchMaxBytes())))),
+        Duration.ofMillis(
+            Long.parseLong(
+                env.getOrDefault(
+                    "PERFUSION_OUTAGE_WAIT_MS", Long.toString(DEFAULT_OUTAGE_WAIT.toMillis())))),
+        new Batching(
+            Integer.parseInt(
+                env.getOrDefault(
+                    "PERFUSION_MAX_BATCH", Integer.toString(Batching.DEFAULTS.maxImages()))),
             Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_BATCH_WAIT_MS", "0")))));
   }
 
@@ -159,34 +224,194 @@ public record WorkerConfig(
   }
 
   public WorkerConfig withWorkerId(String id) {
-    return new WorkerConfig(id, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, outageWait, batching);
+    return new WorkerConfig(
+        id,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        renewInterval,
+        httpPort,
+        urlAllowList,
+        checkpointEvery,
+        covariance,
+        captions,
+        limits,
+        outageWait,
+        batching);
   }
 
   public WorkerConfig withUrlAllowList(List<String> list) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, list, checkpointEvery, covariance, captions, limits, outageWait, batching);
+    return new WorkerConfig(
+        workerId,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        renewInterval,
+        httpPort,
+        list,
+        checkpointEvery,
+        covariance,
+        captions,
+        limits,
+        outageWait,
+        batching);
   }
 
   public WorkerConfig withCaptions(Path file) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, file, limits, outageWait, batching);
+    return new WorkerConfig(
+        workerId,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        renewInterval,
+        httpPort,
+        urlAllowList,
+        checkpointEvery,
+        covariance,
+        file,
+        limits,
+        outageWait,
+        batching);
   }
 
   public WorkerConfig withLimits(Limits l) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, l, outageWait, batching);
+    return new WorkerConfig(
+        workerId,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        renewInterval,
+        httpPort,
+        urlAllowList,
+        checkpointEvery,
+        covariance,
+        captions,
+        l,
+        outageWait,
+        batching);
   }
 
   public WorkerConfig withRenewInterval(Duration d) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, d, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, outageWait, batching);
+    return new WorkerConfig(
+        workerId,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        d,
+        httpPort,
+        urlAllowList,
+        checkpointEvery,
+        covariance,
+        captions,
+        limits,
+        outageWait,
+        batching);
   }
 
   public WorkerConfig withOutageWait(Duration d) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, d, batching);
+    return new WorkerConfig(
+        workerId,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        renewInterval,
+        httpPort,
+        urlAllowList,
+        checkpointEvery,
+        covariance,
+        captions,
+        limits,
+        d,
+        batching);
   }
 
   public WorkerConfig withCovariance(Path file) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, file, captions, limits, outageWait, batching);
+    return new WorkerConfig(
+        workerId,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        renewInterval,
+        httpPort,
+        urlAllowList,
+        checkpointEvery,
+        file,
+        captions,
+        limits,
+        outageWait,
+        batching);
   }
 
   public WorkerConfig withBatching(Batching b) {
-    return new WorkerConfig(workerId, bootstrapServers, redisUri, topics, groupId, modelDir, precision, device, blobTtl, progressInterval, previewEvery, renewInterval, httpPort, urlAllowList, checkpointEvery, covariance, captions, limits, outageWait, b);
+    return new WorkerConfig(
+        workerId,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        renewInterval,
+        httpPort,
+        urlAllowList,
+        checkpointEvery,
+        covariance,
+        captions,
+        limits,
+        outageWait,
+        b);
   }
 }

@@ -10,7 +10,8 @@ public final class WorkerMain {
   private WorkerMain() {}
 
   public static void main(String[] args) {
-    // Belt and braces beside DJL_OFFLINE: DJL must never reach the network (it probes a cloud metadata address).
+    // Belt and braces beside DJL_OFFLINE: DJL must never reach the network (it probes a cloud
+    // metadata address).
     if (System.getProperty("ai.djl.offline") == null) {
       System.setProperty("ai.djl.offline", "true");
     }
@@ -23,11 +24,14 @@ public final class WorkerMain {
       return;
     }
     Vertx vertx = Vertx.vertx();
-    vertx.deployVerticle(new WorkerVerticle(cfg)).onFailure(e -> {
-      System.err.println("error: worker did not start: " + e.getMessage());
-      vertx.close();
-      System.exit(1);
-    });
+    vertx
+        .deployVerticle(new WorkerVerticle(cfg))
+        .onFailure(
+            e -> {
+              System.err.println("error: worker did not start: " + e.getMessage());
+              vertx.close();
+              System.exit(1);
+            });
     Runtime.getRuntime().addShutdownHook(new Thread(() -> vertx.close().await()));
   }
 }

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
@@ -28,8 +27,10 @@ public final class WorkerVerticle extends VerticleBase {
   private ModelRunner runner;
   private RedisStore redis;
   private JobClaims claims;
+
   /** Last Redis probe (every second, off the event loop): readiness reports an outage. */
   private volatile boolean redisReachable = true;
+
   private long probeTimer = -1;
   private EventPublisher publisher;
   private final ConceptCatalog catalog = new ConceptCatalog();
@@ -46,66 +47,124 @@ public final class WorkerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    return vertx.executeBlocking(() -> {
-          StableDiffusionPipeline sd = StableDiffusionPipeline.load(cfg.modelDir(), EngineOptions.parse(cfg.precision(), cfg.device()));
-          try {
-            prepareCovariance(sd);
-          } catch (Exception e) {
-            sd.close();
-            throw e;
-          }
-          runner = new ModelRunner(sd, "model-" + cfg.workerId(), cfg.batching());
-          redis = new RedisStore(cfg.redisUri(), cfg.outageWait());
-          // A claim's owner counts as alive this long after its last heartbeat (one every fifth of it):
-          // after a crash, its job is taken over within this time.
-          claims = new JobClaims(cfg.redisUri(), claimTtl(cfg), cfg.outageWait());
-          return null;
-        })
-        .compose(v -> {
-          publisher = new EventPublisher(vertx, cfg.bootstrapServers(), cfg.topics(), cfg.outageWait());
-          metrics = new Metrics(runner::utilisation, runner::batchUnetCalls, runner::batchedRequests);
-          return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
-        })
+    return vertx
+        .executeBlocking(
+            () -> {
+              StableDiffusionPipeline sd =
+                  StableDiffusionPipeline.load(
+                      cfg.modelDir(), EngineOptions.parse(cfg.precision(), cfg.device()));
+              try {
+                prepareCovariance(sd);
+              } catch (Exception e) {
+                sd.close();
+                throw e;
+              }
+              runner = new ModelRunner(sd, "model-" + cfg.workerId(), cfg.batching());
+              redis = new RedisStore(cfg.redisUri(), cfg.outageWait());
+              // A claim's owner counts as alive this long after its last heartbeat (one every fifth
+              // of it):
+              // after a crash, its job is taken over within this time.
+              claims = new JobClaims(cfg.redisUri(), claimTtl(cfg), cfg.outageWait());
+              return null;
+            })
+        .compose(
+            v -> {
+              publisher =
+                  new EventPublisher(vertx, cfg.bootstrapServers(), cfg.topics(), cfg.outageWait());
+              metrics =
+                  new Metrics(runner::utilisation, runner::batchUnetCalls, runner::batchedRequests);
+              return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
+            })
         .compose(v -> cancels.start(vertx, cfg.bootstrapServers(), cfg.topics().cancel(), redis))
         .compose(v -> archived.start(vertx, cfg, claims, publisher))
-        .compose(v -> {
-          Router router = Router.router(vertx);
-          router.get("/health/live").handler(ctx -> ctx.response().end("ok"));
-          router.get("/health/ready").handler(ctx -> {
-            boolean intakesUp = !intakes.isEmpty() && intakes.stream().allMatch(JobIntake::alive) && intakeThreads.stream().allMatch(Thread::isAlive);
-            boolean ready = intakesUp && redisReachable;
-            String why = !intakesUp ? "not ready: job intake not consuming" : !redisReachable ? "not ready: redis unreachable" : "ready";
-            why += "; intake restarts " + intakes.stream().mapToInt(JobIntake::restarts).sum();
-            ctx.response().setStatusCode(ready ? 200 : 503).end(why);
-          });
-          probeTimer = vertx.setPeriodic(1000, id -> vertx.executeBlocking(() -> claims.reachable(), false)
-              .onSuccess(up -> {
-                if (up != redisReachable) {
-                  LOG.warn("redis {}", up ? "reachable again" : "unreachable: jobs wait, readiness reports 503");
+        .compose(
+            v -> {
+              Router router = Router.router(vertx);
+              router.get("/health/live").handler(ctx -> ctx.response().end("ok"));
+              router
+                  .get("/health/ready")
+                  .handler(
+                      ctx -> {
+                        boolean intakesUp =
+                            !intakes.isEmpty()
+                                && intakes.stream().allMatch(JobIntake::alive)
+                                && intakeThreads.stream().allMatch(Thread::isAlive);
+                        boolean ready = intakesUp && redisReachable;
+                        String why =
+                            !intakesUp
+                                ? "not ready: job intake not consuming"
+                                : !redisReachable ? "not ready: redis unreachable" : "ready";
+                        why +=
+                            "; intake restarts "
+                                + intakes.stream().mapToInt(JobIntake::restarts).sum();
+                        ctx.response().setStatusCode(ready ? 200 : 503).end(why);
+                      });
+              probeTimer =
+                  vertx.setPeriodic(
+                      1000,
+                      id ->
+                          vertx
+                              .executeBlocking(() -> claims.reachable(), false)
+                              .onSuccess(
+                                  up -> {
+                                    if (up != redisReachable) {
+                                      LOG.warn(
+                                          "redis {}",
+                                          up
+                                              ? "reachable again"
+                                              : "unreachable: jobs wait, readiness reports 503");
+                                    }
+                                    redisReachable = up;
+                                  }));
+              router
+                  .get("/metrics")
+                  .handler(
+                      ctx ->
+                          ctx.response()
+                              .putHeader("content-type", "text/plain; version=0.0.4")
+                              .end(metrics.scrape()));
+              return vertx
+                  .createHttpServer()
+                  .requestHandler(router)
+                  .listen(cfg.httpPort(), "127.0.0.1");
+            })
+        .onSuccess(
+            server -> {
+              http = server;
+              for (String topic : cfg.topics().jobTopics()) {
+                // One record per intake: as many generation intakes as the batch has slots, one for
+                // training.
+                int slots = topic.equals(cfg.topics().train()) ? 1 : cfg.batching().maxImages();
+                for (int slot = 0; slot < slots; slot++) {
+                  JobIntake intake =
+                      new JobIntake(
+                          cfg, topic, slot, runner, redis, claims, publisher, catalog, cancels,
+                          metrics);
+                  Thread t =
+                      new Thread(
+                          intake,
+                          "intake-"
+                              + JobIntake.kind(cfg, topic)
+                              + "-"
+                              + slot
+                              + "-"
+                              + cfg.workerId());
+                  intakes.add(intake);
+                  intakeThreads.add(t);
+                  t.start();
                 }
-                redisReachable = up;
-              }));
-          router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4").end(metrics.scrape()));
-          return vertx.createHttpServer().requestHandler(router).listen(cfg.httpPort(), "127.0.0.1");
-        })
-        .onSuccess(server -> {
-          http = server;
-          for (String topic : cfg.topics().jobTopics()) {
-            // One record per intake: as many generation intakes as the batch has slots, one for training.
-            int slots = topic.equals(cfg.topics().train()) ? 1 : cfg.batching().maxImages();
-            for (int slot = 0; slot < slots; slot++) {
-              JobIntake intake = new JobIntake(cfg, topic, slot, runner, redis, claims, publisher, catalog, cancels, metrics);
-              Thread t = new Thread(intake, "intake-" + JobIntake.kind(cfg, topic) + "-" + slot + "-" + cfg.workerId());
-              intakes.add(intake);
-              intakeThreads.add(t);
-              t.start();
-            }
-          }
-          LOG.info("worker {} ready; health and metrics on http://127.0.0.1:{}", cfg.workerId(), server.actualPort());
-        });
+              }
+              LOG.info(
+                  "worker {} ready; health and metrics on http://127.0.0.1:{}",
+                  cfg.workerId(),
+                  server.actualPort());
+            });
   }
 
-  /** How long a claim outlives its owner's last heartbeat: 10 s, or three renewal intervals if longer. */
+  /**
+   * How long a claim outlives its owner's last heartbeat: 10 s, or three renewal intervals if
+   * longer.
+   */
   static Duration claimTtl(WorkerConfig cfg) {
     return Duration.ofMillis(Math.max(10_000, cfg.renewInterval().toMillis() * 3));
   }
@@ -113,8 +172,16 @@ public final class WorkerVerticle extends VerticleBase {
   private void prepareCovariance(StableDiffusionPipeline sd) throws Exception {
     if (cfg.covariance() != null) {
       PerfusionModel.of(sd).setCovariance(Covariance.load(cfg.covariance()));
-    } else if (!Files.isRegularFile(cfg.modelDir().resolve(Covariance.FILE_NAME)) && cfg.captions() != null) {
-      PerfusionModel.of(sd).setCovariance(CovarianceBuilder.compute(sd, CovarianceBuilder.readCaptions(cfg.captions()), false, cfg.captions().getFileName().toString(), n -> {}));
+    } else if (!Files.isRegularFile(cfg.modelDir().resolve(Covariance.FILE_NAME))
+        && cfg.captions() != null) {
+      PerfusionModel.of(sd)
+          .setCovariance(
+              CovarianceBuilder.compute(
+                  sd,
+                  CovarianceBuilder.readCaptions(cfg.captions()),
+                  false,
+                  cfg.captions().getFileName().toString(),
+                  n -> {}));
     }
   }
 
@@ -127,24 +194,35 @@ public final class WorkerVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(probeTimer);
     intakes.forEach(JobIntake::stop);
-    return vertx.executeBlocking(() -> {
-          for (Thread t : intakeThreads) {
-            t.join(30_000);
-          }
-          return null;
-        })
-        .compose(v -> Future.join(catalog.close(), cancels.close(), archived.close(), publisher == null ? Future.succeededFuture() : publisher.close()))
-        .compose(v -> vertx.executeBlocking(() -> {
-          if (runner != null) {
-            runner.close();
-          }
-          if (redis != null) {
-            redis.close();
-          }
-          if (claims != null) {
-            claims.close();
-          }
-          return null;
-        }));
+    return vertx
+        .executeBlocking(
+            () -> {
+              for (Thread t : intakeThreads) {
+                t.join(30_000);
+              }
+              return null;
+            })
+        .compose(
+            v ->
+                Future.join(
+                    catalog.close(),
+                    cancels.close(),
+                    archived.close(),
+                    publisher == null ? Future.succeededFuture() : publisher.close()))
+        .compose(
+            v ->
+                vertx.executeBlocking(
+                    () -> {
+                      if (runner != null) {
+                        runner.close();
+                      }
+                      if (redis != null) {
+                        redis.close();
+                      }
+                      if (claims != null) {
+                        claims.close();
+                      }
+                      return null;
+                    }));
   }
 }

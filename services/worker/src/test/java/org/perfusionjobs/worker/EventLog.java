@@ -22,21 +22,41 @@ final class EventLog implements AutoCloseable {
   private volatile boolean running = true;
 
   EventLog(String bootstrap, String topic) {
-    KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap, "group.id", "test-" + UUID.randomUUID(),
-        "auto.offset.reset", "earliest", "enable.auto.commit", "false"), new StringDeserializer(), new ByteArrayDeserializer());
-    thread = new Thread(() -> {
-      try (c) {
-        // Assigned, not subscribed: a group rebalance (after a broker restart, say) would restart a
-        // subscriber with no committed offset from the beginning and show every record twice.
-        List<org.apache.kafka.common.TopicPartition> parts = new ArrayList<>();
-        c.partitionsFor(topic, Duration.ofSeconds(30)).forEach(p -> parts.add(new org.apache.kafka.common.TopicPartition(topic, p.partition())));
-        c.assign(parts);
-        c.seekToBeginning(parts);
-        while (running) {
-          c.poll(Duration.ofMillis(100)).forEach(records::add);
-        }
-      }
-    }, "event-log-" + topic);
+    KafkaConsumer<String, byte[]> c =
+        new KafkaConsumer<>(
+            Map.of(
+                "bootstrap.servers",
+                bootstrap,
+                "group.id",
+                "test-" + UUID.randomUUID(),
+                "auto.offset.reset",
+                "earliest",
+                "enable.auto.commit",
+                "false"),
+            new StringDeserializer(),
+            new ByteArrayDeserializer());
+    thread =
+        new Thread(
+            () -> {
+              try (c) {
+                // Assigned, not subscribed: a group rebalance (after a broker restart, say) would
+                // restart a
+                // subscriber with no committed offset from the beginning and show every record
+                // twice.
+                List<org.apache.kafka.common.TopicPartition> parts = new ArrayList<>();
+                c.partitionsFor(topic, Duration.ofSeconds(30))
+                    .forEach(
+                        p ->
+                            parts.add(
+                                new org.apache.kafka.common.TopicPartition(topic, p.partition())));
+                c.assign(parts);
+                c.seekToBeginning(parts);
+                while (running) {
+                  c.poll(Duration.ofMillis(100)).forEach(records::add);
+                }
+              }
+            },
+            "event-log-" + topic);
     thread.setDaemon(true);
     thread.start();
   }
@@ -56,7 +76,8 @@ final class EventLog implements AutoCloseable {
   }
 
   /** Waits until an event of the job matches, or fails after the timeout. */
-  JobEvent await(String jobId, Predicate<JobEvent> p, Duration timeout) throws InterruptedException {
+  JobEvent await(String jobId, Predicate<JobEvent> p, Duration timeout)
+      throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
       for (JobEvent e : events(jobId)) {
@@ -66,7 +87,8 @@ final class EventLog implements AutoCloseable {
       }
       Thread.sleep(50);
     }
-    throw new AssertionError("no matching event for " + jobId + " within " + timeout + "; saw " + events(jobId));
+    throw new AssertionError(
+        "no matching event for " + jobId + " within " + timeout + "; saw " + events(jobId));
   }
 
   JobEvent awaitTerminal(String jobId, Duration timeout) throws InterruptedException {

@@ -17,9 +17,10 @@ import org.perfusionjobs.contracts.JobEvent;
  * lost, none runs on two workers (one {@code running}, every event from one worker, consecutive
  * seqs of one epoch: a second run or a second worker would open another epoch or repeat seqs).
  *
- * <p>The job length is {@code -Dperfusion.test.longJobSeconds} (default 20 s in the default suite; on a loaded machine the engine's share of a step makes them longer);
- * the minutes-long run of docs/benchmarks.md is
- * {@code nice -n 10 mvn -B -ntp -pl services/worker -am test -Dtest=LongJobsTest -Dsurefire.failIfNoSpecifiedTests=false -Dperfusion.test.longJobSeconds=70}.
+ * <p>The job length is {@code -Dperfusion.test.longJobSeconds} (default 20 s in the default suite;
+ * on a loaded machine the engine's share of a step makes them longer); the minutes-long run of
+ * docs/benchmarks.md is {@code nice -n 10 mvn -B -ntp -pl services/worker -am test
+ * -Dtest=LongJobsTest -Dsurefire.failIfNoSpecifiedTests=false -Dperfusion.test.longJobSeconds=70}.
  */
 class LongJobsTest {
   static final int STEPS = 100;
@@ -40,7 +41,8 @@ class LongJobsTest {
     for (int i = 1; i <= workers; i++) {
       cluster.start("w" + i, UnaryOperator.identity());
     }
-    // The step delay makes a 100-step job on the tiny model last about `seconds` without burning CPU.
+    // The step delay makes a 100-step job on the tiny model last about `seconds` without burning
+    // CPU.
     System.setProperty("perfusion.worker.testStepDelayMs", Long.toString(seconds * 1000L / STEPS));
     List<String> jobs = List.of("job-1", "job-2", "job-3");
     long t0 = System.nanoTime();
@@ -51,16 +53,29 @@ class LongJobsTest {
     List<Double> runSeconds = new ArrayList<>();
     for (String j : jobs) {
       JobEvent end = cluster.events.awaitTerminal(j, wait);
-      assertEquals(JobEvent.SUCCEEDED, end.state(), j + ": " + Cluster.brief(cluster.events.events(j)));
+      assertEquals(
+          JobEvent.SUCCEEDED, end.state(), j + ": " + Cluster.brief(cluster.events.events(j)));
       List<JobEvent> all = cluster.events.events(j);
-      runSeconds.add((java.time.Instant.parse(end.time()).toEpochMilli() - java.time.Instant.parse(all.get(0).time()).toEpochMilli()) / 1000.0);
+      runSeconds.add(
+          (java.time.Instant.parse(end.time()).toEpochMilli()
+                  - java.time.Instant.parse(all.get(0).time()).toEpochMilli())
+              / 1000.0);
     }
     double total = (System.nanoTime() - t0) / 1e9;
-    Thread.sleep(Cluster.LOCK_MS + 3000); // a record whose lock was not really renewed or acknowledged would come back
+    Thread.sleep(
+        Cluster.LOCK_MS
+            + 3000); // a record whose lock was not really renewed or acknowledged would come back
     for (String j : jobs) {
       cluster.assertRanOnceAndLostNothing(j);
     }
-    System.out.printf("%d jobs of %d steps on %d workers: each ran %s s (%d+ renewals each), all done in %.1f s%n",
-        jobs.size(), STEPS, workers, runSeconds, (int) (runSeconds.stream().mapToDouble(Double::doubleValue).min().orElse(0) / 2), total);
+    System.out.printf(
+        "%d jobs of %d steps on %d workers: each ran %s s (%d+ renewals each), all done in %.1f"
+            + " s%n",
+        jobs.size(),
+        STEPS,
+        workers,
+        runSeconds,
+        (int) (runSeconds.stream().mapToDouble(Double::doubleValue).min().orElse(0) / 2),
+        total);
   }
 }

@@ -13,10 +13,10 @@ import org.perfusionjobs.contracts.JobEvent;
 /**
  * Issue 19, outages on a real broker and a real redis-server with two in-process workers: Redis
  * stopped for 45 s (longer than every client timeout: the 2 s command timeout, the old 30 s retry)
- * and the broker stopped for 25 s, each while two jobs run and two wait in the queue. Every job ends
- * with exactly one {@code succeeded}, runs once on one worker, and loses no event (its seqs are
- * consecutive); nothing is dead-lettered. A third test shortens the outage limit to 5 s: a job that
- * cannot store its result within it is released, not failed, and succeeds once Redis is back.
+ * and the broker stopped for 25 s, each while two jobs run and two wait in the queue. Every job
+ * ends with exactly one {@code succeeded}, runs once on one worker, and loses no event (its seqs
+ * are consecutive); nothing is dead-lettered. A third test shortens the outage limit to 5 s: a job
+ * that cannot store its result within it is released, not failed, and succeeds once Redis is back.
  */
 class OutageTest {
   static final Duration WAIT = Duration.ofSeconds(180);
@@ -50,9 +50,13 @@ class OutageTest {
   private void assertAllRanOnce(List<String> jobs) throws Exception {
     for (String j : jobs) {
       JobEvent end = cluster.events.awaitTerminal(j, WAIT);
-      assertEquals(JobEvent.SUCCEEDED, end.state(), j + ": " + Cluster.brief(cluster.events.events(j)));
+      assertEquals(
+          JobEvent.SUCCEEDED, end.state(), j + ": " + Cluster.brief(cluster.events.events(j)));
     }
-    Thread.sleep(Cluster.LOCK_MS + 3000); // a record whose lock was not renewed, or not acknowledged, would show up again
+    Thread.sleep(
+        Cluster.LOCK_MS
+            + 3000); // a record whose lock was not renewed, or not acknowledged, would show up
+    // again
     for (String j : jobs) {
       cluster.assertRanOnceAndLostNothing(j);
       assertEquals(0, cluster.deadLettersOf(j), j + " not dead-lettered");
@@ -60,9 +64,11 @@ class OutageTest {
   }
 
   @Test
-  void aRedisOutageOf45sWithJobsInFlightOnTwoWorkersFailsNothingAndRunsEachJobOnce() throws Exception {
+  void aRedisOutageOf45sWithJobsInFlightOnTwoWorkersFailsNothingAndRunsEachJobOnce()
+      throws Exception {
     twoWorkers("redis45.", WorkerConfig.DEFAULT_OUTAGE_WAIT);
-    // 80 steps x 200 ms: the long jobs finish about 20 s into the outage and must wait to store their images.
+    // 80 steps x 200 ms: the long jobs finish about 20 s into the outage and must wait to store
+    // their images.
     System.setProperty("perfusion.worker.testStepDelayMs", "200");
     twoRunningTwoQueued(80);
     long t0 = System.nanoTime();
@@ -78,7 +84,9 @@ class OutageTest {
       assertTrue(reported, "readiness reports the outage");
       Thread.sleep(Math.max(0, 45_000 - (System.nanoTime() - t0) / 1_000_000));
       for (String j : List.of("long-1", "long-2", "short-1", "short-2")) {
-        assertTrue(cluster.events.events(j).stream().noneMatch(JobEvent::terminal), j + " ended while Redis was away: " + Cluster.brief(cluster.events.events(j)));
+        assertTrue(
+            cluster.events.events(j).stream().noneMatch(JobEvent::terminal),
+            j + " ended while Redis was away: " + Cluster.brief(cluster.events.events(j)));
       }
     } finally {
       cluster.stack.redis().startAgain(); // empty: a restart without persistence
@@ -93,7 +101,8 @@ class OutageTest {
   @Test
   void aBrokerOutageOf25sWhileJobsRunLosesNoEventAndRunsEachJobOnce() throws Exception {
     twoWorkers("broker25.", WorkerConfig.DEFAULT_OUTAGE_WAIT);
-    // 120 steps x 200 ms: the long jobs run through the outage, publishing progress into the producer's buffer.
+    // 120 steps x 200 ms: the long jobs run through the outage, publishing progress into the
+    // producer's buffer.
     System.setProperty("perfusion.worker.testStepDelayMs", "200");
     twoRunningTwoQueued(120);
     long t0 = System.nanoTime();
@@ -112,9 +121,12 @@ class OutageTest {
     cluster.events.await("patient", e -> "progress".equals(e.kind()), WAIT);
     cluster.stack.redis().stop();
     try {
-      // The job ends after ~3 s, waits 5 s for Redis, gives up and is released; its next delivery waits for Redis again.
+      // The job ends after ~3 s, waits 5 s for Redis, gives up and is released; its next delivery
+      // waits for Redis again.
       Thread.sleep(10_000);
-      assertTrue(cluster.events.events("patient").stream().noneMatch(JobEvent::terminal), Cluster.brief(cluster.events.events("patient")));
+      assertTrue(
+          cluster.events.events("patient").stream().noneMatch(JobEvent::terminal),
+          Cluster.brief(cluster.events.events("patient")));
     } finally {
       cluster.stack.redis().startAgain();
     }

@@ -22,24 +22,35 @@ final class Producer implements AutoCloseable {
   private final Topics topics;
 
   Producer(String bootstrap, Topics topics) {
-    this.p = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap, "acks", "all", "max.request.size", "2000000"), new StringSerializer(),
-        new ByteArraySerializer());
+    this.p =
+        new KafkaProducer<>(
+            Map.of("bootstrap.servers", bootstrap, "acks", "all", "max.request.size", "2000000"),
+            new StringSerializer(),
+            new ByteArraySerializer());
     this.topics = topics;
   }
 
-  /** A valid request (the test fails at once if its JSON breaks the schema): topic, key and headers as the codec writes them. */
+  /**
+   * A valid request (the test fails at once if its JSON breaks the schema): topic, key and headers
+   * as the codec writes them.
+   */
   void request(String schema, String json) throws Exception {
     JsonNode value = Schemas.json().readTree(json);
     p.send(RecordCodec.encode(schema, value).toProducerRecord(topics)).get();
   }
 
-  /** A value the worker must reject, with the key and the headers of the schema's current version. */
+  /**
+   * A value the worker must reject, with the key and the headers of the schema's current version.
+   */
   void unchecked(String schema, String key, String value) throws Exception {
     unchecked(schema, key, value.getBytes(StandardCharsets.UTF_8));
   }
 
   void unchecked(String schema, String key, byte[] value) throws Exception {
-    p.send(new RecordCodec.Outgoing(schema, RecordCodec.version(schema), key, value).toProducerRecord(topics)).get();
+    p.send(
+            new RecordCodec.Outgoing(schema, RecordCodec.version(schema), key, value)
+                .toProducerRecord(topics))
+        .get();
   }
 
   /** Any record: a null schema or version leaves that header out. */

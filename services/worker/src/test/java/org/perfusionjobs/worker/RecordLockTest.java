@@ -21,15 +21,15 @@ import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.infra.TopicSetup;
-import org.perfusionjobs.contracts.Topics;
 
 /**
  * The renew and settle steps against a real 4.4 broker, without the model: a consumer that holds
- * one record and renews it for longer than the lock keeps it (nobody else gets it), acquires nothing
- * else meanwhile (the records queued behind it go to the other member at once, first delivery), and
- * its final ACCEPT is confirmed and final.
+ * one record and renews it for longer than the lock keeps it (nobody else gets it), acquires
+ * nothing else meanwhile (the records queued behind it go to the other member at once, first
+ * delivery), and its final ACCEPT is confirmed and final.
  *
  * <p>The same scenario with the RENEW carried by {@code poll()} (the worker's old loop) let the
  * holder acquire the two queued records unseen: the other member got them only when their locks ran
@@ -56,29 +56,46 @@ class RecordLockTest {
       String group = "lock-test";
       TopicSetup.configureShareGroup(stack.bootstrapServers(), group, topics, 5);
       try (Admin admin = Admin.create(Map.of("bootstrap.servers", stack.bootstrapServers()))) {
-        admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.GROUP, group),
-            List.of(new AlterConfigOp(new ConfigEntry("share.record.lock.duration.ms", Integer.toString(LOCK_MS)), AlterConfigOp.OpType.SET))))
-            .all().get(30, TimeUnit.SECONDS);
+        admin
+            .incrementalAlterConfigs(
+                Map.of(
+                    new ConfigResource(ConfigResource.Type.GROUP, group),
+                    List.of(
+                        new AlterConfigOp(
+                            new ConfigEntry(
+                                "share.record.lock.duration.ms", Integer.toString(LOCK_MS)),
+                            AlterConfigOp.OpType.SET))))
+            .all()
+            .get(30, TimeUnit.SECONDS);
       }
       try (Producer producer = new Producer(stack.bootstrapServers(), topics)) {
         for (int i = 0; i < 3; i++) {
-          producer.raw(topics.generate(), "k" + i, null, null, ("r" + i).getBytes(StandardCharsets.UTF_8));
+          producer.raw(
+              topics.generate(), "k" + i, null, null, ("r" + i).getBytes(StandardCharsets.UTF_8));
         }
       }
       List<String> seenByOther = new CopyOnWriteArrayList<>();
       AtomicBoolean stopOther = new AtomicBoolean();
-      Thread other = new Thread(() -> {
-        try (KafkaShareConsumer<byte[], byte[]> c = consumer(stack.bootstrapServers(), group)) {
-          c.subscribe(List.of(topics.generate()));
-          while (!stopOther.get()) {
-            for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(100))) {
-              seenByOther.add(r.offset() + "@" + r.deliveryCount().orElse((short) 0) + "@" + System.nanoTime());
-              c.acknowledge(r, AcknowledgeType.ACCEPT);
-              c.commitSync();
-            }
-          }
-        }
-      });
+      Thread other =
+          new Thread(
+              () -> {
+                try (KafkaShareConsumer<byte[], byte[]> c =
+                    consumer(stack.bootstrapServers(), group)) {
+                  c.subscribe(List.of(topics.generate()));
+                  while (!stopOther.get()) {
+                    for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(100))) {
+                      seenByOther.add(
+                          r.offset()
+                              + "@"
+                              + r.deliveryCount().orElse((short) 0)
+                              + "@"
+                              + System.nanoTime());
+                      c.acknowledge(r, AcknowledgeType.ACCEPT);
+                      c.commitSync();
+                    }
+                  }
+                }
+              });
       try (KafkaShareConsumer<byte[], byte[]> holder = consumer(stack.bootstrapServers(), group)) {
         holder.subscribe(List.of(topics.generate()));
         ConsumerRecord<byte[], byte[]> first = null;
@@ -103,17 +120,35 @@ class RecordLockTest {
         assertTrue(lock.settle(AcknowledgeType.ACCEPT), "ACCEPT confirmed");
         long end = System.nanoTime() + 3_000_000_000L;
         while (System.nanoTime() < end) {
-          assertTrue(holder.poll(Duration.ofMillis(200)).isEmpty(), "the holder acquired nothing else, and its record does not come back");
+          assertTrue(
+              holder.poll(Duration.ofMillis(200)).isEmpty(),
+              "the holder acquired nothing else, and its record does not come back");
         }
         Thread.sleep(LOCK_MS + 2000L - 3000L); // any lock it still held would have run out by now
-        assertEquals(2, seenByOther.size(), "the other member got exactly the two queued records: " + seenByOther);
+        assertEquals(
+            2,
+            seenByOther.size(),
+            "the other member got exactly the two queued records: " + seenByOther);
         for (String s : seenByOther) {
           String[] p = s.split("@");
-          assertTrue(!p[0].equals("0"), "the renewed record never went to the other member: " + seenByOther);
-          assertEquals("1", p[1], "queued records reach the other member on their first delivery: " + seenByOther);
-          assertTrue(Long.parseLong(p[2]) - holdStart < 10_000_000_000L, "at once, not after a lock ran out: " + seenByOther);
+          assertTrue(
+              !p[0].equals("0"),
+              "the renewed record never went to the other member: " + seenByOther);
+          assertEquals(
+              "1",
+              p[1],
+              "queued records reach the other member on their first delivery: " + seenByOther);
+          assertTrue(
+              Long.parseLong(p[2]) - holdStart < 10_000_000_000L,
+              "at once, not after a lock ran out: " + seenByOther);
         }
-        System.out.println("held offset 0 for " + (System.nanoTime() - holdStart) / 1_000_000 + " ms with " + renewals + " renewals; other member got " + seenByOther.size());
+        System.out.println(
+            "held offset 0 for "
+                + (System.nanoTime() - holdStart) / 1_000_000
+                + " ms with "
+                + renewals
+                + " renewals; other member got "
+                + seenByOther.size());
       } finally {
         stopOther.set(true);
         other.join(10_000);

@@ -54,10 +54,16 @@ class WorkerEndToEndTest {
     stack = LocalStack.start(topics);
     Path model = TestData.sdTinyRef();
     Path captions = Path.of("../../config/captions/sd-tiny-ref.txt").toAbsolutePath();
-    WorkerConfig cfg = WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
-        .withCaptions(captions).withRenewInterval(Duration.ofSeconds(2)).withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"))
-        // Long jobs (150-200 steps) on the tiny model for cancel and restart; the default budget is 100 steps.
-        .withLimits(WorkerConfig.Limits.DEFAULTS.withBudgets(new BudgetOverrides(null, 200, null, null, null)));
+    WorkerConfig cfg =
+        WorkerConfig.local(stack.bootstrapServers(), stack.redisUri(), topics, model)
+            .withCaptions(captions)
+            .withRenewInterval(Duration.ofSeconds(2))
+            .withUrlAllowList(List.of("http://127.0.0.1:1/allowed/"))
+            // Long jobs (150-200 steps) on the tiny model for cancel and restart; the default
+            // budget is 100 steps.
+            .withLimits(
+                WorkerConfig.Limits.DEFAULTS.withBudgets(
+                    new BudgetOverrides(null, 200, null, null, null)));
     vertx = Vertx.vertx();
     worker = new WorkerVerticle(cfg);
     vertx.deployVerticle(worker).await();
@@ -82,8 +88,13 @@ class WorkerEndToEndTest {
   }
 
   static void generate(String jobId, String extra) throws Exception {
-    producer.request(Schemas.GENERATE_REQUEST,
-        "{\"jobId\":\"" + jobId + "\",\"tenant\":\"acme\",\"prompt\":\"a photo of a toy car\",\"steps\":4,\"seed\":3" + extra + "}");
+    producer.request(
+        Schemas.GENERATE_REQUEST,
+        "{\"jobId\":\""
+            + jobId
+            + "\",\"tenant\":\"acme\",\"prompt\":\"a photo of a toy car\",\"steps\":4,\"seed\":3"
+            + extra
+            + "}");
   }
 
   @Test
@@ -97,7 +108,8 @@ class WorkerEndToEndTest {
     for (int i = 1; i < all.size(); i++) {
       assertTrue(all.get(i).seq() > all.get(i - 1).seq(), "seq must grow: " + all);
     }
-    assertTrue(all.stream().anyMatch(e -> "progress".equals(e.kind()) && e.step() == 4 && e.total() == 4));
+    assertTrue(
+        all.stream().anyMatch(e -> "progress".equals(e.kind()) && e.step() == 4 && e.total() == 4));
     byte[] png = redisGet("blob:acme/" + done.result().imageBlobIds().get(0));
     assertNotNull(png);
     assertEquals(32, ImageCodec.decode(png, "result").getWidth());
@@ -105,25 +117,41 @@ class WorkerEndToEndTest {
 
   @Test
   void trainedConceptLandsInTheRegistryAndDrivesAGeneration() throws Exception {
-    String images = "[" + String.join(",", Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}")) + "]";
-    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"train-ok\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
-        + "\"superclass\":\"car\",\"images\":" + images + ",\"steps\":3,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}");
+    String images =
+        "["
+            + String.join(",", Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}"))
+            + "]";
+    producer.request(
+        Schemas.TRAIN_REQUEST,
+        "{\"jobId\":\"train-ok\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+            + "\"superclass\":\"car\",\"images\":"
+            + images
+            + ",\"steps\":3,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1}}");
     JobEvent trained = events.awaitTerminal("train-ok", WAIT);
     assertEquals(JobEvent.SUCCEEDED, trained.state(), String.valueOf(trained));
     assertEquals("train-ok", trained.result().conceptId());
-    assertTrue(events.events("train-ok").stream().anyMatch(e -> e.loss() != null), "training progress carries the loss");
+    assertTrue(
+        events.events("train-ok").stream().anyMatch(e -> e.loss() != null),
+        "training progress carries the loss");
     try (EventLog registry = new EventLog(stack.bootstrapServers(), topics.concepts())) {
       long deadline = System.nanoTime() + WAIT.toNanos();
-      while (registry.records.stream().noneMatch(r -> "acme/train-ok".equals(r.key())) && System.nanoTime() < deadline) {
+      while (registry.records.stream().noneMatch(r -> "acme/train-ok".equals(r.key()))
+          && System.nanoTime() < deadline) {
         Thread.sleep(50);
       }
-      assertTrue(registry.records.stream().anyMatch(r -> "acme/train-ok".equals(r.key())), "concept in the registry");
+      assertTrue(
+          registry.records.stream().anyMatch(r -> "acme/train-ok".equals(r.key())),
+          "concept in the registry");
     }
-    generate("gen-concept", ",\"prompt\":\"a photo of my zwx\",\"concepts\":[{\"conceptId\":\"train-ok\",\"beta\":0.6}],\"globalLock\":true");
+    generate(
+        "gen-concept",
+        ",\"prompt\":\"a photo of my"
+            + " zwx\",\"concepts\":[{\"conceptId\":\"train-ok\",\"beta\":0.6}],\"globalLock\":true");
     JobEvent g = events.awaitTerminal("gen-concept", WAIT);
     assertEquals(JobEvent.SUCCEEDED, g.state(), String.valueOf(g));
     // Another tenant cannot use it.
-    producer.request(Schemas.GENERATE_REQUEST,
+    producer.request(
+        Schemas.GENERATE_REQUEST,
         "{\"jobId\":\"gen-thief\",\"tenant\":\"other\",\"prompt\":\"zwx\",\"steps\":1,\"concepts\":[{\"conceptId\":\"train-ok\"}]}");
     JobEvent thief = events.awaitTerminal("gen-thief", WAIT);
     assertEquals(JobEvent.FAILED, thief.state());
@@ -135,16 +163,34 @@ class WorkerEndToEndTest {
     String t = topics.generate();
     producer.unchecked(Schemas.GENERATE_REQUEST, "bad-json", "{\"jobId\": \"bad-json\", ");
     generate("between-1", "");
-    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-type", "{\"jobId\":\"bad-type\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
-    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-missing", "{\"jobId\":\"bad-missing\",\"tenant\":\"acme\"}");
-    producer.raw(t, "bad-version", Schemas.GENERATE_REQUEST, "9", "{\"jobId\":\"bad-version\",\"tenant\":\"acme\",\"prompt\":\"x\"}");
+    producer.unchecked(
+        Schemas.GENERATE_REQUEST,
+        "bad-type",
+        "{\"jobId\":\"bad-type\",\"tenant\":\"acme\",\"prompt\":\"x\",\"steps\":\"many\"}");
+    producer.unchecked(
+        Schemas.GENERATE_REQUEST, "bad-missing", "{\"jobId\":\"bad-missing\",\"tenant\":\"acme\"}");
+    producer.raw(
+        t,
+        "bad-version",
+        Schemas.GENERATE_REQUEST,
+        "9",
+        "{\"jobId\":\"bad-version\",\"tenant\":\"acme\",\"prompt\":\"x\"}");
     generate("between-2", "");
-    producer.unchecked(Schemas.GENERATE_REQUEST, "bad-size", new byte[Schemas.MAX_REQUEST_BYTES + 10]);
-    producer.request(Schemas.GENERATE_REQUEST, "{\"jobId\":\"bad-width\",\"tenant\":\"acme\",\"prompt\":\"x\",\"width\":33}");
-    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"bad-image\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
-        + "\"superclass\":\"car\",\"images\":[{\"base64\":\"" + Base64.getEncoder().encodeToString("not an image".getBytes(StandardCharsets.UTF_8)) + "\"}]}");
-    producer.request(Schemas.TRAIN_REQUEST, "{\"jobId\":\"bad-url\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
-        + "\"superclass\":\"car\",\"images\":[{\"url\":\"http://169.254.169.254/latest\"}]}");
+    producer.unchecked(
+        Schemas.GENERATE_REQUEST, "bad-size", new byte[Schemas.MAX_REQUEST_BYTES + 10]);
+    producer.request(
+        Schemas.GENERATE_REQUEST,
+        "{\"jobId\":\"bad-width\",\"tenant\":\"acme\",\"prompt\":\"x\",\"width\":33}");
+    producer.request(
+        Schemas.TRAIN_REQUEST,
+        "{\"jobId\":\"bad-image\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+            + "\"superclass\":\"car\",\"images\":[{\"base64\":\""
+            + Base64.getEncoder().encodeToString("not an image".getBytes(StandardCharsets.UTF_8))
+            + "\"}]}");
+    producer.request(
+        Schemas.TRAIN_REQUEST,
+        "{\"jobId\":\"bad-url\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
+            + "\"superclass\":\"car\",\"images\":[{\"url\":\"http://169.254.169.254/latest\"}]}");
     generate("between-3", "");
 
     assertFailed("bad-json", "", "malformed JSON");
@@ -167,15 +213,25 @@ class WorkerEndToEndTest {
     generate("dup", "");
     events.await("dup", e -> e.terminal() && e.seq() != first.seq(), WAIT);
     List<JobEvent> all = events.events("dup");
-    assertEquals(1, all.stream().filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind())).count(), "ran once: " + all);
-    assertEquals(2, all.stream().filter(e -> JobEvent.SUCCEEDED.equals(e.state())).count(), "result republished: " + all);
+    assertEquals(
+        1,
+        all.stream()
+            .filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind()))
+            .count(),
+        "ran once: " + all);
+    assertEquals(
+        2,
+        all.stream().filter(e -> JobEvent.SUCCEEDED.equals(e.state())).count(),
+        "result republished: " + all);
   }
 
   @Test
   void cancelStopsARunningJob() throws Exception {
     generate("to-cancel", ",\"steps\":200");
     events.await("to-cancel", e -> "progress".equals(e.kind()), WAIT);
-    producer.request(Schemas.CANCEL_REQUEST, "{\"jobId\":\"to-cancel\",\"tenant\":\"acme\",\"reason\":\"test\"}");
+    producer.request(
+        Schemas.CANCEL_REQUEST,
+        "{\"jobId\":\"to-cancel\",\"tenant\":\"acme\",\"reason\":\"test\"}");
     JobEvent end = events.awaitTerminal("to-cancel", WAIT);
     assertEquals(JobEvent.CANCELLED, end.state(), String.valueOf(end));
     // A cancel for a job that has not started yet removes it from the queue.
@@ -201,12 +257,17 @@ class WorkerEndToEndTest {
       events.await("through-restart", e -> "progress".equals(e.kind()) && e.step() >= 10, WAIT);
       stack.redis().stop();
       try {
-        JobEvent last = events.await("through-restart", e -> "progress".equals(e.kind()) && e.step() == 40, WAIT);
+        JobEvent last =
+            events.await(
+                "through-restart", e -> "progress".equals(e.kind()) && e.step() == 40, WAIT);
         assertEquals(40, last.total());
-        // Longer than the 2 s Redis command timeout: the first write has failed by now and is being retried.
+        // Longer than the 2 s Redis command timeout: the first write has failed by now and is being
+        // retried.
         Thread.sleep(3000);
-        assertTrue(events.events("through-restart").stream().noneMatch(JobEvent::terminal),
-            "the job ended while Redis was down, so nothing was written across the restart: " + events.events("through-restart"));
+        assertTrue(
+            events.events("through-restart").stream().noneMatch(JobEvent::terminal),
+            "the job ended while Redis was down, so nothing was written across the restart: "
+                + events.events("through-restart"));
       } finally {
         stack.redis().startAgain();
       }
@@ -216,8 +277,14 @@ class WorkerEndToEndTest {
     JobEvent done = events.awaitTerminal("through-restart", WAIT);
     assertEquals(JobEvent.SUCCEEDED, done.state(), String.valueOf(done));
     List<JobEvent> all = events.events("through-restart");
-    assertEquals(1, all.stream().filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind())).count(),
-        "the result of the first run was written, not that of a run again after giving up on Redis: " + all);
+    assertEquals(
+        1,
+        all.stream()
+            .filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind()))
+            .count(),
+        "the result of the first run was written, not that of a run again after giving up on Redis:"
+            + " "
+            + all);
     for (String blob : done.result().imageBlobIds()) {
       assertNotNull(redisGet("blob:acme/" + blob), blob + " stored in the restarted Redis");
     }
@@ -235,14 +302,17 @@ class WorkerEndToEndTest {
       Thread.sleep(50);
     }
     assertNotNull(dl, jobId + " dead-lettered");
-    assertTrue(new String(dl.headers().lastHeader(Headers.DLQ_REASON).value(), StandardCharsets.UTF_8).contains(reasonPart));
+    assertTrue(
+        new String(dl.headers().lastHeader(Headers.DLQ_REASON).value(), StandardCharsets.UTF_8)
+            .contains(reasonPart));
     assertNotNull(dl.headers().lastHeader(Headers.DLQ_TOPIC));
     assertNotNull(dl.headers().lastHeader(Headers.DLQ_OFFSET));
   }
 
   private static byte[] redisGet(String key) {
     RedisClient client = RedisClient.create(stack.redisUri());
-    try (StatefulRedisConnection<String, byte[]> c = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE))) {
+    try (StatefulRedisConnection<String, byte[]> c =
+        client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE))) {
       return c.sync().get(key);
     } finally {
       client.shutdown();

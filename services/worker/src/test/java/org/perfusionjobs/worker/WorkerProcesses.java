@@ -15,8 +15,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.contracts.Topics;
+import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.testdata.TestData;
 
 /**
@@ -38,15 +38,21 @@ final class WorkerProcesses implements AutoCloseable {
   /**
    * Starts worker {@code id} with the given settings on top of the test defaults.
    *
-   * @param jvmProperties system properties (test hooks such as {@code perfusion.worker.testStepDelayMs})
+   * @param jvmProperties system properties (test hooks such as {@code
+   *     perfusion.worker.testStepDelayMs})
    */
-  void start(String id, Map<String, String> settings, Map<String, String> jvmProperties) throws IOException {
+  void start(String id, Map<String, String> settings, Map<String, String> jvmProperties)
+      throws IOException {
     int port;
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = s.getLocalPort();
     }
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
     jvmProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), WorkerMain.class.getName()));
     ProcessBuilder pb = new ProcessBuilder(cmd);
@@ -60,9 +66,12 @@ final class WorkerProcesses implements AutoCloseable {
     env.put("PERFUSION_WORKER_HTTP_PORT", Integer.toString(port));
     env.put("PERFUSION_RENEW_INTERVAL_MS", "1000");
     env.put("PERFUSION_CHECKPOINT_EVERY", "5");
-    env.put("PERFUSION_COVARIANCE", Cluster.tinyCovariance().toString()); // computed once, not by every worker at start
+    env.put(
+        "PERFUSION_COVARIANCE",
+        Cluster.tinyCovariance().toString()); // computed once, not by every worker at start
     env.putAll(settings);
-    pb.redirectErrorStream(true).redirectOutput(Path.of("target", "worker-" + id + ".log").toFile());
+    pb.redirectErrorStream(true)
+        .redirectOutput(Path.of("target", "worker-" + id + ".log").toFile());
     processes.put(id, pb.start());
     ports.put(id, port);
   }
@@ -70,7 +79,8 @@ final class WorkerProcesses implements AutoCloseable {
   void awaitReady(String id, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
-      assertTrue(processes.get(id).isAlive(), "worker " + id + " died; see target/worker-" + id + ".log");
+      assertTrue(
+          processes.get(id).isAlive(), "worker " + id + " died; see target/worker-" + id + ".log");
       try {
         if (get(id, "/health/ready").statusCode() == 200) {
           return;
@@ -98,8 +108,11 @@ final class WorkerProcesses implements AutoCloseable {
     throw new AssertionError("no metric " + name + " on worker " + id);
   }
 
-  private HttpResponse<String> get(String id, String path) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.get(id) + path)).build(), HttpResponse.BodyHandlers.ofString());
+  private HttpResponse<String> get(String id, String path)
+      throws IOException, InterruptedException {
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.get(id) + path)).build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   @Override

@@ -46,14 +46,14 @@ import org.perfusionjobs.world.TokenizerBuilder;
 import org.perfusionjobs.world.World;
 
 /**
- * Trains the project's own base model (issue 5) from the procedural world into a diffusers
- * Stable Diffusion folder that {@link StableDiffusionPipeline#load} reads:
+ * Trains the project's own base model (issue 5) from the procedural world into a diffusers Stable
+ * Diffusion folder that {@link StableDiffusionPipeline#load} reads:
  *
  * <ol>
  *   <li>{@code tokenizer/}: CLIP BPE built from the world's captions ({@link TokenizerBuilder});
  *   <li>{@code vae/}: an AutoencoderKL trained on the world's 64x64 images ({@link VaeTrainer});
- *   <li>latents of every training image (posterior means), and {@code scaling_factor} = 1 / std
- *       of those latents (SD's recipe), written into {@code vae/config.json};
+ *   <li>latents of every training image (posterior means), and {@code scaling_factor} = 1 / std of
+ *       those latents (SD's recipe), written into {@code vae/config.json};
  *   <li>{@code text_encoder/} + {@code unet/}: trained jointly with the epsilon loss on (scaled
  *       latent, caption) pairs ({@link DiffusionTrainer}, caption dropout for guidance);
  *   <li>{@code model_index.json} and {@code scheduler/scheduler_config.json} (DDIM, scaled_linear
@@ -62,9 +62,9 @@ import org.perfusionjobs.world.World;
  *       covariance of its text encoder is computed from fresh world captions and saved beside it.
  * </ol>
  *
- * <p>The default widths (see {@link Builder}) suit 64x64 images on a CPU: VAE
- * channels [32, 64, 64] (spatial factor 4, so 4x16x16 latents), UNet [64, 128] with cross
- * attention in both levels (4 heads each), text encoder 64 wide, 4 layers, 4 heads.
+ * <p>The default widths (see {@link Builder}) suit 64x64 images on a CPU: VAE channels [32, 64, 64]
+ * (spatial factor 4, so 4x16x16 latents), UNet [64, 128] with cross attention in both levels (4
+ * heads each), text encoder 64 wide, 4 layers, 4 heads.
  */
 public final class BaseModelBuilder {
   /** Image side of the world's samples. */
@@ -77,25 +77,50 @@ public final class BaseModelBuilder {
   public record Settings(Stages stages, Data data, Widths widths, Optimiser optimiser, Loss loss) {
     public Settings {
       if (data.trainImages() < stages.batch()) {
-        throw new IllegalArgumentException("invalid base model settings: train images " + data.trainImages() + " (>= batch " + stages.batch() + ")");
+        throw new IllegalArgumentException(
+            "invalid base model settings: train images "
+                + data.trainImages()
+                + " (>= batch "
+                + stages.batch()
+                + ")");
       }
     }
 
     /**
      * How long each stage trains, and on batches of what size.
      *
-     * @param textPretrainSteps text-only pre-training of the text encoder before the UNet ({@link TextEncoderPretrainer})
-     * @param frozenTextFraction share of the UNet steps, at the end, trained with the text encoder frozen
+     * @param textPretrainSteps text-only pre-training of the text encoder before the UNet ({@link
+     *     TextEncoderPretrainer})
+     * @param frozenTextFraction share of the UNet steps, at the end, trained with the text encoder
+     *     frozen
      */
-    public record Stages(int vaeSteps, int textPretrainSteps, int unetSteps, float frozenTextFraction, int batch) {
+    public record Stages(
+        int vaeSteps, int textPretrainSteps, int unetSteps, float frozenTextFraction, int batch) {
       public Stages {
-        if (vaeSteps < 0 || textPretrainSteps < 0 || unetSteps < 0 || !(frozenTextFraction >= 0 && frozenTextFraction <= 1) || batch < 1) {
-          throw new IllegalArgumentException("invalid base model stages: vae steps " + vaeSteps + ", text pre-training steps " + textPretrainSteps
-              + ", unet steps " + unetSteps + " (each >= 0), frozen text fraction " + frozenTextFraction + " (in [0, 1]), batch " + batch + " (>= 1)");
+        if (vaeSteps < 0
+            || textPretrainSteps < 0
+            || unetSteps < 0
+            || !(frozenTextFraction >= 0 && frozenTextFraction <= 1)
+            || batch < 1) {
+          throw new IllegalArgumentException(
+              "invalid base model stages: vae steps "
+                  + vaeSteps
+                  + ", text pre-training steps "
+                  + textPretrainSteps
+                  + ", unet steps "
+                  + unetSteps
+                  + " (each >= 0), frozen text fraction "
+                  + frozenTextFraction
+                  + " (in [0, 1]), batch "
+                  + batch
+                  + " (>= 1)");
         }
       }
 
-      /** UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains on a fixed encoder). */
+      /**
+       * UNet steps trained with the text encoder, then the rest with it frozen (as SD's UNet trains
+       * on a fixed encoder).
+       */
       public int jointSteps() {
         return Math.round(unetSteps * (1 - frozenTextFraction));
       }
@@ -107,23 +132,45 @@ public final class BaseModelBuilder {
      * @param seed seed of the training images, initial weights and noise ({@link RecipeSeeds})
      * @param captionsForCinv fresh world captions for the Perfusion covariance
      * @param twoObjectFraction share of training scenes with two objects
-     * @param stripedFraction share of training objects drawn with a hidden pattern (no caption says so)
+     * @param stripedFraction share of training objects drawn with a hidden pattern (no caption says
+     *     so)
      * @param patterns the hidden patterns that share is drawn from, uniformly
      * @param detailedCaptions share of captions that name every attribute
      */
-    public record Data(long seed, int trainImages, int captionsForCinv, double twoObjectFraction, double stripedFraction, List<Pattern> patterns,
+    public record Data(
+        long seed,
+        int trainImages,
+        int captionsForCinv,
+        double twoObjectFraction,
+        double stripedFraction,
+        List<Pattern> patterns,
         double detailedCaptions) {
       public Data {
         if (patterns.isEmpty() || patterns.contains(Pattern.PLAIN)) {
-          throw new IllegalArgumentException("patterns: name one or more hidden patterns (" + Pattern.hidden().stream().map(Pattern::word).toList()
-              + "), not " + patterns);
+          throw new IllegalArgumentException(
+              "patterns: name one or more hidden patterns ("
+                  + Pattern.hidden().stream().map(Pattern::word).toList()
+                  + "), not "
+                  + patterns);
         }
         patterns = List.copyOf(patterns);
-        if (trainImages < 1 || captionsForCinv < 1 || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)
-            || !(stripedFraction >= 0 && stripedFraction <= 1) || !(detailedCaptions >= 0 && detailedCaptions <= 1)) {
-          throw new IllegalArgumentException("invalid base model data: train images " + trainImages + ", captions for cinv " + captionsForCinv
-              + " (each >= 1), two-object fraction " + twoObjectFraction + " (in [0, 1]), striped fraction " + stripedFraction
-              + " (in [0, 1]), detailed captions " + detailedCaptions + " (in [0, 1])");
+        if (trainImages < 1
+            || captionsForCinv < 1
+            || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)
+            || !(stripedFraction >= 0 && stripedFraction <= 1)
+            || !(detailedCaptions >= 0 && detailedCaptions <= 1)) {
+          throw new IllegalArgumentException(
+              "invalid base model data: train images "
+                  + trainImages
+                  + ", captions for cinv "
+                  + captionsForCinv
+                  + " (each >= 1), two-object fraction "
+                  + twoObjectFraction
+                  + " (in [0, 1]), striped fraction "
+                  + stripedFraction
+                  + " (in [0, 1]), detailed captions "
+                  + detailedCaptions
+                  + " (in [0, 1])");
         }
       }
     }
@@ -137,33 +184,73 @@ public final class BaseModelBuilder {
      * @param unetHeads attention heads per UNet level
      * @param textWidth text encoder hidden size = the UNet's cross_attention_dim
      */
-    public record Widths(List<Integer> vaeChannels, int latentChannels, List<Integer> unetChannels, int unetHeads, int textWidth, int textLayers,
+    public record Widths(
+        List<Integer> vaeChannels,
+        int latentChannels,
+        List<Integer> unetChannels,
+        int unetHeads,
+        int textWidth,
+        int textLayers,
         int textHeads) {
       public Widths {
         vaeChannels = List.copyOf(vaeChannels);
         unetChannels = List.copyOf(unetChannels);
-        if (vaeChannels.isEmpty() || latentChannels < 1 || unetChannels.isEmpty() || unetHeads < 1 || textWidth < 1 || textLayers < 1
+        if (vaeChannels.isEmpty()
+            || latentChannels < 1
+            || unetChannels.isEmpty()
+            || unetHeads < 1
+            || textWidth < 1
+            || textLayers < 1
             || textHeads < 1) {
-          throw new IllegalArgumentException("invalid base model widths: vae channels " + vaeChannels + ", latent channels " + latentChannels
-              + " (>= 1), unet channels " + unetChannels + ", unet heads " + unetHeads + ", text width " + textWidth + ", text layers "
-              + textLayers + ", text heads " + textHeads + " (each >= 1)");
+          throw new IllegalArgumentException(
+              "invalid base model widths: vae channels "
+                  + vaeChannels
+                  + ", latent channels "
+                  + latentChannels
+                  + " (>= 1), unet channels "
+                  + unetChannels
+                  + ", unet heads "
+                  + unetHeads
+                  + ", text width "
+                  + textWidth
+                  + ", text layers "
+                  + textLayers
+                  + ", text heads "
+                  + textHeads
+                  + " (each >= 1)");
         }
       }
     }
 
     /**
-     * Peak learning rates ({@link #learningRate}: warm-up, then cosine decay) and the UNet's weight average.
+     * Peak learning rates ({@link #learningRate}: warm-up, then cosine decay) and the UNet's weight
+     * average.
      *
-     * @param textLearningRateScale the text encoder's peak rate in the joint phase as a share of the UNet's (1: the same)
-     * @param unetAverageDecay decay of the UNet's weight average ({@link WeightAverage}), which is what the folder gets; 0 saves the last weights
+     * @param textLearningRateScale the text encoder's peak rate in the joint phase as a share of
+     *     the UNet's (1: the same)
+     * @param unetAverageDecay decay of the UNet's weight average ({@link WeightAverage}), which is
+     *     what the folder gets; 0 saves the last weights
      */
-    public record Optimiser(float vaeLearningRate, float unetLearningRate, float textLearningRateScale, float unetAverageDecay) {
+    public record Optimiser(
+        float vaeLearningRate,
+        float unetLearningRate,
+        float textLearningRateScale,
+        float unetAverageDecay) {
       public Optimiser {
-        if (!(vaeLearningRate > 0) || !(unetLearningRate > 0) || !(textLearningRateScale > 0 && textLearningRateScale <= 1)
+        if (!(vaeLearningRate > 0)
+            || !(unetLearningRate > 0)
+            || !(textLearningRateScale > 0 && textLearningRateScale <= 1)
             || !(unetAverageDecay >= 0 && unetAverageDecay < 1)) {
-          throw new IllegalArgumentException("invalid base model optimiser: vae lr " + vaeLearningRate + ", unet lr " + unetLearningRate
-              + " (each > 0), text lr scale " + textLearningRateScale + " (in (0, 1]), unet average decay " + unetAverageDecay
-              + " (in [0, 1), 0: none)");
+          throw new IllegalArgumentException(
+              "invalid base model optimiser: vae lr "
+                  + vaeLearningRate
+                  + ", unet lr "
+                  + unetLearningRate
+                  + " (each > 0), text lr scale "
+                  + textLearningRateScale
+                  + " (in (0, 1]), unet average decay "
+                  + unetAverageDecay
+                  + " (in [0, 1), 0: none)");
         }
       }
     }
@@ -171,16 +258,35 @@ public final class BaseModelBuilder {
     /**
      * How the losses weigh what they see.
      *
-     * @param captionDropout share of captions dropped to the empty prompt (for classifier-free guidance)
-     * @param highNoiseWeightCap cap of the epsilon loss's per-timestep weight min(1 + 1/SNR, cap) ({@link DiffusionTrainer#timestepWeight}); 1: unweighted
-     * @param vaeObjectWeight weight of object pixels in the VAE's L1, against 1 for the background ({@link ObjectWeights})
-     * @param latentObjectWeight weight of object latent pixels in the epsilon loss, against 1 for the background
+     * @param captionDropout share of captions dropped to the empty prompt (for classifier-free
+     *     guidance)
+     * @param highNoiseWeightCap cap of the epsilon loss's per-timestep weight min(1 + 1/SNR, cap)
+     *     ({@link DiffusionTrainer#timestepWeight}); 1: unweighted
+     * @param vaeObjectWeight weight of object pixels in the VAE's L1, against 1 for the background
+     *     ({@link ObjectWeights})
+     * @param latentObjectWeight weight of object latent pixels in the epsilon loss, against 1 for
+     *     the background
      */
-    public record Loss(float captionDropout, float highNoiseWeightCap, float vaeObjectWeight, float latentObjectWeight) {
+    public record Loss(
+        float captionDropout,
+        float highNoiseWeightCap,
+        float vaeObjectWeight,
+        float latentObjectWeight) {
       public Loss {
-        if (!(captionDropout >= 0 && captionDropout < 1) || !(highNoiseWeightCap >= 1) || !(vaeObjectWeight >= 1) || !(latentObjectWeight >= 1)) {
-          throw new IllegalArgumentException("invalid base model loss: caption dropout " + captionDropout + " (in [0, 1)), high-noise weight cap "
-              + highNoiseWeightCap + ", vae object weight " + vaeObjectWeight + ", latent object weight " + latentObjectWeight + " (each >= 1)");
+        if (!(captionDropout >= 0 && captionDropout < 1)
+            || !(highNoiseWeightCap >= 1)
+            || !(vaeObjectWeight >= 1)
+            || !(latentObjectWeight >= 1)) {
+          throw new IllegalArgumentException(
+              "invalid base model loss: caption dropout "
+                  + captionDropout
+                  + " (in [0, 1)), high-noise weight cap "
+                  + highNoiseWeightCap
+                  + ", vae object weight "
+                  + vaeObjectWeight
+                  + ", latent object weight "
+                  + latentObjectWeight
+                  + " (each >= 1)");
         }
       }
     }
@@ -199,14 +305,14 @@ public final class BaseModelBuilder {
   /**
    * Settings by name, starting from the recipe of the shipped model (revision 7, docs/decisions.md
    * 24): 2500 VAE steps, 1500 steps of text encoder pre-training ({@link TextEncoderPretrainer}),
-   * 12000 UNet steps with the text encoder frozen for the last 20%, batch 16; seed 0, 16384 training
-   * images, 5000 captions for Cinv, half of the scenes with two objects, 25% of the objects striped
-   * (no word says so; stripes only), 30% detailed captions; VAE [32, 64, 64] (spatial factor 4) with 4
-   * latent channels, UNet [64, 128] with 4 heads, text encoder 64 wide, 4 layers, 4 heads (MLP 4x);
-   * peak learning rates 1e-3 (VAE) and 1e-3 (UNet), the text encoder's at a tenth of the UNet's,
-   * the UNet saved as its weight average with decay 0.999; caption dropout 0.1, epsilon errors
-   * weighted by min(1 + 1/SNR, 20), object pixels weighted 10x in the VAE's L1 and 4x in the epsilon
-   * loss.
+   * 12000 UNet steps with the text encoder frozen for the last 20%, batch 16; seed 0, 16384
+   * training images, 5000 captions for Cinv, half of the scenes with two objects, 25% of the
+   * objects striped (no word says so; stripes only), 30% detailed captions; VAE [32, 64, 64]
+   * (spatial factor 4) with 4 latent channels, UNet [64, 128] with 4 heads, text encoder 64 wide, 4
+   * layers, 4 heads (MLP 4x); peak learning rates 1e-3 (VAE) and 1e-3 (UNet), the text encoder's at
+   * a tenth of the UNet's, the UNet saved as its weight average with decay 0.999; caption dropout
+   * 0.1, epsilon errors weighted by min(1 + 1/SNR, 20), object pixels weighted 10x in the VAE's L1
+   * and 4x in the epsilon loss.
    */
   public static final class Builder {
     private int vaeSteps = 2500;
@@ -289,7 +395,10 @@ public final class BaseModelBuilder {
       return this;
     }
 
-    /** Hidden patterns ({@code Pattern.hidden()}: every one, so that concepts with dots, checks, a ring or two-tone halves are drawable too). */
+    /**
+     * Hidden patterns ({@code Pattern.hidden()}: every one, so that concepts with dots, checks, a
+     * ring or two-tone halves are drawable too).
+     */
     public Builder patterns(List<Pattern> v) {
       patterns = v;
       return this;
@@ -375,14 +484,32 @@ public final class BaseModelBuilder {
       return this;
     }
 
-    /** @throws IllegalArgumentException naming every value of the group that is out of range */
+    /**
+     * @throws IllegalArgumentException naming every value of the group that is out of range
+     */
     public Settings build() {
       return new Settings(
           new Settings.Stages(vaeSteps, textPretrainSteps, unetSteps, frozenTextFraction, batch),
-          new Settings.Data(seed, trainImages, captionsForCinv, twoObjectFraction, stripedFraction, patterns, detailedCaptions),
-          new Settings.Widths(vaeChannels, latentChannels, unetChannels, unetHeads, textWidth, textLayers, textHeads),
-          new Settings.Optimiser(vaeLearningRate, unetLearningRate, textLearningRateScale, unetAverageDecay),
-          new Settings.Loss(captionDropout, highNoiseWeightCap, vaeObjectWeight, latentObjectWeight));
+          new Settings.Data(
+              seed,
+              trainImages,
+              captionsForCinv,
+              twoObjectFraction,
+              stripedFraction,
+              patterns,
+              detailedCaptions),
+          new Settings.Widths(
+              vaeChannels,
+              latentChannels,
+              unetChannels,
+              unetHeads,
+              textWidth,
+              textLayers,
+              textHeads),
+          new Settings.Optimiser(
+              vaeLearningRate, unetLearningRate, textLearningRateScale, unetAverageDecay),
+          new Settings.Loss(
+              captionDropout, highNoiseWeightCap, vaeObjectWeight, latentObjectWeight));
     }
   }
 
@@ -393,17 +520,26 @@ public final class BaseModelBuilder {
   static final int WARMUP_STEPS = 100;
 
   /**
-   * The learning rate of 0-based step {@code step} of {@code steps}: linear warm-up over
-   * {@link #WARMUP_STEPS} (or a tenth of a shorter run), then cosine decay from {@code peak} to a
-   * tenth of it. A short run cannot afford a long tail at full rate; the UNet's weight average
-   * ({@link WeightAverage}) then smooths what step-to-step noise the decayed rate leaves.
+   * The learning rate of 0-based step {@code step} of {@code steps}: linear warm-up over {@link
+   * #WARMUP_STEPS} (or a tenth of a shorter run), then cosine decay from {@code peak} to a tenth of
+   * it. A short run cannot afford a long tail at full rate; the UNet's weight average ({@link
+   * WeightAverage}) then smooths what step-to-step noise the decayed rate leaves.
    */
   static float learningRate(float peak, int step, int steps) {
-    return LearningRateSchedule.warmupCosine(peak, step, steps, Math.min(WARMUP_STEPS, Math.max(1, steps / 10)));
+    return LearningRateSchedule.warmupCosine(
+        peak, step, steps, Math.min(WARMUP_STEPS, Math.max(1, steps / 10)));
   }
 
-  /** What a build produced: the folder, the estimated scaling factor, last losses and timings per stage. */
-  public record Result(Path folder, float scalingFactor, float lastVaeLoss, float lastDiffusionLoss, Map<String, Duration> timings) {
+  /**
+   * What a build produced: the folder, the estimated scaling factor, last losses and timings per
+   * stage.
+   */
+  public record Result(
+      Path folder,
+      float scalingFactor,
+      float lastVaeLoss,
+      float lastDiffusionLoss,
+      Map<String, Duration> timings) {
     public Duration total() {
       return timings.values().stream().reduce(Duration.ZERO, Duration::plus);
     }
@@ -416,10 +552,17 @@ public final class BaseModelBuilder {
    * scenes, some objects striped (no caption says so), more detailed captions.
    */
   static World trainingWorld(Settings s) {
-    return new World(s.data().twoObjectFraction(), s.data().stripedFraction(), s.data().detailedCaptions(), s.data().patterns());
+    return new World(
+        s.data().twoObjectFraction(),
+        s.data().stripedFraction(),
+        s.data().detailedCaptions(),
+        s.data().patterns());
   }
 
-  /** Builds the model folder {@code out} (created; existing component files are overwritten). Progress goes to {@code log}. */
+  /**
+   * Builds the model folder {@code out} (created; existing component files are overwritten).
+   * Progress goes to {@code log}.
+   */
   public static Result build(Path out, Settings s, PrintStream log) throws IOException {
     return build(out, s, null, log);
   }
@@ -429,24 +572,33 @@ public final class BaseModelBuilder {
    * {@code vae/} is copied and used, scaling factor included, instead of training one: the UNet
    * only ever sees the encoder, so a VAE whose decoder was tuned afterwards is reused as it is.
    */
-  public static Result build(Path out, Settings s, Path vaeFrom, PrintStream log) throws IOException {
+  public static Result build(Path out, Settings s, Path vaeFrom, PrintStream log)
+      throws IOException {
     Files.createDirectories(out);
     Build b = new Build(out, s, log);
     b.writeTokenizer();
     List<Sample> samples = b.renderScenes();
-    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
+    try (NDManager weights = NDManager.newBaseManager();
+        NDManager data = NDManager.newBaseManager()) {
       NDArray images = ImageCodec.toTensor(samples.stream().map(Sample::image).toList(), data);
-      AutoencoderKL vae = vaeFrom != null ? b.reuseVae(vaeFrom, weights) : b.trainVae(samples, images, weights, data);
+      AutoencoderKL vae =
+          vaeFrom != null
+              ? b.reuseVae(vaeFrom, weights)
+              : b.trainVae(samples, images, weights, data);
       Latents latents = b.encodeLatents(vae, images, samples, vaeFrom, data);
       images.close(); // the UNet trains on latents only
-      b.trainTextEncoderAndUNet(latents, samples.stream().map(Sample::caption).toList(), weights, data);
+      b.trainTextEncoderAndUNet(
+          latents, samples.stream().map(Sample::caption).toList(), weights, data);
     }
     b.writePipelineFiles();
     b.computeCovariance();
     return b.finish();
   }
 
-  /** Training latents, already scaled, with their per-pixel object weights: (N, C, h, w) and (N, 1, h, w). */
+  /**
+   * Training latents, already scaled, with their per-pixel object weights: (N, C, h, w) and (N, 1,
+   * h, w).
+   */
   private record Latents(NDArray scaled, NDArray objectWeights, float scalingFactor) {}
 
   /** One run of the recipe: its phases in order, each timed, and what they hand each other. */
@@ -479,7 +631,11 @@ public final class BaseModelBuilder {
     /** tokenizer/: CLIP BPE built from the plain world's captions. */
     void writeTokenizer() throws IOException {
       start();
-      TokenizerBuilder.Tokenizer bpe = TokenizerBuilder.build(new World(), TokenizerBuilder.DEFAULT_CORPUS_SEED, TokenizerBuilder.DEFAULT_CORPUS_SIZE);
+      TokenizerBuilder.Tokenizer bpe =
+          TokenizerBuilder.build(
+              new World(),
+              TokenizerBuilder.DEFAULT_CORPUS_SEED,
+              TokenizerBuilder.DEFAULT_CORPUS_SIZE);
       TokenizerBuilder.write(bpe, out.resolve("tokenizer"));
       log.printf("tokenizer: %d tokens -> %s%n", bpe.size(), out.resolve("tokenizer"));
       done("tokenizer");
@@ -490,18 +646,32 @@ public final class BaseModelBuilder {
       long seed = RecipeSeeds.trainingScenes(s.data().seed());
       List<Sample> samples = captioned.samples(seed, s.data().trainImages()).toList();
       done("render");
-      log.printf("world: %d samples (seed %d) rendered in %d ms%n", samples.size(), seed, timings.get("render").toMillis());
+      log.printf(
+          "world: %d samples (seed %d) rendered in %d ms%n",
+          samples.size(), seed, timings.get("render").toMillis());
       return samples;
     }
 
-    /** The VAE of another model folder, scaling factor included (the UNet only ever sees the encoder). */
+    /**
+     * The VAE of another model folder, scaling factor included (the UNet only ever sees the
+     * encoder).
+     */
     AutoencoderKL reuseVae(Path vaeFrom, NDManager weights) throws IOException {
       start();
-      AutoencoderKL vae = AutoencoderKL.load(vaeFrom.resolve("vae"), weights, DataType.FLOAT32, weights.getDevice());
-      log.printf("vae: reused from %s (scaling_factor %.5f)%n", vaeFrom.resolve("vae"), vae.config().scalingFactor());
+      AutoencoderKL vae =
+          AutoencoderKL.load(
+              vaeFrom.resolve("vae"), weights, DataType.FLOAT32, weights.getDevice());
+      log.printf(
+          "vae: reused from %s (scaling_factor %.5f)%n",
+          vaeFrom.resolve("vae"), vae.config().scalingFactor());
       if (vae.config().latentChannels() != s.widths().latentChannels()) {
-        throw new IllegalArgumentException("--vae-from " + vaeFrom + ": its VAE has " + vae.config().latentChannels() + " latent channels, the settings ask for "
-            + s.widths().latentChannels());
+        throw new IllegalArgumentException(
+            "--vae-from "
+                + vaeFrom
+                + ": its VAE has "
+                + vae.config().latentChannels()
+                + " latent channels, the settings ask for "
+                + s.widths().latentChannels());
       }
       copyFolder(vaeFrom.resolve("vae"), out.resolve("vae"));
       scaling = vae.config().scalingFactor();
@@ -509,11 +679,17 @@ public final class BaseModelBuilder {
       return vae;
     }
 
-    AutoencoderKL trainVae(List<Sample> samples, NDArray images, NDManager weights, NDManager data) {
+    AutoencoderKL trainVae(
+        List<Sample> samples, NDArray images, NDManager weights, NDManager data) {
       start();
       AutoencoderKL vae = new AutoencoderKL(vaeConfig(s, 1f));
       vae.initRandom(weights, DataType.FLOAT32, RecipeSeeds.vaeInit(s.data().seed()));
-      try (NDArray pixelWeights = ObjectWeights.of(samples, s.loss().vaeObjectWeight(), 1, data)) { // (N, 1, 64, 64), only while the VAE trains
+      try (NDArray pixelWeights =
+          ObjectWeights.of(
+              samples,
+              s.loss().vaeObjectWeight(),
+              1,
+              data)) { // (N, 1, 64, 64), only while the VAE trains
         vaeLoss = BaseModelBuilder.trainVae(vae, images, pixelWeights, s, data, log);
       }
       done("vae");
@@ -524,22 +700,33 @@ public final class BaseModelBuilder {
      * Posterior means of every training image; a trained VAE's {@code scaling_factor} = 1 / their
      * std (SD's recipe), written with the VAE into vae/.
      */
-    Latents encodeLatents(AutoencoderKL vae, NDArray images, List<Sample> samples, Path vaeFrom, NDManager data) throws IOException {
+    Latents encodeLatents(
+        AutoencoderKL vae, NDArray images, List<Sample> samples, Path vaeFrom, NDManager data)
+        throws IOException {
       start();
       NDArray raw = encodeAll(vae, images, s.stages().batch(), data);
       if (vaeFrom == null) {
         NDArray raw64 = raw.toType(DataType.FLOAT64, false);
-        float std = (float) raw64.sub(raw64.mean()).square().mean().sqrt().getDouble(); // population std over every latent element
+        float std =
+            (float)
+                raw64
+                    .sub(raw64.mean())
+                    .square()
+                    .mean()
+                    .sqrt()
+                    .getDouble(); // population std over every latent element
         if (!(std > 0) || !Float.isFinite(std)) {
           throw new IllegalStateException("latent std is " + std + "; the VAE did not train");
         }
         scaling = 1f / std;
-        VaeTrainer.save(vae, out.resolve("vae")); // same weights; only the config's scaling_factor changes
+        VaeTrainer.save(
+            vae, out.resolve("vae")); // same weights; only the config's scaling_factor changes
         setScalingFactor(out.resolve("vae").resolve("config.json"), scaling);
       }
       NDArray latents = raw.mul(scaling);
       int factor = (int) (IMAGE_SIZE / latents.getShape().get(2));
-      NDArray objectWeights = ObjectWeights.of(samples, s.loss().latentObjectWeight(), factor, data);
+      NDArray objectWeights =
+          ObjectWeights.of(samples, s.loss().latentObjectWeight(), factor, data);
       log.printf("latents: %s -> scaling_factor %.5f%n", latents.getShape(), scaling);
       done("latents");
       return new Latents(latents, objectWeights, scaling);
@@ -547,9 +734,12 @@ public final class BaseModelBuilder {
 
     /**
      * text_encoder/ and unet/: optional text-only pre-training, then the UNet with the encoder
-     * (joint phase), then with it frozen; snapshots on the way, the UNet's weight average at the end.
+     * (joint phase), then with it frozen; snapshots on the way, the UNet's weight average at the
+     * end.
      */
-    void trainTextEncoderAndUNet(Latents latents, List<String> captions, NDManager weights, NDManager data) throws IOException {
+    void trainTextEncoderAndUNet(
+        Latents latents, List<String> captions, NDManager weights, NDManager data)
+        throws IOException {
       start();
       try (ClipTokenizer tok = ClipTokenizer.load(out.resolve("tokenizer"))) {
         ClipTextModel te = new ClipTextModel(textConfig(s, tok.vocabSize()));
@@ -559,25 +749,36 @@ public final class BaseModelBuilder {
           done("text pre-training");
           start();
         }
-        UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig(s, latents.scaled().getShape().get(2)));
+        UNet2DConditionModel unet =
+            new UNet2DConditionModel(unetConfig(s, latents.scaled().getShape().get(2)));
         unet.initRandom(weights, DataType.FLOAT32, RecipeSeeds.unetInit(s.data().seed()));
-        // The folder is complete from the first snapshot on, so a snapshot can be sampled while training goes on.
+        // The folder is complete from the first snapshot on, so a snapshot can be sampled while
+        // training goes on.
         writeModelIndex(out);
         writeSchedulerConfig(out.resolve("scheduler"));
         // Spans both phases: the frozen phase's fresh optimiser must not reset the average.
-        WeightAverage average = s.optimiser().unetAverageDecay() > 0 ? new WeightAverage(unet.namedParameters(), s.optimiser().unetAverageDecay()) : null;
+        WeightAverage average =
+            s.optimiser().unetAverageDecay() > 0
+                ? new WeightAverage(unet.namedParameters(), s.optimiser().unetAverageDecay())
+                : null;
         new UNetPhases(te, tok, unet, average, latents, captions, data).run();
-        // Also with no UNet step (a VAE-only or text-only run), so that the folder is complete and loads.
+        // Also with no UNet step (a VAE-only or text-only run), so that the folder is complete and
+        // loads.
         saveTextAndUNet(te, tok, unet, average, out);
         if (average != null) {
-          log.printf("unet: saved the weight average (decay %s, %d updates)%n", s.optimiser().unetAverageDecay(), average.updates());
+          log.printf(
+              "unet: saved the weight average (decay %s, %d updates)%n",
+              s.optimiser().unetAverageDecay(), average.updates());
           average.close();
         }
       }
       done("unet");
     }
 
-    /** The UNet steps: phase 1 trains text encoder and UNet jointly; phase 2 freezes the encoder (fresh optimiser moments for the UNet). */
+    /**
+     * The UNet steps: phase 1 trains text encoder and UNet jointly; phase 2 freezes the encoder
+     * (fresh optimiser moments for the UNet).
+     */
     private final class UNetPhases {
       final ClipTextModel te;
       final ClipTokenizer tok;
@@ -586,14 +787,21 @@ public final class BaseModelBuilder {
       final Latents latents;
       final List<String> captions;
       final NDManager data;
-      final SplittableRandom batches = new SplittableRandom(RecipeSeeds.unetBatches(s.data().seed()));
+      final SplittableRandom batches =
+          new SplittableRandom(RecipeSeeds.unetBatches(s.data().seed()));
       final int logEvery = Math.max(1, s.stages().unetSteps() / 20);
       final long startNanos = System.nanoTime();
       double window;
       double windowWeighted;
       int inWindow;
 
-      UNetPhases(ClipTextModel te, ClipTokenizer tok, UNet2DConditionModel unet, WeightAverage average, Latents latents, List<String> captions,
+      UNetPhases(
+          ClipTextModel te,
+          ClipTokenizer tok,
+          UNet2DConditionModel unet,
+          WeightAverage average,
+          Latents latents,
+          List<String> captions,
           NDManager data) {
         this.te = te;
         this.tok = tok;
@@ -615,7 +823,8 @@ public final class BaseModelBuilder {
           if (frozen) {
             log.printf("unet step %d: text encoder frozen from here on%n", step);
           }
-          try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, unet, schedule, diffusionOptions(s, frozen))) {
+          try (DiffusionTrainer trainer =
+              new DiffusionTrainer(te, tok, unet, schedule, diffusionOptions(s, frozen))) {
             for (; step < end; step++) {
               step(trainer, step);
             }
@@ -624,17 +833,26 @@ public final class BaseModelBuilder {
       }
 
       private void step(DiffusionTrainer trainer, int step) throws IOException {
-        trainer.optimizer().setLearningRate(learningRate(s.optimiser().unetLearningRate(), step, s.stages().unetSteps()));
+        trainer
+            .optimizer()
+            .setLearningRate(
+                learningRate(s.optimiser().unetLearningRate(), step, s.stages().unetSteps()));
         DiffusionTrainer.StepLoss l;
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
-          long[] idx = batches.ints(s.stages().batch(), 0, s.data().trainImages()).asLongStream().toArray();
+          long[] idx =
+              batches.ints(s.stages().batch(), 0, s.data().trainImages()).asLongStream().toArray();
           List<String> caps = new ArrayList<>(s.stages().batch());
           for (long i : idx) {
             caps.add(captions.get((int) i));
           }
           NDArray pick = data.create(idx);
-          l = trainer.step(latents.scaled().get(pick), caps, RecipeSeeds.unetStep(s.data().seed(), step), latents.objectWeights().get(pick));
+          l =
+              trainer.step(
+                  latents.scaled().get(pick),
+                  caps,
+                  RecipeSeeds.unetStep(s.data().seed(), step),
+                  latents.objectWeights().get(pick));
         }
         if (average != null) {
           average.update();
@@ -644,8 +862,15 @@ public final class BaseModelBuilder {
         windowWeighted += l.weightedLoss();
         inWindow++;
         if ((step + 1) % logEvery == 0 || step + 1 == s.stages().unetSteps()) {
-          log.printf("unet step %d/%d: eps MSE %.4f, weighted %.4f (means of last %d), lr %.2e, %.0f ms/step%n", step + 1, s.stages().unetSteps(),
-              window / inWindow, windowWeighted / inWindow, inWindow, trainer.optimizer().learningRate(),
+          log.printf(
+              "unet step %d/%d: eps MSE %.4f, weighted %.4f (means of last %d), lr %.2e, %.0f"
+                  + " ms/step%n",
+              step + 1,
+              s.stages().unetSteps(),
+              window / inWindow,
+              windowWeighted / inWindow,
+              inWindow,
+              trainer.optimizer().learningRate(),
               (System.nanoTime() - startNanos) / 1e6 / (step + 1));
           window = 0;
           windowWeighted = 0;
@@ -658,22 +883,36 @@ public final class BaseModelBuilder {
       }
     }
 
-    /** model_index.json, the scheduler and the Perfusion training templates (also when no UNet step ran). */
+    /**
+     * model_index.json, the scheduler and the Perfusion training templates (also when no UNet step
+     * ran).
+     */
     void writePipelineFiles() throws IOException {
       writeModelIndex(out);
       writeSchedulerConfig(out.resolve("scheduler"));
       writeTrainingTemplates(out);
     }
 
-    /** Loads the folder back (proof that it is complete) and saves the Perfusion Cinv of its text encoder beside it. */
+    /**
+     * Loads the folder back (proof that it is complete) and saves the Perfusion Cinv of its text
+     * encoder beside it.
+     */
     void computeCovariance() throws IOException {
       start();
       long seed = RecipeSeeds.covarianceCaptions(s.data().seed());
       List<String> cinvCaptions = new World().captions(seed, s.data().captionsForCinv());
       try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(out, EngineOptions.cpu())) {
-        Covariance cov = CovarianceBuilder.compute(sd, cinvCaptions, false, "world captions (seed " + seed + ", n " + s.data().captionsForCinv() + ")", n -> {});
+        Covariance cov =
+            CovarianceBuilder.compute(
+                sd,
+                cinvCaptions,
+                false,
+                "world captions (seed " + seed + ", n " + s.data().captionsForCinv() + ")",
+                n -> {});
         cov.save(out.resolve(Covariance.FILE_NAME));
-        log.printf("covariance: %d captions -> %s (sha256 %s)%n", cinvCaptions.size(), out.resolve(Covariance.FILE_NAME), cov.hash());
+        log.printf(
+            "covariance: %d captions -> %s (sha256 %s)%n",
+            cinvCaptions.size(), out.resolve(Covariance.FILE_NAME), cov.hash());
       }
       done("covariance");
     }
@@ -681,14 +920,29 @@ public final class BaseModelBuilder {
     Result finish() {
       Result r = new Result(out, scaling, vaeLoss, diffusionLoss, timings);
       StringBuilder sb = new StringBuilder();
-      timings.forEach((k, v) -> sb.append(k).append(' ').append(String.format("%.1f s", v.toMillis() / 1000.0)).append(", "));
-      log.printf("base model -> %s%ntimings: %stotal %.1f s%n", out.toAbsolutePath(), sb, r.total().toMillis() / 1000.0);
+      timings.forEach(
+          (k, v) ->
+              sb.append(k)
+                  .append(' ')
+                  .append(String.format("%.1f s", v.toMillis() / 1000.0))
+                  .append(", "));
+      log.printf(
+          "base model -> %s%ntimings: %stotal %.1f s%n",
+          out.toAbsolutePath(), sb, r.total().toMillis() / 1000.0);
       return r;
     }
   }
 
-  /** Writes text_encoder/ and unet/: the UNet's weight average when there is one, else its weights. */
-  private static void saveTextAndUNet(ClipTextModel te, ClipTokenizer tok, UNet2DConditionModel unet, WeightAverage average, Path out) throws IOException {
+  /**
+   * Writes text_encoder/ and unet/: the UNet's weight average when there is one, else its weights.
+   */
+  private static void saveTextAndUNet(
+      ClipTextModel te,
+      ClipTokenizer tok,
+      UNet2DConditionModel unet,
+      WeightAverage average,
+      Path out)
+      throws IOException {
     DiffusionTrainer.saveTextEncoder(te, tok, out.resolve("text_encoder"));
     if (average != null) {
       DiffusionTrainer.saveUNet(unet, average.averages(), out.resolve("unet"));
@@ -697,25 +951,56 @@ public final class BaseModelBuilder {
     }
   }
 
-  /** The VAE config: DownEncoderBlock2D per channel entry, 1 layer per block, {@code latentChannels} latent channels, 8 groups. */
+  /**
+   * The VAE config: DownEncoderBlock2D per channel entry, 1 layer per block, {@code latentChannels}
+   * latent channels, 8 groups.
+   */
   public static AutoencoderKLConfig vaeConfig(Settings s, float scalingFactor) {
     int n = s.widths().vaeChannels().size();
-    return new AutoencoderKLConfig(3, 3, Collections.nCopies(n, "DownEncoderBlock2D"), Collections.nCopies(n, "UpDecoderBlock2D"),
-        s.widths().vaeChannels(), 1, "silu", s.widths().latentChannels(), 8, IMAGE_SIZE, scalingFactor);
+    return new AutoencoderKLConfig(
+        3,
+        3,
+        Collections.nCopies(n, "DownEncoderBlock2D"),
+        Collections.nCopies(n, "UpDecoderBlock2D"),
+        s.widths().vaeChannels(),
+        1,
+        "silu",
+        s.widths().latentChannels(),
+        8,
+        IMAGE_SIZE,
+        scalingFactor);
   }
 
-  /** The options of the text encoder + UNet stage, in its joint or its frozen-encoder phase (at the peak learning rate). */
+  /**
+   * The options of the text encoder + UNet stage, in its joint or its frozen-encoder phase (at the
+   * peak learning rate).
+   */
   public static DiffusionTrainer.Options diffusionOptions(Settings s, boolean frozenText) {
-    return DiffusionTrainer.Options.defaults().withLearningRate(s.optimiser().unetLearningRate()).withCaptionDropout(s.loss().captionDropout())
-        .withFrozenTextEncoder(frozenText).withTextLearningRateScale(s.optimiser().textLearningRateScale()).withHighNoiseWeightCap(s.loss().highNoiseWeightCap());
+    return DiffusionTrainer.Options.defaults()
+        .withLearningRate(s.optimiser().unetLearningRate())
+        .withCaptionDropout(s.loss().captionDropout())
+        .withFrozenTextEncoder(frozenText)
+        .withTextLearningRateScale(s.optimiser().textLearningRateScale())
+        .withHighNoiseWeightCap(s.loss().highNoiseWeightCap());
   }
 
   /** The text encoder config: {@code textWidth} wide, MLP 4x, quick_gelu, 77 positions. */
   public static ClipTextConfig textConfig(Settings s, int vocabSize) {
-    return new ClipTextConfig(vocabSize, s.widths().textWidth(), 4 * s.widths().textWidth(), s.widths().textLayers(), s.widths().textHeads(), TokenizerBuilder.MODEL_MAX_LENGTH, "quick_gelu", 1e-5f);
+    return new ClipTextConfig(
+        vocabSize,
+        s.widths().textWidth(),
+        4 * s.widths().textWidth(),
+        s.widths().textLayers(),
+        s.widths().textHeads(),
+        TokenizerBuilder.MODEL_MAX_LENGTH,
+        "quick_gelu",
+        1e-5f);
   }
 
-  /** The UNet config as diffusers JSON (parsed by the engine's reader): cross attention in every level. */
+  /**
+   * The UNet config as diffusers JSON (parsed by the engine's reader): cross attention in every
+   * level.
+   */
   public static UNet2DConditionConfig unetConfig(Settings s, long latentSize) throws IOException {
     ObjectNode j = unetJson(s, (int) latentSize);
     return Configs.json().treeToValue(j, UNet2DConditionConfig.class);
@@ -752,14 +1037,31 @@ public final class BaseModelBuilder {
     return j;
   }
 
-  private static float trainVae(AutoencoderKL vae, NDArray images, NDArray pixelWeights, Settings s, NDManager data, PrintStream log) {
+  private static float trainVae(
+      AutoencoderKL vae,
+      NDArray images,
+      NDArray pixelWeights,
+      Settings s,
+      NDManager data,
+      PrintStream log) {
     SplittableRandom vaeRnd = new SplittableRandom(RecipeSeeds.vaeBatches(s.data().seed()));
     float[] vaeLast = {Float.NaN};
     int every = Math.max(1, s.stages().vaeSteps() / 20);
     long vaeStart = System.nanoTime();
-    try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(s.optimiser().vaeLearningRate(), 1e-2f, 1e-6f, VaeTrainer.Reconstruction.L1, RecipeSeeds.vaeTrainer(s.data().seed())))) {
+    try (VaeTrainer trainer =
+        new VaeTrainer(
+            vae,
+            new VaeTrainer.Options(
+                s.optimiser().vaeLearningRate(),
+                1e-2f,
+                1e-6f,
+                VaeTrainer.Reconstruction.L1,
+                RecipeSeeds.vaeTrainer(s.data().seed())))) {
       for (int step = 1; step <= s.stages().vaeSteps(); step++) { // 1-based
-        trainer.optimizer().setLearningRate(learningRate(s.optimiser().vaeLearningRate(), step - 1, s.stages().vaeSteps()));
+        trainer
+            .optimizer()
+            .setLearningRate(
+                learningRate(s.optimiser().vaeLearningRate(), step - 1, s.stages().vaeSteps()));
         VaeTrainer.StepLoss loss;
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
@@ -768,26 +1070,52 @@ public final class BaseModelBuilder {
         }
         vaeLast[0] = loss.total();
         if (step % every == 0 || step == s.stages().vaeSteps()) {
-          log.printf("vae step %d/%d: loss %.4f (object-weighted L1 %.4f, KL %.1f), %.0f ms/step%n", step, s.stages().vaeSteps(), loss.total(), loss.reconstruction(),
-              loss.kl(), (System.nanoTime() - vaeStart) / 1e6 / step);
+          log.printf(
+              "vae step %d/%d: loss %.4f (object-weighted L1 %.4f, KL %.1f), %.0f ms/step%n",
+              step,
+              s.stages().vaeSteps(),
+              loss.total(),
+              loss.reconstruction(),
+              loss.kl(),
+              (System.nanoTime() - vaeStart) / 1e6 / step);
         }
       }
     }
     return vaeLast[0];
   }
 
-  /** Text-only pre-training of the encoder ({@link TextEncoderPretrainer}): 64 fresh captions per step, lr 1e-3. */
-  private static void pretrainTextEncoder(ClipTextModel te, ClipTokenizer tok, World captioned, Settings s, PrintStream log) {
+  /**
+   * Text-only pre-training of the encoder ({@link TextEncoderPretrainer}): 64 fresh captions per
+   * step, lr 1e-3.
+   */
+  private static void pretrainTextEncoder(
+      ClipTextModel te, ClipTokenizer tok, World captioned, Settings s, PrintStream log) {
     long start = System.nanoTime();
     int every = Math.max(1, s.stages().textPretrainSteps() / 10);
-    TextEncoderPretrainer.StepResult last = TextEncoderPretrainer.train(te, tok, captioned,
-        new TextEncoderPretrainer.Options(s.stages().textPretrainSteps(), 64, 1e-3f, RecipeSeeds.textPretraining(s.data().seed())), (step, r) -> {
-          if (step % every == 0) {
-            log.printf("text pre-training step %d/%d: loss %.4f, heads right %.1f%%, %.0f ms/step%n", step, s.stages().textPretrainSteps(), r.loss(),
-                100 * r.accuracy(), (System.nanoTime() - start) / 1e6 / step);
-          }
-        });
-    log.printf("text pre-training: loss %.4f, heads right %.1f%% at the end%n", last.loss(), 100 * last.accuracy());
+    TextEncoderPretrainer.StepResult last =
+        TextEncoderPretrainer.train(
+            te,
+            tok,
+            captioned,
+            new TextEncoderPretrainer.Options(
+                s.stages().textPretrainSteps(),
+                64,
+                1e-3f,
+                RecipeSeeds.textPretraining(s.data().seed())),
+            (step, r) -> {
+              if (step % every == 0) {
+                log.printf(
+                    "text pre-training step %d/%d: loss %.4f, heads right %.1f%%, %.0f ms/step%n",
+                    step,
+                    s.stages().textPretrainSteps(),
+                    r.loss(),
+                    100 * r.accuracy(),
+                    (System.nanoTime() - start) / 1e6 / step);
+              }
+            });
+    log.printf(
+        "text pre-training: loss %.4f, heads right %.1f%% at the end%n",
+        last.loss(), 100 * last.accuracy());
   }
 
   private static void copyFolder(Path from, Path to) throws IOException {
@@ -831,7 +1159,8 @@ public final class BaseModelBuilder {
   private static void setScalingFactor(Path config, float scaling) throws IOException {
     ObjectNode json = (ObjectNode) Configs.json().readTree(config.toFile());
     json.put("scaling_factor", scaling);
-    Files.writeString(config, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
+    Files.writeString(
+        config, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
   }
 
   /**
@@ -839,12 +1168,21 @@ public final class BaseModelBuilder {
    * train}. Some carry modifiers: the key lock is learnt on the word's encoding, and this text
    * encoder encodes a word differently after "large" or before "on the left" (model card).
    */
-  public static final List<String> TRAINING_TEMPLATES = List.of("a {}", "a photo of a {}", "a large {}", "a {} in the centre", "a {} on a grey background",
-      "a medium {} on the left");
+  public static final List<String> TRAINING_TEMPLATES =
+      List.of(
+          "a {}",
+          "a photo of a {}",
+          "a large {}",
+          "a {} in the centre",
+          "a {} on a grey background",
+          "a medium {} on the left");
 
   static void writeTrainingTemplates(Path out) throws IOException {
-    Files.writeString(out.resolve(TrainingTemplates.FILE_NAME),
-        "# Perfusion training prompts for this model: its captions are the world's, not photos.\n" + String.join("\n", TRAINING_TEMPLATES) + "\n");
+    Files.writeString(
+        out.resolve(TrainingTemplates.FILE_NAME),
+        "# Perfusion training prompts for this model: its captions are the world's, not photos.\n"
+            + String.join("\n", TRAINING_TEMPLATES)
+            + "\n");
   }
 
   static void writeModelIndex(Path out) throws IOException {
@@ -860,7 +1198,9 @@ public final class BaseModelBuilder {
     j.putArray("tokenizer").add("transformers").add("CLIPTokenizer");
     j.putArray("unet").add("diffusers").add("UNet2DConditionModel");
     j.putArray("vae").add("diffusers").add("AutoencoderKL");
-    Files.writeString(out.resolve("model_index.json"), Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
+    Files.writeString(
+        out.resolve("model_index.json"),
+        Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
   }
 
   static void writeSchedulerConfig(Path dir) throws IOException {
@@ -883,7 +1223,9 @@ public final class BaseModelBuilder {
     j.put("thresholding", false);
     j.put("timestep_spacing", "leading");
     j.putNull("trained_betas");
-    Files.writeString(dir.resolve("scheduler_config.json"), Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
+    Files.writeString(
+        dir.resolve("scheduler_config.json"),
+        Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
   }
 
   private static Duration since(long t0) {

@@ -16,7 +16,10 @@ import org.perfusionjobs.world.Sample;
 public final class ObjectWeights {
   private ObjectWeights() {}
 
-  /** Object coverage of each pixel, in [0, 1]: the sum of the sample's masks, clipped. (side * side) per sample, row-major. */
+  /**
+   * Object coverage of each pixel, in [0, 1]: the sum of the sample's masks, clipped. (side * side)
+   * per sample, row-major.
+   */
   public static float[] coverage(Sample sample) {
     int w = sample.image().getWidth();
     int h = sample.image().getHeight();
@@ -34,17 +37,19 @@ public final class ObjectWeights {
   }
 
   /**
-   * Weights (N, 1, side / factor, side / factor) for square samples: coverage averaged over
-   * factor x factor blocks (factor 1: image pixels; the VAE's spatial factor: latent pixels), then
-   * 1 + (w - 1) * coverage.
+   * Weights (N, 1, side / factor, side / factor) for square samples: coverage averaged over factor
+   * x factor blocks (factor 1: image pixels; the VAE's spatial factor: latent pixels), then 1 + (w
+   * - 1) * coverage.
    */
   public static NDArray of(List<Sample> samples, float w, int factor, NDManager m) {
     if (!(w >= 1) || factor < 1) {
-      throw new IllegalArgumentException("object weight " + w + " must be >= 1 and factor " + factor + " >= 1");
+      throw new IllegalArgumentException(
+          "object weight " + w + " must be >= 1 and factor " + factor + " >= 1");
     }
     int side = samples.isEmpty() ? 0 : samples.get(0).image().getWidth();
     if (side % factor != 0) {
-      throw new IllegalArgumentException("image side " + side + " is not a multiple of factor " + factor);
+      throw new IllegalArgumentException(
+          "image side " + side + " is not a multiple of factor " + factor);
     }
     int out = side / factor;
     float[] all = new float[samples.size() * out * out];

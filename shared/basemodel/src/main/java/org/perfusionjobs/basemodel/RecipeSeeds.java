@@ -2,8 +2,8 @@ package org.perfusionjobs.basemodel;
 
 /**
  * Every random stream of a base-model build, derived from the settings' one seed. Distinct
- * derivations keep the streams apart; the constants are those of the shipped revisions, so
- * changing one changes the model that {@code perfusion train-base} reproduces.
+ * derivations keep the streams apart; the constants are those of the shipped revisions, so changing
+ * one changes the model that {@code perfusion train-base} reproduces.
  */
 final class RecipeSeeds {
   private RecipeSeeds() {}
@@ -40,7 +40,10 @@ final class RecipeSeeds {
     return seed * 13 + 5;
   }
 
-  /** Noise, timesteps and caption dropout of UNet step {@code step}: one stream per step, so a step is reproducible alone. */
+  /**
+   * Noise, timesteps and caption dropout of UNet step {@code step}: one stream per step, so a step
+   * is reproducible alone.
+   */
   static long unetStep(long seed, int step) {
     return seed * 1_000_003L + step;
   }
@@ -50,7 +53,10 @@ final class RecipeSeeds {
     return seed + 77;
   }
 
-  /** The captions of the Perfusion covariance: far from the training scenes' seed, so they are fresh captions. */
+  /**
+   * The captions of the Perfusion covariance: far from the training scenes' seed, so they are fresh
+   * captions.
+   */
   static long covarianceCaptions(long seed) {
     return seed + 1_000_000L;
   }

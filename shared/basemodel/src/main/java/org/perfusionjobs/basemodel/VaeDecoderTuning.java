@@ -26,6 +26,7 @@ import org.perfusionjobs.world.World;
 public final class VaeDecoderTuning {
   /** Test scenes (64 each) measured before and after, apart from the training stream. */
   private static final long PLAIN_TEST_SCENES = 101;
+
   private static final long STRIPED_TEST_SCENES = 102;
   private static final int TEST_SCENES = 64;
 
@@ -33,19 +34,45 @@ public final class VaeDecoderTuning {
    * @param striped share of striped objects in the training scenes
    * @param objectWeight loss weight of object pixels (mask) against 1 for the background
    * @param seed of the images and the posterior samples
-   * @param latentNoise scale of the posterior noise in the decoded latents: 1 posterior samples, 0 the mean
+   * @param latentNoise scale of the posterior noise in the decoded latents: 1 posterior samples, 0
+   *     the mean
    */
-  public record Options(int steps, int batch, double striped, float learningRate, float objectWeight, long seed, float latentNoise) {
+  public record Options(
+      int steps,
+      int batch,
+      double striped,
+      float learningRate,
+      float objectWeight,
+      long seed,
+      float latentNoise) {
     public Options {
-      if (steps < 1 || batch < 1 || !(striped >= 0 && striped <= 1) || !(learningRate > 0) || !(objectWeight >= 1) || !(latentNoise >= 0)) {
-        throw new IllegalArgumentException("invalid decoder tuning options: steps " + steps + " (>= 1), batch " + batch + " (>= 1), striped fraction "
-            + striped + " (in [0, 1]), lr " + learningRate + " (> 0), object weight " + objectWeight + " (>= 1), latent noise " + latentNoise + " (>= 0)");
+      if (steps < 1
+          || batch < 1
+          || !(striped >= 0 && striped <= 1)
+          || !(learningRate > 0)
+          || !(objectWeight >= 1)
+          || !(latentNoise >= 0)) {
+        throw new IllegalArgumentException(
+            "invalid decoder tuning options: steps "
+                + steps
+                + " (>= 1), batch "
+                + batch
+                + " (>= 1), striped fraction "
+                + striped
+                + " (in [0, 1]), lr "
+                + learningRate
+                + " (> 0), object weight "
+                + objectWeight
+                + " (>= 1), latent noise "
+                + latentNoise
+                + " (>= 0)");
       }
     }
   }
 
   /** Mean L1 reconstruction error of the test scenes before and after. */
-  public record Result(float plainBefore, float stripedBefore, float plainAfter, float stripedAfter) {}
+  public record Result(
+      float plainBefore, float stripedBefore, float plainAfter, float stripedAfter) {}
 
   private VaeDecoderTuning() {}
 
@@ -56,33 +83,46 @@ public final class VaeDecoderTuning {
     SplittableRandom rnd = new SplittableRandom(o.seed());
     try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
       AutoencoderKL vae = AutoencoderKL.load(dir, m, DataType.FLOAT32, Device.cpu());
-      List<Sample> plainTest = new World().samples(o.seed() + PLAIN_TEST_SCENES, TEST_SCENES).toList();
-      List<Sample> stripedTest = new World(0.3, 1).samples(o.seed() + STRIPED_TEST_SCENES, TEST_SCENES).toList();
+      List<Sample> plainTest =
+          new World().samples(o.seed() + PLAIN_TEST_SCENES, TEST_SCENES).toList();
+      List<Sample> stripedTest =
+          new World(0.3, 1).samples(o.seed() + STRIPED_TEST_SCENES, TEST_SCENES).toList();
       float plainBefore = l1(vae, plainTest, m);
       float stripedBefore = l1(vae, stripedTest, m);
-      log.printf("before: L1 %.4f on plain images, %.4f on striped ones%n", plainBefore, stripedBefore);
+      log.printf(
+          "before: L1 %.4f on plain images, %.4f on striped ones%n", plainBefore, stripedBefore);
       long t0 = System.nanoTime();
-      try (VaeDecoderTuner tuner = new VaeDecoderTuner(vae, o.learningRate(), 1e-2f, o.seed()).latentNoise(o.latentNoise())) {
+      try (VaeDecoderTuner tuner =
+          new VaeDecoderTuner(vae, o.learningRate(), 1e-2f, o.seed())
+              .latentNoise(o.latentNoise())) {
         double window = 0;
         int every = Math.max(1, o.steps() / 20);
         for (int s = 0; s < o.steps(); s++) {
-          tuner.optimizer().setLearningRate(LearningRateSchedule.warmupCosine(o.learningRate(), s, o.steps(), 0));
+          tuner
+              .optimizer()
+              .setLearningRate(
+                  LearningRateSchedule.warmupCosine(o.learningRate(), s, o.steps(), 0));
           float loss;
           try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             List<Sample> samples = world.samples(rnd.nextLong(), o.batch()).toList();
-            loss = tuner.step(images(samples, m), ObjectWeights.of(samples, o.objectWeight(), 1, m));
+            loss =
+                tuner.step(images(samples, m), ObjectWeights.of(samples, o.objectWeight(), 1, m));
           }
           window += loss;
           if ((s + 1) % every == 0 || s + 1 == o.steps()) {
-            log.printf("step %d/%d: L1 %.4f (mean of last %d), %.0f ms/step%n", s + 1, o.steps(), window / every, every,
-                (System.nanoTime() - t0) / 1e6 / (s + 1));
+            log.printf(
+                "step %d/%d: L1 %.4f (mean of last %d), %.0f ms/step%n",
+                s + 1, o.steps(), window / every, every, (System.nanoTime() - t0) / 1e6 / (s + 1));
             window = 0;
           }
         }
       }
-      Result r = new Result(plainBefore, stripedBefore, l1(vae, plainTest, m), l1(vae, stripedTest, m));
-      log.printf("after: L1 %.4f on plain images, %.4f on striped ones%n", r.plainAfter(), r.stripedAfter());
+      Result r =
+          new Result(plainBefore, stripedBefore, l1(vae, plainTest, m), l1(vae, stripedTest, m));
+      log.printf(
+          "after: L1 %.4f on plain images, %.4f on striped ones%n",
+          r.plainAfter(), r.stripedAfter());
       VaeTrainer.save(vae, dir);
       return r;
     }

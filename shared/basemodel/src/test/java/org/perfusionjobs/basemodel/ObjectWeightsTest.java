@@ -40,7 +40,10 @@ class ObjectWeightsTest {
     }
   }
 
-  /** Pooling averages coverage: 4x4 blocks keep the mean weight of the image exactly (to float error). */
+  /**
+   * Pooling averages coverage: 4x4 blocks keep the mean weight of the image exactly (to float
+   * error).
+   */
   @Test
   void latentPixelsAverageTheirBlocks() {
     try (NDManager m = NDManager.newBaseManager()) {
@@ -57,7 +60,11 @@ class ObjectWeightsTest {
                 sum += full[i * 4096 + (by * 4 + y) * 64 + bx * 4 + x];
               }
             }
-            assertEquals(sum / 16, p[i * 256 + by * 16 + bx], 1e-5, "sample " + i + " block " + by + "," + bx);
+            assertEquals(
+                sum / 16,
+                p[i * 256 + by * 16 + bx],
+                1e-5,
+                "sample " + i + " block " + by + "," + bx);
           }
         }
       }
@@ -67,8 +74,14 @@ class ObjectWeightsTest {
   @Test
   void refusesWeightsBelowOneAndFactorsThatDoNotDivideTheSide() {
     try (NDManager m = NDManager.newBaseManager()) {
-      assertTrue(assertThrows(IllegalArgumentException.class, () -> ObjectWeights.of(samples, 0.5f, 1, m)).getMessage().contains("object weight 0.5"));
-      assertTrue(assertThrows(IllegalArgumentException.class, () -> ObjectWeights.of(samples, 2f, 5, m)).getMessage().contains("factor 5"));
+      assertTrue(
+          assertThrows(IllegalArgumentException.class, () -> ObjectWeights.of(samples, 0.5f, 1, m))
+              .getMessage()
+              .contains("object weight 0.5"));
+      assertTrue(
+          assertThrows(IllegalArgumentException.class, () -> ObjectWeights.of(samples, 2f, 5, m))
+              .getMessage()
+              .contains("factor 5"));
     }
   }
 }

@@ -16,11 +16,17 @@ import org.perfusionjobs.basemodel.BaseModelBuilder.Builder;
 import org.perfusionjobs.basemodel.BaseModelBuilder.Settings;
 import org.perfusionjobs.world.Pattern;
 
-/** The recipe's defaults are the shipped model's, and each builder setting changes exactly the value it names. */
+/**
+ * The recipe's defaults are the shipped model's, and each builder setting changes exactly the value
+ * it names.
+ */
 class SettingsTest {
   private static final Settings D = Settings.defaults();
 
-  /** Every value of the shipped model's recipe (revision 7), as the 26-argument Settings.defaults() of before the builder had them. */
+  /**
+   * Every value of the shipped model's recipe (revision 7), as the 26-argument Settings.defaults()
+   * of before the builder had them.
+   */
   @Test
   void theDefaultsAreTheShippedRecipe() throws Exception {
     Map<String, Object> expected = new LinkedHashMap<>();
@@ -106,7 +112,10 @@ class SettingsTest {
 
   @Test
   void aBatchLargerThanTheTrainingSetIsRefused() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Settings.builder().trainImages(8).batch(16).build());
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> Settings.builder().trainImages(8).batch(16).build());
     assertTrue(e.getMessage().contains("train images 8 (>= batch 16)"), e.getMessage());
   }
 
@@ -116,7 +125,8 @@ class SettingsTest {
     for (RecordComponent group : Settings.class.getRecordComponents()) {
       Object g = group.getAccessor().invoke(s);
       for (RecordComponent c : g.getClass().getRecordComponents()) {
-        assertTrue(out.put(c.getName(), c.getAccessor().invoke(g)) == null, c.getName() + " appears once");
+        assertTrue(
+            out.put(c.getName(), c.getAccessor().invoke(g)) == null, c.getName() + " appears once");
       }
     }
     return out;

@@ -34,9 +34,20 @@ class TextEncoderPretrainerTest {
   void labelsFollowWhatTheCaptionSaysWithUnsaidAsTheLastClass() {
     SceneObject star = new SceneObject(Shape.STAR, Colour.GREEN, Position.TOP, Size.SMALL);
     SceneObject square = new SceneObject(Shape.SQUARE, Colour.BLUE, Position.CENTRE, Size.LARGE);
-    Caption one = new Caption("a small star at the top", List.of(new Caption.Mention(star, false, true, true)), null, null);
-    Caption two = new Caption("a green star above a blue square on a sand background",
-        List.of(new Caption.Mention(star, true, false, false), new Caption.Mention(square, true, false, false)), Relation.ABOVE, Background.SAND);
+    Caption one =
+        new Caption(
+            "a small star at the top",
+            List.of(new Caption.Mention(star, false, true, true)),
+            null,
+            null);
+    Caption two =
+        new Caption(
+            "a green star above a blue square on a sand background",
+            List.of(
+                new Caption.Mention(star, true, false, false),
+                new Caption.Mention(square, true, false, false)),
+            Relation.ABOVE,
+            Background.SAND);
     int[][] l = TextEncoderPretrainer.labels(List.of(one, two));
     int colours = Colour.values().length;
     int sizes = Size.values().length;
@@ -64,29 +75,47 @@ class TextEncoderPretrainerTest {
     }
   }
 
-  /** A tiny encoder must learn to read captions: head accuracy above the best constant guess per head. */
+  /**
+   * A tiny encoder must learn to read captions: head accuracy above the best constant guess per
+   * head.
+   */
   @Test
   void aTinyEncoderLearnsToReadCaptions() throws Exception {
     World world = new World(0.3, 0, 0.3);
     TokenizerBuilder.write(TokenizerBuilder.build(world, 0, 2000), dir.resolve("tokenizer"));
-    double constant = constantGuessAccuracy(TextEncoderPretrainer.labels(world.describedCaptions(99, 4000)));
-    try (ClipTokenizer tok = ClipTokenizer.load(dir.resolve("tokenizer")); NDManager m = NDManager.newBaseManager()) {
-      ClipTextModel te = new ClipTextModel(new ClipTextConfig(tok.vocabSize(), 32, 128, 2, 2, 77, "quick_gelu", 1e-5f));
+    double constant =
+        constantGuessAccuracy(TextEncoderPretrainer.labels(world.describedCaptions(99, 4000)));
+    try (ClipTokenizer tok = ClipTokenizer.load(dir.resolve("tokenizer"));
+        NDManager m = NDManager.newBaseManager()) {
+      ClipTextModel te =
+          new ClipTextModel(
+              new ClipTextConfig(tok.vocabSize(), 32, 128, 2, 2, 77, "quick_gelu", 1e-5f));
       te.initRandom(m, DataType.FLOAT32, 1);
       List<TextEncoderPretrainer.StepResult> steps = new ArrayList<>();
-      TextEncoderPretrainer.train(te, tok, world, new TextEncoderPretrainer.Options(120, 32, 3e-3f, 4), (step, r) -> steps.add(r));
+      TextEncoderPretrainer.train(
+          te,
+          tok,
+          world,
+          new TextEncoderPretrainer.Options(120, 32, 3e-3f, 4),
+          (step, r) -> steps.add(r));
       assertEquals(120, steps.size());
       double first = mean(steps.subList(0, 10), TextEncoderPretrainer.StepResult::loss);
       double last = mean(steps.subList(110, 120), TextEncoderPretrainer.StepResult::loss);
       double accuracy = mean(steps.subList(110, 120), TextEncoderPretrainer.StepResult::accuracy);
-      System.out.printf("TextEncoderPretrainerTest: loss %.3f -> %.3f, heads right %.1f%% (best constant guess %.1f%%)%n", first, last, 100 * accuracy,
-          100 * constant);
+      System.out.printf(
+          "TextEncoderPretrainerTest: loss %.3f -> %.3f, heads right %.1f%% (best constant guess"
+              + " %.1f%%)%n",
+          first, last, 100 * accuracy, 100 * constant);
       assertTrue(last < first / 2, "loss " + first + " -> " + last);
-      assertTrue(accuracy > constant + 0.1, "heads right " + accuracy + ", best constant guess " + constant);
+      assertTrue(
+          accuracy > constant + 0.1,
+          "heads right " + accuracy + ", best constant guess " + constant);
     }
   }
 
-  private static double mean(List<TextEncoderPretrainer.StepResult> steps, ToDoubleFunction<TextEncoderPretrainer.StepResult> f) {
+  private static double mean(
+      List<TextEncoderPretrainer.StepResult> steps,
+      ToDoubleFunction<TextEncoderPretrainer.StepResult> f) {
     return steps.stream().mapToDouble(f).average().orElseThrow();
   }
 

@@ -31,14 +31,24 @@ import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 
-/** A few steps of every stage: the folder must be a complete base model (load, generate, Perfusion training). */
+/**
+ * A few steps of every stage: the folder must be a complete base model (load, generate, Perfusion
+ * training).
+ */
 class TrainBaseTest {
   @TempDir Path dir;
 
   /** A few steps of every stage on a few images. */
   static BaseModelBuilder.Builder tiny() {
-    return BaseModelBuilder.Settings.builder().vaeSteps(10).unetSteps(10).batch(4).seed(3).trainImages(32).captionsForCinv(200)
-        .textPretrainSteps(5).detailedCaptions(0.3);
+    return BaseModelBuilder.Settings.builder()
+        .vaeSteps(10)
+        .unetSteps(10)
+        .batch(4)
+        .seed(3)
+        .trainImages(32)
+        .captionsForCinv(200)
+        .textPretrainSteps(5)
+        .detailedCaptions(0.3);
   }
 
   @Test
@@ -47,17 +57,31 @@ class TrainBaseTest {
     BaseModelBuilder.Settings s = tiny().build();
     long t0 = System.nanoTime();
     ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
-    BaseModelBuilder.Result r = BaseModelBuilder.build(out, s, new PrintStream(logBytes, true, StandardCharsets.UTF_8));
+    BaseModelBuilder.Result r =
+        BaseModelBuilder.build(out, s, new PrintStream(logBytes, true, StandardCharsets.UTF_8));
     String log = logBytes.toString(StandardCharsets.UTF_8);
     System.out.print(log);
-    assertTrue(log.contains("unet: saved the weight average (decay 0.999, 10 updates)"), "the UNet's weight average is what gets saved");
-    System.out.printf("TrainBaseTest: build %.1f s, timings %s%n", (System.nanoTime() - t0) / 1e9, r.timings());
-    assertTrue(r.scalingFactor() > 0 && Float.isFinite(r.scalingFactor()), "scaling factor " + r.scalingFactor());
-    assertTrue(Float.isFinite(r.lastVaeLoss()) && Float.isFinite(r.lastDiffusionLoss()), r.toString());
+    assertTrue(
+        log.contains("unet: saved the weight average (decay 0.999, 10 updates)"),
+        "the UNet's weight average is what gets saved");
+    System.out.printf(
+        "TrainBaseTest: build %.1f s, timings %s%n", (System.nanoTime() - t0) / 1e9, r.timings());
+    assertTrue(
+        r.scalingFactor() > 0 && Float.isFinite(r.scalingFactor()),
+        "scaling factor " + r.scalingFactor());
+    assertTrue(
+        Float.isFinite(r.lastVaeLoss()) && Float.isFinite(r.lastDiffusionLoss()), r.toString());
     assertTrue(Files.isRegularFile(out.resolve(Covariance.FILE_NAME)));
-    for (String f : List.of("model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json", "tokenizer/merges.txt",
-        "text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
-        TrainingTemplates.FILE_NAME)) {
+    for (String f :
+        List.of(
+            "model_index.json",
+            "scheduler/scheduler_config.json",
+            "tokenizer/vocab.json",
+            "tokenizer/merges.txt",
+            "text_encoder/model.safetensors",
+            "unet/diffusion_pytorch_model.safetensors",
+            "vae/diffusion_pytorch_model.safetensors",
+            TrainingTemplates.FILE_NAME)) {
       assertTrue(Files.isRegularFile(out.resolve(f)), f + " is missing");
     }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(out, EngineOptions.cpu())) {
@@ -67,20 +91,37 @@ class TrainBaseTest {
       assertEquals(s.widths().latentChannels(), sd.vae().config().latentChannels());
       assertEquals(s.widths().latentChannels(), sd.unet().config().inChannels());
       long g0 = System.nanoTime();
-      GenerateResult g = sd.generate(GenerateRequest.builder("a red circle at the top").optSteps(4).optSeed(1).build());
-      System.out.printf("TrainBaseTest: generate 4 steps %.0f ms%n", (System.nanoTime() - g0) / 1e6);
+      GenerateResult g =
+          sd.generate(
+              GenerateRequest.builder("a red circle at the top").optSteps(4).optSeed(1).build());
+      System.out.printf(
+          "TrainBaseTest: generate 4 steps %.0f ms%n", (System.nanoTime() - g0) / 1e6);
       BufferedImage img = g.images().get(0);
       assertEquals(64, img.getWidth());
       assertEquals(64, img.getHeight());
 
-      List<Sample> stars = new World().samples(11, 200).filter(x -> x.caption().contains("star")).limit(2).toList();
+      List<Sample> stars =
+          new World().samples(11, 200).filter(x -> x.caption().contains("star")).limit(2).toList();
       assertEquals(2, stars.size());
-      TrainingImages data = new TrainingImages(stars.stream().map(Sample::image).toList(), stars.stream().map(x -> x.masks().get(0)).toList());
+      TrainingImages data =
+          new TrainingImages(
+              stars.stream().map(Sample::image).toList(),
+              stars.stream().map(x -> x.masks().get(0)).toList());
       PerfusionTrainer trainer = PerfusionModel.of(sd).trainer();
       long p0 = System.nanoTime();
-      Concept c = trainer.train(data, TrainingConfig.defaults("zwx", "star").withSteps(2).withBatch(1, 1).withTemplates(PerfusionModel.of(sd).trainingTemplates()), null,
-          p -> {}, st -> {}, () -> false);
-      System.out.printf("TrainBaseTest: Perfusion 2 steps %.0f ms%n", (System.nanoTime() - p0) / 1e6);
+      Concept c =
+          trainer.train(
+              data,
+              TrainingConfig.defaults("zwx", "star")
+                  .withSteps(2)
+                  .withBatch(1, 1)
+                  .withTemplates(PerfusionModel.of(sd).trainingTemplates()),
+              null,
+              p -> {},
+              st -> {},
+              () -> false);
+      System.out.printf(
+          "TrainBaseTest: Perfusion 2 steps %.0f ms%n", (System.nanoTime() - p0) / 1e6);
       // The concept belongs to this folder: its base model id and the covariance the build saved
       // beside it, one V target per cross-attention layer of the layer's width, a finite loss.
       assertEquals(sd.baseModelId(), c.baseModelId());
@@ -89,38 +130,74 @@ class TrainBaseTest {
       for (var attn : sd.unet().crossAttentions()) {
         assertEquals(attn.toV.outFeatures, c.valueTargets().get(attn.path()).length, attn.path());
       }
-      assertTrue(Double.isFinite(Double.parseDouble(c.trainingSettings().get("final_loss"))), c.trainingSettings().toString());
+      assertTrue(
+          Double.isFinite(Double.parseDouble(c.trainingSettings().get("final_loss"))),
+          c.trainingSettings().toString());
     }
 
-    // A second build reuses the first one's VAE as it is: same weights, same scaling factor, no VAE training.
+    // A second build reuses the first one's VAE as it is: same weights, same scaling factor, no VAE
+    // training.
     Path again = dir.resolve("again");
-    BaseModelBuilder.Result r2 = BaseModelBuilder.build(again, tiny().unetSteps(2).textPretrainSteps(0).detailedCaptions(0).build(), out, System.out);
+    BaseModelBuilder.Result r2 =
+        BaseModelBuilder.build(
+            again,
+            tiny().unetSteps(2).textPretrainSteps(0).detailedCaptions(0).build(),
+            out,
+            System.out);
     assertTrue(Float.isNaN(r2.lastVaeLoss()), "no VAE was trained: " + r2);
     assertEquals(r.scalingFactor(), r2.scalingFactor(), 0f);
-    assertEquals(-1L, Files.mismatch(out.resolve("vae/diffusion_pytorch_model.safetensors"), again.resolve("vae/diffusion_pytorch_model.safetensors")));
+    assertEquals(
+        -1L,
+        Files.mismatch(
+            out.resolve("vae/diffusion_pytorch_model.safetensors"),
+            again.resolve("vae/diffusion_pytorch_model.safetensors")));
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(again, EngineOptions.cpu())) {
       assertEquals(r.scalingFactor(), sd.vae().config().scalingFactor(), 0f);
     }
-    // With no UNet step (a text-only run) the folder is still complete: the text encoder and the untrained UNet are saved and it loads.
+    // With no UNet step (a text-only run) the folder is still complete: the text encoder and the
+    // untrained UNet are saved and it loads.
     Path textOnly = dir.resolve("text-only");
-    BaseModelBuilder.build(textOnly, tiny().unetSteps(0).textPretrainSteps(3).build(), out, System.out);
+    BaseModelBuilder.build(
+        textOnly, tiny().unetSteps(0).textPretrainSteps(3).build(), out, System.out);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(textOnly, EngineOptions.cpu())) {
       assertTrue(Files.isRegularFile(textOnly.resolve(Covariance.FILE_NAME)));
       assertEquals(s.widths().latentChannels(), sd.unet().config().inChannels());
     }
     // A reused VAE must have the latent channels the UNet is built for.
-    var mismatch = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.build(dir.resolve("mismatch"),
-        tiny().unetSteps(2).textPretrainSteps(0).detailedCaptions(0).latentChannels(s.widths().latentChannels() + 1).build(), out, System.out));
-    assertTrue(mismatch.getMessage().contains("its VAE has " + s.widths().latentChannels() + " latent channels, the settings ask for " + (s.widths().latentChannels() + 1)),
+    var mismatch =
+        Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                BaseModelBuilder.build(
+                    dir.resolve("mismatch"),
+                    tiny()
+                        .unetSteps(2)
+                        .textPretrainSteps(0)
+                        .detailedCaptions(0)
+                        .latentChannels(s.widths().latentChannels() + 1)
+                        .build(),
+                    out,
+                    System.out));
+    assertTrue(
+        mismatch
+            .getMessage()
+            .contains(
+                "its VAE has "
+                    + s.widths().latentChannels()
+                    + " latent channels, the settings ask for "
+                    + (s.widths().latentChannels() + 1)),
         mismatch.getMessage());
   }
 
   @Test
   void learningRateWarmsUpThenFollowsACosineDownToATenth() {
     float peak = 3e-4f;
-    assertEquals(peak / BaseModelBuilder.WARMUP_STEPS, BaseModelBuilder.learningRate(peak, 0, 8000), 1e-12);
-    assertEquals(peak, BaseModelBuilder.learningRate(peak, BaseModelBuilder.WARMUP_STEPS - 1, 8000), 1e-9);
-    assertEquals(peak, BaseModelBuilder.learningRate(peak, BaseModelBuilder.WARMUP_STEPS, 8000), 1e-9);
+    assertEquals(
+        peak / BaseModelBuilder.WARMUP_STEPS, BaseModelBuilder.learningRate(peak, 0, 8000), 1e-12);
+    assertEquals(
+        peak, BaseModelBuilder.learningRate(peak, BaseModelBuilder.WARMUP_STEPS - 1, 8000), 1e-9);
+    assertEquals(
+        peak, BaseModelBuilder.learningRate(peak, BaseModelBuilder.WARMUP_STEPS, 8000), 1e-9);
     // Halfway through the decay: 0.1 + 0.9 * 0.5 * (1 + cos(pi / 2)) = 0.55 of the peak.
     int mid = BaseModelBuilder.WARMUP_STEPS + (8000 - BaseModelBuilder.WARMUP_STEPS) / 2;
     assertEquals(0.55 * peak, BaseModelBuilder.learningRate(peak, mid, 8000), 1e-9);
@@ -138,45 +215,87 @@ class TrainBaseTest {
   @Test
   void theTextEncoderIsFrozenForTheLastShareOfSteps() {
     assertEquals(9600, BaseModelBuilder.Settings.defaults().stages().jointSteps());
-    assertEquals(12000, BaseModelBuilder.Settings.builder().frozenTextFraction(0).build().stages().jointSteps());
-    var e = Assertions.assertThrows(IllegalArgumentException.class,
-        () -> BaseModelBuilder.Settings.builder().frozenTextFraction(1.5f).build());
+    assertEquals(
+        12000,
+        BaseModelBuilder.Settings.builder().frozenTextFraction(0).build().stages().jointSteps());
+    var e =
+        Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> BaseModelBuilder.Settings.builder().frozenTextFraction(1.5f).build());
     assertTrue(e.getMessage().contains("frozen text fraction 1.5"), e.getMessage());
-    e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().latentChannels(0).build());
+    e =
+        Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> BaseModelBuilder.Settings.builder().latentChannels(0).build());
     assertTrue(e.getMessage().contains("latent channels 0 (>= 1)"), e.getMessage());
-    e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().unetAverageDecay(1f).build());
+    e =
+        Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> BaseModelBuilder.Settings.builder().unetAverageDecay(1f).build());
     assertTrue(e.getMessage().contains("unet average decay 1.0"), e.getMessage());
-    e = Assertions.assertThrows(IllegalArgumentException.class,
-        () -> BaseModelBuilder.Settings.builder().textLearningRateScale(1.5f).build());
+    e =
+        Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> BaseModelBuilder.Settings.builder().textLearningRateScale(1.5f).build());
     assertTrue(e.getMessage().contains("text lr scale 1.5 (in (0, 1])"), e.getMessage());
   }
 
-  /** --two-object-fraction sets the share of two-object scenes the model trains on, and is checked by name. */
+  /**
+   * --two-object-fraction sets the share of two-object scenes the model trains on, and is checked
+   * by name.
+   */
   @Test
   void theTwoObjectShareReachesTheTrainingWorld() {
     BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
     assertEquals(0.5, d.data().twoObjectFraction(), 1e-12);
-    assertTrue(BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().twoObjectFraction(1).build()).samples(5, 40).allMatch(x -> x.scene().objects().size() == 2));
-    assertTrue(BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().twoObjectFraction(0).build()).samples(5, 40).allMatch(x -> x.scene().objects().size() == 1));
-    long two = BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().twoObjectFraction(0.5).build()).samples(5, 400).filter(x -> x.scene().objects().size() == 2).count();
-    assertTrue(two > 150 && two < 250, "about half of 400 scenes have two objects: " + two); // binomial sd 10
-    var e = Assertions.assertThrows(IllegalArgumentException.class, () -> BaseModelBuilder.Settings.builder().twoObjectFraction(1.2).build());
+    assertTrue(
+        BaseModelBuilder.trainingWorld(
+                BaseModelBuilder.Settings.builder().twoObjectFraction(1).build())
+            .samples(5, 40)
+            .allMatch(x -> x.scene().objects().size() == 2));
+    assertTrue(
+        BaseModelBuilder.trainingWorld(
+                BaseModelBuilder.Settings.builder().twoObjectFraction(0).build())
+            .samples(5, 40)
+            .allMatch(x -> x.scene().objects().size() == 1));
+    long two =
+        BaseModelBuilder.trainingWorld(
+                BaseModelBuilder.Settings.builder().twoObjectFraction(0.5).build())
+            .samples(5, 400)
+            .filter(x -> x.scene().objects().size() == 2)
+            .count();
+    assertTrue(
+        two > 150 && two < 250,
+        "about half of 400 scenes have two objects: " + two); // binomial sd 10
+    var e =
+        Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> BaseModelBuilder.Settings.builder().twoObjectFraction(1.2).build());
     assertTrue(e.getMessage().contains("two-object fraction 1.2 (in [0, 1])"), e.getMessage());
   }
 
-  /** --patterns: revision 7's recipe stripes every patterned object; all hidden patterns reach the training world when named; plain is refused by name. */
+  /**
+   * --patterns: revision 7's recipe stripes every patterned object; all hidden patterns reach the
+   * training world when named; plain is refused by name.
+   */
   @Test
   void thePatternsReachTheTrainingWorld() {
     BaseModelBuilder.Settings d = BaseModelBuilder.Settings.defaults();
     Set<Pattern> drawn = new HashSet<>();
-    BaseModelBuilder.trainingWorld(d).samples(6, 300).forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
+    BaseModelBuilder.trainingWorld(d)
+        .samples(6, 300)
+        .forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
     assertEquals(Set.of(Pattern.PLAIN, Pattern.STRIPES), drawn);
     drawn.clear();
-    BaseModelBuilder.trainingWorld(BaseModelBuilder.Settings.builder().patterns(Pattern.hidden()).build()).samples(6, 300)
+    BaseModelBuilder.trainingWorld(
+            BaseModelBuilder.Settings.builder().patterns(Pattern.hidden()).build())
+        .samples(6, 300)
         .forEach(x -> x.scene().objects().forEach(o -> drawn.add(o.pattern())));
     assertEquals(EnumSet.allOf(Pattern.class), drawn);
-    var e = Assertions.assertThrows(IllegalArgumentException.class,
-        () -> BaseModelBuilder.Settings.builder().patterns(List.of(Pattern.PLAIN)).build());
+    var e =
+        Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> BaseModelBuilder.Settings.builder().patterns(List.of(Pattern.PLAIN)).build());
     assertTrue(e.getMessage().startsWith("patterns: "), e.getMessage());
   }
 }

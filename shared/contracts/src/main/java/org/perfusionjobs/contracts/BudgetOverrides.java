@@ -8,19 +8,33 @@ import java.util.Map;
  * PERFUSION_MAX_TRAIN_WORK}, {@code PERFUSION_MAX_TRAIN_IMAGES}, {@code PERFUSION_MAX_IMAGE_PIXELS}
  * (config/README.md).
  */
-public record BudgetOverrides(Long maxJobPixels, Integer maxGenerateSteps, Long maxTrainWork, Integer maxTrainImages, Long maxImagePixels) {
+public record BudgetOverrides(
+    Long maxJobPixels,
+    Integer maxGenerateSteps,
+    Long maxTrainWork,
+    Integer maxTrainImages,
+    Long maxImagePixels) {
   public static final BudgetOverrides NONE = new BudgetOverrides(null, null, null, null, null);
 
   public static BudgetOverrides from(Map<String, String> env) {
-    return new BudgetOverrides(number(env, "PERFUSION_MAX_JOB_PIXELS"), intOrNull(number(env, "PERFUSION_MAX_GENERATE_STEPS")),
-        number(env, "PERFUSION_MAX_TRAIN_WORK"), intOrNull(number(env, "PERFUSION_MAX_TRAIN_IMAGES")), number(env, "PERFUSION_MAX_IMAGE_PIXELS"));
+    return new BudgetOverrides(
+        number(env, "PERFUSION_MAX_JOB_PIXELS"),
+        intOrNull(number(env, "PERFUSION_MAX_GENERATE_STEPS")),
+        number(env, "PERFUSION_MAX_TRAIN_WORK"),
+        intOrNull(number(env, "PERFUSION_MAX_TRAIN_IMAGES")),
+        number(env, "PERFUSION_MAX_IMAGE_PIXELS"));
   }
 
-  /** The budgets for a model of {@code side} x {@code side} pixels, with these overrides applied. */
+  /**
+   * The budgets for a model of {@code side} x {@code side} pixels, with these overrides applied.
+   */
   public Budgets resolve(int side) {
     Budgets d = Budgets.forModelSize(side);
-    return new Budgets(maxJobPixels != null ? maxJobPixels : d.maxJobPixels(), maxGenerateSteps != null ? maxGenerateSteps : d.maxGenerateSteps(),
-        maxTrainWork != null ? maxTrainWork : d.maxTrainWork(), maxTrainImages != null ? maxTrainImages : d.maxTrainImages(),
+    return new Budgets(
+        maxJobPixels != null ? maxJobPixels : d.maxJobPixels(),
+        maxGenerateSteps != null ? maxGenerateSteps : d.maxGenerateSteps(),
+        maxTrainWork != null ? maxTrainWork : d.maxTrainWork(),
+        maxTrainImages != null ? maxTrainImages : d.maxTrainImages(),
         maxImagePixels != null ? maxImagePixels : d.maxImagePixels());
   }
 
@@ -36,7 +50,8 @@ public record BudgetOverrides(Long maxJobPixels, Integer maxGenerateSteps, Long 
       }
       return n;
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("setting " + key + " must be a whole number of at least 1, got '" + v + "'");
+      throw new IllegalArgumentException(
+          "setting " + key + " must be a whole number of at least 1, got '" + v + "'");
     }
   }
 

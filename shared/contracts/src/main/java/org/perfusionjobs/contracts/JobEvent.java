@@ -5,11 +5,10 @@ import java.time.Instant;
 import java.util.List;
 
 /**
- * job-event v1: a state change, progress or result of one job (see schemas/job-event.v1.json).
- * Code builds events with the factories ({@link #queued}, {@link #running}, {@link #progress},
- * {@link #succeeded}, {@link #failed}, {@link #cancelled}, {@link #republished}), which set the
- * kind, the state and the fields that go with them; the canonical constructor is the JSON
- * mapper's.
+ * job-event v1: a state change, progress or result of one job (see schemas/job-event.v1.json). Code
+ * builds events with the factories ({@link #queued}, {@link #running}, {@link #progress}, {@link
+ * #succeeded}, {@link #failed}, {@link #cancelled}, {@link #republished}), which set the kind, the
+ * state and the fields that go with them; the canonical constructor is the JSON mapper's.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobEvent(
@@ -37,8 +36,10 @@ public record JobEvent(
 
   /** Kind of an event that changes the state. */
   public static final String KIND_STATE = "state";
+
   /** Kind of an event that reports a finished step. */
   public static final String KIND_PROGRESS = "progress";
+
   /** Kind of the event of a job that succeeded (it carries the result). */
   public static final String KIND_RESULT = "result";
 
@@ -70,7 +71,8 @@ public record JobEvent(
    * @param loss training loss of the step, or null (generation)
    * @param preview small PNG, base64, or null
    */
-  public static JobEvent progress(Job job, long seq, int step, int total, Double loss, long etaMs, String preview) {
+  public static JobEvent progress(
+      Job job, long seq, int step, int total, Double loss, long etaMs, String preview) {
     Details d = new Details();
     d.step = step;
     d.total = total;
@@ -127,10 +129,26 @@ public record JobEvent(
     Result result;
   }
 
-  /** The one place that calls the canonical constructor (for code; the JSON mapper calls it too). */
+  /**
+   * The one place that calls the canonical constructor (for code; the JSON mapper calls it too).
+   */
   private static JobEvent event(Job job, long seq, String kind, String state, Details d) {
-    return new JobEvent(job.jobId(), job.tenant(), seq, kind, state, job.jobType(), now(), d.step, d.total, d.loss, d.etaMs, d.preview, d.error,
-        d.result, job.writer());
+    return new JobEvent(
+        job.jobId(),
+        job.tenant(),
+        seq,
+        kind,
+        state,
+        job.jobType(),
+        now(),
+        d.step,
+        d.total,
+        d.loss,
+        d.etaMs,
+        d.preview,
+        d.error,
+        d.result,
+        job.writer());
   }
 
   private static String now() {
@@ -153,7 +171,13 @@ public record JobEvent(
 
   /** What a job produced: images (generate) or a concept (train). */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Result(List<String> imageBlobIds, String conceptId, Integer width, Integer height, Long engineMs, Long fileBytes) {
+  public record Result(
+      List<String> imageBlobIds,
+      String conceptId,
+      Integer width,
+      Integer height,
+      Long engineMs,
+      Long fileBytes) {
     /** A generation's images, in the blob store. */
     public static Result images(List<String> imageBlobIds, int width, int height, long engineMs) {
       return new Result(List.copyOf(imageBlobIds), null, width, height, engineMs, null);

@@ -14,9 +14,9 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * header, the record key and the JSON mapping live in one place.
  *
  * <ul>
- *   <li><b>Writing</b>: every producer (worker, gateway, the CLI's {@code produce}, {@code demo} and
- *       {@code bench-jobs}, the tests' producers) turns a record, or a JSON request it forwards,
- *       into an {@link Outgoing}: key, headers {@code perfusion-schema} and {@code
+ *   <li><b>Writing</b>: every producer (worker, gateway, the CLI's {@code produce}, {@code demo}
+ *       and {@code bench-jobs}, the tests' producers) turns a record, or a JSON request it
+ *       forwards, into an {@link Outgoing}: key, headers {@code perfusion-schema} and {@code
  *       perfusion-schema-version}, value. Nothing is written that its own schema refuses (the size
  *       limit of requests, {@link Schemas#MAX_REQUEST_BYTES}, is the gateway's and the worker's).
  *   <li><b>Versions</b>: each schema is written in one version ({@link #version}); readers accept
@@ -30,8 +30,18 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  */
 public final class RecordCodec {
   /** The version each schema is written in. */
-  private static final Map<String, Integer> WRITTEN = Map.of(
-      Schemas.GENERATE_REQUEST, 1, Schemas.TRAIN_REQUEST, 1, Schemas.CANCEL_REQUEST, 1, Schemas.JOB_EVENT, 1, Schemas.CONCEPT_REGISTERED, 1);
+  private static final Map<String, Integer> WRITTEN =
+      Map.of(
+          Schemas.GENERATE_REQUEST,
+          1,
+          Schemas.TRAIN_REQUEST,
+          1,
+          Schemas.CANCEL_REQUEST,
+          1,
+          Schemas.JOB_EVENT,
+          1,
+          Schemas.CONCEPT_REGISTERED,
+          1);
 
   private RecordCodec() {}
 
@@ -66,7 +76,8 @@ public final class RecordCodec {
   public static int version(String schema) {
     Integer v = WRITTEN.get(schema);
     if (v == null) {
-      throw new IllegalArgumentException("unknown schema '" + schema + "'; known: " + WRITTEN.keySet());
+      throw new IllegalArgumentException(
+          "unknown schema '" + schema + "'; known: " + WRITTEN.keySet());
     }
     return v;
   }
@@ -84,7 +95,9 @@ public final class RecordCodec {
     } else if (record instanceof ConceptRegistered) {
       return Schemas.CONCEPT_REGISTERED;
     }
-    throw new IllegalArgumentException((record == null ? "null" : record.getClass().getName()) + " is not a record of the contracts");
+    throw new IllegalArgumentException(
+        (record == null ? "null" : record.getClass().getName())
+            + " is not a record of the contracts");
   }
 
   /**
@@ -98,11 +111,15 @@ public final class RecordCodec {
     try {
       return encode(schema, version(schema), value);
     } catch (InvalidEventException e) {
-      throw new IllegalArgumentException("a " + schema + " record breaks its own schema: " + e.getMessage() + " in " + value, e);
+      throw new IllegalArgumentException(
+          "a " + schema + " record breaks its own schema: " + e.getMessage() + " in " + value, e);
     }
   }
 
-  /** A JSON value forwarded as it is (e.g. the body a client sent), in the version its schema is written in. */
+  /**
+   * A JSON value forwarded as it is (e.g. the body a client sent), in the version its schema is
+   * written in.
+   */
   public static Outgoing encode(String schema, JsonNode value) throws InvalidEventException {
     return encode(schema, version(schema), value);
   }
@@ -112,9 +129,11 @@ public final class RecordCodec {
    *
    * @throws InvalidEventException naming the field, if the value breaks that version's schema
    */
-  public static Outgoing encode(String schema, int version, JsonNode value) throws InvalidEventException {
+  public static Outgoing encode(String schema, int version, JsonNode value)
+      throws InvalidEventException {
     if (!Schemas.knows(schema, version)) {
-      throw new InvalidEventException(new FieldError("", "unknown schema version " + schema + " v" + version));
+      throw new InvalidEventException(
+          new FieldError("", "unknown schema version " + schema + " v" + version));
     }
     List<FieldError> errors = Schemas.errors(schema, version, value);
     if (!errors.isEmpty()) {
@@ -144,7 +163,8 @@ public final class RecordCodec {
    * @param versionHeader the record's {@code perfusion-schema-version} header, or null
    * @throws InvalidEventException naming the field and the reason
    */
-  public static <T> T decode(String schema, String versionHeader, byte[] value, Class<T> type) throws InvalidEventException {
+  public static <T> T decode(String schema, String versionHeader, byte[] value, Class<T> type)
+      throws InvalidEventException {
     JsonNode node = Schemas.validate(schema, versionHeader, value);
     return map(node, type);
   }
@@ -154,11 +174,16 @@ public final class RecordCodec {
     try {
       return Schemas.json().treeToValue(validated, type);
     } catch (JsonProcessingException | IllegalArgumentException e) {
-      throw new InvalidEventException(new FieldError("", "the record does not map to " + type.getSimpleName() + ": " + e.getMessage()));
+      throw new InvalidEventException(
+          new FieldError(
+              "", "the record does not map to " + type.getSimpleName() + ": " + e.getMessage()));
     }
   }
 
-  /** A record of our own output topics (job events, registry entries), ignoring fields this version does not know. */
+  /**
+   * A record of our own output topics (job events, registry entries), ignoring fields this version
+   * does not know.
+   */
   public static <T> T read(byte[] value, Class<T> type) throws IOException {
     return Schemas.json().readValue(value, type);
   }

@@ -28,18 +28,31 @@ public final class Schemas {
   public static final String CANCEL_REQUEST = "cancel-request";
   public static final String JOB_EVENT = "job-event";
   public static final String CONCEPT_REGISTERED = "concept-registered";
+
   /** Largest request accepted, in bytes (below Kafka's default 1 MB message limit). */
   public static final int MAX_REQUEST_BYTES = 900_000;
 
   /**
-   * Reads our records while ignoring fields it does not know (docs/events.md: consumers must
-   * ignore unknown fields). Requests are still held to their schema, which forbids extra fields,
-   * by {@link #validate} before they are mapped.
+   * Reads our records while ignoring fields it does not know (docs/events.md: consumers must ignore
+   * unknown fields). Requests are still held to their schema, which forbids extra fields, by {@link
+   * #validate} before they are mapped.
    */
-  private static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
   private static final Map<String, JsonSchema> CACHE = new ConcurrentHashMap<>();
-  private static final Map<String, Set<Integer>> KNOWN = Map.of(
-      GENERATE_REQUEST, Set.of(1), TRAIN_REQUEST, Set.of(1), CANCEL_REQUEST, Set.of(1), JOB_EVENT, Set.of(1), CONCEPT_REGISTERED, Set.of(1));
+  private static final Map<String, Set<Integer>> KNOWN =
+      Map.of(
+          GENERATE_REQUEST,
+          Set.of(1),
+          TRAIN_REQUEST,
+          Set.of(1),
+          CANCEL_REQUEST,
+          Set.of(1),
+          JOB_EVENT,
+          Set.of(1),
+          CONCEPT_REGISTERED,
+          Set.of(1));
 
   private Schemas() {}
 
@@ -59,25 +72,43 @@ public final class Schemas {
    * @return the parsed JSON
    * @throws InvalidEventException naming the field and the reason (first error by field order)
    */
-  public static JsonNode validate(String schema, String versionHeader, byte[] payload) throws InvalidEventException {
+  public static JsonNode validate(String schema, String versionHeader, byte[] payload)
+      throws InvalidEventException {
     if (payload == null || payload.length == 0) {
       throw new InvalidEventException(new FieldError("", "empty record value"));
     }
     if (payload.length > MAX_REQUEST_BYTES) {
-      throw new InvalidEventException(new FieldError("", "payload of " + payload.length + " bytes exceeds the limit of " + MAX_REQUEST_BYTES + " bytes; upload large images as blobs"));
+      throw new InvalidEventException(
+          new FieldError(
+              "",
+              "payload of "
+                  + payload.length
+                  + " bytes exceeds the limit of "
+                  + MAX_REQUEST_BYTES
+                  + " bytes; upload large images as blobs"));
     }
     if (versionHeader == null) {
-      throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " is missing"));
+      throw new InvalidEventException(
+          new FieldError("", "header " + Headers.VERSION + " is missing"));
     }
     int version = parseVersion(versionHeader);
     if (!knows(schema, version)) {
-      throw new InvalidEventException(new FieldError("", "unknown schema version " + schema + " v" + version + "; known: " + KNOWN.getOrDefault(schema, Set.of())));
+      throw new InvalidEventException(
+          new FieldError(
+              "",
+              "unknown schema version "
+                  + schema
+                  + " v"
+                  + version
+                  + "; known: "
+                  + KNOWN.getOrDefault(schema, Set.of())));
     }
     JsonNode node;
     try {
       node = JSON.readTree(new String(payload, StandardCharsets.UTF_8));
     } catch (JsonProcessingException e) {
-      throw new InvalidEventException(new FieldError("", "malformed JSON: " + e.getOriginalMessage()));
+      throw new InvalidEventException(
+          new FieldError("", "malformed JSON: " + e.getOriginalMessage()));
     }
     if (node == null || node.isMissingNode()) {
       throw new InvalidEventException(new FieldError("", "malformed JSON: no value"));
@@ -96,11 +127,18 @@ public final class Schemas {
    */
   public static int parseVersion(String versionHeader) throws InvalidEventException {
     if (versionHeader == null) {
-      throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " is missing"));
+      throw new InvalidEventException(
+          new FieldError("", "header " + Headers.VERSION + " is missing"));
     }
     if (!versionHeader.matches("[1-9][0-9]{0,8}")) {
-      throw new InvalidEventException(new FieldError("", "header " + Headers.VERSION + " '" + versionHeader
-          + "' is not a version: a decimal integer without sign, blanks or leading zeros"));
+      throw new InvalidEventException(
+          new FieldError(
+              "",
+              "header "
+                  + Headers.VERSION
+                  + " '"
+                  + versionHeader
+                  + "' is not a version: a decimal integer without sign, blanks or leading zeros"));
     }
     return Integer.parseInt(versionHeader);
   }
@@ -118,23 +156,26 @@ public final class Schemas {
     String path = m.getInstanceLocation().toString(); // $.a.b[0]
     String p = path.replaceFirst("^\\$", "").replaceAll("\\[(\\d+)\\]", "/$1").replace('.', '/');
     String property = m.getProperty();
-    if (property != null && ("required".equals(m.getType()) || "additionalProperties".equals(m.getType()))) {
+    if (property != null
+        && ("required".equals(m.getType()) || "additionalProperties".equals(m.getType()))) {
       p = p + "/" + property;
     }
     return p;
   }
 
   static JsonSchema schema(String name, int version) {
-    return CACHE.computeIfAbsent(name + ".v" + version, key -> {
-      String resource = "/schemas/" + key + ".json";
-      try (InputStream in = Schemas.class.getResourceAsStream(resource)) {
-        if (in == null) {
-          throw new IllegalStateException("schema resource " + resource + " is missing");
-        }
-        return JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012).getSchema(in);
-      } catch (IOException e) {
-        throw new IllegalStateException("cannot read " + resource, e);
-      }
-    });
+    return CACHE.computeIfAbsent(
+        name + ".v" + version,
+        key -> {
+          String resource = "/schemas/" + key + ".json";
+          try (InputStream in = Schemas.class.getResourceAsStream(resource)) {
+            if (in == null) {
+              throw new IllegalStateException("schema resource " + resource + " is missing");
+            }
+            return JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012).getSchema(in);
+          } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + resource, e);
+          }
+        });
   }
 }

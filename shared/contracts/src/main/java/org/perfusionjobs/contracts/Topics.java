@@ -16,7 +16,8 @@ public record Topics(String prefix) {
   public Topics {
     Objects.requireNonNull(prefix, "prefix");
     if (!prefix.matches("[A-Za-z0-9._-]*")) {
-      throw new IllegalArgumentException("topic prefix '" + prefix + "' may only use letters, digits, '.', '_' and '-'");
+      throw new IllegalArgumentException(
+          "topic prefix '" + prefix + "' may only use letters, digits, '.', '_' and '-'");
     }
   }
 
@@ -60,8 +61,21 @@ public record Topics(String prefix) {
       case Schemas.CANCEL_REQUEST -> cancel();
       case Schemas.JOB_EVENT -> events();
       case Schemas.CONCEPT_REGISTERED -> concepts();
-      default -> throw new IllegalArgumentException("unknown schema '" + schema + "' (" + Schemas.GENERATE_REQUEST + ", " + Schemas.TRAIN_REQUEST
-          + ", " + Schemas.CANCEL_REQUEST + ", " + Schemas.JOB_EVENT + ", " + Schemas.CONCEPT_REGISTERED + ")");
+      default ->
+          throw new IllegalArgumentException(
+              "unknown schema '"
+                  + schema
+                  + "' ("
+                  + Schemas.GENERATE_REQUEST
+                  + ", "
+                  + Schemas.TRAIN_REQUEST
+                  + ", "
+                  + Schemas.CANCEL_REQUEST
+                  + ", "
+                  + Schemas.JOB_EVENT
+                  + ", "
+                  + Schemas.CONCEPT_REGISTERED
+                  + ")");
     };
   }
 
@@ -70,6 +84,7 @@ public record Topics(String prefix) {
   }
 
   public List<String> all() {
-    return List.of(train(), generate(), events(), concepts(), cancel(), deadLetter(), brokerDeadLetter());
+    return List.of(
+        train(), generate(), events(), concepts(), cancel(), deadLetter(), brokerDeadLetter());
   }
 }

@@ -28,7 +28,13 @@ public record TrainRequestV1(
   public record ImageRef(String base64, String blobId, String url) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Options(Integer batchSize, Integer gradientAccumulation, Double learningRateValue, Double learningRateEmbedding, Boolean randomFlip, Long seed) {
+  public record Options(
+      Integer batchSize,
+      Integer gradientAccumulation,
+      Double learningRateValue,
+      Double learningRateEmbedding,
+      Boolean randomFlip,
+      Long seed) {
     public Options {
       batchSize = batchSize != null ? batchSize : 4;
       gradientAccumulation = gradientAccumulation != null ? gradientAccumulation : 4;

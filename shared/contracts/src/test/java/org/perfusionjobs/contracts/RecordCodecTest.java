@@ -12,24 +12,41 @@ import java.util.Map;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 
-/** The record codec: keys, headers and topics; the schemas' defaults; tolerant reading; nothing written that its schema refuses. */
+/**
+ * The record codec: keys, headers and topics; the schemas' defaults; tolerant reading; nothing
+ * written that its schema refuses.
+ */
 class RecordCodecTest {
   static byte[] b(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }
 
   static JsonNode schema(String name) throws Exception {
-    return Schemas.json().readTree(Schemas.class.getResourceAsStream("/schemas/" + name + ".v1.json"));
+    return Schemas.json()
+        .readTree(Schemas.class.getResourceAsStream("/schemas/" + name + ".v1.json"));
   }
 
-  /** Every {@code default} a schema declares (for the top level and one nested object) is what the record fills in. */
+  /**
+   * Every {@code default} a schema declares (for the top level and one nested object) is what the
+   * record fills in.
+   */
   @Test
   void theRecordsFillInTheSchemasDefaults() throws Exception {
-    GenerateRequestV1 g = RecordCodec.decode(Schemas.GENERATE_REQUEST, "1", b("{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\"}"),
-        GenerateRequestV1.class);
-    assertDefaults(schema(Schemas.GENERATE_REQUEST).get("properties"), Schemas.json().valueToTree(g), 11);
-    TrainRequestV1 t = RecordCodec.decode(Schemas.TRAIN_REQUEST, "1",
-        b("{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[{\"blobId\":\"x\"}]}"), TrainRequestV1.class);
+    GenerateRequestV1 g =
+        RecordCodec.decode(
+            Schemas.GENERATE_REQUEST,
+            "1",
+            b("{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\"}"),
+            GenerateRequestV1.class);
+    assertDefaults(
+        schema(Schemas.GENERATE_REQUEST).get("properties"), Schemas.json().valueToTree(g), 11);
+    TrainRequestV1 t =
+        RecordCodec.decode(
+            Schemas.TRAIN_REQUEST,
+            "1",
+            b(
+                "{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[{\"blobId\":\"x\"}]}"),
+            TrainRequestV1.class);
     JsonNode trainSchema = schema(Schemas.TRAIN_REQUEST).get("properties");
     JsonNode mapped = Schemas.json().valueToTree(t);
     assertDefaults(trainSchema, mapped, 2);
@@ -62,53 +79,100 @@ class RecordCodecTest {
     Topics topics = new Topics("x.");
     RecordCodec.Outgoing cancel = RecordCodec.encode(new CancelRequestV1("gen-1", "acme", "stop"));
     assertEquals("gen-1", cancel.key());
-    assertEquals("{\"jobId\":\"gen-1\",\"tenant\":\"acme\",\"reason\":\"stop\"}", cancel.valueText());
+    assertEquals(
+        "{\"jobId\":\"gen-1\",\"tenant\":\"acme\",\"reason\":\"stop\"}", cancel.valueText());
     ProducerRecord<String, byte[]> r = cancel.toProducerRecord(topics);
     assertEquals("x.jobs.cancel", r.topic());
-    assertEquals("cancel-request", new String(r.headers().lastHeader(Headers.SCHEMA).value(), StandardCharsets.UTF_8));
-    assertEquals("1", new String(r.headers().lastHeader(Headers.VERSION).value(), StandardCharsets.UTF_8));
+    assertEquals(
+        "cancel-request",
+        new String(r.headers().lastHeader(Headers.SCHEMA).value(), StandardCharsets.UTF_8));
+    assertEquals(
+        "1", new String(r.headers().lastHeader(Headers.VERSION).value(), StandardCharsets.UTF_8));
     assertEquals(List.of(Headers.SCHEMA, Headers.VERSION), List.copyOf(cancel.headers().keySet()));
 
-    RecordCodec.Outgoing concept = RecordCodec.encode(new ConceptRegistered("train-1", "acme", "zwx", "car", "m", "h", 0.7, 0.15, "now", "AAAA"));
+    RecordCodec.Outgoing concept =
+        RecordCodec.encode(
+            new ConceptRegistered(
+                "train-1", "acme", "zwx", "car", "m", "h", 0.7, 0.15, "now", "AAAA"));
     assertEquals("acme/train-1", concept.key(), "registry entries are keyed by tenant and concept");
     assertEquals("x.concepts", concept.toProducerRecord(topics).topic());
-    RecordCodec.Outgoing event = RecordCodec.encode(JobEvent.queued(new JobEvent.Job("gen-1", "acme", "generate", "gateway"), 0));
+    RecordCodec.Outgoing event =
+        RecordCodec.encode(
+            JobEvent.queued(new JobEvent.Job("gen-1", "acme", "generate", "gateway"), 0));
     assertEquals("x.jobs.events", event.toProducerRecord(topics).topic());
     assertEquals("gen-1", event.key());
   }
 
   @Test
   void nothingIsWrittenThatItsSchemaRefuses() throws Exception {
-    IllegalArgumentException bug = assertThrows(IllegalArgumentException.class, () -> RecordCodec.encode(new CancelRequestV1("gen 1", "acme", null)));
+    IllegalArgumentException bug =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> RecordCodec.encode(new CancelRequestV1("gen 1", "acme", null)));
     assertTrue(bug.getMessage().contains("/jobId"), bug.getMessage());
-    InvalidEventException extra = assertThrows(InvalidEventException.class,
-        () -> RecordCodec.encode(Schemas.GENERATE_REQUEST, Schemas.json().readTree("{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\",\"colour\":1}")));
+    InvalidEventException extra =
+        assertThrows(
+            InvalidEventException.class,
+            () ->
+                RecordCodec.encode(
+                    Schemas.GENERATE_REQUEST,
+                    Schemas.json()
+                        .readTree(
+                            "{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\",\"colour\":1}")));
     assertEquals("/colour", extra.error().field());
-    InvalidEventException version = assertThrows(InvalidEventException.class,
-        () -> RecordCodec.encode(Schemas.GENERATE_REQUEST, 2, Schemas.json().readTree("{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\"}")));
-    assertTrue(version.getMessage().contains("unknown schema version generate-request v2"), version.getMessage());
+    InvalidEventException version =
+        assertThrows(
+            InvalidEventException.class,
+            () ->
+                RecordCodec.encode(
+                    Schemas.GENERATE_REQUEST,
+                    2,
+                    Schemas.json()
+                        .readTree("{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\"}")));
+    assertTrue(
+        version.getMessage().contains("unknown schema version generate-request v2"),
+        version.getMessage());
     assertThrows(IllegalArgumentException.class, () -> RecordCodec.encode("a string"));
   }
 
   @Test
   void aForwardedValueKeepsItsBytesAndGetsItsKeyFromTheJobId() throws Exception {
-    String json = "{\"jobId\":\"example-gen-1\",\"tenant\":\"demo\",\"prompt\":\"a toy car\",\"steps\":20}";
-    RecordCodec.Outgoing out = RecordCodec.encode(Schemas.GENERATE_REQUEST, Schemas.json().readTree(json));
+    String json =
+        "{\"jobId\":\"example-gen-1\",\"tenant\":\"demo\",\"prompt\":\"a toy car\",\"steps\":20}";
+    RecordCodec.Outgoing out =
+        RecordCodec.encode(Schemas.GENERATE_REQUEST, Schemas.json().readTree(json));
     assertEquals(json, out.valueText(), "no defaults are added to a forwarded request");
     assertEquals("example-gen-1", out.key());
   }
 
   @Test
   void eventsAreReadTolerantlyAndRequestsStrictly() throws Exception {
-    JobEvent e = RecordCodec.read(b("{\"jobId\":\"j\",\"tenant\":\"t\",\"seq\":5,\"kind\":\"state\",\"state\":\"running\",\"jobType\":\"generate\","
-        + "\"time\":\"2026-12-05T00:00:00Z\",\"worker\":\"w\",\"fieldFromTheFuture\":{\"a\":1}}"), JobEvent.class);
+    JobEvent e =
+        RecordCodec.read(
+            b(
+                "{\"jobId\":\"j\",\"tenant\":\"t\",\"seq\":5,\"kind\":\"state\",\"state\":\"running\",\"jobType\":\"generate\","
+                    + "\"time\":\"2026-12-05T00:00:00Z\",\"worker\":\"w\",\"fieldFromTheFuture\":{\"a\":1}}"),
+            JobEvent.class);
     assertEquals(5, e.seq());
     assertEquals("running", e.state());
-    InvalidEventException strict = assertThrows(InvalidEventException.class,
-        () -> RecordCodec.decode(Schemas.CANCEL_REQUEST, "1", b("{\"jobId\":\"j\",\"tenant\":\"t\",\"extra\":1}"), CancelRequestV1.class));
+    InvalidEventException strict =
+        assertThrows(
+            InvalidEventException.class,
+            () ->
+                RecordCodec.decode(
+                    Schemas.CANCEL_REQUEST,
+                    "1",
+                    b("{\"jobId\":\"j\",\"tenant\":\"t\",\"extra\":1}"),
+                    CancelRequestV1.class));
     assertEquals("/extra", strict.error().field());
-    assertThrows(InvalidEventException.class, () -> RecordCodec.decode(Schemas.CANCEL_REQUEST, "2", b("{\"jobId\":\"j\",\"tenant\":\"t\"}"),
-        CancelRequestV1.class));
+    assertThrows(
+        InvalidEventException.class,
+        () ->
+            RecordCodec.decode(
+                Schemas.CANCEL_REQUEST,
+                "2",
+                b("{\"jobId\":\"j\",\"tenant\":\"t\"}"),
+                CancelRequestV1.class));
   }
 
   @Test
@@ -120,8 +184,16 @@ class RecordCodecTest {
     assertEquals(t.events(), t.forSchema(Schemas.JOB_EVENT));
     assertEquals(t.concepts(), t.forSchema(Schemas.CONCEPT_REGISTERED));
     assertThrows(IllegalArgumentException.class, () -> t.forSchema("nope"));
-    for (String s : List.of(Schemas.GENERATE_REQUEST, Schemas.TRAIN_REQUEST, Schemas.CANCEL_REQUEST, Schemas.JOB_EVENT, Schemas.CONCEPT_REGISTERED)) {
-      assertTrue(Schemas.knows(s, RecordCodec.version(s)), s + " is written in a version its readers know");
+    for (String s :
+        List.of(
+            Schemas.GENERATE_REQUEST,
+            Schemas.TRAIN_REQUEST,
+            Schemas.CANCEL_REQUEST,
+            Schemas.JOB_EVENT,
+            Schemas.CONCEPT_REGISTERED)) {
+      assertTrue(
+          Schemas.knows(s, RecordCodec.version(s)),
+          s + " is written in a version its readers know");
     }
   }
 }

@@ -16,20 +16,40 @@ class SchemasTest {
 
   @Test
   void everySchemaAcceptsItsOwnExamples() throws Exception {
-    for (String name : new String[] {Schemas.GENERATE_REQUEST, Schemas.TRAIN_REQUEST, Schemas.CANCEL_REQUEST, Schemas.JOB_EVENT, Schemas.CONCEPT_REGISTERED}) {
-      JsonNode schema = Schemas.json().readTree(Schemas.class.getResourceAsStream("/schemas/" + name + ".v1.json"));
+    for (String name :
+        new String[] {
+          Schemas.GENERATE_REQUEST,
+          Schemas.TRAIN_REQUEST,
+          Schemas.CANCEL_REQUEST,
+          Schemas.JOB_EVENT,
+          Schemas.CONCEPT_REGISTERED
+        }) {
+      JsonNode schema =
+          Schemas.json()
+              .readTree(Schemas.class.getResourceAsStream("/schemas/" + name + ".v1.json"));
       assertTrue(schema.get("examples").size() > 0, name + " has examples");
       for (JsonNode ex : schema.get("examples")) {
         assertEquals(List.of(), Schemas.errors(name, 1, ex), name + " example " + ex);
       }
       // Every property is described in prose.
-      schema.get("properties").fields().forEachRemaining(f -> assertTrue(f.getValue().has("description"), name + "." + f.getKey() + " needs a description"));
+      schema
+          .get("properties")
+          .fields()
+          .forEachRemaining(
+              f ->
+                  assertTrue(
+                      f.getValue().has("description"),
+                      name + "." + f.getKey() + " needs a description"));
     }
   }
 
   @Test
   void validRequestParsesWithDefaults() throws Exception {
-    JsonNode n = Schemas.validate(Schemas.GENERATE_REQUEST, "1", b("{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"a car\"}"));
+    JsonNode n =
+        Schemas.validate(
+            Schemas.GENERATE_REQUEST,
+            "1",
+            b("{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"a car\"}"));
     GenerateRequestV1 r = Schemas.json().treeToValue(n, GenerateRequestV1.class);
     assertEquals(25, r.steps());
     assertEquals("ddim", r.sampler());
@@ -38,8 +58,12 @@ class SchemasTest {
   @Test
   void errorsNameTheFieldAndTheReason() {
     assertError("{\"jobId\":\"j1\",\"tenant\":\"t\"}", "/prompt", "required");
-    assertError("{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"x\",\"steps\":\"ten\"}", "/steps", "integer");
-    assertError("{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"x\",\"steps\":5000}", "/steps", "200");
+    assertError(
+        "{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"x\",\"steps\":\"ten\"}",
+        "/steps",
+        "integer");
+    assertError(
+        "{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"x\",\"steps\":5000}", "/steps", "200");
     assertError("{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"x\",\"color\":1}", "/color", "");
     assertError("{\"jobId\":\"j 1\",\"tenant\":\"t\",\"prompt\":\"x\"}", "/jobId", "");
     assertError("{\"jobId\":", "", "malformed JSON");
@@ -47,33 +71,59 @@ class SchemasTest {
 
   @Test
   void unknownVersionMissingHeaderAndOversizedPayloadAreRejected() {
-    InvalidEventException v = assertThrows(InvalidEventException.class, () -> Schemas.validate(Schemas.GENERATE_REQUEST, "7", b("{}")));
-    assertTrue(v.getMessage().contains("unknown schema version generate-request v7"), v.getMessage());
-    InvalidEventException h = assertThrows(InvalidEventException.class, () -> Schemas.validate(Schemas.GENERATE_REQUEST, null, b("{}")));
+    InvalidEventException v =
+        assertThrows(
+            InvalidEventException.class,
+            () -> Schemas.validate(Schemas.GENERATE_REQUEST, "7", b("{}")));
+    assertTrue(
+        v.getMessage().contains("unknown schema version generate-request v7"), v.getMessage());
+    InvalidEventException h =
+        assertThrows(
+            InvalidEventException.class,
+            () -> Schemas.validate(Schemas.GENERATE_REQUEST, null, b("{}")));
     assertTrue(h.getMessage().contains(Headers.VERSION), h.getMessage());
     byte[] big = new byte[Schemas.MAX_REQUEST_BYTES + 1];
-    InvalidEventException s = assertThrows(InvalidEventException.class, () -> Schemas.validate(Schemas.TRAIN_REQUEST, "1", big));
+    InvalidEventException s =
+        assertThrows(
+            InvalidEventException.class, () -> Schemas.validate(Schemas.TRAIN_REQUEST, "1", big));
     assertTrue(s.getMessage().contains("exceeds the limit"), s.getMessage());
   }
 
   @Test
   void versionHeaderIsReadStrictly() throws Exception {
-    for (String odd : new String[] {" 1 ", "01", "+1", "1.0", "", "0", "-1", "1\n", "99999999999"}) {
-      InvalidEventException e = assertThrows(InvalidEventException.class, () -> Schemas.validate(Schemas.GENERATE_REQUEST, odd, b("{}")), odd);
+    for (String odd :
+        new String[] {" 1 ", "01", "+1", "1.0", "", "0", "-1", "1\n", "99999999999"}) {
+      InvalidEventException e =
+          assertThrows(
+              InvalidEventException.class,
+              () -> Schemas.validate(Schemas.GENERATE_REQUEST, odd, b("{}")),
+              odd);
       assertTrue(e.getMessage().contains("is not a version"), odd + ": " + e.getMessage());
     }
-    assertTrue(Schemas.validate(Schemas.GENERATE_REQUEST, "1", b("{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"x\"}")).has("prompt"));
+    assertTrue(
+        Schemas.validate(
+                Schemas.GENERATE_REQUEST,
+                "1",
+                b("{\"jobId\":\"j1\",\"tenant\":\"t\",\"prompt\":\"x\"}"))
+            .has("prompt"));
   }
 
   @Test
   void trainImagesNeedExactlyOneSource() {
-    assertError("{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[{\"base64\":\"AA\",\"url\":\"http://x\"}]}", "/images/0", "");
-    assertError("{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[]}", "/images", "");
+    assertError(
+        "{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[{\"base64\":\"AA\",\"url\":\"http://x\"}]}",
+        "/images/0",
+        "");
+    assertError(
+        "{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[]}",
+        "/images",
+        "");
   }
 
   private static void assertError(String json, String field, String reasonPart) {
     String schema = json.contains("conceptName") ? Schemas.TRAIN_REQUEST : Schemas.GENERATE_REQUEST;
-    InvalidEventException e = assertThrows(InvalidEventException.class, () -> Schemas.validate(schema, "1", b(json)));
+    InvalidEventException e =
+        assertThrows(InvalidEventException.class, () -> Schemas.validate(schema, "1", b(json)));
     assertEquals(field, e.error().field(), e.getMessage());
     assertTrue(e.error().reason().contains(reasonPart), e.getMessage());
   }

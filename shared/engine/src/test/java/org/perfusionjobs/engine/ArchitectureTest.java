@@ -18,16 +18,31 @@ import org.perfusionjobs.engine.archfixture.perfusion.FixtureConcept;
 import org.perfusionjobs.engine.archfixture.pipeline.FixturePipeline;
 
 /**
- * The engine's layering, checked on its compiled main classes in every build: the Stable
- * Diffusion core knows no personalization method (methods plug in through {@code
- * pipeline.Conditioner}), no package cycle, no service framework, no other project module. Each
- * rule is a function of the root package so that {@link #theRulesCatchACycleAndAWrongWayDependency}
- * can run it on a fixture (test classes under {@code archfixture}) that breaks it.
+ * The engine's layering, checked on its compiled main classes in every build: the Stable Diffusion
+ * core knows no personalization method (methods plug in through {@code pipeline.Conditioner}), no
+ * package cycle, no service framework, no other project module. Each rule is a function of the root
+ * package so that {@link #theRulesCatchACycleAndAWrongWayDependency} can run it on a fixture (test
+ * classes under {@code archfixture}) that breaks it.
  */
 class ArchitectureTest {
   static final String ROOT = "org.perfusionjobs.engine";
+
   /** Stable Diffusion and its training: nothing here may know a personalization method. */
-  static final String[] CORE = {"nn", "attention", "blocks", "clip", "config", "unet", "vae", "scheduler", "io", "image", "pipeline", "train"};
+  static final String[] CORE = {
+    "nn",
+    "attention",
+    "blocks",
+    "clip",
+    "config",
+    "unet",
+    "vae",
+    "scheduler",
+    "io",
+    "image",
+    "pipeline",
+    "train"
+  };
+
   /** Personalization methods: they may use the core, never the other way round. */
   static final String[] METHODS = {"perfusion", "personalization"};
 
@@ -35,8 +50,13 @@ class ArchitectureTest {
 
   @BeforeAll
   static void importEngine() {
-    engine = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS).importPackages(ROOT);
-    assertTrue(engine.contain(ROOT + ".pipeline.StableDiffusionPipeline"), "the engine's main classes must be imported");
+    engine =
+        new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages(ROOT);
+    assertTrue(
+        engine.contain(ROOT + ".pipeline.StableDiffusionPipeline"),
+        "the engine's main classes must be imported");
   }
 
   static ArchRule packagesFreeOfCycles(String root) {
@@ -44,8 +64,12 @@ class ArchitectureTest {
   }
 
   static ArchRule coreKnowsNoMethod(String root) {
-    return noClasses().that().resideInAnyPackage(packages(root, CORE))
-        .should().dependOnClassesThat().resideInAnyPackage(packages(root, METHODS))
+    return noClasses()
+        .that()
+        .resideInAnyPackage(packages(root, CORE))
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(packages(root, METHODS))
         .because("personalization methods plug into the core through pipeline.Conditioner");
   }
 
@@ -65,27 +89,41 @@ class ArchitectureTest {
 
   @Test
   void engineUsesNoServiceFramework() {
-    noClasses().should().dependOnClassesThat().resideInAnyPackage("io.vertx..", "org.apache.kafka..", "io.lettuce..", "picocli..")
+    noClasses()
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.vertx..", "org.apache.kafka..", "io.lettuce..", "picocli..")
         .because("the engine is a library: services wrap it, not the other way round")
         .check(engine);
   }
 
   @Test
   void engineDependsOnNoOtherProjectModule() {
-    noClasses().should().dependOnClassesThat(resideInAPackage("org.perfusionjobs..").and(not(resideInAPackage(ROOT + ".."))))
+    noClasses()
+        .should()
+        .dependOnClassesThat(
+            resideInAPackage("org.perfusionjobs..").and(not(resideInAPackage(ROOT + ".."))))
         .check(engine);
   }
 
-  /** The rules above can fail: on a fixture with a core-to-method dependency and a cycle, both report it. */
+  /**
+   * The rules above can fail: on a fixture with a core-to-method dependency and a cycle, both
+   * report it.
+   */
   @Test
   void theRulesCatchACycleAndAWrongWayDependency() {
     String root = ROOT + ".archfixture";
-    JavaClasses fixture = new ClassFileImporter().importClasses(FixturePipeline.class, FixtureConcept.class);
+    JavaClasses fixture =
+        new ClassFileImporter().importClasses(FixturePipeline.class, FixtureConcept.class);
     EvaluationResult cycles = packagesFreeOfCycles(root).evaluate(fixture);
     EvaluationResult wrongWay = coreKnowsNoMethod(root).evaluate(fixture);
     assertTrue(cycles.hasViolation(), "a pipeline <-> perfusion cycle must be reported");
-    assertTrue(cycles.getFailureReport().toString().contains("Cycle detected"), cycles.getFailureReport().toString());
+    assertTrue(
+        cycles.getFailureReport().toString().contains("Cycle detected"),
+        cycles.getFailureReport().toString());
     assertTrue(wrongWay.hasViolation(), "pipeline -> perfusion must be reported");
-    assertTrue(wrongWay.getFailureReport().toString().contains(FixturePipeline.class.getName()), wrongWay.getFailureReport().toString());
+    assertTrue(
+        wrongWay.getFailureReport().toString().contains(FixturePipeline.class.getName()),
+        wrongWay.getFailureReport().toString());
   }
 }

@@ -13,11 +13,12 @@ import org.perfusionjobs.world.World;
 /**
  * The evaluator's accuracy on fresh rendered images, per attribute. Position and object count are
  * scored per image (the set of occupied cells must be exactly right); shape, colour, size and
- * pattern per object, read at the object's true cell (an object not found there counts as wrong
- * for all four); background per image.
+ * pattern per object, read at the object's true cell (an object not found there counts as wrong for
+ * all four); background per image.
  */
 public record Accuracy(int images, int objects, Map<String, Double> byAttribute) {
-  public static final List<String> ATTRIBUTES = List.of("count", "position", "shape", "colour", "size", "pattern", "background");
+  public static final List<String> ATTRIBUTES =
+      List.of("count", "position", "shape", "colour", "size", "pattern", "background");
 
   /** Measures on {@code n} samples of {@code world} drawn from {@code seed}. */
   public static Accuracy measure(Evaluator evaluator, World world, long seed, int n) {
@@ -32,7 +33,12 @@ public record Accuracy(int images, int objects, Map<String, Double> byAttribute)
   /** Scores predictions already made for the samples, one per sample in order. */
   public static Accuracy of(List<Sample> samples, List<ScenePrediction> preds) {
     if (samples.size() != preds.size()) {
-      throw new IllegalArgumentException("samples (" + samples.size() + ") and predictions (" + preds.size() + ") differ in number");
+      throw new IllegalArgumentException(
+          "samples ("
+              + samples.size()
+              + ") and predictions ("
+              + preds.size()
+              + ") differ in number");
     }
     int n = samples.size();
     int count = 0;
@@ -48,7 +54,11 @@ public record Accuracy(int images, int objects, Map<String, Double> byAttribute)
       ScenePrediction p = preds.get(i);
       count += p.objects().size() == truth.size() ? 1 : 0;
       Set<?> cells = truth.stream().map(SceneObject::position).collect(Collectors.toSet());
-      position += cells.equals(p.objects().stream().map(ObjectPrediction::position).collect(Collectors.toSet())) ? 1 : 0;
+      position +=
+          cells.equals(
+                  p.objects().stream().map(ObjectPrediction::position).collect(Collectors.toSet()))
+              ? 1
+              : 0;
       background += p.background() == samples.get(i).scene().background() ? 1 : 0;
       for (SceneObject o : truth) {
         objects++;

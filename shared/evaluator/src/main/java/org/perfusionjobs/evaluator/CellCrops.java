@@ -21,10 +21,14 @@ final class CellCrops {
     return index * 21 - 1;
   }
 
-  /** Writes the 9 crops of {@code img} into {@code out} from {@code offset} (9 x {@link #FLOATS} floats). */
+  /**
+   * Writes the 9 crops of {@code img} into {@code out} from {@code offset} (9 x {@link #FLOATS}
+   * floats).
+   */
   static void write(BufferedImage img, float[] out, int offset) {
     if (img.getWidth() != IMAGE || img.getHeight() != IMAGE) {
-      throw new IllegalArgumentException("image: the evaluator reads 64x64 images, got " + img.getWidth() + "x" + img.getHeight());
+      throw new IllegalArgumentException(
+          "image: the evaluator reads 64x64 images, got " + img.getWidth() + "x" + img.getHeight());
     }
     int[] px = img.getRGB(0, 0, IMAGE, IMAGE, null, 0, IMAGE);
     for (Position p : Position.values()) {

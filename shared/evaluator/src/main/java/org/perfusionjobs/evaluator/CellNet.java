@@ -8,8 +8,8 @@ import org.perfusionjobs.engine.nn.Module;
 
 /**
  * The evaluator's network: one 24x24 crop around a cell of the 3x3 grid in, the logits of every
- * attribute of that cell out ({@link Heads}). A small CNN: the world's objects are flat colours
- * on flat backdrops, so three convolutions see all there is.
+ * attribute of that cell out ({@link Heads}). A small CNN: the world's objects are flat colours on
+ * flat backdrops, so three convolutions see all there is.
  */
 final class CellNet extends Module {
   final Conv2d convIn = child("conv_in", new Conv2d(3, 16, 3, 1, 1)); // (N,3,24,24) -> (N,16,24,24)
@@ -22,7 +22,9 @@ final class CellNet extends Module {
     head = child("head", new Linear(128, layout.width(), true));
   }
 
-  /** @param crops (N, 3, 24, 24) in [-1, 1] @return logits (N, {@link HeadLayout#width}) */
+  /**
+   * @param crops (N, 3, 24, 24) in [-1, 1] @return logits (N, {@link HeadLayout#width})
+   */
   NDArray forward(NDArray crops) {
     NDArray h = Activations.silu(convIn.forward(crops));
     h = Activations.silu(conv1.forward(h));

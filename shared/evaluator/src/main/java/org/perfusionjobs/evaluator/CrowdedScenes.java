@@ -28,12 +28,14 @@ import org.perfusionjobs.world.World;
  * @param patternedFraction share of objects drawn with one of {@code patterns}
  * @param patterns hidden patterns to draw from, uniformly
  */
-public record CrowdedScenes(int minObjects, int maxObjects, double patternedFraction, List<Pattern> patterns) {
+public record CrowdedScenes(
+    int minObjects, int maxObjects, double patternedFraction, List<Pattern> patterns) {
   private static final World RENDERER = new World();
 
   public CrowdedScenes {
     if (minObjects < 3 || maxObjects > Position.values().length || minObjects > maxObjects) {
-      throw new IllegalArgumentException("objects: between 3 and 9 per scene, min <= max, not " + minObjects + ".." + maxObjects);
+      throw new IllegalArgumentException(
+          "objects: between 3 and 9 per scene, min <= max, not " + minObjects + ".." + maxObjects);
     }
     patterns = List.copyOf(patterns);
   }
@@ -47,7 +49,12 @@ public record CrowdedScenes(int minObjects, int maxObjects, double patternedFrac
     Background background = pick(Background.values(), rng);
     List<SceneObject> objects = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      SceneObject o = new SceneObject(pick(Shape.values(), rng), pick(Colour.values(), rng), cells.get(i), pick(Size.values(), rng));
+      SceneObject o =
+          new SceneObject(
+              pick(Shape.values(), rng),
+              pick(Colour.values(), rng),
+              cells.get(i),
+              pick(Size.values(), rng));
       if (!patterns.isEmpty() && rng.nextDouble() < patternedFraction) {
         o = o.withPattern(patterns.get(rng.nextInt(patterns.size())));
       }

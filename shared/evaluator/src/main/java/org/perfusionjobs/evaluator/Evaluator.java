@@ -34,6 +34,7 @@ import org.perfusionjobs.world.Size;
 public final class Evaluator implements AutoCloseable {
   public static final String CLASS_NAME = "WorldEvaluator";
   public static final String WEIGHTS = "model.safetensors";
+
   /** Images per forward pass. */
   private static final int CHUNK = 32;
 
@@ -47,7 +48,10 @@ public final class Evaluator implements AutoCloseable {
     this.layout = layout;
   }
 
-  /** A randomly initialised evaluator of plain and striped fills, to be trained ({@link EvaluatorTrainer}). */
+  /**
+   * A randomly initialised evaluator of plain and striped fills, to be trained ({@link
+   * EvaluatorTrainer}).
+   */
   public static Evaluator untrained(long seed) {
     return untrained(seed, List.of(Pattern.STRIPES));
   }
@@ -95,16 +99,23 @@ public final class Evaluator implements AutoCloseable {
     return new Evaluator(m, net, layout);
   }
 
-  /** Writes {@code config.json} (with {@code info}, e.g. training settings and accuracy) and the weights. */
+  /**
+   * Writes {@code config.json} (with {@code info}, e.g. training settings and accuracy) and the
+   * weights.
+   */
   public void save(Path dir, Map<String, Object> info) throws IOException {
     Files.createDirectories(dir);
     ObjectNode j = Configs.json().createObjectNode();
     j.put("_class_name", CLASS_NAME);
     j.put("image_size", CellCrops.IMAGE);
     j.put("crop_size", CellCrops.CROP);
-    j.set("patterns", Configs.json().valueToTree(layout.patterns().stream().map(Pattern::word).toList()));
+    j.set(
+        "patterns",
+        Configs.json().valueToTree(layout.patterns().stream().map(Pattern::word).toList()));
     j.set("info", Configs.json().valueToTree(info));
-    Files.writeString(dir.resolve("config.json"), Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
+    Files.writeString(
+        dir.resolve("config.json"),
+        Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(j));
     SafetensorsWriter.writeModule(dir.resolve(WEIGHTS), net, Map.of("format", "pt"));
   }
 
@@ -120,7 +131,10 @@ public final class Evaluator implements AutoCloseable {
       float[] logits;
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        NDArray x = manager.create(crops, new Shape((long) part.size() * CellCrops.CELLS, 3, CellCrops.CROP, CellCrops.CROP));
+        NDArray x =
+            manager.create(
+                crops,
+                new Shape((long) part.size() * CellCrops.CELLS, 3, CellCrops.CROP, CellCrops.CROP));
         logits = net.forward(x).toFloatArray();
       }
       for (int k = 0; k < part.size(); k++) {
@@ -135,9 +149,9 @@ public final class Evaluator implements AutoCloseable {
   }
 
   /**
-   * Objects are the cells whose presence probability is over one half, most confident first, and
-   * at least the most likely cell (every prompt asks for one). Their number is the count: up to
-   * nine, so an image with two copies where one was asked shows two.
+   * Objects are the cells whose presence probability is over one half, most confident first, and at
+   * least the most likely cell (every prompt asks for one). Their number is the count: up to nine,
+   * so an image with two copies where one was asked shows two.
    */
   private ScenePrediction decode(float[] logits, int offset) {
     double[] background = new double[layout.classes(Heads.BACKGROUND)];
@@ -149,8 +163,14 @@ public final class Evaluator implements AutoCloseable {
         background[c] += bg[c];
       }
       double presence = softmax(logits, row, Heads.PRESENT)[1];
-      cells.add(new ObjectPrediction(p, org.perfusionjobs.world.Shape.values()[argmax(logits, row, Heads.SHAPE)], Colour.values()[argmax(logits, row, Heads.COLOUR)],
-          Size.values()[argmax(logits, row, Heads.SIZE)], layout.patterns().get(argmax(logits, row, Heads.PATTERN)), presence));
+      cells.add(
+          new ObjectPrediction(
+              p,
+              org.perfusionjobs.world.Shape.values()[argmax(logits, row, Heads.SHAPE)],
+              Colour.values()[argmax(logits, row, Heads.COLOUR)],
+              Size.values()[argmax(logits, row, Heads.SIZE)],
+              layout.patterns().get(argmax(logits, row, Heads.PATTERN)),
+              presence));
     }
     cells.sort(Comparator.comparingDouble(ObjectPrediction::presence).reversed());
     List<ObjectPrediction> objects = new ArrayList<>();

@@ -20,52 +20,112 @@ import org.perfusionjobs.world.World;
 /**
  * Trains an {@link Evaluator} on fresh world images every step (no sample is seen twice), with
  * hidden patterns on a share of the objects so that the pattern head learns concepts' fills, and
- * optionally crowded scenes so that presence, hence the count, is learned beyond two objects.
- * Each crop is softly blurred and noised at random, because generated images are never as crisp
- * as the renderer's. Empty cells outnumber objects about six to one; a third of them are kept.
+ * optionally crowded scenes so that presence, hence the count, is learned beyond two objects. Each
+ * crop is softly blurred and noised at random, because generated images are never as crisp as the
+ * renderer's. Empty cells outnumber objects about six to one; a third of them are kept.
  */
 public final class EvaluatorTrainer {
   /**
    * Training settings.
    *
    * @param stripedFraction share of objects drawn with a hidden pattern, one of {@code patterns}
-   * @param patterns the hidden patterns the evaluator learns (it must know them: {@link Evaluator#untrained(long, List)})
-   * @param crowdedFraction share of images that are {@link #CROWDED} scenes (3-4 objects), for counting
+   * @param patterns the hidden patterns the evaluator learns (it must know them: {@link
+   *     Evaluator#untrained(long, List)})
+   * @param crowdedFraction share of images that are {@link #CROWDED} scenes (3-4 objects), for
+   *     counting
    */
-  public record Options(int steps, int imagesPerStep, float learningRate, double twoObjectFraction, double stripedFraction, long seed,
-      List<Pattern> patterns, double crowdedFraction) {
+  public record Options(
+      int steps,
+      int imagesPerStep,
+      float learningRate,
+      double twoObjectFraction,
+      double stripedFraction,
+      long seed,
+      List<Pattern> patterns,
+      double crowdedFraction) {
     /** The crowded scenes training draws: three or four objects, patterned as the rest. */
     public static final int CROWDED_MIN = 3;
+
     public static final int CROWDED_MAX = 4;
 
     public Options {
       patterns = List.copyOf(patterns);
-      if (steps < 1 || imagesPerStep < 1 || !(learningRate > 0) || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)
-          || !(stripedFraction >= 0 && stripedFraction <= 1) || patterns.isEmpty() || patterns.contains(Pattern.PLAIN)
+      if (steps < 1
+          || imagesPerStep < 1
+          || !(learningRate > 0)
+          || !(twoObjectFraction >= 0 && twoObjectFraction <= 1)
+          || !(stripedFraction >= 0 && stripedFraction <= 1)
+          || patterns.isEmpty()
+          || patterns.contains(Pattern.PLAIN)
           || !(crowdedFraction >= 0 && crowdedFraction <= 1)) {
-        throw new IllegalArgumentException("invalid evaluator training options: steps " + steps + ", images per step " + imagesPerStep + ", lr "
-            + learningRate + ", two-object fraction " + twoObjectFraction + ", striped fraction " + stripedFraction + ", patterns " + patterns
-            + " (hidden ones, not plain), crowded fraction " + crowdedFraction);
+        throw new IllegalArgumentException(
+            "invalid evaluator training options: steps "
+                + steps
+                + ", images per step "
+                + imagesPerStep
+                + ", lr "
+                + learningRate
+                + ", two-object fraction "
+                + twoObjectFraction
+                + ", striped fraction "
+                + stripedFraction
+                + ", patterns "
+                + patterns
+                + " (hidden ones, not plain), crowded fraction "
+                + crowdedFraction);
       }
     }
 
     /** Stripes only and no crowded scenes: the recipe of world-v1's evaluator. */
-    public Options(int steps, int imagesPerStep, float learningRate, double twoObjectFraction, double stripedFraction, long seed) {
-      this(steps, imagesPerStep, learningRate, twoObjectFraction, stripedFraction, seed, List.of(Pattern.STRIPES), 0);
+    public Options(
+        int steps,
+        int imagesPerStep,
+        float learningRate,
+        double twoObjectFraction,
+        double stripedFraction,
+        long seed) {
+      this(
+          steps,
+          imagesPerStep,
+          learningRate,
+          twoObjectFraction,
+          stripedFraction,
+          seed,
+          List.of(Pattern.STRIPES),
+          0);
     }
 
-    /** 2000 steps of 32 images, lr 2e-3 (cosine to a tenth), 35% two-object scenes, 25% striped objects, seed 0. */
+    /**
+     * 2000 steps of 32 images, lr 2e-3 (cosine to a tenth), 35% two-object scenes, 25% striped
+     * objects, seed 0.
+     */
     public static Options defaults() {
       return new Options(2000, 32, 2e-3f, 0.35, 0.25, 0);
     }
 
     public Options withSteps(int n) {
-      return new Options(n, imagesPerStep, learningRate, twoObjectFraction, stripedFraction, seed, patterns, crowdedFraction);
+      return new Options(
+          n,
+          imagesPerStep,
+          learningRate,
+          twoObjectFraction,
+          stripedFraction,
+          seed,
+          patterns,
+          crowdedFraction);
     }
 
     /** Patterned objects drawn from {@code hidden} and a share of crowded images. */
     public Options withPatterns(List<Pattern> hidden, double crowded) {
-      return new Options(steps, imagesPerStep, learningRate, twoObjectFraction, stripedFraction, seed, hidden, crowded);
+      return new Options(
+          steps,
+          imagesPerStep,
+          learningRate,
+          twoObjectFraction,
+          stripedFraction,
+          seed,
+          hidden,
+          crowded);
     }
 
     /** The world the training images (other than crowded ones) come from. */
@@ -99,20 +159,33 @@ public final class EvaluatorTrainer {
    * decoder draws each shape, as every generated image is drawn by it.
    */
   public static float train(Evaluator evaluator, Options o, List<Sample> pool, Progress progress) {
-    o.patterns().forEach(evaluator.layout::patternIndex); // one-line error before any work when the evaluator lacks one
+    o.patterns()
+        .forEach(
+            evaluator.layout
+                ::patternIndex); // one-line error before any work when the evaluator lacks one
     World world = o.world();
     CrowdedScenes crowded = o.crowded();
     SplittableRandom rnd = new SplittableRandom(o.seed());
     NDManager m = evaluator.net.convIn.weight.get().getManager();
     float last = Float.NaN;
-    try (AdamW opt = new AdamW(new ArrayList<>(evaluator.net.namedParameters().values()), o.learningRate(), 1e-4f)) {
+    try (AdamW opt =
+        new AdamW(
+            new ArrayList<>(evaluator.net.namedParameters().values()), o.learningRate(), 1e-4f)) {
       for (int step = 0; step < o.steps(); step++) {
-        opt.setLearningRate(LearningRateSchedule.warmupCosine(o.learningRate(), step, o.steps(), 0));
-        List<Sample> images = new ArrayList<>(world.samples(rnd.nextLong(), pool.isEmpty() ? o.imagesPerStep() : (o.imagesPerStep() + 1) / 2).toList());
+        opt.setLearningRate(
+            LearningRateSchedule.warmupCosine(o.learningRate(), step, o.steps(), 0));
+        List<Sample> images =
+            new ArrayList<>(
+                world
+                    .samples(
+                        rnd.nextLong(),
+                        pool.isEmpty() ? o.imagesPerStep() : (o.imagesPerStep() + 1) / 2)
+                    .toList());
         while (images.size() < o.imagesPerStep()) {
           images.add(pool.get(rnd.nextInt(pool.size())));
         }
-        // Drawn only when asked for, so that the default recipe trains on exactly world-v1's stream.
+        // Drawn only when asked for, so that the default recipe trains on exactly world-v1's
+        // stream.
         if (o.crowdedFraction() > 0) {
           for (int i = 0; i < images.size(); i++) {
             if (rnd.nextDouble() < o.crowdedFraction()) {
@@ -127,15 +200,17 @@ public final class EvaluatorTrainer {
           try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             NDArray logits = evaluator.net.forward(x);
             HeadLayout l = evaluator.layout;
-            NDArray loss = crossEntropy(logits, l, Heads.PRESENT, b.labels, b.everyRow)
-                .add(crossEntropy(logits, l, Heads.BACKGROUND, b.labels, b.everyRow))
-                .add(crossEntropy(logits, l, Heads.SHAPE, b.labels, b.objectRows))
-                .add(crossEntropy(logits, l, Heads.COLOUR, b.labels, b.objectRows))
-                .add(crossEntropy(logits, l, Heads.SIZE, b.labels, b.objectRows))
-                .add(crossEntropy(logits, l, Heads.PATTERN, b.labels, b.objectRows));
+            NDArray loss =
+                crossEntropy(logits, l, Heads.PRESENT, b.labels, b.everyRow)
+                    .add(crossEntropy(logits, l, Heads.BACKGROUND, b.labels, b.everyRow))
+                    .add(crossEntropy(logits, l, Heads.SHAPE, b.labels, b.objectRows))
+                    .add(crossEntropy(logits, l, Heads.COLOUR, b.labels, b.objectRows))
+                    .add(crossEntropy(logits, l, Heads.SIZE, b.labels, b.objectRows))
+                    .add(crossEntropy(logits, l, Heads.PATTERN, b.labels, b.objectRows));
             last = loss.getFloat();
             if (!Float.isFinite(last)) {
-              throw new IllegalStateException("evaluator training diverged at step " + (step + 1) + ": loss " + last);
+              throw new IllegalStateException(
+                  "evaluator training diverged at step " + (step + 1) + ": loss " + last);
             }
             gc.backward(loss);
           }
@@ -148,12 +223,15 @@ public final class EvaluatorTrainer {
   }
 
   /** Mean cross-entropy of one head over the rows whose weight is 1. */
-  private static NDArray crossEntropy(NDArray logits, HeadLayout layout, Heads h, int[][] labels, float[] rowWeights) {
-    return Losses.meanNll(logits.get(layout.columns(h)).logSoftmax(1), labels[h.ordinal()], rowWeights);
+  private static NDArray crossEntropy(
+      NDArray logits, HeadLayout layout, Heads h, int[][] labels, float[] rowWeights) {
+    return Losses.meanNll(
+        logits.get(layout.columns(h)).logSoftmax(1), labels[h.ordinal()], rowWeights);
   }
 
   /** Crops and labels of one step. */
-  private record Batch(int n, float[] crops, int[][] labels, float[] everyRow, float[] objectRows) {}
+  private record Batch(
+      int n, float[] crops, int[][] labels, float[] everyRow, float[] objectRows) {}
 
   private static Batch batch(List<Sample> samples, HeadLayout layout, SplittableRandom rnd) {
     List<float[]> crops = new ArrayList<>();
@@ -203,7 +281,10 @@ public final class EvaluatorTrainer {
     return new Batch(n, x, labels, every, objects);
   }
 
-  /** A random mix towards the 3x3 box blur (half of the crops), then Gaussian noise of a random strength up to 0.08. */
+  /**
+   * A random mix towards the 3x3 box blur (half of the crops), then Gaussian noise of a random
+   * strength up to 0.08.
+   */
   static void augment(float[] crop, SplittableRandom rnd) {
     int s = CellCrops.CROP;
     if (rnd.nextBoolean()) {

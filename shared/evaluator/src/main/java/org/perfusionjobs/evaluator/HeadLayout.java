@@ -16,13 +16,18 @@ import org.perfusionjobs.world.Size;
  * @param patterns the pattern classes in output order, {@link Pattern#PLAIN} first
  */
 record HeadLayout(List<Pattern> patterns) {
-  /** The layout of evaluators saved before patterns were listed in their config: plain and stripes. */
+  /**
+   * The layout of evaluators saved before patterns were listed in their config: plain and stripes.
+   */
   static final HeadLayout STRIPES_ONLY = new HeadLayout(List.of(Pattern.PLAIN, Pattern.STRIPES));
 
   HeadLayout {
     patterns = List.copyOf(patterns);
-    if (patterns.isEmpty() || patterns.get(0) != Pattern.PLAIN || patterns.stream().distinct().count() != patterns.size()) {
-      throw new IllegalArgumentException("patterns: plain first, then distinct hidden patterns, not " + patterns);
+    if (patterns.isEmpty()
+        || patterns.get(0) != Pattern.PLAIN
+        || patterns.stream().distinct().count() != patterns.size()) {
+      throw new IllegalArgumentException(
+          "patterns: plain first, then distinct hidden patterns, not " + patterns);
     }
   }
 
@@ -67,7 +72,12 @@ record HeadLayout(List<Pattern> patterns) {
   int patternIndex(Pattern p) {
     int i = patterns.indexOf(p);
     if (i < 0) {
-      throw new IllegalArgumentException("pattern: this evaluator knows " + patterns + ", not " + p + "; train one with --patterns");
+      throw new IllegalArgumentException(
+          "pattern: this evaluator knows "
+              + patterns
+              + ", not "
+              + p
+              + "; train one with --patterns");
     }
     return i;
   }

@@ -6,9 +6,9 @@ import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Position;
 
 /**
- * What the evaluator reads from one image: its background and the objects it found, most
- * confident first (every cell whose presence probability is over one half, and at least the most
- * likely cell: one to nine).
+ * What the evaluator reads from one image: its background and the objects it found, most confident
+ * first (every cell whose presence probability is over one half, and at least the most likely cell:
+ * one to nine).
  */
 public record ScenePrediction(Background background, List<ObjectPrediction> objects) {
   public ScenePrediction {

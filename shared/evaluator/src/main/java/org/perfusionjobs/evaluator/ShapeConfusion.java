@@ -17,7 +17,12 @@ public record ShapeConfusion(int[][][] counts) {
 
   public static ShapeConfusion measure(List<Sample> samples, List<ScenePrediction> predictions) {
     if (samples.size() != predictions.size()) {
-      throw new IllegalArgumentException("samples (" + samples.size() + ") and predictions (" + predictions.size() + ") differ in number");
+      throw new IllegalArgumentException(
+          "samples ("
+              + samples.size()
+              + ") and predictions ("
+              + predictions.size()
+              + ") differ in number");
     }
     int[][][] c = new int[Size.values().length][Shape.values().length][Shape.values().length + 1];
     for (int i = 0; i < samples.size(); i++) {

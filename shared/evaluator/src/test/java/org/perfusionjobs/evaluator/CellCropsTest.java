@@ -26,8 +26,13 @@ class CellCropsTest {
         for (int x = 0; x < s; x++) {
           int sx = Math.min(63, Math.max(0, CellCrops.start(p.column()) + x));
           int sy = Math.min(63, Math.max(0, CellCrops.start(p.row()) + y));
-          assertEquals(sx * 4 / 127.5f - 1f, out[base + y * s + x], 1e-6, p + " red at " + x + "," + y);
-          assertEquals(sy * 4 / 127.5f - 1f, out[base + s * s + y * s + x], 1e-6, p + " green at " + x + "," + y);
+          assertEquals(
+              sx * 4 / 127.5f - 1f, out[base + y * s + x], 1e-6, p + " red at " + x + "," + y);
+          assertEquals(
+              sy * 4 / 127.5f - 1f,
+              out[base + s * s + y * s + x],
+              1e-6,
+              p + " green at " + x + "," + y);
           assertEquals(7 / 127.5f - 1f, out[base + 2 * s * s + y * s + x], 1e-6);
         }
       }
@@ -39,8 +44,15 @@ class CellCropsTest {
 
   @Test
   void rejectsOtherSizesNamingTheField() {
-    var e = assertThrows(IllegalArgumentException.class,
-        () -> CellCrops.write(new BufferedImage(32, 64, BufferedImage.TYPE_INT_RGB), new float[CellCrops.CELLS * CellCrops.FLOATS], 0));
-    assertTrue(e.getMessage().startsWith("image:") && e.getMessage().contains("32x64"), e.getMessage());
+    var e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                CellCrops.write(
+                    new BufferedImage(32, 64, BufferedImage.TYPE_INT_RGB),
+                    new float[CellCrops.CELLS * CellCrops.FLOATS],
+                    0));
+    assertTrue(
+        e.getMessage().startsWith("image:") && e.getMessage().contains("32x64"), e.getMessage());
   }
 }

@@ -20,13 +20,18 @@ class CountingTest {
   void theShippedEvaluatorCountsThreeFourAndSixObjects() throws Exception {
     try (Evaluator ev = Evaluator.load(ShippedEvaluatorTest.shipped())) {
       for (int k : new int[] {3, 4, 6}) {
-        List<Sample> samples = new CrowdedScenes(k, k, 0.25, List.of(Pattern.STRIPES)).samples(40 + k, 150);
+        List<Sample> samples =
+            new CrowdedScenes(k, k, 0.25, List.of(Pattern.STRIPES)).samples(40 + k, 150);
         assertTrue(samples.stream().allMatch(s -> s.scene().objects().size() == k));
         List<ScenePrediction> found = ev.predict(samples.stream().map(Sample::image).toList());
         long right = found.stream().filter(p -> p.count() == k).count();
-        assertTrue(right >= 0.98 * samples.size(), k + " objects counted right in " + right + " of " + samples.size());
+        assertTrue(
+            right >= 0.98 * samples.size(),
+            k + " objects counted right in " + right + " of " + samples.size());
         Accuracy a = Accuracy.of(samples, found);
-        assertTrue(a.byAttribute().get("position") >= 0.98 && a.byAttribute().get("shape") >= 0.98, k + " objects: " + a.byAttribute());
+        assertTrue(
+            a.byAttribute().get("position") >= 0.98 && a.byAttribute().get("shape") >= 0.98,
+            k + " objects: " + a.byAttribute());
       }
     }
   }
@@ -41,9 +46,13 @@ class CountingTest {
       int n = a.get(i).scene().objects().size();
       assertTrue(n >= 3 && n <= 5, "objects " + n);
       assertEquals(n, a.get(i).masks().size());
-      assertTrue(a.get(i).scene().objects().stream().allMatch(o -> o.pattern() != Pattern.PLAIN), "patterned fraction 1");
+      assertTrue(
+          a.get(i).scene().objects().stream().allMatch(o -> o.pattern() != Pattern.PLAIN),
+          "patterned fraction 1");
     }
-    var e = Assertions.assertThrows(IllegalArgumentException.class, () -> new CrowdedScenes(2, 4, 0, List.of()));
+    var e =
+        Assertions.assertThrows(
+            IllegalArgumentException.class, () -> new CrowdedScenes(2, 4, 0, List.of()));
     assertTrue(e.getMessage().startsWith("objects: "), e.getMessage());
   }
 }

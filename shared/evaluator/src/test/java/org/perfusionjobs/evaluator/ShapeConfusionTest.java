@@ -61,10 +61,15 @@ class ShapeConfusionTest {
     assertEquals(left, missed);
     assertTrue(stars > 10 && left > 10, stars + " stars, " + left + " on the left");
     assertEquals(stars, c.count(Shape.STAR, Shape.CIRCLE.ordinal()));
-    assertEquals(0.0, c.accuracy(Shape.STAR, Size.MEDIUM) + c.accuracy(Shape.STAR, Size.LARGE), 1e-12);
+    assertEquals(
+        0.0, c.accuracy(Shape.STAR, Size.MEDIUM) + c.accuracy(Shape.STAR, Size.LARGE), 1e-12);
     // Small squares: all read right except the ones on the left.
-    int smallSquaresLeft = c.counts()[Size.SMALL.ordinal()][Shape.SQUARE.ordinal()][ShapeConfusion.MISSED];
-    assertEquals(smallSquaresRight / (double) (smallSquares + smallSquaresLeft), c.accuracy(Shape.SQUARE, Size.SMALL), 1e-12);
+    int smallSquaresLeft =
+        c.counts()[Size.SMALL.ordinal()][Shape.SQUARE.ordinal()][ShapeConfusion.MISSED];
+    assertEquals(
+        smallSquaresRight / (double) (smallSquares + smallSquaresLeft),
+        c.accuracy(Shape.SQUARE, Size.SMALL),
+        1e-12);
 
     String table = c.format();
     String[] lines = table.split("\n");
@@ -76,7 +81,9 @@ class ShapeConfusionTest {
   @Test
   void samplesAndPredictionsMustPair() {
     List<Sample> samples = new World().samples(1, 2).toList();
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ShapeConfusion.measure(samples, List.of()));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> ShapeConfusion.measure(samples, List.of()));
     assertTrue(e.getMessage().contains("samples (2) and predictions (0)"), e.getMessage());
   }
 }

@@ -5,8 +5,8 @@ import java.nio.file.Path;
 
 /**
  * The one place tests find the repository's reference data ({@code shared/testdata}). Surefire sets
- * {@code perfusion.testdata}; without it (an IDE run) the folder is found by walking up from the working
- * directory. Missing data fails loudly: a test that needs it must never skip.
+ * {@code perfusion.testdata}; without it (an IDE run) the folder is found by walking up from the
+ * working directory. Missing data fails loudly: a test that needs it must never skip.
  */
 public final class TestData {
   public static final String PROPERTY = "perfusion.testdata";
@@ -26,14 +26,21 @@ public final class TestData {
       }
     }
     throw new IllegalStateException(
-        "test data folder shared/testdata not found above " + Path.of("").toAbsolutePath() + "; set -D" + PROPERTY);
+        "test data folder shared/testdata not found above "
+            + Path.of("").toAbsolutePath()
+            + "; set -D"
+            + PROPERTY);
   }
 
-  /** A folder or file under the data root, e.g. {@code "sd-tiny-ref"} or {@code "sd15-layout/unet/config.json"}. */
+  /**
+   * A folder or file under the data root, e.g. {@code "sd-tiny-ref"} or {@code
+   * "sd15-layout/unet/config.json"}.
+   */
   public static Path path(String name) {
     Path p = root().resolve(name).normalize();
     if (!Files.exists(p)) {
-      throw new IllegalStateException("test data " + p + " is missing; it ships in shared/testdata");
+      throw new IllegalStateException(
+          "test data " + p + " is missing; it ships in shared/testdata");
     }
     return p;
   }
@@ -50,7 +57,8 @@ public final class TestData {
 
   private static Path requireDirectory(Path dir) {
     if (!Files.isDirectory(dir)) {
-      throw new IllegalStateException("test data folder " + dir + " is missing; it ships in shared/testdata");
+      throw new IllegalStateException(
+          "test data folder " + dir + " is missing; it ships in shared/testdata");
     }
     return dir;
   }

@@ -2,7 +2,10 @@ package org.perfusionjobs.world;
 
 import java.util.List;
 
-/** Plain backdrops, pale or neutral so that none is mistaken for an object {@link Colour} (nor for each other). */
+/**
+ * Plain backdrops, pale or neutral so that none is mistaken for an object {@link Colour} (nor for
+ * each other).
+ */
 public enum Background {
   WHITE(List.of("white"), 250, 250, 250),
   GREY(List.of("grey"), 128, 128, 128),

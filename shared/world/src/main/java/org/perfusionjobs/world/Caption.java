@@ -7,7 +7,8 @@ import java.util.List;
  * attributes it mentions, the relation phrase between them (or null) and the background (or null
  * when unsaid). The labels a text encoder can be taught from, without parsing the text back.
  */
-public record Caption(String text, List<Mention> objects, Relation relation, Background background) {
+public record Caption(
+    String text, List<Mention> objects, Relation relation, Background background) {
   public Caption {
     objects = List.copyOf(objects);
   }

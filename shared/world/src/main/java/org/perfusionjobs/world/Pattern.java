@@ -6,14 +6,17 @@ import java.util.Locale;
 
 /**
  * How an object is filled: in its own colour, or in its colour and white ({@link #SECOND_RGB}) in
- * one of the hidden patterns. No caption has a word for a pattern: they exist so that concepts
- * the base model cannot draw from words alone (a striped star, a dotted heart) can be rendered,
- * learned with Perfusion and detected by the evaluator. Every pattern is laid out in the object's
- * unit box [-1, 1]², so it scales with the object's size.
+ * one of the hidden patterns. No caption has a word for a pattern: they exist so that concepts the
+ * base model cannot draw from words alone (a striped star, a dotted heart) can be rendered, learned
+ * with Perfusion and detected by the evaluator. Every pattern is laid out in the object's unit box
+ * [-1, 1]², so it scales with the object's size.
  */
 public enum Pattern {
   PLAIN("plain"),
-  /** Five horizontal bands across the unit box, its colour at the top: 4-pixel bands on a large object. */
+  /**
+   * Five horizontal bands across the unit box, its colour at the top: 4-pixel bands on a large
+   * object.
+   */
   STRIPES("stripes"),
   /** A 3x3 grid of white dots (centres at -0.6, 0, 0.6; radius 0.22) on its colour. */
   DOTS("dots"),
@@ -24,18 +27,27 @@ public enum Pattern {
   /** Two-tone halves: its colour on the left half, white on the right. */
   HALVES("halves");
 
-  /** Bands of {@link #STRIPES} across the unit box [-1, 1]: 20x20 pixels for a large object, so 4-pixel bands. */
+  /**
+   * Bands of {@link #STRIPES} across the unit box [-1, 1]: 20x20 pixels for a large object, so
+   * 4-pixel bands.
+   */
   public static final int BANDS = 5;
+
   /** The second colour of every pattern, 0xRRGGBB. */
   public static final int SECOND_RGB = 0xFAFAFA;
+
   /** The colour of the odd bands of {@link #STRIPES} (the same white as every pattern's). */
   public static final int STRIPE_RGB = SECOND_RGB;
+
   /** Scale of the white inner outline of {@link #RING}: a quarter of the object's area is white. */
   public static final double RING_INNER = 0.5;
+
   /** Squares of {@link #CHECKS} per side of the unit box. */
   public static final int CHECKS_PER_SIDE = 4;
+
   /** Dot centres of {@link #DOTS} along each axis, and their radius, in unit-box coordinates. */
   static final double[] DOT_CENTRES = {-0.6, 0, 0.6};
+
   static final double DOT_RADIUS = 0.22;
 
   private final String word;
@@ -54,7 +66,10 @@ public enum Pattern {
     return Arrays.stream(values()).filter(p -> p != PLAIN).toList();
   }
 
-  /** The pattern named {@code name} (its word or enum name, any case); one-line error naming the choices. */
+  /**
+   * The pattern named {@code name} (its word or enum name, any case); one-line error naming the
+   * choices.
+   */
   public static Pattern fromName(String name) {
     String n = name.trim().toLowerCase(Locale.ROOT);
     for (Pattern p : values()) {
@@ -62,7 +77,11 @@ public enum Pattern {
         return p;
       }
     }
-    throw new IllegalArgumentException("pattern: unknown '" + name + "', use one of " + Arrays.stream(values()).map(Pattern::word).toList());
+    throw new IllegalArgumentException(
+        "pattern: unknown '"
+            + name
+            + "', use one of "
+            + Arrays.stream(values()).map(Pattern::word).toList());
   }
 
   /**

@@ -3,8 +3,8 @@ package org.perfusionjobs.world;
 import java.util.List;
 
 /**
- * Where an object sits: one cell of a 3x3 grid over the image. Captions name a position either as
- * a phrase ("in the top left corner") or, in list-like captions, as bare words ("top left").
+ * Where an object sits: one cell of a 3x3 grid over the image. Captions name a position either as a
+ * phrase ("in the top left corner") or, in list-like captions, as bare words ("top left").
  */
 public enum Position {
   TOP_LEFT(0, 0, List.of("in the top left corner", "at the top left"), List.of("top left")),
@@ -13,9 +13,11 @@ public enum Position {
   LEFT(0, 1, List.of("on the left"), List.of("left")),
   CENTRE(1, 1, List.of("in the centre", "in the middle"), List.of("centre", "middle")),
   RIGHT(2, 1, List.of("on the right"), List.of("right")),
-  BOTTOM_LEFT(0, 2, List.of("in the bottom left corner", "at the bottom left"), List.of("bottom left")),
+  BOTTOM_LEFT(
+      0, 2, List.of("in the bottom left corner", "at the bottom left"), List.of("bottom left")),
   BOTTOM(1, 2, List.of("at the bottom"), List.of("bottom")),
-  BOTTOM_RIGHT(2, 2, List.of("in the bottom right corner", "at the bottom right"), List.of("bottom right"));
+  BOTTOM_RIGHT(
+      2, 2, List.of("in the bottom right corner", "at the bottom right"), List.of("bottom right"));
 
   private final int column;
   private final int row;
@@ -50,8 +52,8 @@ public enum Position {
   }
 
   /**
-   * Whether a second object may stand here when the first is at {@code other}: a different cell
-   * in the same row or column, so that exactly one {@link Relation} describes the pair.
+   * Whether a second object may stand here when the first is at {@code other}: a different cell in
+   * the same row or column, so that exactly one {@link Relation} describes the pair.
    */
   public boolean alignedWith(Position other) {
     return this != other && (row == other.row || column == other.column);

@@ -17,11 +17,16 @@ public record Scene(Background background, List<SceneObject> objects) {
       throw new IllegalArgumentException("a scene has one to nine objects, not " + objects.size());
     }
     if (objects.stream().map(SceneObject::position).distinct().count() < objects.size()) {
-      throw new IllegalArgumentException("objects must stand in distinct cells: " + objects.stream().map(SceneObject::position).toList());
+      throw new IllegalArgumentException(
+          "objects must stand in distinct cells: "
+              + objects.stream().map(SceneObject::position).toList());
     }
     if (objects.size() == 2 && !objects.get(0).position().alignedWith(objects.get(1).position())) {
-      throw new IllegalArgumentException("two objects must stand in different cells of one row or column: "
-          + objects.get(0).position() + ", " + objects.get(1).position());
+      throw new IllegalArgumentException(
+          "two objects must stand in different cells of one row or column: "
+              + objects.get(0).position()
+              + ", "
+              + objects.get(1).position());
     }
   }
 

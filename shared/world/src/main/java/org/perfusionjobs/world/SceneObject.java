@@ -3,7 +3,8 @@ package org.perfusionjobs.world;
 import java.util.Objects;
 
 /** One object of a scene: what it is, its colour, its cell, its size and its fill. */
-public record SceneObject(Shape shape, Colour colour, Position position, Size size, Pattern pattern) {
+public record SceneObject(
+    Shape shape, Colour colour, Position position, Size size, Pattern pattern) {
   public SceneObject {
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(colour, "colour");

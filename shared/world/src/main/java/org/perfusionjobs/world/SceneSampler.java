@@ -10,16 +10,21 @@ final class SceneSampler {
   private final double patternedFraction;
   private final List<Pattern> patterns;
 
-  /** @param patterns what a patterned object is drawn with, uniformly */
+  /**
+   * @param patterns what a patterned object is drawn with, uniformly
+   */
   SceneSampler(double twoObjectFraction, double patternedFraction, List<Pattern> patterns) {
     if (!(twoObjectFraction >= 0 && twoObjectFraction <= 1)) {
-      throw new IllegalArgumentException("two-object fraction must be in [0, 1], not " + twoObjectFraction);
+      throw new IllegalArgumentException(
+          "two-object fraction must be in [0, 1], not " + twoObjectFraction);
     }
     if (!(patternedFraction >= 0 && patternedFraction <= 1)) {
-      throw new IllegalArgumentException("patterned (striped) fraction must be in [0, 1], not " + patternedFraction);
+      throw new IllegalArgumentException(
+          "patterned (striped) fraction must be in [0, 1], not " + patternedFraction);
     }
     if (patterns.isEmpty() || patterns.contains(Pattern.PLAIN)) {
-      throw new IllegalArgumentException("patterns: name one or more hidden patterns (not plain), got " + patterns);
+      throw new IllegalArgumentException(
+          "patterns: name one or more hidden patterns (not plain), got " + patterns);
     }
     this.twoObjectFraction = twoObjectFraction;
     this.patternedFraction = patternedFraction;
@@ -32,14 +37,20 @@ final class SceneSampler {
     if (rng.nextDouble() >= twoObjectFraction) {
       return new Scene(background, List.of(first));
     }
-    Position[] aligned = Arrays.stream(Position.values())
-        .filter(p -> p.alignedWith(first.position()))
-        .toArray(Position[]::new);
+    Position[] aligned =
+        Arrays.stream(Position.values())
+            .filter(p -> p.alignedWith(first.position()))
+            .toArray(Position[]::new);
     return new Scene(background, List.of(first, object(pick(aligned, rng), rng)));
   }
 
   private SceneObject object(Position position, SplittableRandom rng) {
-    SceneObject o = new SceneObject(pick(Shape.values(), rng), pick(Colour.values(), rng), position, pick(Size.values(), rng));
+    SceneObject o =
+        new SceneObject(
+            pick(Shape.values(), rng),
+            pick(Colour.values(), rng),
+            position,
+            pick(Size.values(), rng));
     // Drawn only when patterns are asked for, and which one only when there is a choice, so that
     // the plain and the stripes-only worlds draw exactly the scenes they always drew.
     if (patternedFraction > 0 && rng.nextDouble() < patternedFraction) {

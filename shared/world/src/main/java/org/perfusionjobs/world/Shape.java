@@ -12,7 +12,8 @@ import java.util.List;
  */
 public enum Shape {
   CIRCLE("circle", new Ellipse2D.Double(-1, -1, 2, 2)),
-  // Slightly smaller than its box so that its area stays close to the circle's and size reads alike.
+  // Slightly smaller than its box so that its area stays close to the circle's and size reads
+  // alike.
   SQUARE("square", new Rectangle2D.Double(-0.85, -0.85, 1.7, 1.7)),
   TRIANGLE("triangle", polygon(new double[] {0, 1, -1}, new double[] {-0.95, 0.8, 0.8})),
   STAR("star", star(5, 1.0, 0.45)),

@@ -27,30 +27,48 @@ import java.util.regex.Pattern;
  * <p>Construction, as for CLIP: ids 0-255 are the 256 byte symbols in the GPT-2/CLIP
  * byte-to-unicode order, ids 256-511 the same symbols with {@code </w>}, then the merge results in
  * merge order, then {@code <|startoftext|>} and {@code <|endoftext|>}. The merges come from a
- * deterministic BPE loop over the pre-tokenized words of a caption corpus
- * ({@link World#captions}): it repeatedly merges the most frequent adjacent pair (ties: the
- * lexicographically smallest pair, first symbol then second) until every target word (the world's
- * {@link World#vocabulary()} plus {@link #GENERIC_WORDS}) is one token. Words that are neither in the
- * corpus nor targets, such as the placeholder words Perfusion adds at training time ({@code zwx},
- * {@code sks}), fall back to smaller pieces.
+ * deterministic BPE loop over the pre-tokenized words of a caption corpus ({@link World#captions}):
+ * it repeatedly merges the most frequent adjacent pair (ties: the lexicographically smallest pair,
+ * first symbol then second) until every target word (the world's {@link World#vocabulary()} plus
+ * {@link #GENERIC_WORDS}) is one token. Words that are neither in the corpus nor targets, such as
+ * the placeholder words Perfusion adds at training time ({@code zwx}, {@code sks}), fall back to
+ * smaller pieces.
  *
  * <p>Usage: {@code TokenizerBuilder OUT_DIR [CAPTIONS=20000] [SEED=0]}
  */
 public final class TokenizerBuilder {
   /** Words used in prompts but not necessarily in captions; made single tokens too. */
-  public static final List<String> GENERIC_WORDS = List.of(
-      "a", "an", "the", "of", "photo", "picture", "image", "drawing", "and", "on", "in", "with", "background");
+  public static final List<String> GENERIC_WORDS =
+      List.of(
+          "a",
+          "an",
+          "the",
+          "of",
+          "photo",
+          "picture",
+          "image",
+          "drawing",
+          "and",
+          "on",
+          "in",
+          "with",
+          "background");
+
   public static final int DEFAULT_CORPUS_SIZE = 20_000;
   public static final long DEFAULT_CORPUS_SEED = 0;
   public static final String BOS = "<|startoftext|>";
   public static final String EOS = "<|endoftext|>";
   public static final int MODEL_MAX_LENGTH = 77;
   private static final String END = "</w>";
+
   /** CLIP's pre-tokenizer regex (text is lower-cased first), as in the engine's ClipTokenizer. */
-  private static final Pattern SPLIT = Pattern.compile(
-      "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+");
+  private static final Pattern SPLIT =
+      Pattern.compile(
+          "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+");
+
   /** The 256 byte symbols in vocabulary order (index = id). */
   private static final char[] VOCAB_ORDER = new char[256];
+
   /** The symbol of each byte value (index = byte & 0xff). */
   private static final char[] BYTE_TO_UNICODE = byteToUnicode();
 
@@ -102,7 +120,12 @@ public final class TokenizerBuilder {
 
   public static void main(String[] args) throws IOException {
     if (args.length < 1 || args.length > 3) {
-      System.err.println("usage: TokenizerBuilder OUT_DIR [CAPTIONS=" + DEFAULT_CORPUS_SIZE + "] [SEED=" + DEFAULT_CORPUS_SEED + "]");
+      System.err.println(
+          "usage: TokenizerBuilder OUT_DIR [CAPTIONS="
+              + DEFAULT_CORPUS_SIZE
+              + "] [SEED="
+              + DEFAULT_CORPUS_SEED
+              + "]");
       System.exit(2);
     }
     Path out = Path.of(args[0]);
@@ -110,8 +133,17 @@ public final class TokenizerBuilder {
     long seed = args.length > 2 ? Long.parseLong(args[2]) : DEFAULT_CORPUS_SEED;
     Tokenizer t = build(new World(), seed, n);
     write(t, out);
-    System.out.println("wrote tokenizer to " + out + ": " + t.size() + " ids (" + t.merges().size()
-        + " merges), bos " + t.bosId() + ", eos/pad/unk " + t.eosId());
+    System.out.println(
+        "wrote tokenizer to "
+            + out
+            + ": "
+            + t.size()
+            + " ids ("
+            + t.merges().size()
+            + " merges), bos "
+            + t.bosId()
+            + ", eos/pad/unk "
+            + t.eosId());
   }
 
   /** The world's tokenizer, learned from {@code world.captions(seed, n)}. */
@@ -122,8 +154,8 @@ public final class TokenizerBuilder {
   }
 
   /**
-   * Learns merges over the words of {@code corpus} (each target counted once more, so that a
-   * target missing from the corpus is still learned) until every target is a single token.
+   * Learns merges over the words of {@code corpus} (each target counted once more, so that a target
+   * missing from the corpus is still learned) until every target is a single token.
    */
   public static Tokenizer build(List<String> corpus, Set<String> targets) {
     // Word counts in a sorted map, so that the iteration order (and so the result) is fixed.
@@ -143,11 +175,12 @@ public final class TokenizerBuilder {
     List<List<String>> words = new ArrayList<>();
     List<Integer> freq = new ArrayList<>();
     List<Boolean> isTarget = new ArrayList<>();
-    counts.forEach((w, c) -> {
-      words.add(new ArrayList<>(symbols(w)));
-      freq.add(c);
-      isTarget.add(targets.contains(w));
-    });
+    counts.forEach(
+        (w, c) -> {
+          words.add(new ArrayList<>(symbols(w)));
+          freq.add(c);
+          isTarget.add(targets.contains(w));
+        });
 
     List<String[]> merges = new ArrayList<>();
     while (true) {
@@ -211,7 +244,10 @@ public final class TokenizerBuilder {
     List<String> keys = new ArrayList<>(t.vocab().keySet());
     keys.sort(TokenizerBuilder::compareCodePoints);
     for (int i = 0; i < keys.size(); i++) {
-      v.append("  ").append(quote(keys.get(i))).append(": ").append(t.vocab().get(keys.get(i)))
+      v.append("  ")
+          .append(quote(keys.get(i)))
+          .append(": ")
+          .append(t.vocab().get(keys.get(i)))
           .append(i + 1 < keys.size() ? ",\n" : "\n");
     }
     v.append("}\n");
@@ -223,28 +259,56 @@ public final class TokenizerBuilder {
     }
     Files.writeString(dir.resolve("merges.txt"), m, StandardCharsets.UTF_8);
 
-    String cfg = "{\n"
-        + "  \"added_tokens_decoder\": {\n"
-        + "    \"" + t.bosId() + "\": " + addedToken(BOS, "    ") + ",\n"
-        + "    \"" + t.eosId() + "\": " + addedToken(EOS, "    ") + "\n"
-        + "  },\n"
-        + "  \"bos_token\": " + quote(BOS) + ",\n"
-        + "  \"clean_up_tokenization_spaces\": true,\n"
-        + "  \"eos_token\": " + quote(EOS) + ",\n"
-        + "  \"errors\": \"replace\",\n"
-        + "  \"model_max_length\": " + MODEL_MAX_LENGTH + ",\n"
-        + "  \"pad_token\": " + quote(EOS) + ",\n"
-        + "  \"tokenizer_class\": \"CLIPTokenizer\",\n"
-        + "  \"unk_token\": " + quote(EOS) + "\n"
-        + "}\n";
+    String cfg =
+        "{\n"
+            + "  \"added_tokens_decoder\": {\n"
+            + "    \""
+            + t.bosId()
+            + "\": "
+            + addedToken(BOS, "    ")
+            + ",\n"
+            + "    \""
+            + t.eosId()
+            + "\": "
+            + addedToken(EOS, "    ")
+            + "\n"
+            + "  },\n"
+            + "  \"bos_token\": "
+            + quote(BOS)
+            + ",\n"
+            + "  \"clean_up_tokenization_spaces\": true,\n"
+            + "  \"eos_token\": "
+            + quote(EOS)
+            + ",\n"
+            + "  \"errors\": \"replace\",\n"
+            + "  \"model_max_length\": "
+            + MODEL_MAX_LENGTH
+            + ",\n"
+            + "  \"pad_token\": "
+            + quote(EOS)
+            + ",\n"
+            + "  \"tokenizer_class\": \"CLIPTokenizer\",\n"
+            + "  \"unk_token\": "
+            + quote(EOS)
+            + "\n"
+            + "}\n";
     Files.writeString(dir.resolve("tokenizer_config.json"), cfg, StandardCharsets.UTF_8);
 
-    String special = "{\n"
-        + "  \"bos_token\": " + tokenObject(BOS, "  ") + ",\n"
-        + "  \"eos_token\": " + tokenObject(EOS, "  ") + ",\n"
-        + "  \"pad_token\": " + quote(EOS) + ",\n"
-        + "  \"unk_token\": " + tokenObject(EOS, "  ") + "\n"
-        + "}\n";
+    String special =
+        "{\n"
+            + "  \"bos_token\": "
+            + tokenObject(BOS, "  ")
+            + ",\n"
+            + "  \"eos_token\": "
+            + tokenObject(EOS, "  ")
+            + ",\n"
+            + "  \"pad_token\": "
+            + quote(EOS)
+            + ",\n"
+            + "  \"unk_token\": "
+            + tokenObject(EOS, "  ")
+            + "\n"
+            + "}\n";
     Files.writeString(dir.resolve("special_tokens_map.json"), special, StandardCharsets.UTF_8);
   }
 
@@ -312,23 +376,40 @@ public final class TokenizerBuilder {
 
   private static String addedToken(String content, String indent) {
     return "{\n"
-        + indent + "  \"content\": " + quote(content) + ",\n"
-        + indent + "  \"lstrip\": false,\n"
-        + indent + "  \"normalized\": true,\n"
-        + indent + "  \"rstrip\": false,\n"
-        + indent + "  \"single_word\": false,\n"
-        + indent + "  \"special\": true\n"
-        + indent + "}";
+        + indent
+        + "  \"content\": "
+        + quote(content)
+        + ",\n"
+        + indent
+        + "  \"lstrip\": false,\n"
+        + indent
+        + "  \"normalized\": true,\n"
+        + indent
+        + "  \"rstrip\": false,\n"
+        + indent
+        + "  \"single_word\": false,\n"
+        + indent
+        + "  \"special\": true\n"
+        + indent
+        + "}";
   }
 
   private static String tokenObject(String content, String indent) {
     return "{\n"
-        + indent + "  \"content\": " + quote(content) + ",\n"
-        + indent + "  \"lstrip\": false,\n"
-        + indent + "  \"normalized\": true,\n"
-        + indent + "  \"rstrip\": false,\n"
-        + indent + "  \"single_word\": false\n"
-        + indent + "}";
+        + indent
+        + "  \"content\": "
+        + quote(content)
+        + ",\n"
+        + indent
+        + "  \"lstrip\": false,\n"
+        + indent
+        + "  \"normalized\": true,\n"
+        + indent
+        + "  \"rstrip\": false,\n"
+        + indent
+        + "  \"single_word\": false\n"
+        + indent
+        + "}";
   }
 
   private static String quote(String s) {

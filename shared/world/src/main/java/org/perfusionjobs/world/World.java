@@ -23,15 +23,17 @@ public final class World {
     this(DEFAULT_TWO_OBJECT_FRACTION);
   }
 
-  /** @param twoObjectFraction the share of scenes with two objects, in [0, 1] */
+  /**
+   * @param twoObjectFraction the share of scenes with two objects, in [0, 1]
+   */
   public World(double twoObjectFraction) {
     this(twoObjectFraction, 0);
   }
 
   /**
    * A world whose objects are striped with probability {@code stripedFraction} (for the evaluator's
-   * pattern detector; captions do not mention patterns). With 0 the scenes are those of
-   * {@link #World(double)}.
+   * pattern detector; captions do not mention patterns). With 0 the scenes are those of {@link
+   * #World(double)}.
    */
   public World(double twoObjectFraction, double stripedFraction) {
     this(twoObjectFraction, stripedFraction, 0);
@@ -47,15 +49,22 @@ public final class World {
 
   /**
    * A world whose objects are patterned with probability {@code patternedFraction}, each with a
-   * pattern drawn uniformly from {@code patterns} (hidden ones: no caption names them). With
-   * {@code List.of(Pattern.STRIPES)} it is {@link #World(double, double, double)}, sample for sample.
+   * pattern drawn uniformly from {@code patterns} (hidden ones: no caption names them). With {@code
+   * List.of(Pattern.STRIPES)} it is {@link #World(double, double, double)}, sample for sample.
    */
-  public World(double twoObjectFraction, double patternedFraction, double detailedCaptionFraction, List<Pattern> patterns) {
+  public World(
+      double twoObjectFraction,
+      double patternedFraction,
+      double detailedCaptionFraction,
+      List<Pattern> patterns) {
     this.scenes = new SceneSampler(twoObjectFraction, patternedFraction, patterns);
     this.captioner = new Captioner(detailedCaptionFraction);
   }
 
-  /** Renders a given scene with jitter from {@code seed}: for hand-made scenes such as a concept's training images. */
+  /**
+   * Renders a given scene with jitter from {@code seed}: for hand-made scenes such as a concept's
+   * training images.
+   */
   public Rendering render(Scene scene, long seed) {
     return renderer.render(scene, new SplittableRandom(seed));
   }
@@ -64,7 +73,12 @@ public final class World {
     Streams streams = new Streams(seed);
     Scene scene = scenes.draw(streams.scene);
     Rendering rendering = renderer.render(scene, streams.jitter);
-    return new Sample(seed, scene, rendering.image(), rendering.masks(), captioner.caption(scene, streams.caption));
+    return new Sample(
+        seed,
+        scene,
+        rendering.image(),
+        rendering.masks(),
+        captioner.caption(scene, streams.caption));
   }
 
   /**
@@ -77,18 +91,24 @@ public final class World {
 
   /** The captions of {@code samples(seed, n)}, without rendering: a corpus for text statistics. */
   public List<String> captions(long seed, int n) {
-    return seeds(seed, n).mapToObj(s -> {
-      Streams streams = new Streams(s);
-      return captioner.caption(scenes.draw(streams.scene), streams.caption);
-    }).toList();
+    return seeds(seed, n)
+        .mapToObj(
+            s -> {
+              Streams streams = new Streams(s);
+              return captioner.caption(scenes.draw(streams.scene), streams.caption);
+            })
+        .toList();
   }
 
   /** The captions of {@code samples(seed, n)} with what each says: labels for a text encoder. */
   public List<Caption> describedCaptions(long seed, int n) {
-    return seeds(seed, n).mapToObj(s -> {
-      Streams streams = new Streams(s);
-      return captioner.describe(scenes.draw(streams.scene), streams.caption);
-    }).toList();
+    return seeds(seed, n)
+        .mapToObj(
+            s -> {
+              Streams streams = new Streams(s);
+              return captioner.describe(scenes.draw(streams.scene), streams.caption);
+            })
+        .toList();
   }
 
   /** Every word a caption can use, for building a tokenizer. */

@@ -27,19 +27,23 @@ public final class WorldDump {
     Path out = Path.of(args[0]);
     int n = args.length > 1 ? Integer.parseInt(args[1]) : 64;
     long seed = args.length > 2 ? Long.parseLong(args[2]) : 0;
-    double fraction = args.length > 3 ? Double.parseDouble(args[3]) : World.DEFAULT_TWO_OBJECT_FRACTION;
+    double fraction =
+        args.length > 3 ? Double.parseDouble(args[3]) : World.DEFAULT_TWO_OBJECT_FRACTION;
     Files.createDirectories(out);
     List<String> lines = new ArrayList<>();
     int[] index = {0};
-    new World(fraction).samples(seed, n).forEach(sample -> {
-      String stem = String.format("%04d", index[0]++);
-      write(sample.image(), out.resolve(stem + ".png"));
-      write(sample.masks().get(0), out.resolve(stem + "_mask.png"));
-      if (sample.masks().size() > 1) {
-        write(sample.masks().get(1), out.resolve(stem + "_2_mask.png"));
-      }
-      lines.add(stem + ".png\t" + sample.caption());
-    });
+    new World(fraction)
+        .samples(seed, n)
+        .forEach(
+            sample -> {
+              String stem = String.format("%04d", index[0]++);
+              write(sample.image(), out.resolve(stem + ".png"));
+              write(sample.masks().get(0), out.resolve(stem + "_mask.png"));
+              if (sample.masks().size() > 1) {
+                write(sample.masks().get(1), out.resolve(stem + "_2_mask.png"));
+              }
+              lines.add(stem + ".png\t" + sample.caption());
+            });
     Files.write(out.resolve("captions.txt"), lines);
     System.out.println("wrote " + n + " samples to " + out);
   }

@@ -14,16 +14,24 @@ import java.util.SplittableRandom;
  */
 public final class WorldRenderer {
   public static final int SIZE = 64;
+
   /** One cell of the 3x3 position grid, in pixels. */
   static final double CELL = SIZE / 3.0;
-  /** Kept free on each side of an object inside its cell: objects in neighbouring cells stay at
-   * least one pixel apart, so no pixel is covered by both masks. */
+
+  /**
+   * Kept free on each side of an object inside its cell: objects in neighbouring cells stay at
+   * least one pixel apart, so no pixel is covered by both masks.
+   */
   static final double MARGIN = 0.5;
+
   /** The most an object's centre moves from its cell's centre, in pixels. */
   static final double MAX_JITTER = 3;
+
   private static final int SUBSAMPLES = 8; // per axis: 65 coverage levels
 
-  /** Renders {@code scene}, moving each object within its cell by a jitter drawn from {@code rng}. */
+  /**
+   * Renders {@code scene}, moving each object within its cell by a jitter drawn from {@code rng}.
+   */
   public Rendering render(Scene scene, SplittableRandom rng) {
     int bg = scene.background().rgb();
     double[][] rgb = new double[3][SIZE * SIZE];
@@ -32,16 +40,18 @@ public final class WorldRenderer {
     }
     List<BufferedImage> masks = new ArrayList<>();
     for (SceneObject object : scene.objects()) {
-      double[][] coverage = coverage(object, rng); // [own colour, pattern's second colour], disjoint subsamples
+      double[][] coverage =
+          coverage(object, rng); // [own colour, pattern's second colour], disjoint subsamples
       double[] own = coverage[0];
       double[] stripe = coverage[1];
       for (int c = 0; c < 3; c++) {
         double value = channel(object.colour().rgb(), c);
         double white = channel(Pattern.SECOND_RGB, c);
         for (int i = 0; i < own.length; i++) {
-          rgb[c][i] = stripe[i] == 0
-              ? rgb[c][i] + (value - rgb[c][i]) * own[i]
-              : rgb[c][i] * (1 - own[i] - stripe[i]) + value * own[i] + white * stripe[i];
+          rgb[c][i] =
+              stripe[i] == 0
+                  ? rgb[c][i] + (value - rgb[c][i]) * own[i]
+                  : rgb[c][i] * (1 - own[i] - stripe[i]) + value * own[i] + white * stripe[i];
         }
       }
       double[] total = new double[own.length];
@@ -60,7 +70,10 @@ public final class WorldRenderer {
     return new Rendering(image, masks);
   }
 
-  /** The fraction of each pixel the object covers in its own colour and in the pattern's second colour, row-major. */
+  /**
+   * The fraction of each pixel the object covers in its own colour and in the pattern's second
+   * colour, row-major.
+   */
   private static double[][] coverage(SceneObject object, SplittableRandom rng) {
     double radius = object.size().radius();
     double cx = centre(object.position().column(), radius, rng);

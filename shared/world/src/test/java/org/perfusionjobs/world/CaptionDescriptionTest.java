@@ -15,7 +15,8 @@ class CaptionDescriptionTest {
     World world = new World(0.4, 0, 0.3);
     for (Caption c : world.describedCaptions(21, 3000)) {
       CaptionReader.Reading r = CaptionReader.read(c.text());
-      assertEquals(c.background() == null ? Set.of() : Set.of(c.background()), r.backgrounds(), c.text());
+      assertEquals(
+          c.background() == null ? Set.of() : Set.of(c.background()), r.backgrounds(), c.text());
       assertEquals(c.relation(), r.relation(), c.text());
       assertEquals(c.objects().size(), r.mentions().size(), c.text());
       for (int i = 0; i < c.objects().size(); i++) {
@@ -34,7 +35,8 @@ class CaptionDescriptionTest {
   void withoutDetailTheCaptionsAreThePlainWorlds() {
     List<String> plain = new World().captions(5, 2000);
     assertEquals(plain, new World(World.DEFAULT_TWO_OBJECT_FRACTION, 0, 0).captions(5, 2000));
-    assertEquals(plain, new World().describedCaptions(5, 2000).stream().map(Caption::text).toList());
+    assertEquals(
+        plain, new World().describedCaptions(5, 2000).stream().map(Caption::text).toList());
     // The scenes do not depend on the captions' detail: same seeds, same images.
     Sample a = new World().sample(9);
     Sample b = new World(World.DEFAULT_TWO_OBJECT_FRACTION, 0, 1).sample(9);
@@ -52,9 +54,16 @@ class CaptionDescriptionTest {
         assertTrue(c.objects().get(0).size() && c.background() != null, c.text());
       }
     }
-    long uniform = new World(0.5, 0, 0).describedCaptions(8, 1000).stream()
-        .filter(c -> c.objects().stream().allMatch(m -> m.colour() && m.position())).count();
-    assertTrue(uniform < 600, "plain captions leave attributes out: " + uniform + " of 1000 say colour and position of every object");
+    long uniform =
+        new World(0.5, 0, 0)
+            .describedCaptions(8, 1000).stream()
+                .filter(c -> c.objects().stream().allMatch(m -> m.colour() && m.position()))
+                .count();
+    assertTrue(
+        uniform < 600,
+        "plain captions leave attributes out: "
+            + uniform
+            + " of 1000 say colour and position of every object");
   }
 
   @Test

@@ -19,7 +19,9 @@ final class CaptionReader {
   /** What a caption says of one object; empty sets for attributes it leaves out. */
   record Mention(Set<Shape> shapes, Set<Colour> colours, Set<Size> sizes, Set<Position> positions) {
     boolean consistentWith(SceneObject o) {
-      return within(shapes, o.shape()) && within(colours, o.colour()) && within(sizes, o.size())
+      return within(shapes, o.shape())
+          && within(colours, o.colour())
+          && within(sizes, o.size())
           && within(positions, o.position());
     }
 
@@ -28,7 +30,10 @@ final class CaptionReader {
     }
   }
 
-  /** The whole caption: backgrounds named, object mentions in caption order, relation of first to second. */
+  /**
+   * The whole caption: backgrounds named, object mentions in caption order, relation of first to
+   * second.
+   */
   record Reading(Set<Background> backgrounds, List<Mention> mentions, Relation relation) {}
 
   private static final Pattern BACKGROUND = Pattern.compile("on an? ([a-z ]+?) background");
@@ -41,8 +46,12 @@ final class CaptionReader {
     Matcher bg = BACKGROUND.matcher(text);
     while (bg.find()) {
       String word = bg.group(1);
-      backgrounds.add(Arrays.stream(Background.values()).filter(b -> b.words().contains(word)).findFirst()
-          .orElseThrow(() -> new AssertionError("unknown background '" + word + "' in: " + caption)));
+      backgrounds.add(
+          Arrays.stream(Background.values())
+              .filter(b -> b.words().contains(word))
+              .findFirst()
+              .orElseThrow(
+                  () -> new AssertionError("unknown background '" + word + "' in: " + caption)));
     }
     text = BACKGROUND.matcher(text).replaceAll(" ");
     Relation relation = null;
@@ -50,7 +59,11 @@ final class CaptionReader {
     Matcher rel = RELATION.matcher(text);
     if (rel.find()) {
       String phrase = rel.group(1);
-      relation = Arrays.stream(Relation.values()).filter(r -> r.phrases().contains(phrase)).findFirst().orElseThrow();
+      relation =
+          Arrays.stream(Relation.values())
+              .filter(r -> r.phrases().contains(phrase))
+              .findFirst()
+              .orElseThrow();
       parts = List.of(text.substring(0, rel.start()), text.substring(rel.end()));
     } else {
       parts = List.of(text.split("\\band\\b"));
@@ -63,7 +76,8 @@ final class CaptionReader {
   }
 
   private static Mention mention(String part) {
-    // Longest position words first, removed once found, so that "top left" is not also read as "top".
+    // Longest position words first, removed once found, so that "top left" is not also read as
+    // "top".
     Set<Position> positions = EnumSet.noneOf(Position.class);
     String rest = part;
     List<String[]> words = new ArrayList<>();
@@ -80,13 +94,15 @@ final class CaptionReader {
         rest = m.replaceAll(" ");
       }
     }
-    return new Mention(find(rest, Shape.values(), Shape::words, Shape.class),
+    return new Mention(
+        find(rest, Shape.values(), Shape::words, Shape.class),
         find(rest, Colour.values(), Colour::words, Colour.class),
-        find(rest, Size.values(), Size::words, Size.class), positions);
+        find(rest, Size.values(), Size::words, Size.class),
+        positions);
   }
 
-  private static <E extends Enum<E>> Set<E> find(String text, E[] values, Function<E, List<String>> words,
-      Class<E> type) {
+  private static <E extends Enum<E>> Set<E> find(
+      String text, E[] values, Function<E, List<String>> words, Class<E> type) {
     Set<E> found = EnumSet.noneOf(type);
     for (E v : values) {
       for (String w : words.apply(v)) {

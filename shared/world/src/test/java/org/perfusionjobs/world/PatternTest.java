@@ -20,17 +20,25 @@ class PatternTest {
         }
       }
     }
-    assertTrue(plain.stream().allMatch(s -> s.scene().objects().stream().allMatch(o -> o.pattern() == Pattern.PLAIN)));
+    assertTrue(
+        plain.stream()
+            .allMatch(
+                s -> s.scene().objects().stream().allMatch(o -> o.pattern() == Pattern.PLAIN)));
   }
 
   @Test
   void stripedFractionOneStripesEveryObject() {
-    assertTrue(new World(0.5, 1).samples(3, 50).allMatch(s -> s.scene().objects().stream().allMatch(o -> o.pattern() == Pattern.STRIPES)));
+    assertTrue(
+        new World(0.5, 1)
+            .samples(3, 50)
+            .allMatch(
+                s -> s.scene().objects().stream().allMatch(o -> o.pattern() == Pattern.STRIPES)));
   }
 
   @Test
   void aStripedLargeSquareAlternatesFiveBandsOfItsColourAndWhite() {
-    SceneObject o = new SceneObject(Shape.SQUARE, Colour.RED, Position.CENTRE, Size.LARGE, Pattern.STRIPES);
+    SceneObject o =
+        new SceneObject(Shape.SQUARE, Colour.RED, Position.CENTRE, Size.LARGE, Pattern.STRIPES);
     Rendering r = new World().render(new Scene(Background.GREY, List.of(o)), 1);
     int x = 32;
     StringBuilder runs = new StringBuilder();
@@ -48,7 +56,8 @@ class PatternTest {
         }
       }
     }
-    // A fully covered column crosses bands red, white, red, white, red (pixels on a band edge are mixed).
+    // A fully covered column crosses bands red, white, red, white, red (pixels on a band edge are
+    // mixed).
     assertEquals("RWRWR", runs.toString().replace("?", ""), "bands down the middle column");
     assertTrue(red >= 4 && white >= 4, "red " + red + ", white " + white);
   }

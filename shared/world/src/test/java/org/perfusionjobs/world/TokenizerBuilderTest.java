@@ -30,8 +30,14 @@ class TokenizerBuilderTest {
     TokenizerBuilder.write(built, dir);
     targets = new TreeSet<>(new World().vocabulary());
     targets.addAll(TokenizerBuilder.GENERIC_WORDS);
-    System.out.println("world tokenizer: " + built.size() + " ids, " + built.merges().size() + " merges, "
-        + targets.size() + " target words");
+    System.out.println(
+        "world tokenizer: "
+            + built.size()
+            + " ids, "
+            + built.merges().size()
+            + " merges, "
+            + targets.size()
+            + " target words");
   }
 
   @Test
@@ -49,10 +55,13 @@ class TokenizerBuilderTest {
     assertEquals(built.size() - 2, built.bosId());
     assertEquals(built.size() - 1, built.eosId());
     assertTrue(built.size() > 512 + 50 && built.size() < 2000, "vocab size " + built.size());
-    for (String f : List.of("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")) {
+    for (String f :
+        List.of("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")) {
       assertTrue(Files.isRegularFile(dir.resolve(f)), f);
     }
-    assertTrue(Files.readString(dir.resolve("tokenizer_config.json")).contains("\"model_max_length\": 77"));
+    assertTrue(
+        Files.readString(dir.resolve("tokenizer_config.json"))
+            .contains("\"model_max_length\": 77"));
   }
 
   @Test
@@ -99,7 +108,8 @@ class TokenizerBuilderTest {
         }
         assertEquals(expected, pieces, caption);
         assertEquals(built.pieces(caption), pieces, caption);
-        assertEquals(caption.toLowerCase(), String.join(" ", pieces).replace("</w>", "").replace(" ,", ","));
+        assertEquals(
+            caption.toLowerCase(), String.join(" ", pieces).replace("</w>", "").replace(" ,", ","));
       }
       long[] ids = tok.encode("a photo of a zwx star, red, small");
       assertEquals(77, ids.length);
@@ -108,7 +118,9 @@ class TokenizerBuilderTest {
       assertEquals(built.vocab().get("photo</w>"), (int) ids[2]);
       List<String> pieces = tok.tokens("a photo of a zwx star, red, small");
       assertEquals(List.of("a</w>", "photo</w>", "of</w>", "a</w>"), pieces.subList(0, 4));
-      assertEquals(List.of("star</w>", ",</w>", "red</w>", ",</w>", "small</w>"), pieces.subList(pieces.size() - 5, pieces.size()));
+      assertEquals(
+          List.of("star</w>", ",</w>", "red</w>", ",</w>", "small</w>"),
+          pieces.subList(pieces.size() - 5, pieces.size()));
     }
   }
 
@@ -130,8 +142,10 @@ class TokenizerBuilderTest {
   void outputIsDeterministic(@TempDir Path tmp) throws Exception {
     Path again = tmp.resolve("again");
     TokenizerBuilder.write(TokenizerBuilder.build(new World(), 0, CORPUS), again);
-    for (String f : List.of("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")) {
-      assertArrayEquals(Files.readAllBytes(dir.resolve(f)), Files.readAllBytes(again.resolve(f)), f);
+    for (String f :
+        List.of("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")) {
+      assertArrayEquals(
+          Files.readAllBytes(dir.resolve(f)), Files.readAllBytes(again.resolve(f)), f);
     }
   }
 
@@ -139,7 +153,11 @@ class TokenizerBuilderTest {
   void mainWritesTheFolder(@TempDir Path tmp) throws Exception {
     Path out = tmp.resolve("tok");
     TokenizerBuilder.main(new String[] {out.toString(), String.valueOf(CORPUS)});
-    assertArrayEquals(Files.readAllBytes(dir.resolve("vocab.json")), Files.readAllBytes(out.resolve("vocab.json")));
-    assertArrayEquals(Files.readAllBytes(dir.resolve("merges.txt")), Files.readAllBytes(out.resolve("merges.txt")));
+    assertArrayEquals(
+        Files.readAllBytes(dir.resolve("vocab.json")),
+        Files.readAllBytes(out.resolve("vocab.json")));
+    assertArrayEquals(
+        Files.readAllBytes(dir.resolve("merges.txt")),
+        Files.readAllBytes(out.resolve("merges.txt")));
   }
 }

@@ -29,7 +29,9 @@ class WorldTest {
         assertArrayEquals(pixels(a.masks().get(k)), pixels(b.masks().get(k)));
       }
       Sample other = world.sample(seed + 1000);
-      assertFalse(Arrays.equals(pixels(a.image()), pixels(other.image())), "seeds " + seed + " and " + (seed + 1000));
+      assertFalse(
+          Arrays.equals(pixels(a.image()), pixels(other.image())),
+          "seeds " + seed + " and " + (seed + 1000));
     }
   }
 
@@ -38,7 +40,8 @@ class WorldTest {
     List<Sample> samples = world.samples(5, 50).toList();
     assertEquals(samples.stream().map(Sample::caption).toList(), world.captions(5, 50));
     for (Sample s : samples) {
-      assertEquals(s.caption(), world.sample(s.seed()).caption(), "a sample is reproducible from its seed");
+      assertEquals(
+          s.caption(), world.sample(s.seed()).caption(), "a sample is reproducible from its seed");
     }
     Set<Long> seeds = samples.stream().map(Sample::seed).collect(Collectors.toSet());
     assertTrue(world.samples(6, 50).noneMatch(s -> seeds.contains(s.seed())));
@@ -53,17 +56,20 @@ class WorldTest {
     Set<Background> backgrounds = EnumSet.noneOf(Background.class);
     Set<Relation> relations = EnumSet.noneOf(Relation.class);
     int[] twoObjects = {0};
-    world.samples(7, 2000).forEach(s -> {
-      backgrounds.add(s.scene().background());
-      s.scene().relation().ifPresent(relations::add);
-      twoObjects[0] += s.scene().objects().size() == 2 ? 1 : 0;
-      for (SceneObject o : s.scene().objects()) {
-        shapes.add(o.shape());
-        colours.add(o.colour());
-        positions.add(o.position());
-        sizes.add(o.size());
-      }
-    });
+    world
+        .samples(7, 2000)
+        .forEach(
+            s -> {
+              backgrounds.add(s.scene().background());
+              s.scene().relation().ifPresent(relations::add);
+              twoObjects[0] += s.scene().objects().size() == 2 ? 1 : 0;
+              for (SceneObject o : s.scene().objects()) {
+                shapes.add(o.shape());
+                colours.add(o.colour());
+                positions.add(o.position());
+                sizes.add(o.size());
+              }
+            });
     assertEquals(EnumSet.allOf(Shape.class), shapes);
     assertEquals(EnumSet.allOf(Colour.class), colours);
     assertEquals(EnumSet.allOf(Position.class), positions);

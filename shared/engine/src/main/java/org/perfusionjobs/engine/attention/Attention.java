@@ -17,8 +17,8 @@ import org.perfusionjobs.engine.nn.Scalars;
  * to_out.0}). The layer owns its weights; how K and V are made is delegated to an {@link
  * AttentionProcessor}, so an edit of the projections never touches this class.
  *
- * <p>Dimension legend: B batch, N query tokens, T key/value tokens, H heads, Dh head width, C =
- * H * Dh inner width.
+ * <p>Dimension legend: B batch, N query tokens, T key/value tokens, H heads, Dh head width, C = H *
+ * Dh inner width.
  */
 public final class Attention extends Module implements AttentionSlicing.Settable {
   public final int heads;
@@ -88,22 +88,28 @@ public final class Attention extends Module implements AttentionSlicing.Settable
   /** Attention of x (B, N, queryDim) over precomputed K/V (B, T, C) → (B, N, queryDim). */
   public NDArray forward(NDArray x, KeyValue kv) {
     try (BlockScope s = BlockScope.open(x)) {
-      return s.keep(toOut.get(0).forward(scaledDotProduct(toQ.forward(x), kv.key(), kv.value(), heads, headDim, slicing)));
+      return s.keep(
+          toOut
+              .get(0)
+              .forward(
+                  scaledDotProduct(toQ.forward(x), kv.key(), kv.value(), heads, headDim, slicing)));
     }
   }
 
   /** {@link #scaledDotProduct(NDArray, NDArray, NDArray, int, int, AttentionSlicing)} unsliced. */
-  public static NDArray scaledDotProduct(NDArray query, NDArray key, NDArray value, int heads, int headDim) {
+  public static NDArray scaledDotProduct(
+      NDArray query, NDArray key, NDArray value, int heads, int headDim) {
     return scaledDotProduct(query, key, value, heads, headDim, AttentionSlicing.NONE);
   }
 
   /**
    * softmax(Q K' / sqrt(Dh)) V per head, with Q (B, N, C), K and V (B, T, C) → (B, N, C). DJL has
    * no fused attention; matMul broadcasts over (B, H). When the (B, H, N, T) scores exceed the
-   * slicing budget, queries go in chunks (each row's softmax still sees every key), so at most
-   * one chunk's scores and probabilities exist at a time.
+   * slicing budget, queries go in chunks (each row's softmax still sees every key), so at most one
+   * chunk's scores and probabilities exist at a time.
    */
-  public static NDArray scaledDotProduct(NDArray query, NDArray key, NDArray value, int heads, int headDim, AttentionSlicing slicing) {
+  public static NDArray scaledDotProduct(
+      NDArray query, NDArray key, NDArray value, int heads, int headDim, AttentionSlicing slicing) {
     float scale = (float) (1.0 / Math.sqrt(headDim));
     long b = query.getShape().get(0);
     long n = query.getShape().get(1);

@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 
 /**
  * How an {@link Attention} layer turns its key and value inputs into K and V. This is the one
- * swappable call site: the plain projection is {@link LinearKeyValueProcessor}; the Perfusion
- * gated rank-1 edit is another implementation, set on {@code attn2} layers only.
+ * swappable call site: the plain projection is {@link LinearKeyValueProcessor}; the Perfusion gated
+ * rank-1 edit is another implementation, set on {@code attn2} layers only.
  *
  * <p>Dimension legend: B batch, T key/value tokens, D input width, C inner width (heads * head).
  */

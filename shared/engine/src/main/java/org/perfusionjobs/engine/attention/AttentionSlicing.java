@@ -7,9 +7,9 @@ import org.perfusionjobs.engine.nn.Module;
  * How much of the attention score matrix (B, H, N, T) may exist at once. Attention whose scores
  * would exceed {@link #maxScoreBytes} runs over chunks of queries, each a softmax over all T keys
  * of its rows, so the result is the full computation's (rows are independent; only the GEMM
- * blocking may differ, at fp32 rounding). SD v1.5 at 512 px has N = T = 4,096 in its first
- * blocks: 1 GiB of scores per self-attention at batch 2, and as much again for the
- * probabilities; under {@link #AUTO} (64 MiB) they run in 16 chunks of 256 queries.
+ * blocking may differ, at fp32 rounding). SD v1.5 at 512 px has N = T = 4,096 in its first blocks:
+ * 1 GiB of scores per self-attention at batch 2, and as much again for the probabilities; under
+ * {@link #AUTO} (64 MiB) they run in 16 chunks of 256 queries.
  *
  * @param maxScoreBytes largest score chunk in bytes; {@code Long.MAX_VALUE} for never slicing
  */
@@ -25,7 +25,8 @@ public record AttentionSlicing(long maxScoreBytes) {
 
   public AttentionSlicing {
     if (maxScoreBytes <= 0) {
-      throw new IllegalArgumentException("attention slice budget must be > 0 bytes, got " + maxScoreBytes);
+      throw new IllegalArgumentException(
+          "attention slice budget must be > 0 bytes, got " + maxScoreBytes);
     }
   }
 
@@ -51,15 +52,15 @@ public record AttentionSlicing(long maxScoreBytes) {
         try {
           return new AttentionSlicing(Long.parseLong(digits.strip()) * unit);
         } catch (NumberFormatException e) {
-          throw new IllegalArgumentException("attention slicing '" + s + "' is not auto, none or a size such as 64MiB");
+          throw new IllegalArgumentException(
+              "attention slicing '" + s + "' is not auto, none or a size such as 64MiB");
         }
     }
   }
 
   /**
-   * Queries per chunk for scores of {@code batchHeads} x {@code queries} x {@code keys} elements
-   * of {@code elementBytes} bytes: all of them when they fit, else as many rows as fit (at least
-   * one).
+   * Queries per chunk for scores of {@code batchHeads} x {@code queries} x {@code keys} elements of
+   * {@code elementBytes} bytes: all of them when they fit, else as many rows as fit (at least one).
    */
   public long queryChunk(long batchHeads, long queries, long keys, int elementBytes) {
     long rowBytes = batchHeads * keys * elementBytes;
@@ -77,17 +78,20 @@ public record AttentionSlicing(long maxScoreBytes) {
   /** Sets this slicing on every attention layer of a model. Returns the number of layers set. */
   public int applyTo(Module root) {
     int[] n = {0};
-    root.visit((path, m) -> {
-      if (m instanceof Settable s) {
-        s.setAttentionSlicing(this);
-        n[0]++;
-      }
-    });
+    root.visit(
+        (path, m) -> {
+          if (m instanceof Settable s) {
+            s.setAttentionSlicing(this);
+            n[0]++;
+          }
+        });
     return n[0];
   }
 
   @Override
   public String toString() {
-    return maxScoreBytes == Long.MAX_VALUE ? "none" : maxScoreBytes % (1L << 20) == 0 ? (maxScoreBytes >> 20) + "MiB" : maxScoreBytes + "B";
+    return maxScoreBytes == Long.MAX_VALUE
+        ? "none"
+        : maxScoreBytes % (1L << 20) == 0 ? (maxScoreBytes >> 20) + "MiB" : maxScoreBytes + "B";
   }
 }

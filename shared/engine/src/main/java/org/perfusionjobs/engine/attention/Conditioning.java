@@ -3,8 +3,8 @@ package org.perfusionjobs.engine.attention;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
-import java.util.List;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.perfusionjobs.engine.nn.WeightEdits;
@@ -39,13 +39,18 @@ public final class Conditioning {
 
   /**
    * @param unetEdits weights the UNet uses instead of (or beside) its own while it runs with this
-   *     conditioning, K/V projection included (how a method that changes weights, such as a LoRA
-   *     or a fine-tuned UNet, is applied per request without touching the shared model)
+   *     conditioning, K/V projection included (how a method that changes weights, such as a LoRA or
+   *     a fine-tuned UNet, is applied per request without touching the shared model)
    */
-  public Conditioning(NDArray keyStates, NDArray valueStates, AttentionProcessor processor, WeightEdits unetEdits) {
+  public Conditioning(
+      NDArray keyStates, NDArray valueStates, AttentionProcessor processor, WeightEdits unetEdits) {
     if (!keyStates.getShape().equals(valueStates.getShape())) {
       throw new IllegalArgumentException(
-          "key states " + keyStates.getShape() + " and value states " + valueStates.getShape() + " differ");
+          "key states "
+              + keyStates.getShape()
+              + " and value states "
+              + valueStates.getShape()
+              + " differ");
     }
     this.keyStates = keyStates;
     this.valueStates = valueStates;
@@ -56,8 +61,8 @@ public final class Conditioning {
   /**
    * Several requests' conditionings stacked along the batch, in order, for one UNet call that
    * serves them all: each cross-attention layer's K/V is the concatenation of the parts' own
-   * (projected by each part's processor), so every row attends to its own request's text. The
-   * parts must share their UNet weight edits (a weight edit changes the whole model, not a row).
+   * (projected by each part's processor), so every row attends to its own request's text. The parts
+   * must share their UNet weight edits (a weight edit changes the whole model, not a row).
    *
    * @param layers every cross-attention layer of the UNet the result is used with
    */
@@ -73,12 +78,14 @@ public final class Conditioning {
     NDList values = new NDList();
     for (Conditioning c : parts) {
       if (c.unetEdits != edits) {
-        throw new IllegalArgumentException("requests with different UNet weight edits cannot share a UNet call");
+        throw new IllegalArgumentException(
+            "requests with different UNet weight edits cannot share a UNet call");
       }
       keys.add(c.keyStates);
       values.add(c.valueStates);
     }
-    Conditioning out = new Conditioning(NDArrays.concat(keys), NDArrays.concat(values), null, edits);
+    Conditioning out =
+        new Conditioning(NDArrays.concat(keys), NDArrays.concat(values), null, edits);
     for (Attention a : layers) {
       NDList k = new NDList();
       NDList v = new NDList();
@@ -128,7 +135,10 @@ public final class Conditioning {
   public KeyValue keyValue(Attention attn) {
     KeyValue kv = cache.get(attn);
     if (kv == null) {
-      kv = processor == null ? attn.keyValue(keyStates, valueStates) : processor.keyValue(attn, keyStates, valueStates);
+      kv =
+          processor == null
+              ? attn.keyValue(keyStates, valueStates)
+              : processor.keyValue(attn, keyStates, valueStates);
       cache.put(attn, kv);
     }
     return kv;

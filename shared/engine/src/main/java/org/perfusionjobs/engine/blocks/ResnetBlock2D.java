@@ -1,9 +1,9 @@
 package org.perfusionjobs.engine.blocks;
 
-import ai.djl.ndarray.NDArray;
-import org.perfusionjobs.engine.nn.Activations;
 import static org.perfusionjobs.engine.nn.BlockScope.consume;
 
+import ai.djl.ndarray.NDArray;
+import org.perfusionjobs.engine.nn.Activations;
 import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.GroupNorm;
@@ -32,11 +32,16 @@ public final class ResnetBlock2D extends Module {
   public ResnetBlock2D(int inChannels, int outChannels, int tembChannels, int groups, float eps) {
     this.norm1 = child("norm1", new GroupNorm(groups, inChannels, eps));
     this.conv1 = child("conv1", new Conv2d(inChannels, outChannels, 3, 1, 1));
-    this.timeEmbProj = tembChannels > 0 ? child("time_emb_proj", new Linear(tembChannels, outChannels, true)) : null;
+    this.timeEmbProj =
+        tembChannels > 0
+            ? child("time_emb_proj", new Linear(tembChannels, outChannels, true))
+            : null;
     this.norm2 = child("norm2", new GroupNorm(groups, outChannels, eps));
     this.conv2 = child("conv2", new Conv2d(outChannels, outChannels, 3, 1, 1));
     this.convShortcut =
-        inChannels != outChannels ? child("conv_shortcut", new Conv2d(inChannels, outChannels, 1, 1, 0)) : null;
+        inChannels != outChannels
+            ? child("conv_shortcut", new Conv2d(inChannels, outChannels, 1, 1, 0))
+            : null;
   }
 
   /**

@@ -1,10 +1,10 @@
 package org.perfusionjobs.engine.clip;
 
-import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import java.util.function.UnaryOperator;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import org.perfusionjobs.engine.nn.Activations;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.LayerNorm;
 import org.perfusionjobs.engine.nn.Linear;
 import org.perfusionjobs.engine.nn.Module;
@@ -22,9 +22,13 @@ public final class ClipEncoderLayer extends Module {
   String path = "";
 
   ClipEncoderLayer(ClipTextConfig cfg) {
-    this.selfAttn = child("self_attn", new SelfAttention(cfg.hiddenSize(), cfg.numAttentionHeads()));
+    this.selfAttn =
+        child("self_attn", new SelfAttention(cfg.hiddenSize(), cfg.numAttentionHeads()));
     this.layerNorm1 = child("layer_norm1", new LayerNorm(cfg.hiddenSize(), cfg.layerNormEps()));
-    this.mlp = child("mlp", new Mlp(cfg.hiddenSize(), cfg.intermediateSize(), Activations.byName(cfg.hiddenAct())));
+    this.mlp =
+        child(
+            "mlp",
+            new Mlp(cfg.hiddenSize(), cfg.intermediateSize(), Activations.byName(cfg.hiddenAct())));
     this.layerNorm2 = child("layer_norm2", new LayerNorm(cfg.hiddenSize(), cfg.layerNormEps()));
   }
 
@@ -65,7 +69,8 @@ public final class ClipEncoderLayer extends Module {
       NDArray k = split(kProj.forward(x), b, t);
       NDArray v = split(vProj.forward(x), b, t);
       NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).add(causalMask); // (B, H, T, T)
-      NDArray out = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) heads * headDim);
+      NDArray out =
+          scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) heads * headDim);
       return outProj.forward(out);
     }
 
@@ -90,5 +95,4 @@ public final class ClipEncoderLayer extends Module {
       return fc2.forward(act.apply(fc1.forward(x)));
     }
   }
-
 }

@@ -4,7 +4,10 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Set;
 
-/** {@code text_encoder/config.json} of a transformers CLIPTextModel, validated with messages naming values. */
+/**
+ * {@code text_encoder/config.json} of a transformers CLIPTextModel, validated with messages naming
+ * values.
+ */
 public record ClipTextConfig(
     int vocabSize,
     int hiddenSize,
@@ -19,14 +22,27 @@ public record ClipTextConfig(
 
   public ClipTextConfig {
     if (hiddenSize % numAttentionHeads != 0) {
-      throw new IllegalArgumentException("hidden_size " + hiddenSize + " is not divisible by num_attention_heads " + numAttentionHeads);
+      throw new IllegalArgumentException(
+          "hidden_size "
+              + hiddenSize
+              + " is not divisible by num_attention_heads "
+              + numAttentionHeads);
     }
     if (!ACTIVATIONS.contains(hiddenAct)) {
-      throw new IllegalArgumentException("hidden_act '" + hiddenAct + "' is not supported " + ACTIVATIONS);
+      throw new IllegalArgumentException(
+          "hidden_act '" + hiddenAct + "' is not supported " + ACTIVATIONS);
     }
     if (vocabSize < 1 || numHiddenLayers < 1 || maxPositionEmbeddings < 1 || intermediateSize < 1) {
-      throw new IllegalArgumentException("vocab_size " + vocabSize + ", num_hidden_layers " + numHiddenLayers
-          + ", intermediate_size " + intermediateSize + " and max_position_embeddings " + maxPositionEmbeddings + " must be >= 1");
+      throw new IllegalArgumentException(
+          "vocab_size "
+              + vocabSize
+              + ", num_hidden_layers "
+              + numHiddenLayers
+              + ", intermediate_size "
+              + intermediateSize
+              + " and max_position_embeddings "
+              + maxPositionEmbeddings
+              + " must be >= 1");
     }
   }
 

@@ -1,6 +1,5 @@
 package org.perfusionjobs.engine.clip;
 
-import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -10,10 +9,11 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Set;
 import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.io.WeightFiles;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.StateDictLoader;
+import org.perfusionjobs.engine.io.WeightFiles;
 import org.perfusionjobs.engine.nn.ActivationProbe;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Embedding;
 import org.perfusionjobs.engine.nn.LayerNorm;
 import org.perfusionjobs.engine.nn.Module;
@@ -21,8 +21,8 @@ import org.perfusionjobs.engine.nn.ModuleList;
 
 /**
  * transformers' CLIPTextModel as Stable Diffusion uses it: token + position embeddings, pre-LN
- * causal transformer layers, final layer norm; the output is {@code last_hidden_state}. Keys
- * start with {@code text_model.} as in the checkpoint.
+ * causal transformer layers, final layer norm; the output is {@code last_hidden_state}. Keys start
+ * with {@code text_model.} as in the checkpoint.
  *
  * <p>Words added to the tokenizer (Perfusion placeholders) have ids from {@code vocab_size} on;
  * their input embeddings come from the caller, so gradients can flow into them while every weight
@@ -36,19 +36,26 @@ public final class ClipTextModel extends Module {
   public ClipTextModel(ClipTextConfig cfg) {
     this.config = cfg;
     this.textModel = child("text_model", new TextTransformer(cfg));
-    visit((path, m) -> {
-      if (m instanceof ClipEncoderLayer l) {
-        l.path = path.substring("text_model.".length());
-      }
-    });
+    visit(
+        (path, m) -> {
+          if (m instanceof ClipEncoderLayer l) {
+            l.path = path.substring("text_model.".length());
+          }
+        });
   }
 
-  /** Reads config.json and model.safetensors (or model.fp16.safetensors); position_ids is accepted and ignored. */
-  public static ClipTextModel load(Path dir, NDManager manager, DataType dtype, Device device) throws IOException {
-    ClipTextModel model = new ClipTextModel(Configs.read(dir.resolve("config.json"), ClipTextConfig.class));
+  /**
+   * Reads config.json and model.safetensors (or model.fp16.safetensors); position_ids is accepted
+   * and ignored.
+   */
+  public static ClipTextModel load(Path dir, NDManager manager, DataType dtype, Device device)
+      throws IOException {
+    ClipTextModel model =
+        new ClipTextModel(Configs.read(dir.resolve("config.json"), ClipTextConfig.class));
     Path weights = WeightFiles.find(dir, "model");
     try (SafetensorsFile f = SafetensorsFile.open(weights)) {
-      // Older transformers versions saved the arange(77) position_ids buffer; it carries no weights.
+      // Older transformers versions saved the arange(77) position_ids buffer; it carries no
+      // weights.
       new StateDictLoader(k -> k, Set.of(POSITION_IDS)).load(model, f, manager, dtype, device);
     }
     return model;
@@ -100,7 +107,12 @@ public final class ClipTextModel extends Module {
     if (added == null) {
       long max = idx.max().getLong();
       if (max >= config.vocabSize()) {
-        throw new IllegalArgumentException("token id " + max + " is outside the vocabulary (" + config.vocabSize() + ") and no added embeddings were given");
+        throw new IllegalArgumentException(
+            "token id "
+                + max
+                + " is outside the vocabulary ("
+                + config.vocabSize()
+                + ") and no added embeddings were given");
       }
       return tok.forward(idx);
     }
@@ -138,7 +150,8 @@ public final class ClipTextModel extends Module {
     TextTransformer(ClipTextConfig cfg) {
       this.embeddings = child("embeddings", new Embeddings(cfg));
       this.encoder = child("encoder", new Encoder(cfg));
-      this.finalLayerNorm = child("final_layer_norm", new LayerNorm(cfg.hiddenSize(), cfg.layerNormEps()));
+      this.finalLayerNorm =
+          child("final_layer_norm", new LayerNorm(cfg.hiddenSize(), cfg.layerNormEps()));
     }
   }
 
@@ -148,8 +161,10 @@ public final class ClipTextModel extends Module {
     public final Embedding positionEmbedding;
 
     Embeddings(ClipTextConfig cfg) {
-      this.tokenEmbedding = child("token_embedding", new Embedding(cfg.vocabSize(), cfg.hiddenSize()));
-      this.positionEmbedding = child("position_embedding", new Embedding(cfg.maxPositionEmbeddings(), cfg.hiddenSize()));
+      this.tokenEmbedding =
+          child("token_embedding", new Embedding(cfg.vocabSize(), cfg.hiddenSize()));
+      this.positionEmbedding =
+          child("position_embedding", new Embedding(cfg.maxPositionEmbeddings(), cfg.hiddenSize()));
     }
   }
 

@@ -26,8 +26,8 @@ import org.perfusionjobs.engine.io.ModelLoadException;
  * CLIP's byte-level BPE tokenizer, built from a checkpoint's {@code tokenizer/} folder (vocab.json,
  * merges.txt, special tokens from tokenizer_config.json / special_tokens_map.json) and run by DJL's
  * HuggingFace tokenizers: we translate the files into the equivalent {@code tokenizer.json} (NFC,
- * whitespace collapse, lower case; CLIP's split regex; byte-level alphabet; BPE with the
- * {@code </w>} end-of-word suffix) and let the native library tokenize.
+ * whitespace collapse, lower case; CLIP's split regex; byte-level alphabet; BPE with the {@code
+ * </w>} end-of-word suffix) and let the native library tokenize.
  *
  * <p>Sequences follow the SD pipeline: start token, content, end token, padded with the pad token
  * to 77; content beyond 75 tokens is cut. Words added with {@link #withAddedTokens} are single new
@@ -47,7 +47,15 @@ public final class ClipTokenizer implements AutoCloseable {
   private final int maxLength;
   private final HuggingFaceTokenizer native_;
 
-  private ClipTokenizer(Map<String, Integer> vocab, List<String> merges, List<String> added, int bos, int eos, int pad, int maxLength) throws IOException {
+  private ClipTokenizer(
+      Map<String, Integer> vocab,
+      List<String> merges,
+      List<String> added,
+      int bos,
+      int eos,
+      int pad,
+      int maxLength)
+      throws IOException {
     this.vocab = vocab;
     this.merges = merges;
     this.added = List.copyOf(added);
@@ -56,8 +64,10 @@ public final class ClipTokenizer implements AutoCloseable {
     this.pad = pad;
     this.maxLength = maxLength;
     byte[] json = JSON.writeValueAsBytes(tokenizerJson());
-    this.native_ = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json),
-        Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
+    this.native_ =
+        HuggingFaceTokenizer.newInstance(
+            new ByteArrayInputStream(json),
+            Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
   }
 
   /** Reads vocab.json, merges.txt and the special tokens of a tokenizer folder. */
@@ -70,7 +80,9 @@ public final class ClipTokenizer implements AutoCloseable {
       }
     }
     Map<String, Integer> vocab = new LinkedHashMap<>();
-    JSON.readTree(vocabFile.toFile()).fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+    JSON.readTree(vocabFile.toFile())
+        .fields()
+        .forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
     List<String> merges = new ArrayList<>();
     for (String line : Files.readAllLines(mergesFile, StandardCharsets.UTF_8)) {
       if (!line.isBlank() && !line.startsWith("#version")) {
@@ -86,7 +98,14 @@ public final class ClipTokenizer implements AutoCloseable {
     if (maxLength < 3 || maxLength > 1024) {
       maxLength = 77; // some configs store a huge sentinel here
     }
-    return new ClipTokenizer(vocab, merges, List.of(), id(vocab, bosToken, dir), id(vocab, eosToken, dir), id(vocab, padToken, dir), maxLength);
+    return new ClipTokenizer(
+        vocab,
+        merges,
+        List.of(),
+        id(vocab, bosToken, dir),
+        id(vocab, eosToken, dir),
+        id(vocab, padToken, dir),
+        maxLength);
   }
 
   private static JsonNode readJson(Path p) throws IOException {
@@ -105,10 +124,12 @@ public final class ClipTokenizer implements AutoCloseable {
     return fallback;
   }
 
-  private static int id(Map<String, Integer> vocab, String token, Path dir) throws ModelLoadException {
+  private static int id(Map<String, Integer> vocab, String token, Path dir)
+      throws ModelLoadException {
     Integer id = vocab.get(token);
     if (id == null) {
-      throw new ModelLoadException("tokenizer folder " + dir + ": special token '" + token + "' is not in vocab.json");
+      throw new ModelLoadException(
+          "tokenizer folder " + dir + ": special token '" + token + "' is not in vocab.json");
     }
     return id;
   }
@@ -122,7 +143,8 @@ public final class ClipTokenizer implements AutoCloseable {
     for (String w : words) {
       String lw = w.toLowerCase(Locale.ROOT);
       if (lw.isBlank() || lw.chars().anyMatch(Character::isWhitespace)) {
-        throw new IllegalArgumentException("added token '" + w + "' must be one word without spaces");
+        throw new IllegalArgumentException(
+            "added token '" + w + "' must be one word without spaces");
       }
       if (!all.contains(lw)) {
         all.add(lw);
@@ -269,10 +291,15 @@ public final class ClipTokenizer implements AutoCloseable {
   }
 
   private String textOf(int id) {
-    return vocab.entrySet().stream().filter(e -> e.getValue() == id).map(Map.Entry::getKey).findFirst().orElseThrow();
+    return vocab.entrySet().stream()
+        .filter(e -> e.getValue() == id)
+        .map(Map.Entry::getKey)
+        .findFirst()
+        .orElseThrow();
   }
 
-  private static void addedToken(ArrayNode arr, int id, String content, boolean special, boolean singleWord) {
+  private static void addedToken(
+      ArrayNode arr, int id, String content, boolean special, boolean singleWord) {
     ObjectNode t = arr.addObject();
     t.put("id", id);
     t.put("content", content);

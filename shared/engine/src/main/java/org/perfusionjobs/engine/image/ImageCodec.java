@@ -42,7 +42,8 @@ public final class ImageCodec {
       throw new IOException("image " + name + " could not be decoded: " + e.getMessage(), e);
     }
     if (img == null) {
-      throw new IOException("image " + name + " is not a PNG or JPEG image (" + bytes.length + " bytes)");
+      throw new IOException(
+          "image " + name + " is not a PNG or JPEG image (" + bytes.length + " bytes)");
     }
     return img;
   }
@@ -100,7 +101,14 @@ public final class ImageCodec {
     int b = (int) s.get(0);
     int h = (int) s.get(2);
     int w = (int) s.get(3);
-    float[] v = decoded.toType(DataType.FLOAT32, false).div(2f).add(0.5f).clip(0f, 1f).mul(255f).toFloatArray();
+    float[] v =
+        decoded
+            .toType(DataType.FLOAT32, false)
+            .div(2f)
+            .add(0.5f)
+            .clip(0f, 1f)
+            .mul(255f)
+            .toFloatArray();
     List<BufferedImage> out = new ArrayList<>();
     int plane = h * w;
     for (int i = 0; i < b; i++) {

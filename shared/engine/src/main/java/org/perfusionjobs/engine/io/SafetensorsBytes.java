@@ -5,8 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Safetensors content as bytes (for Kafka records and Redis values), through a temporary file:
- * the reader and writer work on files so that any size streams.
+ * Safetensors content as bytes (for Kafka records and Redis values), through a temporary file: the
+ * reader and writer work on files so that any size streams.
  */
 public final class SafetensorsBytes {
   private SafetensorsBytes() {}

@@ -19,9 +19,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A safetensors file read tensor by tensor with positional reads, so files of any size load
- * (DJL's own reader holds the whole file in one byte array and stops at 2 GiB). Only the header is
- * read on open; each {@link #read} copies one tensor into native memory owned by the given manager.
+ * A safetensors file read tensor by tensor with positional reads, so files of any size load (DJL's
+ * own reader holds the whole file in one byte array and stops at 2 GiB). Only the header is read on
+ * open; each {@link #read} copies one tensor into native memory owned by the given manager.
  */
 public final class SafetensorsFile implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -33,7 +33,12 @@ public final class SafetensorsFile implements AutoCloseable {
   private final Map<String, TensorInfo> tensors;
   private final Map<String, String> metadata;
 
-  private SafetensorsFile(Path path, FileChannel channel, long dataStart, Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+  private SafetensorsFile(
+      Path path,
+      FileChannel channel,
+      long dataStart,
+      Map<String, TensorInfo> tensors,
+      Map<String, String> metadata) {
     this.path = path;
     this.channel = channel;
     this.dataStart = dataStart;
@@ -79,12 +84,31 @@ public final class SafetensorsFile implements AutoCloseable {
         TensorInfo info = new TensorInfo(e.getKey(), dtype, new Shape(dims), begin, end);
         long expected = info.shape().size() * TensorInfo.elementSize(dtype);
         if (begin < 0 || end < begin || end > dataLen || end - begin != expected) {
-          throw new IOException(path + ": tensor '" + e.getKey() + "' has offsets [" + begin + ", " + end
-              + ") but " + dtype + " " + info.shape() + " needs " + expected + " bytes within " + dataLen);
+          throw new IOException(
+              path
+                  + ": tensor '"
+                  + e.getKey()
+                  + "' has offsets ["
+                  + begin
+                  + ", "
+                  + end
+                  + ") but "
+                  + dtype
+                  + " "
+                  + info.shape()
+                  + " needs "
+                  + expected
+                  + " bytes within "
+                  + dataLen);
         }
         infos.put(e.getKey(), info);
       }
-      return new SafetensorsFile(path, ch, dataStart, Collections.unmodifiableMap(infos), Collections.unmodifiableMap(meta));
+      return new SafetensorsFile(
+          path,
+          ch,
+          dataStart,
+          Collections.unmodifiableMap(infos),
+          Collections.unmodifiableMap(meta));
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
@@ -116,7 +140,13 @@ public final class SafetensorsFile implements AutoCloseable {
     TensorInfo info = info(name);
     long len = info.byteLength();
     if (len > Integer.MAX_VALUE - 16) {
-      throw new IOException(path + ": tensor '" + name + "' is " + len + " bytes, over the 2 GiB a single tensor may have");
+      throw new IOException(
+          path
+              + ": tensor '"
+              + name
+              + "' is "
+              + len
+              + " bytes, over the 2 GiB a single tensor may have");
     }
     ByteBuffer buf = ByteBuffer.allocateDirect((int) len).order(ByteOrder.LITTLE_ENDIAN);
     readFully(channel, buf, dataStart + info.begin());

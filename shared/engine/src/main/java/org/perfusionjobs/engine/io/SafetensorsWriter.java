@@ -27,14 +27,16 @@ public final class SafetensorsWriter {
   private SafetensorsWriter() {}
 
   /** Writes every parameter of a module tree under its checkpoint key, in its current dtype. */
-  public static void writeModule(Path path, Module module, Map<String, String> metadata) throws IOException {
+  public static void writeModule(Path path, Module module, Map<String, String> metadata)
+      throws IOException {
     Map<String, NDArray> tensors = new LinkedHashMap<>();
     module.namedParameters().forEach((k, p) -> tensors.put(k, p.get()));
     write(path, tensors, metadata);
   }
 
   /** Tensors are written in map order; {@code metadata} may be empty. */
-  public static void write(Path path, Map<String, NDArray> tensors, Map<String, String> metadata) throws IOException {
+  public static void write(Path path, Map<String, NDArray> tensors, Map<String, String> metadata)
+      throws IOException {
     ObjectNode header = JSON.createObjectNode();
     if (!metadata.isEmpty()) {
       ObjectNode meta = header.putObject("__metadata__");
@@ -67,7 +69,8 @@ public final class SafetensorsWriter {
     Path parent = path.toAbsolutePath().getParent();
     Files.createDirectories(parent);
     Path tmp = Files.createTempFile(parent, path.getFileName().toString(), ".part");
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+    try (FileChannel ch =
+        FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
       writeFully(ch, head);
       for (NDArray a : tensors.values()) {
         ByteBuffer data = a.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);

@@ -42,7 +42,9 @@ public final class StateDictLoader {
   }
 
   /** Loads {@code file} into {@code model}; arrays are created in {@code manager}. */
-  public void load(Module model, SafetensorsFile file, NDManager manager, DataType dtype, Device device) throws IOException {
+  public void load(
+      Module model, SafetensorsFile file, NDManager manager, DataType dtype, Device device)
+      throws IOException {
     Map<String, Parameter> params = model.namedParameters();
     Map<String, String> modelKeyToFileKey = new LinkedHashMap<>();
     Set<String> unexpected = new TreeSet<>();
@@ -84,7 +86,9 @@ public final class StateDictLoader {
     }
   }
 
-  /** Same shape, or the same values with trailing 1x1 axes (1x1 conv weights saved for a Linear). */
+  /**
+   * Same shape, or the same values with trailing 1x1 axes (1x1 conv weights saved for a Linear).
+   */
   private static boolean compatible(Shape file, Shape model) {
     if (file.equals(model)) {
       return true;
@@ -105,8 +109,10 @@ public final class StateDictLoader {
     return true;
   }
 
-  private static String describe(SafetensorsFile file, Set<String> missing, Set<String> unexpected, List<String> misShaped) {
-    StringBuilder sb = new StringBuilder("checkpoint ").append(file.path()).append(" does not match the model:");
+  private static String describe(
+      SafetensorsFile file, Set<String> missing, Set<String> unexpected, List<String> misShaped) {
+    StringBuilder sb =
+        new StringBuilder("checkpoint ").append(file.path()).append(" does not match the model:");
     section(sb, "missing keys", missing);
     section(sb, "unexpected keys", unexpected);
     section(sb, "mis-shaped keys", misShaped);

@@ -25,8 +25,9 @@ public record TensorInfo(String name, String dtype, Shape shape, long begin, lon
       case "I8" -> DataType.INT8;
       case "U8" -> DataType.UINT8;
       case "BOOL" -> DataType.BOOLEAN;
-      default -> throw new IllegalArgumentException(
-          "tensor '" + name + "' has unsupported safetensors dtype " + dtype);
+      default ->
+          throw new IllegalArgumentException(
+              "tensor '" + name + "' has unsupported safetensors dtype " + dtype);
     };
   }
 

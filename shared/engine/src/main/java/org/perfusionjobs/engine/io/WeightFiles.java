@@ -3,7 +3,9 @@ package org.perfusionjobs.engine.io;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Finds a component's weights: {@code <name>.safetensors}, else {@code <name>.fp16.safetensors}. */
+/**
+ * Finds a component's weights: {@code <name>.safetensors}, else {@code <name>.fp16.safetensors}.
+ */
 public final class WeightFiles {
   private WeightFiles() {}
 
@@ -14,7 +16,13 @@ public final class WeightFiles {
         return p;
       }
     }
-    throw new ModelLoadException(dir + " has no " + name + ".safetensors (or " + name
-        + ".fp16.safetensors); .bin checkpoints are not supported: convert them to safetensors");
+    throw new ModelLoadException(
+        dir
+            + " has no "
+            + name
+            + ".safetensors (or "
+            + name
+            + ".fp16.safetensors); .bin checkpoints are not supported: convert them to"
+            + " safetensors");
   }
 }

@@ -14,9 +14,9 @@ import java.util.function.UnaryOperator;
 /**
  * Frees a block's intermediates as soon as the block returns, as PyTorch does when the last
  * reference to a tensor goes. DJL puts an op's result in its first operand's manager, so the
- * block's inputs are temporarily attached to a fresh sub-manager: everything the block derives
- * from them lands there, {@link #keep} moves the block's output to the inputs' manager, and
- * closing the scope frees the rest and hands the inputs back unchanged.
+ * block's inputs are temporarily attached to a fresh sub-manager: everything the block derives from
+ * them lands there, {@link #keep} moves the block's output to the inputs' manager, and closing the
+ * scope frees the rest and hands the inputs back unchanged.
  *
  * <pre>{@code
  * try (BlockScope s = BlockScope.open(x, temb)) {
@@ -28,18 +28,18 @@ import java.util.function.UnaryOperator;
  * <p>Under autograd this is safe: closing a handle only drops the Java side's reference to the
  * libtorch tensor; the graph keeps its own references to what the backward pass needs (as when a
  * Python variable goes out of scope). Arrays made from Java buffers (DJL's {@code create}) are the
- * exception (the buffer may be collected once the handle closes), so a block must not feed such
- * an array to an op that saves it for backward; see {@link Scalars}.
+ * exception (the buffer may be collected once the handle closes), so a block must not feed such an
+ * array to an op that saves it for backward; see {@link Scalars}.
  *
- * <p>On by default; {@code -Dperfusion.engine.releaseIntermediates=false} (or {@link
- * #runUnscoped}) turns every scope into a no-op, the engine's former behaviour, for benchmarks
- * and equality tests.
+ * <p>On by default; {@code -Dperfusion.engine.releaseIntermediates=false} (or {@link #runUnscoped})
+ * turns every scope into a no-op, the engine's former behaviour, for benchmarks and equality tests.
  */
 public final class BlockScope implements AutoCloseable {
   private static final boolean DEFAULT_ENABLED =
       Boolean.parseBoolean(System.getProperty("perfusion.engine.releaseIntermediates", "true"));
   private static final ThreadLocal<Boolean> OVERRIDE = new ThreadLocal<>();
-  private static final ThreadLocal<Deque<BlockScope>> OPEN = ThreadLocal.withInitial(ArrayDeque::new);
+  private static final ThreadLocal<Deque<BlockScope>> OPEN =
+      ThreadLocal.withInitial(ArrayDeque::new);
   private static final BlockScope NONE = new BlockScope(null, null);
 
   private final NDManager parent;
@@ -139,8 +139,8 @@ public final class BlockScope implements AutoCloseable {
   }
 
   /**
-   * The manager outside every open scope of this thread (the caller's), or null when none is
-   * open: where values that must outlive the blocks (probe captures) go.
+   * The manager outside every open scope of this thread (the caller's), or null when none is open:
+   * where values that must outlive the blocks (probe captures) go.
    */
   static NDManager outermost() {
     BlockScope first = OPEN.get().peekFirst();

@@ -13,7 +13,8 @@ public final class Conv2d extends Module {
   public final Parameter weight; // (out, in, k, k)
   public final Parameter bias; // (out) or null
 
-  public Conv2d(int inChannels, int outChannels, int kernel, int stride, int padding, boolean bias) {
+  public Conv2d(
+      int inChannels, int outChannels, int kernel, int stride, int padding, boolean bias) {
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernel = kernel;
@@ -28,15 +29,16 @@ public final class Conv2d extends Module {
   }
 
   public NDArray forward(NDArray x) {
-    NDArray y = ai.djl.nn.convolutional.Conv2d.conv2d(
-            x,
-            weight.get(),
-            bias == null ? null : bias.get(),
-            new Shape(stride, stride),
-            new Shape(padding, padding),
-            new Shape(1, 1),
-            1)
-        .singletonOrThrow();
+    NDArray y =
+        ai.djl.nn.convolutional.Conv2d.conv2d(
+                x,
+                weight.get(),
+                bias == null ? null : bias.get(),
+                new Shape(stride, stride),
+                new Shape(padding, padding),
+                new Shape(1, 1),
+                1)
+            .singletonOrThrow();
     if (FlopCounter.enabled()) {
       FlopCounter.addMultiplyAdds(y.size() * inChannels * kernel * kernel);
     }

@@ -3,10 +3,10 @@ package org.perfusionjobs.engine.nn;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Counts the multiply-add work of convolutions, linear layers and attention matmuls while
- * enabled, for benchmarks that report achieved GFLOP/s. Normalisations and element-wise ops are
- * not counted (they are a few percent of a UNet's work), so reported rates are slight
- * underestimates. Off by default; when off the cost is one volatile read per layer call.
+ * Counts the multiply-add work of convolutions, linear layers and attention matmuls while enabled,
+ * for benchmarks that report achieved GFLOP/s. Normalisations and element-wise ops are not counted
+ * (they are a few percent of a UNet's work), so reported rates are slight underestimates. Off by
+ * default; when off the cost is one volatile read per layer call.
  */
 public final class FlopCounter {
   private static volatile boolean enabled;

@@ -31,22 +31,26 @@ public final class GroupNorm extends Module {
     this.bias = parameter("bias", new Shape(channels));
   }
 
-  // DJL's layer norm needs explicit gain/bias: ones and zeros per group size, kept with the weights.
+  // DJL's layer norm needs explicit gain/bias: ones and zeros per group size, kept with the
+  // weights.
   private final Map<Long, NDArray[]> unitAffine = new ConcurrentHashMap<>();
 
   private NDArray[] unitAffine(long groupSize, NDArray like) {
     // Made in the weight's manager; a weight override of one request (WeightEdits) lives in that
     // request's manager, so what was made beside it is gone afterwards: make it again.
-    unitAffine.computeIfPresent(groupSize, (n, unit) -> unit[0].isReleased() || unit[1].isReleased() ? null : unit);
-    return unitAffine.computeIfAbsent(groupSize, n -> {
-      NDManager owner = weight.get().getManager();
-      NDArray[] unit = {
-        owner.ones(new Shape(n), like.getDataType(), like.getDevice()),
-        owner.zeros(new Shape(n), like.getDataType(), like.getDevice())
-      };
-      NDScope.unregister(unit);
-      return unit;
-    });
+    unitAffine.computeIfPresent(
+        groupSize, (n, unit) -> unit[0].isReleased() || unit[1].isReleased() ? null : unit);
+    return unitAffine.computeIfAbsent(
+        groupSize,
+        n -> {
+          NDManager owner = weight.get().getManager();
+          NDArray[] unit = {
+            owner.ones(new Shape(n), like.getDataType(), like.getDevice()),
+            owner.zeros(new Shape(n), like.getDataType(), like.getDevice())
+          };
+          NDScope.unregister(unit);
+          return unit;
+        });
   }
 
   /** x: (B, C, ...) → same shape. */
@@ -64,7 +68,9 @@ public final class GroupNorm extends Module {
     }
     NDArray[] affine = affine(shape.dimension());
     // Each temporary is as large as x: release it as soon as the next op has used it.
-    NDArray scaled = BlockScope.consume(BlockScope.consume(normed, n -> n.reshape(shape)), n -> n.mul(affine[0]));
+    NDArray scaled =
+        BlockScope.consume(
+            BlockScope.consume(normed, n -> n.reshape(shape)), n -> n.mul(affine[0]));
     return BlockScope.consume(scaled, n -> n.add(affine[1]));
   }
 
@@ -74,7 +80,11 @@ public final class GroupNorm extends Module {
 
   private NDArray[] affine(int rank) {
     NDArray[] cached = affine.get(rank);
-    if (cached != null && cached[0] != null && !cached[0].isReleased() && cached[2] == weight.get() && cached[3] == bias.get()) {
+    if (cached != null
+        && cached[0] != null
+        && !cached[0].isReleased()
+        && cached[2] == weight.get()
+        && cached[3] == bias.get()) {
       return cached;
     }
     if (cached != null) {

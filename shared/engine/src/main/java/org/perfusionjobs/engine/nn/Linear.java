@@ -19,7 +19,9 @@ public final class Linear extends Module {
   }
 
   public NDArray forward(NDArray x) {
-    NDArray y = ai.djl.nn.core.Linear.linear(x, weight.get(), bias == null ? null : bias.get()).singletonOrThrow();
+    NDArray y =
+        ai.djl.nn.core.Linear.linear(x, weight.get(), bias == null ? null : bias.get())
+            .singletonOrThrow();
     if (FlopCounter.enabled()) {
       FlopCounter.addMultiplyAdds(y.size() * inFeatures);
     }

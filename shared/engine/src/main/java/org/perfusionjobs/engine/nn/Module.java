@@ -21,7 +21,8 @@ public abstract class Module {
   /** Registers a child under its checkpoint name and returns it, for field initialisers. */
   protected final <M extends Module> M child(String name, M module) {
     if (children.putIfAbsent(name, module) != null) {
-      throw new IllegalStateException("duplicate child '" + name + "' in " + getClass().getSimpleName());
+      throw new IllegalStateException(
+          "duplicate child '" + name + "' in " + getClass().getSimpleName());
     }
     return module;
   }
@@ -30,7 +31,8 @@ public abstract class Module {
   protected final Parameter parameter(String name, Shape shape) {
     Parameter p = new Parameter(name, shape);
     if (parameters.putIfAbsent(name, p) != null) {
-      throw new IllegalStateException("duplicate parameter '" + name + "' in " + getClass().getSimpleName());
+      throw new IllegalStateException(
+          "duplicate parameter '" + name + "' in " + getClass().getSimpleName());
     }
     return p;
   }
@@ -79,11 +81,17 @@ public abstract class Module {
       NDArray value;
       String key = e.getKey();
       if (s.dimension() == 1) {
-        boolean gain = key.endsWith("norm.weight") || key.matches(".*norm\\d*\\.weight|.*norm_out\\.weight|.*layer_norm\\d*\\.weight|.*final_layer_norm\\.weight");
+        boolean gain =
+            key.endsWith("norm.weight")
+                || key.matches(
+                    ".*norm\\d*\\.weight|.*norm_out\\.weight|.*layer_norm\\d*\\.weight|.*final_layer_norm\\.weight");
         value = gain ? manager.ones(s, dtype) : manager.zeros(s, dtype);
       } else {
         long fanIn = s.size() / s.get(0);
-        value = manager.randomNormal(0f, (float) (1.0 / Math.sqrt(fanIn)), s, DataType.FLOAT32).toType(dtype, false);
+        value =
+            manager
+                .randomNormal(0f, (float) (1.0 / Math.sqrt(fanIn)), s, DataType.FLOAT32)
+                .toType(dtype, false);
       }
       p.set(value);
     }

@@ -10,11 +10,11 @@ import java.util.Map;
 /**
  * Edits of a model's weights that are in force only while {@link #install installed}: additive
  * output terms of {@link Linear} layers (keyed by the layer's dotted module path, e.g. {@code
- * down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q}) and replaced parameter values
- * (keyed by the full checkpoint key, e.g. {@code ...attn2.to_k.weight}). The model's own weights
- * are never written: installing swaps references, closing the installation swaps them back. This
- * is how a request (or a training step) uses weights other than the base model's while the model
- * stays shared and bit-identical; the core applies them without knowing what made them.
+ * down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q}) and replaced parameter values (keyed
+ * by the full checkpoint key, e.g. {@code ...attn2.to_k.weight}). The model's own weights are never
+ * written: installing swaps references, closing the installation swaps them back. This is how a
+ * request (or a training step) uses weights other than the base model's while the model stays
+ * shared and bit-identical; the core applies them without knowing what made them.
  */
 public final class WeightEdits {
   public static final WeightEdits NONE = new WeightEdits(Map.of(), Map.of());
@@ -22,7 +22,8 @@ public final class WeightEdits {
   private final Map<String, LinearDelta> linearDeltas;
   private final Map<String, NDArray> parameterOverrides;
 
-  public WeightEdits(Map<String, LinearDelta> linearDeltas, Map<String, NDArray> parameterOverrides) {
+  public WeightEdits(
+      Map<String, LinearDelta> linearDeltas, Map<String, NDArray> parameterOverrides) {
     this.linearDeltas = Collections.unmodifiableMap(new LinkedHashMap<>(linearDeltas));
     this.parameterOverrides = Collections.unmodifiableMap(new LinkedHashMap<>(parameterOverrides));
   }
@@ -60,37 +61,49 @@ public final class WeightEdits {
     }
     Map<String, Linear> linears = new LinkedHashMap<>();
     if (!linearDeltas.isEmpty()) {
-      root.visit((path, m) -> {
-        if (m instanceof Linear l && linearDeltas.containsKey(path)) {
-          linears.put(path, l);
-        }
-      });
+      root.visit(
+          (path, m) -> {
+            if (m instanceof Linear l && linearDeltas.containsKey(path)) {
+              linears.put(path, l);
+            }
+          });
       for (String path : linearDeltas.keySet()) {
         if (!linears.containsKey(path)) {
-          throw new IllegalArgumentException("weight edit: no Linear layer '" + path + "' in " + root.getClass().getSimpleName());
+          throw new IllegalArgumentException(
+              "weight edit: no Linear layer '" + path + "' in " + root.getClass().getSimpleName());
         }
       }
     }
-    Map<String, Parameter> params = parameterOverrides.isEmpty() ? Map.of() : root.namedParameters();
+    Map<String, Parameter> params =
+        parameterOverrides.isEmpty() ? Map.of() : root.namedParameters();
     for (Map.Entry<String, NDArray> e : parameterOverrides.entrySet()) {
       Parameter p = params.get(e.getKey());
       if (p == null) {
-        throw new IllegalArgumentException("weight edit: no parameter '" + e.getKey() + "' in " + root.getClass().getSimpleName());
+        throw new IllegalArgumentException(
+            "weight edit: no parameter '" + e.getKey() + "' in " + root.getClass().getSimpleName());
       }
       if (!p.shape().equals(e.getValue().getShape())) {
-        throw new IllegalArgumentException("weight edit: parameter '" + e.getKey() + "' is " + p.shape() + ", the override " + e.getValue().getShape());
+        throw new IllegalArgumentException(
+            "weight edit: parameter '"
+                + e.getKey()
+                + "' is "
+                + p.shape()
+                + ", the override "
+                + e.getValue().getShape());
       }
     }
     List<Runnable> undo = new ArrayList<>();
-    linears.forEach((path, l) -> {
-      LinearDelta previous = l.setDelta(linearDeltas.get(path));
-      undo.add(() -> l.setDelta(previous));
-    });
-    parameterOverrides.forEach((key, value) -> {
-      Parameter p = params.get(key);
-      NDArray previous = p.swap(value);
-      undo.add(() -> p.swap(previous));
-    });
+    linears.forEach(
+        (path, l) -> {
+          LinearDelta previous = l.setDelta(linearDeltas.get(path));
+          undo.add(() -> l.setDelta(previous));
+        });
+    parameterOverrides.forEach(
+        (key, value) -> {
+          Parameter p = params.get(key);
+          NDArray previous = p.swap(value);
+          undo.add(() -> p.swap(previous));
+        });
     return () -> {
       for (int i = undo.size() - 1; i >= 0; i--) {
         undo.get(i).run();
@@ -100,6 +113,10 @@ public final class WeightEdits {
 
   @Override
   public String toString() {
-    return "WeightEdits[" + linearDeltas.size() + " linear deltas, " + parameterOverrides.size() + " parameter overrides]";
+    return "WeightEdits["
+        + linearDeltas.size()
+        + " linear deltas, "
+        + parameterOverrides.size()
+        + " parameter overrides]";
   }
 }

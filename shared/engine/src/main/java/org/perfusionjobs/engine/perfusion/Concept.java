@@ -31,21 +31,28 @@ public record Concept(
     Objects.requireNonNull(placeholder, "placeholder");
     Objects.requireNonNull(superclass, "superclass");
     if (placeholder.isBlank() || placeholder.chars().anyMatch(Character::isWhitespace)) {
-      throw new IllegalArgumentException("placeholder must be one word without spaces, got '" + placeholder + "'");
+      throw new IllegalArgumentException(
+          "placeholder must be one word without spaces, got '" + placeholder + "'");
     }
     if (superclass.isBlank()) {
       throw new IllegalArgumentException("superclass must not be empty");
     }
     if (iStar.length != embedding.length) {
-      throw new IllegalArgumentException("i* has width " + iStar.length + " but the embedding " + embedding.length);
+      throw new IllegalArgumentException(
+          "i* has width " + iStar.length + " but the embedding " + embedding.length);
     }
     if (!keyTargets.keySet().equals(valueTargets.keySet())) {
       throw new IllegalArgumentException("K and V targets cover different layers");
     }
     for (String path : keyTargets.keySet()) {
       if (keyTargets.get(path).length != valueTargets.get(path).length) {
-        throw new IllegalArgumentException("layer " + path + ": K target width " + keyTargets.get(path).length
-            + " differs from V target width " + valueTargets.get(path).length);
+        throw new IllegalArgumentException(
+            "layer "
+                + path
+                + ": K target width "
+                + keyTargets.get(path).length
+                + " differs from V target width "
+                + valueTargets.get(path).length);
       }
     }
     if (!(defaultTau > 0)) {

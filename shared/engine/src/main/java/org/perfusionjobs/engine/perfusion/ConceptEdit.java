@@ -9,7 +9,12 @@ import java.util.Map;
  * down_blocks.0.attentions.0.transformer_blocks.0.attn2}) its K target (C) and V target (C), with
  * this run's beta and tau. During training the V targets are the live, gradient-carrying arrays.
  */
-public record ConceptEdit(double[] iStar, Map<String, NDArray> keyTargets, Map<String, NDArray> valueTargets, float beta, float tau) {
+public record ConceptEdit(
+    double[] iStar,
+    Map<String, NDArray> keyTargets,
+    Map<String, NDArray> valueTargets,
+    float beta,
+    float tau) {
 
   public ConceptEdit {
     if (!(tau > 0)) {

@@ -16,12 +16,21 @@ public final class ConceptEdits {
     for (int i = 0; i < iStar.length; i++) {
       iStar[i] = c.iStar()[i];
     }
-    return new ConceptEdit(iStar, arrays(c.keyTargets(), m, options), arrays(c.valueTargets(), m, options), use.effectiveBeta(), use.effectiveTau());
+    return new ConceptEdit(
+        iStar,
+        arrays(c.keyTargets(), m, options),
+        arrays(c.valueTargets(), m, options),
+        use.effectiveBeta(),
+        use.effectiveTau());
   }
 
-  private static Map<String, NDArray> arrays(Map<String, float[]> host, NDManager m, EngineOptions options) {
+  private static Map<String, NDArray> arrays(
+      Map<String, float[]> host, NDManager m, EngineOptions options) {
     Map<String, NDArray> out = new LinkedHashMap<>();
-    host.forEach((p, v) -> out.put(p, m.create(v).toType(options.dtype(), false).toDevice(options.device(), false)));
+    host.forEach(
+        (p, v) ->
+            out.put(
+                p, m.create(v).toType(options.dtype(), false).toDevice(options.device(), false)));
     return out;
   }
 }

@@ -15,7 +15,8 @@ import org.perfusionjobs.engine.io.SafetensorsWriter;
 /**
  * Reads and writes concept files: safetensors with {@code i_star}, {@code embedding}, {@code
  * target_k.<layer path>} and {@code target_v.<layer path>} in fp32, and the rest in the string
- * metadata ({@code method} is {@code perfusion}, for readers of any method's file). Cinv is never inside (it is shared per base model, identified by its hash).
+ * metadata ({@code method} is {@code perfusion}, for readers of any method's file). Cinv is never
+ * inside (it is shared per base model, identified by its hash).
  */
 public final class ConceptFile {
   public static final String FORMAT = "perfusion-concept/1";
@@ -52,10 +53,17 @@ public final class ConceptFile {
   }
 
   public static Concept read(Path file) throws IOException {
-    try (SafetensorsFile f = SafetensorsFile.open(file); NDManager m = NDManager.newBaseManager()) {
+    try (SafetensorsFile f = SafetensorsFile.open(file);
+        NDManager m = NDManager.newBaseManager()) {
       Map<String, String> meta = f.metadata();
       if (!FORMAT.equals(meta.get("format"))) {
-        throw new ModelLoadException(file + " is not a Perfusion concept file (format '" + meta.get("format") + "', expected '" + FORMAT + "')");
+        throw new ModelLoadException(
+            file
+                + " is not a Perfusion concept file (format '"
+                + meta.get("format")
+                + "', expected '"
+                + FORMAT
+                + "')");
       }
       Map<String, float[]> k = new LinkedHashMap<>();
       Map<String, float[]> v = new LinkedHashMap<>();
@@ -72,29 +80,42 @@ public final class ConceptFile {
         } else if (name.startsWith("target_v.")) {
           v.put(name.substring("target_v.".length()), data);
         } else {
-          throw new ModelLoadException(file + ": unexpected tensor '" + name + "' in a concept file");
+          throw new ModelLoadException(
+              file + ": unexpected tensor '" + name + "' in a concept file");
         }
       }
       if (iStar == null || emb == null) {
-        throw new ModelLoadException(file + ": concept file lacks " + (iStar == null ? "i_star" : "embedding"));
+        throw new ModelLoadException(
+            file + ": concept file lacks " + (iStar == null ? "i_star" : "embedding"));
       }
       Map<String, String> settings = new LinkedHashMap<>();
-      meta.forEach((key, val) -> {
-        if (key.startsWith("train.")) {
-          settings.put(key.substring(6), val);
-        }
-      });
+      meta.forEach(
+          (key, val) -> {
+            if (key.startsWith("train.")) {
+              settings.put(key.substring(6), val);
+            }
+          });
       try {
-        return new Concept(required(meta, "placeholder", file), required(meta, "superclass", file), required(meta, "base_model", file),
-            required(meta, "cinv_sha256", file), Float.parseFloat(required(meta, "default_beta", file)),
-            Float.parseFloat(required(meta, "default_tau", file)), iStar, emb, k, v, settings);
+        return new Concept(
+            required(meta, "placeholder", file),
+            required(meta, "superclass", file),
+            required(meta, "base_model", file),
+            required(meta, "cinv_sha256", file),
+            Float.parseFloat(required(meta, "default_beta", file)),
+            Float.parseFloat(required(meta, "default_tau", file)),
+            iStar,
+            emb,
+            k,
+            v,
+            settings);
       } catch (IllegalArgumentException e) {
         throw new ModelLoadException(file + ": " + e.getMessage(), e);
       }
     }
   }
 
-  private static String required(Map<String, String> meta, String key, Path file) throws ModelLoadException {
+  private static String required(Map<String, String> meta, String key, Path file)
+      throws ModelLoadException {
     String v = meta.get(key);
     if (v == null) {
       throw new ModelLoadException(file + ": concept metadata lacks '" + key + "'");

@@ -14,16 +14,17 @@ final class ConceptTokenizers implements AutoCloseable {
   private static final int CAPACITY = 32;
 
   private final ClipTokenizer base;
-  private final Map<List<String>, ClipTokenizer> recent = new LinkedHashMap<>(16, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<List<String>, ClipTokenizer> eldest) {
-      if (size() > CAPACITY) {
-        eldest.getValue().close();
-        return true;
-      }
-      return false;
-    }
-  };
+  private final Map<List<String>, ClipTokenizer> recent =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<List<String>, ClipTokenizer> eldest) {
+          if (size() > CAPACITY) {
+            eldest.getValue().close();
+            return true;
+          }
+          return false;
+        }
+      };
 
   ConceptTokenizers(ClipTokenizer base) {
     this.base = base;

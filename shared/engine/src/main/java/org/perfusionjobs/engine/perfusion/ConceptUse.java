@@ -2,7 +2,9 @@ package org.perfusionjobs.engine.perfusion;
 
 import java.util.Objects;
 
-/** A concept in one generation request, with this run's beta and tau (null: the concept's defaults). */
+/**
+ * A concept in one generation request, with this run's beta and tau (null: the concept's defaults).
+ */
 public record ConceptUse(Concept concept, Float beta, Float tau) {
 
   public ConceptUse {

@@ -18,13 +18,14 @@ import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.SafetensorsWriter;
 
 /**
- * The inverse uncentered covariance {@code Cinv} (D x D) of a base text encoder's token
- * encodings, in double precision, and its content hash. One per base model, shared by every
- * concept; a concept records the hash of the Cinv it was trained against.
+ * The inverse uncentered covariance {@code Cinv} (D x D) of a base text encoder's token encodings,
+ * in double precision, and its content hash. One per base model, shared by every concept; a concept
+ * records the hash of the Cinv it was trained against.
  */
 public final class Covariance {
   /** Default file name inside the model folder. */
   public static final String FILE_NAME = "perfusion_covariance.safetensors";
+
   private static final String TENSOR = "cinv";
 
   private final double[][] cinv; // (D, D)
@@ -35,7 +36,8 @@ public final class Covariance {
     int d = cinv.length;
     for (double[] row : cinv) {
       if (row.length != d) {
-        throw new IllegalArgumentException("Cinv must be square, got a row of " + row.length + " in " + d + " rows");
+        throw new IllegalArgumentException(
+            "Cinv must be square, got a row of " + row.length + " in " + d + " rows");
       }
     }
     this.cinv = cinv;
@@ -74,7 +76,8 @@ public final class Covariance {
   /** Cinv x for a host vector. */
   public double[] apply(double[] x) {
     if (x.length != dim()) {
-      throw new IllegalArgumentException("vector of width " + x.length + " for a " + dim() + "-wide Cinv");
+      throw new IllegalArgumentException(
+          "vector of width " + x.length + " for a " + dim() + "-wide Cinv");
     }
     return DenseMath.times(cinv, x);
   }
@@ -98,9 +101,11 @@ public final class Covariance {
 
   /** Loads a saved Cinv and checks that its content still matches the recorded hash. */
   public static Covariance load(Path file) throws IOException {
-    try (SafetensorsFile f = SafetensorsFile.open(file); NDManager m = NDManager.newBaseManager()) {
+    try (SafetensorsFile f = SafetensorsFile.open(file);
+        NDManager m = NDManager.newBaseManager()) {
       if (!f.tensors().containsKey(TENSOR)) {
-        throw new ModelLoadException(file + " is not a Perfusion covariance file (no '" + TENSOR + "' tensor)");
+        throw new ModelLoadException(
+            file + " is not a Perfusion covariance file (no '" + TENSOR + "' tensor)");
       }
       NDArray a = f.read(TENSOR, m, DataType.FLOAT64);
       int d = (int) a.getShape().get(0);
@@ -117,7 +122,13 @@ public final class Covariance {
       meta.remove("format");
       Covariance cov = new Covariance(c, meta);
       if (recorded != null && !recorded.equals(cov.hash())) {
-        throw new ModelLoadException(file + ": content hash " + cov.hash() + " differs from the recorded " + recorded + " (file corrupted?)");
+        throw new ModelLoadException(
+            file
+                + ": content hash "
+                + cov.hash()
+                + " differs from the recorded "
+                + recorded
+                + " (file corrupted?)");
       }
       return cov;
     }

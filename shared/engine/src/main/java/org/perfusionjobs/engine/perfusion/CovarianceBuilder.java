@@ -23,8 +23,11 @@ public final class CovarianceBuilder {
     if (!Files.isRegularFile(file)) {
       throw new IOException("caption file " + file + " does not exist");
     }
-    List<String> captions = Files.readAllLines(file, StandardCharsets.UTF_8).stream().map(String::strip)
-        .filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+    List<String> captions =
+        Files.readAllLines(file, StandardCharsets.UTF_8).stream()
+            .map(String::strip)
+            .filter(l -> !l.isEmpty() && !l.startsWith("#"))
+            .toList();
     if (captions.isEmpty()) {
       throw new IOException("caption file " + file + " has no captions");
     }
@@ -34,10 +37,16 @@ public final class CovarianceBuilder {
   /**
    * @param onBatch called with the number of captions done so far
    */
-  public static Covariance compute(StableDiffusionPipeline sd, List<String> captions, boolean includePadding, String source, IntConsumer onBatch) {
+  public static Covariance compute(
+      StableDiffusionPipeline sd,
+      List<String> captions,
+      boolean includePadding,
+      String source,
+      IntConsumer onBatch) {
     int d = sd.textEncoder().config().hiddenSize();
     int eos = sd.tokenizer().eosId();
-    try (CovarianceEstimator est = new CovarianceEstimator(d, includePadding); NDManager m = sd.manager().newSubManager()) {
+    try (CovarianceEstimator est = new CovarianceEstimator(d, includePadding);
+        NDManager m = sd.manager().newSubManager()) {
       for (int start = 0; start < captions.size(); start += BATCH) {
         List<String> batch = captions.subList(start, Math.min(captions.size(), start + BATCH));
         try (NDScope s = new NDScope()) {

@@ -37,7 +37,14 @@ public final class CovarianceEstimator implements AutoCloseable {
     long b = states.getShape().get(0);
     long t = states.getShape().get(1);
     if (states.getShape().get(2) != dim || lengths.length != b) {
-      throw new IllegalArgumentException("states " + states.getShape() + " and " + lengths.length + " lengths do not fit a " + dim + "-wide estimator");
+      throw new IllegalArgumentException(
+          "states "
+              + states.getShape()
+              + " and "
+              + lengths.length
+              + " lengths do not fit a "
+              + dim
+              + "-wide estimator");
     }
     try (NDManager step = manager.newSubManager()) {
       NDArray x = states.toType(DataType.FLOAT64, false);
@@ -63,7 +70,8 @@ public final class CovarianceEstimator implements AutoCloseable {
   /** C^-1 in double, with how it was made recorded in the metadata. */
   public Covariance finish(Map<String, String> extraMetadata) {
     if (tokens < dim) {
-      throw new IllegalStateException("only " + tokens + " token encodings for a " + dim + "-wide covariance: add captions");
+      throw new IllegalStateException(
+          "only " + tokens + " token encodings for a " + dim + "-wide covariance: add captions");
     }
     double[] flat = sum.div((double) tokens).toDoubleArray();
     double[][] c = new double[dim][dim];
@@ -74,7 +82,13 @@ public final class CovarianceEstimator implements AutoCloseable {
     try {
       inv = DenseMath.inverseSpd(c);
     } catch (ArithmeticException e) {
-      throw new IllegalStateException("the covariance of " + tokens + " token encodings is singular (" + e.getMessage() + "): use more and more varied captions", e);
+      throw new IllegalStateException(
+          "the covariance of "
+              + tokens
+              + " token encodings is singular ("
+              + e.getMessage()
+              + "): use more and more varied captions",
+          e);
     }
     Map<String, String> meta = new LinkedHashMap<>(extraMetadata);
     meta.put("captions", Long.toString(captions));

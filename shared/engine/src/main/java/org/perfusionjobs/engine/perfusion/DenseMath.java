@@ -18,7 +18,8 @@ final class DenseMath {
         d -= lj[k] * lj[k];
       }
       if (!(d > 0)) {
-        throw new ArithmeticException("matrix is not positive definite (pivot " + j + " = " + d + ")");
+        throw new ArithmeticException(
+            "matrix is not positive definite (pivot " + j + " = " + d + ")");
       }
       double ljj = Math.sqrt(d);
       lj[j] = ljj;
@@ -85,7 +86,8 @@ final class DenseMath {
       }
       double norm = Math.sqrt(dot(v, v));
       if (!(norm > 1e-12 * Math.sqrt(dot(columns[j], columns[j])))) {
-        throw new ArithmeticException("concept target " + j + " is linearly dependent on the ones before it");
+        throw new ArithmeticException(
+            "concept target " + j + " is linearly dependent on the ones before it");
       }
       r[j][j] = norm;
       for (int i = 0; i < d; i++) {

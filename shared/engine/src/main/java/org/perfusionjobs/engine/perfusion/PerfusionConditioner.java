@@ -19,9 +19,9 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 
 /**
  * Perfusion at generation (method page, sections 3 and 6): each concept word becomes one added
- * token whose input embedding is the learned one; every cross-attention layer gets the gated
- * rank-1 processor. With global key-locking the K path sees the prompt with each concept word
- * replaced by its superclass word, the V path the real prompt.
+ * token whose input embedding is the learned one; every cross-attention layer gets the gated rank-1
+ * processor. With global key-locking the K path sees the prompt with each concept word replaced by
+ * its superclass word, the V path the real prompt.
  */
 final class PerfusionConditioner implements Conditioner {
   private final PerfusionModel model;
@@ -35,7 +35,8 @@ final class PerfusionConditioner implements Conditioner {
     Set<String> words = new HashSet<>();
     for (ConceptUse u : uses) {
       if (!words.add(u.concept().placeholder().toLowerCase(Locale.ROOT))) {
-        throw new IllegalArgumentException("concepts: placeholder '" + u.concept().placeholder() + "' is used twice");
+        throw new IllegalArgumentException(
+            "concepts: placeholder '" + u.concept().placeholder() + "' is used twice");
       }
     }
     this.model = model;
@@ -55,7 +56,10 @@ final class PerfusionConditioner implements Conditioner {
   @Override
   public Conditioning condition(StableDiffusionPipeline sd, PromptBatch prompts, NDManager m) {
     if (sd != model.pipeline()) {
-      throw new IllegalArgumentException("this Perfusion conditioning belongs to another pipeline (" + model.pipeline().folder().root() + ")");
+      throw new IllegalArgumentException(
+          "this Perfusion conditioning belongs to another pipeline ("
+              + model.pipeline().folder().root()
+              + ")");
     }
     List<Concept> concepts = uses.stream().map(ConceptUse::concept).toList();
     Covariance cov = model.covariance();
@@ -65,10 +69,17 @@ final class PerfusionConditioner implements Conditioner {
     }
     EngineOptions options = sd.options();
     ClipTokenizer tok = model.tokenizerWith(concepts.stream().map(Concept::placeholder).toList());
-    NDArray added = m.create(stackEmbeddings(concepts), new Shape(concepts.size(), width))
-        .toType(options.dtype(), false).toDevice(options.device(), false);
-    NDArray values = sd.textEncoder().forward(tok.encode(prompts.rows(), m).toDevice(options.device(), false), added);
-    NDArray keys = globalLock ? sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m) : values;
+    NDArray added =
+        m.create(stackEmbeddings(concepts), new Shape(concepts.size(), width))
+            .toType(options.dtype(), false)
+            .toDevice(options.device(), false);
+    NDArray values =
+        sd.textEncoder()
+            .forward(tok.encode(prompts.rows(), m).toDevice(options.device(), false), added);
+    NDArray keys =
+        globalLock
+            ? sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m)
+            : values;
     List<ConceptEdit> edits = new ArrayList<>();
     for (ConceptUse u : uses) {
       edits.add(ConceptEdits.toEdit(u, m, options));
@@ -80,8 +91,10 @@ final class PerfusionConditioner implements Conditioner {
   static String superclassPrompt(String prompt, List<Concept> concepts) {
     String out = prompt;
     for (Concept c : concepts) {
-      out = out.replaceAll("(?i)(?<![\\p{L}\\p{N}])" + Pattern.quote(c.placeholder()) + "(?![\\p{L}\\p{N}])",
-          Matcher.quoteReplacement(c.superclass()));
+      out =
+          out.replaceAll(
+              "(?i)(?<![\\p{L}\\p{N}])" + Pattern.quote(c.placeholder()) + "(?![\\p{L}\\p{N}])",
+              Matcher.quoteReplacement(c.superclass()));
     }
     return out;
   }

@@ -38,8 +38,14 @@ public final class PerfusionModel implements AutoCloseable {
     if (covariance == null) {
       Path file = sd.folder().root().resolve(Covariance.FILE_NAME);
       if (!Files.isRegularFile(file)) {
-        throw new IllegalStateException("no Perfusion covariance for " + sd.folder().root() + ": run `perfusion covariance --model "
-            + sd.folder().root() + "` first (expected " + file + ")");
+        throw new IllegalStateException(
+            "no Perfusion covariance for "
+                + sd.folder().root()
+                + ": run `perfusion covariance --model "
+                + sd.folder().root()
+                + "` first (expected "
+                + file
+                + ")");
       }
       try {
         covariance = Covariance.load(file);
@@ -53,12 +59,15 @@ public final class PerfusionModel implements AutoCloseable {
   public synchronized void setCovariance(Covariance cov) {
     int width = sd.textEncoder().config().hiddenSize();
     if (cov.dim() != width) {
-      throw new IllegalArgumentException("Cinv is " + cov.dim() + " wide but the text encoder is " + width);
+      throw new IllegalArgumentException(
+          "Cinv is " + cov.dim() + " wide but the text encoder is " + width);
     }
     this.covariance = cov;
   }
 
-  /** The base tokenizer with these concept words added, in this order (ids match the embeddings). */
+  /**
+   * The base tokenizer with these concept words added, in this order (ids match the embeddings).
+   */
   public ClipTokenizer tokenizerWith(List<String> placeholders) {
     return tokenizers.with(placeholders);
   }
@@ -79,7 +88,8 @@ public final class PerfusionModel implements AutoCloseable {
    *
    * @param globalLock feed the K path the prompt with each concept word replaced by its superclass
    *     (use a lower beta with it)
-   * @throws IllegalArgumentException for a placeholder used twice, or global locking without a concept
+   * @throws IllegalArgumentException for a placeholder used twice, or global locking without a
+   *     concept
    */
   public Conditioner conditioner(List<ConceptUse> uses, boolean globalLock) {
     if (uses.isEmpty()) {

@@ -25,11 +25,11 @@ import org.perfusionjobs.engine.attention.KeyValue;
  *   s_j(e) = e' Cinv i*_j / (i*_j' Cinv i*_j)
  * </pre>
  *
- * where P is the Cinv-orthogonal projection onto span{i*_j}: with Cinv = L L' (Cholesky) and A =
- * L' [i*_1 .. i*_N] = QR, P(e) = I* (R'R)^-1 U e with U = I*' Cinv. For one concept this is
- * exactly {@code s(e) i*}. The projection and the gates depend only on the text, so they are
- * computed once per input encoding and shared by all layers; each layer then adds its own
- * {@code W} and targets. Build one per request (or per training step).
+ * where P is the Cinv-orthogonal projection onto span{i*_j}: with Cinv = L L' (Cholesky) and A = L'
+ * [i*_1 .. i*_N] = QR, P(e) = I* (R'R)^-1 U e with U = I*' Cinv. For one concept this is exactly
+ * {@code s(e) i*}. The projection and the gates depend only on the text, so they are computed once
+ * per input encoding and shared by all layers; each layer then adds its own {@code W} and targets.
+ * Build one per request (or per training step).
  *
  * <p>Legend: B batch, T tokens, D text width, N concepts, C layer width.
  */
@@ -44,13 +44,15 @@ public final class PerfusionProcessor implements AttentionProcessor {
   private final Map<NDArray, Projected> projected = new IdentityHashMap<>();
   private final Map<String, NDArray[]> targets = new HashMap<>();
 
-  private record Projected(NDArray residual, NDArray similarity, NDArray gates) {} // (B,T,D), (B,T,N), (B,T,N)
+  private record Projected(
+      NDArray residual, NDArray similarity, NDArray gates) {} // (B,T,D), (B,T,N), (B,T,N)
 
   /**
    * @param manager where the per-request constants live (the request's manager)
    * @param dtype the model's compute type
    */
-  public PerfusionProcessor(Covariance cov, List<ConceptEdit> edits, NDManager manager, DataType dtype) {
+  public PerfusionProcessor(
+      Covariance cov, List<ConceptEdit> edits, NDManager manager, DataType dtype) {
     if (edits.isEmpty()) {
       throw new IllegalArgumentException("a Perfusion processor needs at least one concept");
     }
@@ -63,7 +65,8 @@ public final class PerfusionProcessor implements AttentionProcessor {
     for (int j = 0; j < n; j++) {
       double[] i = edits.get(j).iStar();
       if (i.length != d) {
-        throw new IllegalArgumentException("concept " + j + " has i* of width " + i.length + ", Cinv is " + d + " wide");
+        throw new IllegalArgumentException(
+            "concept " + j + " has i* of width " + i.length + ", Cinv is " + d + " wide");
       }
       u[j] = cov.apply(i);
       energy[j] = DenseMath.dot(i, u[j]);
@@ -71,7 +74,8 @@ public final class PerfusionProcessor implements AttentionProcessor {
     }
     double[][] invGramHost = DenseMath.inverseGramFromR(DenseMath.qrR(transformed));
     this.edits = List.copyOf(edits);
-    this.iStars = create(manager, edits.stream().map(ConceptEdit::iStar).toArray(double[][]::new), dtype);
+    this.iStars =
+        create(manager, edits.stream().map(ConceptEdit::iStar).toArray(double[][]::new), dtype);
     this.uT = create(manager, u, dtype).transpose();
     float[] inv = new float[n];
     float[] b = new float[n];
@@ -120,14 +124,16 @@ public final class PerfusionProcessor implements AttentionProcessor {
   }
 
   private Projected project(NDArray e) {
-    return projected.computeIfAbsent(e, x -> {
-      NDArray ue = x.matMul(uT); // (B, T, N): e' Cinv i*_j
-      NDArray s = ue.mul(invEnergy);
-      NDArray gates = Activation.sigmoid(s.sub(beta).mul(invTau));
-      NDArray coeff = ue.matMul(invGram); // (B, T, N): coordinates of P(e) in the i* basis
-      NDArray residual = x.sub(coeff.matMul(iStars)); // e - P(e)
-      return new Projected(residual, s, gates);
-    });
+    return projected.computeIfAbsent(
+        e,
+        x -> {
+          NDArray ue = x.matMul(uT); // (B, T, N): e' Cinv i*_j
+          NDArray s = ue.mul(invEnergy);
+          NDArray gates = Activation.sigmoid(s.sub(beta).mul(invTau));
+          NDArray coeff = ue.matMul(invGram); // (B, T, N): coordinates of P(e) in the i* basis
+          NDArray residual = x.sub(coeff.matMul(iStars)); // e - P(e)
+          return new Projected(residual, s, gates);
+        });
   }
 
   private NDArray[] stackTargets(String path) {
@@ -137,11 +143,14 @@ public final class PerfusionProcessor implements AttentionProcessor {
       NDArray k = e.keyTargets().get(path);
       NDArray v = e.valueTargets().get(path);
       if (k == null || v == null) {
-        throw new IllegalStateException("concept has no targets for cross-attention layer '" + path + "'");
+        throw new IllegalStateException(
+            "concept has no targets for cross-attention layer '" + path + "'");
       }
       ks.add(k);
       vs.add(v);
     }
-    return new NDArray[] {NDArrays.stack(new NDList(ks)), NDArrays.stack(new NDList(vs))}; // (N, C) each
+    return new NDArray[] {
+      NDArrays.stack(new NDList(ks)), NDArrays.stack(new NDList(vs))
+    }; // (N, C) each
   }
 }

@@ -39,11 +39,10 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
  * embedding, through AdamW with one learning rate each. K targets are locked to the superclass;
  * {@code i*} is a running average of the concept token's encoding, updated without gradient.
  *
- * <p>Superclass words the tokenizer splits into several tokens ("bird bath"): the locking target
- * is the encoding of the superclass's <em>last</em> token. The text encoder is causal, so that
- * token is the only one whose encoding has seen the whole word; the concept's own single token
- * sits at the same place in the sentence. Its initial embedding is the mean of the pieces'
- * embeddings.
+ * <p>Superclass words the tokenizer splits into several tokens ("bird bath"): the locking target is
+ * the encoding of the superclass's <em>last</em> token. The text encoder is causal, so that token
+ * is the only one whose encoding has seen the whole word; the concept's own single token sits at
+ * the same place in the sentence. Its initial embedding is the mean of the pieces' embeddings.
  *
  * <p>Runs on the calling thread (the model thread). Each micro-batch runs in an {@link NDScope};
  * the learned values and optimiser moments live in the trainer's own manager.
@@ -55,7 +54,11 @@ public final class PerfusionTrainer {
 
   public PerfusionTrainer(StableDiffusionPipeline sd, Covariance cov, String baseModelId) {
     if (cov.dim() != sd.textEncoder().config().hiddenSize()) {
-      throw new IllegalArgumentException("Cinv is " + cov.dim() + " wide but the text encoder is " + sd.textEncoder().config().hiddenSize());
+      throw new IllegalArgumentException(
+          "Cinv is "
+              + cov.dim()
+              + " wide but the text encoder is "
+              + sd.textEncoder().config().hiddenSize());
     }
     this.sd = sd;
     this.cov = cov;
@@ -66,14 +69,22 @@ public final class PerfusionTrainer {
    * @param resume a state saved by an earlier run of the same job, or null to start fresh
    * @param onProgress called after every optimiser step
    * @param onCheckpoint called every {@code checkpointEvery} steps with the state to persist
-   * @param cancelled checked between steps; a cancelled run throws {@link GenerationCancelledException}
+   * @param cancelled checked between steps; a cancelled run throws {@link
+   *     GenerationCancelledException}
    */
-  public Concept train(TrainingImages data, TrainingConfig cfg, TrainerState resume, Consumer<TrainProgress> onProgress, Consumer<TrainerState> onCheckpoint, BooleanSupplier cancelled) {
+  public Concept train(
+      TrainingImages data,
+      TrainingConfig cfg,
+      TrainerState resume,
+      Consumer<TrainProgress> onProgress,
+      Consumer<TrainerState> onCheckpoint,
+      BooleanSupplier cancelled) {
     ClipTokenizer tokenizer = PerfusionModel.of(sd).tokenizerWith(List.of(cfg.placeholder()));
     int placeholderId = tokenizer.addedTokenId(cfg.placeholder());
     List<Integer> superIds = sd.tokenizer().idsOfWord(cfg.superclass());
     List<Attention> layers = sd.unet().crossAttentions();
-    try (NDManager m = sd.manager().newSubManager(); NDScope outer = new NDScope()) {
+    try (NDManager m = sd.manager().newSubManager();
+        NDScope outer = new NDScope()) {
       outer.suppressNotUsedWarning();
       Latents latents = encodeImages(data, cfg, m);
       Run run = resume != null ? restore(resume, cfg, layers, m) : init(cfg, superIds, layers, m);
@@ -94,16 +105,27 @@ public final class PerfusionTrainer {
             Batch batch = sampleBatch(cfg, latents, tokenizer, rnd, m);
             NDArray xt = schedule.addNoise(batch.x0, batch.noise, batch.timesteps);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-              NDArray text = sd.textEncoder().forward(batch.ids, run.embedding.get().reshape(1, -1));
+              NDArray text =
+                  sd.textEncoder().forward(batch.ids, run.embedding.get().reshape(1, -1));
               NDArray conceptEnc = conceptEncodings(text, batch.ids, placeholderId); // (B, D)
-              PerfusionProcessor processor = new PerfusionProcessor(cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
-              NDArray pred = sd.unet().forward(xt, m.create(batch.timesteps), new Conditioning(text, text, processor));
+              PerfusionProcessor processor =
+                  new PerfusionProcessor(
+                      cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
+              NDArray pred =
+                  sd.unet()
+                      .forward(
+                          xt, m.create(batch.timesteps), new Conditioning(text, text, processor));
               NDArray err = pred.sub(batch.noise).square().mul(batch.mask);
               NDArray loss = err.sum().div(batch.mask.sum().mul(pred.getShape().get(1)));
               gc.backward(Scalars.mul(loss, 1f / cfg.gradientAccumulation()));
               float l = loss.getFloat();
               if (!Float.isFinite(l)) {
-                throw new IllegalStateException("training diverged at step " + (step + 1) + ": loss is " + l + "; lower the learning rates");
+                throw new IllegalStateException(
+                    "training diverged at step "
+                        + (step + 1)
+                        + ": loss is "
+                        + l
+                        + "; lower the learning rates");
               }
               lossSum += l;
               float[] enc = conceptEnc.sum(new int[] {0}).toFloatArray();
@@ -116,7 +138,9 @@ public final class PerfusionTrainer {
         }
         run.adam.step();
         for (int i = 0; i < run.iStar.length; i++) {
-          run.iStar[i] = cfg.emaDecay() * run.iStar[i] + (1 - cfg.emaDecay()) * conceptEncodingSum[i] / samples;
+          run.iStar[i] =
+              cfg.emaDecay() * run.iStar[i]
+                  + (1 - cfg.emaDecay()) * conceptEncodingSum[i] / samples;
         }
         run.step = step + 1;
         run.lastLoss = lossSum / cfg.gradientAccumulation();
@@ -146,7 +170,8 @@ public final class PerfusionTrainer {
         }
       }
       if (pos < 0) {
-        throw new IllegalStateException("the placeholder token was truncated away from a training prompt");
+        throw new IllegalStateException(
+            "the placeholder token was truncated away from a training prompt");
       }
       rows.add(text.get(b, pos));
     }
@@ -155,7 +180,13 @@ public final class PerfusionTrainer {
 
   // --- data -----------------------------------------------------------------------------------
 
-  private record Latents(NDArray mean, NDArray std, NDArray flippedMean, NDArray flippedStd, NDArray mask, NDArray flippedMask) {} // (N,4,h,w) x4, (N,1,h,w) x2
+  private record Latents(
+      NDArray mean,
+      NDArray std,
+      NDArray flippedMean,
+      NDArray flippedStd,
+      NDArray mask,
+      NDArray flippedMask) {} // (N,4,h,w) x4, (N,1,h,w) x2
 
   private record Batch(NDArray x0, NDArray noise, long[] timesteps, NDArray ids, NDArray mask) {}
 
@@ -165,10 +196,14 @@ public final class PerfusionTrainer {
     List<NDArray> masks = new ArrayList<>();
     int f = sd.vae().config().spatialFactor();
     for (int i = 0; i < data.images().size(); i++) {
-      BufferedImage img = TrainingImages.fit(data.images().get(i), size, BufferedImage.TYPE_INT_RGB);
+      BufferedImage img =
+          TrainingImages.fit(data.images().get(i), size, BufferedImage.TYPE_INT_RGB);
       pixels.add(ImageCodec.toTensor(img, m));
       BufferedImage mask = data.masks() == null ? null : data.masks().get(i);
-      masks.add(mask == null ? m.ones(new Shape(1, 1, size / f, size / f)) : maskTensor(mask, size, f, m));
+      masks.add(
+          mask == null
+              ? m.ones(new Shape(1, 1, size / f, size / f))
+              : maskTensor(mask, size, f, m));
     }
     NDArray x = NDArrays.concat(new NDList(pixels));
     NDArray mk = NDArrays.concat(new NDList(masks));
@@ -176,7 +211,13 @@ public final class PerfusionTrainer {
     float scale = sd.vae().config().scalingFactor();
     DiagonalGaussian d = sd.vae().encode(x);
     DiagonalGaussian df = sd.vae().encode(xf);
-    return new Latents(d.mean().mul(scale), d.std().mul(scale), df.mean().mul(scale), df.std().mul(scale), mk, mk.flip(3));
+    return new Latents(
+        d.mean().mul(scale),
+        d.std().mul(scale),
+        df.mean().mul(scale),
+        df.std().mul(scale),
+        mk,
+        mk.flip(3));
   }
 
   /** A soft mask at latent resolution: the mean of each f x f cell. */
@@ -193,7 +234,8 @@ public final class PerfusionTrainer {
     return m.create(cells, new Shape(1, 1, n, n));
   }
 
-  private Batch sampleBatch(TrainingConfig cfg, Latents lat, ClipTokenizer tokenizer, SplittableRandom rnd, NDManager m) {
+  private Batch sampleBatch(
+      TrainingConfig cfg, Latents lat, ClipTokenizer tokenizer, SplittableRandom rnd, NDManager m) {
     int b = cfg.batchSize();
     int n = (int) lat.mean.getShape().get(0);
     List<NDArray> x0 = new ArrayList<>();
@@ -208,16 +250,25 @@ public final class PerfusionTrainer {
       NDArray std = (flip ? lat.flippedStd : lat.std).get(new NDIndex("{}:{}", k, k + 1));
       x0.add(mean.add(std.mul(noise.normal(mean.getShape(), m))));
       masks.add((flip ? lat.flippedMask : lat.mask).get(new NDIndex("{}:{}", k, k + 1)));
-      prompts.add(cfg.templates().get(rnd.nextInt(cfg.templates().size())).replace("{}", cfg.placeholder()));
+      prompts.add(
+          cfg.templates()
+              .get(rnd.nextInt(cfg.templates().size()))
+              .replace("{}", cfg.placeholder()));
       t[i] = rnd.nextInt(NoiseSchedule.of(sd.schedulerConfig()).numTrainTimesteps());
     }
     NDArray x = NDArrays.concat(new NDList(x0));
-    return new Batch(x, noise.normal(x.getShape(), m), t, tokenizer.encode(prompts, m), NDArrays.concat(new NDList(masks)));
+    return new Batch(
+        x,
+        noise.normal(x.getShape(), m),
+        t,
+        tokenizer.encode(prompts, m),
+        NDArrays.concat(new NDList(masks)));
   }
 
   // --- learned state --------------------------------------------------------------------------
 
-  private Run init(TrainingConfig cfg, List<Integer> superIds, List<Attention> layers, NDManager m) {
+  private Run init(
+      TrainingConfig cfg, List<Integer> superIds, List<Attention> layers, NDManager m) {
     if (superIds.isEmpty()) {
       throw new IllegalArgumentException("superclass '" + cfg.superclass() + "' has no tokens");
     }
@@ -235,12 +286,27 @@ public final class PerfusionTrainer {
     }
     Map<String, float[]> zeros = new LinkedHashMap<>();
     Map<String, float[]> zeros2 = new LinkedHashMap<>();
-    v.forEach((p, a) -> {
-      zeros.put(p, new float[a.length]);
-      zeros2.put(p, new float[a.length]);
-    });
-    TrainerState s = new TrainerState(cfg.placeholder(), cfg.superclass(), cfg.seed(), 0, iSuper.clone(), iSuper, emb,
-        new float[emb.length], new float[emb.length], k, v, zeros, zeros2, Double.NaN);
+    v.forEach(
+        (p, a) -> {
+          zeros.put(p, new float[a.length]);
+          zeros2.put(p, new float[a.length]);
+        });
+    TrainerState s =
+        new TrainerState(
+            cfg.placeholder(),
+            cfg.superclass(),
+            cfg.seed(),
+            0,
+            iSuper.clone(),
+            iSuper,
+            emb,
+            new float[emb.length],
+            new float[emb.length],
+            k,
+            v,
+            zeros,
+            zeros2,
+            Double.NaN);
     return restore(s, cfg, layers, m);
   }
 
@@ -297,21 +363,31 @@ public final class PerfusionTrainer {
 
   private Run restore(TrainerState s, TrainingConfig cfg, List<Attention> layers, NDManager m) {
     if (!s.placeholder().equals(cfg.placeholder()) || !s.superclass().equals(cfg.superclass())) {
-      throw new IllegalArgumentException("checkpoint is for '" + s.placeholder() + "' (" + s.superclass() + "), not '" + cfg.placeholder() + "' (" + cfg.superclass() + ")");
+      throw new IllegalArgumentException(
+          "checkpoint is for '"
+              + s.placeholder()
+              + "' ("
+              + s.superclass()
+              + "), not '"
+              + cfg.placeholder()
+              + "' ("
+              + cfg.superclass()
+              + ")");
     }
     for (Attention a : layers) {
       float[] v = s.valueTargets().get(a.path());
       if (v == null || v.length != a.toV.outFeatures) {
-        throw new IllegalArgumentException("checkpoint does not match this model's cross-attention layer " + a.path());
+        throw new IllegalArgumentException(
+            "checkpoint does not match this model's cross-attention layer " + a.path());
       }
     }
     return new Run(s, cfg, m);
   }
 
   /**
-   * The mutable learned state of a run: the V targets and the embedding as parameters of one
-   * {@link AdamW} (two learning rates through its per-parameter rate scale), the locked K targets
-   * and i*, all in the trainer's manager.
+   * The mutable learned state of a run: the V targets and the embedding as parameters of one {@link
+   * AdamW} (two learning rates through its per-parameter rate scale), the locked K targets and i*,
+   * all in the trainer's manager.
    */
   private static final class Run {
     final float[] iSuper;
@@ -333,13 +409,15 @@ public final class PerfusionTrainer {
       List<Parameter> params = new ArrayList<>();
       List<float[]> first = new ArrayList<>();
       List<float[]> second = new ArrayList<>();
-      s.valueTargets().forEach((p, v) -> {
-        Parameter param = Parameter.of(p, keep(m.create(v)));
-        valueTargets.put(p, param);
-        params.add(param);
-        first.add(s.valueM().get(p));
-        second.add(s.valueV().get(p));
-      });
+      s.valueTargets()
+          .forEach(
+              (p, v) -> {
+                Parameter param = Parameter.of(p, keep(m.create(v)));
+                valueTargets.put(p, param);
+                params.add(param);
+                first.add(s.valueM().get(p));
+                second.add(s.valueV().get(p));
+              });
       embedding = Parameter.of("embedding", keep(m.create(s.embedding())));
       params.add(embedding);
       first.add(s.embeddingM());
@@ -379,16 +457,39 @@ public final class PerfusionTrainer {
         valueV.put(e.getKey(), adam.secondMoment(i).toFloatArray());
         i++;
       }
-      return new TrainerState(cfg.placeholder(), cfg.superclass(), cfg.seed(), step, is, iSuper, embedding.get().toFloatArray(),
-          adam.firstMoment(i).toFloatArray(), adam.secondMoment(i).toFloatArray(), host(keyTargets), values, valueM, valueV, lastLoss);
+      return new TrainerState(
+          cfg.placeholder(),
+          cfg.superclass(),
+          cfg.seed(),
+          step,
+          is,
+          iSuper,
+          embedding.get().toFloatArray(),
+          adam.firstMoment(i).toFloatArray(),
+          adam.secondMoment(i).toFloatArray(),
+          host(keyTargets),
+          values,
+          valueM,
+          valueV,
+          lastLoss);
     }
 
     Concept toConcept(TrainingConfig cfg, String baseModelId, String cinvHash) {
       TrainerState s = toState(cfg);
       Map<String, String> settings = new LinkedHashMap<>(cfg.describe());
       settings.put("final_loss", Double.toString(lastLoss));
-      return new Concept(cfg.placeholder(), cfg.superclass(), baseModelId, cinvHash, cfg.inferenceBeta(), cfg.inferenceTau(),
-          s.iStar(), s.embedding(), s.keyTargets(), s.valueTargets(), settings);
+      return new Concept(
+          cfg.placeholder(),
+          cfg.superclass(),
+          baseModelId,
+          cinvHash,
+          cfg.inferenceBeta(),
+          cfg.inferenceTau(),
+          s.iStar(),
+          s.embedding(),
+          s.keyTargets(),
+          s.valueTargets(),
+          settings);
     }
 
     private static Map<String, float[]> host(Map<String, NDArray> arrays) {

@@ -11,9 +11,9 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 
 /**
  * Per token of a prompt (start, content, end, padding: {@link ClipTokenizer#maxLength()} in all):
- * its text, and for each concept s(e) and the gate (method page, section 2): which token
- * encodings each rank-1 edit acts on. For diagnosing a concept that leaks into the whole image or
- * never shows. {@code similarity[token][concept]}, {@code gates[token][concept]}.
+ * its text, and for each concept s(e) and the gate (method page, section 2): which token encodings
+ * each rank-1 edit acts on. For diagnosing a concept that leaks into the whole image or never
+ * shows. {@code similarity[token][concept]}, {@code gates[token][concept]}.
  */
 public record TokenGates(List<String> tokens, float[][] similarity, float[][] gates) {
 
@@ -44,7 +44,8 @@ public record TokenGates(List<String> tokens, float[][] similarity, float[][] ga
       while (tokens.size() < t) {
         tokens.add("<pad>");
       }
-      return new TokenGates(tokens.subList(0, t), sim, gates); // a long prompt is truncated to t tokens
+      return new TokenGates(
+          tokens.subList(0, t), sim, gates); // a long prompt is truncated to t tokens
     }
   }
 }

@@ -65,29 +65,43 @@ public record TrainerState(
   }
 
   private static TrainerState read(Path file) throws IOException {
-    try (SafetensorsFile f = SafetensorsFile.open(file); NDManager m = NDManager.newBaseManager()) {
+    try (SafetensorsFile f = SafetensorsFile.open(file);
+        NDManager m = NDManager.newBaseManager()) {
       Map<String, String> meta = f.metadata();
       if (!"perfusion-trainer-state/1".equals(meta.get("format"))) {
-        throw new ModelLoadException("not a Perfusion trainer state (format '" + meta.get("format") + "')");
+        throw new ModelLoadException(
+            "not a Perfusion trainer state (format '" + meta.get("format") + "')");
       }
       Map<String, float[]> all = new LinkedHashMap<>();
       for (String name : f.tensors().keySet()) {
         all.put(name, f.read(name, m).toFloatArray());
       }
-      return new TrainerState(meta.get("placeholder"), meta.get("superclass"), Long.parseLong(meta.get("seed")),
-          Integer.parseInt(meta.get("completed_steps")), all.get("i_star"), all.get("i_super"), all.get("embedding"),
-          all.get("adam_m.embedding"), all.get("adam_v.embedding"), prefixed(all, "target_k."), prefixed(all, "target_v."),
-          prefixed(all, "adam_m.target_v."), prefixed(all, "adam_v.target_v."), Double.parseDouble(meta.get("last_loss")));
+      return new TrainerState(
+          meta.get("placeholder"),
+          meta.get("superclass"),
+          Long.parseLong(meta.get("seed")),
+          Integer.parseInt(meta.get("completed_steps")),
+          all.get("i_star"),
+          all.get("i_super"),
+          all.get("embedding"),
+          all.get("adam_m.embedding"),
+          all.get("adam_v.embedding"),
+          prefixed(all, "target_k."),
+          prefixed(all, "target_v."),
+          prefixed(all, "adam_m.target_v."),
+          prefixed(all, "adam_v.target_v."),
+          Double.parseDouble(meta.get("last_loss")));
     }
   }
 
   private static Map<String, float[]> prefixed(Map<String, float[]> all, String prefix) {
     Map<String, float[]> out = new LinkedHashMap<>();
-    all.forEach((k, v) -> {
-      if (k.startsWith(prefix)) {
-        out.put(k.substring(prefix.length()), v);
-      }
-    });
+    all.forEach(
+        (k, v) -> {
+          if (k.startsWith(prefix)) {
+            out.put(k.substring(prefix.length()), v);
+          }
+        });
     return out;
   }
 }

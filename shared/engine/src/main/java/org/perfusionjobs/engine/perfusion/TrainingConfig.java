@@ -6,9 +6,9 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Settings of one Perfusion training run; defaults are the method page's (section 5): AdamW with
- * V targets at lr 0.03 and the embedding at 0.006, weight decay 0.01, 400 steps at an effective
- * batch of 16 (4 x 4 accumulation), training beta 0.75 / tau 0.10, i* EMA 0.99.
+ * Settings of one Perfusion training run; defaults are the method page's (section 5): AdamW with V
+ * targets at lr 0.03 and the embedding at 0.006, weight decay 0.01, 400 steps at an effective batch
+ * of 16 (4 x 4 accumulation), training beta 0.75 / tau 0.10, i* EMA 0.99.
  */
 public record TrainingConfig(
     String placeholder,
@@ -29,25 +29,56 @@ public record TrainingConfig(
     float inferenceTau,
     int checkpointEvery) {
 
-  public static final List<String> DEFAULT_TEMPLATES = List.of(
-      "a photo of a {}", "a good photo of the {}", "image of a {}", "a photo of the {}", "a close-up photo of a {}",
-      "a rendering of a {}", "a picture of the {}", "a cropped photo of a {}");
+  public static final List<String> DEFAULT_TEMPLATES =
+      List.of(
+          "a photo of a {}",
+          "a good photo of the {}",
+          "image of a {}",
+          "a photo of the {}",
+          "a close-up photo of a {}",
+          "a rendering of a {}",
+          "a picture of the {}",
+          "a cropped photo of a {}");
 
   public TrainingConfig {
     Objects.requireNonNull(placeholder, "placeholder");
     Objects.requireNonNull(superclass, "superclass");
-    check(!placeholder.isBlank() && placeholder.chars().noneMatch(Character::isWhitespace), "placeholder", "must be one word without spaces, got '" + placeholder + "'");
+    check(
+        !placeholder.isBlank() && placeholder.chars().noneMatch(Character::isWhitespace),
+        "placeholder",
+        "must be one word without spaces, got '" + placeholder + "'");
     check(!superclass.isBlank(), "superclass", "must not be empty");
-    check(!placeholder.equalsIgnoreCase(superclass), "placeholder", "must differ from the superclass '" + superclass + "'");
+    check(
+        !placeholder.equalsIgnoreCase(superclass),
+        "placeholder",
+        "must differ from the superclass '" + superclass + "'");
     check(steps >= 1 && steps <= 100_000, "steps", "must be in 1..100000, got " + steps);
     check(batchSize >= 1 && batchSize <= 64, "batchSize", "must be in 1..64, got " + batchSize);
-    check(gradientAccumulation >= 1 && gradientAccumulation <= 64, "gradientAccumulation", "must be in 1..64, got " + gradientAccumulation);
-    check(valueLearningRate > 0 && valueLearningRate < 10, "valueLearningRate", "must be in (0, 10), got " + valueLearningRate);
-    check(embeddingLearningRate > 0 && embeddingLearningRate < 10, "embeddingLearningRate", "must be in (0, 10), got " + embeddingLearningRate);
-    check(weightDecay >= 0 && weightDecay < 1, "weightDecay", "must be in [0, 1), got " + weightDecay);
-    check(trainTau > 0 && inferenceTau > 0, "tau", "must be > 0, got " + trainTau + " / " + inferenceTau);
+    check(
+        gradientAccumulation >= 1 && gradientAccumulation <= 64,
+        "gradientAccumulation",
+        "must be in 1..64, got " + gradientAccumulation);
+    check(
+        valueLearningRate > 0 && valueLearningRate < 10,
+        "valueLearningRate",
+        "must be in (0, 10), got " + valueLearningRate);
+    check(
+        embeddingLearningRate > 0 && embeddingLearningRate < 10,
+        "embeddingLearningRate",
+        "must be in (0, 10), got " + embeddingLearningRate);
+    check(
+        weightDecay >= 0 && weightDecay < 1,
+        "weightDecay",
+        "must be in [0, 1), got " + weightDecay);
+    check(
+        trainTau > 0 && inferenceTau > 0,
+        "tau",
+        "must be > 0, got " + trainTau + " / " + inferenceTau);
     check(emaDecay >= 0 && emaDecay < 1, "emaDecay", "must be in [0, 1), got " + emaDecay);
-    check(!templates.isEmpty() && templates.stream().allMatch(t -> t.contains("{}")), "templates", "each must contain {} for the word");
+    check(
+        !templates.isEmpty() && templates.stream().allMatch(t -> t.contains("{}")),
+        "templates",
+        "each must contain {} for the word");
     check(checkpointEvery >= 1, "checkpointEvery", "must be >= 1, got " + checkpointEvery);
     templates = List.copyOf(templates);
   }
@@ -60,35 +91,171 @@ public record TrainingConfig(
 
   /** The method's defaults for a placeholder and superclass. */
   public static TrainingConfig defaults(String placeholder, String superclass) {
-    return new TrainingConfig(placeholder, superclass, 400, 4, 4, 0.03f, 0.006f, 0.01f, 0.75f, 0.10f, 0.99f, true, 0, DEFAULT_TEMPLATES, 0.70f, 0.15f, 50);
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        400,
+        4,
+        4,
+        0.03f,
+        0.006f,
+        0.01f,
+        0.75f,
+        0.10f,
+        0.99f,
+        true,
+        0,
+        DEFAULT_TEMPLATES,
+        0.70f,
+        0.15f,
+        50);
   }
 
   public TrainingConfig withSteps(int v) {
-    return new TrainingConfig(placeholder, superclass, v, batchSize, gradientAccumulation, valueLearningRate, embeddingLearningRate, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, seed, templates, inferenceBeta, inferenceTau, checkpointEvery);
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        v,
+        batchSize,
+        gradientAccumulation,
+        valueLearningRate,
+        embeddingLearningRate,
+        weightDecay,
+        trainBeta,
+        trainTau,
+        emaDecay,
+        randomFlip,
+        seed,
+        templates,
+        inferenceBeta,
+        inferenceTau,
+        checkpointEvery);
   }
 
   public TrainingConfig withBatch(int batch, int accumulation) {
-    return new TrainingConfig(placeholder, superclass, steps, batch, accumulation, valueLearningRate, embeddingLearningRate, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, seed, templates, inferenceBeta, inferenceTau, checkpointEvery);
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        steps,
+        batch,
+        accumulation,
+        valueLearningRate,
+        embeddingLearningRate,
+        weightDecay,
+        trainBeta,
+        trainTau,
+        emaDecay,
+        randomFlip,
+        seed,
+        templates,
+        inferenceBeta,
+        inferenceTau,
+        checkpointEvery);
   }
 
   public TrainingConfig withSeed(long v) {
-    return new TrainingConfig(placeholder, superclass, steps, batchSize, gradientAccumulation, valueLearningRate, embeddingLearningRate, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, v, templates, inferenceBeta, inferenceTau, checkpointEvery);
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        steps,
+        batchSize,
+        gradientAccumulation,
+        valueLearningRate,
+        embeddingLearningRate,
+        weightDecay,
+        trainBeta,
+        trainTau,
+        emaDecay,
+        randomFlip,
+        v,
+        templates,
+        inferenceBeta,
+        inferenceTau,
+        checkpointEvery);
   }
 
   public TrainingConfig withRandomFlip(boolean v) {
-    return new TrainingConfig(placeholder, superclass, steps, batchSize, gradientAccumulation, valueLearningRate, embeddingLearningRate, weightDecay, trainBeta, trainTau, emaDecay, v, seed, templates, inferenceBeta, inferenceTau, checkpointEvery);
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        steps,
+        batchSize,
+        gradientAccumulation,
+        valueLearningRate,
+        embeddingLearningRate,
+        weightDecay,
+        trainBeta,
+        trainTau,
+        emaDecay,
+        v,
+        seed,
+        templates,
+        inferenceBeta,
+        inferenceTau,
+        checkpointEvery);
   }
 
   public TrainingConfig withLearningRates(float value, float embedding) {
-    return new TrainingConfig(placeholder, superclass, steps, batchSize, gradientAccumulation, value, embedding, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, seed, templates, inferenceBeta, inferenceTau, checkpointEvery);
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        steps,
+        batchSize,
+        gradientAccumulation,
+        value,
+        embedding,
+        weightDecay,
+        trainBeta,
+        trainTau,
+        emaDecay,
+        randomFlip,
+        seed,
+        templates,
+        inferenceBeta,
+        inferenceTau,
+        checkpointEvery);
   }
 
   public TrainingConfig withTemplates(List<String> v) {
-    return new TrainingConfig(placeholder, superclass, steps, batchSize, gradientAccumulation, valueLearningRate, embeddingLearningRate, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, seed, v, inferenceBeta, inferenceTau, checkpointEvery);
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        steps,
+        batchSize,
+        gradientAccumulation,
+        valueLearningRate,
+        embeddingLearningRate,
+        weightDecay,
+        trainBeta,
+        trainTau,
+        emaDecay,
+        randomFlip,
+        seed,
+        v,
+        inferenceBeta,
+        inferenceTau,
+        checkpointEvery);
   }
 
   public TrainingConfig withCheckpointEvery(int v) {
-    return new TrainingConfig(placeholder, superclass, steps, batchSize, gradientAccumulation, valueLearningRate, embeddingLearningRate, weightDecay, trainBeta, trainTau, emaDecay, randomFlip, seed, templates, inferenceBeta, inferenceTau, v);
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        steps,
+        batchSize,
+        gradientAccumulation,
+        valueLearningRate,
+        embeddingLearningRate,
+        weightDecay,
+        trainBeta,
+        trainTau,
+        emaDecay,
+        randomFlip,
+        seed,
+        templates,
+        inferenceBeta,
+        inferenceTau,
+        v);
   }
 
   /** What a concept file records of its training. */

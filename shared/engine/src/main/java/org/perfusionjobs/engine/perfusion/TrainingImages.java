@@ -21,7 +21,8 @@ public record TrainingImages(List<BufferedImage> images, List<BufferedImage> mas
       throw new IllegalArgumentException("images: at least one training image is needed");
     }
     if (masks != null && masks.size() != images.size()) {
-      throw new IllegalArgumentException("masks: " + masks.size() + " masks for " + images.size() + " images");
+      throw new IllegalArgumentException(
+          "masks: " + masks.size() + " masks for " + images.size() + " images");
     }
     images = List.copyOf(images);
     masks = masks == null ? null : Collections.unmodifiableList(new ArrayList<>(masks));
@@ -31,7 +32,9 @@ public record TrainingImages(List<BufferedImage> images, List<BufferedImage> mas
     return new TrainingImages(images, null);
   }
 
-  /** {@code src} scaled so its shorter side is {@code size}, centre-cropped to a square (bicubic). */
+  /**
+   * {@code src} scaled so its shorter side is {@code size}, centre-cropped to a square (bicubic).
+   */
   public static BufferedImage fit(BufferedImage src, int size, int type) {
     double scale = Math.max((double) size / src.getWidth(), (double) size / src.getHeight());
     int w = (int) Math.round(src.getWidth() * scale);
@@ -39,7 +42,8 @@ public record TrainingImages(List<BufferedImage> images, List<BufferedImage> mas
     BufferedImage out = new BufferedImage(size, size, type);
     Graphics2D g = out.createGraphics();
     try {
-      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
+      g.setRenderingHint(
+          RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
       g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
       g.drawImage(src, (size - w) / 2, (size - h) / 2, w, h, null);
     } finally {

@@ -12,16 +12,17 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 final class AddedTokenizers implements AutoCloseable {
   private static final int CAPACITY = 16;
   private final ClipTokenizer base;
-  private final Map<String, ClipTokenizer> recent = new LinkedHashMap<>(16, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, ClipTokenizer> eldest) {
-      if (size() > CAPACITY) {
-        eldest.getValue().close();
-        return true;
-      }
-      return false;
-    }
-  };
+  private final Map<String, ClipTokenizer> recent =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, ClipTokenizer> eldest) {
+          if (size() > CAPACITY) {
+            eldest.getValue().close();
+            return true;
+          }
+          return false;
+        }
+      };
 
   private AddedTokenizers(ClipTokenizer base) {
     this.base = base;

@@ -11,8 +11,8 @@ import java.util.Objects;
  *
  * <ul>
  *   <li>{@code embedding}: the input embedding of the concept word as one new token (textual
- *       inversion, custom diffusion), or null when the word is used as the base tokenizer splits
- *       it (LoRA and DreamBooth, whose papers use a rare identifier);
+ *       inversion, custom diffusion), or null when the word is used as the base tokenizer splits it
+ *       (LoRA and DreamBooth, whose papers use a rare identifier);
  *   <li>{@code tensors} named {@code lora_down.<linear path>} (r, in) and {@code lora_up.<linear
  *       path>} (out, r): a low-rank additive term {@code scale * x A' B'} of that UNet Linear;
  *   <li>{@code tensors} named {@code unet.<parameter key>}: a replaced UNet weight (custom
@@ -37,7 +37,8 @@ public record BaselineConcept(
     Objects.requireNonNull(superclass, "superclass");
     Objects.requireNonNull(baseModelId, "baseModelId");
     if (placeholder.isBlank() || placeholder.chars().anyMatch(Character::isWhitespace)) {
-      throw new IllegalArgumentException("placeholder must be one word without spaces, got '" + placeholder + "'");
+      throw new IllegalArgumentException(
+          "placeholder must be one word without spaces, got '" + placeholder + "'");
     }
     for (String name : tensors.keySet()) {
       if (name.startsWith(LORA_DOWN)) {
@@ -50,7 +51,8 @@ public record BaselineConcept(
           throw new IllegalArgumentException("tensor " + name + " has no down projection");
         }
       } else if (!name.startsWith(UNET)) {
-        throw new IllegalArgumentException("unexpected tensor '" + name + "' in a " + method + " concept");
+        throw new IllegalArgumentException(
+            "unexpected tensor '" + name + "' in a " + method + " concept");
       }
     }
     tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));

@@ -40,10 +40,17 @@ public final class BaselineConceptFile {
   }
 
   public static BaselineConcept read(Path file) throws IOException {
-    try (SafetensorsFile f = SafetensorsFile.open(file); NDManager m = NDManager.newBaseManager()) {
+    try (SafetensorsFile f = SafetensorsFile.open(file);
+        NDManager m = NDManager.newBaseManager()) {
       Map<String, String> meta = f.metadata();
       if (!FORMAT.equals(meta.get("format"))) {
-        throw new ModelLoadException(file + " is not a baseline concept file (format '" + meta.get("format") + "', expected '" + FORMAT + "')");
+        throw new ModelLoadException(
+            file
+                + " is not a baseline concept file (format '"
+                + meta.get("format")
+                + "', expected '"
+                + FORMAT
+                + "')");
       }
       float[] emb = null;
       Map<String, HostTensor> tensors = new LinkedHashMap<>();
@@ -56,21 +63,29 @@ public final class BaselineConceptFile {
         }
       }
       Map<String, String> settings = new LinkedHashMap<>();
-      meta.forEach((k, v) -> {
-        if (k.startsWith("train.")) {
-          settings.put(k.substring(6), v);
-        }
-      });
+      meta.forEach(
+          (k, v) -> {
+            if (k.startsWith("train.")) {
+              settings.put(k.substring(6), v);
+            }
+          });
       try {
-        return new BaselineConcept(required(meta, Personalization.METHOD_KEY, file), required(meta, "placeholder", file),
-            required(meta, "superclass", file), required(meta, "base_model", file), emb, tensors, settings);
+        return new BaselineConcept(
+            required(meta, Personalization.METHOD_KEY, file),
+            required(meta, "placeholder", file),
+            required(meta, "superclass", file),
+            required(meta, "base_model", file),
+            emb,
+            tensors,
+            settings);
       } catch (IllegalArgumentException e) {
         throw new ModelLoadException(file + ": " + e.getMessage(), e);
       }
     }
   }
 
-  private static String required(Map<String, String> meta, String key, Path file) throws ModelLoadException {
+  private static String required(Map<String, String> meta, String key, Path file)
+      throws ModelLoadException {
     String v = meta.get(key);
     if (v == null) {
       throw new ModelLoadException(file + ": concept metadata lacks '" + key + "'");

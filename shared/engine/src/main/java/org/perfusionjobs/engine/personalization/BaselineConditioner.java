@@ -35,15 +35,27 @@ final class BaselineConditioner implements Conditioner {
   @Override
   public Conditioning condition(StableDiffusionPipeline sd, PromptBatch prompts, NDManager m) {
     if (!concept.baseModelId().equals(sd.baseModelId())) {
-      throw new IllegalArgumentException("concept '" + concept.placeholder() + "' (" + concept.method() + ") was trained on base model "
-          + concept.baseModelId() + ", not " + sd.baseModelId());
+      throw new IllegalArgumentException(
+          "concept '"
+              + concept.placeholder()
+              + "' ("
+              + concept.method()
+              + ") was trained on base model "
+              + concept.baseModelId()
+              + ", not "
+              + sd.baseModelId());
     }
     EngineOptions o = sd.options();
     NDArray text;
     if (concept.embedding() != null) {
       ClipTokenizer tok = AddedTokenizers.with(sd, concept.placeholder());
-      NDArray added = m.create(concept.embedding(), new Shape(1, concept.embedding().length)).toType(o.dtype(), false).toDevice(o.device(), false);
-      text = sd.textEncoder().forward(tok.encode(prompts.rows(), m).toDevice(o.device(), false), added);
+      NDArray added =
+          m.create(concept.embedding(), new Shape(1, concept.embedding().length))
+              .toType(o.dtype(), false)
+              .toDevice(o.device(), false);
+      text =
+          sd.textEncoder()
+              .forward(tok.encode(prompts.rows(), m).toDevice(o.device(), false), added);
     } else {
       text = sd.encodePrompts(prompts.rows(), m);
     }
@@ -54,17 +66,25 @@ final class BaselineConditioner implements Conditioner {
   static WeightEdits edits(BaselineConcept c, float scale, NDManager m, EngineOptions o) {
     Map<String, LinearDelta> deltas = new LinkedHashMap<>();
     Map<String, NDArray> overrides = new LinkedHashMap<>();
-    c.tensors().forEach((name, t) -> {
-      if (name.startsWith(BaselineConcept.LORA_DOWN)) {
-        String path = name.substring(BaselineConcept.LORA_DOWN.length());
-        NDArray down = t.toArray(m).toType(o.dtype(), false).toDevice(o.device(), false);
-        NDArray up = c.tensors().get(BaselineConcept.LORA_UP + path).toArray(m).toType(o.dtype(), false).toDevice(o.device(), false);
-        deltas.put(path, Lora.delta(down, up, scale));
-      } else if (name.startsWith(BaselineConcept.UNET)) {
-        overrides.put(name.substring(BaselineConcept.UNET.length()), t.toArray(m).toType(o.dtype(), false).toDevice(o.device(), false));
-      }
-    });
+    c.tensors()
+        .forEach(
+            (name, t) -> {
+              if (name.startsWith(BaselineConcept.LORA_DOWN)) {
+                String path = name.substring(BaselineConcept.LORA_DOWN.length());
+                NDArray down = t.toArray(m).toType(o.dtype(), false).toDevice(o.device(), false);
+                NDArray up =
+                    c.tensors()
+                        .get(BaselineConcept.LORA_UP + path)
+                        .toArray(m)
+                        .toType(o.dtype(), false)
+                        .toDevice(o.device(), false);
+                deltas.put(path, Lora.delta(down, up, scale));
+              } else if (name.startsWith(BaselineConcept.UNET)) {
+                overrides.put(
+                    name.substring(BaselineConcept.UNET.length()),
+                    t.toArray(m).toType(o.dtype(), false).toDevice(o.device(), false));
+              }
+            });
     return new WeightEdits(deltas, overrides);
   }
-
 }

@@ -17,18 +17,31 @@ import org.perfusionjobs.engine.perfusion.TrainingConfig;
  * @param classImageSteps denoising steps for each of them (DDIM, guidance 7.5)
  * @param priorLossWeight weight of the prior-preservation loss
  */
-public record BaselineConfig(TrainingConfig shared, float learningRate, float embeddingLearningRate, int rank, int classImages, int classImageSteps, float priorLossWeight) {
+public record BaselineConfig(
+    TrainingConfig shared,
+    float learningRate,
+    float embeddingLearningRate,
+    int rank,
+    int classImages,
+    int classImageSteps,
+    float priorLossWeight) {
 
   public BaselineConfig {
     Objects.requireNonNull(shared, "shared");
-    if (!(learningRate > 0 && learningRate < 10) || !(embeddingLearningRate > 0 && embeddingLearningRate < 10)) {
-      throw new IllegalArgumentException("learning rates must be in (0, 10), got " + learningRate + " / " + embeddingLearningRate);
+    if (!(learningRate > 0 && learningRate < 10)
+        || !(embeddingLearningRate > 0 && embeddingLearningRate < 10)) {
+      throw new IllegalArgumentException(
+          "learning rates must be in (0, 10), got " + learningRate + " / " + embeddingLearningRate);
     }
     if (rank < 1 || rank > 1024) {
       throw new IllegalArgumentException("rank must be in 1..1024, got " + rank);
     }
     if (classImages < 1 || classImageSteps < 1) {
-      throw new IllegalArgumentException("class images and their steps must be >= 1, got " + classImages + " / " + classImageSteps);
+      throw new IllegalArgumentException(
+          "class images and their steps must be >= 1, got "
+              + classImages
+              + " / "
+              + classImageSteps);
     }
     if (!(priorLossWeight >= 0)) {
       throw new IllegalArgumentException("prior loss weight must be >= 0, got " + priorLossWeight);
@@ -36,21 +49,31 @@ public record BaselineConfig(TrainingConfig shared, float learningRate, float em
   }
 
   public BaselineConfig withLearningRates(float weights, float embedding) {
-    return new BaselineConfig(shared, weights, embedding, rank, classImages, classImageSteps, priorLossWeight);
+    return new BaselineConfig(
+        shared, weights, embedding, rank, classImages, classImageSteps, priorLossWeight);
   }
 
   public BaselineConfig withRank(int r) {
-    return new BaselineConfig(shared, learningRate, embeddingLearningRate, r, classImages, classImageSteps, priorLossWeight);
+    return new BaselineConfig(
+        shared,
+        learningRate,
+        embeddingLearningRate,
+        r,
+        classImages,
+        classImageSteps,
+        priorLossWeight);
   }
 
   public BaselineConfig withClassImages(int n, int steps) {
-    return new BaselineConfig(shared, learningRate, embeddingLearningRate, rank, n, steps, priorLossWeight);
+    return new BaselineConfig(
+        shared, learningRate, embeddingLearningRate, rank, n, steps, priorLossWeight);
   }
 
   /** What a concept file records of its training. */
   public Map<String, String> describe(BaselineMethod method) {
     Map<String, String> m = new LinkedHashMap<>(shared.describe());
-    m.keySet().removeIf(k -> k.startsWith("lr_") || k.startsWith("train_") || k.equals("ema_decay"));
+    m.keySet()
+        .removeIf(k -> k.startsWith("lr_") || k.startsWith("train_") || k.equals("ema_decay"));
     if (method.trainsWeights()) {
       m.put("lr", Float.toString(learningRate));
     }

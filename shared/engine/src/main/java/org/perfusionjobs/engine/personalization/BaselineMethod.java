@@ -34,7 +34,10 @@ public interface BaselineMethod {
     return false;
   }
 
-  /** The method's default learning rate of its weights (unused where {@link #trainsWeights} is false). */
+  /**
+   * The method's default learning rate of its weights (unused where {@link #trainsWeights} is
+   * false).
+   */
   float defaultLearningRate();
 
   /**
@@ -44,5 +47,6 @@ public interface BaselineMethod {
    * @param initialEmbedding (D) the embedding the concept word starts from (the superclass's), or
    *     null when {@link #learnsEmbedding} is false
    */
-  TrainableWeights init(StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m);
+  TrainableWeights init(
+      StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m);
 }

@@ -35,9 +35,9 @@ import org.perfusionjobs.engine.train.AdamW;
 import org.perfusionjobs.engine.vae.DiagonalGaussian;
 
 /**
- * The training loop every baseline shares, built like Perfusion's trainer so that the comparison
- * is fair: the same VAE-encoded images and soft masks (latents sampled from the posterior,
- * random horizontal flips), prompts from the same templates, uniform timesteps, the masked
+ * The training loop every baseline shares, built like Perfusion's trainer so that the comparison is
+ * fair: the same VAE-encoded images and soft masks (latents sampled from the posterior, random
+ * horizontal flips), prompts from the same templates, uniform timesteps, the masked
  * epsilon-prediction loss, AdamW with Perfusion's weight decay, steps x accumulation x batch. What
  * differs is what trains ({@link BaselineMethod#init}) and, for DreamBooth, a prior-preservation
  * term: a batch of superclass images the base model drew at the start, unmasked, with superclass
@@ -61,7 +61,11 @@ public final class BaselineTrainer {
    * @param classImageTime drawing the superclass images (DreamBooth; zero otherwise)
    * @param trainingTime everything else: encoding the images and the optimiser steps
    */
-  public record Result(BaselineConcept concept, long trainedParameters, Duration classImageTime, Duration trainingTime) {}
+  public record Result(
+      BaselineConcept concept,
+      long trainedParameters,
+      Duration classImageTime,
+      Duration trainingTime) {}
 
   /**
    * The method's weights as they are before the first step (the superclass's embedding, LoRA's
@@ -70,17 +74,30 @@ public final class BaselineTrainer {
    */
   public BaselineConcept initial(BaselineMethod method, BaselineConfig bc) {
     TrainingConfig cfg = bc.shared();
-    try (NDManager m = sd.manager().newSubManager(); NDScope outer = new NDScope()) {
+    try (NDManager m = sd.manager().newSubManager();
+        NDScope outer = new NDScope()) {
       outer.suppressNotUsedWarning();
-      TrainableWeights w = method.init(sd, bc, method.learnsEmbedding() ? superclassEmbedding(cfg.superclass(), m) : null, m);
+      TrainableWeights w =
+          method.init(
+              sd,
+              bc,
+              method.learnsEmbedding() ? superclassEmbedding(cfg.superclass(), m) : null,
+              m);
       return concept(method, bc, w);
     }
   }
 
-  public Result train(BaselineMethod method, TrainingImages data, BaselineConfig bc, Consumer<TrainProgress> onProgress, BooleanSupplier cancelled) {
+  public Result train(
+      BaselineMethod method,
+      TrainingImages data,
+      BaselineConfig bc,
+      Consumer<TrainProgress> onProgress,
+      BooleanSupplier cancelled) {
     TrainingConfig cfg = bc.shared();
-    ClipTokenizer tokenizer = method.learnsEmbedding() ? AddedTokenizers.with(sd, cfg.placeholder()) : sd.tokenizer();
-    try (NDManager m = sd.manager().newSubManager(); NDScope outer = new NDScope()) {
+    ClipTokenizer tokenizer =
+        method.learnsEmbedding() ? AddedTokenizers.with(sd, cfg.placeholder()) : sd.tokenizer();
+    try (NDManager m = sd.manager().newSubManager();
+        NDScope outer = new NDScope()) {
       outer.suppressNotUsedWarning();
       long t0 = System.nanoTime();
       Latents prior = null;
@@ -89,7 +106,12 @@ public final class BaselineTrainer {
       }
       long t1 = System.nanoTime();
       Latents inst = encode(data.images(), data.masks(), m);
-      TrainableWeights w = method.init(sd, bc, method.learnsEmbedding() ? superclassEmbedding(cfg.superclass(), m) : null, m);
+      TrainableWeights w =
+          method.init(
+              sd,
+              bc,
+              method.learnsEmbedding() ? superclassEmbedding(cfg.superclass(), m) : null,
+              m);
       List<Parameter> params = w.parameters();
       float[] rateScale = new float[params.size()];
       Arrays.fill(rateScale, 1f);
@@ -111,18 +133,29 @@ public final class BaselineTrainer {
             try (NDScope scope = new NDScope()) {
               scope.suppressNotUsedWarning();
               Batch b = sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m);
-              Batch pb = prior == null ? null : sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m);
+              Batch pb =
+                  prior == null ? null : sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m);
               try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                NDArray embedding = w.embedding() == null ? null : w.embedding().get().reshape(1, -1);
+                NDArray embedding =
+                    w.embedding() == null ? null : w.embedding().get().reshape(1, -1);
                 WeightEdits edits = w.edits();
                 NDArray loss = loss(b, embedding, edits, schedule, m);
                 if (pb != null) {
-                  loss = loss.add(Scalars.mul(loss(pb, embedding, edits, schedule, m), bc.priorLossWeight()));
+                  loss =
+                      loss.add(
+                          Scalars.mul(
+                              loss(pb, embedding, edits, schedule, m), bc.priorLossWeight()));
                 }
                 gc.backward(Scalars.mul(loss, 1f / cfg.gradientAccumulation()));
                 float l = loss.getFloat();
                 if (!Float.isFinite(l)) {
-                  throw new IllegalStateException(method.name() + " training diverged at step " + (step + 1) + ": loss is " + l + "; lower the learning rate");
+                  throw new IllegalStateException(
+                      method.name()
+                          + " training diverged at step "
+                          + (step + 1)
+                          + ": loss is "
+                          + l
+                          + "; lower the learning rate");
                 }
                 lossSum += l;
               }
@@ -131,37 +164,55 @@ public final class BaselineTrainer {
           adam.step();
           Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
           Duration eta = elapsed.dividedBy(step + 1).multipliedBy(cfg.steps() - step - 1);
-          onProgress.accept(new TrainProgress(step + 1, cfg.steps(), lossSum / cfg.gradientAccumulation(), elapsed, eta));
+          onProgress.accept(
+              new TrainProgress(
+                  step + 1, cfg.steps(), lossSum / cfg.gradientAccumulation(), elapsed, eta));
         }
       }
       long t2 = System.nanoTime();
-      return new Result(concept(method, bc, w), w.count(), Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
+      return new Result(
+          concept(method, bc, w), w.count(), Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
     }
   }
 
   /**
    * The mean masked epsilon loss of {@code concept} on {@code batches} fixed batches of the
    * concept's images: batch i is drawn (images, flips, posterior sample, noise, timesteps, prompts)
-   * from a generator seeded by i alone, so two concepts are scored on exactly the same batches.
-   * The concept is applied as at generation (its embedding, its UNet edits at scale 1). For
-   * DreamBooth this is the instance term only, without prior preservation.
+   * from a generator seeded by i alone, so two concepts are scored on exactly the same batches. The
+   * concept is applied as at generation (its embedding, its UNet edits at scale 1). For DreamBooth
+   * this is the instance term only, without prior preservation.
    */
-  public double evaluate(BaselineConcept concept, TrainingImages data, TrainingConfig cfg, int batches) {
+  public double evaluate(
+      BaselineConcept concept, TrainingImages data, TrainingConfig cfg, int batches) {
     if (batches < 1) {
       throw new IllegalArgumentException("batches must be >= 1, got " + batches);
     }
-    ClipTokenizer tokenizer = concept.embedding() != null ? AddedTokenizers.with(sd, concept.placeholder()) : sd.tokenizer();
+    ClipTokenizer tokenizer =
+        concept.embedding() != null
+            ? AddedTokenizers.with(sd, concept.placeholder())
+            : sd.tokenizer();
     NoiseSchedule schedule = NoiseSchedule.of(sd.schedulerConfig());
-    try (NDManager m = sd.manager().newSubManager(); NDScope outer = new NDScope()) {
+    try (NDManager m = sd.manager().newSubManager();
+        NDScope outer = new NDScope()) {
       outer.suppressNotUsedWarning();
       Latents inst = encode(data.images(), data.masks(), m);
-      NDArray embedding = concept.embedding() == null ? null : m.create(concept.embedding(), new Shape(1, concept.embedding().length));
+      NDArray embedding =
+          concept.embedding() == null
+              ? null
+              : m.create(concept.embedding(), new Shape(1, concept.embedding().length));
       WeightEdits edits = BaselineConditioner.edits(concept, 1f, m, sd.options());
       double sum = 0;
       for (int i = 0; i < batches; i++) {
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
-          Batch b = sample(cfg, inst, concept.placeholder(), tokenizer, new SplittableRandom(0x5EEDL * 1_000_003L + i), m);
+          Batch b =
+              sample(
+                  cfg,
+                  inst,
+                  concept.placeholder(),
+                  tokenizer,
+                  new SplittableRandom(0x5EEDL * 1_000_003L + i),
+                  m);
           sum += loss(b, embedding, edits, schedule, m).getFloat();
         }
       }
@@ -171,29 +222,50 @@ public final class BaselineTrainer {
 
   private BaselineConcept concept(BaselineMethod method, BaselineConfig bc, TrainableWeights w) {
     TrainingConfig cfg = bc.shared();
-    return new BaselineConcept(method.name(), cfg.placeholder(), cfg.superclass(), sd.baseModelId(),
-        w.embedding() == null ? null : w.embedding().get().toFloatArray(), w.tensors(), bc.describe(method));
+    return new BaselineConcept(
+        method.name(),
+        cfg.placeholder(),
+        cfg.superclass(),
+        sd.baseModelId(),
+        w.embedding() == null ? null : w.embedding().get().toFloatArray(),
+        w.tensors(),
+        bc.describe(method));
   }
 
   /**
    * The masked epsilon loss of one batch, sum(mask * (eps' - eps)^2) / (sum(mask) * C), with the
    * word's embedding (1, D) as an added token (null: none) and the UNet edits in force.
    */
-  private NDArray loss(Batch b, NDArray embedding, WeightEdits edits, NoiseSchedule schedule, NDManager m) {
+  private NDArray loss(
+      Batch b, NDArray embedding, WeightEdits edits, NoiseSchedule schedule, NDManager m) {
     NDArray xt = schedule.addNoise(b.x0, b.noise, b.timesteps);
-    NDArray text = embedding == null ? sd.textEncoder().forward(b.ids) : sd.textEncoder().forward(b.ids, embedding);
-    NDArray pred = sd.unet().forward(xt, m.create(b.timesteps), Conditioning.of(text).withUnetEdits(edits));
+    NDArray text =
+        embedding == null
+            ? sd.textEncoder().forward(b.ids)
+            : sd.textEncoder().forward(b.ids, embedding);
+    NDArray pred =
+        sd.unet().forward(xt, m.create(b.timesteps), Conditioning.of(text).withUnetEdits(edits));
     NDArray err = pred.sub(b.noise).square().mul(b.mask);
     return err.sum().div(Scalars.mul(b.mask.sum(), pred.getShape().get(1)));
   }
 
-  /** Superclass images drawn by the base model: template i mod n filled with the superclass, seed + i. */
+  /**
+   * Superclass images drawn by the base model: template i mod n filled with the superclass, seed +
+   * i.
+   */
   private List<BufferedImage> classImages(BaselineConfig bc) {
     TrainingConfig cfg = bc.shared();
     List<BufferedImage> out = new ArrayList<>();
     for (int i = 0; i < bc.classImages(); i++) {
-      String prompt = cfg.templates().get(i % cfg.templates().size()).replace("{}", cfg.superclass());
-      out.addAll(sd.generate(GenerateRequest.builder(prompt).optSteps(bc.classImageSteps()).optSeed(cfg.seed() + i).build()).images());
+      String prompt =
+          cfg.templates().get(i % cfg.templates().size()).replace("{}", cfg.superclass());
+      out.addAll(
+          sd.generate(
+                  GenerateRequest.builder(prompt)
+                      .optSteps(bc.classImageSteps())
+                      .optSeed(cfg.seed() + i)
+                      .build())
+              .images());
     }
     return out;
   }
@@ -206,14 +278,22 @@ public final class BaselineTrainer {
     }
     try (NDScope s = new NDScope()) {
       s.suppressNotUsedWarning();
-      NDArray rows = sd.textEncoder().tokenEmbeddings(m.create(ids.stream().mapToLong(Integer::longValue).toArray()));
+      NDArray rows =
+          sd.textEncoder()
+              .tokenEmbeddings(m.create(ids.stream().mapToLong(Integer::longValue).toArray()));
       return rows.mean(new int[] {0}).toFloatArray();
     }
   }
 
   // --- data (as PerfusionTrainer) ---------------------------------------------------------------
 
-  private record Latents(NDArray mean, NDArray std, NDArray flippedMean, NDArray flippedStd, NDArray mask, NDArray flippedMask) {}
+  private record Latents(
+      NDArray mean,
+      NDArray std,
+      NDArray flippedMean,
+      NDArray flippedStd,
+      NDArray mask,
+      NDArray flippedMask) {}
 
   private record Batch(NDArray x0, NDArray noise, long[] timesteps, NDArray ids, NDArray mask) {}
 
@@ -223,9 +303,14 @@ public final class BaselineTrainer {
     List<NDArray> pixels = new ArrayList<>();
     List<NDArray> masks = new ArrayList<>();
     for (int i = 0; i < images.size(); i++) {
-      pixels.add(ImageCodec.toTensor(TrainingImages.fit(images.get(i), size, BufferedImage.TYPE_INT_RGB), m));
+      pixels.add(
+          ImageCodec.toTensor(
+              TrainingImages.fit(images.get(i), size, BufferedImage.TYPE_INT_RGB), m));
       BufferedImage mask = maskImages == null ? null : maskImages.get(i);
-      masks.add(mask == null ? m.ones(new Shape(1, 1, size / f, size / f)) : maskTensor(mask, size, f, m));
+      masks.add(
+          mask == null
+              ? m.ones(new Shape(1, 1, size / f, size / f))
+              : maskTensor(mask, size, f, m));
     }
     NDArray x = NDArrays.concat(new NDList(pixels));
     NDArray mk = NDArrays.concat(new NDList(masks));
@@ -234,7 +319,14 @@ public final class BaselineTrainer {
       s.suppressNotUsedWarning();
       DiagonalGaussian d = sd.vae().encode(x);
       DiagonalGaussian df = sd.vae().encode(x.flip(3));
-      Latents l = new Latents(d.mean().mul(scale), d.std().mul(scale), df.mean().mul(scale), df.std().mul(scale), mk, mk.flip(3));
+      Latents l =
+          new Latents(
+              d.mean().mul(scale),
+              d.std().mul(scale),
+              df.mean().mul(scale),
+              df.std().mul(scale),
+              mk,
+              mk.flip(3));
       for (NDArray a : List.of(l.mean, l.std, l.flippedMean, l.flippedStd, l.mask, l.flippedMask)) {
         NDScope.unregister(a);
       }
@@ -255,7 +347,13 @@ public final class BaselineTrainer {
     return m.create(cells, new Shape(1, 1, n, n));
   }
 
-  private Batch sample(TrainingConfig cfg, Latents lat, String word, ClipTokenizer tokenizer, SplittableRandom rnd, NDManager m) {
+  private Batch sample(
+      TrainingConfig cfg,
+      Latents lat,
+      String word,
+      ClipTokenizer tokenizer,
+      SplittableRandom rnd,
+      NDManager m) {
     int b = cfg.batchSize();
     int n = (int) lat.mean.getShape().get(0);
     List<NDArray> x0 = new ArrayList<>();
@@ -275,6 +373,11 @@ public final class BaselineTrainer {
       t[i] = rnd.nextInt(timesteps);
     }
     NDArray x = NDArrays.concat(new NDList(x0));
-    return new Batch(x, noise.normal(x.getShape(), m), t, tokenizer.encode(prompts, m), NDArrays.concat(new NDList(masks)));
+    return new Batch(
+        x,
+        noise.normal(x.getShape(), m),
+        t,
+        tokenizer.encode(prompts, m),
+        NDArrays.concat(new NDList(masks)));
   }
 }

@@ -13,12 +13,20 @@ public record HostTensor(float[] data, long[] shape) {
       n *= d;
     }
     if (n != data.length) {
-      throw new IllegalArgumentException("tensor of shape " + java.util.Arrays.toString(shape) + " needs " + n + " values, got " + data.length);
+      throw new IllegalArgumentException(
+          "tensor of shape "
+              + java.util.Arrays.toString(shape)
+              + " needs "
+              + n
+              + " values, got "
+              + data.length);
     }
   }
 
   public static HostTensor of(NDArray a) {
-    return new HostTensor(a.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray(), a.getShape().getShape());
+    return new HostTensor(
+        a.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray(),
+        a.getShape().getShape());
   }
 
   public NDArray toArray(NDManager m) {

@@ -26,9 +26,11 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 public final class Personalization {
   /** Metadata key naming a concept file's method. */
   public static final String METHOD_KEY = "method";
+
   public static final String PERFUSION = "perfusion";
 
-  private static final List<BaselineMethod> BASELINES = List.of(new TextualInversion(), new CustomDiffusion(), new Lora(), new DreamBooth());
+  private static final List<BaselineMethod> BASELINES =
+      List.of(new TextualInversion(), new CustomDiffusion(), new Lora(), new DreamBooth());
 
   private Personalization() {}
 
@@ -41,8 +43,13 @@ public final class Personalization {
 
   /** The baseline method called {@code name}. */
   public static BaselineMethod baseline(String name) {
-    return BASELINES.stream().filter(b -> b.name().equals(name)).findFirst()
-        .orElseThrow(() -> new IllegalArgumentException("unknown method '" + name + "'; known: " + String.join(", ", methodNames())));
+    return BASELINES.stream()
+        .filter(b -> b.name().equals(name))
+        .findFirst()
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    "unknown method '" + name + "'; known: " + String.join(", ", methodNames())));
   }
 
   /** The method of a concept file, from its metadata. */
@@ -56,10 +63,12 @@ public final class Personalization {
       return PERFUSION;
     }
     if (method == null) {
-      throw new ModelLoadException(file + " names no personalization method (no '" + METHOD_KEY + "' in its metadata)");
+      throw new ModelLoadException(
+          file + " names no personalization method (no '" + METHOD_KEY + "' in its metadata)");
     }
     if (!methodNames().contains(method)) {
-      throw new ModelLoadException(file + ": unknown method '" + method + "'; known: " + String.join(", ", methodNames()));
+      throw new ModelLoadException(
+          file + ": unknown method '" + method + "'; known: " + String.join(", ", methodNames()));
     }
     return method;
   }
@@ -69,28 +78,36 @@ public final class Personalization {
     public static Spec parse(String spec) {
       String[] parts = spec.split(":");
       if (parts.length > 3) {
-        throw new IllegalArgumentException("--concept '" + spec + "': expected FILE or, for Perfusion, FILE[:beta[:tau]]");
+        throw new IllegalArgumentException(
+            "--concept '" + spec + "': expected FILE or, for Perfusion, FILE[:beta[:tau]]");
       }
       try {
-        return new Spec(Path.of(parts[0]), parts.length > 1 ? Float.valueOf(parts[1]) : null, parts.length > 2 ? Float.valueOf(parts[2]) : null);
+        return new Spec(
+            Path.of(parts[0]),
+            parts.length > 1 ? Float.valueOf(parts[1]) : null,
+            parts.length > 2 ? Float.valueOf(parts[2]) : null);
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--concept '" + spec + "': the numbers after the file must be numbers");
+        throw new IllegalArgumentException(
+            "--concept '" + spec + "': the numbers after the file must be numbers");
       }
     }
   }
 
   /**
-   * The concepts of a request, read and checked: Perfusion concepts (any number, each with its
-   * beta and tau), or one baseline concept (LoRA at {@code scale}, null: 1), or none.
+   * The concepts of a request, read and checked: Perfusion concepts (any number, each with its beta
+   * and tau), or one baseline concept (LoRA at {@code scale}, null: 1), or none.
    */
-  public record Concepts(List<ConceptUse> perfusion, BaselineConcept baseline, boolean globalLock, Float scale) {
+  public record Concepts(
+      List<ConceptUse> perfusion, BaselineConcept baseline, boolean globalLock, Float scale) {
     public Concepts {
       perfusion = List.copyOf(perfusion);
     }
 
     /** The request's conditioning on {@code sd}: {@link Conditioner#PLAIN} for no concept. */
     public Conditioner conditioner(StableDiffusionPipeline sd) {
-      return baseline != null ? Personalization.conditioner(baseline, scale) : PerfusionModel.of(sd).conditioner(perfusion, globalLock);
+      return baseline != null
+          ? Personalization.conditioner(baseline, scale)
+          : PerfusionModel.of(sd).conditioner(perfusion, globalLock);
     }
   }
 
@@ -102,7 +119,8 @@ public final class Personalization {
    *     baseline file, a scale without a LoRA concept, or global locking without Perfusion
    * @throws IOException for a file that cannot be read or names an unknown method
    */
-  public static Concepts read(List<Spec> specs, boolean globalLock, Float scale) throws IOException {
+  public static Concepts read(List<Spec> specs, boolean globalLock, Float scale)
+      throws IOException {
     List<ConceptUse> perfusion = new ArrayList<>();
     List<Spec> others = new ArrayList<>();
     for (Spec s : specs) {
@@ -120,13 +138,21 @@ public final class Personalization {
     }
     Spec s = others.get(0);
     if (!perfusion.isEmpty() || others.size() > 1) {
-      throw new IllegalArgumentException("--concept: a baseline concept (" + s.file() + ") cannot be combined with other concepts");
+      throw new IllegalArgumentException(
+          "--concept: a baseline concept ("
+              + s.file()
+              + ") cannot be combined with other concepts");
     }
     if (globalLock) {
-      throw new IllegalArgumentException("--global-lock is Perfusion's; " + s.file() + " is not a Perfusion concept");
+      throw new IllegalArgumentException(
+          "--global-lock is Perfusion's; " + s.file() + " is not a Perfusion concept");
     }
     if (s.a() != null) {
-      throw new IllegalArgumentException("--concept " + s.file() + ": numbers after the file are Perfusion's beta and tau; a LoRA concept's strength is --scale");
+      throw new IllegalArgumentException(
+          "--concept "
+              + s.file()
+              + ": numbers after the file are Perfusion's beta and tau; a LoRA concept's strength"
+              + " is --scale");
     }
     BaselineConcept c = BaselineConceptFile.read(s.file());
     conditioner(c, scale); // checks the scale against the method
@@ -134,7 +160,9 @@ public final class Personalization {
   }
 
   /** {@link #read} then {@link Concepts#conditioner}. */
-  public static Conditioner conditioner(StableDiffusionPipeline sd, List<Spec> specs, boolean globalLock, Float scale) throws IOException {
+  public static Conditioner conditioner(
+      StableDiffusionPipeline sd, List<Spec> specs, boolean globalLock, Float scale)
+      throws IOException {
     return read(specs, globalLock, scale).conditioner(sd);
   }
 
@@ -143,16 +171,22 @@ public final class Personalization {
     return Lora.NAME.equals(method);
   }
 
-  /** A baseline concept in a request; {@code scale} (LoRA only) multiplies its low-rank terms, null: 1. */
+  /**
+   * A baseline concept in a request; {@code scale} (LoRA only) multiplies its low-rank terms, null:
+   * 1.
+   */
   public static Conditioner conditioner(BaselineConcept c, Float scale) {
     if (scale != null && !c.method().equals(Lora.NAME)) {
-      throw new IllegalArgumentException("--scale is LoRA's; " + c.placeholder() + " is a " + c.method() + " concept");
+      throw new IllegalArgumentException(
+          "--scale is LoRA's; " + c.placeholder() + " is a " + c.method() + " concept");
     }
     return new BaselineConditioner(c, scale == null ? 1f : scale);
   }
 
   /** The placeholder word of any concept file. */
   public static String placeholderOf(Path file) throws IOException {
-    return methodOf(file).equals(PERFUSION) ? ConceptFile.read(file).placeholder() : BaselineConceptFile.read(file).placeholder();
+    return methodOf(file).equals(PERFUSION)
+        ? ConceptFile.read(file).placeholder()
+        : BaselineConceptFile.read(file).placeholder();
   }
 }

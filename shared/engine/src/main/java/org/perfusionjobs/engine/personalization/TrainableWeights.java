@@ -12,12 +12,13 @@ import org.perfusionjobs.engine.personalization.lora.Lora;
 
 /**
  * The weights a baseline trains, as {@link Parameter}s outside the model: the word's embedding,
- * LoRA factor pairs per UNet Linear path, and trainable copies of UNet parameters that replace
- * the model's own (by checkpoint key) while training runs.
+ * LoRA factor pairs per UNet Linear path, and trainable copies of UNet parameters that replace the
+ * model's own (by checkpoint key) while training runs.
  */
 public final class TrainableWeights {
   private final Parameter embedding; // (D) or null
-  private final Map<String, Parameter[]> lora = new LinkedHashMap<>(); // path -> {down (r, in), up (out, r)}
+  private final Map<String, Parameter[]> lora =
+      new LinkedHashMap<>(); // path -> {down (r, in), up (out, r)}
   private final Map<String, Parameter> overrides = new LinkedHashMap<>(); // unet key -> copy
 
   public TrainableWeights(Parameter embedding) {
@@ -61,7 +62,9 @@ public final class TrainableWeights {
     return parameters().stream().mapToLong(p -> p.shape().size()).sum();
   }
 
-  /** The UNet edits of the current values (LoRA at scale 1); make anew after each optimiser step. */
+  /**
+   * The UNet edits of the current values (LoRA at scale 1); make anew after each optimiser step.
+   */
   public WeightEdits edits() {
     Map<String, LinearDelta> deltas = new LinkedHashMap<>();
     lora.forEach((path, p) -> deltas.put(path, Lora.delta(p[0].get(), p[1].get(), 1f)));
@@ -73,10 +76,11 @@ public final class TrainableWeights {
   /** The host copy of what was learned, named as in a {@link BaselineConcept}. */
   public Map<String, HostTensor> tensors() {
     Map<String, HostTensor> out = new LinkedHashMap<>();
-    lora.forEach((path, p) -> {
-      out.put(BaselineConcept.LORA_DOWN + path, HostTensor.of(p[0].get()));
-      out.put(BaselineConcept.LORA_UP + path, HostTensor.of(p[1].get()));
-    });
+    lora.forEach(
+        (path, p) -> {
+          out.put(BaselineConcept.LORA_DOWN + path, HostTensor.of(p[0].get()));
+          out.put(BaselineConcept.LORA_UP + path, HostTensor.of(p[1].get()));
+        });
     overrides.forEach((key, p) -> out.put(BaselineConcept.UNET + key, HostTensor.of(p.get())));
     return out;
   }

@@ -4,11 +4,11 @@ import ai.djl.ndarray.NDManager;
 import org.perfusionjobs.engine.attention.Conditioning;
 
 /**
- * How a request's text conditions the UNet: the one place where a personalization method plugs
- * into the pipeline. It is resolved once per request, before denoising, and returns the K/V
- * inputs of every cross-attention layer and, optionally, the processor that turns them into K and
- * V (Perfusion's gated rank-1 edit; textual inversion would only change the encoding, a K/V LoRA
- * only the processor). The pipeline itself knows no method: {@link #PLAIN} is plain text-to-image.
+ * How a request's text conditions the UNet: the one place where a personalization method plugs into
+ * the pipeline. It is resolved once per request, before denoising, and returns the K/V inputs of
+ * every cross-attention layer and, optionally, the processor that turns them into K and V
+ * (Perfusion's gated rank-1 edit; textual inversion would only change the encoding, a K/V LoRA only
+ * the processor). The pipeline itself knows no method: {@link #PLAIN} is plain text-to-image.
  */
 @FunctionalInterface
 public interface Conditioner {

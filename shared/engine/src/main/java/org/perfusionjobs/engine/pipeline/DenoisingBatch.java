@@ -30,11 +30,11 @@ import org.perfusionjobs.engine.scheduler.Samplers;
  * Step-level continuous batching: generation requests join between denoising steps and leave when
  * their last step is done; each {@link #step} runs the UNet once for the active requests that can
  * share a call (the same latent size and the same UNet weight edits), the oldest first, up to
- * {@code maxImages} requested images per call; later ones wait for a place. Every request keeps its own prompt, conditioning (concepts and their
- * settings), seed and noise, sampler, step count, guidance and cancel flag; only the UNet call is
- * shared, with per-row timesteps and per-request K/V stacked along the batch
- * ({@link Conditioning#stacked}). A request's images are the ones it gets alone, up to the
- * rounding of a larger matrix product.
+ * {@code maxImages} requested images per call; later ones wait for a place. Every request keeps its
+ * own prompt, conditioning (concepts and their settings), seed and noise, sampler, step count,
+ * guidance and cancel flag; only the UNet call is shared, with per-row timesteps and per-request
+ * K/V stacked along the batch ({@link Conditioning#stacked}). A request's images are the ones it
+ * gets alone, up to the rounding of a larger matrix product.
  *
  * <p>Threads: {@link #submit} may be called from any thread; everything else belongs to the one
  * model thread that owns the pipeline. Results complete on that thread.
@@ -54,8 +54,8 @@ public final class DenoisingBatch implements AutoCloseable {
    * @param maxImages requested images per UNet call (with guidance the call has twice as many
    *     rows); a request larger than this runs in a call of its own; 1 runs requests one after
    *     another
-   * @param joinWait how long a request's first step waits for others to join it while the batch
-   *     has room (zero: never)
+   * @param joinWait how long a request's first step waits for others to join it while the batch has
+   *     room (zero: never)
    */
   public DenoisingBatch(StableDiffusionPipeline sd, int maxImages, Duration joinWait) {
     if (maxImages < 1) {
@@ -67,10 +67,10 @@ public final class DenoisingBatch implements AutoCloseable {
   }
 
   /**
-   * Queues a request; it joins at the next {@link #step}. The future fails with
-   * {@link GenerationCancelledException} when its cancel check fires, with
-   * {@link IllegalArgumentException} for a request the model cannot run, and with the error of a
-   * failed UNet call for every request of that call.
+   * Queues a request; it joins at the next {@link #step}. The future fails with {@link
+   * GenerationCancelledException} when its cancel check fires, with {@link
+   * IllegalArgumentException} for a request the model cannot run, and with the error of a failed
+   * UNet call for every request of that call.
    */
   public CompletableFuture<GenerateResult> submit(GenerateRequest r) {
     Active a = new Active(Objects.requireNonNull(r, "request"));
@@ -116,8 +116,8 @@ public final class DenoisingBatch implements AutoCloseable {
   }
 
   /**
-   * Admits queued requests, then runs one denoising step of every active request: one UNet call
-   * per group of requests that can share one. Requests that finish are decoded and completed.
+   * Admits queued requests, then runs one denoising step of every active request: one UNet call per
+   * group of requests that can share one. Requests that finish are decoded and completed.
    */
   public void step() {
     admit();
@@ -215,7 +215,8 @@ public final class DenoisingBatch implements AutoCloseable {
       List<Conditioning> conds = new ArrayList<>();
       int rows = 0;
       for (Active a : call) {
-        NDArray in = a.request.guided() ? NDArrays.concat(new NDList(a.latents, a.latents)) : a.latents;
+        NDArray in =
+            a.request.guided() ? NDArrays.concat(new NDList(a.latents, a.latents)) : a.latents;
         inputs.add(a.run.scaleModelInput(in, a.index).toType(sd.options().dtype(), false));
         conds.add(a.cond);
         rows += a.rows();
@@ -223,7 +224,8 @@ public final class DenoisingBatch implements AutoCloseable {
       NDArray eps;
       if (call.size() == 1) {
         Active a = call.get(0);
-        eps = sd.unet().forward(inputs.get(0), a.rm.create(a.run.modelTimesteps()[a.index]), a.cond);
+        eps =
+            sd.unet().forward(inputs.get(0), a.rm.create(a.run.modelTimesteps()[a.index]), a.cond);
       } else {
         float[] t = new float[rows];
         int r = 0;
@@ -240,7 +242,8 @@ public final class DenoisingBatch implements AutoCloseable {
       unetCalls++;
       int offset = 0;
       for (Active a : call) {
-        NDArray mine = call.size() == 1 ? eps : eps.get(new NDIndex("{}:{}", offset, offset + a.rows()));
+        NDArray mine =
+            call.size() == 1 ? eps : eps.get(new NDIndex("{}:{}", offset, offset + a.rows()));
         offset += a.rows();
         if (a.request.guided()) {
           NDList parts = mine.split(2);
@@ -303,7 +306,8 @@ public final class DenoisingBatch implements AutoCloseable {
 
     /** Requests with equal keys can share a UNet call (weight edits compare by identity). */
     GroupKey groupKey() {
-      return new GroupKey(latentShape.get(1), latentShape.get(2), latentShape.get(3), cond.unetEdits());
+      return new GroupKey(
+          latentShape.get(1), latentShape.get(2), latentShape.get(3), cond.unetEdits());
     }
 
     /** Validates, encodes the text and projects every layer's K/V once, draws the initial noise. */
@@ -313,12 +317,21 @@ public final class DenoisingBatch implements AutoCloseable {
       height = r.height() == 0 ? sd.defaultImageSize() : r.height();
       int f = sd.vae().config().spatialFactor();
       if (width % f != 0 || height % f != 0) {
-        throw new IllegalArgumentException("width and height must be multiples of " + f + ", got " + width + "x" + height);
+        throw new IllegalArgumentException(
+            "width and height must be multiples of " + f + ", got " + width + "x" + height);
       }
       latentShape = sd.latentShape(r.batchSize(), width, height);
       if (r.latents() != null && !r.latents().toShape().equals(latentShape)) {
-        throw new IllegalArgumentException("latents have shape " + r.latents().toShape() + " but this request needs "
-            + latentShape + " (batch, channels, height/" + f + ", width/" + f + ")");
+        throw new IllegalArgumentException(
+            "latents have shape "
+                + r.latents().toShape()
+                + " but this request needs "
+                + latentShape
+                + " (batch, channels, height/"
+                + f
+                + ", width/"
+                + f
+                + ")");
       }
       rm = sd.manager().newSubManager();
       try {
@@ -354,14 +367,29 @@ public final class DenoisingBatch implements AutoCloseable {
       long[] timesteps = run.timesteps();
       NDArray current = latents;
       try {
-        request.onStep().accept(new StepProgress(done, timesteps.length, timesteps[done - 1],
-            Duration.ofNanos(System.nanoTime() - t1), () -> sd.decode(current)));
+        request
+            .onStep()
+            .accept(
+                new StepProgress(
+                    done,
+                    timesteps.length,
+                    timesteps[done - 1],
+                    Duration.ofNanos(System.nanoTime() - t1),
+                    () -> sd.decode(current)));
         if (done == timesteps.length) {
           long t2 = System.nanoTime();
           List<BufferedImage> images = sd.decode(latents);
           long t3 = System.nanoTime();
-          GenerateResult g = new GenerateResult(images, request.seed(), width, height, Duration.ofNanos(t1 - t0),
-              Duration.ofNanos(t2 - t1), Duration.ofNanos(t3 - t2), latents.toType(DataType.FLOAT32, false).toFloatArray());
+          GenerateResult g =
+              new GenerateResult(
+                  images,
+                  request.seed(),
+                  width,
+                  height,
+                  Duration.ofNanos(t1 - t0),
+                  Duration.ofNanos(t2 - t1),
+                  Duration.ofNanos(t3 - t2),
+                  latents.toType(DataType.FLOAT32, false).toFloatArray());
           rm.close();
           rm = null;
           result.complete(g);

@@ -27,7 +27,8 @@ public record EngineOptions(DataType dtype, Device device, AttentionSlicing atte
       throw new IllegalArgumentException("precision " + dtype + " is not supported (fp32, fp16)");
     }
     if (dtype == DataType.FLOAT16 && !device.isGpu()) {
-      throw new IllegalArgumentException("precision fp16 needs a GPU device, got " + device + "; use fp32 on CPU");
+      throw new IllegalArgumentException(
+          "precision fp16 needs a GPU device, got " + device + "; use fp32 on CPU");
     }
   }
 
@@ -40,15 +41,16 @@ public record EngineOptions(DataType dtype, Device device, AttentionSlicing atte
     return new EngineOptions(DataType.FLOAT32, Device.cpu());
   }
 
-  /**
-   * From config strings: precision "fp32" | "fp16", device "cpu" | "gpu" | "gpu:N".
-   */
+  /** From config strings: precision "fp32" | "fp16", device "cpu" | "gpu" | "gpu:N". */
   public static EngineOptions parse(String precision, String device) {
-    DataType dtype = switch (precision.toLowerCase(Locale.ROOT)) {
-      case "fp32", "float32" -> DataType.FLOAT32;
-      case "fp16", "float16" -> DataType.FLOAT16;
-      default -> throw new IllegalArgumentException("precision '" + precision + "' is not one of fp32, fp16");
-    };
+    DataType dtype =
+        switch (precision.toLowerCase(Locale.ROOT)) {
+          case "fp32", "float32" -> DataType.FLOAT32;
+          case "fp16", "float16" -> DataType.FLOAT16;
+          default ->
+              throw new IllegalArgumentException(
+                  "precision '" + precision + "' is not one of fp32, fp16");
+        };
     Device dev;
     String d = device.toLowerCase(Locale.ROOT);
     if (d.equals("cpu")) {
@@ -70,8 +72,13 @@ public record EngineOptions(DataType dtype, Device device, AttentionSlicing atte
   private static void requireGpu(String device, int index) {
     int count = Engine.getEngine("PyTorch").getGpuCount();
     if (index >= count) {
-      throw new IllegalArgumentException("device '" + device + "': libtorch sees " + count
-          + " usable GPU(s) here (the default build bundles the CPU libtorch; see docs/engine.md for the CUDA one); use cpu");
+      throw new IllegalArgumentException(
+          "device '"
+              + device
+              + "': libtorch sees "
+              + count
+              + " usable GPU(s) here (the default build bundles the CPU libtorch; see"
+              + " docs/engine.md for the CUDA one); use cpu");
     }
   }
 }

@@ -6,11 +6,10 @@ import java.util.function.Consumer;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 
 /**
- * One text-to-image request. Width and height of 0 mean "what the checkpoint implies" (UNet
- * sample size times the VAE factor). Use {@link #builder(String)}; defaults follow diffusers'
- * pipeline except the step count. The {@link Conditioner} decides how the text conditions the
- * UNet ({@link Conditioner#PLAIN} by default); personalization methods such as Perfusion supply
- * their own.
+ * One text-to-image request. Width and height of 0 mean "what the checkpoint implies" (UNet sample
+ * size times the VAE factor). Use {@link #builder(String)}; defaults follow diffusers' pipeline
+ * except the step count. The {@link Conditioner} decides how the text conditions the UNet ({@link
+ * Conditioner#PLAIN} by default); personalization methods such as Perfusion supply their own.
  */
 public record GenerateRequest(
     String prompt,
@@ -167,7 +166,21 @@ public record GenerateRequest(
     }
 
     public GenerateRequest build() {
-      return new GenerateRequest(prompt, negativePrompt, steps, guidanceScale, seed, width, height, batchSize, sampler, eta, latents, conditioner, onStep, cancelled);
+      return new GenerateRequest(
+          prompt,
+          negativePrompt,
+          steps,
+          guidanceScale,
+          seed,
+          width,
+          height,
+          batchSize,
+          sampler,
+          eta,
+          latents,
+          conditioner,
+          onStep,
+          cancelled);
     }
   }
 }

@@ -9,8 +9,15 @@ import java.util.List;
  * latents (before the VAE, unscaled; flattened (batch, channels, height / f, width / f), host copy)
  * for comparisons that 8-bit images would round away.
  */
-public record GenerateResult(List<BufferedImage> images, long seed, int width, int height, Duration textEncoding,
-    Duration denoising, Duration decoding, float[] latents) {
+public record GenerateResult(
+    List<BufferedImage> images,
+    long seed,
+    int width,
+    int height,
+    Duration textEncoding,
+    Duration denoising,
+    Duration decoding,
+    float[] latents) {
 
   public Duration total() {
     return textEncoding.plus(denoising).plus(decoding);

@@ -25,16 +25,23 @@ public record InitialLatents(float[] data, long[] shape) {
     if (shape.length != 4 || n != data.length) {
       throw new IllegalArgumentException(
           "latents must be a 4-d tensor [batch, channels, h, w] with matching data; got shape "
-              + Arrays.toString(shape) + " and " + data.length + " values");
+              + Arrays.toString(shape)
+              + " and "
+              + data.length
+              + " values");
     }
   }
 
   /** Reads the single tensor of a safetensors file. */
   public static InitialLatents read(Path file) throws IOException {
-    try (SafetensorsFile f = SafetensorsFile.open(file); NDManager m = NDManager.newBaseManager()) {
+    try (SafetensorsFile f = SafetensorsFile.open(file);
+        NDManager m = NDManager.newBaseManager()) {
       if (f.tensors().size() != 1) {
         throw new ModelLoadException(
-            "latents file " + file + " must hold exactly one tensor, found " + f.tensors().keySet());
+            "latents file "
+                + file
+                + " must hold exactly one tensor, found "
+                + f.tensors().keySet());
       }
       NDArray a = f.read(f.tensors().keySet().iterator().next(), m, DataType.FLOAT32);
       return new InitialLatents(a.toFloatArray(), a.getShape().getShape());

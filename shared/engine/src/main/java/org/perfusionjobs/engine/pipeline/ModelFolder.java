@@ -15,22 +15,27 @@ import org.perfusionjobs.engine.io.ModelLoadException;
  * front and names everything that is missing, so a wrong path fails before any weight is read.
  */
 public record ModelFolder(Path root, String pipelineClass) {
-  private static final List<String> COMPONENTS = List.of("text_encoder", "tokenizer", "unet", "vae", "scheduler");
+  private static final List<String> COMPONENTS =
+      List.of("text_encoder", "tokenizer", "unet", "vae", "scheduler");
 
   public static ModelFolder open(Path root) throws ModelLoadException {
     if (!Files.isDirectory(root)) {
-      throw new ModelLoadException("model folder " + root + " does not exist or is not a directory");
+      throw new ModelLoadException(
+          "model folder " + root + " does not exist or is not a directory");
     }
     Path index = root.resolve("model_index.json");
     if (!Files.isRegularFile(index)) {
       throw new ModelLoadException(
-          "model folder " + root + " has no model_index.json: expected a diffusers Stable Diffusion folder");
+          "model folder "
+              + root
+              + " has no model_index.json: expected a diffusers Stable Diffusion folder");
     }
     JsonNode json;
     try {
       json = Configs.json().readTree(index.toFile());
     } catch (IOException e) {
-      throw new ModelLoadException("model_index.json in " + root + " is not valid JSON: " + e.getMessage(), e);
+      throw new ModelLoadException(
+          "model_index.json in " + root + " is not valid JSON: " + e.getMessage(), e);
     }
     List<String> problems = new ArrayList<>();
     for (String c : COMPONENTS) {
@@ -52,7 +57,8 @@ public record ModelFolder(Path root, String pipelineClass) {
       }
     }
     if (!problems.isEmpty()) {
-      throw new ModelLoadException("model folder " + root + " is incomplete: " + String.join("; ", problems));
+      throw new ModelLoadException(
+          "model folder " + root + " is incomplete: " + String.join("; ", problems));
     }
     return new ModelFolder(root, json.path("_class_name").asText("StableDiffusionPipeline"));
   }

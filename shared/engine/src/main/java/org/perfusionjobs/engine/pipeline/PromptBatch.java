@@ -29,7 +29,9 @@ public record PromptBatch(String prompt, String negativePrompt, int batchSize, b
     return rows(prompt);
   }
 
-  /** {@link #rows()} with {@code text} in place of the prompt (e.g. a superclass-substituted one). */
+  /**
+   * {@link #rows()} with {@code text} in place of the prompt (e.g. a superclass-substituted one).
+   */
   public List<String> rows(String text) {
     List<String> out = new ArrayList<>();
     if (guided) {

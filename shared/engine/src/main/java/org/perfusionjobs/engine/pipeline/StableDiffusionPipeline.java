@@ -49,7 +49,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
   private final SchedulerConfig schedulerConfig;
   private final Map<Class<?>, Object> extensions = new LinkedHashMap<>();
 
-  private StableDiffusionPipeline(NDManager manager, EngineOptions options, ModelFolder folder, ClipTokenizer tokenizer, ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig) {
+  private StableDiffusionPipeline(
+      NDManager manager,
+      EngineOptions options,
+      ModelFolder folder,
+      ClipTokenizer tokenizer,
+      ClipTextModel textEncoder,
+      UNet2DConditionModel unet,
+      AutoencoderKL vae,
+      SchedulerConfig schedulerConfig) {
     this.manager = manager;
     this.options = options;
     this.folder = folder;
@@ -67,31 +75,53 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     try {
       ClipTokenizer tokenizer = ClipTokenizer.load(folder.tokenizer());
       SchedulerConfig scheduler = Configs.read(folder.schedulerConfig(), SchedulerConfig.class);
-      ClipTextModel text = ClipTextModel.load(folder.textEncoder(), manager, options.dtype(), options.device());
-      UNet2DConditionModel unet = UNet2DConditionModel.load(folder.unet(), manager, options.dtype(), options.device());
-      AutoencoderKL vae = AutoencoderKL.load(folder.vae(), manager, options.dtype(), options.device());
+      ClipTextModel text =
+          ClipTextModel.load(folder.textEncoder(), manager, options.dtype(), options.device());
+      UNet2DConditionModel unet =
+          UNet2DConditionModel.load(folder.unet(), manager, options.dtype(), options.device());
+      AutoencoderKL vae =
+          AutoencoderKL.load(folder.vae(), manager, options.dtype(), options.device());
       checkCompatible(folder, tokenizer, text, unet, vae);
       options.attentionSlicing().applyTo(unet);
       options.attentionSlicing().applyTo(vae);
-      return new StableDiffusionPipeline(manager, options, folder, tokenizer, text, unet, vae, scheduler);
+      return new StableDiffusionPipeline(
+          manager, options, folder, tokenizer, text, unet, vae, scheduler);
     } catch (IOException | RuntimeException e) {
       manager.close();
       throw e;
     }
   }
 
-  private static void checkCompatible(ModelFolder f, ClipTokenizer tok, ClipTextModel text, UNet2DConditionModel unet, AutoencoderKL vae) throws ModelLoadException {
+  private static void checkCompatible(
+      ModelFolder f,
+      ClipTokenizer tok,
+      ClipTextModel text,
+      UNet2DConditionModel unet,
+      AutoencoderKL vae)
+      throws ModelLoadException {
     if (tok.vocabSize() > text.config().vocabSize()) {
-      throw new ModelLoadException(f.root() + ": tokenizer has " + tok.vocabSize()
-          + " tokens but text_encoder vocab_size is " + text.config().vocabSize());
+      throw new ModelLoadException(
+          f.root()
+              + ": tokenizer has "
+              + tok.vocabSize()
+              + " tokens but text_encoder vocab_size is "
+              + text.config().vocabSize());
     }
     if (text.config().hiddenSize() != unet.config().crossAttentionDim()) {
-      throw new ModelLoadException(f.root() + ": text_encoder hidden_size " + text.config().hiddenSize()
-          + " differs from unet cross_attention_dim " + unet.config().crossAttentionDim());
+      throw new ModelLoadException(
+          f.root()
+              + ": text_encoder hidden_size "
+              + text.config().hiddenSize()
+              + " differs from unet cross_attention_dim "
+              + unet.config().crossAttentionDim());
     }
     if (vae.config().latentChannels() != unet.config().inChannels()) {
-      throw new ModelLoadException(f.root() + ": vae latent_channels " + vae.config().latentChannels()
-          + " differs from unet in_channels " + unet.config().inChannels());
+      throw new ModelLoadException(
+          f.root()
+              + ": vae latent_channels "
+              + vae.config().latentChannels()
+              + " differs from unet in_channels "
+              + unet.config().inChannels());
     }
   }
 
@@ -145,12 +175,13 @@ public final class StableDiffusionPipeline implements AutoCloseable {
   }
 
   /**
-   * Runs one request to the end: the one-request path of {@link DenoisingBatch}. Throws
-   * {@link GenerationCancelledException} when the request's cancel check fires between steps.
+   * Runs one request to the end: the one-request path of {@link DenoisingBatch}. Throws {@link
+   * GenerationCancelledException} when the request's cancel check fires between steps.
    */
   public GenerateResult generate(GenerateRequest r) {
     // The scope also frees what a conditioner made outside the request's manager.
-    try (DenoisingBatch batch = new DenoisingBatch(this, Integer.MAX_VALUE, Duration.ZERO); NDScope scope = new NDScope()) {
+    try (DenoisingBatch batch = new DenoisingBatch(this, Integer.MAX_VALUE, Duration.ZERO);
+        NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       CompletableFuture<GenerateResult> result = batch.submit(r);
       batch.drain();
@@ -169,8 +200,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
   /**
    * Per-pipeline state of a method that plugs in through a {@link Conditioner} (e.g. Perfusion's
    * covariance and tokenizers with concept words): made on first use by {@code factory}, kept as
-   * long as the pipeline, closed with it when it is {@link AutoCloseable}. The pipeline never
-   * looks inside.
+   * long as the pipeline, closed with it when it is {@link AutoCloseable}. The pipeline never looks
+   * inside.
    */
   public synchronized <T> T extension(Class<T> type, Function<StableDiffusionPipeline, T> factory) {
     Object e = extensions.get(type);
@@ -184,8 +215,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
   private String baseModelId;
 
   /**
-   * Identifies the base model a concept belongs to: a hash of the component configs and weight
-   * file sizes (cheap, and stable when the folder is copied or renamed).
+   * Identifies the base model a concept belongs to: a hash of the component configs and weight file
+   * sizes (cheap, and stable when the folder is copied or renamed).
    */
   public synchronized String baseModelId() {
     if (baseModelId == null) {
@@ -194,14 +225,16 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         for (Path p : List.of(folder.textEncoder(), folder.unet(), folder.vae())) {
           md.update(Files.readAllBytes(p.resolve("config.json")));
           try (var files = Files.list(p)) {
-            for (Path w : files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
+            for (Path w :
+                files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
               md.update((w.getFileName() + ":" + Files.size(w)).getBytes(StandardCharsets.UTF_8));
             }
           }
         }
         baseModelId = "sd1:" + HexFormat.of().formatHex(md.digest()).substring(0, 16);
       } catch (IOException | NoSuchAlgorithmException e) {
-        throw new IllegalStateException("cannot fingerprint " + folder.root() + ": " + e.getMessage(), e);
+        throw new IllegalStateException(
+            "cannot fingerprint " + folder.root() + ": " + e.getMessage(), e);
       }
     }
     return baseModelId;
@@ -229,7 +262,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
           try {
             c.close();
           } catch (Exception ex) {
-            throw new IllegalStateException("closing pipeline extension " + e.getClass().getName() + ": " + ex.getMessage(), ex);
+            throw new IllegalStateException(
+                "closing pipeline extension " + e.getClass().getName() + ": " + ex.getMessage(),
+                ex);
           }
         }
       }

@@ -5,8 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 
 /**
- * What every sampler run shares: the timestep grid, step-order checks, the model-output dtype
- * cast, and the run-owned x0 prediction. Subclasses supply {@link #update}.
+ * What every sampler run shares: the timestep grid, step-order checks, the model-output dtype cast,
+ * and the run-owned x0 prediction. Subclasses supply {@link #update}.
  *
  * <p>Dimensions: B batch, C latent channels, H/W latent size; every array here is (B, C, H, W).
  */
@@ -34,7 +34,9 @@ abstract class BaseSamplerRun implements SamplerRun {
 
   /** The spacing of the config, or the diffusers default of this sampler's class. */
   protected static TimestepSpacing spacing(SamplerKind kind, SchedulerConfig cfg) {
-    return cfg.timestepSpacing() == null ? kind.defaultSpacing() : TimestepSpacing.fromName(cfg.timestepSpacing());
+    return cfg.timestepSpacing() == null
+        ? kind.defaultSpacing()
+        : TimestepSpacing.fromName(cfg.timestepSpacing());
   }
 
   /** Integer timesteps as the float values given to the UNet. */
@@ -81,24 +83,34 @@ abstract class BaseSamplerRun implements SamplerRun {
   }
 
   @Override
-  public final NDArray step(NDArray modelOutput, int stepIndex, NDArray latents, NoiseSource noise) {
+  public final NDArray step(
+      NDArray modelOutput, int stepIndex, NDArray latents, NoiseSource noise) {
     if (closed) {
       throw new IllegalStateException("sampler run is closed");
     }
     checkIndex(stepIndex);
     if (nextStep >= 0 && stepIndex != nextStep) {
-      throw new IllegalStateException("step " + stepIndex + " after step " + (nextStep - 1)
-          + ": a run's steps go in order, one at a time");
+      throw new IllegalStateException(
+          "step "
+              + stepIndex
+              + " after step "
+              + (nextStep - 1)
+              + ": a run's steps go in order, one at a time");
     }
     if (!modelOutput.getShape().equals(latents.getShape())) {
-      throw new IllegalArgumentException("model output " + modelOutput.getShape() + " does not match latents "
-          + latents.getShape());
+      throw new IllegalArgumentException(
+          "model output "
+              + modelOutput.getShape()
+              + " does not match latents "
+              + latents.getShape());
     }
     if (state == null) {
       state = NDManager.newBaseManager(latents.getDevice());
     }
-    NDArray eps = modelOutput.getDataType() == latents.getDataType()
-        ? modelOutput : modelOutput.toType(latents.getDataType(), false);
+    NDArray eps =
+        modelOutput.getDataType() == latents.getDataType()
+            ? modelOutput
+            : modelOutput.toType(latents.getDataType(), false);
     try {
       NDArray prev = update(eps, stepIndex, latents, noise);
       prev.attach(latents.getManager());
@@ -135,7 +147,8 @@ abstract class BaseSamplerRun implements SamplerRun {
 
   protected static NoiseSource requireNoise(NoiseSource noise, SamplerKind kind) {
     if (noise == null) {
-      throw new IllegalArgumentException(kind.userName() + " is stochastic here and needs a noise source");
+      throw new IllegalArgumentException(
+          kind.userName() + " is stochastic here and needs a noise source");
     }
     return noise;
   }
@@ -150,7 +163,8 @@ abstract class BaseSamplerRun implements SamplerRun {
 
   protected final void checkIndex(int stepIndex) {
     if (stepIndex < 0 || stepIndex >= timesteps.length) {
-      throw new IllegalArgumentException("step index " + stepIndex + " is outside [0, " + timesteps.length + ")");
+      throw new IllegalArgumentException(
+          "step index " + stepIndex + " is outside [0, " + timesteps.length + ")");
     }
   }
 

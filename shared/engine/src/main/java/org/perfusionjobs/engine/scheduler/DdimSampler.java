@@ -3,9 +3,9 @@ package org.perfusionjobs.engine.scheduler;
 import ai.djl.ndarray.NDArray;
 
 /**
- * DDIM (Song et al. 2020) as diffusers' DDIMScheduler: x0 from the noise prediction, then
- * x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev - s^2) eps + s z with
- * s = eta sqrt((1 - a_prev) / (1 - a_t) (1 - a_t / a_prev)). eta 0 is deterministic.
+ * DDIM (Song et al. 2020) as diffusers' DDIMScheduler: x0 from the noise prediction, then x_prev =
+ * sqrt(a_prev) x0 + sqrt(1 - a_prev - s^2) eps + s z with s = eta sqrt((1 - a_prev) / (1 - a_t) (1
+ * - a_t / a_prev)). eta 0 is deterministic.
  *
  * <p>The previous timestep is t - N / steps for every spacing (as diffusers); before timestep 0
  * a_prev is 1 with set_alpha_to_one, else acp[0]. Coefficients are float32 like diffusers' 0-d

@@ -7,11 +7,11 @@ import ai.djl.ndarray.NDArray;
  * algorithm dpmsolver++, solver_order 2, midpoint solver, lower_order_final, final sigma 0.
  *
  * <p>The solver works on the data prediction x0 and the half-log-SNR lambda = log(alpha_t) -
- * log(sigma_t), with alpha_t = 1 / sqrt(sigma^2 + 1) and sigma_t = sigma alpha_t on the
- * k-diffusion sigma scale. The run's first step and the last step (landing on sigma 0, which
- * diffusers always takes at first order) are first order:
- * x_t = (sigma_t / sigma_s) x - alpha_t (e^-h - 1) D0; the others add the second-order term
- * - 0.5 alpha_t (e^-h - 1) D1 with D1 = (m0 - m1) / r0, r0 = h_prev / h. Coefficients are float32.
+ * log(sigma_t), with alpha_t = 1 / sqrt(sigma^2 + 1) and sigma_t = sigma alpha_t on the k-diffusion
+ * sigma scale. The run's first step and the last step (landing on sigma 0, which diffusers always
+ * takes at first order) are first order: x_t = (sigma_t / sigma_s) x - alpha_t (e^-h - 1) D0; the
+ * others add the second-order term - 0.5 alpha_t (e^-h - 1) D1 with D1 = (m0 - m1) / r0, r0 =
+ * h_prev / h. Coefficients are float32.
  */
 final class DpmSolverMultistepSampler extends BaseSamplerRun {
   private final float[] sigmas; // (steps + 1), last 0

@@ -3,11 +3,11 @@ package org.perfusionjobs.engine.scheduler;
 import ai.djl.ndarray.NDArray;
 
 /**
- * Euler ancestral sampling as diffusers' EulerAncestralDiscreteScheduler, on the k-diffusion
- * sigma scale sigma = sqrt((1 - acp) / acp): the UNet sees x / sqrt(sigma^2 + 1); each step goes
- * down to sigma_down with an Euler step and adds fresh noise of size sigma_up, where
- * sigma_up = sqrt(sigma_to^2 (sigma_from^2 - sigma_to^2) / sigma_from^2) and
- * sigma_down = sqrt(sigma_to^2 - sigma_up^2). The last target sigma is 0 (no noise).
+ * Euler ancestral sampling as diffusers' EulerAncestralDiscreteScheduler, on the k-diffusion sigma
+ * scale sigma = sqrt((1 - acp) / acp): the UNet sees x / sqrt(sigma^2 + 1); each step goes down to
+ * sigma_down with an Euler step and adds fresh noise of size sigma_up, where sigma_up =
+ * sqrt(sigma_to^2 (sigma_from^2 - sigma_to^2) / sigma_from^2) and sigma_down = sqrt(sigma_to^2 -
+ * sigma_up^2). The last target sigma is 0 (no noise).
  *
  * <p>Sigmas at the timesteps are interpolated in float64 on the float32 table and stored as
  * float32, as diffusers does with numpy; the per-step coefficients are float32.
@@ -27,7 +27,8 @@ final class EulerAncestralSampler extends BaseSamplerRun {
     }
     TimestepSpacing spacing = spacing(SamplerKind.EULER_ANCESTRAL, cfg);
     // diffusers: the max sigma for linspace/trailing, sqrt(max^2 + 1) for leading
-    this.initNoiseSigma = spacing == TimestepSpacing.LEADING ? TorchNumerics.sqrt(max * max + 1f) : max;
+    this.initNoiseSigma =
+        spacing == TimestepSpacing.LEADING ? TorchNumerics.sqrt(max * max + 1f) : max;
   }
 
   static float[] timesteps(SchedulerConfig cfg, int steps) {

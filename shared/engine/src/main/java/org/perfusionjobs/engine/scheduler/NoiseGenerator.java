@@ -8,11 +8,11 @@ import ai.djl.ndarray.types.Shape;
  * Reproducible N(0, 1) noise made on the host, so a seed gives the same image on any machine and
  * any device (device RNGs differ between CPU and CUDA and between library versions).
  *
- * <p>Uniforms come from xoshiro256** seeded through SplitMix64 (both fully specified, unlike
- * {@code java.util.Random} subclasses whose algorithms the JDK may change); normals from the
- * Box-Muller transform with {@link StrictMath}, whose results are the same on every JVM. Each call
- * uses ceil(n / 2) uniform pairs; an odd count drops the last pair's second value, so a call's
- * output depends only on the seed and the sizes of the calls before it.
+ * <p>Uniforms come from xoshiro256** seeded through SplitMix64 (both fully specified, unlike {@code
+ * java.util.Random} subclasses whose algorithms the JDK may change); normals from the Box-Muller
+ * transform with {@link StrictMath}, whose results are the same on every JVM. Each call uses ceil(n
+ * / 2) uniform pairs; an odd count drops the last pair's second value, so a call's output depends
+ * only on the seed and the sizes of the calls before it.
  */
 public final class NoiseGenerator implements NoiseSource {
   private static final double TWO_PI = 2 * Math.PI;

@@ -45,10 +45,13 @@ public final class NoiseSchedule {
       return new NoiseSchedule(betas);
     }
     return switch (cfg.betaSchedule()) {
-      case "linear" -> new NoiseSchedule(TorchNumerics.linspaceFp32(cfg.betaStart(), cfg.betaEnd(), n));
+      case "linear" ->
+          new NoiseSchedule(TorchNumerics.linspaceFp32(cfg.betaStart(), cfg.betaEnd(), n));
       case "scaled_linear" -> {
-        // diffusers: linspace(beta_start ** 0.5, beta_end ** 0.5, N, float32) ** 2, the roots taken in double
-        float[] roots = TorchNumerics.linspaceFp32(Math.sqrt(cfg.betaStart()), Math.sqrt(cfg.betaEnd()), n);
+        // diffusers: linspace(beta_start ** 0.5, beta_end ** 0.5, N, float32) ** 2, the roots taken
+        // in double
+        float[] roots =
+            TorchNumerics.linspaceFp32(Math.sqrt(cfg.betaStart()), Math.sqrt(cfg.betaEnd()), n);
         float[] betas = new float[n];
         for (int i = 0; i < n; i++) {
           betas[i] = roots[i] * roots[i];
@@ -56,11 +59,16 @@ public final class NoiseSchedule {
         yield new NoiseSchedule(betas);
       }
       case "squaredcos_cap_v2" -> new NoiseSchedule(cosineBetas(n));
-      default -> throw new IllegalArgumentException("beta_schedule '" + cfg.betaSchedule() + "' is not supported");
+      default ->
+          throw new IllegalArgumentException(
+              "beta_schedule '" + cfg.betaSchedule() + "' is not supported");
     };
   }
 
-  /** Glide's cosine schedule: betas from alpha_bar(t) = cos((t + 0.008) / 1.008 * pi / 2)^2, capped at 0.999. */
+  /**
+   * Glide's cosine schedule: betas from alpha_bar(t) = cos((t + 0.008) / 1.008 * pi / 2)^2, capped
+   * at 0.999.
+   */
   private static float[] cosineBetas(int n) {
     float[] betas = new float[n];
     for (int i = 0; i < n; i++) {
@@ -148,17 +156,25 @@ public final class NoiseSchedule {
   private NDArray[] rowCoefficients(NDArray x0, NDArray timesteps, NDManager scratch) {
     long batch = x0.getShape().get(0);
     if (timesteps.getShape().dimension() != 1 || timesteps.getShape().get(0) != batch) {
-      throw new IllegalArgumentException("timesteps " + timesteps.getShape() + " must be (B) = (" + batch
-          + ") for x0 " + x0.getShape());
+      throw new IllegalArgumentException(
+          "timesteps "
+              + timesteps.getShape()
+              + " must be (B) = ("
+              + batch
+              + ") for x0 "
+              + x0.getShape());
     }
     long[] dims = new long[x0.getShape().dimension()];
     Arrays.fill(dims, 1);
     dims[0] = batch;
     Shape rowShape = new Shape(dims);
-    NDArray idx = timesteps.toType(DataType.INT64, true); // a copy: attaching it must not take the caller's array
+    NDArray idx =
+        timesteps.toType(
+            DataType.INT64, true); // a copy: attaching it must not take the caller's array
     idx.attach(scratch);
     NDArray a = scratch.create(sqrtA).toDevice(x0.getDevice(), false).take(idx).reshape(rowShape);
-    NDArray b = scratch.create(sqrtOneMinusA).toDevice(x0.getDevice(), false).take(idx).reshape(rowShape);
+    NDArray b =
+        scratch.create(sqrtOneMinusA).toDevice(x0.getDevice(), false).take(idx).reshape(rowShape);
     a.attach(scratch);
     b.attach(scratch);
     return new NDArray[] {a.toType(x0.getDataType(), false), b.toType(x0.getDataType(), false)};

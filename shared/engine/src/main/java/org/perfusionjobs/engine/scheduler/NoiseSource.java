@@ -11,7 +11,10 @@ import ai.djl.ndarray.types.Shape;
  */
 public interface NoiseSource {
 
-  /** The next standard-normal FLOAT32 array of {@code shape}, created in {@code manager} (on its device). */
+  /**
+   * The next standard-normal FLOAT32 array of {@code shape}, created in {@code manager} (on its
+   * device).
+   */
   NDArray normal(Shape shape, NDManager manager);
 
   /** Seeded noise generated on the host, identical on every machine and device. */

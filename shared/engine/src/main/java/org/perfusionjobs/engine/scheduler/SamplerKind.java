@@ -10,7 +10,10 @@ public enum SamplerKind {
   DDIM("ddim", TimestepSpacing.LEADING),
   /** Euler ancestral (diffusers EulerAncestralDiscreteScheduler); stochastic. */
   EULER_ANCESTRAL("euler_a", TimestepSpacing.LINSPACE),
-  /** DPM-Solver++ 2M (diffusers DPMSolverMultistepScheduler, solver_order 2, midpoint); deterministic. */
+  /**
+   * DPM-Solver++ 2M (diffusers DPMSolverMultistepScheduler, solver_order 2, midpoint);
+   * deterministic.
+   */
   DPMPP_2M("dpmpp_2m", TimestepSpacing.LINSPACE);
 
   private final String userName;

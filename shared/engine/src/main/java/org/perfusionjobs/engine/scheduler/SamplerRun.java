@@ -15,10 +15,10 @@ import ai.djl.ndarray.NDArray;
  * }
  * }</pre>
  *
- * <p>All per-step work stays on the latents' device; the per-step coefficients are float32
- * scalars computed on the host, as diffusers computes them from its float32 tables. Model outputs
- * are cast to the latents' dtype (keep latents FLOAT32). Steps run in order; a run may start at a
- * later step (image-to-image) but then continues one step at a time.
+ * <p>All per-step work stays on the latents' device; the per-step coefficients are float32 scalars
+ * computed on the host, as diffusers computes them from its float32 tables. Model outputs are cast
+ * to the latents' dtype (keep latents FLOAT32). Steps run in order; a run may start at a later step
+ * (image-to-image) but then continues one step at a time.
  *
  * <p>Memory: {@link #step} returns a new array in the manager of {@code latents} and closes nothing
  * it was given; its temporaries are closed. The run keeps what it needs between steps (the last x0
@@ -31,7 +31,9 @@ public interface SamplerRun extends AutoCloseable {
   /** Number of denoising steps (UNet evaluations). */
   int steps();
 
-  /** The timesteps, one per step, as integers (rounded where {@link #modelTimesteps} is fractional). */
+  /**
+   * The timesteps, one per step, as integers (rounded where {@link #modelTimesteps} is fractional).
+   */
   long[] timesteps();
 
   /**
@@ -56,7 +58,10 @@ public interface SamplerRun extends AutoCloseable {
    */
   NDArray step(NDArray modelOutput, int stepIndex, NDArray latents, NoiseSource noise);
 
-  /** The x0 prediction of the last {@link #step}; owned by the run, valid until the next step or close. */
+  /**
+   * The x0 prediction of the last {@link #step}; owned by the run, valid until the next step or
+   * close.
+   */
   NDArray predOriginalSample();
 
   @Override

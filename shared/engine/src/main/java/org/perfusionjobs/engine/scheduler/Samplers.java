@@ -11,15 +11,19 @@ public final class Samplers {
    */
   public static SamplerRun create(SamplerKind kind, SchedulerConfig cfg, int steps, float eta) {
     if (steps < 1 || steps > cfg.numTrainTimesteps()) {
-      throw new IllegalArgumentException("steps " + steps + " must be in [1, num_train_timesteps "
-          + cfg.numTrainTimesteps() + "]");
+      throw new IllegalArgumentException(
+          "steps "
+              + steps
+              + " must be in [1, num_train_timesteps "
+              + cfg.numTrainTimesteps()
+              + "]");
     }
     if (!(eta >= 0 && Float.isFinite(eta))) {
       throw new IllegalArgumentException("eta " + eta + " must be a finite value >= 0");
     }
     if (eta != 0 && kind != SamplerKind.DDIM) {
-      throw new IllegalArgumentException("eta " + eta + " applies to ddim only; " + kind.userName()
-          + " takes eta 0");
+      throw new IllegalArgumentException(
+          "eta " + eta + " applies to ddim only; " + kind.userName() + " takes eta 0");
     }
     return switch (kind) {
       case DDIM -> new DdimSampler(cfg, steps, eta);
@@ -28,7 +32,10 @@ public final class Samplers {
     };
   }
 
-  /** {@link #create(SamplerKind, SchedulerConfig, int, float)} with the sampler given by its user name. */
+  /**
+   * {@link #create(SamplerKind, SchedulerConfig, int, float)} with the sampler given by its user
+   * name.
+   */
   public static SamplerRun create(String samplerName, SchedulerConfig cfg, int steps, float eta) {
     return create(SamplerKind.fromName(samplerName), cfg, steps, eta);
   }

@@ -14,9 +14,9 @@ import org.perfusionjobs.engine.io.ModelLoadException;
  * settings, as {@code SomeScheduler.from_config(otherConfig)} does in diffusers.
  *
  * <p>Keys whose diffusers default depends on the scheduler class are nullable here and resolved by
- * the sampler: {@code timestep_spacing} (DDIM "leading", Euler-a and DPM-Solver "linspace"),
- * {@code set_alpha_to_one} and {@code clip_sample} (DDIM default true). A missing key of the rest
- * takes the default shared by all diffusers schedulers.
+ * the sampler: {@code timestep_spacing} (DDIM "leading", Euler-a and DPM-Solver "linspace"), {@code
+ * set_alpha_to_one} and {@code clip_sample} (DDIM default true). A missing key of the rest takes
+ * the default shared by all diffusers schedulers.
  */
 public record SchedulerConfig(
     @JsonProperty("_class_name") String className,
@@ -34,7 +34,8 @@ public record SchedulerConfig(
     @JsonProperty("timestep_spacing") String timestepSpacing,
     @JsonProperty("rescale_betas_zero_snr") Boolean rescaleBetasZeroSnr) {
 
-  public static final Set<String> BETA_SCHEDULES = Set.of("linear", "scaled_linear", "squaredcos_cap_v2");
+  public static final Set<String> BETA_SCHEDULES =
+      Set.of("linear", "scaled_linear", "squaredcos_cap_v2");
   public static final Set<String> PREDICTION_TYPES = Set.of("epsilon", "v_prediction");
 
   public SchedulerConfig {
@@ -50,43 +51,65 @@ public record SchedulerConfig(
     trainedBetas = trainedBetas == null ? null : List.copyOf(trainedBetas);
 
     if (numTrainTimesteps < 2) {
-      throw new IllegalArgumentException("num_train_timesteps " + numTrainTimesteps + " must be at least 2");
+      throw new IllegalArgumentException(
+          "num_train_timesteps " + numTrainTimesteps + " must be at least 2");
     }
     if (trainedBetas != null) {
       if (trainedBetas.size() != numTrainTimesteps) {
-        throw new IllegalArgumentException("trained_betas has " + trainedBetas.size()
-            + " values but num_train_timesteps is " + numTrainTimesteps);
+        throw new IllegalArgumentException(
+            "trained_betas has "
+                + trainedBetas.size()
+                + " values but num_train_timesteps is "
+                + numTrainTimesteps);
       }
       for (int i = 0; i < trainedBetas.size(); i++) {
         double b = trainedBetas.get(i);
         if (!(b > 0 && b < 1)) {
-          throw new IllegalArgumentException("trained_betas[" + i + "] = " + b + " is not in (0, 1)");
+          throw new IllegalArgumentException(
+              "trained_betas[" + i + "] = " + b + " is not in (0, 1)");
         }
       }
     } else {
       if (!BETA_SCHEDULES.contains(betaSchedule)) {
-        throw new IllegalArgumentException("beta_schedule '" + betaSchedule + "' is not supported; valid: "
-            + String.join(", ", BETA_SCHEDULES.stream().sorted().toList()));
+        throw new IllegalArgumentException(
+            "beta_schedule '"
+                + betaSchedule
+                + "' is not supported; valid: "
+                + String.join(", ", BETA_SCHEDULES.stream().sorted().toList()));
       }
-      if (!betaSchedule.equals("squaredcos_cap_v2") && !(betaStart > 0 && betaStart < betaEnd && betaEnd < 1)) {
-        throw new IllegalArgumentException("beta_start " + betaStart + " and beta_end " + betaEnd
-            + " must satisfy 0 < beta_start < beta_end < 1");
+      if (!betaSchedule.equals("squaredcos_cap_v2")
+          && !(betaStart > 0 && betaStart < betaEnd && betaEnd < 1)) {
+        throw new IllegalArgumentException(
+            "beta_start "
+                + betaStart
+                + " and beta_end "
+                + betaEnd
+                + " must satisfy 0 < beta_start < beta_end < 1");
       }
     }
     if (stepsOffset < 0 || stepsOffset >= numTrainTimesteps) {
-      throw new IllegalArgumentException("steps_offset " + stepsOffset + " must be in [0, num_train_timesteps "
-          + numTrainTimesteps + ")");
+      throw new IllegalArgumentException(
+          "steps_offset "
+              + stepsOffset
+              + " must be in [0, num_train_timesteps "
+              + numTrainTimesteps
+              + ")");
     }
     if (!PREDICTION_TYPES.contains(predictionType)) {
-      throw new IllegalArgumentException("prediction_type '" + predictionType + "' is not supported; valid: "
-          + String.join(", ", PREDICTION_TYPES.stream().sorted().toList()));
+      throw new IllegalArgumentException(
+          "prediction_type '"
+              + predictionType
+              + "' is not supported; valid: "
+              + String.join(", ", PREDICTION_TYPES.stream().sorted().toList()));
     }
     if (!(clipSampleRange > 0)) {
-      throw new IllegalArgumentException("clip_sample_range " + clipSampleRange + " must be positive");
+      throw new IllegalArgumentException(
+          "clip_sample_range " + clipSampleRange + " must be positive");
     }
     if (thresholding) {
-      throw new IllegalArgumentException("thresholding true is not supported (dynamic thresholding is for pixel-space"
-          + " models, never set for Stable Diffusion)");
+      throw new IllegalArgumentException(
+          "thresholding true is not supported (dynamic thresholding is for pixel-space"
+              + " models, never set for Stable Diffusion)");
     }
     if (rescaleBetasZeroSnr) {
       throw new IllegalArgumentException("rescale_betas_zero_snr true is not supported");
@@ -101,16 +124,43 @@ public record SchedulerConfig(
     return Configs.read(file, SchedulerConfig.class);
   }
 
-  /** The Stable Diffusion v1.x noise schedule (DDIM class defaults otherwise), for tests and tools. */
+  /**
+   * The Stable Diffusion v1.x noise schedule (DDIM class defaults otherwise), for tests and tools.
+   */
   public static SchedulerConfig stableDiffusionV1() {
-    return new SchedulerConfig("DDIMScheduler", 1000, 0.00085, 0.012, "scaled_linear", null, false, 1, "epsilon",
-        false, 1.0, false, "leading", false);
+    return new SchedulerConfig(
+        "DDIMScheduler",
+        1000,
+        0.00085,
+        0.012,
+        "scaled_linear",
+        null,
+        false,
+        1,
+        "epsilon",
+        false,
+        1.0,
+        false,
+        "leading",
+        false);
   }
 
   /** A copy with another timestep spacing (null: the sampler's own default). */
   public SchedulerConfig withTimestepSpacing(String spacing) {
-    return new SchedulerConfig(className, numTrainTimesteps, betaStart, betaEnd, betaSchedule, trainedBetas,
-        setAlphaToOne, stepsOffset, predictionType, clipSample, clipSampleRange, thresholding, spacing,
+    return new SchedulerConfig(
+        className,
+        numTrainTimesteps,
+        betaStart,
+        betaEnd,
+        betaSchedule,
+        trainedBetas,
+        setAlphaToOne,
+        stepsOffset,
+        predictionType,
+        clipSample,
+        clipSampleRange,
+        thresholding,
+        spacing,
         rescaleBetasZeroSnr);
   }
 }

@@ -18,11 +18,13 @@ final class StoredNoise implements NoiseSource {
   public NDArray normal(Shape shape, NDManager manager) {
     long available = stacked.getShape().get(0);
     if (next >= available) {
-      throw new IllegalStateException("stored noise exhausted: all " + available + " draws were used");
+      throw new IllegalStateException(
+          "stored noise exhausted: all " + available + " draws were used");
     }
     Shape stored = stacked.getShape().slice(1);
     if (!stored.equals(shape)) {
-      throw new IllegalArgumentException("draw " + next + " asks for " + shape + " but the stored noise is " + stored);
+      throw new IllegalArgumentException(
+          "draw " + next + " asks for " + shape + " but the stored noise is " + stored);
     }
     NDArray slice = stacked.get(next++); // a view of the stored data
     NDArray asFloat = slice.toType(DataType.FLOAT32, false);

@@ -30,7 +30,12 @@ public enum TimestepSpacing {
         return s;
       }
     }
-    throw new IllegalArgumentException("timestep_spacing '" + name + "' is not supported; valid: "
-        + Arrays.stream(values()).map(TimestepSpacing::configName).collect(Collectors.joining(", ")));
+    throw new IllegalArgumentException(
+        "timestep_spacing '"
+            + name
+            + "' is not supported; valid: "
+            + Arrays.stream(values())
+                .map(TimestepSpacing::configName)
+                .collect(Collectors.joining(", ")));
   }
 }

@@ -12,14 +12,14 @@ final class TorchNumerics {
 
   /**
    * {@code torch.linspace(start, end, n, dtype=torch.float32)} on the CPU, as the reference torch
-   * (1.13, AVX2 kernel) computes it: step = (end - start) / (n - 1) in float; the first half counts up
-   * from start, the second half down from end; values come in vectors of 8 lanes, two vectors per
-   * loop turn, each vector's first lane fused-multiply-added (the kernel is built with FMA) and the
-   * other lanes stepped from it; the tail that does not fill two vectors is computed per element.
-   * A plain start + i * step differs in the last bit at many indices, and those bits survive the
-   * cumulative product: with this kernel, alphas_cumprod equals the reference exactly (for N = 1000
-   * 16-lane vectors give the same values; without the FMA, or with a float accumulator in the
-   * cumprod, hundreds of values differ by up to 3.6e-7).
+   * (1.13, AVX2 kernel) computes it: step = (end - start) / (n - 1) in float; the first half counts
+   * up from start, the second half down from end; values come in vectors of 8 lanes, two vectors
+   * per loop turn, each vector's first lane fused-multiply-added (the kernel is built with FMA) and
+   * the other lanes stepped from it; the tail that does not fill two vectors is computed per
+   * element. A plain start + i * step differs in the last bit at many indices, and those bits
+   * survive the cumulative product: with this kernel, alphas_cumprod equals the reference exactly
+   * (for N = 1000 16-lane vectors give the same values; without the FMA, or with a float
+   * accumulator in the cumprod, hundreds of values differ by up to 3.6e-7).
    */
   static float[] linspaceFp32(double startValue, double endValue, int n) {
     float start = (float) startValue;
@@ -38,15 +38,19 @@ final class TorchNumerics {
     return out;
   }
 
-  private static void fillVector(float[] out, int idx, float start, float end, float step, int halfway, int n) {
+  private static void fillVector(
+      float[] out, int idx, float start, float end, float step, int halfway, int n) {
     float base = linspaceElement(start, end, step, halfway, n, idx);
     for (int lane = 0; lane < AVX2_FLOAT_LANES; lane++) {
       out[idx + lane] = Math.fma((float) lane, step, base);
     }
   }
 
-  private static float linspaceElement(float start, float end, float step, int halfway, int n, int idx) {
-    return idx < halfway ? Math.fma(step, (float) idx, start) : Math.fma(-step, (float) (n - idx - 1), end);
+  private static float linspaceElement(
+      float start, float end, float step, int halfway, int n, int idx) {
+    return idx < halfway
+        ? Math.fma(step, (float) idx, start)
+        : Math.fma(-step, (float) (n - idx - 1), end);
   }
 
   /**
@@ -63,7 +67,9 @@ final class TorchNumerics {
     return out;
   }
 
-  /** {@code numpy.linspace(start, stop, num)} in float64: i * step + start, last value exactly stop. */
+  /**
+   * {@code numpy.linspace(start, stop, num)} in float64: i * step + start, last value exactly stop.
+   */
   static double[] linspace(double start, double stop, int num) {
     double[] out = new double[num];
     if (num == 1) {
@@ -103,15 +109,17 @@ final class TorchNumerics {
     return slope * (x - j) + table[j];
   }
 
-  /** {@code t ** 0.5} on a float32 tensor (torch maps the 0.5 power to a correctly rounded sqrt). */
+  /**
+   * {@code t ** 0.5} on a float32 tensor (torch maps the 0.5 power to a correctly rounded sqrt).
+   */
   static float sqrt(float x) {
     return (float) Math.sqrt(x);
   }
 
   /**
-   * {@code numpy.arange(start, stop, step)} in float64 for a negative step: length
-   * ceil((stop - start) / step), values start + i * delta with delta = (start + step) - start, as
-   * numpy fills float ranges.
+   * {@code numpy.arange(start, stop, step)} in float64 for a negative step: length ceil((stop -
+   * start) / step), values start + i * delta with delta = (start + step) - start, as numpy fills
+   * float ranges.
    */
   static double[] arangeDown(double start, double stop, double step) {
     int len = (int) Math.ceil((stop - start) / step);

@@ -11,9 +11,9 @@ import org.perfusionjobs.engine.nn.Parameter;
  * Adam with decoupled weight decay (Loshchilov and Hutter) over a module's {@link Parameter}s:
  *
  * <ul>
- *   <li>every parameter value is a leaf that requires a gradient; the constructor replaces each value
- *       with a fresh copy so that views cached from the old array (e.g. GroupNorm's reshaped gain)
- *       are rebuilt under autograd;
+ *   <li>every parameter value is a leaf that requires a gradient; the constructor replaces each
+ *       value with a fresh copy so that views cached from the old array (e.g. GroupNorm's reshaped
+ *       gain) are rebuilt under autograd;
  *   <li>{@link #step()} runs after the {@code GradientCollector} is closed and updates values and
  *       moments in place, one libtorch call per parameter, instead of a dozen allocating array
  *       operations (docs/benchmarks.md, training step); each value then gets a new handle on the
@@ -32,7 +32,8 @@ public final class AdamW implements AutoCloseable {
   private final float beta2;
   private final float eps;
   private final float weightDecay;
-  private final float[] rateScale; // per parameter, multiplies the learning rate (a parameter group's rate)
+  private final float[]
+      rateScale; // per parameter, multiplies the learning rate (a parameter group's rate)
   private float learningRate;
   private int t;
 
@@ -48,23 +49,52 @@ public final class AdamW implements AutoCloseable {
     this(params, rateScale, learningRate, 0.9f, 0.999f, 1e-8f, weightDecay);
   }
 
-  public AdamW(List<Parameter> params, float learningRate, float beta1, float beta2, float eps, float weightDecay) {
+  public AdamW(
+      List<Parameter> params,
+      float learningRate,
+      float beta1,
+      float beta2,
+      float eps,
+      float weightDecay) {
     this(params, null, learningRate, beta1, beta2, eps, weightDecay);
   }
 
-  private AdamW(List<Parameter> params, float[] rateScale, float learningRate, float beta1, float beta2, float eps, float weightDecay) {
+  private AdamW(
+      List<Parameter> params,
+      float[] rateScale,
+      float learningRate,
+      float beta1,
+      float beta2,
+      float eps,
+      float weightDecay) {
     if (rateScale != null && rateScale.length != params.size()) {
-      throw new IllegalArgumentException("AdamW rate scales: " + rateScale.length + " for " + params.size() + " parameters");
+      throw new IllegalArgumentException(
+          "AdamW rate scales: " + rateScale.length + " for " + params.size() + " parameters");
     }
-    if (!(learningRate > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) || !(weightDecay >= 0)) {
-      throw new IllegalArgumentException("invalid AdamW settings: lr " + learningRate + ", betas (" + beta1 + ", " + beta2 + "), eps " + eps + ", weight decay " + weightDecay);
+    if (!(learningRate > 0)
+        || !(beta1 >= 0 && beta1 < 1)
+        || !(beta2 >= 0 && beta2 < 1)
+        || !(eps > 0)
+        || !(weightDecay >= 0)) {
+      throw new IllegalArgumentException(
+          "invalid AdamW settings: lr "
+              + learningRate
+              + ", betas ("
+              + beta1
+              + ", "
+              + beta2
+              + "), eps "
+              + eps
+              + ", weight decay "
+              + weightDecay);
     }
     this.params = List.copyOf(params);
     this.rateScale = new float[this.params.size()];
     for (int i = 0; i < this.rateScale.length; i++) {
       float k = rateScale == null ? 1f : rateScale[i];
       if (!(k > 0)) {
-        throw new IllegalArgumentException("AdamW rate scale of parameter " + i + " is " + k + " (> 0)");
+        throw new IllegalArgumentException(
+            "AdamW rate scale of parameter " + i + " is " + k + " (> 0)");
       }
       this.rateScale[i] = k;
     }
@@ -128,13 +158,28 @@ public final class AdamW implements AutoCloseable {
    */
   public void resume(int steps, List<float[]> first, List<float[]> second) {
     if (steps < 0 || first.size() != params.size() || second.size() != params.size()) {
-      throw new IllegalArgumentException("AdamW resume: step " + steps + ", " + first.size() + " and " + second.size()
-          + " moments for " + params.size() + " parameters");
+      throw new IllegalArgumentException(
+          "AdamW resume: step "
+              + steps
+              + ", "
+              + first.size()
+              + " and "
+              + second.size()
+              + " moments for "
+              + params.size()
+              + " parameters");
     }
     for (int i = 0; i < params.size(); i++) {
       if (first.get(i).length != m[i].size() || second.get(i).length != v[i].size()) {
-        throw new IllegalArgumentException("AdamW resume: moments of parameter " + i + " have " + first.get(i).length + " and "
-            + second.get(i).length + " values, the parameter " + m[i].size());
+        throw new IllegalArgumentException(
+            "AdamW resume: moments of parameter "
+                + i
+                + " have "
+                + first.get(i).length
+                + " and "
+                + second.get(i).length
+                + " values, the parameter "
+                + m[i].size());
       }
       m[i].set(first.get(i));
       v[i].set(second.get(i));
@@ -145,8 +190,8 @@ public final class AdamW implements AutoCloseable {
   /**
    * One update from the gradients of the last backward pass. Call it after the GradientCollector is
    * closed. Each parameter and its moments are updated in place by one native call (DJL's libtorch
-   * Adam kernel in its AdamW mode); the parameter then gets a new leaf handle on the updated storage,
-   * with no gradient, so the next backward pass starts from nothing.
+   * Adam kernel in its AdamW mode); the parameter then gets a new leaf handle on the updated
+   * storage, with no gradient, so the next backward pass starts from nothing.
    *
    * <p>libtorch's update computes {@code w -= lr * sqrt(c2) / c1 * m / (sqrt(v) + eps')}; with
    * {@code eps' = eps * sqrt(c2)} that is exactly {@code lr * (m / c1) / (sqrt(v / c2) + eps)}, the
@@ -162,8 +207,20 @@ public final class AdamW implements AutoCloseable {
       PtNDArray value = (PtNDArray) p.get();
       float lr = learningRate * rateScale[i];
       try (PtNDArray g = value.getGradient()) {
-        JniUtils.adamUpdate(value, g, (PtNDArray) m[i], (PtNDArray) v[i], lr, (float) (lr * sqrtC2 / c1), weightDecay, 1f, -1f, beta1, beta2,
-            (float) (eps * sqrtC2), true);
+        JniUtils.adamUpdate(
+            value,
+            g,
+            (PtNDArray) m[i],
+            (PtNDArray) v[i],
+            lr,
+            (float) (lr * sqrtC2 / c1),
+            weightDecay,
+            1f,
+            -1f,
+            beta1,
+            beta2,
+            (float) (eps * sqrtC2),
+            true);
       }
       // A new leaf handle on the same storage: the next backward pass writes a fresh gradient
       // instead of adding into a zeroed one (an extra pass over every weight), and the old

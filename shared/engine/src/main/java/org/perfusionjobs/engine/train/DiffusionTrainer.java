@@ -31,52 +31,91 @@ import org.perfusionjobs.engine.unet.UNet2DConditionConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 
 /**
- * Trains a CLIP text encoder and a UNet jointly on latents with the standard epsilon loss:
- * x_t = sqrt(acp[t]) x0 + sqrt(1 - acp[t]) eps with t uniform in [0, N), loss = mean((unet(x_t, t,
- * text(caption)) - eps)^2), optionally weighted per timestep ({@link #timestepWeight}). With {@link Options#freezeTextEncoder()} only the UNet is optimised
- * (SD after pre-training); the text encoder then runs outside the GradientCollector and its
- * weights are never touched.
+ * Trains a CLIP text encoder and a UNet jointly on latents with the standard epsilon loss: x_t =
+ * sqrt(acp[t]) x0 + sqrt(1 - acp[t]) eps with t uniform in [0, N), loss = mean((unet(x_t, t,
+ * text(caption)) - eps)^2), optionally weighted per timestep ({@link #timestepWeight}). With {@link
+ * Options#freezeTextEncoder()} only the UNet is optimised (SD after pre-training); the text encoder
+ * then runs outside the GradientCollector and its weights are never touched.
  *
- * <p>Same patterns as {@link VaeTrainer} (docs/decisions.md items 6 and 7): each step in an
- * {@link NDScope}, {@link AdamW} over the {@code Parameter}s, a new {@link Conditioning} per step
- * (its cached K/V depend on the text encoder being trained), and a clear error on a non-finite loss.
+ * <p>Same patterns as {@link VaeTrainer} (docs/decisions.md items 6 and 7): each step in an {@link
+ * NDScope}, {@link AdamW} over the {@code Parameter}s, a new {@link Conditioning} per step (its
+ * cached K/V depend on the text encoder being trained), and a clear error on a non-finite loss.
  * Captions are replaced by "" with probability {@link Options#captionDropout()} (for
  * classifier-free guidance). Runs on the calling thread; {@link #close()} frees the moments.
  */
 public final class DiffusionTrainer implements AutoCloseable {
 
   /** Training settings. */
-  public record Options(float learningRate, float weightDecay, float captionDropout, boolean freezeTextEncoder, float highNoiseWeightCap,
+  public record Options(
+      float learningRate,
+      float weightDecay,
+      float captionDropout,
+      boolean freezeTextEncoder,
+      float highNoiseWeightCap,
       float textLearningRateScale) {
     public Options {
-      if (!(learningRate > 0) || !(weightDecay >= 0) || !(captionDropout >= 0 && captionDropout <= 1) || !(highNoiseWeightCap >= 1)
+      if (!(learningRate > 0)
+          || !(weightDecay >= 0)
+          || !(captionDropout >= 0 && captionDropout <= 1)
+          || !(highNoiseWeightCap >= 1)
           || !(textLearningRateScale > 0 && textLearningRateScale <= 1)) {
-        throw new IllegalArgumentException("invalid diffusion training options: lr " + learningRate + ", weight decay " + weightDecay
-            + ", caption dropout " + captionDropout + ", high-noise weight cap " + highNoiseWeightCap + " (>= 1), text lr scale "
-            + textLearningRateScale + " (in (0, 1])");
+        throw new IllegalArgumentException(
+            "invalid diffusion training options: lr "
+                + learningRate
+                + ", weight decay "
+                + weightDecay
+                + ", caption dropout "
+                + captionDropout
+                + ", high-noise weight cap "
+                + highNoiseWeightCap
+                + " (>= 1), text lr scale "
+                + textLearningRateScale
+                + " (in (0, 1])");
       }
     }
 
-    /** lr 1e-4, weight decay 1e-2, caption dropout 0.1, text encoder trained at the same rate, unweighted epsilon loss. */
+    /**
+     * lr 1e-4, weight decay 1e-2, caption dropout 0.1, text encoder trained at the same rate,
+     * unweighted epsilon loss.
+     */
     public static Options defaults() {
       return new Options(1e-4f, 1e-2f, 0.1f, false, 1f, 1f);
     }
 
     public Options withLearningRate(float lr) {
-      return new Options(lr, weightDecay, captionDropout, freezeTextEncoder, highNoiseWeightCap, textLearningRateScale);
+      return new Options(
+          lr,
+          weightDecay,
+          captionDropout,
+          freezeTextEncoder,
+          highNoiseWeightCap,
+          textLearningRateScale);
     }
 
     public Options withCaptionDropout(float p) {
-      return new Options(learningRate, weightDecay, p, freezeTextEncoder, highNoiseWeightCap, textLearningRateScale);
+      return new Options(
+          learningRate,
+          weightDecay,
+          p,
+          freezeTextEncoder,
+          highNoiseWeightCap,
+          textLearningRateScale);
     }
 
     public Options withFrozenTextEncoder(boolean frozen) {
-      return new Options(learningRate, weightDecay, captionDropout, frozen, highNoiseWeightCap, textLearningRateScale);
+      return new Options(
+          learningRate,
+          weightDecay,
+          captionDropout,
+          frozen,
+          highNoiseWeightCap,
+          textLearningRateScale);
     }
 
     /** See {@link DiffusionTrainer#timestepWeight}; 1 is the plain epsilon MSE. */
     public Options withHighNoiseWeightCap(float cap) {
-      return new Options(learningRate, weightDecay, captionDropout, freezeTextEncoder, cap, textLearningRateScale);
+      return new Options(
+          learningRate, weightDecay, captionDropout, freezeTextEncoder, cap, textLearningRateScale);
     }
 
     /**
@@ -84,17 +123,18 @@ public final class DiffusionTrainer implements AutoCloseable {
      * the UNet's rate from a random UNet's gradients loses what it knew (docs/decisions.md 20).
      */
     public Options withTextLearningRateScale(float scale) {
-      return new Options(learningRate, weightDecay, captionDropout, freezeTextEncoder, highNoiseWeightCap, scale);
+      return new Options(
+          learningRate, weightDecay, captionDropout, freezeTextEncoder, highNoiseWeightCap, scale);
     }
   }
 
   /**
    * The weight of timestep {@code t}'s epsilon error: min(1 + 1 / SNR(t), cap), SNR = acp / (1 -
    * acp). The epsilon MSE equals SNR times the error of the implied x0 estimate, so at high noise
-   * (SNR 0.014 at t = 900 on SD's schedule) a wrong layout, shape or position costs almost
-   * nothing and the text is learnt last; 1 + 1/SNR makes it (SNR + 1) times the x0 error, the
-   * weighting of v-prediction, while the model still predicts epsilon. The cap keeps the
-   * near-pure-noise end from dominating. cap 1 gives weight 1 everywhere.
+   * (SNR 0.014 at t = 900 on SD's schedule) a wrong layout, shape or position costs almost nothing
+   * and the text is learnt last; 1 + 1/SNR makes it (SNR + 1) times the x0 error, the weighting of
+   * v-prediction, while the model still predicts epsilon. The cap keeps the near-pure-noise end
+   * from dominating. cap 1 gives weight 1 everywhere.
    */
   public static float timestepWeight(NoiseSchedule schedule, int t, float cap) {
     if (cap <= 1) {
@@ -111,10 +151,11 @@ public final class DiffusionTrainer implements AutoCloseable {
   public record StepLoss(float loss, float weightedLoss, int droppedCaptions, StepTimes times) {}
 
   /**
-   * Wall-clock nanoseconds of one step's phases: inputs (caption dropout, noise, noisy latents, token
-   * ids, a frozen encoder's output), forward (text encoder, UNet, loss), backward, optimiser.
+   * Wall-clock nanoseconds of one step's phases: inputs (caption dropout, noise, noisy latents,
+   * token ids, a frozen encoder's output), forward (text encoder, UNet, loss), backward, optimiser.
    */
-  public record StepTimes(long inputsNanos, long forwardNanos, long backwardNanos, long optimizerNanos) {}
+  public record StepTimes(
+      long inputsNanos, long forwardNanos, long backwardNanos, long optimizerNanos) {}
 
   private final ClipTextModel textEncoder;
   private final ClipTokenizer tokenizer;
@@ -124,10 +165,18 @@ public final class DiffusionTrainer implements AutoCloseable {
   private final AdamW optimizer;
   private int step;
 
-  public DiffusionTrainer(ClipTextModel textEncoder, ClipTokenizer tokenizer, UNet2DConditionModel unet, NoiseSchedule schedule, Options options) {
+  public DiffusionTrainer(
+      ClipTextModel textEncoder,
+      ClipTokenizer tokenizer,
+      UNet2DConditionModel unet,
+      NoiseSchedule schedule,
+      Options options) {
     if (textEncoder.config().hiddenSize() != unet.config().crossAttentionDim()) {
-      throw new IllegalArgumentException("text encoder width " + textEncoder.config().hiddenSize() + " differs from the UNet's cross_attention_dim "
-          + unet.config().crossAttentionDim());
+      throw new IllegalArgumentException(
+          "text encoder width "
+              + textEncoder.config().hiddenSize()
+              + " differs from the UNet's cross_attention_dim "
+              + unet.config().crossAttentionDim());
     }
     this.textEncoder = textEncoder;
     this.tokenizer = tokenizer;
@@ -188,7 +237,8 @@ public final class DiffusionTrainer implements AutoCloseable {
     Shape shape = latents.getShape();
     int b = (int) shape.get(0);
     if (captions.size() != b) {
-      throw new IllegalArgumentException("latents batch " + b + " differs from the " + captions.size() + " captions");
+      throw new IllegalArgumentException(
+          "latents batch " + b + " differs from the " + captions.size() + " captions");
     }
     Losses.requirePixelWeights(pixelWeights, shape, "pixel weights");
     SplittableRandom rnd = new SplittableRandom(seed ^ 0x5DEECE66DL);
@@ -216,26 +266,48 @@ public final class DiffusionTrainer implements AutoCloseable {
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       NDManager m = latents.getManager();
-      NDArray noise = new NoiseGenerator(seed).normal(shape, m).toType(latents.getDataType(), false).toDevice(latents.getDevice(), false);
+      NDArray noise =
+          new NoiseGenerator(seed)
+              .normal(shape, m)
+              .toType(latents.getDataType(), false)
+              .toDevice(latents.getDevice(), false);
       NDArray t = m.create(timesteps).toDevice(latents.getDevice(), false);
       NDArray noisy = schedule.addNoise(latents, noise, t);
       NDArray ids = tokenizer.encode(texts, m).toDevice(latents.getDevice(), false);
-      NDArray frozenText = options.freezeTextEncoder() ? textEncoder.forward(ids).stopGradient() : null;
+      NDArray frozenText =
+          options.freezeTextEncoder() ? textEncoder.forward(ids).stopGradient() : null;
       t1 = System.nanoTime();
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         NDArray text = frozenText != null ? frozenText : textEncoder.forward(ids);
-        Conditioning cond = Conditioning.of(text); // new every step: K/V depend on the trained encoder
+        Conditioning cond =
+            Conditioning.of(text); // new every step: K/V depend on the trained encoder
         NDArray pred = unet.forward(noisy, t, cond);
         NDArray sq = pred.sub(noise).square();
         NDArray perSample = sq.reshape(b, -1).mean(new int[] {1}); // (B)
-        NDArray located = pixelWeights == null ? perSample
-            : sq.mul(pixelWeights).reshape(b, -1).mean(new int[] {1}).div(pixelWeights.reshape(b, -1).mean(new int[] {1})); // (B)
-        NDArray objective = located.mul(m.create(weights).toType(perSample.getDataType(), false).toDevice(perSample.getDevice(), false)).mean();
+        NDArray located =
+            pixelWeights == null
+                ? perSample
+                : sq.mul(pixelWeights)
+                    .reshape(b, -1)
+                    .mean(new int[] {1})
+                    .div(pixelWeights.reshape(b, -1).mean(new int[] {1})); // (B)
+        NDArray objective =
+            located
+                .mul(
+                    m.create(weights)
+                        .toType(perSample.getDataType(), false)
+                        .toDevice(perSample.getDevice(), false))
+                .mean();
         loss = perSample.mean().getFloat();
         weighted = objective.getFloat();
         t2 = System.nanoTime();
         if (!Float.isFinite(weighted)) {
-          throw new IllegalStateException("diffusion training diverged at step " + (step + 1) + ": loss is " + weighted + "; lower the learning rate");
+          throw new IllegalStateException(
+              "diffusion training diverged at step "
+                  + (step + 1)
+                  + ": loss is "
+                  + weighted
+                  + "; lower the learning rate");
         }
         gc.backward(objective);
       }
@@ -243,7 +315,8 @@ public final class DiffusionTrainer implements AutoCloseable {
       optimizer.step();
     }
     step++;
-    return new StepLoss(loss, weighted, dropped, new StepTimes(t1 - t0, t2 - t1, t3 - t2, System.nanoTime() - t3));
+    return new StepLoss(
+        loss, weighted, dropped, new StepTimes(t1 - t0, t2 - t1, t3 - t2, System.nanoTime() - t3));
   }
 
   /**
@@ -256,8 +329,12 @@ public final class DiffusionTrainer implements AutoCloseable {
     saveUNet(unet, modelDir.resolve("unet"));
   }
 
-  /** A transformers CLIPTextModel folder; the special token ids come from {@code tokenizer} (may be null). */
-  public static void saveTextEncoder(ClipTextModel model, ClipTokenizer tokenizer, Path dir) throws IOException {
+  /**
+   * A transformers CLIPTextModel folder; the special token ids come from {@code tokenizer} (may be
+   * null).
+   */
+  public static void saveTextEncoder(ClipTextModel model, ClipTokenizer tokenizer, Path dir)
+      throws IOException {
     Files.createDirectories(dir);
     ClipTextConfig c = model.config();
     ObjectNode json = Configs.json().createObjectNode();
@@ -282,7 +359,10 @@ public final class DiffusionTrainer implements AutoCloseable {
     SafetensorsWriter.writeModule(dir.resolve("model.safetensors"), model, Map.of("format", "pt"));
   }
 
-  /** A diffusers UNet2DConditionModel folder (head counts written as SD does, as attention_head_dim). */
+  /**
+   * A diffusers UNet2DConditionModel folder (head counts written as SD does, as
+   * attention_head_dim).
+   */
   public static void saveUNet(UNet2DConditionModel model, Path dir) throws IOException {
     Map<String, NDArray> weights = new LinkedHashMap<>();
     model.namedParameters().forEach((k, p) -> weights.put(k, p.get()));
@@ -290,19 +370,33 @@ public final class DiffusionTrainer implements AutoCloseable {
   }
 
   /**
-   * As {@link #saveUNet(UNet2DConditionModel, Path)} with other values for the model's weights (e.g.
-   * a {@link WeightAverage}'s), keyed as its parameters; every key must be there with its shape.
+   * As {@link #saveUNet(UNet2DConditionModel, Path)} with other values for the model's weights
+   * (e.g. a {@link WeightAverage}'s), keyed as its parameters; every key must be there with its
+   * shape.
    */
-  public static void saveUNet(UNet2DConditionModel model, Map<String, NDArray> weights, Path dir) throws IOException {
+  public static void saveUNet(UNet2DConditionModel model, Map<String, NDArray> weights, Path dir)
+      throws IOException {
     Map<String, Parameter> params = model.namedParameters();
     if (!weights.keySet().equals(params.keySet())) {
-      throw new IllegalArgumentException("weights to save (" + weights.size() + " keys) do not match the UNet's " + params.size() + " parameters");
+      throw new IllegalArgumentException(
+          "weights to save ("
+              + weights.size()
+              + " keys) do not match the UNet's "
+              + params.size()
+              + " parameters");
     }
-    params.forEach((k, p) -> {
-      if (!weights.get(k).getShape().equals(p.shape())) {
-        throw new IllegalArgumentException("weight '" + k + "' has shape " + weights.get(k).getShape() + ", the UNet expects " + p.shape());
-      }
-    });
+    params.forEach(
+        (k, p) -> {
+          if (!weights.get(k).getShape().equals(p.shape())) {
+            throw new IllegalArgumentException(
+                "weight '"
+                    + k
+                    + "' has shape "
+                    + weights.get(k).getShape()
+                    + ", the UNet expects "
+                    + p.shape());
+          }
+        });
     Files.createDirectories(dir);
     UNet2DConditionConfig c = model.config();
     ObjectNode json = Configs.json().createObjectNode();
@@ -330,13 +424,19 @@ public final class DiffusionTrainer implements AutoCloseable {
     json.put("use_linear_projection", c.useLinearProjection());
     json.put("transformer_layers_per_block", c.transformerLayersPerBlock());
     writeConfig(dir, json);
-    SafetensorsWriter.write(dir.resolve("diffusion_pytorch_model.safetensors"), weights, Map.of("format", "pt"));
+    SafetensorsWriter.write(
+        dir.resolve("diffusion_pytorch_model.safetensors"), weights, Map.of("format", "pt"));
   }
 
   private static void writeConfig(Path dir, ObjectNode json) throws IOException {
     Path tmp = Files.createTempFile(dir, "config.json", ".part");
-    Files.writeString(tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
-    Files.move(tmp, dir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.writeString(
+        tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
+    Files.move(
+        tmp,
+        dir.resolve("config.json"),
+        StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
   }
 
   @Override

@@ -4,7 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import org.perfusionjobs.engine.nn.Scalars;
 
-/** Loss helpers: classification for the project's small trained heads (evaluator, text encoder pre-training), per-pixel weights for the generative trainers. */
+/**
+ * Loss helpers: classification for the project's small trained heads (evaluator, text encoder
+ * pre-training), per-pixel weights for the generative trainers.
+ */
 public final class Losses {
   private Losses() {}
 
@@ -23,13 +26,14 @@ public final class Losses {
         count++;
       }
     }
-    NDArray picked = logProbs.mul(logProbs.getManager().create(onehot, new Shape(n, classes))).sum();
+    NDArray picked =
+        logProbs.mul(logProbs.getManager().create(onehot, new Shape(n, classes))).sum();
     return Scalars.mul(picked, -1f / Math.max(1, count));
   }
 
   /**
-   * The mean of a per-pixel error (B, C, H, W), weighted by {@code weights} (B, 1, H, W) or plain when
-   * null: mean(w * err) / mean(w), so the weights move where the loss looks, not its scale.
+   * The mean of a per-pixel error (B, C, H, W), weighted by {@code weights} (B, 1, H, W) or plain
+   * when null: mean(w * err) / mean(w), so the weights move where the loss looks, not its scale.
    */
   static NDArray weightedMean(NDArray err, NDArray weights, String what) {
     requirePixelWeights(weights, err.getShape(), what);
@@ -45,8 +49,13 @@ public final class Losses {
       return;
     }
     Shape w = weights.getShape();
-    if (w.dimension() != 4 || w.get(0) != target.get(0) || w.get(1) != 1 || w.get(2) != target.get(2) || w.get(3) != target.get(3)) {
-      throw new IllegalArgumentException(what + " shape " + w + " must be (B, 1, H, W) for " + target);
+    if (w.dimension() != 4
+        || w.get(0) != target.get(0)
+        || w.get(1) != 1
+        || w.get(2) != target.get(2)
+        || w.get(3) != target.get(3)) {
+      throw new IllegalArgumentException(
+          what + " shape " + w + " must be (B, 1, H, W) for " + target);
     }
   }
 }

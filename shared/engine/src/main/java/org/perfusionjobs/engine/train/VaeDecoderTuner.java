@@ -15,8 +15,8 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
 /**
  * Fine-tunes only the decoder half of a trained VAE ({@code post_quant_conv} and {@code decoder})
  * with an L1 reconstruction loss, the encoder frozen: the latent space, and so every UNet trained
- * on it, stays valid, while the decoder learns to draw images the first training never showed.
- * This is how SD v1's improved VAE decoders were made.
+ * on it, stays valid, while the decoder learns to draw images the first training never showed. This
+ * is how SD v1's improved VAE decoders were made.
  */
 public final class VaeDecoderTuner implements AutoCloseable {
   private final AutoencoderKL vae;
@@ -77,14 +77,17 @@ public final class VaeDecoderTuner implements AutoCloseable {
       scope.suppressNotUsedWarning();
       m.getEngine().setRandomSeed((int) (seed * 31 + step));
       DiagonalGaussian posterior = vae.encode(images);
-      NDArray noise = m.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType()).mul(latentNoise);
+      NDArray noise =
+          m.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType())
+              .mul(latentNoise);
       NDArray z = posterior.sample(noise).stopGradient();
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         NDArray diff = vae.decode(z).sub(images).abs();
         NDArray l1 = Losses.weightedMean(diff, weights, "weights");
         loss = l1.getFloat();
         if (!Float.isFinite(loss)) {
-          throw new IllegalStateException("VAE decoder tuning diverged at step " + (step + 1) + ": loss is " + loss);
+          throw new IllegalStateException(
+              "VAE decoder tuning diverged at step " + (step + 1) + ": loss is " + loss);
         }
         gc.backward(l1);
       }

@@ -33,14 +33,32 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
  */
 public final class VaeTrainer implements AutoCloseable {
 
-  public enum Reconstruction { L1, MSE }
+  public enum Reconstruction {
+    L1,
+    MSE
+  }
 
   /** Training settings. */
-  public record Options(float learningRate, float weightDecay, float klWeight, Reconstruction reconstruction, long seed) {
+  public record Options(
+      float learningRate,
+      float weightDecay,
+      float klWeight,
+      Reconstruction reconstruction,
+      long seed) {
     public Options {
-      if (!(learningRate > 0) || !(weightDecay >= 0) || !(klWeight >= 0) || reconstruction == null) {
-        throw new IllegalArgumentException("invalid VAE training options: lr " + learningRate + ", weight decay " + weightDecay
-            + ", kl weight " + klWeight + ", reconstruction " + reconstruction);
+      if (!(learningRate > 0)
+          || !(weightDecay >= 0)
+          || !(klWeight >= 0)
+          || reconstruction == null) {
+        throw new IllegalArgumentException(
+            "invalid VAE training options: lr "
+                + learningRate
+                + ", weight decay "
+                + weightDecay
+                + ", kl weight "
+                + klWeight
+                + ", reconstruction "
+                + reconstruction);
       }
     }
 
@@ -71,7 +89,11 @@ public final class VaeTrainer implements AutoCloseable {
   public VaeTrainer(AutoencoderKL vae, Options options) {
     this.vae = vae;
     this.options = options;
-    this.optimizer = new AdamW(new ArrayList<>(vae.namedParameters().values()), options.learningRate(), options.weightDecay());
+    this.optimizer =
+        new AdamW(
+            new ArrayList<>(vae.namedParameters().values()),
+            options.learningRate(),
+            options.weightDecay());
   }
 
   public AutoencoderKL model() {
@@ -103,15 +125,18 @@ public final class VaeTrainer implements AutoCloseable {
     }
   }
 
-  /** One step on one batch; arrays created during the step are freed by the caller's scope or {@link #train}. */
+  /**
+   * One step on one batch; arrays created during the step are freed by the caller's scope or {@link
+   * #train}.
+   */
   public StepLoss step(NDArray images) {
     return step(images, null);
   }
 
   /**
    * As {@link #step(NDArray)} with per-pixel reconstruction weights (B, 1, H, W) or null: the
-   * reconstruction term becomes mean(w * err) / mean(w), so weights only shift where the loss
-   * looks (e.g. onto objects), not its scale.
+   * reconstruction term becomes mean(w * err) / mean(w), so weights only shift where the loss looks
+   * (e.g. onto objects), not its scale.
    */
   public StepLoss step(NDArray images, NDArray weights) {
     try (NDScope scope = new NDScope()) {
@@ -149,7 +174,12 @@ public final class VaeTrainer implements AutoCloseable {
       total = rec + options.klWeight() * kl;
     }
     if (!Float.isFinite(total)) {
-      throw new IllegalStateException("VAE training diverged at step " + (step + 1) + ": loss is " + total + "; lower the learning rate");
+      throw new IllegalStateException(
+          "VAE training diverged at step "
+              + (step + 1)
+              + ": loss is "
+              + total
+              + "; lower the learning rate");
     }
     optimizer.step();
     step++;
@@ -180,9 +210,15 @@ public final class VaeTrainer implements AutoCloseable {
     json.put("sample_size", c.sampleSize());
     json.put("scaling_factor", c.scalingFactor());
     Path tmp = Files.createTempFile(dir, "config.json", ".part");
-    Files.writeString(tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
-    Files.move(tmp, dir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    SafetensorsWriter.writeModule(dir.resolve("diffusion_pytorch_model.safetensors"), vae, Map.of("format", "pt"));
+    Files.writeString(
+        tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(json));
+    Files.move(
+        tmp,
+        dir.resolve("config.json"),
+        StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
+    SafetensorsWriter.writeModule(
+        dir.resolve("diffusion_pytorch_model.safetensors"), vae, Map.of("format", "pt"));
   }
 
   @Override

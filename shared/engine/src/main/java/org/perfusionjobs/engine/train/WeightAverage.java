@@ -33,11 +33,12 @@ public final class WeightAverage implements AutoCloseable {
     }
     this.params = new LinkedHashMap<>(params);
     this.decay = decay;
-    params.forEach((k, p) -> {
-      NDArray detached = p.get().stopGradient();
-      averages.put(k, keep(detached.duplicate()));
-      detached.close();
-    });
+    params.forEach(
+        (k, p) -> {
+          NDArray detached = p.get().stopGradient();
+          averages.put(k, keep(detached.duplicate()));
+          detached.close();
+        });
   }
 
   /** The decay used at update {@code n} (0-based): min(decay, (1 + n) / (10 + n)). */
@@ -66,7 +67,10 @@ public final class WeightAverage implements AutoCloseable {
     return updates;
   }
 
-  /** The averaged weights by checkpoint key (live: each update changes them in place; valid until close). */
+  /**
+   * The averaged weights by checkpoint key (live: each update changes them in place; valid until
+   * close).
+   */
   public Map<String, NDArray> averages() {
     return Collections.unmodifiableMap(averages);
   }

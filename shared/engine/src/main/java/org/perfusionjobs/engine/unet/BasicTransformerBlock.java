@@ -1,18 +1,18 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.engine.attention.KeyValue;
-import org.perfusionjobs.engine.nn.BlockScope;
-import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.attention.KeyValue;
+import org.perfusionjobs.engine.nn.ActivationProbe;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.LayerNorm;
 import org.perfusionjobs.engine.nn.Module;
 
 /**
- * Pre-norm transformer block: self-attention ({@code attn1}), cross-attention over the text
- * ({@code attn2}, K/V from the request's {@link Conditioning}), GEGLU feed-forward; each with a
- * residual. Legend: B batch, N = H*W tokens, C width.
+ * Pre-norm transformer block: self-attention ({@code attn1}), cross-attention over the text ({@code
+ * attn2}, K/V from the request's {@link Conditioning}), GEGLU feed-forward; each with a residual.
+ * Legend: B batch, N = H*W tokens, C width.
  */
 public final class BasicTransformerBlock extends Module {
   public final LayerNorm norm1; // (C)

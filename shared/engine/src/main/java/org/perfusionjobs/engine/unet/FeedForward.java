@@ -1,9 +1,9 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import org.perfusionjobs.engine.nn.Activations;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Linear;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;

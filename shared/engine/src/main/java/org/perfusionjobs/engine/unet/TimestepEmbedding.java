@@ -27,8 +27,8 @@ public final class TimestepEmbedding extends Module {
   }
 
   /**
-   * Sinusoidal features of the timesteps: with half = projDim/2 and f_i = exp(-ln(10000) i /
-   * (half - freqShift)), [cos(t f) | sin(t f)] when flipped (SD), else [sin | cos].
+   * Sinusoidal features of the timesteps: with half = projDim/2 and f_i = exp(-ln(10000) i / (half
+   * - freqShift)), [cos(t f) | sin(t f)] when flipped (SD), else [sin | cos].
    *
    * @param t (B) timesteps, any numeric type
    * @return (B, projDim) fp32
@@ -36,8 +36,12 @@ public final class TimestepEmbedding extends Module {
   public NDArray project(NDArray t) {
     int half = projDim / 2;
     NDManager m = t.getManager();
-    NDArray exponent = m.arange(0, half, 1, DataType.FLOAT32).mul((float) -Math.log(10000)).div((float) (half - freqShift));
-    NDArray args = t.toType(DataType.FLOAT32, false).expandDims(1).mul(exponent.exp().expandDims(0));
+    NDArray exponent =
+        m.arange(0, half, 1, DataType.FLOAT32)
+            .mul((float) -Math.log(10000))
+            .div((float) (half - freqShift));
+    NDArray args =
+        t.toType(DataType.FLOAT32, false).expandDims(1).mul(exponent.exp().expandDims(0));
     NDArray sin = args.sin();
     NDArray cos = args.cos();
     return flipSinToCos ? cos.concat(sin, 1) : sin.concat(cos, 1);

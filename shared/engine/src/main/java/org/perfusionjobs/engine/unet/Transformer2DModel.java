@@ -1,9 +1,9 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.GroupNorm;
 import org.perfusionjobs.engine.nn.Linear;
@@ -22,15 +22,31 @@ public final class Transformer2DModel extends Module {
   public final Module projOut; // Conv2d (C, C, 1, 1) or Linear (C, C)
   private final boolean linearProjection;
 
-  Transformer2DModel(int channels, int heads, int crossAttentionDim, int groups, int layers, boolean linearProjection) {
+  Transformer2DModel(
+      int channels,
+      int heads,
+      int crossAttentionDim,
+      int groups,
+      int layers,
+      boolean linearProjection) {
     this.linearProjection = linearProjection;
     this.norm = child("norm", new GroupNorm(groups, channels, 1e-6f));
-    this.projIn = child("proj_in", linearProjection ? new Linear(channels, channels, true) : new Conv2d(channels, channels, 1, 1, 0));
+    this.projIn =
+        child(
+            "proj_in",
+            linearProjection
+                ? new Linear(channels, channels, true)
+                : new Conv2d(channels, channels, 1, 1, 0));
     this.transformerBlocks = child("transformer_blocks", new ModuleList<>());
     for (int i = 0; i < layers; i++) {
       transformerBlocks.add(new BasicTransformerBlock(channels, heads, crossAttentionDim));
     }
-    this.projOut = child("proj_out", linearProjection ? new Linear(channels, channels, true) : new Conv2d(channels, channels, 1, 1, 0));
+    this.projOut =
+        child(
+            "proj_out",
+            linearProjection
+                ? new Linear(channels, channels, true)
+                : new Conv2d(channels, channels, 1, 1, 0));
   }
 
   /** x: (B, C, H, W) → (B, C, H, W). */

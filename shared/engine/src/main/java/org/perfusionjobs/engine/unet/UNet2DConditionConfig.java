@@ -41,39 +41,67 @@ public record UNet2DConditionConfig(
   public UNet2DConditionConfig {
     int n = blockOutChannels.size();
     if (n == 0 || downBlockTypes.size() != n || upBlockTypes.size() != n) {
-      throw new IllegalArgumentException("block_out_channels " + blockOutChannels + ", down_block_types " + downBlockTypes
-          + " and up_block_types " + upBlockTypes + " must have the same non-zero length");
+      throw new IllegalArgumentException(
+          "block_out_channels "
+              + blockOutChannels
+              + ", down_block_types "
+              + downBlockTypes
+              + " and up_block_types "
+              + upBlockTypes
+              + " must have the same non-zero length");
     }
     for (String t : downBlockTypes) {
       if (!DOWN.contains(t)) {
-        throw new IllegalArgumentException("down block type '" + t + "' is not supported (" + DOWN + ")");
+        throw new IllegalArgumentException(
+            "down block type '" + t + "' is not supported (" + DOWN + ")");
       }
     }
     for (String t : upBlockTypes) {
       if (!UP.contains(t)) {
-        throw new IllegalArgumentException("up block type '" + t + "' is not supported (" + UP + ")");
+        throw new IllegalArgumentException(
+            "up block type '" + t + "' is not supported (" + UP + ")");
       }
     }
     if (!"UNetMidBlock2DCrossAttn".equals(midBlockType)) {
-      throw new IllegalArgumentException("mid block type '" + midBlockType + "' is not supported (UNetMidBlock2DCrossAttn)");
+      throw new IllegalArgumentException(
+          "mid block type '" + midBlockType + "' is not supported (UNetMidBlock2DCrossAttn)");
     }
     if (headCounts.size() != n) {
-      throw new IllegalArgumentException("attention heads " + headCounts + " must have one entry per block (" + n + ")");
+      throw new IllegalArgumentException(
+          "attention heads " + headCounts + " must have one entry per block (" + n + ")");
     }
     for (int i = 0; i < n; i++) {
       int c = blockOutChannels.get(i);
       if (c % normNumGroups != 0) {
-        throw new IllegalArgumentException("block_out_channels[" + i + "] = " + c + " is not divisible by norm_num_groups " + normNumGroups);
+        throw new IllegalArgumentException(
+            "block_out_channels["
+                + i
+                + "] = "
+                + c
+                + " is not divisible by norm_num_groups "
+                + normNumGroups);
       }
       if (c % headCounts.get(i) != 0) {
-        throw new IllegalArgumentException("block_out_channels[" + i + "] = " + c + " is not divisible by its " + headCounts.get(i) + " attention heads");
+        throw new IllegalArgumentException(
+            "block_out_channels["
+                + i
+                + "] = "
+                + c
+                + " is not divisible by its "
+                + headCounts.get(i)
+                + " attention heads");
       }
     }
     if (!"silu".equals(actFn) && !"swish".equals(actFn)) {
       throw new IllegalArgumentException("act_fn '" + actFn + "' is not supported (silu)");
     }
     if (layersPerBlock < 1 || transformerLayersPerBlock < 1) {
-      throw new IllegalArgumentException("layers_per_block " + layersPerBlock + " and transformer_layers_per_block " + transformerLayersPerBlock + " must be >= 1");
+      throw new IllegalArgumentException(
+          "layers_per_block "
+              + layersPerBlock
+              + " and transformer_layers_per_block "
+              + transformerLayersPerBlock
+              + " must be >= 1");
     }
     blockOutChannels = List.copyOf(blockOutChannels);
     downBlockTypes = List.copyOf(downBlockTypes);
@@ -109,32 +137,46 @@ public record UNet2DConditionConfig(
       @JsonProperty("addition_embed_type") String additionEmbedType,
       @JsonProperty("time_embedding_type") String timeEmbeddingType,
       @JsonProperty("resnet_time_scale_shift") String resnetTimeScaleShift) {
-    List<Integer> channels = blockOutChannels != null ? blockOutChannels : List.of(320, 640, 1280, 1280);
+    List<Integer> channels =
+        blockOutChannels != null ? blockOutChannels : List.of(320, 640, 1280, 1280);
     int n = channels.size();
     requireUnset(classEmbedType, "class_embed_type");
     requireUnset(additionEmbedType, "addition_embed_type");
     if (timeEmbeddingType != null && !timeEmbeddingType.equals("positional")) {
-      throw new IllegalArgumentException("time_embedding_type '" + timeEmbeddingType + "' is not supported (positional)");
+      throw new IllegalArgumentException(
+          "time_embedding_type '" + timeEmbeddingType + "' is not supported (positional)");
     }
     if (resnetTimeScaleShift != null && !resnetTimeScaleShift.equals("default")) {
-      throw new IllegalArgumentException("resnet_time_scale_shift '" + resnetTimeScaleShift + "' is not supported (default)");
+      throw new IllegalArgumentException(
+          "resnet_time_scale_shift '" + resnetTimeScaleShift + "' is not supported (default)");
     }
-    if (onlyCrossAttention != null && (onlyCrossAttention.asBoolean(false) || onlyCrossAttention.isArray() && onlyCrossAttention.toString().contains("true"))) {
+    if (onlyCrossAttention != null
+        && (onlyCrossAttention.asBoolean(false)
+            || onlyCrossAttention.isArray() && onlyCrossAttention.toString().contains("true"))) {
       throw new IllegalArgumentException("only_cross_attention true is not supported");
     }
     if (Boolean.TRUE.equals(upcastAttention)) {
-      throw new IllegalArgumentException("upcast_attention true is not supported (SD v2.1 fp16 setting)");
+      throw new IllegalArgumentException(
+          "upcast_attention true is not supported (SD v2.1 fp16 setting)");
     }
-    JsonNode heads = numAttentionHeads != null && !numAttentionHeads.isNull() ? numAttentionHeads : attentionHeadDim;
+    JsonNode heads =
+        numAttentionHeads != null && !numAttentionHeads.isNull()
+            ? numAttentionHeads
+            : attentionHeadDim;
     List<Integer> headList = perBlock(heads, n, 8, "attention heads");
     if (layersPerBlock != null && layersPerBlock.isArray()) {
-      throw new IllegalArgumentException("per-block layers_per_block " + layersPerBlock + " is not supported");
+      throw new IllegalArgumentException(
+          "per-block layers_per_block " + layersPerBlock + " is not supported");
     }
     if (transformerLayersPerBlock != null && transformerLayersPerBlock.isArray()) {
-      throw new IllegalArgumentException("per-block transformer_layers_per_block " + transformerLayersPerBlock + " is not supported");
+      throw new IllegalArgumentException(
+          "per-block transformer_layers_per_block "
+              + transformerLayersPerBlock
+              + " is not supported");
     }
     if (crossAttentionDim != null && crossAttentionDim.isArray()) {
-      throw new IllegalArgumentException("per-block cross_attention_dim " + crossAttentionDim + " is not supported");
+      throw new IllegalArgumentException(
+          "per-block cross_attention_dim " + crossAttentionDim + " is not supported");
     }
     return new UNet2DConditionConfig(
         sampleSize != null ? sampleSize : 64,
@@ -142,8 +184,17 @@ public record UNet2DConditionConfig(
         outChannels != null ? outChannels : 4,
         channels,
         layersPerBlock != null ? layersPerBlock.asInt() : 2,
-        downBlockTypes != null ? downBlockTypes : List.of("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        upBlockTypes != null ? upBlockTypes : List.of("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        downBlockTypes != null
+            ? downBlockTypes
+            : List.of(
+                "CrossAttnDownBlock2D",
+                "CrossAttnDownBlock2D",
+                "CrossAttnDownBlock2D",
+                "DownBlock2D"),
+        upBlockTypes != null
+            ? upBlockTypes
+            : List.of(
+                "UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
         midBlockType != null ? midBlockType : "UNetMidBlock2DCrossAttn",
         crossAttentionDim != null ? crossAttentionDim.asInt() : 1280,
         headList,

@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.engine.nn.BlockScope;
-import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -15,10 +13,12 @@ import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.AttentionProcessor;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.io.WeightFiles;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.StateDictLoader;
+import org.perfusionjobs.engine.io.WeightFiles;
+import org.perfusionjobs.engine.nn.ActivationProbe;
 import org.perfusionjobs.engine.nn.Activations;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.GroupNorm;
 import org.perfusionjobs.engine.nn.Module;
@@ -26,8 +26,8 @@ import org.perfusionjobs.engine.nn.ModuleList;
 
 /**
  * diffusers' UNet2DConditionModel for Stable Diffusion v1.x: predicts the noise in a latent at a
- * timestep, conditioned on the text through cross-attention. Children mirror the checkpoint:
- * {@code conv_in, time_embedding, down_blocks, mid_block, up_blocks, conv_norm_out, conv_out}.
+ * timestep, conditioned on the text through cross-attention. Children mirror the checkpoint: {@code
+ * conv_in, time_embedding, down_blocks, mid_block, up_blocks, conv_norm_out, conv_out}.
  *
  * <p>Legend: B batch, 4 latent channels, h/w latent size, T text tokens, D text width.
  */
@@ -47,18 +47,26 @@ public final class UNet2DConditionModel extends Module {
     List<Integer> ch = cfg.blockOutChannels();
     int n = ch.size();
     this.convIn = child("conv_in", new Conv2d(cfg.inChannels(), ch.get(0), 3, 1, 1));
-    this.timeEmbedding = child("time_embedding", new TimestepEmbedding(ch.get(0), cfg.timeEmbedDim(), cfg.flipSinToCos(), cfg.freqShift()));
+    this.timeEmbedding =
+        child(
+            "time_embedding",
+            new TimestepEmbedding(
+                ch.get(0), cfg.timeEmbedDim(), cfg.flipSinToCos(), cfg.freqShift()));
     this.downBlocks = child("down_blocks", new ModuleList<>());
     int out = ch.get(0);
     for (int i = 0; i < n; i++) {
       int in = out;
       out = ch.get(i);
       boolean last = i == n - 1;
-      downBlocks.add(cfg.downBlockTypes().get(i).equals("CrossAttnDownBlock2D")
-          ? new CrossAttnDownBlock2D(cfg, in, out, cfg.headCounts().get(i), !last)
-          : new DownBlock2D(cfg, in, out, !last));
+      downBlocks.add(
+          cfg.downBlockTypes().get(i).equals("CrossAttnDownBlock2D")
+              ? new CrossAttnDownBlock2D(cfg, in, out, cfg.headCounts().get(i), !last)
+              : new DownBlock2D(cfg, in, out, !last));
     }
-    this.midBlock = child("mid_block", new UNetMidBlock2DCrossAttn(cfg, ch.get(n - 1), cfg.headCounts().get(n - 1)));
+    this.midBlock =
+        child(
+            "mid_block",
+            new UNetMidBlock2DCrossAttn(cfg, ch.get(n - 1), cfg.headCounts().get(n - 1)));
     this.upBlocks = child("up_blocks", new ModuleList<>());
     List<Integer> rev = new ArrayList<>(ch);
     Collections.reverse(rev);
@@ -70,34 +78,39 @@ public final class UNet2DConditionModel extends Module {
       out = rev.get(i);
       int in = rev.get(Math.min(i + 1, n - 1));
       boolean last = i == n - 1;
-      upBlocks.add(cfg.upBlockTypes().get(i).equals("CrossAttnUpBlock2D")
-          ? new CrossAttnUpBlock2D(cfg, in, out, prevOut, revHeads.get(i), !last)
-          : new UpBlock2D(cfg, in, out, prevOut, !last));
+      upBlocks.add(
+          cfg.upBlockTypes().get(i).equals("CrossAttnUpBlock2D")
+              ? new CrossAttnUpBlock2D(cfg, in, out, prevOut, revHeads.get(i), !last)
+              : new UpBlock2D(cfg, in, out, prevOut, !last));
     }
-    this.convNormOut = child("conv_norm_out", new GroupNorm(cfg.normNumGroups(), ch.get(0), cfg.normEps()));
+    this.convNormOut =
+        child("conv_norm_out", new GroupNorm(cfg.normNumGroups(), ch.get(0), cfg.normEps()));
     this.convOut = child("conv_out", new Conv2d(ch.get(0), cfg.outChannels(), 3, 1, 1));
 
     List<Attention> cross = new ArrayList<>();
-    visit((path, m) -> {
-      if (m instanceof Attention a) {
-        a.setPath(path);
-        if (path.endsWith(".attn2")) {
-          cross.add(a);
-        }
-      } else if (m instanceof BasicTransformerBlock b) {
-        b.path = path;
-      } else if (m instanceof UNetDownBlock d) {
-        d.path = path;
-      } else if (m instanceof UNetUpBlock u) {
-        u.path = path;
-      }
-    });
+    visit(
+        (path, m) -> {
+          if (m instanceof Attention a) {
+            a.setPath(path);
+            if (path.endsWith(".attn2")) {
+              cross.add(a);
+            }
+          } else if (m instanceof BasicTransformerBlock b) {
+            b.path = path;
+          } else if (m instanceof UNetDownBlock d) {
+            d.path = path;
+          } else if (m instanceof UNetUpBlock u) {
+            u.path = path;
+          }
+        });
     this.crossAttentions = List.copyOf(cross);
   }
 
   /** Reads {@code config.json} and the weights (fp32 or fp16 file) of a diffusers unet folder. */
-  public static UNet2DConditionModel load(Path dir, NDManager manager, DataType dtype, Device device) throws IOException {
-    UNet2DConditionConfig cfg = Configs.read(dir.resolve("config.json"), UNet2DConditionConfig.class);
+  public static UNet2DConditionModel load(
+      Path dir, NDManager manager, DataType dtype, Device device) throws IOException {
+    UNet2DConditionConfig cfg =
+        Configs.read(dir.resolve("config.json"), UNet2DConditionConfig.class);
     UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
     Path weights = WeightFiles.find(dir, "diffusion_pytorch_model");
     try (SafetensorsFile f = SafetensorsFile.open(weights)) {
@@ -136,13 +149,15 @@ public final class UNet2DConditionModel extends Module {
   private NDArray forwardWithEdits(NDArray sample, NDArray timestep, Conditioning cond) {
     long b = sample.getShape().get(0);
     if (cond.batchSize() != b) {
-      throw new IllegalArgumentException("latents batch " + b + " differs from text batch " + cond.batchSize());
+      throw new IllegalArgumentException(
+          "latents batch " + b + " differs from text batch " + cond.batchSize());
     }
     // One scope for the whole pass: the skips and block outputs live in it and are closed as
     // soon as the up path has consumed them (see UNetUpBlock), each block frees its own
     // intermediates, and only the prediction leaves.
     try (BlockScope s = BlockScope.open(sample, timestep)) {
-      NDArray t = timestep.getShape().dimension() == 0 ? timestep.reshape(1).repeat(0, b) : timestep;
+      NDArray t =
+          timestep.getShape().dimension() == 0 ? timestep.reshape(1).repeat(0, b) : timestep;
       NDArray features = timeEmbedding.project(t);
       ActivationProbe.record("time_proj", features);
       NDArray temb = timeEmbedding.embed(features.toType(sample.getDataType(), false));
@@ -166,8 +181,10 @@ public final class UNet2DConditionModel extends Module {
       for (int i = 0; i < upBlocks.size(); i++) {
         UNetUpBlock up = upBlocks.get(i);
         int remaining = skips.size() - up.resnets.size();
-        long outH = remaining > 0 ? skips.get(remaining - 1).getShape().get(2) : x.getShape().get(2) * 2;
-        long outW = remaining > 0 ? skips.get(remaining - 1).getShape().get(3) : x.getShape().get(3) * 2;
+        long outH =
+            remaining > 0 ? skips.get(remaining - 1).getShape().get(2) : x.getShape().get(2) * 2;
+        long outW =
+            remaining > 0 ? skips.get(remaining - 1).getShape().get(3) : x.getShape().get(3) * 2;
         x = up.forward(x, temb, cond, skips, outH, outW);
         ActivationProbe.record("up_blocks." + i, x);
       }

@@ -1,12 +1,12 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.engine.nn.BlockScope;
-import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import java.util.List;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.blocks.Downsample2D;
 import org.perfusionjobs.engine.blocks.ResnetBlock2D;
+import org.perfusionjobs.engine.nn.ActivationProbe;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
 
@@ -22,13 +22,28 @@ public abstract class UNetDownBlock extends Module {
   public final ModuleList<Downsample2D> downsamplers; // empty in the last block
   String path = "";
 
-  UNetDownBlock(UNet2DConditionConfig cfg, int in, int out, int heads, boolean attention, boolean downsample) {
+  UNetDownBlock(
+      UNet2DConditionConfig cfg,
+      int in,
+      int out,
+      int heads,
+      boolean attention,
+      boolean downsample) {
     this.resnets = child("resnets", new ModuleList<>());
     this.attentions = attention ? child("attentions", new ModuleList<>()) : new ModuleList<>();
     for (int i = 0; i < cfg.layersPerBlock(); i++) {
-      resnets.add(new ResnetBlock2D(i == 0 ? in : out, out, cfg.timeEmbedDim(), cfg.normNumGroups(), cfg.normEps()));
+      resnets.add(
+          new ResnetBlock2D(
+              i == 0 ? in : out, out, cfg.timeEmbedDim(), cfg.normNumGroups(), cfg.normEps()));
       if (attention) {
-        attentions.add(new Transformer2DModel(out, heads, cfg.crossAttentionDim(), cfg.normNumGroups(), cfg.transformerLayersPerBlock(), cfg.useLinearProjection()));
+        attentions.add(
+            new Transformer2DModel(
+                out,
+                heads,
+                cfg.crossAttentionDim(),
+                cfg.normNumGroups(),
+                cfg.transformerLayersPerBlock(),
+                cfg.useLinearProjection()));
       }
     }
     this.downsamplers = downsample ? child("downsamplers", new ModuleList<>()) : new ModuleList<>();

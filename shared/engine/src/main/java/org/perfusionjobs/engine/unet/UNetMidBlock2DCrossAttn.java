@@ -1,10 +1,10 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.engine.nn.BlockScope;
-import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.blocks.ResnetBlock2D;
+import org.perfusionjobs.engine.nn.ActivationProbe;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
 
@@ -16,9 +16,20 @@ public final class UNetMidBlock2DCrossAttn extends Module {
   UNetMidBlock2DCrossAttn(UNet2DConditionConfig cfg, int channels, int heads) {
     this.resnets = child("resnets", new ModuleList<>());
     this.attentions = child("attentions", new ModuleList<>());
-    resnets.add(new ResnetBlock2D(channels, channels, cfg.timeEmbedDim(), cfg.normNumGroups(), cfg.normEps()));
-    attentions.add(new Transformer2DModel(channels, heads, cfg.crossAttentionDim(), cfg.normNumGroups(), cfg.transformerLayersPerBlock(), cfg.useLinearProjection()));
-    resnets.add(new ResnetBlock2D(channels, channels, cfg.timeEmbedDim(), cfg.normNumGroups(), cfg.normEps()));
+    resnets.add(
+        new ResnetBlock2D(
+            channels, channels, cfg.timeEmbedDim(), cfg.normNumGroups(), cfg.normEps()));
+    attentions.add(
+        new Transformer2DModel(
+            channels,
+            heads,
+            cfg.crossAttentionDim(),
+            cfg.normNumGroups(),
+            cfg.transformerLayersPerBlock(),
+            cfg.useLinearProjection()));
+    resnets.add(
+        new ResnetBlock2D(
+            channels, channels, cfg.timeEmbedDim(), cfg.normNumGroups(), cfg.normEps()));
   }
 
   NDArray forward(NDArray x, NDArray temb, Conditioning cond) {

@@ -1,12 +1,12 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.engine.nn.BlockScope;
-import org.perfusionjobs.engine.nn.ActivationProbe;
 import ai.djl.ndarray.NDArray;
 import java.util.List;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.blocks.ResnetBlock2D;
 import org.perfusionjobs.engine.blocks.Upsample2D;
+import org.perfusionjobs.engine.nn.ActivationProbe;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
 
@@ -25,16 +25,32 @@ public abstract class UNetUpBlock extends Module {
    * @param in width of the skips of the matching down block's input
    * @param prevOut width coming up from the previous up block (or the mid block)
    */
-  UNetUpBlock(UNet2DConditionConfig cfg, int in, int out, int prevOut, int heads, boolean attention, boolean upsample) {
+  UNetUpBlock(
+      UNet2DConditionConfig cfg,
+      int in,
+      int out,
+      int prevOut,
+      int heads,
+      boolean attention,
+      boolean upsample) {
     int layers = cfg.layersPerBlock() + 1;
     this.resnets = child("resnets", new ModuleList<>());
     this.attentions = attention ? child("attentions", new ModuleList<>()) : new ModuleList<>();
     for (int i = 0; i < layers; i++) {
       int skip = i == layers - 1 ? in : out;
       int resIn = i == 0 ? prevOut : out;
-      resnets.add(new ResnetBlock2D(resIn + skip, out, cfg.timeEmbedDim(), cfg.normNumGroups(), cfg.normEps()));
+      resnets.add(
+          new ResnetBlock2D(
+              resIn + skip, out, cfg.timeEmbedDim(), cfg.normNumGroups(), cfg.normEps()));
       if (attention) {
-        attentions.add(new Transformer2DModel(out, heads, cfg.crossAttentionDim(), cfg.normNumGroups(), cfg.transformerLayersPerBlock(), cfg.useLinearProjection()));
+        attentions.add(
+            new Transformer2DModel(
+                out,
+                heads,
+                cfg.crossAttentionDim(),
+                cfg.normNumGroups(),
+                cfg.transformerLayersPerBlock(),
+                cfg.useLinearProjection()));
       }
     }
     this.upsamplers = upsample ? child("upsamplers", new ModuleList<>()) : new ModuleList<>();
@@ -47,7 +63,8 @@ public abstract class UNetUpBlock extends Module {
    * @param skips the remaining skips; this block pops one per resnet from the end
    * @param outH height after upsampling (the next skip's height, so odd sizes come back exactly)
    */
-  NDArray forward(NDArray x, NDArray temb, Conditioning cond, List<NDArray> skips, long outH, long outW) {
+  NDArray forward(
+      NDArray x, NDArray temb, Conditioning cond, List<NDArray> skips, long outH, long outW) {
     // x and the skips were made by the UNet's forward; each is dead once consumed here.
     for (int i = 0; i < resnets.size(); i++) {
       NDArray skip = skips.remove(skips.size() - 1);

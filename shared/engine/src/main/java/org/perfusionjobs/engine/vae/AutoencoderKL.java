@@ -27,7 +27,8 @@ import org.perfusionjobs.engine.nn.Scalars;
  */
 public final class AutoencoderKL extends Module {
   // Older VAEs name the mid-block attention query/key/value/proj_attn.
-  private static final Pattern LEGACY = Pattern.compile("(.*\\.attentions\\.\\d+\\.)(query|key|value|proj_attn)(\\.(?:weight|bias))");
+  private static final Pattern LEGACY =
+      Pattern.compile("(.*\\.attentions\\.\\d+\\.)(query|key|value|proj_attn)(\\.(?:weight|bias))");
   private final AutoencoderKLConfig config;
   public final Encoder encoder;
   public final Conv2d quantConv; // (2 latent, 2 latent, 1, 1)
@@ -43,8 +44,10 @@ public final class AutoencoderKL extends Module {
     this.postQuantConv = child("post_quant_conv", new Conv2d(l, l, 1, 1, 0));
   }
 
-  public static AutoencoderKL load(Path dir, NDManager manager, DataType dtype, Device device) throws IOException {
-    AutoencoderKL vae = new AutoencoderKL(Configs.read(dir.resolve("config.json"), AutoencoderKLConfig.class));
+  public static AutoencoderKL load(Path dir, NDManager manager, DataType dtype, Device device)
+      throws IOException {
+    AutoencoderKL vae =
+        new AutoencoderKL(Configs.read(dir.resolve("config.json"), AutoencoderKLConfig.class));
     Path weights = WeightFiles.find(dir, "diffusion_pytorch_model");
     try (SafetensorsFile f = SafetensorsFile.open(weights)) {
       new StateDictLoader(AutoencoderKL::modernName, Set.of()).load(vae, f, manager, dtype, device);
@@ -58,12 +61,13 @@ public final class AutoencoderKL extends Module {
     if (!m.matches()) {
       return key;
     }
-    String name = switch (m.group(2)) {
-      case "query" -> "to_q";
-      case "key" -> "to_k";
-      case "value" -> "to_v";
-      default -> "to_out.0";
-    };
+    String name =
+        switch (m.group(2)) {
+          case "query" -> "to_q";
+          case "key" -> "to_k";
+          case "value" -> "to_v";
+          default -> "to_out.0";
+        };
     return m.group(1) + name + m.group(3);
   }
 

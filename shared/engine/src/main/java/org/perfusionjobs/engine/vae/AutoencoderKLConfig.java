@@ -21,22 +21,36 @@ public record AutoencoderKLConfig(
   public AutoencoderKLConfig {
     int n = blockOutChannels.size();
     if (n == 0 || downBlockTypes.size() != n || upBlockTypes.size() != n) {
-      throw new IllegalArgumentException("block_out_channels " + blockOutChannels + ", down_block_types " + downBlockTypes
-          + " and up_block_types " + upBlockTypes + " must have the same non-zero length");
+      throw new IllegalArgumentException(
+          "block_out_channels "
+              + blockOutChannels
+              + ", down_block_types "
+              + downBlockTypes
+              + " and up_block_types "
+              + upBlockTypes
+              + " must have the same non-zero length");
     }
     for (String t : downBlockTypes) {
       if (!t.equals("DownEncoderBlock2D")) {
-        throw new IllegalArgumentException("down block type '" + t + "' is not supported (DownEncoderBlock2D)");
+        throw new IllegalArgumentException(
+            "down block type '" + t + "' is not supported (DownEncoderBlock2D)");
       }
     }
     for (String t : upBlockTypes) {
       if (!t.equals("UpDecoderBlock2D")) {
-        throw new IllegalArgumentException("up block type '" + t + "' is not supported (UpDecoderBlock2D)");
+        throw new IllegalArgumentException(
+            "up block type '" + t + "' is not supported (UpDecoderBlock2D)");
       }
     }
     for (int i = 0; i < n; i++) {
       if (blockOutChannels.get(i) % normNumGroups != 0) {
-        throw new IllegalArgumentException("block_out_channels[" + i + "] = " + blockOutChannels.get(i) + " is not divisible by norm_num_groups " + normNumGroups);
+        throw new IllegalArgumentException(
+            "block_out_channels["
+                + i
+                + "] = "
+                + blockOutChannels.get(i)
+                + " is not divisible by norm_num_groups "
+                + normNumGroups);
       }
     }
     if (!"silu".equals(actFn) && !"swish".equals(actFn)) {
@@ -46,7 +60,12 @@ public record AutoencoderKLConfig(
       throw new IllegalArgumentException("scaling_factor must be > 0, got " + scalingFactor);
     }
     if (layersPerBlock < 1 || latentChannels < 1) {
-      throw new IllegalArgumentException("layers_per_block " + layersPerBlock + " and latent_channels " + latentChannels + " must be >= 1");
+      throw new IllegalArgumentException(
+          "layers_per_block "
+              + layersPerBlock
+              + " and latent_channels "
+              + latentChannels
+              + " must be >= 1");
     }
     downBlockTypes = List.copyOf(downBlockTypes);
     upBlockTypes = List.copyOf(upBlockTypes);

@@ -1,12 +1,12 @@
 package org.perfusionjobs.engine.vae;
 
-import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import org.perfusionjobs.engine.nn.Activations;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.GroupNorm;
 import org.perfusionjobs.engine.nn.Module;
@@ -36,7 +36,8 @@ public final class Decoder extends Module {
       out = rev.get(i);
       upBlocks.add(VaeBlock.up(in, out, cfg.layersPerBlock() + 1, cfg.normNumGroups(), i < n - 1));
     }
-    this.convNormOut = child("conv_norm_out", new GroupNorm(cfg.normNumGroups(), rev.get(n - 1), 1e-6f));
+    this.convNormOut =
+        child("conv_norm_out", new GroupNorm(cfg.normNumGroups(), rev.get(n - 1), 1e-6f));
     this.convOut = child("conv_out", new Conv2d(rev.get(n - 1), cfg.outChannels(), 3, 1, 1));
   }
 

@@ -1,16 +1,19 @@
 package org.perfusionjobs.engine.vae;
 
-import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import java.util.List;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import org.perfusionjobs.engine.nn.Activations;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Conv2d;
 import org.perfusionjobs.engine.nn.GroupNorm;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
 
-/** Image (B, 3, H, W) → moments (B, 2 x latent, H/f, W/f): conv_in, down_blocks, mid_block, norm, conv_out. */
+/**
+ * Image (B, 3, H, W) → moments (B, 2 x latent, H/f, W/f): conv_in, down_blocks, mid_block, norm,
+ * conv_out.
+ */
 public final class Encoder extends Module {
   public final Conv2d convIn; // (C0, 3, 3, 3)
   public final ModuleList<VaeBlock> downBlocks;
@@ -30,7 +33,8 @@ public final class Encoder extends Module {
       downBlocks.add(VaeBlock.down(in, out, cfg.layersPerBlock(), cfg.normNumGroups(), i < n - 1));
     }
     this.midBlock = child("mid_block", new VaeMidBlock(ch.get(n - 1), cfg.normNumGroups()));
-    this.convNormOut = child("conv_norm_out", new GroupNorm(cfg.normNumGroups(), ch.get(n - 1), 1e-6f));
+    this.convNormOut =
+        child("conv_norm_out", new GroupNorm(cfg.normNumGroups(), ch.get(n - 1), 1e-6f));
     this.convOut = child("conv_out", new Conv2d(ch.get(n - 1), 2 * cfg.latentChannels(), 3, 1, 1));
   }
 

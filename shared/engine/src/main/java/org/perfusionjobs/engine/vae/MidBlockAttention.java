@@ -11,9 +11,9 @@ import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
 
 /**
- * The VAE mid-block's single-head self-attention over all H*W positions: {@code group_norm}
- * (eps 1e-6), {@code to_q/to_k/to_v} and {@code to_out.0} with biases, residual. Legend: B batch,
- * C channels, N = H*W positions.
+ * The VAE mid-block's single-head self-attention over all H*W positions: {@code group_norm} (eps
+ * 1e-6), {@code to_q/to_k/to_v} and {@code to_out.0} with biases, residual. Legend: B batch, C
+ * channels, N = H*W positions.
  */
 public final class MidBlockAttention extends Module implements AttentionSlicing.Settable {
   public final GroupNorm groupNorm; // (C)
@@ -41,7 +41,9 @@ public final class MidBlockAttention extends Module implements AttentionSlicing.
     long w = x.getShape().get(3);
     try (BlockScope s = BlockScope.open(x)) {
       NDArray t = groupNorm.forward(x).reshape(b, channels, h * w).transpose(0, 2, 1); // (B, N, C)
-      NDArray a = Attention.scaledDotProduct(toQ.forward(t), toK.forward(t), toV.forward(t), 1, channels, slicing);
+      NDArray a =
+          Attention.scaledDotProduct(
+              toQ.forward(t), toK.forward(t), toV.forward(t), 1, channels, slicing);
       NDArray out = toOut.forward(a).transpose(0, 2, 1).reshape(b, channels, h, w);
       return s.keep(out.add(x));
     }

@@ -1,10 +1,10 @@
 package org.perfusionjobs.engine.vae;
 
-import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.blocks.Downsample2D;
 import org.perfusionjobs.engine.blocks.ResnetBlock2D;
 import org.perfusionjobs.engine.blocks.Upsample2D;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
 

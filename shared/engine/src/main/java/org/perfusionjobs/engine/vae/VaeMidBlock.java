@@ -1,12 +1,15 @@
 package org.perfusionjobs.engine.vae;
 
-import org.perfusionjobs.engine.nn.BlockScope;
 import ai.djl.ndarray.NDArray;
 import org.perfusionjobs.engine.blocks.ResnetBlock2D;
+import org.perfusionjobs.engine.nn.BlockScope;
 import org.perfusionjobs.engine.nn.Module;
 import org.perfusionjobs.engine.nn.ModuleList;
 
-/** diffusers' UNetMidBlock2D as the VAE uses it: resnets.0, attentions.0, resnets.1, no time embedding. */
+/**
+ * diffusers' UNetMidBlock2D as the VAE uses it: resnets.0, attentions.0, resnets.1, no time
+ * embedding.
+ */
 public final class VaeMidBlock extends Module {
   public final ModuleList<ResnetBlock2D> resnets;
   public final ModuleList<MidBlockAttention> attentions;

@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.clip;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -30,8 +28,12 @@ import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.SafetensorsWriter;
 import org.perfusionjobs.engine.nn.ActivationProbe;
 import org.perfusionjobs.engine.nn.Parameter;
+import org.perfusionjobs.testdata.TestData;
 
-/** The tiny CLIP text encoder against transformers (reference/text_encoder.safetensors), 1e-4 absolute. */
+/**
+ * The tiny CLIP text encoder against transformers (reference/text_encoder.safetensors), 1e-4
+ * absolute.
+ */
 class ClipTextModelTest {
   static final float TOL = 1e-4f;
   static Path root;
@@ -44,8 +46,11 @@ class ClipTextModelTest {
   static void load() throws Exception {
     root = TestData.root();
     m = NDManager.newBaseManager();
-    model = ClipTextModel.load(root.resolve("sd-tiny-ref/text_encoder"), m, DataType.FLOAT32, Device.cpu());
-    try (SafetensorsFile f = SafetensorsFile.open(root.resolve("sd-tiny-ref/reference/text_encoder.safetensors"))) {
+    model =
+        ClipTextModel.load(
+            root.resolve("sd-tiny-ref/text_encoder"), m, DataType.FLOAT32, Device.cpu());
+    try (SafetensorsFile f =
+        SafetensorsFile.open(root.resolve("sd-tiny-ref/reference/text_encoder.safetensors"))) {
       ref = f.readAll(m);
     }
   }
@@ -70,10 +75,17 @@ class ClipTextModelTest {
   void probesOfTheFirstLayerMatch() {
     Map<String, NDArray> seen = new LinkedHashMap<>();
     ActivationProbe.capture(seen::put, () -> model.forward(ref.get("input_ids").get("0:1")));
-    assertClose(ref.get("prompt0.embeddings.token_embedding"), seen.get("embeddings.token_embedding"), "token_embedding");
-    assertClose(ref.get("prompt0.encoder.layers.0.self_attn"), seen.get("encoder.layers.0.self_attn"), "self_attn");
+    assertClose(
+        ref.get("prompt0.embeddings.token_embedding"),
+        seen.get("embeddings.token_embedding"),
+        "token_embedding");
+    assertClose(
+        ref.get("prompt0.encoder.layers.0.self_attn"),
+        seen.get("encoder.layers.0.self_attn"),
+        "self_attn");
     assertClose(ref.get("prompt0.encoder.layers.0.mlp"), seen.get("encoder.layers.0.mlp"), "mlp");
-    assertClose(ref.get("uncond_last_hidden_state"), model.forward(ref.get("uncond_input_ids")), "uncond");
+    assertClose(
+        ref.get("uncond_last_hidden_state"), model.forward(ref.get("uncond_input_ids")), "uncond");
   }
 
   @Test
@@ -81,17 +93,25 @@ class ClipTextModelTest {
     Path src = root.resolve("sd-tiny-ref/text_encoder");
     Map<String, NDArray> weights = new LinkedHashMap<>();
     model.namedParameters().forEach((k, p) -> weights.put(k, p.get()));
-    weights.put("text_model.embeddings.position_ids", m.arange(0, 77, 1, DataType.INT64).reshape(1, 77));
+    weights.put(
+        "text_model.embeddings.position_ids", m.arange(0, 77, 1, DataType.INT64).reshape(1, 77));
     Path withIds = copy(src, "with_ids", weights);
     try (NDManager lm = NDManager.newBaseManager()) {
       ClipTextModel again = ClipTextModel.load(withIds, lm, DataType.FLOAT32, Device.cpu());
-      assertClose(ref.get("last_hidden_state"), again.forward(ref.get("input_ids")), "with position_ids");
+      assertClose(
+          ref.get("last_hidden_state"), again.forward(ref.get("input_ids")), "with position_ids");
     }
     weights.put("text_model.extra.weight", m.zeros(new Shape(2)));
     weights.put("text_model.final_layer_norm.bias", m.zeros(new Shape(31)));
     Path broken = copy(src, "broken", weights);
-    ModelLoadException e = assertThrows(ModelLoadException.class, () -> ClipTextModel.load(broken, m, DataType.FLOAT32, Device.cpu()));
-    assertTrue(e.getMessage().contains("text_model.extra.weight") && e.getMessage().contains("text_model.final_layer_norm.bias is (31)"), e.getMessage());
+    ModelLoadException e =
+        assertThrows(
+            ModelLoadException.class,
+            () -> ClipTextModel.load(broken, m, DataType.FLOAT32, Device.cpu()));
+    assertTrue(
+        e.getMessage().contains("text_model.extra.weight")
+            && e.getMessage().contains("text_model.final_layer_norm.bias is (31)"),
+        e.getMessage());
   }
 
   @Test
@@ -120,20 +140,23 @@ class ClipTextModelTest {
   @Test
   void sd15LayoutHasExactlyTheCheckpointKeys() throws Exception {
     Path layout = root.resolve("sd15-layout/text_encoder");
-    ClipTextModel big = new ClipTextModel(Configs.read(layout.resolve("config.json"), ClipTextConfig.class));
+    ClipTextModel big =
+        new ClipTextModel(Configs.read(layout.resolve("config.json"), ClipTextConfig.class));
     JsonNode keys = Configs.json().readTree(layout.resolve("state_dict_keys.json").toFile());
     Map<String, Parameter> actual = big.namedParameters();
     TreeSet<String> expected = new TreeSet<>();
-    keys.get("keys_in_state_dict_order").forEach(k -> {
-      String key = k.get("key").asText();
-      expected.add(key);
-      long[] dims = new long[k.get("shape").size()];
-      for (int i = 0; i < dims.length; i++) {
-        dims[i] = k.get("shape").get(i).asLong();
-      }
-      assertTrue(actual.containsKey(key), "missing " + key);
-      assertEquals(new Shape(dims), actual.get(key).shape(), key);
-    });
+    keys.get("keys_in_state_dict_order")
+        .forEach(
+            k -> {
+              String key = k.get("key").asText();
+              expected.add(key);
+              long[] dims = new long[k.get("shape").size()];
+              for (int i = 0; i < dims.length; i++) {
+                dims[i] = k.get("shape").get(i).asLong();
+              }
+              assertTrue(actual.containsKey(key), "missing " + key);
+              assertEquals(new Shape(dims), actual.get(key).shape(), key);
+            });
     assertEquals(expected, new TreeSet<>(actual.keySet()));
     assertEquals(196, actual.size());
     assertEquals(123_060_480L, big.parameterCount());
@@ -141,9 +164,18 @@ class ClipTextModelTest {
 
   @Test
   void configErrorsNameTheValues() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClipTextConfig.fromJson(10, 30, 8, 1, 4, 77, "quick_gelu", 1e-5f));
-    assertTrue(e.getMessage().contains("hidden_size 30") && e.getMessage().contains("num_attention_heads 4"), e.getMessage());
-    IllegalArgumentException a = assertThrows(IllegalArgumentException.class, () -> ClipTextConfig.fromJson(10, 32, 8, 1, 4, 77, "relu", 1e-5f));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> ClipTextConfig.fromJson(10, 30, 8, 1, 4, 77, "quick_gelu", 1e-5f));
+    assertTrue(
+        e.getMessage().contains("hidden_size 30")
+            && e.getMessage().contains("num_attention_heads 4"),
+        e.getMessage());
+    IllegalArgumentException a =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> ClipTextConfig.fromJson(10, 32, 8, 1, 4, 77, "relu", 1e-5f));
     assertTrue(a.getMessage().contains("'relu'"), a.getMessage());
   }
 

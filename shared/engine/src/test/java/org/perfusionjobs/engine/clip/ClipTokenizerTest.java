@@ -43,14 +43,18 @@ class ClipTokenizerTest {
     List<String> texts = new ArrayList<>();
     manifest.get("prompts").forEach(p -> texts.add(p.asText()));
     manifest.get("extra_token_cases").forEach(p -> texts.add(p.asText()));
-    try (NDManager m = NDManager.newBaseManager(); SafetensorsFile f = SafetensorsFile.open(ref.resolve("reference/tokens.safetensors"))) {
+    try (NDManager m = NDManager.newBaseManager();
+        SafetensorsFile f = SafetensorsFile.open(ref.resolve("reference/tokens.safetensors"))) {
       long[] prompts = f.read("prompt_input_ids", m).toLongArray();
       for (int i = 0; i < 4; i++) {
         long[] expected = Arrays.copyOfRange(prompts, i * 77, (i + 1) * 77);
         assertArrayEquals(expected, tok.encode(texts.get(i)), "prompt " + i + ": " + texts.get(i));
       }
       for (int i = 0; i < 5; i++) {
-        assertArrayEquals(f.read("extra_" + i + "_input_ids", m).toLongArray(), tok.encode(texts.get(4 + i)), "extra " + i + ": " + texts.get(4 + i));
+        assertArrayEquals(
+            f.read("extra_" + i + "_input_ids", m).toLongArray(),
+            tok.encode(texts.get(4 + i)),
+            "extra " + i + ": " + texts.get(4 + i));
       }
     }
     // The manifest's BPE pieces too.
@@ -58,7 +62,10 @@ class ClipTokenizerTest {
       List<String> pieces = new ArrayList<>();
       c.get("tokens_unpadded").forEach(t -> pieces.add(t.asText()));
       if (!c.get("truncated").asBoolean()) {
-        assertEquals(pieces.subList(1, pieces.size() - 1), tok.tokens(c.get("text").asText()), c.get("text").asText());
+        assertEquals(
+            pieces.subList(1, pieces.size() - 1),
+            tok.tokens(c.get("text").asText()),
+            c.get("text").asText());
       }
     }
   }
@@ -86,7 +93,9 @@ class ClipTokenizerTest {
     assertTrue(ids[9] != 574 && ids[9] != 573, "only whole words match");
     assertEquals(List.of(573), t.idsOfWord("<zwx>"));
     assertTrue(tok.idsOfWord("birds").size() > 1);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> tok.withAddedTokens(List.of("two words")));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> tok.withAddedTokens(List.of("two words")));
     assertTrue(e.getMessage().contains("'two words'"), e.getMessage());
   }
 }

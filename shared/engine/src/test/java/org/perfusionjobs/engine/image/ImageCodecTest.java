@@ -22,7 +22,10 @@ class ImageCodecTest {
   @TempDir Path dir;
 
   /** diffusers' own post-processing of the reference runs gives exactly these 8-bit pixels. */
-  /** A batch is the images' own tensors stacked in order, on the caller's manager, with nothing else left on it. */
+  /**
+   * A batch is the images' own tensors stacked in order, on the caller's manager, with nothing else
+   * left on it.
+   */
   @Test
   void batchStacksTheImagesInOrder() {
     BufferedImage a = new BufferedImage(4, 3, BufferedImage.TYPE_INT_RGB);
@@ -34,8 +37,14 @@ class ImageCodecTest {
       assertEquals(new Shape(2, 3, 3, 4), batch.getShape());
       assertEquals(1, m.getManagedArrays().size(), "only the batch stays on the caller's manager");
       try (NDManager ref = NDManager.newBaseManager()) {
-        assertTrue(batch.get("0:1").contentEquals(ImageCodec.toTensor(a, ref).toDevice(batch.getDevice(), false)));
-        assertTrue(batch.get("1:2").contentEquals(ImageCodec.toTensor(b, ref).toDevice(batch.getDevice(), false)));
+        assertTrue(
+            batch
+                .get("0:1")
+                .contentEquals(ImageCodec.toTensor(a, ref).toDevice(batch.getDevice(), false)));
+        assertTrue(
+            batch
+                .get("1:2")
+                .contentEquals(ImageCodec.toTensor(b, ref).toDevice(batch.getDevice(), false)));
       }
     }
   }
@@ -44,7 +53,8 @@ class ImageCodecTest {
   void postProcessingMatchesDiffusersBitForBit() throws Exception {
     Path ref = TestData.sdTinyRef().resolve("reference");
     for (String run : new String[] {"ddim_eta0", "ddim_eta1"}) {
-      try (NDManager m = NDManager.newBaseManager(); SafetensorsFile f = SafetensorsFile.open(ref.resolve(run + ".safetensors"))) {
+      try (NDManager m = NDManager.newBaseManager();
+          SafetensorsFile f = SafetensorsFile.open(ref.resolve(run + ".safetensors"))) {
         BufferedImage img = ImageCodec.toImages(f.read("decoded_image", m)).get(0);
         int[] expected = f.read("image_uint8", m).toType(DataType.INT32, false).toIntArray();
         BufferedImage png = ImageCodec.read(ref.resolve(run + "_final.png"));

@@ -30,7 +30,8 @@ class SafetensorsFileTest {
     try (NDManager m = NDManager.newBaseManager()) {
       Map<String, NDArray> tensors = new LinkedHashMap<>();
       tensors.put("a.weight", m.arange(12f).reshape(3, 4));
-      tensors.put("half", m.create(new float[] {1.5f, -2f, 65504f}).toType(DataType.FLOAT16, false));
+      tensors.put(
+          "half", m.create(new float[] {1.5f, -2f, 65504f}).toType(DataType.FLOAT16, false));
       tensors.put("ids", m.create(new long[] {1, 2, Long.MAX_VALUE}));
       Path file = dir.resolve("t.safetensors");
       SafetensorsWriter.write(file, tensors, Map.of("format", "pt", "note", "x"));
@@ -41,11 +42,13 @@ class SafetensorsFileTest {
         assertArrayEquals(m.arange(12f).toFloatArray(), f.read("a.weight", m).toFloatArray());
         NDArray half = f.read("half", m);
         assertEquals(DataType.FLOAT16, half.getDataType());
-        assertArrayEquals(new float[] {1.5f, -2f, 65504f}, f.read("half", m, DataType.FLOAT32).toFloatArray());
+        assertArrayEquals(
+            new float[] {1.5f, -2f, 65504f}, f.read("half", m, DataType.FLOAT32).toFloatArray());
         assertArrayEquals(new long[] {1, 2, Long.MAX_VALUE}, f.read("ids", m).toLongArray());
       }
       // The safetensors format requires an 8-byte aligned header.
-      ByteBuffer len = ByteBuffer.wrap(Files.readAllBytes(file), 0, 8).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer len =
+          ByteBuffer.wrap(Files.readAllBytes(file), 0, 8).order(ByteOrder.LITTLE_ENDIAN);
       assertEquals(0, len.getLong() % 8);
     }
   }
@@ -58,8 +61,11 @@ class SafetensorsFileTest {
     for (short b : bits) {
       data.putShort(b);
     }
-    Path file = writeRaw("{\"x\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,6]}}", data.array(), 0);
-    try (NDManager m = NDManager.newBaseManager(); SafetensorsFile f = SafetensorsFile.open(file)) {
+    Path file =
+        writeRaw(
+            "{\"x\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,6]}}", data.array(), 0);
+    try (NDManager m = NDManager.newBaseManager();
+        SafetensorsFile f = SafetensorsFile.open(file)) {
       NDArray x = f.read("x", m);
       assertEquals(DataType.FLOAT32, x.getDataType());
       assertArrayEquals(new float[] {1f, -2.5f, 3.140625f}, x.toFloatArray());
@@ -73,21 +79,35 @@ class SafetensorsFileTest {
   @Test
   void readsTensorsPastTwoGibibytes() throws IOException {
     long big = 2_300_000_000L;
-    String header = "{\"filler\":{\"dtype\":\"U8\",\"shape\":[" + big + "],\"data_offsets\":[0," + big + "]},"
-        + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" + big + "," + (big + 8) + "]}}";
-    ByteBuffer tail = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(4.25f).putFloat(-1f);
+    String header =
+        "{\"filler\":{\"dtype\":\"U8\",\"shape\":["
+            + big
+            + "],\"data_offsets\":[0,"
+            + big
+            + "]},"
+            + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":["
+            + big
+            + ","
+            + (big + 8)
+            + "]}}";
+    ByteBuffer tail =
+        ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(4.25f).putFloat(-1f);
     Path file = writeRaw(header, tail.array(), big);
     assertTrue(Files.size(file) > (1L << 31));
-    try (NDManager m = NDManager.newBaseManager(); SafetensorsFile f = SafetensorsFile.open(file)) {
+    try (NDManager m = NDManager.newBaseManager();
+        SafetensorsFile f = SafetensorsFile.open(file)) {
       assertArrayEquals(new float[] {4.25f, -1f}, f.read("tail", m).toFloatArray());
     }
   }
 
   @Test
   void rejectsSizeThatDoesNotMatchShape() throws IOException {
-    Path file = writeRaw("{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", new byte[8], 0);
+    Path file =
+        writeRaw(
+            "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", new byte[8], 0);
     IOException e = assertThrows(IOException.class, () -> SafetensorsFile.open(file));
-    assertTrue(e.getMessage().contains("'x'") && e.getMessage().contains("12 bytes"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'x'") && e.getMessage().contains("12 bytes"), e.getMessage());
   }
 
   @Test

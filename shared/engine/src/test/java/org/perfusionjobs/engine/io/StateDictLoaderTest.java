@@ -53,8 +53,11 @@ class StateDictLoaderTest {
       Path file = write(t);
       ModelLoadException e;
       try (SafetensorsFile f = SafetensorsFile.open(file)) {
-        e = assertThrows(ModelLoadException.class,
-            () -> StateDictLoader.strict().load(new Net(), f, m, DataType.FLOAT32, Device.cpu()));
+        e =
+            assertThrows(
+                ModelLoadException.class,
+                () ->
+                    StateDictLoader.strict().load(new Net(), f, m, DataType.FLOAT32, Device.cpu()));
       }
       String msg = e.getMessage();
       assertTrue(msg.contains("missing keys") && msg.contains("proj.bias"), msg);

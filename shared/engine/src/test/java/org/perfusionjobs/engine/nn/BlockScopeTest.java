@@ -29,8 +29,8 @@ import org.perfusionjobs.testdata.TestData;
 
 /**
  * Releasing intermediates early ({@link BlockScope}) changes no number: the tiny models' outputs
- * with scopes are bit-identical to those without (the engine's former behaviour), the gradients
- * of a UNet training loss are bit-identical too, and the caller's manager gains only the output.
+ * with scopes are bit-identical to those without (the engine's former behaviour), the gradients of
+ * a UNet training loss are bit-identical too, and the caller's manager gains only the output.
  */
 class BlockScopeTest {
   static Path root;
@@ -69,11 +69,15 @@ class BlockScopeTest {
       m.getEngine().setRandomSeed(7);
       NDArray sample = c.randomNormal(new Shape(2, 4, 8, 8));
       NDArray t = c.create(500L);
-      Conditioning cond = Conditioning.of(c.randomNormal(new Shape(2, 77, unet.config().crossAttentionDim())));
+      Conditioning cond =
+          Conditioning.of(c.randomNormal(new Shape(2, 77, unet.config().crossAttentionDim())));
       NDArray full = unscoped(() -> unet.forward(sample, t, cond));
       int before = c.getManagedArrays().size();
       NDArray scoped = unet.forward(sample, t, cond);
-      assertEquals(before + 1, c.getManagedArrays().size(), "only the prediction is left in the caller's manager");
+      assertEquals(
+          before + 1,
+          c.getManagedArrays().size(),
+          "only the prediction is left in the caller's manager");
       assertEquals(0f, maxAbsDiff(full, scoped), "scoped == unscoped, bit for bit");
       assertFalse(sample.isReleased());
       assertEquals(c, sample.getManager(), "the input is handed back to its manager");
@@ -85,21 +89,24 @@ class BlockScopeTest {
     try (NDManager c = m.newSubManager()) {
       m.getEngine().setRandomSeed(8);
       NDArray latents = c.randomNormal(new Shape(1, 4, 8, 8));
-      assertEquals(0f, maxAbsDiff(unscoped(() -> vae.decode(latents)), vae.decode(latents)), "decode");
+      assertEquals(
+          0f, maxAbsDiff(unscoped(() -> vae.decode(latents)), vae.decode(latents)), "decode");
       NDArray image = c.randomUniform(-1, 1, new Shape(1, 3, 64, 64));
       DiagonalGaussian a = unscoped(() -> vae.encode(image));
       DiagonalGaussian b = vae.encode(image);
       assertEquals(0f, maxAbsDiff(a.mean(), b.mean()), "encode mean");
       assertEquals(0f, maxAbsDiff(a.logvar(), b.logvar()), "encode logvar");
       NDArray ids = c.arange(0, 77, 1, DataType.INT64).reshape(1, 77);
-      assertEquals(0f, maxAbsDiff(unscoped(() -> text.forward(ids)), text.forward(ids)), "text encoder");
+      assertEquals(
+          0f, maxAbsDiff(unscoped(() -> text.forward(ids)), text.forward(ids)), "text encoder");
     }
   }
 
   /** d(sum(out * w))/d(every UNet weight and the input), with a fresh copy of the tiny UNet. */
   static Map<String, float[]> gradients(AttentionSlicing slicing, boolean scoped) throws Exception {
     try (NDManager own = NDManager.newBaseManager()) {
-      UNet2DConditionModel net = UNet2DConditionModel.load(root.resolve("unet"), own, DataType.FLOAT32, Device.cpu());
+      UNet2DConditionModel net =
+          UNet2DConditionModel.load(root.resolve("unet"), own, DataType.FLOAT32, Device.cpu());
       slicing.applyTo(net);
       own.getEngine().setRandomSeed(11);
       NDArray sample = own.randomNormal(new Shape(2, 4, 8, 8));
@@ -160,8 +167,11 @@ class BlockScopeTest {
         }
       }
     }
-    System.out.printf("sliced vs full attention, UNet gradients: max relative diff %.3g (%s)%n", worst, where);
-    assertTrue(worst <= 1e-5f, "largest gradient difference relative to the tensor's max: " + worst + " at " + where);
+    System.out.printf(
+        "sliced vs full attention, UNet gradients: max relative diff %.3g (%s)%n", worst, where);
+    assertTrue(
+        worst <= 1e-5f,
+        "largest gradient difference relative to the tensor's max: " + worst + " at " + where);
   }
 
   @Test

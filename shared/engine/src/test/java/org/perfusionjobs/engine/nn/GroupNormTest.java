@@ -25,8 +25,12 @@ class GroupNormTest {
       NDArray g = x.reshape(2, 4, -1);
       NDArray mean = g.mean(new int[] {2}, true);
       NDArray var = g.sub(mean).square().mean(new int[] {2}, true);
-      NDArray expected = g.sub(mean).div(var.add(1e-5f).sqrt()).reshape(2, 8, 5, 3)
-          .mul(gn.weight.get().reshape(1, 8, 1, 1)).add(gn.bias.get().reshape(1, 8, 1, 1));
+      NDArray expected =
+          g.sub(mean)
+              .div(var.add(1e-5f).sqrt())
+              .reshape(2, 8, 5, 3)
+              .mul(gn.weight.get().reshape(1, 8, 1, 1))
+              .add(gn.bias.get().reshape(1, 8, 1, 1));
 
       NDArray actual = gn.forward(x);
       assertEquals(x.getShape(), actual.getShape());
@@ -67,7 +71,8 @@ class GroupNormTest {
 
   @Test
   void rejectsIndivisibleChannels() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new GroupNorm(3, 8, 1e-5f));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> new GroupNorm(3, 8, 1e-5f));
     assertTrue(e.getMessage().contains("8") && e.getMessage().contains("3"), e.getMessage());
   }
 }

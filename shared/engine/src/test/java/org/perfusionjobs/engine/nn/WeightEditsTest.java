@@ -13,7 +13,9 @@ import ai.djl.ndarray.types.Shape;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The core's weight-edit hook on a two-layer module: additive Linear terms and swapped parameters. */
+/**
+ * The core's weight-edit hook on a two-layer module: additive Linear terms and swapped parameters.
+ */
 class WeightEditsTest {
 
   static final class Two extends Module {
@@ -25,7 +27,10 @@ class WeightEditsTest {
     }
   }
 
-  /** A rank-2 term x A' B' equals the layer with weight W + B A, to 1e-5 (fp32 rounding of 6-term sums). */
+  /**
+   * A rank-2 term x A' B' equals the layer with weight W + B A, to 1e-5 (fp32 rounding of 6-term
+   * sums).
+   */
   @Test
   void lowRankTermEqualsTheMergedWeight() {
     try (NDManager m = NDManager.newBaseManager()) {
@@ -36,24 +41,33 @@ class WeightEditsTest {
       NDArray up = m.randomNormal(new Shape(5, 2));
       NDArray plain = net.forward(x);
       NDArray edited;
-      WeightEdits e = new WeightEdits(Map.of("a", in -> in.matMul(down.transpose()).matMul(up.transpose())), Map.of());
+      WeightEdits e =
+          new WeightEdits(
+              Map.of("a", in -> in.matMul(down.transpose()).matMul(up.transpose())), Map.of());
       try (var installed = e.install(net)) {
         edited = net.forward(x);
       }
       NDArray merged;
       NDArray w = net.a.weight.get();
-      try (var installed = new WeightEdits(Map.of(), Map.of("a.weight", w.add(up.matMul(down)))).install(net)) {
+      try (var installed =
+          new WeightEdits(Map.of(), Map.of("a.weight", w.add(up.matMul(down)))).install(net)) {
         merged = net.forward(x);
       }
       assertTrue(edited.sub(merged).abs().max().getFloat() < 1e-5f, "LoRA term vs merged weight");
-      assertTrue(edited.sub(plain).abs().max().getFloat() > 1e-2f, "the term must change the output");
+      assertTrue(
+          edited.sub(plain).abs().max().getFloat() > 1e-2f, "the term must change the output");
       assertSame(w, net.a.weight.get(), "the original array is back");
       assertNull(net.a.delta(), "the term is gone");
-      assertArrayEquals(plain.toFloatArray(), net.forward(x).toFloatArray(), "after closing, bit-identical to before");
+      assertArrayEquals(
+          plain.toFloatArray(),
+          net.forward(x).toFloatArray(),
+          "after closing, bit-identical to before");
     }
   }
 
-  /** Installations nest, each restoring what it found; a wrong key fails before anything changes. */
+  /**
+   * Installations nest, each restoring what it found; a wrong key fails before anything changes.
+   */
   @Test
   void installationsNestAndBadEditsChangeNothing() {
     try (NDManager m = NDManager.newBaseManager()) {
@@ -69,8 +83,13 @@ class WeightEditsTest {
         assertSame(w1, net.b.weight.get());
       }
       assertSame(w, net.b.weight.get());
-      assertThrows(IllegalArgumentException.class, () -> new WeightEdits(Map.of("a", in -> in), Map.of("c.weight", w1)).install(net));
-      assertThrows(IllegalArgumentException.class, () -> new WeightEdits(Map.of(), Map.of("a.weight", w1)).install(net), "wrong shape");
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> new WeightEdits(Map.of("a", in -> in), Map.of("c.weight", w1)).install(net));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> new WeightEdits(Map.of(), Map.of("a.weight", w1)).install(net),
+          "wrong shape");
       assertNull(net.a.delta());
       assertSame(w, net.b.weight.get());
     }

@@ -22,9 +22,9 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 
 /**
- * Step-level batching of requests with different concepts (Perfusion's edit lives in each
- * request's own K/V): every request's result equals what it gets alone, latents within 1e-4 and
- * 8-bit images within one level, while the UNet runs once per step for all of them.
+ * Step-level batching of requests with different concepts (Perfusion's edit lives in each request's
+ * own K/V): every request's result equals what it gets alone, latents within 1e-4 and 8-bit images
+ * within one level, while the UNet runs once per step for all of them.
  */
 class BatchedConceptsTest {
   static final float LATENT_TOLERANCE = 1e-4f;
@@ -48,30 +48,75 @@ class BatchedConceptsTest {
   }
 
   private static Concept train(String word, String superclass, Color color, long seed) {
-    TrainingImages images = new TrainingImages(TinyModel.images(4, color, false), TinyModel.images(4, color, true));
-    TrainingConfig cfg = TrainingConfig.defaults(word, superclass).withSteps(3).withBatch(2, 2).withSeed(seed)
-        .withCheckpointEvery(100).withLearningRates(0.05f, 0.01f);
+    TrainingImages images =
+        new TrainingImages(TinyModel.images(4, color, false), TinyModel.images(4, color, true));
+    TrainingConfig cfg =
+        TrainingConfig.defaults(word, superclass)
+            .withSteps(3)
+            .withBatch(2, 2)
+            .withSeed(seed)
+            .withCheckpointEvery(100)
+            .withLearningRates(0.05f, 0.01f);
     return perfusion.trainer().train(images, cfg, null, p -> {}, s -> {}, () -> false);
   }
 
-  /** Eight requests: different concepts, betas, taus, locks, samplers, steps, guidance, seeds, batch sizes, sizes. */
+  /**
+   * Eight requests: different concepts, betas, taus, locks, samplers, steps, guidance, seeds, batch
+   * sizes, sizes.
+   */
   static List<GenerateRequest> eight() {
     return List.of(
-        req("a photo of a zwx", List.of(ConceptUse.of(a)), false).optSteps(4).optGuidanceScale(5).optSeed(1).build(),
-        req("a sks on the beach", List.of(new ConceptUse(b, 0.6f, 0.2f)), false).optNegativePrompt("a drawing").optSteps(4)
-            .optGuidanceScale(7.5f).optSeed(2).build(),
-        req("a zwx and a sks", List.of(ConceptUse.of(a), ConceptUse.of(b)), true).optSampler(SamplerKind.DPMPP_2M).optSteps(5)
-            .optGuidanceScale(4).optSeed(3).build(),
-        req("a small qrs", List.of(ConceptUse.of(c)), false).optSampler(SamplerKind.EULER_ANCESTRAL).optSteps(3)
-            .optGuidanceScale(5).optSeed(4).build(),
-        GenerateRequest.builder("a green bird").optSteps(6).optGuidanceScale(1).optSeed(5).optBatchSize(2).build(),
-        req("a wooden zwx", List.of(new ConceptUse(a, 0.9f, 0.1f)), false).optSteps(4).optGuidanceScale(3).optSeed(6)
-            .optSize(64, 64).build(),
-        req("my sks at sunset", List.of(ConceptUse.of(b)), false).optEta(0.5f).optSteps(5).optGuidanceScale(5).optSeed(7).build(),
-        req("a qrs drawing", List.of(ConceptUse.of(c)), true).optSteps(2).optGuidanceScale(6).optSeed(8).optBatchSize(2).build());
+        req("a photo of a zwx", List.of(ConceptUse.of(a)), false)
+            .optSteps(4)
+            .optGuidanceScale(5)
+            .optSeed(1)
+            .build(),
+        req("a sks on the beach", List.of(new ConceptUse(b, 0.6f, 0.2f)), false)
+            .optNegativePrompt("a drawing")
+            .optSteps(4)
+            .optGuidanceScale(7.5f)
+            .optSeed(2)
+            .build(),
+        req("a zwx and a sks", List.of(ConceptUse.of(a), ConceptUse.of(b)), true)
+            .optSampler(SamplerKind.DPMPP_2M)
+            .optSteps(5)
+            .optGuidanceScale(4)
+            .optSeed(3)
+            .build(),
+        req("a small qrs", List.of(ConceptUse.of(c)), false)
+            .optSampler(SamplerKind.EULER_ANCESTRAL)
+            .optSteps(3)
+            .optGuidanceScale(5)
+            .optSeed(4)
+            .build(),
+        GenerateRequest.builder("a green bird")
+            .optSteps(6)
+            .optGuidanceScale(1)
+            .optSeed(5)
+            .optBatchSize(2)
+            .build(),
+        req("a wooden zwx", List.of(new ConceptUse(a, 0.9f, 0.1f)), false)
+            .optSteps(4)
+            .optGuidanceScale(3)
+            .optSeed(6)
+            .optSize(64, 64)
+            .build(),
+        req("my sks at sunset", List.of(ConceptUse.of(b)), false)
+            .optEta(0.5f)
+            .optSteps(5)
+            .optGuidanceScale(5)
+            .optSeed(7)
+            .build(),
+        req("a qrs drawing", List.of(ConceptUse.of(c)), true)
+            .optSteps(2)
+            .optGuidanceScale(6)
+            .optSeed(8)
+            .optBatchSize(2)
+            .build());
   }
 
-  private static GenerateRequest.Builder req(String prompt, List<ConceptUse> uses, boolean globalLock) {
+  private static GenerateRequest.Builder req(
+      String prompt, List<ConceptUse> uses, boolean globalLock) {
     return GenerateRequest.builder(prompt).optConditioner(perfusion.conditioner(uses, globalLock));
   }
 
@@ -95,7 +140,8 @@ class BatchedConceptsTest {
 
   @Test
   void requestsJoinBetweenStepsAndWaitForAPlaceInOrder() {
-    List<GenerateRequest> rs = eight().subList(0, 4); // 4, 4, 5 and 3 steps, one image each, all 32 px
+    List<GenerateRequest> rs =
+        eight().subList(0, 4); // 4, 4, 5 and 3 steps, one image each, all 32 px
     List<GenerateResult> alone = rs.stream().map(sd::generate).toList();
     try (DenoisingBatch batch = new DenoisingBatch(sd, 2, Duration.ZERO)) {
       CompletableFuture<GenerateResult> f0 = batch.submit(rs.get(0));
@@ -123,20 +169,24 @@ class BatchedConceptsTest {
     List<GenerateResult> alone = rs.stream().map(sd::generate).toList();
     try (DenoisingBatch batch = new DenoisingBatch(sd, 4, Duration.ofSeconds(1))) {
       CompletableFuture<GenerateResult> f0 = batch.submit(rs.get(0));
-      Thread late = new Thread(() -> {
-        try {
-          Thread.sleep(200);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-        batch.submit(rs.get(1));
-      });
+      Thread late =
+          new Thread(
+              () -> {
+                try {
+                  Thread.sleep(200);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+                batch.submit(rs.get(1));
+              });
       long t0 = System.nanoTime();
       late.start();
-      batch.step(); // the first request's first step waits 1 s for company; the joiner comes after 200 ms
+      batch.step(); // the first request's first step waits 1 s for company; the joiner comes after
+      // 200 ms
       double first = (System.nanoTime() - t0) / 1e9;
       late.join();
-      assertTrue(first >= 0.9 && first < 3, "the first step waited the join window: " + first + " s");
+      assertTrue(
+          first >= 0.9 && first < 3, "the first step waited the join window: " + first + " s");
       assertEquals(2, batch.activeCount(), "both joined");
       assertEquals(1, batch.unetCalls(), "both in the first call");
       long t1 = System.nanoTime();
@@ -152,14 +202,20 @@ class BatchedConceptsTest {
     List<GenerateRequest> rs = eight().subList(0, 3);
     List<GenerateResult> alone = rs.stream().map(sd::generate).toList();
     AtomicInteger steps = new AtomicInteger();
-    GenerateRequest cancelled = rs.get(1).toBuilder().optOnStep(p -> steps.set(p.step())).optCancelled(() -> steps.get() >= 2).build();
+    GenerateRequest cancelled =
+        rs.get(1).toBuilder()
+            .optOnStep(p -> steps.set(p.step()))
+            .optCancelled(() -> steps.get() >= 2)
+            .build();
     try (DenoisingBatch batch = new DenoisingBatch(sd, 16, Duration.ZERO)) {
       CompletableFuture<GenerateResult> f0 = batch.submit(rs.get(0));
       CompletableFuture<GenerateResult> f1 = batch.submit(cancelled);
       CompletableFuture<GenerateResult> f2 = batch.submit(rs.get(2));
       batch.drain();
-      CompletionException e = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class, f1::join);
-      GenerationCancelledException gc = assertInstanceOf(GenerationCancelledException.class, e.getCause());
+      CompletionException e =
+          org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class, f1::join);
+      GenerationCancelledException gc =
+          assertInstanceOf(GenerationCancelledException.class, e.getCause());
       assertEquals(2, gc.completedSteps());
       assertSame(alone.get(0), f0.join(), "first");
       assertSame(alone.get(2), f2.join(), "third");
@@ -183,7 +239,9 @@ class BatchedConceptsTest {
           int q = y.getRGB(px, py);
           for (int shift = 0; shift <= 16; shift += 8) {
             int d = Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff));
-            assertTrue(d <= 1, what + ": image " + k + " pixel " + px + "," + py + " differs by " + d + " levels");
+            assertTrue(
+                d <= 1,
+                what + ": image " + k + " pixel " + px + "," + py + " differs by " + d + " levels");
           }
         }
       }

@@ -59,7 +59,9 @@ class DenseMathTest {
 
   @Test
   void dependentTargetsAndIndefiniteMatricesAreRejected() {
-    assertThrows(ArithmeticException.class, () -> DenseMath.qrR(new double[][] {{1, 2, 3}, {2, 4, 6}}));
-    assertThrows(ArithmeticException.class, () -> DenseMath.cholesky(new double[][] {{1, 2}, {2, 1}}));
+    assertThrows(
+        ArithmeticException.class, () -> DenseMath.qrR(new double[][] {{1, 2, 3}, {2, 4, 6}}));
+    assertThrows(
+        ArithmeticException.class, () -> DenseMath.cholesky(new double[][] {{1, 2}, {2, 1}}));
   }
 }

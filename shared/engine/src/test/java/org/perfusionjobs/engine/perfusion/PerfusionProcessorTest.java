@@ -69,7 +69,8 @@ class PerfusionProcessorTest {
     for (int i = 0; i < D; i++) {
       e[i] = x[i] - s * iStar[i];
     }
-    KeyValue kv = edit(List.of(concept(iStar, oK, oV, beta, tau))).keyValue(attn, tokens(e), tokens(e));
+    KeyValue kv =
+        edit(List.of(concept(iStar, oK, oV, beta, tau))).keyValue(attn, tokens(e), tokens(e));
     double floor = sigmoid(-beta / tau);
     assertClose(plus(times(wk, e), scale(oK, floor)), kv.key());
     assertClose(plus(times(wv, e), scale(oV, floor)), kv.value());
@@ -80,7 +81,9 @@ class PerfusionProcessorTest {
     double[] iStar = randomVector(D);
     double[] oK = randomVector(C);
     double[] oV = randomVector(C);
-    KeyValue kv = edit(List.of(concept(iStar, oK, oV, 0.75f, 0.1f))).keyValue(attn, tokens(iStar), tokens(iStar));
+    KeyValue kv =
+        edit(List.of(concept(iStar, oK, oV, 0.75f, 0.1f)))
+            .keyValue(attn, tokens(iStar), tokens(iStar));
     double g = sigmoid((1 - 0.75) / 0.1);
     assertClose(scale(oK, g), kv.key());
     assertClose(scale(oV, g), kv.value());
@@ -91,7 +94,10 @@ class PerfusionProcessorTest {
     double[] iStar = randomVector(D);
     ConceptEdit c = concept(iStar, randomVector(C), randomVector(C), 0.7f, 0.15f);
     double[] e = randomVector(D);
-    NDArray k1 = new PerfusionProcessor(cov, List.of(c), m, DataType.FLOAT32).keyValue(attn, tokens(e), tokens(e)).key();
+    NDArray k1 =
+        new PerfusionProcessor(cov, List.of(c), m, DataType.FLOAT32)
+            .keyValue(attn, tokens(e), tokens(e))
+            .key();
     double[][] scaled = cov.matrix().clone();
     for (int i = 0; i < D; i++) {
       scaled[i] = cov.matrix()[i].clone();
@@ -99,7 +105,10 @@ class PerfusionProcessorTest {
         scaled[i][j] *= 37.5;
       }
     }
-    NDArray k2 = new PerfusionProcessor(new Covariance(scaled, Map.of()), List.of(c), m, DataType.FLOAT32).keyValue(attn, tokens(e), tokens(e)).key();
+    NDArray k2 =
+        new PerfusionProcessor(new Covariance(scaled, Map.of()), List.of(c), m, DataType.FLOAT32)
+            .keyValue(attn, tokens(e), tokens(e))
+            .key();
     assertTrue(k1.sub(k2).abs().max().getFloat() < TOL);
   }
 
@@ -144,7 +153,11 @@ class PerfusionProcessorTest {
     double[][] oVs = {randomVector(C), randomVector(C)};
     float[] betas = {0.7f, 0.5f};
     float[] taus = {0.15f, 0.1f};
-    PerfusionProcessor p = edit(List.of(concept(i1, oKs[0], oVs[0], betas[0], taus[0]), concept(i2, oKs[1], oVs[1], betas[1], taus[1])));
+    PerfusionProcessor p =
+        edit(
+            List.of(
+                concept(i1, oKs[0], oVs[0], betas[0], taus[0]),
+                concept(i2, oKs[1], oVs[1], betas[1], taus[1])));
     double[] e = randomVector(D);
     KeyValue kv = p.keyValue(attn, tokens(e), tokens(e));
     // Approximation: P(e) = sum_j s_j(e) i*_j; gates per concept.
@@ -169,13 +182,17 @@ class PerfusionProcessorTest {
   void exactProjectionRemovesEveryTargetEvenWhenTargetsAreCorrelated() {
     double[] i1 = randomVector(D);
     double[] i2 = plus(scale(i1, 0.8), scale(randomVector(D), 0.3)); // strongly correlated
-    PerfusionProcessor p = edit(List.of(concept(i1, randomVector(C), randomVector(C), 0.7f, 0.15f), concept(i2, randomVector(C), randomVector(C), 0.7f, 0.15f)));
+    PerfusionProcessor p =
+        edit(
+            List.of(
+                concept(i1, randomVector(C), randomVector(C), 0.7f, 0.15f),
+                concept(i2, randomVector(C), randomVector(C), 0.7f, 0.15f)));
     // For e = i*_1 the W path must vanish: K = sum_j gate_j(i*_1) o*_K,j only.
     NDArray e = tokens(i1);
     NDArray gates = p.gates(e); // (1, 1, 2)
     KeyValue kv = p.keyValue(attn, e, e);
-    NDArray pureGates = gates.matMul(NDArrays.stack(new NDList(
-        p_keyTarget(p, 0), p_keyTarget(p, 1))));
+    NDArray pureGates =
+        gates.matMul(NDArrays.stack(new NDList(p_keyTarget(p, 0), p_keyTarget(p, 1))));
     assertTrue(kv.key().sub(pureGates).abs().max().getFloat() < TOL);
     assertEquals(new Shape(1, 1, 2), gates.getShape());
   }
@@ -183,12 +200,17 @@ class PerfusionProcessorTest {
   @Test
   void globalLockingFeedsKeyAndValuePathsSeparately() {
     double[] iStar = randomVector(D);
-    PerfusionProcessor p = edit(List.of(concept(iStar, randomVector(C), randomVector(C), 0.5f, 0.1f)));
+    PerfusionProcessor p =
+        edit(List.of(concept(iStar, randomVector(C), randomVector(C), 0.5f, 0.1f)));
     double[] superclass = randomVector(D);
     double[] word = randomVector(D);
     KeyValue split = p.keyValue(attn, tokens(superclass), tokens(word));
-    KeyValue keyOnly = edit(List.of(concept(iStar, lastOK, lastOV, 0.5f, 0.1f))).keyValue(attn, tokens(superclass), tokens(superclass));
-    KeyValue valueOnly = edit(List.of(concept(iStar, lastOK, lastOV, 0.5f, 0.1f))).keyValue(attn, tokens(word), tokens(word));
+    KeyValue keyOnly =
+        edit(List.of(concept(iStar, lastOK, lastOV, 0.5f, 0.1f)))
+            .keyValue(attn, tokens(superclass), tokens(superclass));
+    KeyValue valueOnly =
+        edit(List.of(concept(iStar, lastOK, lastOV, 0.5f, 0.1f)))
+            .keyValue(attn, tokens(word), tokens(word));
     assertTrue(split.key().sub(keyOnly.key()).abs().max().getFloat() < TOL);
     assertTrue(split.value().sub(valueOnly.value()).abs().max().getFloat() < TOL);
   }
@@ -211,7 +233,8 @@ class PerfusionProcessorTest {
     lastOK = oK;
     lastOV = oV;
     keyTargets.add(oK);
-    return new ConceptEdit(iStar, Map.of(PATH, m.create(toFloat(oK))), Map.of(PATH, m.create(toFloat(oV))), beta, tau);
+    return new ConceptEdit(
+        iStar, Map.of(PATH, m.create(toFloat(oK))), Map.of(PATH, m.create(toFloat(oV))), beta, tau);
   }
 
   private NDArray tokens(double[]... rows) {

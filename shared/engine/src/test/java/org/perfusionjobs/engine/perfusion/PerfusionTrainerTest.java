@@ -3,7 +3,6 @@ package org.perfusionjobs.engine.perfusion;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -47,19 +46,28 @@ class PerfusionTrainerTest {
   static void setUp() throws Exception {
     sd = TinyModel.pipeline();
     perfusion = PerfusionModel.of(sd);
-    square = new TrainingImages(TinyModel.images(4, Color.RED, false), TinyModel.images(4, Color.RED, true));
+    square =
+        new TrainingImages(
+            TinyModel.images(4, Color.RED, false), TinyModel.images(4, Color.RED, true));
   }
 
   static TrainingConfig quick(String word, String superclass, int steps) {
-    return TrainingConfig.defaults(word, superclass).withSteps(steps).withBatch(2, 2).withSeed(7).withCheckpointEvery(1);
+    return TrainingConfig.defaults(word, superclass)
+        .withSteps(steps)
+        .withBatch(2, 2)
+        .withSeed(7)
+        .withCheckpointEvery(1);
   }
 
-  static Concept train(TrainingConfig cfg, List<TrainProgress> progress, List<TrainerState> states) {
-    return perfusion.trainer()
-        .train(square, cfg, null, progress::add, states::add, () -> false);
+  static Concept train(
+      TrainingConfig cfg, List<TrainProgress> progress, List<TrainerState> states) {
+    return perfusion.trainer().train(square, cfg, null, progress::add, states::add, () -> false);
   }
 
-  /** tokenGates: the prompt's own row (not the unconditional one), s(e) against a direct Cinv computation, the gate's formula. */
+  /**
+   * tokenGates: the prompt's own row (not the unconditional one), s(e) against a direct Cinv
+   * computation, the gate's formula.
+   */
   @Test
   void tokenGatesMatchADirectComputation() {
     Concept c = train(quick("zwx", "car", 3), new ArrayList<>(), new ArrayList<>());
@@ -72,7 +80,8 @@ class PerfusionTrainerTest {
     assertTrue(at > 0, g.tokens().toString());
     try (NDManager m = sd.manager().newSubManager()) {
       NDArray added = m.create(c.embedding(), new Shape(1, c.embedding().length));
-      float[] e = sd.textEncoder().forward(tok.encode(List.of(prompt), m), added).get(0, at).toFloatArray();
+      float[] e =
+          sd.textEncoder().forward(tok.encode(List.of(prompt), m), added).get(0, at).toFloatArray();
       double[] iStar = new double[c.iStar().length];
       double[] enc = new double[e.length];
       for (int i = 0; i < e.length; i++) {
@@ -95,9 +104,13 @@ class PerfusionTrainerTest {
     List<TrainProgress> p = new ArrayList<>();
     train(quick("zwx", "car", 40).withLearningRates(0.05f, 0.01f), p, new ArrayList<>());
     assertEquals(40, p.size());
-    double first = p.subList(0, 10).stream().mapToDouble(TrainProgress::loss).average().orElseThrow();
-    double last = p.subList(30, 40).stream().mapToDouble(TrainProgress::loss).average().orElseThrow();
-    assertTrue(last < first, "mean loss of steps 31-40 (" + last + ") must be below steps 1-10 (" + first + ")");
+    double first =
+        p.subList(0, 10).stream().mapToDouble(TrainProgress::loss).average().orElseThrow();
+    double last =
+        p.subList(30, 40).stream().mapToDouble(TrainProgress::loss).average().orElseThrow();
+    assertTrue(
+        last < first,
+        "mean loss of steps 31-40 (" + last + ") must be below steps 1-10 (" + first + ")");
     assertEquals(40, p.get(39).step());
     assertEquals(0, p.get(39).eta().toMillis());
   }
@@ -114,8 +127,13 @@ class PerfusionTrainerTest {
     assertEquals(2, states.size());
     TrainerState s1 = states.get(0);
     for (String layer : c.keyTargets().keySet()) {
-      assertArrayEquals(s1.keyTargets().get(layer), c.keyTargets().get(layer), "K target of " + layer + " must stay locked");
-      assertFalse(Arrays.equals(s1.valueTargets().get(layer), c.valueTargets().get(layer)), "V target of " + layer + " must train");
+      assertArrayEquals(
+          s1.keyTargets().get(layer),
+          c.keyTargets().get(layer),
+          "K target of " + layer + " must stay locked");
+      assertFalse(
+          Arrays.equals(s1.valueTargets().get(layer), c.valueTargets().get(layer)),
+          "V target of " + layer + " must train");
     }
     assertFalse(Arrays.equals(s1.embedding(), c.embedding()), "the embedding must train");
     assertFalse(Arrays.equals(s1.iStar(), c.iStar()), "i* must follow its running average");
@@ -130,7 +148,10 @@ class PerfusionTrainerTest {
       emb.setRequiresGradient(true);
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         NDArray text = sd.textEncoder().forward(tok.encode(List.of("a photo of a zwx"), m), emb);
-        NDArray out = sd.unet().forward(m.randomNormal(new Shape(1, 4, 16, 16)), m.create(500L), Conditioning.of(text));
+        NDArray out =
+            sd.unet()
+                .forward(
+                    m.randomNormal(new Shape(1, 4, 16, 16)), m.create(500L), Conditioning.of(text));
         gc.backward(out.square().mean());
       }
       float g = emb.getGradient().abs().sum().getFloat();
@@ -143,15 +164,20 @@ class PerfusionTrainerTest {
 
   @Test
   void resumedRunEqualsUninterruptedRun() {
-    Concept straight = train(quick("zwx", "car", 4).withCheckpointEvery(100), new ArrayList<>(), new ArrayList<>());
+    Concept straight =
+        train(
+            quick("zwx", "car", 4).withCheckpointEvery(100), new ArrayList<>(), new ArrayList<>());
     List<TrainerState> states = new ArrayList<>();
     train(quick("zwx", "car", 4).withCheckpointEvery(2), new ArrayList<>(), states);
     TrainerState half = states.get(0);
     assertEquals(2, half.completedSteps());
-    Concept resumed = perfusion.trainer()
-        .train(square, quick("zwx", "car", 4), roundTrip(half), p -> {}, s -> {}, () -> false);
+    Concept resumed =
+        perfusion
+            .trainer()
+            .train(square, quick("zwx", "car", 4), roundTrip(half), p -> {}, s -> {}, () -> false);
     for (String layer : straight.valueTargets().keySet()) {
-      assertArrayEquals(straight.valueTargets().get(layer), resumed.valueTargets().get(layer), 1e-6f, layer);
+      assertArrayEquals(
+          straight.valueTargets().get(layer), resumed.valueTargets().get(layer), 1e-6f, layer);
     }
     assertArrayEquals(straight.embedding(), resumed.embedding(), 1e-6f);
   }
@@ -159,8 +185,19 @@ class PerfusionTrainerTest {
   @Test
   void cancellationStopsBetweenSteps() {
     List<TrainProgress> p = new ArrayList<>();
-    GenerationCancelledException e = assertThrows(GenerationCancelledException.class, () -> perfusion.trainer()
-        .train(square, quick("zwx", "car", 10), null, p::add, s -> {}, () -> p.size() >= 2));
+    GenerationCancelledException e =
+        assertThrows(
+            GenerationCancelledException.class,
+            () ->
+                perfusion
+                    .trainer()
+                    .train(
+                        square,
+                        quick("zwx", "car", 10),
+                        null,
+                        p::add,
+                        s -> {},
+                        () -> p.size() >= 2));
     assertEquals(2, e.completedSteps());
   }
 
@@ -176,7 +213,11 @@ class PerfusionTrainerTest {
     assertTrue(pieces.size() > 1, "'birds' must split for this test to mean anything: " + pieces);
     List<String> prefixes = List.of("a photo of a", "the drawing of my small");
     List<String> templates = prefixes.stream().map(p -> p + " {}").toList();
-    Concept c = train(quick("zwx", "birds", 1).withTemplates(templates), new ArrayList<>(), new ArrayList<>());
+    Concept c =
+        train(
+            quick("zwx", "birds", 1).withTemplates(templates),
+            new ArrayList<>(),
+            new ArrayList<>());
 
     int d = sd.textEncoder().config().hiddenSize();
     double[] lastPiece = new double[d];
@@ -185,7 +226,8 @@ class PerfusionTrainerTest {
       for (String prefix : prefixes) {
         int first = 1 + sd.tokenizer().tokens(prefix).size(); // after <start> and the prefix
         int last = first + pieces.size() - 1;
-        NDArray text = sd.textEncoder().forward(sd.tokenizer().encode(List.of(prefix + " birds"), m));
+        NDArray text =
+            sd.textEncoder().forward(sd.tokenizer().encode(List.of(prefix + " birds"), m));
         float[] eLast = text.get(0, last).toFloatArray();
         float[] eFirst = text.get(0, first).toFloatArray();
         for (int i = 0; i < d; i++) {
@@ -195,20 +237,26 @@ class PerfusionTrainerTest {
       }
     }
     for (var attn : sd.unet().crossAttentions()) {
-      double[] expected = matVec(attn.toK.weight.get().toFloatArray(), attn.toK.outFeatures, lastPiece);
-      double[] wrong = matVec(attn.toK.weight.get().toFloatArray(), attn.toK.outFeatures, firstPiece);
+      double[] expected =
+          matVec(attn.toK.weight.get().toFloatArray(), attn.toK.outFeatures, lastPiece);
+      double[] wrong =
+          matVec(attn.toK.weight.get().toFloatArray(), attn.toK.outFeatures, firstPiece);
       float[] actual = c.keyTargets().get(attn.path());
       double scale = maxAbs(expected);
-      assertTrue(maxAbsDiff(expected, wrong) > 1e-2 * scale, "first and last piece must differ at " + attn.path());
-      assertTrue(maxAbsDiff(expected, actual) < 1e-4 * scale, "K target of " + attn.path() + " off by " + maxAbsDiff(expected, actual));
+      assertTrue(
+          maxAbsDiff(expected, wrong) > 1e-2 * scale,
+          "first and last piece must differ at " + attn.path());
+      assertTrue(
+          maxAbsDiff(expected, actual) < 1e-4 * scale,
+          "K target of " + attn.path() + " off by " + maxAbsDiff(expected, actual));
     }
   }
 
   /**
    * Global key-locking: the K path's input is the encoding of the prompt with the concept word
    * replaced by its superclass, checked against a separate text-encoder pass of that sentence
-   * written out by hand; the V path sees the concept's own token. Guided, so the unconditional
-   * row is checked too.
+   * written out by hand; the V path sees the concept's own token. Guided, so the unconditional row
+   * is checked too.
    */
   @Test
   void globalLockFeedsTheKeyPathTheSuperclassPrompt() {
@@ -218,14 +266,23 @@ class PerfusionTrainerTest {
     try (NDManager m = sd.manager().newSubManager()) {
       Conditioning locked = perfusion.conditioner(uses, true).condition(sd, batch, m);
       Conditioning local = perfusion.conditioner(uses, false).condition(sd, batch, m);
-      NDArray expectedKeys = sd.textEncoder().forward(sd.tokenizer().encode(List.of("", "a photo of my car, zwxy and car"), m));
-      assertTrue(locked.keyStates().sub(expectedKeys).abs().max().getFloat() < 1e-5f, "K input must be the superclass prompt's encoding");
+      NDArray expectedKeys =
+          sd.textEncoder()
+              .forward(sd.tokenizer().encode(List.of("", "a photo of my car, zwxy and car"), m));
+      assertTrue(
+          locked.keyStates().sub(expectedKeys).abs().max().getFloat() < 1e-5f,
+          "K input must be the superclass prompt's encoding");
       ClipTokenizer tok = sd.tokenizer().withAddedTokens(List.of("zwx"));
       NDArray added = m.create(c.embedding(), new Shape(1, c.embedding().length));
       NDArray expectedValues = sd.textEncoder().forward(tok.encode(batch.rows(), m), added);
-      assertTrue(locked.valueStates().sub(expectedValues).abs().max().getFloat() < 1e-5f, "V input must be the real prompt's encoding");
-      assertTrue(locked.keyStates().sub(locked.valueStates()).abs().max().getFloat() > 1e-2f, "the two paths must differ");
-      assertSame(local.keyStates(), local.valueStates(), "local locking: one encoding for both paths");
+      assertTrue(
+          locked.valueStates().sub(expectedValues).abs().max().getFloat() < 1e-5f,
+          "V input must be the real prompt's encoding");
+      assertTrue(
+          locked.keyStates().sub(locked.valueStates()).abs().max().getFloat() > 1e-2f,
+          "the two paths must differ");
+      assertSame(
+          local.keyStates(), local.valueStates(), "local locking: one encoding for both paths");
     }
   }
 
@@ -278,38 +335,79 @@ class PerfusionTrainerTest {
     a.valueTargets().forEach((k, v) -> assertArrayEquals(v, back.valueTargets().get(k)));
 
     Concept b = train(quick("sks", "bird", 2), new ArrayList<>(), new ArrayList<>());
-    GenerateRequest.Builder req = GenerateRequest.builder("a photo of my zwx on the beach with a sks").optSteps(3).optSeed(9);
+    GenerateRequest.Builder req =
+        GenerateRequest.builder("a photo of my zwx on the beach with a sks").optSteps(3).optSeed(9);
     BufferedImage plain = sd.generate(req.build()).images().get(0);
     List<ConceptUse> uses = List.of(ConceptUse.of(back), new ConceptUse(b, 0.6f, 0.2f));
-    BufferedImage two = sd.generate(req.optConditioner(perfusion.conditioner(uses, false)).build()).images().get(0);
-    BufferedImage global = sd.generate(req.optConditioner(perfusion.conditioner(uses, true)).build()).images().get(0);
-    BufferedImage plainAgain = sd.generate(req.optConditioner(perfusion.conditioner(List.of(), false)).build()).images().get(0);
+    BufferedImage two =
+        sd.generate(req.optConditioner(perfusion.conditioner(uses, false)).build()).images().get(0);
+    BufferedImage global =
+        sd.generate(req.optConditioner(perfusion.conditioner(uses, true)).build()).images().get(0);
+    BufferedImage plainAgain =
+        sd.generate(req.optConditioner(perfusion.conditioner(List.of(), false)).build())
+            .images()
+            .get(0);
     assertFalse(same(plain, two), "concepts must change the image");
     assertFalse(same(two, global), "global locking must change the image");
-    assertTrue(same(plain, plainAgain), "with no concept the model must be exactly the plain model");
+    assertTrue(
+        same(plain, plainAgain), "with no concept the model must be exactly the plain model");
   }
 
   @Test
   void conceptFromAnotherCinvIsRefused() {
     Concept a = train(quick("zwx", "car", 1), new ArrayList<>(), new ArrayList<>());
-    Concept foreign = new Concept(a.placeholder(), a.superclass(), a.baseModelId(), "0".repeat(64), a.defaultBeta(), a.defaultTau(),
-        a.iStar(), a.embedding(), a.keyTargets(), a.valueTargets(), a.trainingSettings());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> sd.generate(GenerateRequest.builder("a zwx").optSteps(1).optConditioner(perfusion.conditioner(List.of(ConceptUse.of(foreign)), false)).build()));
-    assertTrue(e.getMessage().contains("Cinv") && e.getMessage().contains("000000000000"), e.getMessage());
+    Concept foreign =
+        new Concept(
+            a.placeholder(),
+            a.superclass(),
+            a.baseModelId(),
+            "0".repeat(64),
+            a.defaultBeta(),
+            a.defaultTau(),
+            a.iStar(),
+            a.embedding(),
+            a.keyTargets(),
+            a.valueTargets(),
+            a.trainingSettings());
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                sd.generate(
+                    GenerateRequest.builder("a zwx")
+                        .optSteps(1)
+                        .optConditioner(
+                            perfusion.conditioner(List.of(ConceptUse.of(foreign)), false))
+                        .build()));
+    assertTrue(
+        e.getMessage().contains("Cinv") && e.getMessage().contains("000000000000"), e.getMessage());
   }
 
   @Test
   void sd15ConceptFileIsAbout106KB() throws Exception {
     // 16 layers of widths 320 x5, 640 x5, 1280 x6 (both K and V), i* and embedding of 768.
-    int[] widths = {320, 320, 320, 320, 320, 640, 640, 640, 640, 640, 1280, 1280, 1280, 1280, 1280, 1280};
+    int[] widths = {
+      320, 320, 320, 320, 320, 640, 640, 640, 640, 640, 1280, 1280, 1280, 1280, 1280, 1280
+    };
     Map<String, float[]> k = new LinkedHashMap<>();
     Map<String, float[]> v = new LinkedHashMap<>();
     for (int i = 0; i < widths.length; i++) {
       k.put("layer" + i + ".attn2", new float[widths[i]]);
       v.put("layer" + i + ".attn2", new float[widths[i]]);
     }
-    Concept c = new Concept("zwx", "teddy", "sd1:x", "h", 0.7f, 0.15f, new float[768], new float[768], k, v, TrainingConfig.defaults("zwx", "teddy").describe());
+    Concept c =
+        new Concept(
+            "zwx",
+            "teddy",
+            "sd1:x",
+            "h",
+            0.7f,
+            0.15f,
+            new float[768],
+            new float[768],
+            k,
+            v,
+            TrainingConfig.defaults("zwx", "teddy").describe());
     assertEquals(26_496, c.floatCount());
     Path file = dir.resolve("sd15.safetensors");
     ConceptFile.write(c, file);
@@ -327,8 +425,13 @@ class PerfusionTrainerTest {
 
   private static Map<String, float[]> snapshot() {
     Map<String, float[]> out = new LinkedHashMap<>();
-    sd.unet().namedParameters().forEach((k, p) -> out.put("unet." + k, p.get().toType(DataType.FLOAT32, false).toFloatArray()));
-    sd.textEncoder().namedParameters().forEach((k, p) -> out.put("text." + k, p.get().toFloatArray()));
+    sd.unet()
+        .namedParameters()
+        .forEach(
+            (k, p) -> out.put("unet." + k, p.get().toType(DataType.FLOAT32, false).toFloatArray()));
+    sd.textEncoder()
+        .namedParameters()
+        .forEach((k, p) -> out.put("text." + k, p.get().toFloatArray()));
     sd.vae().namedParameters().forEach((k, p) -> out.put("vae." + k, p.get().toFloatArray()));
     return out;
   }

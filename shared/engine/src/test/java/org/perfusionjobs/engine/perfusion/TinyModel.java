@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.perfusion;
 
-import org.perfusionjobs.testdata.TestData;
-
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
@@ -9,10 +7,14 @@ import java.util.ArrayList;
 import java.util.List;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.testdata.TestData;
 
 /** The tiny reference pipeline with a Cinv from captions over its vocabulary, shared by tests. */
 final class TinyModel {
-  static final String[] WORDS = {"photo", "toy", "car", "bird", "beach", "green", "yellow", "small", "wooden", "drawing", "sunset", "style"};
+  static final String[] WORDS = {
+    "photo", "toy", "car", "bird", "beach", "green", "yellow", "small", "wooden", "drawing",
+    "sunset", "style"
+  };
   private static StableDiffusionPipeline sd;
 
   private TinyModel() {}
@@ -20,7 +22,8 @@ final class TinyModel {
   static synchronized StableDiffusionPipeline pipeline() throws Exception {
     if (sd == null) {
       sd = StableDiffusionPipeline.load(TestData.sdTinyRef(), EngineOptions.cpu());
-      PerfusionModel.of(sd).setCovariance(CovarianceBuilder.compute(sd, captions(), false, "test", n -> {}));
+      PerfusionModel.of(sd)
+          .setCovariance(CovarianceBuilder.compute(sd, captions(), false, "test", n -> {}));
     }
     return sd;
   }
@@ -41,7 +44,9 @@ final class TinyModel {
   static List<BufferedImage> images(int n, Color color, boolean masks) {
     List<BufferedImage> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      BufferedImage img = new BufferedImage(32, 32, masks ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+      BufferedImage img =
+          new BufferedImage(
+              32, 32, masks ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
       Graphics2D g = img.createGraphics();
       g.setColor(masks ? Color.BLACK : new Color(40 + 30 * i, 90, 160));
       g.fillRect(0, 0, 32, 32);

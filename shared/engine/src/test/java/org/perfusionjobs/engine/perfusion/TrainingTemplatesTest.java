@@ -21,7 +21,9 @@ class TrainingTemplatesTest {
 
   @Test
   void theFoldersFileWinsSkippingCommentsAndBlankLines() throws IOException {
-    Files.writeString(dir.resolve(TrainingTemplates.FILE_NAME), "# world captions\na {}\n\n  a picture of a {}  \n");
+    Files.writeString(
+        dir.resolve(TrainingTemplates.FILE_NAME),
+        "# world captions\na {}\n\n  a picture of a {}  \n");
     assertEquals(List.of("a {}", "a picture of a {}"), TrainingTemplates.read(dir));
   }
 
@@ -29,7 +31,8 @@ class TrainingTemplatesTest {
   void aTemplateWithoutThePlaceholderIsRefusedByName() throws IOException {
     Files.writeString(dir.resolve(TrainingTemplates.FILE_NAME), "a {}\na photo\n");
     IOException e = assertThrows(IOException.class, () -> TrainingTemplates.read(dir));
-    assertTrue(e.getMessage().contains("'a photo'") && e.getMessage().contains("{}"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'a photo'") && e.getMessage().contains("{}"), e.getMessage());
   }
 
   @Test

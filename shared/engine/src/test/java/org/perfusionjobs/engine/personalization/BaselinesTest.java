@@ -60,19 +60,23 @@ import org.perfusionjobs.testdata.TestData;
 class BaselinesTest {
   static final int STEPS = 30;
   static final int EVAL_BATCHES = 8;
+
   /**
    * How far below the loss before the fixed-batch loss after training must be, per method, about
-   * half of what was measured (TI 1.0%, custom diffusion 11%, LoRA 15%, DreamBooth 89%): one 32-wide
-   * embedding moves a random tiny model little; the whole UNet memorises four images.
+   * half of what was measured (TI 1.0%, custom diffusion 11%, LoRA 15%, DreamBooth 89%): one
+   * 32-wide embedding moves a random tiny model little; the whole UNet memorises four images.
    */
-  static final Map<String, Double> MIN_DROP = Map.of("textual-inversion", 0.005, "custom-diffusion", 0.05, "lora", 0.05, "dreambooth", 0.2);
+  static final Map<String, Double> MIN_DROP =
+      Map.of("textual-inversion", 0.005, "custom-diffusion", 0.05, "lora", 0.05, "dreambooth", 0.2);
+
   static StableDiffusionPipeline sd;
   static TrainingImages squares;
   static Map<String, float[]> base;
   static final Map<String, Run> RUNS = new ConcurrentHashMap<>();
   @TempDir Path dir;
 
-  record Run(BaselineConcept initial, BaselineTrainer.Result result, List<TrainProgress> progress) {}
+  record Run(
+      BaselineConcept initial, BaselineTrainer.Result result, List<TrainProgress> progress) {}
 
   @BeforeAll
   static void setUp() throws Exception {
@@ -82,44 +86,57 @@ class BaselinesTest {
   }
 
   static BaselineConfig config(String method) {
-    TrainingConfig shared = TrainingConfig.defaults("zwx", "car").withSteps(STEPS).withBatch(2, 2).withSeed(7)
-        .withTemplates(List.of("a photo of a {}", "a {} on the beach", "a small {}"));
-    float lr = switch (method) {
-      case TextualInversion.NAME -> 0.05f; // unused: TI trains only the embedding (below)
-      case CustomDiffusion.NAME -> 1e-3f;
-      case Lora.NAME -> 3e-3f;
-      default -> 1e-3f;
-    };
+    TrainingConfig shared =
+        TrainingConfig.defaults("zwx", "car")
+            .withSteps(STEPS)
+            .withBatch(2, 2)
+            .withSeed(7)
+            .withTemplates(List.of("a photo of a {}", "a {} on the beach", "a small {}"));
+    float lr =
+        switch (method) {
+          case TextualInversion.NAME -> 0.05f; // unused: TI trains only the embedding (below)
+          case CustomDiffusion.NAME -> 1e-3f;
+          case Lora.NAME -> 3e-3f;
+          default -> 1e-3f;
+        };
     return new BaselineConfig(shared, lr, 0.05f, 4, 2, 3, 1f);
   }
 
   /** The run of {@code method}, trained on first use. */
   static synchronized Run run(String method) {
-    return RUNS.computeIfAbsent(method, name -> {
-      BaselineMethod m = Personalization.baseline(name);
-      BaselineTrainer trainer = new BaselineTrainer(sd);
-      BaselineConcept initial = trainer.initial(m, config(name));
-      List<TrainProgress> progress = new ArrayList<>();
-      BaselineTrainer.Result r = trainer.train(m, squares, config(name), progress::add, () -> false);
-      return new Run(initial, r, progress);
-    });
+    return RUNS.computeIfAbsent(
+        method,
+        name -> {
+          BaselineMethod m = Personalization.baseline(name);
+          BaselineTrainer trainer = new BaselineTrainer(sd);
+          BaselineConcept initial = trainer.initial(m, config(name));
+          List<TrainProgress> progress = new ArrayList<>();
+          BaselineTrainer.Result r =
+              trainer.train(m, squares, config(name), progress::add, () -> false);
+          return new Run(initial, r, progress);
+        });
   }
 
-  /** Every weight of the text encoder, UNet and VAE is bit-identical after training and after generating with the concept. */
+  /**
+   * Every weight of the text encoder, UNet and VAE is bit-identical after training and after
+   * generating with the concept.
+   */
   @ParameterizedTest
   @ValueSource(strings = {"textual-inversion", "custom-diffusion", "lora", "dreambooth"})
   void theBaseModelStaysBitIdentical(String name) {
     BaselineConcept c = run(name).result().concept();
     assertBitIdenticalToBase(name + " training");
-    sd.generate(request("a photo of a zwx").optConditioner(Personalization.conditioner(c, null)).build());
+    sd.generate(
+        request("a photo of a zwx").optConditioner(Personalization.conditioner(c, null)).build());
     assertBitIdenticalToBase(name + " generation");
   }
 
   /**
    * The file holds exactly the method's tensors (TI: the embedding; custom diffusion: every
-   * cross-attention to_k/to_v weight + the embedding; LoRA: a down/up pair on to_q/to_k/to_v/to_out.0
-   * of every attention layer; DreamBooth: every UNet weight), each one moved from where the run
-   * started, and the trained-parameter count is the number of floats stored.
+   * cross-attention to_k/to_v weight + the embedding; LoRA: a down/up pair on
+   * to_q/to_k/to_v/to_out.0 of every attention layer; DreamBooth: every UNet weight), each one
+   * moved from where the run started, and the trained-parameter count is the number of floats
+   * stored.
    */
   @ParameterizedTest
   @ValueSource(strings = {"textual-inversion", "custom-diffusion", "lora", "dreambooth"})
@@ -132,20 +149,30 @@ class BaselinesTest {
     boolean embedding = !name.equals(Lora.NAME) && !name.equals("dreambooth");
     assertEquals(embedding, c.embedding() != null, name + ": learns an embedding");
     if (embedding) {
-      assertArrayEquals(superclassEmbedding(), r.initial().embedding(), "the word starts at the superclass's embedding");
-      assertFalse(Arrays.equals(r.initial().embedding(), c.embedding()), "the embedding must train");
+      assertArrayEquals(
+          superclassEmbedding(),
+          r.initial().embedding(),
+          "the word starts at the superclass's embedding");
+      assertFalse(
+          Arrays.equals(r.initial().embedding(), c.embedding()), "the embedding must train");
     }
     for (Map.Entry<String, HostTensor> e : c.tensors().entrySet()) {
       String key = e.getKey();
       float[] start = r.initial().tensors().get(key).data();
       if (key.startsWith(BaselineConcept.UNET)) {
-        assertArrayEquals(base.get("unet." + key.substring(BaselineConcept.UNET.length())), start, key + " starts at the base weight");
+        assertArrayEquals(
+            base.get("unet." + key.substring(BaselineConcept.UNET.length())),
+            start,
+            key + " starts at the base weight");
       } else if (key.startsWith(BaselineConcept.LORA_UP)) {
         assertArrayEquals(new float[start.length], start, 0f, key + " starts at zero");
       }
       assertFalse(Arrays.equals(start, e.getValue().data()), name + ": " + key + " did not move");
     }
-    assertEquals(c.floatCount(), r.result().trainedParameters(), "trained parameter count = floats in the file");
+    assertEquals(
+        c.floatCount(),
+        r.result().trainedParameters(),
+        "trained parameter count = floats in the file");
   }
 
   /**
@@ -158,16 +185,34 @@ class BaselinesTest {
   void aShortRunLowersTheLossOnFixedBatches(String name) {
     Run r = run(name);
     assertEquals(STEPS, r.progress().size());
-    r.progress().forEach(p -> assertTrue(Double.isFinite(p.loss()), name + " step " + p.step() + " loss " + p.loss()));
+    r.progress()
+        .forEach(
+            p ->
+                assertTrue(
+                    Double.isFinite(p.loss()), name + " step " + p.step() + " loss " + p.loss()));
     BaselineTrainer trainer = new BaselineTrainer(sd);
     TrainingConfig cfg = config(name).shared();
     double before = trainer.evaluate(r.initial(), squares, cfg, EVAL_BATCHES);
     double after = trainer.evaluate(r.result().concept(), squares, cfg, EVAL_BATCHES);
-    System.out.printf("%s: fixed-batch loss %.5f -> %.5f (%.1f%%)%n", name, before, after, 100 * (after - before) / before);
-    assertTrue(after < before * (1 - MIN_DROP.get(name)), name + ": fixed-batch loss " + before + " -> " + after + ", less than " + MIN_DROP.get(name) + " below");
+    System.out.printf(
+        "%s: fixed-batch loss %.5f -> %.5f (%.1f%%)%n",
+        name, before, after, 100 * (after - before) / before);
+    assertTrue(
+        after < before * (1 - MIN_DROP.get(name)),
+        name
+            + ": fixed-batch loss "
+            + before
+            + " -> "
+            + after
+            + ", less than "
+            + MIN_DROP.get(name)
+            + " below");
   }
 
-  /** Save, load: the method is in the metadata, every tensor and the embedding come back bit for bit, and generate the same image. */
+  /**
+   * Save, load: the method is in the metadata, every tensor and the embedding come back bit for
+   * bit, and generate the same image.
+   */
   @ParameterizedTest
   @ValueSource(strings = {"textual-inversion", "custom-diffusion", "lora", "dreambooth"})
   void theFileRoundTripsAndSaysItsMethod(String name) throws Exception {
@@ -183,18 +228,35 @@ class BaselinesTest {
     assertEquals(c.trainingSettings(), back.trainingSettings());
     assertArrayEquals(c.embedding(), back.embedding());
     assertEquals(List.copyOf(c.tensors().keySet()), List.copyOf(back.tensors().keySet()));
-    c.tensors().forEach((k, v) -> {
-      assertArrayEquals(v.data(), back.tensors().get(k).data(), k);
-      assertArrayEquals(v.shape(), back.tensors().get(k).shape(), k);
-    });
+    c.tensors()
+        .forEach(
+            (k, v) -> {
+              assertArrayEquals(v.data(), back.tensors().get(k).data(), k);
+              assertArrayEquals(v.shape(), back.tensors().get(k).shape(), k);
+            });
     long floats = c.floatCount();
     long size = Files.size(file);
-    long header = 4096 + 256L * c.tensors().size(); // metadata + a name, dtype, shape and offsets per tensor
-    assertTrue(size >= 4 * floats && size < 4 * floats + header, "file of " + size + " bytes for " + floats + " floats in " + c.tensors().size() + " tensors");
+    long header =
+        4096 + 256L * c.tensors().size(); // metadata + a name, dtype, shape and offsets per tensor
+    assertTrue(
+        size >= 4 * floats && size < 4 * floats + header,
+        "file of "
+            + size
+            + " bytes for "
+            + floats
+            + " floats in "
+            + c.tensors().size()
+            + " tensors");
     assertEquals(Personalization.placeholderOf(file), "zwx");
     BufferedImage inMemory = image("a photo of a zwx", Personalization.conditioner(c, null));
-    BufferedImage loaded = image("a photo of a zwx", Personalization.conditioner(sd, List.of(Personalization.Spec.parse(file.toString())), false, null));
-    assertTrue(same(inMemory, loaded), name + ": the file must generate exactly what the trained concept does");
+    BufferedImage loaded =
+        image(
+            "a photo of a zwx",
+            Personalization.conditioner(
+                sd, List.of(Personalization.Spec.parse(file.toString())), false, null));
+    assertTrue(
+        same(inMemory, loaded),
+        name + ": the file must generate exactly what the trained concept does");
   }
 
   /**
@@ -209,23 +271,37 @@ class BaselinesTest {
   void generationDiffersFromThePlainModelOnlyWhereTheMethodActs(String name) throws Exception {
     BaselineConcept c = run(name).result().concept();
     BufferedImage plain = image("a photo of a zwx", null);
-    assertTrue(same(plain, image("a photo of a zwx", Personalization.conditioner(sd, List.of(), false, null))), "no concept: the plain model");
-    assertFalse(same(plain, image("a photo of a zwx", Personalization.conditioner(c, null))), name + ": the concept must change the image");
+    assertTrue(
+        same(
+            plain,
+            image("a photo of a zwx", Personalization.conditioner(sd, List.of(), false, null))),
+        "no concept: the plain model");
+    assertFalse(
+        same(plain, image("a photo of a zwx", Personalization.conditioner(c, null))),
+        name + ": the concept must change the image");
     switch (name) {
       case TextualInversion.NAME -> {
         BufferedImage car = image("a small car on the beach", null);
-        assertTrue(same(car, image("a small car on the beach", Personalization.conditioner(c, null))), "TI: a prompt without the word is untouched");
+        assertTrue(
+            same(car, image("a small car on the beach", Personalization.conditioner(c, null))),
+            "TI: a prompt without the word is untouched");
       }
       case Lora.NAME -> {
-        assertTrue(same(plain, image("a photo of a zwx", Personalization.conditioner(c, 0f))), "LoRA at scale 0 is the plain model");
-        assertFalse(same(image("a photo of a zwx", Personalization.conditioner(c, 0.5f)), image("a photo of a zwx", Personalization.conditioner(c, 1f))),
+        assertTrue(
+            same(plain, image("a photo of a zwx", Personalization.conditioner(c, 0f))),
+            "LoRA at scale 0 is the plain model");
+        assertFalse(
+            same(
+                image("a photo of a zwx", Personalization.conditioner(c, 0.5f)),
+                image("a photo of a zwx", Personalization.conditioner(c, 1f))),
             "scale 0.5 differs from 1");
       }
       case CustomDiffusion.NAME -> assertOnlyCrossAttentionKeyValuesChange(c);
-      default -> { }
+      default -> {}
     }
     if (!name.equals(Lora.NAME)) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Personalization.conditioner(c, 0.5f));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> Personalization.conditioner(c, 0.5f));
       assertTrue(e.getMessage().startsWith("--scale is LoRA's"), e.getMessage());
     }
   }
@@ -237,32 +313,58 @@ class BaselinesTest {
       int side = sd.defaultImageSize() / sd.vae().config().spatialFactor();
       NDArray x = new NoiseGenerator(3).normal(new Shape(1, 4, side, side), m);
       NDArray t = m.create(new long[] {500});
-      float[] edited = sd.unet().forward(x, t, Conditioning.of(text).withUnetEdits(edits)).toFloatArray();
+      float[] edited =
+          sd.unet().forward(x, t, Conditioning.of(text).withUnetEdits(edits)).toFloatArray();
       Conditioning keyValuesOnly = Conditioning.of(text);
       try (var installed = edits.install(sd.unet())) {
         for (Attention a : sd.unet().crossAttentions()) {
           keyValuesOnly.keyValue(a);
         }
       }
-      assertArrayEquals(edited, sd.unet().forward(x, t, keyValuesOnly).toFloatArray(), "custom diffusion = plain UNet + its K/V");
-      assertFalse(Arrays.equals(edited, sd.unet().forward(x, t, Conditioning.of(text)).toFloatArray()), "its K/V differ from the base model's");
+      assertArrayEquals(
+          edited,
+          sd.unet().forward(x, t, keyValuesOnly).toFloatArray(),
+          "custom diffusion = plain UNet + its K/V");
+      assertFalse(
+          Arrays.equals(edited, sd.unet().forward(x, t, Conditioning.of(text)).toFloatArray()),
+          "its K/V differ from the base model's");
     }
   }
 
-  /** A wrong method name, a file of an unknown method, and a file naming none are one-line errors. */
+  /**
+   * A wrong method name, a file of an unknown method, and a file naming none are one-line errors.
+   */
   @Test
   void unknownMethodsAreRefusedByName() throws Exception {
-    IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> Personalization.baseline("lorra"));
-    assertEquals("unknown method 'lorra'; known: perfusion, textual-inversion, custom-diffusion, lora, dreambooth", bad.getMessage());
+    IllegalArgumentException bad =
+        assertThrows(IllegalArgumentException.class, () -> Personalization.baseline("lorra"));
+    assertEquals(
+        "unknown method 'lorra'; known: perfusion, textual-inversion, custom-diffusion, lora,"
+            + " dreambooth",
+        bad.getMessage());
     Path unknown = dir.resolve("unknown.safetensors");
     Path none = dir.resolve("none.safetensors");
     try (NDManager m = NDManager.newBaseManager()) {
-      SafetensorsWriter.write(unknown, Map.of("embedding", m.zeros(new Shape(4))), Map.of("format", BaselineConceptFile.FORMAT, "method", "hypernetwork"));
-      SafetensorsWriter.write(none, Map.of("embedding", m.zeros(new Shape(4))), Map.of("format", "something-else/1"));
+      SafetensorsWriter.write(
+          unknown,
+          Map.of("embedding", m.zeros(new Shape(4))),
+          Map.of("format", BaselineConceptFile.FORMAT, "method", "hypernetwork"));
+      SafetensorsWriter.write(
+          none, Map.of("embedding", m.zeros(new Shape(4))), Map.of("format", "something-else/1"));
     }
-    ModelLoadException u = assertThrows(ModelLoadException.class, () -> Personalization.methodOf(unknown));
-    assertEquals(unknown + ": unknown method 'hypernetwork'; known: perfusion, textual-inversion, custom-diffusion, lora, dreambooth", u.getMessage());
-    ModelLoadException n = assertThrows(ModelLoadException.class, () -> Personalization.conditioner(sd, List.of(Personalization.Spec.parse(none.toString())), false, null));
+    ModelLoadException u =
+        assertThrows(ModelLoadException.class, () -> Personalization.methodOf(unknown));
+    assertEquals(
+        unknown
+            + ": unknown method 'hypernetwork'; known: perfusion, textual-inversion,"
+            + " custom-diffusion, lora, dreambooth",
+        u.getMessage());
+    ModelLoadException n =
+        assertThrows(
+            ModelLoadException.class,
+            () ->
+                Personalization.conditioner(
+                    sd, List.of(Personalization.Spec.parse(none.toString())), false, null));
     assertTrue(n.getMessage().contains("names no personalization method"), n.getMessage());
     assertFalse(n.getMessage().contains("\n"));
   }
@@ -271,7 +373,8 @@ class BaselinesTest {
     return GenerateRequest.builder(prompt).optSteps(3).optSeed(9);
   }
 
-  static BufferedImage image(String prompt, org.perfusionjobs.engine.pipeline.Conditioner conditioner) {
+  static BufferedImage image(
+      String prompt, org.perfusionjobs.engine.pipeline.Conditioner conditioner) {
     GenerateRequest.Builder b = request(prompt);
     if (conditioner != null) {
       b.optConditioner(conditioner);
@@ -288,7 +391,7 @@ class BaselinesTest {
   static Set<String> expectedTensors(String name) {
     Set<String> out = new LinkedHashSet<>();
     switch (name) {
-      case "textual-inversion" -> { }
+      case "textual-inversion" -> {}
       case "custom-diffusion" -> {
         for (Attention a : sd.unet().crossAttentions()) {
           out.add(BaselineConcept.UNET + a.path() + ".to_k.weight");
@@ -297,12 +400,17 @@ class BaselinesTest {
       }
       case "lora" -> {
         List<String> attn = new ArrayList<>();
-        sd.unet().visit((path, m) -> {
-          if (m instanceof Attention) {
-            attn.add(path);
-          }
-        });
-        assertEquals(2 * sd.unet().crossAttentions().size(), attn.size(), "self- and cross-attention of every transformer block");
+        sd.unet()
+            .visit(
+                (path, m) -> {
+                  if (m instanceof Attention) {
+                    attn.add(path);
+                  }
+                });
+        assertEquals(
+            2 * sd.unet().crossAttentions().size(),
+            attn.size(),
+            "self- and cross-attention of every transformer block");
         for (String a : attn) {
           for (String p : List.of("to_q", "to_k", "to_v", "to_out.0")) {
             out.add(BaselineConcept.LORA_DOWN + a + "." + p);
@@ -310,7 +418,8 @@ class BaselinesTest {
           }
         }
       }
-      case "dreambooth" -> sd.unet().namedParameters().keySet().forEach(k -> out.add(BaselineConcept.UNET + k));
+      case "dreambooth" ->
+          sd.unet().namedParameters().keySet().forEach(k -> out.add(BaselineConcept.UNET + k));
       default -> throw new IllegalArgumentException(name);
     }
     return out;
@@ -319,8 +428,13 @@ class BaselinesTest {
   /** Every weight of the base model, copied to the host, keyed by component. */
   static Map<String, float[]> snapshot() {
     Map<String, float[]> out = new LinkedHashMap<>();
-    Map<String, Module> parts = Map.of("text_encoder", sd.textEncoder(), "unet", sd.unet(), "vae", sd.vae());
-    parts.forEach((prefix, module) -> module.namedParameters().forEach((k, p) -> out.put(prefix + "." + k, p.get().toFloatArray())));
+    Map<String, Module> parts =
+        Map.of("text_encoder", sd.textEncoder(), "unet", sd.unet(), "vae", sd.vae());
+    parts.forEach(
+        (prefix, module) ->
+            module
+                .namedParameters()
+                .forEach((k, p) -> out.put(prefix + "." + k, p.get().toFloatArray())));
     assertNotNull(out.get("unet.conv_in.weight"));
     return out;
   }
@@ -347,7 +461,9 @@ class BaselinesTest {
   static List<BufferedImage> images(int n, boolean masks) {
     List<BufferedImage> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      BufferedImage img = new BufferedImage(32, 32, masks ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+      BufferedImage img =
+          new BufferedImage(
+              32, 32, masks ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
       Graphics2D g = img.createGraphics();
       g.setColor(masks ? Color.BLACK : new Color(40 + 30 * i, 90, 160));
       g.fillRect(0, 0, 32, 32);

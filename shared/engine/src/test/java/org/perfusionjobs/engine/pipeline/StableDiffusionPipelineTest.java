@@ -1,7 +1,6 @@
 package org.perfusionjobs.engine.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -49,15 +48,24 @@ class StableDiffusionPipelineTest {
   void matchesDiffusersDdimRunPixelForPixel() throws Exception {
     InitialLatents xT;
     int[] expected;
-    try (NDManager m = NDManager.newBaseManager(); SafetensorsFile f = SafetensorsFile.open(ref.resolve("reference/ddim_eta0.safetensors"))) {
+    try (NDManager m = NDManager.newBaseManager();
+        SafetensorsFile f = SafetensorsFile.open(ref.resolve("reference/ddim_eta0.safetensors"))) {
       NDArray latents = f.read("latents", m);
       NDArray x0 = latents.get(0);
       xT = new InitialLatents(x0.toFloatArray(), x0.getShape().getShape());
       expected = f.read("image_uint8", m).toType(DataType.INT32, false).toIntArray();
     }
     AtomicInteger steps = new AtomicInteger();
-    GenerateResult r = sd.generate(GenerateRequest.builder(P0).optSteps(10).optGuidanceScale(7.5f)
-        .optLatents(xT).optSampler(SamplerKind.DDIM).optEta(0f).optOnStep(p -> steps.incrementAndGet()).build());
+    GenerateResult r =
+        sd.generate(
+            GenerateRequest.builder(P0)
+                .optSteps(10)
+                .optGuidanceScale(7.5f)
+                .optLatents(xT)
+                .optSampler(SamplerKind.DDIM)
+                .optEta(0f)
+                .optOnStep(p -> steps.incrementAndGet())
+                .build());
     assertEquals(10, steps.get());
     assertEquals(32, r.width());
     BufferedImage img = r.images().get(0);
@@ -76,7 +84,8 @@ class StableDiffusionPipelineTest {
       }
     }
     // README tolerance: at most 1 level on a handful of the 3,072 values.
-    assertTrue(maxDiff <= 1 && differing <= 10, "max diff " + maxDiff + " on " + differing + " values");
+    assertTrue(
+        maxDiff <= 1 && differing <= 10, "max diff " + maxDiff + " on " + differing + " values");
   }
 
   @Test
@@ -92,12 +101,21 @@ class StableDiffusionPipelineTest {
   @Test
   void everySamplerRunsAndBatchGivesDistinctImages() {
     for (SamplerKind k : SamplerKind.values()) {
-      GenerateResult r = sd.generate(GenerateRequest.builder(P0).optSteps(5).optSampler(k).optEta(k == SamplerKind.DDIM ? 0.5f : 0f)
-          .optBatchSize(2).optSeed(3).optSize(48, 32).build());
+      GenerateResult r =
+          sd.generate(
+              GenerateRequest.builder(P0)
+                  .optSteps(5)
+                  .optSampler(k)
+                  .optEta(k == SamplerKind.DDIM ? 0.5f : 0f)
+                  .optBatchSize(2)
+                  .optSeed(3)
+                  .optSize(48, 32)
+                  .build());
       assertEquals(2, r.images().size(), k.toString());
       assertEquals(48, r.images().get(0).getWidth());
       assertEquals(32, r.images().get(0).getHeight());
-      assertTrue(!samePixels(r.images().get(0), r.images().get(1)), k + ": batch items must differ");
+      assertTrue(
+          !samePixels(r.images().get(0), r.images().get(1)), k + ": batch items must differ");
     }
   }
 
@@ -106,7 +124,8 @@ class StableDiffusionPipelineTest {
     GenerateRequest.Builder b = GenerateRequest.builder(P0).optSteps(4).optSeed(5);
     BufferedImage plain = sd.generate(b.build()).images().get(0);
     BufferedImage negative = sd.generate(b.optNegativePrompt("green bird").build()).images().get(0);
-    BufferedImage unguided = sd.generate(b.optNegativePrompt("").optGuidanceScale(1f).build()).images().get(0);
+    BufferedImage unguided =
+        sd.generate(b.optNegativePrompt("").optGuidanceScale(1f).build()).images().get(0);
     assertTrue(!samePixels(plain, negative));
     assertTrue(!samePixels(plain, unguided));
   }
@@ -114,20 +133,32 @@ class StableDiffusionPipelineTest {
   @Test
   void cancellationStopsBetweenSteps() {
     AtomicInteger seen = new AtomicInteger();
-    GenerationCancelledException e = assertThrows(GenerationCancelledException.class,
-        () -> sd.generate(GenerateRequest.builder(P0).optSteps(10).optOnStep(p -> seen.set(p.step()))
-            .optCancelled(() -> seen.get() >= 3).build()));
+    GenerationCancelledException e =
+        assertThrows(
+            GenerationCancelledException.class,
+            () ->
+                sd.generate(
+                    GenerateRequest.builder(P0)
+                        .optSteps(10)
+                        .optOnStep(p -> seen.set(p.step()))
+                        .optCancelled(() -> seen.get() >= 3)
+                        .build()));
     assertEquals(3, e.completedSteps());
   }
 
   @Test
   void previewDecodesCurrentLatents() {
     List<BufferedImage> previews = new ArrayList<>();
-    sd.generate(GenerateRequest.builder(P0).optSteps(3).optOnStep(p -> {
-      if (p.step() == 2) {
-        previews.addAll(p.preview().get());
-      }
-    }).build());
+    sd.generate(
+        GenerateRequest.builder(P0)
+            .optSteps(3)
+            .optOnStep(
+                p -> {
+                  if (p.step() == 2) {
+                    previews.addAll(p.preview().get());
+                  }
+                })
+            .build());
     assertEquals(1, previews.size());
     assertEquals(32, previews.get(0).getWidth());
   }
@@ -136,30 +167,49 @@ class StableDiffusionPipelineTest {
   void requestsLeaveNoArraysBehind() {
     int before = sd.manager().getManagedArrays().size();
     for (int i = 0; i < 5; i++) {
-      sd.generate(GenerateRequest.builder(P0).optSteps(3).optSeed(i).optSampler(SamplerKind.values()[i % SamplerKind.values().length]).build());
+      sd.generate(
+          GenerateRequest.builder(P0)
+              .optSteps(3)
+              .optSeed(i)
+              .optSampler(SamplerKind.values()[i % SamplerKind.values().length])
+              .build());
     }
     assertEquals(before, sd.manager().getManagedArrays().size());
   }
 
   @Test
   void badRequestsFailWithClearMessages() {
-    IllegalArgumentException size = assertThrows(IllegalArgumentException.class,
-        () -> sd.generate(GenerateRequest.builder(P0).optSize(33, 32).build()));
+    IllegalArgumentException size =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> sd.generate(GenerateRequest.builder(P0).optSize(33, 32).build()));
     assertTrue(size.getMessage().contains("multiples of 2"), size.getMessage());
-    IllegalArgumentException latents = assertThrows(IllegalArgumentException.class,
-        () -> sd.generate(GenerateRequest.builder(P0).optLatents(new InitialLatents(new float[4 * 8 * 8], new long[] {1, 4, 8, 8})).build()));
+    IllegalArgumentException latents =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                sd.generate(
+                    GenerateRequest.builder(P0)
+                        .optLatents(
+                            new InitialLatents(new float[4 * 8 * 8], new long[] {1, 4, 8, 8}))
+                        .build()));
     assertTrue(latents.getMessage().contains("(1, 4, 16, 16)"), latents.getMessage());
-    assertThrows(IllegalArgumentException.class, () -> GenerateRequest.builder(P0).optSteps(0).build());
+    assertThrows(
+        IllegalArgumentException.class, () -> GenerateRequest.builder(P0).optSteps(0).build());
   }
 
   @Test
   void missingOrBrokenModelFolderIsNamed() throws Exception {
-    ModelLoadException missing = assertThrows(ModelLoadException.class, () -> ModelFolder.open(dir.resolve("nope")));
+    ModelLoadException missing =
+        assertThrows(ModelLoadException.class, () -> ModelFolder.open(dir.resolve("nope")));
     assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
     Files.writeString(dir.resolve("model_index.json"), "{}");
     Files.createDirectories(dir.resolve("unet"));
     ModelLoadException broken = assertThrows(ModelLoadException.class, () -> ModelFolder.open(dir));
-    assertTrue(broken.getMessage().contains("text_encoder/ is missing") && broken.getMessage().contains("unet/config.json is missing"), broken.getMessage());
+    assertTrue(
+        broken.getMessage().contains("text_encoder/ is missing")
+            && broken.getMessage().contains("unet/config.json is missing"),
+        broken.getMessage());
   }
 
   @Test
@@ -185,21 +235,35 @@ class StableDiffusionPipelineTest {
 
   /**
    * The conditioning hook: a request's Conditioner decides the K/V inputs the UNet sees. One that
-   * feeds the encoding of another prompt must give exactly the plain image of that prompt, and
-   * it is resolved once per request, not per step.
+   * feeds the encoding of another prompt must give exactly the plain image of that prompt, and it
+   * is resolved once per request, not per step.
    */
   @Test
   void theRequestsConditionerDecidesWhatTheUNetSees() {
     AtomicInteger calls = new AtomicInteger();
     List<List<String>> rows = new ArrayList<>();
-    Conditioner other = (p, prompts, m) -> {
-      calls.incrementAndGet();
-      rows.add(prompts.rows());
-      return Conditioner.PLAIN.condition(p, new PromptBatch("a small bird", prompts.negativePrompt(), prompts.batchSize(), prompts.guided()), m);
-    };
-    GenerateRequest.Builder b = GenerateRequest.builder(P0).optSteps(3).optSeed(4).optNegativePrompt("blurry");
+    Conditioner other =
+        (p, prompts, m) -> {
+          calls.incrementAndGet();
+          rows.add(prompts.rows());
+          return Conditioner.PLAIN.condition(
+              p,
+              new PromptBatch(
+                  "a small bird", prompts.negativePrompt(), prompts.batchSize(), prompts.guided()),
+              m);
+        };
+    GenerateRequest.Builder b =
+        GenerateRequest.builder(P0).optSteps(3).optSeed(4).optNegativePrompt("blurry");
     BufferedImage hooked = sd.generate(b.optConditioner(other).build()).images().get(0);
-    BufferedImage plainOther = sd.generate(GenerateRequest.builder("a small bird").optSteps(3).optSeed(4).optNegativePrompt("blurry").build()).images().get(0);
+    BufferedImage plainOther =
+        sd.generate(
+                GenerateRequest.builder("a small bird")
+                    .optSteps(3)
+                    .optSeed(4)
+                    .optNegativePrompt("blurry")
+                    .build())
+            .images()
+            .get(0);
     BufferedImage plain = sd.generate(b.optConditioner(Conditioner.PLAIN).build()).images().get(0);
     assertEquals(1, calls.get(), "resolved once per request");
     assertEquals(List.of(List.of("blurry", P0)), rows, "guided rows: negative first, as diffusers");
@@ -207,7 +271,9 @@ class StableDiffusionPipelineTest {
     assertTrue(!samePixels(hooked, plain), "another prompt's encoding must change the image");
   }
 
-  /** A method's per-pipeline state: made once, the same instance after, closed with the pipeline. */
+  /**
+   * A method's per-pipeline state: made once, the same instance after, closed with the pipeline.
+   */
   @Test
   void extensionsLiveAndCloseWithThePipeline() throws Exception {
     final class Counter implements AutoCloseable {
@@ -221,7 +287,8 @@ class StableDiffusionPipelineTest {
     Counter c;
     try (StableDiffusionPipeline own = StableDiffusionPipeline.load(ref, EngineOptions.cpu())) {
       c = own.extension(Counter.class, p -> new Counter());
-      assertTrue(c == own.extension(Counter.class, p -> new Counter()), "one instance per pipeline");
+      assertTrue(
+          c == own.extension(Counter.class, p -> new Counter()), "one instance per pipeline");
       assertEquals(0, c.closed);
     }
     assertEquals(1, c.closed);

@@ -15,10 +15,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * DDIM against the reference runs of sd-tiny-ref (diffusers 0.27.2). Tolerances as its README
- * suggests for latents and x0 predictions: 1e-3 absolute and 1e-5 relative to max |x|. (On the
- * CPU engine every step and the whole chain measured a difference of exactly 0.0: the float32
- * host coefficients and the element-wise ops round as diffusers' do; other devices may differ in
- * the last bits.)
+ * suggests for latents and x0 predictions: 1e-3 absolute and 1e-5 relative to max |x|. (On the CPU
+ * engine every step and the whole chain measured a difference of exactly 0.0: the float32 host
+ * coefficients and the element-wise ops round as diffusers' do; other devices may differ in the
+ * last bits.)
  */
 class DdimSamplerTest {
   private static final float ABS_TOL = 1e-3f;
@@ -28,7 +28,8 @@ class DdimSamplerTest {
     assertEquals(expected.getShape(), actual.getShape(), what + " shape");
     float diff = ReferenceData.maxAbsDiff(actual, expected);
     float scale = ReferenceData.maxAbs(expected);
-    assertTrue(diff <= ABS_TOL && diff <= REL_TOL * scale,
+    assertTrue(
+        diff <= ABS_TOL && diff <= REL_TOL * scale,
         what + ": max abs diff " + diff + " (max |x| " + scale + ")");
   }
 
@@ -53,7 +54,9 @@ class DdimSamplerTest {
     checkEachStep("ddim_eta1", 1f);
   }
 
-  /** Step i from the reference latents[i] and guided prediction i gives latents[i + 1] and x0[i]. */
+  /**
+   * Step i from the reference latents[i] and guided prediction i gives latents[i + 1] and x0[i].
+   */
   private static void checkEachStep(String file, float eta) throws Exception {
     try (NDManager m = NDManager.newBaseManager()) {
       Map<String, NDArray> ref = ReferenceData.reference(file, m);
@@ -63,7 +66,8 @@ class DdimSamplerTest {
       NoiseSource noise = eta > 0 ? NoiseSource.replay(ref.get("variance_noise")) : null;
       for (int i = 0; i < 10; i++) {
         // a fresh run per step: each step starts from the reference, not from our previous output
-        try (SamplerRun run = Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, eta);
+        try (SamplerRun run =
+                Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, eta);
             NDManager stepManager = m.newSubManager()) {
           NDArray sample = latents.get(i);
           sample.attach(stepManager);
@@ -72,7 +76,8 @@ class DdimSamplerTest {
           NDArray prev = run.step(guided.get(i), i, sample, noise);
           assertSame(stepManager, prev.getManager(), "result lives with the latents");
           assertClose(latents.get(i + 1), prev, file + " latents[" + (i + 1) + "]");
-          assertClose(x0.get(i), run.predOriginalSample(), file + " pred_original_sample[" + i + "]");
+          assertClose(
+              x0.get(i), run.predOriginalSample(), file + " pred_original_sample[" + i + "]");
         }
       }
     }
@@ -98,13 +103,18 @@ class DdimSamplerTest {
       NDArray x = latents.get(0);
       for (int i = 0; i < run.steps(); i++) {
         NDArray next = run.step(ref.get("noise_pred_guided").get(i), i, x, noise);
-        assertClose(ref.get("pred_original_sample").get(i), run.predOriginalSample(), file + " chain x0[" + i + "]");
+        assertClose(
+            ref.get("pred_original_sample").get(i),
+            run.predOriginalSample(),
+            file + " chain x0[" + i + "]");
         x.close();
         x = next;
         assertClose(latents.get(i + 1), x, file + " chain latents[" + (i + 1) + "]");
       }
       if (eta > 0) {
-        assertThrows(IllegalStateException.class, () -> noise.normal(new Shape(1, 4, 16, 16), m),
+        assertThrows(
+            IllegalStateException.class,
+            () -> noise.normal(new Shape(1, 4, 16, 16), m),
             "all 10 stored draws were used, one per step");
       }
     }
@@ -144,15 +154,21 @@ class DdimSamplerTest {
   @Test
   void stepsOffsetAndSpacings() throws Exception {
     SchedulerConfig tiny = ReferenceData.tinyConfig();
-    assertArrayEquals(new long[] {900, 800, 700, 600, 500, 400, 300, 200, 100, 0},
+    assertArrayEquals(
+        new long[] {900, 800, 700, 600, 500, 400, 300, 200, 100, 0},
         DdimSampler.timesteps(withAlphaToOne(tiny, false, 0), 10));
-    assertArrayEquals(new long[] {999, 888, 777, 666, 555, 444, 333, 222, 111, 0},
+    assertArrayEquals(
+        new long[] {999, 888, 777, 666, 555, 444, 333, 222, 111, 0},
         DdimSampler.timesteps(tiny.withTimestepSpacing("linspace"), 10));
-    assertArrayEquals(new long[] {999, 899, 799, 699, 599, 499, 399, 299, 199, 99},
+    assertArrayEquals(
+        new long[] {999, 899, 799, 699, 599, 499, 399, 299, 199, 99},
         DdimSampler.timesteps(tiny.withTimestepSpacing("trailing"), 10));
-    assertArrayEquals(new long[] {999, 856, 713, 570, 428, 285, 142},
+    assertArrayEquals(
+        new long[] {999, 856, 713, 570, 428, 285, 142},
         DdimSampler.timesteps(tiny.withTimestepSpacing("trailing"), 7));
-    assertArrayEquals(new long[] {961, 921, 881}, Arrays.copyOf(DdimSampler.timesteps(tiny, 25), 3),
+    assertArrayEquals(
+        new long[] {961, 921, 881},
+        Arrays.copyOf(DdimSampler.timesteps(tiny, 25), 3),
         "leading with steps_offset 1, ratio 40");
   }
 
@@ -162,7 +178,8 @@ class DdimSamplerTest {
         SamplerRun run = Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, 0f)) {
       NDArray x = m.randomNormal(new Shape(1, 4, 2, 2));
       run.step(x, 0, x, null);
-      IllegalStateException e = assertThrows(IllegalStateException.class, () -> run.step(x, 2, x, null));
+      IllegalStateException e =
+          assertThrows(IllegalStateException.class, () -> run.step(x, 2, x, null));
       assertTrue(e.getMessage().contains("step 2"), e.getMessage());
       assertThrows(IllegalArgumentException.class, () -> run.step(x, 10, x, null));
     }
@@ -173,7 +190,8 @@ class DdimSamplerTest {
     try (NDManager m = NDManager.newBaseManager();
         SamplerRun run = Samplers.create(SamplerKind.DDIM, ReferenceData.tinyConfig(), 10, 0.5f)) {
       NDArray x = m.randomNormal(new Shape(1, 4, 2, 2));
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run.step(x, 0, x, null));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> run.step(x, 0, x, null));
       assertTrue(e.getMessage().contains("noise"), e.getMessage());
     }
   }
@@ -183,8 +201,20 @@ class DdimSamplerTest {
   }
 
   static SchedulerConfig withAlphaToOne(SchedulerConfig c, boolean alphaToOne, int stepsOffset) {
-    return new SchedulerConfig(c.className(), c.numTrainTimesteps(), c.betaStart(), c.betaEnd(), c.betaSchedule(),
-        c.trainedBetas(), alphaToOne, stepsOffset, c.predictionType(), c.clipSample(), c.clipSampleRange(),
-        c.thresholding(), c.timestepSpacing(), c.rescaleBetasZeroSnr());
+    return new SchedulerConfig(
+        c.className(),
+        c.numTrainTimesteps(),
+        c.betaStart(),
+        c.betaEnd(),
+        c.betaSchedule(),
+        c.trainedBetas(),
+        alphaToOne,
+        stepsOffset,
+        c.predictionType(),
+        c.clipSample(),
+        c.clipSampleRange(),
+        c.thresholding(),
+        c.timestepSpacing(),
+        c.rescaleBetasZeroSnr());
   }
 }

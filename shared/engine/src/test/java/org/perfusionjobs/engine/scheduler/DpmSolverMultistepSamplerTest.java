@@ -16,11 +16,17 @@ class DpmSolverMultistepSamplerTest {
   void timestepGridsAsDiffusers() throws Exception {
     SchedulerConfig tiny = ReferenceData.tinyConfig();
     // leading with steps_offset 1 on steps + 1 points: ratio 1000 // 11 = 90
-    assertArrayEquals(new long[] {901, 811, 721, 631, 541, 451, 361, 271, 181, 91},
+    assertArrayEquals(
+        new long[] {901, 811, 721, 631, 541, 451, 361, 271, 181, 91},
         DpmSolverMultistepSampler.timesteps(tiny, 10));
-    assertArrayEquals(new long[] {999, 949, 899, 849, 799, 749, 699, 649, 599, 549, 500, 450, 400, 350, 300, 250,
-        200, 150, 100, 50}, DpmSolverMultistepSampler.timesteps(tiny.withTimestepSpacing(null), 20));
-    assertArrayEquals(new long[] {999, 856, 713, 570, 428, 285, 142},
+    assertArrayEquals(
+        new long[] {
+          999, 949, 899, 849, 799, 749, 699, 649, 599, 549, 500, 450, 400, 350, 300, 250, 200, 150,
+          100, 50
+        },
+        DpmSolverMultistepSampler.timesteps(tiny.withTimestepSpacing(null), 20));
+    assertArrayEquals(
+        new long[] {999, 856, 713, 570, 428, 285, 142},
         DpmSolverMultistepSampler.timesteps(tiny.withTimestepSpacing("trailing"), 7));
   }
 
@@ -34,7 +40,9 @@ class DpmSolverMultistepSamplerTest {
         NDArray x0 = m.randomNormal(new Shape(2, 4, 8, 8));
         PerfectDenoiser model = new PerfectDenoiser(x0, schedule);
         float a = schedule.alphaCumprod((int) run.timesteps()[0]);
-        NDArray x = x0.mul((float) Math.sqrt(a)).add(m.randomNormal(x0.getShape()).mul((float) Math.sqrt(1 - a)));
+        NDArray x =
+            x0.mul((float) Math.sqrt(a))
+                .add(m.randomNormal(x0.getShape()).mul((float) Math.sqrt(1 - a)));
         for (int i = 0; i < run.steps(); i++) {
           NDArray input = run.scaleModelInput(x, i);
           assertSame(x, input);
@@ -50,7 +58,8 @@ class DpmSolverMultistepSamplerTest {
   @Test
   void firstAndSecondOrderStepsMatchHandComputation() throws Exception {
     try (NDManager m = NDManager.newBaseManager();
-        DpmSolverMultistepSampler run = new DpmSolverMultistepSampler(ReferenceData.tinyConfig(), 10)) {
+        DpmSolverMultistepSampler run =
+            new DpmSolverMultistepSampler(ReferenceData.tinyConfig(), 10)) {
       NDArray x = m.randomNormal(new Shape(1, 4, 2, 2));
       NDArray eps0 = m.randomNormal(new Shape(1, 4, 2, 2));
       NDArray eps1 = m.randomNormal(new Shape(1, 4, 2, 2));

@@ -18,7 +18,8 @@ class EulerAncestralSamplerTest {
     float[] table = NoiseSchedule.of(tiny).sigmas();
     float[] acp = NoiseSchedule.of(tiny).alphasCumprod();
     try (EulerAncestralSampler run = new EulerAncestralSampler(tiny, 10)) {
-      assertArrayEquals(new long[] {901, 801, 701, 601, 501, 401, 301, 201, 101, 1}, run.timesteps());
+      assertArrayEquals(
+          new long[] {901, 801, 701, 601, 501, 401, 301, 201, 101, 1}, run.timesteps());
       for (int i = 0; i < 10; i++) {
         int t = (int) run.timesteps()[i];
         assertEquals(table[t], run.sigma(i), "sigma at step " + i);
@@ -33,7 +34,8 @@ class EulerAncestralSamplerTest {
 
   @Test
   void linspaceGridIsFractionalAndInterpolated() throws Exception {
-    SchedulerConfig cfg = ReferenceData.tinyConfig().withTimestepSpacing(null); // Euler's own default: linspace
+    SchedulerConfig cfg =
+        ReferenceData.tinyConfig().withTimestepSpacing(null); // Euler's own default: linspace
     float[] table = NoiseSchedule.of(cfg).sigmas();
     try (EulerAncestralSampler run = new EulerAncestralSampler(cfg, 25)) {
       float[] ts = run.modelTimesteps();
@@ -43,7 +45,8 @@ class EulerAncestralSamplerTest {
       assertEquals(957L, run.timesteps()[1]);
       double expected = table[957] + 0.375 * (table[958] - (double) table[957]);
       assertEquals((float) expected, run.sigma(1));
-      assertEquals(table[999], run.initNoiseSigma(), "linspace: init_noise_sigma is the max sigma itself");
+      assertEquals(
+          table[999], run.initNoiseSigma(), "linspace: init_noise_sigma is the max sigma itself");
     }
   }
 

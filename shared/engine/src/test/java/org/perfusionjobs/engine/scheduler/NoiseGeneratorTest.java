@@ -30,7 +30,8 @@ class NoiseGeneratorTest {
 
   /**
    * The stream is part of the reproducibility contract (same seed, same image on every machine):
-   * these values pin the algorithm. Where they come from: {@link #streamFollowsThePublishedAlgorithms}.
+   * these values pin the algorithm. Where they come from: {@link
+   * #streamFollowsThePublishedAlgorithms}.
    */
   @Test
   void streamIsPinned() {
@@ -39,31 +40,48 @@ class NoiseGeneratorTest {
   }
 
   /**
-   * The generator against reference versions written here from the published algorithms:
-   * SplitMix64 (Steele, Lea, Flood 2014; Vigna's splitmix64.c) seeds xoshiro256** (Blackman and
-   * Vigna 2018, xoshiro256starstar.c), whose 53-bit uniforms feed the Box-Muller transform. Each
-   * reference first reproduces its published test vectors, so a mistake copied into both versions
-   * would still fail here. Box-Muller uses StrictMath in both, so the values must match exactly.
+   * The generator against reference versions written here from the published algorithms: SplitMix64
+   * (Steele, Lea, Flood 2014; Vigna's splitmix64.c) seeds xoshiro256** (Blackman and Vigna 2018,
+   * xoshiro256starstar.c), whose 53-bit uniforms feed the Box-Muller transform. Each reference
+   * first reproduces its published test vectors, so a mistake copied into both versions would still
+   * fail here. Box-Muller uses StrictMath in both, so the values must match exactly.
    */
   @Test
   void streamFollowsThePublishedAlgorithms() {
     // Rosetta Code "Pseudo-random numbers/Splitmix64", seed 1234567.
-    String[] splitMix = {"6457827717110365317", "3203168211198807973", "9817491932198370423", "4593380528125082431",
-        "16408922859458223821"};
+    String[] splitMix = {
+      "6457827717110365317",
+      "3203168211198807973",
+      "9817491932198370423",
+      "4593380528125082431",
+      "16408922859458223821"
+    };
     SplitMix64 sm = new SplitMix64(1234567);
     for (String expected : splitMix) {
       assertEquals(expected, Long.toUnsignedString(sm.next()));
     }
     // The reference xoshiro256starstar.c from state {1, 2, 3, 4} (as in Rust's rand_xoshiro tests).
-    String[] xoshiro = {"11520", "0", "1509978240", "1215971899390074240", "1216172134540287360", "607988272756665600",
-        "16172922978634559625", "8476171486693032832", "10595114339597558777", "2904607092377533576"};
+    String[] xoshiro = {
+      "11520",
+      "0",
+      "1509978240",
+      "1215971899390074240",
+      "1216172134540287360",
+      "607988272756665600",
+      "16172922978634559625",
+      "8476171486693032832",
+      "10595114339597558777",
+      "2904607092377533576"
+    };
     Xoshiro256StarStar x = new Xoshiro256StarStar(new long[] {1, 2, 3, 4});
     for (String expected : xoshiro) {
       assertEquals(expected, Long.toUnsignedString(x.next()));
     }
     for (long seed : new long[] {0, 1, 42, -7, Long.MAX_VALUE}) {
       SplitMix64 seeder = new SplitMix64(seed);
-      Xoshiro256StarStar rng = new Xoshiro256StarStar(new long[] {seeder.next(), seeder.next(), seeder.next(), seeder.next()});
+      Xoshiro256StarStar rng =
+          new Xoshiro256StarStar(
+              new long[] {seeder.next(), seeder.next(), seeder.next(), seeder.next()});
       int n = 7; // odd: the last pair's sine is dropped
       float[] expected = new float[n];
       for (int i = 0; i < n; i += 2) {
@@ -169,9 +187,12 @@ class NoiseGeneratorTest {
         NDArray z = replay.normal(new Shape(1, 2, 2), m);
         assertArrayEquals(new float[] {4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3}, z.toFloatArray());
       }
-      IllegalStateException e = assertThrows(IllegalStateException.class, () -> replay.normal(new Shape(1, 2, 2), m));
+      IllegalStateException e =
+          assertThrows(IllegalStateException.class, () -> replay.normal(new Shape(1, 2, 2), m));
       assertTrue(e.getMessage().contains("3"), e.getMessage());
-      assertThrows(IllegalArgumentException.class, () -> NoiseSource.replay(stored).normal(new Shape(2, 2), m));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> NoiseSource.replay(stored).normal(new Shape(2, 2), m));
     }
   }
 }

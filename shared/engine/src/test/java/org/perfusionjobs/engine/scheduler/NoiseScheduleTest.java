@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class NoiseScheduleTest {
@@ -22,7 +21,8 @@ class NoiseScheduleTest {
   void alphasCumprodEqualsReferenceExactly() throws Exception {
     NoiseSchedule schedule = NoiseSchedule.of(ReferenceData.tinyConfig());
     try (NDManager m = NDManager.newBaseManager()) {
-      float[] expected = ReferenceData.reference("ddim_eta0", m).get("alphas_cumprod").toFloatArray();
+      float[] expected =
+          ReferenceData.reference("ddim_eta0", m).get("alphas_cumprod").toFloatArray();
       float[] actual = schedule.alphasCumprod();
       assertEquals(1000, actual.length);
       int mismatches = 0;
@@ -49,20 +49,37 @@ class NoiseScheduleTest {
 
   @Test
   void linearAndCosineSchedules() {
-    SchedulerConfig linear = new SchedulerConfig(null, 1000, 0.0001, 0.02, "linear", null, null, null, null, null,
-        null, null, null, null);
+    SchedulerConfig linear =
+        new SchedulerConfig(
+            null, 1000, 0.0001, 0.02, "linear", null, null, null, null, null, null, null, null,
+            null);
     float[] betas = NoiseSchedule.of(linear).betas();
     assertEquals(0.0001f, betas[0], 0f);
     assertEquals(0.02f, betas[999], 1e-9f);
     assertEquals(0.0001 + 500 * (0.0199 / 999), betas[500], 1e-8);
 
-    SchedulerConfig cosine = new SchedulerConfig(null, 1000, null, null, "squaredcos_cap_v2", null, null, null, null,
-        null, null, null, null, null);
+    SchedulerConfig cosine =
+        new SchedulerConfig(
+            null,
+            1000,
+            null,
+            null,
+            "squaredcos_cap_v2",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
     NoiseSchedule cos = NoiseSchedule.of(cosine);
     float[] acp = cos.alphasCumprod();
     double f0 = Math.pow(Math.cos(0.008 / 1.008 * Math.PI / 2), 2);
     for (int t : new int[] {0, 100, 500, 900}) {
-      double expected = Math.pow(Math.cos(((t + 1) / 1000.0 + 0.008) / 1.008 * Math.PI / 2), 2) / f0;
+      double expected =
+          Math.pow(Math.cos(((t + 1) / 1000.0 + 0.008) / 1.008 * Math.PI / 2), 2) / f0;
       assertEquals(expected, acp[t], 2e-5, "cosine acp at " + t);
     }
     for (float b : cos.betas()) {
@@ -107,10 +124,13 @@ class NoiseScheduleTest {
       float[] vs = v.toFloatArray();
       for (int i = 0; i < vs.length; i += 7) {
         double a = acp[(int) ts[i / 36]];
-        assertEquals(Math.sqrt(a) * n[i] - Math.sqrt(1 - a) * x[i], vs[i], 1e-5, "velocity element " + i);
+        assertEquals(
+            Math.sqrt(a) * n[i] - Math.sqrt(1 - a) * x[i], vs[i], 1e-5, "velocity element " + i);
       }
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> schedule.addNoise(x0, noise, new long[] {1, 2, 3}));
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> schedule.addNoise(x0, noise, new long[] {1, 2, 3}));
       assertTrue(e.getMessage().contains("(3)"), e.getMessage());
       assertArrayEquals(new long[] {10, 900}, ts, "caller's timesteps untouched");
     }

@@ -3,10 +3,9 @@ package org.perfusionjobs.engine.scheduler;
 import ai.djl.ndarray.NDArray;
 
 /**
- * A model whose noise prediction is exact for a known x0: with latents x = sqrt(acp) x0 +
- * sqrt(1 - acp) n (DDIM, DPM-Solver) or, scaled by sqrt(sigma^2 + 1), x = x0 + sigma n (Euler),
- * eps = (x - sqrt(acp_t) x0) / sqrt(1 - acp_t) evaluated on the UNet input. Every sampler must land
- * on x0.
+ * A model whose noise prediction is exact for a known x0: with latents x = sqrt(acp) x0 + sqrt(1 -
+ * acp) n (DDIM, DPM-Solver) or, scaled by sqrt(sigma^2 + 1), x = x0 + sigma n (Euler), eps = (x -
+ * sqrt(acp_t) x0) / sqrt(1 - acp_t) evaluated on the UNet input. Every sampler must land on x0.
  */
 final class PerfectDenoiser {
   private final NDArray x0;

@@ -22,7 +22,8 @@ final class ReferenceData {
 
   /** Every tensor of a reference file, e.g. "ddim_eta0". */
   static Map<String, NDArray> reference(String file, NDManager manager) throws IOException {
-    try (SafetensorsFile f = SafetensorsFile.open(path("sd-tiny-ref").resolve("reference/" + file + ".safetensors"))) {
+    try (SafetensorsFile f =
+        SafetensorsFile.open(path("sd-tiny-ref").resolve("reference/" + file + ".safetensors"))) {
       return f.readAll(manager);
     }
   }

@@ -17,20 +17,26 @@ class SamplersTest {
     assertEquals(SamplerKind.DDIM, SamplerKind.fromName("ddim"));
     assertEquals(SamplerKind.EULER_ANCESTRAL, SamplerKind.fromName("euler_a"));
     assertEquals(SamplerKind.DPMPP_2M, SamplerKind.fromName(" DPMPP_2M "));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SamplerKind.fromName("plms"));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> SamplerKind.fromName("plms"));
     assertEquals("unknown sampler 'plms'; valid: ddim, euler_a, dpmpp_2m", e.getMessage());
   }
 
   @Test
   void rejectsBadRunSettings() throws Exception {
     SchedulerConfig cfg = ReferenceData.tinyConfig();
-    IllegalArgumentException steps = assertThrows(IllegalArgumentException.class,
-        () -> Samplers.create(SamplerKind.DDIM, cfg, 0, 0f));
+    IllegalArgumentException steps =
+        assertThrows(
+            IllegalArgumentException.class, () -> Samplers.create(SamplerKind.DDIM, cfg, 0, 0f));
     assertTrue(steps.getMessage().contains("steps 0"), steps.getMessage());
-    IllegalArgumentException eta = assertThrows(IllegalArgumentException.class,
-        () -> Samplers.create("euler_a", cfg, 10, 0.5f));
-    assertTrue(eta.getMessage().contains("eta 0.5") && eta.getMessage().contains("ddim"), eta.getMessage());
-    assertThrows(IllegalArgumentException.class, () -> Samplers.create(SamplerKind.DDIM, cfg, 10, -1f));
+    IllegalArgumentException eta =
+        assertThrows(
+            IllegalArgumentException.class, () -> Samplers.create("euler_a", cfg, 10, 0.5f));
+    assertTrue(
+        eta.getMessage().contains("eta 0.5") && eta.getMessage().contains("ddim"),
+        eta.getMessage());
+    assertThrows(
+        IllegalArgumentException.class, () -> Samplers.create(SamplerKind.DDIM, cfg, 10, -1f));
   }
 
   /** The whole loop with seeded noise: same seed, same result; every sampler's result is finite. */
@@ -47,7 +53,9 @@ class SamplersTest {
     }
   }
 
-  /** Per-step work closes its temporaries: after a loop that closes what it made, one array is left. */
+  /**
+   * Per-step work closes its temporaries: after a loop that closes what it made, one array is left.
+   */
   @Test
   void stepsLeaveNoTemporaries() throws Exception {
     for (SamplerKind kind : SamplerKind.values()) {

@@ -14,18 +14,22 @@ import org.perfusionjobs.engine.io.ModelLoadException;
 
 class SchedulerConfigTest {
   /** runwayml/stable-diffusion-v1-5 scheduler/scheduler_config.json: PNDM, no timestep_spacing. */
-  private static final String SD15_PNDM = """
+  private static final String SD15_PNDM =
+      """
       {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
        "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
        "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1, "trained_betas": null,
-       "clip_sample": false}""";
+       "clip_sample": false}\
+      """;
 
   /** An Euler config as community SD v1.x checkpoints ship it, with keys no sampler here reads. */
-  private static final String EULER = """
+  private static final String EULER =
+      """
       {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
        "beta_start": 0.00085, "interpolation_type": "linear", "num_train_timesteps": 1000,
        "prediction_type": "epsilon", "steps_offset": 1, "timestep_spacing": "leading",
-       "trained_betas": null, "use_karras_sigmas": false}""";
+       "trained_betas": null, "use_karras_sigmas": false}\
+      """;
 
   @TempDir Path dir;
 
@@ -57,14 +61,23 @@ class SchedulerConfigTest {
     assertEquals("PNDMScheduler", c.className());
     assertNull(c.timestepSpacing());
     // same noise schedule as the tiny DDIM config
-    assertArrayEquals(NoiseSchedule.of(ReferenceData.tinyConfig()).alphasCumprod(), NoiseSchedule.of(c).alphasCumprod());
+    assertArrayEquals(
+        NoiseSchedule.of(ReferenceData.tinyConfig()).alphasCumprod(),
+        NoiseSchedule.of(c).alphasCumprod());
     try (SamplerRun ddim = Samplers.create(SamplerKind.DDIM, c, 10, 0f);
         SamplerRun euler = Samplers.create(SamplerKind.EULER_ANCESTRAL, c, 10, 0f);
         SamplerRun dpm = Samplers.create(SamplerKind.DPMPP_2M, c, 10, 0f)) {
-      assertArrayEquals(new long[] {901, 801, 701, 601, 501, 401, 301, 201, 101, 1}, ddim.timesteps(), "DDIM: leading");
-      assertArrayEquals(new long[] {999, 888, 777, 666, 555, 444, 333, 222, 111, 0}, euler.timesteps(),
+      assertArrayEquals(
+          new long[] {901, 801, 701, 601, 501, 401, 301, 201, 101, 1},
+          ddim.timesteps(),
+          "DDIM: leading");
+      assertArrayEquals(
+          new long[] {999, 888, 777, 666, 555, 444, 333, 222, 111, 0},
+          euler.timesteps(),
           "Euler-a: linspace");
-      assertArrayEquals(new long[] {999, 899, 799, 699, 599, 500, 400, 300, 200, 100}, dpm.timesteps(),
+      assertArrayEquals(
+          new long[] {999, 899, 799, 699, 599, 500, 400, 300, 200, 100},
+          dpm.timesteps(),
           "DPM-Solver: linspace on steps + 1 points");
     }
   }
@@ -84,7 +97,8 @@ class SchedulerConfigTest {
     assertMessage(SD15_PNDM.replace("scaled_linear", "sigmoid"), "sigmoid", "scaled_linear");
     assertMessage(EULER.replace("\"leading\"", "\"middle\""), "middle", "trailing");
     assertMessage(EULER.replace("\"epsilon\"", "\"sample\""), "sample", "v_prediction");
-    assertMessage(SD15_PNDM.replace("\"beta_start\": 0.00085", "\"beta_start\": 0.5"), "0.5", "0.012");
+    assertMessage(
+        SD15_PNDM.replace("\"beta_start\": 0.00085", "\"beta_start\": 0.5"), "0.5", "0.012");
     assertMessage(SD15_PNDM.replace("\"steps_offset\": 1", "\"steps_offset\": -1"), "-1");
     assertMessage(SD15_PNDM.replace("1000", "1"), "num_train_timesteps 1");
   }

@@ -39,7 +39,9 @@ class AdamWTest {
       float[][] halfC = new float[2][5];
       for (int p = 0; p < 2; p++) {
         for (int i = 0; i < 5; i++) {
-          halfC[p][i] = c[p][i] / 2; // exact in float: no Number constant under autograd (docs/decisions.md 7)
+          halfC[p][i] =
+              c[p][i]
+                  / 2; // exact in float: no Number constant under autograd (docs/decisions.md 7)
         }
       }
       double[][] w = new double[2][];
@@ -115,19 +117,21 @@ class AdamWTest {
       for (int i = 0; i < after.length; i++) {
         moved = Math.max(moved, Math.abs(after[i] - before[i]));
       }
-      assertTrue(moved > 0.1, "two steps at lr 0.1 must move the gain by about 0.2, moved " + moved);
+      assertTrue(
+          moved > 0.1, "two steps at lr 0.1 must move the gain by about 0.2, moved " + moved);
       GroupNorm fresh = new GroupNorm(2, 4, 1e-5f);
       fresh.weight.set(gn.weight.get().duplicate());
       fresh.bias.set(gn.bias.get().duplicate());
       float diff = gn.forward(x).sub(fresh.forward(x)).abs().max().getFloat();
-      assertTrue(diff < 1e-6f, "the trained GroupNorm computes with stale weights: max diff " + diff);
+      assertTrue(
+          diff < 1e-6f, "the trained GroupNorm computes with stale weights: max diff " + diff);
     }
   }
 
   /**
-   * A run interrupted after 3 steps and resumed from the saved weights, moments and step count
-   * (as the Perfusion trainer's checkpoints do) ends where the uninterrupted 6-step run ends; a
-   * fresh optimiser on the saved weights (moments and step count lost) would not.
+   * A run interrupted after 3 steps and resumed from the saved weights, moments and step count (as
+   * the Perfusion trainer's checkpoints do) ends where the uninterrupted 6-step run ends; a fresh
+   * optimiser on the saved weights (moments and step count lost) would not.
    */
   @Test
   void resumeFromSavedMomentsContinuesTheSameRun() {
@@ -155,7 +159,10 @@ class AdamWTest {
     }
   }
 
-  /** Steps of AdamW (lr 0.05, wd 0.1) on loss = sum(w^2 - w); {@code moments}: resume after 3 steps with them, null: a fresh run. */
+  /**
+   * Steps of AdamW (lr 0.05, wd 0.1) on loss = sum(w^2 - w); {@code moments}: resume after 3 steps
+   * with them, null: a fresh run.
+   */
   private static float[] quadraticRun(NDManager m, float[] start, int steps, float[][] moments) {
     Parameter p = Parameter.of("w", m.create(start));
     try (AdamW adam = new AdamW(List.of(p), 0.05f, 0.1f)) {

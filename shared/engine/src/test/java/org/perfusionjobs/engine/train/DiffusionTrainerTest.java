@@ -11,7 +11,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -45,8 +44,16 @@ class DiffusionTrainerTest {
   static final int BATCH = 4;
   static final int STEPS = 60;
   static final int LATENT = 8;
-  static final List<String> CAPTIONS = List.of("a red circle", "a blue square", "a green star at the top", "a small yellow heart",
-      "a big red triangle left", "a photo of a blue circle", "a white star, small, bottom", "a black square right of a red circle");
+  static final List<String> CAPTIONS =
+      List.of(
+          "a red circle",
+          "a blue square",
+          "a green star at the top",
+          "a small yellow heart",
+          "a big red triangle left",
+          "a photo of a blue circle",
+          "a white star, small, bottom",
+          "a black square right of a red circle");
   static Path ref;
   @TempDir Path dir;
 
@@ -56,13 +63,17 @@ class DiffusionTrainerTest {
   }
 
   static ClipTextModel textEncoder(NDManager weights, long seed) throws Exception {
-    ClipTextModel te = new ClipTextModel(Configs.read(ref.resolve("text_encoder/config.json"), ClipTextConfig.class));
+    ClipTextModel te =
+        new ClipTextModel(
+            Configs.read(ref.resolve("text_encoder/config.json"), ClipTextConfig.class));
     te.initRandom(weights, DataType.FLOAT32, seed);
     return te;
   }
 
   static UNet2DConditionModel unet(NDManager weights, long seed) throws Exception {
-    UNet2DConditionModel u = new UNet2DConditionModel(Configs.read(ref.resolve("unet/config.json"), UNet2DConditionConfig.class));
+    UNet2DConditionModel u =
+        new UNet2DConditionModel(
+            Configs.read(ref.resolve("unet/config.json"), UNet2DConditionConfig.class));
     u.initRandom(weights, DataType.FLOAT32, seed);
     return u;
   }
@@ -86,7 +97,8 @@ class DiffusionTrainerTest {
   @Test
   void jointTrainingLowersLossNoLeakAndSavedFoldersLoad() throws Exception {
     NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
-    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+    try (NDManager weights = NDManager.newBaseManager();
+        NDManager data = NDManager.newBaseManager();
         ClipTokenizer tok = ClipTokenizer.load(ref.resolve("tokenizer"))) {
       ClipTextModel te = textEncoder(weights, 1);
       UNet2DConditionModel un = unet(weights, 2);
@@ -114,14 +126,39 @@ class DiffusionTrainerTest {
         assertEquals(STEPS, trainer.optimizer().steps());
       }
       long end = System.nanoTime();
-      double first = losses.subList(0, 10).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
-      double last = losses.subList(STEPS - 10, STEPS).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
-      System.out.printf("DiffusionTrainerTest: %d steps (batch %d, latents 4x%dx%d), %.1f ms/step overall, %.1f ms/step after 5 warm-up steps;"
-          + " eps MSE first10 %.4f last10 %.4f ratio %.3f; captions dropped %d/%d; weight arrays %s%n",
-          STEPS, BATCH, LATENT, LATENT, (end - start) / 1e6 / STEPS, (end - warm) / 1e6 / (STEPS - 5), first, last, last / first, dropped,
-          STEPS * BATCH, counts.subList(0, 3) + ".." + counts.get(STEPS - 1));
-      assertTrue(last < 0.7 * first, "loss should fall by 30% (measured ratio 0.415): first 10 " + first + ", last 10 " + last + "; all " + losses);
-      assertEquals(counts.get(0), counts.get(STEPS - 1), "weight manager array count changed: " + counts);
+      double first =
+          losses.subList(0, 10).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+      double last =
+          losses.subList(STEPS - 10, STEPS).stream()
+              .mapToDouble(Float::doubleValue)
+              .average()
+              .orElseThrow();
+      System.out.printf(
+          "DiffusionTrainerTest: %d steps (batch %d, latents 4x%dx%d), %.1f ms/step overall, %.1f"
+              + " ms/step after 5 warm-up steps; eps MSE first10 %.4f last10 %.4f ratio %.3f;"
+              + " captions dropped %d/%d; weight arrays %s%n",
+          STEPS,
+          BATCH,
+          LATENT,
+          LATENT,
+          (end - start) / 1e6 / STEPS,
+          (end - warm) / 1e6 / (STEPS - 5),
+          first,
+          last,
+          last / first,
+          dropped,
+          STEPS * BATCH,
+          counts.subList(0, 3) + ".." + counts.get(STEPS - 1));
+      assertTrue(
+          last < 0.7 * first,
+          "loss should fall by 30% (measured ratio 0.415): first 10 "
+              + first
+              + ", last 10 "
+              + last
+              + "; all "
+              + losses);
+      assertEquals(
+          counts.get(0), counts.get(STEPS - 1), "weight manager array count changed: " + counts);
       for (Parameter p : te.namedParameters().values()) {
         assertFalse(p.get().isNaN().any().getBoolean(), "NaN in " + p.name());
       }
@@ -135,14 +172,21 @@ class DiffusionTrainerTest {
           changed++;
         }
       }
-      assertEquals(te.namedParameters().size(), changed, "every text encoder weight should move in joint mode");
+      assertEquals(
+          te.namedParameters().size(),
+          changed,
+          "every text encoder weight should move in joint mode");
 
       try (DiffusionTrainer saver = new DiffusionTrainer(te, tok, un, schedule, opts)) {
         saver.save(dir);
       }
       try (NDManager loadedManager = NDManager.newBaseManager()) {
-        ClipTextModel te2 = ClipTextModel.load(dir.resolve("text_encoder"), loadedManager, DataType.FLOAT32, Device.cpu());
-        UNet2DConditionModel un2 = UNet2DConditionModel.load(dir.resolve("unet"), loadedManager, DataType.FLOAT32, Device.cpu());
+        ClipTextModel te2 =
+            ClipTextModel.load(
+                dir.resolve("text_encoder"), loadedManager, DataType.FLOAT32, Device.cpu());
+        UNet2DConditionModel un2 =
+            UNet2DConditionModel.load(
+                dir.resolve("unet"), loadedManager, DataType.FLOAT32, Device.cpu());
         assertEquals(te.config(), te2.config());
         assertEquals(un.config(), un2.config());
         NDArray ids = tok.encode(CAPTIONS.subList(0, BATCH), data);
@@ -151,7 +195,8 @@ class DiffusionTrainerTest {
         NDArray a = un.forward(x, t, Conditioning.of(te.forward(ids)));
         NDArray b = un2.forward(x, t, Conditioning.of(te2.forward(ids)));
         float maxDiff = a.sub(b).abs().max().getFloat();
-        System.out.printf("DiffusionTrainerTest: saved/loaded UNet output max |diff| %.3g%n", maxDiff);
+        System.out.printf(
+            "DiffusionTrainerTest: saved/loaded UNet output max |diff| %.3g%n", maxDiff);
         assertTrue(maxDiff < 1e-5f, "loaded model predicts differently: max |diff| " + maxDiff);
       }
     }
@@ -160,14 +205,16 @@ class DiffusionTrainerTest {
   @Test
   void frozenTextEncoderStaysBitIdentical() throws Exception {
     NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
-    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+    try (NDManager weights = NDManager.newBaseManager();
+        NDManager data = NDManager.newBaseManager();
         ClipTokenizer tok = ClipTokenizer.load(ref.resolve("tokenizer"))) {
       ClipTextModel te = textEncoder(weights, 3);
       UNet2DConditionModel un = unet(weights, 4);
       Map<String, float[]> teBefore = snapshot(te.namedParameters());
       Map<String, float[]> unBefore = snapshot(un.namedParameters());
       NDArray latents = new NoiseGenerator(7).normal(new Shape(N, 4, LATENT, LATENT), data);
-      DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(2e-3f).withFrozenTextEncoder(true);
+      DiffusionTrainer.Options opts =
+          DiffusionTrainer.Options.defaults().withLearningRate(2e-3f).withFrozenTextEncoder(true);
       try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, un, schedule, opts)) {
         assertEquals(un.namedParameters().size(), trainer.optimizer().parameters().size());
         for (int s = 0; s < 4; s++) {
@@ -175,8 +222,14 @@ class DiffusionTrainerTest {
         }
       }
       for (Map.Entry<String, Parameter> e : te.namedParameters().entrySet()) {
-        assertArrayEquals(teBefore.get(e.getKey()), e.getValue().get().toFloatArray(), 0f, "frozen text encoder weight changed: " + e.getKey());
-        assertFalse(e.getValue().get().hasGradient(), "frozen text encoder weight has a gradient: " + e.getKey());
+        assertArrayEquals(
+            teBefore.get(e.getKey()),
+            e.getValue().get().toFloatArray(),
+            0f,
+            "frozen text encoder weight changed: " + e.getKey());
+        assertFalse(
+            e.getValue().get().hasGradient(),
+            "frozen text encoder weight has a gradient: " + e.getKey());
       }
       int changed = 0;
       for (Map.Entry<String, Parameter> e : un.namedParameters().entrySet()) {
@@ -184,27 +237,35 @@ class DiffusionTrainerTest {
           changed++;
         }
       }
-      assertTrue(changed > un.namedParameters().size() / 2, "UNet weights should move: " + changed + " of " + un.namedParameters().size());
+      assertTrue(
+          changed > un.namedParameters().size() / 2,
+          "UNet weights should move: " + changed + " of " + un.namedParameters().size());
     }
   }
 
   /** Weights of the text encoder and the UNet before and after one training step. */
-  private record FirstStep(Map<String, float[]> teBefore, Map<String, float[]> teAfter, Map<String, float[]> unAfter) {}
+  private record FirstStep(
+      Map<String, float[]> teBefore, Map<String, float[]> teAfter, Map<String, float[]> unAfter) {}
 
   private FirstStep firstStep(float textRateScale) throws Exception {
     NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
-    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+    try (NDManager weights = NDManager.newBaseManager();
+        NDManager data = NDManager.newBaseManager();
         ClipTokenizer tok = ClipTokenizer.load(ref.resolve("tokenizer"))) {
       ClipTextModel te = textEncoder(weights, 11);
       UNet2DConditionModel un = unet(weights, 12);
       Map<String, float[]> teBefore = snapshot(te.namedParameters());
       NDArray latents = new NoiseGenerator(9).normal(new Shape(N, 4, LATENT, LATENT), data);
-      DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(1e-3f).withCaptionDropout(0f)
-          .withTextLearningRateScale(textRateScale);
+      DiffusionTrainer.Options opts =
+          DiffusionTrainer.Options.defaults()
+              .withLearningRate(1e-3f)
+              .withCaptionDropout(0f)
+              .withTextLearningRateScale(textRateScale);
       try (DiffusionTrainer trainer = new DiffusionTrainer(te, tok, un, schedule, opts)) {
         trainer.step(batch(latents, 0), captions(0), 0);
       }
-      return new FirstStep(teBefore, snapshot(te.namedParameters()), snapshot(un.namedParameters()));
+      return new FirstStep(
+          teBefore, snapshot(te.namedParameters()), snapshot(un.namedParameters()));
     }
   }
 
@@ -221,7 +282,11 @@ class DiffusionTrainerTest {
     double teMoved = 0;
     for (String key : full.teBefore().keySet()) {
       float[] p0 = full.teBefore().get(key);
-      assertArrayEquals(p0, tenth.teBefore().get(key), 0f, "the two runs must start from the same weights: " + key);
+      assertArrayEquals(
+          p0,
+          tenth.teBefore().get(key),
+          0f,
+          "the two runs must start from the same weights: " + key);
       for (int i = 0; i < p0.length; i++) {
         double delta = full.teAfter().get(key)[i] - p0[i];
         double scaled = tenth.teAfter().get(key)[i] - p0[i];
@@ -238,24 +303,40 @@ class DiffusionTrainerTest {
         unDiff = Math.max(unDiff, Math.abs(a[i] - b[i]));
       }
     }
-    System.out.printf("DiffusionTrainerTest: text rate scale 0.1: max |delta - 0.1 delta_full| %.3g (max |delta_full| %.3g), UNet max |diff| %.3g%n",
+    System.out.printf(
+        "DiffusionTrainerTest: text rate scale 0.1: max |delta - 0.1 delta_full| %.3g (max"
+            + " |delta_full| %.3g), UNet max |diff| %.3g%n",
         teRatioErr, teMoved, unDiff);
-    assertTrue(teMoved > 5e-4, "the text encoder should move by about the learning rate: " + teMoved);
-    assertTrue(teRatioErr < 1e-6, "text encoder update is not 0.1 times the full one: " + teRatioErr);
-    assertTrue(unDiff < 1e-6, "the UNet's update should not depend on the text rate scale: " + unDiff);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DiffusionTrainer.Options.defaults().withTextLearningRateScale(0f));
+    assertTrue(
+        teMoved > 5e-4, "the text encoder should move by about the learning rate: " + teMoved);
+    assertTrue(
+        teRatioErr < 1e-6, "text encoder update is not 0.1 times the full one: " + teRatioErr);
+    assertTrue(
+        unDiff < 1e-6, "the UNet's update should not depend on the text rate scale: " + unDiff);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> DiffusionTrainer.Options.defaults().withTextLearningRateScale(0f));
     assertTrue(e.getMessage().contains("text lr scale 0.0 (in (0, 1])"), e.getMessage());
   }
 
   @Test
   void timestepWeightIsOnePlusInverseSnrCapped() {
     NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
-    // 1 + (1 - acp) / acp = 1 / acp: the (SNR + 1) / SNR factor that turns SNR * x0 error into (SNR + 1) * x0 error.
+    // 1 + (1 - acp) / acp = 1 / acp: the (SNR + 1) / SNR factor that turns SNR * x0 error into (SNR
+    // + 1) * x0 error.
     for (int t : new int[] {0, 100, 500, 700}) {
-      assertEquals(1 / schedule.alphaCumprod(t), DiffusionTrainer.timestepWeight(schedule, t, 1e6f), 1e-3 / schedule.alphaCumprod(t), "t " + t);
+      assertEquals(
+          1 / schedule.alphaCumprod(t),
+          DiffusionTrainer.timestepWeight(schedule, t, 1e6f),
+          1e-3 / schedule.alphaCumprod(t),
+          "t " + t);
     }
     assertEquals(1.0, DiffusionTrainer.timestepWeight(schedule, 0, 20f), 2e-3); // SNR 1175 at t = 0
-    assertEquals(20f, DiffusionTrainer.timestepWeight(schedule, 900, 20f), 0f); // 1/acp = 70.7 at t = 900, capped
+    assertEquals(
+        20f,
+        DiffusionTrainer.timestepWeight(schedule, 900, 20f),
+        0f); // 1/acp = 70.7 at t = 900, capped
     assertEquals(1f, DiffusionTrainer.timestepWeight(schedule, 900, 1f), 0f);
     float prev = 0;
     for (int t = 0; t < schedule.numTrainTimesteps(); t += 37) {
@@ -263,10 +344,15 @@ class DiffusionTrainerTest {
       assertTrue(w >= prev && w >= 1 && w <= 20, "t " + t + ": " + w);
       prev = w;
     }
-    assertThrowsIllegal(() -> DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(0.5f), "high-noise weight cap 0.5");
+    assertThrowsIllegal(
+        () -> DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(0.5f),
+        "high-noise weight cap 0.5");
   }
 
-  /** The weighting changes the objective only: same weights and seed give the same plain MSE; the weighted one lies within [MSE, cap x MSE]. */
+  /**
+   * The weighting changes the objective only: same weights and seed give the same plain MSE; the
+   * weighted one lies within [MSE, cap x MSE].
+   */
   @Test
   void weightedStepKeepsThePlainMseAndWeighsWithinTheCap() throws Exception {
     NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
@@ -274,11 +360,14 @@ class DiffusionTrainerTest {
     float[] weighted = new float[2];
     float[] caps = {1f, 20f};
     for (int i = 0; i < 2; i++) {
-      try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+      try (NDManager weights = NDManager.newBaseManager();
+          NDManager data = NDManager.newBaseManager();
           ClipTokenizer tok = ClipTokenizer.load(ref.resolve("tokenizer"))) {
         NDArray latents = new NoiseGenerator(5).normal(new Shape(N, 4, LATENT, LATENT), data);
-        DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(caps[i]);
-        try (DiffusionTrainer trainer = new DiffusionTrainer(textEncoder(weights, 5), tok, unet(weights, 6), schedule, opts)) {
+        DiffusionTrainer.Options opts =
+            DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(caps[i]);
+        try (DiffusionTrainer trainer =
+            new DiffusionTrainer(textEncoder(weights, 5), tok, unet(weights, 6), schedule, opts)) {
           DiffusionTrainer.StepLoss l = trainer.step(batch(latents, 0), captions(0), 42);
           plain[i] = l.loss();
           weighted[i] = l.weightedLoss();
@@ -287,7 +376,9 @@ class DiffusionTrainerTest {
     }
     assertEquals(plain[0], plain[1], 1e-6f * plain[0]);
     assertEquals(plain[0], weighted[0], 1e-6f * plain[0]);
-    assertTrue(weighted[1] > plain[1] && weighted[1] <= 20 * plain[1], "weighted " + weighted[1] + ", plain " + plain[1]);
+    assertTrue(
+        weighted[1] > plain[1] && weighted[1] <= 20 * plain[1],
+        "weighted " + weighted[1] + ", plain " + plain[1]);
   }
 
   /**
@@ -307,18 +398,25 @@ class DiffusionTrainerTest {
     DiffusionTrainer.StepLoss[] losses = new DiffusionTrainer.StepLoss[3];
     List<Map<String, float[]>> after = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+      try (NDManager weights = NDManager.newBaseManager();
+          NDManager data = NDManager.newBaseManager();
           ClipTokenizer tok = ClipTokenizer.load(ref.resolve("tokenizer"))) {
         NDArray latents = new NoiseGenerator(5).normal(new Shape(N, 4, LATENT, LATENT), data);
-        NDArray w = weightValues[i] == null ? null : data.create(weightValues[i], new Shape(BATCH, 1, LATENT, LATENT));
+        NDArray w =
+            weightValues[i] == null
+                ? null
+                : data.create(weightValues[i], new Shape(BATCH, 1, LATENT, LATENT));
         UNet2DConditionModel u = unet(weights, 6);
-        DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(1f);
-        try (DiffusionTrainer trainer = new DiffusionTrainer(textEncoder(weights, 5), tok, u, schedule, opts)) {
+        DiffusionTrainer.Options opts =
+            DiffusionTrainer.Options.defaults().withHighNoiseWeightCap(1f);
+        try (DiffusionTrainer trainer =
+            new DiffusionTrainer(textEncoder(weights, 5), tok, u, schedule, opts)) {
           losses[i] = trainer.step(batch(latents, 0), captions(0), 42, w);
           after.add(snapshot(u.namedParameters()));
           if (i == 0) {
             NDArray wrong = data.ones(new Shape(BATCH, 1, LATENT / 2, LATENT / 2));
-            assertThrowsIllegal(() -> trainer.step(batch(latents, 1), captions(1), 43, wrong), "(4, 1, 4, 4)");
+            assertThrowsIllegal(
+                () -> trainer.step(batch(latents, 1), captions(1), 43, wrong), "(4, 1, 4, 4)");
           }
         }
       }
@@ -333,7 +431,8 @@ class DiffusionTrainerTest {
       }
     }
     assertEquals(losses[0].loss(), losses[2].loss(), 1e-6f * losses[0].loss());
-    assertTrue(Math.abs(losses[2].weightedLoss() - losses[0].weightedLoss()) > 1e-3f * losses[0].loss(),
+    assertTrue(
+        Math.abs(losses[2].weightedLoss() - losses[0].weightedLoss()) > 1e-3f * losses[0].loss(),
         "focused weights should change the objective: " + losses[2] + " vs " + losses[0]);
   }
 

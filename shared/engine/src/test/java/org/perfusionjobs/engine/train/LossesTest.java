@@ -23,8 +23,12 @@ class LossesTest {
         }
         nll[r] = Math.log(z) - logits[r * 3 + labels[r]];
       }
-      assertEquals((nll[0] + nll[1] + nll[2]) / 3, Losses.meanNll(logp, labels, null).getFloat(), 1e-6);
-      assertEquals((nll[0] + nll[2]) / 2, Losses.meanNll(logp, labels, new float[] {1, 0, 1}).getFloat(), 1e-6);
+      assertEquals(
+          (nll[0] + nll[1] + nll[2]) / 3, Losses.meanNll(logp, labels, null).getFloat(), 1e-6);
+      assertEquals(
+          (nll[0] + nll[2]) / 2,
+          Losses.meanNll(logp, labels, new float[] {1, 0, 1}).getFloat(),
+          1e-6);
       assertEquals(0f, Losses.meanNll(logp, labels, new float[] {0, 0, 0}).getFloat(), 0f);
     }
   }

@@ -17,7 +17,9 @@ import org.junit.jupiter.api.Test;
 import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
 
-/** Decoder tuning moves only post_quant_conv and the decoder, and lowers the reconstruction loss. */
+/**
+ * Decoder tuning moves only post_quant_conv and the decoder, and lowers the reconstruction loss.
+ */
 class VaeDecoderTunerTest {
   @Test
   void tunesTheDecoderAndLeavesTheEncoderBitIdentical() {
@@ -40,11 +42,13 @@ class VaeDecoderTunerTest {
         }
         last = l;
       }
-      // A random decoder starts far off; 60 steps on 8 images must at least halve the L1 (constant weights change nothing).
+      // A random decoder starts far off; 60 steps on 8 images must at least halve the L1 (constant
+      // weights change nothing).
       assertTrue(last < 0.5 * first, "L1 " + first + " -> " + last);
       for (Map.Entry<String, Parameter> e : vae.namedParameters().entrySet()) {
         float[] now = e.getValue().get().toFloatArray();
-        boolean tuned = e.getKey().startsWith("decoder.") || e.getKey().startsWith("post_quant_conv.");
+        boolean tuned =
+            e.getKey().startsWith("decoder.") || e.getKey().startsWith("post_quant_conv.");
         if (tuned) {
           if (e.getKey().endsWith("weight") && !e.getKey().contains("norm")) {
             assertFalse(Arrays.equals(before.get(e.getKey()), now), e.getKey() + " did not move");
@@ -73,8 +77,11 @@ class VaeDecoderTunerTest {
       AutoencoderKL vae = new AutoencoderKL(VaeTrainerTest.tinyConfig());
       vae.initRandom(m, DataType.FLOAT32, 11);
       try (VaeDecoderTuner tuner = new VaeDecoderTuner(vae, 1e-3f, 0f, 1)) {
-        IllegalArgumentException e = Assertions.assertThrows(IllegalArgumentException.class, () -> tuner.latentNoise(1.5f));
-        assertTrue(e.getMessage().contains("latent noise scale must be in [0, 1], got 1.5"), e.getMessage());
+        IllegalArgumentException e =
+            Assertions.assertThrows(IllegalArgumentException.class, () -> tuner.latentNoise(1.5f));
+        assertTrue(
+            e.getMessage().contains("latent noise scale must be in [0, 1], got 1.5"),
+            e.getMessage());
       }
     }
   }

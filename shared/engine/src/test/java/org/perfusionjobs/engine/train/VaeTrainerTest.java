@@ -29,17 +29,32 @@ class VaeTrainerTest {
   @TempDir Path dir;
 
   static AutoencoderKLConfig tinyConfig() {
-    return new AutoencoderKLConfig(3, 3, List.of("DownEncoderBlock2D", "DownEncoderBlock2D"), List.of("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        List.of(16, 32), 1, "silu", 4, 8, SIZE, 0.18215f);
+    return new AutoencoderKLConfig(
+        3,
+        3,
+        List.of("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        List.of("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        List.of(16, 32),
+        1,
+        "silu",
+        4,
+        8,
+        SIZE,
+        0.18215f);
   }
 
-  /** n images (3, SIZE, SIZE) in [-1, 1], flat background with one or two coloured squares, as CHW floats. */
+  /**
+   * n images (3, SIZE, SIZE) in [-1, 1], flat background with one or two coloured squares, as CHW
+   * floats.
+   */
   static float[][] syntheticImages(int n, long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     float[][] out = new float[n][];
     for (int i = 0; i < n; i++) {
       float[] img = new float[3 * SIZE * SIZE];
-      float[] bg = {(float) rnd.nextDouble(-1, 1), (float) rnd.nextDouble(-1, 1), (float) rnd.nextDouble(-1, 1)};
+      float[] bg = {
+        (float) rnd.nextDouble(-1, 1), (float) rnd.nextDouble(-1, 1), (float) rnd.nextDouble(-1, 1)
+      };
       for (int c = 0; c < 3; c++) {
         for (int p = 0; p < SIZE * SIZE; p++) {
           img[c * SIZE * SIZE + p] = bg[c];
@@ -50,7 +65,11 @@ class VaeTrainerTest {
         int side = 6 + rnd.nextInt(12);
         int x0 = rnd.nextInt(SIZE - side);
         int y0 = rnd.nextInt(SIZE - side);
-        float[] col = {(float) rnd.nextDouble(-1, 1), (float) rnd.nextDouble(-1, 1), (float) rnd.nextDouble(-1, 1)};
+        float[] col = {
+          (float) rnd.nextDouble(-1, 1),
+          (float) rnd.nextDouble(-1, 1),
+          (float) rnd.nextDouble(-1, 1)
+        };
         for (int c = 0; c < 3; c++) {
           for (int y = y0; y < y0 + side; y++) {
             for (int x = x0; x < x0 + side; x++) {
@@ -77,15 +96,19 @@ class VaeTrainerTest {
   void mseModeGivesFiniteLossesAndKlTerm() {
     float[][] images = syntheticImages(BATCH, 3);
     float[] batch = firstBatch(images);
-    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
+    try (NDManager weights = NDManager.newBaseManager();
+        NDManager data = NDManager.newBaseManager()) {
       AutoencoderKL vae = new AutoencoderKL(tinyConfig());
       vae.initRandom(weights, DataType.FLOAT32, 1);
-      VaeTrainer.Options opts = new VaeTrainer.Options(1e-3f, 0f, 1e-6f, VaeTrainer.Reconstruction.MSE, 5);
+      VaeTrainer.Options opts =
+          new VaeTrainer.Options(1e-3f, 0f, 1e-6f, VaeTrainer.Reconstruction.MSE, 5);
       try (VaeTrainer trainer = new VaeTrainer(vae, opts)) {
         NDArray x = data.create(batch, new Shape(BATCH, 3, SIZE, SIZE));
         for (int i = 0; i < 3; i++) {
           VaeTrainer.StepLoss l = trainer.step(x);
-          assertTrue(Float.isFinite(l.total()) && l.reconstruction() > 0 && l.kl() >= 0, "step " + i + ": " + l);
+          assertTrue(
+              Float.isFinite(l.total()) && l.reconstruction() > 0 && l.kl() >= 0,
+              "step " + i + ": " + l);
           assertEquals(l.reconstruction() + 1e-6f * l.kl(), l.total(), 1e-6f);
         }
         assertEquals(3, trainer.optimizer().steps());
@@ -108,7 +131,8 @@ class VaeTrainerTest {
       w[i] = 1 + 9 * (float) rnd.nextDouble();
     }
     long seed = 5;
-    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
+    try (NDManager weights = NDManager.newBaseManager();
+        NDManager data = NDManager.newBaseManager()) {
       NDArray x = data.create(batch, new Shape(BATCH, 3, SIZE, SIZE));
       NDArray pixelWeights = data.create(w, new Shape(BATCH, 1, SIZE, SIZE));
       float[] got = new float[2];
@@ -117,31 +141,48 @@ class VaeTrainerTest {
         AutoencoderKL vae = new AutoencoderKL(tinyConfig());
         vae.initRandom(weights, DataType.FLOAT32, 1);
         NDArray wRun = run == 0 ? pixelWeights : data.full(new Shape(BATCH, 1, SIZE, SIZE), 4f);
-        // What the first step computes, by hand: the engine seed it sets, the posterior sample, the decoder.
+        // What the first step computes, by hand: the engine seed it sets, the posterior sample, the
+        // decoder.
         data.getEngine().setRandomSeed((int) (seed * 31));
         DiagonalGaussian posterior = vae.encode(x);
-        NDArray z = posterior.sample(data.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType()));
+        NDArray z =
+            posterior.sample(
+                data.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType()));
         NDArray err = vae.decode(z).sub(x).abs();
-        expected[run] = run == 0 ? err.mul(pixelWeights).mean().div(pixelWeights.mean()).getFloat() : err.mean().getFloat();
-        try (VaeTrainer trainer = new VaeTrainer(vae, new VaeTrainer.Options(1e-3f, 0f, 1e-6f, VaeTrainer.Reconstruction.L1, seed))) {
+        expected[run] =
+            run == 0
+                ? err.mul(pixelWeights).mean().div(pixelWeights.mean()).getFloat()
+                : err.mean().getFloat();
+        try (VaeTrainer trainer =
+            new VaeTrainer(
+                vae,
+                new VaeTrainer.Options(1e-3f, 0f, 1e-6f, VaeTrainer.Reconstruction.L1, seed))) {
           got[run] = trainer.step(x, wRun).reconstruction();
           if (run == 0) {
             NDArray wrong = data.ones(new Shape(BATCH, 1, SIZE / 2, SIZE / 2));
-            IllegalArgumentException e = Assertions.assertThrows(IllegalArgumentException.class, () -> trainer.step(x, wrong));
-            assertTrue(e.getMessage().contains("(4, 1, 16, 16)") && e.getMessage().contains("(4, 3, 32, 32)"), e.getMessage());
+            IllegalArgumentException e =
+                Assertions.assertThrows(
+                    IllegalArgumentException.class, () -> trainer.step(x, wrong));
+            assertTrue(
+                e.getMessage().contains("(4, 1, 16, 16)")
+                    && e.getMessage().contains("(4, 3, 32, 32)"),
+                e.getMessage());
           }
         }
       }
       assertEquals(expected[0], got[0], 1e-5f * expected[0], "weighted L1");
       assertEquals(expected[1], got[1], 1e-5f * expected[1], "uniform weights = plain L1");
-      assertTrue(Math.abs(got[0] - got[1]) > 1e-4f * got[1], "random weights should change the term: " + got[0] + " vs " + got[1]);
+      assertTrue(
+          Math.abs(got[0] - got[1]) > 1e-4f * got[1],
+          "random weights should change the term: " + got[0] + " vs " + got[1]);
     }
   }
 
   @Test
   void lossFallsNoLeakAndSavedFolderLoads() throws Exception {
     float[][] images = syntheticImages(8, 7);
-    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager()) {
+    try (NDManager weights = NDManager.newBaseManager();
+        NDManager data = NDManager.newBaseManager()) {
       AutoencoderKL vae = new AutoencoderKL(tinyConfig());
       vae.initRandom(weights, DataType.FLOAT32, 42);
       List<Float> losses = new ArrayList<>();
@@ -152,31 +193,56 @@ class VaeTrainerTest {
       try (VaeTrainer trainer = new VaeTrainer(vae, opts)) {
         start = System.nanoTime();
         long[] t5 = new long[1];
-        trainer.train(step -> {
-          float[] batch = new float[BATCH * 3 * SIZE * SIZE];
-          for (int b = 0; b < BATCH; b++) {
-            float[] img = images[(step * BATCH + b) % images.length];
-            System.arraycopy(img, 0, batch, b * img.length, img.length);
-          }
-          return data.create(batch, new Shape(BATCH, 3, SIZE, SIZE));
-        }, STEPS, (step, loss) -> {
-          losses.add(loss.reconstruction());
-          arrayCounts.add(weights.getManagedArrays().size());
-          if (step == 5) {
-            t5[0] = System.nanoTime();
-          }
-        });
+        trainer.train(
+            step -> {
+              float[] batch = new float[BATCH * 3 * SIZE * SIZE];
+              for (int b = 0; b < BATCH; b++) {
+                float[] img = images[(step * BATCH + b) % images.length];
+                System.arraycopy(img, 0, batch, b * img.length, img.length);
+              }
+              return data.create(batch, new Shape(BATCH, 3, SIZE, SIZE));
+            },
+            STEPS,
+            (step, loss) -> {
+              losses.add(loss.reconstruction());
+              arrayCounts.add(weights.getManagedArrays().size());
+              if (step == 5) {
+                t5[0] = System.nanoTime();
+              }
+            });
         afterWarmup = t5[0];
         assertEquals(STEPS, trainer.steps());
       }
       long end = System.nanoTime();
-      double first = losses.subList(0, 10).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
-      double last = losses.subList(STEPS - 10, STEPS).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
-      System.out.printf("VaeTrainerTest: %d steps, %.1f ms/step overall, %.1f ms/step after 5 warm-up steps; L1 first10 %.4f last10 %.4f; weight arrays %s%n",
-          STEPS, (end - start) / 1e6 / STEPS, (end - afterWarmup) / 1e6 / (STEPS - 5), first, last, arrayCounts.subList(0, 3) + ".." + arrayCounts.get(STEPS - 1));
-      assertTrue(last < 0.5 * first, "reconstruction loss should halve: first 10 " + first + ", last 10 " + last + "; all " + losses);
+      double first =
+          losses.subList(0, 10).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+      double last =
+          losses.subList(STEPS - 10, STEPS).stream()
+              .mapToDouble(Float::doubleValue)
+              .average()
+              .orElseThrow();
+      System.out.printf(
+          "VaeTrainerTest: %d steps, %.1f ms/step overall, %.1f ms/step after 5 warm-up steps; L1"
+              + " first10 %.4f last10 %.4f; weight arrays %s%n",
+          STEPS,
+          (end - start) / 1e6 / STEPS,
+          (end - afterWarmup) / 1e6 / (STEPS - 5),
+          first,
+          last,
+          arrayCounts.subList(0, 3) + ".." + arrayCounts.get(STEPS - 1));
+      assertTrue(
+          last < 0.5 * first,
+          "reconstruction loss should halve: first 10 "
+              + first
+              + ", last 10 "
+              + last
+              + "; all "
+              + losses);
       // The optimiser's moments are freed by close(); the count must be flat across steps.
-      assertEquals(arrayCounts.get(1), arrayCounts.get(STEPS - 1), "weight manager array count grew: " + arrayCounts);
+      assertEquals(
+          arrayCounts.get(1),
+          arrayCounts.get(STEPS - 1),
+          "weight manager array count grew: " + arrayCounts);
       for (Parameter p : vae.namedParameters().values()) {
         assertFalse(p.get().isNaN().any().getBoolean(), "NaN in parameter " + p.name());
       }
@@ -184,7 +250,8 @@ class VaeTrainerTest {
       Path out = dir.resolve("vae");
       VaeTrainer.save(vae, out);
       try (NDManager loadedManager = NDManager.newBaseManager()) {
-        AutoencoderKL loaded = AutoencoderKL.load(out, loadedManager, DataType.FLOAT32, Device.cpu());
+        AutoencoderKL loaded =
+            AutoencoderKL.load(out, loadedManager, DataType.FLOAT32, Device.cpu());
         assertEquals(vae.config(), loaded.config());
         float[] batch = firstBatch(images);
         NDArray x = data.create(batch, new Shape(BATCH, 3, SIZE, SIZE));
@@ -193,7 +260,9 @@ class VaeTrainerTest {
         float maxDiff = a.sub(b).abs().max().getFloat();
         assertTrue(maxDiff < 1e-5f, "loaded model reconstructs differently: max |diff| " + maxDiff);
         float recon = a.sub(x).abs().mean().getFloat();
-        assertTrue(recon < first, "trained reconstruction " + recon + " should beat the first steps' " + first);
+        assertTrue(
+            recon < first,
+            "trained reconstruction " + recon + " should beat the first steps' " + first);
       }
     }
   }

@@ -23,7 +23,10 @@ import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.scheduler.SchedulerConfig;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 
-/** The UNet's weight average: its recurrence against a direct computation, its memory, and saving it. */
+/**
+ * The UNet's weight average: its recurrence against a direct computation, its memory, and saving
+ * it.
+ */
 class WeightAverageTest {
   @TempDir Path dir;
 
@@ -42,7 +45,9 @@ class WeightAverageTest {
         assertEquals(0.99f, avg.decayAt(890), 1e-6f); // 891 / 900
         assertEquals(0.999f, avg.decayAt(100_000), 0f);
       }
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new WeightAverage(un.namedParameters(), 1f));
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class, () -> new WeightAverage(un.namedParameters(), 1f));
       assertTrue(e.getMessage().contains("decay 1.0"), e.getMessage());
     } catch (Exception e) {
       throw new AssertionError(e);
@@ -57,11 +62,20 @@ class WeightAverageTest {
   @Test
   void followsTheRecurrenceAndHoldsOneArrayPerWeight() throws Exception {
     NoiseSchedule schedule = NoiseSchedule.of(SchedulerConfig.stableDiffusionV1());
-    try (NDManager weights = NDManager.newBaseManager(); NDManager data = NDManager.newBaseManager();
+    try (NDManager weights = NDManager.newBaseManager();
+        NDManager data = NDManager.newBaseManager();
         ClipTokenizer tok = ClipTokenizer.load(DiffusionTrainerTest.ref.resolve("tokenizer"))) {
       var te = DiffusionTrainerTest.textEncoder(weights, 3);
       UNet2DConditionModel un = DiffusionTrainerTest.unet(weights, 4);
-      NDArray latents = new NoiseGenerator(7).normal(new Shape(DiffusionTrainerTest.N, 4, DiffusionTrainerTest.LATENT, DiffusionTrainerTest.LATENT), data);
+      NDArray latents =
+          new NoiseGenerator(7)
+              .normal(
+                  new Shape(
+                      DiffusionTrainerTest.N,
+                      4,
+                      DiffusionTrainerTest.LATENT,
+                      DiffusionTrainerTest.LATENT),
+                  data);
       Map<String, double[]> expected = new HashMap<>();
       un.namedParameters().forEach((k, p) -> expected.put(k, toDouble(p.get().toFloatArray())));
       DiffusionTrainer.Options opts = DiffusionTrainer.Options.defaults().withLearningRate(1e-2f);
@@ -84,9 +98,13 @@ class WeightAverageTest {
               moved = Math.max(moved, Math.abs(got[i] - w[i]));
             }
           }
-          assertTrue(maxDiff < 1e-6, "update " + s + ": average differs from the recurrence by " + maxDiff);
+          assertTrue(
+              maxDiff < 1e-6,
+              "update " + s + ": average differs from the recurrence by " + maxDiff);
           if (s >= 2) {
-            assertTrue(moved > 1e-4, "update " + s + ": the average should lag the weights, max |avg - w| " + moved);
+            assertTrue(
+                moved > 1e-4,
+                "update " + s + ": the average should lag the weights, max |avg - w| " + moved);
           }
           int now = weights.getManagedArrays().size();
           if (arrays >= 0) {
@@ -106,17 +124,30 @@ class WeightAverageTest {
       Map<String, NDArray> other = new LinkedHashMap<>();
       un.namedParameters().forEach((k, p) -> other.put(k, p.get().mul(2)));
       DiffusionTrainer.saveUNet(un, other, dir.resolve("unet"));
-      UNet2DConditionModel loaded = UNet2DConditionModel.load(dir.resolve("unet"), m, DataType.FLOAT32, Device.cpu());
+      UNet2DConditionModel loaded =
+          UNet2DConditionModel.load(dir.resolve("unet"), m, DataType.FLOAT32, Device.cpu());
       assertEquals(other.keySet(), loaded.namedParameters().keySet());
-      loaded.namedParameters().forEach((k, p) -> assertTrue(p.get().eq(other.get(k)).all().getBoolean(), "saved " + k + " is not the given value"));
+      loaded
+          .namedParameters()
+          .forEach(
+              (k, p) ->
+                  assertTrue(
+                      p.get().eq(other.get(k)).all().getBoolean(),
+                      "saved " + k + " is not the given value"));
 
       Map<String, NDArray> missing = new LinkedHashMap<>(other);
       missing.remove("conv_out.weight");
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DiffusionTrainer.saveUNet(un, missing, dir.resolve("bad")));
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> DiffusionTrainer.saveUNet(un, missing, dir.resolve("bad")));
       assertTrue(e.getMessage().contains("do not match"), e.getMessage());
       Map<String, NDArray> reshaped = new LinkedHashMap<>(other);
       reshaped.put("conv_out.weight", other.get("conv_out.weight").reshape(-1));
-      e = assertThrows(IllegalArgumentException.class, () -> DiffusionTrainer.saveUNet(un, reshaped, dir.resolve("bad")));
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> DiffusionTrainer.saveUNet(un, reshaped, dir.resolve("bad")));
       assertTrue(e.getMessage().contains("conv_out.weight"), e.getMessage());
     }
   }

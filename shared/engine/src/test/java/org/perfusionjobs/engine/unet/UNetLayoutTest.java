@@ -33,16 +33,20 @@ class UNetLayoutTest {
   @Test
   void sd15KeysAndShapesMatchTheCheckpointLayout() throws Exception {
     Path layout = data("sd15-layout/unet");
-    UNet2DConditionModel unet = new UNet2DConditionModel(Configs.read(layout.resolve("config.json"), UNet2DConditionConfig.class));
+    UNet2DConditionModel unet =
+        new UNet2DConditionModel(
+            Configs.read(layout.resolve("config.json"), UNet2DConditionConfig.class));
     JsonNode keys = Configs.json().readTree(layout.resolve("state_dict_keys.json").toFile());
     Map<String, Shape> expected = new LinkedHashMap<>();
-    keys.get("keys_in_state_dict_order").forEach(k -> {
-      long[] dims = new long[k.get("shape").size()];
-      for (int i = 0; i < dims.length; i++) {
-        dims[i] = k.get("shape").get(i).asLong();
-      }
-      expected.put(k.get("key").asText(), new Shape(dims));
-    });
+    keys.get("keys_in_state_dict_order")
+        .forEach(
+            k -> {
+              long[] dims = new long[k.get("shape").size()];
+              for (int i = 0; i < dims.length; i++) {
+                dims[i] = k.get("shape").get(i).asLong();
+              }
+              expected.put(k.get("key").asText(), new Shape(dims));
+            });
     Map<String, Parameter> actual = unet.namedParameters();
     assertEquals(686, expected.size());
     assertEquals(new TreeSet<>(expected.keySet()), new TreeSet<>(actual.keySet()));
@@ -76,14 +80,17 @@ class UNetLayoutTest {
 
   @Test
   void everyCrossAttentionLayerGoesThroughTheProcessorOncePerPrompt() throws Exception {
-    UNet2DConditionModel unet = new UNet2DConditionModel(Configs.read(data("sd-tiny-ref/unet/config.json"), UNet2DConditionConfig.class));
+    UNet2DConditionModel unet =
+        new UNet2DConditionModel(
+            Configs.read(data("sd-tiny-ref/unet/config.json"), UNet2DConditionConfig.class));
     try (NDManager m = NDManager.newBaseManager()) {
       unet.initRandom(m, DataType.FLOAT32, 3);
       AtomicInteger calls = new AtomicInteger();
-      AttentionProcessor counting = (attn, k, v) -> {
-        calls.incrementAndGet();
-        return new KeyValue(attn.toK.forward(k), attn.toV.forward(v));
-      };
+      AttentionProcessor counting =
+          (attn, k, v) -> {
+            calls.incrementAndGet();
+            return new KeyValue(attn.toK.forward(k), attn.toV.forward(v));
+          };
       unet.setCrossAttentionProcessor(counting);
       Conditioning c = Conditioning.of(m.randomNormal(new Shape(2, 77, 32)));
       NDArray x = m.randomNormal(new Shape(2, 4, 16, 16));
@@ -97,13 +104,70 @@ class UNetLayoutTest {
 
   @Test
   void configErrorsNameTheValues() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> UNet2DConditionConfig.fromJson(
-        16, 4, 4, List.of(32, 60), null, List.of("CrossAttnDownBlock2D", "DownBlock2D"),
-        List.of("UpBlock2D", "CrossAttnUpBlock2D"), null, null, null, null, 8, null, null, null, null, null, null, null, null, null, null, null, null, null));
-    assertTrue(e.getMessage().contains("block_out_channels[1] = 60") && e.getMessage().contains("norm_num_groups 8"), e.getMessage());
-    IllegalArgumentException t = assertThrows(IllegalArgumentException.class, () -> UNet2DConditionConfig.fromJson(
-        16, 4, 4, List.of(32, 64), null, List.of("SimpleDownBlock", "DownBlock2D"),
-        List.of("UpBlock2D", "CrossAttnUpBlock2D"), null, null, null, null, 8, null, null, null, null, null, null, null, null, null, null, null, null, null));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                UNet2DConditionConfig.fromJson(
+                    16,
+                    4,
+                    4,
+                    List.of(32, 60),
+                    null,
+                    List.of("CrossAttnDownBlock2D", "DownBlock2D"),
+                    List.of("UpBlock2D", "CrossAttnUpBlock2D"),
+                    null,
+                    null,
+                    null,
+                    null,
+                    8,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null));
+    assertTrue(
+        e.getMessage().contains("block_out_channels[1] = 60")
+            && e.getMessage().contains("norm_num_groups 8"),
+        e.getMessage());
+    IllegalArgumentException t =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                UNet2DConditionConfig.fromJson(
+                    16,
+                    4,
+                    4,
+                    List.of(32, 64),
+                    null,
+                    List.of("SimpleDownBlock", "DownBlock2D"),
+                    List.of("UpBlock2D", "CrossAttnUpBlock2D"),
+                    null,
+                    null,
+                    null,
+                    null,
+                    8,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null));
     assertTrue(t.getMessage().contains("'SimpleDownBlock'"), t.getMessage());
   }
 }

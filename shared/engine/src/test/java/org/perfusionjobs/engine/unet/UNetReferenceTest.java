@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.unet;
 
-import org.perfusionjobs.testdata.TestData;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,13 +15,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.engine.attention.Conditioning;
-import org.perfusionjobs.engine.nn.ActivationProbe;
 import org.perfusionjobs.engine.io.SafetensorsFile;
+import org.perfusionjobs.engine.nn.ActivationProbe;
+import org.perfusionjobs.testdata.TestData;
 
 /**
  * The tiny UNet against diffusers' outputs (reference/unet.safetensors). Tolerance 1e-4 absolute,
- * the README's suggestion: ~40x the fp32 noise it measured, far below a wrong head count, eps,
- * H/W transpose or skip.
+ * the README's suggestion: ~40x the fp32 noise it measured, far below a wrong head count, eps, H/W
+ * transpose or skip.
  */
 class UNetReferenceTest {
   static final float TOL = 1e-4f;
@@ -53,20 +52,25 @@ class UNetReferenceTest {
     Conditioning c = Conditioning.of(ref.get("encoder_hidden_states"));
     assertClose("noise_pred_t981", unet.forward(sample, m.create(981L), c));
     assertClose("noise_pred_t21", unet.forward(sample, m.create(21L), c));
-    assertEquals(unet.crossAttentions().size(), c.cachedLayers(), "K/V cached once per layer and reused");
+    assertEquals(
+        unet.crossAttentions().size(), c.cachedLayers(), "K/V cached once per layer and reused");
   }
 
   @Test
   void nonSquareLatentsMatch() {
     NDArray ehs = ref.get("encoder_hidden_states").get("0:2");
-    assertClose("nonsquare_noise_pred_t333", unet.forward(ref.get("nonsquare_sample"), m.create(333L), Conditioning.of(ehs)));
+    assertClose(
+        "nonsquare_noise_pred_t333",
+        unet.forward(ref.get("nonsquare_sample"), m.create(333L), Conditioning.of(ehs)));
   }
 
   @Test
   void everyStageMatches() {
     Map<String, NDArray> seen = new LinkedHashMap<>();
     NDArray ehs = ref.get("encoder_hidden_states").get("0:1");
-    NDArray out = ActivationProbe.capture(seen::put, () -> unet.forward(ref.get("sample"), m.create(981L), Conditioning.of(ehs)));
+    NDArray out =
+        ActivationProbe.capture(
+            seen::put, () -> unet.forward(ref.get("sample"), m.create(981L), Conditioning.of(ehs)));
     assertClose("single_noise_pred_t981", out);
     int compared = 0;
     for (String key : ref.keySet()) {

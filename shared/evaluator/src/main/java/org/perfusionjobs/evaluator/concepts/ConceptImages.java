@@ -35,19 +35,28 @@ public final class ConceptImages {
     Random rnd = new Random(seed);
     List<Position> cells = new ArrayList<>(Arrays.asList(Position.values()));
     Collections.shuffle(cells, rnd);
-    List<Background> backgrounds = new ArrayList<>(Arrays.stream(Background.values())
-        .filter(b -> spec.pattern() == Pattern.PLAIN || b != Background.WHITE).toList());
+    List<Background> backgrounds =
+        new ArrayList<>(
+            Arrays.stream(Background.values())
+                .filter(b -> spec.pattern() == Pattern.PLAIN || b != Background.WHITE)
+                .toList());
     Collections.shuffle(backgrounds, rnd);
     boolean largeFirst = rnd.nextBoolean();
     List<Scene> out = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       Size size = (i % 2 == 0) == largeFirst ? Size.LARGE : Size.MEDIUM;
-      out.add(new Scene(backgrounds.get(i % backgrounds.size()), List.of(spec.object(cells.get(i % cells.size()), size))));
+      out.add(
+          new Scene(
+              backgrounds.get(i % backgrounds.size()),
+              List.of(spec.object(cells.get(i % cells.size()), size))));
     }
     return out;
   }
 
-  /** Writes {@code concept_<i>.png} and {@code concept_<i>_mask.png} for each scene; returns the image files. */
+  /**
+   * Writes {@code concept_<i>.png} and {@code concept_<i>_mask.png} for each scene; returns the
+   * image files.
+   */
   public static List<Path> write(Path dir, List<Scene> scenes, long seed) throws IOException {
     Files.createDirectories(dir);
     World world = new World();
@@ -63,7 +72,8 @@ public final class ConceptImages {
   }
 
   /** {@link #scenes} rendered into {@code dir}. */
-  public static List<Path> write(Path dir, ConceptSpec spec, int count, long seed) throws IOException {
+  public static List<Path> write(Path dir, ConceptSpec spec, int count, long seed)
+      throws IOException {
     return write(dir, scenes(spec, count, seed), seed);
   }
 }

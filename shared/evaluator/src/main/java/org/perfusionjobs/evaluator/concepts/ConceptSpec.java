@@ -16,14 +16,18 @@ import org.perfusionjobs.world.Shape;
 import org.perfusionjobs.world.Size;
 
 /**
- * What a concept looks like in the world: a shape, a colour and a fill, written
- * {@code shape=star,colour=red,pattern=stripes} (pattern may be left out: plain). The concept's
- * images draw it, and evaluation counts it found when an object has all three.
+ * What a concept looks like in the world: a shape, a colour and a fill, written {@code
+ * shape=star,colour=red,pattern=stripes} (pattern may be left out: plain). The concept's images
+ * draw it, and evaluation counts it found when an object has all three.
  */
 public record ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
   static final String EXAMPLE = "shape=heart,colour=blue,pattern=dots";
 
-  private enum Field { SHAPE, COLOUR, PATTERN }
+  private enum Field {
+    SHAPE,
+    COLOUR,
+    PATTERN
+  }
 
   public ConceptSpec {
     Objects.requireNonNull(shape, "shape");
@@ -40,32 +44,52 @@ public record ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
     for (String item : text.split(",")) {
       String[] kv = item.split("=", -1);
       if (kv.length != 2 || kv[0].isBlank() || kv[1].isBlank()) {
-        throw new IllegalArgumentException("spec: '" + item.trim() + "' is not field=value; write e.g. " + EXAMPLE);
+        throw new IllegalArgumentException(
+            "spec: '" + item.trim() + "' is not field=value; write e.g. " + EXAMPLE);
       }
       String key = kv[0].trim().toLowerCase(Locale.ROOT);
-      Field f = switch (key) {
-        case "shape" -> Field.SHAPE;
-        case "colour", "color" -> Field.COLOUR;
-        case "pattern" -> Field.PATTERN;
-        default -> throw new IllegalArgumentException("spec: unknown field '" + kv[0].trim() + "'; the fields are shape, colour and pattern");
-      };
+      Field f =
+          switch (key) {
+            case "shape" -> Field.SHAPE;
+            case "colour", "color" -> Field.COLOUR;
+            case "pattern" -> Field.PATTERN;
+            default ->
+                throw new IllegalArgumentException(
+                    "spec: unknown field '"
+                        + kv[0].trim()
+                        + "'; the fields are shape, colour and pattern");
+          };
       if (values.put(f, kv[1].trim()) != null) {
         throw new IllegalArgumentException("spec: " + key + " given twice in '" + text + "'");
       }
     }
     for (Field f : List.of(Field.SHAPE, Field.COLOUR)) {
       if (!values.containsKey(f)) {
-        throw new IllegalArgumentException("spec: " + f.name().toLowerCase(Locale.ROOT) + " missing in '" + text + "'; write e.g. " + EXAMPLE);
+        throw new IllegalArgumentException(
+            "spec: "
+                + f.name().toLowerCase(Locale.ROOT)
+                + " missing in '"
+                + text
+                + "'; write e.g. "
+                + EXAMPLE);
       }
     }
-    return new ConceptSpec(named("shape", values.get(Field.SHAPE), Shape.values(), s -> s.words().get(0)),
+    return new ConceptSpec(
+        named("shape", values.get(Field.SHAPE), Shape.values(), s -> s.words().get(0)),
         named("colour", values.get(Field.COLOUR), Colour.values(), c -> c.words().get(0)),
-        values.containsKey(Field.PATTERN) ? Pattern.fromName(values.get(Field.PATTERN)) : Pattern.PLAIN);
+        values.containsKey(Field.PATTERN)
+            ? Pattern.fromName(values.get(Field.PATTERN))
+            : Pattern.PLAIN);
   }
 
   /** The spec as {@link #parse} reads it: {@code shape=star,colour=red,pattern=stripes}. */
   public String text() {
-    return "shape=" + shape.words().get(0) + ",colour=" + colour.words().get(0) + ",pattern=" + pattern.word();
+    return "shape="
+        + shape.words().get(0)
+        + ",colour="
+        + colour.words().get(0)
+        + ",pattern="
+        + pattern.word();
   }
 
   /** The concept as an object of a scene. */
@@ -83,13 +107,19 @@ public record ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
     return text();
   }
 
-  private static <T extends Enum<T>> T named(String field, String value, T[] values, Function<T, String> word) {
+  private static <T extends Enum<T>> T named(
+      String field, String value, T[] values, Function<T, String> word) {
     String v = value.toLowerCase(Locale.ROOT);
     for (T t : values) {
       if (word.apply(t).equals(v) || t.name().toLowerCase(Locale.ROOT).equals(v)) {
         return t;
       }
     }
-    throw new IllegalArgumentException(field + ": unknown '" + value + "', use one of " + Arrays.stream(values).map(word).toList());
+    throw new IllegalArgumentException(
+        field
+            + ": unknown '"
+            + value
+            + "', use one of "
+            + Arrays.stream(values).map(word).toList());
   }
 }

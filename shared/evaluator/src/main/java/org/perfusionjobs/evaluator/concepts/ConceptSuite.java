@@ -10,9 +10,9 @@ import java.util.Optional;
 import org.perfusionjobs.engine.config.Configs;
 
 /**
- * The concepts the personalization benchmark trains and measures, kept as data in
- * {@code suite.json} beside this class: they differ in shape, colour and pattern, the demo
- * concept {@code zwx} among them.
+ * The concepts the personalization benchmark trains and measures, kept as data in {@code
+ * suite.json} beside this class: they differ in shape, colour and pattern, the demo concept {@code
+ * zwx} among them.
  */
 public final class ConceptSuite {
   static final String RESOURCE = "suite.json";
@@ -23,7 +23,8 @@ public final class ConceptSuite {
   public static List<SuiteConcept> load() {
     try (InputStream in = ConceptSuite.class.getResourceAsStream(RESOURCE)) {
       if (in == null) {
-        throw new IllegalStateException(RESOURCE + " is missing beside " + ConceptSuite.class.getName());
+        throw new IllegalStateException(
+            RESOURCE + " is missing beside " + ConceptSuite.class.getName());
       }
       return parse(Configs.json().readTree(in));
     } catch (IOException e) {
@@ -39,7 +40,11 @@ public final class ConceptSuite {
   static List<SuiteConcept> parse(JsonNode root) {
     List<SuiteConcept> out = new ArrayList<>();
     for (JsonNode c : root.path("concepts")) {
-      out.add(new SuiteConcept(c.path("word").asText(null), c.path("superclass").asText(null), ConceptSpec.parse(c.path("spec").asText(""))));
+      out.add(
+          new SuiteConcept(
+              c.path("word").asText(null),
+              c.path("superclass").asText(null),
+              ConceptSpec.parse(c.path("spec").asText(""))));
     }
     return out;
   }

@@ -9,21 +9,30 @@ import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 /**
  * The four figures of a concept run (issue 18), each a share in [0, 1], null when no prompt asks
  * for it:
+ *
  * <ul>
  *   <li>fidelity: per concept a prompt names, an object with the concept's shape, colour and
- *       pattern is found anywhere in the image;</li>
- *   <li>exact count: the image holds as many objects as the prompt names;</li>
- *   <li>alignment: every other asked check (position, size, background, an ordinary object's
- *       shape, colour and position) confirmed, pooled ({@link EvalReport#alignment});</li>
- *   <li>composition: over prompts naming two objects of which at least one is a concept (a
- *       concept and an ordinary object, or two concepts), both objects with every check right.</li>
+ *       pattern is found anywhere in the image;
+ *   <li>exact count: the image holds as many objects as the prompt names;
+ *   <li>alignment: every other asked check (position, size, background, an ordinary object's shape,
+ *       colour and position) confirmed, pooled ({@link EvalReport#alignment});
+ *   <li>composition: over prompts naming two objects of which at least one is a concept (a concept
+ *       and an ordinary object, or two concepts), both objects with every check right.
  * </ul>
  */
-public record ConceptMetrics(int images, Double fidelity, Double exactCount, Double alignment, Double composition) {
-  public static ConceptMetrics of(List<EvalPrompt> prompts, List<ScenePrediction> found, List<PromptScore> scores) {
+public record ConceptMetrics(
+    int images, Double fidelity, Double exactCount, Double alignment, Double composition) {
+  public static ConceptMetrics of(
+      List<EvalPrompt> prompts, List<ScenePrediction> found, List<PromptScore> scores) {
     if (prompts.size() != found.size() || prompts.size() != scores.size()) {
-      throw new IllegalArgumentException("prompts (" + prompts.size() + "), found scenes (" + found.size() + ") and scores (" + scores.size()
-          + ") differ in number");
+      throw new IllegalArgumentException(
+          "prompts ("
+              + prompts.size()
+              + "), found scenes ("
+              + found.size()
+              + ") and scores ("
+              + scores.size()
+              + ") differ in number");
     }
     int[] fidelity = new int[2];
     int[] count = new int[2];
@@ -35,7 +44,8 @@ public record ConceptMetrics(int images, Double fidelity, Double exactCount, Dou
       count[1]++;
       for (EvalPrompt.Asked a : p.objects()) {
         if (a.attributes().contains(Attribute.CONCEPT)) {
-          ConceptSpec spec = new ConceptSpec(a.object().shape(), a.object().colour(), a.object().pattern());
+          ConceptSpec spec =
+              new ConceptSpec(a.object().shape(), a.object().colour(), a.object().pattern());
           fidelity[0] += f.objects().stream().anyMatch(spec::matches) ? 1 : 0;
           fidelity[1]++;
         }
@@ -46,14 +56,21 @@ public record ConceptMetrics(int images, Double fidelity, Double exactCount, Dou
       }
     }
     double align = EvalReport.of(scores).alignment();
-    return new ConceptMetrics(prompts.size(), share(fidelity), share(count), Double.isNaN(align) ? null : align, share(composition));
+    return new ConceptMetrics(
+        prompts.size(),
+        share(fidelity),
+        share(count),
+        Double.isNaN(align) ? null : align,
+        share(composition));
   }
 
   private static Double share(int[] c) {
     return c[1] == 0 ? null : c[0] / (double) c[1];
   }
 
-  /** {"images": n, "fidelity": f, "exactCount": c, "alignment": a, "composition": p}, nulls kept. */
+  /**
+   * {"images": n, "fidelity": f, "exactCount": c, "alignment": a, "composition": p}, nulls kept.
+   */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("images", images);
@@ -64,10 +81,21 @@ public record ConceptMetrics(int images, Double fidelity, Double exactCount, Dou
     return m;
   }
 
-  /** One line: "fidelity 69.0%, exact count 61.0%, alignment 59.0%, composition 20.0% (n images)". */
+  /**
+   * One line: "fidelity 69.0%, exact count 61.0%, alignment 59.0%, composition 20.0% (n images)".
+   */
   public String summary() {
-    return "fidelity " + pct(fidelity) + ", exact count " + pct(exactCount) + ", alignment " + pct(alignment) + ", composition " + pct(composition)
-        + " (" + images + " images)";
+    return "fidelity "
+        + pct(fidelity)
+        + ", exact count "
+        + pct(exactCount)
+        + ", alignment "
+        + pct(alignment)
+        + ", composition "
+        + pct(composition)
+        + " ("
+        + images
+        + " images)";
   }
 
   private static String pct(Double v) {

@@ -31,9 +31,13 @@ public final class DemoConcept {
         scene(Position.CENTRE, Size.MEDIUM, Background.SKY));
   }
 
-  /** Writes {@code concept_<i>.png} and {@code concept_<i>_mask.png} for each scene; returns the image files. */
+  /**
+   * Writes {@code concept_<i>.png} and {@code concept_<i>_mask.png} for each scene; returns the
+   * image files.
+   */
   public static List<Path> write(Path dir) throws IOException {
-    return ConceptImages.write(dir, scenes(), 100); // jitter seeds 100 + i: the images the shipped zwx was trained on
+    return ConceptImages.write(
+        dir, scenes(), 100); // jitter seeds 100 + i: the images the shipped zwx was trained on
   }
 
   private static Scene scene(Position p, Size s, Background bg) {

@@ -23,7 +23,8 @@ public record EvalPrompt(String text, List<Asked> objects, Background background
     Objects.requireNonNull(text, "text");
     objects = List.copyOf(objects);
     if (objects.isEmpty() || objects.size() > 2) {
-      throw new IllegalArgumentException("objects: a prompt asks for one or two objects, not " + objects.size());
+      throw new IllegalArgumentException(
+          "objects: a prompt asks for one or two objects, not " + objects.size());
     }
   }
 }

@@ -45,7 +45,8 @@ public record EvalReport(int prompts, Map<Attribute, int[]> counts) {
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("prompts", prompts);
-    counts.forEach((a, c) -> m.put(a.label(), Map.of("rate", rate(a), "confirmed", c[0], "asked", c[1])));
+    counts.forEach(
+        (a, c) -> m.put(a.label(), Map.of("rate", rate(a), "confirmed", c[0], "asked", c[1])));
     if (counts.keySet().stream().anyMatch(a -> a != Attribute.CONCEPT)) {
       m.put("alignment", alignment());
     }
@@ -55,7 +56,10 @@ public record EvalReport(int prompts, Map<Attribute, int[]> counts) {
   /** One line: "shape 93.0% (186/200), colour ...". */
   public String summary() {
     StringBuilder sb = new StringBuilder();
-    counts.forEach((a, c) -> sb.append(a.label()).append(String.format(" %.1f%% (%d/%d), ", 100.0 * c[0] / c[1], c[0], c[1])));
+    counts.forEach(
+        (a, c) ->
+            sb.append(a.label())
+                .append(String.format(" %.1f%% (%d/%d), ", 100.0 * c[0] / c[1], c[0], c[1])));
     if (counts.keySet().stream().anyMatch(a -> a != Attribute.CONCEPT)) {
       sb.append(String.format("alignment %.1f%%", 100 * alignment()));
       return sb.toString();

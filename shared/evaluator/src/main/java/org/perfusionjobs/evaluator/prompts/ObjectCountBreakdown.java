@@ -15,19 +15,28 @@ import org.perfusionjobs.evaluator.ScenePrediction;
  *
  * @param one {right, asked} per attribute over the one-object prompts
  * @param two {right, asked} per attribute over the two-object prompts
- * @param merged {images whose two or more found objects all share one colour, prompts asking two different colours}
+ * @param merged {images whose two or more found objects all share one colour, prompts asking two
+ *     different colours}
  */
-public record ObjectCountBreakdown(Map<Attribute, int[]> one, Map<Attribute, int[]> two, int[] merged) {
+public record ObjectCountBreakdown(
+    Map<Attribute, int[]> one, Map<Attribute, int[]> two, int[] merged) {
   public ObjectCountBreakdown {
     one = Map.copyOf(one);
     two = Map.copyOf(two);
     merged = merged.clone();
   }
 
-  public static ObjectCountBreakdown of(List<EvalPrompt> prompts, List<ScenePrediction> found, List<PromptScore> scores) {
+  public static ObjectCountBreakdown of(
+      List<EvalPrompt> prompts, List<ScenePrediction> found, List<PromptScore> scores) {
     if (prompts.size() != scores.size() || prompts.size() != found.size()) {
-      throw new IllegalArgumentException("prompts (" + prompts.size() + "), found scenes (" + found.size() + ") and scores (" + scores.size()
-          + ") differ in number");
+      throw new IllegalArgumentException(
+          "prompts ("
+              + prompts.size()
+              + "), found scenes ("
+              + found.size()
+              + ") and scores ("
+              + scores.size()
+              + ") differ in number");
     }
     Map<Attribute, int[]> one = new EnumMap<>(Attribute.class);
     Map<Attribute, int[]> two = new EnumMap<>(Attribute.class);
@@ -38,7 +47,8 @@ public record ObjectCountBreakdown(Map<Attribute, int[]> one, Map<Attribute, int
       if (asksTwoColours(p)) {
         merged[1]++;
         List<ObjectPrediction> objs = found.get(i).objects();
-        if (objs.size() >= 2 && objs.stream().map(ObjectPrediction::colour).distinct().count() == 1) {
+        if (objs.size() >= 2
+            && objs.stream().map(ObjectPrediction::colour).distinct().count() == 1) {
           merged[0]++;
         }
       }
@@ -47,11 +57,15 @@ public record ObjectCountBreakdown(Map<Attribute, int[]> one, Map<Attribute, int
   }
 
   private static boolean asksTwoColours(EvalPrompt p) {
-    return p.objects().size() == 2 && p.objects().stream().allMatch(a -> a.attributes().contains(Attribute.COLOUR))
+    return p.objects().size() == 2
+        && p.objects().stream().allMatch(a -> a.attributes().contains(Attribute.COLOUR))
         && p.objects().get(0).object().colour() != p.objects().get(1).object().colour();
   }
 
-  /** For report.json: {"one_object": {attribute: "right/asked"}, "two_objects": {...}, "colours_merged": "images/prompts"}. */
+  /**
+   * For report.json: {"one_object": {attribute: "right/asked"}, "two_objects": {...},
+   * "colours_merged": "images/prompts"}.
+   */
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("one_object", labels(one));
@@ -60,10 +74,20 @@ public record ObjectCountBreakdown(Map<Attribute, int[]> one, Map<Attribute, int
     return m;
   }
 
-  /** Two lines, e.g. "one object: shape 84/141 (59.6%), ..." and "two objects: ...; one colour for both where two were asked: 19/55". */
+  /**
+   * Two lines, e.g. "one object: shape 84/141 (59.6%), ..." and "two objects: ...; one colour for
+   * both where two were asked: 19/55".
+   */
   public String summary() {
-    return "one object: " + line(one) + System.lineSeparator() + "two objects: " + line(two) + "; one colour for both where two were asked: " + merged[0]
-        + "/" + merged[1];
+    return "one object: "
+        + line(one)
+        + System.lineSeparator()
+        + "two objects: "
+        + line(two)
+        + "; one colour for both where two were asked: "
+        + merged[0]
+        + "/"
+        + merged[1];
   }
 
   private static Map<String, String> labels(Map<Attribute, int[]> counts) {
@@ -82,7 +106,8 @@ public record ObjectCountBreakdown(Map<Attribute, int[]> one, Map<Attribute, int
     for (Attribute a : Attribute.values()) {
       int[] v = counts.get(a);
       if (v != null) {
-        sb.append(sb.length() == 0 ? "" : ", ").append(String.format("%s %d/%d (%.1f%%)", a.label(), v[0], v[1], 100.0 * v[0] / v[1]));
+        sb.append(sb.length() == 0 ? "" : ", ")
+            .append(String.format("%s %d/%d (%.1f%%)", a.label(), v[0], v[1], 100.0 * v[0] / v[1]));
       }
     }
     return sb.length() == 0 ? "none" : sb.toString();

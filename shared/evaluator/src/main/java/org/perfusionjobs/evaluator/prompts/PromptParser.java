@@ -34,11 +34,13 @@ public final class PromptParser {
   public record Concept(String word, ConceptSpec spec) {}
 
   private static final Pattern PLACEHOLDER = Pattern.compile("\\{(\\d*)}");
-  private static final Set<String> FILLERS = Set.of("a", "an", "photo", "of", "picture", "drawing", "and");
+  private static final Set<String> FILLERS =
+      Set.of("a", "an", "photo", "of", "picture", "drawing", "and");
   private static final Set<String> ARTICLES = Set.of("a", "an", "and");
 
   /** Multi-word phrases, longest first so that "on the left" wins over "left". */
   private final Map<List<String>, Object> phrases = new LinkedHashMap<>();
+
   private final List<Concept> concepts;
 
   public PromptParser(List<Concept> concepts) {
@@ -52,12 +54,14 @@ public final class PromptParser {
       r.phrases().forEach(ph -> all.put(Captioner.words(ph), r));
     }
     for (Background b : Background.values()) {
-      b.words().forEach(w -> {
-        List<String> phrase = new ArrayList<>(List.of("on", "a"));
-        phrase.addAll(Captioner.words(w));
-        phrase.add("background");
-        all.put(phrase, b);
-      });
+      b.words()
+          .forEach(
+              w -> {
+                List<String> phrase = new ArrayList<>(List.of("on", "a"));
+                phrase.addAll(Captioner.words(w));
+                phrase.add("background");
+                all.put(phrase, b);
+              });
     }
     for (Size s : Size.values()) {
       s.words().forEach(w -> all.put(List.of(w), s));
@@ -70,11 +74,15 @@ public final class PromptParser {
     }
     for (Concept c : this.concepts) {
       if (all.containsKey(List.of(c.word()))) {
-        throw new IllegalArgumentException("concept word: '" + c.word() + "' is already a caption word; name the concept with a new word");
+        throw new IllegalArgumentException(
+            "concept word: '"
+                + c.word()
+                + "' is already a caption word; name the concept with a new word");
       }
       all.put(List.of(c.word()), c);
     }
-    all.entrySet().stream().sorted(Comparator.comparingInt((Map.Entry<List<String>, Object> e) -> -e.getKey().size()))
+    all.entrySet().stream()
+        .sorted(Comparator.comparingInt((Map.Entry<List<String>, Object> e) -> -e.getKey().size()))
         .forEach(e -> phrases.put(e.getKey(), e.getValue()));
   }
 
@@ -111,7 +119,12 @@ public final class PromptParser {
           i++;
           continue;
         }
-        throw new IllegalArgumentException("prompt '" + line + "': unknown word '" + words.get(i) + "'; use the world's caption words and the concept placeholder {}");
+        throw new IllegalArgumentException(
+            "prompt '"
+                + line
+                + "': unknown word '"
+                + words.get(i)
+                + "'; use the world's caption words and the concept placeholder {}");
       }
       Object v = m.getValue();
       Draft last = objects.isEmpty() ? null : objects.get(objects.size() - 1);
@@ -142,21 +155,39 @@ public final class PromptParser {
         } else if (last == null && !p.bare()) {
           leading = set(line, "position", leading, p.position());
         } else {
-          throw new IllegalArgumentException("prompt '" + line + "': position word '" + String.join(" ", m.getKey()) + "' describes no object");
+          throw new IllegalArgumentException(
+              "prompt '"
+                  + line
+                  + "': position word '"
+                  + String.join(" ", m.getKey())
+                  + "' describes no object");
         }
       } else if (v instanceof Background b) {
         background = set(line, "background", background, b);
       } else if (v instanceof Relation) {
-        throw new IllegalArgumentException("prompt '" + line + "': relations ('" + String.join(" ", m.getKey())
-            + "') are not scored; give each object a position instead ('a {} on the left and a blue circle on the right')");
+        throw new IllegalArgumentException(
+            "prompt '"
+                + line
+                + "': relations ('"
+                + String.join(" ", m.getKey())
+                + "') are not scored; give each object a position instead ('a {} on the left and a"
+                + " blue circle on the right')");
       }
       i += m.getKey().size();
     }
     if (colour != null || size != null) {
-      throw new IllegalArgumentException("prompt '" + line + "': a colour or size word describes no object; end it with a shape word or {}");
+      throw new IllegalArgumentException(
+          "prompt '"
+              + line
+              + "': a colour or size word describes no object; end it with a shape word or {}");
     }
     if (objects.isEmpty() || objects.size() > 2) {
-      throw new IllegalArgumentException("prompt '" + line + "': asks for " + objects.size() + " objects; eval scores prompts of one or two");
+      throw new IllegalArgumentException(
+          "prompt '"
+              + line
+              + "': asks for "
+              + objects.size()
+              + " objects; eval scores prompts of one or two");
     }
     List<EvalPrompt.Asked> asked = new ArrayList<>();
     for (Draft d : objects) {
@@ -168,13 +199,22 @@ public final class PromptParser {
 
   private static EvalPrompt.Asked asked(String line, Draft d) {
     Set<Attribute> attrs = EnumSet.noneOf(Attribute.class);
-    Position p = d.position == null ? Position.CENTRE : d.position; // unasked: a placeholder that no check reads
+    Position p =
+        d.position == null
+            ? Position.CENTRE
+            : d.position; // unasked: a placeholder that no check reads
     Size s = d.size == null ? Size.LARGE : d.size;
     SceneObject o;
     if (d.noun instanceof Concept c) {
       if (d.colour != null) {
-        throw new IllegalArgumentException("prompt '" + line + "': colour word '" + d.colour.words().get(0) + "' on concept '" + c.word()
-            + "'; the concept's colour is its spec's");
+        throw new IllegalArgumentException(
+            "prompt '"
+                + line
+                + "': colour word '"
+                + d.colour.words().get(0)
+                + "' on concept '"
+                + c.word()
+                + "'; the concept's colour is its spec's");
       }
       attrs.add(Attribute.CONCEPT);
       o = c.spec().object(p, s);
@@ -201,8 +241,16 @@ public final class PromptParser {
     while (m.find()) {
       int k = m.group(1).isEmpty() ? 1 : Integer.parseInt(m.group(1));
       if (k < 1 || k > concepts.size()) {
-        throw new IllegalArgumentException("prompt '" + line + "': " + m.group() + " names concept " + k + " but " + concepts.size()
-            + " concept(s) are given; pass one --concept (and --expect) per placeholder");
+        throw new IllegalArgumentException(
+            "prompt '"
+                + line
+                + "': "
+                + m.group()
+                + " names concept "
+                + k
+                + " but "
+                + concepts.size()
+                + " concept(s) are given; pass one --concept (and --expect) per placeholder");
       }
       m.appendReplacement(sb, concepts.get(k - 1).word());
     }
@@ -227,8 +275,16 @@ public final class PromptParser {
 
   private static <T> T set(String line, String what, T old, T value) {
     if (old != null && !old.equals(value)) {
-      throw new IllegalArgumentException("prompt '" + line + "': two " + what + "s for one object ('" + old.toString().toLowerCase(Locale.ROOT) + "' and '"
-          + value.toString().toLowerCase(Locale.ROOT) + "')");
+      throw new IllegalArgumentException(
+          "prompt '"
+              + line
+              + "': two "
+              + what
+              + "s for one object ('"
+              + old.toString().toLowerCase(Locale.ROOT)
+              + "' and '"
+              + value.toString().toLowerCase(Locale.ROOT)
+              + "')");
     }
     return value;
   }

@@ -4,8 +4,8 @@ import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
-import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
@@ -20,26 +20,55 @@ import org.perfusionjobs.evaluator.ScenePrediction;
  * beta compare like for like.
  */
 public final class PromptRun {
-  /** Sampling settings of a run; {@code globalLock}: Perfusion's global key-locking ({@link PerfusionModel#conditioner} checks it has a concept). */
-  public record Settings(int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts, boolean globalLock) {
+  /**
+   * Sampling settings of a run; {@code globalLock}: Perfusion's global key-locking ({@link
+   * PerfusionModel#conditioner} checks it has a concept).
+   */
+  public record Settings(
+      int steps,
+      float guidanceScale,
+      SamplerKind sampler,
+      long seed,
+      List<ConceptUse> concepts,
+      boolean globalLock) {
     public Settings {
       concepts = List.copyOf(concepts);
     }
 
     /** Local key-locking (or no concept). */
-    public Settings(int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts) {
+    public Settings(
+        int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts) {
       this(steps, guidanceScale, sampler, seed, concepts, false);
     }
   }
 
-  /** Images, what the evaluator found in them, their scores, the totals and the mean seconds per image. */
-  public record Result(List<EvalPrompt> prompts, List<BufferedImage> images, List<ScenePrediction> found, List<PromptScore> scores, EvalReport report,
+  /**
+   * Images, what the evaluator found in them, their scores, the totals and the mean seconds per
+   * image.
+   */
+  public record Result(
+      List<EvalPrompt> prompts,
+      List<BufferedImage> images,
+      List<ScenePrediction> found,
+      List<PromptScore> scores,
+      EvalReport report,
       double secondsPerImage) {}
 
   private PromptRun() {}
 
-  public static Result run(StableDiffusionPipeline sd, Evaluator evaluator, List<EvalPrompt> prompts, Settings s, IntConsumer done) {
-    return run(sd, evaluator, prompts, s, PerfusionModel.of(sd).conditioner(s.concepts(), s.globalLock()), done);
+  public static Result run(
+      StableDiffusionPipeline sd,
+      Evaluator evaluator,
+      List<EvalPrompt> prompts,
+      Settings s,
+      IntConsumer done) {
+    return run(
+        sd,
+        evaluator,
+        prompts,
+        s,
+        PerfusionModel.of(sd).conditioner(s.concepts(), s.globalLock()),
+        done);
   }
 
   /**
@@ -47,12 +76,25 @@ public final class PromptRun {
    * concepts of any personalization method: {@code conditioner} replaces the settings' Perfusion
    * concepts (which must then be empty).
    */
-  public static Result run(StableDiffusionPipeline sd, Evaluator evaluator, List<EvalPrompt> prompts, Settings s, Conditioner conditioner, IntConsumer done) {
+  public static Result run(
+      StableDiffusionPipeline sd,
+      Evaluator evaluator,
+      List<EvalPrompt> prompts,
+      Settings s,
+      Conditioner conditioner,
+      IntConsumer done) {
     List<BufferedImage> images = new ArrayList<>(prompts.size());
     long t0 = System.nanoTime();
     for (int i = 0; i < prompts.size(); i++) {
-      GenerateRequest req = GenerateRequest.builder(prompts.get(i).text()).optSteps(s.steps()).optGuidanceScale(s.guidanceScale())
-          .optSampler(s.sampler()).optSeed(s.seed() + i).optSize(64, 64).optConditioner(conditioner).build();
+      GenerateRequest req =
+          GenerateRequest.builder(prompts.get(i).text())
+              .optSteps(s.steps())
+              .optGuidanceScale(s.guidanceScale())
+              .optSampler(s.sampler())
+              .optSeed(s.seed() + i)
+              .optSize(64, 64)
+              .optConditioner(conditioner)
+              .build();
       GenerateResult r = sd.generate(req);
       images.add(r.images().get(0));
       done.accept(i + 1);

@@ -10,14 +10,14 @@ import org.perfusionjobs.world.SceneObject;
 
 /**
  * How one image answers one prompt: per attribute, how many asked checks the evaluator confirms.
- * Asked objects are matched to found objects by the assignment that confirms the most checks
- * (so "a red star on the left and a blue circle on the right" is not failed for the order in
- * which the evaluator lists them); an asked object with no found object fails all its checks.
+ * Asked objects are matched to found objects by the assignment that confirms the most checks (so "a
+ * red star on the left and a blue circle on the right" is not failed for the order in which the
+ * evaluator lists them); an asked object with no found object fails all its checks.
  */
 public record PromptScore(Map<Attribute, int[]> counts, List<Boolean> objectsRight) {
   /**
-   * {@code counts.get(a)} = {confirmed, asked}; {@code objectsRight.get(k)}: whether every check
-   * of asked object k was confirmed (the background aside), under the chosen assignment.
+   * {@code counts.get(a)} = {confirmed, asked}; {@code objectsRight.get(k)}: whether every check of
+   * asked object k was confirmed (the background aside), under the chosen assignment.
    */
   public PromptScore {
     counts = Map.copyOf(counts);
@@ -75,7 +75,8 @@ public record PromptScore(Map<Attribute, int[]> counts, List<Boolean> objectsRig
       }
     }
     if (prompt.background() != null) {
-      best.put(Attribute.BACKGROUND, new int[] {found.background() == prompt.background() ? 1 : 0, 1});
+      best.put(
+          Attribute.BACKGROUND, new int[] {found.background() == prompt.background() ? 1 : 0, 1});
     }
     return new PromptScore(best, bestRight);
   }
@@ -86,17 +87,21 @@ public record PromptScore(Map<Attribute, int[]> counts, List<Boolean> objectsRig
       case COLOUR -> got.colour() == want.colour();
       case SIZE -> got.size() == want.size();
       case POSITION -> got.position() == want.position();
-      case CONCEPT -> got.shape() == want.shape() && got.colour() == want.colour() && got.pattern() == want.pattern();
+      case CONCEPT ->
+          got.shape() == want.shape()
+              && got.colour() == want.colour()
+              && got.pattern() == want.pattern();
       case BACKGROUND -> throw new IllegalArgumentException("background is scored per image");
     };
   }
 
   /** Adds this score's counts into {@code total}. */
   public void addTo(Map<Attribute, int[]> total) {
-    counts.forEach((a, c) -> {
-      int[] t = total.computeIfAbsent(a, x -> new int[2]);
-      t[0] += c[0];
-      t[1] += c[1];
-    });
+    counts.forEach(
+        (a, c) -> {
+          int[] t = total.computeIfAbsent(a, x -> new int[2]);
+          t[0] += c[0];
+          t[1] += c[1];
+        });
   }
 }

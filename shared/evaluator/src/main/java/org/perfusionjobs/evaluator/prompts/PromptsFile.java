@@ -28,11 +28,13 @@ public final class PromptsFile {
       try {
         out.add(parser.parse(line));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("--prompts-file " + file + " line " + (i + 1) + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            "--prompts-file " + file + " line " + (i + 1) + ": " + e.getMessage(), e);
       }
     }
     if (out.isEmpty()) {
-      throw new IllegalArgumentException("--prompts-file " + file + ": no prompts; write one per line, {} for the concept's word");
+      throw new IllegalArgumentException(
+          "--prompts-file " + file + ": no prompts; write one per line, {} for the concept's word");
     }
     return out;
   }

@@ -19,7 +19,8 @@ public record ShapeBreakdown(Map<Shape, int[]> counts) {
 
   public static ShapeBreakdown of(List<EvalPrompt> prompts, List<PromptScore> scores) {
     if (prompts.size() != scores.size()) {
-      throw new IllegalArgumentException("prompts (" + prompts.size() + ") and scores (" + scores.size() + ") differ in number");
+      throw new IllegalArgumentException(
+          "prompts (" + prompts.size() + ") and scores (" + scores.size() + ") differ in number");
     }
     Map<Shape, int[]> c = new EnumMap<>(Shape.class);
     for (int i = 0; i < prompts.size(); i++) {
@@ -49,7 +50,8 @@ public record ShapeBreakdown(Map<Shape, int[]> counts) {
   /** One line, e.g. "circle 7/24, square 22/40, ...". */
   public String summary() {
     StringBuilder sb = new StringBuilder();
-    toMap().forEach((k, v) -> sb.append(sb.length() == 0 ? "" : ", ").append(k).append(' ').append(v));
+    toMap()
+        .forEach((k, v) -> sb.append(sb.length() == 0 ? "" : ", ").append(k).append(' ').append(v));
     return sb.toString();
   }
 }

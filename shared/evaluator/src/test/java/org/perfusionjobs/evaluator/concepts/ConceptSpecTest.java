@@ -15,10 +15,18 @@ import org.perfusionjobs.world.Size;
 class ConceptSpecTest {
   @Test
   void parsesFieldsInAnyOrderAndWritesThemBack() {
-    assertEquals(new ConceptSpec(Shape.HEART, Colour.BLUE, Pattern.DOTS), ConceptSpec.parse("shape=heart,colour=blue,pattern=dots"));
-    assertEquals(new ConceptSpec(Shape.STAR, Colour.RED, Pattern.STRIPES), ConceptSpec.parse(" pattern=stripes, color=RED ,shape=star"));
-    assertEquals(new ConceptSpec(Shape.CIRCLE, Colour.GREEN, Pattern.PLAIN), ConceptSpec.parse("shape=circle,colour=green"));
-    assertEquals("shape=square,colour=orange,pattern=ring", ConceptSpec.parse("colour=orange,shape=square,pattern=ring").text());
+    assertEquals(
+        new ConceptSpec(Shape.HEART, Colour.BLUE, Pattern.DOTS),
+        ConceptSpec.parse("shape=heart,colour=blue,pattern=dots"));
+    assertEquals(
+        new ConceptSpec(Shape.STAR, Colour.RED, Pattern.STRIPES),
+        ConceptSpec.parse(" pattern=stripes, color=RED ,shape=star"));
+    assertEquals(
+        new ConceptSpec(Shape.CIRCLE, Colour.GREEN, Pattern.PLAIN),
+        ConceptSpec.parse("shape=circle,colour=green"));
+    assertEquals(
+        "shape=square,colour=orange,pattern=ring",
+        ConceptSpec.parse("colour=orange,shape=square,pattern=ring").text());
   }
 
   @Test
@@ -29,7 +37,9 @@ class ConceptSpecTest {
     assertError("shape=heart,shape=star,colour=red", "spec: shape given twice");
     assertError("colour=red,pattern=dots", "spec: shape missing");
     assertError("shape=star", "spec: colour missing");
-    assertError("shape=hexagon,colour=red", "shape: unknown 'hexagon', use one of [circle, square, triangle, star, heart]");
+    assertError(
+        "shape=hexagon,colour=red",
+        "shape: unknown 'hexagon', use one of [circle, square, triangle, star, heart]");
     assertError("shape=star,colour=pink", "colour: unknown 'pink'");
     assertError("shape=star,colour=red,pattern=zigzag", "pattern: unknown 'zigzag'");
   }
@@ -37,14 +47,27 @@ class ConceptSpecTest {
   @Test
   void matchesAFoundObjectOnlyWithShapeColourAndPatternRight() {
     ConceptSpec s = ConceptSpec.parse("shape=star,colour=red,pattern=stripes");
-    assertTrue(s.matches(new ObjectPrediction(Position.LEFT, Shape.STAR, Colour.RED, Size.SMALL, Pattern.STRIPES, 0.9)));
-    assertTrue(!s.matches(new ObjectPrediction(Position.LEFT, Shape.STAR, Colour.RED, Size.SMALL, Pattern.PLAIN, 0.9)));
-    assertTrue(!s.matches(new ObjectPrediction(Position.LEFT, Shape.STAR, Colour.BLUE, Size.SMALL, Pattern.STRIPES, 0.9)));
-    assertTrue(!s.matches(new ObjectPrediction(Position.LEFT, Shape.HEART, Colour.RED, Size.SMALL, Pattern.STRIPES, 0.9)));
+    assertTrue(
+        s.matches(
+            new ObjectPrediction(
+                Position.LEFT, Shape.STAR, Colour.RED, Size.SMALL, Pattern.STRIPES, 0.9)));
+    assertTrue(
+        !s.matches(
+            new ObjectPrediction(
+                Position.LEFT, Shape.STAR, Colour.RED, Size.SMALL, Pattern.PLAIN, 0.9)));
+    assertTrue(
+        !s.matches(
+            new ObjectPrediction(
+                Position.LEFT, Shape.STAR, Colour.BLUE, Size.SMALL, Pattern.STRIPES, 0.9)));
+    assertTrue(
+        !s.matches(
+            new ObjectPrediction(
+                Position.LEFT, Shape.HEART, Colour.RED, Size.SMALL, Pattern.STRIPES, 0.9)));
   }
 
   private static void assertError(String spec, String start) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ConceptSpec.parse(spec));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ConceptSpec.parse(spec));
     assertTrue(e.getMessage().startsWith(start) && !e.getMessage().contains("\n"), e.getMessage());
   }
 }

@@ -22,8 +22,10 @@ class ConceptSuiteTest {
   @Test
   void atLeastEightDistinctConceptsWithTheDemoAmongThem() {
     assertTrue(suite.size() >= 8, suite.size() + " concepts");
-    assertEquals(suite.size(), suite.stream().map(SuiteConcept::spec).distinct().count(), "distinct specs");
-    assertEquals(suite.size(), suite.stream().map(SuiteConcept::word).distinct().count(), "distinct words");
+    assertEquals(
+        suite.size(), suite.stream().map(SuiteConcept::spec).distinct().count(), "distinct specs");
+    assertEquals(
+        suite.size(), suite.stream().map(SuiteConcept::word).distinct().count(), "distinct words");
     SuiteConcept demo = ConceptSuite.byWord(DemoConcept.WORD).orElseThrow();
     assertEquals(new ConceptSpec(Shape.STAR, Colour.RED, Pattern.STRIPES), demo.spec());
     assertEquals(DemoConcept.SUPERCLASS, demo.superclass());
@@ -33,8 +35,14 @@ class ConceptSuiteTest {
   void theyDifferInShapeColourAndPatternAndEachHiddenPatternIsUsed() {
     assertTrue(suite.stream().map(c -> c.spec().shape()).distinct().count() >= 4);
     assertTrue(suite.stream().map(c -> c.spec().colour()).distinct().count() >= 4);
-    Set<Pattern> patterns = suite.stream().map(c -> c.spec().pattern()).collect(Collectors.toCollection(() -> EnumSet.noneOf(Pattern.class)));
-    assertEquals(EnumSet.copyOf(Pattern.hidden()), patterns, "every hidden pattern and no plain concept (plain ones are drawable from words)");
+    Set<Pattern> patterns =
+        suite.stream()
+            .map(c -> c.spec().pattern())
+            .collect(Collectors.toCollection(() -> EnumSet.noneOf(Pattern.class)));
+    assertEquals(
+        EnumSet.copyOf(Pattern.hidden()),
+        patterns,
+        "every hidden pattern and no plain concept (plain ones are drawable from words)");
   }
 
   @Test
@@ -49,7 +57,11 @@ class ConceptSuiteTest {
 
   @Test
   void aBadEntryIsRefusedByField() throws Exception {
-    var json = Configs.json().readTree("{\"concepts\": [{\"word\": \"Zw1\", \"superclass\": \"star\", \"spec\": \"shape=star,colour=red\"}]}");
+    var json =
+        Configs.json()
+            .readTree(
+                "{\"concepts\": [{\"word\": \"Zw1\", \"superclass\": \"star\", \"spec\":"
+                    + " \"shape=star,colour=red\"}]}");
     var e = Assertions.assertThrows(IllegalArgumentException.class, () -> ConceptSuite.parse(json));
     assertTrue(e.getMessage().startsWith("word: "), e.getMessage());
   }

@@ -26,33 +26,58 @@ class ConceptMetricsTest {
 
   @Test
   void fidelityCountAlignmentAndCompositionAsCountedByHand() {
-    PromptParser parser = new PromptParser(List.of(new PromptParser.Concept("zwx", ZWX), new PromptParser.Concept("vkp", VKP)));
-    List<EvalPrompt> prompts = List.of(
-        parser.parse("a {} on the left"),
-        parser.parse("a {} on a grey background"),
-        parser.parse("a {} on the left and a blue circle on the right"),
-        parser.parse("a {1} at the top and a {2} at the bottom"));
+    PromptParser parser =
+        new PromptParser(
+            List.of(new PromptParser.Concept("zwx", ZWX), new PromptParser.Concept("vkp", VKP)));
+    List<EvalPrompt> prompts =
+        List.of(
+            parser.parse("a {} on the left"),
+            parser.parse("a {} on a grey background"),
+            parser.parse("a {} on the left and a blue circle on the right"),
+            parser.parse("a {1} at the top and a {2} at the bottom"));
     List<ScenePrediction> found = new ArrayList<>();
-    // 1: the concept on the left, and a second copy: fidelity yes, count no (2 for 1), position yes.
-    found.add(new ScenePrediction(Background.SKY, List.of(at(Position.LEFT, Shape.STAR, Colour.RED, Pattern.STRIPES),
-        at(Position.CENTRE, Shape.STAR, Colour.RED, Pattern.STRIPES))));
+    // 1: the concept on the left, and a second copy: fidelity yes, count no (2 for 1), position
+    // yes.
+    found.add(
+        new ScenePrediction(
+            Background.SKY,
+            List.of(
+                at(Position.LEFT, Shape.STAR, Colour.RED, Pattern.STRIPES),
+                at(Position.CENTRE, Shape.STAR, Colour.RED, Pattern.STRIPES))));
     // 2: a plain red star on sand: fidelity no, count yes, background no.
-    found.add(new ScenePrediction(Background.SAND, List.of(at(Position.CENTRE, Shape.STAR, Colour.RED, Pattern.PLAIN))));
-    // 3: the concept on the left, a blue circle on the right: fidelity yes, count yes, 4 checks of 4, composition yes.
-    found.add(new ScenePrediction(Background.GREY, List.of(at(Position.LEFT, Shape.STAR, Colour.RED, Pattern.STRIPES),
-        at(Position.RIGHT, Shape.CIRCLE, Colour.BLUE, Pattern.PLAIN))));
-    // 4: zwx at the top, vkp drawn plain at the bottom: zwx found, vkp not; count yes; positions 2 of 2; composition no.
-    found.add(new ScenePrediction(Background.GREY, List.of(at(Position.TOP, Shape.STAR, Colour.RED, Pattern.STRIPES),
-        at(Position.BOTTOM, Shape.HEART, Colour.BLUE, Pattern.PLAIN))));
+    found.add(
+        new ScenePrediction(
+            Background.SAND, List.of(at(Position.CENTRE, Shape.STAR, Colour.RED, Pattern.PLAIN))));
+    // 3: the concept on the left, a blue circle on the right: fidelity yes, count yes, 4 checks of
+    // 4, composition yes.
+    found.add(
+        new ScenePrediction(
+            Background.GREY,
+            List.of(
+                at(Position.LEFT, Shape.STAR, Colour.RED, Pattern.STRIPES),
+                at(Position.RIGHT, Shape.CIRCLE, Colour.BLUE, Pattern.PLAIN))));
+    // 4: zwx at the top, vkp drawn plain at the bottom: zwx found, vkp not; count yes; positions 2
+    // of 2; composition no.
+    found.add(
+        new ScenePrediction(
+            Background.GREY,
+            List.of(
+                at(Position.TOP, Shape.STAR, Colour.RED, Pattern.STRIPES),
+                at(Position.BOTTOM, Shape.HEART, Colour.BLUE, Pattern.PLAIN))));
     List<PromptScore> scores = new ArrayList<>();
     for (int i = 0; i < prompts.size(); i++) {
       scores.add(PromptScore.of(prompts.get(i), found.get(i)));
     }
     ConceptMetrics m = ConceptMetrics.of(prompts, found, scores);
     assertEquals(4, m.images());
-    assertEquals(3 / 5.0, m.fidelity(), 1e-12, "concepts asked: 1 + 1 + 1 + 2 = 5; found: 1 + 0 + 1 + 1 = 3");
+    assertEquals(
+        3 / 5.0,
+        m.fidelity(),
+        1e-12,
+        "concepts asked: 1 + 1 + 1 + 2 = 5; found: 1 + 0 + 1 + 1 = 3");
     assertEquals(3 / 4.0, m.exactCount(), 1e-12);
-    // Other checks: 1 position; 1 background (wrong); 1 position + circle's shape, colour, position; 2 positions = 8, 7 right.
+    // Other checks: 1 position; 1 background (wrong); 1 position + circle's shape, colour,
+    // position; 2 positions = 8, 7 right.
     assertEquals(7 / 8.0, m.alignment(), 1e-12);
     assertEquals(1 / 2.0, m.composition(), 1e-12);
   }
@@ -61,11 +86,18 @@ class ConceptMetricsTest {
   void figuresNoPromptAsksForAreNull() {
     PromptParser parser = new PromptParser(List.of(new PromptParser.Concept("zwx", ZWX)));
     List<EvalPrompt> prompts = List.of(parser.parse("a {}"));
-    List<ScenePrediction> found = List.of(new ScenePrediction(Background.SKY, List.of(at(Position.LEFT, Shape.STAR, Colour.RED, Pattern.STRIPES))));
-    ConceptMetrics m = ConceptMetrics.of(prompts, found, List.of(PromptScore.of(prompts.get(0), found.get(0))));
+    List<ScenePrediction> found =
+        List.of(
+            new ScenePrediction(
+                Background.SKY,
+                List.of(at(Position.LEFT, Shape.STAR, Colour.RED, Pattern.STRIPES))));
+    ConceptMetrics m =
+        ConceptMetrics.of(prompts, found, List.of(PromptScore.of(prompts.get(0), found.get(0))));
     assertEquals(1.0, m.fidelity(), 0);
     assertEquals(null, m.alignment());
     assertEquals(null, m.composition());
-    assertEquals("{images=1, fidelity=1.0, exactCount=1.0, alignment=null, composition=null}", m.toMap().toString());
+    assertEquals(
+        "{images=1, fidelity=1.0, exactCount=1.0, alignment=null, composition=null}",
+        m.toMap().toString());
   }
 }

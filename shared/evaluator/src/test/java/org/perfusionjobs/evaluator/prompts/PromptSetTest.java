@@ -35,7 +35,8 @@ class PromptSetTest {
         }
       }
       if (p.background() != null) {
-        assertTrue(p.text().endsWith(" on a " + p.background().words().get(0) + " background"), p.text());
+        assertTrue(
+            p.text().endsWith(" on a " + p.background().words().get(0) + " background"), p.text());
       }
     }
   }
@@ -46,9 +47,13 @@ class PromptSetTest {
     for (EvalPrompt p : set) {
       assertTrue(p.concept() && p.text().contains(" zwx"), p.text());
       assertTrue(p.objects().get(0).attributes().contains(Attribute.CONCEPT));
-      List<String> words = Captioner.words(p.text()).stream().filter(w -> !w.equals("zwx")).toList();
+      List<String> words =
+          Captioner.words(p.text()).stream().filter(w -> !w.equals("zwx")).toList();
       assertTrue(vocabulary.containsAll(words), p.text());
     }
-    assertEquals(10, set.stream().filter(p -> p.objects().size() == 2).count(), "every fifth prompt has a second object");
+    assertEquals(
+        10,
+        set.stream().filter(p -> p.objects().size() == 2).count(),
+        "every fifth prompt has a second object");
   }
 }

@@ -30,9 +30,9 @@ public final class CustomDiffusion implements BaselineMethod {
   /**
    * For the K/V weights: the paper trains at 8e-5 with a batch of 8, i.e. 1e-5 per image (the
    * convention of diffusers' {@code --scale_lr}); at our default 16 images per step that rule gives
-   * 1.6e-4, and we round it to 1e-4. The embedding uses {@link BaselineConfig#embeddingLearningRate}
-   * (Perfusion's and textual inversion's, so that the three methods move the word alike; the
-   * paper's script uses one rate for both).
+   * 1.6e-4, and we round it to 1e-4. The embedding uses {@link
+   * BaselineConfig#embeddingLearningRate} (Perfusion's and textual inversion's, so that the three
+   * methods move the word alike; the paper's script uses one rate for both).
    */
   @Override
   public float defaultLearningRate() {
@@ -40,11 +40,17 @@ public final class CustomDiffusion implements BaselineMethod {
   }
 
   @Override
-  public TrainableWeights init(StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m) {
-    TrainableWeights w = new TrainableWeights(Parameter.of("embedding", m.create(initialEmbedding)));
+  public TrainableWeights init(
+      StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m) {
+    TrainableWeights w =
+        new TrainableWeights(Parameter.of("embedding", m.create(initialEmbedding)));
     for (Attention a : sd.unet().crossAttentions()) {
-      w.addOverride(a.path() + ".to_k.weight", Parameter.of(a.path() + ".to_k.weight", TrainableWeights.copy(a.toK.weight.get(), m)));
-      w.addOverride(a.path() + ".to_v.weight", Parameter.of(a.path() + ".to_v.weight", TrainableWeights.copy(a.toV.weight.get(), m)));
+      w.addOverride(
+          a.path() + ".to_k.weight",
+          Parameter.of(a.path() + ".to_k.weight", TrainableWeights.copy(a.toK.weight.get(), m)));
+      w.addOverride(
+          a.path() + ".to_v.weight",
+          Parameter.of(a.path() + ".to_v.weight", TrainableWeights.copy(a.toV.weight.get(), m)));
     }
     return w;
   }

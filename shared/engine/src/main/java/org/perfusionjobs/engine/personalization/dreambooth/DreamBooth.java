@@ -41,10 +41,12 @@ public final class DreamBooth implements BaselineMethod {
   }
 
   @Override
-  public TrainableWeights init(StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m) {
+  public TrainableWeights init(
+      StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m) {
     TrainableWeights w = new TrainableWeights(null);
     for (Map.Entry<String, Parameter> e : sd.unet().namedParameters().entrySet()) {
-      w.addOverride(e.getKey(), Parameter.of(e.getKey(), TrainableWeights.copy(e.getValue().get(), m)));
+      w.addOverride(
+          e.getKey(), Parameter.of(e.getKey(), TrainableWeights.copy(e.getValue().get(), m)));
     }
     return w;
   }

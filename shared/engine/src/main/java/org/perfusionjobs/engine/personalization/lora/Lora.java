@@ -19,14 +19,14 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 
 /**
- * LoRA (Hu et al. 2021) as diffusers' LoRA training scripts apply it to SD: on {@code to_q},
- * {@code to_k}, {@code to_v} and {@code to_out.0} of every UNet attention layer (self and cross),
- * a rank-r term {@code (alpha / r) x A' B'} with
+ * LoRA (Hu et al. 2021) as diffusers' LoRA training scripts apply it to SD: on {@code to_q}, {@code
+ * to_k}, {@code to_v} and {@code to_out.0} of every UNet attention layer (self and cross), a rank-r
+ * term {@code (alpha / r) x A' B'} with
  *
  * <ul>
  *   <li>A = down (r, in) ~ N(0, (1/r)^2), seeded (peft's and diffusers' "gaussian" init: std 1/r);
- *   <li>B = up (out, r) = 0, so training starts from the base model exactly and the first
- *       gradient reaches B only (A's gradient is B' times something, i.e. zero at step 1);
+ *   <li>B = up (out, r) = 0, so training starts from the base model exactly and the first gradient
+ *       reaches B only (A's gradient is B' times something, i.e. zero at step 1);
  *   <li>alpha = r, i.e. the term enters training at scale 1 (diffusers' default).
  * </ul>
  *
@@ -36,8 +36,10 @@ import org.perfusionjobs.engine.scheduler.NoiseGenerator;
  */
 public final class Lora implements BaselineMethod {
   public static final String NAME = "lora";
+
   /** The projections of every attention layer that get a low-rank term. */
   public static final List<String> PROJECTIONS = List.of("to_q", "to_k", "to_v", "to_out.0");
+
   private static final long SEED_SALT = 0x4C6F5241L; // "LoRA"
 
   @Override
@@ -64,28 +66,36 @@ public final class Lora implements BaselineMethod {
     return 5e-4f;
   }
 
-  /** The UNet Linear paths LoRA edits: the four projections of every attention layer, in model order. */
+  /**
+   * The UNet Linear paths LoRA edits: the four projections of every attention layer, in model
+   * order.
+   */
   public static List<String> targets(StableDiffusionPipeline sd) {
     List<String> out = new ArrayList<>();
-    sd.unet().visit((path, module) -> {
-      if (module instanceof Attention) {
-        for (String p : PROJECTIONS) {
-          out.add(path + "." + p);
-        }
-      }
-    });
+    sd.unet()
+        .visit(
+            (path, module) -> {
+              if (module instanceof Attention) {
+                for (String p : PROJECTIONS) {
+                  out.add(path + "." + p);
+                }
+              }
+            });
     return out;
   }
 
   @Override
-  public TrainableWeights init(StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m) {
+  public TrainableWeights init(
+      StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m) {
     TrainableWeights w = new TrainableWeights(null);
     Map<String, Linear> linears = new LinkedHashMap<>();
-    sd.unet().visit((path, module) -> {
-      if (module instanceof Linear l) {
-        linears.put(path, l);
-      }
-    });
+    sd.unet()
+        .visit(
+            (path, module) -> {
+              if (module instanceof Linear l) {
+                linears.put(path, l);
+              }
+            });
     NoiseGenerator rnd = new NoiseGenerator(cfg.shared().seed() ^ SEED_SALT);
     int r = cfg.rank();
     float std = 1f / r;
@@ -105,10 +115,10 @@ public final class Lora implements BaselineMethod {
   /**
    * The low-rank term of one Linear: {@code x -> scale * (x A') B'}, with A = down (r, in) and B =
    * up (out, r), as two matrix products through the rank (never the (out, in) product). Safe under
-   * autograd: a scale other than 1 is a libtorch-owned constant ({@link Scalars#mul}); DJL's
-   * {@code mul(Number)} would leave the backward pass reading a Java buffer that the garbage
-   * collector may already have freed, which is what made LoRA training go to NaN after a few
-   * steps, at a step that depended on GC timing.
+   * autograd: a scale other than 1 is a libtorch-owned constant ({@link Scalars#mul}); DJL's {@code
+   * mul(Number)} would leave the backward pass reading a Java buffer that the garbage collector may
+   * already have freed, which is what made LoRA training go to NaN after a few steps, at a step
+   * that depended on GC timing.
    */
   public static LinearDelta delta(NDArray down, NDArray up, float scale) {
     if (!Float.isFinite(scale)) {

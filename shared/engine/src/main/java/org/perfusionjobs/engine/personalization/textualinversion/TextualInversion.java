@@ -32,8 +32,8 @@ public final class TextualInversion implements BaselineMethod {
 
   /**
    * Unused: the embedding trains at {@link BaselineConfig#embeddingLearningRate} (Perfusion's 0.006
-   * by default, so that both methods move the word alike; diffusers' example run: 5e-4 x its
-   * 4 images per step = 2e-3, with {@code --scale_lr}).
+   * by default, so that both methods move the word alike; diffusers' example run: 5e-4 x its 4
+   * images per step = 2e-3, with {@code --scale_lr}).
    */
   @Override
   public float defaultLearningRate() {
@@ -41,7 +41,8 @@ public final class TextualInversion implements BaselineMethod {
   }
 
   @Override
-  public TrainableWeights init(StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m) {
+  public TrainableWeights init(
+      StableDiffusionPipeline sd, BaselineConfig cfg, float[] initialEmbedding, NDManager m) {
     return new TrainableWeights(Parameter.of("embedding", m.create(initialEmbedding)));
   }
 }

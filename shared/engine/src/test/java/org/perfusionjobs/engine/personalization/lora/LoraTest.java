@@ -27,7 +27,9 @@ import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.testdata.TestData;
 
-/** LoRA's initialisation and its low-rank term: values, gradients, and gradients under GC pressure. */
+/**
+ * LoRA's initialisation and its low-rank term: values, gradients, and gradients under GC pressure.
+ */
 class LoraTest {
   static StableDiffusionPipeline sd;
 
@@ -37,12 +39,13 @@ class LoraTest {
   }
 
   static BaselineConfig config(long seed, int rank) {
-    return new BaselineConfig(TrainingConfig.defaults("zwx", "car").withSeed(seed), 1e-3f, 1e-3f, rank, 1, 1, 1f);
+    return new BaselineConfig(
+        TrainingConfig.defaults("zwx", "car").withSeed(seed), 1e-3f, 1e-3f, rank, 1, 1, 1f);
   }
 
   /**
-   * Up (B) starts at exact zeros, so the first forward pass is the base model's; down (A) is
-   * N(0, (1/r)^2) from the run's seed: the same seed gives the same A, another seed another A; the
+   * Up (B) starts at exact zeros, so the first forward pass is the base model's; down (A) is N(0,
+   * (1/r)^2) from the run's seed: the same seed gives the same A, another seed another A; the
    * pooled standard deviation is within 5% of 1/r (thousands of values); four projections of every
    * attention layer (self and cross) get a pair.
    */
@@ -54,7 +57,10 @@ class LoraTest {
         TrainableWeights same = new Lora().init(sd, config(7, rank), null, m);
         TrainableWeights other = new Lora().init(sd, config(8, rank), null, m);
         List<Parameter> p = w.parameters();
-        assertEquals(2 * 4 * 2 * sd.unet().crossAttentions().size(), p.size(), "a down/up pair on 4 projections of 2 attentions per transformer block");
+        assertEquals(
+            2 * 4 * 2 * sd.unet().crossAttentions().size(),
+            p.size(),
+            "a down/up pair on 4 projections of 2 attentions per transformer block");
         assertEquals(null, w.embedding());
         double sum = 0;
         double sq = 0;
@@ -67,8 +73,11 @@ class LoraTest {
           for (float u : up) {
             assertEquals(0f, u, 0f, "B starts at zero");
           }
-          assertArrayEquals(down, same.parameters().get(i).get().toFloatArray(), "same seed, same A");
-          assertFalse(java.util.Arrays.equals(down, other.parameters().get(i).get().toFloatArray()), "another seed, another A");
+          assertArrayEquals(
+              down, same.parameters().get(i).get().toFloatArray(), "same seed, same A");
+          assertFalse(
+              java.util.Arrays.equals(down, other.parameters().get(i).get().toFloatArray()),
+              "another seed, another A");
           for (float d : down) {
             sum += d;
             sq += d * d;
@@ -82,7 +91,9 @@ class LoraTest {
     }
   }
 
-  /** s (x A') B' equals x (s B A)', the merged weight update, to 1e-5 (fp32 sums of a few terms). */
+  /**
+   * s (x A') B' equals x (s B A)', the merged weight update, to 1e-5 (fp32 sums of a few terms).
+   */
   @Test
   void termEqualsTheMergedWeightUpdate() {
     try (NDManager m = NDManager.newBaseManager()) {
@@ -92,8 +103,15 @@ class LoraTest {
       NDArray term = Lora.delta(down, up, 0.5f).apply(x);
       NDArray merged = x.matMul(up.matMul(down).transpose()).mul(0.5f);
       assertEquals(new Shape(3, 5, 12), term.getShape());
-      assertTrue(term.sub(merged).abs().max().getFloat() < 1e-5f * Math.max(1f, merged.abs().max().getFloat()), "term vs merged update");
-      assertArrayEquals(new float[(int) term.size()], Lora.delta(down, up, 0f).apply(x).abs().toFloatArray(), 0f, "scale 0: exact zeros");
+      assertTrue(
+          term.sub(merged).abs().max().getFloat()
+              < 1e-5f * Math.max(1f, merged.abs().max().getFloat()),
+          "term vs merged update");
+      assertArrayEquals(
+          new float[(int) term.size()],
+          Lora.delta(down, up, 0f).apply(x).abs().toFloatArray(),
+          0f,
+          "scale 0: exact zeros");
     }
   }
 
@@ -110,7 +128,8 @@ class LoraTest {
     assertGradientsSurviveGc(d -> Lora.delta(d[0], d[1], 0.5f), 0.5f);
   }
 
-  static void assertGradientsSurviveGc(Function<NDArray[], LinearDelta> make, float scale) throws Exception {
+  static void assertGradientsSurviveGc(Function<NDArray[], LinearDelta> make, float scale)
+      throws Exception {
     try (NDManager m = NDManager.newBaseManager()) {
       NDArray x = m.randomNormal(new Shape(6, 16));
       NDArray g = m.randomNormal(new Shape(6, 12));
@@ -126,7 +145,10 @@ class LoraTest {
             System.gc();
             Thread.sleep(20);
             for (int i = 0; i < 2000; i++) {
-              filler.add(ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).putFloat(0, Float.NaN));
+              filler.add(
+                  ByteBuffer.allocateDirect(4)
+                      .order(ByteOrder.nativeOrder())
+                      .putFloat(0, Float.NaN));
             }
           }
           gc.backward(loss);
@@ -147,17 +169,23 @@ class LoraTest {
     assertTrue(diff <= tol, what + ": max |diff| " + diff + " > " + tol);
   }
 
-  /** Through the weight-edit hook, the term reaches only A and B: the layer's own weight gets no gradient. */
+  /**
+   * Through the weight-edit hook, the term reaches only A and B: the layer's own weight gets no
+   * gradient.
+   */
   @Test
   void throughTheHookOnlyTheFactorsGetGradients() {
     try (NDManager m = sd.manager().newSubManager()) {
       String path = Lora.targets(sd).get(0);
-      var layer = new java.util.concurrent.atomic.AtomicReference<org.perfusionjobs.engine.nn.Linear>();
-      sd.unet().visit((p, mod) -> {
-        if (p.equals(path)) {
-          layer.set((org.perfusionjobs.engine.nn.Linear) mod);
-        }
-      });
+      var layer =
+          new java.util.concurrent.atomic.AtomicReference<org.perfusionjobs.engine.nn.Linear>();
+      sd.unet()
+          .visit(
+              (p, mod) -> {
+                if (p.equals(path)) {
+                  layer.set((org.perfusionjobs.engine.nn.Linear) mod);
+                }
+              });
       org.perfusionjobs.engine.nn.Linear l = layer.get();
       NDArray down = m.randomNormal(new Shape(4, l.inFeatures));
       NDArray up = m.randomNormal(new Shape(l.outFeatures, 4));
@@ -165,7 +193,9 @@ class LoraTest {
       up.setRequiresGradient(true);
       NDArray x = m.randomNormal(new Shape(2, 3, l.inFeatures));
       try (GradientCollector gc = Engine.getInstance().newGradientCollector();
-          var installed = new WeightEdits(java.util.Map.of(path, Lora.delta(down, up, 1f)), java.util.Map.of()).install(sd.unet())) {
+          var installed =
+              new WeightEdits(java.util.Map.of(path, Lora.delta(down, up, 1f)), java.util.Map.of())
+                  .install(sd.unet())) {
         gc.backward(l.forward(x).sum());
       }
       assertTrue(up.getGradient().abs().sum().getFloat() > 0, "B gets a gradient");

@@ -240,8 +240,13 @@ final class JobExecutor {
             Base64.getEncoder().encodeToString(file));
     try {
       // The registry is the source of truth: the job only succeeds once the concept is in it.
-      // Waits out a broker outage as events do (the producer's delivery timeout is the outage limit).
-      publisher.concept(entry).toCompletionStage().toCompletableFuture().get(publisher.deliveryTimeout().toSeconds() + 30, TimeUnit.SECONDS);
+      // Waits out a broker outage as events do (the producer's delivery timeout is the outage
+      // limit).
+      publisher
+          .concept(entry)
+          .toCompletionStage()
+          .toCompletableFuture()
+          .get(publisher.deliveryTimeout().toSeconds() + 30, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new IllegalStateException(
           "could not write the concept to the registry: " + e.getMessage(), e);

@@ -1,5 +1,6 @@
 package org.perfusionjobs.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;
@@ -17,6 +18,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
@@ -35,7 +37,9 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.perfusionjobs.contracts.Headers;
+import org.perfusionjobs.contracts.InvalidEventException;
 import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.infra.LocalStack;
@@ -296,34 +300,35 @@ final class JobsSoak {
     return n.toString().toLowerCase(java.util.Locale.ROOT);
   }
 
+  /**
+   * A valid job goes through the contract's codec, as an upstream app's would; a malformed one is
+   * built by hand, since breaking the contract is its point.
+   */
   private ProducerRecord<byte[], byte[]> record(Job j, int i) {
-    String body =
-        "{\"jobId\":\""
-            + j.id
-            + "\",\"tenant\":\"soak\",\"prompt\":\"a toy car number "
-            + i
-            + "\",\"steps\":"
-            + j.steps
-            + ",\"seed\":"
-            + i
-            + ",\"width\":32,\"height\":32}";
+    ObjectNode request = Schemas.json().createObjectNode();
+    request.put("jobId", j.id).put("tenant", "soak").put("prompt", "a toy car number " + i);
+    request.put("steps", j.steps).put("seed", i).put("width", 32).put("height", 32);
+    if (j.kind != Kind.MALFORMED) {
+      return encoded(Schemas.GENERATE_REQUEST, request);
+    }
+    String body = request.toString();
     String version = "1";
     String schema = Schemas.GENERATE_REQUEST;
     boolean nullVersion = false;
-    if (j.kind == Kind.MALFORMED) {
-      switch (j.variant) {
-        case 0 -> body = "{\"jobId\":\"" + j.id + "\",\"tenant\":\"soak\",\"prompt\":"; // not JSON
-        case 1 -> body = body.replace("\"steps\":1", "\"steps\":\"one\""); // wrong type
-        case 2 -> version = "01"; // version not strict
-        case 3 -> schema = null; // no schema header
-        case 4 -> body = body.replace("\"seed\"", "\"colour\":\"red\",\"seed\""); // unknown field
-        case 5 ->
-            body =
-                body.replace(
-                    "\"steps\":1", "\"steps\":" + (MAX_STEPS + 30)); // over the worker's budget
-        case 6 -> nullVersion = true; // header without a value
-        default -> body = body.replace("\"width\":32", "\"width\":33"); // odd: no model's factor
-      }
+    switch (j.variant) {
+      case 0 -> body = "{\"jobId\":\"" + j.id + "\",\"tenant\":\"soak\",\"prompt\":"; // not JSON
+      case 1 -> body = request.deepCopy().put("steps", "one").toString(); // wrong type
+      case 2 -> version = "01"; // version not strict
+      case 3 -> schema = null; // no schema header
+      case 4 -> body = request.deepCopy().put("colour", "red").toString(); // unknown field
+      case 5 ->
+          body =
+              request
+                  .deepCopy()
+                  .put("steps", MAX_STEPS + 30)
+                  .toString(); // over the worker's budget
+      case 6 -> nullVersion = true; // header without a value
+      default -> body = request.deepCopy().put("width", 33).toString(); // odd: no model's factor
     }
     RecordHeaders h = new RecordHeaders();
     if (schema != null) {
@@ -339,21 +344,25 @@ final class JobsSoak {
   }
 
   private ProducerRecord<byte[], byte[]> cancel(Job j) {
-    RecordHeaders h = new RecordHeaders();
-    h.add(Headers.SCHEMA, Schemas.CANCEL_REQUEST.getBytes(StandardCharsets.UTF_8));
-    h.add(Headers.VERSION, "1".getBytes(StandardCharsets.UTF_8));
-    String body =
-        "{\"jobId\":\""
-            + j.id
-            + "\",\"tenant\":\"soak\",\"reason\":\"soak cancel ("
-            + j.kind.name().toLowerCase(java.util.Locale.ROOT)
-            + ")\"}";
-    return new ProducerRecord<>(
-        topics.cancel(),
-        null,
-        j.id.getBytes(StandardCharsets.UTF_8),
-        body.getBytes(StandardCharsets.UTF_8),
-        h);
+    ObjectNode request = Schemas.json().createObjectNode();
+    request.put("jobId", j.id).put("tenant", "soak");
+    request.put("reason", "soak cancel (" + j.kind.name().toLowerCase(Locale.ROOT) + ")");
+    return encoded(Schemas.CANCEL_REQUEST, request);
+  }
+
+  /**
+   * Through {@link RecordCodec}: checked against its schema, key and headers as the contract writes
+   * them.
+   */
+  private ProducerRecord<byte[], byte[]> encoded(String schema, ObjectNode value) {
+    try {
+      ProducerRecord<String, byte[]> r = RecordCodec.encode(schema, value).toProducerRecord(topics);
+      return new ProducerRecord<>(
+          r.topic(), null, r.key().getBytes(StandardCharsets.UTF_8), r.value(), r.headers());
+    } catch (InvalidEventException e) {
+      throw new IllegalStateException(
+          "the soak built an invalid " + schema + ": " + e.getMessage(), e);
+    }
   }
 
   private boolean ended(Job j) {

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import org.junit.jupiter.api.Test;
 
-/** `scripts/service stack config/local.env` listens on the ports that file names (config/local.env). */
+/**
+ * `scripts/service stack config/local.env` listens on the ports that file names (config/local.env).
+ */
 class LocalStackPortsTest {
   @Test
   void theStackTakesItsPortsFromTheServicesSettings() {

@@ -1,6 +1,5 @@
 package org.perfusionjobs.cli;
 
-import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -9,6 +8,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
@@ -184,20 +184,10 @@ final class BenchBatchCommand implements Callable<Integer> {
     int worst = 0;
     for (int i = 0; i < a.size(); i++) {
       for (int k = 0; k < a.get(i).images().size(); k++) {
-        BufferedImage x = a.get(i).images().get(k);
-        BufferedImage y = b.get(i).images().get(k);
-        for (int py = 0; py < x.getHeight(); py++) {
-          for (int px = 0; px < x.getWidth(); px++) {
-            for (int shift = 0; shift <= 16; shift += 8) {
-              worst =
-                  Math.max(
-                      worst,
-                      Math.abs(
-                          ((x.getRGB(px, py) >> shift) & 0xff)
-                              - ((y.getRGB(px, py) >> shift) & 0xff)));
-            }
-          }
-        }
+        worst =
+            Math.max(
+                worst,
+                ImageCodec.maxLevelDifference(a.get(i).images().get(k), b.get(i).images().get(k)));
       }
     }
     return worst;

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.Topics;
+import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.infra.LocalStack;
 
 /**
@@ -246,19 +247,7 @@ class BatchingTest {
     for (int k = 0; k < a.size(); k++) {
       BufferedImage x = ImageIO.read(new ByteArrayInputStream(redis.blob("acme", a.get(k))));
       BufferedImage y = ImageIO.read(new ByteArrayInputStream(redis.blob("acme", b.get(k))));
-      int worst = 0;
-      for (int py = 0; py < x.getHeight(); py++) {
-        for (int px = 0; px < x.getWidth(); px++) {
-          for (int shift = 0; shift <= 16; shift += 8) {
-            worst =
-                Math.max(
-                    worst,
-                    Math.abs(
-                        ((x.getRGB(px, py) >> shift) & 0xff)
-                            - ((y.getRGB(px, py) >> shift) & 0xff)));
-          }
-        }
-      }
+      int worst = ImageCodec.maxLevelDifference(x, y);
       assertTrue(
           worst <= 1,
           batched.jobId() + " image " + k + ": batched and alone differ by " + worst + " levels");

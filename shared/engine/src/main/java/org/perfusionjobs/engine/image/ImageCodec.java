@@ -95,6 +95,35 @@ public final class ImageCodec {
     return m.create(data, new Shape(1, 1, h, w));
   }
 
+  /**
+   * The largest difference, in 8-bit levels, between two images of one size over every pixel and
+   * RGB channel: how "equal within one level" is checked.
+   */
+  public static int maxLevelDifference(BufferedImage a, BufferedImage b) {
+    if (a.getWidth() != b.getWidth() || a.getHeight() != b.getHeight()) {
+      throw new IllegalArgumentException(
+          "images differ in size: "
+              + a.getWidth()
+              + "x"
+              + a.getHeight()
+              + " and "
+              + b.getWidth()
+              + "x"
+              + b.getHeight());
+    }
+    int worst = 0;
+    for (int y = 0; y < a.getHeight(); y++) {
+      for (int x = 0; x < a.getWidth(); x++) {
+        int p = a.getRGB(x, y);
+        int q = b.getRGB(x, y);
+        for (int shift = 0; shift <= 16; shift += 8) {
+          worst = Math.max(worst, Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff)));
+        }
+      }
+    }
+    return worst;
+  }
+
   /** Raw decoder output (B, 3, H, W) → B RGB images. */
   public static List<BufferedImage> toImages(NDArray decoded) {
     Shape s = decoded.getShape();

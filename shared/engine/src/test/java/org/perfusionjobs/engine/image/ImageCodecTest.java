@@ -99,4 +99,20 @@ class ImageCodecTest {
     IOException e = assertThrows(IOException.class, () -> ImageCodec.read(p));
     assertTrue(e.getMessage().contains("broken.png"), e.getMessage());
   }
+
+  @Test
+  void maxLevelDifferenceIsTheLargestChannelGap() {
+    BufferedImage a = new BufferedImage(3, 2, BufferedImage.TYPE_INT_RGB);
+    BufferedImage b = new BufferedImage(3, 2, BufferedImage.TYPE_INT_RGB);
+    a.setRGB(1, 1, 0x102030);
+    b.setRGB(1, 1, 0x102033); // blue 3 levels apart
+    a.setRGB(2, 0, 0x050000);
+    b.setRGB(2, 0, 0x030000); // red 2 levels apart
+    assertEquals(3, ImageCodec.maxLevelDifference(a, b));
+    assertEquals(0, ImageCodec.maxLevelDifference(a, a));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            ImageCodec.maxLevelDifference(a, new BufferedImage(2, 2, BufferedImage.TYPE_INT_RGB)));
+  }
 }

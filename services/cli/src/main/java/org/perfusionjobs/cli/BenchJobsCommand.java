@@ -65,7 +65,7 @@ final class BenchJobsCommand implements Callable<Integer> {
   @Option(names = "--soak-jobs", defaultValue = "1000", description = "jobs in the soak (default: ${DEFAULT-VALUE})")
   int soakJobs;
 
-  @Option(names = "--soak-minutes", defaultValue = "60", description = "time limit of the soak (default: ${DEFAULT-VALUE})")
+  @Option(names = "--soak-minutes", defaultValue = "120", description = "time limit of the soak (default: ${DEFAULT-VALUE})")
   int soakMinutes;
 
   @Option(names = "--soak-step-delay-ms", defaultValue = "50", description = "pause after every step in the soak's workers, so long jobs last seconds (default: ${DEFAULT-VALUE})")

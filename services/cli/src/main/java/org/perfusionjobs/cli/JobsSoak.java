@@ -455,6 +455,12 @@ final class JobsSoak {
       long last = warm.get(warm.size() - 1)[1];
       say("  %s: %d samples over %.0f s; start %d, at 1/4 %d, min %d, max %d, last %d (last - at 1/4: %+d)", e.getKey(), s.size(),
           (s.get(s.size() - 1)[0] - s.get(0)[0]) / 1000.0, s.get(0)[1] / 1024, first / 1024, min / 1024, max / 1024, last / 1024, (last - first) / 1024);
+      StringBuilder deciles = new StringBuilder();
+      for (int d = 0; d <= 10; d++) {
+        long[] x = s.get(Math.min(s.size() - 1, d * (s.size() - 1) / 10));
+        deciles.append(String.format(" %.0fs:%d", x[0] / 1000.0, x[1] / 1024));
+      }
+      say("    (run time:MB)%s", deciles);
     }
   }
 

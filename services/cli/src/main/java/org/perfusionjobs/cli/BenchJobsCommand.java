@@ -83,7 +83,7 @@ final class BenchJobsCommand implements Callable<Integer> {
 
   @Option(
       names = "--soak-minutes",
-      defaultValue = "60",
+      defaultValue = "120",
       description = "time limit of the soak (default: ${DEFAULT-VALUE})")
   int soakMinutes;
 

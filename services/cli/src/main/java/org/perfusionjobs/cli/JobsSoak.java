@@ -612,6 +612,12 @@ final class JobsSoak {
           max / 1024,
           last / 1024,
           (last - first) / 1024);
+      StringBuilder deciles = new StringBuilder();
+      for (int d = 0; d <= 10; d++) {
+        long[] x = s.get(Math.min(s.size() - 1, d * (s.size() - 1) / 10));
+        deciles.append(String.format(" %.0fs:%d", x[0] / 1000.0, x[1] / 1024));
+      }
+      say("    (run time:MB)%s", deciles);
     }
   }
 

@@ -21,6 +21,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.evaluator.Evaluator;
@@ -350,18 +351,20 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     List<Point> out = new ArrayList<>();
     for (List<Point> ps : by.values()) {
       int n = ps.stream().mapToInt(Point::images).sum();
-      double f = ps.stream().mapToDouble(p -> p.fidelity() * p.images()).sum() / n;
-      double c = ps.stream().mapToDouble(p -> p.exactCount() * p.images()).sum() / n;
-      double a = ps.stream().mapToDouble(p -> p.alignment() * p.images()).sum() / n;
       List<Point> withComp = ps.stream().filter(p -> p.composition() != null).toList();
-      Double comp =
-          withComp.isEmpty()
-              ? null
-              : withComp.stream().mapToDouble(p -> p.composition() * p.images()).sum()
-                  / withComp.stream().mapToInt(Point::images).sum();
+      double f = weightedMean(ps, Point::fidelity);
+      double c = weightedMean(ps, Point::exactCount);
+      double a = weightedMean(ps, Point::alignment);
+      Double comp = withComp.isEmpty() ? null : weightedMean(withComp, Point::composition);
       out.add(new Point("all", ps.get(0).method(), ps.get(0).setting(), f, c, a, comp, n));
     }
     return out;
+  }
+
+  /** The mean of a share over points, each weighted by its images. */
+  private static double weightedMean(List<Point> ps, ToDoubleFunction<Point> share) {
+    return ps.stream().mapToDouble(p -> share.applyAsDouble(p) * p.images()).sum()
+        / ps.stream().mapToInt(Point::images).sum();
   }
 
   /** One standard error of a share p measured on n images, in points. */

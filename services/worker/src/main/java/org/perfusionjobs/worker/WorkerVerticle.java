@@ -27,7 +27,12 @@ public final class WorkerVerticle extends VerticleBase {
   private JobClaims claims;
   /** Last Redis probe (every second, off the event loop): readiness reports an outage. */
   private volatile boolean redisReachable = true;
+  /** Last broker probe (a cluster description within 2 s, every second): readiness reports an outage. */
+  private volatile boolean brokerReachable = true;
+  private org.apache.kafka.clients.admin.Admin admin;
   private long probeTimer = -1;
+  private long brokerProbeTimer = -1;
+  private int brokerMisses;
   private EventPublisher publisher;
   private final ConceptCatalog catalog = new ConceptCatalog();
   private final CancelRegistry cancels = new CancelRegistry();
@@ -56,6 +61,8 @@ public final class WorkerVerticle extends VerticleBase {
           // A claim's owner counts as alive this long after its last heartbeat (one every fifth of it):
           // after a crash, its job is taken over within this time.
           claims = new JobClaims(cfg.redisUri(), claimTtl(cfg), cfg.outageWait());
+          admin = org.apache.kafka.clients.admin.Admin.create(java.util.Map.<String, Object>of("bootstrap.servers", cfg.bootstrapServers(),
+              "request.timeout.ms", 2000, "default.api.timeout.ms", 2000));
           return null;
         })
         .compose(v -> {
@@ -70,8 +77,10 @@ public final class WorkerVerticle extends VerticleBase {
           router.get("/health/live").handler(ctx -> ctx.response().end("ok"));
           router.get("/health/ready").handler(ctx -> {
             boolean intakesUp = !intakes.isEmpty() && intakes.stream().allMatch(JobIntake::alive) && intakeThreads.stream().allMatch(Thread::isAlive);
-            boolean ready = intakesUp && redisReachable;
-            String why = !intakesUp ? "not ready: job intake not consuming" : !redisReachable ? "not ready: redis unreachable" : "ready";
+            // Not ready while Redis or the broker is away: running jobs wait for it (up to the outage limit) and no new job starts.
+            boolean ready = intakesUp && redisReachable && brokerReachable;
+            String why = !redisReachable ? "not ready: redis unreachable" : !brokerReachable ? "not ready: kafka unreachable"
+                : !intakesUp ? "not ready: job intake not consuming" : "ready";
             why += "; intake restarts " + intakes.stream().mapToInt(JobIntake::restarts).sum();
             ctx.response().setStatusCode(ready ? 200 : 503).end(why);
           });
@@ -81,6 +90,16 @@ public final class WorkerVerticle extends VerticleBase {
                   LOG.warn("redis {}", up ? "reachable again" : "unreachable: jobs wait, readiness reports 503");
                 }
                 redisReachable = up;
+              }));
+          // Two failed probes in a row (a busy machine can miss one 2 s answer) before the broker counts as away.
+          brokerProbeTimer = vertx.setPeriodic(1000, id -> vertx.executeBlocking(this::brokerAnswers, false)
+              .onSuccess(answered -> {
+                brokerMisses = answered ? 0 : brokerMisses + 1;
+                boolean up = brokerMisses < 2;
+                if (up != brokerReachable) {
+                  LOG.warn("kafka {}", up ? "reachable again" : "unreachable: events wait in the producer, readiness reports 503");
+                }
+                brokerReachable = up;
               }));
           router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4").end(metrics.scrape()));
           return vertx.createHttpServer().requestHandler(router).listen(cfg.httpPort(), "127.0.0.1");
@@ -97,6 +116,18 @@ public final class WorkerVerticle extends VerticleBase {
           }
           LOG.info("worker {} ready; health and metrics on http://127.0.0.1:{}", cfg.workerId(), server.actualPort());
         });
+  }
+
+  private boolean brokerAnswers() {
+    try {
+      admin.describeCluster(new org.apache.kafka.clients.admin.DescribeClusterOptions().timeoutMs(2000)).clusterId().get(2500, java.util.concurrent.TimeUnit.MILLISECONDS);
+      return true;
+    } catch (Exception e) { // NOPMD: any failure means the broker did not answer in time
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      return false;
+    }
   }
 
   /** How long a claim outlives its owner's last heartbeat: 10 s, or three renewal intervals if longer. */
@@ -124,6 +155,7 @@ public final class WorkerVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(probeTimer);
+    vertx.cancelTimer(brokerProbeTimer);
     intakes.forEach(JobIntake::stop);
     return vertx.executeBlocking(() -> {
           for (Thread t : intakeThreads) {
@@ -141,6 +173,9 @@ public final class WorkerVerticle extends VerticleBase {
           }
           if (claims != null) {
             claims.close();
+          }
+          if (admin != null) {
+            admin.close(Duration.ofSeconds(2));
           }
           return null;
         }));

@@ -8,6 +8,10 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.perfusionjobs.engine.perfusion.Covariance;
 import org.perfusionjobs.engine.perfusion.CovarianceBuilder;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
@@ -30,6 +34,13 @@ public final class WorkerVerticle extends VerticleBase {
 
   /** Last Redis probe (every second, off the event loop): readiness reports an outage. */
   private volatile boolean redisReachable = true;
+
+  /** Last broker probe (a cluster description within 2 s, every second): readiness reports it. */
+  private volatile boolean brokerReachable = true;
+
+  private Admin admin;
+  private long brokerProbeTimer = -1;
+  private int brokerMisses;
 
   private long probeTimer = -1;
   private EventPublisher publisher;
@@ -65,6 +76,12 @@ public final class WorkerVerticle extends VerticleBase {
               // of it):
               // after a crash, its job is taken over within this time.
               claims = new JobClaims(cfg.redisUri(), claimTtl(cfg), cfg.outageWait());
+              admin =
+                  Admin.create(
+                      Map.<String, Object>of(
+                          "bootstrap.servers", cfg.bootstrapServers(),
+                          "request.timeout.ms", 2000,
+                          "default.api.timeout.ms", 2000));
               return null;
             })
         .compose(
@@ -89,11 +106,15 @@ public final class WorkerVerticle extends VerticleBase {
                             !intakes.isEmpty()
                                 && intakes.stream().allMatch(JobIntake::alive)
                                 && intakeThreads.stream().allMatch(Thread::isAlive);
-                        boolean ready = intakesUp && redisReachable;
+                        // Not ready while Redis or the broker is away: running jobs wait for it (up
+                        // to the outage limit) and no new job starts.
+                        boolean ready = intakesUp && redisReachable && brokerReachable;
                         String why =
-                            !intakesUp
-                                ? "not ready: job intake not consuming"
-                                : !redisReachable ? "not ready: redis unreachable" : "ready";
+                            !redisReachable
+                                ? "not ready: redis unreachable"
+                                : !brokerReachable
+                                    ? "not ready: kafka unreachable"
+                                    : !intakesUp ? "not ready: job intake not consuming" : "ready";
                         why +=
                             "; intake restarts "
                                 + intakes.stream().mapToInt(JobIntake::restarts).sum();
@@ -116,6 +137,15 @@ public final class WorkerVerticle extends VerticleBase {
                                     }
                                     redisReachable = up;
                                   }));
+              // Two failed probes in a row (a busy machine can miss one 2 s answer) before the
+              // broker counts as away.
+              brokerProbeTimer =
+                  vertx.setPeriodic(
+                      1000,
+                      id ->
+                          vertx
+                              .executeBlocking(this::brokerAnswers, false)
+                              .onSuccess(this::brokerProbed));
               router
                   .get("/metrics")
                   .handler(
@@ -161,6 +191,34 @@ public final class WorkerVerticle extends VerticleBase {
             });
   }
 
+  private boolean brokerAnswers() {
+    try {
+      admin
+          .describeCluster(new DescribeClusterOptions().timeoutMs(2000))
+          .clusterId()
+          .get(2500, TimeUnit.MILLISECONDS);
+      return true;
+    } catch (Exception e) { // NOPMD: any failure means the broker did not answer in time
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      return false;
+    }
+  }
+
+  private void brokerProbed(boolean answered) {
+    brokerMisses = answered ? 0 : brokerMisses + 1;
+    boolean up = brokerMisses < 2;
+    if (up != brokerReachable) {
+      LOG.warn(
+          "kafka {}",
+          up
+              ? "reachable again"
+              : "unreachable: events wait in the producer, readiness reports 503");
+    }
+    brokerReachable = up;
+  }
+
   /**
    * How long a claim outlives its owner's last heartbeat: 10 s, or three renewal intervals if
    * longer.
@@ -193,6 +251,7 @@ public final class WorkerVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(probeTimer);
+    vertx.cancelTimer(brokerProbeTimer);
     intakes.forEach(JobIntake::stop);
     return vertx
         .executeBlocking(
@@ -221,6 +280,9 @@ public final class WorkerVerticle extends VerticleBase {
                       }
                       if (claims != null) {
                         claims.close();
+                      }
+                      if (admin != null) {
+                        admin.close(Duration.ofSeconds(2));
                       }
                       return null;
                     }));

@@ -107,10 +107,20 @@ class OutageTest {
     twoRunningTwoQueued(120);
     long t0 = System.nanoTime();
     cluster.stack.kafka().stop(false);
-    Thread.sleep(25_000);
+    boolean reported = false;
+    while (!reported && System.nanoTime() - t0 < 15_000_000_000L) {
+      HttpResponse<String> r = cluster.ready("w2");
+      reported = r.statusCode() == 503 && r.body().contains("kafka");
+      Thread.sleep(200);
+    }
+    assertTrue(reported, "readiness reports the outage");
+    Thread.sleep(Math.max(0, 25_000 - (System.nanoTime() - t0) / 1_000_000));
     cluster.stack.kafka().startAgain(); // same port, same log directory
     System.out.printf("broker down %.1f s (restart included)%n", (System.nanoTime() - t0) / 1e9);
     assertAllRanOnce(List.of("long-1", "long-2", "short-1", "short-2"));
+    for (String w : List.of("w1", "w2")) {
+      assertEquals(200, cluster.ready(w).statusCode(), w + " ready again");
+    }
   }
 
   @Test

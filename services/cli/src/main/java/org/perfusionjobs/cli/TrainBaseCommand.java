@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.perfusionjobs.basemodel.BaseModelBuilder;
 import org.perfusionjobs.world.Pattern;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -181,6 +182,14 @@ final class TrainBaseCommand implements Callable<Integer> {
           "reuse this model folder's vae/ (scaling factor included) instead of training one")
   Path vaeFrom;
 
+  @Option(
+      names = "--init-from",
+      description =
+          "fine-tune: train this model folder's text encoder, UNet and (with --vae-steps > 0) VAE"
+              + " further on the settings' data instead of starting from random weights; same"
+              + " tokenizer required, widths are the folder's, no text pre-training")
+  Path initFrom;
+
   /**
    * The settings these options ask for: with no option given, exactly {@link
    * BaseModelBuilder.Settings#defaults()}.
@@ -218,7 +227,14 @@ final class TrainBaseCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    BaseModelBuilder.Result r = BaseModelBuilder.build(out, settings(), vaeFrom, System.err);
+    if (vaeFrom != null && initFrom != null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--vae-from and --init-from: give one (with --init-from, --vae-steps 0 keeps its VAE)");
+    }
+    BaseModelBuilder.Result r =
+        BaseModelBuilder.build(
+            out, settings(), new BaseModelBuilder.Start(vaeFrom, initFrom), System.err);
     spec.commandLine()
         .getOut()
         .printf(

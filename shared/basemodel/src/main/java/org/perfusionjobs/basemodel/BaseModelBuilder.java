@@ -560,23 +560,60 @@ public final class BaseModelBuilder {
   }
 
   /**
-   * Builds the model folder {@code out} (created; existing component files are overwritten).
-   * Progress goes to {@code log}.
+   * Where a build's weights start.
+   *
+   * @param vaeFrom a model folder whose {@code vae/} is copied and used as it is, scaling factor
+   *     included, instead of training one (the UNet only ever sees the encoder, so a VAE whose
+   *     decoder was tuned afterwards is reused as it is); null to train one
+   * @param weightsFrom a model folder (same tokenizer) whose text encoder and UNet, and VAE unless
+   *     {@code vaeFrom} is given, are trained further instead of from random weights: a fine-tuning
+   *     run on new data (text pre-training is skipped; the widths are the folder's); null to start
+   *     from random weights
    */
-  public static Result build(Path out, Settings s, PrintStream log) throws IOException {
-    return build(out, s, null, log);
+  public record Start(Path vaeFrom, Path weightsFrom) {
+    /** Everything trained from random weights. */
+    public static Start scratch() {
+      return new Start(null, null);
+    }
+
+    /** Another folder's VAE as it is; the rest from random weights. */
+    public static Start reusingVae(Path folder) {
+      return new Start(folder, null);
+    }
+
+    /**
+     * Every component of {@code folder} trained further (its VAE reused as it is when the settings
+     * give it no step).
+     */
+    public static Start fineTuning(Path folder) {
+      return new Start(null, folder);
+    }
   }
 
   /**
-   * As {@link #build(Path, Settings, PrintStream)}; with {@code vaeFrom} (a model folder) its
-   * {@code vae/} is copied and used, scaling factor included, instead of training one: the UNet
-   * only ever sees the encoder, so a VAE whose decoder was tuned afterwards is reused as it is.
+   * Builds the model folder {@code out} (created; existing component files are overwritten) from
+   * random weights. Progress goes to {@code log}.
    */
-  public static Result build(Path out, Settings s, Path vaeFrom, PrintStream log)
+  public static Result build(Path out, Settings s, PrintStream log) throws IOException {
+    return build(out, s, Start.scratch(), log);
+  }
+
+  /** As {@link #build(Path, Settings, PrintStream)}, starting where {@code start} says. */
+  public static Result build(Path out, Settings s, Start start, PrintStream log)
       throws IOException {
     Files.createDirectories(out);
     Build b = new Build(out, s, log);
     b.writeTokenizer();
+    if (start.weightsFrom() != null) {
+      b.checkSameTokenizer(start.weightsFrom());
+    }
+    // A fine-tuning run given no VAE step keeps the folder's VAE as it is.
+    Path vaeFrom =
+        start.vaeFrom() != null
+            ? start.vaeFrom()
+            : start.weightsFrom() != null && s.stages().vaeSteps() == 0
+                ? start.weightsFrom()
+                : null;
     List<Sample> samples = b.renderScenes();
     try (NDManager weights = NDManager.newBaseManager();
         NDManager data = NDManager.newBaseManager()) {
@@ -584,11 +621,15 @@ public final class BaseModelBuilder {
       AutoencoderKL vae =
           vaeFrom != null
               ? b.reuseVae(vaeFrom, weights)
-              : b.trainVae(samples, images, weights, data);
+              : b.trainVae(samples, images, start.weightsFrom(), weights, data);
       Latents latents = b.encodeLatents(vae, images, samples, vaeFrom, data);
       images.close(); // the UNet trains on latents only
       b.trainTextEncoderAndUNet(
-          latents, samples.stream().map(Sample::caption).toList(), weights, data);
+          latents,
+          samples.stream().map(Sample::caption).toList(),
+          start.weightsFrom(),
+          weights,
+          data);
     }
     b.writePipelineFiles();
     b.computeCovariance();
@@ -628,6 +669,20 @@ public final class BaseModelBuilder {
       timings.put(phase, since(phaseStart));
     }
 
+    private void checkLatentChannels(int channels, Path folder, String component) {
+      if (channels != s.widths().latentChannels()) {
+        throw new IllegalArgumentException(
+            folder
+                + ": its "
+                + component
+                + " has "
+                + channels
+                + " latent channels, the settings ask for "
+                + s.widths().latentChannels()
+                + " (--latent-channels)");
+      }
+    }
+
     /** tokenizer/: CLIP BPE built from the plain world's captions. */
     void writeTokenizer() throws IOException {
       start();
@@ -664,26 +719,47 @@ public final class BaseModelBuilder {
       log.printf(
           "vae: reused from %s (scaling_factor %.5f)%n",
           vaeFrom.resolve("vae"), vae.config().scalingFactor());
-      if (vae.config().latentChannels() != s.widths().latentChannels()) {
-        throw new IllegalArgumentException(
-            "--vae-from "
-                + vaeFrom
-                + ": its VAE has "
-                + vae.config().latentChannels()
-                + " latent channels, the settings ask for "
-                + s.widths().latentChannels());
-      }
+      checkLatentChannels(vae.config().latentChannels(), vaeFrom, "VAE");
       copyFolder(vaeFrom.resolve("vae"), out.resolve("vae"));
       scaling = vae.config().scalingFactor();
       done("vae");
       return vae;
     }
 
+    /**
+     * Fails unless {@code folder}'s tokenizer is the one just written: a fine-tuned model must read
+     * every caption the way its weights learnt to.
+     */
+    void checkSameTokenizer(Path folder) throws IOException {
+      for (String f : List.of("vocab.json", "merges.txt")) {
+        Path theirs = folder.resolve("tokenizer").resolve(f);
+        if (!Files.isRegularFile(theirs)
+            || Files.mismatch(theirs, out.resolve("tokenizer").resolve(f)) != -1L) {
+          throw new IllegalArgumentException(
+              "--init-from "
+                  + folder
+                  + ": its tokenizer/"
+                  + f
+                  + " differs from the world's; fine-tune only a model built by train-base");
+        }
+      }
+    }
+
     AutoencoderKL trainVae(
-        List<Sample> samples, NDArray images, NDManager weights, NDManager data) {
+        List<Sample> samples, NDArray images, Path weightsFrom, NDManager weights, NDManager data)
+        throws IOException {
       start();
-      AutoencoderKL vae = new AutoencoderKL(vaeConfig(s, 1f));
-      vae.initRandom(weights, DataType.FLOAT32, RecipeSeeds.vaeInit(s.data().seed()));
+      AutoencoderKL vae;
+      if (weightsFrom != null) {
+        vae =
+            AutoencoderKL.load(
+                weightsFrom.resolve("vae"), weights, DataType.FLOAT32, weights.getDevice());
+        checkLatentChannels(vae.config().latentChannels(), weightsFrom, "VAE");
+        log.printf("vae: trained further from %s%n", weightsFrom.resolve("vae"));
+      } else {
+        vae = new AutoencoderKL(vaeConfig(s, 1f));
+        vae.initRandom(weights, DataType.FLOAT32, RecipeSeeds.vaeInit(s.data().seed()));
+      }
       try (NDArray pixelWeights =
           ObjectWeights.of(
               samples,
@@ -738,20 +814,38 @@ public final class BaseModelBuilder {
      * end.
      */
     void trainTextEncoderAndUNet(
-        Latents latents, List<String> captions, NDManager weights, NDManager data)
+        Latents latents, List<String> captions, Path weightsFrom, NDManager weights, NDManager data)
         throws IOException {
       start();
       try (ClipTokenizer tok = ClipTokenizer.load(out.resolve("tokenizer"))) {
-        ClipTextModel te = new ClipTextModel(textConfig(s, tok.vocabSize()));
-        te.initRandom(weights, DataType.FLOAT32, RecipeSeeds.textEncoderInit(s.data().seed()));
-        if (s.stages().textPretrainSteps() > 0) {
-          pretrainTextEncoder(te, tok, captioned, s, log);
-          done("text pre-training");
-          start();
+        ClipTextModel te;
+        UNet2DConditionModel unet;
+        if (weightsFrom != null) {
+          // Fine-tuning: the folder's encoder already reads captions, so no text pre-training.
+          te =
+              ClipTextModel.load(
+                  weightsFrom.resolve("text_encoder"),
+                  weights,
+                  DataType.FLOAT32,
+                  weights.getDevice());
+          unet =
+              UNet2DConditionModel.load(
+                  weightsFrom.resolve("unet"), weights, DataType.FLOAT32, weights.getDevice());
+          checkLatentChannels(unet.config().inChannels(), weightsFrom, "UNet");
+          log.printf(
+              "text encoder and unet: trained further from %s (no text pre-training)%n",
+              weightsFrom);
+        } else {
+          te = new ClipTextModel(textConfig(s, tok.vocabSize()));
+          te.initRandom(weights, DataType.FLOAT32, RecipeSeeds.textEncoderInit(s.data().seed()));
+          if (s.stages().textPretrainSteps() > 0) {
+            pretrainTextEncoder(te, tok, captioned, s, log);
+            done("text pre-training");
+            start();
+          }
+          unet = new UNet2DConditionModel(unetConfig(s, latents.scaled().getShape().get(2)));
+          unet.initRandom(weights, DataType.FLOAT32, RecipeSeeds.unetInit(s.data().seed()));
         }
-        UNet2DConditionModel unet =
-            new UNet2DConditionModel(unetConfig(s, latents.scaled().getShape().get(2)));
-        unet.initRandom(weights, DataType.FLOAT32, RecipeSeeds.unetInit(s.data().seed()));
         // The folder is complete from the first snapshot on, so a snapshot can be sampled while
         // training goes on.
         writeModelIndex(out);

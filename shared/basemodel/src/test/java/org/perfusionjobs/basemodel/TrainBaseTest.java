@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -38,6 +39,29 @@ import org.perfusionjobs.world.World;
 class TrainBaseTest {
   @TempDir Path dir;
 
+  /** One tiny build, made once: the first test checks it, the fine-tuning test starts from it. */
+  @TempDir static Path shared;
+
+  private static BaseModelBuilder.Result built;
+  private static String builtLog;
+
+  private static synchronized Path tinyBuild() throws IOException {
+    Path out = shared.resolve("base");
+    if (built == null) {
+      long t0 = System.nanoTime();
+      ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
+      built =
+          BaseModelBuilder.build(
+              out, tiny().build(), new PrintStream(logBytes, true, StandardCharsets.UTF_8));
+      builtLog = logBytes.toString(StandardCharsets.UTF_8);
+      System.out.print(builtLog);
+      System.out.printf(
+          "TrainBaseTest: build %.1f s, timings %s%n",
+          (System.nanoTime() - t0) / 1e9, built.timings());
+    }
+    return out;
+  }
+
   /** A few steps of every stage on a few images. */
   static BaseModelBuilder.Builder tiny() {
     return BaseModelBuilder.Settings.builder()
@@ -53,19 +77,12 @@ class TrainBaseTest {
 
   @Test
   void tinyBuildIsACompleteBaseModel() throws Exception {
-    Path out = dir.resolve("base");
+    Path out = tinyBuild();
     BaseModelBuilder.Settings s = tiny().build();
-    long t0 = System.nanoTime();
-    ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
-    BaseModelBuilder.Result r =
-        BaseModelBuilder.build(out, s, new PrintStream(logBytes, true, StandardCharsets.UTF_8));
-    String log = logBytes.toString(StandardCharsets.UTF_8);
-    System.out.print(log);
+    BaseModelBuilder.Result r = built;
     assertTrue(
-        log.contains("unet: saved the weight average (decay 0.999, 10 updates)"),
+        builtLog.contains("unet: saved the weight average (decay 0.999, 10 updates)"),
         "the UNet's weight average is what gets saved");
-    System.out.printf(
-        "TrainBaseTest: build %.1f s, timings %s%n", (System.nanoTime() - t0) / 1e9, r.timings());
     assertTrue(
         r.scalingFactor() > 0 && Float.isFinite(r.scalingFactor()),
         "scaling factor " + r.scalingFactor());
@@ -142,7 +159,7 @@ class TrainBaseTest {
         BaseModelBuilder.build(
             again,
             tiny().unetSteps(2).textPretrainSteps(0).detailedCaptions(0).build(),
-            out,
+            BaseModelBuilder.Start.reusingVae(out),
             System.out);
     assertTrue(Float.isNaN(r2.lastVaeLoss()), "no VAE was trained: " + r2);
     assertEquals(r.scalingFactor(), r2.scalingFactor(), 0f);
@@ -158,7 +175,10 @@ class TrainBaseTest {
     // untrained UNet are saved and it loads.
     Path textOnly = dir.resolve("text-only");
     BaseModelBuilder.build(
-        textOnly, tiny().unetSteps(0).textPretrainSteps(3).build(), out, System.out);
+        textOnly,
+        tiny().unetSteps(0).textPretrainSteps(3).build(),
+        BaseModelBuilder.Start.reusingVae(out),
+        System.out);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(textOnly, EngineOptions.cpu())) {
       assertTrue(Files.isRegularFile(textOnly.resolve(Covariance.FILE_NAME)));
       assertEquals(s.widths().latentChannels(), sd.unet().config().inChannels());
@@ -176,7 +196,7 @@ class TrainBaseTest {
                         .detailedCaptions(0)
                         .latentChannels(s.widths().latentChannels() + 1)
                         .build(),
-                    out,
+                    BaseModelBuilder.Start.reusingVae(out),
                     System.out));
     assertTrue(
         mismatch
@@ -187,6 +207,83 @@ class TrainBaseTest {
                     + " latent channels, the settings ask for "
                     + (s.widths().latentChannels() + 1)),
         mismatch.getMessage());
+  }
+
+  /**
+   * --init-from: the text encoder and UNet start from the folder's weights (no text pre-training),
+   * and two AdamW steps move no weight further than two learning-rate-sized steps; a folder with
+   * another tokenizer is refused.
+   */
+  @Test
+  void fineTuningStartsFromTheFolderAndMovesItByAtMostTheOptimiserSteps() throws Exception {
+    Path source = tinyBuild();
+    Path tuned = dir.resolve("tuned");
+    float peak = 1e-4f;
+    ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
+    BaseModelBuilder.Result r =
+        BaseModelBuilder.build(
+            tuned,
+            tiny()
+                .vaeSteps(0)
+                .unetSteps(2)
+                .unetLearningRate(peak)
+                .patterns(List.of(Pattern.DOTS))
+                .stripedFraction(0.5)
+                .build(),
+            BaseModelBuilder.Start.fineTuning(source),
+            new PrintStream(logBytes, true, StandardCharsets.UTF_8));
+    String log = logBytes.toString(StandardCharsets.UTF_8);
+    assertTrue(log.contains("no text pre-training"), log);
+    assertTrue(Float.isNaN(r.lastVaeLoss()), "with no VAE step the folder's VAE is kept: " + r);
+    assertEquals(
+        -1L,
+        Files.mismatch(
+            source.resolve("vae/diffusion_pytorch_model.safetensors"),
+            tuned.resolve("vae/diffusion_pytorch_model.safetensors")));
+    // No step runs above the peak rate, and an AdamW step moves a weight by at most its rate times
+    // |m / sqrt(v)| (<= 1.0013 in the first two steps with betas 0.9 and 0.999, by Cauchy-Schwarz)
+    // plus weight decay's rate * decay * |w|: 1.5 x covers that share. The saved weight average
+    // lies between the start and the trained weights, so it moved no further.
+    double bound = 1.5 * 2 * peak;
+    try (StableDiffusionPipeline a = StableDiffusionPipeline.load(source, EngineOptions.cpu());
+        StableDiffusionPipeline b = StableDiffusionPipeline.load(tuned, EngineOptions.cpu())) {
+      double unetMoved = maxAbsDifference(a.unet(), b.unet());
+      assertTrue(unetMoved > 0, "the UNet trained");
+      assertTrue(unetMoved <= bound, "UNet moved " + unetMoved + " > " + bound);
+      double textMoved = maxAbsDifference(a.textEncoder(), b.textEncoder());
+      assertTrue(textMoved <= bound, "text encoder moved " + textMoved + " > " + bound);
+    }
+
+    Path other = dir.resolve("other-tokenizer");
+    Files.createDirectories(other.resolve("tokenizer"));
+    Files.writeString(other.resolve("tokenizer/vocab.json"), "{}");
+    Files.writeString(other.resolve("tokenizer/merges.txt"), "#version: 0.2\n");
+    var refused =
+        Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                BaseModelBuilder.build(
+                    dir.resolve("refused"),
+                    tiny().unetSteps(1).build(),
+                    BaseModelBuilder.Start.fineTuning(other),
+                    System.out));
+    assertTrue(
+        refused.getMessage().contains("--init-from " + other + ": its tokenizer/vocab.json"),
+        refused.getMessage());
+  }
+
+  private static double maxAbsDifference(
+      org.perfusionjobs.engine.nn.Module a, org.perfusionjobs.engine.nn.Module b) {
+    double max = 0;
+    for (var e : a.namedParameters().entrySet()) {
+      float[] x = e.getValue().get().toFloatArray();
+      float[] y = b.namedParameters().get(e.getKey()).get().toFloatArray();
+      assertEquals(x.length, y.length, e.getKey());
+      for (int i = 0; i < x.length; i++) {
+        max = Math.max(max, Math.abs((double) x[i] - y[i]));
+      }
+    }
+    return max;
   }
 
   @Test

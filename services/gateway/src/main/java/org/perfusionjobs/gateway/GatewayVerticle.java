@@ -3,9 +3,9 @@ package org.perfusionjobs.gateway;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ExpireArgs;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -47,6 +47,7 @@ import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.contracts.InvalidEventException;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.RecordCodec;
+import org.perfusionjobs.contracts.RedisSecurity;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TenantScope;
 import org.perfusionjobs.contracts.TrainRequestV1;
@@ -106,17 +107,17 @@ public final class GatewayVerticle extends VerticleBase {
     producer =
         KafkaProducer.create(
             vertx,
-            Map.of(
-                "bootstrap.servers",
-                cfg.bootstrapServers(),
-                "key.serializer",
-                "org.apache.kafka.common.serialization.StringSerializer",
-                "value.serializer",
-                "org.apache.kafka.common.serialization.ByteArraySerializer",
-                "acks",
-                "all",
-                "linger.ms",
-                "0"));
+            cfg.kafka()
+                .config(
+                    Map.of(
+                        "key.serializer",
+                        "org.apache.kafka.common.serialization.StringSerializer",
+                        "value.serializer",
+                        "org.apache.kafka.common.serialization.ByteArraySerializer",
+                        "acks",
+                        "all",
+                        "linger.ms",
+                        "0")));
     eventsConsumer = consumer();
     eventsConsumer.handler(r -> onEvent(r.value()));
     conceptsConsumer = consumer();
@@ -147,19 +148,26 @@ public final class GatewayVerticle extends VerticleBase {
             () -> {
               admin =
                   Admin.create(
-                      Map.<String, Object>of(
-                          "bootstrap.servers",
-                          cfg.bootstrapServers(),
-                          "request.timeout.ms",
-                          PROBE_TIMEOUT_MS,
-                          "default.api.timeout.ms",
-                          PROBE_TIMEOUT_MS));
+                      cfg.kafka()
+                          .objectConfig(
+                              Map.of(
+                                  "request.timeout.ms",
+                                  PROBE_TIMEOUT_MS,
+                                  "default.api.timeout.ms",
+                                  PROBE_TIMEOUT_MS)));
+              RedisSecurity rs = cfg.security().redis();
               redisClient =
-                  RedisClient.create(
-                      RedisURI.builder(RedisURI.create(cfg.redisUri()))
-                          .withTimeout(Duration.ofSeconds(2))
-                          .build());
-              redis = redisClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+                  rs.client(null, cfg.redisUri(), Duration.ofSeconds(2), ClientOptions.builder());
+              // A refused login fails the start with one line naming the setting.
+              try {
+                redis =
+                    rs.connect(
+                        redisClient, RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+              } catch (RuntimeException e) {
+                redisClient.shutdown();
+                admin.close(Duration.ZERO);
+                throw e;
+              }
               return null;
             })
         .compose(v -> eventsConsumer.subscribe(cfg.topics().events()))
@@ -182,19 +190,19 @@ public final class GatewayVerticle extends VerticleBase {
     KafkaConsumer<String, byte[]> c =
         KafkaConsumer.create(
             vertx,
-            Map.of(
-                "bootstrap.servers",
-                cfg.bootstrapServers(),
-                "group.id",
-                "perfusion-gateway-" + UUID.randomUUID(),
-                "auto.offset.reset",
-                "earliest",
-                "enable.auto.commit",
-                "false",
-                "key.deserializer",
-                "org.apache.kafka.common.serialization.StringDeserializer",
-                "value.deserializer",
-                "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
+            cfg.kafka()
+                .config(
+                    Map.of(
+                        "group.id",
+                        "perfusion-gateway-" + UUID.randomUUID(),
+                        "auto.offset.reset",
+                        "earliest",
+                        "enable.auto.commit",
+                        "false",
+                        "key.deserializer",
+                        "org.apache.kafka.common.serialization.StringDeserializer",
+                        "value.deserializer",
+                        "org.apache.kafka.common.serialization.ByteArrayDeserializer")));
     c.pollTimeout(Duration.ofMillis(100));
     return c;
   }

@@ -293,6 +293,9 @@ public final class GatewayVerticle extends VerticleBase {
       r.errorHandler(
           status,
           ctx -> {
+            // A request paused for the rate limit and refused by its body handler (413): let the
+            // unread body drain, or a client still sending it never reads the answer.
+            ctx.request().resume();
             if (ctx.response().ended() || ctx.response().headWritten()) {
               return;
             }
@@ -815,13 +818,22 @@ public final class GatewayVerticle extends VerticleBase {
     }
     return tenantLimits
         .acquire(tenant, fresh.size())
-        .otherwise(0)
+        .otherwise(-1) // Redis did not answer: no new slot
         .map(
             granted -> {
-              int left = granted;
+              if (granted < 0) {
+                ws.writeTextMessage(
+                    frame(
+                        "error",
+                        Map.of("error", "subscriptions unavailable (redis); retry later")));
+              }
+              int left = Math.max(0, granted);
               for (String[] w : wanted) {
                 String key = TenantScope.of(tenant, w[0]);
                 if (fresh.remove(key)) {
+                  if (granted < 0) {
+                    continue;
+                  }
                   if (left == 0) {
                     ws.writeTextMessage(
                         frame(

@@ -53,7 +53,9 @@ class GatewayClusterTest {
                 stack.redisUri(),
                 topics,
                 0,
-                Map.of("tok-a", "acme", "tok-b", "other", "tok-s", "subs", "tok-e", "evt"),
+                Map.of(
+                    "tok-a", "acme", "tok-b", "other", "tok-s", "subs", "tok-e", "evt", "tok-g",
+                    "ghost"),
                 Duration.ofHours(1))
             .withLimits(
                 GatewayConfig.Limits.DEFAULTS
@@ -181,6 +183,36 @@ class GatewayClusterTest {
     send(wb2, subscribe(13, 14));
     waitUntil("the cap again", () -> capErrors(fb2) == 1);
     assertEquals(4, held("subs"));
+  }
+
+  @Test
+  void slotsOfAGatewayThatDiedStopCountingButALiveOnesDo() throws Exception {
+    io.lettuce.core.RedisClient c = io.lettuce.core.RedisClient.create(stack.redisUri());
+    try (var conn = c.connect()) {
+      var r = conn.sync();
+      long now = Long.parseLong(r.time().get(0));
+      // A gateway that took 3 slots and died (its heartbeat expired long ago), and a live one
+      // holding 1.
+      r.zadd(TenantLimits.GATEWAYS, now - 60, "gw-dead");
+      r.zadd(TenantLimits.GATEWAYS, now + 60, "gw-live");
+      r.hset("limits:subscriptions:ghost", Map.of("gw-dead", "3", "gw-live", "1"));
+      GatewayTest.Frames f = new GatewayTest.Frames();
+      WebSocket ws = socket(a, f, "tok-g");
+      send(ws, subscribe(0, PER_TENANT));
+      // 4 - 1 (the live gateway's) = 3 granted, 1 refused; the dead gateway's field is gone.
+      waitUntil("the refusal", () -> capErrors(f) == 1);
+      assertEquals(Map.of("gw-live", "1"), withoutOwn(r.hgetall("limits:subscriptions:ghost")));
+      assertEquals(4, held("ghost"));
+    } finally {
+      c.shutdown();
+    }
+  }
+
+  /** The fields of gateways other than the two under test. */
+  static Map<String, String> withoutOwn(Map<String, String> fields) {
+    Map<String, String> m = new java.util.HashMap<>(fields);
+    m.keySet().removeIf(k -> k.startsWith("gw-") && !k.equals("gw-live") && !k.equals("gw-dead"));
+    return m;
   }
 
   @Test

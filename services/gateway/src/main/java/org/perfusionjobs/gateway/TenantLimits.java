@@ -115,7 +115,18 @@ final class TenantLimits {
   /** Registers this gateway as alive and keeps it so. */
   Future<Void> start() {
     timer = vertx.setPeriodic(HEARTBEAT.toMillis(), id -> heartbeat());
-    return heartbeat();
+    return heartbeat()
+        .recover(
+            e -> {
+              vertx.cancelTimer(timer);
+              return Future.failedFuture(
+                  new IllegalStateException(
+                      "the gateway keeps per-tenant limits in Redis with Lua scripts and could"
+                          + " not run one ("
+                          + e.getMessage()
+                          + "); give the PERFUSION_REDIS_USERNAME user +@scripting and the"
+                          + " hash, sorted-set and key commands"));
+            });
   }
 
   private Future<Void> heartbeat() {

@@ -110,6 +110,14 @@ class ClientCredentialsTest {
                 "--requirepass",
                 REDIS_PASSWORD,
                 "--user",
+                "dave",
+                "on",
+                ">" + ACL_PASSWORD,
+                "~*",
+                "&*",
+                "+@all",
+                "-@scripting",
+                "--user",
                 "carol",
                 "on",
                 ">" + ACL_PASSWORD,
@@ -335,6 +343,25 @@ class ClientCredentialsTest {
           bad.getMessage().startsWith("Redis refused the login: check PERFUSION_REDIS_PASSWORD"),
           bad.getMessage());
       assertFalse(bad.getMessage().contains("\n"));
+    } finally {
+      vertx.close().await();
+    }
+  }
+
+  @Test
+  void aRedisUserThatMayNotRunScriptsStopsTheGatewayInOneLine() throws Exception {
+    Path kafkaPw = Files.writeString(dir.resolve("kafka3.pw"), SCRAM_PASSWORD);
+    Map<String, String> env = gatewayEnv(kafkaPw, null);
+    env.put("PERFUSION_REDIS_USERNAME", "dave");
+    env.put("PERFUSION_REDIS_PASSWORD", ACL_PASSWORD);
+    Vertx vertx = Vertx.vertx();
+    try {
+      Exception e =
+          assertThrows(
+              Exception.class,
+              () -> vertx.deployVerticle(new GatewayVerticle(GatewayConfig.from(env))).await());
+      assertTrue(e.getMessage().contains("+@scripting"), e.getMessage());
+      assertFalse(e.getMessage().contains("\n"), e.getMessage());
     } finally {
       vertx.close().await();
     }

@@ -24,9 +24,26 @@ public final class KafkaBroker implements AutoCloseable {
   private final List<String> command;
   private volatile Process process;
 
-  private KafkaBroker(Path dir, int port, List<String> command, Process process) {
+  private final int securedPort;
+  private final int tlsPort;
+
+  /**
+   * Listeners that authenticate clients (tests of the services' SASL/TLS settings): SASL_PLAINTEXT,
+   * and SASL_SSL when a key store is given. The PLAINTEXT listener stays for the broker itself and
+   * for setting up SCRAM users. Mechanisms: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+   *
+   * @param plainUsers user to password for SASL/PLAIN (SCRAM users: {@link #addScramUser})
+   * @param keyStore PKCS12 key store with the broker's certificate (null: no SASL_SSL listener)
+   * @param keyStorePassword its password
+   */
+  public record Secured(Map<String, String> plainUsers, Path keyStore, String keyStorePassword) {}
+
+  private KafkaBroker(
+      Path dir, int port, int securedPort, int tlsPort, List<String> command, Process process) {
+    this.tlsPort = tlsPort;
     this.dir = dir;
     this.port = port;
+    this.securedPort = securedPort;
     this.command = command;
     this.process = process;
   }
@@ -38,10 +55,20 @@ public final class KafkaBroker implements AutoCloseable {
 
   /** As {@link #start()}, on {@code port} (0: a free one). */
   public static KafkaBroker start(int fixedPort) throws IOException {
+    return start(fixedPort, null);
+  }
+
+  /** As {@link #start(int)}, with a second, authenticating listener ({@code secured} non-null). */
+  public static KafkaBroker start(int fixedPort, Secured secured) throws IOException {
     Path lib = libDir();
     Path dir = Files.createTempDirectory("perfusion-kafka");
     int port = fixedPort > 0 ? fixedPort : FreePorts.next();
     int controllerPort = FreePorts.next();
+    int securedPort = secured == null ? -1 : FreePorts.next();
+    int tlsPort = secured == null || secured.keyStore() == null ? -1 : FreePorts.next();
+    String extraListener =
+        (securedPort < 0 ? "" : ",SASL_PLAINTEXT://127.0.0.1:" + securedPort)
+            + (tlsPort < 0 ? "" : ",SASL_SSL://127.0.0.1:" + tlsPort);
     Path props = dir.resolve("server.properties");
     Files.writeString(
         props,
@@ -50,11 +77,18 @@ public final class KafkaBroker implements AutoCloseable {
             "process.roles=broker,controller",
             "node.id=1",
             "controller.quorum.voters=1@127.0.0.1:" + controllerPort,
-            "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
-            "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
+            "listeners=PLAINTEXT://127.0.0.1:"
+                + port
+                + extraListener
+                + ",CONTROLLER://127.0.0.1:"
+                + controllerPort,
+            "advertised.listeners=PLAINTEXT://127.0.0.1:" + port + extraListener,
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+                + (securedPort < 0 ? "" : ",SASL_PLAINTEXT:SASL_PLAINTEXT")
+                + (tlsPort < 0 ? "" : ",SASL_SSL:SASL_SSL"),
+            securedSettings(secured),
             "log.dirs=" + dir.resolve("data"),
             "num.partitions=1",
             "offsets.topic.replication.factor=1",
@@ -98,7 +132,7 @@ public final class KafkaBroker implements AutoCloseable {
                 props.toString()));
     Process p =
         new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    KafkaBroker broker = new KafkaBroker(dir, port, List.copyOf(cmd), p);
+    KafkaBroker broker = new KafkaBroker(dir, port, securedPort, tlsPort, List.copyOf(cmd), p);
     try {
       broker.awaitReady(Duration.ofSeconds(90), log);
     } catch (IOException | RuntimeException e) {
@@ -179,6 +213,76 @@ public final class KafkaBroker implements AutoCloseable {
 
   public String bootstrapServers() {
     return "127.0.0.1:" + port;
+  }
+
+  /** The authenticating listener's address (a broker started with {@link Secured}). */
+  public String securedBootstrapServers() {
+    if (securedPort < 0) {
+      throw new IllegalStateException("this broker was started without a secured listener");
+    }
+    return "127.0.0.1:" + securedPort;
+  }
+
+  /** The SASL_SSL listener's address (a broker started with a {@link Secured} key store). */
+  public String tlsBootstrapServers() {
+    if (tlsPort < 0) {
+      throw new IllegalStateException("this broker was started without a TLS listener");
+    }
+    return "127.0.0.1:" + tlsPort;
+  }
+
+  /** Adds a SCRAM user (SCRAM-SHA-256 or SCRAM-SHA-512), through the PLAINTEXT listener. */
+  public void addScramUser(String mechanism, String user, String password) throws IOException {
+    try (Admin admin =
+        Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()))) {
+      admin
+          .alterUserScramCredentials(
+              List.of(
+                  new org.apache.kafka.clients.admin.UserScramCredentialUpsertion(
+                      user,
+                      new org.apache.kafka.clients.admin.ScramCredentialInfo(
+                          org.apache.kafka.clients.admin.ScramMechanism.fromMechanismName(
+                              mechanism),
+                          4096),
+                      password)))
+          .all()
+          .get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IOException("cannot add SCRAM user " + user + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static String securedSettings(Secured s) {
+    if (s == null) {
+      return "";
+    }
+    StringBuilder users = new StringBuilder();
+    s.plainUsers()
+        .forEach((u, pw) -> users.append(" user_").append(u).append("=\"").append(pw).append('"'));
+    List<String> lines = new ArrayList<>();
+    lines.add("sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512");
+    for (String name : List.of("listener.name.sasl_plaintext.", "listener.name.sasl_ssl.")) {
+      lines.add(
+          name
+              + "plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule"
+              + " required"
+              + users
+              + ";");
+      for (String m : List.of("scram-sha-256", "scram-sha-512")) {
+        lines.add(
+            name
+                + m
+                + ".sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule"
+                + " required;");
+      }
+    }
+    if (s.keyStore() != null) {
+      String name = "listener.name.sasl_ssl.";
+      lines.add(name + "ssl.keystore.location=" + s.keyStore());
+      lines.add(name + "ssl.keystore.type=PKCS12");
+      lines.add(name + "ssl.keystore.password=" + s.keyStorePassword());
+    }
+    return String.join("\n", lines);
   }
 
   public boolean isRunning() {

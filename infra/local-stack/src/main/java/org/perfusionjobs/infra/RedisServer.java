@@ -27,9 +27,11 @@ public final class RedisServer implements AutoCloseable {
   private final String binary;
   private final int port;
   private final Path dir;
+  private final List<String> extraArgs;
   private Process process;
 
-  private RedisServer(String binary, int port, Path dir) {
+  private RedisServer(String binary, int port, Path dir, List<String> extraArgs) {
+    this.extraArgs = List.copyOf(extraArgs);
     this.binary = binary;
     this.port = port;
     this.dir = dir;
@@ -41,12 +43,21 @@ public final class RedisServer implements AutoCloseable {
 
   /** As {@link #start()}, on {@code port} (0: a free one). */
   public static RedisServer start(int port) throws IOException {
+    return start(port, List.of());
+  }
+
+  /**
+   * As {@link #start(int)}, with more redis-server arguments ({@code --requirepass}, {@code
+   * --tls-port}...: tests of the services' Redis credentials and TLS).
+   */
+  public static RedisServer start(int port, List<String> extraArgs) throws IOException {
     String binary = System.getenv().getOrDefault("PERFUSION_REDIS_SERVER", "redis-server");
     RedisServer r =
         new RedisServer(
             binary,
             port > 0 ? port : FreePorts.next(),
-            Files.createTempDirectory("perfusion-redis"));
+            Files.createTempDirectory("perfusion-redis"),
+            extraArgs);
     r.launch();
     return r;
   }
@@ -54,27 +65,27 @@ public final class RedisServer implements AutoCloseable {
   private void launch() throws IOException {
     Path log = dir.resolve("redis.log");
     try {
+      List<String> cmd =
+          new java.util.ArrayList<>(
+              List.of(
+                  binary,
+                  "--port",
+                  Integer.toString(port),
+                  "--bind",
+                  "127.0.0.1",
+                  "--save",
+                  "",
+                  "--appendonly",
+                  "no",
+                  "--dir",
+                  dir.toString(),
+                  "--maxmemory",
+                  MAX_MEMORY,
+                  "--maxmemory-policy",
+                  "allkeys-lru"));
+      cmd.addAll(extraArgs);
       process =
-          new ProcessBuilder(
-                  List.of(
-                      binary,
-                      "--port",
-                      Integer.toString(port),
-                      "--bind",
-                      "127.0.0.1",
-                      "--save",
-                      "",
-                      "--appendonly",
-                      "no",
-                      "--dir",
-                      dir.toString(),
-                      "--maxmemory",
-                      MAX_MEMORY,
-                      "--maxmemory-policy",
-                      "allkeys-lru"))
-              .redirectErrorStream(true)
-              .redirectOutput(log.toFile())
-              .start();
+          new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     } catch (IOException e) {
       throw new IOException(
           "cannot start '"
@@ -116,7 +127,9 @@ public final class RedisServer implements AutoCloseable {
       InputStream in = s.getInputStream();
       byte[] buf = new byte[7];
       int n = in.read(buf);
-      return n >= 5 && new String(buf, 0, n, StandardCharsets.US_ASCII).startsWith("+PONG");
+      String answer = n < 1 ? "" : new String(buf, 0, n, StandardCharsets.US_ASCII);
+      // A server with a password answers NOAUTH: it is up all the same.
+      return answer.startsWith("+PONG") || answer.startsWith("-NOAUTH");
     } catch (IOException e) {
       return false;
     }

@@ -10,6 +10,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.perfusionjobs.contracts.InvalidEventException;
+import org.perfusionjobs.contracts.KafkaConnection;
+import org.perfusionjobs.contracts.KafkaSecurity;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.Topics;
@@ -62,7 +64,8 @@ final class ProduceCommand implements Callable<Integer> {
     }
     try (KafkaProducer<String, byte[]> p =
         new KafkaProducer<>(
-            Map.of("bootstrap.servers", kafka),
+            // SASL/TLS from the same PERFUSION_KAFKA_* settings as the services (config/README.md).
+            new KafkaConnection(kafka, KafkaSecurity.from(System.getenv())).objectConfig(Map.of()),
             new StringSerializer(),
             new ByteArraySerializer())) {
       for (JsonNode e : all) {

@@ -6,7 +6,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import org.perfusionjobs.contracts.BudgetOverrides;
+import org.perfusionjobs.contracts.ClientSecurity;
+import org.perfusionjobs.contracts.KafkaConnection;
 import org.perfusionjobs.contracts.Topics;
 
 /**
@@ -21,7 +24,8 @@ public record GatewayConfig(
     int httpPort,
     Map<String, String> tokens,
     Duration blobTtl,
-    Limits limits) {
+    Limits limits,
+    ClientSecurity security) {
 
   /**
    * @param maxBlobBytes largest upload to {@code POST /v1/blobs} (413 above)
@@ -143,6 +147,7 @@ public record GatewayConfig(
   public GatewayConfig {
     tokens = Map.copyOf(tokens);
     limits = limits != null ? limits : Limits.DEFAULTS;
+    security = security != null ? security : ClientSecurity.NONE;
     if (tokens.isEmpty()) {
       throw new IllegalArgumentException("tokens: at least one bearer token must be configured");
     }
@@ -159,8 +164,55 @@ public record GatewayConfig(
     this(bootstrapServers, redisUri, topics, httpPort, tokens, blobTtl, Limits.DEFAULTS);
   }
 
+  /** Without Kafka or Redis credentials (the local stack, tests). */
+  public GatewayConfig(
+      String bootstrapServers,
+      String redisUri,
+      Topics topics,
+      int httpPort,
+      Map<String, String> tokens,
+      Duration blobTtl,
+      Limits limits) {
+    this(
+        bootstrapServers, redisUri, topics, httpPort, tokens, blobTtl, limits, ClientSecurity.NONE);
+  }
+
   public GatewayConfig withLimits(Limits l) {
-    return new GatewayConfig(bootstrapServers, redisUri, topics, httpPort, tokens, blobTtl, l);
+    return new GatewayConfig(
+        bootstrapServers, redisUri, topics, httpPort, tokens, blobTtl, l, security);
+  }
+
+  public GatewayConfig withSecurity(ClientSecurity s) {
+    return new GatewayConfig(
+        bootstrapServers, redisUri, topics, httpPort, tokens, blobTtl, limits, s);
+  }
+
+  /** Where and how every Kafka client of this gateway connects (bootstrap servers, SASL, TLS). */
+  public KafkaConnection kafka() {
+    return new KafkaConnection(bootstrapServers, security.kafka());
+  }
+
+  /**
+   * Tokens and passwords are left out: this is what a log may show. ({@code security} prints its
+   * secrets redacted.)
+   */
+  @Override
+  public String toString() {
+    return "GatewayConfig[bootstrapServers="
+        + bootstrapServers
+        + ", topics="
+        + topics
+        + ", httpPort="
+        + httpPort
+        + ", tenants="
+        + Set.copyOf(tokens.values())
+        + ", blobTtl="
+        + blobTtl
+        + ", limits="
+        + limits
+        + ", security="
+        + security
+        + "]";
   }
 
   public static GatewayConfig from(Map<String, String> env) {
@@ -205,7 +257,8 @@ public record GatewayConfig(
         Integer.parseInt(env.getOrDefault("PERFUSION_GATEWAY_PORT", "8080")),
         tokens,
         Duration.ofSeconds(Long.parseLong(env.getOrDefault("PERFUSION_BLOB_TTL_SECONDS", "86400"))),
-        limits);
+        limits,
+        ClientSecurity.from(env));
   }
 
   private static String required(Map<String, String> env, String key) {

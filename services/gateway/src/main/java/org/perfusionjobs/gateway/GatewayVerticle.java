@@ -3,9 +3,9 @@ package org.perfusionjobs.gateway;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ExpireArgs;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -35,7 +35,6 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
@@ -47,6 +46,7 @@ import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.contracts.InvalidEventException;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.RecordCodec;
+import org.perfusionjobs.contracts.RedisSecurity;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TenantScope;
 import org.perfusionjobs.contracts.TrainRequestV1;
@@ -77,12 +77,12 @@ public final class GatewayVerticle extends VerticleBase {
   /** Scoped job id ({@code <tenant>/<jobId>}) to the connections subscribed to it. */
   private final Map<String, Set<Subscriber>> subscribers = new ConcurrentHashMap<>();
 
-  /** Subscriptions held per tenant on this gateway. */
-  private final Map<String, AtomicInteger> tenantSubscriptions = new ConcurrentHashMap<>();
+  /** Write rate and subscription slots per tenant, shared by all gateways through Redis. */
+  private TenantLimits tenantLimits;
 
-  /** Write-rate token buckets per tenant. */
-  private final Map<String, double[]> buckets = new ConcurrentHashMap<>();
+  private StatefulRedisConnection<String, String> limitsRedis;
 
+  private final EventGate eventGate = new EventGate();
   private Budgets budgets;
   private KafkaProducer<String, byte[]> producer;
   private KafkaConsumer<String, byte[]> eventsConsumer;
@@ -106,19 +106,19 @@ public final class GatewayVerticle extends VerticleBase {
     producer =
         KafkaProducer.create(
             vertx,
-            Map.of(
-                "bootstrap.servers",
-                cfg.bootstrapServers(),
-                "key.serializer",
-                "org.apache.kafka.common.serialization.StringSerializer",
-                "value.serializer",
-                "org.apache.kafka.common.serialization.ByteArraySerializer",
-                "acks",
-                "all",
-                "linger.ms",
-                "0"));
+            cfg.kafka()
+                .config(
+                    Map.of(
+                        "key.serializer",
+                        "org.apache.kafka.common.serialization.StringSerializer",
+                        "value.serializer",
+                        "org.apache.kafka.common.serialization.ByteArraySerializer",
+                        "acks",
+                        "all",
+                        "linger.ms",
+                        "0")));
     eventsConsumer = consumer();
-    eventsConsumer.handler(r -> onEvent(r.value()));
+    eventsConsumer.handler(r -> onEvent(r.record()));
     conceptsConsumer = consumer();
     conceptsConsumer.handler(
         r -> {
@@ -147,21 +147,31 @@ public final class GatewayVerticle extends VerticleBase {
             () -> {
               admin =
                   Admin.create(
-                      Map.<String, Object>of(
-                          "bootstrap.servers",
-                          cfg.bootstrapServers(),
-                          "request.timeout.ms",
-                          PROBE_TIMEOUT_MS,
-                          "default.api.timeout.ms",
-                          PROBE_TIMEOUT_MS));
+                      cfg.kafka()
+                          .objectConfig(
+                              Map.of(
+                                  "request.timeout.ms",
+                                  PROBE_TIMEOUT_MS,
+                                  "default.api.timeout.ms",
+                                  PROBE_TIMEOUT_MS)));
+              RedisSecurity rs = cfg.security().redis();
               redisClient =
-                  RedisClient.create(
-                      RedisURI.builder(RedisURI.create(cfg.redisUri()))
-                          .withTimeout(Duration.ofSeconds(2))
-                          .build());
-              redis = redisClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+                  rs.client(null, cfg.redisUri(), Duration.ofSeconds(2), ClientOptions.builder());
+              // A refused login fails the start with one line naming the setting.
+              try {
+                redis =
+                    rs.connect(
+                        redisClient, RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+                limitsRedis = rs.connect(redisClient, StringCodec.UTF8);
+              } catch (RuntimeException e) {
+                redisClient.shutdown();
+                admin.close(Duration.ZERO);
+                throw e;
+              }
+              tenantLimits = new TenantLimits(vertx, context, limitsRedis, cfg.limits());
               return null;
             })
+        .compose(v -> tenantLimits.start())
         .compose(v -> eventsConsumer.subscribe(cfg.topics().events()))
         .compose(v -> conceptsConsumer.subscribe(cfg.topics().concepts()))
         .compose(
@@ -182,19 +192,19 @@ public final class GatewayVerticle extends VerticleBase {
     KafkaConsumer<String, byte[]> c =
         KafkaConsumer.create(
             vertx,
-            Map.of(
-                "bootstrap.servers",
-                cfg.bootstrapServers(),
-                "group.id",
-                "perfusion-gateway-" + UUID.randomUUID(),
-                "auto.offset.reset",
-                "earliest",
-                "enable.auto.commit",
-                "false",
-                "key.deserializer",
-                "org.apache.kafka.common.serialization.StringDeserializer",
-                "value.deserializer",
-                "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
+            cfg.kafka()
+                .config(
+                    Map.of(
+                        "group.id",
+                        "perfusion-gateway-" + UUID.randomUUID(),
+                        "auto.offset.reset",
+                        "earliest",
+                        "enable.auto.commit",
+                        "false",
+                        "key.deserializer",
+                        "org.apache.kafka.common.serialization.StringDeserializer",
+                        "value.deserializer",
+                        "org.apache.kafka.common.serialization.ByteArrayDeserializer")));
     c.pollTimeout(Duration.ofMillis(100));
     return c;
   }
@@ -203,17 +213,10 @@ public final class GatewayVerticle extends VerticleBase {
     return server.actualPort();
   }
 
-  private void onEvent(byte[] value) {
-    JobEvent e;
-    try {
-      e = RecordCodec.read(value, JobEvent.class);
-    } catch (IOException ex) {
-      return;
-    }
-    if (e.jobId() == null
-        || e.tenant() == null
-        || !TENANT.matcher(e.tenant()).matches()
-        || e.kind() == null) {
+  private void onEvent(org.apache.kafka.clients.consumer.ConsumerRecord<String, byte[]> r) {
+    // Validated against the job-event schema before anything uses it; invalid ones are dropped.
+    JobEvent e = eventGate.admit(r);
+    if (e == null) {
       return;
     }
     String key = TenantScope.of(e.tenant(), e.jobId());
@@ -233,6 +236,12 @@ public final class GatewayVerticle extends VerticleBase {
     Router r = Router.router(vertx);
     r.route().handler(GatewayVerticle::securityHeaders);
     r.get("/health/live").handler(ctx -> ctx.response().end("ok"));
+    r.get("/metrics")
+        .handler(
+            ctx ->
+                ctx.response()
+                    .putHeader("content-type", "text/plain; version=0.0.4")
+                    .end(eventGate.metrics()));
     r.get("/health/ready")
         .handler(
             ctx ->
@@ -284,6 +293,9 @@ public final class GatewayVerticle extends VerticleBase {
       r.errorHandler(
           status,
           ctx -> {
+            // A request paused for the rate limit and refused by its body handler (413): let the
+            // unread body drain, or a client still sending it never reads the answer.
+            ctx.request().resume();
             if (ctx.response().ended() || ctx.response().headWritten()) {
               return;
             }
@@ -347,34 +359,37 @@ public final class GatewayVerticle extends VerticleBase {
       return;
     }
     GatewayConfig.Limits l = cfg.limits();
-    double[] b =
-        buckets.computeIfAbsent(tenant(ctx), t -> new double[] {l.writeBurst(), System.nanoTime()});
-    boolean allowed;
-    synchronized (b) {
-      long now = System.nanoTime();
-      b[0] = Math.min(l.writeBurst(), b[0] + (now - b[1]) / 1e9 * l.writesPerSecond());
-      b[1] = now;
-      allowed = b[0] >= 1;
-      if (allowed) {
-        b[0] -= 1;
-      }
-    }
-    if (!allowed) {
-      ctx.response()
-          .putHeader("Retry-After", Long.toString((long) Math.ceil(1 / l.writesPerSecond())));
-      json(
-          ctx,
-          429,
-          Map.of(
-              "error",
-              "rate limit: at most "
-                  + l.writeBurst()
-                  + " writes at once and "
-                  + l.writesPerSecond()
-                  + " per second per tenant; retry later"));
-      return;
-    }
-    ctx.next();
+    // The bucket is in Redis (shared by all gateways): hold the body until the answer comes.
+    ctx.request().pause();
+    tenantLimits
+        .tryWrite(tenant(ctx))
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                ctx.request().resume();
+                json(ctx, 503, Map.of("error", "rate limiter unavailable (redis); retry later"));
+              } else if (!ar.result()) {
+                ctx.request().resume();
+                ctx.response()
+                    .putHeader(
+                        "Retry-After", Long.toString((long) Math.ceil(1 / l.writesPerSecond())));
+                json(
+                    ctx,
+                    429,
+                    Map.of(
+                        "error",
+                        "rate limit: at most "
+                            + l.writeBurst()
+                            + " writes at once and "
+                            + l.writesPerSecond()
+                            + " per second per tenant; retry later"));
+              } else {
+                if (!takesBody(ctx)) {
+                  ctx.request().resume();
+                }
+                ctx.next();
+              }
+            });
   }
 
   private void authenticate(RoutingContext ctx) {
@@ -391,6 +406,15 @@ public final class GatewayVerticle extends VerticleBase {
     }
     ctx.put("tenant", tenant);
     ctx.next();
+  }
+
+  /** The routes that read a body (their BodyHandler resumes the paused request). */
+  private static boolean takesBody(RoutingContext ctx) {
+    String path = ctx.request().path();
+    return ctx.request().method().equals(HttpMethod.POST)
+        && (path.equals("/v1/jobs/generate")
+            || path.equals("/v1/jobs/train")
+            || path.equals("/v1/blobs"));
   }
 
   private static String tenant(RoutingContext ctx) {
@@ -683,121 +707,164 @@ public final class GatewayVerticle extends VerticleBase {
       json(ctx, 401, Map.of("error", "missing or unknown token"));
       return;
     }
-    GatewayConfig.Limits limits = cfg.limits();
-    AtomicInteger held = tenantSubscriptions.computeIfAbsent(tenant, t -> new AtomicInteger());
     ctx.request()
         .toWebSocket()
         .onSuccess(
             ws -> {
               Subscriber me = new Subscriber(ws, tenant);
               Set<String> mine = ConcurrentHashMap.newKeySet();
+              // One message after another per connection: a message's slots come from Redis
+              // (asynchronously), and the next one must see them.
+              List<Future<Void>> tail =
+                  new java.util.ArrayList<>(List.of(Future.succeededFuture()));
               ws.textMessageHandler(
-                  text -> {
-                    JsonNode msg;
-                    try {
-                      msg = Schemas.json().readTree(text);
-                    } catch (IOException e) {
-                      ws.writeTextMessage(
-                          frame("error", Map.of("error", "malformed message: send JSON")));
-                      return;
-                    }
-                    if (msg == null) {
-                      return;
-                    }
-                    for (JsonNode u : msg.path("unsubscribe")) {
-                      String key =
-                          u.isTextual() && JOB_ID.matcher(u.asText()).matches()
-                              ? TenantScope.of(tenant, u.asText())
-                              : null;
-                      if (key != null && mine.remove(key)) {
-                        subscribers.getOrDefault(key, Set.of()).remove(me);
-                        held.decrementAndGet();
-                      }
-                    }
-                    int seen = 0;
-                    for (JsonNode s : msg.path("subscribe")) {
-                      if (++seen > limits.subscriptionsPerConnection()) {
-                        // Bounded work per message: the rest is refused at once.
-                        ws.writeTextMessage(
-                            frame(
-                                "error",
-                                Map.of(
-                                    "error",
-                                    "subscriptions: at most "
-                                        + limits.subscriptionsPerConnection()
-                                        + " per connection"
-                                        + " (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION); the rest"
-                                        + " of this message was ignored")));
-                        break;
-                      }
-                      String jobId = s.path("jobId").asText("");
-                      if (!JOB_ID.matcher(jobId).matches()) {
-                        ws.writeTextMessage(
-                            frame(
-                                "error",
-                                Map.of(
-                                    "field",
-                                    "/subscribe/" + (seen - 1) + "/jobId",
-                                    "error",
-                                    "must match [A-Za-z0-9._-]{1,100}")));
-                        continue;
-                      }
-                      String key = TenantScope.of(tenant, jobId);
-                      if (!mine.contains(key)) {
-                        if (mine.size() >= limits.subscriptionsPerConnection()) {
-                          ws.writeTextMessage(
-                              frame(
-                                  "error",
-                                  Map.of(
-                                      "jobId",
-                                      jobId,
-                                      "error",
-                                      "subscriptions: at most "
-                                          + limits.subscriptionsPerConnection()
-                                          + " per connection"
-                                          + " (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION);"
-                                          + " unsubscribe from finished jobs first")));
-                          continue;
-                        }
-                        if (held.incrementAndGet() > limits.subscriptionsPerTenant()) {
-                          held.decrementAndGet();
-                          ws.writeTextMessage(
-                              frame(
-                                  "error",
-                                  Map.of(
-                                      "jobId",
-                                      jobId,
-                                      "error",
-                                      "subscriptions: at most "
-                                          + limits.subscriptionsPerTenant()
-                                          + " per tenant (PERFUSION_WS_SUBSCRIPTIONS_PER_TENANT);"
-                                          + " unsubscribe from finished jobs or close connections"
-                                          + " first")));
-                          continue;
-                        }
-                        mine.add(key);
-                        subscribers
-                            .computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet())
-                            .add(me);
-                      }
-                      JobView v = jobs.get(key);
-                      if (v != null && v.tenant.equals(tenant)) {
-                        long after = s.path("afterSeq").asLong(-1);
-                        ws.writeTextMessage(frame("snapshot", v.snapshot()));
-                        for (JobEvent e : v.after(after)) {
-                          ws.writeTextMessage(frame("event", e));
-                        }
-                      }
-                    }
-                  });
+                  text -> tail.set(0, tail.get(0).transform(x -> onMessage(me, mine, text))));
               ws.closeHandler(
-                  v -> {
-                    for (String key : mine) {
-                      subscribers.getOrDefault(key, Set.of()).remove(me);
-                      held.decrementAndGet();
-                    }
-                    mine.clear();
-                  });
+                  v ->
+                      tail.get(0)
+                          .onComplete(
+                              x -> {
+                                for (String key : mine) {
+                                  subscribers.getOrDefault(key, Set.of()).remove(me);
+                                }
+                                tenantLimits.release(tenant, mine.size());
+                                mine.clear();
+                              }));
+            });
+  }
+
+  /** One client message: unsubscriptions, then subscriptions within the caps. */
+  private Future<Void> onMessage(Subscriber me, Set<String> mine, String text) {
+    ServerWebSocket ws = me.ws();
+    String tenant = me.tenant();
+    GatewayConfig.Limits limits = cfg.limits();
+    JsonNode msg;
+    try {
+      msg = Schemas.json().readTree(text);
+    } catch (IOException e) {
+      ws.writeTextMessage(frame("error", Map.of("error", "malformed message: send JSON")));
+      return Future.succeededFuture();
+    }
+    if (msg == null) {
+      return Future.succeededFuture();
+    }
+    int released = 0;
+    for (JsonNode u : msg.path("unsubscribe")) {
+      String key =
+          u.isTextual() && JOB_ID.matcher(u.asText()).matches()
+              ? TenantScope.of(tenant, u.asText())
+              : null;
+      if (key != null && mine.remove(key)) {
+        subscribers.getOrDefault(key, Set.of()).remove(me);
+        released++;
+      }
+    }
+    tenantLimits.release(tenant, released);
+    // Subscriptions in message order: already held ones (a snapshot again), then new ones, which
+    // need a slot of the tenant's (all gateways together).
+    List<String[]> wanted = new java.util.ArrayList<>(); // {jobId, afterSeq}
+    Set<String> fresh = new java.util.LinkedHashSet<>();
+    int seen = 0;
+    for (JsonNode s : msg.path("subscribe")) {
+      if (++seen > limits.subscriptionsPerConnection()) {
+        // Bounded work per message: the rest is refused at once.
+        ws.writeTextMessage(
+            frame(
+                "error",
+                Map.of(
+                    "error",
+                    "subscriptions: at most "
+                        + limits.subscriptionsPerConnection()
+                        + " per connection"
+                        + " (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION); the rest"
+                        + " of this message was ignored")));
+        break;
+      }
+      String jobId = s.path("jobId").asText("");
+      if (!JOB_ID.matcher(jobId).matches()) {
+        ws.writeTextMessage(
+            frame(
+                "error",
+                Map.of(
+                    "field",
+                    "/subscribe/" + (seen - 1) + "/jobId",
+                    "error",
+                    "must match [A-Za-z0-9._-]{1,100}")));
+        continue;
+      }
+      String key = TenantScope.of(tenant, jobId);
+      if (!mine.contains(key) && !fresh.contains(key)) {
+        if (mine.size() + fresh.size() >= limits.subscriptionsPerConnection()) {
+          ws.writeTextMessage(
+              frame(
+                  "error",
+                  Map.of(
+                      "jobId",
+                      jobId,
+                      "error",
+                      "subscriptions: at most "
+                          + limits.subscriptionsPerConnection()
+                          + " per connection"
+                          + " (PERFUSION_WS_SUBSCRIPTIONS_PER_CONNECTION);"
+                          + " unsubscribe from finished jobs first")));
+          continue;
+        }
+        fresh.add(key);
+      }
+      wanted.add(new String[] {jobId, Long.toString(s.path("afterSeq").asLong(-1))});
+    }
+    if (wanted.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return tenantLimits
+        .acquire(tenant, fresh.size())
+        .otherwise(-1) // Redis did not answer: no new slot
+        .map(
+            granted -> {
+              if (granted < 0) {
+                ws.writeTextMessage(
+                    frame(
+                        "error",
+                        Map.of("error", "subscriptions unavailable (redis); retry later")));
+              }
+              int left = Math.max(0, granted);
+              for (String[] w : wanted) {
+                String key = TenantScope.of(tenant, w[0]);
+                if (fresh.remove(key)) {
+                  if (granted < 0) {
+                    continue;
+                  }
+                  if (left == 0) {
+                    ws.writeTextMessage(
+                        frame(
+                            "error",
+                            Map.of(
+                                "jobId",
+                                w[0],
+                                "error",
+                                "subscriptions: at most "
+                                    + limits.subscriptionsPerTenant()
+                                    + " per tenant on all gateways"
+                                    + " (PERFUSION_WS_SUBSCRIPTIONS_PER_TENANT);"
+                                    + " unsubscribe from finished jobs or close connections"
+                                    + " first")));
+                    continue;
+                  }
+                  left--;
+                  mine.add(key);
+                  subscribers.computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet()).add(me);
+                } else if (!mine.contains(key)) {
+                  continue; // refused above (a repeated id in one message)
+                }
+                JobView v = jobs.get(key);
+                if (v != null && v.tenant.equals(tenant)) {
+                  ws.writeTextMessage(frame("snapshot", v.snapshot()));
+                  for (JobEvent e : v.after(Long.parseLong(w[1]))) {
+                    ws.writeTextMessage(frame("event", e));
+                  }
+                }
+              }
+              return null;
             });
   }
 
@@ -865,13 +932,17 @@ public final class GatewayVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    return Future.join(eventsConsumer.close(), conceptsConsumer.close(), producer.close())
+    Future<Void> limitsStopped =
+        tenantLimits == null ? Future.succeededFuture() : tenantLimits.stop().otherwiseEmpty();
+    return Future.join(
+            eventsConsumer.close(), conceptsConsumer.close(), producer.close(), limitsStopped)
         .compose(
             v ->
                 vertx.executeBlocking(
                     () -> {
                       admin.close(Duration.ofSeconds(2));
                       redis.close();
+                      limitsRedis.close();
                       redisClient.shutdown();
                       return null;
                     }));

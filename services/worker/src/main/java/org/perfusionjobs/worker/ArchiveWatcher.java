@@ -30,14 +30,16 @@ final class ArchiveWatcher {
     consumer =
         KafkaConsumer.create(
             vertx,
-            Map.of(
-                "bootstrap.servers", cfg.bootstrapServers(),
-                "group.id", cfg.groupId() + "-archived",
-                "auto.offset.reset", "earliest",
-                "enable.auto.commit", "false",
-                "key.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer",
-                "value.deserializer",
-                    "org.apache.kafka.common.serialization.ByteArrayDeserializer"));
+            cfg.kafka()
+                .config(
+                    Map.of(
+                        "group.id", cfg.groupId() + "-archived",
+                        "auto.offset.reset", "earliest",
+                        "enable.auto.commit", "false",
+                        "key.deserializer",
+                            "org.apache.kafka.common.serialization.ByteArrayDeserializer",
+                        "value.deserializer",
+                            "org.apache.kafka.common.serialization.ByteArrayDeserializer")));
     consumer.pollTimeout(Duration.ofMillis(100));
     consumer.handler(
         r -> {

@@ -10,6 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.CancelRequestV1;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.InvalidEventException;
+import org.perfusionjobs.contracts.KafkaConnection;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 
@@ -22,8 +23,8 @@ public final class CancelRegistry {
   private final Map<String, String> cancelled = new ConcurrentHashMap<>();
   private KafkaConsumer<String, byte[]> consumer;
 
-  public Future<Void> start(Vertx vertx, String bootstrap, String topic, RedisStore redis) {
-    consumer = TopicReaders.fromStart(vertx, bootstrap, "perfusion-cancel-");
+  public Future<Void> start(Vertx vertx, KafkaConnection kafka, String topic, RedisStore redis) {
+    consumer = TopicReaders.fromStart(vertx, kafka, "perfusion-cancel-");
     consumer.handler(
         r -> {
           try {

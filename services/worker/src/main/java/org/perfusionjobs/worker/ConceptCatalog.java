@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.perfusionjobs.contracts.ConceptRegistered;
+import org.perfusionjobs.contracts.KafkaConnection;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.TenantScope;
 
@@ -23,8 +24,8 @@ public final class ConceptCatalog {
   private final Map<String, ConceptRegistered> byId = new ConcurrentHashMap<>();
   private KafkaConsumer<String, byte[]> consumer;
 
-  public Future<Void> start(Vertx vertx, String bootstrap, String topic) {
-    consumer = TopicReaders.fromStart(vertx, bootstrap, "perfusion-catalog-");
+  public Future<Void> start(Vertx vertx, KafkaConnection kafka, String topic) {
+    consumer = TopicReaders.fromStart(vertx, kafka, "perfusion-catalog-");
     consumer.handler(
         r -> {
           if (r.value() == null) {

@@ -19,6 +19,7 @@ import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.KafkaConnection;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Topics;
 
@@ -40,36 +41,36 @@ public final class EventPublisher {
    *     ({@code delivery.timeout.ms} and {@code max.block.ms}; at least 60 s): the idempotent
    *     producer retries in order meanwhile, so a broker outage shorter than this loses no event
    */
-  public EventPublisher(Vertx vertx, String bootstrap, Topics topics, Duration outageWait) {
+  public EventPublisher(Vertx vertx, KafkaConnection kafka, Topics topics, Duration outageWait) {
     this.deliveryTimeout =
         outageWait.compareTo(Duration.ofSeconds(60)) < 0 ? Duration.ofSeconds(60) : outageWait;
     String timeout = Long.toString(deliveryTimeout.toMillis());
     this.producer =
         KafkaProducer.create(
             vertx,
-            Map.of(
-                "bootstrap.servers", bootstrap,
-                "key.serializer", "org.apache.kafka.common.serialization.StringSerializer",
-                "value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer",
-                "acks", "all",
-                "linger.ms", "0",
-                "enable.idempotence", "true",
-                "delivery.timeout.ms", timeout,
-                "max.block.ms", timeout));
+            kafka.config(
+                Map.of(
+                    "key.serializer", "org.apache.kafka.common.serialization.StringSerializer",
+                    "value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer",
+                    "acks", "all",
+                    "linger.ms", "0",
+                    "enable.idempotence", "true",
+                    "delivery.timeout.ms", timeout,
+                    "max.block.ms", timeout)));
     this.topics = topics;
     this.vertx = vertx;
     // Dead letters copy keys and headers as raw bytes, which the String-keyed producer above
     // cannot.
     this.raw =
         new org.apache.kafka.clients.producer.KafkaProducer<>(
-            Map.of(
-                "bootstrap.servers", bootstrap,
-                "acks", "all",
-                "linger.ms", "0",
-                "enable.idempotence", "true",
-                "delivery.timeout.ms", timeout,
-                "max.block.ms", timeout,
-                "max.request.size", "1100000"),
+            kafka.objectConfig(
+                Map.of(
+                    "acks", "all",
+                    "linger.ms", "0",
+                    "enable.idempotence", "true",
+                    "delivery.timeout.ms", timeout,
+                    "max.block.ms", timeout,
+                    "max.request.size", "1100000")),
             new ByteArraySerializer(),
             new ByteArraySerializer());
   }

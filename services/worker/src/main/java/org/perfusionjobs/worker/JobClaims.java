@@ -5,6 +5,7 @@ import io.lettuce.core.RedisException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -14,6 +15,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import org.perfusionjobs.contracts.RedisSecurity;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -198,9 +200,14 @@ final class JobClaims implements AutoCloseable {
    *     heartbeat runs every fifth of it): after a crash its job is taken over within this time
    * @param outageWait how long a call waits for an unreachable Redis at most
    */
-  JobClaims(String uri, Duration runningTtl, Duration outageWait) {
-    this.client = RedisWait.client(uri);
-    this.connection = client.connect();
+  JobClaims(String uri, RedisSecurity security, Duration runningTtl, Duration outageWait) {
+    this.client = RedisWait.client(uri, security);
+    try {
+      this.connection = security.connect(client, StringCodec.UTF8);
+    } catch (RuntimeException e) {
+      RedisWait.shutdown(client);
+      throw e;
+    }
     this.runningTtl = runningTtl;
     this.wait = new RedisWait(outageWait);
     this.heartbeat =

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -172,8 +173,7 @@ final class JobIntake implements Runnable {
   }
 
   private void consume() throws InterruptedException {
-    Properties p = new Properties();
-    p.put("bootstrap.servers", cfg.bootstrapServers());
+    Properties p = cfg.kafka().properties(Map.of());
     p.put("group.id", groupId(cfg, topic));
     p.put("client.id", cfg.workerId() + "-" + kind(cfg, topic) + "-" + slot);
     // While a long job's renewals are its only calls, the consumer must not be evicted.

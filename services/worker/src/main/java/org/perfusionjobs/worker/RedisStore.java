@@ -11,6 +11,7 @@ import io.lettuce.core.codec.StringCodec;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import org.perfusionjobs.contracts.RedisSecurity;
 import org.perfusionjobs.contracts.TenantScope;
 
 /**
@@ -34,8 +35,19 @@ public final class RedisStore implements AutoCloseable {
   private final RedisWait wait;
 
   public RedisStore(String uri, Duration outageWait) {
-    this.client = RedisWait.client(uri);
-    this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+    this(uri, RedisSecurity.NONE, outageWait);
+  }
+
+  /** With the credentials and TLS settings of {@code PERFUSION_REDIS_*}. */
+  public RedisStore(String uri, RedisSecurity security, Duration outageWait) {
+    this.client = RedisWait.client(uri, security);
+    try {
+      this.connection =
+          security.connect(client, RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+    } catch (RuntimeException e) {
+      RedisWait.shutdown(client);
+      throw e;
+    }
     this.wait = new RedisWait(outageWait);
   }
 

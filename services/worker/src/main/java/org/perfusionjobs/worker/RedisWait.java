@@ -3,13 +3,13 @@ package org.perfusionjobs.worker;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisException;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.perfusionjobs.contracts.RedisSecurity;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +40,7 @@ final class RedisWait {
   }
 
   /** A Lettuce client with the 2 s command timeout and a reconnect delay of at most 2 s. */
-  static RedisClient client(String uri) {
+  static RedisClient client(String uri, RedisSecurity security) {
     ClientResources resources =
         ClientResources.builder()
             .reconnectDelay(
@@ -50,11 +50,8 @@ final class RedisWait {
                     2,
                     TimeUnit.MILLISECONDS))
             .build();
-    RedisClient client =
-        RedisClient.create(
-            resources, RedisURI.builder(RedisURI.create(uri)).withTimeout(COMMAND_TIMEOUT).build());
-    client.setOptions(ClientOptions.builder().autoReconnect(true).build());
-    return client;
+    return security.client(
+        resources, uri, COMMAND_TIMEOUT, ClientOptions.builder().autoReconnect(true));
   }
 
   /** Shuts down a client made by {@link #client} together with its resources. */

@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.Objects;
 import org.perfusionjobs.contracts.BudgetOverrides;
 import org.perfusionjobs.contracts.Budgets;
+import org.perfusionjobs.contracts.ClientSecurity;
+import org.perfusionjobs.contracts.KafkaConnection;
 import org.perfusionjobs.contracts.Topics;
 
 /**
@@ -35,7 +37,8 @@ public record WorkerConfig(
     Path captions,
     Limits limits,
     Duration outageWait,
-    Batching batching) {
+    Batching batching,
+    ClientSecurity security) {
 
   /**
    * How generation requests share the model (docs/decisions.md 26).
@@ -120,10 +123,16 @@ public record WorkerConfig(
     urlAllowList = List.copyOf(urlAllowList);
     limits = limits != null ? limits : Limits.DEFAULTS;
     batching = batching != null ? batching : Batching.DEFAULTS;
+    security = security != null ? security : ClientSecurity.NONE;
     outageWait = outageWait != null ? outageWait : DEFAULT_OUTAGE_WAIT;
     if (outageWait.toMillis() < 1000) {
       throw new IllegalArgumentException("outageWait must be at least 1 s, got " + outageWait);
     }
+  }
+
+  /** Where and how every Kafka client of this worker connects (bootstrap servers, SASL, TLS). */
+  public KafkaConnection kafka() {
+    return new KafkaConnection(bootstrapServers, security.kafka());
   }
 
   /** This worker's budgets for a model whose own images are {@code modelSide} pixels a side. */
@@ -154,7 +163,8 @@ public record WorkerConfig(
         null,
         Limits.DEFAULTS,
         DEFAULT_OUTAGE_WAIT,
-        Batching.DEFAULTS);
+        Batching.DEFAULTS,
+        ClientSecurity.NONE);
   }
 
   /**
@@ -212,7 +222,8 @@ public record WorkerConfig(
             Integer.parseInt(
                 env.getOrDefault(
                     "PERFUSION_MAX_BATCH", Integer.toString(Batching.DEFAULTS.maxImages()))),
-            Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_BATCH_WAIT_MS", "0")))));
+            Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_BATCH_WAIT_MS", "0")))),
+        ClientSecurity.from(env));
   }
 
   private static String require(Map<String, String> env, String key) {
@@ -221,6 +232,31 @@ public record WorkerConfig(
       throw new IllegalArgumentException("setting " + key + " is missing");
     }
     return v;
+  }
+
+  public WorkerConfig withSecurity(ClientSecurity s) {
+    return new WorkerConfig(
+        workerId,
+        bootstrapServers,
+        redisUri,
+        topics,
+        groupId,
+        modelDir,
+        precision,
+        device,
+        blobTtl,
+        progressInterval,
+        previewEvery,
+        renewInterval,
+        httpPort,
+        urlAllowList,
+        checkpointEvery,
+        covariance,
+        captions,
+        limits,
+        outageWait,
+        batching,
+        s);
   }
 
   public WorkerConfig withWorkerId(String id) {
@@ -244,7 +280,8 @@ public record WorkerConfig(
         captions,
         limits,
         outageWait,
-        batching);
+        batching,
+        security);
   }
 
   public WorkerConfig withUrlAllowList(List<String> list) {
@@ -268,7 +305,8 @@ public record WorkerConfig(
         captions,
         limits,
         outageWait,
-        batching);
+        batching,
+        security);
   }
 
   public WorkerConfig withCaptions(Path file) {
@@ -292,7 +330,8 @@ public record WorkerConfig(
         file,
         limits,
         outageWait,
-        batching);
+        batching,
+        security);
   }
 
   public WorkerConfig withLimits(Limits l) {
@@ -316,7 +355,8 @@ public record WorkerConfig(
         captions,
         l,
         outageWait,
-        batching);
+        batching,
+        security);
   }
 
   public WorkerConfig withRenewInterval(Duration d) {
@@ -340,7 +380,8 @@ public record WorkerConfig(
         captions,
         limits,
         outageWait,
-        batching);
+        batching,
+        security);
   }
 
   public WorkerConfig withOutageWait(Duration d) {
@@ -364,7 +405,8 @@ public record WorkerConfig(
         captions,
         limits,
         d,
-        batching);
+        batching,
+        security);
   }
 
   public WorkerConfig withCovariance(Path file) {
@@ -388,7 +430,8 @@ public record WorkerConfig(
         captions,
         limits,
         outageWait,
-        batching);
+        batching,
+        security);
   }
 
   public WorkerConfig withBatching(Batching b) {
@@ -412,6 +455,7 @@ public record WorkerConfig(
         captions,
         limits,
         outageWait,
-        b);
+        b,
+        security);
   }
 }

@@ -71,28 +71,28 @@ public final class WorkerVerticle extends VerticleBase {
                 throw e;
               }
               runner = new ModelRunner(sd, "model-" + cfg.workerId(), cfg.batching());
-              redis = new RedisStore(cfg.redisUri(), cfg.outageWait());
+              redis = new RedisStore(cfg.redisUri(), cfg.security().redis(), cfg.outageWait());
               // A claim's owner counts as alive this long after its last heartbeat (one every fifth
               // of it):
               // after a crash, its job is taken over within this time.
-              claims = new JobClaims(cfg.redisUri(), claimTtl(cfg), cfg.outageWait());
+              claims =
+                  new JobClaims(
+                      cfg.redisUri(), cfg.security().redis(), claimTtl(cfg), cfg.outageWait());
               admin =
                   Admin.create(
-                      Map.<String, Object>of(
-                          "bootstrap.servers", cfg.bootstrapServers(),
-                          "request.timeout.ms", 2000,
-                          "default.api.timeout.ms", 2000));
+                      cfg.kafka()
+                          .objectConfig(
+                              Map.of("request.timeout.ms", 2000, "default.api.timeout.ms", 2000)));
               return null;
             })
         .compose(
             v -> {
-              publisher =
-                  new EventPublisher(vertx, cfg.bootstrapServers(), cfg.topics(), cfg.outageWait());
+              publisher = new EventPublisher(vertx, cfg.kafka(), cfg.topics(), cfg.outageWait());
               metrics =
                   new Metrics(runner::utilisation, runner::batchUnetCalls, runner::batchedRequests);
-              return catalog.start(vertx, cfg.bootstrapServers(), cfg.topics().concepts());
+              return catalog.start(vertx, cfg.kafka(), cfg.topics().concepts());
             })
-        .compose(v -> cancels.start(vertx, cfg.bootstrapServers(), cfg.topics().cancel(), redis))
+        .compose(v -> cancels.start(vertx, cfg.kafka(), cfg.topics().cancel(), redis))
         .compose(v -> archived.start(vertx, cfg, claims, publisher))
         .compose(
             v -> {

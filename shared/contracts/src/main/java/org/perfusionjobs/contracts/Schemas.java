@@ -74,6 +74,22 @@ public final class Schemas {
    */
   public static JsonNode validate(String schema, String versionHeader, byte[] payload)
       throws InvalidEventException {
+    return validate(schema, versionHeader, payload, false);
+  }
+
+  /**
+   * As {@link #validate}, for readers of events: fields the schema does not know are ignored
+   * (docs/events.md: consumers must ignore unknown fields, so that a producer may add one), every
+   * other rule of the schema holds (types, required fields, enums, minimums).
+   */
+  public static JsonNode validateIgnoringUnknownFields(
+      String schema, String versionHeader, byte[] payload) throws InvalidEventException {
+    return validate(schema, versionHeader, payload, true);
+  }
+
+  private static JsonNode validate(
+      String schema, String versionHeader, byte[] payload, boolean ignoreUnknownFields)
+      throws InvalidEventException {
     if (payload == null || payload.length == 0) {
       throw new InvalidEventException(new FieldError("", "empty record value"));
     }
@@ -113,7 +129,10 @@ public final class Schemas {
     if (node == null || node.isMissingNode()) {
       throw new InvalidEventException(new FieldError("", "malformed JSON: no value"));
     }
-    List<FieldError> errors = errors(schema, version, node);
+    List<FieldError> errors =
+        ignoreUnknownFields
+            ? knownFieldErrors(schema, version, node)
+            : errors(schema, version, node);
     if (!errors.isEmpty()) {
       throw new InvalidEventException(errors.get(0));
     }
@@ -147,6 +166,15 @@ public final class Schemas {
   public static List<FieldError> errors(String schema, int version, JsonNode node) {
     Set<ValidationMessage> messages = schema(schema, version).validate(node);
     return messages.stream()
+        .map(m -> new FieldError(pointer(m), m.getMessage().replaceFirst("^\\$[^:]*: ", "")))
+        .sorted(Comparator.comparing(FieldError::field).thenComparing(FieldError::reason))
+        .toList();
+  }
+
+  /** The schema violations of a JSON value other than fields the schema does not know. */
+  public static List<FieldError> knownFieldErrors(String schema, int version, JsonNode node) {
+    return schema(schema, version).validate(node).stream()
+        .filter(m -> !"additionalProperties".equals(m.getType()))
         .map(m -> new FieldError(pointer(m), m.getMessage().replaceFirst("^\\$[^:]*: ", "")))
         .sorted(Comparator.comparing(FieldError::field).thenComparing(FieldError::reason))
         .toList();

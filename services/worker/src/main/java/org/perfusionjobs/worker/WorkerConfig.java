@@ -181,49 +181,62 @@ public record WorkerConfig(
             redis,
             new Topics(env.getOrDefault("PERFUSION_TOPIC_PREFIX", "perfusion.")),
             model);
-    return new WorkerConfig(
-        env.getOrDefault("PERFUSION_WORKER_ID", d.workerId()),
-        kafka,
-        redis,
-        d.topics(),
-        env.getOrDefault("PERFUSION_GROUP", d.groupId()),
-        model,
-        env.getOrDefault("PERFUSION_PRECISION", d.precision()),
-        env.getOrDefault("PERFUSION_DEVICE", d.device()),
-        Duration.ofSeconds(Long.parseLong(env.getOrDefault("PERFUSION_BLOB_TTL_SECONDS", "86400"))),
-        Duration.ofMillis(
-            Long.parseLong(env.getOrDefault("PERFUSION_PROGRESS_INTERVAL_MS", "250"))),
-        Integer.parseInt(env.getOrDefault("PERFUSION_PREVIEW_EVERY", "5")),
-        Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_RENEW_INTERVAL_MS", "5000"))),
-        Integer.parseInt(env.getOrDefault("PERFUSION_WORKER_HTTP_PORT", "0")),
-        env.containsKey("PERFUSION_URL_ALLOW_LIST")
-            ? Arrays.stream(env.get("PERFUSION_URL_ALLOW_LIST").split(","))
-                .map(String::strip)
-                .filter(s -> !s.isEmpty())
-                .toList()
-            : List.of(),
-        Integer.parseInt(env.getOrDefault("PERFUSION_CHECKPOINT_EVERY", "25")),
-        env.containsKey("PERFUSION_COVARIANCE") ? Path.of(env.get("PERFUSION_COVARIANCE")) : null,
-        env.containsKey("PERFUSION_CAPTIONS") ? Path.of(env.get("PERFUSION_CAPTIONS")) : null,
-        new Limits(
-            BudgetOverrides.from(env),
-            Boolean.parseBoolean(env.getOrDefault("PERFUSION_FETCH_PRIVATE_ADDRESSES", "false")),
+    return d.toBuilder()
+        .workerId(env.getOrDefault("PERFUSION_WORKER_ID", d.workerId()))
+        .groupId(env.getOrDefault("PERFUSION_GROUP", d.groupId()))
+        .precision(env.getOrDefault("PERFUSION_PRECISION", d.precision()))
+        .device(env.getOrDefault("PERFUSION_DEVICE", d.device()))
+        .blobTtl(
+            Duration.ofSeconds(
+                Long.parseLong(env.getOrDefault("PERFUSION_BLOB_TTL_SECONDS", "86400"))))
+        .progressInterval(
             Duration.ofMillis(
-                Long.parseLong(env.getOrDefault("PERFUSION_FETCH_DEADLINE_MS", "20000"))),
-            Integer.parseInt(
-                env.getOrDefault(
-                    "PERFUSION_FETCH_MAX_BYTES",
-                    Integer.toString(Limits.DEFAULTS.fetchMaxBytes())))),
-        Duration.ofMillis(
-            Long.parseLong(
-                env.getOrDefault(
-                    "PERFUSION_OUTAGE_WAIT_MS", Long.toString(DEFAULT_OUTAGE_WAIT.toMillis())))),
-        new Batching(
-            Integer.parseInt(
-                env.getOrDefault(
-                    "PERFUSION_MAX_BATCH", Integer.toString(Batching.DEFAULTS.maxImages()))),
-            Duration.ofMillis(Long.parseLong(env.getOrDefault("PERFUSION_BATCH_WAIT_MS", "0")))),
-        ClientSecurity.from(env));
+                Long.parseLong(env.getOrDefault("PERFUSION_PROGRESS_INTERVAL_MS", "250"))))
+        .previewEvery(Integer.parseInt(env.getOrDefault("PERFUSION_PREVIEW_EVERY", "5")))
+        .renewInterval(
+            Duration.ofMillis(
+                Long.parseLong(env.getOrDefault("PERFUSION_RENEW_INTERVAL_MS", "5000"))))
+        .httpPort(Integer.parseInt(env.getOrDefault("PERFUSION_WORKER_HTTP_PORT", "0")))
+        .urlAllowList(
+            env.containsKey("PERFUSION_URL_ALLOW_LIST")
+                ? Arrays.stream(env.get("PERFUSION_URL_ALLOW_LIST").split(","))
+                    .map(String::strip)
+                    .filter(s -> !s.isEmpty())
+                    .toList()
+                : List.of())
+        .checkpointEvery(Integer.parseInt(env.getOrDefault("PERFUSION_CHECKPOINT_EVERY", "25")))
+        .covariance(
+            env.containsKey("PERFUSION_COVARIANCE")
+                ? Path.of(env.get("PERFUSION_COVARIANCE"))
+                : null)
+        .captions(
+            env.containsKey("PERFUSION_CAPTIONS") ? Path.of(env.get("PERFUSION_CAPTIONS")) : null)
+        .limits(
+            new Limits(
+                BudgetOverrides.from(env),
+                Boolean.parseBoolean(
+                    env.getOrDefault("PERFUSION_FETCH_PRIVATE_ADDRESSES", "false")),
+                Duration.ofMillis(
+                    Long.parseLong(env.getOrDefault("PERFUSION_FETCH_DEADLINE_MS", "20000"))),
+                Integer.parseInt(
+                    env.getOrDefault(
+                        "PERFUSION_FETCH_MAX_BYTES",
+                        Integer.toString(Limits.DEFAULTS.fetchMaxBytes())))))
+        .outageWait(
+            Duration.ofMillis(
+                Long.parseLong(
+                    env.getOrDefault(
+                        "PERFUSION_OUTAGE_WAIT_MS",
+                        Long.toString(DEFAULT_OUTAGE_WAIT.toMillis())))))
+        .batching(
+            new Batching(
+                Integer.parseInt(
+                    env.getOrDefault(
+                        "PERFUSION_MAX_BATCH", Integer.toString(Batching.DEFAULTS.maxImages()))),
+                Duration.ofMillis(
+                    Long.parseLong(env.getOrDefault("PERFUSION_BATCH_WAIT_MS", "0")))))
+        .security(ClientSecurity.from(env))
+        .build();
   }
 
   private static String require(Map<String, String> env, String key) {
@@ -234,228 +247,223 @@ public record WorkerConfig(
     return v;
   }
 
-  public WorkerConfig withSecurity(ClientSecurity s) {
-    return new WorkerConfig(
-        workerId,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        renewInterval,
-        httpPort,
-        urlAllowList,
-        checkpointEvery,
-        covariance,
-        captions,
-        limits,
-        outageWait,
-        batching,
-        s);
+  public WorkerConfig withSecurity(ClientSecurity v) {
+    return toBuilder().security(v).build();
   }
 
-  public WorkerConfig withWorkerId(String id) {
-    return new WorkerConfig(
-        id,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        renewInterval,
-        httpPort,
-        urlAllowList,
-        checkpointEvery,
-        covariance,
-        captions,
-        limits,
-        outageWait,
-        batching,
-        security);
+  public WorkerConfig withWorkerId(String v) {
+    return toBuilder().workerId(v).build();
   }
 
-  public WorkerConfig withUrlAllowList(List<String> list) {
-    return new WorkerConfig(
-        workerId,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        renewInterval,
-        httpPort,
-        list,
-        checkpointEvery,
-        covariance,
-        captions,
-        limits,
-        outageWait,
-        batching,
-        security);
+  public WorkerConfig withUrlAllowList(List<String> v) {
+    return toBuilder().urlAllowList(v).build();
   }
 
-  public WorkerConfig withCaptions(Path file) {
-    return new WorkerConfig(
-        workerId,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        renewInterval,
-        httpPort,
-        urlAllowList,
-        checkpointEvery,
-        covariance,
-        file,
-        limits,
-        outageWait,
-        batching,
-        security);
+  public WorkerConfig withCaptions(Path v) {
+    return toBuilder().captions(v).build();
   }
 
-  public WorkerConfig withLimits(Limits l) {
-    return new WorkerConfig(
-        workerId,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        renewInterval,
-        httpPort,
-        urlAllowList,
-        checkpointEvery,
-        covariance,
-        captions,
-        l,
-        outageWait,
-        batching,
-        security);
+  public WorkerConfig withLimits(Limits v) {
+    return toBuilder().limits(v).build();
   }
 
-  public WorkerConfig withRenewInterval(Duration d) {
-    return new WorkerConfig(
-        workerId,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        d,
-        httpPort,
-        urlAllowList,
-        checkpointEvery,
-        covariance,
-        captions,
-        limits,
-        outageWait,
-        batching,
-        security);
+  public WorkerConfig withRenewInterval(Duration v) {
+    return toBuilder().renewInterval(v).build();
   }
 
-  public WorkerConfig withOutageWait(Duration d) {
-    return new WorkerConfig(
-        workerId,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        renewInterval,
-        httpPort,
-        urlAllowList,
-        checkpointEvery,
-        covariance,
-        captions,
-        limits,
-        d,
-        batching,
-        security);
+  public WorkerConfig withOutageWait(Duration v) {
+    return toBuilder().outageWait(v).build();
   }
 
-  public WorkerConfig withCovariance(Path file) {
-    return new WorkerConfig(
-        workerId,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        renewInterval,
-        httpPort,
-        urlAllowList,
-        checkpointEvery,
-        file,
-        captions,
-        limits,
-        outageWait,
-        batching,
-        security);
+  public WorkerConfig withCovariance(Path v) {
+    return toBuilder().covariance(v).build();
   }
 
-  public WorkerConfig withBatching(Batching b) {
-    return new WorkerConfig(
-        workerId,
-        bootstrapServers,
-        redisUri,
-        topics,
-        groupId,
-        modelDir,
-        precision,
-        device,
-        blobTtl,
-        progressInterval,
-        previewEvery,
-        renewInterval,
-        httpPort,
-        urlAllowList,
-        checkpointEvery,
-        covariance,
-        captions,
-        limits,
-        outageWait,
-        b,
-        security);
+  public WorkerConfig withBatching(Batching v) {
+    return toBuilder().batching(v).build();
+  }
+
+  /** A builder holding this config's values: change some, {@code build()} validates all. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.workerId = workerId;
+    b.bootstrapServers = bootstrapServers;
+    b.redisUri = redisUri;
+    b.topics = topics;
+    b.groupId = groupId;
+    b.modelDir = modelDir;
+    b.precision = precision;
+    b.device = device;
+    b.blobTtl = blobTtl;
+    b.progressInterval = progressInterval;
+    b.previewEvery = previewEvery;
+    b.renewInterval = renewInterval;
+    b.httpPort = httpPort;
+    b.urlAllowList = urlAllowList;
+    b.checkpointEvery = checkpointEvery;
+    b.covariance = covariance;
+    b.captions = captions;
+    b.limits = limits;
+    b.outageWait = outageWait;
+    b.batching = batching;
+    b.security = security;
+    return b;
+  }
+
+  /** Copies of a config with some values changed, without a positional constructor call each. */
+  public static final class Builder {
+    private String workerId;
+    private String bootstrapServers;
+    private String redisUri;
+    private Topics topics;
+    private String groupId;
+    private Path modelDir;
+    private String precision;
+    private String device;
+    private Duration blobTtl;
+    private Duration progressInterval;
+    private int previewEvery;
+    private Duration renewInterval;
+    private int httpPort;
+    private List<String> urlAllowList;
+    private int checkpointEvery;
+    private Path covariance;
+    private Path captions;
+    private Limits limits;
+    private Duration outageWait;
+    private Batching batching;
+    private ClientSecurity security;
+
+    private Builder() {}
+
+    public Builder workerId(String v) {
+      workerId = v;
+      return this;
+    }
+
+    public Builder bootstrapServers(String v) {
+      bootstrapServers = v;
+      return this;
+    }
+
+    public Builder redisUri(String v) {
+      redisUri = v;
+      return this;
+    }
+
+    public Builder topics(Topics v) {
+      topics = v;
+      return this;
+    }
+
+    public Builder groupId(String v) {
+      groupId = v;
+      return this;
+    }
+
+    public Builder modelDir(Path v) {
+      modelDir = v;
+      return this;
+    }
+
+    public Builder precision(String v) {
+      precision = v;
+      return this;
+    }
+
+    public Builder device(String v) {
+      device = v;
+      return this;
+    }
+
+    public Builder blobTtl(Duration v) {
+      blobTtl = v;
+      return this;
+    }
+
+    public Builder progressInterval(Duration v) {
+      progressInterval = v;
+      return this;
+    }
+
+    public Builder previewEvery(int v) {
+      previewEvery = v;
+      return this;
+    }
+
+    public Builder renewInterval(Duration v) {
+      renewInterval = v;
+      return this;
+    }
+
+    public Builder httpPort(int v) {
+      httpPort = v;
+      return this;
+    }
+
+    public Builder urlAllowList(List<String> v) {
+      urlAllowList = v;
+      return this;
+    }
+
+    public Builder checkpointEvery(int v) {
+      checkpointEvery = v;
+      return this;
+    }
+
+    public Builder covariance(Path v) {
+      covariance = v;
+      return this;
+    }
+
+    public Builder captions(Path v) {
+      captions = v;
+      return this;
+    }
+
+    public Builder limits(Limits v) {
+      limits = v;
+      return this;
+    }
+
+    public Builder outageWait(Duration v) {
+      outageWait = v;
+      return this;
+    }
+
+    public Builder batching(Batching v) {
+      batching = v;
+      return this;
+    }
+
+    public Builder security(ClientSecurity v) {
+      security = v;
+      return this;
+    }
+
+    public WorkerConfig build() {
+      return new WorkerConfig(
+          workerId,
+          bootstrapServers,
+          redisUri,
+          topics,
+          groupId,
+          modelDir,
+          precision,
+          device,
+          blobTtl,
+          progressInterval,
+          previewEvery,
+          renewInterval,
+          httpPort,
+          urlAllowList,
+          checkpointEvery,
+          covariance,
+          captions,
+          limits,
+          outageWait,
+          batching,
+          security);
+    }
   }
 }

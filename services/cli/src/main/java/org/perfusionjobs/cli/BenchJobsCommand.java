@@ -95,12 +95,72 @@ final class BenchJobsCommand implements Callable<Integer> {
               + " ${DEFAULT-VALUE})")
   long soakStepDelayMs;
 
+  @Option(
+      names = "--soak-steady-minutes",
+      defaultValue = "0",
+      description =
+          "instead of --soak-jobs produced at once with a worker kill and a Redis restart: produce"
+              + " the same mix (and a training job every --soak-train-every) for this many minutes,"
+              + " at most --soak-in-flight jobs unfinished at a time, no faults; for memory over a"
+              + " long process lifetime (default: ${DEFAULT-VALUE}: off)")
+  int soakSteadyMinutes;
+
+  @Option(
+      names = "--soak-in-flight",
+      defaultValue = "8",
+      description = "steady soak: jobs produced but not ended, at most (default: ${DEFAULT-VALUE})")
+  int soakInFlight;
+
+  @Option(
+      names = "--soak-train-every",
+      defaultValue = "50",
+      description =
+          "steady soak: every n-th job trains a concept (2 images, 5-15 steps; 0: none) (default:"
+              + " ${DEFAULT-VALUE})")
+  int soakTrainEvery;
+
+  @Option(
+      names = "--soak-sample-seconds",
+      defaultValue = "5",
+      description = "seconds between VmRSS samples of the workers (default: ${DEFAULT-VALUE})")
+  int soakSampleSeconds;
+
+  @Option(
+      names = "--soak-jvm-sample-seconds",
+      defaultValue = "60",
+      description =
+          "seconds between the workers' JVM memory figures (jcmd: native memory tracking summary,"
+              + " heap) (default: ${DEFAULT-VALUE})")
+  int soakJvmSampleSeconds;
+
+  @Option(
+      names = "--soak-worker-jvm",
+      description =
+          "extra JVM option for the soak's workers, as all:OPTION or w1:OPTION / w2:OPTION"
+              + " (repeatable)")
+  List<String> soakWorkerJvm = new ArrayList<>();
+
+  @Option(
+      names = "--soak-worker-env",
+      description =
+          "extra environment variable for the soak's workers, as all:NAME=VALUE or w2:NAME=VALUE"
+              + " (repeatable), e.g. w2:MALLOC_ARENA_MAX=2")
+  List<String> soakWorkerEnv = new ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
     var o = spec.commandLine().getOut();
     Path root = Path.of(System.getProperty("perfusion.root", ".")).toAbsolutePath().normalize();
     if (soak) {
-      return new JobsSoak(o, root, soakJobs, soakMinutes, soakStepDelayMs).run();
+      JobsSoak.Options so = new JobsSoak.Options();
+      so.steadyMinutes = soakSteadyMinutes;
+      so.inFlight = soakInFlight;
+      so.trainEvery = soakTrainEvery;
+      so.sampleSeconds = soakSampleSeconds;
+      so.jvmSampleSeconds = soakJvmSampleSeconds;
+      so.workerJvm = soakWorkerJvm;
+      so.workerEnv = soakWorkerEnv;
+      return new JobsSoak(o, root, soakJobs, soakMinutes, soakStepDelayMs, so).run();
     }
     Topics topics = new Topics("bench.");
     try (LocalStack stack = LocalStack.start(topics)) {

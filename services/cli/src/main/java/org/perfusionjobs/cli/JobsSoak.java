@@ -71,7 +71,35 @@ final class JobsSoak {
     LONG,
     MALFORMED,
     CANCEL_QUEUED,
-    CANCEL_RUNNING
+    CANCEL_RUNNING,
+    TRAIN
+  }
+
+  /**
+   * Settings beyond the batch soak's: a steady mode (a bounded number of jobs in flight for a given
+   * time, no faults) for memory over a long process lifetime, and the worker JVMs' settings.
+   */
+  static final class Options {
+    /** 0: produce every job at once (the batch soak, with faults); else produce for this long. */
+    int steadyMinutes;
+
+    /** Steady mode: jobs produced but not ended, at most. */
+    int inFlight = 8;
+
+    /** Steady mode: every n-th job trains a concept (0: none). */
+    int trainEvery = 50;
+
+    /** Seconds between VmRSS samples. */
+    int sampleSeconds = 5;
+
+    /** Seconds between the JVM's own memory figures (jcmd: NMT summary, heap). */
+    int jvmSampleSeconds = 60;
+
+    /** Extra worker JVM options, {@code all:OPTION} or {@code w2:OPTION}. */
+    List<String> workerJvm = List.of();
+
+    /** Extra worker environment, {@code all:NAME=VALUE} or {@code w2:NAME=VALUE}. */
+    List<String> workerEnv = List.of();
   }
 
   /** One produced request and what it must end with. */
@@ -84,6 +112,9 @@ final class JobsSoak {
     final int variant;
 
     long offset = -1;
+
+    /** The topic the request went to (offsets are per topic). */
+    String topic = "";
 
     Job(String id, Kind kind, int steps, int variant) {
       this.id = id;
@@ -121,6 +152,10 @@ final class JobsSoak {
   private final int count;
   private final int minutes;
   private final long stepDelayMs;
+  private final Options options;
+  private final Map<String, Map<String, List<double[]>>> jvmSeries = new ConcurrentHashMap<>();
+  private PrintWriter memoryCsv;
+  private Path jcmdCommands;
   private final Topics topics = new Topics("soak.");
   private final Map<String, Process> workers = new ConcurrentHashMap<>();
   private final Map<String, Integer> ports = new HashMap<>();
@@ -135,7 +170,8 @@ final class JobsSoak {
   private volatile boolean reading = true;
   private final long t0 = System.nanoTime();
 
-  JobsSoak(PrintWriter out, Path root, int count, int minutes, long stepDelayMs) {
+  JobsSoak(PrintWriter out, Path root, int count, int minutes, long stepDelayMs, Options options) {
+    this.options = options;
     this.out = out;
     this.root = root;
     this.count = count;
@@ -161,10 +197,26 @@ final class JobsSoak {
 
   int run() throws Exception {
     logs = Files.createTempDirectory("perfusion-soak");
-    List<Job> jobs = plan();
-    say(
-        "soak: %d jobs (%s), 2 worker processes, step delay %d ms; worker logs in %s",
-        jobs.size(), census(jobs), stepDelayMs, logs);
+    boolean steady = options.steadyMinutes > 0;
+    List<Job> jobs = steady ? new ArrayList<>() : plan(0, count, new Random(19), new int[1]);
+    if (steady) {
+      say(
+          "soak, steady: %d min of jobs, at most %d in flight (mix per 20: 16 short, 1 long, 2"
+              + " malformed, 1 cancelled; every %d-th a training job), 2 worker processes, no"
+              + " faults, step delay %d ms; worker logs in %s",
+          options.steadyMinutes, options.inFlight, options.trainEvery, stepDelayMs, logs);
+    } else {
+      say(
+          "soak: %d jobs (%s), 2 worker processes, step delay %d ms; worker logs in %s",
+          jobs.size(), census(jobs), stepDelayMs, logs);
+    }
+    jcmdCommands = WorkerMemory.commandsFile(logs);
+    memoryCsv =
+        new PrintWriter(
+            Files.newBufferedWriter(logs.resolve("worker-memory.csv"), StandardCharsets.UTF_8),
+            true);
+    memoryCsv.println("seconds,worker,pid,metric,kb");
+    say("worker memory samples in %s", logs.resolve("worker-memory.csv"));
     // The tiny model's covariance, computed once here rather than by every worker (re)start.
     covariance = logs.resolve("tiny-covariance.safetensors");
     Path captions = root.resolve("config/captions/sd-tiny-ref.txt");
@@ -222,7 +274,7 @@ final class JobsSoak {
       startWorker("w2");
       awaitReady("w1");
       awaitReady("w2");
-      sampler = new Thread(this::sampleRss, "rss-sampler");
+      sampler = new Thread(this::sampleMemory, "memory-sampler");
       sampler.setDaemon(true);
       sampler.start();
       say("workers ready (w1 pid %d, w2 pid %d)", workers.get("w1").pid(), workers.get("w2").pid());
@@ -232,22 +284,28 @@ final class JobsSoak {
                   "bootstrap.servers", stack.bootstrapServers(), "acks", "all", "linger.ms", "5"),
               new ByteArraySerializer(),
               new ByteArraySerializer())) {
-        long produceStart = System.nanoTime();
-        List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sent =
-            new ArrayList<>();
-        for (int i = 0; i < jobs.size(); i++) {
-          sent.add(p.send(record(jobs.get(i), i)));
-        }
-        for (int i = 0; i < jobs.size(); i++) {
-          jobs.get(i).offset = sent.get(i).get(60, TimeUnit.SECONDS).offset();
-          if (jobs.get(i).kind == Kind.CANCEL_QUEUED) {
-            p.send(cancel(jobs.get(i)));
+        if (steady) {
+          driveSteady(jobs, p);
+        } else {
+          long produceStart = System.nanoTime();
+          List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sent =
+              new ArrayList<>();
+          for (int i = 0; i < jobs.size(); i++) {
+            sent.add(p.send(record(jobs.get(i), i)));
           }
+          for (int i = 0; i < jobs.size(); i++) {
+            var meta = sent.get(i).get(60, TimeUnit.SECONDS);
+            jobs.get(i).offset = meta.offset();
+            jobs.get(i).topic = meta.topic();
+            if (jobs.get(i).kind == Kind.CANCEL_QUEUED) {
+              p.send(cancel(jobs.get(i)));
+            }
+          }
+          say(
+              "produced %d requests in %.1f s",
+              jobs.size(), (System.nanoTime() - produceStart) / 1e9);
+          drive(jobs, p);
         }
-        say(
-            "produced %d requests in %.1f s",
-            jobs.size(), (System.nanoTime() - produceStart) / 1e9);
-        drive(jobs, p);
       }
       say("all jobs ended; waiting 20 s for late duplicates");
       Thread.sleep(20_000);
@@ -268,14 +326,17 @@ final class JobsSoak {
    * The mix: 80% short, 5% long, 10% malformed (8 kinds), 5% cancelled (half queued, half running);
    * shuffled with a fixed seed.
    */
-  private List<Job> plan() {
-    Random rnd = new Random(19);
+  private List<Job> plan(int first, int n, Random rnd, int[] malformedSoFar) {
     List<Job> jobs = new ArrayList<>();
-    int malformed = 0;
-    for (int i = 0; i < count; i++) {
+    int malformed = malformedSoFar[0];
+    for (int i = first; i < first + n; i++) {
       int bucket = i % 20;
       String id = String.format("soak-%04d", i);
-      if (bucket < 16) {
+      if (options.steadyMinutes > 0
+          && options.trainEvery > 0
+          && i % options.trainEvery == options.trainEvery - 1) {
+        jobs.add(new Job(id, Kind.TRAIN, 5 + rnd.nextInt(11), 0));
+      } else if (bucket < 16) {
         jobs.add(new Job(id, Kind.SHORT, 1 + rnd.nextInt(3), 0));
       } else if (bucket == 16) {
         jobs.add(new Job(id, Kind.LONG, LONG_STEPS + rnd.nextInt(LONG_STEPS / 2 + 1), 0));
@@ -287,6 +348,7 @@ final class JobsSoak {
                 id, (i / 20) % 2 == 0 ? Kind.CANCEL_QUEUED : Kind.CANCEL_RUNNING, LONG_STEPS, 0));
       }
     }
+    malformedSoFar[0] = malformed;
     Collections.shuffle(jobs, rnd);
     return jobs;
   }
@@ -305,6 +367,17 @@ final class JobsSoak {
    * built by hand, since breaking the contract is its point.
    */
   private ProducerRecord<byte[], byte[]> record(Job j, int i) {
+    if (j.kind == Kind.TRAIN) {
+      ObjectNode train = Schemas.json().createObjectNode();
+      train.put("jobId", j.id).put("tenant", "soak").put("conceptName", "zwx");
+      train.put("superclass", "car").put("steps", j.steps);
+      var images = train.putArray("images");
+      for (int k = 0; k < 2; k++) {
+        images.addObject().put("base64", trainingImage(i + k));
+      }
+      train.putObject("options").put("batchSize", 1).put("gradientAccumulation", 1).put("seed", i);
+      return encoded(Schemas.TRAIN_REQUEST, train);
+    }
     ObjectNode request = Schemas.json().createObjectNode();
     request.put("jobId", j.id).put("tenant", "soak").put("prompt", "a toy car number " + i);
     request.put("steps", j.steps).put("seed", i).put("width", 32).put("height", 32);
@@ -341,6 +414,80 @@ final class JobsSoak {
         j.id.getBytes(StandardCharsets.UTF_8),
         body.getBytes(StandardCharsets.UTF_8),
         h);
+  }
+
+  /** A 32 x 32 PNG: a red square on blue, placed by {@code k}. */
+  private static String trainingImage(int k) {
+    var img = new java.awt.image.BufferedImage(32, 32, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    var g = img.createGraphics();
+    g.setColor(java.awt.Color.BLUE);
+    g.fillRect(0, 0, 32, 32);
+    g.setColor(java.awt.Color.RED);
+    g.fillRect(4 + k % 8, 4 + (k / 8) % 8, 14, 14);
+    g.dispose();
+    return java.util.Base64.getEncoder()
+        .encodeToString(org.perfusionjobs.engine.image.ImageCodec.pngBytes(img));
+  }
+
+  /**
+   * Steady mode: keeps at most {@code inFlight} jobs produced but not ended, for {@code
+   * steadyMinutes}; then waits for the rest (bounded by the soak's time limit). No faults.
+   */
+  private void driveSteady(List<Job> jobs, KafkaProducer<byte[], byte[]> p) throws Exception {
+    long start = System.nanoTime();
+    long stopProducing = start + TimeUnit.MINUTES.toNanos(options.steadyMinutes);
+    long deadline = start + TimeUnit.MINUTES.toNanos(minutes);
+    Random rnd = new Random(19);
+    int[] malformed = {0};
+    java.util.ArrayDeque<Job> pending = new java.util.ArrayDeque<>();
+    java.util.Set<String> cancelSent = new java.util.HashSet<>();
+    int planned = 0;
+    int firstOpen = 0;
+    long lastReport = 0;
+    while (System.nanoTime() < deadline) {
+      while (firstOpen < jobs.size() && ended(jobs.get(firstOpen))) {
+        firstOpen++;
+      }
+      int open = 0;
+      for (int k = firstOpen; k < jobs.size(); k++) {
+        Job j = jobs.get(k);
+        if (!ended(j)) {
+          open++;
+          if (j.kind == Kind.CANCEL_RUNNING && !cancelSent.contains(j.id) && running(j)) {
+            p.send(cancel(j));
+            cancelSent.add(j.id);
+          }
+        }
+      }
+      boolean producing = System.nanoTime() < stopProducing;
+      if (!producing && open == 0) {
+        say("steady: %d jobs produced, all ended", jobs.size());
+        return;
+      }
+      while (producing && open < options.inFlight) {
+        if (pending.isEmpty()) {
+          pending.addAll(plan(planned, 20, rnd, malformed));
+          planned += 20;
+        }
+        Job j = pending.poll();
+        var meta = p.send(record(j, jobs.size())).get(60, TimeUnit.SECONDS);
+        j.offset = meta.offset();
+        j.topic = meta.topic();
+        jobs.add(j);
+        if (j.kind == Kind.CANCEL_QUEUED) {
+          p.send(cancel(j));
+        }
+        open++;
+      }
+      if (System.nanoTime() - lastReport > 60_000_000_000L) {
+        lastReport = System.nanoTime();
+        say(
+            "steady: %d jobs produced, %d open%s",
+            jobs.size(), open, producing ? "" : " (no longer producing)");
+      }
+      Thread.sleep(200);
+    }
+    say("time is up (%d min): not every job ended", minutes);
   }
 
   private ProducerRecord<byte[], byte[]> cancel(Job j) {
@@ -473,13 +620,19 @@ final class JobsSoak {
   private long killWallMillis;
 
   private int check(List<Job> jobs) {
-    Map<Long, List<ConsumerRecord<byte[], byte[]>>> dlByOffset = new HashMap<>();
+    // Keyed by the original topic and offset: training and generation requests have their own.
+    Map<String, List<ConsumerRecord<byte[], byte[]>>> dlByOffset = new HashMap<>();
     for (ConsumerRecord<byte[], byte[]> r : deadLetters) {
       var h = r.headers().lastHeader(Headers.DLQ_OFFSET);
+      var topic = r.headers().lastHeader(Headers.DLQ_TOPIC);
       if (h != null) {
         dlByOffset
             .computeIfAbsent(
-                Long.parseLong(new String(h.value(), StandardCharsets.UTF_8)),
+                (topic == null || topic.value() == null
+                        ? ""
+                        : new String(topic.value(), StandardCharsets.UTF_8))
+                    + ":"
+                    + new String(h.value(), StandardCharsets.UTF_8),
                 k -> new ArrayList<>())
             .add(r);
       }
@@ -500,10 +653,10 @@ final class JobsSoak {
           es.stream()
               .filter(e -> JobEvent.RUNNING.equals(e.state()) && "state".equals(e.kind()))
               .count();
-      int dls = dlByOffset.getOrDefault(j.offset, List.of()).size();
+      int dls = dlByOffset.getOrDefault(j.topic + ":" + j.offset, List.of()).size();
       String problem = null;
       switch (j.kind) {
-        case SHORT, LONG -> {
+        case SHORT, LONG, TRAIN -> {
           if (succeeded != 1 || failed + cancels != 0) {
             problem = "valid job without exactly one succeeded";
           } else if (dls != 0) {
@@ -560,7 +713,9 @@ final class JobsSoak {
     say(
         "  valid jobs: %d, malformed: %d, cancel targets: %d (%d cancelled, %d finished before the"
             + " cancel)",
-        jobs.stream().filter(j -> j.kind == Kind.SHORT || j.kind == Kind.LONG).count(),
+        jobs.stream()
+            .filter(j -> j.kind == Kind.SHORT || j.kind == Kind.LONG || j.kind == Kind.TRAIN)
+            .count(),
         jobs.stream().filter(j -> j.kind == Kind.MALFORMED).count(),
         jobs.stream()
             .filter(j -> j.kind == Kind.CANCEL_QUEUED || j.kind == Kind.CANCEL_RUNNING)
@@ -587,7 +742,9 @@ final class JobsSoak {
   }
 
   private void reportRss() {
-    say("resident memory (VmRSS, MB) of the worker processes, sampled every 5 s:");
+    say(
+        "resident memory (VmRSS, MB) of the worker processes, sampled every %d s:",
+        options.sampleSeconds);
     for (Map.Entry<String, List<long[]>> e : new java.util.TreeMap<>(rssSeries).entrySet()) {
       List<long[]> s = e.getValue();
       if (s.size() < 4) {
@@ -618,36 +775,112 @@ final class JobsSoak {
         deciles.append(String.format(" %.0fs:%d", x[0] / 1000.0, x[1] / 1024));
       }
       say("    (run time:MB)%s", deciles);
+      reportTrend(e.getKey(), s);
     }
   }
 
-  private void sampleRss() {
+  /**
+   * The trend over the second half of a worker's life (warm-up left out): VmRSS's slope with its
+   * 95% interval, then the JVM's own figures (NMT committed per category, heap, metaspace, threads,
+   * and VmRSS minus NMT's total: memory the JVM does not account for, such as libtorch's and
+   * glibc's allocations) at the half and at the end, with their slopes.
+   */
+  private void reportTrend(String series, List<long[]> s) {
+    double tEnd = s.get(s.size() - 1)[0] / 1000.0;
+    double tHalf = (s.get(0)[0] / 1000.0 + tEnd) / 2;
+    List<long[]> late = s.stream().filter(x -> x[0] / 1000.0 >= tHalf).toList();
+    if (late.size() < 10) {
+      return;
+    }
+    double[] t = late.stream().mapToDouble(x -> x[0] / 1000.0).toArray();
+    double[] v = late.stream().mapToDouble(x -> x[1] / 1024.0).toArray();
+    say(
+        "    VmRSS slope over the second half (%.0f-%.0f s, %d samples, 10 time blocks): %s",
+        tHalf, tEnd, late.size(), WorkerMemory.slope(t, v, 10));
+    Map<String, List<double[]>> jvm = jvmSeries.getOrDefault(series, Map.of());
+    if (jvm.isEmpty()) {
+      return;
+    }
+    say("    JVM's view (MB; at the half -> last; slope over the second half, 6 blocks):");
+    for (Map.Entry<String, List<double[]>> m : new java.util.TreeMap<>(jvm).entrySet()) {
+      List<double[]> js = m.getValue().stream().filter(x -> x[0] >= tHalf).toList();
+      if (js.size() < 6) {
+        continue;
+      }
+      double first = js.get(0)[1];
+      double last = js.get(js.size() - 1)[1];
+      if (m.getKey().equals("Threads")
+          || m.getKey().startsWith("nmt:") && !m.getKey().equals("nmt:Total") && last < 1) {
+        continue;
+      }
+      say(
+          "      %-28s %8.1f -> %8.1f  %s",
+          m.getKey(),
+          first,
+          last,
+          WorkerMemory.slope(
+              js.stream().mapToDouble(x -> x[0]).toArray(),
+              js.stream().mapToDouble(x -> x[1]).toArray(),
+              6));
+    }
+  }
+
+  private void sampleMemory() {
+    Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+    long lastJvm = Long.MIN_VALUE / 2;
     while (reading) {
+      boolean jvmNow =
+          System.nanoTime() - lastJvm >= TimeUnit.SECONDS.toNanos(options.jvmSampleSeconds);
+      if (jvmNow) {
+        lastJvm = System.nanoTime();
+      }
       for (Map.Entry<String, Process> w : workers.entrySet()) {
         Process p = w.getValue();
         if (!p.isAlive()) {
           continue;
         }
         String series = w.getKey() + " (pid " + p.pid() + ")";
-        try {
-          for (String line : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
-            if (line.startsWith("VmRSS:")) {
-              long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
-              rssSeries
-                  .computeIfAbsent(series, k -> new CopyOnWriteArrayList<>())
-                  .add(new long[] {(System.nanoTime() - t0) / 1_000_000, kb});
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        Map<String, Long> proc = WorkerMemory.procStatus(p.pid());
+        if (proc.containsKey("VmRSS")) {
+          rssSeries
+              .computeIfAbsent(series, k -> new CopyOnWriteArrayList<>())
+              .add(new long[] {ms, proc.get("VmRSS")});
+        }
+        proc.forEach((k, v) -> csv(ms, w.getKey(), p.pid(), k, v));
+        if (jvmNow) {
+          Map<String, Long> jvm =
+              new LinkedHashMap<>(WorkerMemory.jvm(jcmd, p.pid(), jcmdCommands));
+          if (proc.containsKey("VmRSS")) {
+            jvm.put("VmRSS", proc.get("VmRSS"));
+            jvm.put("Threads", proc.get("Threads"));
+            if (jvm.containsKey("nmt:Total")) {
+              jvm.put("VmRSS - nmt:Total", proc.get("VmRSS") - jvm.get("nmt:Total"));
             }
           }
-        } catch (IOException | RuntimeException gone) {
-          // the process just exited
+          long at = (System.nanoTime() - t0) / 1_000_000;
+          jvm.forEach(
+              (k, v) -> {
+                if (!k.equals("VmRSS") && !k.equals("Threads")) {
+                  csv(at, w.getKey(), p.pid(), k, v);
+                }
+                jvmSeries
+                    .computeIfAbsent(series, x -> new ConcurrentHashMap<>())
+                    .computeIfAbsent(k, x -> new CopyOnWriteArrayList<>())
+                    .add(new double[] {at / 1000.0, v / 1024.0});
+              });
         }
       }
       try {
-        Thread.sleep(5000);
+        Thread.sleep(options.sampleSeconds * 1000L);
       } catch (InterruptedException e) {
         return;
       }
     }
+  }
+
+  private void csv(long ms, String worker, long pid, String metric, long kb) {
+    memoryCsv.printf(Locale.ROOT, "%.1f,%s,%d,%s,%d%n", ms / 1000.0, worker, pid, metric, kb);
   }
 
   private Thread reader(
@@ -696,6 +929,7 @@ final class JobsSoak {
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "-Xmx1g",
             "-XX:+ExitOnOutOfMemoryError",
+            "-XX:NativeMemoryTracking=summary",
             "-Dperfusion.worker.testStepDelayMs=" + stepDelayMs,
             "-Dai.djl.offline=true",
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
@@ -705,7 +939,18 @@ final class JobsSoak {
             "-cp",
             System.getProperty("java.class.path"),
             "org.perfusionjobs.worker.WorkerMain");
+    for (String o : options.workerJvm) {
+      if (o.startsWith("all:") || o.startsWith(id + ":")) {
+        pb.command().add(pb.command().size() - 3, o.substring(o.indexOf(':') + 1));
+      }
+    }
     Map<String, String> env = pb.environment();
+    for (String o : options.workerEnv) {
+      if (o.startsWith("all:") || o.startsWith(id + ":")) {
+        String kv = o.substring(o.indexOf(':') + 1);
+        env.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+      }
+    }
     env.put("DJL_OFFLINE", "true");
     env.put("PERFUSION_KAFKA", stack.bootstrapServers());
     env.put("PERFUSION_REDIS", stack.redisUri());

@@ -82,6 +82,9 @@ final class ConceptGatesCommand implements Callable<Integer> {
     if ((prompt == null) == (promptsFile == null)) {
       throw new IllegalArgumentException("give either --prompt or --prompts-file");
     }
+    if (json && promptsFile == null) {
+      throw new IllegalArgumentException("--json summarises a --prompts-file");
+    }
     if (promptsFile != null) {
       return summary(uses);
     }

@@ -40,7 +40,9 @@ import picocli.CommandLine.Spec;
  * concept the model's evaluator can read and every method: training images from the concept's spec,
  * training with the method (same images, step budget and seed), evaluation on the concept prompt
  * set (Perfusion at several betas from one file, LoRA at several scales), and a report: {@code
- * docs/personalization.md}, a fidelity-vs-alignment plot and a sample grid per method.
+ * docs/personalization.md}, a fidelity-vs-alignment plot and a sample grid per method. Perfusion's
+ * ablations ({@link #ABLATIONS}) are methods of their own, and every Perfusion-family file also
+ * gets a per-token gate table ({@code concept-gates --prompts-file --json}).
  *
  * <p>Each step runs the CLI's own command ({@code concept-images}, {@code train --method}, {@code
  * eval --json}) in a child JVM, so the benchmark measures exactly what users run, and one step's
@@ -50,8 +52,8 @@ import picocli.CommandLine.Spec;
     name = "bench-personalization",
     mixinStandardHelpOptions = true,
     description =
-        "Perfusion against textual inversion, custom diffusion, LoRA and DreamBooth on the concept"
-            + " suite; writes docs/personalization.md.")
+        "Perfusion against textual inversion, custom diffusion, LoRA and DreamBooth, and against"
+            + " its own ablations, on the concept suite; writes docs/personalization.md.")
 final class BenchPersonalizationCommand implements Callable<Integer> {
   static final List<String> METHODS =
       List.of("perfusion", "textual-inversion", "custom-diffusion", "lora", "dreambooth");

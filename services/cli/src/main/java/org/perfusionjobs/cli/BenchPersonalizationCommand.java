@@ -24,9 +24,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.perfusion.PerfusionAblation;
 import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.concepts.ConceptSuite;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
+import org.perfusionjobs.evaluator.prompts.EvalPrompt;
+import org.perfusionjobs.evaluator.prompts.PromptSet;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -37,7 +40,9 @@ import picocli.CommandLine.Spec;
  * concept the model's evaluator can read and every method: training images from the concept's spec,
  * training with the method (same images, step budget and seed), evaluation on the concept prompt
  * set (Perfusion at several betas from one file, LoRA at several scales), and a report: {@code
- * docs/personalization.md}, a fidelity-vs-alignment plot and a sample grid per method.
+ * docs/personalization.md}, a fidelity-vs-alignment plot and a sample grid per method. Perfusion's
+ * ablations ({@link #ABLATIONS}) are methods of their own, and every Perfusion-family file also
+ * gets a per-token gate table ({@code concept-gates --prompts-file --json}).
  *
  * <p>Each step runs the CLI's own command ({@code concept-images}, {@code train --method}, {@code
  * eval --json}) in a child JVM, so the benchmark measures exactly what users run, and one step's
@@ -47,11 +52,32 @@ import picocli.CommandLine.Spec;
     name = "bench-personalization",
     mixinStandardHelpOptions = true,
     description =
-        "Perfusion against textual inversion, custom diffusion, LoRA and DreamBooth on the concept"
-            + " suite; writes docs/personalization.md.")
+        "Perfusion against textual inversion, custom diffusion, LoRA and DreamBooth, and against"
+            + " its own ablations, on the concept suite; writes docs/personalization.md.")
 final class BenchPersonalizationCommand implements Callable<Integer> {
   static final List<String> METHODS =
       List.of("perfusion", "textual-inversion", "custom-diffusion", "lora", "dreambooth");
+
+  /**
+   * Perfusion without one of its parts (issue 18 item 6): bench name -> {@code train --ablation}.
+   */
+  static final Map<String, PerfusionAblation> ABLATIONS =
+      Map.of(
+          "perfusion-no-key-lock", PerfusionAblation.NO_KEY_LOCK,
+          "perfusion-no-gate", PerfusionAblation.NO_GATE,
+          "perfusion-no-cinv", PerfusionAblation.NO_CINV);
+
+  /** Every --methods name, in report order. */
+  static final List<String> ALL_METHODS =
+      List.of(
+          "perfusion",
+          "perfusion-no-key-lock",
+          "perfusion-no-gate",
+          "perfusion-no-cinv",
+          "textual-inversion",
+          "custom-diffusion",
+          "lora",
+          "dreambooth");
 
   @Spec CommandSpec spec;
 
@@ -69,8 +95,13 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   @Option(
       names = "--methods",
       split = ",",
-      defaultValue = "perfusion,textual-inversion,custom-diffusion,lora,dreambooth",
-      description = "methods (default: ${DEFAULT-VALUE})")
+      defaultValue =
+          "perfusion,perfusion-no-key-lock,perfusion-no-gate,perfusion-no-cinv,textual-inversion,"
+              + "custom-diffusion,lora,dreambooth",
+      description =
+          "methods; perfusion-no-key-lock, perfusion-no-gate and perfusion-no-cinv are Perfusion's"
+              + " ablations (train --ablation), evaluated at the same betas (default:"
+              + " ${DEFAULT-VALUE})")
   List<String> methods;
 
   @Option(
@@ -129,6 +160,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       Double composition,
       int images) {}
 
+  /** One prompt's gates: on the concept's word, and the largest on any other token. */
+  record Gate(
+      String concept, String method, float beta, double word, double other, String otherToken) {}
+
   @Override
   public Integer call() throws Exception {
     PrintWriter err = spec.commandLine().getErr();
@@ -141,10 +176,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       scales = scales.size() > 2 ? List.of(0.5f, 1f) : scales;
     }
     for (String m : methods) {
-      if (!METHODS.contains(m)) {
+      if (!ALL_METHODS.contains(m)) {
         throw new picocli.CommandLine.ParameterException(
             spec.commandLine(),
-            "--methods: unknown method '" + m + "'; use " + String.join(", ", METHODS));
+            "--methods: unknown method '" + m + "'; use " + String.join(", ", ALL_METHODS));
       }
     }
     List<SuiteConcept> suite = chooseConcepts(modelDir, err);
@@ -155,6 +190,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     Path imgDir = reportFile.toAbsolutePath().getParent().resolve("img");
     Files.createDirectories(imgDir);
     List<Point> points = new ArrayList<>();
+    List<Gate> gates = new ArrayList<>();
     Map<String, double[]> costs = new LinkedHashMap<>(); // method -> {seconds sum, bytes sum, runs}
     for (SuiteConcept c : suite) {
       Path dir = work.resolve(c.word());
@@ -170,26 +206,33 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           "5",
           "--seed",
           "0");
+      Path gatePrompts = dir.resolve("gate-prompts.txt");
+      Files.writeString(gatePrompts, String.join("\n", gatePrompts(c)) + "\n");
       for (String m : methods) {
         Path file = dir.resolve(m + ".safetensors");
         long t0 = System.nanoTime();
-        cli(
-            err,
-            "train",
-            "--model",
-            modelDir.toString(),
-            "--images",
-            images.toString(),
-            "--word",
-            c.word(),
-            "--superclass",
-            c.superclass(),
-            "--method",
-            m,
-            "--steps",
-            Integer.toString(trainSteps),
-            "--out",
-            file.toString());
+        List<String> train =
+            new ArrayList<>(
+                List.of(
+                    "train",
+                    "--model",
+                    modelDir.toString(),
+                    "--images",
+                    images.toString(),
+                    "--word",
+                    c.word(),
+                    "--superclass",
+                    c.superclass(),
+                    "--method",
+                    ABLATIONS.containsKey(m) ? "perfusion" : m,
+                    "--steps",
+                    Integer.toString(trainSteps),
+                    "--out",
+                    file.toString()));
+        if (ABLATIONS.containsKey(m)) {
+          train.addAll(List.of("--ablation", ABLATIONS.get(m).word()));
+        }
+        cli(err, train.toArray(String[]::new));
         double seconds = (System.nanoTime() - t0) / 1e9;
         double[] cost = costs.computeIfAbsent(m, k -> new double[3]);
         cost[0] += seconds;
@@ -210,13 +253,31 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
                     "--json",
                     "--out",
                     dir.resolve(m + "-eval").toString()));
-        if (m.equals("perfusion")) {
+        if (isPerfusion(m)) {
           eval.addAll(List.of("--beta", join(betas)));
         } else if (m.equals("lora")) {
           eval.addAll(List.of("--scale", join(scales)));
         }
         String out = cli(err, eval.toArray(String[]::new));
         points.addAll(parse(c.word(), m, out));
+        if (isPerfusion(m)) {
+          for (float b : betas) {
+            String g =
+                cli(
+                    err,
+                    "concept-gates",
+                    "--model",
+                    modelDir.toString(),
+                    "--concept",
+                    file.toString(),
+                    "--prompts-file",
+                    gatePrompts.toString(),
+                    "--beta",
+                    Float.toString(b),
+                    "--json");
+            gates.addAll(parseGates(c.word(), m, g));
+          }
+        }
         if (c == suite.get(0)) {
           copyGrid(dir.resolve(m + "-eval"), imgDir.resolve("personalization-" + m + ".png"));
         }
@@ -226,10 +287,119 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     plot(totals, imgDir.resolve("personalization-front.png"));
     Files.writeString(
         reportFile,
-        markdown(modelDir, suite, points, totals, costs, reportFile),
+        markdown(modelDir, suite, points, totals, costs, gates, reportFile),
         StandardCharsets.UTF_8);
     spec.commandLine().getOut().println(reportFile);
     return 0;
+  }
+
+  static boolean isPerfusion(String method) {
+    return method.equals("perfusion") || ABLATIONS.containsKey(method);
+  }
+
+  /** The report's name of a method: e.g. {@code perfusion (no key-lock)} for an ablation. */
+  static String label(String method) {
+    PerfusionAblation a = ABLATIONS.get(method);
+    return a == null ? method : "perfusion (" + a.label() + ")";
+  }
+
+  /** The distinct texts of the concept prompt set eval scores (same seed and count). */
+  private List<String> gatePrompts(SuiteConcept c) {
+    return PromptSet.concept(c.word(), c.spec(), PROMPT_SEED, prompts).stream()
+        .map(EvalPrompt::text)
+        .distinct()
+        .toList();
+  }
+
+  /** eval's default --prompt-seed, so the gate table covers the prompts that were scored. */
+  static final long PROMPT_SEED = 2026;
+
+  /** The last line of {@code concept-gates --json}: one row per prompt. */
+  static List<Gate> parseGates(String concept, String method, String stdout) throws IOException {
+    String[] lines = stdout.strip().split("\n");
+    JsonNode last = Configs.json().readTree(lines[lines.length - 1]);
+    float beta = (float) last.get("beta").asDouble();
+    List<Gate> out = new ArrayList<>();
+    for (JsonNode r : last.get("prompts")) {
+      out.add(
+          new Gate(
+              concept,
+              method,
+              beta,
+              r.get("concept").asDouble(),
+              r.get("other").asDouble(),
+              r.get("otherToken").asText()));
+    }
+    return out;
+  }
+
+  /**
+   * Per method and beta over all prompts and concepts: the mean gate on the concept's word, the
+   * mean largest gate on another token, the share of prompts where that gate reaches 0.5, and the
+   * other token that most often has the largest gate (ties: the first seen).
+   */
+  record GateTotal(
+      String method,
+      float beta,
+      int prompts,
+      double word,
+      double other,
+      double openElsewhere,
+      String commonToken) {}
+
+  static List<GateTotal> gateTotals(List<Gate> gates) {
+    Map<String, List<Gate>> by = new LinkedHashMap<>();
+    for (Gate g : gates) {
+      by.computeIfAbsent(g.method() + "|" + g.beta(), k -> new ArrayList<>()).add(g);
+    }
+    List<GateTotal> out = new ArrayList<>();
+    for (List<Gate> gs : by.values()) {
+      Map<String, Integer> tokens = new LinkedHashMap<>();
+      for (Gate g : gs) {
+        tokens.merge(g.otherToken(), 1, Integer::sum);
+      }
+      String common =
+          tokens.entrySet().stream()
+              .reduce((a, b) -> b.getValue() > a.getValue() ? b : a)
+              .orElseThrow()
+              .getKey();
+      out.add(
+          new GateTotal(
+              gs.get(0).method(),
+              gs.get(0).beta(),
+              gs.size(),
+              gs.stream().mapToDouble(Gate::word).average().orElse(Double.NaN),
+              gs.stream().mapToDouble(Gate::other).average().orElse(Double.NaN),
+              gs.stream().filter(g -> g.other() >= 0.5).count() / (double) gs.size(),
+              common));
+    }
+    return out;
+  }
+
+  /**
+   * Each ablation's change against Perfusion at the same setting, in points (ablation minus
+   * Perfusion): {fidelity, exact count, alignment}; settings Perfusion lacks are left out.
+   */
+  static Map<String, double[]> ablationDeltas(List<Point> totals) {
+    Map<String, double[]> out = new LinkedHashMap<>();
+    for (Point a : totals) {
+      if (!ABLATIONS.containsKey(a.method())) {
+        continue;
+      }
+      totals.stream()
+          .filter(p -> p.method().equals("perfusion") && p.setting().equals(a.setting()))
+          .findFirst()
+          .ifPresent(
+              p ->
+                  out.put(
+                      a.method() + "|" + a.setting(),
+                      new double[] {
+                        100 * (a.fidelity() - p.fidelity()),
+                        100 * (a.exactCount() - p.exactCount()),
+                        100 * (a.alignment() - p.alignment())
+                      }));
+    }
+    return out;
   }
 
   private List<SuiteConcept> chooseConcepts(Path modelDir, PrintWriter err) throws IOException {
@@ -378,6 +548,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       List<Point> points,
       List<Point> totals,
       Map<String, double[]> costs,
+      List<Gate> gates,
       Path reportFile) {
     StringBuilder sb = new StringBuilder();
     sb.append("# Personalization benchmark\n\n");
@@ -421,7 +592,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
               Locale.ROOT,
               "| %s | %s | %,.0f bytes | %.0f s | %.1f%% ± %.1f | %.1f%% ± %.1f | %.1f%% ± %.1f |"
                   + " %s |%n",
-              t.method(),
+              label(t.method()),
               t.setting(),
               cost[1] / cost[2],
               cost[0] / cost[2],
@@ -441,6 +612,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
     sb.append("\n![fidelity against alignment](img/personalization-front.png)\n\n");
     sb.append("## The paper's claims, checked\n\n");
+    int claims = sb.length();
     for (String baseline : List.of("textual-inversion", "lora", "dreambooth", "custom-diffusion")) {
       List<Point> theirs = totals.stream().filter(p -> p.method().equals(baseline)).toList();
       List<Point> ours = totals.stream().filter(p -> p.method().equals("perfusion")).toList();
@@ -475,6 +647,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
                   / costs.get("lora")[2]
                   / (costs.get("perfusion")[1] / costs.get("perfusion")[2])));
     }
+    if (sb.length() == claims) {
+      sb.append("Nothing to check: no baseline method ran beside Perfusion.\n");
+    }
+    ablationSection(sb, totals, gates);
     sb.append(
         "\n"
             + "## Per concept\n\n"
@@ -487,7 +663,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
               Locale.ROOT,
               "| %s | %s | %s | %.1f%% | %.1f%% | %.1f%% | %s | %d |%n",
               p.concept(),
-              p.method(),
+              label(p.method()),
               p.setting(),
               100 * p.fidelity(),
               100 * p.exactCount(),
@@ -500,7 +676,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     sb.append("\n## Samples (first concept, first 64 prompts)\n\n");
     for (String m : methods) {
       sb.append("- ")
-          .append(m)
+          .append(label(m))
           .append(": ![")
           .append(m)
           .append("](img/personalization-")
@@ -508,6 +684,60 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           .append(".png)\n");
     }
     return sb.toString();
+  }
+
+  /** The ablations against Perfusion at each beta, and the gates per token (issue 18 item 6). */
+  private static void ablationSection(StringBuilder sb, List<Point> totals, List<Gate> gates) {
+    Map<String, double[]> deltas = ablationDeltas(totals);
+    if (deltas.isEmpty() && gates.isEmpty()) {
+      return;
+    }
+    sb.append(
+        "\n"
+            + "## Ablations of Perfusion\n\n"
+            + "Each trained from the same images, steps and seed as `perfusion` and evaluated at"
+            + " the same betas (docs/perfusion.md#ablations). Change against `perfusion` at the"
+            + " same beta, in points (ablation minus Perfusion; compare with the ± above).\n\n");
+    if (!deltas.isEmpty()) {
+      sb.append(
+          "| ablation | setting | fidelity | exact count | alignment |\n|---|---|---|---|---|\n");
+      deltas.forEach(
+          (key, d) -> {
+            String[] ms = key.split("\\|", 2);
+            sb.append(
+                String.format(
+                    Locale.ROOT,
+                    "| %s | %s | %+.1f | %+.1f | %+.1f |%n",
+                    label(ms[0]),
+                    ms[1],
+                    d[0],
+                    d[1],
+                    d[2]));
+          });
+    }
+    if (!gates.isEmpty()) {
+      sb.append(
+          "\n### Gates per token (`concept-gates`)\n\n"
+              + "Over the concept prompts scored above: the gate on the concept's word against the"
+              + " largest gate on any other token of the prompt (start, end and padding included),"
+              + " tau the concept's own.\n\n"
+              + "| method | beta | prompts | gate on the word | largest elsewhere | prompts with"
+              + " another gate >= 0.5 | most often largest |\n"
+              + "|---|---|---|---|---|---|---|\n");
+      for (GateTotal t : gateTotals(gates)) {
+        sb.append(
+            String.format(
+                Locale.ROOT,
+                "| %s | %.2f | %d | %.3f | %.3f | %.0f%% | `%s` |%n",
+                label(t.method()),
+                t.beta(),
+                t.prompts(),
+                t.word(),
+                t.other(),
+                100 * t.openElsewhere(),
+                t.commonToken()));
+      }
+    }
   }
 
   private static void copyGrid(Path evalOut, Path target) throws IOException {
@@ -555,10 +785,13 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       new Color(30, 90, 200),
       new Color(30, 150, 60),
       new Color(220, 140, 0),
-      new Color(130, 50, 170)
+      new Color(130, 50, 170),
+      new Color(240, 120, 120),
+      new Color(120, 170, 240),
+      new Color(140, 140, 140)
     };
     int k = 0;
-    for (String m : METHODS) {
+    for (String m : ALL_METHODS) {
       List<Point> ps = totals.stream().filter(p -> p.method().equals(m)).toList();
       if (ps.isEmpty()) {
         continue;
@@ -573,7 +806,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         g.fillOval(xs[i] - 4, ys[i] - 4, 8, 8);
       }
       g.fillRect(left + pw + 20, top + 20 + 22 * k, 14, 14);
-      g.drawString(m, left + pw + 40, top + 32 + 22 * k);
+      g.drawString(label(m), left + pw + 40, top + 32 + 22 * k);
       k++;
     }
     g.dispose();

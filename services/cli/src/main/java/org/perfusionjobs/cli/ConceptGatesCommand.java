@@ -2,8 +2,11 @@ package org.perfusionjobs.cli;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
@@ -36,8 +39,23 @@ final class ConceptGatesCommand implements Callable<Integer> {
   @Option(names = "--concept", required = true, description = "concept file(s)")
   List<Path> concepts = new ArrayList<>();
 
-  @Option(names = "--prompt", required = true, description = "prompt using the concepts' words")
+  @Option(names = "--prompt", description = "prompt using the concepts' words")
   String prompt;
+
+  @Option(
+      names = "--prompts-file",
+      description =
+          "instead of --prompt: one prompt per line; prints per prompt the gate on the concept's"
+              + " word and the largest gate on any other token (start, end and padding included)")
+  Path promptsFile;
+
+  @Option(
+      names = "--json",
+      description =
+          "with --prompts-file and one --concept: the summary as one JSON line last on stdout,"
+              + " {\"beta\", \"tau\", \"prompts\": [{\"prompt\", \"concept\", \"other\","
+              + " \"otherToken\"}]}")
+  boolean json;
 
   @Option(
       names = "--beta",
@@ -60,6 +78,15 @@ final class ConceptGatesCommand implements Callable<Integer> {
     List<ConceptUse> uses = new ArrayList<>();
     for (Path p : concepts) {
       uses.add(new ConceptUse(ConceptFile.read(p), beta, tau));
+    }
+    if ((prompt == null) == (promptsFile == null)) {
+      throw new IllegalArgumentException("give either --prompt or --prompts-file");
+    }
+    if (json && promptsFile == null) {
+      throw new IllegalArgumentException("--json summarises a --prompts-file");
+    }
+    if (promptsFile != null) {
+      return summary(uses);
     }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       TokenGates g = PerfusionModel.of(sd).tokenGates(prompt, uses);
@@ -98,5 +125,70 @@ final class ConceptGatesCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /**
+   * Per prompt of the file: the gate on the concept's word against the largest on another token.
+   */
+  private int summary(List<ConceptUse> uses) throws java.io.IOException {
+    var out = spec.commandLine().getOut();
+    if (json && uses.size() != 1) {
+      throw new IllegalArgumentException("--json summarises one --concept");
+    }
+    List<String> prompts =
+        java.nio.file.Files.readAllLines(promptsFile).stream()
+            .map(String::strip)
+            .filter(l -> !l.isEmpty())
+            .toList();
+    List<Map<String, Object>> rows = new ArrayList<>();
+    try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
+      for (String p : prompts) {
+        TokenGates g = PerfusionModel.of(sd).tokenGates(p, uses);
+        for (int j = 0; j < uses.size(); j++) {
+          GateSummary s = GateSummary.of(g, j, uses.get(j).concept().placeholder());
+          if (!json) {
+            out.printf(
+                "%-50s %s: gate on the word %.3f, largest elsewhere %.3f (%s)%n",
+                p, uses.get(j).concept().placeholder(), s.concept(), s.other(), s.otherToken());
+          }
+          Map<String, Object> row = new LinkedHashMap<>();
+          row.put("prompt", p);
+          row.put("concept", s.concept());
+          row.put("other", s.other());
+          row.put("otherToken", s.otherToken());
+          rows.add(row);
+        }
+      }
+    }
+    if (json) {
+      Map<String, Object> all = new LinkedHashMap<>();
+      all.put("beta", uses.get(0).effectiveBeta());
+      all.put("tau", uses.get(0).effectiveTau());
+      all.put("prompts", rows);
+      out.println(Configs.json().writeValueAsString(all));
+    }
+    return 0;
+  }
+
+  /**
+   * One prompt's gates of concept {@code j}: the largest on the concept's own word (NaN if the
+   * prompt lacks it) and the largest on any other token, with that token.
+   */
+  record GateSummary(double concept, double other, String otherToken) {
+    static GateSummary of(TokenGates g, int j, String word) {
+      double concept = Double.NaN;
+      double other = Double.NEGATIVE_INFINITY;
+      String otherToken = "";
+      for (int i = 0; i < g.tokens().size(); i++) {
+        double gate = g.gates()[i][j];
+        if (g.tokens().get(i).equalsIgnoreCase(word)) {
+          concept = Double.isNaN(concept) ? gate : Math.max(concept, gate);
+        } else if (gate > other) {
+          other = gate;
+          otherToken = g.tokens().get(i);
+        }
+      }
+      return new GateSummary(concept, other, otherToken);
+    }
   }
 }

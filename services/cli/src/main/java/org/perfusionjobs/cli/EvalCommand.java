@@ -257,6 +257,9 @@ final class EvalCommand implements Callable<Integer> {
     }
     if (c != null) {
       report.put("key_locking", globalLock ? "global" : "local");
+      if (c.ablation() != org.perfusionjobs.engine.perfusion.PerfusionAblation.NONE) {
+        report.put("ablation", c.ablation().word()); // applied by the concept's edit
+      }
     }
     List<Map<String, Object>> results = new ArrayList<>();
     List<Map<String, Object>> figures = new ArrayList<>();

@@ -12,6 +12,7 @@ import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.PerfusionAblation;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
 import org.perfusionjobs.engine.perfusion.TrainerState;
@@ -77,6 +78,16 @@ final class TrainCommand implements Callable<Integer> {
               + DEFAULT_CLASS_IMAGE_STEPS
               + ")")
   Integer classImageSteps;
+
+  @Option(
+      names = "--ablation",
+      defaultValue = "none",
+      description =
+          "perfusion only: train without one part of the method (issue 18 item 6): no-key-lock (K"
+              + " targets learned like V), no-gate (gate 1 on every token) or no-cinv (identity in"
+              + " place of Cinv); recorded in the file, so generate and eval apply it (default:"
+              + " ${DEFAULT-VALUE}, the paper's method)")
+  String ablation;
 
   static final int DEFAULT_RANK = 4;
   static final int DEFAULT_CLASS_IMAGES = 16;
@@ -194,7 +205,8 @@ final class TrainCommand implements Callable<Integer> {
         err.printf("resuming from %s at step %d%n", checkpoint, resume.completedSteps());
       }
       ProgressBar bar = new ProgressBar(err, "train");
-      PerfusionTrainer trainer = PerfusionModel.of(sd).trainer();
+      PerfusionAblation ablated = PerfusionAblation.parse(ablation);
+      PerfusionTrainer trainer = PerfusionModel.of(sd).trainer().withAblation(ablated);
       Concept c =
           trainer.train(
               data,
@@ -221,15 +233,20 @@ final class TrainCommand implements Callable<Integer> {
       ConceptFile.write(c, out);
       long trained = c.embedding().length;
       for (float[] v : c.valueTargets().values()) {
-        trained += v.length;
+        trained += ablated == PerfusionAblation.NO_KEY_LOCK ? 2L * v.length : v.length;
       }
       err.printf(
           "concept '%s' (%s) -> %s (%d bytes)%n",
           c.placeholder(), c.superclass(), out, Files.size(out));
       err.printf(
-          "method perfusion: file %d bytes, training %.1f s (%.2f s per step), %d trained"
-              + " parameters (V targets + embedding)%n",
-          Files.size(out), seconds, seconds / steps, trained);
+          "method perfusion%s: file %d bytes, training %.1f s (%.2f s per step), %d trained"
+              + " parameters (%s targets + embedding)%n",
+          ablated == PerfusionAblation.NONE ? "" : " (ablation " + ablated.word() + ")",
+          Files.size(out),
+          seconds,
+          seconds / steps,
+          trained,
+          ablated == PerfusionAblation.NO_KEY_LOCK ? "K and V" : "V");
       spec.commandLine().getOut().println(out);
     }
     return 0;
@@ -264,6 +281,16 @@ final class TrainCommand implements Callable<Integer> {
               + method
               + " trains "
               + (m == null ? "V targets (--lr-value)" : "only the embedding (--lr-embedding)"));
+    }
+    PerfusionAblation a = PerfusionAblation.parse(ablation); // an unknown name fails here
+    if (a != PerfusionAblation.NONE && m != null) {
+      throw new IllegalArgumentException(
+          "--ablation is Perfusion's (--method perfusion), not " + method + "'s");
+    }
+    if (a == PerfusionAblation.NO_KEY_LOCK && checkpoint != null) {
+      throw new IllegalArgumentException(
+          "--checkpoint does not work with --ablation no-key-lock (the checkpoint keeps no K"
+              + " moments)");
     }
     if (m != null && checkpoint != null) {
       throw new IllegalArgumentException("--checkpoint is Perfusion's only");

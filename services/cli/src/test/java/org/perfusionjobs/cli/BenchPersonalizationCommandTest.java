@@ -52,6 +52,57 @@ class BenchPersonalizationCommandTest {
     assertEquals(40, t.get(0).images());
   }
 
+  /** concept-gates --json read back; per method and beta: means, the open share, the token. */
+  @Test
+  void gateTableAveragesPromptsPerMethodAndBeta() throws Exception {
+    List<BenchPersonalizationCommand.Gate> g =
+        new java.util.ArrayList<>(
+            BenchPersonalizationCommand.parseGates(
+                "zwx",
+                "perfusion",
+                "loading\n"
+                    + "{\"beta\":0.7,\"tau\":0.15,\"prompts\":[{\"prompt\":\"a"
+                    + " zwx\",\"concept\":0.9,\"other\":0.2,\"otherToken\":\"<end>\"},{\"prompt\":\"a"
+                    + " zwx on the"
+                    + " left\",\"concept\":0.7,\"other\":0.6,\"otherToken\":\"left\"},{\"prompt\":\"a"
+                    + " small zwx\",\"concept\":0.5,\"other\":0.1,\"otherToken\":\"<end>\"}]}\n"));
+    assertEquals(3, g.size());
+    assertEquals(0.7f, g.get(0).beta());
+    assertEquals("left", g.get(1).otherToken());
+    g.add(new BenchPersonalizationCommand.Gate("zwx", "perfusion-no-gate", 0.7f, 1, 1, "<start>"));
+    var t = BenchPersonalizationCommand.gateTotals(g);
+    assertEquals(2, t.size());
+    assertEquals(3, t.get(0).prompts());
+    assertEquals(0.7, t.get(0).word(), 1e-12); // (0.9 + 0.7 + 0.5) / 3
+    assertEquals(0.3, t.get(0).other(), 1e-12); // (0.2 + 0.6 + 0.1) / 3
+    assertEquals(1.0 / 3, t.get(0).openElsewhere(), 1e-12); // only 0.6 >= 0.5
+    assertEquals("<end>", t.get(0).commonToken()); // 2 of 3
+    assertEquals(1.0, t.get(1).openElsewhere(), 1e-12);
+    assertEquals("perfusion (no gate)", BenchPersonalizationCommand.label(t.get(1).method()));
+    assertEquals("lora", BenchPersonalizationCommand.label("lora"));
+  }
+
+  /** Each ablation against Perfusion at the same beta, in points; a beta Perfusion lacks: none. */
+  @Test
+  void ablationDeltasAreAgainstPerfusionAtTheSameSetting() {
+    var p =
+        new BenchPersonalizationCommand.Point(
+            "all", "perfusion", "beta 0.70", 0.6, 0.5, 0.4, null, 20);
+    var a =
+        new BenchPersonalizationCommand.Point(
+            "all", "perfusion-no-key-lock", "beta 0.70", 0.75, 0.25, 0.45, null, 20);
+    var b =
+        new BenchPersonalizationCommand.Point(
+            "all", "perfusion-no-cinv", "beta 0.90", 0.1, 0.1, 0.1, null, 20);
+    var l = new BenchPersonalizationCommand.Point("all", "lora", "beta 0.70", 1, 1, 1, null, 20);
+    var d = BenchPersonalizationCommand.ablationDeltas(List.of(p, a, b, l));
+    assertEquals(java.util.Set.of("perfusion-no-key-lock|beta 0.70"), d.keySet());
+    double[] x = d.get("perfusion-no-key-lock|beta 0.70");
+    assertEquals(15.0, x[0], 1e-9); // 100 * (0.75 - 0.6)
+    assertEquals(-25.0, x[1], 1e-9);
+    assertEquals(5.0, x[2], 1e-9);
+  }
+
   @Test
   void standardErrorOfAShare() {
     assertEquals(5.0, BenchPersonalizationCommand.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05

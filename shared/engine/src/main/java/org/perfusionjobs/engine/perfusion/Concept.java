@@ -61,6 +61,14 @@ public record Concept(
     keyTargets = Collections.unmodifiableMap(new LinkedHashMap<>(keyTargets));
     valueTargets = Collections.unmodifiableMap(new LinkedHashMap<>(valueTargets));
     trainingSettings = Map.copyOf(trainingSettings);
+    PerfusionAblation.of(trainingSettings); // an unknown ablation fails here, not at generation
+  }
+
+  /**
+   * The part of Perfusion this concept was trained without ({@link PerfusionAblation#NONE}: none).
+   */
+  public PerfusionAblation ablation() {
+    return PerfusionAblation.of(trainingSettings);
   }
 
   /** Number of floats stored (the file is 4 bytes each plus a small header). */

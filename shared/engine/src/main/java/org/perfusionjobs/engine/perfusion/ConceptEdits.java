@@ -21,7 +21,8 @@ public final class ConceptEdits {
         arrays(c.keyTargets(), m, options),
         arrays(c.valueTargets(), m, options),
         use.effectiveBeta(),
-        use.effectiveTau());
+        use.effectiveTau(),
+        c.ablation());
   }
 
   private static Map<String, NDArray> arrays(

@@ -31,6 +31,11 @@ import org.perfusionjobs.engine.attention.KeyValue;
  * per input encoding and shared by all layers; each layer then adds its own {@code W} and targets.
  * Build one per request (or per training step).
  *
+ * <p>Ablations ({@link PerfusionAblation}, per concept): without the gate a concept's gate is 1 on
+ * every token; without Cinv the identity takes its place (s(e) = e' i* / i*' i*, P the Euclidean
+ * projection), which every concept of one processor must then share (their joint projection needs
+ * one metric). Without key-locking nothing changes here: the concept's K targets are learned ones.
+ *
  * <p>Legend: B batch, T tokens, D text width, N concepts, C layer width.
  */
 public final class PerfusionProcessor implements AttentionProcessor {
@@ -41,6 +46,8 @@ public final class PerfusionProcessor implements AttentionProcessor {
   private final NDArray invGram; // (N, N): (I*' Cinv I*)^-1 from the QR
   private final NDArray beta; // (N)
   private final NDArray invTau; // (N)
+  private final NDArray gateKeep; // (N): 0 for a concept without the gate, else 1; null: all gated
+  private final NDArray gateOpen; // (N): 1 - gateKeep
   private final Map<NDArray, Projected> projected = new IdentityHashMap<>();
   private final Map<String, NDArray[]> targets = new HashMap<>();
 
@@ -61,16 +68,22 @@ public final class PerfusionProcessor implements AttentionProcessor {
     double[][] u = new double[n][];
     double[][] transformed = new double[n][];
     double[] energy = new double[n];
-    double[][] l = cov.cholesky();
+    boolean identity = edits.get(0).ablation() == PerfusionAblation.NO_CINV;
+    if (edits.stream().anyMatch(e -> (e.ablation() == PerfusionAblation.NO_CINV) != identity)) {
+      throw new IllegalArgumentException(
+          "concepts trained without the Cinv projection (ablation no-cinv) cannot be combined with"
+              + " concepts trained with it");
+    }
+    double[][] l = identity ? null : cov.cholesky();
     for (int j = 0; j < n; j++) {
       double[] i = edits.get(j).iStar();
       if (i.length != d) {
         throw new IllegalArgumentException(
             "concept " + j + " has i* of width " + i.length + ", Cinv is " + d + " wide");
       }
-      u[j] = cov.apply(i);
+      u[j] = identity ? i.clone() : cov.apply(i);
       energy[j] = DenseMath.dot(i, u[j]);
-      transformed[j] = DenseMath.lowerTransposeTimes(l, i);
+      transformed[j] = identity ? i.clone() : DenseMath.lowerTransposeTimes(l, i);
     }
     double[][] invGramHost = DenseMath.inverseGramFromR(DenseMath.qrR(transformed));
     this.edits = List.copyOf(edits);
@@ -89,6 +102,20 @@ public final class PerfusionProcessor implements AttentionProcessor {
     this.invGram = create(manager, invGramHost, dtype);
     this.beta = manager.create(b).toType(dtype, false);
     this.invTau = manager.create(it).toType(dtype, false);
+    if (edits.stream().anyMatch(e -> e.ablation() == PerfusionAblation.NO_GATE)) {
+      float[] keep = new float[n];
+      float[] open = new float[n];
+      for (int j = 0; j < n; j++) {
+        boolean ungated = edits.get(j).ablation() == PerfusionAblation.NO_GATE;
+        keep[j] = ungated ? 0f : 1f;
+        open[j] = ungated ? 1f : 0f;
+      }
+      this.gateKeep = manager.create(keep).toType(dtype, false);
+      this.gateOpen = manager.create(open).toType(dtype, false);
+    } else {
+      this.gateKeep = null;
+      this.gateOpen = null;
+    }
   }
 
   private static NDArray create(NDManager m, double[][] rows, DataType dtype) {
@@ -130,6 +157,9 @@ public final class PerfusionProcessor implements AttentionProcessor {
           NDArray ue = x.matMul(uT); // (B, T, N): e' Cinv i*_j
           NDArray s = ue.mul(invEnergy);
           NDArray gates = Activation.sigmoid(s.sub(beta).mul(invTau));
+          if (gateKeep != null) {
+            gates = gates.mul(gateKeep).add(gateOpen); // exactly 1 for a concept without the gate
+          }
           NDArray coeff = ue.matMul(invGram); // (B, T, N): coordinates of P(e) in the i* basis
           NDArray residual = x.sub(coeff.matMul(iStars)); // e - P(e)
           return new Projected(residual, s, gates);

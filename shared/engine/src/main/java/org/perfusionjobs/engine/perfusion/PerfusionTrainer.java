@@ -44,6 +44,10 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
  * is the only one whose encoding has seen the whole word; the concept's own single token sits at
  * the same place in the sentence. Its initial embedding is the mean of the pieces' embeddings.
  *
+ * <p>An ablation ({@link #withAblation}) trains without a part of the method: without key-locking
+ * the K targets are learned like the V targets; without the gate or Cinv the training edit runs as
+ * generation will. The concept records it in its training settings.
+ *
  * <p>Runs on the calling thread (the model thread). Each micro-batch runs in an {@link NDScope};
  * the learned values and optimiser moments live in the trainer's own manager.
  */
@@ -51,8 +55,14 @@ public final class PerfusionTrainer {
   private final StableDiffusionPipeline sd;
   private final Covariance cov;
   private final String baseModelId;
+  private final PerfusionAblation ablation;
 
   public PerfusionTrainer(StableDiffusionPipeline sd, Covariance cov, String baseModelId) {
+    this(sd, cov, baseModelId, PerfusionAblation.NONE);
+  }
+
+  private PerfusionTrainer(
+      StableDiffusionPipeline sd, Covariance cov, String baseModelId, PerfusionAblation ablation) {
     if (cov.dim() != sd.textEncoder().config().hiddenSize()) {
       throw new IllegalArgumentException(
           "Cinv is "
@@ -63,6 +73,12 @@ public final class PerfusionTrainer {
     this.sd = sd;
     this.cov = cov;
     this.baseModelId = baseModelId;
+    this.ablation = ablation;
+  }
+
+  /** This trainer with one part of Perfusion left out ({@link PerfusionAblation#NONE}: none). */
+  public PerfusionTrainer withAblation(PerfusionAblation a) {
+    return new PerfusionTrainer(sd, cov, baseModelId, a);
   }
 
   /**
@@ -83,6 +99,10 @@ public final class PerfusionTrainer {
     int placeholderId = tokenizer.addedTokenId(cfg.placeholder());
     List<Integer> superIds = sd.tokenizer().idsOfWord(cfg.superclass());
     List<Attention> layers = sd.unet().crossAttentions();
+    if (resume != null && ablation == PerfusionAblation.NO_KEY_LOCK) {
+      throw new IllegalArgumentException(
+          "a run without key-locking cannot resume from a checkpoint (it keeps no K moments)");
+    }
     try (NDManager m = sd.manager().newSubManager();
         NDScope outer = new NDScope()) {
       outer.suppressNotUsedWarning();
@@ -381,7 +401,7 @@ public final class PerfusionTrainer {
             "checkpoint does not match this model's cross-attention layer " + a.path());
       }
     }
-    return new Run(s, cfg, m);
+    return new Run(s, cfg, ablation, m);
   }
 
   /**
@@ -393,13 +413,16 @@ public final class PerfusionTrainer {
     final float[] iSuper;
     final double[] iStar;
     final Map<String, NDArray> keyTargets = new LinkedHashMap<>(); // fixed
+    final Map<String, Parameter> learnedKeys = new LinkedHashMap<>(); // ablation no-key-lock only
+    final PerfusionAblation ablation;
     final Map<String, Parameter> valueTargets = new LinkedHashMap<>(); // learned
     final Parameter embedding; // (D), learned
     final AdamW adam;
     int step;
     double lastLoss;
 
-    Run(TrainerState s, TrainingConfig cfg, NDManager m) {
+    Run(TrainerState s, TrainingConfig cfg, PerfusionAblation ablation, NDManager m) {
+      this.ablation = ablation;
       this.iSuper = s.iSuper();
       this.iStar = new double[s.iStar().length];
       for (int i = 0; i < iStar.length; i++) {
@@ -418,6 +441,17 @@ public final class PerfusionTrainer {
                 first.add(s.valueM().get(p));
                 second.add(s.valueV().get(p));
               });
+      if (ablation == PerfusionAblation.NO_KEY_LOCK) { // K trained like V, from the same start
+        s.keyTargets()
+            .forEach(
+                (p, k) -> {
+                  Parameter param = Parameter.of("k." + p, keep(m.create(k)));
+                  learnedKeys.put(p, param);
+                  params.add(param);
+                  first.add(new float[k.length]);
+                  second.add(new float[k.length]);
+                });
+      }
       embedding = Parameter.of("embedding", keep(m.create(s.embedding())));
       params.add(embedding);
       first.add(s.embeddingM());
@@ -439,7 +473,17 @@ public final class PerfusionTrainer {
     ConceptEdit edit(float beta, float tau) {
       Map<String, NDArray> v = new LinkedHashMap<>();
       valueTargets.forEach((p, param) -> v.put(p, param.get()));
-      return new ConceptEdit(iStar.clone(), keyTargets, v, beta, tau);
+      return new ConceptEdit(iStar.clone(), keys(), v, beta, tau, ablation);
+    }
+
+    /** The K targets: the locked ones, or without key-locking the learned ones' current values. */
+    Map<String, NDArray> keys() {
+      if (learnedKeys.isEmpty()) {
+        return keyTargets;
+      }
+      Map<String, NDArray> k = new LinkedHashMap<>();
+      learnedKeys.forEach((p, param) -> k.put(p, param.get()));
+      return k;
     }
 
     TrainerState toState(TrainingConfig cfg) {
@@ -457,6 +501,7 @@ public final class PerfusionTrainer {
         valueV.put(e.getKey(), adam.secondMoment(i).toFloatArray());
         i++;
       }
+      i += learnedKeys.size(); // the embedding is the last parameter
       return new TrainerState(
           cfg.placeholder(),
           cfg.superclass(),
@@ -467,7 +512,7 @@ public final class PerfusionTrainer {
           embedding.get().toFloatArray(),
           adam.firstMoment(i).toFloatArray(),
           adam.secondMoment(i).toFloatArray(),
-          host(keyTargets),
+          host(keys()),
           values,
           valueM,
           valueV,
@@ -478,6 +523,9 @@ public final class PerfusionTrainer {
       TrainerState s = toState(cfg);
       Map<String, String> settings = new LinkedHashMap<>(cfg.describe());
       settings.put("final_loss", Double.toString(lastLoss));
+      if (ablation != PerfusionAblation.NONE) {
+        settings.put(PerfusionAblation.SETTING, ablation.word());
+      }
       return new Concept(
           cfg.placeholder(),
           cfg.superclass(),

@@ -17,10 +17,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.KeyValue;
@@ -31,22 +28,15 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
  * double precision (tolerance 1e-4 absolute: fp32 on values of order 1-10); training and the file
  * round trip on the tiny reference model.
  */
-class PerfusionAblationTest {
-  static final int D = 6;
-  static final int C = 4;
-  static final String PATH = "mid_block.attentions.0.transformer_blocks.0.attn2";
-  static final double TOL = 1e-4;
+class PerfusionAblationTest extends ProcessorFixture {
+  @Override
+  long seed() {
+    return 7;
+  }
 
   static StableDiffusionPipeline sd;
   static PerfusionModel perfusion;
   static TrainingImages square;
-
-  NDManager m;
-  Random rnd;
-  Attention attn;
-  double[][] wk;
-  double[][] wv;
-  Covariance cov;
 
   @BeforeAll
   static void loadTinyModel() throws Exception {
@@ -55,24 +45,6 @@ class PerfusionAblationTest {
     square =
         new TrainingImages(
             TinyModel.images(4, Color.RED, false), TinyModel.images(4, Color.RED, true));
-  }
-
-  @BeforeEach
-  void setUp() {
-    m = NDManager.newBaseManager();
-    rnd = new Random(7);
-    attn = new Attention(8, D, 1, C, false);
-    attn.setPath(PATH);
-    wk = randomMatrix(C, D);
-    wv = randomMatrix(C, D);
-    attn.toK.weight.set(array(wk));
-    attn.toV.weight.set(array(wv));
-    cov = new Covariance(randomSpd(D), Map.of());
-  }
-
-  @AfterEach
-  void tearDown() {
-    m.close();
   }
 
   // --- the edit -------------------------------------------------------------------------------
@@ -347,10 +319,6 @@ class PerfusionAblationTest {
 
   // --- helpers --------------------------------------------------------------------------------
 
-  private PerfusionProcessor processor(List<ConceptEdit> edits) {
-    return new PerfusionProcessor(cov, edits, m, DataType.FLOAT32);
-  }
-
   private ConceptEdit edit(
       double[] iStar, double[] oK, double[] oV, float beta, float tau, PerfusionAblation a) {
     return new ConceptEdit(
@@ -360,108 +328,5 @@ class PerfusionAblationTest {
         beta,
         tau,
         a);
-  }
-
-  private NDArray tokens(double[]... rows) {
-    float[] flat = new float[rows.length * D];
-    for (int t = 0; t < rows.length; t++) {
-      for (int i = 0; i < D; i++) {
-        flat[t * D + i] = (float) rows[t][i];
-      }
-    }
-    return m.create(flat, new Shape(1, rows.length, D));
-  }
-
-  private static void assertClose(double[] expected, NDArray actual) {
-    float[] a = actual.toFloatArray();
-    assertEquals(expected.length, a.length);
-    for (int i = 0; i < a.length; i++) {
-      assertEquals(expected[i], a[i], TOL, "component " + i);
-    }
-  }
-
-  private NDArray array(double[][] w) {
-    float[] flat = new float[w.length * w[0].length];
-    for (int i = 0; i < w.length; i++) {
-      for (int j = 0; j < w[0].length; j++) {
-        flat[i * w[0].length + j] = (float) w[i][j];
-      }
-    }
-    return m.create(flat, new Shape(w.length, w[0].length));
-  }
-
-  private double[][] randomMatrix(int r, int c) {
-    double[][] out = new double[r][];
-    for (int i = 0; i < r; i++) {
-      out[i] = randomVector(c);
-    }
-    return out;
-  }
-
-  private double[] randomVector(int n) {
-    double[] v = new double[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = (float) rnd.nextGaussian(); // exactly representable in fp32
-    }
-    return v;
-  }
-
-  /** A A' + I: symmetric positive definite and far from the identity. */
-  private double[][] randomSpd(int n) {
-    double[][] a = randomMatrix(n, n);
-    double[][] out = new double[n][n];
-    for (int i = 0; i < n; i++) {
-      for (int j = 0; j < n; j++) {
-        for (int k = 0; k < n; k++) {
-          out[i][j] += a[i][k] * a[j][k];
-        }
-        out[i][j] += i == j ? 1 : 0;
-      }
-    }
-    return out;
-  }
-
-  private static double dot(double[] a, double[] b) {
-    double s = 0;
-    for (int i = 0; i < a.length; i++) {
-      s += a[i] * b[i];
-    }
-    return s;
-  }
-
-  private static double[] times(double[][] w, double[] x) {
-    double[] out = new double[w.length];
-    for (int i = 0; i < w.length; i++) {
-      out[i] = dot(w[i], x);
-    }
-    return out;
-  }
-
-  private static double[] plus(double[] a, double[] b) {
-    double[] out = new double[a.length];
-    for (int i = 0; i < a.length; i++) {
-      out[i] = a[i] + b[i];
-    }
-    return out;
-  }
-
-  private static double[] minus(double[] a, double[] b) {
-    return plus(a, scale(b, -1));
-  }
-
-  private static double[] scale(double[] a, double s) {
-    double[] out = new double[a.length];
-    for (int i = 0; i < a.length; i++) {
-      out[i] = a[i] * s;
-    }
-    return out;
-  }
-
-  private static float[] toFloat(double[] a) {
-    float[] out = new float[a.length];
-    for (int i = 0; i < a.length; i++) {
-      out[i] = (float) a[i];
-    }
-    return out;
   }
 }

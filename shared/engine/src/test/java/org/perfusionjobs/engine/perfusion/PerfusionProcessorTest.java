@@ -6,52 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.KeyValue;
 
 /**
  * Closed-form properties of the gated rank-1 edit, checked against host computations in double
  * precision. Tolerance 1e-4 absolute: the edit runs in fp32 on values of order 1-10.
  */
-class PerfusionProcessorTest {
-  static final int D = 6; // text width
-  static final int C = 4; // layer width
-  static final String PATH = "mid_block.attentions.0.transformer_blocks.0.attn2";
-  static final float TOL = 1e-4f;
-
-  NDManager m;
-  Random rnd;
-  Attention attn;
-  double[][] wk; // (C, D)
-  double[][] wv; // (C, D)
-  Covariance cov;
-
-  @BeforeEach
-  void setUp() {
-    m = NDManager.newBaseManager();
-    rnd = new Random(42);
-    attn = new Attention(8, D, 1, C, false);
-    attn.setPath(PATH);
-    wk = randomMatrix(C, D);
-    wv = randomMatrix(C, D);
-    attn.toK.weight.set(array(wk));
-    attn.toV.weight.set(array(wv));
-    cov = new Covariance(randomSpd(D), Map.of());
-  }
-
-  @AfterEach
-  void tearDown() {
-    m.close();
+class PerfusionProcessorTest extends ProcessorFixture {
+  @Override
+  long seed() {
+    return 42;
   }
 
   @Test
@@ -226,7 +196,7 @@ class PerfusionProcessorTest {
   }
 
   private PerfusionProcessor edit(List<ConceptEdit> edits) {
-    return new PerfusionProcessor(cov, edits, m, DataType.FLOAT32);
+    return processor(edits);
   }
 
   private ConceptEdit concept(double[] iStar, double[] oK, double[] oV, float beta, float tau) {
@@ -235,99 +205,5 @@ class PerfusionProcessorTest {
     keyTargets.add(oK);
     return new ConceptEdit(
         iStar, Map.of(PATH, m.create(toFloat(oK))), Map.of(PATH, m.create(toFloat(oV))), beta, tau);
-  }
-
-  private NDArray tokens(double[]... rows) {
-    float[] flat = new float[rows.length * D];
-    for (int t = 0; t < rows.length; t++) {
-      for (int i = 0; i < D; i++) {
-        flat[t * D + i] = (float) rows[t][i];
-      }
-    }
-    return m.create(flat, new Shape(1, rows.length, D));
-  }
-
-  private void assertClose(double[] expected, NDArray actual) {
-    float[] a = actual.toFloatArray();
-    assertEquals(expected.length, a.length);
-    for (int i = 0; i < a.length; i++) {
-      assertEquals(expected[i], a[i], TOL, "element " + i);
-    }
-  }
-
-  private NDArray array(double[][] w) {
-    float[] flat = new float[w.length * w[0].length];
-    for (int i = 0; i < w.length; i++) {
-      for (int j = 0; j < w[0].length; j++) {
-        flat[i * w[0].length + j] = (float) w[i][j];
-      }
-    }
-    return m.create(flat, new Shape(w.length, w[0].length));
-  }
-
-  private double[][] randomMatrix(int r, int c) {
-    double[][] a = new double[r][c];
-    for (double[] row : a) {
-      for (int j = 0; j < c; j++) {
-        row[j] = rnd.nextGaussian();
-      }
-    }
-    return a;
-  }
-
-  private double[] randomVector(int n) {
-    double[] v = new double[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = rnd.nextGaussian();
-    }
-    return v;
-  }
-
-  /** A' A + I: symmetric positive definite with a spread of eigenvalues. */
-  private double[][] randomSpd(int n) {
-    double[][] a = randomMatrix(n, n);
-    double[][] s = new double[n][n];
-    for (int i = 0; i < n; i++) {
-      for (int j = 0; j < n; j++) {
-        double v = i == j ? 1 : 0;
-        for (int k = 0; k < n; k++) {
-          v += a[k][i] * a[k][j];
-        }
-        s[i][j] = v;
-      }
-    }
-    return s;
-  }
-
-  private static double[] times(double[][] w, double[] x) {
-    return DenseMath.times(w, x);
-  }
-
-  private static double[] plus(double[] a, double[] b) {
-    double[] c = new double[a.length];
-    for (int i = 0; i < a.length; i++) {
-      c[i] = a[i] + b[i];
-    }
-    return c;
-  }
-
-  private static double[] scale(double[] a, double s) {
-    double[] c = new double[a.length];
-    for (int i = 0; i < a.length; i++) {
-      c[i] = a[i] * s;
-    }
-    return c;
-  }
-
-  private static float[] toFloat(double[] a) {
-    float[] f = new float[a.length];
-    for (int i = 0; i < a.length; i++) {
-      f[i] = (float) a[i];
-    }
-    return f;
-  }
-
-  private static double sigmoid(double x) {
-    return 1 / (1 + Math.exp(-x));
   }
 }

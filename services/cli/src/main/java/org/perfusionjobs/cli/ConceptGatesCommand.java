@@ -7,8 +7,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.perfusionjobs.engine.config.Configs;
+import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.GateScope;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.TokenGates;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
@@ -68,6 +70,13 @@ final class ConceptGatesCommand implements Callable<Integer> {
   Float tau;
 
   @Option(
+      names = "--gate-scope",
+      description =
+          "all (the paper's) or word (gates forced to 0 off the concept words; beyond the paper)"
+              + " (default: each concept file's train.gate_scope, else all)")
+  String gateScope;
+
+  @Option(
       names = "--all",
       description = "list every padding token too (default: up to the first padding token)")
   boolean all;
@@ -77,7 +86,9 @@ final class ConceptGatesCommand implements Callable<Integer> {
     var out = spec.commandLine().getOut();
     List<ConceptUse> uses = new ArrayList<>();
     for (Path p : concepts) {
-      uses.add(new ConceptUse(ConceptFile.read(p), beta, tau));
+      Concept c = ConceptFile.read(p);
+      uses.add(
+          new ConceptUse(gateScope == null ? c : GateScope.parse(gateScope).apply(c), beta, tau));
     }
     if ((prompt == null) == (promptsFile == null)) {
       throw new IllegalArgumentException("give either --prompt or --prompts-file");

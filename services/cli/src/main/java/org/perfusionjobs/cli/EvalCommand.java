@@ -15,6 +15,7 @@ import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.GateScope;
 import org.perfusionjobs.engine.personalization.BaselineConcept;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
 import org.perfusionjobs.engine.personalization.Personalization;
@@ -166,6 +167,14 @@ final class EvalCommand implements Callable<Integer> {
   boolean globalLock;
 
   @Option(
+      names = "--gate-scope",
+      description =
+          "Perfusion: all (the paper's: every token gated by its similarity to i*) or word (gate"
+              + " forced to 0 off the concept word's tokens; beyond the paper) (default: the"
+              + " concept file's train.gate_scope, else all)")
+  String gateScope;
+
+  @Option(
       names = "--out",
       description = "folder for report.json and a grid of the first 64 images per run")
   Path out;
@@ -211,7 +220,8 @@ final class EvalCommand implements Callable<Integer> {
     List<Concept> loaded = new ArrayList<>();
     if (!baseline) {
       for (Path p : concepts) {
-        loaded.add(ConceptFile.read(p));
+        Concept read = ConceptFile.read(p);
+        loaded.add(gateScope == null ? read : GateScope.parse(gateScope).apply(read));
       }
     }
     Concept c = loaded.isEmpty() ? null : loaded.get(0);
@@ -260,6 +270,7 @@ final class EvalCommand implements Callable<Integer> {
       if (c.ablation() != org.perfusionjobs.engine.perfusion.PerfusionAblation.NONE) {
         report.put("ablation", c.ablation().word()); // applied by the concept's edit
       }
+      report.put("gate_scope", GateScope.of(c).id());
     }
     List<Map<String, Object>> results = new ArrayList<>();
     List<Map<String, Object>> figures = new ArrayList<>();

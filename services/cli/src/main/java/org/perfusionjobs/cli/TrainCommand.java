@@ -12,6 +12,7 @@ import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.GateScope;
 import org.perfusionjobs.engine.perfusion.PerfusionAblation;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.PerfusionTrainer;
@@ -26,6 +27,7 @@ import org.perfusionjobs.engine.personalization.BaselineTrainer;
 import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.evaluator.concepts.ConceptCaptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -162,6 +164,23 @@ final class TrainCommand implements Callable<Integer> {
   List<String> templates = new ArrayList<>();
 
   @Option(
+      names = "--captions",
+      defaultValue = "templates",
+      description =
+          "perfusion: templates (the paper's: every image with every template) or per-image"
+              + " (prompts that say each image's true cell, size and background, read from its"
+              + " mask; beyond the paper) (default: ${DEFAULT-VALUE})")
+  String captions;
+
+  @Option(
+      names = "--gate-scope",
+      description =
+          "perfusion: all (the paper's) or word (at generation the gate is forced to 0 off the"
+              + " concept word; beyond the paper); recorded in the file as train.gate_scope"
+              + " (default: all)")
+  String gateScope;
+
+  @Option(
       names = "--lr-value",
       description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
   float lrValue = TrainingConfig.defaults("w", "s").valueLearningRate();
@@ -179,6 +198,14 @@ final class TrainCommand implements Callable<Integer> {
     BaselineMethod baseline =
         checkMethodOptions(); // before anything slow: a wrong method or option fails at once
     TrainingImages data = readImages(images);
+    if (!List.of("templates", "per-image").contains(captions)) {
+      throw new IllegalArgumentException(
+          "--captions '" + captions + "': expected templates or per-image");
+    }
+    GateScope scope = gateScope == null ? GateScope.DEFAULT : GateScope.parse(gateScope);
+    if (baseline != null && (captions.equals("per-image") || gateScope != null)) {
+      throw new IllegalArgumentException("--captions per-image and --gate-scope are Perfusion's");
+    }
     TrainingConfig cfg =
         TrainingConfig.defaults(word, superclass)
             .withSteps(steps)
@@ -192,6 +219,15 @@ final class TrainCommand implements Callable<Integer> {
               templates.isEmpty() ? PerfusionModel.of(sd).trainingTemplates() : templates);
       if (baseline != null) {
         return trainBaseline(sd, baseline, data, cfg);
+      }
+      if (captions.equals("per-image")) {
+        if (data.masks() == null) {
+          throw new IllegalArgumentException(
+              "--captions per-image reads each image's mask (<name>_mask.png); "
+                  + images
+                  + " has none");
+        }
+        data = ConceptCaptions.withCaptions(data, sd.defaultImageSize());
       }
       long t0 = System.nanoTime();
       if (covariance != null) {
@@ -230,6 +266,7 @@ final class TrainCommand implements Callable<Integer> {
               },
               () -> false);
       double seconds = (System.nanoTime() - t0) / 1e9;
+      c = scope.apply(c);
       ConceptFile.write(c, out);
       long trained = c.embedding().length;
       for (float[] v : c.valueTargets().values()) {

@@ -71,6 +71,24 @@ public record Concept(
     return PerfusionAblation.of(trainingSettings);
   }
 
+  /** This concept with one more (or a replaced) training setting, e.g. {@code gate_scope}. */
+  public Concept withTrainingSetting(String key, String value) {
+    Map<String, String> s = new LinkedHashMap<>(trainingSettings);
+    s.put(key, value);
+    return new Concept(
+        placeholder,
+        superclass,
+        baseModelId,
+        cinvHash,
+        defaultBeta,
+        defaultTau,
+        iStar,
+        embedding,
+        keyTargets,
+        valueTargets,
+        s);
+  }
+
   /** Number of floats stored (the file is 4 bytes each plus a small header). */
   public long floatCount() {
     long n = iStar.length + embedding.length;

@@ -73,9 +73,8 @@ final class PerfusionConditioner implements Conditioner {
         m.create(stackEmbeddings(concepts), new Shape(concepts.size(), width))
             .toType(options.dtype(), false)
             .toDevice(options.device(), false);
-    NDArray values =
-        sd.textEncoder()
-            .forward(tok.encode(prompts.rows(), m).toDevice(options.device(), false), added);
+    NDArray ids = tok.encode(prompts.rows(), m);
+    NDArray values = sd.textEncoder().forward(ids.toDevice(options.device(), false), added);
     NDArray keys =
         globalLock
             ? sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m)
@@ -84,7 +83,34 @@ final class PerfusionConditioner implements Conditioner {
     for (ConceptUse u : uses) {
       edits.add(ConceptEdits.toEdit(u, m, options));
     }
-    return new Conditioning(keys, values, new PerfusionProcessor(cov, edits, m, options.dtype()));
+    PerfusionProcessor processor = new PerfusionProcessor(cov, edits, m, options.dtype());
+    if (concepts.stream().anyMatch(c -> GateScope.of(c) == GateScope.WORD)) {
+      // With global locking the K path reads other tokens (the superclass's): only V is confined.
+      NDArray mask = wordMask(ids, tok, concepts, m);
+      processor.confine(
+          values, mask.toType(options.dtype(), false).toDevice(options.device(), false));
+    }
+    return new Conditioning(keys, values, processor);
+  }
+
+  /**
+   * (B, T, N): for a concept with {@link GateScope#WORD}, 1 at the positions of its own token and 0
+   * elsewhere; for one with {@link GateScope#ALL}, 1 everywhere.
+   */
+  static NDArray wordMask(NDArray ids, ClipTokenizer tok, List<Concept> concepts, NDManager m) {
+    long[] flat = ids.toLongArray();
+    int b = (int) ids.getShape().get(0);
+    int t = (int) ids.getShape().get(1);
+    int n = concepts.size();
+    float[] mask = new float[b * t * n];
+    for (int j = 0; j < n; j++) {
+      boolean confined = GateScope.of(concepts.get(j)) == GateScope.WORD;
+      long id = tok.addedTokenId(concepts.get(j).placeholder());
+      for (int i = 0; i < b * t; i++) {
+        mask[i * n + j] = !confined || flat[i] == id ? 1f : 0f;
+      }
+    }
+    return m.create(mask, new Shape(b, t, n));
   }
 
   /** The prompt with each concept word, as a whole word in any case, replaced by its superclass. */

@@ -50,6 +50,7 @@ public final class PerfusionProcessor implements AttentionProcessor {
   private final NDArray gateOpen; // (N): 1 - gateKeep
   private final Map<NDArray, Projected> projected = new IdentityHashMap<>();
   private final Map<String, NDArray[]> targets = new HashMap<>();
+  private final Map<NDArray, NDArray> tokenMasks = new IdentityHashMap<>();
 
   private record Projected(
       NDArray residual, NDArray similarity, NDArray gates) {} // (B,T,D), (B,T,N), (B,T,N)
@@ -140,6 +141,18 @@ public final class PerfusionProcessor implements AttentionProcessor {
     return new KeyValue(key, value);
   }
 
+  /**
+   * Multiplies the gates computed for {@code encoding} (this very array) by {@code mask}, (B, T,
+   * N): 1 where a concept's gate may open, 0 where it is forced shut ({@link GateScope#WORD}). Call
+   * before the encoding is first used.
+   */
+  public void confine(NDArray encoding, NDArray mask) {
+    if (projected.containsKey(encoding)) {
+      throw new IllegalStateException("confine an encoding before its gates are computed");
+    }
+    tokenMasks.put(encoding, mask);
+  }
+
   /** The gates of each concept for an encoding, (B, T, N); exposed for diagnostics and tests. */
   public NDArray gates(NDArray e) {
     return project(e).gates();
@@ -159,6 +172,10 @@ public final class PerfusionProcessor implements AttentionProcessor {
           NDArray gates = Activation.sigmoid(s.sub(beta).mul(invTau));
           if (gateKeep != null) {
             gates = gates.mul(gateKeep).add(gateOpen); // exactly 1 for a concept without the gate
+          }
+          NDArray mask = tokenMasks.get(x);
+          if (mask != null) {
+            gates = gates.mul(mask);
           }
           NDArray coeff = ue.matMul(invGram); // (B, T, N): coordinates of P(e) in the i* basis
           NDArray residual = x.sub(coeff.matMul(iStars)); // e - P(e)

@@ -122,7 +122,7 @@ public final class PerfusionTrainer {
         for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
           try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            Batch batch = sampleBatch(cfg, latents, tokenizer, rnd, m);
+            Batch batch = sampleBatch(cfg, latents, data.captions(), tokenizer, rnd, m);
             NDArray xt = schedule.addNoise(batch.x0, batch.noise, batch.timesteps);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
               NDArray text =
@@ -172,7 +172,8 @@ public final class PerfusionTrainer {
           onCheckpoint.accept(run.toState(cfg));
         }
       }
-      return run.toConcept(cfg, baseModelId, cov.hash());
+      Concept c = run.toConcept(cfg, baseModelId, cov.hash());
+      return data.captions() == null ? c : c.withTrainingSetting("captions", "per-image");
     }
   }
 
@@ -255,7 +256,12 @@ public final class PerfusionTrainer {
   }
 
   private Batch sampleBatch(
-      TrainingConfig cfg, Latents lat, ClipTokenizer tokenizer, SplittableRandom rnd, NDManager m) {
+      TrainingConfig cfg,
+      Latents lat,
+      List<TrainingImages.ImageCaptions> captions,
+      ClipTokenizer tokenizer,
+      SplittableRandom rnd,
+      NDManager m) {
     int b = cfg.batchSize();
     int n = (int) lat.mean.getShape().get(0);
     List<NDArray> x0 = new ArrayList<>();
@@ -270,10 +276,11 @@ public final class PerfusionTrainer {
       NDArray std = (flip ? lat.flippedStd : lat.std).get(new NDIndex("{}:{}", k, k + 1));
       x0.add(mean.add(std.mul(noise.normal(mean.getShape(), m))));
       masks.add((flip ? lat.flippedMask : lat.mask).get(new NDIndex("{}:{}", k, k + 1)));
-      prompts.add(
-          cfg.templates()
-              .get(rnd.nextInt(cfg.templates().size()))
-              .replace("{}", cfg.placeholder()));
+      // Per-image captions when given (describing the image as drawn, mirrored if flipped); the
+      // same one draw from rnd either way, so runs without them are unchanged.
+      TrainingImages.ImageCaptions own = captions == null ? null : captions.get(k);
+      List<String> pool = own == null ? cfg.templates() : flip ? own.mirrored() : own.templates();
+      prompts.add(pool.get(rnd.nextInt(pool.size())).replace("{}", cfg.placeholder()));
       t[i] = rnd.nextInt(NoiseSchedule.of(sd.schedulerConfig()).numTrainTimesteps());
     }
     NDArray x = NDArrays.concat(new NDList(x0));

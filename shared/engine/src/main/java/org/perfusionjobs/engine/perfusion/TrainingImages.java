@@ -12,8 +12,33 @@ import java.util.Objects;
  * A concept's training images and optional soft masks (white = concept, black = background), each
  * resized to a square of the model's image size: scaled so the shorter side fits, then centre
  * cropped, with bicubic interpolation. A missing mask means "the whole image".
+ *
+ * <p>Optional {@code captions}, one per image (an entry may be null): training prompts that
+ * describe that image (beyond the paper: docs/perfusion.md, "Captions per training image"); the
+ * trainer then draws each image's prompt from its own list instead of the config's templates.
  */
-public record TrainingImages(List<BufferedImage> images, List<BufferedImage> masks) {
+public record TrainingImages(
+    List<BufferedImage> images, List<BufferedImage> masks, List<ImageCaptions> captions) {
+
+  /**
+   * Prompts with {} for the concept word that are true of one training image ({@code templates})
+   * and of its horizontal mirror image ({@code mirrored}, used when the trainer flips it).
+   */
+  public record ImageCaptions(List<String> templates, List<String> mirrored) {
+    public ImageCaptions {
+      for (List<String> l : List.of(templates, mirrored)) {
+        if (l.isEmpty() || !l.stream().allMatch(t -> t.contains("{}"))) {
+          throw new IllegalArgumentException("captions: each must contain {} for the word");
+        }
+      }
+      templates = List.copyOf(templates);
+      mirrored = List.copyOf(mirrored);
+    }
+  }
+
+  public TrainingImages(List<BufferedImage> images, List<BufferedImage> masks) {
+    this(images, masks, null);
+  }
 
   public TrainingImages {
     Objects.requireNonNull(images, "images");
@@ -24,8 +49,18 @@ public record TrainingImages(List<BufferedImage> images, List<BufferedImage> mas
       throw new IllegalArgumentException(
           "masks: " + masks.size() + " masks for " + images.size() + " images");
     }
+    if (captions != null && captions.size() != images.size()) {
+      throw new IllegalArgumentException(
+          "captions: " + captions.size() + " caption lists for " + images.size() + " images");
+    }
     images = List.copyOf(images);
     masks = masks == null ? null : Collections.unmodifiableList(new ArrayList<>(masks));
+    captions = captions == null ? null : Collections.unmodifiableList(new ArrayList<>(captions));
+  }
+
+  /** These images with per-image captions (null: the config's templates for every image). */
+  public TrainingImages withCaptions(List<ImageCaptions> c) {
+    return new TrainingImages(images, masks, c);
   }
 
   public static TrainingImages of(List<BufferedImage> images) {

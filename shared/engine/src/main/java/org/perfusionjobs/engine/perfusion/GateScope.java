@@ -1,0 +1,52 @@
+package org.perfusionjobs.engine.perfusion;
+
+import java.util.Locale;
+
+/**
+ * Which tokens a concept's gate may open on at generation. {@link #ALL} is the method's: every
+ * token encoding is gated by its similarity to {@code i*} (the concept's word, the words after it,
+ * the padding). {@link #WORD} goes beyond the paper (docs/perfusion.md, "Gates confined to the
+ * concept's word"): the gate is forced to 0 on every token but the concept word's own, so the edit
+ * cannot leak to its neighbours. A concept file records its scope as the training setting {@value
+ * #KEY}; files without one are {@link #ALL}.
+ */
+public enum GateScope {
+  ALL("all"),
+  WORD("word");
+
+  /** The concept file's setting ({@code train.gate_scope} in its metadata). */
+  public static final String KEY = "gate_scope";
+
+  /** What {@code train} records when not told otherwise. */
+  public static final GateScope DEFAULT = ALL;
+
+  private final String id;
+
+  GateScope(String id) {
+    this.id = id;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public static GateScope parse(String text) {
+    for (GateScope s : values()) {
+      if (s.id.equals(text.strip().toLowerCase(Locale.ROOT))) {
+        return s;
+      }
+    }
+    throw new IllegalArgumentException("gate scope '" + text + "': expected all or word");
+  }
+
+  /** The scope a concept was made for: its setting, else {@link #ALL} (the paper's). */
+  public static GateScope of(Concept c) {
+    String s = c.trainingSettings().get(KEY);
+    return s == null ? ALL : parse(s);
+  }
+
+  /** {@code c} recorded with this scope. */
+  public Concept apply(Concept c) {
+    return c.withTrainingSetting(KEY, id);
+  }
+}

@@ -153,7 +153,10 @@ public record GatewayConfig(
     }
   }
 
-  /** With the default limits. */
+  /**
+   * With the default limits and no Kafka or Redis credentials (the local stack, tests); {@link
+   * #withLimits} and {@link #withSecurity} change them.
+   */
   public GatewayConfig(
       String bootstrapServers,
       String redisUri,
@@ -161,20 +164,15 @@ public record GatewayConfig(
       int httpPort,
       Map<String, String> tokens,
       Duration blobTtl) {
-    this(bootstrapServers, redisUri, topics, httpPort, tokens, blobTtl, Limits.DEFAULTS);
-  }
-
-  /** Without Kafka or Redis credentials (the local stack, tests). */
-  public GatewayConfig(
-      String bootstrapServers,
-      String redisUri,
-      Topics topics,
-      int httpPort,
-      Map<String, String> tokens,
-      Duration blobTtl,
-      Limits limits) {
     this(
-        bootstrapServers, redisUri, topics, httpPort, tokens, blobTtl, limits, ClientSecurity.NONE);
+        bootstrapServers,
+        redisUri,
+        topics,
+        httpPort,
+        tokens,
+        blobTtl,
+        Limits.DEFAULTS,
+        ClientSecurity.NONE);
   }
 
   public GatewayConfig withLimits(Limits l) {

@@ -137,6 +137,22 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   boolean quick;
 
   @Option(
+      names = "--results",
+      description =
+          "folder of finished cells (one JSON per concept and method), read back so that a run"
+              + " resumes where the last one stopped (default: docs/personalization/<model folder"
+              + " name>; with --quick: <work>/results)")
+  Path results;
+
+  @Option(
+      names = "--budget-minutes",
+      defaultValue = "0",
+      description =
+          "start no new cell after this many minutes and write the report from the cells done so"
+              + " far; 0: no limit (default: ${DEFAULT-VALUE})")
+  double budgetMinutes;
+
+  @Option(
       names = "--work",
       defaultValue = "out/bench-personalization",
       description = "folder for images, concept files and eval reports (default: ${DEFAULT-VALUE})")
@@ -189,108 +205,213 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             : quick ? work.resolve("personalization.md") : root.resolve("docs/personalization.md");
     Path imgDir = reportFile.toAbsolutePath().getParent().resolve("img");
     Files.createDirectories(imgDir);
-    List<Point> points = new ArrayList<>();
-    List<Gate> gates = new ArrayList<>();
-    Map<String, double[]> costs = new LinkedHashMap<>(); // method -> {seconds sum, bytes sum, runs}
+    Path cellDir =
+        results != null
+            ? results
+            : quick
+                ? work.resolve("results")
+                : root.resolve("docs/personalization").resolve(modelDir.getFileName().toString());
+    String settings = settingsKey(modelDir);
+    long deadline =
+        budgetMinutes > 0 ? System.nanoTime() + (long) (budgetMinutes * 60e9) : Long.MAX_VALUE;
+    List<Cell> cells = new ArrayList<>();
+    int missing = 0;
     for (SuiteConcept c : suite) {
       Path dir = work.resolve(c.word());
       Path images = dir.resolve("images");
-      cli(
-          err,
-          "concept-images",
-          "--spec",
-          c.spec().text(),
-          "--out",
-          images.toString(),
-          "--count",
-          "5",
-          "--seed",
-          "0");
-      Path gatePrompts = dir.resolve("gate-prompts.txt");
-      Files.writeString(gatePrompts, String.join("\n", gatePrompts(c)) + "\n");
+      boolean imagesMade = false;
       for (String m : methods) {
-        Path file = dir.resolve(m + ".safetensors");
-        long t0 = System.nanoTime();
-        List<String> train =
-            new ArrayList<>(
-                List.of(
-                    "train",
-                    "--model",
-                    modelDir.toString(),
-                    "--images",
-                    images.toString(),
-                    "--word",
-                    c.word(),
-                    "--superclass",
-                    c.superclass(),
-                    "--method",
-                    ABLATIONS.containsKey(m) ? "perfusion" : m,
-                    "--steps",
-                    Integer.toString(trainSteps),
-                    "--out",
-                    file.toString()));
-        if (ABLATIONS.containsKey(m)) {
-          train.addAll(List.of("--ablation", ABLATIONS.get(m).word()));
+        Path cellFile = cellDir.resolve(c.word()).resolve(m + ".json");
+        Cell done = Cell.read(cellFile, settings);
+        if (done != null) {
+          cells.add(done);
+          continue;
         }
-        cli(err, train.toArray(String[]::new));
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        double[] cost = costs.computeIfAbsent(m, k -> new double[3]);
-        cost[0] += seconds;
-        cost[1] += Files.size(file);
-        cost[2] += 1;
-        List<String> eval =
-            new ArrayList<>(
-                List.of(
-                    "eval",
-                    "--model",
-                    modelDir.toString(),
-                    "--concept",
-                    file.toString(),
-                    "--expect",
-                    c.spec().text(),
-                    "--prompts",
-                    Integer.toString(prompts),
-                    "--json",
-                    "--out",
-                    dir.resolve(m + "-eval").toString()));
-        if (isPerfusion(m)) {
-          eval.addAll(List.of("--beta", join(betas)));
-        } else if (m.equals("lora")) {
-          eval.addAll(List.of("--scale", join(scales)));
+        if (System.nanoTime() > deadline) {
+          missing++;
+          continue;
         }
-        String out = cli(err, eval.toArray(String[]::new));
-        points.addAll(parse(c.word(), m, out));
-        if (isPerfusion(m)) {
-          for (float b : betas) {
-            String g =
-                cli(
-                    err,
-                    "concept-gates",
-                    "--model",
-                    modelDir.toString(),
-                    "--concept",
-                    file.toString(),
-                    "--prompts-file",
-                    gatePrompts.toString(),
-                    "--beta",
-                    Float.toString(b),
-                    "--json");
-            gates.addAll(parseGates(c.word(), m, g));
-          }
+        if (!imagesMade) {
+          makeImages(err, c, dir, images);
+          imagesMade = true;
         }
+        Cell cell = runCell(err, modelDir, c, m, dir, images, settings);
+        cell.write(cellFile);
+        cells.add(cell);
         if (c == suite.get(0)) {
           copyGrid(dir.resolve(m + "-eval"), imgDir.resolve("personalization-" + m + ".png"));
         }
       }
     }
+    List<Point> points = new ArrayList<>();
+    List<Gate> gates = new ArrayList<>();
+    Map<String, double[]> costs = new LinkedHashMap<>(); // method -> {seconds sum, bytes sum, runs}
+    for (Cell cell : cells) {
+      points.addAll(cell.points());
+      gates.addAll(cell.gates());
+      double[] cost = costs.computeIfAbsent(cell.method(), k -> new double[3]);
+      cost[0] += cell.trainSeconds();
+      cost[1] += cell.fileBytes();
+      cost[2] += 1;
+    }
     List<Point> totals = totals(points);
     plot(totals, imgDir.resolve("personalization-front.png"));
     Files.writeString(
         reportFile,
-        markdown(modelDir, suite, points, totals, costs, gates, reportFile),
+        markdown(modelDir, suite, points, totals, costs, gates, reportFile, cells.size(), missing),
         StandardCharsets.UTF_8);
     spec.commandLine().getOut().println(reportFile);
+    if (missing > 0) {
+      err.printf(
+          "%d of %d cells done; run the same command again to go on (finished cells are kept in"
+              + " %s)%n",
+          cells.size(), cells.size() + missing, cellDir);
+    }
     return 0;
+  }
+
+  /**
+   * What a finished cell must have been run with to be reused: the model folder's name, the step
+   * budget, the prompt count, the betas and the scales.
+   */
+  private String settingsKey(Path modelDir) {
+    return String.format(
+        Locale.ROOT,
+        "model=%s steps=%d prompts=%d betas=%s scales=%s",
+        modelDir.getFileName(),
+        trainSteps,
+        prompts,
+        join(betas),
+        join(scales));
+  }
+
+  /** One concept's five training images and masks, from its spec. */
+  private static void makeImages(PrintWriter err, SuiteConcept c, Path dir, Path images)
+      throws IOException, InterruptedException {
+    cli(
+        err,
+        "concept-images",
+        "--spec",
+        c.spec().text(),
+        "--out",
+        images.toString(),
+        "--count",
+        "5",
+        "--seed",
+        "0");
+  }
+
+  /** Trains one method on one concept, evaluates it and, for Perfusion's family, its gates. */
+  private Cell runCell(
+      PrintWriter err,
+      Path modelDir,
+      SuiteConcept c,
+      String m,
+      Path dir,
+      Path images,
+      String settings)
+      throws IOException, InterruptedException {
+    Path gatePrompts = dir.resolve("gate-prompts.txt");
+    Files.writeString(gatePrompts, String.join("\n", gatePrompts(c)) + "\n");
+    Path file = dir.resolve(m + ".safetensors");
+    long t0 = System.nanoTime();
+    List<String> train =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--model",
+                modelDir.toString(),
+                "--images",
+                images.toString(),
+                "--word",
+                c.word(),
+                "--superclass",
+                c.superclass(),
+                "--method",
+                ABLATIONS.containsKey(m) ? "perfusion" : m,
+                "--steps",
+                Integer.toString(trainSteps),
+                "--out",
+                file.toString()));
+    if (ABLATIONS.containsKey(m)) {
+      train.addAll(List.of("--ablation", ABLATIONS.get(m).word()));
+    }
+    cli(err, train.toArray(String[]::new));
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    List<String> eval =
+        new ArrayList<>(
+            List.of(
+                "eval",
+                "--model",
+                modelDir.toString(),
+                "--concept",
+                file.toString(),
+                "--expect",
+                c.spec().text(),
+                "--prompts",
+                Integer.toString(prompts),
+                "--json",
+                "--out",
+                dir.resolve(m + "-eval").toString()));
+    if (isPerfusion(m)) {
+      eval.addAll(List.of("--beta", join(betas)));
+    } else if (m.equals("lora")) {
+      eval.addAll(List.of("--scale", join(scales)));
+    }
+    String out = cli(err, eval.toArray(String[]::new));
+    List<Point> points = parse(c.word(), m, out);
+    List<Gate> gates = new ArrayList<>();
+    if (isPerfusion(m)) {
+      for (float b : betas) {
+        String g =
+            cli(
+                err,
+                "concept-gates",
+                "--model",
+                modelDir.toString(),
+                "--concept",
+                file.toString(),
+                "--prompts-file",
+                gatePrompts.toString(),
+                "--beta",
+                Float.toString(b),
+                "--json");
+        gates.addAll(parseGates(c.word(), m, g));
+      }
+    }
+    return new Cell(c.word(), m, settings, seconds, Files.size(file), points, gates);
+  }
+
+  /**
+   * One finished (concept, method) cell: its training cost and what eval and concept-gates
+   * measured. Kept as JSON so that the benchmark, longer than one sitting, resumes where it
+   * stopped.
+   */
+  record Cell(
+      String concept,
+      String method,
+      String settings,
+      double trainSeconds,
+      long fileBytes,
+      List<Point> points,
+      List<Gate> gates) {
+
+    void write(Path file) throws IOException {
+      Files.createDirectories(file.getParent());
+      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      Files.writeString(
+          tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(this) + "\n");
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** The cell in {@code file} if it exists and was run with {@code settings}; else null. */
+    static Cell read(Path file, String settings) throws IOException {
+      if (!Files.exists(file)) {
+        return null;
+      }
+      Cell c = Configs.json().readValue(file.toFile(), Cell.class);
+      return settings.equals(c.settings()) ? c : null;
+    }
   }
 
   static boolean isPerfusion(String method) {
@@ -549,7 +670,9 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       List<Point> totals,
       Map<String, double[]> costs,
       List<Gate> gates,
-      Path reportFile) {
+      Path reportFile,
+      int cellsDone,
+      int cellsMissing) {
     StringBuilder sb = new StringBuilder();
     sb.append("# Personalization benchmark\n\n");
     sb.append(
@@ -574,6 +697,15 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
                 ", ",
                 suite.stream().map(c -> "`" + c.word() + "` (" + c.spec().text() + ")").toList()))
         .append(".\n");
+    if (cellsMissing > 0) {
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%n**Partial: %d of %d cells (concept x method) done**; the same command goes on"
+                  + " with the rest. Totals below cover the cells done only.%n",
+              cellsDone,
+              cellsDone + cellsMissing));
+    }
     sb.append(
             "Fidelity: an object with the concept's shape, colour and pattern found; exact count:"
                 + " as many objects as asked; alignment: every other ")

@@ -2,9 +2,13 @@ package org.perfusionjobs.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The report's arithmetic: eval's JSON line read back, image-weighted totals, standard errors
@@ -107,5 +111,32 @@ class BenchPersonalizationCommandTest {
   void standardErrorOfAShare() {
     assertEquals(5.0, BenchPersonalizationCommand.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05
     assertEquals(0.0, BenchPersonalizationCommand.se(1.0, 10), 1e-12);
+  }
+
+  @Test
+  void aFinishedCellIsReadBackOnlyUnderTheSameSettings(@TempDir Path dir) throws Exception {
+    BenchPersonalizationCommand.Cell cell =
+        new BenchPersonalizationCommand.Cell(
+            "zwx",
+            "perfusion",
+            "model=world-v2 steps=400 prompts=60 betas=0.5,0.7 scales=0.5,1",
+            187.5,
+            102_400,
+            List.of(
+                new BenchPersonalizationCommand.Point(
+                    "zwx", "perfusion", "beta 0.50", 0.9, 0.5, 0.6, null, 60),
+                new BenchPersonalizationCommand.Point(
+                    "zwx", "perfusion", "beta 0.70", 0.8, 0.6, 0.7, 0.25, 60)),
+            List.of(
+                new BenchPersonalizationCommand.Gate("zwx", "perfusion", 0.7f, 0.91, 0.83, "on")));
+    Path file = dir.resolve("zwx").resolve("perfusion.json");
+    cell.write(file);
+    assertEquals(cell, BenchPersonalizationCommand.Cell.read(file, cell.settings()));
+    assertNull(
+        BenchPersonalizationCommand.Cell.read(
+            file, "model=world-v2 steps=200 prompts=60 betas=0.5,0.7 scales=0.5,1"),
+        "a cell run with another step budget is run again");
+    assertNull(BenchPersonalizationCommand.Cell.read(dir.resolve("none.json"), cell.settings()));
+    assertTrue(Files.list(file.getParent()).allMatch(f -> f.toString().endsWith(".json")));
   }
 }

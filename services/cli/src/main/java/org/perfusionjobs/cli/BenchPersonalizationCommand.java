@@ -67,10 +67,18 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           "perfusion-no-gate", PerfusionAblation.NO_GATE,
           "perfusion-no-cinv", PerfusionAblation.NO_CINV);
 
+  /**
+   * Perfusion with options beyond the paper (issue 23), measured beside it: bench name -> extra
+   * {@code train} arguments.
+   */
+  static final Map<String, List<String>> VARIANTS =
+      Map.of("perfusion-captions", List.of("--captions", "per-image"));
+
   /** Every --methods name, in report order. */
   static final List<String> ALL_METHODS =
       List.of(
           "perfusion",
+          "perfusion-captions",
           "perfusion-no-key-lock",
           "perfusion-no-gate",
           "perfusion-no-cinv",
@@ -96,11 +104,12 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       names = "--methods",
       split = ",",
       defaultValue =
-          "perfusion,perfusion-no-key-lock,perfusion-no-gate,perfusion-no-cinv,textual-inversion,"
-              + "custom-diffusion,lora,dreambooth",
+          "perfusion,perfusion-captions,perfusion-no-key-lock,perfusion-no-gate,perfusion-no-cinv,"
+              + "textual-inversion,custom-diffusion,lora,dreambooth",
       description =
           "methods; perfusion-no-key-lock, perfusion-no-gate and perfusion-no-cinv are Perfusion's"
-              + " ablations (train --ablation), evaluated at the same betas (default:"
+              + " ablations (train --ablation), perfusion-captions is Perfusion trained with"
+              + " --captions per-image; all evaluated at the same betas (default:"
               + " ${DEFAULT-VALUE})")
   List<String> methods;
 
@@ -328,11 +337,12 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
                 "--superclass",
                 c.superclass(),
                 "--method",
-                ABLATIONS.containsKey(m) ? "perfusion" : m,
+                isPerfusion(m) ? "perfusion" : m,
                 "--steps",
                 Integer.toString(trainSteps),
                 "--out",
                 file.toString()));
+    train.addAll(VARIANTS.getOrDefault(m, List.of()));
     if (ABLATIONS.containsKey(m)) {
       train.addAll(List.of("--ablation", ABLATIONS.get(m).word()));
     }
@@ -415,12 +425,17 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   }
 
   static boolean isPerfusion(String method) {
-    return method.equals("perfusion") || ABLATIONS.containsKey(method);
+    return method.equals("perfusion")
+        || ABLATIONS.containsKey(method)
+        || VARIANTS.containsKey(method);
   }
 
   /** The report's name of a method: e.g. {@code perfusion (no key-lock)} for an ablation. */
   static String label(String method) {
     PerfusionAblation a = ABLATIONS.get(method);
+    if (VARIANTS.containsKey(method)) {
+      return "perfusion (" + String.join(" ", VARIANTS.get(method)).replace("--", "") + ")";
+    }
     return a == null ? method : "perfusion (" + a.label() + ")";
   }
 
@@ -504,7 +519,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   static Map<String, double[]> ablationDeltas(List<Point> totals) {
     Map<String, double[]> out = new LinkedHashMap<>();
     for (Point a : totals) {
-      if (!ABLATIONS.containsKey(a.method())) {
+      if (!ABLATIONS.containsKey(a.method()) && !VARIANTS.containsKey(a.method())) {
         continue;
       }
       totals.stream()
@@ -826,13 +841,16 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
     sb.append(
         "\n"
-            + "## Ablations of Perfusion\n\n"
+            + "## Ablations and variants of Perfusion\n\n"
             + "Each trained from the same images, steps and seed as `perfusion` and evaluated at"
-            + " the same betas (docs/perfusion.md#ablations). Change against `perfusion` at the"
-            + " same beta, in points (ablation minus Perfusion; compare with the ± above).\n\n");
+            + " the same betas: the ablations remove a part of the method"
+            + " (docs/perfusion.md#ablations), the variants add an option beyond the paper"
+            + " (`perfusion-captions`: `train --captions per-image`). Change against `perfusion` at"
+            + " the same beta, in points (variant minus Perfusion; compare with the ± above).\n\n");
     if (!deltas.isEmpty()) {
       sb.append(
-          "| ablation | setting | fidelity | exact count | alignment |\n|---|---|---|---|---|\n");
+          "| ablation or variant | setting | fidelity | exact count | alignment |\n"
+              + "|---|---|---|---|---|\n");
       deltas.forEach(
           (key, d) -> {
             String[] ms = key.split("\\|", 2);

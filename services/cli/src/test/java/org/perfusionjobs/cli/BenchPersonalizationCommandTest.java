@@ -108,6 +108,25 @@ class BenchPersonalizationCommandTest {
   }
 
   @Test
+  void theCaptionsVariantIsPerfusionTrainedWithPerImageCaptionsAndComparedLikeAnAblation() {
+    assertTrue(BenchPersonalizationCommand.isPerfusion("perfusion-captions"));
+    assertEquals(
+        "perfusion (captions per-image)", BenchPersonalizationCommand.label("perfusion-captions"));
+    var p =
+        new BenchPersonalizationCommand.Point(
+            "all", "perfusion", "beta 0.70", 0.9, 0.1, 0.4, null, 20);
+    var v =
+        new BenchPersonalizationCommand.Point(
+            "all", "perfusion-captions", "beta 0.70", 0.75, 0.55, 0.7, null, 20);
+    double[] d =
+        BenchPersonalizationCommand.ablationDeltas(List.of(p, v))
+            .get("perfusion-captions|beta 0.70");
+    assertEquals(-15, d[0], 1e-9);
+    assertEquals(45, d[1], 1e-9);
+    assertEquals(30, d[2], 1e-9);
+  }
+
+  @Test
   void standardErrorOfAShare() {
     assertEquals(5.0, BenchPersonalizationCommand.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05
     assertEquals(0.0, BenchPersonalizationCommand.se(1.0, 10), 1e-12);

@@ -218,7 +218,11 @@ final class JobIntake implements Runnable {
           if (lock.renew()) {
             long started = System.nanoTime();
             handle(lock);
-            afterLongJob = System.nanoTime() - started > HeldBackRecords.LONG_JOB_NANOS;
+            // Only after a job that ended (ACCEPT): a record released for an outage may come
+            // straight back here, and moving it again would spend a delivery for nothing.
+            afterLongJob =
+                lock.settled() == AcknowledgeType.ACCEPT
+                    && System.nanoTime() - started > HeldBackRecords.LONG_JOB_NANOS;
             if (!lock.held()) {
               // The lock was lost while the record was in hand (the broker restarted, or refused a
               // renewal): a fresh consumer starts without that record's leftovers.

@@ -45,6 +45,7 @@ final class RecordLock {
   private final Duration interval;
   private ConsumerRecord<byte[], byte[]> record;
   private volatile boolean lost;
+  private AcknowledgeType settled;
 
   RecordLock(
       KafkaShareConsumer<byte[], byte[]> consumer,
@@ -121,6 +122,11 @@ final class RecordLock {
     }
   }
 
+  /** The final acknowledgement the broker confirmed, or null if none was. */
+  AcknowledgeType settled() {
+    return settled;
+  }
+
   /** Final acknowledgement; true only if the broker confirmed it. */
   boolean settle(AcknowledgeType type) {
     if (lost) {
@@ -135,6 +141,7 @@ final class RecordLock {
         lose(type + " not confirmed: " + error.orElse("no answer"));
         return false;
       }
+      settled = type;
       return true;
     } catch (WakeupException e) {
       throw e;

@@ -10,6 +10,7 @@ import org.perfusionjobs.evaluator.Accuracy;
 import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.ScenePrediction;
 import org.perfusionjobs.evaluator.ShapeConfusion;
+import org.perfusionjobs.world.Pattern;
 import org.perfusionjobs.world.Sample;
 import org.perfusionjobs.world.World;
 import picocli.CommandLine.Command;
@@ -58,9 +59,19 @@ final class VaeCheckCommand implements Callable<Integer> {
   long seed;
 
   @Option(
+      names = "--patterns",
+      split = ",",
+      description =
+          "hidden patterns the patterned share is drawn from: stripes, dots, checks, ring, halves"
+              + " (default: stripes)")
+  List<String> patterns = List.of("stripes");
+
+  @Option(
       names = "--striped-fraction",
       defaultValue = "0",
-      description = "share of striped objects in the images (default ${DEFAULT-VALUE})")
+      description =
+          "share of patterned objects in the images, each with a pattern from --patterns (default"
+              + " ${DEFAULT-VALUE})")
   double stripedFraction;
 
   @Option(
@@ -82,12 +93,17 @@ final class VaeCheckCommand implements Callable<Integer> {
     }
     var out = spec.commandLine().getOut();
     List<Sample> samples =
-        new World(World.DEFAULT_TWO_OBJECT_FRACTION, stripedFraction)
+        new World(
+                World.DEFAULT_TWO_OBJECT_FRACTION,
+                stripedFraction,
+                0,
+                patterns.stream().map(Pattern::fromName).toList())
             .samples(seed, images)
             .toList();
     try (Evaluator ev = Evaluator.load(evaluator)) {
       out.printf(
-          "%d fresh world images (seed %d, %.0f%% striped)%n", images, seed, 100 * stripedFraction);
+          "%d fresh world images (seed %d, %.0f%% patterned: %s)%n",
+          images, seed, 100 * stripedFraction, String.join(",", patterns));
       out.printf(
           "original images: %s%n", TrainEvaluatorCommand.format(Accuracy.measure(ev, samples)));
       for (Path vae : vaes) {

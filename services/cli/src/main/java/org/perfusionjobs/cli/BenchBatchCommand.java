@@ -73,7 +73,7 @@ final class BenchBatchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter o = spec.commandLine().getOut();
     Path root = Path.of(System.getProperty("perfusion.root", "."));
-    Path modelDir = model != null ? model : root.resolve("models/world-v1");
+    Path modelDir = model != null ? model : root.resolve("models/world-v2");
     Path conceptFile =
         concept != null ? concept : modelDir.resolve("concepts/demo/zwx.safetensors");
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(modelDir, EngineOptions.cpu())) {

@@ -193,7 +193,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter err = spec.commandLine().getErr();
     Path root = Path.of(System.getProperty("perfusion.root", "."));
-    Path modelDir = model != null ? model : root.resolve("models/world-v1");
+    Path modelDir = model != null ? model : root.resolve("models/world-v2");
     if (quick) {
       prompts = Math.min(prompts, 12);
       trainSteps = Math.min(trainSteps, 40);

@@ -64,7 +64,7 @@ final class DemoCommand implements Callable<Integer> {
 
   @Option(
       names = "--model",
-      description = "diffusers folder (default: the bundled world model, models/world-v1)")
+      description = "diffusers folder (default: the bundled world model, models/world-v2)")
   Path model;
 
   @Option(
@@ -82,7 +82,7 @@ final class DemoCommand implements Callable<Integer> {
   // One concept object with a background word: with a second object ("... and a blue circle on the
   // right")
   // the concept's gate leaks onto the later words and its stripes spread to that object
-  // (models/world-v1/README.md).
+  // (models/world-v1/README.md, "The demo concept").
   @Option(
       names = "--prompt",
       defaultValue = "a large zwx on a sand background",
@@ -121,7 +121,7 @@ final class DemoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     var o = spec.commandLine().getOut();
     Path root = Path.of(System.getProperty("perfusion.root", "."));
-    Path modelDir = model != null ? model : root.resolve("models/world-v1");
+    Path modelDir = model != null ? model : root.resolve("models/world-v2");
     Path images = conceptDir != null ? conceptDir : modelDir.resolve("concepts/demo");
     if (!Files.isRegularFile(modelDir.resolve("model_index.json"))) {
       o.println(
@@ -184,7 +184,7 @@ final class DemoCommand implements Callable<Integer> {
                     new ByteArrayDeserializer())) {
           events.subscribe(List.of(topics.events()));
           // The method's value rate, a third of its embedding rate: a faster embedding leaks the
-          // gate onto later words (models/world-v1/README.md).
+          // gate onto later words (models/world-v1/README.md, "The demo concept").
           ObjectNode train =
               Schemas.json()
                   .createObjectNode()

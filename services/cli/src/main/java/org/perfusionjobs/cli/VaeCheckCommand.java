@@ -42,7 +42,7 @@ final class VaeCheckCommand implements Callable<Integer> {
 
   @Option(
       names = "--evaluator",
-      defaultValue = "models/world-v1/evaluator",
+      defaultValue = "models/world-v2/evaluator",
       description = "evaluator folder (default ${DEFAULT-VALUE})")
   Path evaluator;
 

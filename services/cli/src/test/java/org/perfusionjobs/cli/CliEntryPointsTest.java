@@ -41,7 +41,7 @@ class CliEntryPointsTest {
   static final Path TINY = TestData.sdTinyRef();
   static final Path REPO =
       Path.of(System.getProperty("perfusion.models", "../../models")).toAbsolutePath().getParent();
-  static final Path WORLD = REPO.resolve("models/world-v1");
+  static final Path WORLD = REPO.resolve("models/world-v2");
 
   /**
    * The Cinv file written by {@code covariance} is an inverse covariance: symmetric, and positive

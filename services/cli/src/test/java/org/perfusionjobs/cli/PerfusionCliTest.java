@@ -159,7 +159,7 @@ class PerfusionCliTest {
   @Test
   void textRelianceShowsTheBundledModelUsingItsWords() {
     Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
             .toAbsolutePath();
     String[] r = run("text-reliance", "--model", model.toString(), "--timesteps", "700,900");
     assertEquals("0", r[0], r[2]);
@@ -185,7 +185,7 @@ class PerfusionCliTest {
   @Test
   void vaeCheckReadsTheBundledVaesRoundTrip() {
     Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
             .toAbsolutePath();
     String[] r =
         run(
@@ -245,7 +245,7 @@ class PerfusionCliTest {
   @Test
   void evalReportsPerAttributeAndPerShape() throws Exception {
     Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
             .toAbsolutePath();
     Path out = dir.resolve("eval");
     String[] r =
@@ -287,7 +287,7 @@ class PerfusionCliTest {
   @Test
   void textContrastPrintsOneRowPerAttribute() {
     Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
             .toAbsolutePath();
     String[] r = run("text-contrast", "--model", model + "," + model);
     assertEquals("0", r[0], r[2]);
@@ -305,7 +305,7 @@ class PerfusionCliTest {
   @Test
   void benchTrainTimesEachPhaseOfATrainingStep() {
     Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
             .toAbsolutePath();
     String[] r = run("bench-train", "--model", model.toString(), "--batch", "2", "--repeats", "2");
     assertEquals("0", r[0], r[2]);
@@ -415,7 +415,7 @@ class PerfusionCliTest {
     assertTrue(g[2].contains("device 'gpu:99'") && g[2].contains("use cpu"), g[2]);
 
     Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v1")
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
             .toAbsolutePath();
     try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       int port = busy.getLocalPort();

@@ -17,7 +17,7 @@ class WorkerConfigTest {
       Map.ofEntries(
           Map.entry("PERFUSION_KAFKA", "127.0.0.1:9092"),
           Map.entry("PERFUSION_REDIS", "redis://127.0.0.1:6379"),
-          Map.entry("PERFUSION_MODEL", "models/world-v1"),
+          Map.entry("PERFUSION_MODEL", "models/world-v2"),
           Map.entry("PERFUSION_TOPIC_PREFIX", "t."),
           Map.entry("PERFUSION_WORKER_ID", "w7"),
           Map.entry("PERFUSION_GROUP", "g"),
@@ -44,7 +44,7 @@ class WorkerConfigTest {
     WorkerConfig c = WorkerConfig.from(ENV);
     assertEquals("127.0.0.1:9092", c.bootstrapServers());
     assertEquals("redis://127.0.0.1:6379", c.redisUri());
-    assertEquals(Path.of("models/world-v1"), c.modelDir());
+    assertEquals(Path.of("models/world-v2"), c.modelDir());
     assertTrue(c.topics().generate().startsWith("t."), c.topics().generate());
     assertEquals("w7", c.workerId());
     assertEquals("g", c.groupId());

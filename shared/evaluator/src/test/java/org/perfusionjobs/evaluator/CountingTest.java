@@ -18,7 +18,7 @@ import org.perfusionjobs.world.Sample;
 class CountingTest {
   @Test
   void theShippedEvaluatorCountsThreeFourAndSixObjects() throws Exception {
-    try (Evaluator ev = Evaluator.load(ShippedEvaluatorTest.shipped())) {
+    try (Evaluator ev = Evaluator.load(ShippedEvaluatorTest.shipped("world-v1"))) {
       for (int k : new int[] {3, 4, 6}) {
         List<Sample> samples =
             new CrowdedScenes(k, k, 0.25, List.of(Pattern.STRIPES)).samples(40 + k, 150);

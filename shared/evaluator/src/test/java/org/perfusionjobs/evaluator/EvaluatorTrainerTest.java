@@ -83,7 +83,7 @@ class EvaluatorTrainerTest {
           e.getMessage().startsWith("pattern: ") && e.getMessage().contains("DOTS"),
           e.getMessage());
     }
-    try (Evaluator shipped = Evaluator.load(ShippedEvaluatorTest.shipped())) {
+    try (Evaluator shipped = Evaluator.load(ShippedEvaluatorTest.shipped("world-v1"))) {
       assertEquals(List.of(Pattern.PLAIN, Pattern.STRIPES), shipped.patterns());
     }
   }

@@ -16,9 +16,11 @@ import java.nio.file.StandardCopyOption;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
@@ -263,11 +265,23 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       cost[1] += cell.fileBytes();
       cost[2] += 1;
     }
-    List<Point> totals = totals(points);
+    Set<String> compared = comparableConcepts(cells);
+    List<Point> totals =
+        totals(points.stream().filter(p -> compared.contains(p.concept())).toList());
     plot(totals, imgDir.resolve("personalization-front.png"));
     Files.writeString(
         reportFile,
-        markdown(modelDir, suite, points, totals, costs, gates, reportFile, cells.size(), missing),
+        markdown(
+            modelDir,
+            suite,
+            points,
+            totals,
+            costs,
+            gates,
+            reportFile,
+            cells.size(),
+            missing,
+            compared),
         StandardCharsets.UTF_8);
     spec.commandLine().getOut().println(reportFile);
     if (missing > 0) {
@@ -277,6 +291,28 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           cells.size(), cells.size() + missing, cellDir);
     }
     return 0;
+  }
+
+  /**
+   * The concepts that have a cell for every method that has any, in suite order: the totals compare
+   * methods on the same concepts only, so a partial run does not weigh one method's easy concepts
+   * against another's hard ones.
+   */
+  static Set<String> comparableConcepts(List<Cell> cells) {
+    Set<String> methodsSeen = new LinkedHashSet<>();
+    Map<String, Set<String>> byConcept = new LinkedHashMap<>();
+    for (Cell c : cells) {
+      methodsSeen.add(c.method());
+      byConcept.computeIfAbsent(c.concept(), k -> new LinkedHashSet<>()).add(c.method());
+    }
+    Set<String> out = new LinkedHashSet<>();
+    byConcept.forEach(
+        (concept, ms) -> {
+          if (ms.containsAll(methodsSeen)) {
+            out.add(concept);
+          }
+        });
+    return out;
   }
 
   /**
@@ -422,6 +458,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       Cell c = Configs.json().readValue(file.toFile(), Cell.class);
       return settings.equals(c.settings()) ? c : null;
     }
+  }
+
+  private static Path root() {
+    return Path.of(System.getProperty("perfusion.root", ".")).toAbsolutePath().normalize();
   }
 
   static boolean isPerfusion(String method) {
@@ -687,7 +727,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       List<Gate> gates,
       Path reportFile,
       int cellsDone,
-      int cellsMissing) {
+      int cellsMissing,
+      Set<String> compared) {
     StringBuilder sb = new StringBuilder();
     sb.append("# Personalization benchmark\n\n");
     sb.append(
@@ -698,7 +739,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         .append("` on ")
         .append(LocalDate.now())
         .append(" (model `")
-        .append(modelDir)
+        .append(root().relativize(modelDir.toAbsolutePath().normalize()))
         .append("`, ")
         .append(prompts)
         .append(" concept prompts per concept and setting, ")
@@ -717,9 +758,11 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           String.format(
               Locale.ROOT,
               "%n**Partial: %d of %d cells (concept x method) done**; the same command goes on"
-                  + " with the rest. Totals below cover the cells done only.%n",
+                  + " with the rest. The totals cover the concepts every method has run on (%s);"
+                  + " the per-concept tables cover every cell done.%n",
               cellsDone,
-              cellsDone + cellsMissing));
+              cellsDone + cellsMissing,
+              String.join(", ", compared)));
     }
     sb.append(
             "Fidelity: an object with the concept's shape, colour and pattern found; exact count:"
@@ -906,12 +949,12 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
 
   /** Fidelity (y) against alignment (x), one polyline per method through its settings. */
   static void plot(List<Point> totals, Path file) throws IOException {
-    int w = 720;
+    int w = 820;
     int h = 540;
     int left = 70;
     int bottom = 60;
     int top = 30;
-    int right = 190;
+    int right = 290;
     BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = img.createGraphics();
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);

@@ -127,6 +127,26 @@ class BenchPersonalizationCommandTest {
   }
 
   @Test
+  void totalsCompareMethodsOnlyOnConceptsEveryMethodHasRunOn() {
+    var cells =
+        List.of(
+            cell("zwx", "perfusion"),
+            cell("zwx", "lora"),
+            cell("vkp", "perfusion"),
+            cell("vkp", "lora"),
+            cell("qjd", "perfusion"));
+    assertEquals(
+        java.util.Set.of("zwx", "vkp"), BenchPersonalizationCommand.comparableConcepts(cells));
+    assertEquals(
+        java.util.Set.of("qjd"),
+        BenchPersonalizationCommand.comparableConcepts(List.of(cell("qjd", "perfusion"))));
+  }
+
+  private static BenchPersonalizationCommand.Cell cell(String concept, String method) {
+    return new BenchPersonalizationCommand.Cell(concept, method, "s", 1, 1, List.of(), List.of());
+  }
+
+  @Test
   void standardErrorOfAShare() {
     assertEquals(5.0, BenchPersonalizationCommand.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05
     assertEquals(0.0, BenchPersonalizationCommand.se(1.0, 10), 1e-12);

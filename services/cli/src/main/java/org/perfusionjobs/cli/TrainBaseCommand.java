@@ -3,7 +3,9 @@ package org.perfusionjobs.cli;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import org.perfusionjobs.basemodel.BaseModelBuilder;
+import org.perfusionjobs.basemodel.Recipe;
 import org.perfusionjobs.world.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -22,159 +24,154 @@ import picocli.CommandLine.Spec;
             + " covariance) on the procedural world into a diffusers folder that generate, train"
             + " and the worker load.")
 final class TrainBaseCommand implements Callable<Integer> {
-  private static final BaseModelBuilder.Settings D = BaseModelBuilder.Settings.defaults();
-
   @Spec CommandSpec spec;
 
   @Option(names = "--out", required = true, description = "model folder to write")
   Path out;
 
-  @Option(names = "--vae-steps", description = "VAE optimiser steps (default ${DEFAULT-VALUE})")
-  int vaeSteps = D.stages().vaeSteps();
+  @Option(names = "--vae-steps", description = "VAE optimiser steps (default: the recipe's)")
+  Integer vaeSteps;
 
   @Option(
       names = "--unet-steps",
-      description = "text encoder + UNet optimiser steps (default ${DEFAULT-VALUE})")
-  int unetSteps = D.stages().unetSteps();
+      description = "text encoder + UNet optimiser steps (default: the recipe's)")
+  Integer unetSteps;
 
-  @Option(names = "--batch", description = "batch size of both stages (default ${DEFAULT-VALUE})")
-  int batch = D.stages().batch();
+  @Option(names = "--batch", description = "batch size of both stages (default: the recipe's)")
+  Integer batch;
 
   @Option(
       names = "--seed",
       description =
-          "seed of the training images, initial weights and noise (default ${DEFAULT-VALUE})")
-  long seed = D.data().seed();
+          "seed of the training images, initial weights and noise (default: the recipe's)")
+  Long seed;
 
-  @Option(names = "--images", description = "world samples to train on (default ${DEFAULT-VALUE})")
-  int images = D.data().trainImages();
+  @Option(names = "--images", description = "world samples to train on (default: the recipe's)")
+  Integer images;
 
   @Option(
       names = "--captions-for-cinv",
-      description = "fresh world captions for the Perfusion covariance (default ${DEFAULT-VALUE})")
-  int cinvCaptions = D.data().captionsForCinv();
+      description = "fresh world captions for the Perfusion covariance (default: the recipe's)")
+  Integer cinvCaptions;
 
   @Option(
       names = "--vae-channels",
       split = ",",
-      description = "VAE block_out_channels (default 32,64,64: spatial factor 4)")
-  List<Integer> vaeChannels = D.widths().vaeChannels();
+      description = "VAE block_out_channels (default: the recipe's; 32,64,64: spatial factor 4)")
+  List<Integer> vaeChannels;
 
   @Option(
       names = "--latent-channels",
       description =
-          "channels of the VAE's latents, which the UNet denoises (default ${DEFAULT-VALUE})")
-  int latentChannels = D.widths().latentChannels();
+          "channels of the VAE's latents, which the UNet denoises (default: the recipe's)")
+  Integer latentChannels;
 
   @Option(
       names = "--unet-channels",
       split = ",",
-      description = "UNet block_out_channels, cross attention in every level (default 64,128)")
-  List<Integer> unetChannels = D.widths().unetChannels();
+      description =
+          "UNet block_out_channels, cross attention in every level (default: the recipe's; 64,128)")
+  List<Integer> unetChannels;
 
   @Option(
       names = "--unet-heads",
-      description = "attention heads per UNet level (default ${DEFAULT-VALUE})")
-  int unetHeads = D.widths().unetHeads();
+      description = "attention heads per UNet level (default: the recipe's)")
+  Integer unetHeads;
 
   @Option(
       names = "--text-width",
-      description =
-          "text encoder hidden size = UNet cross_attention_dim (default ${DEFAULT-VALUE})")
-  int textWidth = D.widths().textWidth();
+      description = "text encoder hidden size = UNet cross_attention_dim (default: the recipe's)")
+  Integer textWidth;
 
-  @Option(names = "--text-layers", description = "text encoder layers (default ${DEFAULT-VALUE})")
-  int textLayers = D.widths().textLayers();
+  @Option(names = "--text-layers", description = "text encoder layers (default: the recipe's)")
+  Integer textLayers;
 
   @Option(
       names = "--text-heads",
-      description = "text encoder attention heads (default ${DEFAULT-VALUE})")
-  int textHeads = D.widths().textHeads();
+      description = "text encoder attention heads (default: the recipe's)")
+  Integer textHeads;
 
   @Option(
       names = "--frozen-text-fraction",
       description =
-          "share of the UNet steps trained with the text encoder frozen, at the end (default"
-              + " ${DEFAULT-VALUE})")
-  float frozenTextFraction = D.stages().frozenTextFraction();
+          "share of the UNet steps trained with the text encoder frozen, at the end (default:"
+              + " the recipe's)")
+  Float frozenTextFraction;
 
   @Option(
       names = "--text-pretrain-steps",
       description =
-          "text-only pre-training steps of the text encoder before the UNet (default"
-              + " ${DEFAULT-VALUE})")
-  int textPretrainSteps = D.stages().textPretrainSteps();
+          "text-only pre-training steps of the text encoder before the UNet (default:"
+              + " the recipe's)")
+  Integer textPretrainSteps;
 
   @Option(
       names = "--detailed-captions",
-      description =
-          "share of training captions that say every attribute (default ${DEFAULT-VALUE})")
-  double detailedCaptions = D.data().detailedCaptions();
+      description = "share of training captions that say every attribute (default: the recipe's)")
+  Double detailedCaptions;
 
   @Option(
       names = "--high-noise-weight-cap",
       description =
           "cap of the per-timestep weight min(1 + 1/SNR, cap) of the epsilon loss; 1: unweighted"
-              + " (default ${DEFAULT-VALUE})")
-  float highNoiseWeightCap = D.loss().highNoiseWeightCap();
+              + " (default: the recipe's)")
+  Float highNoiseWeightCap;
 
   @Option(
       names = "--striped-fraction",
       description =
-          "share of training objects drawn striped; no caption mentions it (default"
-              + " ${DEFAULT-VALUE})")
-  double stripedFraction = D.data().stripedFraction();
+          "share of training objects drawn striped; no caption mentions it (default:"
+              + " the recipe's)")
+  Double stripedFraction;
 
   @Option(
       names = "--patterns",
       split = ",",
       description =
           "hidden patterns the striped share is drawn from: stripes, dots, checks, ring, halves"
-              + " (default stripes, revision 7's data; the next base model: all five)")
-  List<String> patterns = D.data().patterns().stream().map(Pattern::word).toList();
+              + " (default: the recipe's; world-v1: stripes, world-v2: all five)")
+  List<String> patterns;
 
   @Option(
       names = "--two-object-fraction",
-      description = "share of training scenes with two objects (default ${DEFAULT-VALUE})")
-  double twoObjectFraction = D.data().twoObjectFraction();
+      description = "share of training scenes with two objects (default: the recipe's)")
+  Double twoObjectFraction;
 
   @Option(
       names = "--vae-object-weight",
       description =
-          "weight of object pixels in the VAE's L1, against 1 for the background (default"
-              + " ${DEFAULT-VALUE})")
-  float vaeObjectWeight = D.loss().vaeObjectWeight();
+          "weight of object pixels in the VAE's L1, against 1 for the background (default:"
+              + " the recipe's)")
+  Float vaeObjectWeight;
 
-  @Option(
-      names = "--vae-lr",
-      description = "peak learning rate of the VAE (default ${DEFAULT-VALUE})")
-  float vaeLearningRate = D.optimiser().vaeLearningRate();
+  @Option(names = "--vae-lr", description = "peak learning rate of the VAE (default: the recipe's)")
+  Float vaeLearningRate;
 
   @Option(
       names = "--unet-lr",
-      description = "peak learning rate of the text encoder + UNet (default ${DEFAULT-VALUE})")
-  float unetLearningRate = D.optimiser().unetLearningRate();
+      description = "peak learning rate of the text encoder + UNet (default: the recipe's)")
+  Float unetLearningRate;
 
   @Option(
       names = "--latent-object-weight",
       description =
           "weight of object latent pixels in the epsilon loss, against 1 for the background"
-              + " (default ${DEFAULT-VALUE})")
-  float latentObjectWeight = D.loss().latentObjectWeight();
+              + " (default: the recipe's)")
+  Float latentObjectWeight;
 
   @Option(
       names = "--unet-average-decay",
       description =
-          "decay of the UNet's weight average, which is saved; 0: save the last weights (default"
-              + " ${DEFAULT-VALUE})")
-  float unetAverageDecay = D.optimiser().unetAverageDecay();
+          "decay of the UNet's weight average, which is saved; 0: save the last weights (default:"
+              + " the recipe's)")
+  Float unetAverageDecay;
 
   @Option(
       names = "--text-lr-scale",
       description =
-          "the text encoder's learning rate in the joint phase as a share of --unet-lr (default"
-              + " ${DEFAULT-VALUE})")
-  float textLearningRateScale = D.optimiser().textLearningRateScale();
+          "the text encoder's learning rate in the joint phase as a share of --unet-lr (default:"
+              + " the recipe's)")
+  Float textLearningRateScale;
 
   @Option(
       names = "--vae-from",
@@ -183,58 +180,93 @@ final class TrainBaseCommand implements Callable<Integer> {
   Path vaeFrom;
 
   @Option(
+      names = "--recipe",
+      description =
+          "the bundled model whose recipe the options start from: world-v1 (from scratch, stripes"
+              + " only) or world-v2 (world-v1 trained further on five patterns); every other option"
+              + " changes one of its settings (default: ${DEFAULT-VALUE}, the bundled model's)")
+  String recipe = Recipe.latest().name();
+
+  @Option(
       names = "--init-from",
       description =
           "fine-tune: train this model folder's text encoder, UNet and (with --vae-steps > 0) VAE"
               + " further on the settings' data instead of starting from random weights; same"
-              + " tokenizer required, widths are the folder's, no text pre-training")
-  Path initFrom;
+              + " tokenizer required, widths are the folder's, no text pre-training; none: from"
+              + " random weights (default: the recipe's, world-v2: models/world-v1)")
+  String initFrom;
+
+  /** The recipe named by --recipe, one-line error otherwise. */
+  Recipe recipe() {
+    try {
+      return Recipe.named(recipe);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+  }
+
+  /** The settings these options ask for: the recipe's, each option given replacing one value. */
+  BaseModelBuilder.Settings settings() {
+    BaseModelBuilder.Builder b = recipe().settings().toBuilder();
+    set(vaeSteps, b::vaeSteps);
+    set(textPretrainSteps, b::textPretrainSteps);
+    set(unetSteps, b::unetSteps);
+    set(frozenTextFraction, b::frozenTextFraction);
+    set(batch, b::batch);
+    set(seed, b::seed);
+    set(images, b::trainImages);
+    set(cinvCaptions, b::captionsForCinv);
+    set(twoObjectFraction, b::twoObjectFraction);
+    set(stripedFraction, b::stripedFraction);
+    set(patterns, p -> b.patterns(p.stream().map(Pattern::fromName).toList()));
+    set(detailedCaptions, b::detailedCaptions);
+    set(vaeChannels, b::vaeChannels);
+    set(latentChannels, b::latentChannels);
+    set(unetChannels, b::unetChannels);
+    set(unetHeads, b::unetHeads);
+    set(textWidth, b::textWidth);
+    set(textLayers, b::textLayers);
+    set(textHeads, b::textHeads);
+    set(vaeLearningRate, b::vaeLearningRate);
+    set(unetLearningRate, b::unetLearningRate);
+    set(textLearningRateScale, b::textLearningRateScale);
+    set(unetAverageDecay, b::unetAverageDecay);
+    set(highNoiseWeightCap, b::highNoiseWeightCap);
+    set(vaeObjectWeight, b::vaeObjectWeight);
+    set(latentObjectWeight, b::latentObjectWeight);
+    return b.build();
+  }
+
+  private static <T> void set(T value, Consumer<T> setter) {
+    if (value != null) {
+      setter.accept(value);
+    }
+  }
 
   /**
-   * The settings these options ask for: with no option given, exactly {@link
-   * BaseModelBuilder.Settings#defaults()}.
+   * The folder whose weights are trained further: --init-from, else the recipe's bundled starting
+   * model under the repository's models/; null for random weights.
    */
-  BaseModelBuilder.Settings settings() {
-    return BaseModelBuilder.Settings.builder()
-        .vaeSteps(vaeSteps)
-        .textPretrainSteps(textPretrainSteps)
-        .unetSteps(unetSteps)
-        .frozenTextFraction(frozenTextFraction)
-        .batch(batch)
-        .seed(seed)
-        .trainImages(images)
-        .captionsForCinv(cinvCaptions)
-        .twoObjectFraction(twoObjectFraction)
-        .stripedFraction(stripedFraction)
-        .patterns(patterns.stream().map(Pattern::fromName).toList())
-        .detailedCaptions(detailedCaptions)
-        .vaeChannels(vaeChannels)
-        .latentChannels(latentChannels)
-        .unetChannels(unetChannels)
-        .unetHeads(unetHeads)
-        .textWidth(textWidth)
-        .textLayers(textLayers)
-        .textHeads(textHeads)
-        .vaeLearningRate(vaeLearningRate)
-        .unetLearningRate(unetLearningRate)
-        .textLearningRateScale(textLearningRateScale)
-        .unetAverageDecay(unetAverageDecay)
-        .highNoiseWeightCap(highNoiseWeightCap)
-        .vaeObjectWeight(vaeObjectWeight)
-        .latentObjectWeight(latentObjectWeight)
-        .build();
+  Path initFrom(Path root) {
+    if (initFrom != null) {
+      return initFrom.equals("none") ? null : Path.of(initFrom);
+    }
+    String start = recipe().initFrom();
+    return start == null ? null : root.resolve("models").resolve(start);
   }
 
   @Override
   public Integer call() throws Exception {
-    if (vaeFrom != null && initFrom != null) {
+    Path start = initFrom(Path.of(System.getProperty("perfusion.root", ".")));
+    if (vaeFrom != null && start != null) {
       throw new CommandLine.ParameterException(
           spec.commandLine(),
-          "--vae-from and --init-from: give one (with --init-from, --vae-steps 0 keeps its VAE)");
+          "--vae-from and --init-from: give one (with --init-from, --vae-steps 0 keeps its VAE;"
+              + " --init-from none trains from random weights)");
     }
     BaseModelBuilder.Result r =
         BaseModelBuilder.build(
-            out, settings(), new BaseModelBuilder.Start(vaeFrom, initFrom), System.err);
+            out, settings(), new BaseModelBuilder.Start(vaeFrom, start), System.err);
     spec.commandLine()
         .getOut()
         .printf(

@@ -296,9 +296,41 @@ public final class BaseModelBuilder {
       return builder().build();
     }
 
-    /** A builder that starts from the shipped model's recipe. */
+    /** A builder that starts from revision 7's from-scratch recipe (world-v1). */
     public static Builder builder() {
       return new Builder();
+    }
+
+    /** A builder that starts from these settings. */
+    public Builder toBuilder() {
+      return new Builder()
+          .vaeSteps(stages.vaeSteps())
+          .textPretrainSteps(stages.textPretrainSteps())
+          .unetSteps(stages.unetSteps())
+          .frozenTextFraction(stages.frozenTextFraction())
+          .batch(stages.batch())
+          .seed(data.seed())
+          .trainImages(data.trainImages())
+          .captionsForCinv(data.captionsForCinv())
+          .twoObjectFraction(data.twoObjectFraction())
+          .stripedFraction(data.stripedFraction())
+          .patterns(data.patterns())
+          .detailedCaptions(data.detailedCaptions())
+          .vaeChannels(widths.vaeChannels())
+          .latentChannels(widths.latentChannels())
+          .unetChannels(widths.unetChannels())
+          .unetHeads(widths.unetHeads())
+          .textWidth(widths.textWidth())
+          .textLayers(widths.textLayers())
+          .textHeads(widths.textHeads())
+          .vaeLearningRate(optimiser.vaeLearningRate())
+          .unetLearningRate(optimiser.unetLearningRate())
+          .textLearningRateScale(optimiser.textLearningRateScale())
+          .unetAverageDecay(optimiser.unetAverageDecay())
+          .captionDropout(loss.captionDropout())
+          .highNoiseWeightCap(loss.highNoiseWeightCap())
+          .vaeObjectWeight(loss.vaeObjectWeight())
+          .latentObjectWeight(loss.latentObjectWeight());
     }
   }
 

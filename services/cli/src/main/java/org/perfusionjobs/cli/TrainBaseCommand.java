@@ -1,5 +1,6 @@
 package org.perfusionjobs.cli;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -263,6 +264,14 @@ final class TrainBaseCommand implements Callable<Integer> {
           spec.commandLine(),
           "--vae-from and --init-from: give one (with --init-from, --vae-steps 0 keeps its VAE;"
               + " --init-from none trains from random weights)");
+    }
+    if (start != null && !Files.isDirectory(start.resolve("unet"))) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--init-from "
+              + start
+              + ": no model folder there; give a folder built by train-base, or none to train from"
+              + " random weights");
     }
     BaseModelBuilder.Result r =
         BaseModelBuilder.build(

@@ -55,6 +55,8 @@ class PerfusionCliTest {
             "train-base",
             "--out",
             model.toString(),
+            "--init-from",
+            "none",
             "--vae-steps",
             "2",
             "--unet-steps",

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.basemodel.BaseModelBuilder;
 import org.perfusionjobs.world.Pattern;
 import picocli.CommandLine;
@@ -77,6 +80,19 @@ class TrainBaseCommandTest {
     assertNull(command("--out", "x", "--init-from", "none").initFrom(REPO));
     assertEquals(
         Path.of("elsewhere"), command("--out", "x", "--init-from", "elsewhere").initFrom(REPO));
+  }
+
+  @Test
+  void aMissingStartingFolderIsOneLineBeforeAnyTraining(@TempDir Path dir) {
+    StringWriter err = new StringWriter();
+    CommandLine cli = new CommandLine(new TrainBaseCommand()).setErr(new PrintWriter(err));
+    int rc =
+        cli.execute(
+            "--out", dir.resolve("m").toString(), "--init-from", dir.resolve("nowhere").toString());
+    assertEquals(2, rc);
+    String first = err.toString().lines().findFirst().orElseThrow();
+    assertTrue(first.contains("--init-from") && first.contains("none"), first);
+    assertTrue(!Files.exists(dir.resolve("m")), "nothing written");
   }
 
   @Test

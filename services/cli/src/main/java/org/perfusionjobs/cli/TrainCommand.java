@@ -181,6 +181,14 @@ final class TrainCommand implements Callable<Integer> {
   String gateScope;
 
   @Option(
+      names = "--value-norm-cap",
+      description =
+          "perfusion: after each step, scale every layer's V target down to at most this many"
+              + " times the norm of the superclass's own value (beyond the paper); 0: off, the"
+              + " paper's (default: ${DEFAULT-VALUE})")
+  float valueNormCap = 0f;
+
+  @Option(
       names = "--lr-value",
       description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
   float lrValue = TrainingConfig.defaults("w", "s").valueLearningRate();
@@ -203,8 +211,10 @@ final class TrainCommand implements Callable<Integer> {
           "--captions '" + captions + "': expected templates or per-image");
     }
     GateScope scope = gateScope == null ? GateScope.DEFAULT : GateScope.parse(gateScope);
-    if (baseline != null && (captions.equals("per-image") || gateScope != null)) {
-      throw new IllegalArgumentException("--captions per-image and --gate-scope are Perfusion's");
+    if (baseline != null
+        && (captions.equals("per-image") || gateScope != null || valueNormCap != 0)) {
+      throw new IllegalArgumentException(
+          "--captions per-image, --gate-scope and --value-norm-cap are Perfusion's");
     }
     TrainingConfig cfg =
         TrainingConfig.defaults(word, superclass)
@@ -212,7 +222,8 @@ final class TrainCommand implements Callable<Integer> {
             .withBatch(batch, accumulation)
             .withSeed(seed)
             .withRandomFlip(!noFlip)
-            .withLearningRates(lrValue, lrEmbedding);
+            .withLearningRates(lrValue, lrEmbedding)
+            .withValueNormCap(valueNormCap);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       cfg =
           cfg.withTemplates(

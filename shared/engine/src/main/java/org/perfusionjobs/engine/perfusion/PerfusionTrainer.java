@@ -157,6 +157,9 @@ public final class PerfusionTrainer {
           }
         }
         run.adam.step();
+        if (cfg.valueNormCap() > 0) {
+          run.capValueNorms(cfg.valueNormCap());
+        }
         for (int i = 0; i < run.iStar.length; i++) {
           run.iStar[i] =
               cfg.emaDecay() * run.iStar[i]
@@ -408,7 +411,15 @@ public final class PerfusionTrainer {
             "checkpoint does not match this model's cross-attention layer " + a.path());
       }
     }
-    return new Run(s, cfg, ablation, m);
+    Run run = new Run(s, cfg, ablation, m);
+    try (NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      NDArray i = m.create(s.iSuper()).reshape(1, -1);
+      for (Attention a : layers) {
+        run.superValueNorms.put(a.path(), (double) a.toV.forward(i).norm().getFloat());
+      }
+    }
+    return run;
   }
 
   /**
@@ -425,6 +436,10 @@ public final class PerfusionTrainer {
     final Map<String, Parameter> valueTargets = new LinkedHashMap<>(); // learned
     final Parameter embedding; // (D), learned
     final AdamW adam;
+
+    /** |W_V i_super| per layer: the size of the superclass's own value, the V targets' bound. */
+    final Map<String, Double> superValueNorms = new LinkedHashMap<>();
+
     int step;
     double lastLoss;
 
@@ -475,6 +490,24 @@ public final class PerfusionTrainer {
     private static NDArray keep(NDArray a) {
       NDScope.unregister(a);
       return a;
+    }
+
+    /**
+     * Scales each V target whose norm exceeds {@code cap} times its superclass value's norm back to
+     * that bound (a projection after the optimiser step; the optimiser's moments stay as they are).
+     */
+    void capValueNorms(float cap) {
+      valueTargets.forEach(
+          (p, param) -> {
+            NDArray v = param.get();
+            double bound = cap * superValueNorms.get(p);
+            double norm = v.norm().getFloat();
+            if (norm > bound) {
+              NDArray fresh = keep(v.mul((float) (bound / norm)).stopGradient());
+              fresh.setRequiresGradient(true);
+              param.set(fresh);
+            }
+          });
     }
 
     ConceptEdit edit(float beta, float tau) {

@@ -27,7 +27,8 @@ public record TrainingConfig(
     List<String> templates,
     float inferenceBeta,
     float inferenceTau,
-    int checkpointEvery) {
+    int checkpointEvery,
+    float valueNormCap) {
 
   public static final List<String> DEFAULT_TEMPLATES =
       List.of(
@@ -80,6 +81,10 @@ public record TrainingConfig(
         "templates",
         "each must contain {} for the word");
     check(checkpointEvery >= 1, "checkpointEvery", "must be >= 1, got " + checkpointEvery);
+    check(
+        valueNormCap == 0 || (valueNormCap >= 0.5f && valueNormCap <= 100),
+        "valueNormCap",
+        "must be 0 (off) or in 0.5..100, got " + valueNormCap);
     templates = List.copyOf(templates);
   }
 
@@ -108,7 +113,8 @@ public record TrainingConfig(
         DEFAULT_TEMPLATES,
         0.70f,
         0.15f,
-        50);
+        50,
+        0f);
   }
 
   public TrainingConfig withSteps(int v) {
@@ -129,7 +135,8 @@ public record TrainingConfig(
         templates,
         inferenceBeta,
         inferenceTau,
-        checkpointEvery);
+        checkpointEvery,
+        valueNormCap);
   }
 
   public TrainingConfig withBatch(int batch, int accumulation) {
@@ -150,7 +157,8 @@ public record TrainingConfig(
         templates,
         inferenceBeta,
         inferenceTau,
-        checkpointEvery);
+        checkpointEvery,
+        valueNormCap);
   }
 
   public TrainingConfig withSeed(long v) {
@@ -171,7 +179,8 @@ public record TrainingConfig(
         templates,
         inferenceBeta,
         inferenceTau,
-        checkpointEvery);
+        checkpointEvery,
+        valueNormCap);
   }
 
   public TrainingConfig withRandomFlip(boolean v) {
@@ -192,7 +201,8 @@ public record TrainingConfig(
         templates,
         inferenceBeta,
         inferenceTau,
-        checkpointEvery);
+        checkpointEvery,
+        valueNormCap);
   }
 
   public TrainingConfig withLearningRates(float value, float embedding) {
@@ -213,7 +223,8 @@ public record TrainingConfig(
         templates,
         inferenceBeta,
         inferenceTau,
-        checkpointEvery);
+        checkpointEvery,
+        valueNormCap);
   }
 
   public TrainingConfig withTemplates(List<String> v) {
@@ -234,7 +245,8 @@ public record TrainingConfig(
         v,
         inferenceBeta,
         inferenceTau,
-        checkpointEvery);
+        checkpointEvery,
+        valueNormCap);
   }
 
   public TrainingConfig withCheckpointEvery(int v) {
@@ -255,6 +267,34 @@ public record TrainingConfig(
         templates,
         inferenceBeta,
         inferenceTau,
+        v,
+        valueNormCap);
+  }
+
+  /**
+   * Beyond the paper (docs/perfusion.md): after every optimiser step each layer's V target is
+   * scaled down to at most {@code v} times the norm of the superclass's own value, W_V i_super; 0
+   * (the default, the paper's behaviour) leaves the targets free.
+   */
+  public TrainingConfig withValueNormCap(float v) {
+    return new TrainingConfig(
+        placeholder,
+        superclass,
+        steps,
+        batchSize,
+        gradientAccumulation,
+        valueLearningRate,
+        embeddingLearningRate,
+        weightDecay,
+        trainBeta,
+        trainTau,
+        emaDecay,
+        randomFlip,
+        seed,
+        templates,
+        inferenceBeta,
+        inferenceTau,
+        checkpointEvery,
         v);
   }
 
@@ -272,6 +312,9 @@ public record TrainingConfig(
     m.put("ema_decay", Float.toString(emaDecay));
     m.put("random_flip", Boolean.toString(randomFlip));
     m.put("seed", Long.toString(seed));
+    if (valueNormCap > 0) {
+      m.put("value_norm_cap", Float.toString(valueNormCap));
+    }
     return m;
   }
 }

@@ -99,6 +99,49 @@ class PerfusionTrainerTest {
     assertThrows(IllegalArgumentException.class, () -> perfusion.tokenGates(prompt, List.of()));
   }
 
+  /**
+   * --value-norm-cap: every V target ends within cap x |W_V i_super| (W_V i_super computed here in
+   * double precision from the layer's weight and the run's i_super), while the same run without the
+   * cap leaves some target beyond that bound, so the bound is the cap's doing. Tolerance 1e-4
+   * relative (fp32 norms).
+   */
+  @Test
+  void valueNormCapBoundsEveryValueTarget() {
+    float cap = 1.2f;
+    TrainingConfig cfg = quick("zwx", "car", 12).withLearningRates(0.3f, 0.01f);
+    List<TrainerState> states = new ArrayList<>();
+    Concept free = train(cfg, new ArrayList<>(), states);
+    Concept capped = train(cfg.withValueNormCap(cap), new ArrayList<>(), new ArrayList<>());
+    float[] iSuper = states.get(0).iSuper();
+    double worstFree = 0;
+    for (var a : sd.unet().crossAttentions()) {
+      float[] w = a.toV.weight.get().toFloatArray(); // (out, in)
+      double bound = 0;
+      for (int o = 0; o < a.toV.outFeatures; o++) {
+        double dot = 0;
+        for (int i = 0; i < a.toV.inFeatures; i++) {
+          dot += (double) w[o * a.toV.inFeatures + i] * iSuper[i];
+        }
+        bound += dot * dot;
+      }
+      bound = cap * Math.sqrt(bound);
+      double normCapped = norm(capped.valueTargets().get(a.path()));
+      assertTrue(normCapped <= bound * (1 + 1e-4), a.path() + ": " + normCapped + " > " + bound);
+      worstFree = Math.max(worstFree, norm(free.valueTargets().get(a.path())) / bound);
+    }
+    assertTrue(worstFree > 1.05, "the uncapped run stays within the bound (" + worstFree + ")");
+    assertEquals("1.2", capped.trainingSettings().get("value_norm_cap"));
+    assertFalse(free.trainingSettings().containsKey("value_norm_cap"));
+  }
+
+  private static double norm(float[] v) {
+    double s = 0;
+    for (float x : v) {
+      s += (double) x * x;
+    }
+    return Math.sqrt(s);
+  }
+
   @Test
   void trainingLossFalls() {
     List<TrainProgress> p = new ArrayList<>();

@@ -164,6 +164,13 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   double budgetMinutes;
 
   @Option(
+      names = "--no-pairs",
+      description =
+          "skip the two-concept prompts (each Perfusion-family method's concept files combined in"
+              + " pairs of consecutive concepts)")
+  boolean noPairs;
+
+  @Option(
       names = "--work",
       defaultValue = "out/bench-personalization",
       description = "folder for images, concept files and eval reports (default: ${DEFAULT-VALUE})")
@@ -266,6 +273,34 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       cost[2] += 1;
     }
     Set<String> compared = comparableConcepts(cells);
+    List<ConceptPairs.PairCell> pairCells = new ArrayList<>();
+    if (!noPairs) {
+      List<SuiteConcept> pairable =
+          suite.stream().filter(c -> compared.contains(c.word())).toList();
+      for (SuiteConcept[] pair : ConceptPairs.pairs(pairable)) {
+        for (String m : methods) {
+          if (!m.equals("perfusion") && !VARIANTS.containsKey(m)) {
+            continue; // ablations and other methods do not share a prompt here
+          }
+          String name = pair[0].word() + "+" + pair[1].word();
+          Path cellFile = cellDir.resolve("pairs").resolve(name).resolve(m + ".json");
+          ConceptPairs.PairCell done = ConceptPairs.PairCell.read(cellFile, settings);
+          if (done != null) {
+            pairCells.add(done);
+          } else if (System.nanoTime() > deadline) {
+            missing++;
+          } else {
+            ConceptPairs.PairCell cell = runPair(err, modelDir, pair, m, settings);
+            if (cell == null) {
+              missing++;
+            } else {
+              cell.write(cellFile);
+              pairCells.add(cell);
+            }
+          }
+        }
+      }
+    }
     List<Point> totals =
         totals(points.stream().filter(p -> compared.contains(p.concept())).toList());
     plot(totals, imgDir.resolve("personalization-front.png"));
@@ -281,7 +316,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             reportFile,
             cells.size(),
             missing,
-            compared),
+            compared,
+            pairCells),
         StandardCharsets.UTF_8);
     spec.commandLine().getOut().println(reportFile);
     if (missing > 0) {
@@ -426,6 +462,48 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       }
     }
     return new Cell(c.word(), m, settings, seconds, Files.size(file), points, gates);
+  }
+
+  /**
+   * Evaluates one method's two concept files (from this work folder) in the pair prompts; null,
+   * with a note, when a file is missing (its cell was run in another work folder).
+   */
+  private ConceptPairs.PairCell runPair(
+      PrintWriter err, Path modelDir, SuiteConcept[] pair, String m, String settings)
+      throws IOException, InterruptedException {
+    Path a = work.resolve(pair[0].word()).resolve(m + ".safetensors");
+    Path b = work.resolve(pair[1].word()).resolve(m + ".safetensors");
+    if (!Files.exists(a) || !Files.exists(b)) {
+      err.printf(
+          "pair %s + %s (%s): no concept files in %s (their cells ran elsewhere); skipped%n",
+          pair[0].word(), pair[1].word(), m, work);
+      return null;
+    }
+    Path dir = work.resolve("pairs").resolve(pair[0].word() + "+" + pair[1].word());
+    Files.createDirectories(dir);
+    Path promptFile = dir.resolve("prompts.txt");
+    Files.writeString(promptFile, String.join("\n", ConceptPairs.prompts(prompts)) + "\n");
+    String out =
+        cli(
+            err,
+            "eval",
+            "--model",
+            modelDir.toString(),
+            "--concept",
+            a.toString(),
+            "--concept",
+            b.toString(),
+            "--expect",
+            pair[0].spec().text(),
+            "--expect",
+            pair[1].spec().text(),
+            "--prompts-file",
+            promptFile.toString(),
+            "--json",
+            "--out",
+            dir.resolve(m + "-eval").toString());
+    Point p = parse(pair[0].word() + "+" + pair[1].word(), m, out).get(0);
+    return new ConceptPairs.PairCell(pair[0].word(), pair[1].word(), m, settings, p);
   }
 
   /**
@@ -728,7 +806,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       Path reportFile,
       int cellsDone,
       int cellsMissing,
-      Set<String> compared) {
+      Set<String> compared,
+      List<ConceptPairs.PairCell> pairCells) {
     StringBuilder sb = new StringBuilder();
     sb.append("# Personalization benchmark\n\n");
     sb.append(
@@ -841,6 +920,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       sb.append("Nothing to check: no baseline method ran beside Perfusion.\n");
     }
     ablationSection(sb, totals, gates);
+    ConceptPairs.section(sb, pairCells);
     sb.append(
         "\n"
             + "## Per concept\n\n"

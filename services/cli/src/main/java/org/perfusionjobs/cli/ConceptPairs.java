@@ -1,0 +1,163 @@
+package org.perfusionjobs.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.perfusionjobs.engine.config.Configs;
+import org.perfusionjobs.evaluator.concepts.SuiteConcept;
+
+/**
+ * The benchmark's two-concept prompts (issue 23 item 3): concepts trained apart, combined at
+ * generation ("a {A} on the left and a {B} on the right"), scored with both specs. Only the
+ * Perfusion family combines concepts in one prompt here (the exact Cinv projection); the pairs are
+ * consecutive concepts of those every method has run on, so each concept appears in two pairs.
+ */
+final class ConceptPairs {
+  private ConceptPairs() {}
+
+  /**
+   * Prompt templates, {@code {}} the first concept's word and {@code {2}} the second's: the two
+   * placed apart in the four ways the evaluator's grid reads, one with sizes, one with a
+   * background.
+   */
+  static final List<String> TEMPLATES =
+      List.of(
+          "a {} on the left and a {2} on the right",
+          "a {} at the top and a {2} at the bottom",
+          "a {} at the top left and a {2} at the bottom right",
+          "a large {} on the left and a small {2} on the right",
+          "a {} on the left and a {2} on the right on a sand background");
+
+  /** Consecutive pairs of {@code concepts}, closed into a ring when there are three or more. */
+  static List<SuiteConcept[]> pairs(List<SuiteConcept> concepts) {
+    List<SuiteConcept[]> out = new ArrayList<>();
+    int n = concepts.size();
+    if (n < 2) {
+      return out;
+    }
+    int count = n == 2 ? 1 : n;
+    for (int i = 0; i < count; i++) {
+      out.add(new SuiteConcept[] {concepts.get(i), concepts.get((i + 1) % n)});
+    }
+    return out;
+  }
+
+  /**
+   * {@code n} prompt lines: the templates in turn, so that each is asked about n / 5 times, each
+   * line with its own seed (eval's image i uses seed + i).
+   */
+  static List<String> prompts(int n) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(TEMPLATES.get(i % TEMPLATES.size()));
+    }
+    return out;
+  }
+
+  /**
+   * One finished pair cell: two concepts of one method in one prompt set, scored at each concept's
+   * default beta. Kept as JSON beside the single-concept cells.
+   */
+  record PairCell(
+      String first,
+      String second,
+      String method,
+      String settings,
+      BenchPersonalizationCommand.Point point) {
+
+    String pair() {
+      return first + " + " + second;
+    }
+
+    void write(Path file) throws IOException {
+      Files.createDirectories(file.getParent());
+      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      Files.writeString(
+          tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(this) + "\n");
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    static PairCell read(Path file, String settings) throws IOException {
+      if (!Files.exists(file)) {
+        return null;
+      }
+      PairCell c = Configs.json().readValue(file.toFile(), PairCell.class);
+      return settings.equals(c.settings()) ? c : null;
+    }
+  }
+
+  /** The report's section: per method over all pairs, then per pair. */
+  static void section(StringBuilder sb, List<PairCell> cells) {
+    if (cells.isEmpty()) {
+      return;
+    }
+    sb.append(
+        "\n## Two concepts in one prompt\n\n"
+            + "Each pair's two concept files, trained apart, combined at generation at their"
+            + " default beta, on prompts that place them apart (");
+    sb.append(String.join("; ", TEMPLATES.stream().map(t -> "\"" + t + "\"").toList()));
+    sb.append(
+        "), {} and {2} the two words. Fidelity: each named concept found (its shape, colour and"
+            + " pattern); composition: both right, each where it was asked.\n\n"
+            + "| method | pairs | images | fidelity | exact count | alignment | both right |\n"
+            + "|---|---|---|---|---|---|---|\n");
+    Map<String, List<PairCell>> byMethod = new LinkedHashMap<>();
+    for (PairCell c : cells) {
+      byMethod.computeIfAbsent(c.method(), k -> new ArrayList<>()).add(c);
+    }
+    byMethod.forEach(
+        (m, cs) -> {
+          List<BenchPersonalizationCommand.Point> ps = cs.stream().map(PairCell::point).toList();
+          BenchPersonalizationCommand.Point t = BenchPersonalizationCommand.totals(ps).get(0);
+          sb.append(
+              String.format(
+                  Locale.ROOT,
+                  "| %s | %d | %d | %.1f%% ± %.1f | %.1f%% ± %.1f | %.1f%% ± %.1f | %s |%n",
+                  BenchPersonalizationCommand.label(m),
+                  cs.size(),
+                  t.images(),
+                  100 * t.fidelity(),
+                  BenchPersonalizationCommand.se(t.fidelity(), t.images()),
+                  100 * t.exactCount(),
+                  BenchPersonalizationCommand.se(t.exactCount(), t.images()),
+                  100 * t.alignment(),
+                  BenchPersonalizationCommand.se(t.alignment(), t.images()),
+                  share(t)));
+        });
+    sb.append(
+        "\n| pair | method | fidelity | exact count | alignment | both right | images |\n"
+            + "|---|---|---|---|---|---|---|\n");
+    for (PairCell c : cells) {
+      BenchPersonalizationCommand.Point p = c.point();
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %.1f%% | %.1f%% | %.1f%% | %s | %d |%n",
+              c.pair(),
+              BenchPersonalizationCommand.label(c.method()),
+              100 * p.fidelity(),
+              100 * p.exactCount(),
+              100 * p.alignment(),
+              p.composition() == null
+                  ? "n/a"
+                  : String.format(Locale.ROOT, "%.1f%%", 100 * p.composition()),
+              p.images()));
+    }
+  }
+
+  private static String share(BenchPersonalizationCommand.Point t) {
+    return t.composition() == null
+        ? "n/a"
+        : String.format(
+            Locale.ROOT,
+            "%.1f%% ± %.1f",
+            100 * t.composition(),
+            BenchPersonalizationCommand.se(t.composition(), t.images()));
+  }
+}

@@ -189,6 +189,14 @@ final class TrainCommand implements Callable<Integer> {
   float valueNormCap = 0f;
 
   @Option(
+      names = "--background-weight",
+      description =
+          "perfusion: loss weight of pixels outside each image's mask, against 1 inside (beyond the"
+              + " paper); 0: the paper's masked loss, 1: the whole image alike (default:"
+              + " ${DEFAULT-VALUE})")
+  float backgroundWeight = 0f;
+
+  @Option(
       names = "--lr-value",
       description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
   float lrValue = TrainingConfig.defaults("w", "s").valueLearningRate();
@@ -212,9 +220,13 @@ final class TrainCommand implements Callable<Integer> {
     }
     GateScope scope = gateScope == null ? GateScope.DEFAULT : GateScope.parse(gateScope);
     if (baseline != null
-        && (captions.equals("per-image") || gateScope != null || valueNormCap != 0)) {
+        && (captions.equals("per-image")
+            || gateScope != null
+            || valueNormCap != 0
+            || backgroundWeight != 0)) {
       throw new IllegalArgumentException(
-          "--captions per-image, --gate-scope and --value-norm-cap are Perfusion's");
+          "--captions per-image, --gate-scope, --value-norm-cap and --background-weight are"
+              + " Perfusion's");
     }
     TrainingConfig cfg =
         TrainingConfig.defaults(word, superclass)
@@ -223,7 +235,8 @@ final class TrainCommand implements Callable<Integer> {
             .withSeed(seed)
             .withRandomFlip(!noFlip)
             .withLearningRates(lrValue, lrEmbedding)
-            .withValueNormCap(valueNormCap);
+            .withValueNormCap(valueNormCap)
+            .withBackgroundWeight(backgroundWeight);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       cfg =
           cfg.withTemplates(

@@ -227,7 +227,7 @@ public final class PerfusionTrainer {
       masks.add(
           mask == null
               ? m.ones(new Shape(1, 1, size / f, size / f))
-              : maskTensor(mask, size, f, m));
+              : maskTensor(mask, size, f, m, cfg.backgroundWeight()));
     }
     NDArray x = NDArrays.concat(new NDList(pixels));
     NDArray mk = NDArrays.concat(new NDList(masks));
@@ -244,8 +244,11 @@ public final class PerfusionTrainer {
         mk.flip(3));
   }
 
-  /** A soft mask at latent resolution: the mean of each f x f cell. */
-  private static NDArray maskTensor(BufferedImage mask, int size, int f, NDManager m) {
+  /**
+   * A soft mask at latent resolution, the mean of each f x f cell, raised to {@code background}
+   * outside the concept: w = background + (1 - background) * mask.
+   */
+  static NDArray maskTensor(BufferedImage mask, int size, int f, NDManager m, float background) {
     BufferedImage g = TrainingImages.fit(mask, size, BufferedImage.TYPE_BYTE_GRAY);
     int n = size / f;
     float[] cells = new float[n * n];
@@ -254,6 +257,9 @@ public final class PerfusionTrainer {
       for (int x = 0; x < size; x++) {
         cells[(y / f) * n + x / f] += raster.getSample(x, y, 0) / 255f / (f * f);
       }
+    }
+    for (int i = 0; i < cells.length; i++) {
+      cells[i] = background + (1 - background) * cells[i];
     }
     return m.create(cells, new Shape(1, 1, n, n));
   }

@@ -28,7 +28,8 @@ public record TrainingConfig(
     float inferenceBeta,
     float inferenceTau,
     int checkpointEvery,
-    float valueNormCap) {
+    float valueNormCap,
+    float backgroundWeight) {
 
   public static final List<String> DEFAULT_TEMPLATES =
       List.of(
@@ -85,6 +86,10 @@ public record TrainingConfig(
         valueNormCap == 0 || (valueNormCap >= 0.5f && valueNormCap <= 100),
         "valueNormCap",
         "must be 0 (off) or in 0.5..100, got " + valueNormCap);
+    check(
+        backgroundWeight >= 0 && backgroundWeight <= 1,
+        "backgroundWeight",
+        "must be in [0, 1], got " + backgroundWeight);
     templates = List.copyOf(templates);
   }
 
@@ -114,161 +119,52 @@ public record TrainingConfig(
         0.70f,
         0.15f,
         50,
+        0f,
         0f);
   }
 
   public TrainingConfig withSteps(int v) {
-    return new TrainingConfig(
-        placeholder,
-        superclass,
-        v,
-        batchSize,
-        gradientAccumulation,
-        valueLearningRate,
-        embeddingLearningRate,
-        weightDecay,
-        trainBeta,
-        trainTau,
-        emaDecay,
-        randomFlip,
-        seed,
-        templates,
-        inferenceBeta,
-        inferenceTau,
-        checkpointEvery,
-        valueNormCap);
+    Copy c = new Copy(this);
+    c.steps = v;
+    return c.build();
   }
 
   public TrainingConfig withBatch(int batch, int accumulation) {
-    return new TrainingConfig(
-        placeholder,
-        superclass,
-        steps,
-        batch,
-        accumulation,
-        valueLearningRate,
-        embeddingLearningRate,
-        weightDecay,
-        trainBeta,
-        trainTau,
-        emaDecay,
-        randomFlip,
-        seed,
-        templates,
-        inferenceBeta,
-        inferenceTau,
-        checkpointEvery,
-        valueNormCap);
+    Copy c = new Copy(this);
+    c.batchSize = batch;
+    c.gradientAccumulation = accumulation;
+    return c.build();
   }
 
   public TrainingConfig withSeed(long v) {
-    return new TrainingConfig(
-        placeholder,
-        superclass,
-        steps,
-        batchSize,
-        gradientAccumulation,
-        valueLearningRate,
-        embeddingLearningRate,
-        weightDecay,
-        trainBeta,
-        trainTau,
-        emaDecay,
-        randomFlip,
-        v,
-        templates,
-        inferenceBeta,
-        inferenceTau,
-        checkpointEvery,
-        valueNormCap);
+    Copy c = new Copy(this);
+    c.seed = v;
+    return c.build();
   }
 
   public TrainingConfig withRandomFlip(boolean v) {
-    return new TrainingConfig(
-        placeholder,
-        superclass,
-        steps,
-        batchSize,
-        gradientAccumulation,
-        valueLearningRate,
-        embeddingLearningRate,
-        weightDecay,
-        trainBeta,
-        trainTau,
-        emaDecay,
-        v,
-        seed,
-        templates,
-        inferenceBeta,
-        inferenceTau,
-        checkpointEvery,
-        valueNormCap);
+    Copy c = new Copy(this);
+    c.randomFlip = v;
+    return c.build();
   }
 
   public TrainingConfig withLearningRates(float value, float embedding) {
-    return new TrainingConfig(
-        placeholder,
-        superclass,
-        steps,
-        batchSize,
-        gradientAccumulation,
-        value,
-        embedding,
-        weightDecay,
-        trainBeta,
-        trainTau,
-        emaDecay,
-        randomFlip,
-        seed,
-        templates,
-        inferenceBeta,
-        inferenceTau,
-        checkpointEvery,
-        valueNormCap);
+    Copy c = new Copy(this);
+    c.valueLearningRate = value;
+    c.embeddingLearningRate = embedding;
+    return c.build();
   }
 
   public TrainingConfig withTemplates(List<String> v) {
-    return new TrainingConfig(
-        placeholder,
-        superclass,
-        steps,
-        batchSize,
-        gradientAccumulation,
-        valueLearningRate,
-        embeddingLearningRate,
-        weightDecay,
-        trainBeta,
-        trainTau,
-        emaDecay,
-        randomFlip,
-        seed,
-        v,
-        inferenceBeta,
-        inferenceTau,
-        checkpointEvery,
-        valueNormCap);
+    Copy c = new Copy(this);
+    c.templates = v;
+    return c.build();
   }
 
   public TrainingConfig withCheckpointEvery(int v) {
-    return new TrainingConfig(
-        placeholder,
-        superclass,
-        steps,
-        batchSize,
-        gradientAccumulation,
-        valueLearningRate,
-        embeddingLearningRate,
-        weightDecay,
-        trainBeta,
-        trainTau,
-        emaDecay,
-        randomFlip,
-        seed,
-        templates,
-        inferenceBeta,
-        inferenceTau,
-        v,
-        valueNormCap);
+    Copy c = new Copy(this);
+    c.checkpointEvery = v;
+    return c.build();
   }
 
   /**
@@ -277,25 +173,88 @@ public record TrainingConfig(
    * (the default, the paper's behaviour) leaves the targets free.
    */
   public TrainingConfig withValueNormCap(float v) {
-    return new TrainingConfig(
-        placeholder,
-        superclass,
-        steps,
-        batchSize,
-        gradientAccumulation,
-        valueLearningRate,
-        embeddingLearningRate,
-        weightDecay,
-        trainBeta,
-        trainTau,
-        emaDecay,
-        randomFlip,
-        seed,
-        templates,
-        inferenceBeta,
-        inferenceTau,
-        checkpointEvery,
-        v);
+    Copy c = new Copy(this);
+    c.valueNormCap = v;
+    return c.build();
+  }
+
+  /**
+   * Beyond the paper (docs/perfusion.md): the loss weight of latent pixels outside the concept's
+   * mask, against 1 inside it; 0 (the default, the paper's masked loss) ignores everything outside
+   * the concept, 1 weighs the whole image alike. No effect without masks.
+   */
+  public TrainingConfig withBackgroundWeight(float v) {
+    Copy c = new Copy(this);
+    c.backgroundWeight = v;
+    return c.build();
+  }
+
+  /** A mutable copy, so that each with-method names only what it changes. */
+  private static final class Copy {
+    String placeholder;
+    String superclass;
+    int steps;
+    int batchSize;
+    int gradientAccumulation;
+    float valueLearningRate;
+    float embeddingLearningRate;
+    float weightDecay;
+    float trainBeta;
+    float trainTau;
+    float emaDecay;
+    boolean randomFlip;
+    long seed;
+    List<String> templates;
+    float inferenceBeta;
+    float inferenceTau;
+    int checkpointEvery;
+    float valueNormCap;
+    float backgroundWeight;
+
+    Copy(TrainingConfig t) {
+      placeholder = t.placeholder;
+      superclass = t.superclass;
+      steps = t.steps;
+      batchSize = t.batchSize;
+      gradientAccumulation = t.gradientAccumulation;
+      valueLearningRate = t.valueLearningRate;
+      embeddingLearningRate = t.embeddingLearningRate;
+      weightDecay = t.weightDecay;
+      trainBeta = t.trainBeta;
+      trainTau = t.trainTau;
+      emaDecay = t.emaDecay;
+      randomFlip = t.randomFlip;
+      seed = t.seed;
+      templates = t.templates;
+      inferenceBeta = t.inferenceBeta;
+      inferenceTau = t.inferenceTau;
+      checkpointEvery = t.checkpointEvery;
+      valueNormCap = t.valueNormCap;
+      backgroundWeight = t.backgroundWeight;
+    }
+
+    TrainingConfig build() {
+      return new TrainingConfig(
+          placeholder,
+          superclass,
+          steps,
+          batchSize,
+          gradientAccumulation,
+          valueLearningRate,
+          embeddingLearningRate,
+          weightDecay,
+          trainBeta,
+          trainTau,
+          emaDecay,
+          randomFlip,
+          seed,
+          templates,
+          inferenceBeta,
+          inferenceTau,
+          checkpointEvery,
+          valueNormCap,
+          backgroundWeight);
+    }
   }
 
   /** What a concept file records of its training. */
@@ -314,6 +273,9 @@ public record TrainingConfig(
     m.put("seed", Long.toString(seed));
     if (valueNormCap > 0) {
       m.put("value_norm_cap", Float.toString(valueNormCap));
+    }
+    if (backgroundWeight > 0) {
+      m.put("background_weight", Float.toString(backgroundWeight));
     }
     return m;
   }

@@ -134,6 +134,38 @@ class PerfusionTrainerTest {
     assertFalse(free.trainingSettings().containsKey("value_norm_cap"));
   }
 
+  /**
+   * --background-weight: a latent cell's loss weight is w = b + (1 - b) * m, m the share of its
+   * pixels inside the mask; b = 0 is the paper's masked loss. An 8x8 mask whose left 3 columns are
+   * white, at latent factor 2: cells of the first column are all white (m = 1), the second half
+   * white (m = 0.5), the rest black. Exact in fp32 here (tolerance 1e-6).
+   */
+  @Test
+  void backgroundWeightRaisesTheMaskOutsideTheConcept() {
+    BufferedImage mask = new BufferedImage(8, 8, BufferedImage.TYPE_BYTE_GRAY);
+    for (int y = 0; y < 8; y++) {
+      for (int x = 0; x < 3; x++) {
+        mask.getRaster().setSample(x, y, 0, 255);
+      }
+    }
+    try (NDManager m = NDManager.newBaseManager()) {
+      for (float b : new float[] {0f, 0.3f, 1f}) {
+        float[] w = PerfusionTrainer.maskTensor(mask, 8, 2, m, b).toFloatArray();
+        assertEquals(16, w.length);
+        for (int row = 0; row < 4; row++) {
+          float[] expected = {1f, b + (1 - b) * 0.5f, b, b};
+          for (int col = 0; col < 4; col++) {
+            assertEquals(expected[col], w[row * 4 + col], 1e-6, "b " + b + " cell " + row + col);
+          }
+        }
+      }
+    }
+    TrainingConfig cfg = TrainingConfig.defaults("zwx", "car");
+    assertEquals(0f, cfg.backgroundWeight(), "the paper's masked loss by default");
+    assertEquals("0.3", cfg.withBackgroundWeight(0.3f).describe().get("background_weight"));
+    assertThrows(IllegalArgumentException.class, () -> cfg.withBackgroundWeight(1.5f));
+  }
+
   private static double norm(float[] v) {
     double s = 0;
     for (float x : v) {

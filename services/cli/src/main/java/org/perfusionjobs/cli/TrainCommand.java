@@ -181,12 +181,12 @@ final class TrainCommand implements Callable<Integer> {
   String gateScope;
 
   @Option(
-      names = "--value-norm-cap",
+      names = "--embedding-norm-cap",
       description =
-          "perfusion: after each step, scale every layer's V target down to at most this many"
-              + " times the norm of the superclass's own value (beyond the paper); 0: off, the"
-              + " paper's (default: ${DEFAULT-VALUE})")
-  float valueNormCap = 0f;
+          "perfusion: after each step, scale the word's embedding down to at most this many times"
+              + " the norm of the superclass's embedding (beyond the paper); 0: off, the paper's"
+              + " (default: ${DEFAULT-VALUE})")
+  float embeddingNormCap = 0f;
 
   @Option(
       names = "--background-weight",
@@ -222,10 +222,10 @@ final class TrainCommand implements Callable<Integer> {
     if (baseline != null
         && (captions.equals("per-image")
             || gateScope != null
-            || valueNormCap != 0
+            || embeddingNormCap != 0
             || backgroundWeight != 0)) {
       throw new IllegalArgumentException(
-          "--captions per-image, --gate-scope, --value-norm-cap and --background-weight are"
+          "--captions per-image, --gate-scope, --embedding-norm-cap and --background-weight are"
               + " Perfusion's");
     }
     TrainingConfig cfg =
@@ -235,7 +235,7 @@ final class TrainCommand implements Callable<Integer> {
             .withSeed(seed)
             .withRandomFlip(!noFlip)
             .withLearningRates(lrValue, lrEmbedding)
-            .withValueNormCap(valueNormCap)
+            .withEmbeddingNormCap(embeddingNormCap)
             .withBackgroundWeight(backgroundWeight);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       cfg =

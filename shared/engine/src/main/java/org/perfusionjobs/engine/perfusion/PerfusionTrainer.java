@@ -108,6 +108,7 @@ public final class PerfusionTrainer {
       outer.suppressNotUsedWarning();
       Latents latents = encodeImages(data, cfg, m);
       Run run = resume != null ? restore(resume, cfg, layers, m) : init(cfg, superIds, layers, m);
+      double superEmbeddingNorm = norm(superclassEmbedding(superIds, m));
       long start = System.nanoTime();
       int initialStep = run.step;
       NoiseSchedule schedule = NoiseSchedule.of(sd.schedulerConfig());
@@ -157,8 +158,8 @@ public final class PerfusionTrainer {
           }
         }
         run.adam.step();
-        if (cfg.valueNormCap() > 0) {
-          run.capValueNorms(cfg.valueNormCap());
+        if (cfg.embeddingNormCap() > 0) {
+          run.capEmbeddingNorm(cfg.embeddingNormCap() * superEmbeddingNorm);
         }
         for (int i = 0; i < run.iStar.length; i++) {
           run.iStar[i] =
@@ -178,6 +179,14 @@ public final class PerfusionTrainer {
       Concept c = run.toConcept(cfg, baseModelId, cov.hash());
       return data.captions() == null ? c : c.withTrainingSetting("captions", "per-image");
     }
+  }
+
+  private static double norm(float[] v) {
+    double s = 0;
+    for (float x : v) {
+      s += (double) x * x;
+    }
+    return Math.sqrt(s);
   }
 
   /** The concept token's encoding in each row, (B, D). */
@@ -417,15 +426,7 @@ public final class PerfusionTrainer {
             "checkpoint does not match this model's cross-attention layer " + a.path());
       }
     }
-    Run run = new Run(s, cfg, ablation, m);
-    try (NDScope scope = new NDScope()) {
-      scope.suppressNotUsedWarning();
-      NDArray i = m.create(s.iSuper()).reshape(1, -1);
-      for (Attention a : layers) {
-        run.superValueNorms.put(a.path(), (double) a.toV.forward(i).norm().getFloat());
-      }
-    }
-    return run;
+    return new Run(s, cfg, ablation, m);
   }
 
   /**
@@ -442,9 +443,6 @@ public final class PerfusionTrainer {
     final Map<String, Parameter> valueTargets = new LinkedHashMap<>(); // learned
     final Parameter embedding; // (D), learned
     final AdamW adam;
-
-    /** |W_V i_super| per layer: the size of the superclass's own value, the V targets' bound. */
-    final Map<String, Double> superValueNorms = new LinkedHashMap<>();
 
     int step;
     double lastLoss;
@@ -499,21 +497,17 @@ public final class PerfusionTrainer {
     }
 
     /**
-     * Scales each V target whose norm exceeds {@code cap} times its superclass value's norm back to
-     * that bound (a projection after the optimiser step; the optimiser's moments stay as they are).
+     * Scales the word embedding back to norm {@code bound} when it is longer (a projection after
+     * the optimiser step; the optimiser's moments stay as they are).
      */
-    void capValueNorms(float cap) {
-      valueTargets.forEach(
-          (p, param) -> {
-            NDArray v = param.get();
-            double bound = cap * superValueNorms.get(p);
-            double norm = v.norm().getFloat();
-            if (norm > bound) {
-              NDArray fresh = keep(v.mul((float) (bound / norm)).stopGradient());
-              fresh.setRequiresGradient(true);
-              param.set(fresh);
-            }
-          });
+    void capEmbeddingNorm(double bound) {
+      NDArray e = embedding.get();
+      double norm = e.norm().getFloat();
+      if (norm > bound) {
+        NDArray fresh = keep(e.mul((float) (bound / norm)).stopGradient());
+        fresh.setRequiresGradient(true);
+        embedding.set(fresh);
+      }
     }
 
     ConceptEdit edit(float beta, float tau) {

@@ -28,7 +28,7 @@ public record TrainingConfig(
     float inferenceBeta,
     float inferenceTau,
     int checkpointEvery,
-    float valueNormCap,
+    float embeddingNormCap,
     float backgroundWeight) {
 
   public static final List<String> DEFAULT_TEMPLATES =
@@ -83,9 +83,9 @@ public record TrainingConfig(
         "each must contain {} for the word");
     check(checkpointEvery >= 1, "checkpointEvery", "must be >= 1, got " + checkpointEvery);
     check(
-        valueNormCap == 0 || (valueNormCap >= 0.5f && valueNormCap <= 100),
-        "valueNormCap",
-        "must be 0 (off) or in 0.5..100, got " + valueNormCap);
+        embeddingNormCap == 0 || (embeddingNormCap >= 0.5f && embeddingNormCap <= 100),
+        "embeddingNormCap",
+        "must be 0 (off) or in 0.5..100, got " + embeddingNormCap);
     check(
         backgroundWeight >= 0 && backgroundWeight <= 1,
         "backgroundWeight",
@@ -168,13 +168,14 @@ public record TrainingConfig(
   }
 
   /**
-   * Beyond the paper (docs/perfusion.md): after every optimiser step each layer's V target is
-   * scaled down to at most {@code v} times the norm of the superclass's own value, W_V i_super; 0
-   * (the default, the paper's behaviour) leaves the targets free.
+   * Beyond the paper (docs/perfusion.md): after every optimiser step the concept word's embedding
+   * is scaled down to at most {@code v} times the norm of the superclass's embedding, so that the
+   * text encoder reads the new word like the words it was trained on; 0 (the default, the paper's
+   * behaviour) leaves it free.
    */
-  public TrainingConfig withValueNormCap(float v) {
+  public TrainingConfig withEmbeddingNormCap(float v) {
     Copy c = new Copy(this);
-    c.valueNormCap = v;
+    c.embeddingNormCap = v;
     return c.build();
   }
 
@@ -208,7 +209,7 @@ public record TrainingConfig(
     float inferenceBeta;
     float inferenceTau;
     int checkpointEvery;
-    float valueNormCap;
+    float embeddingNormCap;
     float backgroundWeight;
 
     Copy(TrainingConfig t) {
@@ -229,7 +230,7 @@ public record TrainingConfig(
       inferenceBeta = t.inferenceBeta;
       inferenceTau = t.inferenceTau;
       checkpointEvery = t.checkpointEvery;
-      valueNormCap = t.valueNormCap;
+      embeddingNormCap = t.embeddingNormCap;
       backgroundWeight = t.backgroundWeight;
     }
 
@@ -252,7 +253,7 @@ public record TrainingConfig(
           inferenceBeta,
           inferenceTau,
           checkpointEvery,
-          valueNormCap,
+          embeddingNormCap,
           backgroundWeight);
     }
   }
@@ -271,8 +272,8 @@ public record TrainingConfig(
     m.put("ema_decay", Float.toString(emaDecay));
     m.put("random_flip", Boolean.toString(randomFlip));
     m.put("seed", Long.toString(seed));
-    if (valueNormCap > 0) {
-      m.put("value_norm_cap", Float.toString(valueNormCap));
+    if (embeddingNormCap > 0) {
+      m.put("embedding_norm_cap", Float.toString(embeddingNormCap));
     }
     if (backgroundWeight > 0) {
       m.put("background_weight", Float.toString(backgroundWeight));

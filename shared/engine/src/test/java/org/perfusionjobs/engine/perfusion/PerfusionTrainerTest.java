@@ -100,70 +100,37 @@ class PerfusionTrainerTest {
   }
 
   /**
-   * --value-norm-cap: every V target ends within cap x |W_V i_super| (W_V i_super computed here in
-   * double precision from the layer's weight and the run's i_super), while the same run without the
-   * cap leaves some target beyond that bound, so the bound is the cap's doing. Tolerance 1e-4
-   * relative (fp32 norms).
+   * --embedding-norm-cap: the trained word embedding ends within cap x the norm of the superclass's
+   * embedding (the mean of its tokens' rows, read here from the text encoder's table in double
+   * precision), while the same run without the cap ends beyond it, so the bound is the cap's doing.
+   * Tolerance 1e-4 relative (fp32 norms).
    */
   @Test
-  void valueNormCapBoundsEveryValueTarget() {
-    float cap = 1.2f;
-    TrainingConfig cfg = quick("zwx", "car", 12).withLearningRates(0.3f, 0.01f);
-    List<TrainerState> states = new ArrayList<>();
-    Concept free = train(cfg, new ArrayList<>(), states);
-    Concept capped = train(cfg.withValueNormCap(cap), new ArrayList<>(), new ArrayList<>());
-    float[] iSuper = states.get(0).iSuper();
-    double worstFree = 0;
-    for (var a : sd.unet().crossAttentions()) {
-      float[] w = a.toV.weight.get().toFloatArray(); // (out, in)
-      double bound = 0;
-      for (int o = 0; o < a.toV.outFeatures; o++) {
-        double dot = 0;
-        for (int i = 0; i < a.toV.inFeatures; i++) {
-          dot += (double) w[o * a.toV.inFeatures + i] * iSuper[i];
-        }
-        bound += dot * dot;
-      }
-      bound = cap * Math.sqrt(bound);
-      double normCapped = norm(capped.valueTargets().get(a.path()));
-      assertTrue(normCapped <= bound * (1 + 1e-4), a.path() + ": " + normCapped + " > " + bound);
-      worstFree = Math.max(worstFree, norm(free.valueTargets().get(a.path())) / bound);
-    }
-    assertTrue(worstFree > 1.05, "the uncapped run stays within the bound (" + worstFree + ")");
-    assertEquals("1.2", capped.trainingSettings().get("value_norm_cap"));
-    assertFalse(free.trainingSettings().containsKey("value_norm_cap"));
-  }
-
-  /**
-   * --background-weight: a latent cell's loss weight is w = b + (1 - b) * m, m the share of its
-   * pixels inside the mask; b = 0 is the paper's masked loss. An 8x8 mask whose left 3 columns are
-   * white, at latent factor 2: cells of the first column are all white (m = 1), the second half
-   * white (m = 0.5), the rest black. Exact in fp32 here (tolerance 1e-6).
-   */
-  @Test
-  void backgroundWeightRaisesTheMaskOutsideTheConcept() {
-    BufferedImage mask = new BufferedImage(8, 8, BufferedImage.TYPE_BYTE_GRAY);
-    for (int y = 0; y < 8; y++) {
-      for (int x = 0; x < 3; x++) {
-        mask.getRaster().setSample(x, y, 0, 255);
+  void embeddingNormCapBoundsTheWordEmbedding() {
+    float cap = 1.0f;
+    TrainingConfig cfg = quick("zwx", "car", 12).withLearningRates(0.03f, 0.2f);
+    Concept free = train(cfg, new ArrayList<>(), new ArrayList<>());
+    Concept capped = train(cfg.withEmbeddingNormCap(cap), new ArrayList<>(), new ArrayList<>());
+    List<Integer> ids = sd.tokenizer().idsOfWord("car");
+    float[] table =
+        sd.textEncoder().textModel.embeddings.tokenEmbedding.weight.get().toFloatArray();
+    int dim = free.embedding().length;
+    double[] mean = new double[dim];
+    for (int id : ids) {
+      for (int i = 0; i < dim; i++) {
+        mean[i] += table[id * dim + i] / (double) ids.size();
       }
     }
-    try (NDManager m = NDManager.newBaseManager()) {
-      for (float b : new float[] {0f, 0.3f, 1f}) {
-        float[] w = PerfusionTrainer.maskTensor(mask, 8, 2, m, b).toFloatArray();
-        assertEquals(16, w.length);
-        for (int row = 0; row < 4; row++) {
-          float[] expected = {1f, b + (1 - b) * 0.5f, b, b};
-          for (int col = 0; col < 4; col++) {
-            assertEquals(expected[col], w[row * 4 + col], 1e-6, "b " + b + " cell " + row + col);
-          }
-        }
-      }
+    double bound = 0;
+    for (double x : mean) {
+      bound += x * x;
     }
-    TrainingConfig cfg = TrainingConfig.defaults("zwx", "car");
-    assertEquals(0f, cfg.backgroundWeight(), "the paper's masked loss by default");
-    assertEquals("0.3", cfg.withBackgroundWeight(0.3f).describe().get("background_weight"));
-    assertThrows(IllegalArgumentException.class, () -> cfg.withBackgroundWeight(1.5f));
+    bound = cap * Math.sqrt(bound);
+    assertTrue(
+        norm(capped.embedding()) <= bound * (1 + 1e-4), norm(capped.embedding()) + " > " + bound);
+    assertTrue(norm(free.embedding()) > bound * 1.05, "the uncapped run stays within the bound");
+    assertEquals("1.0", capped.trainingSettings().get("embedding_norm_cap"));
+    assertFalse(free.trainingSettings().containsKey("embedding_norm_cap"));
   }
 
   private static double norm(float[] v) {

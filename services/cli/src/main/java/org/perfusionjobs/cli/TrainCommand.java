@@ -191,9 +191,9 @@ final class TrainCommand implements Callable<Integer> {
   @Option(
       names = "--background-weight",
       description =
-          "perfusion: loss weight of pixels outside each image's mask, against 1 inside (beyond the"
-              + " paper); 0: the paper's masked loss, 1: the whole image alike (default:"
-              + " ${DEFAULT-VALUE})")
+          "perfusion: weight of the image outside each mask in the loss, against 1 for the"
+              + " concept, each averaged over its own area (beyond the paper); 0: the paper's"
+              + " masked loss (default: ${DEFAULT-VALUE})")
   float backgroundWeight = 0f;
 
   @Option(

@@ -254,8 +254,11 @@ public final class PerfusionTrainer {
   }
 
   /**
-   * A soft mask at latent resolution, the mean of each f x f cell, raised to {@code background}
-   * outside the concept: w = background + (1 - background) * mask.
+   * A loss weight per latent cell from the soft mask m (the mean of each f x f cell). With {@code
+   * background} = 0 it is m itself, the paper's masked loss: nothing outside the concept counts, so
+   * nothing stops extra copies there. With b > 0 the concept and the rest are each averaged over
+   * their own area and the rest weighs b against the concept: w = (m / mean(m) + b (1 - m) / mean(1
+   * - m)) / (1 + b), whose mean is 1, so a small object keeps its share of the gradient.
    */
   static NDArray maskTensor(BufferedImage mask, int size, int f, NDManager m, float background) {
     BufferedImage g = TrainingImages.fit(mask, size, BufferedImage.TYPE_BYTE_GRAY);
@@ -267,8 +270,18 @@ public final class PerfusionTrainer {
         cells[(y / f) * n + x / f] += raster.getSample(x, y, 0) / 255f / (f * f);
       }
     }
-    for (int i = 0; i < cells.length; i++) {
-      cells[i] = background + (1 - background) * cells[i];
+    if (background > 0) {
+      double inside = 0;
+      for (float c : cells) {
+        inside += c;
+      }
+      double meanIn = inside / cells.length;
+      double meanOut = 1 - meanIn;
+      for (int i = 0; i < cells.length; i++) {
+        double in = meanIn > 0 ? cells[i] / meanIn : 0;
+        double out = meanOut > 0 ? background * (1 - cells[i]) / meanOut : 0;
+        cells[i] = (float) ((in + out) / (1 + background));
+      }
     }
     return m.create(cells, new Shape(1, 1, n, n));
   }

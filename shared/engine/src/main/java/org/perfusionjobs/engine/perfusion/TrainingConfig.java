@@ -180,9 +180,9 @@ public record TrainingConfig(
   }
 
   /**
-   * Beyond the paper (docs/perfusion.md): the loss weight of latent pixels outside the concept's
-   * mask, against 1 inside it; 0 (the default, the paper's masked loss) ignores everything outside
-   * the concept, 1 weighs the whole image alike. No effect without masks.
+   * Beyond the paper (docs/perfusion.md): the weight of the image outside the concept's mask in the
+   * loss, each region averaged over its own area, against 1 for the concept; 0 (the default, the
+   * paper's masked loss) ignores everything outside the concept. No effect without masks.
    */
   public TrainingConfig withBackgroundWeight(float v) {
     Copy c = new Copy(this);

@@ -133,6 +133,49 @@ class PerfusionTrainerTest {
     assertFalse(free.trainingSettings().containsKey("embedding_norm_cap"));
   }
 
+  /**
+   * --background-weight b: an 8x8 mask whose left 3 columns are white, at latent factor 2, gives
+   * cells m = 1 (first column), 0.5 (second), 0 (the rest): mean(m) = 1.5/4 = 0.375. b = 0 is the
+   * paper's mask itself; b > 0 is w = (m / 0.375 + b (1 - m) / 0.625) / (1 + b), computed here by
+   * hand, whose mean is 1 and whose concept cells carry a 1 / (1 + b) share of the total weight.
+   * Tolerance 1e-5.
+   */
+  @Test
+  void backgroundWeightBalancesTheConceptAgainstTheRest() {
+    BufferedImage mask = new BufferedImage(8, 8, BufferedImage.TYPE_BYTE_GRAY);
+    for (int y = 0; y < 8; y++) {
+      for (int x = 0; x < 3; x++) {
+        mask.getRaster().setSample(x, y, 0, 255);
+      }
+    }
+    float[] m = {1f, 0.5f, 0f, 0f};
+    try (NDManager nd = NDManager.newBaseManager()) {
+      for (float b : new float[] {0f, 0.3f, 1f}) {
+        float[] w = PerfusionTrainer.maskTensor(mask, 8, 2, nd, b).toFloatArray();
+        assertEquals(16, w.length);
+        double sum = 0;
+        double inside = 0;
+        for (int row = 0; row < 4; row++) {
+          for (int col = 0; col < 4; col++) {
+            double expected =
+                b == 0 ? m[col] : (m[col] / 0.375 + b * (1 - m[col]) / 0.625) / (1 + b);
+            assertEquals(expected, w[row * 4 + col], 1e-5, "b " + b + " cell " + row + col);
+            sum += w[row * 4 + col];
+            inside += (m[col] / 0.375) / (1 + b); // the concept term of w
+          }
+        }
+        if (b > 0) {
+          assertEquals(16, sum, 1e-4, "mean weight 1");
+          assertEquals(1 / (1 + b), inside / sum, 1e-5, "the concept's share");
+        }
+      }
+    }
+    TrainingConfig cfg = TrainingConfig.defaults("zwx", "car");
+    assertEquals(0f, cfg.backgroundWeight(), "the paper's masked loss by default");
+    assertEquals("0.3", cfg.withBackgroundWeight(0.3f).describe().get("background_weight"));
+    assertThrows(IllegalArgumentException.class, () -> cfg.withBackgroundWeight(1.5f));
+  }
+
   private static double norm(float[] v) {
     double s = 0;
     for (float x : v) {

@@ -74,13 +74,27 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
    * {@code train} arguments.
    */
   static final Map<String, List<String>> VARIANTS =
-      Map.of("perfusion-captions", List.of("--captions", "per-image"));
+      Map.of(
+          "perfusion-captions",
+          List.of("--captions", "per-image"),
+          "perfusion-balanced",
+          List.of("--embedding-norm-cap", "1", "--background-weight", "0.5"),
+          "perfusion-captions-balanced",
+          List.of(
+              "--captions",
+              "per-image",
+              "--embedding-norm-cap",
+              "1",
+              "--background-weight",
+              "0.5"));
 
   /** Every --methods name, in report order. */
   static final List<String> ALL_METHODS =
       List.of(
           "perfusion",
           "perfusion-captions",
+          "perfusion-balanced",
+          "perfusion-captions-balanced",
           "perfusion-no-key-lock",
           "perfusion-no-gate",
           "perfusion-no-cinv",
@@ -106,12 +120,15 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       names = "--methods",
       split = ",",
       defaultValue =
-          "perfusion,perfusion-captions,perfusion-no-key-lock,perfusion-no-gate,perfusion-no-cinv,"
+          "perfusion,perfusion-captions,perfusion-balanced,perfusion-captions-balanced,"
+              + "perfusion-no-key-lock,perfusion-no-gate,perfusion-no-cinv,"
               + "textual-inversion,custom-diffusion,lora,dreambooth",
       description =
           "methods; perfusion-no-key-lock, perfusion-no-gate and perfusion-no-cinv are Perfusion's"
-              + " ablations (train --ablation), perfusion-captions is Perfusion trained with"
-              + " --captions per-image; all evaluated at the same betas (default:"
+              + " ablations (train --ablation); perfusion-captions is Perfusion trained with"
+              + " --captions per-image, perfusion-balanced with --embedding-norm-cap 1"
+              + " --background-weight 0.5, perfusion-captions-balanced with all three; all"
+              + " evaluated at the same betas (default:"
               + " ${DEFAULT-VALUE})")
   List<String> methods;
 
@@ -968,7 +985,9 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             + "Each trained from the same images, steps and seed as `perfusion` and evaluated at"
             + " the same betas: the ablations remove a part of the method"
             + " (docs/perfusion.md#ablations), the variants add an option beyond the paper"
-            + " (`perfusion-captions`: `train --captions per-image`). Change against `perfusion` at"
+            + " (`perfusion-captions`: `train --captions per-image`; `perfusion-balanced`:"
+            + " `--embedding-norm-cap 1 --background-weight 0.5`; `perfusion-captions-balanced`:"
+            + " the three together; docs/perfusion.md). Change against `perfusion` at"
             + " the same beta, in points (variant minus Perfusion; compare with the ± above).\n\n");
     if (!deltas.isEmpty()) {
       sb.append(
@@ -1061,7 +1080,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       new Color(130, 50, 170),
       new Color(240, 120, 120),
       new Color(120, 170, 240),
-      new Color(140, 140, 140)
+      new Color(140, 140, 140),
+      new Color(120, 80, 30),
+      new Color(0, 170, 170),
+      new Color(230, 0, 160)
     };
     int k = 0;
     for (String m : ALL_METHODS) {

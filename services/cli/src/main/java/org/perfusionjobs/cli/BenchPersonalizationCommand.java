@@ -538,21 +538,28 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       List<Gate> gates) {
 
     void write(Path file) throws IOException {
-      Files.createDirectories(file.getParent());
-      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-      Files.writeString(
-          tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(this) + "\n");
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      writeCell(file, this);
     }
 
     /** The cell in {@code file} if it exists and was run with {@code settings}; else null. */
     static Cell read(Path file, String settings) throws IOException {
-      if (!Files.exists(file)) {
-        return null;
-      }
-      Cell c = Configs.json().readValue(file.toFile(), Cell.class);
-      return settings.equals(c.settings()) ? c : null;
+      Cell c = readCell(file, Cell.class);
+      return c != null && settings.equals(c.settings()) ? c : null;
     }
+  }
+
+  /** Writes a finished cell as JSON, atomically (an interrupted run leaves no half cell). */
+  static void writeCell(Path file, Object cell) throws IOException {
+    Files.createDirectories(file.getParent());
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.writeString(
+        tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(cell) + "\n");
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** The cell in {@code file}, or null when there is none. */
+  static <T> T readCell(Path file, Class<T> type) throws IOException {
+    return Files.exists(file) ? Configs.json().readValue(file.toFile(), type) : null;
   }
 
   private static Path root() {

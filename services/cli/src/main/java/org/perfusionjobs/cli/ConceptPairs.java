@@ -1,15 +1,12 @@
 package org.perfusionjobs.cli;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
 
 /**
@@ -76,19 +73,12 @@ final class ConceptPairs {
     }
 
     void write(Path file) throws IOException {
-      Files.createDirectories(file.getParent());
-      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-      Files.writeString(
-          tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(this) + "\n");
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      BenchPersonalizationCommand.writeCell(file, this);
     }
 
     static PairCell read(Path file, String settings) throws IOException {
-      if (!Files.exists(file)) {
-        return null;
-      }
-      PairCell c = Configs.json().readValue(file.toFile(), PairCell.class);
-      return settings.equals(c.settings()) ? c : null;
+      PairCell c = BenchPersonalizationCommand.readCell(file, PairCell.class);
+      return c != null && settings.equals(c.settings()) ? c : null;
     }
   }
 

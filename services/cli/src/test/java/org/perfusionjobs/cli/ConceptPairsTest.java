@@ -2,13 +2,16 @@ package org.perfusionjobs.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
 import org.perfusionjobs.evaluator.prompts.Attribute;
@@ -66,6 +69,19 @@ class ConceptPairsTest {
       assertTrue(second.attributes().contains(Attribute.POSITION), t);
       assertNotEquals(first.object().position(), second.object().position(), t);
     }
+  }
+
+  @Test
+  void aPairCellIsReadBackOnlyUnderTheSameSettings(@TempDir Path dir) throws Exception {
+    var p =
+        new BenchPersonalizationCommand.Point(
+            "zwx+vkp", "perfusion", "default", 1, 0, 0.5, null, 4);
+    ConceptPairs.PairCell cell = new ConceptPairs.PairCell("zwx", "vkp", "perfusion", "s1", p);
+    Path file = dir.resolve("pairs/zwx+vkp/perfusion.json");
+    cell.write(file);
+    assertEquals(cell, ConceptPairs.PairCell.read(file, "s1"));
+    assertNull(ConceptPairs.PairCell.read(file, "s2"));
+    assertNull(ConceptPairs.PairCell.read(dir.resolve("none.json"), "s1"));
   }
 
   @Test

@@ -49,7 +49,7 @@ import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.RedisSecurity;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.TenantScope;
-import org.perfusionjobs.contracts.TrainRequestV1;
+import org.perfusionjobs.contracts.TrainRequest;
 
 /**
  * HTTP and WebSocket face of the job system. REST: submit jobs (producing the same events an
@@ -449,7 +449,7 @@ public final class GatewayVerticle extends VerticleBase {
       request = RecordCodec.encode(schema, obj);
       over =
           Schemas.TRAIN_REQUEST.equals(schema)
-              ? budgets.check(RecordCodec.map(obj, TrainRequestV1.class))
+              ? budgets.check(RecordCodec.map(obj, TrainRequest.class))
               : budgets.check(
                   RecordCodec.map(obj, GenerateRequestV1.class), cfg.limits().modelSize());
     } catch (InvalidEventException e) {

@@ -30,7 +30,7 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
 import org.perfusionjobs.contracts.Budgets;
-import org.perfusionjobs.contracts.TrainRequestV1.ImageRef;
+import org.perfusionjobs.contracts.TrainRequest.ImageRef;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

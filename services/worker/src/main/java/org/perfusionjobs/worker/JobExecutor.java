@@ -10,13 +10,14 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.FieldError;
 import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.contracts.JobEvent;
-import org.perfusionjobs.contracts.TrainRequestV1;
+import org.perfusionjobs.contracts.TrainRequest;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptCompatibility;
@@ -38,6 +39,19 @@ import org.perfusionjobs.engine.scheduler.SamplerKind;
  * Checks the model's compute budgets ({@link WorkerConfig#budgets}) before any work.
  */
 final class JobExecutor {
+  /** TrainingConfig's field names as the train request's JSON pointers, for one-line errors. */
+  private static final Map<String, String> REQUEST_FIELDS =
+      Map.of(
+          "placeholder", "/conceptName",
+          "superclass", "/superclass",
+          "steps", "/steps",
+          "batchSize", "/options/batchSize",
+          "gradientAccumulation", "/options/gradientAccumulation",
+          "valueLearningRate", "/options/learningRateValue",
+          "embeddingLearningRate", "/options/learningRateEmbedding",
+          "embeddingNormCap", "/options/embeddingNormCap",
+          "backgroundWeight", "/options/backgroundWeight");
+
   private final WorkerConfig cfg;
   private final RedisStore redis;
   private final EventPublisher publisher;
@@ -151,7 +165,7 @@ final class JobExecutor {
    */
   JobEvent.Result train(
       StableDiffusionPipeline sd,
-      TrainRequestV1 r,
+      TrainRequest r,
       TrainingImages images,
       JobReporter rep,
       BooleanSupplier cancelled,
@@ -166,7 +180,7 @@ final class JobExecutor {
     if (over != null) {
       throw new JobFailure(over.field(), over.reason());
     }
-    TrainRequestV1.Options o = r.options();
+    TrainRequest.Options o = r.options();
     TrainingConfig tc;
     try {
       tc =
@@ -177,13 +191,16 @@ final class JobExecutor {
                   o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
               .withRandomFlip(o.randomFlip())
               .withSeed(o.seed())
+              .withEmbeddingNormCap(o.embeddingNormCap().floatValue())
+              .withBackgroundWeight(o.backgroundWeight().floatValue())
               .withCheckpointEvery(Math.max(1, cfg.checkpointEvery()))
               .withTemplates(PerfusionModel.of(sd).trainingTemplates());
     } catch (IOException e) {
       throw new UncheckedIOException(
           "the worker's model folder has unreadable training templates", e);
     } catch (IllegalArgumentException e) {
-      throw new JobFailure("/" + e.getMessage().split(" ")[0], e.getMessage());
+      String field = e.getMessage().split(" ")[0];
+      throw new JobFailure(REQUEST_FIELDS.getOrDefault(field, "/" + field), e.getMessage());
     }
     TrainerState resume = null;
     byte[] saved = redis.checkpoint(r.tenant(), r.jobId());

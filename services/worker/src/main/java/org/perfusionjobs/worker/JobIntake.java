@@ -36,7 +36,7 @@ import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.contracts.InvalidEventException;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.RecordCodec;
-import org.perfusionjobs.contracts.TrainRequestV1;
+import org.perfusionjobs.contracts.TrainRequest;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
@@ -462,7 +462,7 @@ final class JobIntake implements Runnable {
           sd ->
               call(
                   () -> {
-                    TrainRequestV1 req = map(request.node(), TrainRequestV1.class);
+                    TrainRequest req = map(request.node(), TrainRequest.class);
                     return executor.train(
                         sd, req, resolveImages(req), rep, cancelled, runner::yieldToBatch);
                   }));
@@ -686,7 +686,7 @@ final class JobIntake implements Runnable {
         publisher, jobId, tenant, jobType, cfg.workerId(), epoch, cfg.progressInterval());
   }
 
-  private TrainingImages resolveImages(TrainRequestV1 req) throws JobFailure {
+  private TrainingImages resolveImages(TrainRequest req) throws JobFailure {
     List<BufferedImage> imgs = new ArrayList<>();
     for (int i = 0; i < req.images().size(); i++) {
       imgs.add(images.fetch(req.tenant(), req.images().get(i), "/images/" + i));
@@ -702,7 +702,19 @@ final class JobIntake implements Runnable {
         masks.add(images.fetch(req.tenant(), req.masks().get(i), "/masks/" + i));
       }
     }
-    return new TrainingImages(imgs, masks);
+    if (req.captions().isEmpty()) {
+      return new TrainingImages(imgs, masks);
+    }
+    if (req.captions().size() != req.images().size()) {
+      throw new JobFailure(
+          "/captions",
+          req.captions().size()
+              + " captions for "
+              + req.images().size()
+              + " images; give one per image, in the same order");
+    }
+    return new TrainingImages(
+        imgs, masks, req.captions().stream().map(TrainingImages.ImageCaptions::of).toList());
   }
 
   private List<ConceptUse> resolveConcepts(GenerateRequestV1 req) throws JobFailure {

@@ -19,16 +19,20 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.contracts.BudgetOverrides;
+import org.perfusionjobs.contracts.ConceptRegistered;
 import org.perfusionjobs.contracts.Headers;
 import org.perfusionjobs.contracts.JobEvent;
+import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.testdata.TestData;
 
@@ -156,6 +160,63 @@ class WorkerEndToEndTest {
     JobEvent thief = events.awaitTerminal("gen-thief", WAIT);
     assertEquals(JobEvent.FAILED, thief.state());
     assertEquals("/concepts/0/conceptId", thief.error().field());
+  }
+
+  /**
+   * train-request v2: the captions (one per image) and the two options reach the trained concept,
+   * whose file records them; a caption count that is not the image count fails naming /captions;
+   * captions under a version-1 header are refused by version 1's schema.
+   */
+  @Test
+  void captionsAndOptionsOfVersion2ReachTheConcept() throws Exception {
+    String images =
+        "["
+            + String.join(",", Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}"))
+            + "]";
+    String body =
+        "\"tenant\":\"acme\",\"conceptName\":\"qvx\",\"superclass\":\"car\",\"images\":"
+            + images
+            + ",\"steps\":2,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1,"
+            + "\"embeddingNormCap\":1,\"backgroundWeight\":0.5}";
+    producer.request(
+        Schemas.TRAIN_REQUEST,
+        "{\"jobId\":\"train-captions\","
+            + body
+            + ",\"captions\":[\"a {} on the left\",\"a photo of a {}\"]}");
+    producer.request(
+        Schemas.TRAIN_REQUEST,
+        "{\"jobId\":\"train-one-caption\"," + body + ",\"captions\":[\"a {} on the left\"]}");
+    producer.raw(
+        topics.train(),
+        "train-v1-captions",
+        Schemas.TRAIN_REQUEST,
+        "1",
+        "{\"jobId\":\"train-v1-captions\","
+            + body.replace(",\"embeddingNormCap\":1,\"backgroundWeight\":0.5", "")
+            + ",\"captions\":[\"a {} on the left\",\"a photo of a {}\"]}");
+    JobEvent trained = events.awaitTerminal("train-captions", WAIT);
+    assertEquals(JobEvent.SUCCEEDED, trained.state(), String.valueOf(trained));
+    assertFailed("train-one-caption", "/captions", "1 captions for 2 images");
+    assertFailed("train-v1-captions", "/captions", "");
+    try (EventLog registry = new EventLog(stack.bootstrapServers(), topics.concepts())) {
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      ConsumerRecord<String, byte[]> entry = null;
+      while (entry == null && System.nanoTime() < deadline) {
+        entry =
+            registry.records.stream()
+                .filter(r -> "acme/train-captions".equals(r.key()))
+                .findFirst()
+                .orElse(null);
+        Thread.sleep(50);
+      }
+      assertNotNull(entry, "concept in the registry");
+      ConceptRegistered c = RecordCodec.read(entry.value(), ConceptRegistered.class);
+      Map<String, String> settings =
+          ConceptFile.fromBytes(Base64.getDecoder().decode(c.file())).trainingSettings();
+      assertEquals("per-image", settings.get("captions"), settings.toString());
+      assertEquals("1.0", settings.get("embedding_norm_cap"), settings.toString());
+      assertEquals("0.5", settings.get("background_weight"), settings.toString());
+    }
   }
 
   @Test

@@ -40,7 +40,7 @@ import org.junit.jupiter.api.Test;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.Topics;
-import org.perfusionjobs.contracts.TrainRequestV1.ImageRef;
+import org.perfusionjobs.contracts.TrainRequest.ImageRef;
 import org.perfusionjobs.infra.LocalStack;
 import org.perfusionjobs.testdata.TestData;
 

@@ -109,7 +109,7 @@ public record Budgets(
   }
 
   /** The first budget a train request breaks, or null. */
-  public FieldError check(TrainRequestV1 r) {
+  public FieldError check(TrainRequest r) {
     if (r.images().size() > maxTrainImages) {
       return new FieldError(
           "/images",

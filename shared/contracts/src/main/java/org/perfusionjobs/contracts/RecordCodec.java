@@ -2,6 +2,7 @@ package org.perfusionjobs.contracts;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -29,7 +30,10 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * </ul>
  */
 public final class RecordCodec {
-  /** The version each schema is written in. */
+  /**
+   * The version each schema is written in: the lowest that carries every record, so that consumers
+   * that know only it keep working; {@link #versionFor} raises it for a value that needs more.
+   */
   private static final Map<String, Integer> WRITTEN =
       Map.of(
           Schemas.GENERATE_REQUEST,
@@ -82,11 +86,30 @@ public final class RecordCodec {
     return v;
   }
 
+  /**
+   * The version a value of {@code schema} is written in: a train request that uses a field of
+   * version 2 (captions, options.embeddingNormCap or options.backgroundWeight) goes out as version
+   * 2, any other value in its schema's written version.
+   */
+  public static int versionFor(String schema, JsonNode value) {
+    if (Schemas.TRAIN_REQUEST.equals(schema)) {
+      JsonNode o = value.path("options");
+      boolean v2 =
+          value.has("captions")
+              || o.hasNonNull("embeddingNormCap")
+              || o.hasNonNull("backgroundWeight");
+      if (v2) {
+        return 2;
+      }
+    }
+    return version(schema);
+  }
+
   /** The schema of a record type of this package. */
   public static String schemaOf(Object record) {
     if (record instanceof GenerateRequestV1) {
       return Schemas.GENERATE_REQUEST;
-    } else if (record instanceof TrainRequestV1) {
+    } else if (record instanceof TrainRequest) {
       return Schemas.TRAIN_REQUEST;
     } else if (record instanceof CancelRequestV1) {
       return Schemas.CANCEL_REQUEST;
@@ -108,8 +131,23 @@ public final class RecordCodec {
   public static Outgoing encode(Object record) {
     String schema = schemaOf(record);
     JsonNode value = Schemas.json().valueToTree(record);
+    if (record instanceof TrainRequest t) {
+      // The record fills in every default; what was left at it is dropped, so a request that uses
+      // nothing of version 2 still goes out as version 1.
+      ObjectNode o = (ObjectNode) value;
+      if (t.captions().isEmpty()) {
+        o.remove("captions");
+      }
+      ObjectNode opts = (ObjectNode) o.path("options");
+      if (t.options().embeddingNormCap() == 0) {
+        opts.remove("embeddingNormCap");
+      }
+      if (t.options().backgroundWeight() == 0) {
+        opts.remove("backgroundWeight");
+      }
+    }
     try {
-      return encode(schema, version(schema), value);
+      return encode(schema, versionFor(schema, value), value);
     } catch (InvalidEventException e) {
       throw new IllegalArgumentException(
           "a " + schema + " record breaks its own schema: " + e.getMessage() + " in " + value, e);
@@ -121,7 +159,7 @@ public final class RecordCodec {
    * written in.
    */
   public static Outgoing encode(String schema, JsonNode value) throws InvalidEventException {
-    return encode(schema, version(schema), value);
+    return encode(schema, versionFor(schema, value), value);
   }
 
   /**

@@ -40,17 +40,73 @@ class RecordCodecTest {
             GenerateRequestV1.class);
     assertDefaults(
         schema(Schemas.GENERATE_REQUEST).get("properties"), Schemas.json().valueToTree(g), 11);
-    TrainRequestV1 t =
+    TrainRequest t =
         RecordCodec.decode(
             Schemas.TRAIN_REQUEST,
             "1",
             b(
                 "{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\",\"images\":[{\"blobId\":\"x\"}]}"),
-            TrainRequestV1.class);
+            TrainRequest.class);
     JsonNode trainSchema = schema(Schemas.TRAIN_REQUEST).get("properties");
     JsonNode mapped = Schemas.json().valueToTree(t);
     assertDefaults(trainSchema, mapped, 2);
     assertDefaults(trainSchema.get("options").get("properties"), mapped.get("options"), 6);
+  }
+
+  /**
+   * train-request v2 = v1 + captions and two options: its defaults are what the record fills in, a
+   * v1 header refuses the new fields, and a value goes out in the lowest version that carries it.
+   */
+  @Test
+  void trainRequestVersion2CarriesCaptionsAndIsWrittenOnlyWhenNeeded() throws Exception {
+    String base =
+        "{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\","
+            + "\"images\":[{\"blobId\":\"x\"},{\"blobId\":\"y\"}]";
+    TrainRequest t =
+        RecordCodec.decode(Schemas.TRAIN_REQUEST, "2", b(base + "}"), TrainRequest.class);
+    JsonNode v2 =
+        Schemas.json()
+            .readTree(Schemas.class.getResourceAsStream("/schemas/train-request.v2.json"))
+            .get("properties");
+    JsonNode mapped = Schemas.json().valueToTree(t);
+    assertDefaults(v2, mapped, 2);
+    assertDefaults(v2.get("options").get("properties"), mapped.get("options"), 8);
+
+    String captioned = base + ",\"captions\":[\"a {} on the left\",\"a large {}\"]}";
+    TrainRequest c =
+        RecordCodec.decode(Schemas.TRAIN_REQUEST, "2", b(captioned), TrainRequest.class);
+    assertEquals(List.of("a {} on the left", "a large {}"), c.captions());
+    InvalidEventException v1 =
+        assertThrows(
+            InvalidEventException.class,
+            () -> RecordCodec.decode(Schemas.TRAIN_REQUEST, "1", b(captioned), TrainRequest.class));
+    assertEquals("/captions", v1.error().field());
+    InvalidEventException noWord =
+        assertThrows(
+            InvalidEventException.class,
+            () ->
+                RecordCodec.decode(
+                    Schemas.TRAIN_REQUEST,
+                    "2",
+                    b(base + ",\"captions\":[\"a star\"]}"),
+                    TrainRequest.class));
+    assertEquals("/captions/0", noWord.error().field());
+
+    assertEquals(
+        1,
+        RecordCodec.encode(Schemas.TRAIN_REQUEST, Schemas.json().readTree(base + "}")).version());
+    assertEquals(
+        2, RecordCodec.encode(Schemas.TRAIN_REQUEST, Schemas.json().readTree(captioned)).version());
+    assertEquals(
+        2,
+        RecordCodec.encode(
+                Schemas.TRAIN_REQUEST,
+                Schemas.json().readTree(base + ",\"options\":{\"backgroundWeight\":0.5}}"))
+            .version());
+    RecordCodec.Outgoing plain = RecordCodec.encode(t);
+    assertEquals(1, plain.version(), "a record that uses nothing of v2 goes out as v1");
+    assertTrue(!plain.valueText().contains("captions") && !plain.valueText().contains("Weight"));
+    assertEquals(2, RecordCodec.encode(c).version());
   }
 
   private static void assertDefaults(JsonNode properties, JsonNode mapped, int expected) {

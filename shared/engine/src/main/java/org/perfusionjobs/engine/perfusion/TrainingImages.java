@@ -6,7 +6,10 @@ import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A concept's training images and optional soft masks (white = concept, black = background), each
@@ -34,6 +37,36 @@ public record TrainingImages(
       templates = List.copyOf(templates);
       mirrored = List.copyOf(mirrored);
     }
+
+    /**
+     * One caption a user wrote for an image; its mirror swaps the words left and right (the only
+     * words of a caption that a horizontal flip makes false), keeping their case.
+     */
+    public static ImageCaptions of(String caption) {
+      return new ImageCaptions(List.of(caption), List.of(mirror(caption)));
+    }
+
+    static String mirror(String caption) {
+      Matcher m = LEFT_RIGHT.matcher(caption);
+      StringBuilder out = new StringBuilder();
+      while (m.find()) {
+        String w = m.group();
+        String swapped =
+            switch (w.toLowerCase(Locale.ROOT)) {
+              case "left" -> "right";
+              default -> "left";
+            };
+        if (Character.isUpperCase(w.charAt(0))) {
+          swapped = Character.toUpperCase(swapped.charAt(0)) + swapped.substring(1);
+        }
+        m.appendReplacement(out, swapped);
+      }
+      m.appendTail(out);
+      return out.toString();
+    }
+
+    private static final Pattern LEFT_RIGHT =
+        Pattern.compile("\\b(left|right)\\b", Pattern.CASE_INSENSITIVE);
   }
 
   public TrainingImages(List<BufferedImage> images, List<BufferedImage> masks) {

@@ -97,4 +97,19 @@ class PerImageCaptionsTest {
         IllegalArgumentException.class,
         () -> new TrainingImages.ImageCaptions(List.of("no word"), List.of("a {}")));
   }
+
+  /** A caption a user wrote: the flipped image's caption swaps left and right, whole words only. */
+  @Test
+  void aUsersCaptionIsMirroredBySwappingLeftAndRight() {
+    TrainingImages.ImageCaptions c =
+        TrainingImages.ImageCaptions.of(
+            "Left of centre: a {} on the left, the leftover on the right");
+    assertEquals(
+        List.of("Left of centre: a {} on the left, the leftover on the right"), c.templates());
+    assertEquals(
+        List.of("Right of centre: a {} on the right, the leftover on the left"), c.mirrored());
+    assertEquals(
+        List.of("a {} at the top"), TrainingImages.ImageCaptions.of("a {} at the top").mirrored());
+    assertThrows(IllegalArgumentException.class, () -> TrainingImages.ImageCaptions.of("a star"));
+  }
 }

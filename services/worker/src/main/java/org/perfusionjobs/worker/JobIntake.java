@@ -687,6 +687,14 @@ final class JobIntake implements Runnable {
   }
 
   private TrainingImages resolveImages(TrainRequest req) throws JobFailure {
+    if (!req.captions().isEmpty() && req.captions().size() != req.images().size()) {
+      throw new JobFailure( // before any image is fetched
+          "/captions",
+          req.captions().size()
+              + " captions for "
+              + req.images().size()
+              + " images; give one per image, in the same order");
+    }
     List<BufferedImage> imgs = new ArrayList<>();
     for (int i = 0; i < req.images().size(); i++) {
       imgs.add(images.fetch(req.tenant(), req.images().get(i), "/images/" + i));
@@ -704,14 +712,6 @@ final class JobIntake implements Runnable {
     }
     if (req.captions().isEmpty()) {
       return new TrainingImages(imgs, masks);
-    }
-    if (req.captions().size() != req.images().size()) {
-      throw new JobFailure(
-          "/captions",
-          req.captions().size()
-              + " captions for "
-              + req.images().size()
-              + " images; give one per image, in the same order");
     }
     return new TrainingImages(
         imgs, masks, req.captions().stream().map(TrainingImages.ImageCaptions::of).toList());

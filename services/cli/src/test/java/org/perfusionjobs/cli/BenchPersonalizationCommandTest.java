@@ -110,8 +110,11 @@ class BenchPersonalizationCommandTest {
   @Test
   void theCaptionsVariantIsPerfusionTrainedWithPerImageCaptionsAndComparedLikeAnAblation() {
     assertTrue(BenchPersonalizationCommand.isPerfusion("perfusion-captions"));
+    assertEquals("perfusion + captions", BenchPersonalizationCommand.label("perfusion-captions"));
     assertEquals(
-        "perfusion (captions per-image)", BenchPersonalizationCommand.label("perfusion-captions"));
+        BenchPersonalizationCommand.VARIANTS.keySet(),
+        BenchPersonalizationCommand.VARIANT_LABELS.keySet(),
+        "every variant has a short label");
     var p =
         new BenchPersonalizationCommand.Point(
             "all", "perfusion", "beta 0.70", 0.9, 0.1, 0.4, null, 20);

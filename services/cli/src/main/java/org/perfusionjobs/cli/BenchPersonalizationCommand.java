@@ -822,6 +822,16 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         / ps.stream().mapToInt(Point::images).sum();
   }
 
+  /** A share as a percentage, or n/a when nothing asked for it (composition). */
+  static String share(Double p) {
+    return p == null ? "n/a" : String.format(Locale.ROOT, "%.1f%%", 100 * p);
+  }
+
+  /** A share as a percentage with one standard error over n images, or n/a. */
+  static String shareWithSe(Double p, int n) {
+    return p == null ? "n/a" : String.format(Locale.ROOT, "%.1f%% ± %.1f", 100 * p, se(p, n));
+  }
+
   /** One standard error of a share p measured on n images, in points. */
   static double se(double p, int n) {
     return 100 * Math.sqrt(Math.max(p * (1 - p), 0) / Math.max(1, n));
@@ -902,13 +912,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
               se(t.exactCount(), t.images()),
               100 * t.alignment(),
               se(t.alignment(), t.images()),
-              t.composition() == null
-                  ? "n/a"
-                  : String.format(
-                      Locale.ROOT,
-                      "%.1f%% ± %.1f",
-                      100 * t.composition(),
-                      se(t.composition(), t.images()))));
+              shareWithSe(t.composition(), t.images())));
     }
     sb.append("\n![fidelity against alignment](img/personalization-front.png)\n\n");
     sb.append("## The paper's claims, checked\n\n");
@@ -975,9 +979,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
               100 * p.fidelity(),
               100 * p.exactCount(),
               100 * p.alignment(),
-              p.composition() == null
-                  ? "n/a"
-                  : String.format(Locale.ROOT, "%.1f%%", 100 * p.composition()),
+              share(p.composition()),
               p.images()));
     }
     sb.append("\n## Samples (first concept, first 64 prompts)\n\n");

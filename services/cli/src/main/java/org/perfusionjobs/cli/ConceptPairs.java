@@ -118,7 +118,7 @@ final class ConceptPairs {
                   BenchPersonalizationCommand.se(t.exactCount(), t.images()),
                   100 * t.alignment(),
                   BenchPersonalizationCommand.se(t.alignment(), t.images()),
-                  share(t)));
+                  BenchPersonalizationCommand.shareWithSe(t.composition(), t.images())));
         });
     sb.append(
         "\n| pair | method | fidelity | exact count | alignment | both right | images |\n"
@@ -134,20 +134,8 @@ final class ConceptPairs {
               100 * p.fidelity(),
               100 * p.exactCount(),
               100 * p.alignment(),
-              p.composition() == null
-                  ? "n/a"
-                  : String.format(Locale.ROOT, "%.1f%%", 100 * p.composition()),
+              BenchPersonalizationCommand.share(p.composition()),
               p.images()));
     }
-  }
-
-  private static String share(BenchPersonalizationCommand.Point t) {
-    return t.composition() == null
-        ? "n/a"
-        : String.format(
-            Locale.ROOT,
-            "%.1f%% ± %.1f",
-            100 * t.composition(),
-            BenchPersonalizationCommand.se(t.composition(), t.images()));
   }
 }

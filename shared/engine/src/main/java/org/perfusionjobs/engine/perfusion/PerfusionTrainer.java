@@ -108,7 +108,8 @@ public final class PerfusionTrainer {
       outer.suppressNotUsedWarning();
       Latents latents = encodeImages(data, cfg, m);
       Run run = resume != null ? restore(resume, cfg, layers, m) : init(cfg, superIds, layers, m);
-      double superEmbeddingNorm = norm(superclassEmbedding(superIds, m));
+      double superEmbeddingNorm =
+          cfg.embeddingNormCap() > 0 ? norm(superclassEmbedding(superIds, m)) : 0;
       long start = System.nanoTime();
       int initialStep = run.step;
       NoiseSchedule schedule = NoiseSchedule.of(sd.schedulerConfig());

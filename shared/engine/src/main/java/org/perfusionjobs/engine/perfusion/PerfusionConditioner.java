@@ -84,33 +84,27 @@ final class PerfusionConditioner implements Conditioner {
       edits.add(ConceptEdits.toEdit(u, m, options));
     }
     PerfusionProcessor processor = new PerfusionProcessor(cov, edits, m, options.dtype());
-    if (concepts.stream().anyMatch(c -> GateScope.of(c) == GateScope.WORD)) {
+    if (concepts.stream().anyMatch(c -> GateScope.of(c) != GateScope.ALL)) {
       // With global locking the K path reads other tokens (the superclass's): only V is confined.
-      NDArray mask = wordMask(ids, tok, concepts, m);
+      NDArray mask = scopeMask(ids, tok, concepts, m);
       processor.confine(
           values, mask.toType(options.dtype(), false).toDevice(options.device(), false));
     }
     return new Conditioning(keys, values, processor);
   }
 
-  /**
-   * (B, T, N): for a concept with {@link GateScope#WORD}, 1 at the positions of its own token and 0
-   * elsewhere; for one with {@link GateScope#ALL}, 1 everywhere.
-   */
-  static NDArray wordMask(NDArray ids, ClipTokenizer tok, List<Concept> concepts, NDManager m) {
-    long[] flat = ids.toLongArray();
+  /** (B, T, N): 1 where each concept's {@link GateScope} lets its gate open, 0 elsewhere. */
+  static NDArray scopeMask(NDArray ids, ClipTokenizer tok, List<Concept> concepts, NDManager m) {
     int b = (int) ids.getShape().get(0);
     int t = (int) ids.getShape().get(1);
-    int n = concepts.size();
-    float[] mask = new float[b * t * n];
-    for (int j = 0; j < n; j++) {
-      boolean confined = GateScope.of(concepts.get(j)) == GateScope.WORD;
-      long id = tok.addedTokenId(concepts.get(j).placeholder());
-      for (int i = 0; i < b * t; i++) {
-        mask[i * n + j] = !confined || flat[i] == id ? 1f : 0f;
-      }
+    long[] tokenIds = new long[concepts.size()];
+    for (int j = 0; j < tokenIds.length; j++) {
+      tokenIds[j] = tok.addedTokenId(concepts.get(j).placeholder());
     }
-    return m.create(mask, new Shape(b, t, n));
+    float[] mask =
+        GateScope.mask(
+            ids.toLongArray(), b, t, tokenIds, concepts.stream().map(GateScope::of).toList());
+    return m.create(mask, new Shape(b, t, concepts.size()));
   }
 
   /** The prompt with each concept word, as a whole word in any case, replaced by its superclass. */

@@ -48,6 +48,10 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
  * the K targets are learned like the V targets; without the gate or Cinv the training edit runs as
  * generation will. The concept records it in its training settings.
  *
+ * <p>With a {@link GateScope} other than the paper's (beyond the paper) the training edit is
+ * confined as generation will confine it: with {@link GateScope#WORD} to the concept token, so the
+ * V targets cannot lean on the words after it.
+ *
  * <p>Runs on the calling thread (the model thread). Each micro-batch runs in an {@link NDScope};
  * the learned values and optimiser moments live in the trainer's own manager.
  */
@@ -133,6 +137,9 @@ public final class PerfusionTrainer {
               PerfusionProcessor processor =
                   new PerfusionProcessor(
                       cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
+              if (cfg.gateScope() != GateScope.ALL) {
+                processor.confine(text, scopeMask(batch.ids, placeholderId, cfg.gateScope(), m));
+              }
               NDArray pred =
                   sd.unet()
                       .forward(
@@ -188,6 +195,15 @@ public final class PerfusionTrainer {
       s += (double) x * x;
     }
     return Math.sqrt(s);
+  }
+
+  /** (B, T, 1): where the concept's gate may open under {@code scope}. */
+  static NDArray scopeMask(NDArray ids, int placeholderId, GateScope scope, NDManager m) {
+    int b = (int) ids.getShape().get(0);
+    int t = (int) ids.getShape().get(1);
+    float[] mask =
+        GateScope.mask(ids.toLongArray(), b, t, new long[] {placeholderId}, List.of(scope));
+    return m.create(mask, new Shape(b, t, 1));
   }
 
   /** The concept token's encoding in each row, (B, D). */

@@ -29,7 +29,8 @@ public record TrainingConfig(
     float inferenceTau,
     int checkpointEvery,
     float embeddingNormCap,
-    float backgroundWeight) {
+    float backgroundWeight,
+    GateScope gateScope) {
 
   public static final List<String> DEFAULT_TEMPLATES =
       List.of(
@@ -90,6 +91,7 @@ public record TrainingConfig(
         backgroundWeight >= 0 && backgroundWeight <= 1,
         "backgroundWeight",
         "must be in [0, 1], got " + backgroundWeight);
+    Objects.requireNonNull(gateScope, "gateScope");
     templates = List.copyOf(templates);
   }
 
@@ -120,7 +122,8 @@ public record TrainingConfig(
         0.15f,
         50,
         0f,
-        0f);
+        0f,
+        GateScope.DEFAULT);
   }
 
   public TrainingConfig withSteps(int v) {
@@ -190,6 +193,17 @@ public record TrainingConfig(
     return c.build();
   }
 
+  /**
+   * Beyond the paper (docs/perfusion.md): with {@link GateScope#WORD} the training edit opens only
+   * on the concept word's own token, as generation then does, so the V targets learn to carry the
+   * concept from that token alone; {@link GateScope#ALL} (the default) is the paper's.
+   */
+  public TrainingConfig withGateScope(GateScope v) {
+    Copy c = new Copy(this);
+    c.gateScope = v;
+    return c.build();
+  }
+
   /** A mutable copy, so that each with-method names only what it changes. */
   private static final class Copy {
     String placeholder;
@@ -211,6 +225,7 @@ public record TrainingConfig(
     int checkpointEvery;
     float embeddingNormCap;
     float backgroundWeight;
+    GateScope gateScope;
 
     Copy(TrainingConfig t) {
       placeholder = t.placeholder;
@@ -232,6 +247,7 @@ public record TrainingConfig(
       checkpointEvery = t.checkpointEvery;
       embeddingNormCap = t.embeddingNormCap;
       backgroundWeight = t.backgroundWeight;
+      gateScope = t.gateScope;
     }
 
     TrainingConfig build() {
@@ -254,7 +270,8 @@ public record TrainingConfig(
           inferenceTau,
           checkpointEvery,
           embeddingNormCap,
-          backgroundWeight);
+          backgroundWeight,
+          gateScope);
     }
   }
 
@@ -277,6 +294,9 @@ public record TrainingConfig(
     }
     if (backgroundWeight > 0) {
       m.put("background_weight", Float.toString(backgroundWeight));
+    }
+    if (gateScope != GateScope.DEFAULT) {
+      m.put(GateScope.KEY, gateScope.id());
     }
     return m;
   }

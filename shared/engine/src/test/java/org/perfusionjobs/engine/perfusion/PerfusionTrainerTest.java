@@ -134,6 +134,41 @@ class PerfusionTrainerTest {
   }
 
   /**
+   * --gate-scope word in training: the mask is 1 exactly where the tokenizer put the concept's
+   * token (found here by scanning its ids), and the confined run learns other V targets than the
+   * paper's from the same seed (without the confinement reaching the trainer the two runs are
+   * bit-identical), and records its scope.
+   */
+  @Test
+  void wordScopeConfinesTheTrainingEdit() {
+    ClipTokenizer tok = sd.tokenizer().withAddedTokens(List.of("zwx"));
+    int id = tok.addedTokenId("zwx");
+    try (NDManager nd = NDManager.newBaseManager()) {
+      NDArray ids = tok.encode(List.of("a zwx and a zwx", "a photo of a zwx"), nd);
+      long[] flat = ids.toLongArray();
+      NDArray confined = PerfusionTrainer.scopeMask(ids, id, GateScope.WORD, nd);
+      float[] mask = confined.toFloatArray();
+      assertEquals(new Shape(2, ids.getShape().get(1), 1), confined.getShape());
+      int ones = 0;
+      for (int i = 0; i < flat.length; i++) {
+        assertEquals(flat[i] == id ? 1f : 0f, mask[i], "token " + i);
+        ones += (int) mask[i];
+      }
+      assertEquals(3, ones, "two words in the first prompt, one in the second");
+    }
+    TrainingConfig cfg = quick("zwx", "car", 2);
+    Concept all = train(cfg, new ArrayList<>(), new ArrayList<>());
+    Concept word = train(cfg.withGateScope(GateScope.WORD), new ArrayList<>(), new ArrayList<>());
+    String layer = all.valueTargets().keySet().iterator().next();
+    assertFalse(
+        Arrays.equals(all.valueTargets().get(layer), word.valueTargets().get(layer)),
+        "the confinement does not reach training");
+    assertEquals("word", word.trainingSettings().get(GateScope.KEY));
+    assertFalse(all.trainingSettings().containsKey(GateScope.KEY));
+    assertEquals(GateScope.WORD, GateScope.of(word));
+  }
+
+  /**
    * --background-weight b: an 8x8 mask whose left 3 columns are white, at latent factor 2, gives
    * cells m = 1 (first column), 0.5 (second), 0 (the rest): mean(m) = 1.5/4 = 0.375. b = 0 is the
    * paper's mask itself; b > 0 is w = (m / 0.375 + b (1 - m) / 0.625) / (1 + b), computed here by

@@ -72,9 +72,8 @@ final class ConceptGatesCommand implements Callable<Integer> {
   @Option(
       names = "--gate-scope",
       description =
-          "all (the paper's), word (gates forced to 0 off the concept words) or segment (off the"
-              + " tokens from a concept's word to the next concept's word); the last two beyond"
-              + " the paper (default: each concept file's train.gate_scope, else all)")
+          "all (the paper's) or word (gates forced to 0 off the concept words; beyond the paper)"
+              + " (default: each concept file's train.gate_scope, else all)")
   String gateScope;
 
   @Option(

@@ -169,10 +169,9 @@ final class EvalCommand implements Callable<Integer> {
   @Option(
       names = "--gate-scope",
       description =
-          "Perfusion: all (the paper's: every token gated by its similarity to i*), word (gate"
-              + " forced to 0 off the concept word's tokens) or segment (off the tokens from the"
-              + " concept's word to the next concept's word); the last two beyond the paper"
-              + " (default: the concept file's train.gate_scope, else all)")
+          "Perfusion: all (the paper's: every token gated by its similarity to i*) or word (gate"
+              + " forced to 0 off the concept word's tokens; beyond the paper) (default: the"
+              + " concept file's train.gate_scope, else all)")
   String gateScope;
 
   @Option(

@@ -175,9 +175,8 @@ final class TrainCommand implements Callable<Integer> {
   @Option(
       names = "--gate-scope",
       description =
-          "perfusion: all (the paper's), word (in training and at generation the gate is forced"
-              + " to 0 off the concept word) or segment (off the tokens from the concept's word to"
-              + " the next concept's word); the last two beyond the paper; recorded in the file as"
+          "perfusion: all (the paper's) or word (in training and at generation the gate is forced"
+              + " to 0 off the concept word; beyond the paper); recorded in the file as"
               + " train.gate_scope (default: all)")
   String gateScope;
 

@@ -5,19 +5,15 @@ import java.util.Locale;
 
 /**
  * Which tokens a concept's gate may open on. {@link #ALL} is the method's: every token encoding is
- * gated by its similarity to {@code i*} (the concept's word, the words after it, the padding). The
- * others go beyond the paper (docs/perfusion.md, "Gate scopes"): {@link #WORD} forces the gate to 0
- * on every token but the concept word's own; {@link #SEGMENT} on every token before the concept's
- * word and from the next concept's word on, so that in "a zwx on the left and a vkp on the right"
- * the causal text encoder's echo of zwx in "vkp on the right" cannot open zwx's gate there. With
- * one concept in the prompt {@link #SEGMENT} differs from {@link #ALL} only before the word, where
- * the gate is near 0 anyway. A concept file records its scope as the training setting {@value
- * #KEY}; files without one are {@link #ALL}.
+ * gated by its similarity to {@code i*} (the concept's word, the words after it, the padding).
+ * {@link #WORD} goes beyond the paper (docs/perfusion.md, "Gates confined to the concept's word"):
+ * the gate is forced to 0 on every token but the concept word's own, in training and at generation,
+ * so the edit cannot leak to its neighbours. A concept file records its scope as the training
+ * setting {@value #KEY}; files without one are {@link #ALL}.
  */
 public enum GateScope {
   ALL("all"),
-  WORD("word"),
-  SEGMENT("segment");
+  WORD("word");
 
   /** The concept file's setting ({@code train.gate_scope} in its metadata). */
   public static final String KEY = "gate_scope";
@@ -41,7 +37,7 @@ public enum GateScope {
         return s;
       }
     }
-    throw new IllegalArgumentException("gate scope '" + text + "': expected all, word or segment");
+    throw new IllegalArgumentException("gate scope '" + text + "': expected all or word");
   }
 
   /** The scope a concept was made for: its setting, else {@link #ALL} (the paper's). */
@@ -66,24 +62,10 @@ public enum GateScope {
   static float[] mask(long[] ids, int rows, int tokens, long[] tokenIds, List<GateScope> scopes) {
     int n = tokenIds.length;
     float[] mask = new float[rows * tokens * n];
-    for (int r = 0; r < rows; r++) {
-      int current = -1; // the concept whose word came last in this row
-      for (int i = 0; i < tokens; i++) {
-        long id = ids[r * tokens + i];
-        for (int j = 0; j < n; j++) {
-          if (id == tokenIds[j]) {
-            current = j;
-          }
-        }
-        for (int j = 0; j < n; j++) {
-          boolean open =
-              switch (scopes.get(j)) {
-                case ALL -> true;
-                case WORD -> id == tokenIds[j];
-                case SEGMENT -> current == j;
-              };
-          mask[(r * tokens + i) * n + j] = open ? 1f : 0f;
-        }
+    for (int i = 0; i < rows * tokens; i++) {
+      for (int j = 0; j < n; j++) {
+        boolean open = scopes.get(j) == ALL || ids[i] == tokenIds[j];
+        mask[i * n + j] = open ? 1f : 0f;
       }
     }
     return mask;

@@ -294,9 +294,18 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     if (!noPairs) {
       List<SuiteConcept> pairable =
           suite.stream().filter(c -> compared.contains(c.word())).toList();
+      List<String> pairMethods = new ArrayList<>();
+      for (String m : methods) {
+        if (m.equals("perfusion") || VARIANTS.containsKey(m)) {
+          pairMethods.add(m);
+        }
+      }
+      if (!pairMethods.isEmpty()) {
+        pairMethods.add(0, ConceptPairs.WORDS); // the ceiling first
+      }
       for (SuiteConcept[] pair : ConceptPairs.pairs(pairable)) {
-        for (String m : methods) {
-          if (!m.equals("perfusion") && !VARIANTS.containsKey(m)) {
+        for (String m : pairMethods) {
+          if (!m.equals(ConceptPairs.WORDS) && !m.equals("perfusion") && !VARIANTS.containsKey(m)) {
             continue; // ablations and other methods do not share a prompt here
           }
           String name = pair[0].word() + "+" + pair[1].word();
@@ -488,6 +497,9 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   private ConceptPairs.PairCell runPair(
       PrintWriter err, Path modelDir, SuiteConcept[] pair, String m, String settings)
       throws IOException, InterruptedException {
+    if (m.equals(ConceptPairs.WORDS)) {
+      return runWords(err, modelDir, pair, settings);
+    }
     Path a = work.resolve(pair[0].word()).resolve(m + ".safetensors");
     Path b = work.resolve(pair[1].word()).resolve(m + ".safetensors");
     if (!Files.exists(a) || !Files.exists(b)) {
@@ -521,6 +533,31 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             dir.resolve(m + "-eval").toString());
     Point p = parse(pair[0].word() + "+" + pair[1].word(), m, out).get(0);
     return new ConceptPairs.PairCell(pair[0].word(), pair[1].word(), m, settings, p);
+  }
+
+  /** The base model on the pair's prompts with words in place of the concepts (the ceiling). */
+  private ConceptPairs.PairCell runWords(
+      PrintWriter err, Path modelDir, SuiteConcept[] pair, String settings)
+      throws IOException, InterruptedException {
+    Path dir = work.resolve("pairs").resolve(pair[0].word() + "+" + pair[1].word());
+    Files.createDirectories(dir);
+    Path promptFile = dir.resolve("words.txt");
+    Files.writeString(
+        promptFile, String.join("\n", ConceptPairs.wordPrompts(prompts, pair[0], pair[1])) + "\n");
+    String out =
+        cli(
+            err,
+            "eval",
+            "--model",
+            modelDir.toString(),
+            "--prompts-file",
+            promptFile.toString(),
+            "--json",
+            "--out",
+            dir.resolve(ConceptPairs.WORDS + "-eval").toString());
+    Point p = parse(pair[0].word() + "+" + pair[1].word(), ConceptPairs.WORDS, out).get(0);
+    return new ConceptPairs.PairCell(
+        pair[0].word(), pair[1].word(), ConceptPairs.WORDS, settings, p);
   }
 
   /**

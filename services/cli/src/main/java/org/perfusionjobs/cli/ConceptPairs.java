@@ -31,6 +31,25 @@ final class ConceptPairs {
           "a large {} on the left and a small {2} on the right",
           "a {} on the left and a {2} on the right on a sand background");
 
+  /**
+   * The pair row of the base model itself: the same prompts with each concept's colour and shape
+   * words in place of its word ("a red star on the left and a blue heart on the right"). No word
+   * names a pattern, so this is not a concept's score but the ceiling of the placements: what the
+   * model does with two objects where words can ask for them.
+   */
+  static final String WORDS = "words";
+
+  /** The {@link #WORDS} prompt lines for a pair: {@link #prompts} with the concepts' words. */
+  static List<String> wordPrompts(int n, SuiteConcept first, SuiteConcept second) {
+    return prompts(n).stream()
+        .map(t -> t.replace("{2}", words(second)).replace("{}", words(first)))
+        .toList();
+  }
+
+  private static String words(SuiteConcept c) {
+    return c.spec().colour().words().get(0) + " " + c.spec().shape().words().get(0);
+  }
+
   /** Consecutive pairs of {@code concepts}, closed into a ring when there are three or more. */
   static List<SuiteConcept[]> pairs(List<SuiteConcept> concepts) {
     List<SuiteConcept[]> out = new ArrayList<>();
@@ -82,6 +101,12 @@ final class ConceptPairs {
     }
   }
 
+  private static String label(String method) {
+    return method.equals(WORDS)
+        ? "words (base model, no pattern)"
+        : BenchPersonalizationCommand.label(method);
+  }
+
   /** The report's section: per method over all pairs, then per pair. */
   static void section(StringBuilder sb, List<PairCell> cells) {
     if (cells.isEmpty()) {
@@ -94,7 +119,10 @@ final class ConceptPairs {
     sb.append(String.join("; ", TEMPLATES.stream().map(t -> "\"" + t + "\"").toList()));
     sb.append(
         "), {} and {2} the two words. Fidelity: each named concept found (its shape, colour and"
-            + " pattern); composition: both right, each where it was asked.\n\n"
+            + " pattern); composition: both right, each where it was asked. The `words` row is"
+            + " the base model on the same prompts with each concept's colour and shape words in"
+            + " its place (no word names a pattern): the ceiling of the placements, not a"
+            + " method.\n\n"
             + "| method | pairs | images | fidelity | exact count | alignment | both right |\n"
             + "|---|---|---|---|---|---|---|\n");
     Map<String, List<PairCell>> byMethod = new LinkedHashMap<>();
@@ -108,12 +136,13 @@ final class ConceptPairs {
           sb.append(
               String.format(
                   Locale.ROOT,
-                  "| %s | %d | %d | %.1f%% ± %.1f | %.1f%% ± %.1f | %.1f%% ± %.1f | %s |%n",
-                  BenchPersonalizationCommand.label(m),
+                  "| %s | %d | %d | %s | %.1f%% ± %.1f | %.1f%% ± %.1f | %s |%n",
+                  label(m),
                   cs.size(),
                   t.images(),
-                  100 * t.fidelity(),
-                  BenchPersonalizationCommand.se(t.fidelity(), t.images()),
+                  m.equals(WORDS)
+                      ? "n/a"
+                      : BenchPersonalizationCommand.shareWithSe(t.fidelity(), t.images()),
                   100 * t.exactCount(),
                   BenchPersonalizationCommand.se(t.exactCount(), t.images()),
                   100 * t.alignment(),
@@ -128,10 +157,10 @@ final class ConceptPairs {
       sb.append(
           String.format(
               Locale.ROOT,
-              "| %s | %s | %.1f%% | %.1f%% | %.1f%% | %s | %d |%n",
+              "| %s | %s | %s | %.1f%% | %.1f%% | %s | %d |%n",
               c.pair(),
-              BenchPersonalizationCommand.label(c.method()),
-              100 * p.fidelity(),
+              label(c.method()),
+              c.method().equals(WORDS) ? "n/a" : BenchPersonalizationCommand.share(p.fidelity()),
               100 * p.exactCount(),
               100 * p.alignment(),
               BenchPersonalizationCommand.share(p.composition()),

@@ -105,4 +105,44 @@ class ConceptPairsTest {
         md);
     assertTrue(md.contains("| zwx + vkp | perfusion | 100.0% | 0.0% | 50.0% | 0.0% | 40 |"), md);
   }
+
+  /**
+   * The words row: each line, read by the evaluator's parser with no concept, asks for two ordinary
+   * objects with the pair's shapes and colours in different cells; the report shows no fidelity for
+   * it (no word asks for a pattern).
+   */
+  @Test
+  void theWordsRowAsksTheSameShapesAndColoursWithWords() {
+    SuiteConcept a = new SuiteConcept("zwx", "star", STAR);
+    SuiteConcept b = new SuiteConcept("vkp", "heart", HEART);
+    List<String> lines = ConceptPairs.wordPrompts(10, a, b);
+    assertEquals("a red star on the left and a blue heart on the right", lines.get(0));
+    PromptParser parser = new PromptParser(List.of());
+    for (String line : lines) {
+      EvalPrompt p = parser.parse(line);
+      assertEquals(2, p.objects().size(), line);
+      assertTrue(!p.concept(), line);
+      assertEquals(STAR.shape(), p.objects().get(0).object().shape(), line);
+      assertEquals(STAR.colour(), p.objects().get(0).object().colour(), line);
+      assertEquals(HEART.shape(), p.objects().get(1).object().shape(), line);
+      assertEquals(HEART.colour(), p.objects().get(1).object().colour(), line);
+      assertNotEquals(
+          p.objects().get(0).object().position(), p.objects().get(1).object().position(), line);
+    }
+    var w =
+        new BenchPersonalizationCommand.Point("zwx+vkp", "words", "default", 0, 0.9, 0.8, 0.3, 40);
+    StringBuilder sb = new StringBuilder();
+    ConceptPairs.section(
+        sb, List.of(new ConceptPairs.PairCell("zwx", "vkp", ConceptPairs.WORDS, "s", w)));
+    String md = sb.toString();
+    assertTrue(
+        md.contains(
+            "| words (base model, no pattern) | 1 | 40 | n/a | 90.0% ± 4.7 | 80.0% ± 6.3 | 30.0% ±"
+                + " 7.2 |"),
+        md);
+    assertTrue(
+        md.contains(
+            "| zwx + vkp | words (base model, no pattern) | n/a | 90.0% | 80.0% | 30.0% | 40 |"),
+        md);
+  }
 }

@@ -17,7 +17,9 @@ import org.perfusionjobs.evaluator.concepts.ConceptSpec;
  *   <li>alignment: every other asked check (position, size, background, an ordinary object's shape,
  *       colour and position) confirmed, pooled ({@link EvalReport#alignment});
  *   <li>composition: over prompts naming two objects of which at least one is a concept (a concept
- *       and an ordinary object, or two concepts), both objects with every check right.
+ *       and an ordinary object, or two concepts), both objects with every check right; in a run
+ *       that names no concept at all, over its two-object prompts (the base model's own score on
+ *       the same placements: the ceiling a concept pair is measured against).
  * </ul>
  */
 public record ConceptMetrics(
@@ -37,6 +39,8 @@ public record ConceptMetrics(
     int[] fidelity = new int[2];
     int[] count = new int[2];
     int[] composition = new int[2];
+    int[] twoObjects = new int[2]; // every two-object prompt, for a run without concepts
+    boolean anyConcept = false;
     for (int i = 0; i < prompts.size(); i++) {
       EvalPrompt p = prompts.get(i);
       ScenePrediction f = found.get(i);
@@ -50,9 +54,15 @@ public record ConceptMetrics(
           fidelity[1]++;
         }
       }
-      if (p.objects().size() == 2 && p.concept()) {
-        composition[0] += scores.get(i).objectsRight().stream().allMatch(b -> b) ? 1 : 0;
-        composition[1]++;
+      anyConcept |= p.concept();
+      if (p.objects().size() == 2) {
+        int right = scores.get(i).objectsRight().stream().allMatch(b -> b) ? 1 : 0;
+        twoObjects[0] += right;
+        twoObjects[1]++;
+        if (p.concept()) {
+          composition[0] += right;
+          composition[1]++;
+        }
       }
     }
     double align = EvalReport.of(scores).alignment();
@@ -61,7 +71,7 @@ public record ConceptMetrics(
         share(fidelity),
         share(count),
         Double.isNaN(align) ? null : align,
-        share(composition));
+        share(anyConcept ? composition : twoObjects));
   }
 
   private static Double share(int[] c) {

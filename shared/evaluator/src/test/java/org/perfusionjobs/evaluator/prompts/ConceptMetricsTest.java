@@ -82,6 +82,44 @@ class ConceptMetricsTest {
     assertEquals(1 / 2.0, m.composition(), 1e-12);
   }
 
+  /**
+   * A run with no concept (the base model on words): composition is over its two-object prompts, so
+   * the pair prompts' ceiling is one eval away; one-object prompts do not count.
+   */
+  @Test
+  void withoutConceptsCompositionIsOverTheTwoObjectPrompts() {
+    PromptParser parser = new PromptParser(List.of());
+    List<EvalPrompt> prompts =
+        List.of(
+            parser.parse("a red star on the left and a blue heart on the right"),
+            parser.parse("a red star at the top and a blue heart at the bottom"),
+            parser.parse("a red star"));
+    List<ScenePrediction> found =
+        List.of(
+            // both right
+            new ScenePrediction(
+                Background.GREY,
+                List.of(
+                    at(Position.LEFT, Shape.STAR, Colour.RED, Pattern.PLAIN),
+                    at(Position.RIGHT, Shape.HEART, Colour.BLUE, Pattern.PLAIN))),
+            // the heart drawn red: not both right
+            new ScenePrediction(
+                Background.GREY,
+                List.of(
+                    at(Position.TOP, Shape.STAR, Colour.RED, Pattern.PLAIN),
+                    at(Position.BOTTOM, Shape.HEART, Colour.RED, Pattern.PLAIN))),
+            new ScenePrediction(
+                Background.GREY,
+                List.of(at(Position.CENTRE, Shape.STAR, Colour.RED, Pattern.PLAIN))));
+    List<PromptScore> scores = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      scores.add(PromptScore.of(prompts.get(i), found.get(i)));
+    }
+    ConceptMetrics m = ConceptMetrics.of(prompts, found, scores);
+    assertEquals(null, m.fidelity());
+    assertEquals(1 / 2.0, m.composition(), 1e-12, "1 of the 2 two-object prompts");
+  }
+
   @Test
   void figuresNoPromptAsksForAreNull() {
     PromptParser parser = new PromptParser(List.of(new PromptParser.Concept("zwx", ZWX)));

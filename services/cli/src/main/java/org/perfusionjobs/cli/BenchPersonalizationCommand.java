@@ -497,67 +497,40 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   private ConceptPairs.PairCell runPair(
       PrintWriter err, Path modelDir, SuiteConcept[] pair, String m, String settings)
       throws IOException, InterruptedException {
-    if (m.equals(ConceptPairs.WORDS)) {
-      return runWords(err, modelDir, pair, settings);
+    String name = pair[0].word() + "+" + pair[1].word();
+    List<String> args = new ArrayList<>(List.of("eval", "--model", modelDir.toString()));
+    List<String> lines;
+    String promptName;
+    if (m.equals(ConceptPairs.WORDS)) { // the base model, words in place of the concepts
+      lines = ConceptPairs.wordPrompts(prompts, pair[0], pair[1]);
+      promptName = "words.txt";
+    } else {
+      Path a = work.resolve(pair[0].word()).resolve(m + ".safetensors");
+      Path b = work.resolve(pair[1].word()).resolve(m + ".safetensors");
+      if (!Files.exists(a) || !Files.exists(b)) {
+        err.printf(
+            "pair %s + %s (%s): no concept files in %s (their cells ran elsewhere); skipped%n",
+            pair[0].word(), pair[1].word(), m, work);
+        return null;
+      }
+      args.addAll(List.of("--concept", a.toString(), "--concept", b.toString()));
+      args.addAll(List.of("--expect", pair[0].spec().text(), "--expect", pair[1].spec().text()));
+      lines = ConceptPairs.prompts(prompts);
+      promptName = "prompts.txt";
     }
-    Path a = work.resolve(pair[0].word()).resolve(m + ".safetensors");
-    Path b = work.resolve(pair[1].word()).resolve(m + ".safetensors");
-    if (!Files.exists(a) || !Files.exists(b)) {
-      err.printf(
-          "pair %s + %s (%s): no concept files in %s (their cells ran elsewhere); skipped%n",
-          pair[0].word(), pair[1].word(), m, work);
-      return null;
-    }
-    Path dir = work.resolve("pairs").resolve(pair[0].word() + "+" + pair[1].word());
+    Path dir = work.resolve("pairs").resolve(name);
     Files.createDirectories(dir);
-    Path promptFile = dir.resolve("prompts.txt");
-    Files.writeString(promptFile, String.join("\n", ConceptPairs.prompts(prompts)) + "\n");
-    String out =
-        cli(
-            err,
-            "eval",
-            "--model",
-            modelDir.toString(),
-            "--concept",
-            a.toString(),
-            "--concept",
-            b.toString(),
-            "--expect",
-            pair[0].spec().text(),
-            "--expect",
-            pair[1].spec().text(),
+    Path promptFile = dir.resolve(promptName);
+    Files.writeString(promptFile, String.join("\n", lines) + "\n");
+    args.addAll(
+        List.of(
             "--prompts-file",
             promptFile.toString(),
             "--json",
             "--out",
-            dir.resolve(m + "-eval").toString());
-    Point p = parse(pair[0].word() + "+" + pair[1].word(), m, out).get(0);
+            dir.resolve(m + "-eval").toString()));
+    Point p = parse(name, m, cli(err, args.toArray(String[]::new))).get(0);
     return new ConceptPairs.PairCell(pair[0].word(), pair[1].word(), m, settings, p);
-  }
-
-  /** The base model on the pair's prompts with words in place of the concepts (the ceiling). */
-  private ConceptPairs.PairCell runWords(
-      PrintWriter err, Path modelDir, SuiteConcept[] pair, String settings)
-      throws IOException, InterruptedException {
-    Path dir = work.resolve("pairs").resolve(pair[0].word() + "+" + pair[1].word());
-    Files.createDirectories(dir);
-    Path promptFile = dir.resolve("words.txt");
-    Files.writeString(
-        promptFile, String.join("\n", ConceptPairs.wordPrompts(prompts, pair[0], pair[1])) + "\n");
-    String out =
-        cli(
-            err,
-            "eval",
-            "--model",
-            modelDir.toString(),
-            "--prompts-file",
-            promptFile.toString(),
-            "--json",
-            "--out",
-            dir.resolve(ConceptPairs.WORDS + "-eval").toString());
-    Point p = parse(pair[0].word() + "+" + pair[1].word(), ConceptPairs.WORDS, out).get(0);
-    return new ConceptPairs.PairCell(
-        pair[0].word(), pair[1].word(), ConceptPairs.WORDS, settings, p);
   }
 
   /**

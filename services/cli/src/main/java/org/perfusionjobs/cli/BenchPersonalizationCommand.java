@@ -294,7 +294,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     if (!noPairs) {
       List<SuiteConcept> pairable =
           suite.stream().filter(c -> compared.contains(c.word())).toList();
-      List<String> pairMethods = new ArrayList<>();
+      List<String> pairMethods = new ArrayList<>(); // ablations and baselines share no prompt
       for (String m : methods) {
         if (m.equals("perfusion") || VARIANTS.containsKey(m)) {
           pairMethods.add(m);
@@ -305,9 +305,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       }
       for (SuiteConcept[] pair : ConceptPairs.pairs(pairable)) {
         for (String m : pairMethods) {
-          if (!m.equals(ConceptPairs.WORDS) && !m.equals("perfusion") && !VARIANTS.containsKey(m)) {
-            continue; // ablations and other methods do not share a prompt here
-          }
           String name = pair[0].word() + "+" + pair[1].word();
           Path cellFile = cellDir.resolve("pairs").resolve(name).resolve(m + ".json");
           ConceptPairs.PairCell done = ConceptPairs.PairCell.read(cellFile, settings);
@@ -322,6 +319,11 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             } else {
               cell.write(cellFile);
               pairCells.add(cell);
+              if (pair[0] == pairable.get(0)) { // the first pair's images, as for single cells
+                copyGrid(
+                    work.resolve("pairs").resolve(name).resolve(m + "-eval"),
+                    imgDir.resolve("personalization-pair-" + m + ".png"));
+              }
             }
           }
         }
@@ -994,6 +996,9 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
     sb.append("\n## Samples (first concept, first 64 prompts)\n\n");
     for (String m : methods) {
+      if (points.stream().noneMatch(p -> p.method().equals(m))) {
+        continue; // no cell, no images
+      }
       sb.append("- ")
           .append(label(m))
           .append(": ![")
@@ -1001,6 +1006,21 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           .append("](img/personalization-")
           .append(m)
           .append(".png)\n");
+    }
+    if (!pairCells.isEmpty()) {
+      ConceptPairs.PairCell first = pairCells.get(0);
+      sb.append("\nTwo concepts (").append(first.pair()).append(", its first 64 prompts):\n\n");
+      pairCells.stream()
+          .filter(c -> c.pair().equals(first.pair()))
+          .forEach(
+              c ->
+                  sb.append("- ")
+                      .append(ConceptPairs.label(c.method()))
+                      .append(": ![")
+                      .append(c.method())
+                      .append("](img/personalization-pair-")
+                      .append(c.method())
+                      .append(".png)\n"));
     }
     return sb.toString();
   }

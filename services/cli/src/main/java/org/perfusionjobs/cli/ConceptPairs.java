@@ -101,7 +101,7 @@ final class ConceptPairs {
     }
   }
 
-  private static String label(String method) {
+  static String label(String method) {
     return method.equals(WORDS)
         ? "words (base model, no pattern)"
         : BenchPersonalizationCommand.label(method);

@@ -1009,7 +1009,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     }
     if (!pairCells.isEmpty()) {
       ConceptPairs.PairCell first = pairCells.get(0);
-      sb.append("\nTwo concepts (").append(first.pair()).append(", its first 64 prompts):\n\n");
+      sb.append("\nTwo concepts (").append(first.pair()).append("):\n\n");
       pairCells.stream()
           .filter(c -> c.pair().equals(first.pair()))
           .forEach(

@@ -1,5 +1,8 @@
 package org.perfusionjobs.engine.perfusion;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import java.util.Locale;
 
@@ -49,6 +52,17 @@ public enum GateScope {
   /** {@code c} recorded with this scope. */
   public Concept apply(Concept c) {
     return c.withTrainingSetting(KEY, id);
+  }
+
+  /**
+   * The gate masks of a batch of token ids (B, T): (B, T, N), 1 where concept j's gate may open, 0
+   * where its scope shuts it; for the trainer (one concept) and the conditioner (N) alike.
+   */
+  static NDArray mask(NDArray ids, long[] tokenIds, List<GateScope> scopes, NDManager m) {
+    int b = (int) ids.getShape().get(0);
+    int t = (int) ids.getShape().get(1);
+    float[] mask = mask(ids.toLongArray(), b, t, tokenIds, scopes);
+    return m.create(mask, new Shape(b, t, tokenIds.length));
   }
 
   /**

@@ -86,25 +86,14 @@ final class PerfusionConditioner implements Conditioner {
     PerfusionProcessor processor = new PerfusionProcessor(cov, edits, m, options.dtype());
     if (concepts.stream().anyMatch(c -> GateScope.of(c) != GateScope.ALL)) {
       // With global locking the K path reads other tokens (the superclass's): only V is confined.
-      NDArray mask = scopeMask(ids, tok, concepts, m);
+      long[] tokenIds =
+          concepts.stream().mapToLong(c -> tok.addedTokenId(c.placeholder())).toArray();
+      NDArray mask =
+          GateScope.mask(ids, tokenIds, concepts.stream().map(GateScope::of).toList(), m);
       processor.confine(
           values, mask.toType(options.dtype(), false).toDevice(options.device(), false));
     }
     return new Conditioning(keys, values, processor);
-  }
-
-  /** (B, T, N): 1 where each concept's {@link GateScope} lets its gate open, 0 elsewhere. */
-  static NDArray scopeMask(NDArray ids, ClipTokenizer tok, List<Concept> concepts, NDManager m) {
-    int b = (int) ids.getShape().get(0);
-    int t = (int) ids.getShape().get(1);
-    long[] tokenIds = new long[concepts.size()];
-    for (int j = 0; j < tokenIds.length; j++) {
-      tokenIds[j] = tok.addedTokenId(concepts.get(j).placeholder());
-    }
-    float[] mask =
-        GateScope.mask(
-            ids.toLongArray(), b, t, tokenIds, concepts.stream().map(GateScope::of).toList());
-    return m.create(mask, new Shape(b, t, concepts.size()));
   }
 
   /** The prompt with each concept word, as a whole word in any case, replaced by its superclass. */

@@ -138,7 +138,10 @@ public final class PerfusionTrainer {
                   new PerfusionProcessor(
                       cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
               if (cfg.gateScope() != GateScope.ALL) {
-                processor.confine(text, scopeMask(batch.ids, placeholderId, cfg.gateScope(), m));
+                processor.confine(
+                    text,
+                    GateScope.mask(
+                        batch.ids, new long[] {placeholderId}, List.of(cfg.gateScope()), m));
               }
               NDArray pred =
                   sd.unet()
@@ -195,15 +198,6 @@ public final class PerfusionTrainer {
       s += (double) x * x;
     }
     return Math.sqrt(s);
-  }
-
-  /** (B, T, 1): where the concept's gate may open under {@code scope}. */
-  static NDArray scopeMask(NDArray ids, int placeholderId, GateScope scope, NDManager m) {
-    int b = (int) ids.getShape().get(0);
-    int t = (int) ids.getShape().get(1);
-    float[] mask =
-        GateScope.mask(ids.toLongArray(), b, t, new long[] {placeholderId}, List.of(scope));
-    return m.create(mask, new Shape(b, t, 1));
   }
 
   /** The concept token's encoding in each row, (B, D). */

@@ -146,7 +146,7 @@ class PerfusionTrainerTest {
     try (NDManager nd = NDManager.newBaseManager()) {
       NDArray ids = tok.encode(List.of("a zwx and a zwx", "a photo of a zwx"), nd);
       long[] flat = ids.toLongArray();
-      NDArray confined = PerfusionTrainer.scopeMask(ids, id, GateScope.WORD, nd);
+      NDArray confined = GateScope.mask(ids, new long[] {id}, List.of(GateScope.WORD), nd);
       float[] mask = confined.toFloatArray();
       assertEquals(new Shape(2, ids.getShape().get(1), 1), confined.getShape());
       int ones = 0;

@@ -181,6 +181,17 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   double budgetMinutes;
 
   @Option(
+      names = "--subset-methods",
+      split = ",",
+      defaultValue = "dreambooth",
+      description =
+          "methods run on some concepts only (DreamBooth fine-tunes the whole UNet: ~45 minutes a"
+              + " concept on 2 cores): left out of the totals and of the choice of the concepts"
+              + " they cover, and compared with every method over their own concepts in a section"
+              + " of their own (default: ${DEFAULT-VALUE})")
+  List<String> subsetMethods;
+
+  @Option(
       names = "--no-pairs",
       description =
           "skip the two-concept prompts (each Perfusion-family method's concept files combined in"
@@ -289,7 +300,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       cost[1] += cell.fileBytes();
       cost[2] += 1;
     }
-    Set<String> compared = comparableConcepts(cells);
+    Set<String> compared = comparableConcepts(cells, Set.copyOf(subsetMethods));
     List<ConceptPairs.PairCell> pairCells = new ArrayList<>();
     if (!noPairs) {
       List<SuiteConcept> pairable =
@@ -330,7 +341,11 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       }
     }
     List<Point> totals =
-        totals(points.stream().filter(p -> compared.contains(p.concept())).toList());
+        totals(
+            points.stream()
+                .filter(p -> compared.contains(p.concept()))
+                .filter(p -> !subsetMethods.contains(p.method()))
+                .toList());
     plot(totals, imgDir.resolve("personalization-front.png"));
     Files.writeString(
         reportFile,
@@ -358,14 +373,17 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   }
 
   /**
-   * The concepts that have a cell for every method that has any, in suite order: the totals compare
-   * methods on the same concepts only, so a partial run does not weigh one method's easy concepts
-   * against another's hard ones.
+   * The concepts that have a cell for every method that has any but {@code subsetMethods} (run on
+   * some concepts by design), in suite order: the totals compare methods on the same concepts only,
+   * so a partial run does not weigh one method's easy concepts against another's hard ones.
    */
-  static Set<String> comparableConcepts(List<Cell> cells) {
+  static Set<String> comparableConcepts(List<Cell> cells, Set<String> subsetMethods) {
     Set<String> methodsSeen = new LinkedHashSet<>();
     Map<String, Set<String>> byConcept = new LinkedHashMap<>();
     for (Cell c : cells) {
+      if (subsetMethods.contains(c.method())) {
+        continue;
+      }
       methodsSeen.add(c.method());
       byConcept.computeIfAbsent(c.concept(), k -> new LinkedHashSet<>()).add(c.method());
     }
@@ -849,6 +867,69 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     return 100 * Math.sqrt(Math.max(p * (1 - p), 0) / Math.max(1, n));
   }
 
+  /** The "all concepts" table: one row per method and setting. */
+  private static void totalsTable(
+      StringBuilder sb, List<Point> totals, Map<String, double[]> costs) {
+    sb.append(
+        "| method | setting | file | train time | fidelity | exact count | alignment |"
+            + " composition |\n"
+            + "|---|---|---|---|---|---|---|---|\n");
+    for (Point t : totals) {
+      double[] cost = costs.get(t.method());
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %,.0f bytes | %.0f s | %.1f%% ± %.1f | %.1f%% ± %.1f | %.1f%% ± %.1f |"
+                  + " %s |%n",
+              label(t.method()),
+              t.setting(),
+              cost[1] / cost[2],
+              cost[0] / cost[2],
+              100 * t.fidelity(),
+              se(t.fidelity(), t.images()),
+              100 * t.exactCount(),
+              se(t.exactCount(), t.images()),
+              100 * t.alignment(),
+              se(t.alignment(), t.images()),
+              shareWithSe(t.composition(), t.images())));
+    }
+  }
+
+  /** The concepts {@code method} has points on, in order of first appearance. */
+  static List<String> conceptsOf(List<Point> points, String method) {
+    return points.stream()
+        .filter(p -> p.method().equals(method))
+        .map(Point::concept)
+        .distinct()
+        .toList();
+  }
+
+  /**
+   * For each subset method with points: the totals over its concepts of every method that has
+   * points on each of them (itself included), so that it is compared on its own ground.
+   */
+  static Map<String, List<Point>> subsetTotals(List<Point> points, List<String> subsetMethods) {
+    Map<String, Set<String>> conceptsBy = new LinkedHashMap<>();
+    for (Point p : points) {
+      conceptsBy.computeIfAbsent(p.method(), k -> new LinkedHashSet<>()).add(p.concept());
+    }
+    Map<String, List<Point>> out = new LinkedHashMap<>();
+    for (String m : subsetMethods) {
+      Set<String> concepts = conceptsBy.get(m);
+      if (concepts == null) {
+        continue;
+      }
+      out.put(
+          m,
+          totals(
+              points.stream()
+                  .filter(p -> conceptsBy.get(p.method()).containsAll(concepts))
+                  .filter(p -> concepts.contains(p.concept()))
+                  .toList()));
+    }
+    return out;
+  }
+
   private String markdown(
       Path modelDir,
       List<SuiteConcept> suite,
@@ -902,39 +983,23 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         .append(
             "asked attribute; composition: the concept and a second object both right"
                 + " (`docs/evaluation.md`). ± is one standard error over the images.\n\n");
-    sb.append(
-        "## All concepts\n\n"
-            + "| method | setting | file | train time | fidelity | exact count | alignment |"
-            + " composition |\n"
-            + "|---|---|---|---|---|---|---|---|\n");
-    for (Point t : totals) {
-      double[] cost = costs.get(t.method());
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "| %s | %s | %,.0f bytes | %.0f s | %.1f%% ± %.1f | %.1f%% ± %.1f | %.1f%% ± %.1f |"
-                  + " %s |%n",
-              label(t.method()),
-              t.setting(),
-              cost[1] / cost[2],
-              cost[0] / cost[2],
-              100 * t.fidelity(),
-              se(t.fidelity(), t.images()),
-              100 * t.exactCount(),
-              se(t.exactCount(), t.images()),
-              100 * t.alignment(),
-              se(t.alignment(), t.images()),
-              shareWithSe(t.composition(), t.images())));
-    }
+    sb.append("## All concepts\n\n");
+    totalsTable(sb, totals, costs);
     sb.append("\n![fidelity against alignment](img/personalization-front.png)\n\n");
     sb.append("## The paper's claims, checked\n\n");
     int claims = sb.length();
     List<String> perfusions = new ArrayList<>(List.of("perfusion"));
     perfusions.addAll(ALL_METHODS.stream().filter(VARIANTS::containsKey).toList());
+    Map<String, List<Point>> subsetTotals = subsetTotals(points, subsetMethods);
     for (String baseline : List.of("textual-inversion", "lora", "dreambooth", "custom-diffusion")) {
-      List<Point> theirs = totals.stream().filter(p -> p.method().equals(baseline)).toList();
+      List<Point> pool = subsetTotals.getOrDefault(baseline, totals);
+      List<Point> theirs = pool.stream().filter(p -> p.method().equals(baseline)).toList();
+      String where =
+          subsetTotals.containsKey(baseline)
+              ? " (on " + String.join(", ", conceptsOf(points, baseline)) + " only)"
+              : "";
       for (String ourMethod : perfusions) {
-        List<Point> ours = totals.stream().filter(p -> p.method().equals(ourMethod)).toList();
+        List<Point> ours = pool.stream().filter(p -> p.method().equals(ourMethod)).toList();
         if (theirs.isEmpty() || ours.isEmpty()) {
           continue;
         }
@@ -950,9 +1015,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         sb.append(
             String.format(
                 Locale.ROOT,
-                "- %s: %d of %d of its settings are matched or beaten on both fidelity and"
+                "- %s%s: %d of %d of its settings are matched or beaten on both fidelity and"
                     + " alignment by a beta of %s.%n",
                 baseline,
+                where,
                 dominated,
                 theirs.size(),
                 label(ourMethod)));
@@ -972,6 +1038,20 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     if (sb.length() == claims) {
       sb.append("Nothing to check: no baseline method ran beside Perfusion.\n");
     }
+    subsetTotals.forEach(
+        (m, pool) -> {
+          sb.append("\n## ")
+              .append(label(m))
+              .append(", on the concepts it ran on\n\n")
+              .append(label(m))
+              .append(" ran on ")
+              .append(String.join(", ", conceptsOf(points, m)))
+              .append(
+                  " only (`--subset-methods`: it costs far more than the others, see the train"
+                      + " time); every method that ran on the same concepts, totalled over them"
+                      + " alone:\n\n");
+          totalsTable(sb, pool, costs);
+        });
     ablationSection(sb, totals, gates);
     ConceptPairs.section(sb, pairCells);
     sb.append(

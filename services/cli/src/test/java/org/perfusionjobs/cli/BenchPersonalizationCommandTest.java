@@ -139,10 +139,53 @@ class BenchPersonalizationCommandTest {
             cell("vkp", "lora"),
             cell("qjd", "perfusion"));
     assertEquals(
-        java.util.Set.of("zwx", "vkp"), BenchPersonalizationCommand.comparableConcepts(cells));
+        java.util.Set.of("zwx", "vkp"),
+        BenchPersonalizationCommand.comparableConcepts(cells, java.util.Set.of()));
     assertEquals(
         java.util.Set.of("qjd"),
-        BenchPersonalizationCommand.comparableConcepts(List.of(cell("qjd", "perfusion"))));
+        BenchPersonalizationCommand.comparableConcepts(
+            List.of(cell("qjd", "perfusion")), java.util.Set.of()));
+    var withDreamBooth = new java.util.ArrayList<>(cells);
+    withDreamBooth.add(cell("zwx", "dreambooth"));
+    assertEquals(
+        java.util.Set.of("zwx"),
+        BenchPersonalizationCommand.comparableConcepts(withDreamBooth, java.util.Set.of()),
+        "counted like any method, one DreamBooth cell would shrink the totals to its concept");
+    assertEquals(
+        java.util.Set.of("zwx", "vkp"),
+        BenchPersonalizationCommand.comparableConcepts(
+            withDreamBooth, java.util.Set.of("dreambooth")));
+  }
+
+  /**
+   * A method run on some concepts only is totalled, with every method that ran on each of them,
+   * over those concepts alone; a method missing one of them is left out.
+   */
+  @Test
+  void subsetMethodsAreComparedOnTheirOwnConcepts() {
+    var points =
+        List.of(
+            point("zwx", "perfusion", 0.8, 40),
+            point("vkp", "perfusion", 0.2, 40),
+            point("zwx", "dreambooth", 0.9, 40),
+            point("zwx", "lora", 0.5, 40),
+            point("vkp", "lora", 0.1, 40),
+            point("vkp", "textual-inversion", 0.3, 40));
+    var t = BenchPersonalizationCommand.subsetTotals(points, List.of("dreambooth", "unrun"));
+    assertEquals(java.util.Set.of("dreambooth"), t.keySet());
+    var rows = t.get("dreambooth");
+    assertEquals(
+        List.of("perfusion", "dreambooth", "lora"),
+        rows.stream().map(BenchPersonalizationCommand.Point::method).toList());
+    assertEquals(0.8, rows.get(0).fidelity(), 1e-12); // zwx's alone, not (0.8 + 0.2) / 2
+    assertEquals(40, rows.get(0).images());
+    assertEquals(List.of("zwx"), BenchPersonalizationCommand.conceptsOf(points, "dreambooth"));
+  }
+
+  private static BenchPersonalizationCommand.Point point(
+      String concept, String method, double fidelity, int images) {
+    return new BenchPersonalizationCommand.Point(
+        concept, method, "default", fidelity, 0.5, 0.5, null, images);
   }
 
   private static BenchPersonalizationCommand.Cell cell(String concept, String method) {

@@ -31,6 +31,9 @@ import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.evaluator.concepts.ConceptImages;
+import org.perfusionjobs.evaluator.concepts.ConceptSuite;
+import org.perfusionjobs.evaluator.concepts.SuiteConcept;
 import org.perfusionjobs.evaluator.prompts.DemoConcept;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
@@ -46,13 +49,16 @@ import picocli.CommandLine.Spec;
  * {@code perfusion demo}: the whole system on embedded defaults. Starts a real Kafka broker and
  * redis-server, one worker on the bundled world model and one gateway, then produces a training job
  * (the demo concept, a red star with white stripes, learned as zwx from its five images and masks)
- * and a generation job that uses it, as an upstream app would; shows progress in the terminal,
- * writes the images to a folder and serves the web page until Ctrl-C.
+ * and a generation job that uses it, then a second concept and a job with both, as an upstream app
+ * would; shows progress in the terminal, writes the images to a folder and serves the web page
+ * until Ctrl-C.
  */
 @Command(
     name = "demo",
     mixinStandardHelpOptions = true,
-    description = "Run the local stack, a worker and a gateway, and a train + generate job.")
+    description =
+        "Run the local stack, a worker and a gateway, a train + generate job, then a second concept"
+            + " and a job with both.")
 final class DemoCommand implements Callable<Integer> {
   /** Classifier-free guidance of the demo's generation job (the bundled model's eval setting). */
   static final float GUIDANCE = 5f;
@@ -80,14 +86,34 @@ final class DemoCommand implements Callable<Integer> {
   String superclass;
 
   // One concept object with a background word: with a second object ("... and a blue circle on the
-  // right")
-  // the concept's gate leaks onto the later words and its stripes spread to that object
-  // (models/world-v1/README.md, "The demo concept").
+  // right") the concept's gate leaks onto the later words and its stripes spread to that object
+  // (docs/perfusion.md, "Two concepts in one prompt").
   @Option(
       names = "--prompt",
       defaultValue = "a large zwx on a sand background",
       description = "prompt of the generation job; zwx is the concept (default: ${DEFAULT-VALUE})")
   String prompt;
+
+  /**
+   * The second concept, for the job with two: the suite's concept with the highest fidelity under
+   * the paper's recipe on the benchmark (docs/personalization.md), so that the picture shows what
+   * combining costs rather than a weak concept.
+   */
+  static final String SECOND_CONCEPT = "xbt";
+
+  @Option(
+      names = "--pair-prompt",
+      defaultValue = "a zwx on the left and a xbt on the right",
+      description =
+          "prompt of the job with two concepts: zwx and xbt (an orange square with a ring, the"
+              + " suite's, trained as a second job from five images rendered from its spec)"
+              + " (default: ${DEFAULT-VALUE})")
+  String pairPrompt;
+
+  @Option(
+      names = "--no-pair",
+      description = "skip the second concept and the job with two (saves a training job)")
+  boolean noPair;
 
   @Option(
       names = "--captions",
@@ -153,17 +179,19 @@ final class DemoCommand implements Callable<Integer> {
                     Map.of("demo-token", TENANT),
                     Duration.ofHours(24)));
         vertx.deployVerticle(gateway).await();
-        String trainId = "demo-train-" + UUID.randomUUID().toString().substring(0, 8);
-        String genId = "demo-gen-" + UUID.randomUUID().toString().substring(0, 8);
+        String trainId = jobId("demo-train-");
+        String genId = jobId("demo-gen-");
+        String pairTrainId = jobId("demo-train-");
+        String pairGenId = jobId("demo-gen-");
+        List<String> watched =
+            noPair ? List.of(trainId, genId) : List.of(trainId, genId, pairTrainId, pairGenId);
         // The demo token rides in the fragment: the page fills its token field from it (it is never
         // pre-filled otherwise).
         String url =
             "http://127.0.0.1:"
                 + gateway.port()
                 + "/?watch="
-                + trainId
-                + ","
-                + genId
+                + String.join(",", watched)
                 + "#token=demo-token";
         o.println("worker and gateway up; web page: " + url);
         try (KafkaProducer<String, byte[]> p =
@@ -183,77 +211,26 @@ final class DemoCommand implements Callable<Integer> {
                     new StringDeserializer(),
                     new ByteArrayDeserializer())) {
           events.subscribe(List.of(topics.events()));
-          // The method's value rate, a third of its embedding rate: a faster embedding leaks the
-          // gate onto later words (models/world-v1/README.md, "The demo concept").
-          ObjectNode train =
-              Schemas.json()
-                  .createObjectNode()
-                  .put("jobId", trainId)
-                  .put("tenant", TENANT)
-                  .put("conceptName", DemoConcept.WORD)
-                  .put("superclass", superclass);
-          train.set("images", base64List(concept.images()));
-          if (concept.masks() != null) {
-            train.set("masks", base64List(concept.masks()));
-          }
-          train.put("steps", trainSteps);
-          train
-              .putObject("options")
-              .put("seed", 1)
-              .put("learningRateValue", 0.03)
-              .put("learningRateEmbedding", 0.002);
-          send(p, topics, RecordCodec.encode(Schemas.TRAIN_REQUEST, train));
-          o.println(
-              "produced train request "
-                  + trainId
-                  + " (concept '"
-                  + DemoConcept.WORD
-                  + "', superclass '"
-                  + superclass
-                  + "', "
-                  + concept.images().size()
-                  + " images from "
-                  + images
-                  + ")");
-          JobEvent trained = follow(events, trainId, o);
-          if (!JobEvent.SUCCEEDED.equals(trained.state())) {
-            o.println("training did not succeed: " + trained.error());
+          Jobs jobs = new Jobs(p, events, topics, o, gateway.port());
+          if (!jobs.train(trainId, DemoConcept.WORD, superclass, concept, images)
+              || !jobs.generate(genId, prompt, List.of(trainId), out)) {
             return 1;
           }
-          ObjectNode generate =
-              Schemas.json()
-                  .createObjectNode()
-                  .put("jobId", genId)
-                  .put("tenant", TENANT)
-                  .put("prompt", prompt);
-          generate.putArray("concepts").addObject().put("conceptId", trainId);
-          generate.put("steps", 20).put("guidance", GUIDANCE).put("seed", 42).put("imageCount", 4);
-          send(p, topics, RecordCodec.encode(Schemas.GENERATE_REQUEST, generate));
-          o.println("produced generate request " + genId + " using concept " + trainId);
-          JobEvent generated = follow(events, genId, o);
-          if (!JobEvent.SUCCEEDED.equals(generated.state())) {
-            o.println("generation did not succeed: " + generated.error());
-            return 1;
-          }
-          Files.createDirectories(out);
-          HttpClient http = HttpClient.newHttpClient();
-          for (int i = 0; i < generated.result().imageBlobIds().size(); i++) {
-            var r =
-                http.send(
-                    HttpRequest.newBuilder(
-                            URI.create(
-                                "http://127.0.0.1:"
-                                    + gateway.port()
-                                    + "/v1/jobs/"
-                                    + genId
-                                    + "/images/"
-                                    + i))
-                        .header("Authorization", "Bearer demo-token")
-                        .build(),
-                    HttpResponse.BodyHandlers.ofByteArray());
-            Path f = out.resolve(genId + "-" + i + ".png");
-            Files.write(f, r.body());
-            o.println("wrote " + f);
+          if (!noPair) {
+            SuiteConcept second = ConceptSuite.byWord(SECOND_CONCEPT).orElseThrow();
+            // Seed 0: the images bench-personalization trains this concept on, so the benchmark's
+            // numbers for it are this concept's.
+            Path secondDir = out.resolve("concept-" + second.word());
+            ConceptImages.write(secondDir, second.spec(), ConceptImages.DEFAULT_COUNT, 0);
+            if (!jobs.train(
+                    pairTrainId,
+                    second.word(),
+                    second.superclass(),
+                    TrainCommand.readImages(secondDir),
+                    secondDir)
+                || !jobs.generate(pairGenId, pairPrompt, List.of(trainId, pairTrainId), out)) {
+              return 1;
+            }
           }
         }
         o.println("web page: " + url);
@@ -268,6 +245,142 @@ final class DemoCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  private static String jobId(String prefix) {
+    return prefix + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  /** The demo's jobs, produced as an upstream app would and followed until they end. */
+  private final class Jobs {
+    private final KafkaProducer<String, byte[]> producer;
+    private final KafkaConsumer<String, byte[]> events;
+    private final Topics topics;
+    private final PrintWriter o;
+    private final int port;
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    Jobs(
+        KafkaProducer<String, byte[]> producer,
+        KafkaConsumer<String, byte[]> events,
+        Topics topics,
+        PrintWriter o,
+        int port) {
+      this.producer = producer;
+      this.events = events;
+      this.topics = topics;
+      this.o = o;
+      this.port = port;
+    }
+
+    /** Trains {@code word} from {@code images}; false, said, if the job fails. */
+    boolean train(String id, String word, String superclass, TrainingImages images, Path from)
+        throws Exception {
+      ObjectNode train =
+          Schemas.json()
+              .createObjectNode()
+              .put("jobId", id)
+              .put("tenant", TENANT)
+              .put("conceptName", word)
+              .put("superclass", superclass);
+      train.set("images", base64List(images.images()));
+      if (images.masks() != null) {
+        train.set("masks", base64List(images.masks()));
+      }
+      train.put("steps", trainSteps);
+      // The method's value rate, a third of its embedding rate: a faster embedding leaks the gate
+      // onto later words (models/world-v1/README.md, "The demo concept").
+      train
+          .putObject("options")
+          .put("seed", 1)
+          .put("learningRateValue", 0.03)
+          .put("learningRateEmbedding", 0.002);
+      send(producer, topics, RecordCodec.encode(Schemas.TRAIN_REQUEST, train));
+      o.println(
+          "produced train request "
+              + id
+              + " (concept '"
+              + word
+              + "', superclass '"
+              + superclass
+              + "', "
+              + images.images().size()
+              + " images from "
+              + from
+              + ")");
+      JobEvent trained = follow(events, id, o);
+      if (!JobEvent.SUCCEEDED.equals(trained.state())) {
+        o.println("training did not succeed: " + trained.error());
+        return false;
+      }
+      return true;
+    }
+
+    /** Draws {@code prompt} with the concepts trained by {@code conceptIds}, 4 images to out. */
+    boolean generate(String id, String prompt, List<String> conceptIds, Path out) throws Exception {
+      ObjectNode generate =
+          Schemas.json()
+              .createObjectNode()
+              .put("jobId", id)
+              .put("tenant", TENANT)
+              .put("prompt", prompt);
+      ArrayNode concepts = generate.putArray("concepts");
+      conceptIds.forEach(c -> concepts.addObject().put("conceptId", c));
+      generate.put("steps", 20).put("guidance", GUIDANCE).put("seed", 42).put("imageCount", 4);
+      send(producer, topics, RecordCodec.encode(Schemas.GENERATE_REQUEST, generate));
+      o.println(
+          "produced generate request "
+              + id
+              + " (\""
+              + prompt
+              + "\") using concept"
+              + (conceptIds.size() > 1 ? "s " : " ")
+              + String.join(", ", conceptIds));
+      JobEvent generated = follow(events, id, o);
+      if (!JobEvent.SUCCEEDED.equals(generated.state())) {
+        o.println("generation did not succeed: " + generated.error());
+        return false;
+      }
+      Files.createDirectories(out);
+      for (int i = 0; i < generated.result().imageBlobIds().size(); i++) {
+        Path f = out.resolve(id + "-" + i + ".png");
+        Files.write(f, fetchImage(id, i));
+        o.println("wrote " + f);
+      }
+      return true;
+    }
+
+    /**
+     * One result image through the gateway, as the page fetches it. The gateway learns of the job's
+     * end from the events topic on its own consumer, which may trail this one's: a 404 is asked
+     * again for a while before it counts.
+     */
+    private byte[] fetchImage(String id, int i) throws Exception {
+      HttpRequest get =
+          HttpRequest.newBuilder(
+                  URI.create("http://127.0.0.1:" + port + "/v1/jobs/" + id + "/images/" + i))
+              .header("Authorization", "Bearer demo-token")
+              .build();
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (true) {
+        HttpResponse<byte[]> r = http.send(get, HttpResponse.BodyHandlers.ofByteArray());
+        if (r.statusCode() == 200) {
+          return r.body();
+        }
+        if (r.statusCode() != 404 || System.nanoTime() > deadline) {
+          throw new IllegalStateException(
+              "image "
+                  + i
+                  + " of job "
+                  + id
+                  + ": the gateway answered "
+                  + r.statusCode()
+                  + " "
+                  + new String(r.body(), java.nio.charset.StandardCharsets.UTF_8));
+        }
+        Thread.sleep(200);
+      }
+    }
   }
 
   private static void send(

@@ -1,19 +1,12 @@
 package org.perfusionjobs.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.awt.BasicStroke;
-import java.awt.Color;
-import java.awt.Font;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -25,7 +18,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.PerfusionAblation;
 import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.concepts.ConceptSuite;
@@ -346,21 +338,30 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
                 .filter(p -> compared.contains(p.concept()))
                 .filter(p -> !subsetMethods.contains(p.method()))
                 .toList());
-    plot(totals, imgDir.resolve("personalization-front.png"));
+    PersonalizationReport.plot(totals, imgDir.resolve("personalization-front.png"));
+    PersonalizationReport.Run run =
+        new PersonalizationReport.Run(
+            root.toAbsolutePath().normalize(),
+            modelDir,
+            quick,
+            prompts,
+            trainSteps,
+            methods,
+            subsetMethods);
     Files.writeString(
         reportFile,
-        markdown(
-            modelDir,
-            suite,
-            points,
-            totals,
-            costs,
-            gates,
-            reportFile,
-            cells.size(),
-            missing,
-            compared,
-            pairCells),
+        new PersonalizationReport(run)
+            .markdown(
+                new PersonalizationReport.Results(
+                    suite,
+                    points,
+                    totals,
+                    costs,
+                    gates,
+                    cells.size(),
+                    missing,
+                    compared,
+                    pairCells)),
         StandardCharsets.UTF_8);
     spec.commandLine().getOut().println(reportFile);
     if (missing > 0) {
@@ -590,10 +591,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   /** The cell in {@code file}, or null when there is none. */
   static <T> T readCell(Path file, Class<T> type) throws IOException {
     return Files.exists(file) ? Configs.json().readValue(file.toFile(), type) : null;
-  }
-
-  private static Path root() {
-    return Path.of(System.getProperty("perfusion.root", ".")).toAbsolutePath().normalize();
   }
 
   static boolean isPerfusion(String method) {
@@ -867,34 +864,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     return 100 * Math.sqrt(Math.max(p * (1 - p), 0) / Math.max(1, n));
   }
 
-  /** The "all concepts" table: one row per method and setting. */
-  private static void totalsTable(
-      StringBuilder sb, List<Point> totals, Map<String, double[]> costs) {
-    sb.append(
-        "| method | setting | file | train time | fidelity | exact count | alignment |"
-            + " composition |\n"
-            + "|---|---|---|---|---|---|---|---|\n");
-    for (Point t : totals) {
-      double[] cost = costs.get(t.method());
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "| %s | %s | %,.0f bytes | %.0f s | %.1f%% ± %.1f | %.1f%% ± %.1f | %.1f%% ± %.1f |"
-                  + " %s |%n",
-              label(t.method()),
-              t.setting(),
-              cost[1] / cost[2],
-              cost[0] / cost[2],
-              100 * t.fidelity(),
-              se(t.fidelity(), t.images()),
-              100 * t.exactCount(),
-              se(t.exactCount(), t.images()),
-              100 * t.alignment(),
-              se(t.alignment(), t.images()),
-              shareWithSe(t.composition(), t.images())));
-    }
-  }
-
   /** The concepts {@code method} has points on, in order of first appearance. */
   static List<String> conceptsOf(List<Point> points, String method) {
     return points.stream()
@@ -930,240 +899,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     return out;
   }
 
-  private String markdown(
-      Path modelDir,
-      List<SuiteConcept> suite,
-      List<Point> points,
-      List<Point> totals,
-      Map<String, double[]> costs,
-      List<Gate> gates,
-      Path reportFile,
-      int cellsDone,
-      int cellsMissing,
-      Set<String> compared,
-      List<ConceptPairs.PairCell> pairCells) {
-    StringBuilder sb = new StringBuilder();
-    sb.append("# Personalization benchmark\n\n");
-    sb.append(
-        "Perfusion against the methods people use instead, on the same engine, images, prompts,"
-            + " evaluator and step budget (issue 18).\n");
-    sb.append("Generated by `scripts/perfusion bench-personalization")
-        .append(quick ? " --quick" : "")
-        .append("` on ")
-        .append(LocalDate.now())
-        .append(" (model `")
-        .append(root().relativize(modelDir.toAbsolutePath().normalize()))
-        .append("`, ")
-        .append(prompts)
-        .append(" concept prompts per concept and setting, ")
-        .append(trainSteps)
-        .append(" training steps for every method, ")
-        .append(Runtime.getRuntime().availableProcessors())
-        .append(" CPU threads).\n\n");
-    sb.append("Concepts: ")
-        .append(
-            String.join(
-                ", ",
-                suite.stream().map(c -> "`" + c.word() + "` (" + c.spec().text() + ")").toList()))
-        .append(".\n");
-    if (cellsMissing > 0) {
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "%n**Partial: %d of %d cells (concept x method) done**; the same command goes on"
-                  + " with the rest. The totals cover the concepts every method has run on (%s);"
-                  + " the per-concept tables cover every cell done.%n",
-              cellsDone,
-              cellsDone + cellsMissing,
-              String.join(", ", compared)));
-    }
-    sb.append(
-            "Fidelity: an object with the concept's shape, colour and pattern found; exact count:"
-                + " as many objects as asked; alignment: every other ")
-        .append(
-            "asked attribute; composition: the concept and a second object both right"
-                + " (`docs/evaluation.md`). ± is one standard error over the images.\n\n");
-    sb.append("## All concepts\n\n");
-    totalsTable(sb, totals, costs);
-    sb.append("\n![fidelity against alignment](img/personalization-front.png)\n\n");
-    sb.append("## The paper's claims, checked\n\n");
-    int claims = sb.length();
-    List<String> perfusions = new ArrayList<>(List.of("perfusion"));
-    perfusions.addAll(ALL_METHODS.stream().filter(VARIANTS::containsKey).toList());
-    Map<String, List<Point>> subsetTotals = subsetTotals(points, subsetMethods);
-    for (String baseline : List.of("textual-inversion", "lora", "dreambooth", "custom-diffusion")) {
-      List<Point> pool = subsetTotals.getOrDefault(baseline, totals);
-      List<Point> theirs = pool.stream().filter(p -> p.method().equals(baseline)).toList();
-      String where =
-          subsetTotals.containsKey(baseline)
-              ? " (on " + String.join(", ", conceptsOf(points, baseline)) + " only)"
-              : "";
-      for (String ourMethod : perfusions) {
-        List<Point> ours = pool.stream().filter(p -> p.method().equals(ourMethod)).toList();
-        if (theirs.isEmpty() || ours.isEmpty()) {
-          continue;
-        }
-        long dominated =
-            theirs.stream()
-                .filter(
-                    b ->
-                        ours.stream()
-                            .anyMatch(
-                                p ->
-                                    p.fidelity() >= b.fidelity() && p.alignment() >= b.alignment()))
-                .count();
-        sb.append(
-            String.format(
-                Locale.ROOT,
-                "- %s%s: %d of %d of its settings are matched or beaten on both fidelity and"
-                    + " alignment by a beta of %s.%n",
-                baseline,
-                where,
-                dominated,
-                theirs.size(),
-                label(ourMethod)));
-      }
-    }
-    if (costs.containsKey("lora") && costs.containsKey("perfusion")) {
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "- File size: Perfusion %,.0f bytes, LoRA %,.0f bytes (ratio 1/%.1f).%n",
-              costs.get("perfusion")[1] / costs.get("perfusion")[2],
-              costs.get("lora")[1] / costs.get("lora")[2],
-              costs.get("lora")[1]
-                  / costs.get("lora")[2]
-                  / (costs.get("perfusion")[1] / costs.get("perfusion")[2])));
-    }
-    if (sb.length() == claims) {
-      sb.append("Nothing to check: no baseline method ran beside Perfusion.\n");
-    }
-    subsetTotals.forEach(
-        (m, pool) -> {
-          sb.append("\n## ")
-              .append(label(m))
-              .append(", on the concepts it ran on\n\n")
-              .append(label(m))
-              .append(" ran on ")
-              .append(String.join(", ", conceptsOf(points, m)))
-              .append(
-                  " only (`--subset-methods`: it costs far more than the others, see the train"
-                      + " time); every method that ran on the same concepts, totalled over them"
-                      + " alone:\n\n");
-          totalsTable(sb, pool, costs);
-        });
-    ablationSection(sb, totals, gates);
-    ConceptPairs.section(sb, pairCells);
-    sb.append(
-        "\n"
-            + "## Per concept\n\n"
-            + "| concept | method | setting | fidelity | exact count | alignment | composition |"
-            + " images |\n"
-            + "|---|---|---|---|---|---|---|---|\n");
-    for (Point p : points) {
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "| %s | %s | %s | %.1f%% | %.1f%% | %.1f%% | %s | %d |%n",
-              p.concept(),
-              label(p.method()),
-              p.setting(),
-              100 * p.fidelity(),
-              100 * p.exactCount(),
-              100 * p.alignment(),
-              share(p.composition()),
-              p.images()));
-    }
-    sb.append("\n## Samples (first concept, first 64 prompts)\n\n");
-    for (String m : methods) {
-      if (points.stream().noneMatch(p -> p.method().equals(m))) {
-        continue; // no cell, no images
-      }
-      sb.append("- ")
-          .append(label(m))
-          .append(": ![")
-          .append(m)
-          .append("](img/personalization-")
-          .append(m)
-          .append(".png)\n");
-    }
-    if (!pairCells.isEmpty()) {
-      ConceptPairs.PairCell first = pairCells.get(0);
-      sb.append("\nTwo concepts (").append(first.pair()).append("):\n\n");
-      pairCells.stream()
-          .filter(c -> c.pair().equals(first.pair()))
-          .forEach(
-              c ->
-                  sb.append("- ")
-                      .append(ConceptPairs.label(c.method()))
-                      .append(": ![")
-                      .append(c.method())
-                      .append("](img/personalization-pair-")
-                      .append(c.method())
-                      .append(".png)\n"));
-    }
-    return sb.toString();
-  }
-
-  /** The ablations against Perfusion at each beta, and the gates per token (issue 18 item 6). */
-  private static void ablationSection(StringBuilder sb, List<Point> totals, List<Gate> gates) {
-    Map<String, double[]> deltas = ablationDeltas(totals);
-    if (deltas.isEmpty() && gates.isEmpty()) {
-      return;
-    }
-    sb.append(
-        "\n"
-            + "## Ablations and variants of Perfusion\n\n"
-            + "Each trained from the same images, steps and seed as `perfusion` and evaluated at"
-            + " the same betas: the ablations remove a part of the method"
-            + " (docs/perfusion.md#ablations), the variants add an option beyond the paper"
-            + " (`perfusion + captions`: `train --captions per-image`; `perfusion + balanced`:"
-            + " `--embedding-norm-cap 1 --background-weight 0.5`; `perfusion + captions +"
-            + " balanced`: the three together; docs/perfusion.md). Change against `perfusion` at"
-            + " the same beta, in points (variant minus Perfusion; compare with the ± above).\n\n");
-    if (!deltas.isEmpty()) {
-      sb.append(
-          "| ablation or variant | setting | fidelity | exact count | alignment |\n"
-              + "|---|---|---|---|---|\n");
-      deltas.forEach(
-          (key, d) -> {
-            String[] ms = key.split("\\|", 2);
-            sb.append(
-                String.format(
-                    Locale.ROOT,
-                    "| %s | %s | %+.1f | %+.1f | %+.1f |%n",
-                    label(ms[0]),
-                    ms[1],
-                    d[0],
-                    d[1],
-                    d[2]));
-          });
-    }
-    if (!gates.isEmpty()) {
-      sb.append(
-          "\n### Gates per token (`concept-gates`)\n\n"
-              + "Over the concept prompts scored above: the gate on the concept's word against the"
-              + " largest gate on any other token of the prompt (start, end and padding included),"
-              + " tau the concept's own.\n\n"
-              + "| method | beta | prompts | gate on the word | largest elsewhere | prompts with"
-              + " another gate >= 0.5 | most often largest |\n"
-              + "|---|---|---|---|---|---|---|\n");
-      for (GateTotal t : gateTotals(gates)) {
-        sb.append(
-            String.format(
-                Locale.ROOT,
-                "| %s | %.2f | %d | %.3f | %.3f | %.0f%% | `%s` |%n",
-                label(t.method()),
-                t.beta(),
-                t.prompts(),
-                t.word(),
-                t.other(),
-                100 * t.openElsewhere(),
-                t.commonToken()));
-      }
-    }
-  }
-
   private static void copyGrid(Path evalOut, Path target) throws IOException {
     try (var files = Files.list(evalOut)) {
       Path grid =
@@ -1176,68 +911,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         Files.copy(grid, target, StandardCopyOption.REPLACE_EXISTING);
       }
     }
-  }
-
-  /** Fidelity (y) against alignment (x), one polyline per method through its settings. */
-  static void plot(List<Point> totals, Path file) throws IOException {
-    int w = 820;
-    int h = 540;
-    int left = 70;
-    int bottom = 60;
-    int top = 30;
-    int right = 290;
-    BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = img.createGraphics();
-    g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-    g.setColor(Color.WHITE);
-    g.fillRect(0, 0, w, h);
-    g.setColor(Color.BLACK);
-    g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-    int pw = w - left - right;
-    int ph = h - top - bottom;
-    g.drawRect(left, top, pw, ph);
-    for (int t = 0; t <= 10; t += 2) {
-      int x = left + pw * t / 10;
-      int y = top + ph - ph * t / 10;
-      g.drawString(t * 10 + "%", x - 12, top + ph + 18);
-      g.drawString(t * 10 + "%", left - 40, y + 4);
-    }
-    g.drawString("alignment (other asked attributes right)", left + pw / 2 - 110, h - 15);
-    g.drawString("fidelity", 10, top + ph / 2);
-    Color[] colours = {
-      new Color(200, 30, 30),
-      new Color(30, 90, 200),
-      new Color(30, 150, 60),
-      new Color(220, 140, 0),
-      new Color(130, 50, 170),
-      new Color(240, 120, 120),
-      new Color(120, 170, 240),
-      new Color(140, 140, 140),
-      new Color(120, 80, 30),
-      new Color(0, 170, 170),
-      new Color(230, 0, 160)
-    };
-    int k = 0;
-    for (String m : ALL_METHODS) {
-      List<Point> ps = totals.stream().filter(p -> p.method().equals(m)).toList();
-      if (ps.isEmpty()) {
-        continue;
-      }
-      g.setColor(colours[k % colours.length]);
-      g.setStroke(new BasicStroke(2f));
-      int[] xs = ps.stream().mapToInt(p -> left + (int) Math.round(pw * p.alignment())).toArray();
-      int[] ys =
-          ps.stream().mapToInt(p -> top + ph - (int) Math.round(ph * p.fidelity())).toArray();
-      g.drawPolyline(xs, ys, xs.length);
-      for (int i = 0; i < xs.length; i++) {
-        g.fillOval(xs[i] - 4, ys[i] - 4, 8, 8);
-      }
-      g.fillRect(left + pw + 20, top + 20 + 22 * k, 14, 14);
-      g.drawString(label(m), left + pw + 40, top + 32 + 22 * k);
-      k++;
-    }
-    g.dispose();
-    ImageCodec.writePng(img, file);
   }
 
   private static String join(List<Float> values) {

@@ -29,7 +29,10 @@ import org.perfusionjobs.cli.BenchPersonalizationCommand.Gate;
 import org.perfusionjobs.cli.BenchPersonalizationCommand.GateTotal;
 import org.perfusionjobs.cli.BenchPersonalizationCommand.Point;
 import org.perfusionjobs.engine.image.ImageCodec;
+import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
+import org.perfusionjobs.evaluator.prompts.EvalPrompt;
+import org.perfusionjobs.evaluator.prompts.PromptSet;
 
 /**
  * The personalization benchmark's report, written from its finished cells: {@code
@@ -119,7 +122,12 @@ final class PersonalizationReport {
                 + " as many objects as asked; alignment: every other ")
         .append(
             "asked attribute; composition: the concept and a second object both right"
-                + " (`docs/evaluation.md`). ± is one standard error over the images.\n\n");
+                + " (`docs/evaluation.md`). ± is one standard error over the images; composition's"
+                + " is over the prompts that ask for it, ")
+        .append(Math.round(compositionShare(run.prompts()) * run.prompts()))
+        .append(" of the ")
+        .append(run.prompts())
+        .append(" per concept.\n\n");
     sb.append("## All concepts\n\n");
     totalsTable(sb, totals, costs);
     sb.append("\n![fidelity against alignment](img/personalization-front.png)\n\n");
@@ -301,9 +309,25 @@ final class PersonalizationReport {
     }
   }
 
+  /**
+   * The share of the concept prompt set that asks for composition (a concept and a second object):
+   * its standard error is over those images, not all of them. The set's layout does not depend on
+   * the concept, so one count serves every concept.
+   */
+  static double compositionShare(int prompts) {
+    List<EvalPrompt> set =
+        PromptSet.concept(
+            "zwx",
+            ConceptSpec.parse("shape=star,colour=red,pattern=stripes"),
+            BenchPersonalizationCommand.PROMPT_SEED,
+            prompts);
+    return set.stream().filter(p -> p.concept() && p.objects().size() == 2).count()
+        / (double) set.size();
+  }
+
   /** The "all concepts" table: one row per method and setting. */
-  private static void totalsTable(
-      StringBuilder sb, List<Point> totals, Map<String, double[]> costs) {
+  private void totalsTable(StringBuilder sb, List<Point> totals, Map<String, double[]> costs) {
+    double composition = compositionShare(run.prompts());
     sb.append(
         "| method | setting | file | train time | fidelity | exact count | alignment |"
             + " composition |\n"
@@ -325,7 +349,7 @@ final class PersonalizationReport {
               se(t.exactCount(), t.images()),
               100 * t.alignment(),
               se(t.alignment(), t.images()),
-              shareWithSe(t.composition(), t.images())));
+              shareWithSe(t.composition(), (int) Math.round(t.images() * composition))));
     }
   }
 

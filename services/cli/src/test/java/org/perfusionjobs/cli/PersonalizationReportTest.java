@@ -22,8 +22,8 @@ class PersonalizationReportTest {
   void aSubsetMethodIsComparedOnItsOwnConceptsOnly() {
     List<Point> points =
         List.of(
-            new Point("zwx", "perfusion", "beta 0.70", 0.80, 0.1, 0.60, null, 40),
-            new Point("vkp", "perfusion", "beta 0.70", 0.20, 0.1, 0.40, null, 40),
+            new Point("zwx", "perfusion", "beta 0.70", 0.80, 0.1, 0.60, 0.25, 40),
+            new Point("vkp", "perfusion", "beta 0.70", 0.20, 0.1, 0.40, 0.0, 40),
             new Point("zwx", "dreambooth", "default", 0.70, 0.5, 0.50, null, 40),
             new Point("zwx", "lora", "scale 1.00", 0.50, 0.5, 0.70, null, 40),
             new Point("vkp", "lora", "scale 1.00", 0.30, 0.5, 0.70, null, 40));
@@ -59,6 +59,10 @@ class PersonalizationReportTest {
     // Totals over zwx and vkp: perfusion (0.8 + 0.2) / 2 = 50.0%, no DreamBooth row.
     assertTrue(all.contains("| perfusion | beta 0.70 | 8,500 bytes | 180 s | 50.0% ± 5.6 |"), all);
     assertFalse(all.contains("dreambooth"), all);
+    // Composition (0.25 + 0) / 2 = 12.5%, over the 16 of 80 prompts that ask for it (every fifth
+    // prompt of the concept set): SE sqrt(0.125 * 0.875 / 16) = 8.3 points, not 3.7 over 80.
+    assertTrue(all.contains("| 12.5% ± 8.3 |"), all);
+    assertTrue(md.contains("composition's is over the prompts that ask for it, 8 of the 40"), md);
     // DreamBooth's own section: every method over zwx alone (perfusion 80.0%, SE sqrt(.16/40)).
     String own = md.substring(md.indexOf("## dreambooth, on the concepts it ran on"));
     assertTrue(own.contains("dreambooth ran on zwx only"), own);

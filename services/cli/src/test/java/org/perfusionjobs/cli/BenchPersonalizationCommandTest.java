@@ -192,6 +192,19 @@ class BenchPersonalizationCommandTest {
     return new BenchPersonalizationCommand.Cell(concept, method, "s", 1, 1, List.of(), List.of());
   }
 
+  /** A baseline's own train arguments are part of its cells' settings; others' are untouched. */
+  @Test
+  void aBaselinesOwnTrainArgumentsArePartOfItsCellSettings() {
+    String s = "model=world-v2 steps=400 prompts=40 betas=0.5 scales=1";
+    assertEquals(s, BenchPersonalizationCommand.cellSettings(s, "perfusion"));
+    List<String> args = BenchPersonalizationCommand.BASELINE_ARGS.get("dreambooth");
+    assertEquals("--lr", args.get(0));
+    assertEquals(
+        s + " train=--lr " + args.get(1),
+        BenchPersonalizationCommand.cellSettings(s, "dreambooth"),
+        "a DreamBooth cell run at the reference rate (plain settings) is run again");
+  }
+
   @Test
   void standardErrorOfAShare() {
     assertEquals(5.0, BenchPersonalizationCommand.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05

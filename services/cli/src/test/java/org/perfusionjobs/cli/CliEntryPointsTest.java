@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
-import javax.imageio.ImageIO;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -212,37 +211,6 @@ class CliEntryPointsTest {
             new String(rec.headers().lastHeader(Headers.VERSION).value(), StandardCharsets.UTF_8));
       }
     }
-  }
-
-  /**
-   * {@code demo --exit} on tiny settings: the whole job path (broker, redis, worker, gateway)
-   * writes its four images.
-   */
-  @Test
-  void demoRunsBothJobsAndWritesItsImages() throws Exception {
-    Path out = dir.resolve("demo");
-    String[] r =
-        run(
-            "demo",
-            "--model",
-            WORLD.toString(),
-            "--train-steps",
-            "4",
-            "--port",
-            "0",
-            "--exit",
-            "--out",
-            out.toString());
-    assertEquals("0", r[0], r[1] + r[2]);
-    List<Path> pngs;
-    try (var s = Files.list(out)) {
-      pngs = s.filter(p -> p.toString().endsWith(".png")).toList();
-    }
-    assertEquals(4, pngs.size(), r[1]);
-    for (Path p : pngs) {
-      assertEquals(64, ImageIO.read(p.toFile()).getWidth(), p.toString());
-    }
-    assertTrue(r[1].contains("web page: http://127.0.0.1:"), r[1]);
   }
 
   private static double dot(double[] a, double[] b) {

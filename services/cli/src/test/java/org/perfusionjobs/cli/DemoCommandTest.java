@@ -64,10 +64,14 @@ class DemoCommandTest {
         log.contains("/?watch=" + String.join(",", interleave(trained, generated)) + "#token="),
         "the page watches all four jobs: " + log);
 
+    try (Stream<Path> s = Files.list(out)) {
+      assertEquals(8, s.filter(p -> p.toString().endsWith(".png")).count(), "4 images per job");
+    }
     for (String job : generated) {
       for (int i = 0; i < 4; i++) {
         BufferedImage img = ImageIO.read(out.resolve(job + "-" + i + ".png").toFile());
-        assertTrue(img != null && img.getWidth() > 0, job + " image " + i + " is a PNG");
+        assertTrue(img != null, job + " image " + i + " is a PNG");
+        assertEquals(64, img.getWidth(), "the world model's 64 px: " + job + " image " + i);
       }
     }
     // The second concept's images are the benchmark's (spec rendered with seed 0), with masks.

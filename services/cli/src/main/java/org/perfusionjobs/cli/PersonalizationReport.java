@@ -67,9 +67,11 @@ final class PersonalizationReport {
       List<ConceptPairs.PairCell> pairCells) {}
 
   private final Run run;
+  private final double compositionShare; // of the concept prompt set: the composition SE's images
 
   PersonalizationReport(Run run) {
     this.run = run;
+    this.compositionShare = compositionShare(run.prompts());
   }
 
   /** The report's text. */
@@ -124,7 +126,7 @@ final class PersonalizationReport {
             "asked attribute; composition: the concept and a second object both right"
                 + " (`docs/evaluation.md`). ± is one standard error over the images; composition's"
                 + " is over the prompts that ask for it, ")
-        .append(Math.round(compositionShare(run.prompts()) * run.prompts()))
+        .append(Math.round(compositionShare * run.prompts()))
         .append(" of the ")
         .append(run.prompts())
         .append(" per concept.\n\n");
@@ -327,7 +329,6 @@ final class PersonalizationReport {
 
   /** The "all concepts" table: one row per method and setting. */
   private void totalsTable(StringBuilder sb, List<Point> totals, Map<String, double[]> costs) {
-    double composition = compositionShare(run.prompts());
     sb.append(
         "| method | setting | file | train time | fidelity | exact count | alignment |"
             + " composition |\n"
@@ -349,7 +350,7 @@ final class PersonalizationReport {
               se(t.exactCount(), t.images()),
               100 * t.alignment(),
               se(t.alignment(), t.images()),
-              shareWithSe(t.composition(), (int) Math.round(t.images() * composition))));
+              shareWithSe(t.composition(), (int) Math.round(t.images() * compositionShare))));
     }
   }
 

@@ -29,6 +29,7 @@ public final class RedisServer implements AutoCloseable {
   private final Path dir;
   private final List<String> extraArgs;
   private Process process;
+  private boolean stopped; // by stop(), on purpose
 
   private RedisServer(String binary, int port, Path dir, List<String> extraArgs) {
     this.extraArgs = List.copyOf(extraArgs);
@@ -63,6 +64,7 @@ public final class RedisServer implements AutoCloseable {
   }
 
   private void launch() throws IOException {
+    stopped = false;
     Path log = dir.resolve("redis.log");
     try {
       List<String> cmd =
@@ -152,6 +154,7 @@ public final class RedisServer implements AutoCloseable {
   /** Stops the server without starting it again (for outage tests). */
   public void stop() {
     ChildProcesses.stop(process, 5);
+    stopped = true;
   }
 
   public void startAgain() throws IOException {
@@ -160,6 +163,12 @@ public final class RedisServer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (!stopped
+        && !process.isAlive()) { // it died under a test: say why, or the test's failure is a riddle
+      System.err.printf(
+          "redis-server on port %d had exited (code %d) before close; its log:%n%s%n",
+          port, process.exitValue(), ChildProcesses.tail(dir.resolve("redis.log"), 20));
+    }
     ChildProcesses.stop(process, 5);
     ChildProcesses.deleteTree(dir);
   }

@@ -282,6 +282,9 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         }
         Cell cell = runCell(err, modelDir, c, m, dir, images, cellSettings(settings, m));
         cell.write(cellFile);
+        if (isPairMethod(m)) { // a later run's pairs need it, whatever its work folder
+          keepConceptFile(dir.resolve(m + ".safetensors"), cellDir, c, m);
+        }
         cells.add(cell);
         if (c == suite.get(0)) {
           copyGrid(dir.resolve(m + "-eval"), imgDir.resolve("personalization-" + m + ".png"));
@@ -306,7 +309,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           suite.stream().filter(c -> compared.contains(c.word())).toList();
       List<String> pairMethods = new ArrayList<>(); // ablations and baselines share no prompt
       for (String m : methods) {
-        if (m.equals("perfusion") || VARIANTS.containsKey(m)) {
+        if (isPairMethod(m)) {
           pairMethods.add(m);
         }
       }
@@ -323,17 +326,13 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           } else if (System.nanoTime() > deadline) {
             missing++;
           } else {
-            ConceptPairs.PairCell cell = runPair(err, modelDir, pair, m, settings);
-            if (cell == null) {
-              missing++;
-            } else {
-              cell.write(cellFile);
-              pairCells.add(cell);
-              if (pair[0] == pairable.get(0)) { // the first pair's images, as for single cells
-                copyGrid(
-                    work.resolve("pairs").resolve(name).resolve(m + "-eval"),
-                    imgDir.resolve("personalization-pair-" + m + ".png"));
-              }
+            ConceptPairs.PairCell cell = runPair(err, modelDir, cellDir, pair, m, settings);
+            cell.write(cellFile);
+            pairCells.add(cell);
+            if (pair[0] == pairable.get(0)) { // the first pair's images, as for single cells
+              copyGrid(
+                  work.resolve("pairs").resolve(name).resolve(m + "-eval"),
+                  imgDir.resolve("personalization-pair-" + m + ".png"));
             }
           }
         }
@@ -457,30 +456,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     Files.writeString(gatePrompts, String.join("\n", gatePrompts(c)) + "\n");
     Path file = dir.resolve(m + ".safetensors");
     long t0 = System.nanoTime();
-    List<String> train =
-        new ArrayList<>(
-            List.of(
-                "train",
-                "--model",
-                modelDir.toString(),
-                "--images",
-                images.toString(),
-                "--word",
-                c.word(),
-                "--superclass",
-                c.superclass(),
-                "--method",
-                isPerfusion(m) ? "perfusion" : m,
-                "--steps",
-                Integer.toString(trainSteps),
-                "--out",
-                file.toString()));
-    train.addAll(VARIANTS.getOrDefault(m, List.of()));
-    train.addAll(BASELINE_ARGS.getOrDefault(m, List.of()));
-    if (ABLATIONS.containsKey(m)) {
-      train.addAll(List.of("--ablation", ABLATIONS.get(m).word()));
-    }
-    cli(err, train.toArray(String[]::new));
+    train(err, modelDir, c, m, images, file);
     double seconds = (System.nanoTime() - t0) / 1e9;
     List<String> eval =
         new ArrayList<>(
@@ -527,11 +503,43 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   }
 
   /**
-   * Evaluates one method's two concept files (from this work folder) in the pair prompts; null,
-   * with a note, when a file is missing (its cell was run in another work folder).
+   * Trains method {@code m} on concept {@code c}'s images into {@code file}, as every cell does.
+   */
+  private void train(
+      PrintWriter err, Path modelDir, SuiteConcept c, String m, Path images, Path file)
+      throws IOException, InterruptedException {
+    List<String> train =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--model",
+                modelDir.toString(),
+                "--images",
+                images.toString(),
+                "--word",
+                c.word(),
+                "--superclass",
+                c.superclass(),
+                "--method",
+                isPerfusion(m) ? "perfusion" : m,
+                "--steps",
+                Integer.toString(trainSteps),
+                "--out",
+                file.toString()));
+    train.addAll(VARIANTS.getOrDefault(m, List.of()));
+    train.addAll(BASELINE_ARGS.getOrDefault(m, List.of()));
+    if (ABLATIONS.containsKey(m)) {
+      train.addAll(List.of("--ablation", ABLATIONS.get(m).word()));
+    }
+    cli(err, train.toArray(String[]::new));
+  }
+
+  /**
+   * Evaluates one method's two concept files in the pair prompts. Each file is the one kept beside
+   * its cell ({@link #conceptFile}), so pairs can be run in a later sitting than the cells.
    */
   private ConceptPairs.PairCell runPair(
-      PrintWriter err, Path modelDir, SuiteConcept[] pair, String m, String settings)
+      PrintWriter err, Path modelDir, Path cellDir, SuiteConcept[] pair, String m, String settings)
       throws IOException, InterruptedException {
     String name = pair[0].word() + "+" + pair[1].word();
     List<String> args = new ArrayList<>(List.of("eval", "--model", modelDir.toString()));
@@ -541,14 +549,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       lines = ConceptPairs.wordPrompts(prompts, pair[0], pair[1]);
       promptName = "words.txt";
     } else {
-      Path a = work.resolve(pair[0].word()).resolve(m + ".safetensors");
-      Path b = work.resolve(pair[1].word()).resolve(m + ".safetensors");
-      if (!Files.exists(a) || !Files.exists(b)) {
-        err.printf(
-            "pair %s + %s (%s): no concept files in %s (their cells ran elsewhere); skipped%n",
-            pair[0].word(), pair[1].word(), m, work);
-        return null;
-      }
+      Path a = conceptFile(err, modelDir, cellDir, pair[0], m);
+      Path b = conceptFile(err, modelDir, cellDir, pair[1], m);
       args.addAll(List.of("--concept", a.toString(), "--concept", b.toString()));
       args.addAll(List.of("--expect", pair[0].spec().text(), "--expect", pair[1].spec().text()));
       lines = ConceptPairs.prompts(prompts);
@@ -567,6 +569,48 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             dir.resolve(m + "-eval").toString()));
     Point p = parse(name, m, cli(err, args.toArray(String[]::new))).get(0);
     return new ConceptPairs.PairCell(pair[0].word(), pair[1].word(), m, settings, p);
+  }
+
+  /** Whether method {@code m}'s concept files are combined in the two-concept prompts. */
+  static boolean isPairMethod(String m) {
+    return m.equals("perfusion") || VARIANTS.containsKey(m);
+  }
+
+  /**
+   * Concept {@code c}'s file for pair method {@code m}: the one kept beside its cell; else this
+   * work folder's, kept there now; else (its cell ran in a work folder since lost) trained again
+   * with the cell's recipe and seed, and kept.
+   */
+  private Path conceptFile(PrintWriter err, Path modelDir, Path cellDir, SuiteConcept c, String m)
+      throws IOException, InterruptedException {
+    Path kept = keptConceptFile(cellDir, c, m);
+    if (Files.exists(kept)) {
+      return kept;
+    }
+    Path dir = work.resolve(c.word());
+    Path file = dir.resolve(m + ".safetensors");
+    if (!Files.exists(file)) {
+      err.printf("%s (%s): no concept file kept beside its cell; training it again%n", c.word(), m);
+      Path images = dir.resolve("images");
+      if (!Files.isDirectory(images)) {
+        makeImages(err, c, dir, images);
+      }
+      train(err, modelDir, c, m, images, file);
+    }
+    keepConceptFile(file, cellDir, c, m);
+    return kept;
+  }
+
+  /** Where pair method {@code m}'s file for concept {@code c} is kept: beside its cell. */
+  static Path keptConceptFile(Path cellDir, SuiteConcept c, String m) {
+    return cellDir.resolve(c.word()).resolve(m + ".safetensors");
+  }
+
+  private static void keepConceptFile(Path file, Path cellDir, SuiteConcept c, String m)
+      throws IOException {
+    Path kept = keptConceptFile(cellDir, c, m);
+    Files.createDirectories(kept.getParent());
+    Files.copy(file, kept, StandardCopyOption.REPLACE_EXISTING);
   }
 
   /**

@@ -12,6 +12,7 @@ import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.GateScope;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
+import org.perfusionjobs.engine.perfusion.PhraseEncoding;
 import org.perfusionjobs.engine.perfusion.TokenGates;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
@@ -77,6 +78,13 @@ final class ConceptGatesCommand implements Callable<Integer> {
   String gateScope;
 
   @Option(
+      names = "--phrases",
+      description =
+          "joint (the paper's) or apart (the second concept's phrase encoded alone; beyond the"
+              + " paper) (default: each concept file's train.phrase_encoding, else joint)")
+  String phrases;
+
+  @Option(
       names = "--all",
       description = "list every padding token too (default: up to the first padding token)")
   boolean all;
@@ -87,8 +95,9 @@ final class ConceptGatesCommand implements Callable<Integer> {
     List<ConceptUse> uses = new ArrayList<>();
     for (Path p : concepts) {
       Concept c = ConceptFile.read(p);
+      c = gateScope == null ? c : GateScope.parse(gateScope).apply(c);
       uses.add(
-          new ConceptUse(gateScope == null ? c : GateScope.parse(gateScope).apply(c), beta, tau));
+          new ConceptUse(phrases == null ? c : PhraseEncoding.parse(phrases).apply(c), beta, tau));
     }
     if ((prompt == null) == (promptsFile == null)) {
       throw new IllegalArgumentException("give either --prompt or --prompts-file");

@@ -16,6 +16,7 @@ import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.GateScope;
+import org.perfusionjobs.engine.perfusion.PhraseEncoding;
 import org.perfusionjobs.engine.personalization.BaselineConcept;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
 import org.perfusionjobs.engine.personalization.Personalization;
@@ -175,6 +176,15 @@ final class EvalCommand implements Callable<Integer> {
   String gateScope;
 
   @Option(
+      names = "--phrases",
+      description =
+          "Perfusion, two concepts: joint (the paper's: one pass of the text encoder) or apart (the"
+              + " second concept's phrase encoded alone and spliced in, so it never sees the first;"
+              + " beyond the paper) (default: the concept files' train.phrase_encoding, else"
+              + " joint)")
+  String phrases;
+
+  @Option(
       names = "--out",
       description = "folder for report.json and a grid of the first 64 images per run")
   Path out;
@@ -221,7 +231,8 @@ final class EvalCommand implements Callable<Integer> {
     if (!baseline) {
       for (Path p : concepts) {
         Concept read = ConceptFile.read(p);
-        loaded.add(gateScope == null ? read : GateScope.parse(gateScope).apply(read));
+        read = gateScope == null ? read : GateScope.parse(gateScope).apply(read);
+        loaded.add(phrases == null ? read : PhraseEncoding.parse(phrases).apply(read));
       }
     }
     Concept c = loaded.isEmpty() ? null : loaded.get(0);

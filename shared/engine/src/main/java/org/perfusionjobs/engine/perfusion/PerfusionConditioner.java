@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -75,6 +76,23 @@ final class PerfusionConditioner implements Conditioner {
             .toDevice(options.device(), false);
     NDArray ids = tok.encode(prompts.rows(), m);
     NDArray values = sd.textEncoder().forward(ids.toDevice(options.device(), false), added);
+    if (concepts.size() > 1
+        && concepts.stream().anyMatch(c -> PhraseEncoding.of(c) == PhraseEncoding.APART)) {
+      values =
+          PhraseEncoding.splice(
+              values,
+              prompts.rows().stream().map(tok::encode).toArray(long[][]::new),
+              concepts.stream().mapToLong(c -> tok.addedTokenId(c.placeholder())).toArray(),
+              PhraseEncoding.JOINERS.stream()
+                  .map(tok::tokenId)
+                  .filter(OptionalInt::isPresent)
+                  .mapToLong(OptionalInt::getAsInt)
+                  .toArray(),
+              tok.bosId(),
+              tok.padId(),
+              x -> sd.textEncoder().forward(x.toDevice(options.device(), false), added),
+              m);
+    }
     NDArray keys =
         globalLock
             ? sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m)

@@ -37,13 +37,14 @@ class VaeDecoderTunerTest {
         NDArray weights = m.ones(new Shape(n, 1, VaeTrainerTest.SIZE, VaeTrainerTest.SIZE)).mul(2);
         first = tuner.step(images, weights);
         float l = first;
-        for (int i = 0; i < 60; i++) {
+        for (int i = 0; i < 120; i++) {
           l = tuner.step(images);
         }
         last = l;
       }
-      // A random decoder starts far off; 60 steps on 8 images must at least halve the L1 (constant
-      // weights change nothing).
+      // A random decoder starts far off; 120 steps on 8 images must at least halve the L1 (they
+      // leave 0.36 of it; 60 steps left 0.506 on one CPU and under 0.5 on others, too close to the
+      // bound) (constant weights change nothing).
       assertTrue(last < 0.5 * first, "L1 " + first + " -> " + last);
       for (Map.Entry<String, Parameter> e : vae.namedParameters().entrySet()) {
         float[] now = e.getValue().get().toFloatArray();

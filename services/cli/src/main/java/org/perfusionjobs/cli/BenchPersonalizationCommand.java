@@ -602,7 +602,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   }
 
   /** Where pair method {@code m}'s file for concept {@code c} is kept: beside its cell. */
-  static Path keptConceptFile(Path cellDir, SuiteConcept c, String m) {
+  private static Path keptConceptFile(Path cellDir, SuiteConcept c, String m) {
     return cellDir.resolve(c.word()).resolve(m + ".safetensors");
   }
 

@@ -7,12 +7,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
-import org.perfusionjobs.engine.perfusion.GateScope;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
-import org.perfusionjobs.engine.perfusion.PhraseEncoding;
 import org.perfusionjobs.engine.perfusion.TokenGates;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
@@ -94,10 +91,9 @@ final class ConceptGatesCommand implements Callable<Integer> {
     var out = spec.commandLine().getOut();
     List<ConceptUse> uses = new ArrayList<>();
     for (Path p : concepts) {
-      Concept c = ConceptFile.read(p);
-      c = gateScope == null ? c : GateScope.parse(gateScope).apply(c);
       uses.add(
-          new ConceptUse(phrases == null ? c : PhraseEncoding.parse(phrases).apply(c), beta, tau));
+          new ConceptUse(
+              ConceptOverrides.apply(ConceptFile.read(p), gateScope, phrases), beta, tau));
     }
     if ((prompt == null) == (promptsFile == null)) {
       throw new IllegalArgumentException("give either --prompt or --prompts-file");

@@ -16,7 +16,6 @@ import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.GateScope;
-import org.perfusionjobs.engine.perfusion.PhraseEncoding;
 import org.perfusionjobs.engine.personalization.BaselineConcept;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
 import org.perfusionjobs.engine.personalization.Personalization;
@@ -230,9 +229,7 @@ final class EvalCommand implements Callable<Integer> {
     List<Concept> loaded = new ArrayList<>();
     if (!baseline) {
       for (Path p : concepts) {
-        Concept read = ConceptFile.read(p);
-        read = gateScope == null ? read : GateScope.parse(gateScope).apply(read);
-        loaded.add(phrases == null ? read : PhraseEncoding.parse(phrases).apply(read));
+        loaded.add(ConceptOverrides.apply(ConceptFile.read(p), gateScope, phrases));
       }
     }
     Concept c = loaded.isEmpty() ? null : loaded.get(0);

@@ -76,13 +76,14 @@ final class PerfusionConditioner implements Conditioner {
             .toDevice(options.device(), false);
     NDArray ids = tok.encode(prompts.rows(), m);
     NDArray values = sd.textEncoder().forward(ids.toDevice(options.device(), false), added);
+    long[] tokenIds = concepts.stream().mapToLong(c -> tok.addedTokenId(c.placeholder())).toArray();
     if (concepts.size() > 1
         && concepts.stream().anyMatch(c -> PhraseEncoding.of(c) == PhraseEncoding.APART)) {
       values =
           PhraseEncoding.splice(
               values,
-              prompts.rows().stream().map(tok::encode).toArray(long[][]::new),
-              concepts.stream().mapToLong(c -> tok.addedTokenId(c.placeholder())).toArray(),
+              ids,
+              tokenIds,
               PhraseEncoding.JOINERS.stream()
                   .map(tok::tokenId)
                   .filter(OptionalInt::isPresent)
@@ -104,8 +105,6 @@ final class PerfusionConditioner implements Conditioner {
     PerfusionProcessor processor = new PerfusionProcessor(cov, edits, m, options.dtype());
     if (concepts.stream().anyMatch(c -> GateScope.of(c) != GateScope.ALL)) {
       // With global locking the K path reads other tokens (the superclass's): only V is confined.
-      long[] tokenIds =
-          concepts.stream().mapToLong(c -> tok.addedTokenId(c.placeholder())).toArray();
       NDArray mask =
           GateScope.mask(ids, tokenIds, concepts.stream().map(GateScope::of).toList(), m);
       processor.confine(

@@ -96,35 +96,45 @@ public enum PhraseEncoding {
   }
 
   /**
-   * The encodings (B, T, D) of the rows {@code ids} with each row's second phrase encoded apart:
-   * positions before the split keep {@code joint}'s encodings, positions from it on take the
-   * phrase's own (its start token dropped). Rows with fewer than two concepts are unchanged.
+   * The encodings (B, T, D) of the rows {@code ids} (B, T) with each row's second phrase encoded
+   * apart: positions before the split keep {@code joint}'s encodings, positions from it on take the
+   * phrase's own (its start token dropped). Rows with fewer than two concepts are unchanged; a row
+   * equal to the one before it (a batch repeats its prompt) reuses that row's result.
    *
    * @param encode the text encoder on (1, T) ids
    */
   static NDArray splice(
       NDArray joint,
-      long[][] ids,
+      NDArray ids,
       long[] conceptIds,
       long[] joinerIds,
       long bos,
       long pad,
       Function<NDArray, NDArray> encode,
       NDManager m) {
+    int b = (int) ids.getShape().get(0);
+    int t = (int) ids.getShape().get(1);
+    long[] flat = ids.toLongArray();
     NDList rows = new NDList();
     boolean changed = false;
-    for (int r = 0; r < ids.length; r++) {
-      int s = split(ids[r], conceptIds, joinerIds);
-      NDArray row = joint.get(new NDIndex("{}:{}", r, r + 1));
+    long[] previous = null;
+    for (int r = 0; r < b; r++) {
+      long[] row = Arrays.copyOfRange(flat, r * t, (r + 1) * t);
+      if (Arrays.equals(row, previous)) {
+        rows.add(rows.get(r - 1));
+        continue;
+      }
+      previous = row;
+      int s = split(row, conceptIds, joinerIds);
+      NDArray out = joint.get(new NDIndex("{}:{}", r, r + 1));
       if (s > 0) {
-        int t = ids[r].length;
-        NDArray alone = encode.apply(m.create(phrase(ids[r], s, bos, pad), new Shape(1, t)));
-        row =
-            row.get(new NDIndex(":, :{}", s))
+        NDArray alone = encode.apply(m.create(phrase(row, s, bos, pad), new Shape(1, t)));
+        out =
+            out.get(new NDIndex(":, :{}", s))
                 .concat(alone.get(new NDIndex(":, 1:{}", t - s + 1)), 1);
         changed = true;
       }
-      rows.add(row);
+      rows.add(out);
     }
     return changed ? NDArrays.concat(rows, 0) : joint;
   }

@@ -198,6 +198,13 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   boolean noPairs;
 
   @Option(
+      names = "--report-only",
+      description =
+          "train and evaluate nothing: write the report (and docs/perfusion.md's totals) from the"
+              + " cells kept so far")
+  boolean reportOnly;
+
+  @Option(
       names = "--work",
       defaultValue = "out/bench-personalization",
       description = "folder for images, concept files and eval reports (default: ${DEFAULT-VALUE})")
@@ -258,7 +265,11 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
                 : root.resolve("docs/personalization").resolve(modelDir.getFileName().toString());
     String settings = settingsKey(modelDir);
     long deadline =
-        budgetMinutes > 0 ? System.nanoTime() + (long) (budgetMinutes * 60e9) : Long.MAX_VALUE;
+        reportOnly
+            ? Long.MIN_VALUE
+            : budgetMinutes > 0
+                ? System.nanoTime() + (long) (budgetMinutes * 60e9)
+                : Long.MAX_VALUE;
     List<Cell> cells = new ArrayList<>();
     int missing = 0;
     for (SuiteConcept c : suite) {
@@ -370,6 +381,11 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
                     pairCells)),
         StandardCharsets.UTF_8);
     spec.commandLine().getOut().println(reportFile);
+    if (report == null && !quick) { // the docs report: the method's page quotes its totals
+      Path page = root.resolve("docs/perfusion.md");
+      ReportSummary.splice(page, ReportSummary.block(totals, compared));
+      spec.commandLine().getOut().println(page);
+    }
     if (missing > 0) {
       err.printf(
           "%d of %d cells done; run the same command again to go on (finished cells are kept in"

@@ -133,6 +133,7 @@ final class PersonalizationReport {
     sb.append("## All concepts\n\n");
     totalsTable(sb, totals, costs);
     sb.append("\n![fidelity against alignment](img/personalization-front.png)\n\n");
+    sb.append("## At a glance\n\n").append(ReportSummary.block(totals, compared)).append('\n');
     sb.append("## The paper's claims, checked\n\n");
     int claims = sb.length();
     List<String> perfusions = new ArrayList<>(List.of("perfusion"));

@@ -109,32 +109,36 @@ final class ReportSummary {
   }
 
   /**
-   * Replaces the text between the markers in {@code doc} with {@code block}.
+   * Replaces the block in {@code doc} (markers included) with {@code block}.
    *
    * @throws IOException when the document lacks the markers (nothing is written then)
    */
   static void splice(Path doc, String block) throws IOException {
     String text = Files.readString(doc, StandardCharsets.UTF_8);
-    int from = text.indexOf(BEGIN);
-    int to = text.indexOf(END);
-    if (from < 0 || to < from) {
+    int[] span = span(text);
+    if (span == null) {
       throw new IOException(
           doc + ": no '" + BEGIN + "' ... '" + END + "' markers; add them where the totals go");
     }
-    int after = to + END.length() + (text.startsWith("\n", to + END.length()) ? 1 : 0);
     Files.writeString(
-        doc, text.substring(0, from) + block + text.substring(after), StandardCharsets.UTF_8);
+        doc, text.substring(0, span[0]) + block + text.substring(span[1]), StandardCharsets.UTF_8);
   }
 
   /** The block {@code doc} holds now, markers included, or null. */
   static String current(Path doc) throws IOException {
     String text = Files.readString(doc, StandardCharsets.UTF_8);
+    int[] span = span(text);
+    return span == null ? null : text.substring(span[0], span[1]);
+  }
+
+  /** From the begin marker to past the end marker's line, or null. */
+  private static int[] span(String text) {
     int from = text.indexOf(BEGIN);
     int to = text.indexOf(END);
     if (from < 0 || to < from) {
       return null;
     }
-    int after = to + END.length() + (text.startsWith("\n", to + END.length()) ? 1 : 0);
-    return text.substring(from, after);
+    int after = to + END.length();
+    return new int[] {from, text.startsWith("\n", after) ? after + 1 : after};
   }
 }

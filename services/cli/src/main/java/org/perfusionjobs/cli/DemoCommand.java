@@ -87,7 +87,7 @@ final class DemoCommand implements Callable<Integer> {
 
   // One concept object with a background word: with a second object ("... and a blue circle on the
   // right") the concept's gate leaks onto the later words and its stripes spread to that object
-  // (docs/perfusion.md, "Two concepts in one prompt").
+  // (docs/perfusion-results.md, "Two concepts in one prompt").
   @Option(
       names = "--prompt",
       defaultValue = "a large zwx on a sand background",

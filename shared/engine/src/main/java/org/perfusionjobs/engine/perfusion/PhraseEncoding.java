@@ -15,10 +15,10 @@ import java.util.function.Function;
  * How a prompt naming two concepts is encoded. {@link #JOINT} is the method's: one pass of the
  * causal text encoder, so every token after the first concept's word has seen it, the second
  * concept's word and the padding included, and the first concept's gate opens there too (the leak
- * measured in docs/perfusion.md, "Two concepts in one prompt"). {@link #APART} goes beyond the
- * paper: the phrase of the second concept (from the joiner before its word, "and" or ",", to the
- * end, padding included) is encoded in a pass of its own, from a fresh start token, and spliced in
- * at its place, so that no token of it has seen the first concept. A concept file records the
+ * measured in docs/perfusion-results.md, "Two concepts in one prompt"). {@link #APART} goes beyond
+ * the paper: the phrase of the second concept (from the joiner before its word, "and" or ",", to
+ * the end, padding included) is encoded in a pass of its own, from a fresh start token, and spliced
+ * in at its place, so that no token of it has seen the first concept. A concept file records the
  * setting as {@value #KEY}; generation encodes apart when any of its concepts asks to.
  */
 public enum PhraseEncoding {

@@ -1,6 +1,17 @@
 package org.perfusionjobs.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import static org.perfusionjobs.cli.BenchCells.comparableConcepts;
+import static org.perfusionjobs.cli.BenchCells.parse;
+import static org.perfusionjobs.cli.BenchCells.parseGates;
+import static org.perfusionjobs.cli.BenchCells.totals;
+import static org.perfusionjobs.cli.BenchMethods.ABLATIONS;
+import static org.perfusionjobs.cli.BenchMethods.ALL_METHODS;
+import static org.perfusionjobs.cli.BenchMethods.BASELINE_ARGS;
+import static org.perfusionjobs.cli.BenchMethods.VARIANTS;
+import static org.perfusionjobs.cli.BenchMethods.cellSettings;
+import static org.perfusionjobs.cli.BenchMethods.isPairMethod;
+import static org.perfusionjobs.cli.BenchMethods.isPerfusion;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -9,16 +20,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.function.ToDoubleFunction;
-import org.perfusionjobs.engine.config.Configs;
-import org.perfusionjobs.engine.perfusion.PerfusionAblation;
+import org.perfusionjobs.cli.BenchCells.Cell;
+import org.perfusionjobs.cli.BenchCells.Gate;
+import org.perfusionjobs.cli.BenchCells.Point;
 import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.concepts.ConceptSuite;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
@@ -49,61 +59,6 @@ import picocli.CommandLine.Spec;
         "Perfusion against textual inversion, custom diffusion, LoRA and DreamBooth, and against"
             + " its own ablations, on the concept suite; writes docs/personalization.md.")
 final class BenchPersonalizationCommand implements Callable<Integer> {
-  static final List<String> METHODS =
-      List.of("perfusion", "textual-inversion", "custom-diffusion", "lora", "dreambooth");
-
-  /**
-   * Perfusion without one of its parts (issue 18 item 6): bench name -> {@code train --ablation}.
-   */
-  static final Map<String, PerfusionAblation> ABLATIONS =
-      Map.of(
-          "perfusion-no-key-lock", PerfusionAblation.NO_KEY_LOCK,
-          "perfusion-no-gate", PerfusionAblation.NO_GATE,
-          "perfusion-no-cinv", PerfusionAblation.NO_CINV);
-
-  /**
-   * Perfusion with options beyond the paper (issue 23), measured beside it: bench name -> extra
-   * {@code train} arguments.
-   */
-  static final Map<String, List<String>> VARIANTS =
-      Map.of(
-          "perfusion-captions",
-          List.of("--captions", "per-image"),
-          "perfusion-balanced",
-          List.of("--embedding-norm-cap", "1", "--background-weight", "0.5"),
-          "perfusion-captions-balanced",
-          List.of(
-              "--captions",
-              "per-image",
-              "--embedding-norm-cap",
-              "1",
-              "--background-weight",
-              "0.5"));
-
-  /**
-   * Baselines whose reference rate does not suit the world model, with the {@code train} arguments
-   * the benchmark runs them with instead (docs/perfusion.md#baselines): DreamBooth's 5e-6
-   * (diffusers' for SD v1.5) left the UNet where it was in 400 steps here (fidelity 2.5% on zwx, 0%
-   * on vkp). A cell records them in its settings, so a cell run otherwise is run again.
-   */
-  static final Map<String, List<String>> BASELINE_ARGS =
-      Map.of("dreambooth", List.of("--lr", "5e-5"));
-
-  /** Every --methods name, in report order. */
-  static final List<String> ALL_METHODS =
-      List.of(
-          "perfusion",
-          "perfusion-captions",
-          "perfusion-balanced",
-          "perfusion-captions-balanced",
-          "perfusion-no-key-lock",
-          "perfusion-no-gate",
-          "perfusion-no-cinv",
-          "textual-inversion",
-          "custom-diffusion",
-          "lora",
-          "dreambooth");
-
   @Spec CommandSpec spec;
 
   @Option(names = "--model", description = "base model folder (default: the bundled world model)")
@@ -216,21 +171,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           "report to write (default: docs/personalization.md; with --quick:"
               + " <work>/personalization.md)")
   Path report;
-
-  /** One evaluated setting of one method on one concept. */
-  record Point(
-      String concept,
-      String method,
-      String setting,
-      double fidelity,
-      double exactCount,
-      double alignment,
-      Double composition,
-      int images) {}
-
-  /** One prompt's gates: on the concept's word, and the largest on any other token. */
-  record Gate(
-      String concept, String method, float beta, double word, double other, String otherToken) {}
 
   @Override
   public Integer call() throws Exception {
@@ -396,31 +336,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   }
 
   /**
-   * The concepts that have a cell for every method that has any but {@code subsetMethods} (run on
-   * some concepts by design), in suite order: the totals compare methods on the same concepts only,
-   * so a partial run does not weigh one method's easy concepts against another's hard ones.
-   */
-  static Set<String> comparableConcepts(List<Cell> cells, Set<String> subsetMethods) {
-    Set<String> methodsSeen = new LinkedHashSet<>();
-    Map<String, Set<String>> byConcept = new LinkedHashMap<>();
-    for (Cell c : cells) {
-      if (subsetMethods.contains(c.method())) {
-        continue;
-      }
-      methodsSeen.add(c.method());
-      byConcept.computeIfAbsent(c.concept(), k -> new LinkedHashSet<>()).add(c.method());
-    }
-    Set<String> out = new LinkedHashSet<>();
-    byConcept.forEach(
-        (concept, ms) -> {
-          if (ms.containsAll(methodsSeen)) {
-            out.add(concept);
-          }
-        });
-    return out;
-  }
-
-  /**
    * What a finished cell must have been run with to be reused: the model folder's name, the step
    * budget, the prompt count, the betas and the scales, and a baseline's own train arguments
    * ({@link #cellSettings}).
@@ -434,12 +349,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         prompts,
         join(betas),
         join(scales));
-  }
-
-  /** {@code settings} with method {@code m}'s own train arguments, if it has any. */
-  static String cellSettings(String settings, String m) {
-    List<String> args = BASELINE_ARGS.get(m);
-    return args == null ? settings : settings + " train=" + String.join(" ", args);
   }
 
   /** One concept's five training images and masks, from its spec. */
@@ -587,11 +496,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     return new ConceptPairs.PairCell(pair[0].word(), pair[1].word(), m, settings, p);
   }
 
-  /** Whether method {@code m}'s concept files are combined in the two-concept prompts. */
-  static boolean isPairMethod(String m) {
-    return m.equals("perfusion") || VARIANTS.containsKey(m);
-  }
-
   /**
    * Concept {@code c}'s file for pair method {@code m}: the one kept beside its cell; else this
    * work folder's, kept there now; else (its cell ran in a work folder since lost) trained again
@@ -629,67 +533,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     Files.copy(file, kept, StandardCopyOption.REPLACE_EXISTING);
   }
 
-  /**
-   * One finished (concept, method) cell: its training cost and what eval and concept-gates
-   * measured. Kept as JSON so that the benchmark, longer than one sitting, resumes where it
-   * stopped.
-   */
-  record Cell(
-      String concept,
-      String method,
-      String settings,
-      double trainSeconds,
-      long fileBytes,
-      List<Point> points,
-      List<Gate> gates) {
-
-    void write(Path file) throws IOException {
-      writeCell(file, this);
-    }
-
-    /** The cell in {@code file} if it exists and was run with {@code settings}; else null. */
-    static Cell read(Path file, String settings) throws IOException {
-      Cell c = readCell(file, Cell.class);
-      return c != null && settings.equals(c.settings()) ? c : null;
-    }
-  }
-
-  /** Writes a finished cell as JSON, atomically (an interrupted run leaves no half cell). */
-  static void writeCell(Path file, Object cell) throws IOException {
-    Files.createDirectories(file.getParent());
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    Files.writeString(
-        tmp, Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(cell) + "\n");
-    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-  }
-
-  /** The cell in {@code file}, or null when there is none. */
-  static <T> T readCell(Path file, Class<T> type) throws IOException {
-    return Files.exists(file) ? Configs.json().readValue(file.toFile(), type) : null;
-  }
-
-  static boolean isPerfusion(String method) {
-    return method.equals("perfusion")
-        || ABLATIONS.containsKey(method)
-        || VARIANTS.containsKey(method);
-  }
-
-  /** The report's name of a method: e.g. {@code perfusion (no key-lock)} for an ablation. */
-  static String label(String method) {
-    PerfusionAblation a = ABLATIONS.get(method);
-    if (VARIANTS.containsKey(method)) {
-      return VARIANT_LABELS.get(method);
-    }
-    return a == null ? method : "perfusion (" + a.label() + ")";
-  }
-
-  /** Short names of the variants (the plot's legend); the report spells out their options. */
-  static final Map<String, String> VARIANT_LABELS =
-      Map.of(
-          "perfusion-captions", "perfusion + captions",
-          "perfusion-balanced", "perfusion + balanced",
-          "perfusion-captions-balanced", "perfusion + captions + balanced");
-
   /** The distinct texts of the concept prompt set eval scores (same seed and count). */
   private List<String> gatePrompts(SuiteConcept c) {
     return PromptSet.concept(c.word(), c.spec(), PROMPT_SEED, prompts).stream()
@@ -700,94 +543,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
 
   /** eval's default --prompt-seed, so the gate table covers the prompts that were scored. */
   static final long PROMPT_SEED = 2026;
-
-  /** The last line of {@code concept-gates --json}: one row per prompt. */
-  static List<Gate> parseGates(String concept, String method, String stdout) throws IOException {
-    String[] lines = stdout.strip().split("\n");
-    JsonNode last = Configs.json().readTree(lines[lines.length - 1]);
-    float beta = (float) last.get("beta").asDouble();
-    List<Gate> out = new ArrayList<>();
-    for (JsonNode r : last.get("prompts")) {
-      out.add(
-          new Gate(
-              concept,
-              method,
-              beta,
-              r.get("concept").asDouble(),
-              r.get("other").asDouble(),
-              r.get("otherToken").asText()));
-    }
-    return out;
-  }
-
-  /**
-   * Per method and beta over all prompts and concepts: the mean gate on the concept's word, the
-   * mean largest gate on another token, the share of prompts where that gate reaches 0.5, and the
-   * other token that most often has the largest gate (ties: the first seen).
-   */
-  record GateTotal(
-      String method,
-      float beta,
-      int prompts,
-      double word,
-      double other,
-      double openElsewhere,
-      String commonToken) {}
-
-  static List<GateTotal> gateTotals(List<Gate> gates) {
-    Map<String, List<Gate>> by = new LinkedHashMap<>();
-    for (Gate g : gates) {
-      by.computeIfAbsent(g.method() + "|" + g.beta(), k -> new ArrayList<>()).add(g);
-    }
-    List<GateTotal> out = new ArrayList<>();
-    for (List<Gate> gs : by.values()) {
-      Map<String, Integer> tokens = new LinkedHashMap<>();
-      for (Gate g : gs) {
-        tokens.merge(g.otherToken(), 1, Integer::sum);
-      }
-      String common =
-          tokens.entrySet().stream()
-              .reduce((a, b) -> b.getValue() > a.getValue() ? b : a)
-              .orElseThrow()
-              .getKey();
-      out.add(
-          new GateTotal(
-              gs.get(0).method(),
-              gs.get(0).beta(),
-              gs.size(),
-              gs.stream().mapToDouble(Gate::word).average().orElse(Double.NaN),
-              gs.stream().mapToDouble(Gate::other).average().orElse(Double.NaN),
-              gs.stream().filter(g -> g.other() >= 0.5).count() / (double) gs.size(),
-              common));
-    }
-    return out;
-  }
-
-  /**
-   * Each ablation's change against Perfusion at the same setting, in points (ablation minus
-   * Perfusion): {fidelity, exact count, alignment}; settings Perfusion lacks are left out.
-   */
-  static Map<String, double[]> ablationDeltas(List<Point> totals) {
-    Map<String, double[]> out = new LinkedHashMap<>();
-    for (Point a : totals) {
-      if (!ABLATIONS.containsKey(a.method()) && !VARIANTS.containsKey(a.method())) {
-        continue;
-      }
-      totals.stream()
-          .filter(p -> p.method().equals("perfusion") && p.setting().equals(a.setting()))
-          .findFirst()
-          .ifPresent(
-              p ->
-                  out.put(
-                      a.method() + "|" + a.setting(),
-                      new double[] {
-                        100 * (a.fidelity() - p.fidelity()),
-                        100 * (a.exactCount() - p.exactCount()),
-                        100 * (a.alignment() - p.alignment())
-                      }));
-    }
-    return out;
-  }
 
   private List<SuiteConcept> chooseConcepts(Path modelDir, PrintWriter err) throws IOException {
     List<SuiteConcept> all = ConceptSuite.load();
@@ -861,117 +616,6 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     } finally {
       Files.deleteIfExists(log);
     }
-  }
-
-  /**
-   * The last line of {@code eval --json}: one run's figures, or {"runs": [...]} with a beta or
-   * scale each.
-   */
-  static List<Point> parse(String concept, String method, String stdout) throws IOException {
-    String[] lines = stdout.strip().split("\n");
-    JsonNode last = Configs.json().readTree(lines[lines.length - 1]);
-    List<JsonNode> runs = new ArrayList<>();
-    if (last.has("runs")) {
-      last.get("runs").forEach(runs::add);
-    } else {
-      runs.add(last);
-    }
-    List<Point> out = new ArrayList<>();
-    for (JsonNode r : runs) {
-      String setting =
-          r.has("beta")
-              ? String.format(Locale.ROOT, "beta %.2f", r.get("beta").asDouble())
-              : r.has("scale")
-                  ? String.format(Locale.ROOT, "scale %.2f", r.get("scale").asDouble())
-                  : "default";
-      JsonNode comp = r.get("composition");
-      out.add(
-          new Point(
-              concept,
-              method,
-              setting,
-              r.get("fidelity").asDouble(),
-              r.get("exactCount").asDouble(),
-              r.get("alignment").asDouble(),
-              comp == null || comp.isNull() ? null : comp.asDouble(),
-              r.get("images").asInt()));
-    }
-    return out;
-  }
-
-  /** Per method and setting: the image-weighted mean over concepts. */
-  static List<Point> totals(List<Point> points) {
-    Map<String, List<Point>> by = new LinkedHashMap<>();
-    for (Point p : points) {
-      by.computeIfAbsent(p.method() + "|" + p.setting(), k -> new ArrayList<>()).add(p);
-    }
-    List<Point> out = new ArrayList<>();
-    for (List<Point> ps : by.values()) {
-      int n = ps.stream().mapToInt(Point::images).sum();
-      List<Point> withComp = ps.stream().filter(p -> p.composition() != null).toList();
-      double f = weightedMean(ps, Point::fidelity);
-      double c = weightedMean(ps, Point::exactCount);
-      double a = weightedMean(ps, Point::alignment);
-      Double comp = withComp.isEmpty() ? null : weightedMean(withComp, Point::composition);
-      out.add(new Point("all", ps.get(0).method(), ps.get(0).setting(), f, c, a, comp, n));
-    }
-    return out;
-  }
-
-  /** The mean of a share over points, each weighted by its images. */
-  private static double weightedMean(List<Point> ps, ToDoubleFunction<Point> share) {
-    return ps.stream().mapToDouble(p -> share.applyAsDouble(p) * p.images()).sum()
-        / ps.stream().mapToInt(Point::images).sum();
-  }
-
-  /** A share as a percentage, or n/a when nothing asked for it (composition). */
-  static String share(Double p) {
-    return p == null ? "n/a" : String.format(Locale.ROOT, "%.1f%%", 100 * p);
-  }
-
-  /** A share as a percentage with one standard error over n images, or n/a. */
-  static String shareWithSe(Double p, int n) {
-    return p == null ? "n/a" : String.format(Locale.ROOT, "%.1f%% ± %.1f", 100 * p, se(p, n));
-  }
-
-  /** One standard error of a share p measured on n images, in points. */
-  static double se(double p, int n) {
-    return 100 * Math.sqrt(Math.max(p * (1 - p), 0) / Math.max(1, n));
-  }
-
-  /** The concepts {@code method} has points on, in order of first appearance. */
-  static List<String> conceptsOf(List<Point> points, String method) {
-    return points.stream()
-        .filter(p -> p.method().equals(method))
-        .map(Point::concept)
-        .distinct()
-        .toList();
-  }
-
-  /**
-   * For each subset method with points: the totals over its concepts of every method that has
-   * points on each of them (itself included), so that it is compared on its own ground.
-   */
-  static Map<String, List<Point>> subsetTotals(List<Point> points, List<String> subsetMethods) {
-    Map<String, Set<String>> conceptsBy = new LinkedHashMap<>();
-    for (Point p : points) {
-      conceptsBy.computeIfAbsent(p.method(), k -> new LinkedHashSet<>()).add(p.concept());
-    }
-    Map<String, List<Point>> out = new LinkedHashMap<>();
-    for (String m : subsetMethods) {
-      Set<String> concepts = conceptsBy.get(m);
-      if (concepts == null) {
-        continue;
-      }
-      out.put(
-          m,
-          totals(
-              points.stream()
-                  .filter(p -> conceptsBy.get(p.method()).containsAll(concepts))
-                  .filter(p -> concepts.contains(p.concept()))
-                  .toList()));
-    }
-    return out;
   }
 
   private static void copyGrid(Path evalOut, Path target) throws IOException {

@@ -81,30 +81,24 @@ final class ConceptPairs {
    * default beta. Kept as JSON beside the single-concept cells.
    */
   record PairCell(
-      String first,
-      String second,
-      String method,
-      String settings,
-      BenchPersonalizationCommand.Point point) {
+      String first, String second, String method, String settings, BenchCells.Point point) {
 
     String pair() {
       return first + " + " + second;
     }
 
     void write(Path file) throws IOException {
-      BenchPersonalizationCommand.writeCell(file, this);
+      BenchCells.writeCell(file, this);
     }
 
     static PairCell read(Path file, String settings) throws IOException {
-      PairCell c = BenchPersonalizationCommand.readCell(file, PairCell.class);
+      PairCell c = BenchCells.readCell(file, PairCell.class);
       return c != null && settings.equals(c.settings()) ? c : null;
     }
   }
 
   static String label(String method) {
-    return method.equals(WORDS)
-        ? "words (base model, no pattern)"
-        : BenchPersonalizationCommand.label(method);
+    return method.equals(WORDS) ? "words (base model, no pattern)" : BenchMethods.label(method);
   }
 
   /** The report's section: per method over all pairs, then per pair. */
@@ -131,8 +125,8 @@ final class ConceptPairs {
     }
     byMethod.forEach(
         (m, cs) -> {
-          List<BenchPersonalizationCommand.Point> ps = cs.stream().map(PairCell::point).toList();
-          BenchPersonalizationCommand.Point t = BenchPersonalizationCommand.totals(ps).get(0);
+          List<BenchCells.Point> ps = cs.stream().map(PairCell::point).toList();
+          BenchCells.Point t = BenchCells.totals(ps).get(0);
           sb.append(
               String.format(
                   Locale.ROOT,
@@ -140,30 +134,28 @@ final class ConceptPairs {
                   label(m),
                   cs.size(),
                   t.images(),
-                  m.equals(WORDS)
-                      ? "n/a"
-                      : BenchPersonalizationCommand.shareWithSe(t.fidelity(), t.images()),
+                  m.equals(WORDS) ? "n/a" : BenchCells.shareWithSe(t.fidelity(), t.images()),
                   100 * t.exactCount(),
-                  BenchPersonalizationCommand.se(t.exactCount(), t.images()),
+                  BenchCells.se(t.exactCount(), t.images()),
                   100 * t.alignment(),
-                  BenchPersonalizationCommand.se(t.alignment(), t.images()),
-                  BenchPersonalizationCommand.shareWithSe(t.composition(), t.images())));
+                  BenchCells.se(t.alignment(), t.images()),
+                  BenchCells.shareWithSe(t.composition(), t.images())));
         });
     sb.append(
         "\n| pair | method | fidelity | exact count | alignment | both right | images |\n"
             + "|---|---|---|---|---|---|---|\n");
     for (PairCell c : cells) {
-      BenchPersonalizationCommand.Point p = c.point();
+      BenchCells.Point p = c.point();
       sb.append(
           String.format(
               Locale.ROOT,
               "| %s | %s | %s | %.1f%% | %.1f%% | %s | %d |%n",
               c.pair(),
               label(c.method()),
-              c.method().equals(WORDS) ? "n/a" : BenchPersonalizationCommand.share(p.fidelity()),
+              c.method().equals(WORDS) ? "n/a" : BenchCells.share(p.fidelity()),
               100 * p.exactCount(),
               100 * p.alignment(),
-              BenchPersonalizationCommand.share(p.composition()),
+              BenchCells.share(p.composition()),
               p.images()));
     }
   }

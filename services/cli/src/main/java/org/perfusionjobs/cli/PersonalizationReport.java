@@ -1,15 +1,15 @@
 package org.perfusionjobs.cli;
 
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.ALL_METHODS;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.VARIANTS;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.ablationDeltas;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.conceptsOf;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.gateTotals;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.label;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.se;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.share;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.shareWithSe;
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.subsetTotals;
+import static org.perfusionjobs.cli.BenchCells.ablationDeltas;
+import static org.perfusionjobs.cli.BenchCells.conceptsOf;
+import static org.perfusionjobs.cli.BenchCells.gateTotals;
+import static org.perfusionjobs.cli.BenchCells.se;
+import static org.perfusionjobs.cli.BenchCells.share;
+import static org.perfusionjobs.cli.BenchCells.shareWithSe;
+import static org.perfusionjobs.cli.BenchCells.subsetTotals;
+import static org.perfusionjobs.cli.BenchMethods.ALL_METHODS;
+import static org.perfusionjobs.cli.BenchMethods.VARIANTS;
+import static org.perfusionjobs.cli.BenchMethods.label;
 
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -25,9 +25,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.perfusionjobs.cli.BenchPersonalizationCommand.Gate;
-import org.perfusionjobs.cli.BenchPersonalizationCommand.GateTotal;
-import org.perfusionjobs.cli.BenchPersonalizationCommand.Point;
+import org.perfusionjobs.cli.BenchCells.Gate;
+import org.perfusionjobs.cli.BenchCells.GateTotal;
+import org.perfusionjobs.cli.BenchCells.Point;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;

@@ -1,6 +1,6 @@
 package org.perfusionjobs.cli;
 
-import static org.perfusionjobs.cli.BenchPersonalizationCommand.label;
+import static org.perfusionjobs.cli.BenchMethods.label;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.perfusionjobs.cli.BenchPersonalizationCommand.Point;
+import org.perfusionjobs.cli.BenchCells.Point;
 
 /**
  * The benchmark's totals at a glance: each Perfusion-family method at its first, middle and last
@@ -44,8 +44,7 @@ final class ReportSummary {
             totals.get(0).images()));
     List<String> perfusions =
         byMethod.keySet().stream()
-            .filter(
-                m -> m.equals("perfusion") || BenchPersonalizationCommand.VARIANTS.containsKey(m))
+            .filter(m -> m.equals("perfusion") || BenchMethods.VARIANTS.containsKey(m))
             .toList();
     List<String> columns = perfusions.isEmpty() ? List.of() : betaColumns(byMethod, perfusions);
     if (!columns.isEmpty()) {

@@ -18,8 +18,8 @@ class BenchPersonalizationCommandTest {
 
   @Test
   void readsOneRunAndSeveralRuns() throws Exception {
-    List<BenchPersonalizationCommand.Point> one =
-        BenchPersonalizationCommand.parse(
+    List<BenchCells.Point> one =
+        BenchCells.parse(
             "zwx",
             "textual-inversion",
             "progress line\n"
@@ -28,25 +28,22 @@ class BenchPersonalizationCommandTest {
     assertEquals("default", one.get(0).setting());
     assertEquals(0.25, one.get(0).fidelity());
     assertNull(one.get(0).composition());
-    List<BenchPersonalizationCommand.Point> runs =
-        BenchPersonalizationCommand.parse(
+    List<BenchCells.Point> runs =
+        BenchCells.parse(
             "zwx",
             "perfusion",
             "{\"runs\":[{\"beta\":0.5,\"images\":10,\"fidelity\":0.9,\"exactCount\":0.8,\"alignment\":0.4,\"composition\":0.3},"
                 + "{\"beta\":0.7,\"images\":10,\"fidelity\":0.6,\"exactCount\":0.9,\"alignment\":0.7,\"composition\":0.5}]}");
     assertEquals(
-        List.of("beta 0.50", "beta 0.70"),
-        runs.stream().map(BenchPersonalizationCommand.Point::setting).toList());
+        List.of("beta 0.50", "beta 0.70"), runs.stream().map(BenchCells.Point::setting).toList());
     assertEquals(0.5, runs.get(1).composition());
   }
 
   @Test
   void totalsWeighConceptsByTheirImages() {
-    var a =
-        new BenchPersonalizationCommand.Point("zwx", "lora", "scale 1.00", 1.0, 0.5, 0.0, null, 30);
-    var b =
-        new BenchPersonalizationCommand.Point("wqf", "lora", "scale 1.00", 0.0, 1.0, 1.0, 0.5, 10);
-    List<BenchPersonalizationCommand.Point> t = BenchPersonalizationCommand.totals(List.of(a, b));
+    var a = new BenchCells.Point("zwx", "lora", "scale 1.00", 1.0, 0.5, 0.0, null, 30);
+    var b = new BenchCells.Point("wqf", "lora", "scale 1.00", 0.0, 1.0, 1.0, 0.5, 10);
+    List<BenchCells.Point> t = BenchCells.totals(List.of(a, b));
     assertEquals(1, t.size());
     assertEquals(0.75, t.get(0).fidelity(), 1e-12); // (30 * 1 + 10 * 0) / 40
     assertEquals(0.625, t.get(0).exactCount(), 1e-12); // (15 + 10) / 40
@@ -59,9 +56,9 @@ class BenchPersonalizationCommandTest {
   /** concept-gates --json read back; per method and beta: means, the open share, the token. */
   @Test
   void gateTableAveragesPromptsPerMethodAndBeta() throws Exception {
-    List<BenchPersonalizationCommand.Gate> g =
+    List<BenchCells.Gate> g =
         new java.util.ArrayList<>(
-            BenchPersonalizationCommand.parseGates(
+            BenchCells.parseGates(
                 "zwx",
                 "perfusion",
                 "loading\n"
@@ -73,8 +70,8 @@ class BenchPersonalizationCommandTest {
     assertEquals(3, g.size());
     assertEquals(0.7f, g.get(0).beta());
     assertEquals("left", g.get(1).otherToken());
-    g.add(new BenchPersonalizationCommand.Gate("zwx", "perfusion-no-gate", 0.7f, 1, 1, "<start>"));
-    var t = BenchPersonalizationCommand.gateTotals(g);
+    g.add(new BenchCells.Gate("zwx", "perfusion-no-gate", 0.7f, 1, 1, "<start>"));
+    var t = BenchCells.gateTotals(g);
     assertEquals(2, t.size());
     assertEquals(3, t.get(0).prompts());
     assertEquals(0.7, t.get(0).word(), 1e-12); // (0.9 + 0.7 + 0.5) / 3
@@ -82,24 +79,20 @@ class BenchPersonalizationCommandTest {
     assertEquals(1.0 / 3, t.get(0).openElsewhere(), 1e-12); // only 0.6 >= 0.5
     assertEquals("<end>", t.get(0).commonToken()); // 2 of 3
     assertEquals(1.0, t.get(1).openElsewhere(), 1e-12);
-    assertEquals("perfusion (no gate)", BenchPersonalizationCommand.label(t.get(1).method()));
-    assertEquals("lora", BenchPersonalizationCommand.label("lora"));
+    assertEquals("perfusion (no gate)", BenchMethods.label(t.get(1).method()));
+    assertEquals("lora", BenchMethods.label("lora"));
   }
 
   /** Each ablation against Perfusion at the same beta, in points; a beta Perfusion lacks: none. */
   @Test
   void ablationDeltasAreAgainstPerfusionAtTheSameSetting() {
-    var p =
-        new BenchPersonalizationCommand.Point(
-            "all", "perfusion", "beta 0.70", 0.6, 0.5, 0.4, null, 20);
+    var p = new BenchCells.Point("all", "perfusion", "beta 0.70", 0.6, 0.5, 0.4, null, 20);
     var a =
-        new BenchPersonalizationCommand.Point(
+        new BenchCells.Point(
             "all", "perfusion-no-key-lock", "beta 0.70", 0.75, 0.25, 0.45, null, 20);
-    var b =
-        new BenchPersonalizationCommand.Point(
-            "all", "perfusion-no-cinv", "beta 0.90", 0.1, 0.1, 0.1, null, 20);
-    var l = new BenchPersonalizationCommand.Point("all", "lora", "beta 0.70", 1, 1, 1, null, 20);
-    var d = BenchPersonalizationCommand.ablationDeltas(List.of(p, a, b, l));
+    var b = new BenchCells.Point("all", "perfusion-no-cinv", "beta 0.90", 0.1, 0.1, 0.1, null, 20);
+    var l = new BenchCells.Point("all", "lora", "beta 0.70", 1, 1, 1, null, 20);
+    var d = BenchCells.ablationDeltas(List.of(p, a, b, l));
     assertEquals(java.util.Set.of("perfusion-no-key-lock|beta 0.70"), d.keySet());
     double[] x = d.get("perfusion-no-key-lock|beta 0.70");
     assertEquals(15.0, x[0], 1e-9); // 100 * (0.75 - 0.6)
@@ -109,21 +102,16 @@ class BenchPersonalizationCommandTest {
 
   @Test
   void theCaptionsVariantIsPerfusionTrainedWithPerImageCaptionsAndComparedLikeAnAblation() {
-    assertTrue(BenchPersonalizationCommand.isPerfusion("perfusion-captions"));
-    assertEquals("perfusion + captions", BenchPersonalizationCommand.label("perfusion-captions"));
+    assertTrue(BenchMethods.isPerfusion("perfusion-captions"));
+    assertEquals("perfusion + captions", BenchMethods.label("perfusion-captions"));
     assertEquals(
-        BenchPersonalizationCommand.VARIANTS.keySet(),
-        BenchPersonalizationCommand.VARIANT_LABELS.keySet(),
+        BenchMethods.VARIANTS.keySet(),
+        BenchMethods.VARIANT_LABELS.keySet(),
         "every variant has a short label");
-    var p =
-        new BenchPersonalizationCommand.Point(
-            "all", "perfusion", "beta 0.70", 0.9, 0.1, 0.4, null, 20);
+    var p = new BenchCells.Point("all", "perfusion", "beta 0.70", 0.9, 0.1, 0.4, null, 20);
     var v =
-        new BenchPersonalizationCommand.Point(
-            "all", "perfusion-captions", "beta 0.70", 0.75, 0.55, 0.7, null, 20);
-    double[] d =
-        BenchPersonalizationCommand.ablationDeltas(List.of(p, v))
-            .get("perfusion-captions|beta 0.70");
+        new BenchCells.Point("all", "perfusion-captions", "beta 0.70", 0.75, 0.55, 0.7, null, 20);
+    double[] d = BenchCells.ablationDeltas(List.of(p, v)).get("perfusion-captions|beta 0.70");
     assertEquals(-15, d[0], 1e-9);
     assertEquals(45, d[1], 1e-9);
     assertEquals(30, d[2], 1e-9);
@@ -139,22 +127,19 @@ class BenchPersonalizationCommandTest {
             cell("vkp", "lora"),
             cell("qjd", "perfusion"));
     assertEquals(
-        java.util.Set.of("zwx", "vkp"),
-        BenchPersonalizationCommand.comparableConcepts(cells, java.util.Set.of()));
+        java.util.Set.of("zwx", "vkp"), BenchCells.comparableConcepts(cells, java.util.Set.of()));
     assertEquals(
         java.util.Set.of("qjd"),
-        BenchPersonalizationCommand.comparableConcepts(
-            List.of(cell("qjd", "perfusion")), java.util.Set.of()));
+        BenchCells.comparableConcepts(List.of(cell("qjd", "perfusion")), java.util.Set.of()));
     var withDreamBooth = new java.util.ArrayList<>(cells);
     withDreamBooth.add(cell("zwx", "dreambooth"));
     assertEquals(
         java.util.Set.of("zwx"),
-        BenchPersonalizationCommand.comparableConcepts(withDreamBooth, java.util.Set.of()),
+        BenchCells.comparableConcepts(withDreamBooth, java.util.Set.of()),
         "counted like any method, one DreamBooth cell would shrink the totals to its concept");
     assertEquals(
         java.util.Set.of("zwx", "vkp"),
-        BenchPersonalizationCommand.comparableConcepts(
-            withDreamBooth, java.util.Set.of("dreambooth")));
+        BenchCells.comparableConcepts(withDreamBooth, java.util.Set.of("dreambooth")));
   }
 
   /**
@@ -171,70 +156,66 @@ class BenchPersonalizationCommandTest {
             point("zwx", "lora", 0.5, 40),
             point("vkp", "lora", 0.1, 40),
             point("vkp", "textual-inversion", 0.3, 40));
-    var t = BenchPersonalizationCommand.subsetTotals(points, List.of("dreambooth", "unrun"));
+    var t = BenchCells.subsetTotals(points, List.of("dreambooth", "unrun"));
     assertEquals(java.util.Set.of("dreambooth"), t.keySet());
     var rows = t.get("dreambooth");
     assertEquals(
         List.of("perfusion", "dreambooth", "lora"),
-        rows.stream().map(BenchPersonalizationCommand.Point::method).toList());
+        rows.stream().map(BenchCells.Point::method).toList());
     assertEquals(0.8, rows.get(0).fidelity(), 1e-12); // zwx's alone, not (0.8 + 0.2) / 2
     assertEquals(40, rows.get(0).images());
-    assertEquals(List.of("zwx"), BenchPersonalizationCommand.conceptsOf(points, "dreambooth"));
+    assertEquals(List.of("zwx"), BenchCells.conceptsOf(points, "dreambooth"));
   }
 
-  private static BenchPersonalizationCommand.Point point(
+  private static BenchCells.Point point(
       String concept, String method, double fidelity, int images) {
-    return new BenchPersonalizationCommand.Point(
-        concept, method, "default", fidelity, 0.5, 0.5, null, images);
+    return new BenchCells.Point(concept, method, "default", fidelity, 0.5, 0.5, null, images);
   }
 
-  private static BenchPersonalizationCommand.Cell cell(String concept, String method) {
-    return new BenchPersonalizationCommand.Cell(concept, method, "s", 1, 1, List.of(), List.of());
+  private static BenchCells.Cell cell(String concept, String method) {
+    return new BenchCells.Cell(concept, method, "s", 1, 1, List.of(), List.of());
   }
 
   /** A baseline's own train arguments are part of its cells' settings; others' are untouched. */
   @Test
   void aBaselinesOwnTrainArgumentsArePartOfItsCellSettings() {
     String s = "model=world-v2 steps=400 prompts=40 betas=0.5 scales=1";
-    assertEquals(s, BenchPersonalizationCommand.cellSettings(s, "perfusion"));
-    List<String> args = BenchPersonalizationCommand.BASELINE_ARGS.get("dreambooth");
+    assertEquals(s, BenchMethods.cellSettings(s, "perfusion"));
+    List<String> args = BenchMethods.BASELINE_ARGS.get("dreambooth");
     assertEquals("--lr", args.get(0));
     assertEquals(
         s + " train=--lr " + args.get(1),
-        BenchPersonalizationCommand.cellSettings(s, "dreambooth"),
+        BenchMethods.cellSettings(s, "dreambooth"),
         "a DreamBooth cell run at the reference rate (plain settings) is run again");
   }
 
   @Test
   void standardErrorOfAShare() {
-    assertEquals(5.0, BenchPersonalizationCommand.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05
-    assertEquals(0.0, BenchPersonalizationCommand.se(1.0, 10), 1e-12);
+    assertEquals(5.0, BenchCells.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05
+    assertEquals(0.0, BenchCells.se(1.0, 10), 1e-12);
   }
 
   @Test
   void aFinishedCellIsReadBackOnlyUnderTheSameSettings(@TempDir Path dir) throws Exception {
-    BenchPersonalizationCommand.Cell cell =
-        new BenchPersonalizationCommand.Cell(
+    BenchCells.Cell cell =
+        new BenchCells.Cell(
             "zwx",
             "perfusion",
             "model=world-v2 steps=400 prompts=60 betas=0.5,0.7 scales=0.5,1",
             187.5,
             102_400,
             List.of(
-                new BenchPersonalizationCommand.Point(
-                    "zwx", "perfusion", "beta 0.50", 0.9, 0.5, 0.6, null, 60),
-                new BenchPersonalizationCommand.Point(
-                    "zwx", "perfusion", "beta 0.70", 0.8, 0.6, 0.7, 0.25, 60)),
-            List.of(
-                new BenchPersonalizationCommand.Gate("zwx", "perfusion", 0.7f, 0.91, 0.83, "on")));
+                new BenchCells.Point("zwx", "perfusion", "beta 0.50", 0.9, 0.5, 0.6, null, 60),
+                new BenchCells.Point("zwx", "perfusion", "beta 0.70", 0.8, 0.6, 0.7, 0.25, 60)),
+            List.of(new BenchCells.Gate("zwx", "perfusion", 0.7f, 0.91, 0.83, "on")));
     Path file = dir.resolve("zwx").resolve("perfusion.json");
     cell.write(file);
-    assertEquals(cell, BenchPersonalizationCommand.Cell.read(file, cell.settings()));
+    assertEquals(cell, BenchCells.Cell.read(file, cell.settings()));
     assertNull(
-        BenchPersonalizationCommand.Cell.read(
+        BenchCells.Cell.read(
             file, "model=world-v2 steps=200 prompts=60 betas=0.5,0.7 scales=0.5,1"),
         "a cell run with another step budget is run again");
-    assertNull(BenchPersonalizationCommand.Cell.read(dir.resolve("none.json"), cell.settings()));
+    assertNull(BenchCells.Cell.read(dir.resolve("none.json"), cell.settings()));
     assertTrue(Files.list(file.getParent()).allMatch(f -> f.toString().endsWith(".json")));
   }
 }

@@ -73,9 +73,7 @@ class ConceptPairsTest {
 
   @Test
   void aPairCellIsReadBackOnlyUnderTheSameSettings(@TempDir Path dir) throws Exception {
-    var p =
-        new BenchPersonalizationCommand.Point(
-            "zwx+vkp", "perfusion", "default", 1, 0, 0.5, null, 4);
+    var p = new BenchCells.Point("zwx+vkp", "perfusion", "default", 1, 0, 0.5, null, 4);
     ConceptPairs.PairCell cell = new ConceptPairs.PairCell("zwx", "vkp", "perfusion", "s1", p);
     Path file = dir.resolve("pairs/zwx+vkp/perfusion.json");
     cell.write(file);
@@ -86,11 +84,8 @@ class ConceptPairsTest {
 
   @Test
   void theSectionTotalsPairsByTheirImages() {
-    var p1 =
-        new BenchPersonalizationCommand.Point(
-            "zwx+vkp", "perfusion", "default", 1, 0, 0.5, 0.0, 40);
-    var p2 =
-        new BenchPersonalizationCommand.Point("vkp+qjd", "perfusion", "default", 0, 1, 1, 1.0, 10);
+    var p1 = new BenchCells.Point("zwx+vkp", "perfusion", "default", 1, 0, 0.5, 0.0, 40);
+    var p2 = new BenchCells.Point("vkp+qjd", "perfusion", "default", 0, 1, 1, 1.0, 10);
     StringBuilder sb = new StringBuilder();
     ConceptPairs.section(
         sb,
@@ -129,8 +124,7 @@ class ConceptPairsTest {
       assertNotEquals(
           p.objects().get(0).object().position(), p.objects().get(1).object().position(), line);
     }
-    var w =
-        new BenchPersonalizationCommand.Point("zwx+vkp", "words", "default", 0, 0.9, 0.8, 0.3, 40);
+    var w = new BenchCells.Point("zwx+vkp", "words", "default", 0, 0.9, 0.8, 0.3, 40);
     StringBuilder sb = new StringBuilder();
     ConceptPairs.section(
         sb, List.of(new ConceptPairs.PairCell("zwx", "vkp", ConceptPairs.WORDS, "s", w)));

@@ -66,22 +66,16 @@ class PersonalizationDocsTest {
 
   @Test
   void theSummaryPoolsEachSettingAndSplicesBetweenItsMarkers(@TempDir Path tmp) throws Exception {
-    List<BenchPersonalizationCommand.Point> totals =
+    List<BenchCells.Point> totals =
         List.of(
-            new BenchPersonalizationCommand.Point(
-                "all", "perfusion", "beta 0.50", .5, .25, .75, null, 80),
-            new BenchPersonalizationCommand.Point(
-                "all", "perfusion", "beta 0.70", .6, .3, .7, null, 80),
-            new BenchPersonalizationCommand.Point(
-                "all", "perfusion", "beta 0.90", .4, .35, .8, null, 80),
-            new BenchPersonalizationCommand.Point(
+            new BenchCells.Point("all", "perfusion", "beta 0.50", .5, .25, .75, null, 80),
+            new BenchCells.Point("all", "perfusion", "beta 0.70", .6, .3, .7, null, 80),
+            new BenchCells.Point("all", "perfusion", "beta 0.90", .4, .35, .8, null, 80),
+            new BenchCells.Point(
                 "all", "perfusion-captions", "beta 0.70", .125, .5, .875, null, 80),
-            new BenchPersonalizationCommand.Point(
-                "all", "perfusion-no-gate", "beta 0.70", 1, 0, 0, null, 80),
-            new BenchPersonalizationCommand.Point(
-                "all", "lora", "scale 0.50", .1, .9, .8, null, 80),
-            new BenchPersonalizationCommand.Point(
-                "all", "lora", "scale 1.00", .3, .6, .7, null, 80));
+            new BenchCells.Point("all", "perfusion-no-gate", "beta 0.70", 1, 0, 0, null, 80),
+            new BenchCells.Point("all", "lora", "scale 0.50", .1, .9, .8, null, 80),
+            new BenchCells.Point("all", "lora", "scale 1.00", .3, .6, .7, null, 80));
     String block =
         ReportSummary.block(totals, new java.util.LinkedHashSet<>(List.of("zwx", "vkp")));
     assertTrue(block.contains("Pooled over zwx, vkp (80 images per setting)"), block);

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
-import org.perfusionjobs.cli.BenchPersonalizationCommand.Point;
+import org.perfusionjobs.cli.BenchCells.Point;
 import org.perfusionjobs.evaluator.concepts.ConceptSuite;
 
 /**
@@ -28,8 +28,7 @@ class PersonalizationReportTest {
             new Point("zwx", "lora", "scale 1.00", 0.50, 0.5, 0.70, null, 40),
             new Point("vkp", "lora", "scale 1.00", 0.30, 0.5, 0.70, null, 40));
     List<Point> totals =
-        BenchPersonalizationCommand.totals(
-            points.stream().filter(p -> !p.method().equals("dreambooth")).toList());
+        BenchCells.totals(points.stream().filter(p -> !p.method().equals("dreambooth")).toList());
     Map<String, double[]> costs = new LinkedHashMap<>();
     costs.put("perfusion", new double[] {360, 17_000, 2});
     costs.put("lora", new double[] {400, 374_000, 2});

@@ -93,7 +93,7 @@ final class ConceptGatesCommand implements Callable<Integer> {
     for (Path p : concepts) {
       uses.add(
           new ConceptUse(
-              ConceptOverrides.apply(ConceptFile.read(p), gateScope, phrases), beta, tau));
+              ConceptOverrides.ofGates(gateScope, phrases).apply(ConceptFile.read(p)), beta, tau));
     }
     if ((prompt == null) == (promptsFile == null)) {
       throw new IllegalArgumentException("give either --prompt or --prompts-file");

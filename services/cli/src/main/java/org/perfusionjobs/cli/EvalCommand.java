@@ -184,6 +184,15 @@ final class EvalCommand implements Callable<Integer> {
   String phrases;
 
   @Option(
+      names = "--superclass-layout",
+      description =
+          "Perfusion: the share of the denoising steps drawn from the prompt with the concept word"
+              + " replaced by its superclass, unedited, before the concept's edit takes over, in"
+              + " [0, 1); 0 is the paper's (beyond the paper) (default: the concept files'"
+              + " train.superclass_layout, else 0)")
+  String superclassLayout;
+
+  @Option(
       names = "--out",
       description = "folder for report.json and a grid of the first 64 images per run")
   Path out;
@@ -199,10 +208,18 @@ final class EvalCommand implements Callable<Integer> {
     }
     String method = concepts.isEmpty() ? null : Personalization.methodOf(concepts.get(0));
     boolean baseline = method != null && !method.equals(Personalization.PERFUSION);
-    if (baseline && (concepts.size() > 1 || globalLock || !betas.isEmpty() || tau != null)) {
+    if (baseline
+        && (concepts.size() > 1
+            || globalLock
+            || !betas.isEmpty()
+            || tau != null
+            || gateScope != null
+            || phrases != null
+            || superclassLayout != null)) {
       throw new picocli.CommandLine.ParameterException(
           spec.commandLine(),
-          "--beta, --tau, --global-lock and a second --concept are Perfusion's; "
+          "--beta, --tau, --global-lock, --gate-scope, --phrases, --superclass-layout and a second"
+              + " --concept are Perfusion's; "
               + concepts.get(0)
               + " is a "
               + method
@@ -229,7 +246,8 @@ final class EvalCommand implements Callable<Integer> {
     List<Concept> loaded = new ArrayList<>();
     if (!baseline) {
       for (Path p : concepts) {
-        loaded.add(ConceptOverrides.apply(ConceptFile.read(p), gateScope, phrases));
+        loaded.add(
+            new ConceptOverrides(gateScope, phrases, superclassLayout).apply(ConceptFile.read(p)));
       }
     }
     Concept c = loaded.isEmpty() ? null : loaded.get(0);

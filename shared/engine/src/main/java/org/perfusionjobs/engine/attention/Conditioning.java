@@ -24,6 +24,8 @@ public final class Conditioning {
   private final Map<Attention, KeyValue> cache = new IdentityHashMap<>();
   private final AttentionProcessor processor; // null: each layer's own processor
   private final WeightEdits unetEdits; // in force on the UNet while it runs with this conditioning
+  private final Conditioning early; // the first steps' text (a prompt schedule), or null
+  private final double earlyShare; // of the denoising steps that use early
 
   public Conditioning(NDArray keyStates, NDArray valueStates) {
     this(keyStates, valueStates, null);
@@ -56,6 +58,48 @@ public final class Conditioning {
     this.valueStates = valueStates;
     this.processor = processor;
     this.unetEdits = Objects.requireNonNull(unetEdits, "unetEdits");
+    this.early = null;
+    this.earlyShare = 0;
+  }
+
+  private Conditioning(Conditioning late, Conditioning early, double earlyShare) {
+    this.keyStates = late.keyStates;
+    this.valueStates = late.valueStates;
+    this.processor = late.processor;
+    this.unetEdits = late.unetEdits;
+    this.early = early;
+    this.earlyShare = earlyShare;
+  }
+
+  /**
+   * A prompt schedule: {@code early} conditions the first {@code share} of the denoising steps
+   * (rounded to whole steps), this text the rest. Diffusion decides a scene's layout in its first
+   * steps and the look of its objects later, so a method may let a plainer text lay the scene out
+   * before its own conditioning takes over. Both must have the same batch and UNet weight edits
+   * (requests are grouped into UNet calls by their edits).
+   */
+  public Conditioning withEarly(Conditioning early, double share) {
+    if (!(share >= 0 && share <= 1)) {
+      throw new IllegalArgumentException("early share must be in [0, 1], got " + share);
+    }
+    if (early.early != null || this.early != null) {
+      throw new IllegalArgumentException("a prompt schedule has two parts, not more");
+    }
+    if (early.unetEdits != unetEdits || early.batchSize() != batchSize()) {
+      throw new IllegalArgumentException(
+          "the early text must have this conditioning's batch and UNet weight edits");
+    }
+    return new Conditioning(this, early, share);
+  }
+
+  /** The text that conditions denoising step {@code step} (0-based) of {@code steps}. */
+  public Conditioning atStep(int step, int steps) {
+    return early != null && step < Math.round(earlyShare * steps) ? early : this;
+  }
+
+  /** Every text this conditioning uses over the denoising: itself, and its early part if any. */
+  public List<Conditioning> parts() {
+    return early == null ? List.of(this) : List.of(early, this);
   }
 
   /**
@@ -112,7 +156,7 @@ public final class Conditioning {
     return valueStates;
   }
 
-  /** The same text with these UNet weight edits (and an empty K/V cache). */
+  /** The same text with these UNet weight edits (and an empty K/V cache; no schedule). */
   public Conditioning withUnetEdits(WeightEdits edits) {
     return new Conditioning(keyStates, valueStates, processor, edits);
   }

@@ -22,7 +22,8 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
  * Perfusion at generation (method page, sections 3 and 6): each concept word becomes one added
  * token whose input embedding is the learned one; every cross-attention layer gets the gated rank-1
  * processor. With global key-locking the K path sees the prompt with each concept word replaced by
- * its superclass word, the V path the real prompt.
+ * its superclass word, the V path the real prompt. With a {@link SuperclassLayout} share (beyond
+ * the paper) the first steps see that superclass prompt alone, unedited.
  */
 final class PerfusionConditioner implements Conditioner {
   private final PerfusionModel model;
@@ -110,7 +111,16 @@ final class PerfusionConditioner implements Conditioner {
       processor.confine(
           values, mask.toType(options.dtype(), false).toDevice(options.device(), false));
     }
-    return new Conditioning(keys, values, processor);
+    Conditioning edited = new Conditioning(keys, values, processor);
+    double layout = concepts.stream().mapToDouble(SuperclassLayout::of).max().orElse(0);
+    if (layout == 0) {
+      return edited;
+    }
+    NDArray superclass =
+        globalLock
+            ? keys
+            : sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m);
+    return edited.withEarly(Conditioning.of(superclass), layout);
   }
 
   /** The prompt with each concept word, as a whole word in any case, replaced by its superclass. */

@@ -218,14 +218,15 @@ public final class DenoisingBatch implements AutoCloseable {
         NDArray in =
             a.request.guided() ? NDArrays.concat(new NDList(a.latents, a.latents)) : a.latents;
         inputs.add(a.run.scaleModelInput(in, a.index).toType(sd.options().dtype(), false));
-        conds.add(a.cond);
+        conds.add(a.cond.atStep(a.index, a.run.timesteps().length));
         rows += a.rows();
       }
       NDArray eps;
       if (call.size() == 1) {
         Active a = call.get(0);
         eps =
-            sd.unet().forward(inputs.get(0), a.rm.create(a.run.modelTimesteps()[a.index]), a.cond);
+            sd.unet()
+                .forward(inputs.get(0), a.rm.create(a.run.modelTimesteps()[a.index]), conds.get(0));
       } else {
         float[] t = new float[rows];
         int r = 0;
@@ -339,8 +340,10 @@ public final class DenoisingBatch implements AutoCloseable {
         cond = r.conditioner().condition(sd, r.promptBatch(), rm);
         // K/V of every cross-attention layer depend only on the text: project them once, here.
         try (var edits = cond.unetEdits().install(sd.unet())) {
-          for (Attention a : sd.unet().crossAttentions()) {
-            cond.keyValue(a);
+          for (Conditioning part : cond.parts()) {
+            for (Attention a : sd.unet().crossAttentions()) {
+              part.keyValue(a);
+            }
           }
         }
         t1 = System.nanoTime();

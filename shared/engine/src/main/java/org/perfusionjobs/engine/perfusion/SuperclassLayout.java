@@ -8,8 +8,9 @@ import java.util.Locale;
  * schedule, {@code Conditioning.withEarly}). Diffusion lays a scene out in its first steps and
  * paints its objects later; the concept's edit is what draws extra copies and loses the asked size
  * and position, while the base model lays out its own words well, so the superclass may draw the
- * layout and the concept only the look. 0 is the paper's (the edit from the first step). A concept
- * file may record it as {@value #KEY}; a request uses the largest of its concepts'.
+ * layout and the concept only the look. 0 is the paper's (the edit from the first step). It is held
+ * on a loaded concept as the setting {@value #KEY} (eval's and a generate request's run-time
+ * choice; {@code train} does not write it); a request uses the largest of its concepts'.
  */
 public final class SuperclassLayout {
   /** The concept file's setting ({@code train.superclass_layout} in its metadata). */

@@ -37,8 +37,10 @@ import org.perfusionjobs.contracts.InvalidEventException;
 import org.perfusionjobs.contracts.JobEvent;
 import org.perfusionjobs.contracts.RecordCodec;
 import org.perfusionjobs.contracts.TrainRequest;
+import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.SuperclassLayout;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
@@ -730,11 +732,7 @@ final class JobIntake implements Runnable {
                           "/concepts/" + uses.size() + "/conceptId",
                           "no concept '" + ref.conceptId() + "' for this tenant"));
       try {
-        uses.add(
-            new ConceptUse(
-                ConceptFile.fromBytes(Base64.getDecoder().decode(entry.file())),
-                ref.beta() == null ? null : ref.beta().floatValue(),
-                ref.tau() == null ? null : ref.tau().floatValue()));
+        uses.add(conceptUse(ref, ConceptFile.fromBytes(Base64.getDecoder().decode(entry.file()))));
       } catch (IOException | IllegalArgumentException e) {
         throw new JobFailure(
             "/concepts/" + i + "/conceptId",
@@ -742,6 +740,18 @@ final class JobIntake implements Runnable {
       }
     }
     return uses;
+  }
+
+  /** A request's concept as the engine uses it: the file with the request's run-time choices. */
+  static ConceptUse conceptUse(GenerateRequestV1.ConceptRef ref, Concept file) {
+    Concept c =
+        ref.superclassLayout() == null
+            ? file
+            : SuperclassLayout.apply(file, ref.superclassLayout());
+    return new ConceptUse(
+        c,
+        ref.beta() == null ? null : ref.beta().floatValue(),
+        ref.tau() == null ? null : ref.tau().floatValue());
   }
 
   /** Carries a checked job failure out of the model thread's lambda. */

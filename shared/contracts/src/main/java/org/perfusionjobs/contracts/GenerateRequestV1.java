@@ -3,7 +3,10 @@ package org.perfusionjobs.contracts;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
-/** generate-request v1 (see schemas/generate-request.v1.json for every field's meaning). */
+/**
+ * generate-request, versions 1 and 2 (v2 adds {@code concepts[].superclassLayout}; see
+ * schemas/generate-request.v2.json for every field's meaning). The name keeps its first version's.
+ */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record GenerateRequestV1(
     String jobId,
@@ -36,7 +39,7 @@ public record GenerateRequestV1(
     imageCount = imageCount != null ? imageCount : 1;
   }
 
-  /** A concept in a request, with optional run-time beta and tau. */
+  /** A concept in a request, with optional run-time beta, tau and superclass layout (v2). */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record ConceptRef(String conceptId, Double beta, Double tau) {}
+  public record ConceptRef(String conceptId, Double beta, Double tau, Double superclassLayout) {}
 }

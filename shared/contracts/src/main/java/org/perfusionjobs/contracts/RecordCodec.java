@@ -88,10 +88,18 @@ public final class RecordCodec {
 
   /**
    * The version a value of {@code schema} is written in: a train request that uses a field of
-   * version 2 (captions, options.embeddingNormCap or options.backgroundWeight) goes out as version
-   * 2, any other value in its schema's written version.
+   * version 2 (captions, options.embeddingNormCap or options.backgroundWeight) and a generate
+   * request with a concept's superclassLayout go out as version 2, any other value in its schema's
+   * written version.
    */
   public static int versionFor(String schema, JsonNode value) {
+    if (Schemas.GENERATE_REQUEST.equals(schema)) {
+      for (JsonNode c : value.path("concepts")) {
+        if (c.hasNonNull("superclassLayout")) {
+          return 2;
+        }
+      }
+    }
     if (Schemas.TRAIN_REQUEST.equals(schema)) {
       JsonNode o = value.path("options");
       boolean v2 =

@@ -109,6 +109,52 @@ class RecordCodecTest {
     assertEquals(2, RecordCodec.encode(c).version());
   }
 
+  /**
+   * generate-request v2 = v1 + a concept's superclassLayout: a v1 header refuses it, its range is
+   * checked with the field named, and a value goes out in the lowest version that carries it.
+   */
+  @Test
+  void generateRequestVersion2CarriesTheSuperclassLayoutAndIsWrittenOnlyWhenNeeded()
+      throws Exception {
+    String base = "{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"a large zwx\",\"concepts\":";
+    String plain = base + "[{\"conceptId\":\"c1\",\"beta\":0.5}]}";
+    String laid =
+        base + "[{\"conceptId\":\"c1\"},{\"conceptId\":\"c2\",\"superclassLayout\":0.15}]}";
+    GenerateRequestV1 g =
+        RecordCodec.decode(Schemas.GENERATE_REQUEST, "2", b(laid), GenerateRequestV1.class);
+    assertEquals(null, g.concepts().get(0).superclassLayout());
+    assertEquals(0.15, g.concepts().get(1).superclassLayout());
+    InvalidEventException v1 =
+        assertThrows(
+            InvalidEventException.class,
+            () ->
+                RecordCodec.decode(
+                    Schemas.GENERATE_REQUEST, "1", b(laid), GenerateRequestV1.class));
+    assertEquals("/concepts/1/superclassLayout", v1.error().field(), v1.getMessage());
+    for (String bad : new String[] {"1", "-0.1", "\"0.2\""}) {
+      InvalidEventException e =
+          assertThrows(
+              InvalidEventException.class,
+              () ->
+                  RecordCodec.decode(
+                      Schemas.GENERATE_REQUEST,
+                      "2",
+                      b(base + "[{\"conceptId\":\"c1\",\"superclassLayout\":" + bad + "}]}"),
+                      GenerateRequestV1.class),
+              bad);
+      assertEquals("/concepts/0/superclassLayout", e.error().field(), bad);
+    }
+    assertEquals(
+        1, RecordCodec.encode(Schemas.GENERATE_REQUEST, Schemas.json().readTree(plain)).version());
+    assertEquals(
+        2, RecordCodec.encode(Schemas.GENERATE_REQUEST, Schemas.json().readTree(laid)).version());
+    GenerateRequestV1 p =
+        RecordCodec.decode(Schemas.GENERATE_REQUEST, "2", b(plain), GenerateRequestV1.class);
+    RecordCodec.Outgoing out = RecordCodec.encode(p);
+    assertEquals(1, out.version(), "a record that uses nothing of v2 goes out as v1");
+    assertTrue(!out.valueText().contains("superclassLayout"), out.valueText());
+  }
+
   private static void assertDefaults(JsonNode properties, JsonNode mapped, int expected) {
     int seen = 0;
     for (Iterator<Map.Entry<String, JsonNode>> it = properties.fields(); it.hasNext(); ) {
@@ -182,11 +228,11 @@ class RecordCodecTest {
             () ->
                 RecordCodec.encode(
                     Schemas.GENERATE_REQUEST,
-                    2,
+                    3,
                     Schemas.json()
                         .readTree("{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\"}")));
     assertTrue(
-        version.getMessage().contains("unknown schema version generate-request v2"),
+        version.getMessage().contains("unknown schema version generate-request v3"),
         version.getMessage());
     assertThrows(IllegalArgumentException.class, () -> RecordCodec.encode("a string"));
   }

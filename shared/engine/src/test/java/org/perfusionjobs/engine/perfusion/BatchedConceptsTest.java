@@ -48,16 +48,7 @@ class BatchedConceptsTest {
   }
 
   private static Concept train(String word, String superclass, Color color, long seed) {
-    TrainingImages images =
-        new TrainingImages(TinyModel.images(4, color, false), TinyModel.images(4, color, true));
-    TrainingConfig cfg =
-        TrainingConfig.defaults(word, superclass)
-            .withSteps(3)
-            .withBatch(2, 2)
-            .withSeed(seed)
-            .withCheckpointEvery(100)
-            .withLearningRates(0.05f, 0.01f);
-    return perfusion.trainer().train(images, cfg, null, p -> {}, s -> {}, () -> false);
+    return TinyModel.quickConcept(perfusion, word, superclass, color, seed);
   }
 
   /**

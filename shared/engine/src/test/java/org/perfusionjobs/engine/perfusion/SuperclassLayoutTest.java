@@ -37,17 +37,7 @@ class SuperclassLayoutTest {
   static void setUp() throws Exception {
     sd = TinyModel.pipeline();
     perfusion = PerfusionModel.of(sd);
-    TrainingImages images =
-        new TrainingImages(
-            TinyModel.images(4, Color.RED, false), TinyModel.images(4, Color.RED, true));
-    TrainingConfig cfg =
-        TrainingConfig.defaults("zwx", "car")
-            .withSteps(3)
-            .withBatch(2, 2)
-            .withSeed(7)
-            .withCheckpointEvery(100)
-            .withLearningRates(0.05f, 0.01f);
-    zwx = perfusion.trainer().train(images, cfg, null, p -> {}, s -> {}, () -> false);
+    zwx = TinyModel.quickConcept(perfusion, "zwx", "car", Color.RED, 7);
   }
 
   private static GenerateRequest request(String prompt, Concept c) {

@@ -28,6 +28,21 @@ final class TinyModel {
     return sd;
   }
 
+  /** A concept trained for 3 quick steps on four squares of {@code color}: enough to differ. */
+  static Concept quickConcept(
+      PerfusionModel perfusion, String word, String superclass, Color color, long seed) {
+    TrainingImages images =
+        new TrainingImages(TinyModel.images(4, color, false), TinyModel.images(4, color, true));
+    TrainingConfig cfg =
+        TrainingConfig.defaults(word, superclass)
+            .withSteps(3)
+            .withBatch(2, 2)
+            .withSeed(seed)
+            .withCheckpointEvery(100)
+            .withLearningRates(0.05f, 0.01f);
+    return perfusion.trainer().train(images, cfg, null, p -> {}, s -> {}, () -> false);
+  }
+
   /** Two- and three-word combinations of the vocabulary: enough tokens for a 32-wide Cinv. */
   static List<String> captions() {
     List<String> out = new ArrayList<>();

@@ -9,12 +9,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 import org.perfusionjobs.engine.config.Configs;
 
@@ -139,12 +141,8 @@ final class BenchCells {
       String commonToken) {}
 
   static List<GateTotal> gateTotals(List<Gate> gates) {
-    Map<String, List<Gate>> by = new LinkedHashMap<>();
-    for (Gate g : gates) {
-      by.computeIfAbsent(g.method() + "|" + g.beta(), k -> new ArrayList<>()).add(g);
-    }
     List<GateTotal> out = new ArrayList<>();
-    for (List<Gate> gs : by.values()) {
+    for (List<Gate> gs : groups(gates, g -> g.method() + "|" + g.beta())) {
       Map<String, Integer> tokens = new LinkedHashMap<>();
       for (Gate g : gs) {
         tokens.merge(g.otherToken(), 1, Integer::sum);
@@ -231,12 +229,8 @@ final class BenchCells {
 
   /** Per method and setting: the image-weighted mean over concepts. */
   static List<Point> totals(List<Point> points) {
-    Map<String, List<Point>> by = new LinkedHashMap<>();
-    for (Point p : points) {
-      by.computeIfAbsent(p.method() + "|" + p.setting(), k -> new ArrayList<>()).add(p);
-    }
     List<Point> out = new ArrayList<>();
-    for (List<Point> ps : by.values()) {
+    for (List<Point> ps : groups(points, p -> p.method() + "|" + p.setting())) {
       int n = ps.stream().mapToInt(Point::images).sum();
       List<Point> withComp = ps.stream().filter(p -> p.composition() != null).toList();
       double f = weightedMean(ps, Point::fidelity);
@@ -246,6 +240,15 @@ final class BenchCells {
       out.add(new Point("all", ps.get(0).method(), ps.get(0).setting(), f, c, a, comp, n));
     }
     return out;
+  }
+
+  /** {@code xs} grouped by {@code key}, groups and members in order of first appearance. */
+  private static <T> Collection<List<T>> groups(List<T> xs, Function<T, String> key) {
+    Map<String, List<T>> by = new LinkedHashMap<>();
+    for (T x : xs) {
+      by.computeIfAbsent(key.apply(x), k -> new ArrayList<>()).add(x);
+    }
+    return by.values();
   }
 
   /** The mean of a share over points, each weighted by its images. */

@@ -1,7 +1,5 @@
 package org.perfusionjobs.engine.perfusion;
 
-import java.util.Locale;
-
 /**
  * Beyond the paper: the share of the denoising steps drawn from the prompt with each concept word
  * replaced by its superclass, with no edit, before the concept's edit takes over (a prompt
@@ -27,9 +25,13 @@ public final class SuperclassLayout {
       throw new IllegalArgumentException(
           "superclass layout '" + text + "': expected a share of the steps in [0, 1), e.g. 0.3");
     }
+    return check(share, text);
+  }
+
+  private static double check(double share, String asGiven) {
     if (!(share >= 0 && share < 1)) {
       throw new IllegalArgumentException(
-          "superclass layout " + text + ": must be in [0, 1) (1 would never draw the concept)");
+          "superclass layout " + asGiven + ": must be in [0, 1) (1 would never draw the concept)");
     }
     return share;
   }
@@ -42,7 +44,7 @@ public final class SuperclassLayout {
 
   /** {@code c} recorded with this share. */
   public static Concept apply(Concept c, double share) {
-    parse(Double.toString(share));
-    return c.withTrainingSetting(KEY, String.format(Locale.ROOT, "%s", share));
+    check(share, Double.toString(share));
+    return c.withTrainingSetting(KEY, Double.toString(share));
   }
 }

@@ -31,6 +31,8 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.train.AdamW;
+import org.perfusionjobs.engine.train.MicroBatches;
+import org.perfusionjobs.engine.train.MicroBatches.Batch;
 import org.perfusionjobs.engine.vae.DiagonalGaussian;
 
 /**
@@ -52,21 +54,26 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
  * confined as generation will confine it: with {@link GateScope#WORD} to the concept token, so the
  * V targets cannot lean on the words after it.
  *
- * <p>Runs on the calling thread (the model thread). Each micro-batch runs in an {@link NDScope};
- * the learned values and optimiser moments live in the trainer's own manager.
+ * <p>Runs on the calling thread (the model thread). Each pass of micro-batches runs in an {@link
+ * NDScope}; the learned values and optimiser moments live in the trainer's own manager.
  */
 public final class PerfusionTrainer {
   private final StableDiffusionPipeline sd;
   private final Covariance cov;
   private final String baseModelId;
   private final PerfusionAblation ablation;
+  private final long fusedLatentCells;
 
   public PerfusionTrainer(StableDiffusionPipeline sd, Covariance cov, String baseModelId) {
-    this(sd, cov, baseModelId, PerfusionAblation.NONE);
+    this(sd, cov, baseModelId, PerfusionAblation.NONE, MicroBatches.FUSED_LATENT_CELLS);
   }
 
   private PerfusionTrainer(
-      StableDiffusionPipeline sd, Covariance cov, String baseModelId, PerfusionAblation ablation) {
+      StableDiffusionPipeline sd,
+      Covariance cov,
+      String baseModelId,
+      PerfusionAblation ablation,
+      long fusedLatentCells) {
     if (cov.dim() != sd.textEncoder().config().hiddenSize()) {
       throw new IllegalArgumentException(
           "Cinv is "
@@ -78,11 +85,17 @@ public final class PerfusionTrainer {
     this.cov = cov;
     this.baseModelId = baseModelId;
     this.ablation = ablation;
+    this.fusedLatentCells = fusedLatentCells;
   }
 
   /** This trainer with one part of Perfusion left out ({@link PerfusionAblation#NONE}: none). */
   public PerfusionTrainer withAblation(PerfusionAblation a) {
-    return new PerfusionTrainer(sd, cov, baseModelId, a);
+    return new PerfusionTrainer(sd, cov, baseModelId, a, fusedLatentCells);
+  }
+
+  /** This trainer with another bound on a pass's latent cells (1: micro-batches one by one). */
+  PerfusionTrainer withFusedLatentCells(long cells) {
+    return new PerfusionTrainer(sd, cov, baseModelId, ablation, cells);
   }
 
   /**
@@ -125,15 +138,21 @@ public final class PerfusionTrainer {
         double lossSum = 0;
         double[] conceptEncodingSum = new double[run.iStar.length];
         int samples = 0;
-        for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+        int perPass = microBatchesPerPass(cfg, latents);
+        for (int first = 0; first < cfg.gradientAccumulation(); first += perPass) {
+          int group = Math.min(perPass, cfg.gradientAccumulation() - first);
           try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            Batch batch = sampleBatch(cfg, latents, data.captions(), tokenizer, rnd, m);
-            NDArray xt = schedule.addNoise(batch.x0, batch.noise, batch.timesteps);
+            List<Batch> parts = new ArrayList<>();
+            for (int g = 0; g < group; g++) {
+              parts.add(sampleBatch(cfg, latents, data.captions(), tokenizer, rnd, m));
+            }
+            Batch batch = Batch.concat(parts);
+            NDArray xt = schedule.addNoise(batch.x0(), batch.noise(), batch.timesteps());
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
               NDArray text =
-                  sd.textEncoder().forward(batch.ids, run.embedding.get().reshape(1, -1));
-              NDArray conceptEnc = conceptEncodings(text, batch.ids, placeholderId); // (B, D)
+                  sd.textEncoder().forward(batch.ids(), run.embedding.get().reshape(1, -1));
+              NDArray conceptEnc = conceptEncodings(text, batch.ids(), placeholderId); // (B, D)
               PerfusionProcessor processor =
                   new PerfusionProcessor(
                       cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
@@ -141,25 +160,26 @@ public final class PerfusionTrainer {
                 processor.confine(
                     text,
                     GateScope.mask(
-                        batch.ids, new long[] {placeholderId}, List.of(cfg.gateScope()), m));
+                        batch.ids(), new long[] {placeholderId}, List.of(cfg.gateScope()), m));
               }
               NDArray pred =
                   sd.unet()
                       .forward(
-                          xt, m.create(batch.timesteps), new Conditioning(text, text, processor));
-              NDArray err = pred.sub(batch.noise).square().mul(batch.mask);
-              NDArray loss = err.sum().div(batch.mask.sum().mul(pred.getShape().get(1)));
-              gc.backward(Scalars.mul(loss, 1f / cfg.gradientAccumulation()));
-              float l = loss.getFloat();
-              if (!Float.isFinite(l)) {
-                throw new IllegalStateException(
-                    "training diverged at step "
-                        + (step + 1)
-                        + ": loss is "
-                        + l
-                        + "; lower the learning rates");
+                          xt, m.create(batch.timesteps()), new Conditioning(text, text, processor));
+              // Each micro-batch's masked mean, as if it ran alone: (group) losses.
+              NDArray loss = MicroBatches.maskedMeans(pred, batch.noise(), batch.mask(), group);
+              gc.backward(Scalars.mul(loss.sum(), 1f / cfg.gradientAccumulation()));
+              for (float l : loss.toFloatArray()) {
+                if (!Float.isFinite(l)) {
+                  throw new IllegalStateException(
+                      "training diverged at step "
+                          + (step + 1)
+                          + ": loss is "
+                          + l
+                          + "; lower the learning rates");
+                }
+                lossSum += l;
               }
-              lossSum += l;
               float[] enc = conceptEnc.sum(new int[] {0}).toFloatArray();
               for (int i = 0; i < enc.length; i++) {
                 conceptEncodingSum[i] += enc[i];
@@ -232,8 +252,6 @@ public final class PerfusionTrainer {
       NDArray mask,
       NDArray flippedMask) {} // (N,4,h,w) x4, (N,1,h,w) x2
 
-  private record Batch(NDArray x0, NDArray noise, long[] timesteps, NDArray ids, NDArray mask) {}
-
   private Latents encodeImages(TrainingImages data, TrainingConfig cfg, NDManager m) {
     int size = sd.defaultImageSize();
     List<NDArray> pixels = new ArrayList<>();
@@ -295,6 +313,12 @@ public final class PerfusionTrainer {
       }
     }
     return m.create(cells, new Shape(1, 1, n, n));
+  }
+
+  private int microBatchesPerPass(TrainingConfig cfg, Latents latents) {
+    long cells = latents.mean.getShape().get(2) * latents.mean.getShape().get(3);
+    return MicroBatches.perPass(
+        cfg.batchSize(), cfg.gradientAccumulation(), cells, fusedLatentCells);
   }
 
   private Batch sampleBatch(

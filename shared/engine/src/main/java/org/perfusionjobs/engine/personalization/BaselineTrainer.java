@@ -32,6 +32,8 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.train.AdamW;
+import org.perfusionjobs.engine.train.MicroBatches;
+import org.perfusionjobs.engine.train.MicroBatches.Batch;
 import org.perfusionjobs.engine.vae.DiagonalGaussian;
 
 /**
@@ -41,7 +43,8 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
  * epsilon-prediction loss, AdamW with Perfusion's weight decay, steps x accumulation x batch. What
  * differs is what trains ({@link BaselineMethod#init}) and, for DreamBooth, a prior-preservation
  * term: a batch of superclass images the base model drew at the start, unmasked, with superclass
- * prompts, weighted by {@link BaselineConfig#priorLossWeight}.
+ * prompts, weighted by {@link BaselineConfig#priorLossWeight}. A step's micro-batches (and their
+ * prior batches) run through the model several at a time, as Perfusion's ({@link MicroBatches}).
  *
  * <p>The base model is never written: trained weights are separate {@link Parameter}s that reach
  * the UNet through {@code Conditioning}'s weight edits and the text encoder through its added-token
@@ -49,9 +52,23 @@ import org.perfusionjobs.engine.vae.DiagonalGaussian;
  */
 public final class BaselineTrainer {
   private final StableDiffusionPipeline sd;
+  private final long fusedLatentCells;
 
   public BaselineTrainer(StableDiffusionPipeline sd) {
+    this(sd, MicroBatches.FUSED_LATENT_CELLS);
+  }
+
+  private BaselineTrainer(StableDiffusionPipeline sd, long fusedLatentCells) {
     this.sd = sd;
+    this.fusedLatentCells = fusedLatentCells;
+  }
+
+  /**
+   * This trainer with another bound on a pass's latent cells ({@link MicroBatches}; 1: the
+   * micro-batches one by one).
+   */
+  BaselineTrainer withFusedLatentCells(long cells) {
+    return new BaselineTrainer(sd, cells);
   }
 
   /**
@@ -129,36 +146,55 @@ public final class BaselineTrainer {
           }
           SplittableRandom rnd = new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + step);
           double lossSum = 0;
-          for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
-            try (NDScope scope = new NDScope()) {
-              scope.suppressNotUsedWarning();
-              Batch b = sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m);
-              Batch pb =
-                  prior == null ? null : sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m);
-              try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+          // Every micro-batch of the step (with its prior batch, DreamBooth) drawn in the order
+          // one-by-one passes draw them, then run in passes of as many as fit.
+          int streams = prior == null ? 1 : 2;
+          try (NDScope stepScope = new NDScope()) {
+            stepScope.suppressNotUsedWarning();
+            List<Batch> parts = new ArrayList<>();
+            for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+              parts.add(sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m));
+              if (prior != null) {
+                parts.add(sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m));
+              }
+            }
+            int perPass =
+                MicroBatches.perPass(
+                    cfg.batchSize(),
+                    parts.size(),
+                    inst.mean.getShape().get(2) * inst.mean.getShape().get(3),
+                    fusedLatentCells);
+            float[] partLoss = new float[parts.size()];
+            for (int first = 0; first < parts.size(); first += perPass) {
+              List<Batch> pass = parts.subList(first, Math.min(parts.size(), first + perPass));
+              float[] weights = new float[pass.size()];
+              for (int i = 0; i < weights.length; i++) {
+                weights[i] = (first + i) % streams == 0 ? 1f : bc.priorLossWeight();
+              }
+              try (NDScope scope = new NDScope();
+                  GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                scope.suppressNotUsedWarning();
                 NDArray embedding =
                     w.embedding() == null ? null : w.embedding().get().reshape(1, -1);
-                WeightEdits edits = w.edits();
-                NDArray loss = loss(b, embedding, edits, schedule, m);
-                if (pb != null) {
-                  loss =
-                      loss.add(
-                          Scalars.mul(
-                              loss(pb, embedding, edits, schedule, m), bc.priorLossWeight()));
-                }
-                gc.backward(Scalars.mul(loss, 1f / cfg.gradientAccumulation()));
-                float l = loss.getFloat();
-                if (!Float.isFinite(l)) {
-                  throw new IllegalStateException(
-                      method.name()
-                          + " training diverged at step "
-                          + (step + 1)
-                          + ": loss is "
-                          + l
-                          + "; lower the learning rate");
-                }
-                lossSum += l;
+                NDArray losses =
+                    losses(Batch.concat(pass), pass.size(), embedding, w.edits(), schedule, m)
+                        .mul(m.create(weights));
+                gc.backward(Scalars.mul(losses.sum(), 1f / cfg.gradientAccumulation()));
+                System.arraycopy(losses.toFloatArray(), 0, partLoss, first, pass.size());
               }
+            }
+            for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+              float l = partLoss[micro * streams] + (streams == 2 ? partLoss[micro * 2 + 1] : 0f);
+              if (!Float.isFinite(l)) {
+                throw new IllegalStateException(
+                    method.name()
+                        + " training diverged at step "
+                        + (step + 1)
+                        + ": loss is "
+                        + l
+                        + "; lower the learning rate");
+              }
+              lossSum += l;
             }
           }
           adam.step();
@@ -213,7 +249,7 @@ public final class BaselineTrainer {
                   tokenizer,
                   new SplittableRandom(0x5EEDL * 1_000_003L + i),
                   m);
-          sum += loss(b, embedding, edits, schedule, m).getFloat();
+          sum += losses(b, 1, embedding, edits, schedule, m).getFloat(0);
         }
       }
       return sum / batches;
@@ -233,20 +269,25 @@ public final class BaselineTrainer {
   }
 
   /**
-   * The masked epsilon loss of one batch, sum(mask * (eps' - eps)^2) / (sum(mask) * C), with the
-   * word's embedding (1, D) as an added token (null: none) and the UNet edits in force.
+   * The masked epsilon loss of each of {@code groups} equal micro-batches stacked in {@code b},
+   * sum(mask * (eps' - eps)^2) / (sum(mask) * C), with the word's embedding (1, D) as an added
+   * token (null: none) and the UNet edits in force: (groups).
    */
-  private NDArray loss(
-      Batch b, NDArray embedding, WeightEdits edits, NoiseSchedule schedule, NDManager m) {
-    NDArray xt = schedule.addNoise(b.x0, b.noise, b.timesteps);
+  private NDArray losses(
+      Batch b,
+      int groups,
+      NDArray embedding,
+      WeightEdits edits,
+      NoiseSchedule schedule,
+      NDManager m) {
+    NDArray xt = schedule.addNoise(b.x0(), b.noise(), b.timesteps());
     NDArray text =
         embedding == null
-            ? sd.textEncoder().forward(b.ids)
-            : sd.textEncoder().forward(b.ids, embedding);
+            ? sd.textEncoder().forward(b.ids())
+            : sd.textEncoder().forward(b.ids(), embedding);
     NDArray pred =
-        sd.unet().forward(xt, m.create(b.timesteps), Conditioning.of(text).withUnetEdits(edits));
-    NDArray err = pred.sub(b.noise).square().mul(b.mask);
-    return err.sum().div(Scalars.mul(b.mask.sum(), pred.getShape().get(1)));
+        sd.unet().forward(xt, m.create(b.timesteps()), Conditioning.of(text).withUnetEdits(edits));
+    return MicroBatches.maskedMeans(pred, b.noise(), b.mask(), groups);
   }
 
   /**
@@ -294,8 +335,6 @@ public final class BaselineTrainer {
       NDArray flippedStd,
       NDArray mask,
       NDArray flippedMask) {}
-
-  private record Batch(NDArray x0, NDArray noise, long[] timesteps, NDArray ids, NDArray mask) {}
 
   private Latents encode(List<BufferedImage> images, List<BufferedImage> maskImages, NDManager m) {
     int size = sd.defaultImageSize();

@@ -34,6 +34,7 @@ import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerationCancelledException;
 import org.perfusionjobs.engine.pipeline.PromptBatch;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
+import org.perfusionjobs.engine.train.MicroBatches;
 
 /** Perfusion training and use on the tiny reference model (random weights, 32x32 images). */
 class PerfusionTrainerTest {
@@ -280,6 +281,63 @@ class PerfusionTrainerTest {
         assertFalse(p.get().hasGradient(), "frozen text encoder weights must not carry gradients");
       }
     }
+  }
+
+  /**
+   * A step's micro-batches run through the model in one pass (or in uneven groups) train the
+   * concept that running them one by one trains: the same draws, each micro-batch's own masked mean
+   * in the loss. Tolerance: fp32 rounding of differently blocked GEMMs, through 3 AdamW steps.
+   */
+  @Test
+  void fusedMicroBatchesTrainWhatOneByOneTrains() {
+    TrainingConfig cfg = quick("zwx", "car", 3).withBatch(2, 3).withCheckpointEvery(100);
+    // Squares of four sizes: each micro-batch's mask sums differently, so a loss normalised over
+    // the whole pass instead of per micro-batch would show.
+    List<BufferedImage> images = new ArrayList<>();
+    List<BufferedImage> masks = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      int side = 6 + 5 * i;
+      images.add(squareImage(side, false));
+      masks.add(squareImage(side, true));
+    }
+    TrainingImages sizes = new TrainingImages(images, masks);
+    List<TrainProgress> oneByOne = new ArrayList<>();
+    Concept reference =
+        perfusion
+            .trainer()
+            .withFusedLatentCells(1)
+            .train(sizes, cfg, null, oneByOne::add, s -> {}, () -> false);
+    long side = sd.unet().config().sampleSize();
+    long cells = side * side * 2; // one micro-batch of the tiny model's latents
+    for (long limit : new long[] {2 * cells, MicroBatches.FUSED_LATENT_CELLS}) {
+      List<TrainProgress> fused = new ArrayList<>();
+      Concept c =
+          perfusion
+              .trainer()
+              .withFusedLatentCells(limit)
+              .train(sizes, cfg, null, fused::add, s -> {}, () -> false);
+      for (int i = 0; i < fused.size(); i++) {
+        assertEquals(oneByOne.get(i).loss(), fused.get(i).loss(), 1e-5, "loss of step " + i);
+      }
+      for (String layer : reference.valueTargets().keySet()) {
+        assertArrayEquals(
+            reference.valueTargets().get(layer), c.valueTargets().get(layer), 1e-4f, layer);
+      }
+      assertArrayEquals(reference.embedding(), c.embedding(), 1e-4f);
+      assertArrayEquals(reference.iStar(), c.iStar(), 1e-4f);
+    }
+  }
+
+  private static BufferedImage squareImage(int side, boolean mask) {
+    BufferedImage img =
+        new BufferedImage(32, 32, mask ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+    java.awt.Graphics2D g = img.createGraphics();
+    g.setColor(mask ? Color.BLACK : new Color(60, 90, 160));
+    g.fillRect(0, 0, 32, 32);
+    g.setColor(mask ? Color.WHITE : Color.RED);
+    g.fillRect(3, 5, side, side);
+    g.dispose();
+    return img;
   }
 
   @Test

@@ -457,6 +457,114 @@ class BaselinesTest {
     return true;
   }
 
+  /**
+   * A step's micro-batches run through the model together (and DreamBooth's prior batches with
+   * them) train what running them one by one trains: same draws, each micro-batch's own masked
+   * mean, the prior weighted per micro-batch. Squares of four sizes, so each micro-batch's mask
+   * sums differently. The step losses agree to 1e-5 (fp32 rounding of differently blocked GEMMs).
+   * AdamW divides each gradient by its own running size, so a weight whose gradient is at rounding
+   * level may move by up to the rate either way: at least 99% of the weights agree to 1e-5 and none
+   * differs by more than two steps' worth of the rate.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"textual-inversion", "lora", "dreambooth"})
+  void fusedMicroBatchesTrainWhatOneByOneTrains(String name) {
+    BaselineMethod method = Personalization.baseline(name);
+    BaselineConfig bc = config(name);
+    bc =
+        new BaselineConfig(
+            bc.shared().withSteps(3).withBatch(2, 3),
+            bc.learningRate(),
+            bc.embeddingLearningRate(),
+            bc.rank(),
+            bc.classImages(),
+            bc.classImageSteps(),
+            bc.priorLossWeight() * 0.5f);
+    List<BufferedImage> pics = new ArrayList<>();
+    List<BufferedImage> masks = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      pics.add(sizedSquare(6 + 5 * i, false));
+      masks.add(sizedSquare(6 + 5 * i, true));
+    }
+    TrainingImages sizes = new TrainingImages(pics, masks);
+    List<TrainProgress> oneByOne = new ArrayList<>();
+    BaselineConcept reference =
+        new BaselineTrainer(sd)
+            .withFusedLatentCells(1)
+            .train(method, sizes, bc, oneByOne::add, () -> false)
+            .concept();
+    List<TrainProgress> fused = new ArrayList<>();
+    BaselineConcept c =
+        new BaselineTrainer(sd).train(method, sizes, bc, fused::add, () -> false).concept();
+    assertEquals(oneByOne.size(), fused.size());
+    for (int i = 0; i < fused.size(); i++) {
+      assertEquals(oneByOne.get(i).loss(), fused.get(i).loss(), 1e-5, "loss of step " + i);
+    }
+    long total = 0;
+    long apart = 0;
+    double worst = 0;
+    List<float[][]> pairs = new ArrayList<>();
+    if (reference.embedding() != null) {
+      pairs.add(new float[][] {reference.embedding(), c.embedding()});
+    }
+    for (String key : reference.tensors().keySet()) {
+      pairs.add(new float[][] {reference.tensors().get(key).data(), c.tensors().get(key).data()});
+    }
+    for (float[][] p : pairs) {
+      assertEquals(p[0].length, p[1].length);
+      for (int i = 0; i < p[0].length; i++) {
+        double d = Math.abs(p[0][i] - p[1][i]);
+        worst = Math.max(worst, d);
+        apart += d > 1e-5 ? 1 : 0;
+        total++;
+      }
+    }
+    assertTrue(apart <= total / 100, apart + " of " + total + " weights differ by more than 1e-5");
+    float rate = Math.max(bc.learningRate(), bc.embeddingLearningRate());
+    assertTrue(worst <= 2 * 3 * rate, "largest difference " + worst);
+  }
+
+  /**
+   * DreamBooth's step loss is the instance loss plus the weighted prior loss: at the first step
+   * (same initial weights and draws whatever the weight) L(w) = I + w P with P > 0, so L(0.5) lies
+   * halfway between L(0) and L(1).
+   */
+  @Test
+  void dreamBoothAddsThePriorLossWithItsWeight() {
+    BaselineMethod method = Personalization.baseline("dreambooth");
+    double[] first = new double[3];
+    float[] weights = {0f, 1f, 0.5f};
+    for (int k = 0; k < 3; k++) {
+      BaselineConfig bc = config("dreambooth");
+      bc =
+          new BaselineConfig(
+              bc.shared().withSteps(1).withBatch(2, 2),
+              bc.learningRate(),
+              bc.embeddingLearningRate(),
+              bc.rank(),
+              bc.classImages(),
+              bc.classImageSteps(),
+              weights[k]);
+      List<TrainProgress> progress = new ArrayList<>();
+      new BaselineTrainer(sd).train(method, squares, bc, progress::add, () -> false);
+      first[k] = progress.get(0).loss();
+    }
+    assertTrue(first[1] > first[0] + 1e-3, "the prior adds: " + Arrays.toString(first));
+    assertEquals((first[0] + first[1]) / 2, first[2], 1e-5, Arrays.toString(first));
+  }
+
+  private static BufferedImage sizedSquare(int side, boolean mask) {
+    BufferedImage img =
+        new BufferedImage(32, 32, mask ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = img.createGraphics();
+    g.setColor(mask ? Color.BLACK : new Color(60, 90, 160));
+    g.fillRect(0, 0, 32, 32);
+    g.setColor(mask ? Color.WHITE : Color.RED);
+    g.fillRect(3, 5, side, side);
+    g.dispose();
+    return img;
+  }
+
   /** A small red square at different places, with exact masks (as the Perfusion tests use). */
   static List<BufferedImage> images(int n, boolean masks) {
     List<BufferedImage> out = new ArrayList<>();

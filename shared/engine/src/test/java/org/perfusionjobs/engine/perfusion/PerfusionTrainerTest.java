@@ -27,6 +27,7 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.perfusionjobs.engine.TrainingSquares;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.nn.Parameter;
@@ -293,14 +294,7 @@ class PerfusionTrainerTest {
     TrainingConfig cfg = quick("zwx", "car", 3).withBatch(2, 3).withCheckpointEvery(100);
     // Squares of four sizes: each micro-batch's mask sums differently, so a loss normalised over
     // the whole pass instead of per micro-batch would show.
-    List<BufferedImage> images = new ArrayList<>();
-    List<BufferedImage> masks = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      int side = 6 + 5 * i;
-      images.add(squareImage(side, false));
-      masks.add(squareImage(side, true));
-    }
-    TrainingImages sizes = new TrainingImages(images, masks);
+    TrainingImages sizes = TrainingSquares.ofSides(6, 11, 16, 21);
     List<TrainProgress> oneByOne = new ArrayList<>();
     Concept reference =
         perfusion
@@ -326,18 +320,6 @@ class PerfusionTrainerTest {
       assertArrayEquals(reference.embedding(), c.embedding(), 1e-4f);
       assertArrayEquals(reference.iStar(), c.iStar(), 1e-4f);
     }
-  }
-
-  private static BufferedImage squareImage(int side, boolean mask) {
-    BufferedImage img =
-        new BufferedImage(32, 32, mask ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
-    java.awt.Graphics2D g = img.createGraphics();
-    g.setColor(mask ? Color.BLACK : new Color(60, 90, 160));
-    g.fillRect(0, 0, 32, 32);
-    g.setColor(mask ? Color.WHITE : Color.RED);
-    g.fillRect(3, 5, side, side);
-    g.dispose();
-    return img;
   }
 
   @Test

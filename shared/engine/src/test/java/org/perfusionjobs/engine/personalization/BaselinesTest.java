@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.perfusionjobs.engine.TrainingSquares;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.io.ModelLoadException;
@@ -480,13 +481,7 @@ class BaselinesTest {
             bc.classImages(),
             bc.classImageSteps(),
             bc.priorLossWeight() * 0.5f);
-    List<BufferedImage> pics = new ArrayList<>();
-    List<BufferedImage> masks = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      pics.add(sizedSquare(6 + 5 * i, false));
-      masks.add(sizedSquare(6 + 5 * i, true));
-    }
-    TrainingImages sizes = new TrainingImages(pics, masks);
+    TrainingImages sizes = TrainingSquares.ofSides(6, 11, 16, 21);
     List<TrainProgress> oneByOne = new ArrayList<>();
     BaselineConcept reference =
         new BaselineTrainer(sd)
@@ -551,18 +546,6 @@ class BaselinesTest {
     }
     assertTrue(first[1] > first[0] + 1e-3, "the prior adds: " + Arrays.toString(first));
     assertEquals((first[0] + first[1]) / 2, first[2], 1e-5, Arrays.toString(first));
-  }
-
-  private static BufferedImage sizedSquare(int side, boolean mask) {
-    BufferedImage img =
-        new BufferedImage(32, 32, mask ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = img.createGraphics();
-    g.setColor(mask ? Color.BLACK : new Color(60, 90, 160));
-    g.fillRect(0, 0, 32, 32);
-    g.setColor(mask ? Color.WHITE : Color.RED);
-    g.fillRect(3, 5, side, side);
-    g.dispose();
-    return img;
   }
 
   /** A small red square at different places, with exact masks (as the Perfusion tests use). */

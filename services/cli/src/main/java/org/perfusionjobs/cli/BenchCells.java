@@ -1,7 +1,6 @@
 package org.perfusionjobs.cli;
 
 import static org.perfusionjobs.cli.BenchMethods.ABLATIONS;
-import static org.perfusionjobs.cli.BenchMethods.VARIANTS;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -172,7 +171,7 @@ final class BenchCells {
   static Map<String, double[]> ablationDeltas(List<Point> totals) {
     Map<String, double[]> out = new LinkedHashMap<>();
     for (Point a : totals) {
-      if (!ABLATIONS.containsKey(a.method()) && !VARIANTS.containsKey(a.method())) {
+      if (!ABLATIONS.containsKey(a.method()) && !BenchMethods.isVariant(a.method())) {
         continue;
       }
       totals.stream()

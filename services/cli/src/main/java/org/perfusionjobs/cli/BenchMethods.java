@@ -43,6 +43,25 @@ final class BenchMethods {
               "0.5"));
 
   /**
+   * A Perfusion file evaluated with a run-time option beyond the paper (issue 23): no training of
+   * its own, the {@code source} method's kept file with {@code evalArgs} added to {@code eval}.
+   */
+  record RuntimeVariant(String source, List<String> evalArgs, String label) {}
+
+  /**
+   * The run-time variants: the paper's files with the superclass drawing the first tenth of the
+   * steps (docs/perfusion-results.md, "The superclass draws the layout": the best share for them on
+   * four concepts).
+   */
+  static final Map<String, RuntimeVariant> RUNTIME_VARIANTS =
+      Map.of(
+          "perfusion-layout",
+          new RuntimeVariant(
+              "perfusion",
+              List.of("--superclass-layout", "0.1"),
+              "perfusion + superclass layout 0.1"));
+
+  /**
    * Baselines whose reference rate does not suit the world model, with the {@code train} arguments
    * the benchmark runs them with instead (docs/perfusion.md#baselines): DreamBooth's 5e-6
    * (diffusers' for SD v1.5) left the UNet where it was in 400 steps here (fidelity 2.5% on zwx, 0%
@@ -58,6 +77,7 @@ final class BenchMethods {
           "perfusion-captions",
           "perfusion-balanced",
           "perfusion-captions-balanced",
+          "perfusion-layout",
           "perfusion-no-key-lock",
           "perfusion-no-gate",
           "perfusion-no-cinv",
@@ -67,9 +87,14 @@ final class BenchMethods {
           "dreambooth");
 
   static boolean isPerfusion(String method) {
-    return method.equals("perfusion")
-        || ABLATIONS.containsKey(method)
-        || VARIANTS.containsKey(method);
+    return method.equals("perfusion") || ABLATIONS.containsKey(method) || isVariant(method);
+  }
+
+  /**
+   * Whether {@code method} is Perfusion with an option beyond the paper, trained or at run time.
+   */
+  static boolean isVariant(String method) {
+    return VARIANTS.containsKey(method) || RUNTIME_VARIANTS.containsKey(method);
   }
 
   /** The report's name of a method: e.g. {@code perfusion (no key-lock)} for an ablation. */
@@ -77,6 +102,9 @@ final class BenchMethods {
     PerfusionAblation a = ABLATIONS.get(method);
     if (VARIANTS.containsKey(method)) {
       return VARIANT_LABELS.get(method);
+    }
+    if (RUNTIME_VARIANTS.containsKey(method)) {
+      return RUNTIME_VARIANTS.get(method).label();
     }
     return a == null ? method : "perfusion (" + a.label() + ")";
   }
@@ -90,12 +118,19 @@ final class BenchMethods {
 
   /** Whether method {@code m}'s concept files are combined in the two-concept prompts. */
   static boolean isPairMethod(String m) {
-    return m.equals("perfusion") || VARIANTS.containsKey(m);
+    return m.equals("perfusion") || isVariant(m);
   }
 
-  /** {@code settings} with method {@code m}'s own train arguments, if it has any. */
+  /**
+   * {@code settings} with method {@code m}'s own train arguments, or a run-time variant's source
+   * and eval arguments, if it has any.
+   */
   static String cellSettings(String settings, String m) {
     List<String> args = BASELINE_ARGS.get(m);
+    RuntimeVariant r = RUNTIME_VARIANTS.get(m);
+    if (r != null) {
+      return settings + " file=" + r.source() + " eval=" + String.join(" ", r.evalArgs());
+    }
     return args == null ? settings : settings + " train=" + String.join(" ", args);
   }
 }

@@ -7,6 +7,7 @@ import static org.perfusionjobs.cli.BenchCells.totals;
 import static org.perfusionjobs.cli.BenchMethods.ABLATIONS;
 import static org.perfusionjobs.cli.BenchMethods.ALL_METHODS;
 import static org.perfusionjobs.cli.BenchMethods.BASELINE_ARGS;
+import static org.perfusionjobs.cli.BenchMethods.RUNTIME_VARIANTS;
 import static org.perfusionjobs.cli.BenchMethods.VARIANTS;
 import static org.perfusionjobs.cli.BenchMethods.cellSettings;
 import static org.perfusionjobs.cli.BenchMethods.isPairMethod;
@@ -29,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import org.perfusionjobs.cli.BenchCells.Cell;
 import org.perfusionjobs.cli.BenchCells.Gate;
 import org.perfusionjobs.cli.BenchCells.Point;
+import org.perfusionjobs.cli.BenchMethods.RuntimeVariant;
 import org.perfusionjobs.evaluator.Evaluator;
 import org.perfusionjobs.evaluator.concepts.ConceptSuite;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
@@ -77,14 +79,15 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       split = ",",
       defaultValue =
           "perfusion,perfusion-captions,perfusion-balanced,perfusion-captions-balanced,"
-              + "perfusion-no-key-lock,perfusion-no-gate,perfusion-no-cinv,"
+              + "perfusion-layout,perfusion-no-key-lock,perfusion-no-gate,perfusion-no-cinv,"
               + "textual-inversion,custom-diffusion,lora,dreambooth",
       description =
           "methods; perfusion-no-key-lock, perfusion-no-gate and perfusion-no-cinv are Perfusion's"
               + " ablations (train --ablation); perfusion-captions is Perfusion trained with"
               + " --captions per-image, perfusion-balanced with --embedding-norm-cap 1"
-              + " --background-weight 0.5, perfusion-captions-balanced with all three; all"
-              + " evaluated at the same betas (default:"
+              + " --background-weight 0.5, perfusion-captions-balanced with all three;"
+              + " perfusion-layout is perfusion's file evaluated with --superclass-layout 0.1 (no"
+              + " training of its own); all evaluated at the same betas (default:"
               + " ${DEFAULT-VALUE})")
   List<String> methods;
 
@@ -231,9 +234,9 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
           makeImages(err, c, dir, images);
           imagesMade = true;
         }
-        Cell cell = runCell(err, modelDir, c, m, dir, images, cellSettings(settings, m));
+        Cell cell = runCell(err, modelDir, cellDir, c, m, dir, images, cellSettings(settings, m));
         cell.write(cellFile);
-        if (isPairMethod(m)) { // a later run's pairs need it, whatever its work folder
+        if (isPairMethod(m) && !RUNTIME_VARIANTS.containsKey(m)) { // a later run's pairs need it
           keepConceptFile(dir.resolve(m + ".safetensors"), cellDir, c, m);
         }
         cells.add(cell);
@@ -271,13 +274,15 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         for (String m : pairMethods) {
           String name = pair[0].word() + "+" + pair[1].word();
           Path cellFile = cellDir.resolve("pairs").resolve(name).resolve(m + ".json");
-          ConceptPairs.PairCell done = ConceptPairs.PairCell.read(cellFile, settings);
+          ConceptPairs.PairCell done =
+              ConceptPairs.PairCell.read(cellFile, cellSettings(settings, m));
           if (done != null) {
             pairCells.add(done);
           } else if (System.nanoTime() > deadline) {
             missing++;
           } else {
-            ConceptPairs.PairCell cell = runPair(err, modelDir, cellDir, pair, m, settings);
+            ConceptPairs.PairCell cell =
+                runPair(err, modelDir, cellDir, pair, m, cellSettings(settings, m));
             cell.write(cellFile);
             pairCells.add(cell);
             if (pair[0] == pairable.get(0)) { // the first pair's images, as for single cells
@@ -367,10 +372,15 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         "0");
   }
 
-  /** Trains one method on one concept, evaluates it and, for Perfusion's family, its gates. */
+  /**
+   * Trains one method on one concept, evaluates it and, for Perfusion's family, its gates. A
+   * run-time variant trains nothing: it evaluates its source's kept file (training it if it is
+   * missing) and reports the source's training time; its gates are the source's.
+   */
   private Cell runCell(
       PrintWriter err,
       Path modelDir,
+      Path cellDir,
       SuiteConcept c,
       String m,
       Path dir,
@@ -379,10 +389,22 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       throws IOException, InterruptedException {
     Path gatePrompts = dir.resolve("gate-prompts.txt");
     Files.writeString(gatePrompts, String.join("\n", gatePrompts(c)) + "\n");
-    Path file = dir.resolve(m + ".safetensors");
-    long t0 = System.nanoTime();
-    train(err, modelDir, c, m, images, file);
-    double seconds = (System.nanoTime() - t0) / 1e9;
+    RuntimeVariant runtime = RUNTIME_VARIANTS.get(m);
+    Path file;
+    double seconds;
+    if (runtime != null) {
+      file = conceptFile(err, modelDir, cellDir, c, runtime.source());
+      Cell source =
+          Cell.read(
+              cellDir.resolve(c.word()).resolve(runtime.source() + ".json"),
+              cellSettings(settingsKey(modelDir), runtime.source()));
+      seconds = source == null ? 0 : source.trainSeconds();
+    } else {
+      file = dir.resolve(m + ".safetensors");
+      long t0 = System.nanoTime();
+      train(err, modelDir, c, m, images, file);
+      seconds = (System.nanoTime() - t0) / 1e9;
+    }
     List<String> eval =
         new ArrayList<>(
             List.of(
@@ -403,10 +425,13 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     } else if (m.equals("lora")) {
       eval.addAll(List.of("--scale", join(scales)));
     }
+    if (runtime != null) {
+      eval.addAll(runtime.evalArgs());
+    }
     String out = cli(err, eval.toArray(String[]::new));
     List<Point> points = parse(c.word(), m, out);
     List<Gate> gates = new ArrayList<>();
-    if (isPerfusion(m)) {
+    if (isPerfusion(m) && runtime == null) {
       for (float b : betas) {
         String g =
             cli(
@@ -474,8 +499,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       lines = ConceptPairs.wordPrompts(prompts, pair[0], pair[1]);
       promptName = "words.txt";
     } else {
-      Path a = conceptFile(err, modelDir, cellDir, pair[0], m);
-      Path b = conceptFile(err, modelDir, cellDir, pair[1], m);
+      RuntimeVariant runtime = RUNTIME_VARIANTS.get(m);
+      String fileMethod = runtime == null ? m : runtime.source();
+      Path a = conceptFile(err, modelDir, cellDir, pair[0], fileMethod);
+      Path b = conceptFile(err, modelDir, cellDir, pair[1], fileMethod);
       args.addAll(List.of("--concept", a.toString(), "--concept", b.toString()));
       args.addAll(List.of("--expect", pair[0].spec().text(), "--expect", pair[1].spec().text()));
       lines = ConceptPairs.prompts(prompts);
@@ -492,6 +519,9 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             "--json",
             "--out",
             dir.resolve(m + "-eval").toString()));
+    if (RUNTIME_VARIANTS.containsKey(m)) {
+      args.addAll(RUNTIME_VARIANTS.get(m).evalArgs());
+    }
     Point p = parse(name, m, cli(err, args.toArray(String[]::new))).get(0);
     return new ConceptPairs.PairCell(pair[0].word(), pair[1].word(), m, settings, p);
   }

@@ -8,7 +8,6 @@ import static org.perfusionjobs.cli.BenchCells.share;
 import static org.perfusionjobs.cli.BenchCells.shareWithSe;
 import static org.perfusionjobs.cli.BenchCells.subsetTotals;
 import static org.perfusionjobs.cli.BenchMethods.ALL_METHODS;
-import static org.perfusionjobs.cli.BenchMethods.VARIANTS;
 import static org.perfusionjobs.cli.BenchMethods.label;
 
 import java.awt.BasicStroke;
@@ -137,7 +136,7 @@ final class PersonalizationReport {
     sb.append("## The paper's claims, checked\n\n");
     int claims = sb.length();
     List<String> perfusions = new ArrayList<>(List.of("perfusion"));
-    perfusions.addAll(ALL_METHODS.stream().filter(VARIANTS::containsKey).toList());
+    perfusions.addAll(ALL_METHODS.stream().filter(BenchMethods::isVariant).toList());
     Map<String, List<Point>> subsetTotals = subsetTotals(points, run.subsetMethods());
     for (String baseline : List.of("textual-inversion", "lora", "dreambooth", "custom-diffusion")) {
       List<Point> pool = subsetTotals.getOrDefault(baseline, totals);
@@ -267,7 +266,9 @@ final class PersonalizationReport {
             + " (docs/perfusion.md#ablations), the variants add an option beyond the paper"
             + " (`perfusion + captions`: `train --captions per-image`; `perfusion + balanced`:"
             + " `--embedding-norm-cap 1 --background-weight 0.5`; `perfusion + captions +"
-            + " balanced`: the three together; docs/perfusion.md). Change against `perfusion` at"
+            + " balanced`: the three together; `perfusion + superclass layout 0.1`: the paper's"
+            + " file, `eval --superclass-layout 0.1`, no training of its own; docs/perfusion.md)."
+            + " Change against `perfusion` at"
             + " the same beta, in points (variant minus Perfusion; compare with the ± above).\n\n");
     if (!deltas.isEmpty()) {
       sb.append(

@@ -44,7 +44,7 @@ final class ReportSummary {
             totals.get(0).images()));
     List<String> perfusions =
         byMethod.keySet().stream()
-            .filter(m -> m.equals("perfusion") || BenchMethods.VARIANTS.containsKey(m))
+            .filter(m -> m.equals("perfusion") || BenchMethods.isVariant(m))
             .toList();
     List<String> columns = perfusions.isEmpty() ? List.of() : betaColumns(byMethod, perfusions);
     if (!columns.isEmpty()) {

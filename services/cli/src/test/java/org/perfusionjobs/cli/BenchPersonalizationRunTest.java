@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code bench-personalization} end to end at a CI size (two concepts, Perfusion only, 4 training
- * steps, 2 prompts): the cells, the pair cells and the report; then a second sitting in a fresh
+ * {@code bench-personalization} end to end at a CI size (two concepts, Perfusion and its run-time
+ * superclass-layout variant, 4 training steps, 2 prompts): the cells, the pair cells and the
+ * report, the run-time variant evaluating Perfusion's own files; then a second sitting in a fresh
  * work folder, as a later session has, which must run the pairs from the concept files kept beside
  * the cells and train again only a file that was lost.
  */
@@ -38,7 +39,7 @@ class BenchPersonalizationRunTest {
         "--concepts",
         "zwx,vkp",
         "--methods",
-        "perfusion",
+        "perfusion,perfusion-layout",
         "--prompts",
         "2",
         "--train-steps",
@@ -80,6 +81,21 @@ class BenchPersonalizationRunTest {
     String report = Files.readString(tmp.resolve("work-1/personalization.md"));
     assertTrue(report.contains("## Two concepts in one prompt"), report);
     assertTrue(report.contains("| zwx + vkp | perfusion |"), report);
+    // The run-time variant trains nothing: it evaluates the paper's files with its option, in the
+    // single cells and the pair, and reports their training time.
+    assertEquals(3, count(first[2], "^\\$ perfusion eval .* --superclass-layout 0\\.1$"), first[2]);
+    ObjectMapper json = new ObjectMapper();
+    for (String c : new String[] {"zwx", "vkp"}) {
+      JsonNode paper = json.readTree(results.resolve(c).resolve("perfusion.json").toFile());
+      JsonNode layout = json.readTree(results.resolve(c).resolve("perfusion-layout.json").toFile());
+      assertEquals(paper.get("trainSeconds").asDouble(), layout.get("trainSeconds").asDouble(), c);
+      assertEquals(paper.get("fileBytes").asLong(), layout.get("fileBytes").asLong(), c);
+      assertTrue(
+          layout.get("settings").asText().endsWith(" file=perfusion eval=--superclass-layout 0.1"));
+      assertFalse(Files.exists(results.resolve(c).resolve("perfusion-layout.safetensors")), c);
+    }
+    assertTrue(Files.exists(results.resolve("pairs/zwx+vkp/perfusion-layout.json")), first[2]);
+    assertTrue(report.contains("| zwx + vkp | perfusion + superclass layout 0.1 |"), report);
 
     // A later sitting: a new work folder (the first is gone), one pair cell and one kept file lost.
     byte[] zwx = Files.readAllBytes(results.resolve("zwx/perfusion.safetensors"));

@@ -334,7 +334,8 @@ class PerfusionCliTest {
 
   /**
    * bench-gemm with small shapes and the tiny UNet: one table row per shape with the engine's rate,
-   * the UNet step's GFLOP/s and its ratio to the best GEMM rate; bad shapes are a clear error.
+   * the UNet step's GFLOP/s and its ratio to the best GEMM rate, once per attention slicing asked
+   * for; bad shapes are a clear error.
    */
   @Test
   void benchGemmPrintsGemmRatesAndTheUnetStepSideBySide() {
@@ -354,19 +355,25 @@ class PerfusionCliTest {
             "--latent",
             "8",
             "--unet-steps",
-            "1");
+            "1",
+            "--attention-slicing",
+            "auto,1KiB");
     assertEquals("0", r[0], r[2]);
     assertTrue(
         java.util.regex.Pattern.compile("(?m)^64x64x64 +\\d+\\.\\d +- +-$").matcher(r[1]).find(),
         r[1]);
     assertTrue(
         java.util.regex.Pattern.compile("(?m)^128x32x96 +\\d+\\.\\d ").matcher(r[1]).find(), r[1]);
-    assertTrue(
-        java.util.regex.Pattern.compile(
-                "latent 8x8 \\(64 px\\): \\d+\\.\\d GFLOP, median \\d+\\.\\d+ s .*GFLOP/s")
-            .matcher(r[1])
-            .find(),
-        r[1]);
+    for (String slicing : new String[] {"auto", "1KiB"}) {
+      assertTrue(
+          java.util.regex.Pattern.compile(
+                  "latent 8x8 \\(64 px\\), attention slicing "
+                      + slicing
+                      + ": \\d+\\.\\d GFLOP, median \\d+\\.\\d+ s .*GFLOP/s")
+              .matcher(r[1])
+              .find(),
+          r[1]);
+    }
     assertTrue(r[1].contains("UNet step / engine's best GEMM: "), r[1]);
     String[] bad =
         run("bench-gemm", "--shapes", "64,64", "--openblas", "none", "--sd15-unet-config", "none");

@@ -87,10 +87,15 @@ class BaselinesTest {
   }
 
   static BaselineConfig config(String method) {
+    return config(method, STEPS, 2, 1f);
+  }
+
+  /** The test recipe of {@code method} with other steps, accumulation and prior loss weight. */
+  static BaselineConfig config(String method, int steps, int accumulation, float priorWeight) {
     TrainingConfig shared =
         TrainingConfig.defaults("zwx", "car")
-            .withSteps(STEPS)
-            .withBatch(2, 2)
+            .withSteps(steps)
+            .withBatch(2, accumulation)
             .withSeed(7)
             .withTemplates(List.of("a photo of a {}", "a {} on the beach", "a small {}"));
     float lr =
@@ -100,7 +105,7 @@ class BaselinesTest {
           case Lora.NAME -> 3e-3f;
           default -> 1e-3f;
         };
-    return new BaselineConfig(shared, lr, 0.05f, 4, 2, 3, 1f);
+    return new BaselineConfig(shared, lr, 0.05f, 4, 2, 3, priorWeight);
   }
 
   /** The run of {@code method}, trained on first use. */
@@ -471,16 +476,7 @@ class BaselinesTest {
   @ValueSource(strings = {"textual-inversion", "lora", "dreambooth"})
   void fusedMicroBatchesTrainWhatOneByOneTrains(String name) {
     BaselineMethod method = Personalization.baseline(name);
-    BaselineConfig bc = config(name);
-    bc =
-        new BaselineConfig(
-            bc.shared().withSteps(3).withBatch(2, 3),
-            bc.learningRate(),
-            bc.embeddingLearningRate(),
-            bc.rank(),
-            bc.classImages(),
-            bc.classImageSteps(),
-            bc.priorLossWeight() * 0.5f);
+    BaselineConfig bc = config(name, 3, 3, 0.5f);
     TrainingImages sizes = TrainingSquares.ofSides(6, 11, 16, 21);
     List<TrainProgress> oneByOne = new ArrayList<>();
     BaselineConcept reference =
@@ -530,16 +526,7 @@ class BaselinesTest {
     double[] first = new double[3];
     float[] weights = {0f, 1f, 0.5f};
     for (int k = 0; k < 3; k++) {
-      BaselineConfig bc = config("dreambooth");
-      bc =
-          new BaselineConfig(
-              bc.shared().withSteps(1).withBatch(2, 2),
-              bc.learningRate(),
-              bc.embeddingLearningRate(),
-              bc.rank(),
-              bc.classImages(),
-              bc.classImageSteps(),
-              weights[k]);
+      BaselineConfig bc = config("dreambooth", 1, 2, weights[k]);
       List<TrainProgress> progress = new ArrayList<>();
       new BaselineTrainer(sd).train(method, squares, bc, progress::add, () -> false);
       first[k] = progress.get(0).loss();

@@ -98,6 +98,14 @@ final class EvalCommand implements Callable<Integer> {
   float guidance;
 
   @Option(
+      names = "--images-per-call",
+      defaultValue = "" + PromptRun.DEFAULT_IMAGES_PER_CALL,
+      description =
+          "prompts that share one UNet call, each with its own seed and noise; 1: one image at a"
+              + " time (default: ${DEFAULT-VALUE})")
+  int imagesPerCall;
+
+  @Option(
       names = "--sampler",
       defaultValue = "ddim",
       description = "ddim, euler_a or dpmpp_2m (default: ${DEFAULT-VALUE})")
@@ -202,6 +210,11 @@ final class EvalCommand implements Callable<Integer> {
     var err = spec.commandLine().getErr();
     var stdout = spec.commandLine().getOut();
     Path evalDir = evaluator != null ? evaluator : model.resolve("evaluator");
+    if (imagesPerCall < 1) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--images-per-call must be at least 1 (1: one image at a time), got " + imagesPerCall);
+    }
     if (globalLock && concepts.isEmpty()) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--global-lock needs --concept: it locks a concept's keys");
@@ -310,7 +323,13 @@ final class EvalCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         PromptRun.Settings settings =
             new PromptRun.Settings(
-                steps, guidance, SamplerKind.fromName(sampler), seed, uses, globalLock);
+                steps,
+                guidance,
+                SamplerKind.fromName(sampler),
+                seed,
+                uses,
+                globalLock,
+                imagesPerCall);
         PromptRun.Result r =
             PromptRun.run(
                 sd,

@@ -402,6 +402,11 @@ class PerfusionCliTest {
     String[] lock = run("eval", "--model", MODEL, "--global-lock");
     assertEquals("2", lock[0]);
     assertTrue(lock[2].contains("--global-lock needs --concept"), lock[2]);
+    String[] perCall = run("eval", "--model", MODEL, "--images-per-call", "0");
+    assertEquals("2", perCall[0]);
+    assertTrue(
+        perCall[2].contains("--images-per-call must be at least 1 (1: one image at a time), got 0"),
+        perCall[2]);
   }
 
   /** The user's mistakes each give one line naming the option and the fix (issue 21). */

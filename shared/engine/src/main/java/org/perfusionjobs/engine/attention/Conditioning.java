@@ -85,7 +85,7 @@ public final class Conditioning {
     if (early.early != null || this.early != null) {
       throw new IllegalArgumentException("a prompt schedule has two parts, not more");
     }
-    if (early.unetEdits != unetEdits || early.batchSize() != batchSize()) {
+    if (!early.unetEdits.sameEffectAs(unetEdits) || early.batchSize() != batchSize()) {
       throw new IllegalArgumentException(
           "the early text must have this conditioning's batch and UNet weight edits");
     }
@@ -106,7 +106,8 @@ public final class Conditioning {
    * Several requests' conditionings stacked along the batch, in order, for one UNet call that
    * serves them all: each cross-attention layer's K/V is the concatenation of the parts' own
    * (projected by each part's processor), so every row attends to its own request's text. The parts
-   * must share their UNet weight edits (a weight edit changes the whole model, not a row).
+   * must have UNet weight edits of the same effect ({@link WeightEdits#shareKey}; a weight edit
+   * changes the whole model, not a row).
    *
    * @param layers every cross-attention layer of the UNet the result is used with
    */
@@ -121,7 +122,7 @@ public final class Conditioning {
     NDList keys = new NDList();
     NDList values = new NDList();
     for (Conditioning c : parts) {
-      if (c.unetEdits != edits) {
+      if (!c.unetEdits.sameEffectAs(edits)) {
         throw new IllegalArgumentException(
             "requests with different UNet weight edits cannot share a UNet call");
       }

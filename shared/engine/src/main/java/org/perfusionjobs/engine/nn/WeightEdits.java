@@ -15,17 +15,49 @@ import java.util.Map;
  * written: installing swaps references, closing the installation swaps them back. This is how a
  * request (or a training step) uses weights other than the base model's while the model stays
  * shared and bit-identical; the core applies them without knowing what made them.
+ *
+ * <p>Requests can share a UNet call only when their edits are in effect the same ({@link
+ * #shareKey}): the same object, both empty, or made from one source (e.g. one concept at one scale)
+ * that vouches for equal values, since each request holds its own copies of the arrays.
  */
 public final class WeightEdits {
   public static final WeightEdits NONE = new WeightEdits(Map.of(), Map.of());
+  private static final Object EMPTY = new Object();
 
   private final Map<String, LinearDelta> linearDeltas;
   private final Map<String, NDArray> parameterOverrides;
+  private final Object source;
 
+  /** Edits that share a UNet call only with themselves (or, when empty, with any empty edits). */
   public WeightEdits(
       Map<String, LinearDelta> linearDeltas, Map<String, NDArray> parameterOverrides) {
+    this(linearDeltas, parameterOverrides, null);
+  }
+
+  /**
+   * @param source what made these values, compared by identity: edits made from one source must be
+   *     equal in value (null: none, these edits are only the same as themselves)
+   */
+  public WeightEdits(
+      Map<String, LinearDelta> linearDeltas,
+      Map<String, NDArray> parameterOverrides,
+      Object source) {
     this.linearDeltas = Collections.unmodifiableMap(new LinkedHashMap<>(linearDeltas));
     this.parameterOverrides = Collections.unmodifiableMap(new LinkedHashMap<>(parameterOverrides));
+    this.source = source;
+  }
+
+  /**
+   * Equal (by identity) for edits with the same effect on the model: any two empty edits, edits
+   * from one source, an object with itself. Requests are grouped into UNet calls by it.
+   */
+  public Object shareKey() {
+    return isEmpty() ? EMPTY : source != null ? source : this;
+  }
+
+  /** Whether {@code other} has the same effect, so one installation serves both. */
+  public boolean sameEffectAs(WeightEdits other) {
+    return shareKey() == other.shareKey();
   }
 
   public Map<String, LinearDelta> linearDeltas() {

@@ -59,11 +59,16 @@ final class BaselineConditioner implements Conditioner {
     } else {
       text = sd.encodePrompts(prompts.rows(), m);
     }
-    return Conditioning.of(text).withUnetEdits(edits(concept, scale, m, o));
+    return Conditioning.of(text).withUnetEdits(edits(concept, scale, m, o, this));
   }
 
-  /** The concept's UNet edits as arrays in {@code m}, LoRA terms scaled by {@code scale}. */
-  static WeightEdits edits(BaselineConcept c, float scale, NDManager m, EngineOptions o) {
+  /**
+   * The concept's UNet edits as arrays in {@code m}, LoRA terms scaled by {@code scale}; {@code
+   * source} vouches that edits made with it are equal (a conditioner: one concept at one scale), so
+   * its requests share UNet calls; null: these edits share with nothing else.
+   */
+  static WeightEdits edits(
+      BaselineConcept c, float scale, NDManager m, EngineOptions o, Object source) {
     Map<String, LinearDelta> deltas = new LinkedHashMap<>();
     Map<String, NDArray> overrides = new LinkedHashMap<>();
     c.tensors()
@@ -85,6 +90,6 @@ final class BaselineConditioner implements Conditioner {
                     t.toArray(m).toType(o.dtype(), false).toDevice(o.device(), false));
               }
             });
-    return new WeightEdits(deltas, overrides);
+    return new WeightEdits(deltas, overrides, source);
   }
 }

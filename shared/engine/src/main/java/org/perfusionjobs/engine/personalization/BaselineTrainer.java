@@ -236,7 +236,7 @@ public final class BaselineTrainer {
           concept.embedding() == null
               ? null
               : m.create(concept.embedding(), new Shape(1, concept.embedding().length));
-      WeightEdits edits = BaselineConditioner.edits(concept, 1f, m, sd.options());
+      WeightEdits edits = BaselineConditioner.edits(concept, 1f, m, sd.options(), null);
       double sum = 0;
       for (int i = 0; i < batches; i++) {
         try (NDScope scope = new NDScope()) {

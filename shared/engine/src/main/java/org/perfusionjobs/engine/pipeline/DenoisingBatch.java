@@ -21,7 +21,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
-import org.perfusionjobs.engine.nn.WeightEdits;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.engine.scheduler.SamplerRun;
 import org.perfusionjobs.engine.scheduler.Samplers;
@@ -29,12 +28,12 @@ import org.perfusionjobs.engine.scheduler.Samplers;
 /**
  * Step-level continuous batching: generation requests join between denoising steps and leave when
  * their last step is done; each {@link #step} runs the UNet once for the active requests that can
- * share a call (the same latent size and the same UNet weight edits), the oldest first, up to
- * {@code maxImages} requested images per call; later ones wait for a place. Every request keeps its
- * own prompt, conditioning (concepts and their settings), seed and noise, sampler, step count,
- * guidance and cancel flag; only the UNet call is shared, with per-row timesteps and per-request
- * K/V stacked along the batch ({@link Conditioning#stacked}). A request's images are the ones it
- * gets alone, up to the rounding of a larger matrix product.
+ * share a call (the same latent size and UNet weight edits of the same effect), the oldest first,
+ * up to {@code maxImages} requested images per call; later ones wait for a place. Every request
+ * keeps its own prompt, conditioning (concepts and their settings), seed and noise, sampler, step
+ * count, guidance and cancel flag; only the UNet call is shared, with per-row timesteps and
+ * per-request K/V stacked along the batch ({@link Conditioning#stacked}). A request's images are
+ * the ones it gets alone, up to the rounding of a larger matrix product.
  *
  * <p>Threads: {@link #submit} may be called from any thread; everything else belongs to the one
  * model thread that owns the pipeline. Results complete on that thread.
@@ -305,10 +304,10 @@ public final class DenoisingBatch implements AutoCloseable {
       return request.guided() ? 2 * request.batchSize() : request.batchSize();
     }
 
-    /** Requests with equal keys can share a UNet call (weight edits compare by identity). */
+    /** Requests with equal keys can share a UNet call (weight edits by {@code shareKey}). */
     GroupKey groupKey() {
       return new GroupKey(
-          latentShape.get(1), latentShape.get(2), latentShape.get(3), cond.unetEdits());
+          latentShape.get(1), latentShape.get(2), latentShape.get(3), cond.unetEdits().shareKey());
     }
 
     /** Validates, encodes the text and projects every layer's K/V once, draws the initial noise. */
@@ -411,5 +410,20 @@ public final class DenoisingBatch implements AutoCloseable {
     }
   }
 
-  private record GroupKey(long channels, long height, long width, WeightEdits edits) {}
+  /** What requests sharing a call must have in common; {@code edits} compares by identity. */
+  private record GroupKey(long channels, long height, long width, Object edits) {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof GroupKey k
+          && k.channels == channels
+          && k.height == height
+          && k.width == width
+          && k.edits == edits;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(channels, height, width, System.identityHashCode(edits));
+    }
+  }
 }

@@ -15,6 +15,7 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -22,6 +23,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,8 +43,11 @@ import org.perfusionjobs.engine.perfusion.TrainingImages;
 import org.perfusionjobs.engine.personalization.customdiffusion.CustomDiffusion;
 import org.perfusionjobs.engine.personalization.lora.Lora;
 import org.perfusionjobs.engine.personalization.textualinversion.TextualInversion;
+import org.perfusionjobs.engine.pipeline.Conditioner;
+import org.perfusionjobs.engine.pipeline.DenoisingBatch;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
+import org.perfusionjobs.engine.pipeline.GenerateResult;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.testdata.TestData;
@@ -312,10 +317,69 @@ class BaselinesTest {
     }
   }
 
+  /**
+   * Requests with one concept (one conditioner: one concept at one scale) share each UNet call and
+   * each draws what it draws alone (8-bit images within one level: the larger matrix product rounds
+   * differently); two conditioners' UNet edits are separate copies that vouch only for themselves,
+   * so their requests run in calls of their own, except textual inversion's, which edits no weight
+   * and shares with anything.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"textual-inversion", "custom-diffusion", "lora", "dreambooth"})
+  void requestsOfOneConceptShareUnetCallsAndDrawWhatTheyDrawAlone(String name) {
+    BaselineConcept c = run(name).result().concept();
+    Conditioner one = Personalization.conditioner(c, null);
+    List<GenerateRequest> three = new ArrayList<>();
+    List<String> prompts = List.of("a photo of a zwx", "a zwx on the beach", "a small zwx");
+    for (int i = 0; i < prompts.size(); i++) {
+      three.add(request(prompts.get(i)).optSeed(20 + i).optConditioner(one).build());
+    }
+    List<BufferedImage> alone = new ArrayList<>();
+    for (GenerateRequest r : three) {
+      alone.add(sd.generate(r).images().get(0));
+    }
+    try (DenoisingBatch batch = new DenoisingBatch(sd, 3, Duration.ZERO)) {
+      List<CompletableFuture<GenerateResult>> shared = new ArrayList<>();
+      for (GenerateRequest r : three) {
+        shared.add(batch.submit(r));
+      }
+      batch.drain();
+      assertEquals(3, batch.unetCalls(), name + ": one UNet call per step for all three");
+      for (int i = 0; i < three.size(); i++) {
+        int diff = maxLevelDifference(alone.get(i), shared.get(i).join().images().get(0));
+        assertTrue(diff <= 1, name + ": request " + i + " differs by " + diff + " levels");
+      }
+    }
+    Conditioner other = Personalization.conditioner(c, null);
+    try (DenoisingBatch batch = new DenoisingBatch(sd, 3, Duration.ZERO)) {
+      batch.submit(three.get(0));
+      batch.submit(request(prompts.get(1)).optSeed(21).optConditioner(other).build());
+      batch.drain();
+      assertEquals(
+          name.equals(TextualInversion.NAME) ? 3 : 6,
+          batch.unetCalls(),
+          name + ": two conditioners share calls only when neither edits a weight");
+    }
+  }
+
+  static int maxLevelDifference(BufferedImage a, BufferedImage b) {
+    int max = 0;
+    for (int y = 0; y < a.getHeight(); y++) {
+      for (int x = 0; x < a.getWidth(); x++) {
+        int p = a.getRGB(x, y);
+        int q = b.getRGB(x, y);
+        for (int shift = 0; shift <= 16; shift += 8) {
+          max = Math.max(max, Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff)));
+        }
+      }
+    }
+    return max;
+  }
+
   static void assertOnlyCrossAttentionKeyValuesChange(BaselineConcept c) {
     try (NDManager m = sd.manager().newSubManager()) {
       NDArray text = sd.encodePrompts(List.of("a small car on the beach"), m);
-      WeightEdits edits = BaselineConditioner.edits(c, 1f, m, sd.options());
+      WeightEdits edits = BaselineConditioner.edits(c, 1f, m, sd.options(), null);
       int side = sd.defaultImageSize() / sd.vae().config().spatialFactor();
       NDArray x = new NoiseGenerator(3).normal(new Shape(1, 4, side, side), m);
       NDArray t = m.create(new long[] {500});

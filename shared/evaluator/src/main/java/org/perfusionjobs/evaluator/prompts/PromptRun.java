@@ -1,12 +1,17 @@
 package org.perfusionjobs.evaluator.prompts;
 
+import ai.djl.ndarray.NDScope;
 import java.awt.image.BufferedImage;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.IntConsumer;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.pipeline.Conditioner;
+import org.perfusionjobs.engine.pipeline.DenoisingBatch;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
@@ -17,12 +22,19 @@ import org.perfusionjobs.evaluator.ScenePrediction;
 /**
  * Generates one image per prompt (seed = base seed + prompt index) and scores each with the
  * evaluator. The same settings and seeds give the same images, so runs that differ only in, say,
- * beta compare like for like.
+ * beta compare like for like. Up to {@link Settings#imagesPerCall} prompts share each UNet call
+ * ({@link DenoisingBatch}): each keeps its own text, seed and noise, and gets the image it gets
+ * alone up to the rounding of a larger matrix product, while the small model's steps, which leave
+ * the cores idle one image at a time, are shared.
  */
 public final class PromptRun {
+  /** Prompts per UNet call unless a run asks otherwise (the 64 px world model; bench-eval). */
+  public static final int DEFAULT_IMAGES_PER_CALL = 8;
+
   /**
    * Sampling settings of a run; {@code globalLock}: Perfusion's global key-locking ({@link
-   * PerfusionModel#conditioner} checks it has a concept).
+   * PerfusionModel#conditioner} checks it has a concept); {@code imagesPerCall}: prompts that share
+   * one UNet call (1: one after another).
    */
   public record Settings(
       int steps,
@@ -30,15 +42,36 @@ public final class PromptRun {
       SamplerKind sampler,
       long seed,
       List<ConceptUse> concepts,
-      boolean globalLock) {
+      boolean globalLock,
+      int imagesPerCall) {
     public Settings {
       concepts = List.copyOf(concepts);
+      if (imagesPerCall < 1) {
+        throw new IllegalArgumentException(
+            "images per UNet call must be at least 1, got " + imagesPerCall);
+      }
+    }
+
+    /** {@link #DEFAULT_IMAGES_PER_CALL} prompts per UNet call. */
+    public Settings(
+        int steps,
+        float guidanceScale,
+        SamplerKind sampler,
+        long seed,
+        List<ConceptUse> concepts,
+        boolean globalLock) {
+      this(steps, guidanceScale, sampler, seed, concepts, globalLock, DEFAULT_IMAGES_PER_CALL);
     }
 
     /** Local key-locking (or no concept). */
     public Settings(
         int steps, float guidanceScale, SamplerKind sampler, long seed, List<ConceptUse> concepts) {
       this(steps, guidanceScale, sampler, seed, concepts, false);
+    }
+
+    /** The same settings with {@code n} prompts per UNet call. */
+    public Settings withImagesPerCall(int n) {
+      return new Settings(steps, guidanceScale, sampler, seed, concepts, globalLock, n);
     }
   }
 
@@ -85,19 +118,33 @@ public final class PromptRun {
       IntConsumer done) {
     List<BufferedImage> images = new ArrayList<>(prompts.size());
     long t0 = System.nanoTime();
-    for (int i = 0; i < prompts.size(); i++) {
-      GenerateRequest req =
-          GenerateRequest.builder(prompts.get(i).text())
-              .optSteps(s.steps())
-              .optGuidanceScale(s.guidanceScale())
-              .optSampler(s.sampler())
-              .optSeed(s.seed() + i)
-              .optSize(64, 64)
-              .optConditioner(conditioner)
-              .build();
-      GenerateResult r = sd.generate(req);
-      images.add(r.images().get(0));
-      done.accept(i + 1);
+    // One chunk at a time: its prompts start and finish together (same steps), and only one
+    // chunk's requests hold latents and K/V at once.
+    for (int from = 0; from < prompts.size(); from += s.imagesPerCall()) {
+      int to = Math.min(prompts.size(), from + s.imagesPerCall());
+      List<CompletableFuture<GenerateResult>> chunk = new ArrayList<>(to - from);
+      // The scope also frees what a conditioner made outside the requests' managers.
+      try (DenoisingBatch batch = new DenoisingBatch(sd, s.imagesPerCall(), Duration.ZERO);
+          NDScope scope = new NDScope()) {
+        scope.suppressNotUsedWarning();
+        for (int i = from; i < to; i++) {
+          chunk.add(
+              batch.submit(
+                  GenerateRequest.builder(prompts.get(i).text())
+                      .optSteps(s.steps())
+                      .optGuidanceScale(s.guidanceScale())
+                      .optSampler(s.sampler())
+                      .optSeed(s.seed() + i)
+                      .optSize(64, 64)
+                      .optConditioner(conditioner)
+                      .build()));
+        }
+        batch.drain();
+      }
+      for (CompletableFuture<GenerateResult> f : chunk) {
+        images.add(result(f).images().get(0));
+        done.accept(images.size());
+      }
     }
     double perImage = (System.nanoTime() - t0) / 1e9 / Math.max(1, prompts.size());
     List<ScenePrediction> found = evaluator.predict(images);
@@ -106,5 +153,22 @@ public final class PromptRun {
       scores.add(PromptScore.of(prompts.get(i), found.get(i)));
     }
     return new Result(List.copyOf(prompts), images, found, scores, EvalReport.of(scores), perImage);
+  }
+
+  /**
+   * A finished request's result, or its own error (as {@link StableDiffusionPipeline#generate}).
+   */
+  private static GenerateResult result(CompletableFuture<GenerateResult> f) {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw e;
+    }
   }
 }

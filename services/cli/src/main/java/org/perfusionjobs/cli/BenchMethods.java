@@ -49,9 +49,15 @@ final class BenchMethods {
   record RuntimeVariant(String source, List<String> evalArgs, String label) {}
 
   /**
+   * Regional cross-attention as the benchmark runs it: each positioned object's own cell (no
+   * margin: 0.06 lost on the gnq + zwx pair, docs/perfusion-results.md).
+   */
+  static final List<String> REGIONS_ARGS = List.of("--regions", "0");
+
+  /**
    * The run-time variants: the paper's files with the superclass drawing the first tenth of the
    * steps (docs/perfusion-results.md, "The superclass draws the layout": the best share for them on
-   * four concepts).
+   * four concepts); the paper's files with each concept's edit confined to its object's cell.
    */
   static final Map<String, RuntimeVariant> RUNTIME_VARIANTS =
       Map.of(
@@ -59,7 +65,12 @@ final class BenchMethods {
           new RuntimeVariant(
               "perfusion",
               List.of("--superclass-layout", "0.1"),
-              "perfusion + superclass layout 0.1"));
+              "perfusion + superclass layout 0.1"),
+          "perfusion-regions",
+          new RuntimeVariant(
+              "perfusion",
+              List.of(REGIONS_ARGS.get(0), REGIONS_ARGS.get(1), "--confine"),
+              "perfusion + confined regions"));
 
   /**
    * Baselines whose reference rate does not suit the world model, with the {@code train} arguments
@@ -78,6 +89,7 @@ final class BenchMethods {
           "perfusion-balanced",
           "perfusion-captions-balanced",
           "perfusion-layout",
+          "perfusion-regions",
           "perfusion-no-key-lock",
           "perfusion-no-gate",
           "perfusion-no-cinv",
@@ -128,6 +140,9 @@ final class BenchMethods {
   static String cellSettings(String settings, String m) {
     List<String> args = BASELINE_ARGS.get(m);
     RuntimeVariant r = RUNTIME_VARIANTS.get(m);
+    if (m.equals(ConceptPairs.WORDS_REGIONS)) {
+      return settings + " eval=" + String.join(" ", REGIONS_ARGS);
+    }
     if (r != null) {
       return settings + " file=" + r.source() + " eval=" + String.join(" ", r.evalArgs());
     }

@@ -79,16 +79,17 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       split = ",",
       defaultValue =
           "perfusion,perfusion-captions,perfusion-balanced,perfusion-captions-balanced,"
-              + "perfusion-layout,perfusion-no-key-lock,perfusion-no-gate,perfusion-no-cinv,"
+              + "perfusion-layout,perfusion-regions,perfusion-no-key-lock,perfusion-no-gate,"
+              + "perfusion-no-cinv,"
               + "textual-inversion,custom-diffusion,lora,dreambooth",
       description =
           "methods; perfusion-no-key-lock, perfusion-no-gate and perfusion-no-cinv are Perfusion's"
               + " ablations (train --ablation); perfusion-captions is Perfusion trained with"
               + " --captions per-image, perfusion-balanced with --embedding-norm-cap 1"
               + " --background-weight 0.5, perfusion-captions-balanced with all three;"
-              + " perfusion-layout is perfusion's file evaluated with --superclass-layout 0.1 (no"
-              + " training of its own); all evaluated at the same betas (default:"
-              + " ${DEFAULT-VALUE})")
+              + " perfusion-layout is perfusion's file evaluated with --superclass-layout 0.1,"
+              + " perfusion-regions with --regions 0 --confine (neither trains); all evaluated at"
+              + " the same betas (default: ${DEFAULT-VALUE})")
   List<String> methods;
 
   @Option(
@@ -268,7 +269,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
         }
       }
       if (!pairMethods.isEmpty()) {
-        pairMethods.add(0, ConceptPairs.WORDS); // the ceiling first
+        pairMethods.add(0, ConceptPairs.WORDS); // the ceilings first
+        if (pairMethods.contains("perfusion-regions")) {
+          pairMethods.add(1, ConceptPairs.WORDS_REGIONS);
+        }
       }
       for (SuiteConcept[] pair : ConceptPairs.pairs(pairable)) {
         for (String m : pairMethods) {
@@ -495,7 +499,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
     List<String> args = new ArrayList<>(List.of("eval", "--model", modelDir.toString()));
     List<String> lines;
     String promptName;
-    if (m.equals(ConceptPairs.WORDS)) { // the base model, words in place of the concepts
+    if (ConceptPairs.isWords(m)) { // the base model, words in place of the concepts
       lines = ConceptPairs.wordPrompts(prompts, pair[0], pair[1]);
       promptName = "words.txt";
     } else {
@@ -521,6 +525,9 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             dir.resolve(m + "-eval").toString()));
     if (RUNTIME_VARIANTS.containsKey(m)) {
       args.addAll(RUNTIME_VARIANTS.get(m).evalArgs());
+    }
+    if (m.equals(ConceptPairs.WORDS_REGIONS)) {
+      args.addAll(BenchMethods.REGIONS_ARGS);
     }
     Point p = parse(name, m, cli(err, args.toArray(String[]::new))).get(0);
     return new ConceptPairs.PairCell(pair[0].word(), pair[1].word(), m, settings, p);

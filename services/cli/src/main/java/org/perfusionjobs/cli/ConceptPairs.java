@@ -39,6 +39,17 @@ final class ConceptPairs {
    */
   static final String WORDS = "words";
 
+  /**
+   * The {@link #WORDS} prompts with regional cross-attention ({@link BenchMethods#REGIONS_ARGS}):
+   * the ceiling of the methods that draw with regions.
+   */
+  static final String WORDS_REGIONS = "words-regions";
+
+  /** Whether a pair row is a ceiling of the base model with words, not a method. */
+  static boolean isWords(String method) {
+    return method.equals(WORDS) || method.equals(WORDS_REGIONS);
+  }
+
   /** The {@link #WORDS} prompt lines for a pair: {@link #prompts} with the concepts' words. */
   static List<String> wordPrompts(int n, SuiteConcept first, SuiteConcept second) {
     return prompts(n).stream()
@@ -98,7 +109,11 @@ final class ConceptPairs {
   }
 
   static String label(String method) {
-    return method.equals(WORDS) ? "words (base model, no pattern)" : BenchMethods.label(method);
+    return method.equals(WORDS)
+        ? "words (base model, no pattern)"
+        : method.equals(WORDS_REGIONS)
+            ? "words + regions (base model, no pattern)"
+            : BenchMethods.label(method);
   }
 
   /** The report's section: per method over all pairs, then per pair. */
@@ -116,7 +131,8 @@ final class ConceptPairs {
             + " pattern); composition: both right, each where it was asked. The `words` row is"
             + " the base model on the same prompts with each concept's colour and shape words in"
             + " its place (no word names a pattern): the ceiling of the placements, not a"
-            + " method.\n\n"
+            + " method; `words + regions` is the same with each object's phrase in its own cell"
+            + " (`--regions`), the ceiling of the methods that draw with regions.\n\n"
             + "| method | pairs | images | fidelity | exact count | alignment | both right |\n"
             + "|---|---|---|---|---|---|---|\n");
     Map<String, List<PairCell>> byMethod = new LinkedHashMap<>();
@@ -134,7 +150,7 @@ final class ConceptPairs {
                   label(m),
                   cs.size(),
                   t.images(),
-                  m.equals(WORDS) ? "n/a" : BenchCells.shareWithSe(t.fidelity(), t.images()),
+                  isWords(m) ? "n/a" : BenchCells.shareWithSe(t.fidelity(), t.images()),
                   100 * t.exactCount(),
                   BenchCells.se(t.exactCount(), t.images()),
                   100 * t.alignment(),
@@ -152,7 +168,7 @@ final class ConceptPairs {
               "| %s | %s | %s | %.1f%% | %.1f%% | %s | %d |%n",
               c.pair(),
               label(c.method()),
-              c.method().equals(WORDS) ? "n/a" : BenchCells.share(p.fidelity()),
+              isWords(c.method()) ? "n/a" : BenchCells.share(p.fidelity()),
               100 * p.exactCount(),
               100 * p.alignment(),
               BenchCells.share(p.composition()),

@@ -19,7 +19,9 @@ import org.perfusionjobs.engine.perfusion.GateScope;
 import org.perfusionjobs.engine.personalization.BaselineConcept;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
 import org.perfusionjobs.engine.personalization.Personalization;
+import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
+import org.perfusionjobs.engine.pipeline.RegionalConditioner;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 import org.perfusionjobs.evaluator.Evaluator;
@@ -34,6 +36,7 @@ import org.perfusionjobs.evaluator.prompts.PromptParser;
 import org.perfusionjobs.evaluator.prompts.PromptRun;
 import org.perfusionjobs.evaluator.prompts.PromptSet;
 import org.perfusionjobs.evaluator.prompts.PromptsFile;
+import org.perfusionjobs.evaluator.prompts.RegionPrompts;
 import org.perfusionjobs.evaluator.prompts.ShapeBreakdown;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -201,6 +204,23 @@ final class EvalCommand implements Callable<Integer> {
   String superclassLayout;
 
   @Option(
+      names = "--regions",
+      description =
+          "regional cross-attention for two-object prompts with a position per object: each"
+              + " object's cell, grown by this fraction of the image on each side (in [0, 1/3)),"
+              + " attends to the object's own phrase (concept word included) and the rest of the"
+              + " image to the prompt; any method (beyond the paper) (default: off)")
+  Double regions;
+
+  @Option(
+      names = "--confine",
+      description =
+          "with --regions, Perfusion: outside the objects' regions the plain model sees the prompt"
+              + " with each concept word replaced by its superclass, so the edit acts only in its"
+              + " box (beyond the paper)")
+  boolean confine;
+
+  @Option(
       names = "--out",
       description = "folder for report.json and a grid of the first 64 images per run")
   Path out;
@@ -210,6 +230,15 @@ final class EvalCommand implements Callable<Integer> {
     var err = spec.commandLine().getErr();
     var stdout = spec.commandLine().getOut();
     Path evalDir = evaluator != null ? evaluator : model.resolve("evaluator");
+    if (regions != null && !(regions >= 0 && regions < 1.0 / 3)) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--regions " + regions + ": the margin must be in [0, 1/3) of the image, e.g. 0.05");
+    }
+    if (confine && regions == null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--confine needs --regions: it confines the edit to the regions");
+    }
     if (imagesPerCall < 1) {
       throw new CommandLine.ParameterException(
           spec.commandLine(),
@@ -228,11 +257,12 @@ final class EvalCommand implements Callable<Integer> {
             || tau != null
             || gateScope != null
             || phrases != null
+            || confine
             || superclassLayout != null)) {
       throw new picocli.CommandLine.ParameterException(
           spec.commandLine(),
-          "--beta, --tau, --global-lock, --gate-scope, --phrases, --superclass-layout and a second"
-              + " --concept are Perfusion's; "
+          "--beta, --tau, --global-lock, --gate-scope, --phrases, --superclass-layout, --confine"
+              + " and a second --concept are Perfusion's; "
               + concepts.get(0)
               + " is a "
               + method
@@ -296,6 +326,9 @@ final class EvalCommand implements Callable<Integer> {
     if (!named.isEmpty()) {
       report.put("expect", named.stream().map(n -> n.word() + ": " + n.spec().text()).toList());
     }
+    if (regions != null) {
+      report.put("regions", regions);
+    }
     report.put("prompt_seed", promptSeed);
     report.put("seed", seed);
     report.put("steps", steps);
@@ -336,10 +369,12 @@ final class EvalCommand implements Callable<Integer> {
                 ev,
                 set,
                 settings,
-                bc != null
-                    ? Personalization.conditioner(bc, value)
-                    : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd)
-                        .conditioner(uses, globalLock),
+                regional(
+                    bc != null
+                        ? Personalization.conditioner(bc, value)
+                        : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd)
+                            .conditioner(uses, globalLock),
+                    loaded),
                 done -> {
                   Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
                   bar.update(
@@ -464,5 +499,24 @@ final class EvalCommand implements Callable<Integer> {
     }
     gr.dispose();
     return g;
+  }
+
+  /** Each prompt's conditioner: {@code method}'s, inside each object's region with --regions. */
+  private java.util.function.Function<EvalPrompt, Conditioner> regional(
+      Conditioner method, List<Concept> perfusion) {
+    if (regions == null) {
+      return p -> method;
+    }
+    if (!confine || perfusion.isEmpty()) {
+      return p -> RegionalConditioner.of(method, RegionPrompts.of(p, regions));
+    }
+    return p -> {
+      String outside = p.text();
+      for (Concept c : perfusion) {
+        outside = outside.replaceAll("\\b" + c.placeholder() + "\\b", c.superclass());
+      }
+      return RegionalConditioner.confined(
+          method, RegionPrompts.of(p, regions), Conditioner.PLAIN, outside);
+    };
   }
 }

@@ -2,6 +2,7 @@ package org.perfusionjobs.cli;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.perfusionjobs.cli.CliRun.run;
 
@@ -10,6 +11,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
@@ -285,6 +288,61 @@ class PerfusionCliTest {
     assertTrue(Files.isRegularFile(out.resolve("grid.png")));
   }
 
+  /**
+   * eval --regions --confine with the demo concept: the report records the margin; a prompt with no
+   * position has no region and is drawn exactly as without the option, one with positions is not.
+   */
+  @Test
+  void evalWithConfinedRegionsChangesOnlyPositionedPrompts() throws Exception {
+    Path model =
+        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
+            .toAbsolutePath();
+    Path prompts = dir.resolve("regions.txt");
+    Files.writeString(
+        prompts,
+        "a large {} on a sand background\na {} on the left and a blue circle on the right\n");
+    String[] common = {
+      "eval",
+      "--model",
+      model.toString(),
+      "--concept",
+      model.resolve("concepts/demo/zwx.safetensors").toString(),
+      "--expect",
+      "shape=star,colour=red,pattern=stripes",
+      "--prompts-file",
+      prompts.toString(),
+      "--steps",
+      "4"
+    };
+    List<String> plain = new ArrayList<>(List.of(common));
+    plain.addAll(List.of("--out", dir.resolve("plain").toString()));
+    List<String> regional = new ArrayList<>(List.of(common));
+    regional.addAll(
+        List.of("--regions", "0", "--confine", "--out", dir.resolve("regional").toString()));
+    String[] a = run(plain.toArray(String[]::new));
+    String[] b = run(regional.toArray(String[]::new));
+    assertEquals("0", a[0], a[2]);
+    assertEquals("0", b[0], b[2]);
+    String ja = Files.readString(dir.resolve("plain/report.json"));
+    String jb = Files.readString(dir.resolve("regional/report.json"));
+    assertTrue(jb.contains("\"regions\" : 0.0") && !ja.contains("\"regions\""), jb);
+    List<String> fa = found(ja);
+    List<String> fb = found(jb);
+    assertEquals(2, fa.size(), ja);
+    assertEquals(fa.get(0), fb.get(0), "no position, no region: drawn as without the option");
+    assertNotEquals(fa.get(1), fb.get(1), "the positioned prompt is drawn with its regions");
+  }
+
+  /** The evaluator's reading of each image, in prompt order, from a report.json. */
+  private static List<String> found(String json) {
+    List<String> found = new ArrayList<>();
+    Matcher m = Pattern.compile("\"found\" : \"([^\"]*)\"").matcher(json);
+    while (m.find()) {
+      found.add(m.group(1));
+    }
+    return found;
+  }
+
   /** text-contrast on two models side by side: one row per attribute, one column per model. */
   @Test
   void textContrastPrintsOneRowPerAttribute() {
@@ -407,6 +465,14 @@ class PerfusionCliTest {
     assertTrue(
         perCall[2].contains("--images-per-call must be at least 1 (1: one image at a time), got 0"),
         perCall[2]);
+    String[] margin = run("eval", "--model", MODEL, "--regions", "0.4");
+    assertEquals("2", margin[0]);
+    assertTrue(
+        margin[2].contains("--regions 0.4: the margin must be in [0, 1/3) of the image"),
+        margin[2]);
+    String[] confine = run("eval", "--model", MODEL, "--confine");
+    assertEquals("2", confine[0]);
+    assertTrue(confine[2].contains("--confine needs --regions"), confine[2]);
   }
 
   /** The user's mistakes each give one line naming the option and the fix (issue 21). */

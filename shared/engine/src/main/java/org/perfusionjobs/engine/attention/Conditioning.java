@@ -3,6 +3,7 @@ package org.perfusionjobs.engine.attention;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +27,18 @@ public final class Conditioning {
   private final WeightEdits unetEdits; // in force on the UNet while it runs with this conditioning
   private final Conditioning early; // the first steps' text (a prompt schedule), or null
   private final double earlyShare; // of the denoising steps that use early
+  private final List<Regional> regions; // boxes whose queries attend to their own text
+
+  /**
+   * A box of the image whose queries attend to {@code text} instead of the prompt in every
+   * cross-attention layer (regional cross-attention; later regions win where boxes overlap).
+   */
+  public record Regional(Region box, Conditioning text) {
+    public Regional {
+      Objects.requireNonNull(box, "box");
+      Objects.requireNonNull(text, "text");
+    }
+  }
 
   public Conditioning(NDArray keyStates, NDArray valueStates) {
     this(keyStates, valueStates, null);
@@ -60,6 +73,17 @@ public final class Conditioning {
     this.unetEdits = Objects.requireNonNull(unetEdits, "unetEdits");
     this.early = null;
     this.earlyShare = 0;
+    this.regions = List.of();
+  }
+
+  private Conditioning(Conditioning text, List<Regional> regions) {
+    this.keyStates = text.keyStates;
+    this.valueStates = text.valueStates;
+    this.processor = text.processor;
+    this.unetEdits = text.unetEdits;
+    this.early = null;
+    this.earlyShare = 0;
+    this.regions = List.copyOf(regions);
   }
 
   private Conditioning(Conditioning late, Conditioning early, double earlyShare) {
@@ -69,6 +93,7 @@ public final class Conditioning {
     this.unetEdits = late.unetEdits;
     this.early = early;
     this.earlyShare = earlyShare;
+    this.regions = late.regions;
   }
 
   /**
@@ -81,6 +106,9 @@ public final class Conditioning {
   public Conditioning withEarly(Conditioning early, double share) {
     if (!(share >= 0 && share <= 1)) {
       throw new IllegalArgumentException("early share must be in [0, 1], got " + share);
+    }
+    if (!early.regions.isEmpty() || !regions.isEmpty()) {
+      throw new IllegalArgumentException("schedule the prompt first, then add its regions");
     }
     if (early.early != null || this.early != null) {
       throw new IllegalArgumentException("a prompt schedule has two parts, not more");
@@ -95,6 +123,53 @@ public final class Conditioning {
   /** The text that conditions denoising step {@code step} (0-based) of {@code steps}. */
   public Conditioning atStep(int step, int steps) {
     return early != null && step < Math.round(earlyShare * steps) ? early : this;
+  }
+
+  /**
+   * This prompt with regions: the queries of each box attend to its own text (e.g. one object's
+   * phrase with its concept), the rest of the image to the prompt. Each text has this prompt's
+   * batch (its guidance rows included), UNet weight edits of the same effect, and the same prompt
+   * schedule, whose early part then goes with the early prompt.
+   */
+  public Conditioning withRegions(List<Region> boxes, List<Conditioning> texts) {
+    if (boxes.isEmpty() || boxes.size() != texts.size()) {
+      throw new IllegalArgumentException(
+          "regions: one text per box, at least one, got "
+              + boxes.size()
+              + " boxes and "
+              + texts.size()
+              + " texts");
+    }
+    if (!regions.isEmpty()) {
+      throw new IllegalArgumentException("this prompt has its regions already");
+    }
+    List<Regional> late = new ArrayList<>();
+    List<Regional> first = new ArrayList<>();
+    for (int i = 0; i < boxes.size(); i++) {
+      Conditioning t = texts.get(i);
+      if (t.batchSize() != batchSize()
+          || !t.unetEdits.sameEffectAs(unetEdits)
+          || !t.regions.isEmpty()) {
+        throw new IllegalArgumentException(
+            "a region's text must have the prompt's batch and UNet weight edits, and no regions");
+      }
+      if ((t.early == null) != (early == null) || t.earlyShare != earlyShare) {
+        throw new IllegalArgumentException("a region's text must follow the prompt's schedule");
+      }
+      late.add(new Regional(boxes.get(i), t));
+      if (early != null) {
+        first.add(new Regional(boxes.get(i), t.early));
+      }
+    }
+    Conditioning lateWith = new Conditioning(this, late);
+    return early == null
+        ? lateWith
+        : new Conditioning(lateWith, new Conditioning(early, first), earlyShare);
+  }
+
+  /** The regions of this text (empty: the whole image attends to the prompt). */
+  public List<Regional> regions() {
+    return regions;
   }
 
   /** Every text this conditioning uses over the denoising: itself, and its early part if any. */
@@ -122,6 +197,9 @@ public final class Conditioning {
     NDList keys = new NDList();
     NDList values = new NDList();
     for (Conditioning c : parts) {
+      if (!c.regions.isEmpty() || (c.early != null && !c.early.regions.isEmpty())) {
+        throw new IllegalArgumentException("a request with regions runs in a UNet call of its own");
+      }
       if (!c.unetEdits.sameEffectAs(edits)) {
         throw new IllegalArgumentException(
             "requests with different UNet weight edits cannot share a UNet call");

@@ -307,7 +307,11 @@ public final class DenoisingBatch implements AutoCloseable {
     /** Requests with equal keys can share a UNet call (weight edits by {@code shareKey}). */
     GroupKey groupKey() {
       return new GroupKey(
-          latentShape.get(1), latentShape.get(2), latentShape.get(3), cond.unetEdits().shareKey());
+          latentShape.get(1),
+          latentShape.get(2),
+          latentShape.get(3),
+          cond.unetEdits().shareKey(),
+          cond.regions().isEmpty() ? null : this);
     }
 
     /** Validates, encodes the text and projects every layer's K/V once, draws the initial noise. */
@@ -342,6 +346,9 @@ public final class DenoisingBatch implements AutoCloseable {
           for (Conditioning part : cond.parts()) {
             for (Attention a : sd.unet().crossAttentions()) {
               part.keyValue(a);
+              for (Conditioning.Regional region : part.regions()) {
+                region.text().keyValue(a);
+              }
             }
           }
         }
@@ -410,20 +417,25 @@ public final class DenoisingBatch implements AutoCloseable {
     }
   }
 
-  /** What requests sharing a call must have in common; {@code edits} compares by identity. */
-  private record GroupKey(long channels, long height, long width, Object edits) {
+  /**
+   * What requests sharing a call must have in common; {@code edits} compares by identity; {@code
+   * alone}: a request with regions (their masks are per request), null for the others.
+   */
+  private record GroupKey(long channels, long height, long width, Object edits, Object alone) {
     @Override
     public boolean equals(Object o) {
       return o instanceof GroupKey k
           && k.channels == channels
           && k.height == height
           && k.width == width
-          && k.edits == edits;
+          && k.edits == edits
+          && k.alone == alone;
     }
 
     @Override
     public int hashCode() {
-      return Objects.hash(channels, height, width, System.identityHashCode(edits));
+      return Objects.hash(
+          channels, height, width, System.identityHashCode(edits), System.identityHashCode(alone));
     }
   }
 }

@@ -1,6 +1,8 @@
 package org.perfusionjobs.engine.unet;
 
 import ai.djl.ndarray.NDArray;
+import java.util.ArrayList;
+import java.util.List;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.attention.KeyValue;
@@ -33,15 +35,34 @@ public final class BasicTransformerBlock extends Module {
     this.ff = child("ff", new FeedForward(dim));
   }
 
-  /** x: (B, N, C) → (B, N, C). */
-  public NDArray forward(NDArray x, Conditioning cond) {
+  /**
+   * x: (B, N, C) → (B, N, C), N = height * width tokens of the feature map, row-major (regions of
+   * the conditioning are boxes of that map).
+   */
+  public NDArray forward(NDArray x, Conditioning cond, long height, long width) {
     // K/V come from the request's cache, made outside this block's scope so they outlive it.
     KeyValue kv = cond.keyValue(attn2);
+    List<KeyValue> regional = new ArrayList<>();
+    for (Conditioning.Regional r : cond.regions()) {
+      regional.add(r.text().keyValue(attn2));
+    }
     try (BlockScope s = BlockScope.open(x)) {
       NDArray a1 = attn1.forward(norm1.forward(x));
       ActivationProbe.record(path + ".attn1", a1);
       NDArray h = x.add(a1);
-      NDArray a2 = attn2.forward(norm2.forward(h), kv);
+      NDArray q = norm2.forward(h);
+      NDArray a2 = attn2.forward(q, kv);
+      for (int i = 0; i < regional.size(); i++) {
+        // Inside the box the region's text replaces the prompt's: a2 + mask * (region - a2).
+        NDArray mask =
+            cond.regions()
+                .get(i)
+                .box()
+                .tokenMask(height, width, a2.getDataType(), a2.getManager())
+                .toDevice(a2.getDevice(), false);
+        NDArray inside = attn2.forward(q, regional.get(i));
+        a2 = a2.add(inside.sub(a2).mul(mask));
+      }
       ActivationProbe.record(path + ".attn2", a2);
       h = h.add(a2);
       return s.keep(h.add(ff.forward(norm3.forward(h))));

@@ -64,7 +64,7 @@ public final class Transformer2DModel extends Module {
         t = ((Conv2d) projIn).forward(t).transpose(0, 2, 3, 1).reshape(b, h * w, c);
       }
       for (BasicTransformerBlock block : transformerBlocks) {
-        NDArray next = block.forward(t, cond);
+        NDArray next = block.forward(t, cond, h, w);
         BlockScope.release(t); // made in this scope and dead now
         t = next;
       }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Function;
 import java.util.function.IntConsumer;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
@@ -116,6 +117,21 @@ public final class PromptRun {
       Settings s,
       Conditioner conditioner,
       IntConsumer done) {
+    return run(sd, evaluator, prompts, s, p -> conditioner, done);
+  }
+
+  /**
+   * As {@link #run(StableDiffusionPipeline, Evaluator, List, Settings, Conditioner, IntConsumer)}
+   * with a conditioner per prompt (e.g. {@link RegionPrompts}' regions around one method's
+   * conditioner); prompts share UNet calls where their conditionings allow.
+   */
+  public static Result run(
+      StableDiffusionPipeline sd,
+      Evaluator evaluator,
+      List<EvalPrompt> prompts,
+      Settings s,
+      Function<EvalPrompt, Conditioner> conditioners,
+      IntConsumer done) {
     List<BufferedImage> images = new ArrayList<>(prompts.size());
     long t0 = System.nanoTime();
     // One chunk at a time: its prompts start and finish together (same steps), and only one
@@ -136,7 +152,7 @@ public final class PromptRun {
                       .optSampler(s.sampler())
                       .optSeed(s.seed() + i)
                       .optSize(64, 64)
-                      .optConditioner(conditioner)
+                      .optConditioner(conditioners.apply(prompts.get(i)))
                       .build()));
         }
         batch.drain();

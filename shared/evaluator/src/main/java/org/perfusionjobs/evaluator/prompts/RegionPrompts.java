@@ -9,10 +9,12 @@ import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
 import org.perfusionjobs.world.Position;
 
 /**
- * The regions of a two-object prompt of the world's caption language ("a {} on the left and a {2}
- * on the right[ on a sand background]"): each object's phrase, with the prompt's background, in the
- * box of its asked cell grown by a margin. A prompt whose objects do not both have a position, or
- * that does not read as two phrases joined by "and", gets none (it is drawn as it is).
+ * The regions of a prompt of the world's caption language ("a {} on the left and a {2} on the
+ * right[ on a sand background]"): each object's phrase, with the prompt's background, in the box of
+ * its asked cell grown by a margin; one object with no position goes to the centre cell (where no
+ * other object is asked to be), so that it is drawn once. A two-object prompt whose objects do not
+ * both have a position, or that does not read as two phrases joined by "and", gets none (it is
+ * drawn as it is).
  */
 public final class RegionPrompts {
   private static final Pattern BACKGROUND = Pattern.compile("\\s+on an? [a-z]+ background$");
@@ -41,10 +43,12 @@ public final class RegionPrompts {
     }
     List<RegionPrompt> regions = new ArrayList<>();
     for (int i = 0; i < phrases.length; i++) {
-      Position at = p.objects().get(i).object().position();
-      if (!p.objects().get(i).attributes().contains(Attribute.POSITION)) {
+      boolean placed = p.objects().get(i).attributes().contains(Attribute.POSITION);
+      if (!placed && phrases.length > 1) {
         return List.of();
       }
+      // One object with no position: the centre, where nothing else is asked to be.
+      Position at = placed ? p.objects().get(i).object().position() : Position.CENTRE;
       regions.add(new RegionPrompt(box(at, margin), phrases[i].strip() + background));
     }
     return regions;

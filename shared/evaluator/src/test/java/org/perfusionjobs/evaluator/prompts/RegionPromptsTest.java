@@ -52,12 +52,20 @@ class RegionPromptsTest {
   }
 
   @Test
-  void oneObjectWithAPositionIsOneRegionAndWithoutNone() {
+  void oneObjectIsOneRegionInItsCellOrTheCentre() {
     List<RegionPrompt> one = RegionPrompts.of(PARSER.parse("a small {} in the centre"), 0);
     assertEquals(1, one.size());
     assertEquals("a small zwx in the centre", one.get(0).text());
     assertEquals(new Region(1.0 / 3, 1.0 / 3, 2.0 / 3, 2.0 / 3), one.get(0).box());
-    assertTrue(RegionPrompts.of(PARSER.parse("a large {} on a sand background"), 0).isEmpty());
+    List<RegionPrompt> centre =
+        RegionPrompts.of(PARSER.parse("a large {} on a sand background"), 0);
+    assertEquals(
+        List.of(
+            new RegionPrompt(
+                new Region(1.0 / 3, 1.0 / 3, 2.0 / 3, 2.0 / 3),
+                "a large zwx on a sand background")),
+        centre,
+        "one object with no position: the centre cell");
     assertTrue(
         RegionPrompts.of(PARSER.parse("a {} on the left and a blue circle"), 0).isEmpty(),
         "every object needs a position");

@@ -103,7 +103,10 @@ final class JobExecutor {
         .optSampler(kind)
         .optEta(r.eta().floatValue())
         .optConditioner(
-            PerfusionModel.of(sd).conditioner(concepts, r.globalLock() && !concepts.isEmpty()))
+            RegionalRequests.conditioner(
+                r,
+                PerfusionModel.of(sd).conditioner(concepts, r.globalLock() && !concepts.isEmpty()),
+                concepts))
         .optCancelled(cancelled)
         .optOnStep(
             p -> {

@@ -153,6 +153,16 @@ class WorkerEndToEndTest {
             + " zwx\",\"concepts\":[{\"conceptId\":\"train-ok\",\"beta\":0.6}],\"globalLock\":true");
     JobEvent g = events.awaitTerminal("gen-concept", WAIT);
     assertEquals(JobEvent.SUCCEEDED, g.state(), String.valueOf(g));
+    // generate-request v3: each box draws its own prompt, the concept confined to its box.
+    generate(
+        "gen-regions",
+        ",\"prompt\":\"a zwx on the left and a toy car on the right\","
+            + "\"concepts\":[{\"conceptId\":\"train-ok\"}],\"regions\":["
+            + "{\"left\":0,\"top\":0,\"right\":0.5,\"bottom\":1,\"prompt\":\"a zwx on the left\"},"
+            + "{\"left\":0.5,\"top\":0,\"right\":1,\"bottom\":1,\"prompt\":\"a toy car\"}],"
+            + "\"confineConcepts\":true");
+    JobEvent regional = events.awaitTerminal("gen-regions", WAIT);
+    assertEquals(JobEvent.SUCCEEDED, regional.state(), String.valueOf(regional));
     // Another tenant cannot use it.
     producer.request(
         Schemas.GENERATE_REQUEST,
@@ -252,9 +262,18 @@ class WorkerEndToEndTest {
         Schemas.TRAIN_REQUEST,
         "{\"jobId\":\"bad-url\",\"tenant\":\"acme\",\"conceptName\":\"zwx\","
             + "\"superclass\":\"car\",\"images\":[{\"url\":\"http://169.254.169.254/latest\"}]}");
+    producer.request(
+        Schemas.GENERATE_REQUEST,
+        "{\"jobId\":\"bad-region\",\"tenant\":\"acme\",\"prompt\":\"x\",\"regions\":"
+            + "[{\"left\":0.6,\"top\":0,\"right\":0.4,\"bottom\":1,\"prompt\":\"y\"}]}");
+    producer.request(
+        Schemas.GENERATE_REQUEST,
+        "{\"jobId\":\"bad-confine\",\"tenant\":\"acme\",\"prompt\":\"x\",\"confineConcepts\":true}");
     generate("between-3", "");
 
     assertFailed("bad-json", "", "malformed JSON");
+    assertFailed("bad-region", "/regions/0", "left must be less than right");
+    assertFailed("bad-confine", "/confineConcepts", "needs regions");
     assertFailed("bad-type", "/steps", "integer");
     assertFailed("bad-missing", "/prompt", "required");
     assertFailed("bad-version", "", "unknown schema version");

@@ -4,8 +4,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
- * generate-request, versions 1 and 2 (v2 adds {@code concepts[].superclassLayout}; see
- * schemas/generate-request.v2.json for every field's meaning). The name keeps its first version's.
+ * generate-request, versions 1 to 3 (v2 adds {@code concepts[].superclassLayout}, v3 {@code
+ * regions} and {@code confineConcepts}; see schemas/generate-request.v3.json for every field's
+ * meaning). The name keeps its first version's.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record GenerateRequestV1(
@@ -22,7 +23,9 @@ public record GenerateRequestV1(
     Long seed,
     Integer width,
     Integer height,
-    Integer imageCount) {
+    Integer imageCount,
+    List<RegionRef> regions,
+    Boolean confineConcepts) {
 
   /** Applies the schema's defaults to absent fields. */
   public GenerateRequestV1 {
@@ -37,9 +40,23 @@ public record GenerateRequestV1(
     width = width != null ? width : 0;
     height = height != null ? height : 0;
     imageCount = imageCount != null ? imageCount : 1;
+    regions = regions != null ? List.copyOf(regions) : null;
+  }
+
+  /** The regions, none when absent (v1 and v2 requests). */
+  public List<RegionRef> regionsOrNone() {
+    return regions != null ? regions : List.of();
+  }
+
+  /** Whether concepts are confined to the regions (v3; false when absent). */
+  public boolean confined() {
+    return confineConcepts != null && confineConcepts;
   }
 
   /** A concept in a request, with optional run-time beta, tau and superclass layout (v2). */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record ConceptRef(String conceptId, Double beta, Double tau, Double superclassLayout) {}
+
+  /** A box of the image (fractions of its width and height) and the prompt it draws (v3). */
+  public record RegionRef(double left, double top, double right, double bottom, String prompt) {}
 }

@@ -89,11 +89,14 @@ public final class RecordCodec {
   /**
    * The version a value of {@code schema} is written in: a train request that uses a field of
    * version 2 (captions, options.embeddingNormCap or options.backgroundWeight) and a generate
-   * request with a concept's superclassLayout go out as version 2, any other value in its schema's
-   * written version.
+   * request with a concept's superclassLayout go out as version 2, a generate request with regions
+   * or confineConcepts as version 3, any other value in its schema's written version.
    */
   public static int versionFor(String schema, JsonNode value) {
     if (Schemas.GENERATE_REQUEST.equals(schema)) {
+      if (value.has("regions") || value.has("confineConcepts")) {
+        return 3;
+      }
       for (JsonNode c : value.path("concepts")) {
         if (c.hasNonNull("superclassLayout")) {
           return 2;

@@ -155,6 +155,52 @@ class RecordCodecTest {
     assertTrue(!out.valueText().contains("superclassLayout"), out.valueText());
   }
 
+  /**
+   * generate-request v3 = v2 + regions and confineConcepts: a v2 header refuses them, a box edge
+   * outside [0, 1] is refused with its field named, and only a value that uses them goes out as v3
+   * (a record without them carries neither field, so it still goes out as v1).
+   */
+  @Test
+  void generateRequestVersion3CarriesRegionsAndIsWrittenOnlyWhenNeeded() throws Exception {
+    String base = "{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"a zwx and a car\"";
+    String regional =
+        base
+            + ",\"regions\":[{\"left\":0,\"top\":0.25,\"right\":0.5,\"bottom\":1,"
+            + "\"prompt\":\"a zwx\"}],\"confineConcepts\":true}";
+    GenerateRequestV1 g =
+        RecordCodec.decode(Schemas.GENERATE_REQUEST, "3", b(regional), GenerateRequestV1.class);
+    assertEquals(
+        List.of(new GenerateRequestV1.RegionRef(0, 0.25, 0.5, 1, "a zwx")), g.regionsOrNone());
+    assertTrue(g.confined());
+    InvalidEventException v2 =
+        assertThrows(
+            InvalidEventException.class,
+            () ->
+                RecordCodec.decode(
+                    Schemas.GENERATE_REQUEST, "2", b(regional), GenerateRequestV1.class));
+    assertTrue(v2.error().field().startsWith("/"), v2.getMessage());
+    InvalidEventException edge =
+        assertThrows(
+            InvalidEventException.class,
+            () ->
+                RecordCodec.decode(
+                    Schemas.GENERATE_REQUEST,
+                    "3",
+                    b(regional.replace("\"bottom\":1", "\"bottom\":1.5")),
+                    GenerateRequestV1.class));
+    assertEquals("/regions/0/bottom", edge.error().field(), edge.getMessage());
+    assertEquals(3, RecordCodec.encode(g).version());
+    GenerateRequestV1 plain =
+        RecordCodec.decode(Schemas.GENERATE_REQUEST, "3", b(base + "}"), GenerateRequestV1.class);
+    assertEquals(List.of(), plain.regionsOrNone());
+    assertTrue(!plain.confined());
+    RecordCodec.Outgoing out = RecordCodec.encode(plain);
+    assertEquals(1, out.version(), "a record that uses nothing of v2 or v3 goes out as v1");
+    assertTrue(
+        !out.valueText().contains("regions") && !out.valueText().contains("confine"),
+        out.valueText());
+  }
+
   private static void assertDefaults(JsonNode properties, JsonNode mapped, int expected) {
     int seen = 0;
     for (Iterator<Map.Entry<String, JsonNode>> it = properties.fields(); it.hasNext(); ) {
@@ -228,11 +274,11 @@ class RecordCodecTest {
             () ->
                 RecordCodec.encode(
                     Schemas.GENERATE_REQUEST,
-                    3,
+                    4,
                     Schemas.json()
                         .readTree("{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\"}")));
     assertTrue(
-        version.getMessage().contains("unknown schema version generate-request v3"),
+        version.getMessage().contains("unknown schema version generate-request v4"),
         version.getMessage());
     assertThrows(IllegalArgumentException.class, () -> RecordCodec.encode("a string"));
   }

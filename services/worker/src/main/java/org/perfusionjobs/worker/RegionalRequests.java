@@ -1,0 +1,72 @@
+package org.perfusionjobs.worker;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.perfusionjobs.contracts.GenerateRequestV1;
+import org.perfusionjobs.engine.attention.Region;
+import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.pipeline.Conditioner;
+import org.perfusionjobs.engine.pipeline.RegionalConditioner;
+import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
+
+/**
+ * A generation request's regions (generate-request v3) around its method's conditioner: each box
+ * draws its own prompt; with {@code confineConcepts} the rest of the image sees the prompt with
+ * each concept's placeholder replaced by its superclass, unedited, so a concept is drawn only in
+ * its box. What the schema cannot say (an edge before its opposite edge, confinement without
+ * regions) fails the job with the field named.
+ */
+final class RegionalRequests {
+  private RegionalRequests() {}
+
+  static Conditioner conditioner(GenerateRequestV1 r, Conditioner method, List<ConceptUse> concepts)
+      throws JobFailure {
+    List<GenerateRequestV1.RegionRef> refs = r.regionsOrNone();
+    if (refs.isEmpty()) {
+      if (r.confined()) {
+        throw new JobFailure(
+            "/confineConcepts", "needs regions: give each concept's box in 'regions'");
+      }
+      return method;
+    }
+    List<RegionPrompt> regions = new ArrayList<>();
+    for (int i = 0; i < refs.size(); i++) {
+      GenerateRequestV1.RegionRef ref = refs.get(i);
+      if (!(ref.left() < ref.right() && ref.top() < ref.bottom())) {
+        throw new JobFailure(
+            "/regions/" + i,
+            String.format(
+                Locale.ROOT,
+                "left must be less than right and top less than bottom (fractions of the image),"
+                    + " got left %s, top %s, right %s, bottom %s",
+                ref.left(),
+                ref.top(),
+                ref.right(),
+                ref.bottom()));
+      }
+      regions.add(
+          new RegionPrompt(
+              new Region(ref.left(), ref.top(), ref.right(), ref.bottom()), ref.prompt()));
+    }
+    if (!r.confined()) {
+      return RegionalConditioner.of(method, regions);
+    }
+    return RegionalConditioner.confined(
+        method, regions, Conditioner.PLAIN, outsideText(r.prompt(), concepts));
+  }
+
+  /** The prompt with each concept's placeholder, as a whole word, replaced by its superclass. */
+  static String outsideText(String prompt, List<ConceptUse> concepts) {
+    String text = prompt;
+    for (ConceptUse u : concepts) {
+      text =
+          text.replaceAll(
+              "\\b" + Pattern.quote(u.concept().placeholder()) + "\\b",
+              Matcher.quoteReplacement(u.concept().superclass()));
+    }
+    return text;
+  }
+}

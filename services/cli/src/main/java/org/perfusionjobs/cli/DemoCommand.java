@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -31,10 +32,13 @@ import org.perfusionjobs.contracts.Schemas;
 import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
 import org.perfusionjobs.evaluator.concepts.ConceptImages;
 import org.perfusionjobs.evaluator.concepts.ConceptSuite;
 import org.perfusionjobs.evaluator.concepts.SuiteConcept;
 import org.perfusionjobs.evaluator.prompts.DemoConcept;
+import org.perfusionjobs.evaluator.prompts.PromptParser;
+import org.perfusionjobs.evaluator.prompts.RegionPrompts;
 import org.perfusionjobs.gateway.GatewayConfig;
 import org.perfusionjobs.gateway.GatewayVerticle;
 import org.perfusionjobs.infra.LocalStack;
@@ -109,6 +113,14 @@ final class DemoCommand implements Callable<Integer> {
               + " suite's, trained as a second job from five images rendered from its spec)"
               + " (default: ${DEFAULT-VALUE})")
   String pairPrompt;
+
+  @Option(
+      names = "--no-regions",
+      description =
+          "draw the job with two concepts as the paper does; by default each concept's phrase gets"
+              + " its cell of the pair prompt and its edit stays there (generate-request v3"
+              + " regions + confineConcepts, beyond the paper)")
+  boolean noRegions;
 
   @Option(
       names = "--no-pair",
@@ -213,7 +225,7 @@ final class DemoCommand implements Callable<Integer> {
           events.subscribe(List.of(topics.events()));
           Jobs jobs = new Jobs(p, events, topics, o, gateway.port());
           if (!jobs.train(trainId, DemoConcept.WORD, superclass, concept, images)
-              || !jobs.generate(genId, prompt, List.of(trainId), out)) {
+              || !jobs.generate(genId, prompt, List.of(trainId), List.of(), out)) {
             return 1;
           }
           if (!noPair) {
@@ -228,7 +240,12 @@ final class DemoCommand implements Callable<Integer> {
                     second.superclass(),
                     TrainCommand.readImages(secondDir),
                     secondDir)
-                || !jobs.generate(pairGenId, pairPrompt, List.of(trainId, pairTrainId), out)) {
+                || !jobs.generate(
+                    pairGenId,
+                    pairPrompt,
+                    List.of(trainId, pairTrainId),
+                    noRegions ? List.of() : pairRegions(second, o),
+                    out)) {
               return 1;
             }
           }
@@ -317,7 +334,9 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** Draws {@code prompt} with the concepts trained by {@code conceptIds}, 4 images to out. */
-    boolean generate(String id, String prompt, List<String> conceptIds, Path out) throws Exception {
+    boolean generate(
+        String id, String prompt, List<String> conceptIds, List<RegionPrompt> regions, Path out)
+        throws Exception {
       ObjectNode generate =
           Schemas.json()
               .createObjectNode()
@@ -326,6 +345,19 @@ final class DemoCommand implements Callable<Integer> {
               .put("prompt", prompt);
       ArrayNode concepts = generate.putArray("concepts");
       conceptIds.forEach(c -> concepts.addObject().put("conceptId", c));
+      if (!regions.isEmpty()) {
+        ArrayNode boxes = generate.putArray("regions");
+        for (RegionPrompt r : regions) {
+          boxes
+              .addObject()
+              .put("left", r.box().left())
+              .put("top", r.box().top())
+              .put("right", r.box().right())
+              .put("bottom", r.box().bottom())
+              .put("prompt", r.text());
+        }
+        generate.put("confineConcepts", true);
+      }
       generate.put("steps", 20).put("guidance", GUIDANCE).put("seed", 42).put("imageCount", 4);
       send(producer, topics, RecordCodec.encode(Schemas.GENERATE_REQUEST, generate));
       o.println(
@@ -336,6 +368,24 @@ final class DemoCommand implements Callable<Integer> {
               + "\") using concept"
               + (conceptIds.size() > 1 ? "s " : " ")
               + String.join(", ", conceptIds));
+      if (!regions.isEmpty()) {
+        o.println(
+            "  each concept confined to its region: "
+                + String.join(
+                    ", ",
+                    regions.stream()
+                        .map(
+                            r ->
+                                String.format(
+                                    Locale.ROOT,
+                                    "\"%s\" in [%.2f, %.2f, %.2f, %.2f]",
+                                    r.text(),
+                                    r.box().left(),
+                                    r.box().top(),
+                                    r.box().right(),
+                                    r.box().bottom()))
+                        .toList()));
+      }
       JobEvent generated = follow(events, id, o);
       if (!JobEvent.SUCCEEDED.equals(generated.state())) {
         o.println("generation did not succeed: " + generated.error());
@@ -439,5 +489,29 @@ final class DemoCommand implements Callable<Integer> {
       out.addObject().put("base64", Base64.getEncoder().encodeToString(ImageCodec.pngBytes(img)));
     }
     return out;
+  }
+
+  /**
+   * The pair prompt's regions: each concept's phrase in its cell (the evaluator reads the world's
+   * caption language); none, with a line saying so, when the prompt does not place both objects.
+   */
+  private List<RegionPrompt> pairRegions(SuiteConcept second, PrintWriter o) {
+    PromptParser parser =
+        new PromptParser(
+            List.of(
+                new PromptParser.Concept(
+                    DemoConcept.WORD, ConceptSuite.byWord(DemoConcept.WORD).orElseThrow().spec()),
+                new PromptParser.Concept(second.word(), second.spec())));
+    List<RegionPrompt> regions;
+    try {
+      regions = RegionPrompts.of(parser.parse(pairPrompt), 0);
+    } catch (IllegalArgumentException e) {
+      regions = List.of();
+    }
+    if (regions.size() != 2) {
+      o.println("the pair prompt does not place both concepts; drawing it without regions");
+      return List.of();
+    }
+    return regions;
   }
 }

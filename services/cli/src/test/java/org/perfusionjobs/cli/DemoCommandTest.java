@@ -61,6 +61,11 @@ class DemoCommandTest {
                 + "\n"),
         log);
     assertTrue(
+        log.contains(
+            "  each concept confined to its region: \"a zwx on the left\" in [0.00, 0.33, 0.33,"
+                + " 0.67], \"a xbt on the right\" in [0.67, 0.33, 1.00, 0.67]\n"),
+        "the pair job's regions (generate-request v3): " + log);
+    assertTrue(
         log.contains("/?watch=" + String.join(",", interleave(trained, generated)) + "#token="),
         "the page watches all four jobs: " + log);
 

@@ -267,7 +267,9 @@ final class PersonalizationReport {
             + " (`perfusion + captions`: `train --captions per-image`; `perfusion + balanced`:"
             + " `--embedding-norm-cap 1 --background-weight 0.5`; `perfusion + captions +"
             + " balanced`: the three together; `perfusion + superclass layout 0.1`: the paper's"
-            + " file, `eval --superclass-layout 0.1`, no training of its own; docs/perfusion.md)."
+            + " file, `eval --superclass-layout 0.1`, no training of its own; `perfusion + confined"
+            + " regions`: the paper's file, `eval --regions 0 --confine`, no training of its own;"
+            + " docs/perfusion.md)."
             + " Change against `perfusion` at"
             + " the same beta, in points (variant minus Perfusion; compare with the ± above).\n\n");
     if (!deltas.isEmpty()) {
@@ -393,7 +395,9 @@ final class PersonalizationReport {
       new Color(140, 140, 140),
       new Color(120, 80, 30),
       new Color(0, 170, 170),
-      new Color(230, 0, 160)
+      new Color(230, 0, 160),
+      new Color(0, 0, 0),
+      new Color(150, 190, 0)
     };
     int k = 0;
     for (String m : ALL_METHODS) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -189,6 +190,26 @@ class RecordCodecTest {
                     b(regional.replace("\"bottom\":1", "\"bottom\":1.5")),
                     GenerateRequestV1.class));
     assertEquals("/regions/0/bottom", edge.error().field(), edge.getMessage());
+    String box = "{\"left\":0,\"top\":0,\"right\":1,\"bottom\":1,\"prompt\":\"a car\"}";
+    InvalidEventException five =
+        assertThrows(
+            InvalidEventException.class,
+            () ->
+                RecordCodec.decode(
+                    Schemas.GENERATE_REQUEST,
+                    "3",
+                    b(
+                        base
+                            + ",\"regions\":["
+                            + String.join(",", Collections.nCopies(5, box))
+                            + "]}"),
+                    GenerateRequestV1.class));
+    assertEquals("/regions", five.error().field(), "at most 4 regions: " + five.getMessage());
+    RecordCodec.decode(
+        Schemas.GENERATE_REQUEST,
+        "3",
+        b(base + ",\"regions\":[" + String.join(",", Collections.nCopies(4, box)) + "]}"),
+        GenerateRequestV1.class);
     assertEquals(3, RecordCodec.encode(g).version());
     GenerateRequestV1 plain =
         RecordCodec.decode(Schemas.GENERATE_REQUEST, "3", b(base + "}"), GenerateRequestV1.class);

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.perfusionjobs.engine.attention.Attention;
@@ -75,6 +76,24 @@ public final class DenoisingBatch implements AutoCloseable {
     Active a = new Active(Objects.requireNonNull(r, "request"));
     pending.add(a);
     return a.result;
+  }
+
+  /**
+   * A finished request's result, or the request's own error as it was thrown (not wrapped in a
+   * {@link CompletionException}).
+   */
+  public static GenerateResult join(CompletableFuture<GenerateResult> result) {
+    try {
+      return result.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw e;
+    }
   }
 
   /** Requests joined and not finished. */

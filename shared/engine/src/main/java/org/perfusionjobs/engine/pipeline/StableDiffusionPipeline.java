@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
@@ -185,15 +184,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
       scope.suppressNotUsedWarning();
       CompletableFuture<GenerateResult> result = batch.submit(r);
       batch.drain();
-      return result.join();
-    } catch (CompletionException e) {
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
-      }
-      if (e.getCause() instanceof Error err) {
-        throw err;
-      }
-      throw e;
+      return DenoisingBatch.join(result);
     }
   }
 

@@ -33,6 +33,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.perfusionjobs.engine.TrainingSquares;
 import org.perfusionjobs.engine.attention.Attention;
 import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.io.ModelLoadException;
 import org.perfusionjobs.engine.io.SafetensorsWriter;
 import org.perfusionjobs.engine.nn.Module;
@@ -346,7 +347,8 @@ class BaselinesTest {
       batch.drain();
       assertEquals(3, batch.unetCalls(), name + ": one UNet call per step for all three");
       for (int i = 0; i < three.size(); i++) {
-        int diff = maxLevelDifference(alone.get(i), shared.get(i).join().images().get(0));
+        int diff =
+            ImageCodec.maxLevelDifference(alone.get(i), shared.get(i).join().images().get(0));
         assertTrue(diff <= 1, name + ": request " + i + " differs by " + diff + " levels");
       }
     }
@@ -360,20 +362,6 @@ class BaselinesTest {
           batch.unetCalls(),
           name + ": two conditioners share calls only when neither edits a weight");
     }
-  }
-
-  static int maxLevelDifference(BufferedImage a, BufferedImage b) {
-    int max = 0;
-    for (int y = 0; y < a.getHeight(); y++) {
-      for (int x = 0; x < a.getWidth(); x++) {
-        int p = a.getRGB(x, y);
-        int q = b.getRGB(x, y);
-        for (int shift = 0; shift <= 16; shift += 8) {
-          max = Math.max(max, Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff)));
-        }
-      }
-    }
-    return max;
   }
 
   static void assertOnlyCrossAttentionKeyValuesChange(BaselineConcept c) {

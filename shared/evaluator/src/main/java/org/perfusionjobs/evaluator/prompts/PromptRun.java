@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
@@ -158,7 +157,7 @@ public final class PromptRun {
         batch.drain();
       }
       for (CompletableFuture<GenerateResult> f : chunk) {
-        images.add(result(f).images().get(0));
+        images.add(DenoisingBatch.join(f).images().get(0));
         done.accept(images.size());
       }
     }
@@ -169,22 +168,5 @@ public final class PromptRun {
       scores.add(PromptScore.of(prompts.get(i), found.get(i)));
     }
     return new Result(List.copyOf(prompts), images, found, scores, EvalReport.of(scores), perImage);
-  }
-
-  /**
-   * A finished request's result, or its own error (as {@link StableDiffusionPipeline#generate}).
-   */
-  private static GenerateResult result(CompletableFuture<GenerateResult> f) {
-    try {
-      return f.join();
-    } catch (CompletionException e) {
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
-      }
-      if (e.getCause() instanceof Error err) {
-        throw err;
-      }
-      throw e;
-    }
   }
 }

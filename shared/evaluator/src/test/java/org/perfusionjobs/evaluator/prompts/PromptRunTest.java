@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
@@ -39,12 +39,12 @@ class PromptRunTest {
       assertEquals(List.of(1, 2, 3, 4, 5, 6, 7), progress, "progress once per finished image");
       assertEquals(prompts.size(), shared.images().size());
       for (int i = 0; i < prompts.size(); i++) {
-        int diff = maxLevelDifference(alone.images().get(i), shared.images().get(i));
+        int diff = ImageCodec.maxLevelDifference(alone.images().get(i), shared.images().get(i));
         assertTrue(diff <= 1, "prompt " + i + " differs by " + diff + " levels");
         assertEquals(alone.found().get(i), shared.found().get(i), "prompt " + i);
       }
       assertTrue(
-          maxLevelDifference(shared.images().get(0), shared.images().get(1)) > 16,
+          ImageCodec.maxLevelDifference(shared.images().get(0), shared.images().get(1)) > 16,
           "different prompts and seeds draw different images");
       assertEquals(alone.report().summary(), shared.report().summary());
     }
@@ -58,19 +58,5 @@ class PromptRunTest {
             () ->
                 new PromptRun.Settings(8, 5f, SamplerKind.DDIM, 3, List.of()).withImagesPerCall(0));
     assertEquals("images per UNet call must be at least 1, got 0", e.getMessage());
-  }
-
-  static int maxLevelDifference(BufferedImage a, BufferedImage b) {
-    int max = 0;
-    for (int y = 0; y < a.getHeight(); y++) {
-      for (int x = 0; x < a.getWidth(); x++) {
-        int p = a.getRGB(x, y);
-        int q = b.getRGB(x, y);
-        for (int shift = 0; shift <= 16; shift += 8) {
-          max = Math.max(max, Math.abs(((p >> shift) & 0xff) - ((q >> shift) & 0xff)));
-        }
-      }
-    }
-    return max;
   }
 }

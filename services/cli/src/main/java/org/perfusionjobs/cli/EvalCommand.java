@@ -16,6 +16,7 @@ import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.GateScope;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.personalization.BaselineConcept;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
 import org.perfusionjobs.engine.personalization.Personalization;
@@ -372,9 +373,8 @@ final class EvalCommand implements Callable<Integer> {
                 regional(
                     bc != null
                         ? Personalization.conditioner(bc, value)
-                        : org.perfusionjobs.engine.perfusion.PerfusionModel.of(sd)
-                            .conditioner(uses, globalLock),
-                    loaded),
+                        : PerfusionModel.of(sd).conditioner(uses, globalLock),
+                    PerfusionModel.of(sd).superclassConditioner(uses)),
                 done -> {
                   Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
                   bar.update(
@@ -503,20 +503,12 @@ final class EvalCommand implements Callable<Integer> {
 
   /** Each prompt's conditioner: {@code method}'s, inside each object's region with --regions. */
   private java.util.function.Function<EvalPrompt, Conditioner> regional(
-      Conditioner method, List<Concept> perfusion) {
+      Conditioner method, Conditioner outside) {
     if (regions == null) {
       return p -> method;
     }
-    if (!confine || perfusion.isEmpty()) {
-      return p -> RegionalConditioner.of(method, RegionPrompts.of(p, regions));
-    }
-    return p -> {
-      String outside = p.text();
-      for (Concept c : perfusion) {
-        outside = outside.replaceAll("\\b" + c.placeholder() + "\\b", c.superclass());
-      }
-      return RegionalConditioner.confined(
-          method, RegionPrompts.of(p, regions), Conditioner.PLAIN, outside);
-    };
+    return confine
+        ? p -> RegionalConditioner.confined(method, RegionPrompts.of(p, regions), outside)
+        : p -> RegionalConditioner.of(method, RegionPrompts.of(p, regions));
   }
 }

@@ -26,6 +26,10 @@ class PerfusionCliTest {
 
   static final String MODEL = TestData.sdTinyRef().toString();
 
+  /** The bundled world model (the folder Surefire names, else the repository's). */
+  static final Path WORLD =
+      Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2").toAbsolutePath();
+
   @Test
   void generateWritesAPngOfTheCheckpointsSize() throws Exception {
     Path out = dir.resolve("a.png");
@@ -163,9 +167,7 @@ class PerfusionCliTest {
    */
   @Test
   void textRelianceShowsTheBundledModelUsingItsWords() {
-    Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
-            .toAbsolutePath();
+    Path model = WORLD;
     String[] r = run("text-reliance", "--model", model.toString(), "--timesteps", "700,900");
     assertEquals("0", r[0], r[2]);
     String[] lines = r[1].trim().split("\n");
@@ -189,9 +191,7 @@ class PerfusionCliTest {
    */
   @Test
   void vaeCheckReadsTheBundledVaesRoundTrip() {
-    Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
-            .toAbsolutePath();
+    Path model = WORLD;
     String[] r =
         run(
             "vae-check",
@@ -249,9 +249,7 @@ class PerfusionCliTest {
    */
   @Test
   void evalReportsPerAttributeAndPerShape() throws Exception {
-    Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
-            .toAbsolutePath();
+    Path model = WORLD;
     Path out = dir.resolve("eval");
     String[] r =
         run(
@@ -295,9 +293,7 @@ class PerfusionCliTest {
    */
   @Test
   void evalWithConfinedRegionsChangesOnlyPositionedPrompts() throws Exception {
-    Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
-            .toAbsolutePath();
+    Path model = WORLD;
     Path prompts = dir.resolve("regions.txt");
     Files.writeString(
         prompts,
@@ -349,9 +345,7 @@ class PerfusionCliTest {
   /** text-contrast on two models side by side: one row per attribute, one column per model. */
   @Test
   void textContrastPrintsOneRowPerAttribute() {
-    Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
-            .toAbsolutePath();
+    Path model = WORLD;
     String[] r = run("text-contrast", "--model", model + "," + model);
     assertEquals("0", r[0], r[2]);
     String[] lines = r[1].split("\\R");
@@ -367,9 +361,7 @@ class PerfusionCliTest {
    */
   @Test
   void benchTrainTimesEachPhaseOfATrainingStep() {
-    Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
-            .toAbsolutePath();
+    Path model = WORLD;
     String[] r = run("bench-train", "--model", model.toString(), "--batch", "2", "--repeats", "2");
     assertEquals("0", r[0], r[2]);
     for (String phase :
@@ -497,9 +489,7 @@ class PerfusionCliTest {
     assertEquals(1, g[2].strip().lines().count(), g[2]);
     assertTrue(g[2].contains("device 'gpu:99'") && g[2].contains("use cpu"), g[2]);
 
-    Path model =
-        Path.of(System.getProperty("perfusion.models", "../../models"), "world-v2")
-            .toAbsolutePath();
+    Path model = WORLD;
     try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       int port = busy.getLocalPort();
       String[] d =

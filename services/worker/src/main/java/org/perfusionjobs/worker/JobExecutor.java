@@ -102,11 +102,7 @@ final class JobExecutor {
         .optBatchSize(r.imageCount())
         .optSampler(kind)
         .optEta(r.eta().floatValue())
-        .optConditioner(
-            RegionalRequests.conditioner(
-                r,
-                PerfusionModel.of(sd).conditioner(concepts, r.globalLock() && !concepts.isEmpty()),
-                concepts))
+        .optConditioner(RegionalRequests.conditioner(r, PerfusionModel.of(sd), concepts))
         .optCancelled(cancelled)
         .optOnStep(
             p -> {

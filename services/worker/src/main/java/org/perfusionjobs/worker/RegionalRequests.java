@@ -3,11 +3,10 @@ package org.perfusionjobs.worker;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.engine.attention.Region;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.RegionalConditioner;
 import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
@@ -22,8 +21,9 @@ import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
 final class RegionalRequests {
   private RegionalRequests() {}
 
-  static Conditioner conditioner(GenerateRequestV1 r, Conditioner method, List<ConceptUse> concepts)
-      throws JobFailure {
+  static Conditioner conditioner(
+      GenerateRequestV1 r, PerfusionModel perfusion, List<ConceptUse> concepts) throws JobFailure {
+    Conditioner method = perfusion.conditioner(concepts, r.globalLock() && !concepts.isEmpty());
     List<GenerateRequestV1.RegionRef> refs = r.regionsOrNone();
     if (refs.isEmpty()) {
       if (r.confined()) {
@@ -54,19 +54,6 @@ final class RegionalRequests {
     if (!r.confined()) {
       return RegionalConditioner.of(method, regions);
     }
-    return RegionalConditioner.confined(
-        method, regions, Conditioner.PLAIN, outsideText(r.prompt(), concepts));
-  }
-
-  /** The prompt with each concept's placeholder, as a whole word, replaced by its superclass. */
-  static String outsideText(String prompt, List<ConceptUse> concepts) {
-    String text = prompt;
-    for (ConceptUse u : concepts) {
-      text =
-          text.replaceAll(
-              "\\b" + Pattern.quote(u.concept().placeholder()) + "\\b",
-              Matcher.quoteReplacement(u.concept().superclass()));
-    }
-    return text;
+    return RegionalConditioner.confined(method, regions, perfusion.superclassConditioner(concepts));
   }
 }

@@ -125,24 +125,12 @@ class RecordCodecTest {
         RecordCodec.decode(Schemas.GENERATE_REQUEST, "2", b(laid), GenerateRequestV1.class);
     assertEquals(null, g.concepts().get(0).superclassLayout());
     assertEquals(0.15, g.concepts().get(1).superclassLayout());
-    InvalidEventException v1 =
-        assertThrows(
-            InvalidEventException.class,
-            () ->
-                RecordCodec.decode(
-                    Schemas.GENERATE_REQUEST, "1", b(laid), GenerateRequestV1.class));
+    InvalidEventException v1 = refusedGenerate("1", b(laid));
     assertEquals("/concepts/1/superclassLayout", v1.error().field(), v1.getMessage());
     for (String bad : new String[] {"1", "-0.1", "\"0.2\""}) {
       InvalidEventException e =
-          assertThrows(
-              InvalidEventException.class,
-              () ->
-                  RecordCodec.decode(
-                      Schemas.GENERATE_REQUEST,
-                      "2",
-                      b(base + "[{\"conceptId\":\"c1\",\"superclassLayout\":" + bad + "}]}"),
-                      GenerateRequestV1.class),
-              bad);
+          refusedGenerate(
+              "2", b(base + "[{\"conceptId\":\"c1\",\"superclassLayout\":" + bad + "}]}"));
       assertEquals("/concepts/0/superclassLayout", e.error().field(), bad);
     }
     assertEquals(
@@ -173,37 +161,15 @@ class RecordCodecTest {
     assertEquals(
         List.of(new GenerateRequestV1.RegionRef(0, 0.25, 0.5, 1, "a zwx")), g.regionsOrNone());
     assertTrue(g.confined());
-    InvalidEventException v2 =
-        assertThrows(
-            InvalidEventException.class,
-            () ->
-                RecordCodec.decode(
-                    Schemas.GENERATE_REQUEST, "2", b(regional), GenerateRequestV1.class));
+    InvalidEventException v2 = refusedGenerate("2", b(regional));
     assertTrue(v2.error().field().startsWith("/"), v2.getMessage());
     InvalidEventException edge =
-        assertThrows(
-            InvalidEventException.class,
-            () ->
-                RecordCodec.decode(
-                    Schemas.GENERATE_REQUEST,
-                    "3",
-                    b(regional.replace("\"bottom\":1", "\"bottom\":1.5")),
-                    GenerateRequestV1.class));
+        refusedGenerate("3", b(regional.replace("\"bottom\":1", "\"bottom\":1.5")));
     assertEquals("/regions/0/bottom", edge.error().field(), edge.getMessage());
     String box = "{\"left\":0,\"top\":0,\"right\":1,\"bottom\":1,\"prompt\":\"a car\"}";
     InvalidEventException five =
-        assertThrows(
-            InvalidEventException.class,
-            () ->
-                RecordCodec.decode(
-                    Schemas.GENERATE_REQUEST,
-                    "3",
-                    b(
-                        base
-                            + ",\"regions\":["
-                            + String.join(",", Collections.nCopies(5, box))
-                            + "]}"),
-                    GenerateRequestV1.class));
+        refusedGenerate(
+            "3", b(base + ",\"regions\":[" + String.join(",", Collections.nCopies(5, box)) + "]}"));
     assertEquals("/regions", five.error().field(), "at most 4 regions: " + five.getMessage());
     RecordCodec.decode(
         Schemas.GENERATE_REQUEST,
@@ -220,6 +186,14 @@ class RecordCodecTest {
     assertTrue(
         !out.valueText().contains("regions") && !out.valueText().contains("confine"),
         out.valueText());
+  }
+
+  /** The error a generate-request value gets from the schema of {@code version}. */
+  private static InvalidEventException refusedGenerate(String version, byte[] value) {
+    return assertThrows(
+        InvalidEventException.class,
+        () ->
+            RecordCodec.decode(Schemas.GENERATE_REQUEST, version, value, GenerateRequestV1.class));
   }
 
   private static void assertDefaults(JsonNode properties, JsonNode mapped, int expected) {

@@ -35,8 +35,9 @@ public final class WeightEdits {
   }
 
   /**
-   * @param source what made these values, compared by identity: edits made from one source must be
-   *     equal in value (null: none, these edits are only the same as themselves)
+   * @param source what made these values (e.g. a conditioner: one concept at one scale), compared
+   *     with {@code equals}: edits from equal sources must be equal in value (null: none, these
+   *     edits are only the same as themselves)
    */
   public WeightEdits(
       Map<String, LinearDelta> linearDeltas,
@@ -48,8 +49,8 @@ public final class WeightEdits {
   }
 
   /**
-   * Equal (by identity) for edits with the same effect on the model: any two empty edits, edits
-   * from one source, an object with itself. Requests are grouped into UNet calls by it.
+   * Equal for edits with the same effect on the model: any two empty edits, edits from equal
+   * sources, an object with itself. Requests are grouped into UNet calls by it.
    */
   public Object shareKey() {
     return isEmpty() ? EMPTY : source != null ? source : this;
@@ -57,7 +58,7 @@ public final class WeightEdits {
 
   /** Whether {@code other} has the same effect, so one installation serves both. */
   public boolean sameEffectAs(WeightEdits other) {
-    return shareKey() == other.shareKey();
+    return shareKey().equals(other.shareKey());
   }
 
   public Map<String, LinearDelta> linearDeltas() {

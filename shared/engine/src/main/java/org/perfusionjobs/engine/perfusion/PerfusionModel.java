@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
@@ -99,6 +100,23 @@ public final class PerfusionModel implements AutoCloseable {
       return Conditioner.PLAIN;
     }
     return new PerfusionConditioner(this, uses, globalLock);
+  }
+
+  /**
+   * The plain model on the prompt with each concept word replaced by its superclass, no edit: what
+   * the image outside a concept's region sees when the concept is confined to it (and what the
+   * superclass layout draws first). No concepts: {@link Conditioner#PLAIN}.
+   */
+  public Conditioner superclassConditioner(List<ConceptUse> uses) {
+    if (uses.isEmpty()) {
+      return Conditioner.PLAIN;
+    }
+    List<Concept> concepts = uses.stream().map(ConceptUse::concept).toList();
+    return (sd, prompts, m) ->
+        Conditioning.of(
+            sd.encodePrompts(
+                prompts.rows(PerfusionConditioner.superclassPrompt(prompts.prompt(), concepts)),
+                m));
   }
 
   /** How the concepts' gates open over the tokens of {@code prompt} (see {@link TokenGates}). */

@@ -437,24 +437,9 @@ public final class DenoisingBatch implements AutoCloseable {
   }
 
   /**
-   * What requests sharing a call must have in common; {@code edits} compares by identity; {@code
-   * alone}: a request with regions (their masks are per request), null for the others.
+   * What requests sharing a call must have in common: latent size, the edits' {@link
+   * org.perfusionjobs.engine.nn.WeightEdits#shareKey}, and for a request with regions ({@code
+   * alone}) the request itself, since its masks are its own (null for the others).
    */
-  private record GroupKey(long channels, long height, long width, Object edits, Object alone) {
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof GroupKey k
-          && k.channels == channels
-          && k.height == height
-          && k.width == width
-          && k.edits == edits
-          && k.alone == alone;
-    }
-
-    @Override
-    public int hashCode() {
-      return Objects.hash(
-          channels, height, width, System.identityHashCode(edits), System.identityHashCode(alone));
-    }
-  }
+  private record GroupKey(long channels, long height, long width, Object edits, Object alone) {}
 }

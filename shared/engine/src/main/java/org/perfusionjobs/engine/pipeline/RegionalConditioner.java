@@ -29,30 +29,27 @@ public final class RegionalConditioner implements Conditioner {
   private final Conditioner base;
   private final List<RegionPrompt> regions;
   private final Conditioner outside;
-  private final String outsideText;
 
-  private RegionalConditioner(
-      Conditioner base, List<RegionPrompt> regions, Conditioner outside, String outsideText) {
+  private RegionalConditioner(Conditioner base, List<RegionPrompt> regions, Conditioner outside) {
     this.base = Objects.requireNonNull(base, "base");
     this.regions = List.copyOf(regions);
     this.outside = Objects.requireNonNull(outside, "outside");
-    this.outsideText = outsideText;
   }
 
   /** {@code base} with these regions; {@code base} itself when there are none. */
   public static Conditioner of(Conditioner base, List<RegionPrompt> regions) {
-    return regions.isEmpty() ? base : new RegionalConditioner(base, regions, base, null);
+    return regions.isEmpty() ? base : new RegionalConditioner(base, regions, base);
   }
 
   /**
-   * {@code base} inside the regions only: the rest of the image attends to {@code outsideText}
-   * (null: the prompt) conditioned by {@code outside} (for example the plain model on the prompt
-   * with each concept word replaced by its class word), so a concept's edit acts nowhere but in its
-   * box. {@code outside}'s UNet weight edits must have the same effect as {@code base}'s.
+   * {@code base} inside the regions only: the rest of the image attends to the prompt as {@code
+   * outside} conditions it (for example the plain model with each concept word replaced by its
+   * class word), so a concept's edit acts nowhere but in its box. {@code outside}'s UNet weight
+   * edits must have the same effect as {@code base}'s.
    */
   public static Conditioner confined(
-      Conditioner base, List<RegionPrompt> regions, Conditioner outside, String outsideText) {
-    return regions.isEmpty() ? base : new RegionalConditioner(base, regions, outside, outsideText);
+      Conditioner base, List<RegionPrompt> regions, Conditioner outside) {
+    return regions.isEmpty() ? base : new RegionalConditioner(base, regions, outside);
   }
 
   public List<RegionPrompt> regions() {
@@ -61,14 +58,7 @@ public final class RegionalConditioner implements Conditioner {
 
   @Override
   public Conditioning condition(StableDiffusionPipeline sd, PromptBatch prompts, NDManager m) {
-    Conditioning prompt =
-        outside.condition(
-            sd,
-            outsideText == null
-                ? prompts
-                : new PromptBatch(
-                    outsideText, prompts.negativePrompt(), prompts.batchSize(), prompts.guided()),
-            m);
+    Conditioning prompt = outside.condition(sd, prompts, m);
     List<Region> boxes = new ArrayList<>();
     List<Conditioning> texts = new ArrayList<>();
     for (RegionPrompt r : regions) {

@@ -189,6 +189,44 @@ class BenchPersonalizationCommandTest {
         "a DreamBooth cell run at the reference rate (plain settings) is run again");
   }
 
+  /**
+   * The default run is the issue's comparison (Perfusion, its ablations, the four baselines, and
+   * the run-time variants that train nothing); --with-variants adds the three trained variants in
+   * report order.
+   */
+  @Test
+  void theTrainedVariantsJoinOnlyWhenAskedFor() {
+    BenchPersonalizationCommand plain = new BenchPersonalizationCommand();
+    new picocli.CommandLine(plain).parseArgs();
+    assertEquals(
+        List.of(
+            "perfusion",
+            "perfusion-layout",
+            "perfusion-regions",
+            "perfusion-no-key-lock",
+            "perfusion-no-gate",
+            "perfusion-no-cinv",
+            "textual-inversion",
+            "custom-diffusion",
+            "lora",
+            "dreambooth"),
+        plain.selectedMethods());
+    assertEquals(40, plain.prompts);
+    BenchPersonalizationCommand all = new BenchPersonalizationCommand();
+    new picocli.CommandLine(all).parseArgs("--with-variants");
+    assertEquals(BenchMethods.ALL_METHODS, all.selectedMethods());
+    BenchPersonalizationCommand some = new BenchPersonalizationCommand();
+    new picocli.CommandLine(some).parseArgs("--methods", "lora,perfusion", "--with-variants");
+    assertEquals(
+        List.of(
+            "perfusion",
+            "perfusion-captions",
+            "perfusion-balanced",
+            "perfusion-captions-balanced",
+            "lora"),
+        some.selectedMethods());
+  }
+
   @Test
   void standardErrorOfAShare() {
     assertEquals(5.0, BenchCells.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05

@@ -39,8 +39,7 @@ class PersonalizationDocsTest {
         CliRun.run(
             "bench-personalization",
             "--report-only",
-            "--prompts",
-            "40",
+            "--with-variants",
             "--model",
             REPO.resolve("models/world-v2").toString(),
             "--results",
@@ -55,8 +54,8 @@ class PersonalizationDocsTest {
     assertEquals(
         withoutRunLine(Files.readString(REPO.resolve("docs/personalization.md"), UTF_8)),
         withoutRunLine(made),
-        "docs/personalization.md is stale: run scripts/perfusion bench-personalization --prompts 40"
-            + " --report-only");
+        "docs/personalization.md is stale: run scripts/perfusion bench-personalization"
+            + " --with-variants --report-only");
     String quoted = ReportSummary.current(REPO.resolve("docs/perfusion.md"));
     assertNotNull(quoted, "docs/perfusion.md lost its summary markers");
     assertTrue(

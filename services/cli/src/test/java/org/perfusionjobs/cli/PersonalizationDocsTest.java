@@ -39,6 +39,8 @@ class PersonalizationDocsTest {
         CliRun.run(
             "bench-personalization",
             "--report-only",
+            "--prompts",
+            "40",
             "--with-variants",
             "--model",
             REPO.resolve("models/world-v2").toString(),
@@ -55,7 +57,7 @@ class PersonalizationDocsTest {
         withoutRunLine(Files.readString(REPO.resolve("docs/personalization.md"), UTF_8)),
         withoutRunLine(made),
         "docs/personalization.md is stale: run scripts/perfusion bench-personalization"
-            + " --with-variants --report-only");
+            + " --prompts 40 --with-variants --report-only");
     String quoted = ReportSummary.current(REPO.resolve("docs/perfusion.md"));
     assertNotNull(quoted, "docs/perfusion.md lost its summary markers");
     assertTrue(

@@ -194,7 +194,7 @@ class BenchPersonalizationCommandTest {
    * --with-variants adds the five variants beyond the paper, trained and run-time, in report order.
    */
   @Test
-  void theTrainedVariantsJoinOnlyWhenAskedFor() {
+  void theVariantsBeyondThePaperJoinOnlyWhenAskedFor() {
     BenchPersonalizationCommand plain = new BenchPersonalizationCommand();
     new picocli.CommandLine(plain).parseArgs();
     assertEquals(

@@ -137,9 +137,17 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       names = "--results",
       description =
           "folder of finished cells (one JSON per concept and method), read back so that a run"
-              + " resumes where the last one stopped (default: docs/personalization/<model folder"
-              + " name>; with --quick: <work>/results)")
+              + " resumes where the last one stopped (default: <work>/results; with --docs:"
+              + " docs/personalization/<model folder name>)")
   Path results;
+
+  @Option(
+      names = "--docs",
+      description =
+          "write the docs report: the cells kept in docs/personalization/<model folder name>, the"
+              + " report docs/personalization.md and the totals docs/perfusion.md quotes (it is"
+              + " --prompts 40 --with-variants; a run at other settings would replace those cells)")
+  boolean docs;
 
   @Option(
       names = "--budget-minutes",
@@ -168,8 +176,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   @Option(
       names = "--report-only",
       description =
-          "train and evaluate nothing: write the report (and docs/perfusion.md's totals) from the"
-              + " cells kept so far")
+          "train and evaluate nothing: write the report (with --docs, also docs/perfusion.md's"
+              + " totals) from the cells kept so far")
   boolean reportOnly;
 
   @Option(
@@ -181,8 +189,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
   @Option(
       names = "--report",
       description =
-          "report to write (default: docs/personalization.md; with --quick:"
-              + " <work>/personalization.md)")
+          "report to write (default: <work>/personalization.md; with --docs:"
+              + " docs/personalization.md)")
   Path report;
 
   /**
@@ -196,6 +204,26 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       return methods;
     }
     return ALL_METHODS.stream().filter(m -> methods.contains(m) || isVariant(m)).toList();
+  }
+
+  /**
+   * Where the report goes: {@code --report}, else the docs report with {@code --docs}, else beside
+   * the work. Only {@code --docs} writes into docs/, so that a run at other settings never replaces
+   * the committed cells.
+   */
+  Path reportFile(Path root) {
+    return report != null
+        ? report
+        : docs ? root.resolve("docs/personalization.md") : work.resolve("personalization.md");
+  }
+
+  /** Where the cells are kept: {@code --results}, else as {@link #reportFile}. */
+  Path cellDir(Path root, Path modelDir) {
+    return results != null
+        ? results
+        : docs
+            ? root.resolve("docs/personalization").resolve(modelDir.getFileName().toString())
+            : work.resolve("results");
   }
 
   @Override
@@ -216,20 +244,16 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
             "--methods: unknown method '" + m + "'; use " + String.join(", ", ALL_METHODS));
       }
     }
+    if (docs && quick) {
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(), "--docs: the docs report is not a --quick run; drop one of the two");
+    }
     methods = selectedMethods();
     List<SuiteConcept> suite = chooseConcepts(modelDir, err);
-    Path reportFile =
-        report != null
-            ? report
-            : quick ? work.resolve("personalization.md") : root.resolve("docs/personalization.md");
+    Path reportFile = reportFile(root);
     Path imgDir = reportFile.toAbsolutePath().getParent().resolve("img");
     Files.createDirectories(imgDir);
-    Path cellDir =
-        results != null
-            ? results
-            : quick
-                ? work.resolve("results")
-                : root.resolve("docs/personalization").resolve(modelDir.getFileName().toString());
+    Path cellDir = cellDir(root, modelDir);
     String settings = settingsKey(modelDir);
     long deadline =
         reportOnly
@@ -353,7 +377,7 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
                     pairCells)),
         StandardCharsets.UTF_8);
     spec.commandLine().getOut().println(reportFile);
-    if (report == null && !quick) { // the docs report: the method's page quotes its totals
+    if (docs && report == null) { // the docs report: the method's page quotes its totals
       Path page = root.resolve("docs/perfusion.md");
       ReportSummary.splice(page, ReportSummary.block(totals, compared));
       spec.commandLine().getOut().println(page);

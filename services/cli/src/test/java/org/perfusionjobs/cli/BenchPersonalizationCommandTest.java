@@ -226,6 +226,25 @@ class BenchPersonalizationCommandTest {
         some.selectedMethods());
   }
 
+  /** Only --docs writes into docs/: a plain run keeps its cells and report beside its work. */
+  @Test
+  void onlyTheDocsRunWritesIntoDocs() {
+    Path root = Path.of("/repo");
+    Path model = Path.of("/repo/models/world-v2");
+    BenchPersonalizationCommand plain = new BenchPersonalizationCommand();
+    new picocli.CommandLine(plain).parseArgs("--work", "/w");
+    assertEquals(Path.of("/w/personalization.md"), plain.reportFile(root));
+    assertEquals(Path.of("/w/results"), plain.cellDir(root, model));
+    BenchPersonalizationCommand docs = new BenchPersonalizationCommand();
+    new picocli.CommandLine(docs).parseArgs("--work", "/w", "--docs");
+    assertEquals(Path.of("/repo/docs/personalization.md"), docs.reportFile(root));
+    assertEquals(Path.of("/repo/docs/personalization/world-v2"), docs.cellDir(root, model));
+    BenchPersonalizationCommand given = new BenchPersonalizationCommand();
+    new picocli.CommandLine(given).parseArgs("--docs", "--results", "/r", "--report", "/r/p.md");
+    assertEquals(Path.of("/r/p.md"), given.reportFile(root));
+    assertEquals(Path.of("/r"), given.cellDir(root, model));
+  }
+
   @Test
   void standardErrorOfAShare() {
     assertEquals(5.0, BenchCells.se(0.5, 100), 1e-12); // sqrt(0.25 / 100) = 0.05

@@ -56,7 +56,7 @@ class PersonalizationDocsTest {
     assertEquals(
         withoutRunLine(Files.readString(REPO.resolve("docs/personalization.md"), UTF_8)),
         withoutRunLine(made),
-        "docs/personalization.md is stale: run scripts/perfusion bench-personalization"
+        "docs/personalization.md is stale: run scripts/perfusion bench-personalization --docs"
             + " --prompts 40 --with-variants --report-only");
     String quoted = ReportSummary.current(REPO.resolve("docs/perfusion.md"));
     assertNotNull(quoted, "docs/perfusion.md lost its summary markers");

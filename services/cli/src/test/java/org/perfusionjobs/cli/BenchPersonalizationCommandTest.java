@@ -243,6 +243,12 @@ class BenchPersonalizationCommandTest {
     new picocli.CommandLine(given).parseArgs("--docs", "--results", "/r", "--report", "/r/p.md");
     assertEquals(Path.of("/r/p.md"), given.reportFile(root));
     assertEquals(Path.of("/r"), given.cellDir(root, model));
+    String[] both =
+        CliRun.run("bench-personalization", "--docs", "--quick", "--work", "/nonexistent");
+    assertEquals("2", both[0], both[1] + both[2]);
+    assertTrue(
+        both[2].contains("--docs: the docs report is not a --quick run; drop one of the two"),
+        both[2]);
   }
 
   @Test

@@ -364,6 +364,7 @@ final class EvalCommand implements Callable<Integer> {
                 uses,
                 globalLock,
                 imagesPerCall);
+        PerfusionModel perfusion = PerfusionModel.of(sd);
         PromptRun.Result r =
             PromptRun.run(
                 sd,
@@ -373,8 +374,8 @@ final class EvalCommand implements Callable<Integer> {
                 regional(
                     bc != null
                         ? Personalization.conditioner(bc, value)
-                        : PerfusionModel.of(sd).conditioner(uses, globalLock),
-                    PerfusionModel.of(sd).superclassConditioner(uses)),
+                        : perfusion.conditioner(uses, globalLock),
+                    perfusion.superclassConditioner(uses)),
                 done -> {
                   Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
                   bar.update(

@@ -95,10 +95,7 @@ final class PerfusionConditioner implements Conditioner {
               x -> sd.textEncoder().forward(x.toDevice(options.device(), false), added),
               m);
     }
-    NDArray keys =
-        globalLock
-            ? sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m)
-            : values;
+    NDArray keys = globalLock ? encodeSuperclass(sd, prompts, concepts, m) : values;
     List<ConceptEdit> edits = new ArrayList<>();
     for (ConceptUse u : uses) {
       edits.add(ConceptEdits.toEdit(u, m, options));
@@ -116,11 +113,14 @@ final class PerfusionConditioner implements Conditioner {
     if (layout == 0) {
       return edited;
     }
-    NDArray superclass =
-        globalLock
-            ? keys
-            : sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m);
+    NDArray superclass = globalLock ? keys : encodeSuperclass(sd, prompts, concepts, m);
     return edited.withEarly(Conditioning.of(superclass), layout);
+  }
+
+  /** The text encoder's output for {@link #superclassPrompt} of every row of {@code prompts}. */
+  static NDArray encodeSuperclass(
+      StableDiffusionPipeline sd, PromptBatch prompts, List<Concept> concepts, NDManager m) {
+    return sd.encodePrompts(prompts.rows(superclassPrompt(prompts.prompt(), concepts)), m);
   }
 
   /** The prompt with each concept word, as a whole word in any case, replaced by its superclass. */

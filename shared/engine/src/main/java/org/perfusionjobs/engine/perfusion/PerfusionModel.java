@@ -113,10 +113,7 @@ public final class PerfusionModel implements AutoCloseable {
     }
     List<Concept> concepts = uses.stream().map(ConceptUse::concept).toList();
     return (sd, prompts, m) ->
-        Conditioning.of(
-            sd.encodePrompts(
-                prompts.rows(PerfusionConditioner.superclassPrompt(prompts.prompt(), concepts)),
-                m));
+        Conditioning.of(PerfusionConditioner.encodeSuperclass(sd, prompts, concepts, m));
   }
 
   /** How the concepts' gates open over the tokens of {@code prompt} (see {@link TokenGates}). */

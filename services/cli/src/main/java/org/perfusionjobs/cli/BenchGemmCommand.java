@@ -107,8 +107,9 @@ final class BenchGemmCommand implements Callable<Integer> {
       defaultValue = "auto",
       split = ",",
       description =
-          "the UNet step's attention slicing, one or more, timed in turn step by step: auto (64 MiB"
-              + " of scores per chunk), none, or a budget such as 4MiB (default: ${DEFAULT-VALUE})")
+          "the UNet step's attention, one or more, timed in turn step by step: auto (libtorch's"
+              + " fused kernel), none (matrix products, unsliced), or matrix products with a"
+              + " budget of scores per chunk such as 64MiB (default: ${DEFAULT-VALUE})")
   List<String> attentionSlicing;
 
   @Option(

@@ -98,8 +98,8 @@ final class BenchMemoryCommand implements Callable<Integer> {
       names = "--attention",
       defaultValue = "auto",
       description =
-          "attention slicing of the new engine: auto, none or a size such as 32MiB (default:"
-              + " ${DEFAULT-VALUE})")
+          "attention of the new engine: auto (libtorch's fused kernel), none, or matrix"
+              + " products sliced at a size such as 64MiB (default: ${DEFAULT-VALUE})")
   String attention;
 
   @Option(

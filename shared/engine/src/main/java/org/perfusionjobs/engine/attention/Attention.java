@@ -103,10 +103,11 @@ public final class Attention extends Module implements AttentionSlicing.Settable
   }
 
   /**
-   * softmax(Q K' / sqrt(Dh)) V per head, with Q (B, N, C), K and V (B, T, C) → (B, N, C). DJL has
-   * no fused attention; matMul broadcasts over (B, H). When the (B, H, N, T) scores exceed the
-   * slicing budget, queries go in chunks (each row's softmax still sees every key), so at most one
-   * chunk's scores and probabilities exist at a time.
+   * softmax(Q K' / sqrt(Dh)) V per head, with Q (B, N, C), K and V (B, T, C) → (B, N, C). Under
+   * {@link AttentionSlicing#AUTO} libtorch's fused kernel runs it ({@link FusedAttention}). On the
+   * math path matMul broadcasts over (B, H); when the (B, H, N, T) scores exceed the slicing
+   * budget, queries go in chunks (each row's softmax still sees every key), so at most one chunk's
+   * scores and probabilities exist at a time.
    */
   public static NDArray scaledDotProduct(
       NDArray query, NDArray key, NDArray value, int heads, int headDim, AttentionSlicing slicing) {
@@ -116,6 +117,16 @@ public final class Attention extends Module implements AttentionSlicing.Settable
     long t = key.getShape().get(1);
     // QK' and PV: two (N x T x Dh) products per head.
     FlopCounter.addMultiplyAdds(2 * b * heads * n * t * headDim);
+    if (slicing.usesFusedKernel()) {
+      try (BlockScope s = BlockScope.open(query, key, value)) {
+        NDArray out =
+            FusedAttention.apply(
+                splitHeads(query, heads, headDim),
+                splitHeads(key, heads, headDim),
+                splitHeads(value, heads, headDim));
+        return s.keep(out.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim));
+      }
+    }
     long chunk = slicing.queryChunk(b * heads, n, t, query.getDataType().getNumOfBytes());
     try (BlockScope s = BlockScope.open(query, key, value)) {
       NDArray q = Scalars.mul(splitHeads(query, heads, headDim), scale); // (B, H, N, Dh)

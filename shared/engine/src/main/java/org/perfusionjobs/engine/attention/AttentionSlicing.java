@@ -4,24 +4,33 @@ import java.util.Locale;
 import org.perfusionjobs.engine.nn.Module;
 
 /**
- * How much of the attention score matrix (B, H, N, T) may exist at once. Attention whose scores
- * would exceed {@link #maxScoreBytes} runs over chunks of queries, each a softmax over all T keys
- * of its rows, so the result is the full computation's (rows are independent; only the GEMM
- * blocking may differ, at fp32 rounding). SD v1.5 at 512 px has N = T = 4,096 in its first blocks:
- * 1 GiB of scores per self-attention at batch 2, and as much again for the probabilities; under
- * {@link #AUTO} (64 MiB) they run in 16 chunks of 256 queries.
+ * How attention's score matrix (B, H, N, T) is computed and how much of it may exist at once. By
+ * default ({@link #AUTO}) libtorch's fused kernel ({@link FusedAttention}) computes it tile by
+ * tile, so it never exists whole. On the math path (matrix products and a softmax, or where the
+ * fused kernel is missing) attention whose scores would exceed {@link #maxScoreBytes} runs over
+ * chunks of queries, each a softmax over all T keys of its rows, so the result is the full
+ * computation's (rows are independent; only the GEMM blocking may differ, at fp32 rounding). SD
+ * v1.5 at 512 px has N = T = 4,096 in its first blocks: 1 GiB of scores per self-attention at batch
+ * 2, and as much again for the probabilities; at 64 MiB they run in 16 chunks of 256 queries.
  *
- * @param maxScoreBytes largest score chunk in bytes; {@code Long.MAX_VALUE} for never slicing
+ * @param maxScoreBytes largest score chunk in bytes on the math path; {@code Long.MAX_VALUE} for
+ *     never slicing
+ * @param fused whether the fused kernel runs where it is available
  */
-public record AttentionSlicing(long maxScoreBytes) {
-  /** The default budget of {@link #AUTO}: 64 MiB of scores per chunk. */
+public record AttentionSlicing(long maxScoreBytes, boolean fused) {
+  /** The math path's budget under {@link #AUTO}: 64 MiB of scores per chunk. */
   public static final long AUTO_BYTES = 64L << 20;
 
-  /** Slice when the scores of one attention call would exceed 64 MiB. */
-  public static final AttentionSlicing AUTO = new AttentionSlicing(AUTO_BYTES);
+  /** The fused kernel; where it is missing, the math path sliced at 64 MiB. */
+  public static final AttentionSlicing AUTO = new AttentionSlicing(AUTO_BYTES, true);
 
-  /** Never slice (the whole score matrix at once). */
-  public static final AttentionSlicing NONE = new AttentionSlicing(Long.MAX_VALUE);
+  /** The math path, never sliced (the whole score matrix at once). */
+  public static final AttentionSlicing NONE = new AttentionSlicing(Long.MAX_VALUE, false);
+
+  /** The math path with this budget per chunk of scores. */
+  public AttentionSlicing(long maxScoreBytes) {
+    this(maxScoreBytes, false);
+  }
 
   public AttentionSlicing {
     if (maxScoreBytes <= 0) {
@@ -30,11 +39,20 @@ public record AttentionSlicing(long maxScoreBytes) {
     }
   }
 
-  /** "auto", "none" or a budget such as "32MiB", "512KiB", "1GiB" or plain bytes. */
+  /** Whether this call runs the fused kernel: asked for and loaded in this process. */
+  public boolean usesFusedKernel() {
+    return fused && FusedAttention.available();
+  }
+
+  /**
+   * "auto" (or "fused"), "none" or a math-path budget such as "32MiB", "512KiB", "1GiB" or plain
+   * bytes.
+   */
   public static AttentionSlicing parse(String s) {
     String v = s.strip().toLowerCase(Locale.ROOT);
     switch (v) {
       case "auto":
+      case "fused":
         return AUTO;
       case "none":
       case "off":
@@ -53,7 +71,7 @@ public record AttentionSlicing(long maxScoreBytes) {
           return new AttentionSlicing(Long.parseLong(digits.strip()) * unit);
         } catch (NumberFormatException e) {
           throw new IllegalArgumentException(
-              "attention slicing '" + s + "' is not auto, none or a size such as 64MiB");
+              "attention slicing '" + s + "' is not auto (fused), none or a size such as 64MiB");
         }
     }
   }
@@ -90,6 +108,9 @@ public record AttentionSlicing(long maxScoreBytes) {
 
   @Override
   public String toString() {
+    if (fused) {
+      return "auto";
+    }
     return maxScoreBytes == Long.MAX_VALUE
         ? "none"
         : maxScoreBytes % (1L << 20) == 0 ? (maxScoreBytes >> 20) + "MiB" : maxScoreBytes + "B";

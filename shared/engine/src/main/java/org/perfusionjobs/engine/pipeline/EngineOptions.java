@@ -11,9 +11,10 @@ import org.perfusionjobs.engine.attention.AttentionSlicing;
  * Where and in which precision the model runs. fp32 on CPU is the default; fp16 is for GPUs (most
  * CPU kernels have no half-precision path). Checkpoints in either precision load into either.
  *
- * @param attentionSlicing how much of an attention score matrix may exist at once (default {@link
- *     AttentionSlicing#AUTO}: queries in chunks when the scores exceed 64 MiB; equal to the full
- *     computation within fp32 rounding)
+ * @param attentionSlicing how attention's scores are computed (default {@link
+ *     AttentionSlicing#AUTO}: libtorch's fused kernel, which never holds the whole score matrix; a
+ *     size such as 64 MiB: matrix products with queries in chunks when the scores exceed it; all
+ *     equal within fp32 rounding)
  */
 public record EngineOptions(DataType dtype, Device device, AttentionSlicing attentionSlicing) {
 

@@ -31,6 +31,62 @@ class AttentionSlicingTest {
     assertEquals(32L << 20, AttentionSlicing.parse("32MiB").maxScoreBytes());
     assertThrows(IllegalArgumentException.class, () -> AttentionSlicing.parse("lots"));
     assertThrows(IllegalArgumentException.class, () -> new AttentionSlicing(0));
+    assertTrue(AttentionSlicing.AUTO.fused(), "the default runs the fused kernel");
+    assertEquals(AttentionSlicing.AUTO, AttentionSlicing.parse("fused"));
+    assertTrue(!AttentionSlicing.parse("16MiB").fused(), "a size asks for the math path");
+    assertTrue(!AttentionSlicing.NONE.fused());
+  }
+
+  /**
+   * The fused kernel (the default) against the math path on the shapes SD uses: cross-attention
+   * over 77 tokens, self-attention with head width 40 (SD v1.5), the VAE's single 512-wide head.
+   * Tolerance 4e-6 absolute on outputs of magnitude ~1 (about 1e-6 measured): the kernel sums the
+   * softmax in tiles (online rescaling), a different rounding order than one softmax over the row.
+   */
+  @Test
+  void fusedKernelEqualsTheMathPath() {
+    assertTrue(FusedAttention.available(), "the fused kernel loads in this engine");
+    try (NDManager m = NDManager.newBaseManager()) {
+      m.getEngine().setRandomSeed(5);
+      int[][] shapes = { // batch, queries, keys, heads, head width
+        {2, 300, 77, 4, 16}, {2, 1024, 1024, 8, 40}, {1, 256, 256, 1, 512}
+      };
+      for (int[] sh : shapes) {
+        int c = sh[3] * sh[4];
+        NDArray q = m.randomNormal(new Shape(sh[0], sh[1], c));
+        NDArray k = m.randomNormal(new Shape(sh[0], sh[2], c));
+        NDArray v = m.randomNormal(new Shape(sh[0], sh[2], c));
+        NDArray math = Attention.scaledDotProduct(q, k, v, sh[3], sh[4], AttentionSlicing.NONE);
+        NDArray fused = Attention.scaledDotProduct(q, k, v, sh[3], sh[4], AttentionSlicing.AUTO);
+        assertEquals(math.getShape(), fused.getShape());
+        float d = math.sub(fused).abs().max().getFloat();
+        System.out.printf("fused vs math attention %s: max |diff| %.3g%n", q.getShape(), d);
+        assertTrue(d <= 4e-6f, "fused differs by " + d + " at " + q.getShape());
+      }
+    }
+  }
+
+  /**
+   * A closed form: when every key is the same vector the softmax is uniform, so each query's output
+   * is the mean of the values, whatever the query.
+   */
+  @Test
+  void equalKeysGiveTheMeanOfTheValues() {
+    try (NDManager m = NDManager.newBaseManager()) {
+      m.getEngine().setRandomSeed(9);
+      int heads = 2;
+      int headDim = 8;
+      NDArray q = m.randomNormal(new Shape(1, 50, heads * headDim));
+      NDArray k = m.randomNormal(new Shape(1, 1, heads * headDim)).repeat(1, 30);
+      NDArray v = m.randomNormal(new Shape(1, 30, heads * headDim));
+      NDArray expected = v.mean(new int[] {1}, true).repeat(1, 50);
+      for (AttentionSlicing s :
+          new AttentionSlicing[] {AttentionSlicing.AUTO, AttentionSlicing.NONE}) {
+        NDArray out = Attention.scaledDotProduct(q, k, v, heads, headDim, s);
+        float d = out.sub(expected).abs().max().getFloat();
+        assertTrue(d <= TOL, s + " differs from the mean of the values by " + d);
+      }
+    }
   }
 
   @Test

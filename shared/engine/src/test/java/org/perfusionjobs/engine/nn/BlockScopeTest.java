@@ -21,6 +21,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.perfusionjobs.engine.attention.AttentionSlicing;
 import org.perfusionjobs.engine.attention.Conditioning;
+import org.perfusionjobs.engine.attention.FusedAttention;
 import org.perfusionjobs.engine.clip.ClipTextModel;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
@@ -146,18 +147,35 @@ class BlockScopeTest {
 
   @Test
   void trainingGradientsWithSlicedAttentionMatchWithin1e5() throws Exception {
-    Map<String, float[]> a = gradients(AttentionSlicing.NONE, true);
     // The tiny model's self-attention at 8x8 latents has N = T = 64 over batch 2 x its heads: a
     // 1 KiB budget forces chunks of a row or two.
-    Map<String, float[]> b = gradients(new AttentionSlicing(1024), true);
+    assertGradientsMatch(
+        gradients(AttentionSlicing.NONE, true),
+        gradients(new AttentionSlicing(1024), true),
+        "sliced");
+  }
+
+  @Test
+  void trainingGradientsThroughTheFusedKernelMatchWithin1e5() throws Exception {
+    assertTrue(FusedAttention.available(), "the fused kernel loads in this engine");
+    assertGradientsMatch(
+        gradients(AttentionSlicing.NONE, true), gradients(AttentionSlicing.AUTO, true), "fused");
+  }
+
+  /** Every gradient within 1e-5 of its tensor's largest magnitude. */
+  private static void assertGradientsMatch(
+      Map<String, float[]> a, Map<String, float[]> b, String what) {
+    assertEquals(a.keySet(), b.keySet());
     float worst = 0;
     String where = "";
+    double total = 0;
     for (String k : a.keySet()) {
       float[] x = a.get(k);
       float[] y = b.get(k);
       float scale = 0;
       for (float v : x) {
         scale = Math.max(scale, Math.abs(v));
+        total += Math.abs(v);
       }
       for (int i = 0; i < x.length; i++) {
         float d = Math.abs(x[i] - y[i]) / Math.max(scale, 1e-6f);
@@ -168,7 +186,8 @@ class BlockScopeTest {
       }
     }
     System.out.printf(
-        "sliced vs full attention, UNet gradients: max relative diff %.3g (%s)%n", worst, where);
+        "%s vs full attention, UNet gradients: max relative diff %.3g (%s)%n", what, worst, where);
+    assertTrue(total > 0, "gradients flowed");
     assertTrue(
         worst <= 1e-5f,
         "largest gradient difference relative to the tensor's max: " + worst + " at " + where);

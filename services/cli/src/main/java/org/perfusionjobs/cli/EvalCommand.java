@@ -19,6 +19,7 @@ import org.perfusionjobs.engine.perfusion.GateScope;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.personalization.BaselineConcept;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
+import org.perfusionjobs.engine.personalization.ConceptGuidance;
 import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
@@ -100,6 +101,16 @@ final class EvalCommand implements Callable<Integer> {
       defaultValue = "5",
       description = "classifier-free guidance scale (default: ${DEFAULT-VALUE})")
   float guidance;
+
+  @Option(
+      names = "--concept-guidance",
+      description =
+          "guidance through the superclass prompt: --guidance toward the prompt with each concept"
+              + " word replaced by its superclass, this scale from there to the prompt; below"
+              + " --guidance the asked layout (count, size, position) weighs more than the"
+              + " concept's look; any method, not with --regions (beyond the paper) (default: off,"
+              + " plain guidance)")
+  Float conceptGuidance;
 
   @Option(
       names = "--images-per-call",
@@ -236,6 +247,12 @@ final class EvalCommand implements Callable<Integer> {
           spec.commandLine(),
           "--regions " + regions + ": the margin must be in [0, 1/3) of the image, e.g. 0.05");
     }
+    if (conceptGuidance != null && (regions != null || concepts.isEmpty() || guidance <= 1)) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--concept-guidance needs --concept and --guidance above 1, and does not combine with"
+              + " --regions; drop it or those");
+    }
     if (confine && regions == null) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--confine needs --regions: it confines the edit to the regions");
@@ -334,6 +351,9 @@ final class EvalCommand implements Callable<Integer> {
     report.put("seed", seed);
     report.put("steps", steps);
     report.put("guidance", guidance);
+    if (conceptGuidance != null) {
+      report.put("concept_guidance", conceptGuidance);
+    }
     report.put("sampler", sampler);
     if (method != null) {
       report.put("method", method);
@@ -363,7 +383,8 @@ final class EvalCommand implements Callable<Integer> {
                 seed,
                 uses,
                 globalLock,
-                imagesPerCall);
+                imagesPerCall,
+                guidanceThroughSuperclass(loaded, bc));
         PerfusionModel perfusion = PerfusionModel.of(sd);
         PromptRun.Result r =
             PromptRun.run(
@@ -511,5 +532,18 @@ final class EvalCommand implements Callable<Integer> {
     return confine
         ? p -> RegionalConditioner.confined(method, RegionPrompts.of(p, regions), outside)
         : p -> RegionalConditioner.of(method, RegionPrompts.of(p, regions));
+  }
+
+  /** The --concept-guidance of this run: each concept's word and superclass, or off. */
+  private ConceptGuidance guidanceThroughSuperclass(List<Concept> perfusion, BaselineConcept bc) {
+    if (conceptGuidance == null) {
+      return ConceptGuidance.OFF;
+    }
+    Map<String, String> superclassOf = new LinkedHashMap<>();
+    perfusion.forEach(c -> superclassOf.put(c.placeholder(), c.superclass()));
+    if (bc != null) {
+      superclassOf.put(bc.placeholder(), bc.superclass());
+    }
+    return new ConceptGuidance(superclassOf, conceptGuidance);
   }
 }

@@ -12,6 +12,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -468,6 +469,46 @@ class PerfusionCliTest {
     String[] confine = run("eval", "--model", MODEL, "--confine");
     assertEquals("2", confine[0]);
     assertTrue(confine[2].contains("--confine needs --regions"), confine[2]);
+    String[] guided = run("eval", "--model", MODEL, "--concept-guidance", "3");
+    assertEquals("2", guided[0]);
+    assertTrue(guided[2].contains("--concept-guidance needs --concept"), guided[2]);
+  }
+
+  /**
+   * eval --concept-guidance with the demo concept: the report records the scale, and the images
+   * move away from plain guidance's (the anchor's branch is drawn; its closed forms are
+   * StableDiffusionPipelineTest's).
+   */
+  @Test
+  void evalWithConceptGuidanceRecordsItAndChangesTheImages() throws Exception {
+    List<String> common =
+        List.of(
+            "eval",
+            "--model",
+            WORLD.toString(),
+            "--concept",
+            WORLD.resolve("concepts/demo/zwx.safetensors").toString(),
+            "--expect",
+            "shape=star,colour=red,pattern=stripes",
+            "--prompts",
+            "2",
+            "--steps",
+            "4");
+    List<String> plain = new ArrayList<>(common);
+    plain.addAll(List.of("--out", dir.resolve("plain").toString()));
+    List<String> anchored = new ArrayList<>(common);
+    anchored.addAll(List.of("--concept-guidance", "0", "--out", dir.resolve("cg").toString()));
+    String[] a = run(plain.toArray(String[]::new));
+    String[] b = run(anchored.toArray(String[]::new));
+    assertEquals("0", a[0], a[2]);
+    assertEquals("0", b[0], b[2]);
+    String jb = Files.readString(dir.resolve("cg/report.json"));
+    assertTrue(jb.contains("\"concept_guidance\" : 0.0"), jb.substring(0, 600));
+    assertTrue(
+        !Arrays.equals(
+            Files.readAllBytes(dir.resolve("plain/grid.png")),
+            Files.readAllBytes(dir.resolve("cg/grid.png"))),
+        "guidance toward the superclass prompt alone draws other images");
   }
 
   /** The user's mistakes each give one line naming the option and the fix (issue 21). */

@@ -233,8 +233,14 @@ public final class DenoisingBatch implements AutoCloseable {
       List<Conditioning> conds = new ArrayList<>();
       int rows = 0;
       for (Active a : call) {
-        NDArray in =
-            a.request.guided() ? NDArrays.concat(new NDList(a.latents, a.latents)) : a.latents;
+        NDArray in = a.latents;
+        if (a.branches() > 1) {
+          NDList copies = new NDList();
+          for (int k = 0; k < a.branches(); k++) {
+            copies.add(a.latents);
+          }
+          in = NDArrays.concat(copies);
+        }
         inputs.add(a.run.scaleModelInput(in, a.index).toType(sd.options().dtype(), false));
         conds.add(a.cond.atStep(a.index, a.run.timesteps().length));
         rows += a.rows();
@@ -264,7 +270,15 @@ public final class DenoisingBatch implements AutoCloseable {
         NDArray mine =
             call.size() == 1 ? eps : eps.get(new NDIndex("{}:{}", offset, offset + a.rows()));
         offset += a.rows();
-        if (a.request.guided()) {
+        if (a.request.anchored()) {
+          NDList parts = mine.split(3);
+          NDArray uncond = parts.get(0);
+          NDArray anchor = parts.get(1);
+          mine =
+              uncond
+                  .add(anchor.sub(uncond).mul(a.request.guidanceScale()))
+                  .add(parts.get(2).sub(anchor).mul(a.request.anchorGuidanceScale()));
+        } else if (a.request.guided()) {
           NDList parts = mine.split(2);
           NDArray uncond = parts.get(0);
           mine = uncond.add(parts.get(1).sub(uncond).mul(a.request.guidanceScale()));
@@ -320,7 +334,12 @@ public final class DenoisingBatch implements AutoCloseable {
     }
 
     int rows() {
-      return request.guided() ? 2 * request.batchSize() : request.batchSize();
+      return branches() * request.batchSize();
+    }
+
+    /** Noise predictions per image: prompt, negative, anchor. */
+    int branches() {
+      return request.anchored() ? 3 : request.guided() ? 2 : 1;
     }
 
     /** Requests with equal keys can share a UNet call (weight edits by {@code shareKey}). */

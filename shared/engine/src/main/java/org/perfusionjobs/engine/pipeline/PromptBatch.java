@@ -7,13 +7,21 @@ import java.util.Objects;
 
 /**
  * The text of one request as the text encoder sees it: {@code batchSize} copies of the prompt,
- * preceded by as many of the negative prompt when classifier-free guidance runs.
+ * preceded by as many of the negative prompt when classifier-free guidance runs, and by as many of
+ * the anchor prompt between them when guidance goes through one ({@link GenerateRequest}).
  */
-public record PromptBatch(String prompt, String negativePrompt, int batchSize, boolean guided) {
+public record PromptBatch(
+    String prompt, String negativePrompt, String anchorPrompt, int batchSize, boolean guided) {
+
+  /** No anchor prompt. */
+  public PromptBatch(String prompt, String negativePrompt, int batchSize, boolean guided) {
+    this(prompt, negativePrompt, "", batchSize, guided);
+  }
 
   public PromptBatch {
     Objects.requireNonNull(prompt, "prompt");
     Objects.requireNonNull(negativePrompt, "negativePrompt");
+    Objects.requireNonNull(anchorPrompt, "anchorPrompt");
     if (batchSize < 1) {
       throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
     }
@@ -24,7 +32,15 @@ public record PromptBatch(String prompt, String negativePrompt, int batchSize, b
     return new PromptBatch(prompt, "", 1, false);
   }
 
-  /** [negative x B, prompt x B] with guidance (diffusers' order), else [prompt x B]. */
+  /** Whether an anchor row sits between the negative and the prompt rows. */
+  public boolean anchored() {
+    return guided && !anchorPrompt.isEmpty();
+  }
+
+  /**
+   * [negative x B, prompt x B] with guidance (diffusers' order), [negative x B, anchor x B, prompt
+   * x B] with an anchor, else [prompt x B].
+   */
   public List<String> rows() {
     return rows(prompt);
   }
@@ -36,6 +52,9 @@ public record PromptBatch(String prompt, String negativePrompt, int batchSize, b
     List<String> out = new ArrayList<>();
     if (guided) {
       out.addAll(Collections.nCopies(batchSize, negativePrompt));
+    }
+    if (anchored()) {
+      out.addAll(Collections.nCopies(batchSize, anchorPrompt));
     }
     out.addAll(Collections.nCopies(batchSize, text));
     return out;

@@ -58,6 +58,10 @@ public final class RegionalConditioner implements Conditioner {
 
   @Override
   public Conditioning condition(StableDiffusionPipeline sd, PromptBatch prompts, NDManager m) {
+    if (prompts.anchored()) {
+      throw new IllegalArgumentException(
+          "anchorPrompt: regions take no anchor prompt; drop the regions or the anchor");
+    }
     Conditioning prompt = outside.condition(sd, prompts, m);
     List<Region> boxes = new ArrayList<>();
     List<Conditioning> texts = new ArrayList<>();

@@ -130,6 +130,66 @@ class StableDiffusionPipelineTest {
     assertTrue(!samePixels(plain, unguided));
   }
 
+  /**
+   * Guidance through an anchor prompt is u + g (a - u) + s (c - a): with s = g it is plain guidance
+   * on the prompt, with s = 0 plain guidance on the anchor, and with the anchor equal to the prompt
+   * the second scale has nothing to scale (c - a = 0). Each within 2 levels of 255 (fp32 rounding).
+   */
+  @Test
+  void anchoredGuidanceMatchesItsClosedForm() {
+    String anchor = "a green bird in the snow";
+    GenerateRequest.Builder b =
+        GenerateRequest.builder(P0).optSteps(6).optSeed(7).optGuidanceScale(7.5f);
+    BufferedImage plain = sd.generate(b.build()).images().get(0);
+    BufferedImage plainAnchor =
+        sd.generate(
+                GenerateRequest.builder(anchor)
+                    .optSteps(6)
+                    .optSeed(7)
+                    .optGuidanceScale(7.5f)
+                    .build())
+            .images()
+            .get(0);
+    BufferedImage sameScale = sd.generate(b.optAnchor(anchor, 7.5f).build()).images().get(0);
+    BufferedImage zeroScale = sd.generate(b.optAnchor(anchor, 0f).build()).images().get(0);
+    BufferedImage anchorIsPrompt = sd.generate(b.optAnchor(P0, 2f).build()).images().get(0);
+    int apart = maxLevelDiff(plain, plainAnchor);
+    int dSame = maxLevelDiff(plain, sameScale);
+    int dZero = maxLevelDiff(plainAnchor, zeroScale);
+    int dPrompt = maxLevelDiff(plain, anchorIsPrompt);
+    System.out.printf(
+        "anchored guidance, max level diffs: prompt vs anchor %d; s = g %d, s = 0 %d, anchor ="
+            + " prompt %d%n",
+        apart, dSame, dZero, dPrompt);
+    assertTrue(apart > 10, "the two prompts' images should differ, by " + apart);
+    assertTrue(dSame <= 2, "s = g differs from plain guidance by " + dSame);
+    assertTrue(dZero <= 2, "s = 0 differs from the anchor's plain guidance by " + dZero);
+    assertTrue(dPrompt <= 2, "anchor = prompt differs from plain guidance by " + dPrompt);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> b.optGuidanceScale(1f).optAnchor(anchor, 2f).build());
+    assertTrue(e.getMessage().contains("anchor"), e.getMessage());
+    assertEquals(
+        List.of("", "", "a b", "a b", "a c", "a c"),
+        new PromptBatch("a c", "", "a b", 2, true).rows(),
+        "rows: negative, anchor, prompt");
+  }
+
+  static int maxLevelDiff(BufferedImage a, BufferedImage b) {
+    int worst = 0;
+    for (int y = 0; y < a.getHeight(); y++) {
+      for (int x = 0; x < a.getWidth(); x++) {
+        int p = a.getRGB(x, y);
+        int q = b.getRGB(x, y);
+        for (int shift = 0; shift <= 16; shift += 8) {
+          worst = Math.max(worst, Math.abs(((p >> shift) & 255) - ((q >> shift) & 255)));
+        }
+      }
+    }
+    return worst;
+  }
+
   @Test
   void cancellationStopsBetweenSteps() {
     AtomicInteger seen = new AtomicInteger();

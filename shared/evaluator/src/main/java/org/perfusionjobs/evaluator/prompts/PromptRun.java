@@ -5,11 +5,13 @@ import java.awt.image.BufferedImage;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
+import org.perfusionjobs.engine.personalization.ConceptGuidance;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.DenoisingBatch;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
@@ -43,9 +45,11 @@ public final class PromptRun {
       long seed,
       List<ConceptUse> concepts,
       boolean globalLock,
-      int imagesPerCall) {
+      int imagesPerCall,
+      ConceptGuidance conceptGuidance) {
     public Settings {
       concepts = List.copyOf(concepts);
+      Objects.requireNonNull(conceptGuidance, "conceptGuidance");
       if (imagesPerCall < 1) {
         throw new IllegalArgumentException(
             "images per UNet call must be at least 1, got " + imagesPerCall);
@@ -60,7 +64,15 @@ public final class PromptRun {
         long seed,
         List<ConceptUse> concepts,
         boolean globalLock) {
-      this(steps, guidanceScale, sampler, seed, concepts, globalLock, DEFAULT_IMAGES_PER_CALL);
+      this(
+          steps,
+          guidanceScale,
+          sampler,
+          seed,
+          concepts,
+          globalLock,
+          DEFAULT_IMAGES_PER_CALL,
+          ConceptGuidance.OFF);
     }
 
     /** Local key-locking (or no concept). */
@@ -71,7 +83,14 @@ public final class PromptRun {
 
     /** The same settings with {@code n} prompts per UNet call. */
     public Settings withImagesPerCall(int n) {
-      return new Settings(steps, guidanceScale, sampler, seed, concepts, globalLock, n);
+      return new Settings(
+          steps, guidanceScale, sampler, seed, concepts, globalLock, n, conceptGuidance);
+    }
+
+    /** The same settings with guidance through the superclass prompt. */
+    public Settings withConceptGuidance(ConceptGuidance g) {
+      return new Settings(
+          steps, guidanceScale, sampler, seed, concepts, globalLock, imagesPerCall, g);
     }
   }
 
@@ -143,9 +162,14 @@ public final class PromptRun {
           NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
         for (int i = from; i < to; i++) {
+          String text = prompts.get(i).text();
+          GenerateRequest.Builder request = GenerateRequest.builder(text);
+          if (s.conceptGuidance().on()) {
+            request.optAnchor(s.conceptGuidance().anchor(text), s.conceptGuidance().scale());
+          }
           chunk.add(
               batch.submit(
-                  GenerateRequest.builder(prompts.get(i).text())
+                  request
                       .optSteps(s.steps())
                       .optGuidanceScale(s.guidanceScale())
                       .optSampler(s.sampler())

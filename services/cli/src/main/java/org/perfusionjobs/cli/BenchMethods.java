@@ -57,7 +57,10 @@ final class BenchMethods {
   /**
    * The run-time variants: the paper's files with the superclass drawing the first tenth of the
    * steps (docs/perfusion-results.md, "The superclass draws the layout": the best share for them on
-   * four concepts); the paper's files with each concept's edit confined to its object's cell.
+   * four concepts); the paper's files with each concept's edit confined to its object's cell; the
+   * paper's files with guidance through the superclass prompt at 3, under the prompt's 5
+   * (docs/perfusion-results.md, "Guidance through the superclass prompt": 2, 3, 4, 5, 8 and 12
+   * tried on the suite at beta 0.7).
    */
   static final Map<String, RuntimeVariant> RUNTIME_VARIANTS =
       Map.of(
@@ -70,7 +73,10 @@ final class BenchMethods {
           new RuntimeVariant(
               "perfusion",
               List.of(REGIONS_ARGS.get(0), REGIONS_ARGS.get(1), "--confine"),
-              "perfusion + confined regions"));
+              "perfusion + confined regions"),
+          "perfusion-guided",
+          new RuntimeVariant(
+              "perfusion", List.of("--concept-guidance", "3"), "perfusion + concept guidance 3"));
 
   /**
    * Baselines whose reference rate does not suit the world model, with the {@code train} arguments
@@ -90,6 +96,7 @@ final class BenchMethods {
           "perfusion-captions-balanced",
           "perfusion-layout",
           "perfusion-regions",
+          "perfusion-guided",
           "perfusion-no-key-lock",
           "perfusion-no-gate",
           "perfusion-no-cinv",

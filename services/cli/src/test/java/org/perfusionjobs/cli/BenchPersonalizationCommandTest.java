@@ -222,6 +222,7 @@ class BenchPersonalizationCommandTest {
             "perfusion-captions-balanced",
             "perfusion-layout",
             "perfusion-regions",
+            "perfusion-guided",
             "lora"),
         some.selectedMethods());
   }

@@ -59,8 +59,8 @@ final class BenchMethods {
    * steps (docs/perfusion-results.md, "The superclass draws the layout": the best share for them on
    * four concepts); the paper's files with each concept's edit confined to its object's cell; the
    * paper's files with guidance through the superclass prompt at 3, under the prompt's 5
-   * (docs/perfusion-results.md, "Guidance through the superclass prompt": 2, 3, 4, 5, 8 and 12
-   * tried on the suite at beta 0.7).
+   * (docs/perfusion-results.md, "Guidance through the superclass prompt": 3, 4, 5, 8 and 12 tried
+   * on the suite at beta 0.7).
    */
   static final Map<String, RuntimeVariant> RUNTIME_VARIANTS =
       Map.of(

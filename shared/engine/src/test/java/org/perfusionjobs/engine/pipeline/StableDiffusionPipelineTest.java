@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.io.ModelLoadException;
 import org.perfusionjobs.engine.io.SafetensorsFile;
 import org.perfusionjobs.engine.io.SafetensorsWriter;
@@ -153,10 +154,10 @@ class StableDiffusionPipelineTest {
     BufferedImage sameScale = sd.generate(b.optAnchor(anchor, 7.5f).build()).images().get(0);
     BufferedImage zeroScale = sd.generate(b.optAnchor(anchor, 0f).build()).images().get(0);
     BufferedImage anchorIsPrompt = sd.generate(b.optAnchor(P0, 2f).build()).images().get(0);
-    int apart = maxLevelDiff(plain, plainAnchor);
-    int dSame = maxLevelDiff(plain, sameScale);
-    int dZero = maxLevelDiff(plainAnchor, zeroScale);
-    int dPrompt = maxLevelDiff(plain, anchorIsPrompt);
+    int apart = ImageCodec.maxLevelDifference(plain, plainAnchor);
+    int dSame = ImageCodec.maxLevelDifference(plain, sameScale);
+    int dZero = ImageCodec.maxLevelDifference(plainAnchor, zeroScale);
+    int dPrompt = ImageCodec.maxLevelDifference(plain, anchorIsPrompt);
     System.out.printf(
         "anchored guidance, max level diffs: prompt vs anchor %d; s = g %d, s = 0 %d, anchor ="
             + " prompt %d%n",
@@ -174,20 +175,6 @@ class StableDiffusionPipelineTest {
         List.of("", "", "a b", "a b", "a c", "a c"),
         new PromptBatch("a c", "", "a b", 2, true).rows(),
         "rows: negative, anchor, prompt");
-  }
-
-  static int maxLevelDiff(BufferedImage a, BufferedImage b) {
-    int worst = 0;
-    for (int y = 0; y < a.getHeight(); y++) {
-      for (int x = 0; x < a.getWidth(); x++) {
-        int p = a.getRGB(x, y);
-        int q = b.getRGB(x, y);
-        for (int shift = 0; shift <= 16; shift += 8) {
-          worst = Math.max(worst, Math.abs(((p >> shift) & 255) - ((q >> shift) & 255)));
-        }
-      }
-    }
-    return worst;
   }
 
   @Test

@@ -86,12 +86,6 @@ public final class PromptRun {
       return new Settings(
           steps, guidanceScale, sampler, seed, concepts, globalLock, n, conceptGuidance);
     }
-
-    /** The same settings with guidance through the superclass prompt. */
-    public Settings withConceptGuidance(ConceptGuidance g) {
-      return new Settings(
-          steps, guidanceScale, sampler, seed, concepts, globalLock, imagesPerCall, g);
-    }
   }
 
   /**

@@ -24,6 +24,7 @@ import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.RegionalConditioner;
+import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 import org.perfusionjobs.evaluator.Evaluator;
@@ -108,8 +109,8 @@ final class EvalCommand implements Callable<Integer> {
           "guidance through the superclass prompt: --guidance toward the prompt with each concept"
               + " word replaced by its superclass, this scale from there to the prompt; below"
               + " --guidance the asked layout (count, size, position) weighs more than the"
-              + " concept's look; any method, not with --regions (beyond the paper) (default: off,"
-              + " plain guidance)")
+              + " concept's look; any method; with --regions each region is guided through its own"
+              + " text's superclass prompt (beyond the paper) (default: off, plain guidance)")
   Float conceptGuidance;
 
   @Option(
@@ -247,11 +248,10 @@ final class EvalCommand implements Callable<Integer> {
           spec.commandLine(),
           "--regions " + regions + ": the margin must be in [0, 1/3) of the image, e.g. 0.05");
     }
-    if (conceptGuidance != null && (regions != null || concepts.isEmpty() || guidance <= 1)) {
+    if (conceptGuidance != null && (concepts.isEmpty() || guidance <= 1)) {
       throw new CommandLine.ParameterException(
           spec.commandLine(),
-          "--concept-guidance needs --concept and --guidance above 1, and does not combine with"
-              + " --regions; drop it or those");
+          "--concept-guidance needs --concept and --guidance above 1; give them or drop it");
     }
     if (confine && regions == null) {
       throw new CommandLine.ParameterException(
@@ -396,7 +396,8 @@ final class EvalCommand implements Callable<Integer> {
                     bc != null
                         ? Personalization.conditioner(bc, value)
                         : perfusion.conditioner(uses, globalLock),
-                    perfusion.superclassConditioner(uses)),
+                    perfusion.superclassConditioner(uses),
+                    settings.conceptGuidance()),
                 done -> {
                   Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
                   bar.update(
@@ -523,15 +524,23 @@ final class EvalCommand implements Callable<Integer> {
     return g;
   }
 
-  /** Each prompt's conditioner: {@code method}'s, inside each object's region with --regions. */
+  /**
+   * Each prompt's conditioner: {@code method}'s, inside each object's region with --regions (each
+   * region anchored on its own text's superclass prompt with --concept-guidance).
+   */
   private java.util.function.Function<EvalPrompt, Conditioner> regional(
-      Conditioner method, Conditioner outside) {
+      Conditioner method, Conditioner outside, ConceptGuidance cg) {
     if (regions == null) {
       return p -> method;
     }
+    java.util.function.Function<EvalPrompt, List<RegionPrompt>> boxes =
+        p ->
+            RegionPrompts.of(p, regions).stream()
+                .map(r -> cg.on() ? r.withAnchor(cg.anchor(r.text())) : r)
+                .toList();
     return confine
-        ? p -> RegionalConditioner.confined(method, RegionPrompts.of(p, regions), outside)
-        : p -> RegionalConditioner.of(method, RegionPrompts.of(p, regions));
+        ? p -> RegionalConditioner.confined(method, boxes.apply(p), outside)
+        : p -> RegionalConditioner.of(method, boxes.apply(p));
   }
 
   /** The --concept-guidance of this run: each concept's word and superclass, or off. */

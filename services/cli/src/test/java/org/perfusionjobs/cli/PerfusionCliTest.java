@@ -331,6 +331,26 @@ class PerfusionCliTest {
     assertEquals(2, fa.size(), ja);
     assertEquals(fa.get(0), fb.get(0), "an object with no position, no regions: drawn as before");
     assertNotEquals(fa.get(1), fb.get(1), "the positioned prompt is drawn with its regions");
+    // Guided through the superclass prompts (each region's its own): scale 0 draws the superclass.
+    List<String> guided = new ArrayList<>(List.of(common));
+    guided.addAll(
+        List.of(
+            "--regions",
+            "0",
+            "--confine",
+            "--concept-guidance",
+            "0",
+            "--out",
+            dir.resolve("guided").toString()));
+    String[] c = run(guided.toArray(String[]::new));
+    assertEquals("0", c[0], c[2]);
+    String jc = Files.readString(dir.resolve("guided/report.json"));
+    assertTrue(jc.contains("\"concept_guidance\" : 0.0") && jc.contains("\"regions\" : 0.0"), jc);
+    assertTrue(
+        !Arrays.equals(
+            Files.readAllBytes(dir.resolve("regional/grid.png")),
+            Files.readAllBytes(dir.resolve("guided/grid.png"))),
+        "guidance toward the regions' superclass prompts draws other images");
   }
 
   /** The evaluator's reading of each image, in prompt order, from a report.json. */

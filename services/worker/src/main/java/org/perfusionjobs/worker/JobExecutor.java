@@ -27,6 +27,7 @@ import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.TrainerState;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
+import org.perfusionjobs.engine.personalization.ConceptGuidance;
 import org.perfusionjobs.engine.pipeline.GenerateRequest;
 import org.perfusionjobs.engine.pipeline.GenerateResult;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
@@ -92,8 +93,13 @@ final class JobExecutor {
     if (r.eta() > 0 && kind != SamplerKind.DDIM) {
       throw new JobFailure("/eta", "only the ddim sampler takes eta, got sampler " + r.sampler());
     }
+    ConceptGuidance guidance = GuidedRequests.guidance(r, concepts);
+    GenerateRequest.Builder request = GenerateRequest.builder(r.prompt());
+    if (guidance.on()) {
+      request.optAnchor(guidance.anchor(r.prompt()), guidance.scale());
+    }
     long[] lastStep = {System.nanoTime()};
-    return GenerateRequest.builder(r.prompt())
+    return request
         .optNegativePrompt(r.negativePrompt())
         .optSteps(r.steps())
         .optGuidanceScale(r.guidance().floatValue())
@@ -102,7 +108,7 @@ final class JobExecutor {
         .optBatchSize(r.imageCount())
         .optSampler(kind)
         .optEta(r.eta().floatValue())
-        .optConditioner(RegionalRequests.conditioner(r, PerfusionModel.of(sd), concepts))
+        .optConditioner(RegionalRequests.conditioner(r, PerfusionModel.of(sd), concepts, guidance))
         .optCancelled(cancelled)
         .optOnStep(
             p -> {

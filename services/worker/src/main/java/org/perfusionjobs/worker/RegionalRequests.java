@@ -7,6 +7,7 @@ import org.perfusionjobs.contracts.GenerateRequestV1;
 import org.perfusionjobs.engine.attention.Region;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
+import org.perfusionjobs.engine.personalization.ConceptGuidance;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.RegionalConditioner;
 import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
@@ -15,14 +16,19 @@ import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
  * A generation request's regions (generate-request v3) around its method's conditioner: each box
  * draws its own prompt; with {@code confineConcepts} the rest of the image sees the prompt with
  * each concept's placeholder replaced by its superclass, unedited, so a concept is drawn only in
- * its box. What the schema cannot say (an edge before its opposite edge, confinement without
- * regions) fails the job with the field named.
+ * its box. With guidance through the superclass prompt each box is anchored on its own prompt's
+ * superclass version. What the schema cannot say (an edge before its opposite edge, confinement
+ * without regions) fails the job with the field named.
  */
 final class RegionalRequests {
   private RegionalRequests() {}
 
   static Conditioner conditioner(
-      GenerateRequestV1 r, PerfusionModel perfusion, List<ConceptUse> concepts) throws JobFailure {
+      GenerateRequestV1 r,
+      PerfusionModel perfusion,
+      List<ConceptUse> concepts,
+      ConceptGuidance guidance)
+      throws JobFailure {
     Conditioner method = perfusion.conditioner(concepts, r.globalLock() && !concepts.isEmpty());
     List<GenerateRequestV1.RegionRef> refs = r.regionsOrNone();
     if (refs.isEmpty()) {
@@ -49,7 +55,9 @@ final class RegionalRequests {
       }
       regions.add(
           new RegionPrompt(
-              new Region(ref.left(), ref.top(), ref.right(), ref.bottom()), ref.prompt()));
+              new Region(ref.left(), ref.top(), ref.right(), ref.bottom()),
+              ref.prompt(),
+              guidance.on() ? guidance.anchor(ref.prompt()) : ""));
     }
     if (!r.confined()) {
       return RegionalConditioner.of(method, regions);

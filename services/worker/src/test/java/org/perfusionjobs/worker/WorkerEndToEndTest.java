@@ -153,6 +153,21 @@ class WorkerEndToEndTest {
             + " zwx\",\"concepts\":[{\"conceptId\":\"train-ok\",\"beta\":0.6}],\"globalLock\":true");
     JobEvent g = events.awaitTerminal("gen-concept", WAIT);
     assertEquals(JobEvent.SUCCEEDED, g.state(), String.valueOf(g));
+    // generate-request v4: guidance through "a photo of my car". At the request's guidance (7.5)
+    // it is plain guidance; at 0 it draws the anchor's guidance alone, another image.
+    String guided =
+        ",\"prompt\":\"a photo of my zwx\",\"concepts\":[{\"conceptId\":\"train-ok\","
+            + "\"beta\":0.6}],\"globalLock\":true,\"conceptGuidance\":";
+    generate("gen-guided-same", guided + "7.5");
+    generate("gen-guided-zero", guided + "0");
+    generate("gen-guided-off", guided + "3,\"guidance\":1");
+    generate("gen-guided-plain", ",\"conceptGuidance\":3");
+    int same = maxLevelDifference(g, events.awaitTerminal("gen-guided-same", WAIT));
+    int zero = maxLevelDifference(g, events.awaitTerminal("gen-guided-zero", WAIT));
+    assertTrue(same <= 2, "conceptGuidance = guidance is plain guidance, off by " + same);
+    assertTrue(zero > 2, "conceptGuidance 0 draws the superclass prompt's image: " + zero);
+    assertFailed("gen-guided-off", "/conceptGuidance", "set 'guidance' above 1");
+    assertFailed("gen-guided-plain", "/conceptGuidance", "needs concepts");
     // generate-request v3: each box draws its own prompt, the concept confined to its box.
     generate(
         "gen-regions",
@@ -163,6 +178,19 @@ class WorkerEndToEndTest {
             + "\"confineConcepts\":true");
     JobEvent regional = events.awaitTerminal("gen-regions", WAIT);
     assertEquals(JobEvent.SUCCEEDED, regional.state(), String.valueOf(regional));
+    // Regions and guidance through the superclass: each box anchored on its own prompt's.
+    generate(
+        "gen-regions-guided",
+        ",\"prompt\":\"a zwx on the left and a toy car on the right\","
+            + "\"concepts\":[{\"conceptId\":\"train-ok\"}],\"regions\":["
+            + "{\"left\":0,\"top\":0,\"right\":0.5,\"bottom\":1,\"prompt\":\"a zwx on the left\"},"
+            + "{\"left\":0.5,\"top\":0,\"right\":1,\"bottom\":1,\"prompt\":\"a toy car\"}],"
+            + "\"confineConcepts\":true,\"conceptGuidance\":0");
+    JobEvent regionalGuided = events.awaitTerminal("gen-regions-guided", WAIT);
+    assertEquals(JobEvent.SUCCEEDED, regionalGuided.state(), String.valueOf(regionalGuided));
+    assertTrue(
+        maxLevelDifference(regional, regionalGuided) > 2,
+        "the boxes' anchors change the regional image");
     // Another tenant cannot use it.
     producer.request(
         Schemas.GENERATE_REQUEST,
@@ -368,6 +396,15 @@ class WorkerEndToEndTest {
     for (String blob : done.result().imageBlobIds()) {
       assertNotNull(redisGet("blob:acme/" + blob), blob + " stored in the restarted Redis");
     }
+  }
+
+  /** The largest level difference between two succeeded jobs' first images. */
+  private static int maxLevelDifference(JobEvent a, JobEvent b) throws Exception {
+    assertEquals(JobEvent.SUCCEEDED, a.state(), String.valueOf(a));
+    assertEquals(JobEvent.SUCCEEDED, b.state(), String.valueOf(b));
+    return ImageCodec.maxLevelDifference(
+        ImageCodec.decode(redisGet("blob:acme/" + a.result().imageBlobIds().get(0)), "a"),
+        ImageCodec.decode(redisGet("blob:acme/" + b.result().imageBlobIds().get(0)), "b"));
   }
 
   private static void assertFailed(String jobId, String field, String reasonPart) throws Exception {

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
- * generate-request, versions 1 to 3 (v2 adds {@code concepts[].superclassLayout}, v3 {@code
- * regions} and {@code confineConcepts}; see schemas/generate-request.v3.json for every field's
- * meaning). The name keeps its first version's.
+ * generate-request, versions 1 to 4 (v2 adds {@code concepts[].superclassLayout}, v3 {@code
+ * regions} and {@code confineConcepts}, v4 {@code conceptGuidance}; see
+ * schemas/generate-request.v4.json for every field's meaning). The name keeps its first version's.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record GenerateRequestV1(
@@ -25,7 +25,8 @@ public record GenerateRequestV1(
     Integer height,
     Integer imageCount,
     List<RegionRef> regions,
-    Boolean confineConcepts) {
+    Boolean confineConcepts,
+    Double conceptGuidance) {
 
   /** Applies the schema's defaults to absent fields. */
   public GenerateRequestV1 {
@@ -51,6 +52,11 @@ public record GenerateRequestV1(
   /** Whether concepts are confined to the regions (v3; false when absent). */
   public boolean confined() {
     return confineConcepts != null && confineConcepts;
+  }
+
+  /** Whether guidance goes through the superclass prompt (v4; off when absent). */
+  public boolean conceptGuided() {
+    return conceptGuidance != null;
   }
 
   /** A concept in a request, with optional run-time beta, tau and superclass layout (v2). */

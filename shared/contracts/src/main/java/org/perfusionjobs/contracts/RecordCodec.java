@@ -90,10 +90,14 @@ public final class RecordCodec {
    * The version a value of {@code schema} is written in: a train request that uses a field of
    * version 2 (captions, options.embeddingNormCap or options.backgroundWeight) and a generate
    * request with a concept's superclassLayout go out as version 2, a generate request with regions
-   * or confineConcepts as version 3, any other value in its schema's written version.
+   * or confineConcepts as version 3, one with conceptGuidance as version 4, any other value in its
+   * schema's written version.
    */
   public static int versionFor(String schema, JsonNode value) {
     if (Schemas.GENERATE_REQUEST.equals(schema)) {
+      if (value.has("conceptGuidance")) {
+        return 4;
+      }
       if (value.has("regions") || value.has("confineConcepts")) {
         return 3;
       }

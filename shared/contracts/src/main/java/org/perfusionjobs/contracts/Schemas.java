@@ -44,7 +44,7 @@ public final class Schemas {
   private static final Map<String, Set<Integer>> KNOWN =
       Map.of(
           GENERATE_REQUEST,
-          Set.of(1, 2, 3),
+          Set.of(1, 2, 3, 4),
           TRAIN_REQUEST,
           Set.of(1, 2),
           CANCEL_REQUEST,

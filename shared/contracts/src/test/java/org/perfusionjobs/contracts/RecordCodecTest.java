@@ -188,6 +188,32 @@ class RecordCodecTest {
         out.valueText());
   }
 
+  /**
+   * generate-request v4 = v3 + conceptGuidance: a v3 header refuses it, its range is checked with
+   * the field named, absent means off, and only a value that uses it goes out as v4.
+   */
+  @Test
+  void generateRequestVersion4CarriesConceptGuidanceAndIsWrittenOnlyWhenNeeded() throws Exception {
+    String base = "{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"a zwx\"";
+    String guided = base + ",\"conceptGuidance\":3}";
+    GenerateRequestV1 g =
+        RecordCodec.decode(Schemas.GENERATE_REQUEST, "4", b(guided), GenerateRequestV1.class);
+    assertEquals(3.0, g.conceptGuidance());
+    assertTrue(g.conceptGuided());
+    assertEquals("/conceptGuidance", refusedGenerate("3", b(guided)).error().field());
+    for (String bad : new String[] {"-1", "31", "\"3\""}) {
+      InvalidEventException e = refusedGenerate("4", b(base + ",\"conceptGuidance\":" + bad + "}"));
+      assertEquals("/conceptGuidance", e.error().field(), bad);
+    }
+    assertEquals(4, RecordCodec.encode(g).version());
+    GenerateRequestV1 plain =
+        RecordCodec.decode(Schemas.GENERATE_REQUEST, "4", b(base + "}"), GenerateRequestV1.class);
+    assertTrue(!plain.conceptGuided());
+    RecordCodec.Outgoing out = RecordCodec.encode(plain);
+    assertEquals(1, out.version(), "a record without it goes out as v1");
+    assertTrue(!out.valueText().contains("conceptGuidance"), out.valueText());
+  }
+
   /** The error a generate-request value gets from the schema of {@code version}. */
   private static InvalidEventException refusedGenerate(String version, byte[] value) {
     return assertThrows(
@@ -269,11 +295,11 @@ class RecordCodecTest {
             () ->
                 RecordCodec.encode(
                     Schemas.GENERATE_REQUEST,
-                    4,
+                    5,
                     Schemas.json()
                         .readTree("{\"jobId\":\"j\",\"tenant\":\"t\",\"prompt\":\"x\"}")));
     assertTrue(
-        version.getMessage().contains("unknown schema version generate-request v4"),
+        version.getMessage().contains("unknown schema version generate-request v5"),
         version.getMessage());
     assertThrows(IllegalArgumentException.class, () -> RecordCodec.encode("a string"));
   }

@@ -16,13 +16,27 @@ import org.perfusionjobs.engine.attention.Region;
  * a box per phrase keeps each object's words to its own place.
  */
 public final class RegionalConditioner implements Conditioner {
-  /** A box of the image and the text its queries attend to. */
-  public record RegionPrompt(Region box, String text) {
+  /**
+   * A box of the image, the text its queries attend to, and the box's anchor text for a request
+   * guided through an anchor prompt ({@link GenerateRequest}; empty: none given).
+   */
+  public record RegionPrompt(Region box, String text, String anchor) {
+    /** No anchor text. */
+    public RegionPrompt(Region box, String text) {
+      this(box, text, "");
+    }
+
     public RegionPrompt {
       Objects.requireNonNull(box, "box");
+      Objects.requireNonNull(anchor, "anchor");
       if (text == null || text.isBlank()) {
         throw new IllegalArgumentException("a region needs a text");
       }
+    }
+
+    /** This region with {@code anchor} as its anchor text. */
+    public RegionPrompt withAnchor(String anchor) {
+      return new RegionPrompt(box, text, anchor);
     }
   }
 
@@ -58,20 +72,29 @@ public final class RegionalConditioner implements Conditioner {
 
   @Override
   public Conditioning condition(StableDiffusionPipeline sd, PromptBatch prompts, NDManager m) {
-    if (prompts.anchored()) {
-      throw new IllegalArgumentException(
-          "anchorPrompt: regions take no anchor prompt; drop the regions or the anchor");
-    }
     Conditioning prompt = outside.condition(sd, prompts, m);
     List<Region> boxes = new ArrayList<>();
     List<Conditioning> texts = new ArrayList<>();
-    for (RegionPrompt r : regions) {
+    for (int i = 0; i < regions.size(); i++) {
+      RegionPrompt r = regions.get(i);
+      // An anchored request has an anchor row in every box as well: its own text's.
+      if (prompts.anchored() && r.anchor().isEmpty()) {
+        throw new IllegalArgumentException(
+            "regions["
+                + i
+                + "].anchor: a request guided through an anchor prompt needs an anchor text in"
+                + " every region; give one or drop the anchor");
+      }
       boxes.add(r.box());
       texts.add(
           base.condition(
               sd,
               new PromptBatch(
-                  r.text(), prompts.negativePrompt(), prompts.batchSize(), prompts.guided()),
+                  r.text(),
+                  prompts.negativePrompt(),
+                  prompts.anchored() ? r.anchor() : "",
+                  prompts.batchSize(),
+                  prompts.guided()),
               m));
     }
     return prompt.withRegions(boxes, texts);

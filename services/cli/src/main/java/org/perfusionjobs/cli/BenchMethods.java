@@ -58,9 +58,9 @@ final class BenchMethods {
    * The run-time variants: the paper's files with the superclass drawing the first tenth of the
    * steps (docs/perfusion-results.md, "The superclass draws the layout": the best share for them on
    * four concepts); the paper's files with each concept's edit confined to its object's cell; the
-   * paper's files with guidance through the superclass prompt at 3, under the prompt's 5
-   * (docs/perfusion-results.md, "Guidance through the superclass prompt": 3, 4, 5, 8 and 12 tried
-   * on the suite at beta 0.7).
+   * paper's files with guidance through the superclass prompt at 3 and at 2, under the prompt's 5
+   * (docs/perfusion-results.md, "Guidance through the superclass prompt": 2 to 12 tried on the
+   * suite; 3 holds the most fidelity at beta 0.5, 2 the most count and alignment).
    */
   static final Map<String, RuntimeVariant> RUNTIME_VARIANTS =
       Map.of(
@@ -76,7 +76,10 @@ final class BenchMethods {
               "perfusion + confined regions"),
           "perfusion-guided",
           new RuntimeVariant(
-              "perfusion", List.of("--concept-guidance", "3"), "perfusion + concept guidance 3"));
+              "perfusion", List.of("--concept-guidance", "3"), "perfusion + concept guidance 3"),
+          "perfusion-guided-2",
+          new RuntimeVariant(
+              "perfusion", List.of("--concept-guidance", "2"), "perfusion + concept guidance 2"));
 
   /**
    * Baselines whose reference rate does not suit the world model, with the {@code train} arguments
@@ -97,6 +100,7 @@ final class BenchMethods {
           "perfusion-layout",
           "perfusion-regions",
           "perfusion-guided",
+          "perfusion-guided-2",
           "perfusion-no-key-lock",
           "perfusion-no-gate",
           "perfusion-no-cinv",

@@ -88,7 +88,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
               + " per-image), perfusion-balanced (--embedding-norm-cap 1 --background-weight 0.5),"
               + " perfusion-captions-balanced (all three), perfusion-layout (perfusion's file"
               + " evaluated with --superclass-layout 0.1), perfusion-regions (with --regions 0"
-              + " --confine), perfusion-guided (with --concept-guidance 3) (default:"
+              + " --confine), perfusion-guided and perfusion-guided-2 (with --concept-guidance 3"
+              + " and 2) (default:"
               + " ${DEFAULT-VALUE})")
   List<String> methods;
 
@@ -97,8 +98,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       description =
           "add Perfusion's variants beyond the paper to --methods: the trained perfusion-captions,"
               + " perfusion-balanced and perfusion-captions-balanced (three more trainings per"
-              + " concept) and the run-time perfusion-layout, perfusion-regions and"
-              + " perfusion-guided (one eval each)")
+              + " concept) and the run-time perfusion-layout, perfusion-regions, perfusion-guided"
+              + " and perfusion-guided-2 (one eval each)")
   boolean withVariants;
 
   @Option(

@@ -223,6 +223,7 @@ class BenchPersonalizationCommandTest {
             "perfusion-layout",
             "perfusion-regions",
             "perfusion-guided",
+            "perfusion-guided-2",
             "lora"),
         some.selectedMethods());
   }

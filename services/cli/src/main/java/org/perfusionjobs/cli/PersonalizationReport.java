@@ -397,7 +397,11 @@ final class PersonalizationReport {
       new Color(0, 170, 170),
       new Color(230, 0, 160),
       new Color(0, 0, 0),
-      new Color(150, 190, 0)
+      new Color(150, 190, 0),
+      new Color(0, 0, 120),
+      new Color(110, 110, 0),
+      new Color(0, 100, 100),
+      new Color(180, 90, 60)
     };
     int k = 0;
     for (String m : ALL_METHODS) {

@@ -24,22 +24,30 @@ class SchemasTest {
           Schemas.JOB_EVENT,
           Schemas.CONCEPT_REGISTERED
         }) {
-      JsonNode schema =
-          Schemas.json()
-              .readTree(Schemas.class.getResourceAsStream("/schemas/" + name + ".v1.json"));
-      assertTrue(schema.get("examples").size() > 0, name + " has examples");
-      for (JsonNode ex : schema.get("examples")) {
-        assertEquals(List.of(), Schemas.errors(name, 1, ex), name + " example " + ex);
+      int versions = 0;
+      for (int v = 1; Schemas.knows(name, v); v++) {
+        versions++;
+        String file = name + ".v" + v + ".json";
+        JsonNode schema =
+            Schemas.json().readTree(Schemas.class.getResourceAsStream("/schemas/" + file));
+        assertTrue(
+            schema.get("description").asText().contains("perfusion-schema-version=" + v) || v == 1,
+            file + " names its own version header");
+        assertTrue(schema.get("examples").size() > 0, file + " has examples");
+        for (JsonNode ex : schema.get("examples")) {
+          assertEquals(List.of(), Schemas.errors(name, v, ex), file + " example " + ex);
+        }
+        // Every property is described in prose.
+        schema
+            .get("properties")
+            .fields()
+            .forEachRemaining(
+                f ->
+                    assertTrue(
+                        f.getValue().has("description"),
+                        file + ": " + f.getKey() + " needs a description"));
       }
-      // Every property is described in prose.
-      schema
-          .get("properties")
-          .fields()
-          .forEachRemaining(
-              f ->
-                  assertTrue(
-                      f.getValue().has("description"),
-                      name + "." + f.getKey() + " needs a description"));
+      assertTrue(versions >= 1, name);
     }
   }
 

@@ -24,7 +24,6 @@ import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.RegionalConditioner;
-import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 import org.perfusionjobs.evaluator.Evaluator;
@@ -533,14 +532,10 @@ final class EvalCommand implements Callable<Integer> {
     if (regions == null) {
       return p -> method;
     }
-    java.util.function.Function<EvalPrompt, List<RegionPrompt>> boxes =
-        p ->
-            RegionPrompts.of(p, regions).stream()
-                .map(r -> cg.on() ? r.withAnchor(cg.anchor(r.text())) : r)
-                .toList();
     return confine
-        ? p -> RegionalConditioner.confined(method, boxes.apply(p), outside)
-        : p -> RegionalConditioner.of(method, boxes.apply(p));
+        ? p ->
+            RegionalConditioner.confined(method, cg.anchored(RegionPrompts.of(p, regions)), outside)
+        : p -> RegionalConditioner.of(method, cg.anchored(RegionPrompts.of(p, regions)));
   }
 
   /** The --concept-guidance of this run: each concept's word and superclass, or off. */

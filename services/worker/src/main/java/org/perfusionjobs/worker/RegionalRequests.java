@@ -55,10 +55,9 @@ final class RegionalRequests {
       }
       regions.add(
           new RegionPrompt(
-              new Region(ref.left(), ref.top(), ref.right(), ref.bottom()),
-              ref.prompt(),
-              guidance.on() ? guidance.anchor(ref.prompt()) : ""));
+              new Region(ref.left(), ref.top(), ref.right(), ref.bottom()), ref.prompt()));
     }
+    regions = guidance.anchored(regions);
     if (!r.confined()) {
       return RegionalConditioner.of(method, regions);
     }

@@ -1,9 +1,11 @@
 package org.perfusionjobs.engine.personalization;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
 
 /**
  * Guidance through the superclass prompt (beyond the paper; any personalization method): the
@@ -37,6 +39,14 @@ public record ConceptGuidance(Map<String, String> superclassOf, float scale) {
   /** Whether requests get an anchor. */
   public boolean on() {
     return !superclassOf.isEmpty();
+  }
+
+  /**
+   * The regions, each with its own text's anchor when on (a box draws its own text, so its anchor
+   * row must be that text's superclass version); unchanged when off.
+   */
+  public List<RegionPrompt> anchored(List<RegionPrompt> regions) {
+    return on() ? regions.stream().map(r -> r.withAnchor(anchor(r.text()))).toList() : regions;
   }
 
   /**

@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.engine.attention.Region;
+import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
 
 /** The anchor prompt is the prompt with whole concept words replaced by their superclasses. */
 class ConceptGuidanceTest {
@@ -24,6 +27,15 @@ class ConceptGuidanceTest {
         g.anchor("a zwx on the left and a vkp on the right"));
     assertEquals("a zwxy, a star, star.", g.anchor("a zwxy, a zwx, zwx."), "not inside zwxy");
     assertEquals("a $1 heart", new ConceptGuidance(Map.of("q", "$1"), 3f).anchor("a q heart"));
+  }
+
+  @Test
+  void eachRegionIsAnchoredOnItsOwnText() {
+    RegionPrompt box = new RegionPrompt(new Region(0, 0, 0.5, 1), "a zwx on the left");
+    assertEquals(
+        "a star on the left",
+        new ConceptGuidance(Map.of("zwx", "star"), 3f).anchored(List.of(box)).get(0).anchor());
+    assertEquals(List.of(box), ConceptGuidance.OFF.anchored(List.of(box)));
   }
 
   @Test

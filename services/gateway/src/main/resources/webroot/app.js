@@ -77,10 +77,14 @@ function onEvent(e) {
   }
 }
 
+// A refusal is shown on the page as text (the server's field and reason), not in a dialog.
+function showError(text) { $('error').textContent = text; }
+
 async function post(path, body) {
+  showError('');
   const r = await fetch(path, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const j = await r.json();
-  if (!r.ok) { alert((j.field ? j.field + ': ' : '') + (j.reason || j.error)); return null; }
+  if (!r.ok) { showError((j.field ? j.field + ': ' : '') + (j.reason || j.error)); return null; }
   return j.jobId;
 }
 
@@ -96,7 +100,10 @@ async function loadConcepts() {
 
 $('generate').onclick = async () => {
   const body = { prompt: $('prompt').value, steps: +$('gsteps').value, guidance: +$('guidance').value, seed: +$('seed').value, imageCount: +$('count').value, globalLock: $('global').checked };
+  if ($('negative').value) body.negativePrompt = $('negative').value;
   if ($('concept').value) body.concepts = [{ conceptId: $('concept').value, beta: +$('beta').value }];
+  // Empty means off: the request then leaves the field out (and stays readable by older workers).
+  if ($('cguidance').value.trim()) body.conceptGuidance = +$('cguidance').value;
   const id = await post('/v1/jobs/generate', body); if (id) view(id, 'generate');
 };
 
@@ -104,10 +111,10 @@ $('train').onclick = async () => {
   const images = [];
   for (const f of $('files').files) {
     const r = await fetch('/v1/blobs', { method: 'POST', headers: auth(), body: f });
-    if (!r.ok) { alert('upload failed'); return; }
+    if (!r.ok) { showError('upload failed (' + r.status + ')'); return; }
     images.push({ blobId: (await r.json()).blobId });
   }
-  if (!images.length) { alert('choose some images'); return; }
+  if (!images.length) { showError('images: choose some images'); return; }
   const id = await post('/v1/jobs/train', { conceptName: $('word').value, superclass: $('superclass').value, images, steps: +$('tsteps').value,
     options: { batchSize: 2, gradientAccumulation: 1 } });
   if (id) view(id, 'train');

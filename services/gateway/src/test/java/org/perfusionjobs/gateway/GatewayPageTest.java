@@ -1,0 +1,193 @@
+package org.perfusionjobs.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.vertx.core.Vertx;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.perfusionjobs.contracts.ConceptRegistered;
+import org.perfusionjobs.contracts.Headers;
+import org.perfusionjobs.contracts.RecordCodec;
+import org.perfusionjobs.contracts.Schemas;
+import org.perfusionjobs.contracts.Topics;
+import org.perfusionjobs.infra.LocalStack;
+
+/**
+ * The page's generate form, used in headless Chromium against a real gateway and broker: what a
+ * user types is what the queued request carries (read back from the generate topic), and a refusal
+ * is shown on the page with its field.
+ */
+@Timeout(240)
+class GatewayPageTest {
+  static final Duration WAIT = Duration.ofSeconds(60);
+  static LocalStack stack;
+  static Vertx vertx;
+  static Topics topics;
+  static String base;
+  static KafkaConsumer<String, byte[]> requests;
+
+  @BeforeAll
+  static void start() throws Exception {
+    topics = new Topics("gwp.");
+    stack = LocalStack.start(topics);
+    vertx = Vertx.vertx();
+    GatewayVerticle gateway =
+        new GatewayVerticle(
+            new GatewayConfig(
+                stack.bootstrapServers(),
+                stack.redisUri(),
+                topics,
+                0,
+                Map.of("demo-token", "acme"),
+                Duration.ofHours(1)));
+    vertx.deployVerticle(gateway).await();
+    base = "http://127.0.0.1:" + gateway.port();
+    // A concept of the tenant's, registered as a worker registers one, for the form's list.
+    try (KafkaProducer<String, byte[]> kafka =
+        new KafkaProducer<>(
+            Map.of("bootstrap.servers", stack.bootstrapServers(), "acks", "all"),
+            new StringSerializer(),
+            new ByteArraySerializer())) {
+      kafka
+          .send(
+              RecordCodec.encode(
+                      new ConceptRegistered(
+                          "page-concept",
+                          "acme",
+                          "zwx",
+                          "star",
+                          "m",
+                          "h",
+                          0.7,
+                          0.15,
+                          "2026-12-06T00:00:00Z",
+                          "AAAA"))
+                  .toProducerRecord(topics))
+          .get(30, TimeUnit.SECONDS);
+    }
+    requests =
+        new KafkaConsumer<>(
+            Map.of(
+                "bootstrap.servers",
+                stack.bootstrapServers(),
+                "group.id",
+                "page-test-" + UUID.randomUUID(),
+                "auto.offset.reset",
+                "earliest"),
+            new StringDeserializer(),
+            new ByteArrayDeserializer());
+    requests.subscribe(List.of(topics.generate()));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (requests != null) {
+      requests.close();
+    }
+    if (vertx != null) {
+      vertx.close().await();
+    }
+    if (stack != null) {
+      stack.close();
+    }
+  }
+
+  /** The queued generate request whose prompt is {@code prompt}. */
+  static ConsumerRecord<String, byte[]> queued(String prompt) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (System.nanoTime() < deadline) {
+      for (ConsumerRecord<String, byte[]> r : requests.poll(Duration.ofMillis(200))) {
+        if (prompt.equals(Schemas.json().readTree(r.value()).path("prompt").asText())) {
+          return r;
+        }
+      }
+    }
+    throw new AssertionError("no generate request with prompt '" + prompt + "' was queued");
+  }
+
+  static String header(ConsumerRecord<String, byte[]> r, String name) {
+    Header h = r.headers().lastHeader(name);
+    return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void theGenerateFormQueuesWhatWasTypedAndShowsARefusalWithItsField() throws Exception {
+    try (HeadlessPage page = HeadlessPage.open(base + "/#token=demo-token")) {
+      page.await(
+          "the tenant's concept is listed",
+          "[...document.querySelectorAll('#concept option')].some(o => o.value ==="
+              + " 'page-concept')");
+      page.type("prompt", "a zwx on the left, guided");
+      page.type("negative", "a blue circle");
+      page.type("concept", "page-concept");
+      page.type("beta", "0.5");
+      page.type("cguidance", "2");
+      page.click("generate");
+      ConsumerRecord<String, byte[]> guided = queued("a zwx on the left, guided");
+      JsonNode g = Schemas.json().readTree(guided.value());
+      assertEquals("acme", g.get("tenant").asText());
+      assertEquals("a blue circle", g.get("negativePrompt").asText());
+      assertEquals(2.0, g.get("conceptGuidance").asDouble(), 0.0);
+      assertEquals("page-concept", g.get("concepts").get(0).get("conceptId").asText());
+      assertEquals(0.5, g.get("concepts").get(0).get("beta").asDouble(), 0.0);
+      assertEquals("4", header(guided, Headers.VERSION), "a request that uses it is version 4");
+
+      // Empty is off: the field is left out and the request is written as an older version.
+      page.type("prompt", "a zwx on the left, plain");
+      page.type("negative", "");
+      page.type("cguidance", "");
+      page.click("generate");
+      ConsumerRecord<String, byte[]> plain = queued("a zwx on the left, plain");
+      JsonNode p = Schemas.json().readTree(plain.value());
+      assertFalse(p.has("conceptGuidance"), p.toString());
+      assertEquals("", p.path("negativePrompt").asText(""), p.toString());
+      assertTrue(Integer.parseInt(header(plain, Headers.VERSION)) < 4, plain.toString());
+
+      // Out of range: the gateway refuses it, nothing is queued, and the page says which field.
+      page.type("prompt", "a zwx on the left, refused");
+      page.type("cguidance", "31");
+      page.click("generate");
+      page.await(
+          "the refusal is shown",
+          "document.getElementById('error').textContent.startsWith('/conceptGuidance')");
+      String shown = page.eval("document.getElementById('error').textContent").asText();
+      assertTrue(shown.contains("30"), "the refusal names the limit: " + shown);
+      for (ConsumerRecord<String, byte[]> r : requests.poll(Duration.ofSeconds(2))) {
+        assertFalse(
+            Schemas.json().readTree(r.value()).path("prompt").asText().endsWith("refused"),
+            "a refused request was queued");
+      }
+      // The next accepted request clears the message.
+      page.type("cguidance", "3");
+      page.type("prompt", "a zwx on the left, again");
+      page.click("generate");
+      assertEquals(
+          3.0,
+          Schemas.json()
+              .readTree(queued("a zwx on the left, again").value())
+              .get("conceptGuidance")
+              .asDouble(),
+          0.0);
+      page.await("the message is cleared", "document.getElementById('error').textContent === ''");
+    }
+  }
+}

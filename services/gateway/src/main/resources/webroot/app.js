@@ -88,20 +88,23 @@ async function post(path, body) {
   return j.jobId;
 }
 
+const selectedConcepts = () => [...$('concept').selectedOptions].map(o => o.value);
+
 async function loadConcepts() {
   if (!token()) return;
   const r = await fetch('/v1/concepts', { headers: auth() });
   if (!r.ok) return;
-  const sel = $('concept'); const cur = sel.value;
-  const options = (await r.json()).map(c => el('option', { value: String(c.conceptId), textContent: `${c.placeholder} (${c.superclass})` }));
-  sel.replaceChildren(el('option', { value: '', textContent: 'none' }), ...options);
-  sel.value = cur;
+  const sel = $('concept'); const chosen = new Set(selectedConcepts());
+  const list = (await r.json()).sort((a, b) => String(a.placeholder).localeCompare(String(b.placeholder)));
+  const options = list.map(c => el('option', { value: String(c.conceptId), textContent: `${c.placeholder} (${c.superclass})`, selected: chosen.has(String(c.conceptId)) }));
+  sel.replaceChildren(...options);
 }
 
 $('generate').onclick = async () => {
   const body = { prompt: $('prompt').value, steps: +$('gsteps').value, guidance: +$('guidance').value, seed: +$('seed').value, imageCount: +$('count').value, globalLock: $('global').checked };
   if ($('negative').value) body.negativePrompt = $('negative').value;
-  if ($('concept').value) body.concepts = [{ conceptId: $('concept').value, beta: +$('beta').value }];
+  const concepts = selectedConcepts();
+  if (concepts.length) body.concepts = concepts.map(conceptId => ({ conceptId, beta: +$('beta').value }));
   // Empty means off: the request then leaves the field out (and stays readable by older workers).
   if ($('cguidance').value.trim()) body.conceptGuidance = +$('cguidance').value;
   const id = await post('/v1/jobs/generate', body); if (id) view(id, 'generate');

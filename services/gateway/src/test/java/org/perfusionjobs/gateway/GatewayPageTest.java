@@ -8,8 +8,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -33,8 +35,8 @@ import org.perfusionjobs.infra.LocalStack;
 
 /**
  * The page's generate form, used in headless Chromium against a real gateway and broker: what a
- * user types is what the queued request carries (read back from the generate topic), and a refusal
- * is shown on the page with its field.
+ * user types and selects is what the queued request carries (read back from the generate topic),
+ * and a refusal is shown on the page with its field.
  */
 @Timeout(240)
 class GatewayPageTest {
@@ -67,22 +69,25 @@ class GatewayPageTest {
             Map.of("bootstrap.servers", stack.bootstrapServers(), "acks", "all"),
             new StringSerializer(),
             new ByteArraySerializer())) {
-      kafka
-          .send(
-              RecordCodec.encode(
-                      new ConceptRegistered(
-                          "page-concept",
-                          "acme",
-                          "zwx",
-                          "star",
-                          "m",
-                          "h",
-                          0.7,
-                          0.15,
-                          "2026-12-06T00:00:00Z",
-                          "AAAA"))
-                  .toProducerRecord(topics))
-          .get(30, TimeUnit.SECONDS);
+      for (String[] c :
+          new String[][] {{"page-concept", "zwx", "star"}, {"page-xbt", "xbt", "square"}}) {
+        kafka
+            .send(
+                RecordCodec.encode(
+                        new ConceptRegistered(
+                            c[0],
+                            "acme",
+                            c[1],
+                            c[2],
+                            "m",
+                            "h",
+                            0.7,
+                            0.15,
+                            "2026-12-06T00:00:00Z",
+                            "AAAA"))
+                    .toProducerRecord(topics))
+            .get(30, TimeUnit.SECONDS);
+      }
     }
     requests =
         new KafkaConsumer<>(
@@ -133,12 +138,11 @@ class GatewayPageTest {
   void theGenerateFormQueuesWhatWasTypedAndShowsARefusalWithItsField() throws Exception {
     try (HeadlessPage page = HeadlessPage.open(base + "/#token=demo-token")) {
       page.await(
-          "the tenant's concept is listed",
-          "[...document.querySelectorAll('#concept option')].some(o => o.value ==="
-              + " 'page-concept')");
+          "the tenant's concepts are listed",
+          "document.querySelectorAll('#concept option').length === 2");
       page.type("prompt", "a zwx on the left, guided");
       page.type("negative", "a blue circle");
-      page.type("concept", "page-concept");
+      page.choose("concept", "page-concept");
       page.type("beta", "0.5");
       page.type("cguidance", "2");
       page.click("generate");
@@ -147,12 +151,15 @@ class GatewayPageTest {
       assertEquals("acme", g.get("tenant").asText());
       assertEquals("a blue circle", g.get("negativePrompt").asText());
       assertEquals(2.0, g.get("conceptGuidance").asDouble(), 0.0);
+      assertEquals(1, g.get("concepts").size(), g.toString());
       assertEquals("page-concept", g.get("concepts").get(0).get("conceptId").asText());
       assertEquals(0.5, g.get("concepts").get(0).get("beta").asDouble(), 0.0);
       assertEquals("4", header(guided, Headers.VERSION), "a request that uses it is version 4");
 
       // Empty is off: the field is left out and the request is written as an older version.
+      // Two concepts selected: both go with the request, each with the beta.
       page.type("prompt", "a zwx on the left, plain");
+      page.choose("concept", "page-concept", "page-xbt");
       page.type("negative", "");
       page.type("cguidance", "");
       page.click("generate");
@@ -161,6 +168,13 @@ class GatewayPageTest {
       assertFalse(p.has("conceptGuidance"), p.toString());
       assertEquals("", p.path("negativePrompt").asText(""), p.toString());
       assertTrue(Integer.parseInt(header(plain, Headers.VERSION)) < 4, plain.toString());
+      assertEquals(2, p.get("concepts").size(), p.toString());
+      Set<String> ids = new HashSet<>();
+      for (JsonNode c : p.get("concepts")) {
+        ids.add(c.get("conceptId").asText());
+        assertEquals(0.5, c.get("beta").asDouble(), 0.0);
+      }
+      assertEquals(Set.of("page-concept", "page-xbt"), ids);
 
       // Out of range: the gateway refuses it, nothing is queued, and the page says which field.
       page.type("prompt", "a zwx on the left, refused");
@@ -176,17 +190,14 @@ class GatewayPageTest {
             Schemas.json().readTree(r.value()).path("prompt").asText().endsWith("refused"),
             "a refused request was queued");
       }
-      // The next accepted request clears the message.
+      // The next accepted request clears the message; none selected: the base model.
+      page.choose("concept");
       page.type("cguidance", "3");
       page.type("prompt", "a zwx on the left, again");
       page.click("generate");
-      assertEquals(
-          3.0,
-          Schemas.json()
-              .readTree(queued("a zwx on the left, again").value())
-              .get("conceptGuidance")
-              .asDouble(),
-          0.0);
+      JsonNode again = Schemas.json().readTree(queued("a zwx on the left, again").value());
+      assertEquals(3.0, again.get("conceptGuidance").asDouble(), 0.0);
+      assertEquals(0, again.path("concepts").size(), again.toString());
       page.await("the message is cleared", "document.getElementById('error').textContent === ''");
     }
   }

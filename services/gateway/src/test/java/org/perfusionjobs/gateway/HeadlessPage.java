@@ -159,6 +159,17 @@ final class HeadlessPage implements AutoCloseable {
             + " e.dispatchEvent(new Event('change', { bubbles: true })); return true; })()");
   }
 
+  /** Selects exactly {@code values} in the list {@code id}, as a user's Ctrl-clicks would. */
+  void choose(String id, String... values) throws Exception {
+    eval(
+        "(() => { const e = document.getElementById("
+            + Schemas.json().writeValueAsString(id)
+            + "); const want = "
+            + Schemas.json().writeValueAsString(values)
+            + "; for (const o of e.options) o.selected = want.includes(o.value);"
+            + " e.dispatchEvent(new Event('change', { bubbles: true })); return true; })()");
+  }
+
   /** Clicks the element {@code id}. */
   void click(String id) throws Exception {
     eval("document.getElementById(" + Schemas.json().writeValueAsString(id) + ").click(), true");

@@ -31,6 +31,7 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.train.AdamW;
+import org.perfusionjobs.engine.train.GradientRetry;
 import org.perfusionjobs.engine.train.MicroBatches;
 import org.perfusionjobs.engine.train.MicroBatches.Batch;
 import org.perfusionjobs.engine.vae.DiagonalGaussian;
@@ -134,60 +135,15 @@ public final class PerfusionTrainer {
         if (cancelled.getAsBoolean()) {
           throw new GenerationCancelledException(step);
         }
-        SplittableRandom rnd = new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + step);
-        double lossSum = 0;
-        double[] conceptEncodingSum = new double[run.iStar.length];
-        int samples = 0;
-        int perPass = microBatchesPerPass(cfg, latents);
-        for (int first = 0; first < cfg.gradientAccumulation(); first += perPass) {
-          int group = Math.min(perPass, cfg.gradientAccumulation() - first);
-          try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            List<Batch> parts = new ArrayList<>();
-            for (int g = 0; g < group; g++) {
-              parts.add(sampleBatch(cfg, latents, data.captions(), tokenizer, rnd, m));
-            }
-            Batch batch = Batch.concat(parts);
-            NDArray xt = schedule.addNoise(batch.x0(), batch.noise(), batch.timesteps());
-            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-              NDArray text =
-                  sd.textEncoder().forward(batch.ids(), run.embedding.get().reshape(1, -1));
-              NDArray conceptEnc = conceptEncodings(text, batch.ids(), placeholderId); // (B, D)
-              PerfusionProcessor processor =
-                  new PerfusionProcessor(
-                      cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
-              if (cfg.gateScope() != GateScope.ALL) {
-                processor.confine(
-                    text,
-                    GateScope.mask(
-                        batch.ids(), new long[] {placeholderId}, List.of(cfg.gateScope()), m));
-              }
-              NDArray pred =
-                  sd.unet()
-                      .forward(
-                          xt, m.create(batch.timesteps()), new Conditioning(text, text, processor));
-              // Each micro-batch's masked mean, as if it ran alone: (group) losses.
-              NDArray loss = MicroBatches.maskedMeans(pred, batch.noise(), batch.mask(), group);
-              gc.backward(Scalars.mul(loss.sum(), 1f / cfg.gradientAccumulation()));
-              for (float l : loss.toFloatArray()) {
-                if (!Float.isFinite(l)) {
-                  throw new IllegalStateException(
-                      "training diverged at step "
-                          + (step + 1)
-                          + ": loss is "
-                          + l
-                          + "; lower the learning rates");
-                }
-                lossSum += l;
-              }
-              float[] enc = conceptEnc.sum(new int[] {0}).toFloatArray();
-              for (int i = 0; i < enc.length; i++) {
-                conceptEncodingSum[i] += enc[i];
-              }
-              samples += (int) conceptEnc.getShape().get(0);
-            }
-          }
-        }
+        final int at = step;
+        StepSums sums =
+            GradientRetry.untilFinite(
+                step + 1,
+                run.adam,
+                () -> pass(at, cfg, data, latents, tokenizer, placeholderId, run, schedule, m));
+        double lossSum = sums.loss();
+        double[] conceptEncodingSum = sums.conceptEncoding();
+        int samples = sums.samples();
         run.adam.step();
         if (cfg.embeddingNormCap() > 0) {
           run.capEmbeddingNorm(cfg.embeddingNormCap() * superEmbeddingNorm);
@@ -210,6 +166,79 @@ public final class PerfusionTrainer {
       Concept c = run.toConcept(cfg, baseModelId, cov.hash());
       return data.captions() == null ? c : c.withTrainingSetting("captions", "per-image");
     }
+  }
+
+  /** The sums one step's passes leave: the micro-batches' losses, concept encodings and rows. */
+  private record StepSums(double loss, double[] conceptEncoding, int samples) {}
+
+  /**
+   * One step's forward and backward passes over its micro-batches (drawn from the step's own seed,
+   * so a pass run again draws the same batches); the gradients accumulate in the parameters.
+   */
+  private StepSums pass(
+      int step,
+      TrainingConfig cfg,
+      TrainingImages data,
+      Latents latents,
+      ClipTokenizer tokenizer,
+      int placeholderId,
+      Run run,
+      NoiseSchedule schedule,
+      NDManager m) {
+    SplittableRandom rnd = new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + step);
+    double lossSum = 0;
+    double[] conceptEncodingSum = new double[run.iStar.length];
+    int samples = 0;
+    int perPass = microBatchesPerPass(cfg, latents);
+    for (int first = 0; first < cfg.gradientAccumulation(); first += perPass) {
+      int group = Math.min(perPass, cfg.gradientAccumulation() - first);
+      try (NDScope scope = new NDScope()) {
+        scope.suppressNotUsedWarning();
+        List<Batch> parts = new ArrayList<>();
+        for (int g = 0; g < group; g++) {
+          parts.add(sampleBatch(cfg, latents, data.captions(), tokenizer, rnd, m));
+        }
+        Batch batch = Batch.concat(parts);
+        NDArray xt = schedule.addNoise(batch.x0(), batch.noise(), batch.timesteps());
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+          NDArray text = sd.textEncoder().forward(batch.ids(), run.embedding.get().reshape(1, -1));
+          NDArray conceptEnc = conceptEncodings(text, batch.ids(), placeholderId); // (B, D)
+          PerfusionProcessor processor =
+              new PerfusionProcessor(
+                  cov, List.of(run.edit(cfg.trainBeta(), cfg.trainTau())), m, DataType.FLOAT32);
+          if (cfg.gateScope() != GateScope.ALL) {
+            processor.confine(
+                text,
+                GateScope.mask(
+                    batch.ids(), new long[] {placeholderId}, List.of(cfg.gateScope()), m));
+          }
+          NDArray pred =
+              sd.unet()
+                  .forward(
+                      xt, m.create(batch.timesteps()), new Conditioning(text, text, processor));
+          // Each micro-batch's masked mean, as if it ran alone: (group) losses.
+          NDArray loss = MicroBatches.maskedMeans(pred, batch.noise(), batch.mask(), group);
+          gc.backward(Scalars.mul(loss.sum(), 1f / cfg.gradientAccumulation()));
+          for (float l : loss.toFloatArray()) {
+            if (!Float.isFinite(l)) {
+              throw new IllegalStateException(
+                  "training diverged at step "
+                      + (step + 1)
+                      + ": loss is "
+                      + l
+                      + "; lower the learning rates");
+            }
+            lossSum += l;
+          }
+          float[] enc = conceptEnc.sum(new int[] {0}).toFloatArray();
+          for (int i = 0; i < enc.length; i++) {
+            conceptEncodingSum[i] += enc[i];
+          }
+          samples += (int) conceptEnc.getShape().get(0);
+        }
+      }
+    }
+    return new StepSums(lossSum, conceptEncodingSum, samples);
   }
 
   private static double norm(float[] v) {

@@ -32,6 +32,7 @@ import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.NoiseGenerator;
 import org.perfusionjobs.engine.scheduler.NoiseSchedule;
 import org.perfusionjobs.engine.train.AdamW;
+import org.perfusionjobs.engine.train.GradientRetry;
 import org.perfusionjobs.engine.train.MicroBatches;
 import org.perfusionjobs.engine.train.MicroBatches.Batch;
 import org.perfusionjobs.engine.vae.DiagonalGaussian;
@@ -117,10 +118,7 @@ public final class BaselineTrainer {
         NDScope outer = new NDScope()) {
       outer.suppressNotUsedWarning();
       long t0 = System.nanoTime();
-      Latents prior = null;
-      if (method.priorPreservation()) {
-        prior = encode(classImages(bc), null, m);
-      }
+      Latents prior = method.priorPreservation() ? encode(classImages(bc), null, m) : null;
       long t1 = System.nanoTime();
       Latents inst = encode(data.images(), data.masks(), m);
       TrainableWeights w =
@@ -144,65 +142,83 @@ public final class BaselineTrainer {
           if (cancelled.getAsBoolean()) {
             throw new GenerationCancelledException(step);
           }
-          SplittableRandom rnd = new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + step);
-          double lossSum = 0;
-          // Every micro-batch of the step (with its prior batch, DreamBooth) drawn in the order
-          // one-by-one passes draw them, then run in passes of as many as fit.
-          int streams = prior == null ? 1 : 2;
-          try (NDScope stepScope = new NDScope()) {
-            stepScope.suppressNotUsedWarning();
-            List<Batch> parts = new ArrayList<>();
-            for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
-              parts.add(sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m));
-              if (prior != null) {
-                parts.add(sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m));
-              }
-            }
-            int perPass =
-                MicroBatches.perPass(
-                    cfg.batchSize(),
-                    parts.size(),
-                    inst.mean.getShape().get(2) * inst.mean.getShape().get(3),
-                    fusedLatentCells);
-            float[] partLoss = new float[parts.size()];
-            for (int first = 0; first < parts.size(); first += perPass) {
-              List<Batch> pass = parts.subList(first, Math.min(parts.size(), first + perPass));
-              float[] weights = new float[pass.size()];
-              for (int i = 0; i < weights.length; i++) {
-                weights[i] = (first + i) % streams == 0 ? 1f : bc.priorLossWeight();
-              }
-              try (NDScope scope = new NDScope();
-                  GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                scope.suppressNotUsedWarning();
-                NDArray embedding =
-                    w.embedding() == null ? null : w.embedding().get().reshape(1, -1);
-                NDArray losses =
-                    losses(Batch.concat(pass), pass.size(), embedding, w.edits(), schedule, m)
-                        .mul(m.create(weights));
-                gc.backward(Scalars.mul(losses.sum(), 1f / cfg.gradientAccumulation()));
-                System.arraycopy(losses.toFloatArray(), 0, partLoss, first, pass.size());
-              }
-            }
-            for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
-              float l = partLoss[micro * streams] + (streams == 2 ? partLoss[micro * 2 + 1] : 0f);
-              if (!Float.isFinite(l)) {
-                throw new IllegalStateException(
-                    method.name()
-                        + " training diverged at step "
-                        + (step + 1)
-                        + ": loss is "
-                        + l
-                        + "; lower the learning rate");
-              }
-              lossSum += l;
-            }
-          }
+          final int at = step;
+          double stepLoss =
+              GradientRetry.untilFinite(
+                  step + 1,
+                  adam,
+                  () -> {
+                    SplittableRandom rnd =
+                        new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + at);
+                    double lossSum = 0;
+                    // Every micro-batch of the step (with its prior batch, DreamBooth) drawn in
+                    // the order one-by-one passes draw them, then run in passes of as many as fit.
+                    int streams = prior == null ? 1 : 2;
+                    try (NDScope stepScope = new NDScope()) {
+                      stepScope.suppressNotUsedWarning();
+                      List<Batch> parts = new ArrayList<>();
+                      for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+                        parts.add(sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m));
+                        if (prior != null) {
+                          parts.add(sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m));
+                        }
+                      }
+                      int perPass =
+                          MicroBatches.perPass(
+                              cfg.batchSize(),
+                              parts.size(),
+                              inst.mean.getShape().get(2) * inst.mean.getShape().get(3),
+                              fusedLatentCells);
+                      float[] partLoss = new float[parts.size()];
+                      for (int first = 0; first < parts.size(); first += perPass) {
+                        List<Batch> pass =
+                            parts.subList(first, Math.min(parts.size(), first + perPass));
+                        float[] weights = new float[pass.size()];
+                        for (int i = 0; i < weights.length; i++) {
+                          weights[i] = (first + i) % streams == 0 ? 1f : bc.priorLossWeight();
+                        }
+                        try (NDScope scope = new NDScope();
+                            GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                          scope.suppressNotUsedWarning();
+                          NDArray embedding =
+                              w.embedding() == null ? null : w.embedding().get().reshape(1, -1);
+                          NDArray losses =
+                              losses(
+                                      Batch.concat(pass),
+                                      pass.size(),
+                                      embedding,
+                                      w.edits(),
+                                      schedule,
+                                      m)
+                                  .mul(m.create(weights));
+                          gc.backward(Scalars.mul(losses.sum(), 1f / cfg.gradientAccumulation()));
+                          System.arraycopy(losses.toFloatArray(), 0, partLoss, first, pass.size());
+                        }
+                      }
+                      for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+                        float l =
+                            partLoss[micro * streams]
+                                + (streams == 2 ? partLoss[micro * 2 + 1] : 0f);
+                        if (!Float.isFinite(l)) {
+                          throw new IllegalStateException(
+                              method.name()
+                                  + " training diverged at step "
+                                  + (at + 1)
+                                  + ": loss is "
+                                  + l
+                                  + "; lower the learning rate");
+                        }
+                        lossSum += l;
+                      }
+                    }
+                    return lossSum;
+                  });
           adam.step();
           Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
           Duration eta = elapsed.dividedBy(step + 1).multipliedBy(cfg.steps() - step - 1);
           onProgress.accept(
               new TrainProgress(
-                  step + 1, cfg.steps(), lossSum / cfg.gradientAccumulation(), elapsed, eta));
+                  step + 1, cfg.steps(), stepLoss / cfg.gradientAccumulation(), elapsed, eta));
         }
       }
       long t2 = System.nanoTime();

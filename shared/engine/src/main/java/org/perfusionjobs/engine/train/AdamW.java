@@ -231,6 +231,32 @@ public final class AdamW implements AutoCloseable {
     }
   }
 
+  /**
+   * Whether every parameter's gradient from the last backward pass is finite (a parameter the pass
+   * did not reach counts as finite).
+   */
+  public boolean gradientsFinite() {
+    for (Parameter p : params) {
+      NDArray value = p.get();
+      try (NDArray g = value.getGradient();
+          NDArray bad = g.isNaN().logicalOr(g.isInfinite()).any()) {
+        if (bad.getBoolean()) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /** Drops the last backward pass's gradients: the step they were for will not be taken. */
+  public void discardGradients() {
+    for (Parameter p : params) {
+      NDArray fresh = keep(p.get().stopGradient());
+      fresh.setRequiresGradient(true);
+      p.set(fresh); // closes the old handle and its gradient, not the storage
+    }
+  }
+
   /** Frees the moments; the parameters stay as they are. */
   @Override
   public void close() {

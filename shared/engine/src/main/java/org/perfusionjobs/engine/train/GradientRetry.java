@@ -1,0 +1,54 @@
+package org.perfusionjobs.engine.train;
+
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a trainer does when a backward pass returns a non-finite gradient for a finite loss: the
+ * step's forward and backward passes run again on the same batch (same noise, same timesteps), up
+ * to {@link #ATTEMPTS} times, and only a step that fails every time ends the run. libtorch 2.7.1's
+ * CPU backward pass was seen to do this intermittently on one machine (an AMD EPYC with AVX-512):
+ * the same step, rerun, gives the finite gradient every other machine computes, so a retried run
+ * trains the same concept.
+ */
+public final class GradientRetry {
+  /** Passes per step before the run fails. */
+  public static final int ATTEMPTS = 4;
+
+  private static final Logger LOG = LoggerFactory.getLogger(GradientRetry.class);
+
+  private GradientRetry() {}
+
+  /**
+   * Runs {@code pass} (a step's forward and backward passes, which leave their gradients in {@code
+   * adam}'s parameters) until the gradients are finite, and returns what the last run returned.
+   *
+   * @param step the step's number, for the log and the error
+   * @throws IllegalStateException when {@link #ATTEMPTS} runs all leave a non-finite gradient (the
+   *     gradients are discarded)
+   */
+  public static <T> T untilFinite(int step, AdamW adam, Supplier<T> pass) {
+    for (int attempt = 1; ; attempt++) {
+      T result = pass.get();
+      if (adam.gradientsFinite()) {
+        return result;
+      }
+      adam.discardGradients();
+      if (attempt >= ATTEMPTS) {
+        throw new IllegalStateException(
+            "training diverged at step "
+                + step
+                + ": the gradient is not finite in "
+                + ATTEMPTS
+                + " passes; lower the learning rates");
+      }
+      LOG.warn(
+          "step {}: the backward pass returned a non-finite gradient for a finite loss; running"
+              + " the step again ({} of {})",
+          step,
+          attempt + 1,
+          ATTEMPTS);
+    }
+  }
+}

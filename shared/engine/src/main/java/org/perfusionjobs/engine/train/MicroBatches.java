@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import java.util.List;
 import java.util.function.Function;
+import org.perfusionjobs.engine.nn.Scalars;
 
 /**
  * A training step's micro-batches (gradient accumulation) run through the model several at a time.
@@ -64,8 +65,10 @@ public final class MicroBatches {
    */
   public static NDArray maskedMeans(NDArray pred, NDArray target, NDArray mask, int groups) {
     NDArray err = pred.sub(target).square().mul(mask).reshape(groups, -1);
-    return err.sum(new int[] {1})
-        .div(mask.reshape(groups, -1).sum(new int[] {1}))
-        .div(pred.getShape().get(1));
+    // The channel count as a libtorch tensor (Scalars): DJL's div(Number) would back it with a
+    // Java buffer that is freed while autograd still holds it for the backward pass.
+    return Scalars.mul(
+        err.sum(new int[] {1}).div(mask.reshape(groups, -1).sum(new int[] {1})),
+        1f / pred.getShape().get(1));
   }
 }

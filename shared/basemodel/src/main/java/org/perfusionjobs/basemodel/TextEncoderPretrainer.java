@@ -15,6 +15,7 @@ import org.perfusionjobs.engine.clip.ClipTokenizer;
 import org.perfusionjobs.engine.nn.Linear;
 import org.perfusionjobs.engine.nn.Parameter;
 import org.perfusionjobs.engine.train.AdamW;
+import org.perfusionjobs.engine.train.GradientRetry;
 import org.perfusionjobs.engine.train.Losses;
 import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.Caption;
@@ -129,35 +130,46 @@ public final class TextEncoderPretrainer {
                 m.create(
                     endPositions(ids, tokenizer.eosId()),
                     new Shape(o.batch(), ids.getShape().get(1), 1));
-            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-              NDArray pooled =
-                  encoder
-                      .forward(ids)
-                      .mul(endAt)
-                      .sum(new int[] {1}); // (B, D): the state at the end token
-              NDArray logits = heads.forward(pooled); // (B, 63)
-              NDArray loss = null;
-              int right = 0;
-              for (Head h : Head.values()) {
-                NDArray logp =
-                    logits
-                        .get(new NDIndex(":, {}:{}", h.offset(), h.offset() + h.classes))
-                        .logSoftmax(1);
-                NDArray ce = Losses.meanNll(logp, labels[h.ordinal()], null);
-                loss = loss == null ? ce : loss.add(ce);
-                long[] predicted = logp.argMax(1).toLongArray();
-                for (int r = 0; r < o.batch(); r++) {
-                  right += predicted[r] == labels[h.ordinal()][r] ? 1 : 0;
-                }
-              }
-              float value = loss.getFloat();
-              if (!Float.isFinite(value)) {
-                throw new IllegalStateException(
-                    "text encoder pre-training diverged at step " + (step + 1) + ": loss " + value);
-              }
-              gc.backward(loss);
-              last = new StepResult(value, right / (float) (o.batch() * Head.values().length));
-            }
+            final int at = step;
+            last =
+                GradientRetry.untilFinite(
+                    step + 1,
+                    opt,
+                    () -> {
+                      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray pooled =
+                            encoder
+                                .forward(ids)
+                                .mul(endAt)
+                                .sum(new int[] {1}); // (B, D): the state at the end token
+                        NDArray logits = heads.forward(pooled); // (B, 63)
+                        NDArray loss = null;
+                        int right = 0;
+                        for (Head h : Head.values()) {
+                          NDArray logp =
+                              logits
+                                  .get(new NDIndex(":, {}:{}", h.offset(), h.offset() + h.classes))
+                                  .logSoftmax(1);
+                          NDArray ce = Losses.meanNll(logp, labels[h.ordinal()], null);
+                          loss = loss == null ? ce : loss.add(ce);
+                          long[] predicted = logp.argMax(1).toLongArray();
+                          for (int r = 0; r < o.batch(); r++) {
+                            right += predicted[r] == labels[h.ordinal()][r] ? 1 : 0;
+                          }
+                        }
+                        float value = loss.getFloat();
+                        if (!Float.isFinite(value)) {
+                          throw new IllegalStateException(
+                              "text encoder pre-training diverged at step "
+                                  + (at + 1)
+                                  + ": loss "
+                                  + value);
+                        }
+                        gc.backward(loss);
+                        return new StepResult(
+                            value, right / (float) (o.batch() * Head.values().length));
+                      }
+                    });
             opt.step();
           }
           progress.onStep(step + 1, last);

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.perfusionjobs.engine.train.AdamW;
+import org.perfusionjobs.engine.train.GradientRetry;
 import org.perfusionjobs.engine.train.LearningRateSchedule;
 import org.perfusionjobs.engine.train.Losses;
 import org.perfusionjobs.world.Pattern;
@@ -197,23 +198,31 @@ public final class EvaluatorTrainer {
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
           NDArray x = m.create(b.crops, new Shape(b.n, 3, CellCrops.CROP, CellCrops.CROP));
-          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray logits = evaluator.net.forward(x);
-            HeadLayout l = evaluator.layout;
-            NDArray loss =
-                crossEntropy(logits, l, Heads.PRESENT, b.labels, b.everyRow)
-                    .add(crossEntropy(logits, l, Heads.BACKGROUND, b.labels, b.everyRow))
-                    .add(crossEntropy(logits, l, Heads.SHAPE, b.labels, b.objectRows))
-                    .add(crossEntropy(logits, l, Heads.COLOUR, b.labels, b.objectRows))
-                    .add(crossEntropy(logits, l, Heads.SIZE, b.labels, b.objectRows))
-                    .add(crossEntropy(logits, l, Heads.PATTERN, b.labels, b.objectRows));
-            last = loss.getFloat();
-            if (!Float.isFinite(last)) {
-              throw new IllegalStateException(
-                  "evaluator training diverged at step " + (step + 1) + ": loss " + last);
-            }
-            gc.backward(loss);
-          }
+          final int at = step;
+          last =
+              GradientRetry.untilFinite(
+                  step + 1,
+                  opt,
+                  () -> {
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                      NDArray logits = evaluator.net.forward(x);
+                      HeadLayout l = evaluator.layout;
+                      NDArray loss =
+                          crossEntropy(logits, l, Heads.PRESENT, b.labels, b.everyRow)
+                              .add(crossEntropy(logits, l, Heads.BACKGROUND, b.labels, b.everyRow))
+                              .add(crossEntropy(logits, l, Heads.SHAPE, b.labels, b.objectRows))
+                              .add(crossEntropy(logits, l, Heads.COLOUR, b.labels, b.objectRows))
+                              .add(crossEntropy(logits, l, Heads.SIZE, b.labels, b.objectRows))
+                              .add(crossEntropy(logits, l, Heads.PATTERN, b.labels, b.objectRows));
+                      float value = loss.getFloat();
+                      if (!Float.isFinite(value)) {
+                        throw new IllegalStateException(
+                            "evaluator training diverged at step " + (at + 1) + ": loss " + value);
+                      }
+                      gc.backward(loss);
+                      return value;
+                    }
+                  });
           opt.step();
         }
         progress.onStep(step + 1, last);

@@ -147,72 +147,7 @@ public final class BaselineTrainer {
               GradientRetry.untilFinite(
                   step + 1,
                   adam,
-                  () -> {
-                    SplittableRandom rnd =
-                        new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + at);
-                    double lossSum = 0;
-                    // Every micro-batch of the step (with its prior batch, DreamBooth) drawn in
-                    // the order one-by-one passes draw them, then run in passes of as many as fit.
-                    int streams = prior == null ? 1 : 2;
-                    try (NDScope stepScope = new NDScope()) {
-                      stepScope.suppressNotUsedWarning();
-                      List<Batch> parts = new ArrayList<>();
-                      for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
-                        parts.add(sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m));
-                        if (prior != null) {
-                          parts.add(sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m));
-                        }
-                      }
-                      int perPass =
-                          MicroBatches.perPass(
-                              cfg.batchSize(),
-                              parts.size(),
-                              inst.mean.getShape().get(2) * inst.mean.getShape().get(3),
-                              fusedLatentCells);
-                      float[] partLoss = new float[parts.size()];
-                      for (int first = 0; first < parts.size(); first += perPass) {
-                        List<Batch> pass =
-                            parts.subList(first, Math.min(parts.size(), first + perPass));
-                        float[] weights = new float[pass.size()];
-                        for (int i = 0; i < weights.length; i++) {
-                          weights[i] = (first + i) % streams == 0 ? 1f : bc.priorLossWeight();
-                        }
-                        try (NDScope scope = new NDScope();
-                            GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                          scope.suppressNotUsedWarning();
-                          NDArray embedding =
-                              w.embedding() == null ? null : w.embedding().get().reshape(1, -1);
-                          NDArray losses =
-                              losses(
-                                      Batch.concat(pass),
-                                      pass.size(),
-                                      embedding,
-                                      w.edits(),
-                                      schedule,
-                                      m)
-                                  .mul(m.create(weights));
-                          gc.backward(Scalars.mul(losses.sum(), 1f / cfg.gradientAccumulation()));
-                          System.arraycopy(losses.toFloatArray(), 0, partLoss, first, pass.size());
-                        }
-                      }
-                      for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
-                        float l =
-                            partLoss[micro * streams]
-                                + (streams == 2 ? partLoss[micro * 2 + 1] : 0f);
-                        if (!Float.isFinite(l)) {
-                          throw new IllegalStateException(
-                              method.name()
-                                  + " training diverged at step "
-                                  + (at + 1)
-                                  + ": loss is "
-                                  + l
-                                  + "; lower the learning rate");
-                        }
-                        lossSum += l;
-                      }
-                    }
-                    return lossSum;
-                  });
+                  () -> pass(at, method, bc, inst, prior, w, tokenizer, schedule, m));
           adam.step();
           Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
           Duration eta = elapsed.dividedBy(step + 1).multipliedBy(cfg.steps() - step - 1);
@@ -225,6 +160,77 @@ public final class BaselineTrainer {
       return new Result(
           concept(method, bc, w), w.count(), Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
     }
+  }
+
+  /**
+   * One step's forward and backward passes over its micro-batches (drawn from the step's own seed,
+   * so a pass run again draws the same batches); the gradients accumulate in the trained values.
+   * Returns the sum of the micro-batches' losses.
+   */
+  private double pass(
+      int at,
+      BaselineMethod method,
+      BaselineConfig bc,
+      Latents inst,
+      Latents prior,
+      TrainableWeights w,
+      ClipTokenizer tokenizer,
+      NoiseSchedule schedule,
+      NDManager m) {
+    TrainingConfig cfg = bc.shared();
+    SplittableRandom rnd = new SplittableRandom(cfg.seed() * 0x9E3779B97F4A7C15L + at);
+    double lossSum = 0;
+    // Every micro-batch of the step (with its prior batch, DreamBooth) drawn in
+    // the order one-by-one passes draw them, then run in passes of as many as fit.
+    int streams = prior == null ? 1 : 2;
+    try (NDScope stepScope = new NDScope()) {
+      stepScope.suppressNotUsedWarning();
+      List<Batch> parts = new ArrayList<>();
+      for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+        parts.add(sample(cfg, inst, cfg.placeholder(), tokenizer, rnd, m));
+        if (prior != null) {
+          parts.add(sample(cfg, prior, cfg.superclass(), tokenizer, rnd, m));
+        }
+      }
+      int perPass =
+          MicroBatches.perPass(
+              cfg.batchSize(),
+              parts.size(),
+              inst.mean.getShape().get(2) * inst.mean.getShape().get(3),
+              fusedLatentCells);
+      float[] partLoss = new float[parts.size()];
+      for (int first = 0; first < parts.size(); first += perPass) {
+        List<Batch> pass = parts.subList(first, Math.min(parts.size(), first + perPass));
+        float[] weights = new float[pass.size()];
+        for (int i = 0; i < weights.length; i++) {
+          weights[i] = (first + i) % streams == 0 ? 1f : bc.priorLossWeight();
+        }
+        try (NDScope scope = new NDScope();
+            GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+          scope.suppressNotUsedWarning();
+          NDArray embedding = w.embedding() == null ? null : w.embedding().get().reshape(1, -1);
+          NDArray losses =
+              losses(Batch.concat(pass), pass.size(), embedding, w.edits(), schedule, m)
+                  .mul(m.create(weights));
+          gc.backward(Scalars.mul(losses.sum(), 1f / cfg.gradientAccumulation()));
+          System.arraycopy(losses.toFloatArray(), 0, partLoss, first, pass.size());
+        }
+      }
+      for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
+        float l = partLoss[micro * streams] + (streams == 2 ? partLoss[micro * 2 + 1] : 0f);
+        if (!Float.isFinite(l)) {
+          throw new IllegalStateException(
+              method.name()
+                  + " training diverged at step "
+                  + (at + 1)
+                  + ": loss is "
+                  + l
+                  + "; lower the learning rate");
+        }
+        lossSum += l;
+      }
+    }
+    return lossSum;
   }
 
   /**

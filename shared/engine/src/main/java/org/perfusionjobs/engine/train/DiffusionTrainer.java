@@ -277,40 +277,52 @@ public final class DiffusionTrainer implements AutoCloseable {
       NDArray frozenText =
           options.freezeTextEncoder() ? textEncoder.forward(ids).stopGradient() : null;
       t1 = System.nanoTime();
-      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-        NDArray text = frozenText != null ? frozenText : textEncoder.forward(ids);
-        Conditioning cond =
-            Conditioning.of(text); // new every step: K/V depend on the trained encoder
-        NDArray pred = unet.forward(noisy, t, cond);
-        NDArray sq = pred.sub(noise).square();
-        NDArray perSample = sq.reshape(b, -1).mean(new int[] {1}); // (B)
-        NDArray located =
-            pixelWeights == null
-                ? perSample
-                : sq.mul(pixelWeights)
-                    .reshape(b, -1)
-                    .mean(new int[] {1})
-                    .div(pixelWeights.reshape(b, -1).mean(new int[] {1})); // (B)
-        NDArray objective =
-            located
-                .mul(
-                    m.create(weights)
-                        .toType(perSample.getDataType(), false)
-                        .toDevice(perSample.getDevice(), false))
-                .mean();
-        loss = perSample.mean().getFloat();
-        weighted = objective.getFloat();
-        t2 = System.nanoTime();
-        if (!Float.isFinite(weighted)) {
-          throw new IllegalStateException(
-              "diffusion training diverged at step "
-                  + (step + 1)
-                  + ": loss is "
-                  + weighted
-                  + "; lower the learning rate");
-        }
-        gc.backward(objective);
-      }
+      // A pass run again (GradientRetry) sees the same noise, timesteps and captions.
+      long[] forwardEnd = new long[1];
+      float[] r =
+          GradientRetry.untilFinite(
+              step + 1,
+              optimizer,
+              () -> {
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                  NDArray text = frozenText != null ? frozenText : textEncoder.forward(ids);
+                  Conditioning cond =
+                      Conditioning.of(text); // new every step: K/V depend on the trained encoder
+                  NDArray pred = unet.forward(noisy, t, cond);
+                  NDArray sq = pred.sub(noise).square();
+                  NDArray perSample = sq.reshape(b, -1).mean(new int[] {1}); // (B)
+                  NDArray located =
+                      pixelWeights == null
+                          ? perSample
+                          : sq.mul(pixelWeights)
+                              .reshape(b, -1)
+                              .mean(new int[] {1})
+                              .div(pixelWeights.reshape(b, -1).mean(new int[] {1})); // (B)
+                  NDArray objective =
+                      located
+                          .mul(
+                              m.create(weights)
+                                  .toType(perSample.getDataType(), false)
+                                  .toDevice(perSample.getDevice(), false))
+                          .mean();
+                  float passLoss = perSample.mean().getFloat();
+                  float passWeighted = objective.getFloat();
+                  forwardEnd[0] = System.nanoTime();
+                  if (!Float.isFinite(passWeighted)) {
+                    throw new IllegalStateException(
+                        "diffusion training diverged at step "
+                            + (step + 1)
+                            + ": loss is "
+                            + passWeighted
+                            + "; lower the learning rate");
+                  }
+                  gc.backward(objective);
+                  return new float[] {passLoss, passWeighted};
+                }
+              });
+      loss = r[0];
+      weighted = r[1];
+      t2 = forwardEnd[0];
       t3 = System.nanoTime();
       optimizer.step();
     }

@@ -81,16 +81,23 @@ public final class VaeDecoderTuner implements AutoCloseable {
           m.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType())
               .mul(latentNoise);
       NDArray z = posterior.sample(noise).stopGradient();
-      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-        NDArray diff = vae.decode(z).sub(images).abs();
-        NDArray l1 = Losses.weightedMean(diff, weights, "weights");
-        loss = l1.getFloat();
-        if (!Float.isFinite(loss)) {
-          throw new IllegalStateException(
-              "VAE decoder tuning diverged at step " + (step + 1) + ": loss is " + loss);
-        }
-        gc.backward(l1);
-      }
+      loss =
+          GradientRetry.untilFinite(
+              step + 1,
+              optimizer,
+              () -> {
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                  NDArray diff = vae.decode(z).sub(images).abs();
+                  NDArray l1 = Losses.weightedMean(diff, weights, "weights");
+                  float value = l1.getFloat();
+                  if (!Float.isFinite(value)) {
+                    throw new IllegalStateException(
+                        "VAE decoder tuning diverged at step " + (step + 1) + ": loss is " + value);
+                  }
+                  gc.backward(l1);
+                  return value;
+                }
+              });
       optimizer.step();
     }
     step++;

@@ -146,11 +146,25 @@ public final class VaeTrainer implements AutoCloseable {
   }
 
   private StepLoss stepOn(NDArray images, NDArray weights) {
+    StepLoss r = GradientRetry.untilFinite(step + 1, optimizer, () -> pass(images, weights));
+    float total = r.total();
+    if (!Float.isFinite(total)) {
+      throw new IllegalStateException(
+          "VAE training diverged at step "
+              + (step + 1)
+              + ": loss is "
+              + total
+              + "; lower the learning rate");
+    }
+    optimizer.step();
+    step++;
+    return r;
+  }
+
+  /** One forward and backward pass; the step's seed makes a pass run again draw the same noise. */
+  private StepLoss pass(NDArray images, NDArray weights) {
     NDManager m = images.getManager();
     m.getEngine().setRandomSeed((int) (options.seed() * 31 + step));
-    float total;
-    float rec;
-    float kl;
     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
       DiagonalGaussian posterior = vae.encode(images);
       NDArray noise = m.randomNormal(posterior.mean().getShape(), posterior.mean().getDataType());
@@ -169,21 +183,10 @@ public final class VaeTrainer implements AutoCloseable {
       NDArray klLoss = Scalars.mul(klSum, 0.5f / batch);
       NDArray loss = recLoss.add(Scalars.mul(klLoss, options.klWeight()));
       gc.backward(loss);
-      rec = recLoss.getFloat();
-      kl = klLoss.getFloat() - 0.5f * perSample;
-      total = rec + options.klWeight() * kl;
+      float rec = recLoss.getFloat();
+      float kl = klLoss.getFloat() - 0.5f * perSample;
+      return new StepLoss(rec + options.klWeight() * kl, rec, kl);
     }
-    if (!Float.isFinite(total)) {
-      throw new IllegalStateException(
-          "VAE training diverged at step "
-              + (step + 1)
-              + ": loss is "
-              + total
-              + "; lower the learning rate");
-    }
-    optimizer.step();
-    step++;
-    return new StepLoss(total, rec, kl);
   }
 
   /**

@@ -631,14 +631,7 @@ class GatewaySecurityTest {
 
   @Test
   void scriptInWatchAndInAConceptSuperclassDoesNotRunInChromium() throws Exception {
-    String chromium =
-        Stream.of("/usr/bin/chromium", "/usr/bin/chromium-browser")
-            .filter(p -> Files.isExecutable(Path.of(p)))
-            .findFirst()
-            .orElseThrow(
-                () ->
-                    new AssertionError(
-                        "headless Chromium is required: apt-get install -y chromium"));
+    String chromium = HeadlessPage.chromium();
     // A concept whose superclass is markup, as a train request may name it (written straight to the
     // registry, keyed
     // the way the worker keys it, and the way it was keyed before tenant scoping).

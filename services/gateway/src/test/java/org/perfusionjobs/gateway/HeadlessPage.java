@@ -40,16 +40,18 @@ final class HeadlessPage implements AutoCloseable {
     this.socket = socket;
   }
 
+  /** Debian's Chromium, which the page tests need (.ci/run installs it). */
+  static String chromium() {
+    return Stream.of("/usr/bin/chromium", "/usr/bin/chromium-browser")
+        .filter(p -> Files.isExecutable(Path.of(p)))
+        .findFirst()
+        .orElseThrow(
+            () -> new AssertionError("headless Chromium is required: apt-get install -y chromium"));
+  }
+
   /** Opens {@code url} in a fresh headless Chromium with its own empty profile. */
   static HeadlessPage open(String url) throws Exception {
-    String binary =
-        Stream.of("/usr/bin/chromium", "/usr/bin/chromium-browser")
-            .filter(p -> Files.isExecutable(Path.of(p)))
-            .findFirst()
-            .orElseThrow(
-                () ->
-                    new AssertionError(
-                        "headless Chromium is required: apt-get install -y chromium"));
+    String binary = chromium();
     Path profile = Files.createTempDirectory("chromium-profile");
     Process p =
         new ProcessBuilder(
@@ -150,23 +152,29 @@ final class HeadlessPage implements AutoCloseable {
 
   /** Types {@code value} into the field {@code id} as a user would (its input event fires). */
   void type(String id, String value) throws Exception {
-    eval(
-        "(() => { const e = document.getElementById("
-            + Schemas.json().writeValueAsString(id)
-            + "); e.value = "
+    onElement(
+        id,
+        "e.value = "
             + Schemas.json().writeValueAsString(value)
-            + "; e.dispatchEvent(new Event('input', { bubbles: true }));"
-            + " e.dispatchEvent(new Event('change', { bubbles: true })); return true; })()");
+            + "; e.dispatchEvent(new Event('input', { bubbles: true }));");
   }
 
   /** Selects exactly {@code values} in the list {@code id}, as a user's Ctrl-clicks would. */
   void choose(String id, String... values) throws Exception {
+    onElement(
+        id,
+        "const want = "
+            + Schemas.json().writeValueAsString(values)
+            + "; for (const o of e.options) o.selected = want.includes(o.value);");
+  }
+
+  /** Runs {@code script} with {@code e} the element {@code id}, then fires its change event. */
+  private void onElement(String id, String script) throws Exception {
     eval(
         "(() => { const e = document.getElementById("
             + Schemas.json().writeValueAsString(id)
-            + "); const want = "
-            + Schemas.json().writeValueAsString(values)
-            + "; for (const o of e.options) o.selected = want.includes(o.value);"
+            + "); "
+            + script
             + " e.dispatchEvent(new Event('change', { bubbles: true })); return true; })()");
   }
 

@@ -147,15 +147,6 @@ public final class VaeTrainer implements AutoCloseable {
 
   private StepLoss stepOn(NDArray images, NDArray weights) {
     StepLoss r = GradientRetry.untilFinite(step + 1, optimizer, () -> pass(images, weights));
-    float total = r.total();
-    if (!Float.isFinite(total)) {
-      throw new IllegalStateException(
-          "VAE training diverged at step "
-              + (step + 1)
-              + ": loss is "
-              + total
-              + "; lower the learning rate");
-    }
     optimizer.step();
     step++;
     return r;
@@ -185,7 +176,17 @@ public final class VaeTrainer implements AutoCloseable {
       gc.backward(loss);
       float rec = recLoss.getFloat();
       float kl = klLoss.getFloat() - 0.5f * perSample;
-      return new StepLoss(rec + options.klWeight() * kl, rec, kl);
+      float total = rec + options.klWeight() * kl;
+      // A diverged loss ends the run at once, as in every trainer: retries are for the gradient.
+      if (!Float.isFinite(total)) {
+        throw new IllegalStateException(
+            "VAE training diverged at step "
+                + (step + 1)
+                + ": loss is "
+                + total
+                + "; lower the learning rate");
+      }
+      return new StepLoss(total, rec, kl);
     }
   }
 

@@ -197,14 +197,6 @@ final class TrainCommand implements Callable<Integer> {
   float backgroundWeight = 0f;
 
   @Option(
-      names = "--anchor-weight",
-      description =
-          "perfusion: outside each mask, hold the prediction to the frozen model's for the prompt"
-              + " with the superclass in the word's place, this weight against 1 for the concept"
-              + " (beyond the paper); 0: the paper's masked loss (default: ${DEFAULT-VALUE})")
-  float anchorWeight = 0f;
-
-  @Option(
       names = "--lr-value",
       description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
   float lrValue = TrainingConfig.defaults("w", "s").valueLearningRate();
@@ -231,11 +223,10 @@ final class TrainCommand implements Callable<Integer> {
         && (captions.equals("per-image")
             || gateScope != null
             || embeddingNormCap != 0
-            || backgroundWeight != 0
-            || anchorWeight != 0)) {
+            || backgroundWeight != 0)) {
       throw new IllegalArgumentException(
-          "--captions per-image, --gate-scope, --embedding-norm-cap, --background-weight and"
-              + " --anchor-weight are Perfusion's");
+          "--captions per-image, --gate-scope, --embedding-norm-cap and --background-weight are"
+              + " Perfusion's");
     }
     TrainingConfig cfg =
         TrainingConfig.defaults(word, superclass)
@@ -246,7 +237,6 @@ final class TrainCommand implements Callable<Integer> {
             .withLearningRates(lrValue, lrEmbedding)
             .withEmbeddingNormCap(embeddingNormCap)
             .withBackgroundWeight(backgroundWeight)
-            .withAnchorWeight(anchorWeight)
             .withGateScope(scope);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       cfg =

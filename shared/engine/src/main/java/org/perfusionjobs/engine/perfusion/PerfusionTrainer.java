@@ -195,19 +195,11 @@ public final class PerfusionTrainer {
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
         List<Batch> parts = new ArrayList<>();
-        List<String> anchorPrompts = new ArrayList<>();
         for (int g = 0; g < group; g++) {
-          parts.add(sampleBatch(cfg, latents, data.captions(), tokenizer, anchorPrompts, rnd, m));
+          parts.add(sampleBatch(cfg, latents, data.captions(), tokenizer, rnd, m));
         }
         Batch batch = Batch.concat(parts);
         NDArray xt = schedule.addNoise(batch.x0(), batch.noise(), batch.timesteps());
-        Target target =
-            target(
-                cfg,
-                batch,
-                cfg.anchorWeight() > 0 ? sd.tokenizer().encode(anchorPrompts, m) : null,
-                xt,
-                m);
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
           NDArray text = sd.textEncoder().forward(batch.ids(), run.embedding.get().reshape(1, -1));
           NDArray conceptEnc = conceptEncodings(text, batch.ids(), placeholderId); // (B, D)
@@ -225,7 +217,7 @@ public final class PerfusionTrainer {
                   .forward(
                       xt, m.create(batch.timesteps()), new Conditioning(text, text, processor));
           // Each micro-batch's masked mean, as if it ran alone: (group) losses.
-          NDArray loss = MicroBatches.maskedMeans(pred, target.values(), target.weight(), group);
+          NDArray loss = MicroBatches.maskedMeans(pred, batch.noise(), batch.mask(), group);
           gc.backward(Scalars.mul(loss.sum(), 1f / cfg.gradientAccumulation()));
           for (float l : loss.toFloatArray()) {
             if (!Float.isFinite(l)) {
@@ -247,34 +239,6 @@ public final class PerfusionTrainer {
       }
     }
     return new StepSums(lossSum, conceptEncodingSum, samples);
-  }
-
-  /** What a pass's prediction is held to, cell by cell, and how much each cell weighs. */
-  private record Target(NDArray values, NDArray weight) {}
-
-  /**
-   * The paper's target is the noise, weighed by the mask m. With an anchor weight a (beyond the
-   * paper) the cells outside the mask are held instead to the frozen model's prediction for the
-   * superclass prompt: weight w = m + a (1 - m), target (m noise + a (1 - m) anchor) / w, whose
-   * weighted error differs from m (pred - noise)^2 + a (1 - m) (pred - anchor)^2 by a constant.
-   */
-  private Target target(
-      TrainingConfig cfg, Batch batch, NDArray anchorIds, NDArray xt, NDManager m) {
-    if (cfg.anchorWeight() == 0) {
-      return new Target(batch.noise(), batch.mask());
-    }
-    NDArray anchor =
-        sd.unet()
-            .forward(
-                xt,
-                m.create(batch.timesteps()),
-                Conditioning.of(sd.textEncoder().forward(anchorIds)))
-            .stopGradient();
-    NDArray mask = batch.mask();
-    NDArray outside = mask.neg().add(1).mul(cfg.anchorWeight());
-    NDArray weight = mask.add(outside);
-    return new Target(
-        batch.noise().mul(mask).add(anchor.mul(outside)).div(weight).stopGradient(), weight);
   }
 
   private static double norm(float[] v) {
@@ -391,7 +355,6 @@ public final class PerfusionTrainer {
       Latents lat,
       List<TrainingImages.ImageCaptions> captions,
       ClipTokenizer tokenizer,
-      List<String> anchorPrompts,
       SplittableRandom rnd,
       NDManager m) {
     int b = cfg.batchSize();
@@ -412,9 +375,7 @@ public final class PerfusionTrainer {
       // same one draw from rnd either way, so runs without them are unchanged.
       TrainingImages.ImageCaptions own = captions == null ? null : captions.get(k);
       List<String> pool = own == null ? cfg.templates() : flip ? own.mirrored() : own.templates();
-      String template = pool.get(rnd.nextInt(pool.size()));
-      prompts.add(template.replace("{}", cfg.placeholder()));
-      anchorPrompts.add(template.replace("{}", cfg.superclass())); // the anchor's, same words
+      prompts.add(pool.get(rnd.nextInt(pool.size())).replace("{}", cfg.placeholder()));
       t[i] = rnd.nextInt(NoiseSchedule.of(sd.schedulerConfig()).numTrainTimesteps());
     }
     NDArray x = NDArrays.concat(new NDList(x0));

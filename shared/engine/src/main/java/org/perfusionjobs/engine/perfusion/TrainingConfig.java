@@ -30,8 +30,7 @@ public record TrainingConfig(
     int checkpointEvery,
     float embeddingNormCap,
     float backgroundWeight,
-    GateScope gateScope,
-    float anchorWeight) {
+    GateScope gateScope) {
 
   public static final List<String> DEFAULT_TEMPLATES =
       List.of(
@@ -93,14 +92,6 @@ public record TrainingConfig(
         "backgroundWeight",
         "must be in [0, 1], got " + backgroundWeight);
     Objects.requireNonNull(gateScope, "gateScope");
-    check(
-        anchorWeight >= 0 && anchorWeight <= 10,
-        "anchorWeight",
-        "must be 0 (off) or in (0, 10], got " + anchorWeight);
-    check(
-        anchorWeight == 0 || backgroundWeight == 0,
-        "anchorWeight",
-        "and backgroundWeight both weigh the image outside the mask; set one of them to 0");
     templates = List.copyOf(templates);
   }
 
@@ -132,8 +123,7 @@ public record TrainingConfig(
         50,
         0f,
         0f,
-        GateScope.DEFAULT,
-        0f);
+        GateScope.DEFAULT);
   }
 
   public TrainingConfig withSteps(int v) {
@@ -214,19 +204,6 @@ public record TrainingConfig(
     return c.build();
   }
 
-  /**
-   * Beyond the paper (docs/perfusion.md): outside each image's mask the loss holds the prediction
-   * to the frozen model's for the same prompt with the superclass in the word's place, weighted
-   * {@code v} against 1 for the concept (each cell's weight m + v (1 - m)), so the edit learns to
-   * change nothing but the object; 0 (the default, the paper's masked loss) leaves the rest free.
-   * One more UNet pass per step, without gradient. No effect without masks.
-   */
-  public TrainingConfig withAnchorWeight(float v) {
-    Copy c = new Copy(this);
-    c.anchorWeight = v;
-    return c.build();
-  }
-
   /** A mutable copy, so that each with-method names only what it changes. */
   private static final class Copy {
     String placeholder;
@@ -249,7 +226,6 @@ public record TrainingConfig(
     float embeddingNormCap;
     float backgroundWeight;
     GateScope gateScope;
-    float anchorWeight;
 
     Copy(TrainingConfig t) {
       placeholder = t.placeholder;
@@ -272,7 +248,6 @@ public record TrainingConfig(
       embeddingNormCap = t.embeddingNormCap;
       backgroundWeight = t.backgroundWeight;
       gateScope = t.gateScope;
-      anchorWeight = t.anchorWeight;
     }
 
     TrainingConfig build() {
@@ -296,8 +271,7 @@ public record TrainingConfig(
           checkpointEvery,
           embeddingNormCap,
           backgroundWeight,
-          gateScope,
-          anchorWeight);
+          gateScope);
     }
   }
 
@@ -320,9 +294,6 @@ public record TrainingConfig(
     }
     if (backgroundWeight > 0) {
       m.put("background_weight", Float.toString(backgroundWeight));
-    }
-    if (anchorWeight > 0) {
-      m.put("anchor_weight", Float.toString(anchorWeight));
     }
     if (gateScope != GateScope.DEFAULT) {
       m.put(GateScope.KEY, gateScope.id());

@@ -158,13 +158,7 @@ public final class TextEncoderPretrainer {
                           }
                         }
                         float value = loss.getFloat();
-                        if (!Float.isFinite(value)) {
-                          throw new IllegalStateException(
-                              "text encoder pre-training diverged at step "
-                                  + (at + 1)
-                                  + ": loss "
-                                  + value);
-                        }
+                        GradientRetry.requireFiniteLoss("text encoder pre-training", at + 1, value);
                         gc.backward(loss);
                         return new StepResult(
                             value, right / (float) (o.batch() * Head.values().length));

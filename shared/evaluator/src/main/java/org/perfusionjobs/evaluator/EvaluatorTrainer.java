@@ -215,10 +215,7 @@ public final class EvaluatorTrainer {
                               .add(crossEntropy(logits, l, Heads.SIZE, b.labels, b.objectRows))
                               .add(crossEntropy(logits, l, Heads.PATTERN, b.labels, b.objectRows));
                       float value = loss.getFloat();
-                      if (!Float.isFinite(value)) {
-                        throw new IllegalStateException(
-                            "evaluator training diverged at step " + (at + 1) + ": loss " + value);
-                      }
+                      GradientRetry.requireFiniteLoss("evaluator training", at + 1, value);
                       gc.backward(loss);
                       return value;
                     }

@@ -220,14 +220,7 @@ public final class PerfusionTrainer {
           NDArray loss = MicroBatches.maskedMeans(pred, batch.noise(), batch.mask(), group);
           gc.backward(Scalars.mul(loss.sum(), 1f / cfg.gradientAccumulation()));
           for (float l : loss.toFloatArray()) {
-            if (!Float.isFinite(l)) {
-              throw new IllegalStateException(
-                  "training diverged at step "
-                      + (step + 1)
-                      + ": loss is "
-                      + l
-                      + "; lower the learning rates");
-            }
+            GradientRetry.requireFiniteLoss("training", step + 1, l);
             lossSum += l;
           }
           float[] enc = conceptEnc.sum(new int[] {0}).toFloatArray();

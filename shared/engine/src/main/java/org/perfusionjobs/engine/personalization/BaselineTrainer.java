@@ -218,15 +218,7 @@ public final class BaselineTrainer {
       }
       for (int micro = 0; micro < cfg.gradientAccumulation(); micro++) {
         float l = partLoss[micro * streams] + (streams == 2 ? partLoss[micro * 2 + 1] : 0f);
-        if (!Float.isFinite(l)) {
-          throw new IllegalStateException(
-              method.name()
-                  + " training diverged at step "
-                  + (at + 1)
-                  + ": loss is "
-                  + l
-                  + "; lower the learning rate");
-        }
+        GradientRetry.requireFiniteLoss(method.name() + " training", at + 1, l);
         lossSum += l;
       }
     }

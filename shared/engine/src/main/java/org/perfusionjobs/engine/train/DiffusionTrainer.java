@@ -308,14 +308,7 @@ public final class DiffusionTrainer implements AutoCloseable {
                   float passLoss = perSample.mean().getFloat();
                   float passWeighted = objective.getFloat();
                   forwardEnd[0] = System.nanoTime();
-                  if (!Float.isFinite(passWeighted)) {
-                    throw new IllegalStateException(
-                        "diffusion training diverged at step "
-                            + (step + 1)
-                            + ": loss is "
-                            + passWeighted
-                            + "; lower the learning rate");
-                  }
+                  GradientRetry.requireFiniteLoss("diffusion training", step + 1, passWeighted);
                   gc.backward(objective);
                   return new float[] {passLoss, passWeighted};
                 }

@@ -30,6 +30,17 @@ public final class GradientRetry {
    * @throws IllegalStateException when {@link #ATTEMPTS} runs all leave a non-finite gradient (the
    *     gradients are discarded)
    */
+  /**
+   * Ends a run whose loss is not finite: a diverged loss is not retried (retries are for the
+   * gradient), and the message names the run, the step (1-based) and the value.
+   */
+  public static void requireFiniteLoss(String run, int step, float loss) {
+    if (!Float.isFinite(loss)) {
+      throw new IllegalStateException(
+          run + " diverged at step " + step + ": loss is " + loss + "; lower the learning rate");
+    }
+  }
+
   public static <T> T untilFinite(int step, AdamW adam, Supplier<T> pass) {
     for (int attempt = 1; ; attempt++) {
       T result = pass.get();

@@ -90,10 +90,7 @@ public final class VaeDecoderTuner implements AutoCloseable {
                   NDArray diff = vae.decode(z).sub(images).abs();
                   NDArray l1 = Losses.weightedMean(diff, weights, "weights");
                   float value = l1.getFloat();
-                  if (!Float.isFinite(value)) {
-                    throw new IllegalStateException(
-                        "VAE decoder tuning diverged at step " + (step + 1) + ": loss is " + value);
-                  }
+                  GradientRetry.requireFiniteLoss("VAE decoder tuning", step + 1, value);
                   gc.backward(l1);
                   return value;
                 }

@@ -177,15 +177,7 @@ public final class VaeTrainer implements AutoCloseable {
       float rec = recLoss.getFloat();
       float kl = klLoss.getFloat() - 0.5f * perSample;
       float total = rec + options.klWeight() * kl;
-      // A diverged loss ends the run at once, as in every trainer: retries are for the gradient.
-      if (!Float.isFinite(total)) {
-        throw new IllegalStateException(
-            "VAE training diverged at step "
-                + (step + 1)
-                + ": loss is "
-                + total
-                + "; lower the learning rate");
-      }
+      GradientRetry.requireFiniteLoss("VAE training", step + 1, total);
       return new StepLoss(total, rec, kl);
     }
   }

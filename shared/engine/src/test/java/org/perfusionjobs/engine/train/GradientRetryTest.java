@@ -68,6 +68,20 @@ class GradientRetryTest {
   }
 
   @Test
+  void aNonFiniteLossEndsTheRunNamingTheRunStepAndValue() {
+    GradientRetry.requireFiniteLoss("VAE training", 3, 0.25f); // finite: nothing happens
+    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY}) {
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class,
+              () -> GradientRetry.requireFiniteLoss("VAE training", 25, bad));
+      assertEquals(
+          "VAE training diverged at step 25: loss is " + bad + "; lower the learning rate",
+          e.getMessage());
+    }
+  }
+
+  @Test
   void aStepThatFailsEveryPassEndsTheRunNamingTheStep() {
     try (NDManager m = NDManager.newBaseManager()) {
       GroupNorm holder = new GroupNorm(1, 4, 1e-5f);

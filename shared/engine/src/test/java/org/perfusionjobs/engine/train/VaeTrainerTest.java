@@ -230,9 +230,12 @@ class VaeTrainerTest {
           first,
           last,
           arrayCounts.subList(0, 3) + ".." + arrayCounts.get(STEPS - 1));
+      // A working trainer leaves 0.43 of the first loss on this project's dev CPU and 0.52 on the
+      // CI machine (80 steps; the last batches oscillate at this rate); a trainer that does not
+      // learn stays near 1. The bound sits between, with room for the CPUs' different rounding.
       assertTrue(
-          last < 0.5 * first,
-          "reconstruction loss should halve: first 10 "
+          last < 0.65 * first,
+          "reconstruction loss should fall by over a third: first 10 "
               + first
               + ", last 10 "
               + last

@@ -197,6 +197,23 @@ final class TrainCommand implements Callable<Integer> {
   float backgroundWeight = 0f;
 
   @Option(
+      names = "--train-beta",
+      description = "perfusion: the gate's beta while training (default: the paper's 0.75)")
+  Float trainBeta;
+
+  @Option(
+      names = "--train-tau",
+      description = "perfusion: the gate's tau while training (default: the paper's 0.10)")
+  Float trainTau;
+
+  @Option(
+      names = "--ema-decay",
+      description =
+          "perfusion: decay of i*, the running average of the word's encoding, in [0, 1)"
+              + " (default: the paper's 0.99)")
+  Float emaDecay;
+
+  @Option(
       names = "--lr-value",
       description = "learning rate of the V targets (default: ${DEFAULT-VALUE})")
   float lrValue = TrainingConfig.defaults("w", "s").valueLearningRate();
@@ -223,10 +240,13 @@ final class TrainCommand implements Callable<Integer> {
         && (captions.equals("per-image")
             || gateScope != null
             || embeddingNormCap != 0
-            || backgroundWeight != 0)) {
+            || backgroundWeight != 0
+            || trainBeta != null
+            || trainTau != null
+            || emaDecay != null)) {
       throw new IllegalArgumentException(
-          "--captions per-image, --gate-scope, --embedding-norm-cap and --background-weight are"
-              + " Perfusion's");
+          "--captions per-image, --gate-scope, --embedding-norm-cap, --background-weight,"
+              + " --train-beta, --train-tau and --ema-decay are Perfusion's");
     }
     TrainingConfig cfg =
         TrainingConfig.defaults(word, superclass)
@@ -238,6 +258,11 @@ final class TrainCommand implements Callable<Integer> {
             .withEmbeddingNormCap(embeddingNormCap)
             .withBackgroundWeight(backgroundWeight)
             .withGateScope(scope);
+    cfg =
+        cfg.withTrainingGate(
+                trainBeta == null ? cfg.trainBeta() : trainBeta,
+                trainTau == null ? cfg.trainTau() : trainTau)
+            .withEmaDecay(emaDecay == null ? cfg.emaDecay() : emaDecay);
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       cfg =
           cfg.withTemplates(

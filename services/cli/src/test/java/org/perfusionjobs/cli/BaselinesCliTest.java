@@ -21,6 +21,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.perfusionjobs.engine.config.Configs;
 import org.perfusionjobs.engine.io.SafetensorsWriter;
+import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
 import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.testdata.TestData;
@@ -117,6 +118,35 @@ class BaselinesCliTest {
     assertEquals(32, ImageIO.read(png.toFile()).getWidth());
   }
 
+  /** Perfusion's training gate and i* decay: set by flags, recorded in the concept file. */
+  @Test
+  void trainingGateAndEmaDecayAreRecordedInTheFile() throws Exception {
+    Path file = dir.resolve("p.safetensors");
+    String[] t =
+        train(
+            WORLD.toString(),
+            "perfusion",
+            file,
+            "--train-beta",
+            "0.9",
+            "--train-tau",
+            "0.2",
+            "--ema-decay",
+            "0.9");
+    assertEquals("0", t[0], t[2]);
+    Map<String, String> s = ConceptFile.read(file).trainingSettings();
+    assertEquals("0.9", s.get("train_beta"), s.toString());
+    assertEquals("0.2", s.get("train_tau"), s.toString());
+    assertEquals("0.9", s.get("ema_decay"), s.toString());
+    Path paper = dir.resolve("paper.safetensors");
+    assertEquals("0", train(WORLD.toString(), "perfusion", paper)[0]);
+    Map<String, String> d = ConceptFile.read(paper).trainingSettings();
+    assertEquals(
+        List.of("0.75", "0.1", "0.99"),
+        List.of(d.get("train_beta"), d.get("train_tau"), d.get("ema_decay")),
+        d.toString());
+  }
+
   /** eval of a LoRA concept at two scales: one JSON line last, a run per scale with its figures. */
   @Test
   void evalOfALoraConceptRunsOncePerScale() throws Exception {
@@ -172,6 +202,13 @@ class BaselinesCliTest {
         train(TINY, "textual-inversion", out, "--lr", "0.01"),
         "error: --lr sets the weights' learning rate of custom-diffusion, lora and dreambooth;"
             + " textual-inversion trains only the embedding (--lr-embedding)");
+    assertOneLine(
+        train(TINY, "lora", out, "--ema-decay", "0.9"),
+        "error: --captions per-image, --gate-scope, --embedding-norm-cap, --background-weight,"
+            + " --train-beta, --train-tau and --ema-decay are Perfusion's");
+    assertOneLine(
+        train(TINY, "perfusion", out, "--ema-decay", "1"),
+        "error: emaDecay must be in [0, 1), got 1.0");
     assertOneLine(
         train(TINY, "lora", out, "--class-images", "4"),
         "error: --class-images and --class-image-steps are DreamBooth's (--method dreambooth), not"

@@ -77,6 +77,7 @@ public record TrainingConfig(
         trainTau > 0 && inferenceTau > 0,
         "tau",
         "must be > 0, got " + trainTau + " / " + inferenceTau);
+    check(trainBeta >= 0 && trainBeta <= 2, "trainBeta", "must be in [0, 2], got " + trainBeta);
     check(emaDecay >= 0 && emaDecay < 1, "emaDecay", "must be in [0, 1), got " + emaDecay);
     check(
         !templates.isEmpty() && templates.stream().allMatch(t -> t.contains("{}")),
@@ -167,6 +168,21 @@ public record TrainingConfig(
   public TrainingConfig withCheckpointEvery(int v) {
     Copy c = new Copy(this);
     c.checkpointEvery = v;
+    return c.build();
+  }
+
+  /** The gate's beta and tau while training (the paper's 0.75 and 0.10 by default). */
+  public TrainingConfig withTrainingGate(float beta, float tau) {
+    Copy c = new Copy(this);
+    c.trainBeta = beta;
+    c.trainTau = tau;
+    return c.build();
+  }
+
+  /** The decay of i*'s running average of the word's encoding (the paper's 0.99 by default). */
+  public TrainingConfig withEmaDecay(float v) {
+    Copy c = new Copy(this);
+    c.emaDecay = v;
     return c.build();
   }
 

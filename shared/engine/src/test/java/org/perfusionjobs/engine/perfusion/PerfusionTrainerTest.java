@@ -213,6 +213,52 @@ class PerfusionTrainerTest {
     assertThrows(IllegalArgumentException.class, () -> cfg.withBackgroundWeight(1.5f));
   }
 
+  /**
+   * --ema-decay d: i* after one step is d i_super + (1 - d) m, m the step's mean encoding of the
+   * word (the same draws at every d). Runs at d = 0 and 0.5 give m and i_super = 2 i*(0.5) - m; the
+   * run at 0.9 must be their mix with weights 0.9 / 0.1 (1e-5 of the norm: fp32 sums).
+   * --train-beta: a gate shut by beta 2 changes the first step's loss, so the trainer reads it.
+   */
+  @Test
+  void emaDecayAndTrainingGateReachTheRun() {
+    float[][] iStar = new float[3][];
+    float[] decays = {0f, 0.5f, 0.9f};
+    for (int k = 0; k < 3; k++) {
+      iStar[k] =
+          train(
+                  quick("zwx", "car", 1).withEmaDecay(decays[k]),
+                  new ArrayList<>(),
+                  new ArrayList<>())
+              .iStar();
+    }
+    double scale = norm(iStar[0]);
+    for (int i = 0; i < iStar[0].length; i++) {
+      double iSuper = 2.0 * iStar[1][i] - iStar[0][i];
+      double expected = 0.9 * iSuper + 0.1 * iStar[0][i];
+      assertEquals(expected, iStar[2][i], 1e-5 * scale, "i*[" + i + "] at decay 0.9");
+    }
+    assertFalse(Arrays.equals(iStar[0], iStar[1]), "the decay must change i*");
+
+    List<TrainProgress> paper = new ArrayList<>();
+    List<TrainProgress> shut = new ArrayList<>();
+    train(quick("zwx", "car", 1), paper, new ArrayList<>());
+    train(quick("zwx", "car", 1).withTrainingGate(2f, 0.1f), shut, new ArrayList<>());
+    assertTrue(
+        Math.abs(paper.get(0).loss() - shut.get(0).loss()) > 1e-4 * paper.get(0).loss(),
+        "a shut training gate must change the loss: "
+            + paper.get(0).loss()
+            + " vs "
+            + shut.get(0).loss());
+    TrainingConfig cfg = TrainingConfig.defaults("zwx", "car").withTrainingGate(0.9f, 0.2f);
+    assertEquals("0.9", cfg.describe().get("train_beta"));
+    assertEquals("0.2", cfg.describe().get("train_tau"));
+    assertEquals("0.9", cfg.withEmaDecay(0.9f).describe().get("ema_decay"));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> cfg.withEmaDecay(1f));
+    assertTrue(e.getMessage().startsWith("emaDecay"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> cfg.withTrainingGate(-0.1f, 0.1f));
+  }
+
   private static double norm(float[] v) {
     double s = 0;
     for (float x : v) {

@@ -128,8 +128,11 @@ public final class Conditioning {
   /**
    * This prompt with regions: the queries of each box attend to its own text (e.g. one object's
    * phrase with its concept), the rest of the image to the prompt. Each text has this prompt's
-   * batch (its guidance rows included), UNet weight edits of the same effect, and the same prompt
-   * schedule, whose early part then goes with the early prompt.
+   * batch (its guidance rows included) and UNet weight edits of the same effect. A prompt schedule
+   * goes with the regions: each early part with the early prompt. Where only some of the texts are
+   * scheduled (e.g. a concept's box drawn from its superclass first, and a plain prompt outside
+   * it), the others keep their one text through both parts; the scheduled ones must share one
+   * share.
    */
   public Conditioning withRegions(List<Region> boxes, List<Conditioning> texts) {
     if (boxes.isEmpty() || boxes.size() != texts.size()) {
@@ -143,28 +146,36 @@ public final class Conditioning {
     if (!regions.isEmpty()) {
       throw new IllegalArgumentException("this prompt has its regions already");
     }
-    List<Regional> late = new ArrayList<>();
-    List<Regional> first = new ArrayList<>();
-    for (int i = 0; i < boxes.size(); i++) {
-      Conditioning t = texts.get(i);
+    Double share = early == null ? null : earlyShare;
+    for (Conditioning t : texts) {
       if (t.batchSize() != batchSize()
           || !t.unetEdits.sameEffectAs(unetEdits)
           || !t.regions.isEmpty()) {
         throw new IllegalArgumentException(
             "a region's text must have the prompt's batch and UNet weight edits, and no regions");
       }
-      if ((t.early == null) != (early == null) || t.earlyShare != earlyShare) {
-        throw new IllegalArgumentException("a region's text must follow the prompt's schedule");
+      if (t.early != null && share != null && t.earlyShare != share) {
+        throw new IllegalArgumentException(
+            "a region's text and the prompt schedule their early text at different shares: "
+                + t.earlyShare
+                + " and "
+                + share);
       }
-      late.add(new Regional(boxes.get(i), t));
-      if (early != null) {
-        first.add(new Regional(boxes.get(i), t.early));
+      if (t.early != null) {
+        share = t.earlyShare;
       }
     }
+    List<Regional> late = new ArrayList<>();
+    List<Regional> first = new ArrayList<>();
+    for (int i = 0; i < boxes.size(); i++) {
+      Conditioning t = texts.get(i);
+      late.add(new Regional(boxes.get(i), t));
+      first.add(new Regional(boxes.get(i), t.early == null ? t : t.early));
+    }
     Conditioning lateWith = new Conditioning(this, late);
-    return early == null
+    return share == null
         ? lateWith
-        : new Conditioning(lateWith, new Conditioning(early, first), earlyShare);
+        : new Conditioning(lateWith, new Conditioning(early == null ? this : early, first), share);
   }
 
   /** The regions of this text (empty: the whole image attends to the prompt). */

@@ -198,6 +198,47 @@ class RegionalConditionerTest {
     return d;
   }
 
+  /**
+   * A scheduled region text inside an unscheduled prompt (the superclass layout with confined
+   * regions): the early steps see the region's early text in its box and the prompt itself outside,
+   * the late steps the region's own text; schedules at two shares are refused.
+   */
+  @Test
+  void aScheduledRegionInAPlainPromptKeepsThePromptThroughBothParts() {
+    try (NDManager m = sd.manager().newSubManager()) {
+      Conditioning prompt = Conditioning.of(sd.encodePrompts(List.of("a"), m));
+      Conditioning late = Conditioning.of(sd.encodePrompts(List.of("b"), m));
+      Conditioning early = Conditioning.of(sd.encodePrompts(List.of("c"), m));
+      Region box = new Region(0, 0, 0.5, 0.5);
+      Conditioning c = prompt.withRegions(List.of(box), List.of(late.withEarly(early, 0.3)));
+      Conditioning first = c.atStep(2, 10);
+      Conditioning rest = c.atStep(3, 10);
+      assertTrue(first != rest, "step 3 of 10 is past the early share 0.3");
+      assertEquals(List.of(first, rest), c.parts());
+      for (Conditioning part : List.of(first, rest)) {
+        assertEquals(1, part.regions().size());
+        assertEquals(box, part.regions().get(0).box());
+      }
+      assertTrue(first.regions().get(0).text() == early, "early steps: the region's early text");
+      assertTrue(rest.regions().get(0).text() != early, "late steps: the region's own text");
+      assertArrayEquals(
+          prompt.keyStates().toFloatArray(), first.keyStates().toFloatArray(), "outside, early");
+      assertArrayEquals(
+          prompt.keyStates().toFloatArray(), rest.keyStates().toFloatArray(), "outside, late");
+      assertArrayEquals(
+          late.keyStates().toFloatArray(),
+          rest.regions().get(0).text().keyStates().toFloatArray(),
+          "the region's late text");
+
+      Conditioning other = late.withEarly(early, 0.5);
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> prompt.withEarly(early, 0.3).withRegions(List.of(box), List.of(other)));
+      assertTrue(e.getMessage().contains("different shares: 0.5 and 0.3"), e.getMessage());
+    }
+  }
+
   @Test
   void aRegionsTextMustMatchThePromptsBatch() {
     try (NDManager m = sd.manager().newSubManager()) {

@@ -156,7 +156,7 @@ public final class Conditioning {
       }
       if (t.early != null && share != null && t.earlyShare != share) {
         throw new IllegalArgumentException(
-            "a region's text and the prompt schedule their early text at different shares: "
+            "a prompt and its regions' texts schedule their early text at different shares: "
                 + t.earlyShare
                 + " and "
                 + share);

@@ -16,6 +16,7 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -67,6 +68,13 @@ final class DemoCommand implements Callable<Integer> {
   /** Classifier-free guidance of the demo's generation job (the bundled model's eval setting). */
   static final float GUIDANCE = 5f;
 
+  /**
+   * The demo concept's beta in the single-concept job when it is drawn in its region: a stronger
+   * edit than the file's default 0.7, which is safe there because the edit is confined to the
+   * object's cell (docs/perfusion-results.md, "The demo's prompt and its ceiling").
+   */
+  static final double REGION_BETA = 0.4;
+
   /** The tenant of the demo's jobs (its token is demo-token). */
   static final String TENANT = "demo";
 
@@ -117,9 +125,10 @@ final class DemoCommand implements Callable<Integer> {
   @Option(
       names = "--no-regions",
       description =
-          "draw the job with two concepts as the paper does; by default each concept's phrase gets"
-              + " its cell of the pair prompt and its edit stays there (generate-request v3"
-              + " regions + confineConcepts, beyond the paper)")
+          "draw both generation jobs as the paper does; by default each concept's phrase gets its"
+              + " cell of the prompt and its edit stays there (generate-request v3 regions +"
+              + " confineConcepts, beyond the paper), the single concept at beta "
+              + REGION_BETA)
   boolean noRegions;
 
   @Option(
@@ -225,7 +234,7 @@ final class DemoCommand implements Callable<Integer> {
           events.subscribe(List.of(topics.events()));
           Jobs jobs = new Jobs(p, events, topics, o, gateway.port());
           if (!jobs.train(trainId, DemoConcept.WORD, superclass, concept, images)
-              || !jobs.generate(genId, prompt, List.of(trainId), List.of(), out)) {
+              || !jobs.generate(genId, prompt, List.of(trainId), single(o), out)) {
             return 1;
           }
           if (!noPair) {
@@ -241,11 +250,7 @@ final class DemoCommand implements Callable<Integer> {
                     TrainCommand.readImages(secondDir),
                     secondDir)
                 || !jobs.generate(
-                    pairGenId,
-                    pairPrompt,
-                    List.of(trainId, pairTrainId),
-                    noRegions ? List.of() : pairRegions(second, o),
-                    out)) {
+                    pairGenId, pairPrompt, List.of(trainId, pairTrainId), pair(second, o), out)) {
               return 1;
             }
           }
@@ -334,9 +339,9 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** Draws {@code prompt} with the concepts trained by {@code conceptIds}, 4 images to out. */
-    boolean generate(
-        String id, String prompt, List<String> conceptIds, List<RegionPrompt> regions, Path out)
+    boolean generate(String id, String prompt, List<String> conceptIds, Drawing drawing, Path out)
         throws Exception {
+      List<RegionPrompt> regions = drawing.regions();
       ObjectNode generate =
           Schemas.json()
               .createObjectNode()
@@ -344,7 +349,10 @@ final class DemoCommand implements Callable<Integer> {
               .put("tenant", TENANT)
               .put("prompt", prompt);
       ArrayNode concepts = generate.putArray("concepts");
-      conceptIds.forEach(c -> concepts.addObject().put("conceptId", c));
+      for (String c : conceptIds) {
+        ObjectNode concept = concepts.addObject().put("conceptId", c);
+        drawing.beta().ifPresent(b -> concept.put("beta", b));
+      }
       if (!regions.isEmpty()) {
         ArrayNode boxes = generate.putArray("regions");
         for (RegionPrompt r : regions) {
@@ -384,7 +392,8 @@ final class DemoCommand implements Callable<Integer> {
                                     r.box().top(),
                                     r.box().right(),
                                     r.box().bottom()))
-                        .toList()));
+                        .toList())
+                + (drawing.beta().isPresent() ? ", beta " + drawing.beta().getAsDouble() : ""));
       }
       JobEvent generated = follow(events, id, o);
       if (!JobEvent.SUCCEEDED.equals(generated.state())) {
@@ -492,26 +501,56 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /**
-   * The pair prompt's regions: each concept's phrase in its cell (the evaluator reads the world's
-   * caption language); none, with a line saying so, when the prompt does not place both objects.
+   * How a generation job draws its concepts: the paper's way (no regions, each concept at its
+   * file's beta), or each concept's phrase confined to its cell, optionally at one beta for all.
    */
-  private List<RegionPrompt> pairRegions(SuiteConcept second, PrintWriter o) {
+  record Drawing(List<RegionPrompt> regions, OptionalDouble beta) {
+    static final Drawing PAPER = new Drawing(List.of(), OptionalDouble.empty());
+
+    static Drawing confined(List<RegionPrompt> regions) {
+      return new Drawing(List.copyOf(regions), OptionalDouble.empty());
+    }
+
+    Drawing at(double beta) {
+      return new Drawing(regions, OptionalDouble.of(beta));
+    }
+  }
+
+  /** The single-concept job: the concept in its cell at {@link #REGION_BETA}, unless refused. */
+  private Drawing single(PrintWriter o) {
+    Drawing d = confined(prompt, List.of(DemoConcept.WORD), "the prompt", o);
+    return d.regions().isEmpty() ? d : d.at(REGION_BETA);
+  }
+
+  /** The job with two concepts: each in its cell at its file's beta, unless refused. */
+  private Drawing pair(SuiteConcept second, PrintWriter o) {
+    return confined(pairPrompt, List.of(DemoConcept.WORD, second.word()), "the pair prompt", o);
+  }
+
+  /**
+   * The prompt's regions, each concept's phrase in its cell (the evaluator reads the world's
+   * caption language; one object with no position gets the centre cell); the paper's way under
+   * {@code --no-regions}, or, with a line saying so, when the prompt does not place every object.
+   */
+  private Drawing confined(String text, List<String> words, String what, PrintWriter o) {
+    if (noRegions) {
+      return Drawing.PAPER;
+    }
     PromptParser parser =
         new PromptParser(
-            List.of(
-                new PromptParser.Concept(
-                    DemoConcept.WORD, ConceptSuite.byWord(DemoConcept.WORD).orElseThrow().spec()),
-                new PromptParser.Concept(second.word(), second.spec())));
+            words.stream()
+                .map(w -> new PromptParser.Concept(w, ConceptSuite.byWord(w).orElseThrow().spec()))
+                .toList());
     List<RegionPrompt> regions;
     try {
-      regions = RegionPrompts.of(parser.parse(pairPrompt), 0);
+      regions = RegionPrompts.of(parser.parse(text), 0);
     } catch (IllegalArgumentException e) {
       regions = List.of();
     }
-    if (regions.size() != 2) {
-      o.println("the pair prompt does not place both concepts; drawing it without regions");
-      return List.of();
+    if (regions.isEmpty()) {
+      o.println(what + " does not place every object; drawing it without regions");
+      return Drawing.PAPER;
     }
-    return regions;
+    return Drawing.confined(regions);
   }
 }

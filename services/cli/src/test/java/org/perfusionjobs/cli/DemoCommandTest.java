@@ -17,8 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The README's first command end to end on a real broker and redis-server, with a few training
- * steps: both concepts trained as jobs, the single-concept job and the job with both drawn, every
- * image fetched through the gateway.
+ * steps: both concepts trained as jobs, the single-concept job and the job with both drawn, each
+ * concept confined to its cell, every image fetched through the gateway.
  */
 class DemoCommandTest {
   private static final Path MODEL =
@@ -60,6 +60,13 @@ class DemoCommandTest {
                 + trained.get(1)
                 + "\n"),
         log);
+    assertTrue(
+        log.contains(
+            "  each concept confined to its region: \"a large zwx on a sand background\" in [0.33,"
+                + " 0.33, 0.67, 0.67], beta 0.4\n"),
+        "the single job's concept in the centre cell (one object with no position) at the demo's"
+            + " beta: "
+            + log);
     assertTrue(
         log.contains(
             "  each concept confined to its region: \"a zwx on the left\" in [0.00, 0.33, 0.33,"

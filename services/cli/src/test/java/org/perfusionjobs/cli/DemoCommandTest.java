@@ -48,6 +48,17 @@ class DemoCommandTest {
     assertEquals(2, generated.size(), log);
     assertTrue(log.contains("(concept 'zwx', superclass 'star'"), log);
     assertTrue(log.contains("(concept 'xbt', superclass 'square', 5 images from "), log);
+    // The demo concept at a third of the method's embedding rate, the second at the method's own.
+    assertTrue(
+        Pattern.compile("\\(concept 'zwx', [^\n]*, embedding rate 0\\.002\\)\n")
+            .matcher(log)
+            .find(),
+        log);
+    assertTrue(
+        Pattern.compile("\\(concept 'xbt', [^\n]*, embedding rate 0\\.006\\)\n")
+            .matcher(log)
+            .find(),
+        log);
     assertTrue(
         log.contains(
             "(\"a large zwx on a sand background\") using concept " + trained.get(0) + "\n"),

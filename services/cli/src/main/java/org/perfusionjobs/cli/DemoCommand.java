@@ -69,9 +69,10 @@ final class DemoCommand implements Callable<Integer> {
   static final float GUIDANCE = 5f;
 
   /**
-   * The demo concept's beta in the single-concept job when it is drawn in its region: a stronger
-   * edit than the file's default 0.7, which is safe there because the edit is confined to the
-   * object's cell (docs/perfusion-results.md, "The demo's prompt and its ceiling").
+   * The demo concept's beta in the single-concept job when it is drawn in its region: measured for
+   * this concept and prompt (below 0.4 the star comes out medium-sized, above it loses its
+   * stripes), not a rule for one-object prompts, where the suite's concepts do better at 0.6
+   * (docs/perfusion-results.md, "The demo's prompt and its ceiling").
    */
   static final double REGION_BETA = 0.4;
 

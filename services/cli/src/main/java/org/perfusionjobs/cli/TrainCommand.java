@@ -20,7 +20,6 @@ import org.perfusionjobs.engine.perfusion.TrainerState;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
 import org.perfusionjobs.engine.perfusion.TrainingImages;
 import org.perfusionjobs.engine.perfusion.TrainingTemplates;
-import org.perfusionjobs.engine.perfusion.ZoomAugmentation;
 import org.perfusionjobs.engine.personalization.BaselineConceptFile;
 import org.perfusionjobs.engine.personalization.BaselineConfig;
 import org.perfusionjobs.engine.personalization.BaselineMethod;
@@ -174,20 +173,6 @@ final class TrainCommand implements Callable<Integer> {
   String captions;
 
   @Option(
-      names = "--zoom",
-      description =
-          "zoomed copies added per training image, each scaled by a factor from --zoom-range"
-              + " with the whole object kept in the frame (beyond the paper); 0: off, the paper's"
-              + " (default: ${DEFAULT-VALUE})")
-  int zoom = 0;
-
-  @Option(
-      names = "--zoom-range",
-      split = ",",
-      description = "the zoom factors' range, min,max (default: 0.7,1.6)")
-  List<Double> zoomRange = List.of(0.7, 1.6);
-
-  @Option(
       names = "--gate-scope",
       description =
           "perfusion: all (the paper's) or word (in training and at generation the gate is forced"
@@ -285,12 +270,6 @@ final class TrainCommand implements Callable<Integer> {
       if (baseline != null) {
         return trainBaseline(sd, baseline, data, cfg);
       }
-      if (zoomRange.size() != 2) {
-        throw new IllegalArgumentException("--zoom-range: expected min,max, e.g. 0.7,1.6");
-      }
-      data =
-          new ZoomAugmentation(zoom, zoomRange.get(0), zoomRange.get(1), seed)
-              .apply(data, sd.defaultImageSize());
       if (captions.equals("per-image")) {
         if (data.masks() == null) {
           throw new IllegalArgumentException(

@@ -67,6 +67,24 @@ class GradientRetryTest {
     }
   }
 
+  /**
+   * A step that fails eight passes in a row (a 400-step Perfusion training here, 2026-12-07, ended
+   * at step 149 with the old budget of 8) still trains: the budget is larger than that run.
+   */
+  @Test
+  void eightFailedPassesInARowAreRetriedThrough() {
+    assertTrue(GradientRetry.ATTEMPTS > 9, "budget " + GradientRetry.ATTEMPTS);
+    try (NDManager m = NDManager.newBaseManager()) {
+      GroupNorm holder = new GroupNorm(1, 4, 1e-5f);
+      holder.weight.set(m.create(new float[] {1f, 2f, 3f, 4f}));
+      Parameter w = holder.weight;
+      try (AdamW adam = new AdamW(List.of(w), 0.1f, 0f)) {
+        assertEquals(9, run(8, m, adam, w));
+        assertArrayEquals(C, w.get().getGradient().toFloatArray(), 0f);
+      }
+    }
+  }
+
   @Test
   void aNonFiniteLossEndsTheRunNamingTheRunStepAndValue() {
     GradientRetry.requireFiniteLoss("VAE training", 3, 0.25f); // finite: nothing happens

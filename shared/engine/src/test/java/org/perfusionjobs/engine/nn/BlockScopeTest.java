@@ -23,6 +23,7 @@ import org.perfusionjobs.engine.attention.AttentionSlicing;
 import org.perfusionjobs.engine.attention.Conditioning;
 import org.perfusionjobs.engine.attention.FusedAttention;
 import org.perfusionjobs.engine.clip.ClipTextModel;
+import org.perfusionjobs.engine.train.GradientRetry;
 import org.perfusionjobs.engine.unet.UNet2DConditionModel;
 import org.perfusionjobs.engine.vae.AutoencoderKL;
 import org.perfusionjobs.engine.vae.DiagonalGaussian;
@@ -106,14 +107,14 @@ class BlockScopeTest {
   /**
    * {@link #gradientsOnce}, run again while any value is not finite: a backward pass on some CPUs
    * here returns a non-finite gradient now and then for the same inputs (docs/decisions.md 43), and
-   * every trainer runs such a step again ({@link org.perfusionjobs.engine.train.GradientRetry}), so
-   * the comparison is between the gradients a trainer would use.
+   * every trainer runs such a step again ({@link GradientRetry}), so the comparison is between the
+   * gradients a trainer would use.
    */
   static Map<String, float[]> gradients(AttentionSlicing slicing, boolean scoped) throws Exception {
     for (int attempt = 1; ; attempt++) {
       Map<String, float[]> g = gradientsOnce(slicing, scoped);
       if (g.values().stream().allMatch(BlockScopeTest::finite)
-          || attempt >= org.perfusionjobs.engine.train.GradientRetry.ATTEMPTS) {
+          || attempt >= GradientRetry.ATTEMPTS) {
         return g;
       }
     }

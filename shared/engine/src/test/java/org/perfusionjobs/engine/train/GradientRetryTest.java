@@ -23,6 +23,13 @@ import org.perfusionjobs.engine.nn.Parameter;
 class GradientRetryTest {
   private static final float[] C = {0.5f, -2f, 3f, 0.25f};
 
+  /** A named (4) parameter holding 1, 2, 3, 4 (a GroupNorm's weight, used only as that). */
+  private static Parameter weights(NDManager m) {
+    GroupNorm holder = new GroupNorm(1, 4, 1e-5f);
+    holder.weight.set(m.create(new float[] {1f, 2f, 3f, 4f}));
+    return holder.weight;
+  }
+
   /** Runs passes that fail {@code failures} times, then succeed; returns the passes run. */
   private static int run(int failures, NDManager m, AdamW adam, Parameter w) {
     AtomicInteger passes = new AtomicInteger();
@@ -50,9 +57,7 @@ class GradientRetryTest {
   @Test
   void aFiniteFirstPassRunsOnceAndAFailedOneIsRunAgainWithItsGradientDropped() {
     try (NDManager m = NDManager.newBaseManager()) {
-      GroupNorm holder = new GroupNorm(1, 4, 1e-5f); // only as a named (4) parameter
-      holder.weight.set(m.create(new float[] {1f, 2f, 3f, 4f}));
-      Parameter w = holder.weight;
+      Parameter w = weights(m);
       try (AdamW adam = new AdamW(List.of(w), 0.1f, 0f)) {
         assertEquals(1, run(0, m, adam, w));
         assertTrue(adam.gradientsFinite());
@@ -75,9 +80,7 @@ class GradientRetryTest {
   void eightFailedPassesInARowAreRetriedThrough() {
     assertTrue(GradientRetry.ATTEMPTS > 9, "budget " + GradientRetry.ATTEMPTS);
     try (NDManager m = NDManager.newBaseManager()) {
-      GroupNorm holder = new GroupNorm(1, 4, 1e-5f);
-      holder.weight.set(m.create(new float[] {1f, 2f, 3f, 4f}));
-      Parameter w = holder.weight;
+      Parameter w = weights(m);
       try (AdamW adam = new AdamW(List.of(w), 0.1f, 0f)) {
         assertEquals(9, run(8, m, adam, w));
         assertArrayEquals(C, w.get().getGradient().toFloatArray(), 0f);
@@ -102,9 +105,7 @@ class GradientRetryTest {
   @Test
   void aStepThatFailsEveryPassEndsTheRunNamingTheStep() {
     try (NDManager m = NDManager.newBaseManager()) {
-      GroupNorm holder = new GroupNorm(1, 4, 1e-5f);
-      holder.weight.set(m.create(new float[] {1f, 2f, 3f, 4f}));
-      Parameter w = holder.weight;
+      Parameter w = weights(m);
       try (AdamW adam = new AdamW(List.of(w), 0.1f, 0f)) {
         IllegalStateException e =
             assertThrows(

@@ -137,8 +137,9 @@ final class EvalCommand implements Callable<Integer> {
       names = "--expect",
       description =
           "what the concept looks like, one per --concept in order, e.g."
-              + " shape=heart,colour=blue,pattern=dots (default: the suite concept of the same"
-              + " word, else the demo's red striped star)")
+              + " shape=heart,colour=blue,pattern=dots; pattern=any scores shape and colour"
+              + " alone, for the base model asked with --concept-word \"red circle\" (default:"
+              + " the suite concept of the same word, else the demo's red striped star)")
   List<String> expects = new ArrayList<>();
 
   @Option(

@@ -32,6 +32,10 @@ public final class ConceptImages {
     if (count < 1) {
       throw new IllegalArgumentException("count: at least 1 image, not " + count);
     }
+    if (spec.anyFill()) {
+      throw new IllegalArgumentException(
+          "pattern: 'any' only scores; name the fill to draw, e.g. pattern=stripes");
+    }
     Random rnd = new Random(seed);
     List<Position> cells = new ArrayList<>(Arrays.asList(Position.values()));
     Collections.shuffle(cells, rnd);

@@ -19,9 +19,15 @@ import org.perfusionjobs.world.Size;
  * What a concept looks like in the world: a shape, a colour and a fill, written {@code
  * shape=star,colour=red,pattern=stripes} (pattern may be left out: plain). The concept's images
  * draw it, and evaluation counts it found when an object has all three.
+ *
+ * <p>{@code pattern=any} ({@link #anyFill}) scores shape and colour alone: the ceiling rows, where
+ * the base model is asked with its own shape and colour words and no word can ask for a fill, so
+ * the fill it draws unasked (half the world's objects carry one) is not held against it. Such a
+ * spec cannot draw concept images.
  */
-public record ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
+public record ConceptSpec(Shape shape, Colour colour, Pattern pattern, boolean anyFill) {
   static final String EXAMPLE = "shape=heart,colour=blue,pattern=dots";
+  static final String ANY = "any";
 
   private enum Field {
     SHAPE,
@@ -33,6 +39,19 @@ public record ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(colour, "colour");
     Objects.requireNonNull(pattern, "pattern");
+    if (anyFill && pattern != Pattern.PLAIN) {
+      throw new IllegalArgumentException("pattern: any fill is written with the placeholder PLAIN");
+    }
+  }
+
+  /** A concept with exactly this fill. */
+  public ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
+    this(shape, colour, pattern, false);
+  }
+
+  /** Shape and colour, any fill ({@code pattern=any}). */
+  public static ConceptSpec anyFill(Shape shape, Colour colour) {
+    return new ConceptSpec(shape, colour, Pattern.PLAIN, true);
   }
 
   /** Parses {@code shape=..,colour=..[,pattern=..]}; one-line errors name the field and the fix. */
@@ -74,12 +93,13 @@ public record ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
                 + EXAMPLE);
       }
     }
-    return new ConceptSpec(
-        named("shape", values.get(Field.SHAPE), Shape.values(), s -> s.words().get(0)),
-        named("colour", values.get(Field.COLOUR), Colour.values(), c -> c.words().get(0)),
-        values.containsKey(Field.PATTERN)
-            ? Pattern.fromName(values.get(Field.PATTERN))
-            : Pattern.PLAIN);
+    Shape shape = named("shape", values.get(Field.SHAPE), Shape.values(), s -> s.words().get(0));
+    Colour colour =
+        named("colour", values.get(Field.COLOUR), Colour.values(), c -> c.words().get(0));
+    String pattern = values.getOrDefault(Field.PATTERN, Pattern.PLAIN.word());
+    return pattern.equalsIgnoreCase(ANY)
+        ? anyFill(shape, colour)
+        : new ConceptSpec(shape, colour, Pattern.fromName(pattern));
   }
 
   /** The spec as {@link #parse} reads it: {@code shape=star,colour=red,pattern=stripes}. */
@@ -89,7 +109,7 @@ public record ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
         + ",colour="
         + colour.words().get(0)
         + ",pattern="
-        + pattern.word();
+        + (anyFill ? ANY : pattern.word());
   }
 
   /** The concept as an object of a scene. */
@@ -97,9 +117,11 @@ public record ConceptSpec(Shape shape, Colour colour, Pattern pattern) {
     return new SceneObject(shape, colour, position, size, pattern);
   }
 
-  /** Whether a found object is this concept: shape, colour and pattern all right. */
+  /** Whether a found object is this concept: shape, colour and (unless any) pattern all right. */
   public boolean matches(ObjectPrediction found) {
-    return found.shape() == shape && found.colour() == colour && found.pattern() == pattern;
+    return found.shape() == shape
+        && found.colour() == colour
+        && (anyFill || found.pattern() == pattern);
   }
 
   @Override

@@ -49,7 +49,8 @@ public record ConceptMetrics(
       for (EvalPrompt.Asked a : p.objects()) {
         if (a.attributes().contains(Attribute.CONCEPT)) {
           ConceptSpec spec =
-              new ConceptSpec(a.object().shape(), a.object().colour(), a.object().pattern());
+              new ConceptSpec(
+                  a.object().shape(), a.object().colour(), a.object().pattern(), a.anyFill());
           fidelity[0] += f.objects().stream().anyMatch(spec::matches) ? 1 : 0;
           fidelity[1]++;
         }

@@ -11,11 +11,18 @@ import org.perfusionjobs.world.SceneObject;
  * per object, which attributes its words fix; the background when {@code background} is set.
  */
 public record EvalPrompt(String text, List<Asked> objects, Background background, boolean concept) {
-  /** One object of the prompt and the attributes its words fix. */
-  public record Asked(SceneObject object, Set<Attribute> attributes) {
+  /**
+   * One object of the prompt and the attributes its words fix; {@code anyFill}: its {@link
+   * Attribute#CONCEPT} check reads shape and colour alone (a {@code pattern=any} concept spec).
+   */
+  public record Asked(SceneObject object, Set<Attribute> attributes, boolean anyFill) {
     public Asked {
       Objects.requireNonNull(object, "object");
       attributes = Set.copyOf(attributes);
+    }
+
+    public Asked(SceneObject object, Set<Attribute> attributes) {
+      this(object, attributes, false);
     }
   }
 

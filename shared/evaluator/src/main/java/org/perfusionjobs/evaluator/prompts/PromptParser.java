@@ -205,6 +205,7 @@ public final class PromptParser {
             : d.position; // unasked: a placeholder that no check reads
     Size s = d.size == null ? Size.LARGE : d.size;
     SceneObject o;
+    boolean anyFill = false;
     if (d.noun instanceof Concept c) {
       if (d.colour != null) {
         throw new IllegalArgumentException(
@@ -218,6 +219,7 @@ public final class PromptParser {
       }
       attrs.add(Attribute.CONCEPT);
       o = c.spec().object(p, s);
+      anyFill = c.spec().anyFill();
     } else {
       Shape shape = (Shape) d.noun;
       attrs.add(Attribute.SHAPE);
@@ -232,7 +234,7 @@ public final class PromptParser {
     if (d.position != null) {
       attrs.add(Attribute.POSITION);
     }
-    return new EvalPrompt.Asked(o, attrs);
+    return new EvalPrompt.Asked(o, attrs, anyFill);
   }
 
   private String substitute(String line) {

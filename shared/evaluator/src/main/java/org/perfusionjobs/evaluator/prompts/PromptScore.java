@@ -59,7 +59,7 @@ public record PromptScore(Map<Attribute, int[]> counts, List<Boolean> objectsRig
         ObjectPrediction p = a[k] < 0 ? null : objs.get(a[k]);
         boolean all = p != null;
         for (Attribute attr : asked.attributes()) {
-          boolean ok = p != null && matches(attr, asked.object(), p);
+          boolean ok = p != null && matches(attr, asked, p);
           hits += ok ? 1 : 0;
           all &= ok;
           int[] slot = c.computeIfAbsent(attr, x -> new int[2]);
@@ -81,7 +81,8 @@ public record PromptScore(Map<Attribute, int[]> counts, List<Boolean> objectsRig
     return new PromptScore(best, bestRight);
   }
 
-  private static boolean matches(Attribute a, SceneObject want, ObjectPrediction got) {
+  private static boolean matches(Attribute a, EvalPrompt.Asked asked, ObjectPrediction got) {
+    SceneObject want = asked.object();
     return switch (a) {
       case SHAPE -> got.shape() == want.shape();
       case COLOUR -> got.colour() == want.colour();
@@ -90,7 +91,7 @@ public record PromptScore(Map<Attribute, int[]> counts, List<Boolean> objectsRig
       case CONCEPT ->
           got.shape() == want.shape()
               && got.colour() == want.colour()
-              && got.pattern() == want.pattern();
+              && (asked.anyFill() || got.pattern() == want.pattern());
       case BACKGROUND -> throw new IllegalArgumentException("background is scored per image");
     };
   }

@@ -108,25 +108,29 @@ public final class PromptSet {
       Position p = pick(Position.values(), rnd);
       Size size = pick(Size.values(), rnd);
       SceneObject c = spec.object(p, size);
+      boolean anyFill = spec.anyFill();
       EvalPrompt prompt =
           switch (i % 5) {
-            case 0 -> new EvalPrompt("a " + word, List.of(asked(c, Attribute.CONCEPT)), null, true);
+            case 0 ->
+                new EvalPrompt(
+                    "a " + word, List.of(concept(c, anyFill, Attribute.CONCEPT)), null, true);
             case 1 ->
                 new EvalPrompt(
                     "a " + word + " " + phrase(p),
-                    List.of(asked(c, Attribute.CONCEPT, Attribute.POSITION)),
+                    List.of(concept(c, anyFill, Attribute.CONCEPT, Attribute.POSITION)),
                     null,
                     true);
             case 2 ->
                 new EvalPrompt(
                     article("a " + size.words().get(0) + " " + word + " " + phrase(p)),
-                    List.of(asked(c, Attribute.CONCEPT, Attribute.SIZE, Attribute.POSITION)),
+                    List.of(
+                        concept(c, anyFill, Attribute.CONCEPT, Attribute.SIZE, Attribute.POSITION)),
                     null,
                     true);
             case 3 ->
                 new EvalPrompt(
                     "a " + word + " on a " + bg.words().get(0) + " background",
-                    List.of(asked(c, Attribute.CONCEPT)),
+                    List.of(concept(c, anyFill, Attribute.CONCEPT)),
                     bg,
                     true);
             default -> {
@@ -146,7 +150,7 @@ public final class PromptSet {
               yield new EvalPrompt(
                   text,
                   List.of(
-                      asked(c, Attribute.CONCEPT, Attribute.POSITION),
+                      concept(c, anyFill, Attribute.CONCEPT, Attribute.POSITION),
                       asked(b, Attribute.SHAPE, Attribute.COLOUR, Attribute.POSITION)),
                   null,
                   true);
@@ -159,6 +163,11 @@ public final class PromptSet {
 
   private static EvalPrompt.Asked asked(SceneObject o, Attribute first, Attribute... rest) {
     return new EvalPrompt.Asked(o, EnumSet.of(first, rest));
+  }
+
+  private static EvalPrompt.Asked concept(
+      SceneObject o, boolean anyFill, Attribute first, Attribute... rest) {
+    return new EvalPrompt.Asked(o, EnumSet.of(first, rest), anyFill);
   }
 
   private static SceneObject object(Position p, SplittableRandom rnd) {

@@ -65,6 +65,41 @@ class ConceptSpecTest {
                 Position.LEFT, Shape.HEART, Colour.RED, Size.SMALL, Pattern.STRIPES, 0.9)));
   }
 
+  /**
+   * The ceiling rows ask the base model with words, which cannot ask for a fill: {@code
+   * pattern=any} scores shape and colour and takes any fill, where a spec without a pattern means
+   * plain and takes only plain.
+   */
+  @Test
+  void patternAnyTakesEveryFillAndOnlyScores() {
+    ConceptSpec any = ConceptSpec.parse("shape=circle,colour=red,pattern=ANY");
+    assertEquals(ConceptSpec.anyFill(Shape.CIRCLE, Colour.RED), any);
+    assertTrue(any.anyFill());
+    assertEquals("shape=circle,colour=red,pattern=any", any.text());
+    assertEquals(any, ConceptSpec.parse(any.text()));
+    ConceptSpec plain = ConceptSpec.parse("shape=circle,colour=red");
+    for (Pattern fill : Pattern.values()) {
+      ObjectPrediction redCircle =
+          new ObjectPrediction(Position.TOP, Shape.CIRCLE, Colour.RED, Size.LARGE, fill, 0.9);
+      assertTrue(any.matches(redCircle), fill.word());
+      assertEquals(fill == Pattern.PLAIN, plain.matches(redCircle), fill.word());
+    }
+    assertTrue(
+        !any.matches(
+            new ObjectPrediction(
+                Position.TOP, Shape.SQUARE, Colour.RED, Size.LARGE, Pattern.RING, 0.9)));
+    assertTrue(
+        !any.matches(
+            new ObjectPrediction(
+                Position.TOP, Shape.CIRCLE, Colour.BLUE, Size.LARGE, Pattern.PLAIN, 0.9)));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ConceptImages.scenes(any, 5, 0));
+    assertTrue(e.getMessage().startsWith("pattern: 'any' only scores"), e.getMessage());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new ConceptSpec(Shape.CIRCLE, Colour.RED, Pattern.DOTS, true));
+  }
+
   private static void assertError(String spec, String start) {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> ConceptSpec.parse(spec));

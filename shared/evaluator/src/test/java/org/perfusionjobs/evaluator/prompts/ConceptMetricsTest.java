@@ -83,6 +83,54 @@ class ConceptMetricsTest {
   }
 
   /**
+   * The ceiling rows (the base model asked "a red circle ..."): with {@code pattern=any} a red
+   * circle with a ring is the asked object, with the plain spec it is not; count, alignment and the
+   * second object are scored the same either way.
+   */
+  @Test
+  void anyFillCountsTheShapeAndColourWhateverTheFill() {
+    ConceptSpec any = ConceptSpec.anyFill(Shape.CIRCLE, Colour.RED);
+    ConceptSpec plain = new ConceptSpec(Shape.CIRCLE, Colour.RED, Pattern.PLAIN);
+    List<ScenePrediction> found =
+        List.of(
+            new ScenePrediction(
+                Background.SKY, List.of(at(Position.LEFT, Shape.CIRCLE, Colour.RED, Pattern.RING))),
+            new ScenePrediction(
+                Background.SKY,
+                List.of(
+                    at(Position.LEFT, Shape.CIRCLE, Colour.RED, Pattern.HALVES),
+                    at(Position.RIGHT, Shape.STAR, Colour.BLUE, Pattern.DOTS))),
+            new ScenePrediction(
+                Background.SKY,
+                List.of(at(Position.LEFT, Shape.CIRCLE, Colour.RED, Pattern.PLAIN))));
+    double[] fidelity = new double[2];
+    double[] composition = new double[2];
+    int k = 0;
+    for (ConceptSpec spec : List.of(any, plain)) {
+      PromptParser parser = new PromptParser(List.of(new PromptParser.Concept("kvz", spec)));
+      List<EvalPrompt> prompts =
+          List.of(
+              parser.parse("a {} on the left"),
+              parser.parse("a {} on the left and a blue star on the right"),
+              parser.parse("a {} on the left"));
+      List<PromptScore> scores = new ArrayList<>();
+      for (int i = 0; i < prompts.size(); i++) {
+        scores.add(PromptScore.of(prompts.get(i), found.get(i)));
+      }
+      ConceptMetrics m = ConceptMetrics.of(prompts, found, scores);
+      fidelity[k] = m.fidelity();
+      composition[k] = m.composition();
+      assertEquals(1.0, m.exactCount(), 1e-12);
+      assertEquals(1.0, m.alignment(), 1e-12, "positions, the star's shape and colour");
+      k++;
+    }
+    assertEquals(1.0, fidelity[0], 1e-12, "ring, halves and plain are all a red circle");
+    assertEquals(1 / 3.0, fidelity[1], 1e-12, "only the plain one");
+    assertEquals(1.0, composition[0], 1e-12);
+    assertEquals(0.0, composition[1], 1e-12);
+  }
+
+  /**
    * A run with no concept (the base model on words): composition is over its two-object prompts, so
    * the pair prompts' ceiling is one eval away; one-object prompts do not count.
    */

@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 import org.perfusionjobs.world.Captioner;
+import org.perfusionjobs.world.Colour;
+import org.perfusionjobs.world.Pattern;
+import org.perfusionjobs.world.Shape;
 import org.perfusionjobs.world.World;
 
 class PromptSetTest {
@@ -55,5 +59,20 @@ class PromptSetTest {
         10,
         set.stream().filter(p -> p.objects().size() == 2).count(),
         "every fifth prompt has a second object");
+  }
+
+  @Test
+  void aPatternAnySpecMarksTheConceptAndOnlyIt() {
+    List<EvalPrompt> any =
+        PromptSet.concept("red circle", ConceptSpec.anyFill(Shape.CIRCLE, Colour.RED), 5, 10);
+    List<EvalPrompt> plain =
+        PromptSet.concept(
+            "red circle", new ConceptSpec(Shape.CIRCLE, Colour.RED, Pattern.PLAIN), 5, 10);
+    for (int i = 0; i < any.size(); i++) {
+      EvalPrompt p = any.get(i);
+      assertEquals(plain.get(i).text(), p.text(), "the same prompts either way");
+      assertTrue(p.objects().get(0).anyFill() && !plain.get(i).objects().get(0).anyFill());
+      assertTrue(p.objects().stream().skip(1).noneMatch(EvalPrompt.Asked::anyFill), p.text());
+    }
   }
 }

@@ -96,8 +96,9 @@ final class VaeCheckCommand implements Callable<Integer> {
       description =
           "also, per VAE, how often the concept SPEC (e.g. shape=star,colour=red,pattern=stripes)"
               + " drawn alone, as the world draws it, in --images fresh images (cell, size and"
-              + " background uniform) is found after the round trip: the most fidelity a UNet on"
-              + " that VAE can score for it; repeatable")
+              + " background uniform) is found after the round trip: what a UNet that reproduced"
+              + " the training latents would score for it (an estimate of the ceiling, not a"
+              + " bound on sampling); repeatable")
   List<String> concepts = new ArrayList<>();
 
   @Option(

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
@@ -147,7 +148,11 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "seed (default: ${DEFAULT-VALUE})")
   long seed;
 
-  @Option(names = "--no-flip", description = "no random horizontal flip (asymmetric concepts)")
+  @Option(
+      names = "--no-flip",
+      description =
+          "no random horizontal flip (flips are off anyway for a concept whose training objects"
+              + " are not mirror-symmetric)")
   boolean noFlip;
 
   @Option(
@@ -263,6 +268,14 @@ final class TrainCommand implements Callable<Integer> {
                 trainBeta == null ? cfg.trainBeta() : trainBeta,
                 trainTau == null ? cfg.trainTau() : trainTau)
             .withEmaDecay(emaDecay == null ? cfg.emaDecay() : emaDecay);
+    if (cfg.randomFlip() && !cfg.forImages(data).randomFlip()) {
+      err.printf(
+          Locale.ROOT,
+          "random flip off: the concept is not mirror-symmetric (asymmetry %.2f > %.2f), so a"
+              + " flipped image is not a view of it%n",
+          data.mirrorAsymmetry(),
+          TrainingImages.MIRROR_ASYMMETRY_LIMIT);
+    }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {
       cfg =
           cfg.withTemplates(

@@ -108,11 +108,12 @@ public final class PerfusionTrainer {
    */
   public Concept train(
       TrainingImages data,
-      TrainingConfig cfg,
+      TrainingConfig requested,
       TrainerState resume,
       Consumer<TrainProgress> onProgress,
       Consumer<TrainerState> onCheckpoint,
       BooleanSupplier cancelled) {
+    TrainingConfig cfg = requested.forImages(data);
     ClipTokenizer tokenizer = PerfusionModel.of(sd).tokenizerWith(List.of(cfg.placeholder()));
     int placeholderId = tokenizer.addedTokenId(cfg.placeholder());
     List<Integer> superIds = sd.tokenizer().idsOfWord(cfg.superclass());

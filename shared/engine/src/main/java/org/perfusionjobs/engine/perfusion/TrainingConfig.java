@@ -152,6 +152,15 @@ public record TrainingConfig(
     return c.build();
   }
 
+  /**
+   * This config for {@code data}: random flips only where a mirror image is a view of the concept
+   * ({@link TrainingImages#mirrorSymmetric}); a flipped two-tone object is one the concept never
+   * shows, and learning both halves' colours on both sides blurs it (docs/perfusion.md, Training).
+   */
+  public TrainingConfig forImages(TrainingImages data) {
+    return randomFlip && !data.mirrorSymmetric() ? withRandomFlip(false) : this;
+  }
+
   public TrainingConfig withLearningRates(float value, float embedding) {
     Copy c = new Copy(this);
     c.valueLearningRate = value;

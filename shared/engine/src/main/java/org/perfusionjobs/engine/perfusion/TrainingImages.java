@@ -101,6 +101,73 @@ public record TrainingImages(
   }
 
   /**
+   * Above this {@link #mirrorAsymmetry} the concept is not mirror-symmetric, and the trainers do
+   * not flip it (a two-tone object, a checkerboard with its colour in one corner, text). Measured
+   * on the suite's training images: 0.01-0.06 for striped, dotted and ringed objects (their
+   * antialiased edges), 0.37-0.49 for halves and checks (docs/perfusion-results.md).
+   */
+  public static final double MIRROR_ASYMMETRY_LIMIT = 0.15;
+
+  /**
+   * How far the concept is from its own mirror image, in [0, 1]: per image, the mean absolute RGB
+   * difference (over 3 x 255) between each object pixel and its mirror about the vertical axis
+   * through the middle of the object's columns (object: mask at least half white; no mask: the
+   * whole image), over the pixels whose mirror is also on the object; the mean over the images.
+   */
+  public double mirrorAsymmetry() {
+    double sum = 0;
+    for (int i = 0; i < images.size(); i++) {
+      BufferedImage img = images.get(i);
+      BufferedImage mask = masks == null ? null : masks.get(i);
+      if (mask != null
+          && (mask.getWidth() != img.getWidth() || mask.getHeight() != img.getHeight())) {
+        mask = fit(mask, img.getWidth(), BufferedImage.TYPE_BYTE_GRAY);
+      }
+      sum += mirrorAsymmetry(img, mask);
+    }
+    return sum / images.size();
+  }
+
+  /** Whether a horizontal flip of these images shows the same concept. */
+  public boolean mirrorSymmetric() {
+    return mirrorAsymmetry() <= MIRROR_ASYMMETRY_LIMIT;
+  }
+
+  private static double mirrorAsymmetry(BufferedImage img, BufferedImage mask) {
+    int w = img.getWidth();
+    int h = img.getHeight();
+    boolean[][] on = new boolean[h][w];
+    int x0 = w;
+    int x1 = -1;
+    for (int y = 0; y < h; y++) {
+      for (int x = 0; x < w; x++) {
+        on[y][x] = mask == null || (mask.getRGB(x, y) & 0xFF) >= 128;
+        if (on[y][x]) {
+          x0 = Math.min(x0, x);
+          x1 = Math.max(x1, x);
+        }
+      }
+    }
+    double diff = 0;
+    long n = 0;
+    for (int y = 0; y < h; y++) {
+      for (int x = x0; x <= x1; x++) {
+        int xm = x0 + x1 - x;
+        if (on[y][x] && on[y][xm]) {
+          int a = img.getRGB(x, y);
+          int b = img.getRGB(xm, y);
+          diff +=
+              Math.abs(((a >> 16) & 0xFF) - ((b >> 16) & 0xFF))
+                  + Math.abs(((a >> 8) & 0xFF) - ((b >> 8) & 0xFF))
+                  + Math.abs((a & 0xFF) - (b & 0xFF));
+          n++;
+        }
+      }
+    }
+    return n == 0 ? 0 : diff / (3.0 * 255 * n);
+  }
+
+  /**
    * {@code src} scaled so its shorter side is {@code size}, centre-cropped to a square (bicubic).
    */
   public static BufferedImage fit(BufferedImage src, int size, int type) {

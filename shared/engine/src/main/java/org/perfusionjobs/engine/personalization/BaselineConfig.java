@@ -48,6 +48,17 @@ public record BaselineConfig(
     }
   }
 
+  public BaselineConfig withShared(TrainingConfig s) {
+    return new BaselineConfig(
+        s,
+        learningRate,
+        embeddingLearningRate,
+        rank,
+        classImages,
+        classImageSteps,
+        priorLossWeight);
+  }
+
   public BaselineConfig withLearningRates(float weights, float embedding) {
     return new BaselineConfig(
         shared, weights, embedding, rank, classImages, classImageSteps, priorLossWeight);

@@ -108,9 +108,10 @@ public final class BaselineTrainer {
   public Result train(
       BaselineMethod method,
       TrainingImages data,
-      BaselineConfig bc,
+      BaselineConfig requested,
       Consumer<TrainProgress> onProgress,
       BooleanSupplier cancelled) {
+    BaselineConfig bc = requested.withShared(requested.shared().forImages(data));
     TrainingConfig cfg = bc.shared();
     ClipTokenizer tokenizer =
         method.learnsEmbedding() ? AddedTokenizers.with(sd, cfg.placeholder()) : sd.tokenizer();
@@ -233,10 +234,11 @@ public final class BaselineTrainer {
    * this is the instance term only, without prior preservation.
    */
   public double evaluate(
-      BaselineConcept concept, TrainingImages data, TrainingConfig cfg, int batches) {
+      BaselineConcept concept, TrainingImages data, TrainingConfig requested, int batches) {
     if (batches < 1) {
       throw new IllegalArgumentException("batches must be >= 1, got " + batches);
     }
+    TrainingConfig cfg = requested.forImages(data);
     ClipTokenizer tokenizer =
         concept.embedding() != null
             ? AddedTokenizers.with(sd, concept.placeholder())

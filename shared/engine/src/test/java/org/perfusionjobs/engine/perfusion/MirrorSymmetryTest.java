@@ -1,11 +1,13 @@
 package org.perfusionjobs.engine.perfusion;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -78,6 +80,36 @@ class MirrorSymmetryTest {
     // In rows 4..11 all 16 pixels face the other colour (red and grey: 127 + 128 + 128 = 383);
     // the other rows are grey on grey; 256 pixels in all.
     assertEquals(8 * 16 * 383 / 765.0 / 256, side, 1e-12);
+  }
+
+  /**
+   * Perfusion's trainer asked to flip a two-tone concept trains it exactly as with flips off, and
+   * records the flips it used; a symmetric concept is still flipped (its run differs).
+   */
+  @Test
+  void theTrainerDoesNotFlipAnAsymmetricConcept() throws Exception {
+    PerfusionModel perfusion = PerfusionModel.of(TinyModel.pipeline());
+    TrainingConfig cfg =
+        TrainingConfig.defaults("zwx", "car")
+            .withSteps(3)
+            .withBatch(2, 2)
+            .withSeed(7)
+            .withTemplates(List.of("a photo of a {}"));
+    TrainingImages halves = masked((u, v) -> u < 4 ? RED : WHITE, 1, 6, 8);
+    TrainingImages stripes = masked((u, v) -> v % 2 == 0 ? RED : WHITE, 1, 6, 8);
+    Concept asked = train(perfusion, halves, cfg);
+    Concept off = train(perfusion, halves, cfg.withRandomFlip(false));
+    assertArrayEquals(off.embedding(), asked.embedding(), 0f);
+    off.valueTargets().forEach((p, v) -> assertArrayEquals(v, asked.valueTargets().get(p), 0f, p));
+    assertEquals("false", asked.trainingSettings().get("random_flip"));
+    Concept flipped = train(perfusion, stripes, cfg);
+    Concept unflipped = train(perfusion, stripes, cfg.withRandomFlip(false));
+    assertEquals("true", flipped.trainingSettings().get("random_flip"));
+    assertFalse(Arrays.equals(flipped.embedding(), unflipped.embedding()));
+  }
+
+  private static Concept train(PerfusionModel p, TrainingImages data, TrainingConfig cfg) {
+    return p.trainer().train(data, cfg, null, x -> {}, s -> {}, () -> false);
   }
 
   @Test

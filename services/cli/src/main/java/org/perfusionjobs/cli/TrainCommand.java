@@ -268,12 +268,13 @@ final class TrainCommand implements Callable<Integer> {
                 trainBeta == null ? cfg.trainBeta() : trainBeta,
                 trainTau == null ? cfg.trainTau() : trainTau)
             .withEmaDecay(emaDecay == null ? cfg.emaDecay() : emaDecay);
-    if (cfg.randomFlip() && !cfg.forImages(data).randomFlip()) {
+    double asymmetry = cfg.randomFlip() ? data.mirrorAsymmetry() : 0;
+    if (asymmetry > TrainingImages.MIRROR_ASYMMETRY_LIMIT) { // the trainer will not flip
       err.printf(
           Locale.ROOT,
           "random flip off: the concept is not mirror-symmetric (asymmetry %.2f > %.2f), so a"
               + " flipped image is not a view of it%n",
-          data.mirrorAsymmetry(),
+          asymmetry,
           TrainingImages.MIRROR_ASYMMETRY_LIMIT);
     }
     try (StableDiffusionPipeline sd = StableDiffusionPipeline.load(model, EngineOptions.cpu())) {

@@ -119,9 +119,13 @@ public record TrainingImages(
     for (int i = 0; i < images.size(); i++) {
       BufferedImage img = images.get(i);
       BufferedImage mask = masks == null ? null : masks.get(i);
-      if (mask != null
-          && (mask.getWidth() != img.getWidth() || mask.getHeight() != img.getHeight())) {
-        mask = fit(mask, img.getWidth(), BufferedImage.TYPE_BYTE_GRAY);
+      int w = img.getWidth();
+      int h = img.getHeight();
+      if (w != h || (mask != null && (mask.getWidth() != w || mask.getHeight() != h))) {
+        // As the trainer sees them: both centre-cropped to the same square.
+        int side = Math.min(w, h);
+        img = fit(img, side, BufferedImage.TYPE_INT_RGB);
+        mask = mask == null ? null : fit(mask, side, BufferedImage.TYPE_BYTE_GRAY);
       }
       sum += mirrorAsymmetry(img, mask);
     }

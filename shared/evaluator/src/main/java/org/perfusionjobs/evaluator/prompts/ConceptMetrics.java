@@ -4,7 +4,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.perfusionjobs.evaluator.ScenePrediction;
-import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 
 /**
  * The four figures of a concept run (issue 18), each a share in [0, 1], null when no prompt asks
@@ -48,10 +47,7 @@ public record ConceptMetrics(
       count[1]++;
       for (EvalPrompt.Asked a : p.objects()) {
         if (a.attributes().contains(Attribute.CONCEPT)) {
-          ConceptSpec spec =
-              new ConceptSpec(
-                  a.object().shape(), a.object().colour(), a.object().pattern(), a.anyFill());
-          fidelity[0] += f.objects().stream().anyMatch(spec::matches) ? 1 : 0;
+          fidelity[0] += f.objects().stream().anyMatch(a.concept()::matches) ? 1 : 0;
           fidelity[1]++;
         }
       }

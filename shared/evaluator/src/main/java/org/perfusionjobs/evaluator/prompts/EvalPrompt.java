@@ -3,6 +3,7 @@ package org.perfusionjobs.evaluator.prompts;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import org.perfusionjobs.evaluator.concepts.ConceptSpec;
 import org.perfusionjobs.world.Background;
 import org.perfusionjobs.world.SceneObject;
 
@@ -23,6 +24,11 @@ public record EvalPrompt(String text, List<Asked> objects, Background background
 
     public Asked(SceneObject object, Set<Attribute> attributes) {
       this(object, attributes, false);
+    }
+
+    /** What finds this object as a concept: its shape, colour and fill (any fill if so asked). */
+    public ConceptSpec concept() {
+      return new ConceptSpec(object.shape(), object.colour(), object.pattern(), anyFill);
     }
   }
 

@@ -88,10 +88,7 @@ public record PromptScore(Map<Attribute, int[]> counts, List<Boolean> objectsRig
       case COLOUR -> got.colour() == want.colour();
       case SIZE -> got.size() == want.size();
       case POSITION -> got.position() == want.position();
-      case CONCEPT ->
-          got.shape() == want.shape()
-              && got.colour() == want.colour()
-              && (asked.anyFill() || got.pattern() == want.pattern());
+      case CONCEPT -> asked.concept().matches(got);
       case BACKGROUND -> throw new IllegalArgumentException("background is scored per image");
     };
   }

@@ -13,6 +13,7 @@ import org.perfusionjobs.engine.image.ImageCodec;
 import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.Covariance;
+import org.perfusionjobs.engine.perfusion.Flip;
 import org.perfusionjobs.engine.perfusion.GateScope;
 import org.perfusionjobs.engine.perfusion.PerfusionAblation;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
@@ -149,11 +150,13 @@ final class TrainCommand implements Callable<Integer> {
   long seed;
 
   @Option(
-      names = "--no-flip",
+      names = "--flip",
+      defaultValue = "auto",
       description =
-          "no random horizontal flip (flips are off anyway for a concept whose training objects"
-              + " are not mirror-symmetric)")
-  boolean noFlip;
+          "random horizontal flips: auto (only when the training objects are mirror-symmetric),"
+              + " always (objects photographed from either side) or never (default:"
+              + " ${DEFAULT-VALUE})")
+  String flip;
 
   @Option(
       names = "--checkpoint",
@@ -241,6 +244,13 @@ final class TrainCommand implements Callable<Integer> {
           "--captions '" + captions + "': expected templates or per-image");
     }
     GateScope scope = gateScope == null ? GateScope.DEFAULT : GateScope.parse(gateScope);
+    Flip flipMode;
+    try {
+      flipMode = Flip.parse(flip);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--flip '" + flip + "': expected auto (the default), always or never");
+    }
     if (baseline != null
         && (captions.equals("per-image")
             || gateScope != null
@@ -258,7 +268,7 @@ final class TrainCommand implements Callable<Integer> {
             .withSteps(steps)
             .withBatch(batch, accumulation)
             .withSeed(seed)
-            .withRandomFlip(!noFlip)
+            .withFlip(flipMode)
             .withLearningRates(lrValue, lrEmbedding)
             .withEmbeddingNormCap(embeddingNormCap)
             .withBackgroundWeight(backgroundWeight)
@@ -268,12 +278,15 @@ final class TrainCommand implements Callable<Integer> {
                 trainBeta == null ? cfg.trainBeta() : trainBeta,
                 trainTau == null ? cfg.trainTau() : trainTau)
             .withEmaDecay(emaDecay == null ? cfg.emaDecay() : emaDecay);
-    double asymmetry = cfg.randomFlip() ? data.mirrorAsymmetry() : 0;
-    if (asymmetry > TrainingImages.MIRROR_ASYMMETRY_LIMIT) { // the trainer will not flip
+    double asymmetry = flipMode == Flip.NEVER ? 0 : data.mirrorAsymmetry();
+    if (asymmetry > TrainingImages.MIRROR_ASYMMETRY_LIMIT) {
       err.printf(
           Locale.ROOT,
-          "random flip off: the concept is not mirror-symmetric (asymmetry %.2f > %.2f), so a"
-              + " flipped image is not a view of it%n",
+          flipMode == Flip.AUTO
+              ? "random flip off: the concept is not mirror-symmetric (asymmetry %.2f > %.2f), so"
+                  + " a flipped image is not a view of it (--flip always if it is)%n"
+              : "random flip on (--flip always) though the concept is not mirror-symmetric"
+                  + " (asymmetry %.2f > %.2f)%n",
           asymmetry,
           TrainingImages.MIRROR_ASYMMETRY_LIMIT);
     }

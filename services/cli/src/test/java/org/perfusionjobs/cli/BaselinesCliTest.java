@@ -118,7 +118,10 @@ class BaselinesCliTest {
     assertEquals(32, ImageIO.read(png.toFile()).getWidth());
   }
 
-  /** Perfusion's training gate and i* decay: set by flags, recorded in the concept file. */
+  /**
+   * Perfusion's training gate, i* decay and flips: set by flags, recorded in the concept file (the
+   * demo's striped star is mirror-symmetric, so flips are on unless --flip never).
+   */
   @Test
   void trainingGateAndEmaDecayAreRecordedInTheFile() throws Exception {
     Path file = dir.resolve("p.safetensors");
@@ -132,18 +135,21 @@ class BaselinesCliTest {
             "--train-tau",
             "0.2",
             "--ema-decay",
-            "0.9");
+            "0.9",
+            "--flip",
+            "never");
     assertEquals("0", t[0], t[2]);
     Map<String, String> s = ConceptFile.read(file).trainingSettings();
     assertEquals("0.9", s.get("train_beta"), s.toString());
     assertEquals("0.2", s.get("train_tau"), s.toString());
     assertEquals("0.9", s.get("ema_decay"), s.toString());
+    assertEquals("false", s.get("random_flip"), s.toString());
     Path paper = dir.resolve("paper.safetensors");
     assertEquals("0", train(WORLD.toString(), "perfusion", paper)[0]);
     Map<String, String> d = ConceptFile.read(paper).trainingSettings();
     assertEquals(
-        List.of("0.75", "0.1", "0.99"),
-        List.of(d.get("train_beta"), d.get("train_tau"), d.get("ema_decay")),
+        List.of("0.75", "0.1", "0.99", "true"),
+        List.of(d.get("train_beta"), d.get("train_tau"), d.get("ema_decay"), d.get("random_flip")),
         d.toString());
   }
 
@@ -209,6 +215,9 @@ class BaselinesCliTest {
     assertOneLine(
         train(TINY, "perfusion", out, "--ema-decay", "1"),
         "error: emaDecay must be in [0, 1), got 1.0");
+    assertOneLine(
+        train(TINY, "perfusion", out, "--flip", "sometimes"),
+        "error: --flip 'sometimes': expected auto (the default), always or never");
     assertOneLine(
         train(TINY, "lora", out, "--class-images", "4"),
         "error: --class-images and --class-image-steps are DreamBooth's (--method dreambooth), not"

@@ -23,6 +23,7 @@ import org.perfusionjobs.engine.perfusion.Concept;
 import org.perfusionjobs.engine.perfusion.ConceptCompatibility;
 import org.perfusionjobs.engine.perfusion.ConceptFile;
 import org.perfusionjobs.engine.perfusion.ConceptUse;
+import org.perfusionjobs.engine.perfusion.Flip;
 import org.perfusionjobs.engine.perfusion.PerfusionModel;
 import org.perfusionjobs.engine.perfusion.TrainerState;
 import org.perfusionjobs.engine.perfusion.TrainingConfig;
@@ -51,7 +52,8 @@ final class JobExecutor {
           "valueLearningRate", "/options/learningRateValue",
           "embeddingLearningRate", "/options/learningRateEmbedding",
           "embeddingNormCap", "/options/embeddingNormCap",
-          "backgroundWeight", "/options/backgroundWeight");
+          "backgroundWeight", "/options/backgroundWeight",
+          "flip", "/options/flip");
 
   private final WorkerConfig cfg;
   private final RedisStore redis;
@@ -194,7 +196,7 @@ final class JobExecutor {
               .withBatch(o.batchSize(), o.gradientAccumulation())
               .withLearningRates(
                   o.learningRateValue().floatValue(), o.learningRateEmbedding().floatValue())
-              .withRandomFlip(o.randomFlip())
+              .withFlip(Flip.parse(o.flipMode()))
               .withSeed(o.seed())
               .withEmbeddingNormCap(o.embeddingNormCap().floatValue())
               .withBackgroundWeight(o.backgroundWeight().floatValue())

@@ -196,12 +196,13 @@ class WorkerEndToEndTest {
   }
 
   /**
-   * train-request v2: the captions (one per image) and the two options reach the trained concept,
-   * whose file records them; a caption count that is not the image count fails naming /captions;
-   * captions under a version-1 header are refused by version 1's schema.
+   * train-request v2 and v3: the captions (one per image), the two options and flip reach the
+   * trained concept, whose file records them; a caption count that is not the image count fails
+   * naming /captions; flip always with randomFlip false fails naming /options/flip; captions under
+   * a version-1 header are refused by version 1's schema.
    */
   @Test
-  void captionsAndOptionsOfVersion2ReachTheConcept() throws Exception {
+  void captionsAndOptionsOfVersions2And3ReachTheConcept() throws Exception {
     String images =
         "["
             + String.join(",", Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}"))
@@ -210,7 +211,7 @@ class WorkerEndToEndTest {
         "\"tenant\":\"acme\",\"conceptName\":\"qvx\",\"superclass\":\"car\",\"images\":"
             + images
             + ",\"steps\":2,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1,"
-            + "\"embeddingNormCap\":1,\"backgroundWeight\":0.5}";
+            + "\"embeddingNormCap\":1,\"backgroundWeight\":0.5,\"flip\":\"never\"}";
     producer.request(
         Schemas.TRAIN_REQUEST,
         "{\"jobId\":\"train-captions\","
@@ -225,11 +226,18 @@ class WorkerEndToEndTest {
         Schemas.TRAIN_REQUEST,
         "1",
         "{\"jobId\":\"train-v1-captions\","
-            + body.replace(",\"embeddingNormCap\":1,\"backgroundWeight\":0.5", "")
+            + body.replace(
+                ",\"embeddingNormCap\":1,\"backgroundWeight\":0.5,\"flip\":\"never\"", "")
             + ",\"captions\":[\"a {} on the left\",\"a photo of a {}\"]}");
+    producer.request(
+        Schemas.TRAIN_REQUEST,
+        "{\"jobId\":\"train-flip-conflict\","
+            + body.replace("\"flip\":\"never\"", "\"flip\":\"always\",\"randomFlip\":false")
+            + "}");
     JobEvent trained = events.awaitTerminal("train-captions", WAIT);
     assertEquals(JobEvent.SUCCEEDED, trained.state(), String.valueOf(trained));
     assertFailed("train-one-caption", "/captions", "1 captions for 2 images");
+    assertFailed("train-flip-conflict", "/options/flip", "conflicts with randomFlip false");
     assertFailed("train-v1-captions", "/captions", "");
     try (EventLog registry = new EventLog(stack.bootstrapServers(), topics.concepts())) {
       long deadline = System.nanoTime() + WAIT.toNanos();
@@ -249,6 +257,8 @@ class WorkerEndToEndTest {
       assertEquals("per-image", settings.get("captions"), settings.toString());
       assertEquals("1.0", settings.get("embedding_norm_cap"), settings.toString());
       assertEquals("0.5", settings.get("background_weight"), settings.toString());
+      // The square is mirror-symmetric, so only flip never (version 3) keeps its flips off.
+      assertEquals("false", settings.get("random_flip"), settings.toString());
     }
   }
 

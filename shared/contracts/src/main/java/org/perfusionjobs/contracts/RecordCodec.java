@@ -109,6 +109,9 @@ public final class RecordCodec {
     }
     if (Schemas.TRAIN_REQUEST.equals(schema)) {
       JsonNode o = value.path("options");
+      if (o.hasNonNull("flip")) {
+        return 3;
+      }
       boolean v2 =
           value.has("captions")
               || o.hasNonNull("embeddingNormCap")

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
- * train-request, versions 1 and 2 (schemas/train-request.v1.json and .v2.json say what each field
+ * train-request, versions 1 to 3 (schemas/train-request.v1.json to .v3.json say what each field
  * means); version 1 has no captions and none of the two beyond-the-paper options, which then take
- * their defaults.
+ * their defaults, and only version 3 has the option flip.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record TrainRequest(
@@ -26,15 +26,17 @@ public record TrainRequest(
     masks = masks != null ? List.copyOf(masks) : List.of();
     captions = captions != null ? List.copyOf(captions) : List.of();
     steps = steps != null ? steps : 400;
-    options =
-        options != null ? options : new Options(null, null, null, null, null, null, null, null);
+    options = options != null ? options : Options.defaults();
   }
 
   /** Exactly one of the three is set (the schema's oneOf). */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record ImageRef(String base64, String blobId, String url) {}
 
-  /** Training settings; the last two exist from version 2 on. */
+  /**
+   * Training settings; embeddingNormCap and backgroundWeight exist from version 2 on, flip from
+   * version 3 (absent, it stays null so that the record is still written in the lowest version).
+   */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Options(
       Integer batchSize,
@@ -44,7 +46,8 @@ public record TrainRequest(
       Boolean randomFlip,
       Long seed,
       Double embeddingNormCap,
-      Double backgroundWeight) {
+      Double backgroundWeight,
+      String flip) {
     public Options {
       batchSize = batchSize != null ? batchSize : 4;
       gradientAccumulation = gradientAccumulation != null ? gradientAccumulation : 4;
@@ -54,6 +57,28 @@ public record TrainRequest(
       seed = seed != null ? seed : 0L;
       embeddingNormCap = embeddingNormCap != null ? embeddingNormCap : 0.0;
       backgroundWeight = backgroundWeight != null ? backgroundWeight : 0.0;
+    }
+
+    /** Every setting at its default. */
+    public static Options defaults() {
+      return new Options(null, null, null, null, null, null, null, null, null);
+    }
+
+    /**
+     * When to flip a training image: {@code flip} if given, else randomFlip's ({@code true}: auto,
+     * flips only for a mirror-symmetric concept; {@code false}: never).
+     *
+     * @throws IllegalArgumentException for flip auto or always with randomFlip false
+     */
+    public String flipMode() {
+      if (flip == null) {
+        return randomFlip ? "auto" : "never";
+      }
+      if (!randomFlip && !flip.equals("never")) {
+        throw new IllegalArgumentException(
+            "flip '" + flip + "' conflicts with randomFlip false; give only flip");
+      }
+      return flip;
     }
   }
 }

@@ -111,6 +111,64 @@ class RecordCodecTest {
   }
 
   /**
+   * train-request v3 = v2 + the option flip: a v2 header refuses it, its values are checked with
+   * the field named, absent it follows randomFlip, it conflicts with randomFlip false, and only a
+   * value that uses it goes out as v3.
+   */
+  @Test
+  void trainRequestVersion3CarriesFlipAndIsWrittenOnlyWhenNeeded() throws Exception {
+    String base =
+        "{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\","
+            + "\"images\":[{\"blobId\":\"x\"}]";
+    String always = base + ",\"options\":{\"flip\":\"always\"}}";
+    TrainRequest t = RecordCodec.decode(Schemas.TRAIN_REQUEST, "3", b(always), TrainRequest.class);
+    assertEquals("always", t.options().flipMode());
+    assertEquals(3, RecordCodec.encode(t).version());
+    assertEquals("/options/flip", refusedTrain("2", b(always)).error().field());
+    for (String bad : new String[] {"\"sometimes\"", "true", "\"\""}) {
+      InvalidEventException e = refusedTrain("3", b(base + ",\"options\":{\"flip\":" + bad + "}}"));
+      assertEquals("/options/flip", e.error().field(), bad);
+    }
+    JsonNode v3 =
+        Schemas.json()
+            .readTree(Schemas.class.getResourceAsStream("/schemas/train-request.v3.json"))
+            .get("properties");
+    TrainRequest plain =
+        RecordCodec.decode(Schemas.TRAIN_REQUEST, "3", b(base + "}"), TrainRequest.class);
+    JsonNode mapped = Schemas.json().valueToTree(plain);
+    assertDefaults(v3, mapped, 2);
+    assertDefaults(v3.get("options").get("properties"), mapped.get("options"), 8);
+    assertEquals("auto", plain.options().flipMode(), "absent: randomFlip's default, auto");
+    RecordCodec.Outgoing out = RecordCodec.encode(plain);
+    assertEquals(1, out.version(), "a record without it goes out as v1");
+    assertTrue(!out.valueText().contains("\"flip\""), out.valueText());
+
+    TrainRequest never =
+        RecordCodec.decode(
+            Schemas.TRAIN_REQUEST,
+            "1",
+            b(base + ",\"options\":{\"randomFlip\":false}}"),
+            TrainRequest.class);
+    assertEquals("never", never.options().flipMode());
+    TrainRequest conflict =
+        RecordCodec.decode(
+            Schemas.TRAIN_REQUEST,
+            "3",
+            b(base + ",\"options\":{\"randomFlip\":false,\"flip\":\"always\"}}"),
+            TrainRequest.class);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> conflict.options().flipMode());
+    assertEquals("flip 'always' conflicts with randomFlip false; give only flip", e.getMessage());
+  }
+
+  /** The error a train-request value gets from the schema of {@code version}. */
+  private static InvalidEventException refusedTrain(String version, byte[] value) {
+    return assertThrows(
+        InvalidEventException.class,
+        () -> RecordCodec.decode(Schemas.TRAIN_REQUEST, version, value, TrainRequest.class));
+  }
+
+  /**
    * generate-request v2 = v1 + a concept's superclassLayout: a v1 header refuses it, its range is
    * checked with the field named, and a value goes out in the lowest version that carries it.
    */

@@ -22,7 +22,7 @@ public record TrainingConfig(
     float trainBeta,
     float trainTau,
     float emaDecay,
-    boolean randomFlip,
+    Flip flip,
     long seed,
     List<String> templates,
     float inferenceBeta,
@@ -46,6 +46,7 @@ public record TrainingConfig(
   public TrainingConfig {
     Objects.requireNonNull(placeholder, "placeholder");
     Objects.requireNonNull(superclass, "superclass");
+    Objects.requireNonNull(flip, "flip");
     check(
         !placeholder.isBlank() && placeholder.chars().noneMatch(Character::isWhitespace),
         "placeholder",
@@ -116,7 +117,7 @@ public record TrainingConfig(
         0.75f,
         0.10f,
         0.99f,
-        true,
+        Flip.AUTO,
         0,
         DEFAULT_TEMPLATES,
         0.70f,
@@ -146,19 +147,31 @@ public record TrainingConfig(
     return c.build();
   }
 
-  public TrainingConfig withRandomFlip(boolean v) {
+  public TrainingConfig withFlip(Flip v) {
     Copy c = new Copy(this);
-    c.randomFlip = v;
+    c.flip = v;
     return c.build();
   }
 
   /**
-   * This config for {@code data}: random flips only where a mirror image is a view of the concept
-   * ({@link TrainingImages#mirrorSymmetric}); a flipped two-tone object is one the concept never
-   * shows, and learning both halves' colours on both sides blurs it (docs/perfusion.md, Training).
+   * Whether a training draw may be mirrored: not for {@link Flip#NEVER}; the trainers ask it of the
+   * config {@link #forImages} gives, where {@link Flip#AUTO} is decided.
+   */
+  public boolean randomFlip() {
+    return flip != Flip.NEVER;
+  }
+
+  /**
+   * This config for {@code data}: with {@link Flip#AUTO}, random flips only where a mirror image is
+   * a view of the concept ({@link TrainingImages#mirrorSymmetric}); a flipped two-tone object is
+   * one the concept never shows, and learning both halves' colours on both sides blurs it
+   * (docs/perfusion.md, Training). {@link Flip#ALWAYS} and {@link Flip#NEVER} stand as asked.
    */
   public TrainingConfig forImages(TrainingImages data) {
-    return randomFlip && !data.mirrorSymmetric() ? withRandomFlip(false) : this;
+    if (flip != Flip.AUTO) {
+      return this;
+    }
+    return withFlip(data.mirrorSymmetric() ? Flip.ALWAYS : Flip.NEVER);
   }
 
   public TrainingConfig withLearningRates(float value, float embedding) {
@@ -242,7 +255,7 @@ public record TrainingConfig(
     float trainBeta;
     float trainTau;
     float emaDecay;
-    boolean randomFlip;
+    Flip flip;
     long seed;
     List<String> templates;
     float inferenceBeta;
@@ -264,7 +277,7 @@ public record TrainingConfig(
       trainBeta = t.trainBeta;
       trainTau = t.trainTau;
       emaDecay = t.emaDecay;
-      randomFlip = t.randomFlip;
+      flip = t.flip;
       seed = t.seed;
       templates = t.templates;
       inferenceBeta = t.inferenceBeta;
@@ -288,7 +301,7 @@ public record TrainingConfig(
           trainBeta,
           trainTau,
           emaDecay,
-          randomFlip,
+          flip,
           seed,
           templates,
           inferenceBeta,
@@ -312,7 +325,7 @@ public record TrainingConfig(
     m.put("train_beta", Float.toString(trainBeta));
     m.put("train_tau", Float.toString(trainTau));
     m.put("ema_decay", Float.toString(emaDecay));
-    m.put("random_flip", Boolean.toString(randomFlip));
+    m.put("random_flip", Boolean.toString(randomFlip()));
     m.put("seed", Long.toString(seed));
     if (embeddingNormCap > 0) {
       m.put("embedding_norm_cap", Float.toString(embeddingNormCap));

@@ -3,6 +3,7 @@ package org.perfusionjobs.engine.perfusion;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
@@ -98,14 +99,31 @@ class MirrorSymmetryTest {
     TrainingImages halves = masked((u, v) -> u < 4 ? RED : WHITE, 1, 6, 8);
     TrainingImages stripes = masked((u, v) -> v % 2 == 0 ? RED : WHITE, 1, 6, 8);
     Concept asked = train(perfusion, halves, cfg);
-    Concept off = train(perfusion, halves, cfg.withRandomFlip(false));
+    Concept off = train(perfusion, halves, cfg.withFlip(Flip.NEVER));
     assertArrayEquals(off.embedding(), asked.embedding(), 0f);
     off.valueTargets().forEach((p, v) -> assertArrayEquals(v, asked.valueTargets().get(p), 0f, p));
     assertEquals("false", asked.trainingSettings().get("random_flip"));
     Concept flipped = train(perfusion, stripes, cfg);
-    Concept unflipped = train(perfusion, stripes, cfg.withRandomFlip(false));
+    Concept unflipped = train(perfusion, stripes, cfg.withFlip(Flip.NEVER));
     assertEquals("true", flipped.trainingSettings().get("random_flip"));
     assertFalse(Arrays.equals(flipped.embedding(), unflipped.embedding()));
+  }
+
+  /** Told to flip always (objects photographed from either side), it flips a two-tone one too. */
+  @Test
+  void flipAlwaysFlipsAnAsymmetricConcept() throws Exception {
+    PerfusionModel perfusion = PerfusionModel.of(TinyModel.pipeline());
+    TrainingConfig cfg =
+        TrainingConfig.defaults("zwx", "car")
+            .withSteps(3)
+            .withBatch(2, 2)
+            .withSeed(7)
+            .withTemplates(List.of("a photo of a {}"));
+    TrainingImages halves = masked((u, v) -> u < 4 ? RED : WHITE, 1, 6, 8);
+    Concept always = train(perfusion, halves, cfg.withFlip(Flip.ALWAYS));
+    Concept never = train(perfusion, halves, cfg.withFlip(Flip.NEVER));
+    assertEquals("true", always.trainingSettings().get("random_flip"));
+    assertFalse(Arrays.equals(always.embedding(), never.embedding()));
   }
 
   private static Concept train(PerfusionModel p, TrainingImages data, TrainingConfig cfg) {
@@ -120,7 +138,18 @@ class MirrorSymmetryTest {
     TrainingImages stripes = masked((u, v) -> v % 2 == 0 ? RED : WHITE, 2);
     assertFalse(on.forImages(halves).randomFlip());
     assertTrue(on.forImages(stripes).randomFlip());
-    assertFalse(on.withRandomFlip(false).forImages(stripes).randomFlip());
-    assertEquals(on, on.forImages(stripes));
+    assertFalse(on.withFlip(Flip.NEVER).forImages(stripes).randomFlip());
+    assertTrue(on.withFlip(Flip.ALWAYS).forImages(halves).randomFlip());
+    assertEquals(on.withFlip(Flip.ALWAYS), on.forImages(stripes));
+    assertEquals(on.withFlip(Flip.NEVER), on.forImages(halves));
+  }
+
+  @Test
+  void flipModesParseByName() {
+    assertEquals(Flip.ALWAYS, Flip.parse(" Always "));
+    assertEquals(Flip.AUTO, Flip.parse("auto"));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Flip.parse("sometimes"));
+    assertEquals("flip 'sometimes': expected auto, always or never", e.getMessage());
   }
 }

@@ -37,7 +37,7 @@ class PerImageCaptionsTest {
         .withSteps(3)
         .withBatch(2, 2)
         .withSeed(7)
-        .withRandomFlip(flip)
+        .withFlip(flip ? Flip.ALWAYS : Flip.NEVER)
         .withTemplates(templates);
   }
 

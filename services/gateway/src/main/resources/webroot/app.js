@@ -118,8 +118,11 @@ $('train').onclick = async () => {
     images.push({ blobId: (await r.json()).blobId });
   }
   if (!images.length) { showError('images: choose some images'); return; }
+  const options = { batchSize: 2, gradientAccumulation: 1 };
+  // auto is the default: the request then leaves the field out (and stays readable by older workers).
+  if ($('flip').value !== 'auto') options.flip = $('flip').value;
   const id = await post('/v1/jobs/train', { conceptName: $('word').value, superclass: $('superclass').value, images, steps: +$('tsteps').value,
-    options: { batchSize: 2, gradientAccumulation: 1 } });
+    options });
   if (id) view(id, 'train');
 };
 

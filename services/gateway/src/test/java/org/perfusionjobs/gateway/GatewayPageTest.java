@@ -6,14 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.vertx.core.Vertx;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import javax.imageio.ImageIO;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -34,9 +40,9 @@ import org.perfusionjobs.contracts.Topics;
 import org.perfusionjobs.infra.LocalStack;
 
 /**
- * The page's generate form, used in headless Chromium against a real gateway and broker: what a
- * user types and selects is what the queued request carries (read back from the generate topic),
- * and a refusal is shown on the page with its field.
+ * The page's forms, used in headless Chromium against a real gateway and broker: what a user types,
+ * selects and uploads is what the queued request carries (read back from the job topics), and a
+ * refusal is shown on the page with its field.
  */
 @Timeout(240)
 class GatewayPageTest {
@@ -132,6 +138,82 @@ class GatewayPageTest {
   static String header(ConsumerRecord<String, byte[]> r, String name) {
     Header h = r.headers().lastHeader(name);
     return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The train form uploads the chosen images as blobs and queues a request naming them; a flip mode
+   * other than auto goes with it (version 3), auto is left out (an older version).
+   */
+  @Test
+  void theTrainFormUploadsTheImagesAndQueuesTheFlipChosen() throws Exception {
+    try (KafkaConsumer<String, byte[]> train =
+            new KafkaConsumer<>(
+                Map.of(
+                    "bootstrap.servers",
+                    stack.bootstrapServers(),
+                    "group.id",
+                    "page-train-" + UUID.randomUUID(),
+                    "auto.offset.reset",
+                    "earliest"),
+                new StringDeserializer(),
+                new ByteArrayDeserializer());
+        HeadlessPage page = HeadlessPage.open(base + "/#token=demo-token")) {
+      train.subscribe(List.of(topics.train()));
+      Map<String, byte[]> files = new LinkedHashMap<>();
+      files.put("left.png", png(Color.RED));
+      files.put("right.png", png(Color.BLUE));
+      page.type("word", "pgf");
+      page.type("superclass", "dog");
+      page.type("tsteps", "40");
+      page.attach("files", files);
+      page.choose("flip", "always");
+      page.click("train");
+      ConsumerRecord<String, byte[]> always = queuedTrain(train, "pgf");
+      JsonNode a = Schemas.json().readTree(always.value());
+      assertEquals("acme", a.get("tenant").asText());
+      assertEquals("dog", a.get("superclass").asText());
+      assertEquals(40, a.get("steps").asInt());
+      assertEquals(2, a.get("images").size(), a.toString());
+      for (JsonNode img : a.get("images")) {
+        assertTrue(img.has("blobId") && !img.has("base64"), a.toString());
+      }
+      assertEquals("always", a.get("options").get("flip").asText(), a.toString());
+      assertEquals("3", header(always, Headers.VERSION), "a request with flip is version 3");
+
+      page.type("word", "pga");
+      page.choose("flip", "auto");
+      page.click("train");
+      ConsumerRecord<String, byte[]> auto = queuedTrain(train, "pga");
+      JsonNode b = Schemas.json().readTree(auto.value());
+      assertFalse(b.get("options").has("flip"), b.toString());
+      assertEquals("1", header(auto, Headers.VERSION), "auto is left out: version 1");
+    }
+  }
+
+  /** The queued train request for the concept word {@code word}. */
+  static ConsumerRecord<String, byte[]> queuedTrain(
+      KafkaConsumer<String, byte[]> train, String word) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (System.nanoTime() < deadline) {
+      for (ConsumerRecord<String, byte[]> r : train.poll(Duration.ofMillis(200))) {
+        if (word.equals(Schemas.json().readTree(r.value()).path("conceptName").asText())) {
+          return r;
+        }
+      }
+    }
+    throw new AssertionError("no train request for '" + word + "' was queued");
+  }
+
+  /** A 16x16 PNG of one colour. */
+  static byte[] png(Color colour) throws Exception {
+    BufferedImage img = new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = img.createGraphics();
+    g.setColor(colour);
+    g.fillRect(0, 0, 16, 16);
+    g.dispose();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ImageIO.write(img, "png", out);
+    return out.toByteArray();
   }
 
   @Test

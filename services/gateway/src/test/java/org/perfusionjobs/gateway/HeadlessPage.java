@@ -11,6 +11,7 @@ import java.net.http.WebSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -166,6 +167,21 @@ final class HeadlessPage implements AutoCloseable {
         "const want = "
             + Schemas.json().writeValueAsString(values)
             + "; for (const o of e.options) o.selected = want.includes(o.value);");
+  }
+
+  /** Puts {@code files} (name to bytes) in the file input {@code id}, as a user's choice would. */
+  void attach(String id, Map<String, byte[]> files) throws Exception {
+    StringBuilder script = new StringBuilder("const dt = new DataTransfer(); ");
+    for (Map.Entry<String, byte[]> f : files.entrySet()) {
+      script
+          .append("dt.items.add(new File([Uint8Array.from(atob(")
+          .append(
+              Schemas.json().writeValueAsString(Base64.getEncoder().encodeToString(f.getValue())))
+          .append("), c => c.charCodeAt(0))], ")
+          .append(Schemas.json().writeValueAsString(f.getKey()))
+          .append(", { type: 'image/png' })); ");
+    }
+    onElement(id, script + "e.files = dt.files;");
   }
 
   /** Runs {@code script} with {@code e} the element {@code id}, then fires its change event. */

@@ -7,9 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.vertx.core.Vertx;
 import java.awt.Color;
-import java.awt.Graphics2D;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
@@ -19,7 +16,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import javax.imageio.ImageIO;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -160,8 +156,8 @@ class GatewayPageTest {
         HeadlessPage page = HeadlessPage.open(base + "/#token=demo-token")) {
       train.subscribe(List.of(topics.train()));
       Map<String, byte[]> files = new LinkedHashMap<>();
-      files.put("left.png", png(Color.RED));
-      files.put("right.png", png(Color.BLUE));
+      files.put("left.png", GatewaySecurityTest.png(Color.RED));
+      files.put("right.png", GatewaySecurityTest.png(Color.BLUE));
       page.type("word", "pgf");
       page.type("superclass", "dog");
       page.type("tsteps", "40");
@@ -202,18 +198,6 @@ class GatewayPageTest {
       }
     }
     throw new AssertionError("no train request for '" + word + "' was queued");
-  }
-
-  /** A 16x16 PNG of one colour. */
-  static byte[] png(Color colour) throws Exception {
-    BufferedImage img = new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = img.createGraphics();
-    g.setColor(colour);
-    g.fillRect(0, 0, 16, 16);
-    g.dispose();
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ImageIO.write(img, "png", out);
-    return out.toByteArray();
   }
 
   @Test

@@ -155,6 +155,9 @@ class GatewayPageTest {
                 new ByteArrayDeserializer());
         HeadlessPage page = HeadlessPage.open(base + "/#token=demo-token")) {
       train.subscribe(List.of(topics.train()));
+      page.await(
+          "the page is loaded",
+          "document.readyState === 'complete' && document.getElementById('flip') !== null");
       Map<String, byte[]> files = new LinkedHashMap<>();
       files.put("left.png", GatewaySecurityTest.png(Color.RED));
       files.put("right.png", GatewaySecurityTest.png(Color.BLUE));

@@ -120,15 +120,21 @@ class GatewayPageTest {
 
   /** The queued generate request whose prompt is {@code prompt}. */
   static ConsumerRecord<String, byte[]> queued(String prompt) throws Exception {
+    return queued(requests, "prompt", prompt);
+  }
+
+  /** The first record {@code from} reads whose JSON field {@code field} is {@code value}. */
+  static ConsumerRecord<String, byte[]> queued(
+      KafkaConsumer<String, byte[]> from, String field, String value) throws Exception {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (System.nanoTime() < deadline) {
-      for (ConsumerRecord<String, byte[]> r : requests.poll(Duration.ofMillis(200))) {
-        if (prompt.equals(Schemas.json().readTree(r.value()).path("prompt").asText())) {
+      for (ConsumerRecord<String, byte[]> r : from.poll(Duration.ofMillis(200))) {
+        if (value.equals(Schemas.json().readTree(r.value()).path(field).asText())) {
           return r;
         }
       }
     }
-    throw new AssertionError("no generate request with prompt '" + prompt + "' was queued");
+    throw new AssertionError("no request with " + field + " '" + value + "' was queued");
   }
 
   static String header(ConsumerRecord<String, byte[]> r, String name) {
@@ -167,7 +173,7 @@ class GatewayPageTest {
       page.attach("files", files);
       page.choose("flip", "always");
       page.click("train");
-      ConsumerRecord<String, byte[]> always = queuedTrain(train, "pgf");
+      ConsumerRecord<String, byte[]> always = queued(train, "conceptName", "pgf");
       JsonNode a = Schemas.json().readTree(always.value());
       assertEquals("acme", a.get("tenant").asText());
       assertEquals("dog", a.get("superclass").asText());
@@ -182,25 +188,11 @@ class GatewayPageTest {
       page.type("word", "pga");
       page.choose("flip", "auto");
       page.click("train");
-      ConsumerRecord<String, byte[]> auto = queuedTrain(train, "pga");
+      ConsumerRecord<String, byte[]> auto = queued(train, "conceptName", "pga");
       JsonNode b = Schemas.json().readTree(auto.value());
       assertFalse(b.get("options").has("flip"), b.toString());
       assertEquals("1", header(auto, Headers.VERSION), "auto is left out: version 1");
     }
-  }
-
-  /** The queued train request for the concept word {@code word}. */
-  static ConsumerRecord<String, byte[]> queuedTrain(
-      KafkaConsumer<String, byte[]> train, String word) throws Exception {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (System.nanoTime() < deadline) {
-      for (ConsumerRecord<String, byte[]> r : train.poll(Duration.ofMillis(200))) {
-        if (word.equals(Schemas.json().readTree(r.value()).path("conceptName").asText())) {
-          return r;
-        }
-      }
-    }
-    throw new AssertionError("no train request for '" + word + "' was queued");
   }
 
   @Test

@@ -89,7 +89,8 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
               + " perfusion-captions-balanced (all three), perfusion-layout (perfusion's file"
               + " evaluated with --superclass-layout 0.1), perfusion-regions (with --regions 0"
               + " --confine), perfusion-guided and perfusion-guided-2 (with --concept-guidance 3"
-              + " and 2) (default:"
+              + " and 2), perfusion-soft-key (--key-rate 0.1) and perfusion-soft-key-regions (its"
+              + " file with --regions 0 --confine) (default:"
               + " ${DEFAULT-VALUE})")
   List<String> methods;
 
@@ -97,9 +98,10 @@ final class BenchPersonalizationCommand implements Callable<Integer> {
       names = "--with-variants",
       description =
           "add Perfusion's variants beyond the paper to --methods: the trained perfusion-captions,"
-              + " perfusion-balanced and perfusion-captions-balanced (three more trainings per"
-              + " concept) and the run-time perfusion-layout, perfusion-regions, perfusion-guided"
-              + " and perfusion-guided-2 (one eval each)")
+              + " perfusion-balanced, perfusion-captions-balanced and perfusion-soft-key (four more"
+              + " trainings per concept) and the run-time perfusion-layout, perfusion-regions,"
+              + " perfusion-guided, perfusion-guided-2 and perfusion-soft-key-regions (one eval"
+              + " each)")
   boolean withVariants;
 
   @Option(

@@ -269,7 +269,8 @@ final class PersonalizationReport {
             + " balanced`: the three together; `perfusion + superclass layout 0.1`: the paper's"
             + " file, `eval --superclass-layout 0.1`, no training of its own; `perfusion + confined"
             + " regions`: the paper's file, `eval --regions 0 --confine`, no training of its own;"
-            + " docs/perfusion.md)."
+            + " `perfusion + soft key`: `train --key-rate 0.1`; `perfusion + soft key + confined"
+            + " regions`: its file with `eval --regions 0 --confine`; docs/perfusion.md)."
             + " Change against `perfusion` at"
             + " the same beta, in points (variant minus Perfusion; compare with the ± above).\n\n");
     if (!deltas.isEmpty()) {

@@ -205,6 +205,15 @@ final class TrainCommand implements Callable<Integer> {
   float backgroundWeight = 0f;
 
   @Option(
+      names = "--key-rate",
+      description =
+          "perfusion: a softly locked key (beyond the paper): the K targets start at the locked"
+              + " W_k i_super and are learned at this many times the V targets' learning rate;"
+              + " 0: the paper's locked key, 0.1: the measured setting; recorded in the file as"
+              + " train.key_rate (default: 0)")
+  Float keyRate;
+
+  @Option(
       names = "--train-beta",
       description = "perfusion: the gate's beta while training (default: the paper's 0.75)")
   Float trainBeta;
@@ -256,12 +265,13 @@ final class TrainCommand implements Callable<Integer> {
             || gateScope != null
             || embeddingNormCap != 0
             || backgroundWeight != 0
+            || keyRate != null
             || trainBeta != null
             || trainTau != null
             || emaDecay != null)) {
       throw new IllegalArgumentException(
           "--captions per-image, --gate-scope, --embedding-norm-cap, --background-weight,"
-              + " --train-beta, --train-tau and --ema-decay are Perfusion's");
+              + " --key-rate, --train-beta, --train-tau and --ema-decay are Perfusion's");
     }
     TrainingConfig cfg =
         TrainingConfig.defaults(word, superclass)
@@ -272,7 +282,8 @@ final class TrainCommand implements Callable<Integer> {
             .withLearningRates(lrValue, lrEmbedding)
             .withEmbeddingNormCap(embeddingNormCap)
             .withBackgroundWeight(backgroundWeight)
-            .withGateScope(scope);
+            .withGateScope(scope)
+            .withKeyRate(keyRate == null ? 0f : keyRate);
     cfg =
         cfg.withTrainingGate(
                 trainBeta == null ? cfg.trainBeta() : trainBeta,
@@ -320,6 +331,7 @@ final class TrainCommand implements Callable<Integer> {
       ProgressBar bar = new ProgressBar(err, "train");
       PerfusionAblation ablated = PerfusionAblation.parse(ablation);
       PerfusionTrainer trainer = PerfusionModel.of(sd).trainer().withAblation(ablated);
+      boolean learnsKeys = ablated == PerfusionAblation.NO_KEY_LOCK || cfg.learnsKeys();
       Concept c =
           trainer.train(
               data,
@@ -347,7 +359,7 @@ final class TrainCommand implements Callable<Integer> {
       ConceptFile.write(c, out);
       long trained = c.embedding().length;
       for (float[] v : c.valueTargets().values()) {
-        trained += ablated == PerfusionAblation.NO_KEY_LOCK ? 2L * v.length : v.length;
+        trained += learnsKeys ? 2L * v.length : v.length;
       }
       err.printf(
           "concept '%s' (%s) -> %s (%d bytes)%n",
@@ -355,12 +367,13 @@ final class TrainCommand implements Callable<Integer> {
       err.printf(
           "method perfusion%s: file %d bytes, training %.1f s (%.2f s per step), %d trained"
               + " parameters (%s targets + embedding)%n",
-          ablated == PerfusionAblation.NONE ? "" : " (ablation " + ablated.word() + ")",
+          (ablated == PerfusionAblation.NONE ? "" : " (ablation " + ablated.word() + ")")
+              + (cfg.learnsKeys() ? " (key rate " + cfg.keyRate() + ")" : ""),
           Files.size(out),
           seconds,
           seconds / steps,
           trained,
-          ablated == PerfusionAblation.NO_KEY_LOCK ? "K and V" : "V");
+          learnsKeys ? "K and V" : "V");
       spec.commandLine().getOut().println(out);
     }
     return 0;
@@ -401,10 +414,17 @@ final class TrainCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--ablation is Perfusion's (--method perfusion), not " + method + "'s");
     }
-    if (a == PerfusionAblation.NO_KEY_LOCK && checkpoint != null) {
+    if (keyRate != null && !(keyRate >= 0 && keyRate <= 1)) {
       throw new IllegalArgumentException(
-          "--checkpoint does not work with --ablation no-key-lock (the checkpoint keeps no K"
-              + " moments)");
+          "--key-rate "
+              + keyRate
+              + ": expected a number in 0..1 (0: the paper's locked key, 0.1: the softly locked"
+              + " key)");
+    }
+    if (keyRate != null && keyRate > 0 && a == PerfusionAblation.NO_KEY_LOCK) {
+      throw new IllegalArgumentException(
+          "--key-rate conflicts with --ablation no-key-lock, which learns K at the V targets'"
+              + " rate; give one of the two");
     }
     if (m != null && checkpoint != null) {
       throw new IllegalArgumentException("--checkpoint is Perfusion's only");

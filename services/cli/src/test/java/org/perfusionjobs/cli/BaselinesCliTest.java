@@ -211,7 +211,7 @@ class BaselinesCliTest {
     assertOneLine(
         train(TINY, "lora", out, "--ema-decay", "0.9"),
         "error: --captions per-image, --gate-scope, --embedding-norm-cap, --background-weight,"
-            + " --train-beta, --train-tau and --ema-decay are Perfusion's");
+            + " --key-rate, --train-beta, --train-tau and --ema-decay are Perfusion's");
     assertOneLine(
         train(TINY, "perfusion", out, "--ema-decay", "1"),
         "error: emaDecay must be in [0, 1), got 1.0");

@@ -191,7 +191,7 @@ class BenchPersonalizationCommandTest {
 
   /**
    * The default run is the paper's comparison (Perfusion, its ablations, the four baselines);
-   * --with-variants adds the five variants beyond the paper, trained and run-time, in report order.
+   * --with-variants adds the variants beyond the paper, trained and run-time, in report order.
    */
   @Test
   void theVariantsBeyondThePaperJoinOnlyWhenAskedFor() {
@@ -224,8 +224,31 @@ class BenchPersonalizationCommandTest {
             "perfusion-regions",
             "perfusion-guided",
             "perfusion-guided-2",
+            "perfusion-soft-key",
+            "perfusion-soft-key-regions",
             "lora"),
         some.selectedMethods());
+  }
+
+  /**
+   * The softly locked key: trained with {@code --key-rate 0.1}; its run-time variant evaluates that
+   * file (not the paper's) in cells, and both join the pair rows.
+   */
+  @Test
+  void theSoftKeyVariantsTrainWithTheKeyRateAndConfineThatFile() {
+    assertEquals(List.of("--key-rate", "0.1"), BenchMethods.VARIANTS.get("perfusion-soft-key"));
+    BenchMethods.RuntimeVariant r = BenchMethods.RUNTIME_VARIANTS.get("perfusion-soft-key-regions");
+    assertEquals("perfusion-soft-key", r.source());
+    assertEquals(List.of("--regions", "0", "--confine"), r.evalArgs());
+    assertTrue(BenchMethods.isPairMethod("perfusion-soft-key"));
+    assertTrue(BenchMethods.isPairMethod("perfusion-soft-key-regions"));
+    assertTrue(
+        BenchMethods.ALL_METHODS.indexOf("perfusion-soft-key")
+            < BenchMethods.ALL_METHODS.indexOf("perfusion-soft-key-regions"),
+        "the file is trained before its run-time variant reads it");
+    assertEquals(
+        "s file=perfusion-soft-key eval=--regions 0 --confine",
+        BenchMethods.cellSettings("s", "perfusion-soft-key-regions"));
   }
 
   /** Only --docs writes into docs/: a plain run keeps its cells and report beside its work. */

@@ -43,17 +43,18 @@ import org.perfusionjobs.engine.scheduler.SamplerKind;
 final class JobExecutor {
   /** TrainingConfig's field names as the train request's JSON pointers, for one-line errors. */
   private static final Map<String, String> REQUEST_FIELDS =
-      Map.of(
-          "placeholder", "/conceptName",
-          "superclass", "/superclass",
-          "steps", "/steps",
-          "batchSize", "/options/batchSize",
-          "gradientAccumulation", "/options/gradientAccumulation",
-          "valueLearningRate", "/options/learningRateValue",
-          "embeddingLearningRate", "/options/learningRateEmbedding",
-          "embeddingNormCap", "/options/embeddingNormCap",
-          "backgroundWeight", "/options/backgroundWeight",
-          "flip", "/options/flip");
+      Map.ofEntries(
+          Map.entry("placeholder", "/conceptName"),
+          Map.entry("superclass", "/superclass"),
+          Map.entry("steps", "/steps"),
+          Map.entry("batchSize", "/options/batchSize"),
+          Map.entry("gradientAccumulation", "/options/gradientAccumulation"),
+          Map.entry("valueLearningRate", "/options/learningRateValue"),
+          Map.entry("embeddingLearningRate", "/options/learningRateEmbedding"),
+          Map.entry("embeddingNormCap", "/options/embeddingNormCap"),
+          Map.entry("backgroundWeight", "/options/backgroundWeight"),
+          Map.entry("flip", "/options/flip"),
+          Map.entry("keyRate", "/options/keyRate"));
 
   private final WorkerConfig cfg;
   private final RedisStore redis;
@@ -200,6 +201,7 @@ final class JobExecutor {
               .withSeed(o.seed())
               .withEmbeddingNormCap(o.embeddingNormCap().floatValue())
               .withBackgroundWeight(o.backgroundWeight().floatValue())
+              .withKeyRate(o.keyRate().floatValue())
               .withCheckpointEvery(Math.max(1, cfg.checkpointEvery()))
               .withTemplates(PerfusionModel.of(sd).trainingTemplates());
     } catch (IOException e) {

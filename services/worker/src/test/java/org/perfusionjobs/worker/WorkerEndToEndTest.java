@@ -196,13 +196,13 @@ class WorkerEndToEndTest {
   }
 
   /**
-   * train-request v2 and v3: the captions (one per image), the two options and flip reach the
-   * trained concept, whose file records them; a caption count that is not the image count fails
+   * train-request v2 to v4: the captions (one per image), the two options, flip and keyRate reach
+   * the trained concept, whose file records them; a caption count that is not the image count fails
    * naming /captions; flip always with randomFlip false fails naming /options/flip; captions under
    * a version-1 header are refused by version 1's schema.
    */
   @Test
-  void captionsAndOptionsOfVersions2And3ReachTheConcept() throws Exception {
+  void captionsAndOptionsOfVersions2To4ReachTheConcept() throws Exception {
     String images =
         "["
             + String.join(",", Collections.nCopies(2, "{\"base64\":\"" + squarePng() + "\"}"))
@@ -211,7 +211,8 @@ class WorkerEndToEndTest {
         "\"tenant\":\"acme\",\"conceptName\":\"qvx\",\"superclass\":\"car\",\"images\":"
             + images
             + ",\"steps\":2,\"options\":{\"batchSize\":1,\"gradientAccumulation\":1,"
-            + "\"embeddingNormCap\":1,\"backgroundWeight\":0.5,\"flip\":\"never\"}";
+            + "\"embeddingNormCap\":1,\"backgroundWeight\":0.5,\"flip\":\"never\","
+            + "\"keyRate\":0.1}";
     producer.request(
         Schemas.TRAIN_REQUEST,
         "{\"jobId\":\"train-captions\","
@@ -227,7 +228,9 @@ class WorkerEndToEndTest {
         "1",
         "{\"jobId\":\"train-v1-captions\","
             + body.replace(
-                ",\"embeddingNormCap\":1,\"backgroundWeight\":0.5,\"flip\":\"never\"", "")
+                ",\"embeddingNormCap\":1,\"backgroundWeight\":0.5,\"flip\":\"never\","
+                    + "\"keyRate\":0.1",
+                "")
             + ",\"captions\":[\"a {} on the left\",\"a photo of a {}\"]}");
     producer.request(
         Schemas.TRAIN_REQUEST,
@@ -259,6 +262,7 @@ class WorkerEndToEndTest {
       assertEquals("0.5", settings.get("background_weight"), settings.toString());
       // The square is mirror-symmetric, so only flip never (version 3) keeps its flips off.
       assertEquals("false", settings.get("random_flip"), settings.toString());
+      assertEquals("0.1", settings.get("key_rate"), settings.toString()); // version 4
     }
   }
 

@@ -88,7 +88,8 @@ public final class RecordCodec {
 
   /**
    * The version a value of {@code schema} is written in: a train request that uses a field of
-   * version 2 (captions, options.embeddingNormCap or options.backgroundWeight) and a generate
+   * version 2 (captions, options.embeddingNormCap or options.backgroundWeight) goes out as version
+   * 2, one with options.flip as version 3, one with options.keyRate as version 4, and a generate
    * request with a concept's superclassLayout go out as version 2, a generate request with regions
    * or confineConcepts as version 3, one with conceptGuidance as version 4, any other value in its
    * schema's written version.
@@ -109,6 +110,9 @@ public final class RecordCodec {
     }
     if (Schemas.TRAIN_REQUEST.equals(schema)) {
       JsonNode o = value.path("options");
+      if (o.hasNonNull("keyRate")) {
+        return 4;
+      }
       if (o.hasNonNull("flip")) {
         return 3;
       }
@@ -162,6 +166,9 @@ public final class RecordCodec {
       }
       if (t.options().backgroundWeight() == 0) {
         opts.remove("backgroundWeight");
+      }
+      if (t.options().keyRate() == 0) {
+        opts.remove("keyRate");
       }
     }
     try {

@@ -46,7 +46,7 @@ public final class Schemas {
           GENERATE_REQUEST,
           Set.of(1, 2, 3, 4),
           TRAIN_REQUEST,
-          Set.of(1, 2, 3),
+          Set.of(1, 2, 3, 4),
           CANCEL_REQUEST,
           Set.of(1),
           JOB_EVENT,

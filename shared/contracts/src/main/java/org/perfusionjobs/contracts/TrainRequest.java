@@ -4,9 +4,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
- * train-request, versions 1 to 3 (schemas/train-request.v1.json to .v3.json say what each field
- * means); version 1 has no captions and none of the two beyond-the-paper options, which then take
- * their defaults, and only version 3 has the option flip.
+ * train-request, versions 1 to 4 (schemas/train-request.v1.json to .v4.json say what each field
+ * means); version 1 has no captions and none of the beyond-the-paper options, which then take their
+ * defaults, the option flip exists from version 3 on and keyRate from version 4.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record TrainRequest(
@@ -35,7 +35,8 @@ public record TrainRequest(
 
   /**
    * Training settings; embeddingNormCap and backgroundWeight exist from version 2 on, flip from
-   * version 3 (absent, it stays null so that the record is still written in the lowest version).
+   * version 3 (absent, it stays null so that the record is still written in the lowest version),
+   * keyRate from version 4 (0, the paper's locked key, is dropped when written).
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Options(
@@ -47,7 +48,8 @@ public record TrainRequest(
       Long seed,
       Double embeddingNormCap,
       Double backgroundWeight,
-      String flip) {
+      String flip,
+      Double keyRate) {
     public Options {
       batchSize = batchSize != null ? batchSize : 4;
       gradientAccumulation = gradientAccumulation != null ? gradientAccumulation : 4;
@@ -57,11 +59,12 @@ public record TrainRequest(
       seed = seed != null ? seed : 0L;
       embeddingNormCap = embeddingNormCap != null ? embeddingNormCap : 0.0;
       backgroundWeight = backgroundWeight != null ? backgroundWeight : 0.0;
+      keyRate = keyRate != null ? keyRate : 0.0;
     }
 
     /** Every setting at its default. */
     public static Options defaults() {
-      return new Options(null, null, null, null, null, null, null, null, null);
+      return new Options(null, null, null, null, null, null, null, null, null, null);
     }
 
     /**

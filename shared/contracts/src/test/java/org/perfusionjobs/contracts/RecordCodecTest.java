@@ -161,6 +161,43 @@ class RecordCodecTest {
     assertEquals("flip 'always' conflicts with randomFlip false; give only flip", e.getMessage());
   }
 
+  /**
+   * train-request v4 = v3 + the option keyRate (the softly locked key): a v3 header refuses it, its
+   * range 0..1 is checked with the field named, its default is 0 (the paper's locked key), and only
+   * a value that uses it goes out as v4.
+   */
+  @Test
+  void trainRequestVersion4CarriesKeyRateAndIsWrittenOnlyWhenNeeded() throws Exception {
+    String base =
+        "{\"jobId\":\"j\",\"tenant\":\"t\",\"conceptName\":\"zwx\",\"superclass\":\"car\","
+            + "\"images\":[{\"blobId\":\"x\"}]";
+    String soft = base + ",\"options\":{\"keyRate\":0.1}}";
+    TrainRequest t = RecordCodec.decode(Schemas.TRAIN_REQUEST, "4", b(soft), TrainRequest.class);
+    assertEquals(0.1, t.options().keyRate(), 0);
+    assertEquals(4, RecordCodec.encode(t).version());
+    assertEquals("/options/keyRate", refusedTrain("3", b(soft)).error().field());
+    for (String bad : new String[] {"-0.1", "1.5", "\"0.1\"", "true"}) {
+      InvalidEventException e =
+          refusedTrain("4", b(base + ",\"options\":{\"keyRate\":" + bad + "}}"));
+      assertEquals("/options/keyRate", e.error().field(), bad);
+    }
+    JsonNode v4 =
+        Schemas.json()
+            .readTree(Schemas.class.getResourceAsStream("/schemas/train-request.v4.json"))
+            .get("properties");
+    TrainRequest plain =
+        RecordCodec.decode(Schemas.TRAIN_REQUEST, "4", b(base + "}"), TrainRequest.class);
+    JsonNode mapped = Schemas.json().valueToTree(plain);
+    assertDefaults(v4, mapped, 2);
+    assertDefaults(v4.get("options").get("properties"), mapped.get("options"), 9);
+    RecordCodec.Outgoing out = RecordCodec.encode(plain);
+    assertEquals(1, out.version(), "a record at the locked key goes out as v1");
+    assertTrue(!out.valueText().contains("keyRate"), out.valueText());
+    String both = base + ",\"options\":{\"keyRate\":1,\"flip\":\"never\"}}";
+    assertEquals(
+        4, RecordCodec.encode(Schemas.TRAIN_REQUEST, Schemas.json().readTree(both)).version());
+  }
+
   /** The error a train-request value gets from the schema of {@code version}. */
   private static InvalidEventException refusedTrain(String version, byte[] value) {
     return assertThrows(

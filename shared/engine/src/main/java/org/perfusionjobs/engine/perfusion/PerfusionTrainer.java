@@ -118,9 +118,12 @@ public final class PerfusionTrainer {
     int placeholderId = tokenizer.addedTokenId(cfg.placeholder());
     List<Integer> superIds = sd.tokenizer().idsOfWord(cfg.superclass());
     List<Attention> layers = sd.unet().crossAttentions();
-    if (resume != null && ablation == PerfusionAblation.NO_KEY_LOCK) {
+    if (ablation == PerfusionAblation.NO_KEY_LOCK && cfg.learnsKeys()) {
       throw new IllegalArgumentException(
-          "a run without key-locking cannot resume from a checkpoint (it keeps no K moments)");
+          "keyRate "
+              + cfg.keyRate()
+              + " conflicts with the no-key-lock ablation, which learns K at the full rate;"
+              + " give one of the two");
     }
     try (NDManager m = sd.manager().newSubManager();
         NDScope outer = new NDScope()) {
@@ -422,6 +425,8 @@ public final class PerfusionTrainer {
             v,
             zeros,
             zeros2,
+            Map.of(),
+            Map.of(),
             Double.NaN);
     return restore(s, cfg, layers, m);
   }
@@ -497,19 +502,30 @@ public final class PerfusionTrainer {
             "checkpoint does not match this model's cross-attention layer " + a.path());
       }
     }
+    boolean learnsKeys = ablation == PerfusionAblation.NO_KEY_LOCK || cfg.learnsKeys();
+    if (s.completedSteps() > 0 && learnsKeys == s.keyM().isEmpty()) {
+      throw new IllegalArgumentException(
+          "checkpoint was saved by a run with "
+              + (learnsKeys ? "locked" : "learned")
+              + " K targets, this run "
+              + (learnsKeys ? "learns" : "locks")
+              + " them; resume it with the key settings it was started with");
+    }
     return new Run(s, cfg, ablation, m);
   }
 
   /**
    * The mutable learned state of a run: the V targets and the embedding as parameters of one {@link
    * AdamW} (two learning rates through its per-parameter rate scale), the locked K targets and i*,
-   * all in the trainer's manager.
+   * all in the trainer's manager. Where K is learned (the no-key-lock ablation at the V targets'
+   * rate, a softly locked key at {@link TrainingConfig#keyRate} times it) the K targets are
+   * parameters of the same AdamW, between the V targets and the embedding.
    */
   private static final class Run {
     final float[] iSuper;
     final double[] iStar;
     final Map<String, NDArray> keyTargets = new LinkedHashMap<>(); // fixed
-    final Map<String, Parameter> learnedKeys = new LinkedHashMap<>(); // ablation no-key-lock only
+    final Map<String, Parameter> learnedKeys = new LinkedHashMap<>(); // learned K only
     final PerfusionAblation ablation;
     final Map<String, Parameter> valueTargets = new LinkedHashMap<>(); // learned
     final Parameter embedding; // (D), learned
@@ -538,15 +554,16 @@ public final class PerfusionTrainer {
                 first.add(s.valueM().get(p));
                 second.add(s.valueV().get(p));
               });
-      if (ablation == PerfusionAblation.NO_KEY_LOCK) { // K trained like V, from the same start
+      boolean ablated = ablation == PerfusionAblation.NO_KEY_LOCK;
+      if (ablated || cfg.learnsKeys()) { // K trained from the locked start
         s.keyTargets()
             .forEach(
                 (p, k) -> {
                   Parameter param = Parameter.of("k." + p, keep(m.create(k)));
                   learnedKeys.put(p, param);
                   params.add(param);
-                  first.add(new float[k.length]);
-                  second.add(new float[k.length]);
+                  first.add(s.keyM().getOrDefault(p, new float[k.length]));
+                  second.add(s.keyV().getOrDefault(p, new float[k.length]));
                 });
       }
       embedding = Parameter.of("embedding", keep(m.create(s.embedding())));
@@ -556,6 +573,9 @@ public final class PerfusionTrainer {
       float[] rateScale = new float[params.size()];
       Arrays.fill(rateScale, 1f);
       rateScale[rateScale.length - 1] = cfg.embeddingLearningRate() / cfg.valueLearningRate();
+      float keyScale = ablated ? 1f : cfg.keyRate();
+      Arrays.fill(
+          rateScale, valueTargets.size(), valueTargets.size() + learnedKeys.size(), keyScale);
       adam = new AdamW(params, rateScale, cfg.valueLearningRate(), cfg.weightDecay());
       adam.resume(s.completedSteps(), first, second);
       step = s.completedSteps();
@@ -612,7 +632,13 @@ public final class PerfusionTrainer {
         valueV.put(e.getKey(), adam.secondMoment(i).toFloatArray());
         i++;
       }
-      i += learnedKeys.size(); // the embedding is the last parameter
+      Map<String, float[]> keyM = new LinkedHashMap<>();
+      Map<String, float[]> keyV = new LinkedHashMap<>();
+      for (String p : learnedKeys.keySet()) {
+        keyM.put(p, adam.firstMoment(i).toFloatArray());
+        keyV.put(p, adam.secondMoment(i).toFloatArray());
+        i++;
+      } // the embedding is the last parameter
       return new TrainerState(
           cfg.placeholder(),
           cfg.superclass(),
@@ -627,6 +653,8 @@ public final class PerfusionTrainer {
           values,
           valueM,
           valueV,
+          keyM,
+          keyV,
           lastLoss);
     }
 

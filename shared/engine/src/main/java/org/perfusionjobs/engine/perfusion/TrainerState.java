@@ -14,8 +14,10 @@ import org.perfusionjobs.engine.io.SafetensorsWriter;
 /**
  * Everything a training run needs to continue where it stopped, on this worker or another: the
  * completed step count, the learned values, the locked targets, the i* running average and the
- * AdamW moments. Randomness is derived from (seed, step), so a resumed run draws what the
- * uninterrupted one would have. Serialised as safetensors (a few hundred KB for SD v1.5).
+ * AdamW moments (of the K targets too, where a softly locked key or the no-key-lock ablation learns
+ * them; empty maps where K is locked). Randomness is derived from (seed, step), so a resumed run
+ * draws what the uninterrupted one would have. Serialised as safetensors (a few hundred KB for SD
+ * v1.5).
  */
 public record TrainerState(
     String placeholder,
@@ -31,6 +33,8 @@ public record TrainerState(
     Map<String, float[]> valueTargets, // path -> (C)
     Map<String, float[]> valueM, // path -> (C)
     Map<String, float[]> valueV, // path -> (C)
+    Map<String, float[]> keyM, // path -> (C), empty when K is locked
+    Map<String, float[]> keyV, // path -> (C), empty when K is locked
     double lastLoss) {
 
   public byte[] toBytes() throws IOException {
@@ -49,6 +53,8 @@ public record TrainerState(
       valueTargets.forEach((p, v) -> t.put("target_v." + p, m.create(v)));
       valueM.forEach((p, v) -> t.put("adam_m.target_v." + p, m.create(v)));
       valueV.forEach((p, v) -> t.put("adam_v.target_v." + p, m.create(v)));
+      keyM.forEach((p, v) -> t.put("adam_m.target_k." + p, m.create(v)));
+      keyV.forEach((p, v) -> t.put("adam_v.target_k." + p, m.create(v)));
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put("format", "perfusion-trainer-state/1");
       meta.put("placeholder", placeholder);
@@ -90,6 +96,8 @@ public record TrainerState(
           prefixed(all, "target_v."),
           prefixed(all, "adam_m.target_v."),
           prefixed(all, "adam_v.target_v."),
+          prefixed(all, "adam_m.target_k."),
+          prefixed(all, "adam_v.target_k."),
           Double.parseDouble(meta.get("last_loss")));
     }
   }

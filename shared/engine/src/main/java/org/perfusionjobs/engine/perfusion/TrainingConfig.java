@@ -30,7 +30,11 @@ public record TrainingConfig(
     int checkpointEvery,
     float embeddingNormCap,
     float backgroundWeight,
-    GateScope gateScope) {
+    GateScope gateScope,
+    float keyRate) {
+
+  /** The concept file's record of {@link #keyRate} ({@code train.key_rate}), when above 0. */
+  public static final String KEY_RATE = "key_rate";
 
   public static final List<String> DEFAULT_TEMPLATES =
       List.of(
@@ -94,6 +98,11 @@ public record TrainingConfig(
         "backgroundWeight",
         "must be in [0, 1], got " + backgroundWeight);
     Objects.requireNonNull(gateScope, "gateScope");
+    check(
+        keyRate >= 0 && keyRate <= 1,
+        "keyRate",
+        "must be in [0, 1] (0: the paper's locked key, 0.1: the softly locked key), got "
+            + keyRate);
     templates = List.copyOf(templates);
   }
 
@@ -125,7 +134,8 @@ public record TrainingConfig(
         50,
         0f,
         0f,
-        GateScope.DEFAULT);
+        GateScope.DEFAULT,
+        0f);
   }
 
   public TrainingConfig withSteps(int v) {
@@ -242,6 +252,23 @@ public record TrainingConfig(
     return c.build();
   }
 
+  /**
+   * Beyond the paper (docs/perfusion.md): a softly locked key. The K targets start at the locked
+   * value W_k i_super and are learned at {@code v} times the V targets' learning rate, so the key
+   * moves slowly away from the superclass's while the value carries the concept; 0 (the default) is
+   * the paper's locked key, 1 learns K like V (the no-key-lock ablation's training).
+   */
+  public TrainingConfig withKeyRate(float v) {
+    Copy c = new Copy(this);
+    c.keyRate = v;
+    return c.build();
+  }
+
+  /** Whether the K targets are learned (a softly locked key) rather than locked. */
+  public boolean learnsKeys() {
+    return keyRate > 0;
+  }
+
   /** A mutable copy, so that each with-method names only what it changes. */
   private static final class Copy {
     String placeholder;
@@ -264,6 +291,7 @@ public record TrainingConfig(
     float embeddingNormCap;
     float backgroundWeight;
     GateScope gateScope;
+    float keyRate;
 
     Copy(TrainingConfig t) {
       placeholder = t.placeholder;
@@ -286,6 +314,7 @@ public record TrainingConfig(
       embeddingNormCap = t.embeddingNormCap;
       backgroundWeight = t.backgroundWeight;
       gateScope = t.gateScope;
+      keyRate = t.keyRate;
     }
 
     TrainingConfig build() {
@@ -309,7 +338,8 @@ public record TrainingConfig(
           checkpointEvery,
           embeddingNormCap,
           backgroundWeight,
-          gateScope);
+          gateScope,
+          keyRate);
     }
   }
 
@@ -335,6 +365,9 @@ public record TrainingConfig(
     }
     if (gateScope != GateScope.DEFAULT) {
       m.put(GateScope.KEY, gateScope.id());
+    }
+    if (keyRate > 0) {
+      m.put(KEY_RATE, Float.toString(keyRate));
     }
     return m;
   }

@@ -237,13 +237,18 @@ class PerfusionAblationTest extends ProcessorFixture {
     }
     // Adam's first steps move each value by about the learning rate (0.03).
     assertTrue(moved > 0.01, "K targets must leave W_k i_super, largest move " + moved);
-    assertThrows(
-        IllegalArgumentException.class,
-        () ->
-            perfusion
-                .trainer()
-                .withAblation(PerfusionAblation.NO_KEY_LOCK)
-                .train(square, quick(4), states.get(0), p -> {}, s -> {}, () -> false));
+    // The checkpoint keeps K's moments, so a resumed run ends where the uninterrupted one does
+    // (within 1e-4: i* is kept in fp32 in the checkpoint, averaged in double in the run; a lost
+    // moment would restart Adam there, a difference of the order of the learning rate).
+    assertFalse(states.get(0).keyM().isEmpty());
+    Concept resumed =
+        perfusion
+            .trainer()
+            .withAblation(PerfusionAblation.NO_KEY_LOCK)
+            .train(square, quick(3), states.get(0), p -> {}, s -> {}, () -> false);
+    for (String p : free.keyTargets().keySet()) {
+      assertArrayEquals(free.keyTargets().get(p), resumed.keyTargets().get(p), 1e-4f, p);
+    }
   }
 
   /** The same seed and settings with the default trainer or an explicit NONE: the same bits. */

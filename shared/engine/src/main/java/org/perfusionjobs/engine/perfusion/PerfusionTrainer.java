@@ -502,7 +502,7 @@ public final class PerfusionTrainer {
             "checkpoint does not match this model's cross-attention layer " + a.path());
       }
     }
-    boolean learnsKeys = ablation == PerfusionAblation.NO_KEY_LOCK || cfg.learnsKeys();
+    boolean learnsKeys = keyRate(ablation, cfg) > 0;
     if (s.completedSteps() > 0 && learnsKeys == s.keyM().isEmpty()) {
       throw new IllegalArgumentException(
           "checkpoint was saved by a run with "
@@ -512,6 +512,14 @@ public final class PerfusionTrainer {
               + " them; resume it with the key settings it was started with");
     }
     return new Run(s, cfg, ablation, m);
+  }
+
+  /**
+   * The K targets' learning-rate scale against the V targets': 1 for the no-key-lock ablation, the
+   * config's key rate otherwise; 0 is the paper's locked key (no K parameter at all).
+   */
+  private static float keyRate(PerfusionAblation ablation, TrainingConfig cfg) {
+    return ablation == PerfusionAblation.NO_KEY_LOCK ? 1f : cfg.keyRate();
   }
 
   /**
@@ -554,8 +562,8 @@ public final class PerfusionTrainer {
                 first.add(s.valueM().get(p));
                 second.add(s.valueV().get(p));
               });
-      boolean ablated = ablation == PerfusionAblation.NO_KEY_LOCK;
-      if (ablated || cfg.learnsKeys()) { // K trained from the locked start
+      float keyRate = keyRate(ablation, cfg);
+      if (keyRate > 0) { // K trained from the locked start
         s.keyTargets()
             .forEach(
                 (p, k) -> {
@@ -573,9 +581,8 @@ public final class PerfusionTrainer {
       float[] rateScale = new float[params.size()];
       Arrays.fill(rateScale, 1f);
       rateScale[rateScale.length - 1] = cfg.embeddingLearningRate() / cfg.valueLearningRate();
-      float keyScale = ablated ? 1f : cfg.keyRate();
       Arrays.fill(
-          rateScale, valueTargets.size(), valueTargets.size() + learnedKeys.size(), keyScale);
+          rateScale, valueTargets.size(), valueTargets.size() + learnedKeys.size(), keyRate);
       adam = new AdamW(params, rateScale, cfg.valueLearningRate(), cfg.weightDecay());
       adam.resume(s.completedSteps(), first, second);
       step = s.completedSteps();

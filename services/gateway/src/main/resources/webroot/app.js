@@ -121,6 +121,9 @@ $('train').onclick = async () => {
   const options = { batchSize: 2, gradientAccumulation: 1 };
   // auto is the default: the request then leaves the field out (and stays readable by older workers).
   if ($('flip').value !== 'auto') options.flip = $('flip').value;
+  // Empty or 0 is the paper's locked key, likewise left out; anything else goes as typed and the
+  // gateway's schema check answers a bad value with its field.
+  if ($('keyrate').value.trim() && +$('keyrate').value !== 0) options.keyRate = +$('keyrate').value;
   const id = await post('/v1/jobs/train', { conceptName: $('word').value, superclass: $('superclass').value, images, steps: +$('tsteps').value,
     options });
   if (id) view(id, 'train');

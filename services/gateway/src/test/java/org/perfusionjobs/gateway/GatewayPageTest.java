@@ -137,6 +137,24 @@ class GatewayPageTest {
     throw new AssertionError("no request with " + field + " '" + value + "' was queued");
   }
 
+  /** Waits until the page shows a refusal naming the field first; returns the message. */
+  static String refusalShown(HeadlessPage page, String field) throws Exception {
+    page.await(
+        "the refusal is shown",
+        "document.getElementById('error').textContent.startsWith('" + field + "')");
+    return page.eval("document.getElementById('error').textContent").asText();
+  }
+
+  /** Nothing whose field has this value arrives on the consumer's topic within two seconds. */
+  static void assertNotQueued(KafkaConsumer<String, byte[]> consumer, String field, String value)
+      throws Exception {
+    for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofSeconds(2))) {
+      assertFalse(
+          value.equals(Schemas.json().readTree(r.value()).path(field).asText()),
+          "a refused request was queued: " + value);
+    }
+  }
+
   static String header(ConsumerRecord<String, byte[]> r, String name) {
     Header h = r.headers().lastHeader(name);
     return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
@@ -144,10 +162,11 @@ class GatewayPageTest {
 
   /**
    * The train form uploads the chosen images as blobs and queues a request naming them; a flip mode
-   * other than auto goes with it (version 3), auto is left out (an older version).
+   * other than auto goes with it (version 3), auto is left out (an older version); a key rate goes
+   * with it (version 4), empty is left out, and one out of range is refused with its field.
    */
   @Test
-  void theTrainFormUploadsTheImagesAndQueuesTheFlipChosen() throws Exception {
+  void theTrainFormUploadsTheImagesAndQueuesTheOptionsChosen() throws Exception {
     try (KafkaConsumer<String, byte[]> train =
             new KafkaConsumer<>(
                 Map.of(
@@ -192,6 +211,22 @@ class GatewayPageTest {
       JsonNode b = Schemas.json().readTree(auto.value());
       assertFalse(b.get("options").has("flip"), b.toString());
       assertEquals("1", header(auto, Headers.VERSION), "auto is left out: version 1");
+
+      page.type("word", "pgk");
+      page.type("keyrate", "0.1");
+      page.click("train");
+      ConsumerRecord<String, byte[]> soft = queued(train, "conceptName", "pgk");
+      JsonNode k = Schemas.json().readTree(soft.value());
+      assertEquals(0.1, k.get("options").get("keyRate").asDouble(), 0.0, k.toString());
+      assertFalse(k.get("options").has("flip"), k.toString());
+      assertEquals("4", header(soft, Headers.VERSION), "a request with keyRate is version 4");
+
+      page.type("word", "pgr");
+      page.type("keyrate", "2");
+      page.click("train");
+      String shown = refusalShown(page, "/options/keyRate");
+      assertTrue(shown.contains("1"), "the refusal names the limit: " + shown);
+      assertNotQueued(train, "conceptName", "pgr");
     }
   }
 
@@ -241,16 +276,9 @@ class GatewayPageTest {
       page.type("prompt", "a zwx on the left, refused");
       page.type("cguidance", "31");
       page.click("generate");
-      page.await(
-          "the refusal is shown",
-          "document.getElementById('error').textContent.startsWith('/conceptGuidance')");
-      String shown = page.eval("document.getElementById('error').textContent").asText();
+      String shown = refusalShown(page, "/conceptGuidance");
       assertTrue(shown.contains("30"), "the refusal names the limit: " + shown);
-      for (ConsumerRecord<String, byte[]> r : requests.poll(Duration.ofSeconds(2))) {
-        assertFalse(
-            Schemas.json().readTree(r.value()).path("prompt").asText().endsWith("refused"),
-            "a refused request was queued");
-      }
+      assertNotQueued(requests, "prompt", "a zwx on the left, refused");
       // The next accepted request clears the message; none selected: the base model.
       page.choose("concept");
       page.type("cguidance", "3");

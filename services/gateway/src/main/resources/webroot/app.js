@@ -123,7 +123,8 @@ $('train').onclick = async () => {
   if ($('flip').value !== 'auto') options.flip = $('flip').value;
   // Empty or 0 is the paper's locked key, likewise left out; anything else goes as typed and the
   // gateway's schema check answers a bad value with its field.
-  if ($('keyrate').value.trim() && +$('keyrate').value !== 0) options.keyRate = +$('keyrate').value;
+  const keyRate = $('keyrate').value.trim();
+  if (keyRate && +keyRate !== 0) options.keyRate = +keyRate;
   const id = await post('/v1/jobs/train', { conceptName: $('word').value, superclass: $('superclass').value, images, steps: +$('tsteps').value,
     options });
   if (id) view(id, 'train');

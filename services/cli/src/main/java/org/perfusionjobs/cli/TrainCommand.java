@@ -331,7 +331,7 @@ final class TrainCommand implements Callable<Integer> {
       ProgressBar bar = new ProgressBar(err, "train");
       PerfusionAblation ablated = PerfusionAblation.parse(ablation);
       PerfusionTrainer trainer = PerfusionModel.of(sd).trainer().withAblation(ablated);
-      boolean learnsKeys = ablated == PerfusionAblation.NO_KEY_LOCK || cfg.learnsKeys();
+      boolean learnsKeys = PerfusionTrainer.keyRate(ablated, cfg) > 0;
       Concept c =
           trainer.train(
               data,

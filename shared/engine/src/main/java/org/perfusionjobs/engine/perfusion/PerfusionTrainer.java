@@ -518,7 +518,7 @@ public final class PerfusionTrainer {
    * The K targets' learning-rate scale against the V targets': 1 for the no-key-lock ablation, the
    * config's key rate otherwise; 0 is the paper's locked key (no K parameter at all).
    */
-  private static float keyRate(PerfusionAblation ablation, TrainingConfig cfg) {
+  public static float keyRate(PerfusionAblation ablation, TrainingConfig cfg) {
     return ablation == PerfusionAblation.NO_KEY_LOCK ? 1f : cfg.keyRate();
   }
 

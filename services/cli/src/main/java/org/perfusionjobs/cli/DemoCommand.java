@@ -69,12 +69,13 @@ final class DemoCommand implements Callable<Integer> {
   static final float GUIDANCE = 5f;
 
   /**
-   * The demo concept's beta in the single-concept job when it is drawn in its region: measured for
-   * this concept and prompt (below 0.4 the star comes out medium-sized, above it loses its
-   * stripes), not a rule for one-object prompts, where the suite's concepts do better at 0.6
-   * (docs/perfusion-results.md, "The demo's prompt and its ceiling").
+   * The demo concept's beta in the single-concept job when it is drawn in its region, named in the
+   * centre: measured for this concept and prompt (below 0.5 the star comes out medium-sized, above
+   * 0.55 it loses its stripes), not a rule for one-object prompts, where the suite's concepts do
+   * better at 0.6 (docs/perfusion-results.md, "The demo's prompt and its ceiling", "The unplaced
+   * object named in the centre").
    */
-  static final double REGION_BETA = 0.4;
+  static final double REGION_BETA = 0.5;
 
   /** The tenant of the demo's jobs (its token is demo-token). */
   static final String TENANT = "demo";
@@ -374,7 +375,7 @@ final class DemoCommand implements Callable<Integer> {
               .createObjectNode()
               .put("jobId", id)
               .put("tenant", TENANT)
-              .put("prompt", prompt);
+              .put("prompt", drawing.prompt());
       ArrayNode concepts = generate.putArray("concepts");
       for (String c : conceptIds) {
         ObjectNode concept = concepts.addObject().put("conceptId", c);
@@ -400,6 +401,7 @@ final class DemoCommand implements Callable<Integer> {
               + id
               + " (\""
               + prompt
+              + (drawing.prompt().equals(prompt) ? "" : "\", drawn as \"" + drawing.prompt())
               + "\") using concept"
               + (conceptIds.size() > 1 ? "s " : " ")
               + String.join(", ", conceptIds));
@@ -528,18 +530,21 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /**
-   * How a generation job draws its concepts: the paper's way (no regions, each concept at its
-   * file's beta), or each concept's phrase confined to its cell, optionally at one beta for all.
+   * How a generation job draws its concepts: the text its request carries, and the paper's way (no
+   * regions, each concept at its file's beta) or each concept's phrase confined to its cell (the
+   * prompt's {@link RegionPrompts.Layout}), optionally at one beta for all.
    */
-  record Drawing(List<RegionPrompt> regions, OptionalDouble beta) {
-    static final Drawing PAPER = new Drawing(List.of(), OptionalDouble.empty());
+  record Drawing(String prompt, List<RegionPrompt> regions, OptionalDouble beta) {
+    static Drawing paper(String prompt) {
+      return new Drawing(prompt, List.of(), OptionalDouble.empty());
+    }
 
-    static Drawing confined(List<RegionPrompt> regions) {
-      return new Drawing(List.copyOf(regions), OptionalDouble.empty());
+    static Drawing confined(RegionPrompts.Layout layout) {
+      return new Drawing(layout.prompt(), layout.regions(), OptionalDouble.empty());
     }
 
     Drawing at(double beta) {
-      return new Drawing(regions, OptionalDouble.of(beta));
+      return new Drawing(prompt, regions, OptionalDouble.of(beta));
     }
   }
 
@@ -556,28 +561,29 @@ final class DemoCommand implements Callable<Integer> {
 
   /**
    * The prompt's regions, each concept's phrase in its cell (the evaluator reads the world's
-   * caption language; one object with no position gets the centre cell); the paper's way under
-   * {@code --no-regions}, or, with a line saying so, when the prompt does not place every object.
+   * caption language; one object with no position gets the centre cell, and the words name it
+   * there); the paper's way under {@code --no-regions}, or, with a line saying so, when the prompt
+   * does not place every object.
    */
   private Drawing confined(String text, List<String> words, String what, PrintWriter o) {
     if (noRegions) {
-      return Drawing.PAPER;
+      return Drawing.paper(text);
     }
     PromptParser parser =
         new PromptParser(
             words.stream()
                 .map(w -> new PromptParser.Concept(w, ConceptSuite.byWord(w).orElseThrow().spec()))
                 .toList());
-    List<RegionPrompt> regions;
+    RegionPrompts.Layout layout;
     try {
-      regions = RegionPrompts.of(parser.parse(text), 0);
+      layout = RegionPrompts.layout(parser.parse(text), 0);
     } catch (IllegalArgumentException e) {
-      regions = List.of();
+      layout = new RegionPrompts.Layout(text, List.of());
     }
-    if (regions.isEmpty()) {
+    if (layout.regions().isEmpty()) {
       o.println(what + " does not place every object; drawing it without regions");
-      return Drawing.PAPER;
+      return Drawing.paper(text);
     }
-    return Drawing.confined(regions);
+    return Drawing.confined(layout);
   }
 }

@@ -24,6 +24,7 @@ import org.perfusionjobs.engine.personalization.Personalization;
 import org.perfusionjobs.engine.pipeline.Conditioner;
 import org.perfusionjobs.engine.pipeline.EngineOptions;
 import org.perfusionjobs.engine.pipeline.RegionalConditioner;
+import org.perfusionjobs.engine.pipeline.RegionalConditioner.RegionPrompt;
 import org.perfusionjobs.engine.pipeline.StableDiffusionPipeline;
 import org.perfusionjobs.engine.scheduler.SamplerKind;
 import org.perfusionjobs.evaluator.Evaluator;
@@ -450,6 +451,9 @@ final class EvalCommand implements Callable<Integer> {
           for (int i = 0; i < set.size(); i++) {
             Map<String, Object> p = new LinkedHashMap<>();
             p.put("prompt", set.get(i).text());
+            if (!r.drawn().get(i).equals(set.get(i).text())) {
+              p.put("drawn", r.drawn().get(i)); // e.g. an unplaced object named in its cell
+            }
             p.put("found", r.found().get(i).toString());
             p.put("count", r.found().get(i).count());
             Map<String, String> sc = new LinkedHashMap<>();
@@ -525,18 +529,25 @@ final class EvalCommand implements Callable<Integer> {
   }
 
   /**
-   * Each prompt's conditioner: {@code method}'s, inside each object's region with --regions (each
-   * region anchored on its own text's superclass prompt with --concept-guidance).
+   * How each prompt is drawn: with {@code method}'s conditioner, and with --regions inside each
+   * object's region of the prompt's layout (each region anchored on its own text's superclass
+   * prompt with --concept-guidance), the rest of the image seeing the layout's text through {@code
+   * outside} with --confine, else through {@code method}.
    */
-  private java.util.function.Function<EvalPrompt, Conditioner> regional(
+  private java.util.function.Function<EvalPrompt, PromptRun.Drawing> regional(
       Conditioner method, Conditioner outside, ConceptGuidance cg) {
     if (regions == null) {
-      return p -> method;
+      return p -> new PromptRun.Drawing(p.text(), method);
     }
-    return confine
-        ? p ->
-            RegionalConditioner.confined(method, cg.anchored(RegionPrompts.of(p, regions)), outside)
-        : p -> RegionalConditioner.of(method, cg.anchored(RegionPrompts.of(p, regions)));
+    return p -> {
+      RegionPrompts.Layout layout = RegionPrompts.layout(p, regions);
+      List<RegionPrompt> boxes = cg.anchored(layout.regions());
+      return new PromptRun.Drawing(
+          layout.prompt(),
+          confine
+              ? RegionalConditioner.confined(method, boxes, outside)
+              : RegionalConditioner.of(method, boxes));
+    };
   }
 
   /** The --concept-guidance of this run: each concept's word and superclass, or off. */

@@ -61,7 +61,10 @@ class DemoCommandTest {
         log);
     assertTrue(
         log.contains(
-            "(\"a large zwx on a sand background\") using concept " + trained.get(0) + "\n"),
+            "(\"a large zwx on a sand background\", drawn as \"a large zwx in the centre on a"
+                + " sand background\") using concept "
+                + trained.get(0)
+                + "\n"),
         log);
     assertTrue(
         log.contains(
@@ -73,10 +76,10 @@ class DemoCommandTest {
         log);
     assertTrue(
         log.contains(
-            "  each concept confined to its region: \"a large zwx on a sand background\" in [0.33,"
-                + " 0.33, 0.67, 0.67], beta 0.4\n"),
-        "the single job's concept in the centre cell (one object with no position) at the demo's"
-            + " beta: "
+            "  each concept confined to its region: \"a large zwx in the centre on a sand"
+                + " background\" in [0.33, 0.33, 0.67, 0.67], beta 0.5\n"),
+        "the single job's concept in the centre cell (one object with no position), named there,"
+            + " at the demo's beta: "
             + log);
     assertTrue(
         log.contains(

@@ -1,5 +1,6 @@
 package org.perfusionjobs.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -337,7 +338,8 @@ class PerfusionCliTest {
   /**
    * eval --regions --confine with the demo concept: the report records the margin; a two-object
    * prompt with an unplaced object gets no region and is drawn exactly as without the option, one
-   * with both placed is not.
+   * with both placed is not; one object with no position is drawn in the centre cell with the
+   * centre named, exactly as the prompt that asks for the centre.
    */
   @Test
   void evalWithConfinedRegionsChangesOnlyPositionedPrompts() throws Exception {
@@ -345,7 +347,8 @@ class PerfusionCliTest {
     Path prompts = dir.resolve("regions.txt");
     Files.writeString(
         prompts,
-        "a {} on the left and a blue circle\na {} on the left and a blue circle on the right\n");
+        "a {} on the left and a blue circle\na {} on the left and a blue circle on the right\n"
+            + "a large {} on a sand background\n");
     String[] common = {
       "eval",
       "--model",
@@ -375,9 +378,28 @@ class PerfusionCliTest {
     assertTrue(jb.contains("\"regions\" : 0.0") && !ja.contains("\"regions\""), jb);
     List<String> fa = found(ja);
     List<String> fb = found(jb);
-    assertEquals(2, fa.size(), ja);
+    assertEquals(3, fa.size(), ja);
     assertEquals(fa.get(0), fb.get(0), "an object with no position, no regions: drawn as before");
     assertNotEquals(fa.get(1), fb.get(1), "the positioned prompt is drawn with its regions");
+    assertTrue(
+        jb.contains("\"drawn\" : \"a large zwx in the centre on a sand background\"")
+            && !ja.contains("\"drawn\""),
+        "the unplaced object is drawn named in its centre cell, and the report says so: " + jb);
+    Path placed = dir.resolve("placed.txt");
+    Files.writeString(
+        placed,
+        "a {} on the left and a blue circle\na {} on the left and a blue circle on the right\n"
+            + "a large {} in the centre on a sand background\n");
+    List<String> centre = new ArrayList<>(List.of(common));
+    centre.set(centre.indexOf(prompts.toString()), placed.toString());
+    centre.addAll(
+        List.of("--regions", "0", "--confine", "--out", dir.resolve("centre").toString()));
+    String[] d = run(centre.toArray(String[]::new));
+    assertEquals("0", d[0], d[2]);
+    assertArrayEquals(
+        Files.readAllBytes(dir.resolve("regional/grid.png")),
+        Files.readAllBytes(dir.resolve("centre/grid.png")),
+        "the unplaced prompt is drawn as the one that asks for the centre, bit for bit");
     // Guided through the superclass prompts (each region's its own): scale 0 draws the superclass.
     List<String> guided = new ArrayList<>(List.of(common));
     guided.addAll(

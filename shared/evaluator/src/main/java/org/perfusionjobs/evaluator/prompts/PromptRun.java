@@ -89,11 +89,12 @@ public final class PromptRun {
   }
 
   /**
-   * Images, what the evaluator found in them, their scores, the totals and the mean seconds per
-   * image.
+   * The prompts, the text each request carried, images, what the evaluator found in them, their
+   * scores, the totals and the mean seconds per image.
    */
   public record Result(
       List<EvalPrompt> prompts,
+      List<String> drawn,
       List<BufferedImage> images,
       List<ScenePrediction> found,
       List<PromptScore> scores,
@@ -129,22 +130,34 @@ public final class PromptRun {
       Settings s,
       Conditioner conditioner,
       IntConsumer done) {
-    return run(sd, evaluator, prompts, s, p -> conditioner, done);
+    return run(sd, evaluator, prompts, s, p -> new Drawing(p.text(), conditioner), done);
+  }
+
+  /**
+   * How one prompt is drawn: the text its request carries (the prompt itself, or its {@link
+   * RegionPrompts.Layout}'s) and its conditioner. It is scored against the prompt as asked.
+   */
+  public record Drawing(String text, Conditioner conditioner) {
+    public Drawing {
+      Objects.requireNonNull(text, "text");
+      Objects.requireNonNull(conditioner, "conditioner");
+    }
   }
 
   /**
    * As {@link #run(StableDiffusionPipeline, Evaluator, List, Settings, Conditioner, IntConsumer)}
-   * with a conditioner per prompt (e.g. {@link RegionPrompts}' regions around one method's
-   * conditioner); prompts share UNet calls where their conditionings allow.
+   * with a drawing per prompt (e.g. {@link RegionPrompts}' layout around one method's conditioner);
+   * prompts share UNet calls where their conditionings allow.
    */
   public static Result run(
       StableDiffusionPipeline sd,
       Evaluator evaluator,
       List<EvalPrompt> prompts,
       Settings s,
-      Function<EvalPrompt, Conditioner> conditioners,
+      Function<EvalPrompt, Drawing> drawings,
       IntConsumer done) {
     List<BufferedImage> images = new ArrayList<>(prompts.size());
+    List<String> drawn = new ArrayList<>(prompts.size());
     long t0 = System.nanoTime();
     // One chunk at a time: its prompts start and finish together (same steps), and only one
     // chunk's requests hold latents and K/V at once.
@@ -156,7 +169,9 @@ public final class PromptRun {
           NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
         for (int i = from; i < to; i++) {
-          String text = prompts.get(i).text();
+          Drawing drawing = drawings.apply(prompts.get(i));
+          String text = drawing.text();
+          drawn.add(text);
           GenerateRequest.Builder request = GenerateRequest.builder(text);
           if (s.conceptGuidance().on()) {
             request.optAnchor(s.conceptGuidance().anchor(text), s.conceptGuidance().scale());
@@ -169,7 +184,7 @@ public final class PromptRun {
                       .optSampler(s.sampler())
                       .optSeed(s.seed() + i)
                       .optSize(64, 64)
-                      .optConditioner(conditioners.apply(prompts.get(i)))
+                      .optConditioner(drawing.conditioner())
                       .build()));
         }
         batch.drain();
@@ -185,6 +200,13 @@ public final class PromptRun {
     for (int i = 0; i < prompts.size(); i++) {
       scores.add(PromptScore.of(prompts.get(i), found.get(i)));
     }
-    return new Result(List.copyOf(prompts), images, found, scores, EvalReport.of(scores), perImage);
+    return new Result(
+        List.copyOf(prompts),
+        List.copyOf(drawn),
+        images,
+        found,
+        scores,
+        EvalReport.of(scores),
+        perImage);
   }
 }

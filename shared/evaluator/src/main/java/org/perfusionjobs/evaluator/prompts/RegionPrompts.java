@@ -52,29 +52,28 @@ public final class RegionPrompts {
       background = m.group();
       text = text.substring(0, m.start());
     }
-    Layout asIs = new Layout(p.text(), List.of());
-    if (p.objects().size() == 1) {
-      if (p.objects().get(0).attributes().contains(Attribute.POSITION)) {
-        Position at = p.objects().get(0).object().position();
-        return new Layout(p.text(), List.of(new RegionPrompt(box(at, margin), p.text())));
-      }
-      // One object with no position: the centre, where nothing else is asked to be, named.
-      String placed = text.strip() + " " + Position.CENTRE.phrases().get(0) + background;
-      return new Layout(placed, List.of(new RegionPrompt(box(Position.CENTRE, margin), placed)));
-    }
-    String[] phrases = text.split(" and ");
+    String[] phrases = p.objects().size() == 1 ? new String[] {text} : text.split(" and ");
     if (phrases.length != p.objects().size()) {
-      return asIs;
+      return new Layout(p.text(), List.of());
     }
+    String prompt = p.text();
     List<RegionPrompt> regions = new ArrayList<>();
     for (int i = 0; i < phrases.length; i++) {
-      if (!p.objects().get(i).attributes().contains(Attribute.POSITION)) {
-        return asIs;
+      String phrase = phrases[i].strip();
+      Position at;
+      if (p.objects().get(i).attributes().contains(Attribute.POSITION)) {
+        at = p.objects().get(i).object().position();
+      } else if (phrases.length == 1) {
+        // One object with no position: the centre, where nothing else is asked to be, named.
+        at = Position.CENTRE;
+        phrase += " " + at.phrases().get(0);
+        prompt = phrase + background;
+      } else {
+        return new Layout(p.text(), List.of());
       }
-      Position at = p.objects().get(i).object().position();
-      regions.add(new RegionPrompt(box(at, margin), phrases[i].strip() + background));
+      regions.add(new RegionPrompt(box(at, margin), phrase + background));
     }
-    return new Layout(p.text(), regions);
+    return new Layout(prompt, regions);
   }
 
   /** The cell of {@code at} in the 3x3 grid, grown by {@code margin} and clipped to the image. */
